@@ -1,0 +1,44 @@
+"""The partner hub: routes discharge, housing, referral and employment messages between agencies.
+
+This module is the public face for plugin authors. Import from here only::
+
+    from hub import hookimpl, Rendered, DeliveryOutcome, Transform, Refusal
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+from hub.canonical import derive_message
+from hub.events import HubEvent
+from hub.problems import InvalidMessage, Problem, UnparseableInput
+from hub.records import (
+    Adapter,
+    DeliveryOutcome,
+    Refusal,
+    Rendered,
+    SchemaSpec,
+    Transform,
+    TransformContext,
+    Transport,
+)
+
+hookimpl = pluggy.HookimplMarker("hub")
+"""Marker for hook implementations: ``@hookimpl def hub_register_adapters(register): ...``."""
+
+__all__ = [
+    "Adapter",
+    "DeliveryOutcome",
+    "HubEvent",
+    "InvalidMessage",
+    "Problem",
+    "Refusal",
+    "Rendered",
+    "SchemaSpec",
+    "Transform",
+    "TransformContext",
+    "Transport",
+    "UnparseableInput",
+    "derive_message",
+    "hookimpl",
+]

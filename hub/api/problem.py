@@ -1,0 +1,50 @@
+"""RFC 9457 problem details: every error the API returns, with every problem listed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+from hub.problems import HubError, Problem
+
+PROBLEM_TYPE_BASE = "urn:partner-hub:problem:"
+_SLUGS = {
+    400: "unparseable",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not-found",
+    413: "too-large",
+    415: "unsupported-media-type",
+    422: "invalid",
+    500: "internal",
+    503: "unavailable",
+}
+
+
+def problem_response(
+    status: int,
+    title: str,
+    detail: str,
+    problems: list[Problem] | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    """A ``application/problem+json`` response."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + _SLUGS.get(status, str(status)),
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if problems:
+        body["errors"] = [p.as_dict() for p in problems]
+    body.update(extra)
+    return Response(orjson.dumps(body), status_code=status, media_type="application/problem+json", headers=headers)
+
+
+def error_response(error: HubError) -> Response:
+    """The problem response for a ``HubError``."""
+    headers = {"WWW-Authenticate": 'Bearer realm="hub"'} if error.status == 401 else None
+    return problem_response(error.status, error.title, error.detail, error.problems, headers, **error.extra)

@@ -1,0 +1,234 @@
+"""Canonical messages: the JSON Schemas in ``schemas/canonical/v1`` and the checks beyond them.
+
+``CanonicalValidator.problems(message, sender_id)`` returns *every* problem with
+its JSON path (``$.payload.person.nhs_number``), in this order: the JSON Schema
+(draft 2020-12), the hub's own rules (NHS number Modulus 11, the Duty to Refer
+consents, housing authority codes, the sender matching the caller), then plugin
+checks. An empty list means the message may be stored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jsonschema_rs
+
+from hub.identifiers import housing_authority_problem, nhs_number_problem
+from hub.problems import Problem
+
+if TYPE_CHECKING:
+    from hub.plugins import HubPlugins
+
+SCHEMA_VERSION = "1"
+SCHEMA_FILES = {
+    "DischargeNotice": "discharge-notice.schema.json",
+    "HousingRequest": "housing-request.schema.json",
+    "HousingAppointment": "housing-appointment.schema.json",
+    "Referral": "referral.schema.json",
+    "IPSReferral": "ips-referral.schema.json",
+    "Acknowledgement": "acknowledgement.schema.json",
+    "FollowUp": "follow-up.schema.json",
+}
+MESSAGE_TYPES = tuple(SCHEMA_FILES)
+
+
+def default_schema_dir() -> Path:
+    """Where the canonical schemas are: ``HUB_SCHEMAS`` or the project's ``schemas/canonical/v1``."""
+    env = os.environ.get("HUB_SCHEMAS")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "schemas" / "canonical" / "v1"
+
+
+def json_path(parts: list[str | int]) -> str:
+    """Render an instance path as ``$.a.b[0].c``."""
+    out = "$"
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def utc_now_iso() -> str:
+    """The current time as RFC 3339 UTC with a ``Z``."""
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def new_message_id() -> str:
+    """A fresh message id (UUID version 4)."""
+    return str(uuid.uuid4())
+
+
+class CanonicalValidator:
+    """Validates canonical messages against the schemas and the hub's rules.
+
+    Build one per process (compiling the schemas takes milliseconds) and share it.
+    """
+
+    def __init__(self, plugins: HubPlugins | None = None, schema_dir: Path | None = None) -> None:
+        self.schema_dir = schema_dir or default_schema_dir()
+        self.plugins = plugins
+        resources: list[tuple[str, dict[str, Any]]] = []
+        self.schemas: dict[str, dict[str, Any]] = {}
+        for path in sorted(self.schema_dir.glob("*.schema.json")):
+            schema = json.loads(path.read_text(encoding="utf-8"))
+            resources.append((schema.get("$id", path.as_uri()), schema))
+            self.schemas[path.name] = schema
+        if plugins is not None:
+            resources.extend((spec.uri, spec.schema) for spec in plugins.schemas.values())
+        registry = jsonschema_rs.Registry(resources)
+        self._validators: dict[str, Any] = {}
+        for message_type, filename in SCHEMA_FILES.items():
+            if filename not in self.schemas:
+                raise FileNotFoundError(f"canonical schema {filename} is missing from {self.schema_dir}")
+            self._validators[message_type] = jsonschema_rs.validator_for(self.schemas[filename], registry=registry)
+
+    def schema_problems(self, message: Any) -> list[Problem]:
+        """Problems found by the JSON Schema of the message's type (all of them)."""
+        if not isinstance(message, dict):
+            return [Problem("$", "a canonical message is a JSON object")]
+        message_type = message.get("type")
+        if message_type not in self._validators:
+            known = ", ".join(MESSAGE_TYPES)
+            if message_type is None:
+                return [Problem("$.type", f"required: the message type, one of {known}")]
+            return [Problem("$.type", f"unknown message type {message_type!r}; known types are {known}")]
+        validator = self._validators[message_type]
+        if validator.is_valid(message):
+            return []
+        seen: set[tuple[str, str]] = set()
+        problems = []
+        for error in validator.iter_errors(message):
+            problem = Problem(json_path(list(error.instance_path)), describe_schema_error(error))
+            key = (problem.location, problem.message)
+            if key not in seen:
+                seen.add(key)
+                problems.append(problem)
+        return problems
+
+    def rule_problems(self, message: dict[str, Any], sender_id: str | None) -> list[Problem]:
+        """The hub's own rules, which a schema cannot express."""
+        problems: list[Problem] = []
+        payload = message.get("payload") if isinstance(message.get("payload"), dict) else {}
+        person = payload.get("person") if isinstance(payload.get("person"), dict) else None
+        if person is not None and isinstance(person.get("nhs_number"), str):
+            why = nhs_number_problem(person["nhs_number"])
+            if why:
+                problems.append(Problem("$.payload.person.nhs_number", why))
+        if sender_id is not None:
+            sender = message.get("sender")
+            org_id = sender.get("org_id") if isinstance(sender, dict) else None
+            if org_id is not None and org_id != sender_id:
+                problems.append(
+                    Problem("$.sender.org_id", f"{org_id!r} is not you: you are authenticated as {sender_id!r}")
+                )
+        if message.get("type") == "HousingRequest":
+            problems.extend(_housing_request_rules(message, payload))
+        return problems
+
+    def problems(self, message: Any, sender_id: str | None = None) -> list[Problem]:
+        """Every problem with ``message``; empty when it may be accepted."""
+        found = self.schema_problems(message)
+        if not isinstance(message, dict) or any(p.location == "$.type" for p in found):
+            return found
+        rules = self.rule_problems(message, sender_id)
+        # A rule's sentence is clearer than the schema's message for the same place.
+        ruled = {p.location for p in rules}
+        found = [p for p in found if p.location not in ruled] + rules
+        if not found and self.plugins is not None:
+            for result in self.plugins.hook.hub_validate_message(message=message, sender_id=sender_id or ""):
+                found.extend(result or [])
+        return found
+
+
+_SAFE_MESSAGES = {"Required", "AdditionalProperties", "UnevaluatedProperties", "PropertyNames"}
+
+
+def describe_schema_error(error: Any) -> str:
+    """A sentence for one schema error that never echoes the offending value.
+
+    The validator's own messages quote the value (a name, an NHS number); these
+    sentences name the rule instead, so they are safe to return and to log.
+    """
+    kind = error.kind
+    name = type(kind).__name__
+    if name in _SAFE_MESSAGES:
+        return str(error.message)
+    if name == "Type":
+        return f"must be of type {' or '.join(str(t) for t in kind.types)}"
+    if name == "Pattern":
+        return f"does not have the expected form (pattern {kind.pattern})"
+    if name == "Enum":
+        return "must be one of " + ", ".join(repr(o) for o in kind.options)
+    if name == "Constant":
+        return f"must be {kind.expected_value!r}"
+    if name in ("MaxLength", "MinLength"):
+        return f"must be {'at most' if name == 'MaxLength' else 'at least'} {kind.limit} characters long"
+    if name in ("MaxItems", "MinItems"):
+        return f"must have {'at most' if name == 'MaxItems' else 'at least'} {kind.limit} items"
+    if name in ("Maximum", "Minimum", "ExclusiveMaximum", "ExclusiveMinimum"):
+        return f"is out of range ({name[0].lower() + name[1:]} {kind.limit})"
+    if name in ("AnyOf", "OneOfNotValid"):
+        return "does not match any of the allowed forms for this field"
+    if name == "OneOfMultipleValid":
+        return "matches more than one of the alternative forms for this field"
+    keyword = error.schema_path[-1] if error.schema_path else name
+    return f"breaks the schema rule '{keyword}'"
+
+
+def _housing_request_rules(message: dict[str, Any], payload: dict[str, Any]) -> list[Problem]:
+    problems: list[Problem] = []
+    consent = message.get("consent") if isinstance(message.get("consent"), dict) else None
+    law = (
+        "a Duty to Refer (Homelessness Reduction Act 2017, s.213B) may only be made with the person's consent "
+        "to the referral and to sharing their contact details"
+    )
+    if consent is None:
+        problems.append(Problem("$.consent", f"required: {law}; record both consents and resend"))
+    else:
+        if consent.get("referral") is not True:
+            problems.append(Problem("$.consent.referral", f"must be true: {law}; without it, do not refer"))
+        if consent.get("share_contact") is not True:
+            problems.append(Problem("$.consent.share_contact", f"must be true: {law}; without it, do not refer"))
+    target = payload.get("target_authority_gss")
+    if isinstance(target, str):
+        why = housing_authority_problem(target)
+        if why:
+            problems.append(Problem("$.payload.target_authority_gss", why))
+    return problems
+
+
+def derive_message(
+    source: dict[str, Any],
+    message_type: str,
+    payload: dict[str, Any],
+    *,
+    message_id: str,
+    created_at: datetime,
+    recipient: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Build a message derived from ``source``: same sender, consent and lawful basis, same thread.
+
+    The derived message gets its own ``message_id`` and keeps the source's
+    ``correlation_id`` (or the source's id when it had none), so every message
+    about one discharge can be followed together.
+    """
+    out: dict[str, Any] = {
+        "message_id": message_id,
+        "type": message_type,
+        "schema_version": SCHEMA_VERSION,
+        "created_at": created_at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "correlation_id": source.get("correlation_id") or source["message_id"],
+        "sender": source["sender"],
+    }
+    if recipient is not None:
+        out["recipient"] = recipient
+    for key in ("consent", "lawful_basis"):
+        if key in source:
+            out[key] = source[key]
+    out["payload"] = payload
+    return out

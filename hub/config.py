@@ -1,0 +1,211 @@
+"""Loading the deployment's configuration: ``hub.toml``, ``partners.toml`` and ``routes.toml``.
+
+All three live in one config directory (``--config DIR``, ``HUB_CONFIG``, or
+``./config``). Every error names the file and the key path, e.g.
+``partners.toml: partner[2].kind: 'hotel' is not one of council, ...``.
+Relative paths inside ``hub.toml`` are resolved against the config directory.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hub.partners import Operator, Partner, PartnerDirectory, parse_operator, parse_partner
+from hub.problems import ConfigError
+from hub.routes import Route, parse_route
+
+DEFAULT_CONFIG_DIR = "config"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter and a cap, then dead letter.
+
+    Attempt ``n`` (1-based) that fails waits
+    ``min(max_delay, initial * multiplier ** (n - 1))`` scaled by a random
+    factor in ``[1 - jitter, 1]``; after ``max_attempts`` failures the delivery
+    is dead-lettered with its last error.
+    """
+
+    initial_seconds: float = 1.0
+    multiplier: float = 2.0
+    max_delay_seconds: float = 300.0
+    jitter: float = 0.5
+    max_attempts: int = 8
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything in ``hub.toml``, with defaults for what it leaves out."""
+
+    config_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = 1_048_576
+    max_batch_lines: int = 10_000
+    store_backend: str = "sqlite"
+    store_path: Path = Path("var/hub.db")
+    delivery_concurrency: int = 64
+    delivery_timeout_seconds: float = 10.0
+    lease_seconds: float = 30.0
+    poll_interval_seconds: float = 0.2
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+@dataclass(frozen=True)
+class HubConfig:
+    """A loaded, checked configuration."""
+
+    settings: Settings
+    partners: PartnerDirectory
+    routes: list[Route]
+
+    @property
+    def config_dir(self) -> Path:
+        """The directory the configuration was read from."""
+        return self.settings.config_dir
+
+
+def config_dir_from_env(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """Pick the config directory: the explicit argument, ``HUB_CONFIG``, or ``./config``."""
+    return Path(explicit or os.environ.get("HUB_CONFIG") or DEFAULT_CONFIG_DIR)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found (run 'hub init' to create a configuration)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+class _Section:
+    """Typed reads from one TOML table, with errors that name file and key."""
+
+    def __init__(self, file: str, prefix: str, data: Any) -> None:
+        if not isinstance(data, dict):
+            raise ConfigError(f"{file}: {prefix} must be a table")
+        self.file, self.prefix, self.data = file, prefix, data
+        self.seen: set[str] = set()
+
+    def where(self, key: str) -> str:
+        return f"{self.file}: {self.prefix}.{key}" if self.prefix else f"{self.file}: {key}"
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any) -> Any:
+        self.seen.add(key)
+        if key not in self.data:
+            return default
+        value = self.data[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind in (int, float)):
+            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            raise ConfigError(f"{self.where(key)}: expected {names}, got {value!r}")
+        return value
+
+    def positive(self, key: str, kind: type, default: Any) -> Any:
+        value = self.get(key, kind, default)
+        if value <= 0:
+            raise ConfigError(f"{self.where(key)}: must be greater than 0, got {value!r}")
+        return value
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.data) - self.seen)
+        if unknown:
+            raise ConfigError(f"{self.where(unknown[0])}: unknown setting (known: {', '.join(sorted(self.seen))})")
+
+
+def load_settings(config_dir: Path) -> Settings:
+    """Read ``hub.toml`` (optional: defaults apply when it is absent)."""
+    path = config_dir / "hub.toml"
+    data = _read_toml(path) if path.exists() else {}
+    file = "hub.toml"
+    known_tables = {"server", "store", "delivery", "retry"}
+    for key in data:
+        if key not in known_tables:
+            raise ConfigError(f"{file}: unknown table [{key}] (known: {', '.join(sorted(known_tables))})")
+    server = _Section(file, "server", data.get("server", {}))
+    store = _Section(file, "store", data.get("store", {}))
+    delivery = _Section(file, "delivery", data.get("delivery", {}))
+    retry = _Section(file, "retry", data.get("retry", {}))
+    backend = store.get("backend", str, "sqlite")
+    if backend not in {"sqlite"}:
+        raise ConfigError(f"{store.where('backend')}: {backend!r} is not a store this hub has (sqlite)")
+    store_path = Path(os.environ.get("HUB_DB") or store.get("path", str, "../var/hub.db"))
+    if not store_path.is_absolute():
+        store_path = (config_dir / store_path).resolve()
+    policy = RetryPolicy(
+        initial_seconds=retry.positive("initial_seconds", float, 1.0),
+        multiplier=retry.positive("multiplier", float, 2.0),
+        max_delay_seconds=retry.positive("max_delay_seconds", float, 300.0),
+        jitter=retry.get("jitter", float, 0.5),
+        max_attempts=retry.positive("max_attempts", int, 8),
+    )
+    if not 0 <= policy.jitter <= 1:
+        raise ConfigError(f"{retry.where('jitter')}: must be between 0 and 1, got {policy.jitter}")
+    settings = Settings(
+        config_dir=config_dir,
+        host=server.get("host", str, "127.0.0.1"),
+        port=server.get("port", int, 8080),
+        max_body_bytes=server.positive("max_body_bytes", int, 1_048_576),
+        max_batch_lines=server.positive("max_batch_lines", int, 10_000),
+        store_backend=backend,
+        store_path=store_path,
+        delivery_concurrency=delivery.positive("concurrency", int, 64),
+        delivery_timeout_seconds=delivery.positive("timeout_seconds", float, 10.0),
+        lease_seconds=delivery.positive("lease_seconds", float, 30.0),
+        poll_interval_seconds=delivery.positive("poll_interval_seconds", float, 0.2),
+        retry=policy,
+    )
+    for section in (server, store, delivery, retry):
+        section.finish()
+    return settings
+
+
+def load_partners(config_dir: Path) -> PartnerDirectory:
+    """Read ``partners.toml``: ``[[partner]]`` and ``[[operator]]`` tables."""
+    data = _read_toml(config_dir / "partners.toml")
+    for key in data:
+        if key not in {"partner", "operator"}:
+            raise ConfigError(f"partners.toml: unknown table [{key}] (use [[partner]] or [[operator]])")
+    partners: list[Partner] = []
+    for index, raw in enumerate(data.get("partner", [])):
+        partners.append(parse_partner(_Section("partners.toml", f"partner[{index}]", raw)))
+    operators: list[Operator] = []
+    for index, raw in enumerate(data.get("operator", [])):
+        operators.append(parse_operator(_Section("partners.toml", f"operator[{index}]", raw)))
+    return PartnerDirectory.build(partners, operators)
+
+
+def load_routes(config_dir: Path, partners: PartnerDirectory) -> list[Route]:
+    """Read ``routes.toml``: ``[[route]]`` tables, checked against the partners."""
+    data = _read_toml(config_dir / "routes.toml")
+    for key in data:
+        if key != "route":
+            raise ConfigError(f"routes.toml: unknown table [{key}] (use [[route]])")
+    routes = [
+        parse_route(_Section("routes.toml", f"route[{index}]", raw), partners)
+        for index, raw in enumerate(data.get("route", []))
+    ]
+    names = [r.name for r in routes]
+    for name in names:
+        if names.count(name) > 1:
+            raise ConfigError(f"routes.toml: route name {name!r} is used more than once")
+    return routes
+
+
+def load_config(config_dir: str | os.PathLike[str] | None = None) -> HubConfig:
+    """Load and check the whole configuration; raise ``ConfigError`` naming file and key."""
+    directory = config_dir_from_env(config_dir)
+    if not directory.is_dir():
+        raise ConfigError(f"{directory}: no such config directory (run 'hub init' or pass --config DIR)")
+    settings = load_settings(directory)
+    partners = load_partners(directory)
+    routes = load_routes(directory, partners)
+    return HubConfig(settings, partners, routes)

@@ -1,0 +1,168 @@
+"""The delivery worker: leases due deliveries, renders, sends, records the outcome.
+
+Runs inside ``hub serve`` (woken as soon as an intake commits) or alone as
+``hub worker`` (polling). Up to ``delivery.concurrency`` deliveries are in
+flight at once over pooled connections. A failed attempt is retried with
+exponential backoff, jitter and a cap; after ``retry.max_attempts`` (or a
+failure no retry can fix) the delivery is dead-lettered with its last error.
+A worker that dies mid-flight loses nothing: its leases expire and the
+deliveries become due again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from typing import TYPE_CHECKING
+
+import orjson
+
+from hub.records import DeliveryOutcome
+from hub.retry import next_delay, should_dead_letter
+from hub.store.base import DeliveryJob, Outcome
+
+if TYPE_CHECKING:
+    from hub.config import Settings
+    from hub.metrics import Metrics
+    from hub.partners import PartnerDirectory
+    from hub.plugins import HubPlugins
+    from hub.store.base import Store
+
+log = logging.getLogger("hub.delivery")
+
+
+class DeliveryWorker:
+    """Sends due deliveries until stopped (see module docstring)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        partners: PartnerDirectory,
+        plugins: HubPlugins,
+        store: Store,
+        metrics: Metrics,
+        emit: object | None = None,
+    ) -> None:
+        self.settings = settings
+        self.partners = partners
+        self.plugins = plugins
+        self.store = store
+        self.metrics = metrics
+        self.emit = emit
+        self._wake = asyncio.Event()
+        self._rng = random.Random()
+        self._started: set[str] = set()
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def wake(self) -> None:
+        """Ask the worker to look for due deliveries now (thread-safe)."""
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._wake.set()
+        else:
+            loop.call_soon_threadsafe(self._wake.set)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until ``stop`` is set; then let in-flight deliveries finish."""
+        self._loop = asyncio.get_running_loop()
+        concurrency = self.settings.delivery_concurrency
+        try:
+            while not stop.is_set():
+                capacity = concurrency - len(self._inflight)
+                jobs: list[DeliveryJob] = []
+                if capacity > 0:
+                    self._wake.clear()
+                    try:
+                        jobs = await self.store.claim(capacity, time.time(), self.settings.lease_seconds)
+                    except Exception:
+                        log.exception("could not claim deliveries; retrying shortly")
+                    for job in jobs:
+                        task = asyncio.create_task(self._deliver(job))
+                        self._inflight.add(task)
+                        task.add_done_callback(self._done)
+                if jobs and len(jobs) == capacity:
+                    continue
+                await self._idle(stop)
+        finally:
+            if self._inflight:
+                await asyncio.wait(self._inflight, timeout=self.settings.delivery_timeout_seconds + 5)
+            for name in self._started:
+                try:
+                    await self.plugins.transports[name].close()
+                except Exception:
+                    log.exception("transport %s failed to close", name)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        self._wake.set()
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=self.settings.poll_interval_seconds,
+                               return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def _deliver(self, job: DeliveryJob) -> None:
+        try:
+            outcome = await self._attempt(job)
+        except Exception as exc:  # a bug in an adapter or transport must not lose the delivery
+            log.exception("delivery %s to %s failed unexpectedly", job.delivery_id, job.partner)
+            outcome = DeliveryOutcome(ok=False, retryable=True, error=f"internal error: {type(exc).__name__}: {exc}")
+        done_at = time.time()
+        if outcome.ok:
+            record = Outcome(job.delivery_id, job.record_id, job.partner, "delivered", job.attempts, done_at)
+            self.metrics.inc("hub_deliveries_total", help="Delivery attempts by result", partner=job.partner,
+                             result="delivered")  # fmt: skip
+            self.metrics.observe("hub_submit_to_delivery_seconds", done_at - job.received_at,
+                                 help="Time from commit of the inbound message to the partner's receipt",
+                                 partner=job.partner)  # fmt: skip
+        elif should_dead_letter(self.settings.retry, job.attempts, outcome.retryable):
+            record = Outcome(job.delivery_id, job.record_id, job.partner, "dead", job.attempts, done_at, outcome.error)
+            self.metrics.inc("hub_deliveries_total", partner=job.partner, result="dead_lettered")
+            log.warning("delivery %s to %s dead-lettered after %d attempts: %s",
+                        job.delivery_id, job.partner, job.attempts, outcome.error)  # fmt: skip
+        else:
+            delay = next_delay(self.settings.retry, job.attempts, self._rng)
+            record = Outcome(job.delivery_id, job.record_id, job.partner, "pending", job.attempts, done_at,
+                             outcome.error, done_at + delay)  # fmt: skip
+            self.metrics.inc("hub_deliveries_total", partner=job.partner, result="retry")
+        try:
+            events = await self.store.record([record])
+        except Exception:
+            log.exception("could not record the outcome of delivery %s; its lease will expire and it will be retried",
+                          job.delivery_id)  # fmt: skip
+            return
+        if self.emit is not None:
+            self.emit(events)  # type: ignore[operator]
+
+    async def _attempt(self, job: DeliveryJob) -> DeliveryOutcome:
+        partner = self.partners.get(job.partner)
+        if partner is None:
+            return DeliveryOutcome(False, False, f"partner {job.partner!r} is no longer in partners.toml")
+        adapter = self.plugins.adapters.get(partner.adapter)
+        if adapter is None:
+            return DeliveryOutcome(False, True, f"adapter {partner.adapter!r} is not loaded")
+        transport = self.plugins.transports.get(partner.receive.transport)
+        if transport is None:
+            return DeliveryOutcome(False, True, f"transport {partner.receive.transport!r} is not loaded")
+        if transport.name not in self._started:
+            await transport.start()
+            self._started.add(transport.name)
+        rendered = adapter.render(orjson.loads(job.body), partner=partner)
+        return await transport.deliver(rendered, partner=partner, message_id=job.message_id,
+                                       delivery_id=job.delivery_id)  # fmt: skip
+
+
+__all__ = ["DeliveryWorker"]

@@ -1,0 +1,113 @@
+"""Hook specifications: the contract between the hub core and its plugins.
+
+Every hook is called with keyword arguments only. Arguments are only ever added,
+never removed or renamed, so a plugin written against an older hub keeps working.
+A plugin implements any subset of these hooks with ``@hub.hookimpl``.
+
+Lifecycle, in the order things happen::
+
+    start-up  : hub_register_adapters, hub_register_transports,
+                hub_register_transforms, hub_register_schemas   (once each)
+    intake    : adapter.parse -> hub_validate_message -> router (config routes
+                + hub_route) -> store commit -> 202 / ACK
+    delivery  : adapter.render -> transport.deliver
+    events    : hub_message_event for every state change (received, routed,
+                delivered, acknowledged, failed, dead_lettered, replayed, ...)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from hub.events import HubEvent
+    from hub.problems import Problem
+    from hub.records import Adapter, SchemaSpec, Transform, Transport
+
+hookspec = pluggy.HookspecMarker("hub")
+
+
+@hookspec
+def hub_register_adapters(register: Callable[[Adapter], None]) -> None:
+    """Register format adapters (called once at start-up; every implementation runs).
+
+    An adapter turns one partner format into canonical messages (``parse``) and
+    canonical messages into that format (``render``). Call ``register(adapter)``
+    once per adapter. ``adapter.name`` must be unique across all plugins: a
+    second adapter with the same name is refused and both plugins are named in
+    the error. Partners name their adapter in the partners file, so the hub
+    dispatches by name and never asks each plugin "is this yours?".
+
+    Example::
+
+        @hookimpl
+        def hub_register_adapters(register):
+            register(MyCouncilXmlAdapter())
+    """
+
+
+@hookspec
+def hub_register_transports(register: Callable[[Transport], None]) -> None:
+    """Register delivery transports (called once at start-up; every implementation runs).
+
+    A transport moves a rendered message to a partner (HTTP push, MESH, SMTP,
+    ...). ``transport.name`` is what a partner's ``receive.transport`` names in
+    the partners file. Names must be unique across plugins.
+    """
+
+
+@hookspec
+def hub_register_transforms(register: Callable[[Transform], None]) -> None:
+    """Register transforms between canonical message types (once at start-up).
+
+    A transform derives a new canonical message from an accepted one, for
+    example a HousingRequest from a DischargeNotice. Routes in ``routes.toml``
+    name the transform to apply; the derived message is validated like any
+    inbound message before a delivery is created. Names must be unique.
+    """
+
+
+@hookspec
+def hub_register_schemas(register: Callable[[SchemaSpec], None]) -> None:
+    """Register extra JSON Schemas (draft 2020-12), once at start-up.
+
+    Used by adapters that validate partner formats or extend canonical types
+    with profiles. ``SchemaSpec.uri`` must be unique.
+    """
+
+
+@hookspec
+def hub_validate_message(message: dict[str, Any], sender_id: str) -> list[Problem] | None:
+    """Check a canonical message beyond its JSON Schema; every implementation runs.
+
+    Called after the schema passed, before anything is stored. ``message`` is
+    the canonical message (do not modify it); ``sender_id`` is the
+    authenticated partner. Return a list of problems (possibly empty) or None.
+    Problems from all plugins are merged and the message is refused (422) if
+    any are returned.
+    """
+
+
+@hookspec
+def hub_route(message: dict[str, Any], sender_id: str) -> list[str] | None:
+    """Add destinations for a message beyond the configured routes.
+
+    Called at intake, after validation, for every implementation. Return a list
+    of partner ids that should receive the message unchanged, or None. Prefer
+    configured routes: a hook route is invisible to an operator reading
+    ``config/routes.toml``.
+    """
+
+
+@hookspec
+def hub_message_event(event: HubEvent) -> None:
+    """Observe a lifecycle event after it has been committed to the store.
+
+    Called for received, routed, refused, delivered, acknowledged, failed,
+    retry_scheduled, dead_lettered and replayed events. Observers must be fast
+    and must not raise: an exception is logged with the plugin's name and
+    otherwise ignored, because the event has already happened.
+    """

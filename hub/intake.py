@@ -1,0 +1,142 @@
+"""Intake: from a request body to a committed message, in one direction.
+
+``parse`` picks the adapter by media type and turns bytes into canonical
+messages; ``submit`` validates one message, resolves what it answers, plans its
+routes and commits everything before returning. Transports (HTTP, MLLP, MESH,
+...) all come through here, so the promise "acknowledged only after commit"
+holds for every one of them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from hub.problems import InvalidMessage, Problem, UnsupportedMediaType
+from hub.router import Router
+
+if TYPE_CHECKING:
+    from hub.canonical import CanonicalValidator
+    from hub.events import HubEvent
+    from hub.metrics import Metrics
+    from hub.plugins import HubPlugins
+    from hub.store.base import Store
+
+log = logging.getLogger("hub.intake")
+
+ACK_ACCEPTING_STATUSES = ("received", "accepted")
+
+
+@dataclass
+class Accepted:
+    """What the sender is told once the message is committed."""
+
+    id: str
+    duplicate: bool
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON body of a 202."""
+        out: dict[str, Any] = {"id": self.id, "status": "accepted", "duplicate": self.duplicate}
+        if self.notes:
+            out["notes"] = self.notes
+        return out
+
+
+class IntakeService:
+    """Validates, routes and durably stores inbound messages."""
+
+    def __init__(
+        self,
+        plugins: HubPlugins,
+        validator: CanonicalValidator,
+        router: Router,
+        store: Store,
+        metrics: Metrics,
+    ) -> None:
+        self.plugins = plugins
+        self.validator = validator
+        self.router = router
+        self.store = store
+        self.metrics = metrics
+        self.on_commit: list[Callable[[], None]] = []
+        self._observers = plugins.hook.hub_message_event.get_hookimpls()
+
+    def parse(self, body: bytes, content_type: str, sender_id: str) -> list[dict[str, Any]]:
+        """Turn a body into canonical messages with the adapter for ``content_type``."""
+        media_type = content_type.split(";", 1)[0].strip().lower()
+        adapter = self.plugins.adapter_for_content_type(media_type)
+        if adapter is None:
+            known = sorted({t for a in self.plugins.adapters.values() for t in a.content_types})
+            raise UnsupportedMediaType(
+                f"No adapter reads {media_type or 'a body without Content-Type'}; this hub reads {', '.join(known)}."
+            )
+        return adapter.parse(body, content_type=media_type, sender_id=sender_id)
+
+    def check(self, message: dict[str, Any], sender_id: str) -> None:
+        """Raise ``InvalidMessage`` listing every problem, or return if the message is valid."""
+        problems = self.validator.problems(message, sender_id)
+        if problems:
+            raise InvalidMessage("The message does not meet the canonical schema or the hub's rules.", problems)
+
+    async def submit(self, message: dict[str, Any], *, sender_id: str, idempotency_key: str | None = None) -> Accepted:
+        """Validate, route and commit one canonical message; return after the commit."""
+        self.check(message, sender_id)
+        intake, notes = self._plan(message, sender_id, idempotency_key)
+        result = await self.store.accept(intake)
+        return self._after_commit(message, result, notes)
+
+    def submit_now(self, message: dict[str, Any], *, sender_id: str, idempotency_key: str | None = None) -> Accepted:
+        """Blocking ``submit`` for command-line tools."""
+        self.check(message, sender_id)
+        intake, notes = self._plan(message, sender_id, idempotency_key)
+        result = self.store.accept_now(intake)
+        return self._after_commit(message, result, notes)
+
+    def _plan(self, message: dict[str, Any], sender_id: str, idempotency_key: str | None) -> Any:
+        reply_target = None
+        in_reply_to = message.get("in_reply_to")
+        if in_reply_to:
+            reply_target = self.store.find_reply_target(in_reply_to, sender_id)
+            if reply_target is None:
+                raise InvalidMessage(
+                    "The message answers something the hub never delivered to you.",
+                    [Problem("$.in_reply_to", f"{in_reply_to!r} is not the message_id of a message delivered to "
+                                              "you; check the id you are answering")],
+                )  # fmt: skip
+        plan = self.router.plan(
+            message,
+            sender=sender_id,
+            body=orjson.dumps(message),
+            idempotency_key=idempotency_key,
+            reply_target=reply_target,
+        )
+        if reply_target is not None and message["type"] == "Acknowledgement":
+            status = message["payload"]["status"]
+            state = "acknowledged" if status in ACK_ACCEPTING_STATUSES else "rejected"
+            plan.intake.acknowledges = (reply_target.delivery_id, state, plan.intake.messages[0].id)
+        return plan.intake, plan.notes
+
+    def _after_commit(self, message: dict[str, Any], result: Any, notes: list[str]) -> Accepted:
+        if result.duplicate:
+            self.metrics.inc("hub_messages_duplicate_total", help="Inbound duplicates answered, not stored",
+                             type=message["type"])  # fmt: skip
+        else:
+            self.metrics.inc("hub_messages_accepted_total", help="Inbound messages committed", type=message["type"])
+            for callback in self.on_commit:
+                callback()
+        self.emit(result.events)
+        return Accepted(result.id, result.duplicate, [] if result.duplicate else notes)
+
+    def emit(self, events: list[HubEvent]) -> None:
+        """Tell observer plugins about committed events; an observer's failure is logged, not raised."""
+        for impl in self._observers:
+            for event in events:
+                try:
+                    impl.function(event=event)
+                except Exception:
+                    log.exception("observer plugin %r failed on a %s event", impl.plugin_name, event.kind)

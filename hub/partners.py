@@ -1,0 +1,211 @@
+"""The partner directory: who the hub talks to, how they receive, and who they are.
+
+Partners and operators are declared in ``partners.toml``. A partner proves who
+it is with a bearer token whose SHA-256 digest is in the file; an operator's
+token gives read access to everything (and every read is recorded).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from hub.auth import hash_token, is_token_hash
+from hub.problems import ConfigError
+
+if TYPE_CHECKING:
+    from hub.config import _Section
+
+PARTNER_KINDS = ("nhs_trust", "council", "hostel", "charity", "ips_provider")
+CODE_FIELDS = ("ods_code", "gss_code", "mesh_mailbox")
+_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Receive:
+    """How a partner receives deliveries.
+
+    ``mode`` is ``push`` (the hub sends with ``transport`` to ``url``) or
+    ``pull`` (the partner collects from ``GET /v1/inbox``). ``options`` holds
+    transport-specific settings (for example ``token_env``, the environment
+    variable with the bearer token the hub presents to the partner).
+    """
+
+    mode: str = "pull"
+    transport: str = "http"
+    url: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Partner:
+    """One agency connected to the hub."""
+
+    id: str
+    name: str
+    kind: str
+    adapter: str = "canonical-json"
+    codes: dict[str, str] = field(default_factory=dict)
+    token_hashes: tuple[str, ...] = ()
+    receive: Receive = field(default_factory=Receive)
+
+    def party(self) -> dict[str, str]:
+        """The canonical ``sender``/``recipient`` object for this partner."""
+        return {"org_id": self.id, **self.codes}
+
+
+@dataclass(frozen=True)
+class Operator:
+    """A person or system that runs the hub; may read any message's state."""
+
+    id: str
+    token_hashes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated identity behind one request."""
+
+    id: str
+    role: str  # "partner" or "operator"
+
+    @property
+    def is_operator(self) -> bool:
+        """True for operators."""
+        return self.role == "operator"
+
+
+@dataclass
+class PartnerDirectory:
+    """Partners and operators by id, by token digest and by code."""
+
+    partners: dict[str, Partner]
+    operators: dict[str, Operator]
+    _by_token: dict[str, Caller] = field(default_factory=dict)
+    _by_code: dict[tuple[str, str], Partner] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, partners: list[Partner], operators: list[Operator]) -> PartnerDirectory:
+        """Index partners and operators, refusing duplicate ids, tokens and codes."""
+        directory = cls({}, {})
+        for partner in partners:
+            if partner.id in directory.partners:
+                raise ConfigError(f"partners.toml: partner id {partner.id!r} is declared twice")
+            directory.partners[partner.id] = partner
+            for code_field, code in partner.codes.items():
+                key = (code_field, code)
+                if key in directory._by_code:
+                    other = directory._by_code[key].id
+                    raise ConfigError(
+                        f"partners.toml: {code_field} {code!r} is claimed by both {other!r} and {partner.id!r}"
+                    )
+                directory._by_code[key] = partner
+            for digest in partner.token_hashes:
+                directory._add_token(digest, Caller(partner.id, "partner"))
+        for operator in operators:
+            if operator.id in directory.operators or operator.id in directory.partners:
+                raise ConfigError(f"partners.toml: operator id {operator.id!r} is already used")
+            directory.operators[operator.id] = operator
+            for digest in operator.token_hashes:
+                directory._add_token(digest, Caller(operator.id, "operator"))
+        return directory
+
+    def _add_token(self, digest: str, caller: Caller) -> None:
+        if digest in self._by_token:
+            raise ConfigError(
+                f"partners.toml: the same token digest is given to {self._by_token[digest].id!r} and {caller.id!r}"
+            )
+        self._by_token[digest] = caller
+
+    def authenticate(self, token: str) -> Caller | None:
+        """Return the caller a bearer token belongs to, or None."""
+        return self._by_token.get(hash_token(token))
+
+    def get(self, partner_id: str) -> Partner | None:
+        """The partner with this id, or None."""
+        return self.partners.get(partner_id)
+
+    def by_code(self, code_field: str, code: str) -> Partner | None:
+        """The partner holding this ODS code, GSS code or MESH mailbox, or None."""
+        return self._by_code.get((code_field, code))
+
+    def with_overrides(self, partner_id: str, **changes: Any) -> None:
+        """Replace fields of one partner (used by the demo and tests to point at loopback URLs)."""
+        from dataclasses import replace
+
+        old = self.partners[partner_id]
+        new = replace(old, **changes)
+        self.partners[partner_id] = new
+        for key, partner in list(self._by_code.items()):
+            if partner.id == partner_id:
+                self._by_code[key] = new
+        for digest in new.token_hashes:
+            self._by_token[digest] = Caller(partner_id, "partner")
+
+
+def _token_hashes(section: _Section) -> tuple[str, ...]:
+    single = section.get("token_sha256", str, None)
+    many = section.get("token_sha256s", list, [])
+    hashes = ([single] if single else []) + list(many)
+    for value in hashes:
+        if not isinstance(value, str) or not is_token_hash(value):
+            raise ConfigError(
+                f"{section.where('token_sha256')}: {value!r} is not a token digest "
+                "('sha256:' and 64 hex digits; 'hub partners token ID' makes one)"
+            )
+    return tuple(hashes)
+
+
+def _checked_id(section: _Section) -> str:
+    value = section.get("id", str, None)
+    if value is None:
+        raise ConfigError(f"{section.where('id')}: required")
+    if not _ID.match(value):
+        raise ConfigError(f"{section.where('id')}: {value!r} must be lower-case letters, digits, '.', '_' or '-'")
+    return value
+
+
+def parse_partner(section: _Section) -> Partner:
+    """Build a ``Partner`` from one ``[[partner]]`` table, naming any bad key."""
+    partner_id = _checked_id(section)
+    kind = section.get("kind", str, None)
+    if kind not in PARTNER_KINDS:
+        raise ConfigError(f"{section.where('kind')}: {kind!r} is not one of {', '.join(PARTNER_KINDS)}")
+    codes: dict[str, str] = {}
+    for code_field in CODE_FIELDS:
+        value = section.get(code_field, str, None)
+        if value:
+            codes[code_field] = value
+    receive_raw = section.get("receive", dict, {"mode": "pull"})
+    from hub.config import _Section as Section
+
+    receive_section = Section(section.file, f"{section.prefix}.receive", receive_raw)
+    mode = receive_section.get("mode", str, "pull")
+    if mode not in ("push", "pull"):
+        raise ConfigError(f"{receive_section.where('mode')}: {mode!r} must be 'push' or 'pull'")
+    url = receive_section.get("url", str, None)
+    transport = receive_section.get("transport", str, "http")
+    if mode == "push" and transport == "http" and not url:
+        raise ConfigError(f"{receive_section.where('url')}: required when mode is 'push' over http")
+    options = {k: v for k, v in receive_raw.items() if k not in {"mode", "url", "transport"}}
+    receive_section.seen.update(options)
+    receive_section.finish()
+    partner = Partner(
+        id=partner_id,
+        name=section.get("name", str, partner_id),
+        kind=kind,
+        adapter=section.get("adapter", str, "canonical-json"),
+        codes=codes,
+        token_hashes=_token_hashes(section),
+        receive=Receive(mode=mode, transport=transport, url=url, options=options),
+    )
+    section.finish()
+    return partner
+
+
+def parse_operator(section: _Section) -> Operator:
+    """Build an ``Operator`` from one ``[[operator]]`` table."""
+    operator = Operator(id=_checked_id(section), token_hashes=_token_hashes(section))
+    section.finish()
+    return operator

@@ -1,0 +1,225 @@
+"""Plugin manager factory: loads adapters through the ``hub.adapters`` entry points.
+
+Nothing is created at import time: call ``load_plugins()`` and pass the result
+around. Entry points are loaded one by one, so a broken plugin is reported by
+name and the others still load, unless strict mode is on (``strict=True`` or
+``HUB_STRICT_PLUGINS=1``), in which case the first failure is fatal.
+
+Environment:
+    HUB_LOAD_PLUGINS     comma-separated entry-point names; only these load
+    HUB_DISABLE_PLUGINS  comma-separated entry-point names that never load
+    HUB_STRICT_PLUGINS   1 makes any plugin failure fatal
+    HUB_TRACE_PLUGINS    1 logs every hook call and result (debugging)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+import pluggy
+
+from hub import hookspecs
+from hub.problems import PluginError
+from hub.records import Adapter, SchemaSpec, Transform, Transport, check_name
+
+log = logging.getLogger("hub.plugins")
+
+ENTRY_POINT_GROUP = "hub.adapters"
+PROJECT_NAME = "hub"
+DEFAULT_PLUGINS = ("hub.defaults",)
+
+
+@dataclass
+class PluginInfo:
+    """What ``hub plugins list`` shows for one plugin."""
+
+    name: str
+    distribution: str
+    version: str
+    module: str
+    hooks: list[str] = field(default_factory=list)
+    registered: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class HubPlugins:
+    """The loaded plugins and everything they registered."""
+
+    manager: pluggy.PluginManager
+    infos: list[PluginInfo]
+    adapters: dict[str, Adapter]
+    transports: dict[str, Transport]
+    transforms: dict[str, Transform]
+    schemas: dict[str, SchemaSpec]
+
+    @property
+    def hook(self) -> Any:
+        """The pluggy hook relay (``plugins.hook.hub_validate_message(...)``)."""
+        return self.manager.hook
+
+    @property
+    def errors(self) -> list[PluginInfo]:
+        """Plugins that failed to load."""
+        return [i for i in self.infos if i.error]
+
+    def adapter_for_content_type(self, content_type: str) -> Adapter | None:
+        """Return the adapter that parses this media type, or None."""
+        for adapter in self.adapters.values():
+            if content_type in adapter.content_types:
+                return adapter
+        return None
+
+
+def _env_list(env: Mapping[str, str], key: str) -> set[str] | None:
+    raw = env.get(key)
+    if raw is None:
+        return None
+    return {part.strip() for part in raw.split(",") if part.strip()}
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load_plugins(
+    *,
+    strict: bool | None = None,
+    env: Mapping[str, str] | None = None,
+    extra_plugins: Iterable[object] = (),
+    use_entry_points: bool = True,
+) -> HubPlugins:
+    """Create a plugin manager, load plugins and collect their registrations.
+
+    ``extra_plugins`` are plugin objects (modules or instances) registered
+    directly, after the entry points; tests and embedders use it. Raises
+    ``PluginError`` in strict mode for the first failure; otherwise failures are
+    recorded on ``PluginInfo.error`` and logged with the plugin's name.
+    """
+    env = os.environ if env is None else env
+    if strict is None:
+        strict = _truthy(env.get("HUB_STRICT_PLUGINS"))
+    manager = pluggy.PluginManager(PROJECT_NAME)
+    manager.add_hookspecs(hookspecs)
+    if _truthy(env.get("HUB_TRACE_PLUGINS")):
+        manager.trace.root.setwriter(lambda text: log.info("trace: %s", text.rstrip()))
+        manager.enable_tracing()
+
+    infos: list[PluginInfo] = []
+    import importlib
+
+    for module_name in DEFAULT_PLUGINS:
+        module = importlib.import_module(module_name)
+        manager.register(module, name=module_name)
+        infos.append(PluginInfo(module_name, "partner-hub", _version("partner-hub"), module_name))
+
+    if use_entry_points:
+        allow = _env_list(env, "HUB_LOAD_PLUGINS")
+        deny = _env_list(env, "HUB_DISABLE_PLUGINS") or set()
+        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            if (allow is not None and ep.name not in allow) or ep.name in deny:
+                continue
+            infos.append(_load_entry_point(manager, ep, strict))
+
+    for index, plugin in enumerate(extra_plugins):
+        name = getattr(plugin, "__name__", None) or f"{type(plugin).__name__}-{index}"
+        manager.register(plugin, name=name)
+        infos.append(PluginInfo(name, "(registered in code)", "", getattr(plugin, "__module__", name)))
+
+    try:
+        manager.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(f"plugin {exc.plugin!r} implements a hook the hub does not define: {exc}") from exc
+
+    for info in infos:
+        plugin = manager.get_plugin(info.name)
+        if plugin is not None:
+            info.hooks = sorted(
+                caller.name for caller in manager.get_hookcallers(plugin) or [] if caller.name.startswith("hub_")
+            )
+
+    registry = _Registry(manager, infos, strict)
+    adapters = registry.collect("adapter", manager.hook.hub_register_adapters, Adapter)
+    transports = registry.collect("transport", manager.hook.hub_register_transports, Transport)
+    transforms = registry.collect("transform", manager.hook.hub_register_transforms, Transform)
+    schemas = registry.collect("schema", manager.hook.hub_register_schemas, SchemaSpec, key="uri")
+    return HubPlugins(manager, infos, adapters, transports, transforms, schemas)  # type: ignore[arg-type]
+
+
+def _version(distribution: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return ""
+
+
+def _load_entry_point(manager: pluggy.PluginManager, ep: EntryPoint, strict: bool) -> PluginInfo:
+    dist = ep.dist.name if ep.dist is not None else "(unknown)"
+    version = ep.dist.version if ep.dist is not None else ""
+    info = PluginInfo(ep.name, dist, version, ep.value)
+    try:
+        plugin = ep.load()
+        manager.register(plugin, name=ep.name)
+    except Exception as exc:  # a broken plugin must not stop the others
+        info.error = f"{type(exc).__name__}: {exc}"
+        message = f"plugin {ep.name!r} from {dist} failed to load: {info.error}"
+        if strict:
+            raise PluginError(message, plugin=ep.name) from exc
+        log.error("%s (it is skipped; set HUB_STRICT_PLUGINS=1 to make this fatal)", message)
+    return info
+
+
+class _Registry:
+    """Runs one ``hub_register_*`` hook plugin by plugin, tracking who registered what."""
+
+    def __init__(self, manager: pluggy.PluginManager, infos: list[PluginInfo], strict: bool) -> None:
+        self.manager = manager
+        self.infos = {info.name: info for info in infos}
+        self.strict = strict
+
+    def collect(self, kind: str, hook: Any, expected: type, key: str = "name") -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        owners: dict[str, str] = {}
+        for impl in reversed(hook.get_hookimpls()):  # registration order
+            plugin_name = impl.plugin_name
+
+            def register(obj: Any, _plugin: str = plugin_name) -> None:
+                if not isinstance(obj, expected):
+                    raise PluginError(
+                        f"plugin {_plugin!r} registered a {type(obj).__name__} as a {kind}; "
+                        f"expected a {expected.__name__}",
+                        plugin=_plugin,
+                    )
+                name = getattr(obj, key)
+                if key == "name":
+                    check_name(kind, name)
+                if name in found:
+                    raise PluginError(
+                        f"{kind} {name!r} is registered by both {owners[name]!r} and {_plugin!r}; "
+                        "disable one of them with HUB_DISABLE_PLUGINS",
+                        plugin=_plugin,
+                    )
+                found[name] = obj
+                owners[name] = _plugin
+                info = self.infos.get(_plugin)
+                if info is not None:
+                    info.registered.append(f"{kind}:{name}")
+
+            try:
+                impl.function(register=register)
+            except Exception as exc:
+                message = f"plugin {plugin_name!r} failed in {hook.name}: {exc}"
+                if self.strict or isinstance(exc, PluginError):
+                    raise PluginError(message, plugin=plugin_name) from exc
+                info = self.infos.get(plugin_name)
+                if info is not None:
+                    info.error = message
+                log.error("%s (skipped)", message)
+        return found

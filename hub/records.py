@@ -1,0 +1,147 @@
+"""The small typed records that plugins register and the core passes around.
+
+Plugins build these and hand them to the ``register`` callback of a
+``hub_register_*`` hook. Names are validated when registered.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from hub.partners import Partner
+
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
+
+
+def check_name(kind: str, name: object) -> str:
+    """Return ``name`` if it is a valid registry name, else raise ValueError saying why."""
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise ValueError(
+            f"{kind} name {name!r} is invalid: use 1-64 lower-case letters, digits, '.', '_' or '-', "
+            "starting with a letter"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A message rendered for one partner: the bytes to send and their media type."""
+
+    content_type: str
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Adapter(Protocol):
+    """Parses one partner format into canonical messages and renders them back.
+
+    ``content_types`` lists the inbound media types the adapter parses (empty
+    for a render-only adapter). ``parse`` raises ``UnparseableInput`` or
+    ``InvalidMessage`` with every problem it finds; ``render`` returns the bytes
+    for one partner.
+    """
+
+    name: str
+    content_types: tuple[str, ...]
+
+    def parse(self, body: bytes, *, content_type: str, sender_id: str) -> list[dict[str, Any]]:
+        """Turn a body into one or more canonical messages (dicts), or raise."""
+        ...
+
+    def render(self, message: dict[str, Any], *, partner: Partner) -> Rendered:
+        """Turn a canonical message into what ``partner`` receives."""
+        ...
+
+
+@dataclass
+class DeliveryOutcome:
+    """What a transport reports for one attempt.
+
+    ``ok`` means the partner took responsibility for the message (for HTTP, a
+    2xx). When not ok, ``retryable`` says whether another attempt can help
+    (a 5xx, a timeout, a refused connection) or not (a 4xx other than 408/429).
+    """
+
+    ok: bool
+    retryable: bool = True
+    error: str | None = None
+    receipt: str | None = None
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """Moves rendered messages to partners. One instance serves every delivery.
+
+    ``start`` is awaited once before the first delivery (open pools there),
+    ``close`` once at shutdown. ``deliver`` must not raise for a partner's
+    failure: it returns a ``DeliveryOutcome`` describing it.
+    """
+
+    name: str
+
+    async def start(self) -> None:
+        """Prepare shared resources (connection pools)."""
+        ...
+
+    async def close(self) -> None:
+        """Release shared resources."""
+        ...
+
+    async def deliver(
+        self, rendered: Rendered, *, partner: Partner, message_id: str, delivery_id: str
+    ) -> DeliveryOutcome:
+        """Send one rendered message to ``partner``; report what happened."""
+        ...
+
+
+class Refusal(Exception):
+    """Raised by a transform when the derived message must not be created.
+
+    The reason is recorded on the source message's timeline and reported to its
+    sender (for example: no consent for a Duty to Refer).
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class TransformContext:
+    """What a transform may know besides the source message."""
+
+    route: str
+    now: datetime
+    new_message_id: Callable[[], str]
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Transform:
+    """Derives a ``target_type`` message from a ``source_type`` message.
+
+    ``func(message, context)`` returns the complete derived canonical message
+    (envelope and payload), or raises ``Refusal`` with a reason a person can read.
+    """
+
+    name: str
+    source_type: str
+    target_type: str
+    func: Callable[[dict[str, Any], TransformContext], dict[str, Any]]
+
+    def __post_init__(self) -> None:
+        check_name("transform", self.name)
+
+
+@dataclass(frozen=True)
+class SchemaSpec:
+    """An extra JSON Schema a plugin contributes, by its ``$id`` URI."""
+
+    uri: str
+    schema: dict[str, Any]

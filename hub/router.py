@@ -1,0 +1,204 @@
+"""The router: turns one valid inbound message into what must be stored and delivered.
+
+For every configured route whose type and conditions match, the router applies
+the route's transform (if any), validates the derived message like any inbound
+one, resolves the destinations and plans one delivery per destination partner.
+One inbound message can therefore fan out into several deliveries, each with its
+own state and retries. The router only plans; the store commits the plan.
+
+A transform may refuse (for example, no consent to a Duty to Refer): that is
+recorded as a ``refused`` event with the reason and reported to the sender, and
+the other routes still apply. A derived message that breaks the schema means
+the inbound message lacked something the route needs: the inbound message is
+refused (422) with the derived message's problems, so the sender can fix it.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from hub.canonical import new_message_id
+from hub.events import HubEvent
+from hub.problems import InvalidMessage, Problem
+from hub.records import Refusal, TransformContext
+from hub.routes import Destination, Route, field_value
+from hub.store.base import Intake, NewDelivery, NewMessage, ReplyTarget
+
+if TYPE_CHECKING:
+    from hub.canonical import CanonicalValidator
+    from hub.partners import PartnerDirectory
+    from hub.plugins import HubPlugins
+
+
+@dataclass
+class RoutingResult:
+    """The plan for one inbound message, and notes for its sender."""
+
+    intake: Intake
+    notes: list[str] = field(default_factory=list)
+
+
+class Router:
+    """Plans storage and deliveries for valid canonical messages (see module docstring)."""
+
+    def __init__(
+        self,
+        routes: list[Route],
+        partners: PartnerDirectory,
+        plugins: HubPlugins,
+        validator: CanonicalValidator,
+    ) -> None:
+        self.routes = routes
+        self.partners = partners
+        self.plugins = plugins
+        self.validator = validator
+        self._by_type: dict[str, list[Route]] = {}
+        for route in routes:
+            self._by_type.setdefault(route.type, []).append(route)
+            if route.transform and route.transform not in plugins.transforms:
+                known = ", ".join(sorted(plugins.transforms)) or "none"
+                raise ValueError(
+                    f"routes.toml: route {route.name!r} names transform {route.transform!r}, "
+                    f"which no loaded plugin registers (known: {known})"
+                )
+        self._has_hook_routes = bool(plugins.hook.hub_route.get_hookimpls())
+
+    def plan(
+        self,
+        message: dict[str, Any],
+        *,
+        sender: str,
+        body: bytes,
+        received_at: float | None = None,
+        idempotency_key: str | None = None,
+        reply_target: ReplyTarget | None = None,
+    ) -> RoutingResult:
+        """Plan the intake of ``message`` (already validated) from ``sender``.
+
+        Raises ``InvalidMessage`` when a route's derived message is invalid.
+        """
+        now = received_at if received_at is not None else time.time()
+        record_id = str(uuid.uuid4())
+        inbound = NewMessage(
+            id=record_id,
+            message_id=message["message_id"],
+            sender=sender,
+            type=message["type"],
+            body=body,
+            received_at=now,
+            correlation_id=message.get("correlation_id"),
+            in_reply_to=message.get("in_reply_to"),
+            idempotency_key=idempotency_key,
+        )
+        intake = Intake(messages=[inbound])
+        intake.events.append(HubEvent("received", record_id, now, detail={"type": message["type"], "sender": sender}))
+        result = RoutingResult(intake)
+        problems: list[Problem] = []
+        planned: set[tuple[str, str]] = set()
+
+        def add_delivery(target_record: str, partner_id: str, route_name: str) -> None:
+            if (target_record, partner_id) in planned:
+                return
+            partner = self.partners.get(partner_id)
+            if partner is None:
+                return
+            planned.add((target_record, partner_id))
+            delivery_id = str(uuid.uuid4())
+            intake.deliveries.append(
+                NewDelivery(delivery_id, target_record, partner_id, route_name, partner.receive.mode)
+            )
+            intake.events.append(HubEvent("routed", target_record, now, delivery_id, partner_id, {"route": route_name}))
+
+        for route in self._by_type.get(message["type"], ()):
+            if not route.matches(message):
+                continue
+            outgoing, outgoing_record = message, record_id
+            if route.transform:
+                transform = self.plugins.transforms[route.transform]
+                context = TransformContext(route=route.name, now=datetime.fromtimestamp(now, UTC),
+                                           new_message_id=new_message_id)  # fmt: skip
+                try:
+                    outgoing = transform.func(message, context)
+                except Refusal as refusal:
+                    result.notes.append(f"route {route.name}: {refusal.reason}")
+                    intake.events.append(
+                        HubEvent("refused", record_id, now, detail={"route": route.name, "reason": refusal.reason})
+                    )
+                    continue
+                found = self.validator.problems(outgoing, sender)
+                if found:
+                    prefix = f"route {route.name} needs this to build a {transform.target_type}: "
+                    problems.extend(Problem(p.location, prefix + p.message) for p in found)
+                    continue
+                outgoing_record = str(uuid.uuid4())
+                intake.messages.append(
+                    NewMessage(
+                        id=outgoing_record,
+                        message_id=outgoing["message_id"],
+                        sender=sender,
+                        type=outgoing["type"],
+                        body=orjson.dumps(outgoing),
+                        received_at=now,
+                        correlation_id=outgoing.get("correlation_id"),
+                        in_reply_to=outgoing.get("in_reply_to"),
+                        parent_id=record_id,
+                    )
+                )
+                intake.events.append(
+                    HubEvent("derived", record_id, now, detail={"route": route.name, "derived": outgoing_record,
+                                                                "type": outgoing["type"]})
+                )  # fmt: skip
+            for destination in route.to:
+                partner_id, why_not = self._resolve(destination, outgoing, reply_target)
+                if partner_id is None:
+                    note = f"route {route.name}: not sent: {why_not}"
+                    result.notes.append(note)
+                    intake.events.append(
+                        HubEvent("refused", record_id, now, detail={"route": route.name, "reason": why_not})
+                    )
+                    continue
+                add_delivery(outgoing_record, partner_id, route.name)
+
+        if self._has_hook_routes:
+            for extra in self.plugins.hook.hub_route(message=message, sender_id=sender):
+                for partner_id in extra or []:
+                    add_delivery(record_id, partner_id, "plugin")
+
+        if problems:
+            raise InvalidMessage(
+                "The message is valid on its own, but a route it matches cannot build what it must send.",
+                problems,
+            )
+        if not any(e.kind == "routed" for e in intake.events):
+            intake.events.append(HubEvent("unrouted", record_id, now, detail={"reason": "no route matched"}))
+        return result
+
+    def _resolve(
+        self, destination: Destination, message: dict[str, Any], reply_target: ReplyTarget | None
+    ) -> tuple[str | None, str]:
+        if destination.kind == "partner":
+            return destination.partner_id, ""
+        if destination.kind == "reply":
+            if reply_target is None:
+                return None, "it does not answer a message the hub delivered"
+            return reply_target.sender, ""
+        if destination.kind == "recipient":
+            org = field_value(message, "recipient.org_id")
+            if org and self.partners.get(org):
+                return org, ""
+            return None, f"recipient {org!r} is not a partner of this hub"
+        value = field_value(message, destination.field or "")
+        if not isinstance(value, str):
+            return None, f"{destination.field} is empty"
+        if destination.kind == "field":
+            return (value, "") if self.partners.get(value) else (None, f"no partner has id {value!r}")
+        partner = self.partners.by_code(destination.code or "", value)
+        if partner is None:
+            return None, f"no partner of this hub has {destination.code} {value}"
+        return partner.id, ""

@@ -1,0 +1,100 @@
+"""Wiring: one ``Hub`` object holding the parts of a running hub, built from a config directory.
+
+Nothing global: the CLI, the HTTP app, the demo and the tests each build their
+own ``Hub`` and pass it explicitly.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from hub.canonical import CanonicalValidator
+from hub.config import HubConfig, load_config
+from hub.delivery import DeliveryWorker
+from hub.intake import IntakeService
+from hub.metrics import Metrics
+from hub.plugins import HubPlugins, load_plugins
+from hub.router import Router
+from hub.store import open_store
+from hub.store.base import Store
+
+log = logging.getLogger("hub")
+
+
+@dataclass
+class Hub:
+    """The parts of one hub process."""
+
+    config: HubConfig
+    plugins: HubPlugins
+    validator: CanonicalValidator
+    router: Router
+    store: Store
+    metrics: Metrics
+    intake: IntakeService
+
+    def make_worker(self) -> DeliveryWorker:
+        """A delivery worker sharing this hub's store, plugins and metrics."""
+        worker = DeliveryWorker(
+            self.config.settings,
+            self.config.partners,
+            self.plugins,
+            self.store,
+            self.metrics,
+            self.intake.emit,
+        )
+        self.intake.on_commit.append(worker.wake)
+        return worker
+
+    def close(self) -> None:
+        """Flush and close the store."""
+        self.store.close()
+
+
+def build_hub(
+    config: HubConfig | str | Path | None = None,
+    *,
+    plugins: HubPlugins | None = None,
+    strict_plugins: bool | None = None,
+) -> Hub:
+    """Load configuration and plugins, open the store, and wire the parts together."""
+    if not isinstance(config, HubConfig):
+        config = load_config(config)
+    plugins = plugins or load_plugins(strict=strict_plugins)
+    for info in plugins.errors:
+        log.warning("plugin %s is not loaded: %s", info.name, info.error)
+    validator = CanonicalValidator(plugins)
+    router = Router(config.routes, config.partners, plugins, validator)
+    _check_partner_plugins(config, plugins)
+    store = open_store(config.settings)
+    metrics = Metrics()
+    metrics.gauges.append(lambda: _store_gauges(store))
+    intake = IntakeService(plugins, validator, router, store, metrics)
+    return Hub(config, plugins, validator, router, store, metrics, intake)
+
+
+def _check_partner_plugins(config: HubConfig, plugins: HubPlugins) -> None:
+    from hub.problems import ConfigError
+
+    for partner in config.partners.partners.values():
+        if partner.adapter not in plugins.adapters:
+            raise ConfigError(
+                f"partners.toml: partner {partner.id!r} uses adapter {partner.adapter!r}, which no loaded plugin "
+                f"registers (loaded: {', '.join(sorted(plugins.adapters))})"
+            )
+        if partner.receive.mode == "push" and partner.receive.transport not in plugins.transports:
+            raise ConfigError(
+                f"partners.toml: partner {partner.id!r} receives by {partner.receive.transport!r}, which no loaded "
+                f"plugin registers (loaded: {', '.join(sorted(plugins.transports))})"
+            )
+
+
+def _store_gauges(store: Store) -> dict[str, float]:
+    counts = store.counts()
+    out: dict[str, float] = {"hub_messages_stored": counts.pop("messages", 0)}
+    for key, value in counts.items():
+        state = key.removeprefix("deliveries_")
+        out[f'hub_deliveries{{state="{state}"}}'] = value
+    return out

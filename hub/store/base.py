@@ -1,0 +1,181 @@
+"""The store interface: what every backend (SQLite now, PostgreSQL later) provides.
+
+Promises every implementation keeps:
+
+- ``accept`` commits the inbound message, anything derived from it, its
+  deliveries and its events in one durable transaction, and only then returns;
+  the caller answers the sender (202, ACK) after that.
+- The same sender + ``message_id``, or the same sender + Idempotency-Key, is
+  stored once; a repeat returns the first record's id with ``duplicate=True``.
+- ``claim`` leases due deliveries to one worker; a lease that expires (the
+  worker died) makes the delivery due again, so a crash loses nothing.
+- Bodies are written and read only through the store's ``CodecRegistry``.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.events import HubEvent
+
+DELIVERY_STATES = ("pending", "in_flight", "available", "delivered", "acknowledged", "rejected", "dead")
+FINAL_DELIVERY_STATES = ("delivered", "acknowledged", "rejected")
+
+
+@dataclass
+class NewMessage:
+    """A message about to be stored: clear routing metadata plus its canonical body."""
+
+    id: str
+    message_id: str
+    sender: str
+    type: str
+    body: bytes
+    received_at: float
+    correlation_id: str | None = None
+    in_reply_to: str | None = None
+    parent_id: str | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass
+class NewDelivery:
+    """One destination of one stored message."""
+
+    id: str
+    message_record_id: str
+    partner: str
+    route: str
+    mode: str  # push or pull
+
+
+@dataclass
+class Intake:
+    """Everything one accepted inbound message writes, committed together."""
+
+    messages: list[NewMessage]
+    deliveries: list[NewDelivery] = field(default_factory=list)
+    events: list[HubEvent] = field(default_factory=list)
+    acknowledges: tuple[str, str, str] | None = None  # (delivery id, new state, ack record id)
+
+
+@dataclass
+class AcceptResult:
+    """What ``accept`` tells the sender."""
+
+    id: str
+    duplicate: bool
+    events: list[HubEvent] = field(default_factory=list)
+
+
+@dataclass
+class ReplyTarget:
+    """The message a reply answers, found from ``in_reply_to`` and who replied."""
+
+    record_id: str
+    sender: str
+    delivery_id: str
+    type: str
+
+
+@dataclass
+class DeliveryJob:
+    """A leased delivery with what the worker needs to render and send it."""
+
+    delivery_id: str
+    record_id: str
+    message_id: str
+    partner: str
+    attempts: int
+    type: str
+    body: bytes
+    received_at: float
+
+
+@dataclass
+class Outcome:
+    """The result of one delivery attempt, to be recorded.
+
+    ``state`` is ``delivered``, ``pending`` (retry at ``due_at``) or ``dead``.
+    """
+
+    delivery_id: str
+    record_id: str
+    partner: str
+    state: str
+    attempts: int
+    at: float
+    error: str | None = None
+    due_at: float | None = None
+
+
+class Store(abc.ABC):
+    """Durable home of messages, deliveries, idempotency keys and timelines."""
+
+    @abc.abstractmethod
+    async def accept(self, intake: Intake) -> AcceptResult:
+        """Commit an intake durably (group-committed with others); return id and duplicate flag."""
+
+    @abc.abstractmethod
+    def accept_now(self, intake: Intake) -> AcceptResult:
+        """Blocking form of ``accept`` for command-line tools."""
+
+    @abc.abstractmethod
+    async def claim(self, limit: int, now: float, lease_seconds: float) -> list[DeliveryJob]:
+        """Lease up to ``limit`` due push deliveries; each counts as an attempt."""
+
+    @abc.abstractmethod
+    async def record(self, outcomes: list[Outcome]) -> list[HubEvent]:
+        """Commit delivery outcomes; return the events written."""
+
+    @abc.abstractmethod
+    def find_reply_target(self, in_reply_to: str, replier: str) -> ReplyTarget | None:
+        """The message with ``message_id == in_reply_to`` that was delivered to ``replier``."""
+
+    @abc.abstractmethod
+    def message_view(self, record_id: str) -> dict[str, Any] | None:
+        """State, deliveries, derived messages and timeline of one message (no body)."""
+
+    @abc.abstractmethod
+    def may_read(self, partner_id: str, record_id: str) -> bool:
+        """True when the partner sent the message or is one of its recipients."""
+
+    @abc.abstractmethod
+    def list_messages(
+        self, *, limit: int = 50, message_type: str | None = None, partner: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Newest first: id, type, sender, received_at, status."""
+
+    @abc.abstractmethod
+    def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Dead-lettered deliveries with their last error."""
+
+    @abc.abstractmethod
+    def replay(self, ids: list[str] | None, now: float) -> int:
+        """Make dead deliveries due again (``ids``: delivery or message ids; None: all). Return count."""
+
+    @abc.abstractmethod
+    def inbox(self, partner: str, limit: int) -> list[DeliveryJob]:
+        """Deliveries waiting for a pull partner, oldest first."""
+
+    @abc.abstractmethod
+    def ack_inbox(self, partner: str, delivery_id: str, now: float) -> bool:
+        """Mark a pulled delivery delivered; False if it is not this partner's or not waiting."""
+
+    @abc.abstractmethod
+    def read_body(self, record_id: str) -> bytes | None:
+        """The decoded canonical body of one record."""
+
+    @abc.abstractmethod
+    def counts(self) -> dict[str, int]:
+        """Deliveries by state and messages in total, for metrics and readiness."""
+
+    @abc.abstractmethod
+    def ping(self) -> None:
+        """Raise if the store cannot be reached."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Finish pending commits and release connections."""

@@ -1,0 +1,465 @@
+"""The embedded default store: one SQLite file in WAL mode with durable, grouped commits.
+
+Writes go through one writer thread (``GroupCommitter``); reads use their own
+connection, which WAL lets run beside the writer. Several processes (``hub
+serve`` and ``hub worker``, or the CLI beside a running server) may share the
+file: SQLite serialises their write transactions and ``busy_timeout`` makes a
+writer wait its turn instead of failing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from hub.bodies import CodecRegistry
+from hub.events import HubEvent
+from hub.store.base import (
+    AcceptResult,
+    DeliveryJob,
+    Intake,
+    Outcome,
+    ReplyTarget,
+    Store,
+)
+from hub.store.group_commit import GroupCommitter
+from hub.store.sqlite_schema import MIGRATIONS
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply pending migrations; return the schema version now in force."""
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at REAL)")
+    done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+    for version, sql in MIGRATIONS:
+        if version in done:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # re-check under the write lock: another process may have migrated meanwhile
+            if conn.execute("SELECT 1 FROM schema_migrations WHERE version=?", (version,)).fetchone():
+                conn.execute("COMMIT")
+                continue
+            for statement in sql.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, time.time()))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return max(v for v, _ in MIGRATIONS)
+
+
+def _event_row(event: HubEvent) -> tuple[Any, ...]:
+    detail = orjson.dumps(event.detail).decode() if event.detail else None
+    return (event.message_id, event.delivery_id, event.partner, event.at, event.kind, detail)
+
+
+_INSERT_EVENT = "INSERT INTO events (record_id, delivery_id, partner, at, kind, detail) VALUES (?,?,?,?,?,?)"
+
+
+class SQLiteStore(Store):
+    """``Store`` on one SQLite file (see the module docstring)."""
+
+    def __init__(self, path: Path, codecs: CodecRegistry) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.codecs = codecs
+        setup = _connect(self.path)
+        try:
+            migrate(setup)
+        finally:
+            setup.close()
+        self._writer = GroupCommitter(lambda: _connect(self.path))
+        self._local = threading.local()
+
+    # -- connections -------------------------------------------------------------------------
+    def _reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = _connect(self.path)
+            conn.row_factory = sqlite3.Row
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        """Finish queued commits and close the writer."""
+        self._writer.close()
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def ping(self) -> None:
+        """Run a trivial query on the reader connection."""
+        self._reader().execute("SELECT 1").fetchone()
+
+    # -- intake ------------------------------------------------------------------------------
+    def _accept_job(self, intake: Intake) -> Any:
+        first = intake.messages[0]
+
+        def job(conn: sqlite3.Connection) -> AcceptResult:
+            existing = conn.execute(
+                "SELECT id FROM messages WHERE sender=? AND message_id=?", (first.sender, first.message_id)
+            ).fetchone()
+            if existing is None and first.idempotency_key:
+                existing = conn.execute(
+                    "SELECT id FROM messages WHERE sender=? AND idempotency_key=?",
+                    (first.sender, first.idempotency_key),
+                ).fetchone()
+            if existing is not None:
+                event = HubEvent("duplicate", existing[0], time.time(), detail={"message_id": first.message_id})
+                conn.execute(_INSERT_EVENT, _event_row(event))
+                return AcceptResult(existing[0], True, [event])
+            rows = []
+            for m in intake.messages:
+                codec, stored = self.codecs.encode(m.id, m.type, m.sender, m.body)
+                rows.append(
+                    (
+                        m.id, m.message_id, m.sender, m.type, m.correlation_id, m.in_reply_to,
+                        m.parent_id, m.idempotency_key, m.received_at, codec, stored,
+                    )
+                )  # fmt: skip
+            conn.executemany("INSERT INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+            now = first.received_at
+            conn.executemany(
+                "INSERT INTO deliveries (id, record_id, partner, route, mode, state, attempts, due_at, created_at)"
+                " VALUES (?,?,?,?,?,?,0,?,?)",
+                [
+                    (d.id, d.message_record_id, d.partner, d.route, d.mode,
+                     "pending" if d.mode == "push" else "available", now, now)
+                    for d in intake.deliveries
+                ],
+            )  # fmt: skip
+            events = list(intake.events)
+            if intake.acknowledges is not None:
+                delivery_id, state, ack_id = intake.acknowledges
+                row = conn.execute(
+                    "UPDATE deliveries SET state=?, acknowledged_at=? WHERE id=? "
+                    "AND state IN ('pending','in_flight','available','delivered','acknowledged','rejected') "
+                    "RETURNING record_id, partner",
+                    (state, now, delivery_id),
+                ).fetchone()
+                if row is not None:
+                    events.append(HubEvent(state, row[0], now, delivery_id, row[1], detail={"acknowledgement": ack_id}))
+            conn.executemany(_INSERT_EVENT, [_event_row(e) for e in events])
+            return AcceptResult(first.id, False, events)
+
+        return job
+
+    async def accept(self, intake: Intake) -> AcceptResult:
+        """Commit an intake (grouped with concurrent ones); resolves after the durable commit."""
+        return await asyncio.wrap_future(self._writer.submit(self._accept_job(intake)))
+
+    def accept_now(self, intake: Intake) -> AcceptResult:
+        """Commit an intake and wait for it."""
+        return self._writer.run(self._accept_job(intake))  # type: ignore[no-any-return]
+
+    # -- delivery ----------------------------------------------------------------------------
+    def _claim_job(self, limit: int, now: float, lease_seconds: float) -> Any:
+        def job(conn: sqlite3.Connection) -> list[DeliveryJob]:
+            rows = conn.execute(
+                "UPDATE deliveries SET state='in_flight', attempts=attempts+1, due_at=? "
+                "WHERE id IN (SELECT id FROM deliveries WHERE state IN ('pending','in_flight') AND due_at<=? "
+                "ORDER BY due_at LIMIT ?) RETURNING id, record_id, partner, attempts",
+                (now + lease_seconds, now, limit),
+            ).fetchall()
+            if not rows:
+                return []
+            record_ids = list({r[1] for r in rows})
+            bodies: dict[str, tuple[Any, ...]] = {}
+            for start in range(0, len(record_ids), 500):
+                chunk = record_ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for r in conn.execute(
+                    f"SELECT id, message_id, sender, type, body_codec, body, received_at FROM messages "
+                    f"WHERE id IN ({marks})",
+                    chunk,
+                ):
+                    bodies[r[0]] = r
+            jobs = []
+            for delivery_id, record_id, partner, attempts in rows:
+                _, message_id, sender, mtype, codec, stored, received_at = bodies[record_id]
+                body = self.codecs.decode(codec, record_id, mtype, sender, stored)
+                jobs.append(
+                    DeliveryJob(delivery_id, record_id, message_id, partner, attempts, mtype, body, received_at)
+                )
+            return jobs
+
+        return job
+
+    async def claim(self, limit: int, now: float, lease_seconds: float) -> list[DeliveryJob]:
+        """Lease due push deliveries (pending, or in flight with an expired lease)."""
+        return await asyncio.wrap_future(self._writer.submit(self._claim_job(limit, now, lease_seconds)))  # type: ignore[no-any-return]
+
+    def _record_job(self, outcomes: list[Outcome]) -> Any:
+        def job(conn: sqlite3.Connection) -> list[HubEvent]:
+            events: list[HubEvent] = []
+            for o in outcomes:
+                if o.state == "delivered":
+                    conn.execute(
+                        "UPDATE deliveries SET state='delivered', delivered_at=?, due_at=NULL, last_error=NULL "
+                        "WHERE id=? AND state='in_flight'",
+                        (o.at, o.delivery_id),
+                    )
+                    events.append(HubEvent("delivered", o.record_id, o.at, o.delivery_id, o.partner,
+                                           {"attempts": o.attempts}))  # fmt: skip
+                elif o.state == "pending":
+                    conn.execute(
+                        "UPDATE deliveries SET state='pending', due_at=?, last_error=? "
+                        "WHERE id=? AND state='in_flight'",
+                        (o.due_at, o.error, o.delivery_id),
+                    )
+                    events.append(HubEvent("retry_scheduled", o.record_id, o.at, o.delivery_id, o.partner,
+                                           {"attempts": o.attempts, "error": o.error,
+                                            "retry_in_seconds": round((o.due_at or o.at) - o.at, 3)}))  # fmt: skip
+                else:
+                    conn.execute(
+                        "UPDATE deliveries SET state='dead', due_at=NULL, last_error=? "
+                        "WHERE id=? AND state='in_flight'",
+                        (o.error, o.delivery_id),
+                    )
+                    events.append(HubEvent("dead_lettered", o.record_id, o.at, o.delivery_id, o.partner,
+                                           {"attempts": o.attempts, "error": o.error}))  # fmt: skip
+            conn.executemany(_INSERT_EVENT, [_event_row(e) for e in events])
+            return events
+
+        return job
+
+    async def record(self, outcomes: list[Outcome]) -> list[HubEvent]:
+        """Commit delivery outcomes (grouped)."""
+        return await asyncio.wrap_future(self._writer.submit(self._record_job(outcomes)))  # type: ignore[no-any-return]
+
+    def replay(self, ids: list[str] | None, now: float) -> int:
+        """Make dead deliveries due again; ``ids`` are delivery ids or message record ids."""
+
+        def job(conn: sqlite3.Connection) -> int:
+            if ids is None:
+                rows = conn.execute("SELECT id, record_id, partner FROM deliveries WHERE state='dead'").fetchall()
+            else:
+                rows = []
+                for one in ids:
+                    rows += conn.execute(
+                        "SELECT id, record_id, partner FROM deliveries WHERE state='dead' AND (id=? OR record_id=?)",
+                        (one, one),
+                    ).fetchall()
+            for delivery_id, record_id, partner in rows:
+                conn.execute(
+                    "UPDATE deliveries SET state='pending', attempts=0, due_at=? WHERE id=?",
+                    (now, delivery_id),
+                )
+                conn.execute(_INSERT_EVENT, _event_row(HubEvent("replayed", record_id, now, delivery_id, partner)))
+            return len(rows)
+
+        return self._writer.run(job)  # type: ignore[no-any-return]
+
+    def ack_inbox(self, partner: str, delivery_id: str, now: float) -> bool:
+        """Mark a pulled delivery delivered."""
+
+        def job(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "UPDATE deliveries SET state='delivered', delivered_at=?, attempts=attempts+1 "
+                "WHERE id=? AND partner=? AND state='available' RETURNING record_id",
+                (now, delivery_id, partner),
+            ).fetchone()
+            if row is None:
+                return False
+            event = HubEvent("delivered", row[0], now, delivery_id, partner, {"via": "inbox"})
+            conn.execute(_INSERT_EVENT, _event_row(event))
+            return True
+
+        return self._writer.run(job)  # type: ignore[no-any-return]
+
+    async def ack_inbox_async(self, partner: str, delivery_id: str, now: float) -> bool:
+        """``ack_inbox`` without blocking the event loop."""
+        return await asyncio.to_thread(self.ack_inbox, partner, delivery_id, now)
+
+    # -- reads -------------------------------------------------------------------------------
+    def find_reply_target(self, in_reply_to: str, replier: str) -> ReplyTarget | None:
+        """The message ``in_reply_to`` names among those delivered (or offered) to ``replier``."""
+        row = (
+            self._reader()
+            .execute(
+                "SELECT m.id, m.sender, d.id, m.type FROM messages m JOIN deliveries d ON d.record_id = m.id "
+                "WHERE m.message_id=? AND d.partner=? ORDER BY m.received_at DESC LIMIT 1",
+                (in_reply_to, replier),
+            )
+            .fetchone()
+        )
+        return ReplyTarget(row[0], row[1], row[2], row[3]) if row else None
+
+    def may_read(self, partner_id: str, record_id: str) -> bool:
+        """Sender, or a recipient of this message or of one derived from it."""
+        row = (
+            self._reader()
+            .execute(
+                "SELECT 1 FROM messages m WHERE m.id=? AND (m.sender=? OR EXISTS "
+                "(SELECT 1 FROM deliveries d WHERE d.record_id=m.id AND d.partner=?))",
+                (record_id, partner_id, partner_id),
+            )
+            .fetchone()
+        )
+        return row is not None
+
+    def _status(self, states: list[str]) -> str:
+        if not states:
+            return "accepted"
+        if "dead" in states:
+            return "dead_lettered"
+        if any(s in ("pending", "in_flight", "available") for s in states):
+            return "in_progress"
+        if all(s == "acknowledged" for s in states):
+            return "acknowledged"
+        if "rejected" in states:
+            return "rejected"
+        return "delivered"
+
+    def message_view(self, record_id: str) -> dict[str, Any] | None:
+        """State, deliveries, derived messages and timeline of one message."""
+        conn = self._reader()
+        m = conn.execute(
+            "SELECT id, message_id, sender, type, correlation_id, in_reply_to, parent_id, received_at "
+            "FROM messages WHERE id=?",
+            (record_id,),
+        ).fetchone()
+        if m is None:
+            return None
+        derived = [
+            {"id": r[0], "type": r[1]}
+            for r in conn.execute("SELECT id, type FROM messages WHERE parent_id=? ORDER BY received_at", (record_id,))
+        ]
+        family = [record_id] + [d["id"] for d in derived]
+        marks = ",".join("?" * len(family))
+        deliveries = [
+            {
+                "id": d["id"], "message": d["record_id"], "partner": d["partner"], "route": d["route"],
+                "mode": d["mode"], "state": d["state"], "attempts": d["attempts"], "last_error": d["last_error"],
+                "next_attempt_at": _iso(d["due_at"]) if d["state"] == "pending" else None,
+                "delivered_at": _iso(d["delivered_at"]), "acknowledged_at": _iso(d["acknowledged_at"]),
+            }
+            for d in conn.execute(f"SELECT * FROM deliveries WHERE record_id IN ({marks}) ORDER BY created_at, partner",
+                                  family)
+        ]  # fmt: skip
+        timeline = [
+            {
+                "at": _iso(e["at"]), "event": e["kind"], "message": e["record_id"], "delivery_id": e["delivery_id"],
+                "partner": e["partner"], **({"detail": orjson.loads(e["detail"])} if e["detail"] else {}),
+            }
+            for e in conn.execute(f"SELECT * FROM events WHERE record_id IN ({marks}) ORDER BY at, seq", family)
+        ]  # fmt: skip
+        return {
+            "id": m["id"],
+            "message_id": m["message_id"],
+            "type": m["type"],
+            "sender": m["sender"],
+            "correlation_id": m["correlation_id"],
+            "in_reply_to": m["in_reply_to"],
+            "derived_from": m["parent_id"],
+            "received_at": _iso(m["received_at"]),
+            "status": self._status([d["state"] for d in deliveries]),
+            "deliveries": deliveries,
+            "derived": derived,
+            "timeline": timeline,
+        }
+
+    def list_messages(
+        self, *, limit: int = 50, message_type: str | None = None, partner: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Newest first, with a status computed from their deliveries."""
+        sql = "SELECT id, message_id, type, sender, received_at FROM messages WHERE 1=1"
+        args: list[Any] = []
+        if message_type:
+            sql += " AND type=?"
+            args.append(message_type)
+        if partner:
+            sql += " AND (sender=? OR id IN (SELECT record_id FROM deliveries WHERE partner=?))"
+            args += [partner, partner]
+        sql += " ORDER BY received_at DESC LIMIT ?"
+        args.append(limit)
+        conn = self._reader()
+        out = []
+        for r in conn.execute(sql, args).fetchall():
+            states = [s[0] for s in conn.execute("SELECT state FROM deliveries WHERE record_id=?", (r["id"],))]
+            out.append(
+                {"id": r["id"], "message_id": r["message_id"], "type": r["type"], "sender": r["sender"],
+                 "received_at": _iso(r["received_at"]), "status": self._status(states),
+                 "deliveries": len(states)}
+            )  # fmt: skip
+        return out
+
+    def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Dead deliveries, oldest first, with their last error."""
+        return [
+            {"delivery_id": r[0], "message": r[1], "type": r[2], "partner": r[3], "attempts": r[4],
+             "last_error": r[5], "created_at": _iso(r[6])}
+            for r in self._reader().execute(
+                "SELECT d.id, d.record_id, m.type, d.partner, d.attempts, d.last_error, d.created_at "
+                "FROM deliveries d JOIN messages m ON m.id=d.record_id WHERE d.state='dead' "
+                "ORDER BY d.created_at LIMIT ?",
+                (limit,),
+            )
+        ]  # fmt: skip
+
+    def inbox(self, partner: str, limit: int) -> list[DeliveryJob]:
+        """Deliveries waiting for a pull partner, oldest first, with decoded bodies."""
+        rows = (
+            self._reader()
+            .execute(
+                "SELECT d.id, d.record_id, m.message_id, d.partner, d.attempts, m.type, m.sender, "
+                "m.body_codec, m.body, "
+                "m.received_at FROM deliveries d JOIN messages m ON m.id=d.record_id "
+                "WHERE d.partner=? AND d.state='available' ORDER BY d.created_at LIMIT ?",
+                (partner, limit),
+            )
+            .fetchall()
+        )
+        return [
+            DeliveryJob(r[0], r[1], r[2], r[3], r[4], r[5], self.codecs.decode(r[7], r[1], r[5], r[6], r[8]), r[9])
+            for r in rows
+        ]
+
+    def read_body(self, record_id: str) -> bytes | None:
+        """Decoded canonical body of one record."""
+        row = (
+            self._reader()
+            .execute("SELECT type, sender, body_codec, body FROM messages WHERE id=?", (record_id,))
+            .fetchone()
+        )
+        if row is None or row[3] is None:
+            return None
+        return self.codecs.decode(row[2], record_id, row[0], row[1], row[3])
+
+    def counts(self) -> dict[str, int]:
+        """Deliveries by state, and the number of messages."""
+        conn = self._reader()
+        out = {
+            f"deliveries_{state}": n
+            for state, n in conn.execute("SELECT state, count(*) FROM deliveries GROUP BY state")
+        }
+        out["messages"] = conn.execute("SELECT count(*) FROM messages").fetchone()[0]
+        return out
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

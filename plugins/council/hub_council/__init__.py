@@ -1,0 +1,1 @@
+"""Council adapters for the partner hub: the Duty to Refer and housing appointments."""

@@ -1,0 +1,1 @@
+"""Hostel and charity adapters for the partner hub: support and accommodation referrals."""
