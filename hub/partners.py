@@ -130,6 +130,14 @@ class PartnerDirectory:
         """The partner holding this ODS code, GSS code or MESH mailbox, or None."""
         return self._by_code.get((code_field, code))
 
+    def add_operator(self, operator: Operator) -> None:
+        """Add an operator after loading (the demo's own, with a token it made)."""
+        if operator.id in self.operators or operator.id in self.partners:
+            raise ConfigError(f"operator id {operator.id!r} is already used")
+        self.operators[operator.id] = operator
+        for digest in operator.token_hashes:
+            self._add_token(digest, Caller(operator.id, "operator"))
+
     def with_overrides(self, partner_id: str, **changes: Any) -> None:
         """Replace fields of one partner (used by the demo and tests to point at loopback URLs)."""
         from dataclasses import replace

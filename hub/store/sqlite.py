@@ -215,8 +215,10 @@ class SQLiteStore(Store):
             for o in outcomes:
                 if o.state == "delivered":
                     conn.execute(
-                        "UPDATE deliveries SET state='delivered', delivered_at=?, due_at=NULL, last_error=NULL "
-                        "WHERE id=? AND state='in_flight'",
+                        # an acknowledgement can overtake the transport's answer: keep its state
+                        "UPDATE deliveries SET state=CASE WHEN state='in_flight' THEN 'delivered' ELSE state END, "
+                        "delivered_at=coalesce(delivered_at, ?), due_at=NULL, last_error=NULL "
+                        "WHERE id=? AND state IN ('in_flight', 'acknowledged', 'rejected')",
                         (o.at, o.delivery_id),
                     )
                     events.append(HubEvent("delivered", o.record_id, o.at, o.delivery_id, o.partner,

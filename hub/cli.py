@@ -1,0 +1,437 @@
+"""The ``hub`` command: run the hub, send messages, and look after what it holds.
+
+Every command takes ``--config DIR`` (default ``$HUB_CONFIG`` or ``./config``)
+and ``--help``. Errors go to stderr with a non-zero exit and a sentence that
+says what to do.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from hub.problems import ConfigError, HubError, PluginError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+config_option = click.option(
+    "--config",
+    "config_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Config directory (default: $HUB_CONFIG or ./config).",
+)
+
+
+def friendly_errors(func: F) -> F:
+    """Turn configuration and plugin errors into a one-line message and exit status 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (ConfigError, PluginError) as exc:
+            click.echo(f"hub: {exc}", err=True)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _hub(config_dir: Path | None, strict: bool = False) -> Any:
+    from hub.runtime import build_hub
+
+    return build_hub(config_dir, strict_plugins=strict or None)
+
+
+def _print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log at INFO level (ids and states only, never personal data).")
+def main(verbose: bool) -> None:
+    """The partner hub: carries discharge, housing, referral and employment messages between agencies."""
+    import logging
+
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+# -- setting up and running -----------------------------------------------------------------------
+@main.command()
+@config_option
+@friendly_errors
+def init(config_dir: Path | None) -> None:
+    """Create a config directory (if missing) with fresh partner tokens, and prepare the store.
+
+    A new config is a copy of the example deployment; each partner's and
+    operator's token is printed once here and only its digest is written.
+    """
+    from hub.config import config_dir_from_env, load_config
+    from hub.store import open_store
+
+    directory = config_dir_from_env(config_dir)
+    if not (directory / "partners.toml").exists():
+        example = Path(__file__).resolve().parent.parent / "config"
+        if not example.is_dir():
+            raise ConfigError(f"{directory}: missing, and no example config to copy from ({example})")
+        directory.mkdir(parents=True, exist_ok=True)
+        for name in ("hub.toml", "partners.toml", "routes.toml"):
+            shutil.copy(example / name, directory / name)
+        tokens = _add_tokens(directory / "partners.toml")
+        (directory / "partners.toml").chmod(0o600)
+        click.echo(f"Created {directory} from the example deployment. Tokens (shown once; give each to its owner):")
+        for ident, token in tokens.items():
+            click.echo(f"  {ident:24} {token}")
+    config = load_config(directory)
+    store = open_store(config.settings)
+    store.close()
+    click.echo(f"Store ready at {config.settings.store_path}")
+
+
+def _add_tokens(partners_file: Path) -> dict[str, str]:
+    from hub.auth import generate_token, hash_token
+
+    tokens: dict[str, str] = {}
+    out = []
+    for line in partners_file.read_text().splitlines():
+        out.append(line)
+        stripped = line.strip()
+        if stripped.startswith("id = "):
+            ident = json.loads(stripped.split("=", 1)[1].strip())
+            token = generate_token()
+            tokens[ident] = token
+            out.append(f'token_sha256 = "{hash_token(token)}"')
+    partners_file.write_text("\n".join(out) + "\n")
+    return tokens
+
+
+@main.command()
+@config_option
+@click.option("--host", default=None, help="Address to listen on (default from hub.toml).")
+@click.option("--port", type=int, default=None, help="Port to listen on (default from hub.toml).")
+@click.option("--no-worker", is_flag=True, help="Accept only; leave delivery to 'hub worker' processes.")
+@click.option("--strict", is_flag=True, help="Refuse to start if any plugin fails to load.")
+@friendly_errors
+def serve(config_dir: Path | None, host: str | None, port: int | None, no_worker: bool, strict: bool) -> None:
+    """Serve the HTTP API (and, unless --no-worker, deliver messages) until stopped."""
+    import uvicorn
+
+    from hub.api import create_app
+
+    hub = _hub(config_dir, strict)
+    settings = hub.config.settings
+    for partner in hub.config.partners.partners.values():
+        if partner.receive.mode == "push" and (partner.receive.url or "").startswith("http://"):
+            click.echo(f"hub: warning: partner {partner.id} receives over plain http ({partner.receive.url})", err=True)
+    app = create_app(hub, run_worker=not no_worker)
+    try:
+        uvicorn.run(
+            app,
+            host=host or settings.host,
+            port=port or settings.port,
+            log_level="warning",
+            access_log=False,
+            loop="uvloop" if _has("uvloop") else "asyncio",
+            http="httptools" if _has("httptools") else "h11",
+        )
+    finally:
+        hub.close()
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+@main.command()
+@config_option
+@friendly_errors
+def worker(config_dir: Path | None) -> None:
+    """Deliver due messages until stopped (no HTTP API), beside one or more 'hub serve --no-worker'."""
+    import asyncio
+    import signal
+
+    hub = _hub(config_dir)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await hub.make_worker().run(stop)
+
+    try:
+        asyncio.run(run())
+    finally:
+        hub.close()
+
+
+@main.command()
+@click.option("--timeout", type=float, default=25.0, show_default=True, help="Give up after this many seconds.")
+@click.option("--keep", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep the demo's config and store in this directory instead of a temporary one.")  # fmt: skip
+def demo(timeout: float, keep: Path | None) -> None:
+    """Run the whole discharge pathway on loopback: a trust, a council, a hostel and an IPS service."""
+    from hub.demo import run_demo
+
+    sys.exit(run_demo(timeout=timeout, keep=keep))
+
+
+# -- sending and looking -----------------------------------------------------------------------------
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--as", "as_partner", required=True, help="The partner id the messages are sent as.")
+@click.option("--url", default=None, help="Send over HTTP to this hub (token from --token or $HUB_TOKEN).")
+@click.option("--token", default=None, help="Bearer token for --url (prefer $HUB_TOKEN: tokens in argv are visible).")
+@config_option
+@friendly_errors
+def send(files: tuple[Path, ...], as_partner: str, url: str | None, token: str | None, config_dir: Path | None) -> None:
+    """Send canonical JSON messages (files of one object, or NDJSON) as PARTNER.
+
+    With --url the messages go through the hub's HTTP API like any partner's;
+    without it they are committed straight into this machine's store (an
+    operator sending on a partner's behalf). A progress bar shows when there are many.
+    """
+    messages: list[tuple[str, dict[str, Any]]] = []
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        try:
+            if path.suffix == ".ndjson":
+                messages += [(f"{path}:{n}", json.loads(line)) for n, line in enumerate(text.splitlines(), 1)
+                             if line.strip()]  # fmt: skip
+            else:
+                messages.append((str(path), json.loads(text)))
+        except json.JSONDecodeError as exc:
+            raise click.ClickException(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}") from None
+    failures = 0
+    if url:
+        sender = _http_sender(url, token or os.environ.get("HUB_TOKEN"))
+    else:
+        hub = _hub(config_dir)
+        if hub.config.partners.get(as_partner) is None:
+            raise click.ClickException(f"no partner {as_partner!r} in {hub.config.config_dir}/partners.toml")
+        sender = _local_sender(hub, as_partner)
+    with click.progressbar(messages, label="sending", show_pos=True, file=sys.stderr,
+                           hidden=len(messages) < 10) as bar:  # fmt: skip
+        for where, message in bar:
+            ok, text = sender(message)
+            if not ok:
+                failures += 1
+                click.echo(f"\n{where}: {text}", err=True)
+            elif len(messages) < 10:
+                click.echo(f"{where}: {text}")
+    click.echo(f"{len(messages) - failures} accepted, {failures} refused", err=True)
+    if failures:
+        sys.exit(1)
+
+
+def _http_sender(url: str, token: str | None) -> Callable[[dict[str, Any]], tuple[bool, str]]:
+    import requests
+
+    if not token:
+        raise click.ClickException("--url needs a token: set $HUB_TOKEN (or pass --token)")
+    session = requests.Session()
+    session.headers.update({"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+
+    def send_one(message: dict[str, Any]) -> tuple[bool, str]:
+        try:
+            response = session.post(f"{url.rstrip('/')}/v1/messages", data=json.dumps(message), timeout=30)
+        except requests.RequestException as exc:
+            return False, f"could not reach {url}: {exc}"
+        if response.status_code == 202:
+            body = response.json()
+            return True, f"accepted as {body['id']}" + (" (duplicate)" if body.get("duplicate") else "")
+        try:
+            problem = response.json()
+            details = "; ".join(f"{e['location']}: {e['detail']}" for e in problem.get("errors", []))
+            return False, f"{response.status_code} {problem.get('detail', '')} {details}".strip()
+        except ValueError:
+            return False, f"{response.status_code} {response.text[:200]}"
+
+    return send_one
+
+
+def _local_sender(hub: Any, partner: str) -> Callable[[dict[str, Any]], tuple[bool, str]]:
+    def send_one(message: dict[str, Any]) -> tuple[bool, str]:
+        try:
+            accepted = hub.intake.submit_now(message, sender_id=partner)
+        except HubError as exc:
+            details = "; ".join(f"{p.location}: {p.message}" for p in exc.problems)
+            return False, f"{exc.detail} {details}".strip()
+        notes = f" ({'; '.join(accepted.notes)})" if accepted.notes else ""
+        return True, f"accepted as {accepted.id}" + (" (duplicate)" if accepted.duplicate else "") + notes
+
+    return send_one
+
+
+@main.group()
+def messages() -> None:
+    """List and inspect stored messages (state and timeline; bodies are never printed)."""
+
+
+@messages.command("list")
+@config_option
+@click.option("--type", "message_type", default=None, help="Only this message type.")
+@click.option("--partner", default=None, help="Only messages this partner sent or receives.")
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@friendly_errors
+def messages_list(config_dir: Path | None, message_type: str | None, partner: str | None, limit: int,
+                  as_json: bool) -> None:  # fmt: skip
+    """Newest messages first, with their status."""
+    hub = _hub(config_dir)
+    rows = hub.store.list_messages(limit=limit, message_type=message_type, partner=partner)
+    if as_json:
+        _print_json(rows)
+        return
+    for r in rows:
+        click.echo(f"{r['id']}  {r['received_at']}  {r['type']:18} {r['sender']:20} {r['status']}")
+
+
+@messages.command("show")
+@click.argument("message_id")
+@config_option
+@friendly_errors
+def messages_show(message_id: str, config_dir: Path | None) -> None:
+    """State, deliveries and timeline of one message, as JSON."""
+    hub = _hub(config_dir)
+    view = hub.store.message_view(message_id)
+    if view is None:
+        raise click.ClickException(f"no message {message_id}; 'hub messages list' shows the ids")
+    _print_json(view)
+
+
+@main.group()
+def dlq() -> None:
+    """Dead-lettered deliveries: those that ran out of retries."""
+
+
+@dlq.command("list")
+@config_option
+@click.option("--limit", type=int, default=100, show_default=True)
+@friendly_errors
+def dlq_list(config_dir: Path | None, limit: int) -> None:
+    """Each dead delivery with its partner, attempts and last error."""
+    hub = _hub(config_dir)
+    rows = hub.store.dead_letters(limit)
+    if not rows:
+        click.echo("No dead letters.")
+    for r in rows:
+        click.echo(f"{r['delivery_id']}  message {r['message']}  {r['type']:18} to {r['partner']:20} "
+                   f"attempts {r['attempts']}: {r['last_error']}")  # fmt: skip
+
+
+@main.command()
+@click.argument("ids", nargs=-1)
+@click.option("--all-dead", is_flag=True, help="Replay every dead-lettered delivery.")
+@config_option
+@friendly_errors
+def replay(ids: tuple[str, ...], all_dead: bool, config_dir: Path | None) -> None:
+    """Put dead-lettered deliveries back in the queue (by delivery id or message id, or --all-dead)."""
+    if not ids and not all_dead:
+        raise click.UsageError("name delivery or message ids, or pass --all-dead")
+    hub = _hub(config_dir)
+    count = hub.store.replay(None if all_dead else list(ids), time.time())
+    click.echo(f"{count} deliveries queued again")
+    if ids and count == 0:
+        click.echo("hub: none of those ids is a dead delivery ('hub dlq list' shows them)", err=True)
+        sys.exit(1)
+
+
+@main.group()
+def plugins() -> None:
+    """Installed plugins."""
+
+
+@plugins.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def plugins_list(as_json: bool) -> None:
+    """Each plugin, the distribution it comes from, and what it registers."""
+    from hub.plugins import load_plugins
+
+    loaded = load_plugins()
+    rows = [
+        {"name": i.name, "distribution": i.distribution, "version": i.version, "module": i.module,
+         "hooks": i.hooks, "registers": i.registered, "error": i.error}
+        for i in loaded.infos
+    ]  # fmt: skip
+    if as_json:
+        _print_json(rows)
+        return
+    for r in rows:
+        dist = f"{r['distribution']} {r['version']}".strip()
+        status = f"FAILED: {r['error']}" if r["error"] else ", ".join(r["registers"]) or "(observes only)"
+        click.echo(f"{r['name']:16} {dist:28} {status}")
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--as", "as_partner", default=None, help="Also check sender.org_id against this partner id.")
+def validate(files: tuple[Path, ...], as_partner: str | None) -> None:
+    """Check canonical JSON messages against the schemas and rules; list every problem."""
+    from hub.canonical import CanonicalValidator
+    from hub.defaults.canonical_json import parse_json_document
+    from hub.plugins import load_plugins
+
+    validator = CanonicalValidator(load_plugins())
+    bad = 0
+    for path in files:
+        try:
+            document = parse_json_document(path.read_bytes())
+            problems = validator.problems(document, as_partner)
+        except HubError as exc:
+            problems = exc.problems or []
+            click.echo(f"{path}: {exc.detail}", err=True)
+        if problems:
+            bad += 1
+            for p in problems:
+                click.echo(f"{path}: {p.location}: {p.message}", err=True)
+        else:
+            click.echo(f"{path}: valid {document.get('type')}")
+    sys.exit(1 if bad else 0)
+
+
+@main.group()
+def partners() -> None:
+    """The partners in partners.toml."""
+
+
+@partners.command("list")
+@config_option
+@friendly_errors
+def partners_list(config_dir: Path | None) -> None:
+    """Each partner: id, kind, codes, and how it receives."""
+    from hub.config import config_dir_from_env, load_partners
+
+    directory = load_partners(config_dir_from_env(config_dir))
+    for p in directory.partners.values():
+        codes = " ".join(f"{k}={v}" for k, v in p.codes.items())
+        how = f"push {p.receive.transport} {p.receive.url or ''}".strip() if p.receive.mode == "push" else "pull"
+        token = "token set" if p.token_hashes else "NO TOKEN"
+        click.echo(f"{p.id:22} {p.kind:13} {codes:28} {how:50} {token}")
+    for o in directory.operators.values():
+        click.echo(f"{o.id:22} {'operator':13} {'':28} {'':50} {'token set' if o.token_hashes else 'NO TOKEN'}")
+
+
+@partners.command("token")
+@click.argument("partner_id")
+def partners_token(partner_id: str) -> None:
+    """Make a new token for PARTNER_ID: prints it once, and the digest line for partners.toml."""
+    from hub.auth import generate_token, hash_token
+
+    token = generate_token()
+    click.echo(f"token for {partner_id} (give it to them; it is not stored): {token}")
+    click.echo(f'add to its [[partner]] table:  token_sha256 = "{hash_token(token)}"')

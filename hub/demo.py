@@ -1,0 +1,340 @@
+"""``hub demo``: the discharge pathway end to end on loopback, on the embedded default store.
+
+Starts the hub (SQLite in a temporary directory, the example routes) and four
+partner simulators that are real HTTP servers: a trust, a council, a hostel and
+an IPS service. The trust sends a discharge notice for a person of no fixed
+abode who consents to a Duty to Refer and wants work. The demo shows, as it
+happens, the HousingRequest reaching the council, the council's appointment
+coming back to the trust, the referral reaching the hostel and the IPS referral
+reaching the IPS service, each acknowledged, then prints the timeline.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+import requests
+
+from hub.auth import generate_token, hash_token
+from hub.config import load_config
+from hub.partners import Operator, PartnerDirectory, Receive
+from hub.testing.running_hub import free_port
+from hub.testing.simulator import PartnerSimulator, Received
+
+EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config"
+ROLES = {"trust": "nhs_trust", "council": "council", "hostel": "hostel", "ips": "ips_provider"}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def acknowledgement(message: dict[str, Any], sender: dict[str, str], status: str = "accepted") -> dict[str, Any]:
+    """A business acknowledgement of ``message`` from ``sender``."""
+    return {
+        "message_id": str(uuid.uuid4()),
+        "type": "Acknowledgement",
+        "schema_version": "1",
+        "created_at": _now(),
+        "correlation_id": message.get("correlation_id"),
+        "in_reply_to": message["message_id"],
+        "sender": sender,
+        "payload": {
+            "level": "business",
+            "status": status,
+            "receiver_ref": f"REF-{message['message_id'][:8]}",
+            "at": _now(),
+        },  # fmt: skip
+    }
+
+
+def housing_appointment(request: dict[str, Any], sender: dict[str, str]) -> dict[str, Any]:
+    """The council's first appointment for a HousingRequest."""
+    start = (datetime.now(UTC) + timedelta(days=2)).replace(hour=10, minute=0, second=0, microsecond=0)
+    return {
+        "message_id": str(uuid.uuid4()),
+        "type": "HousingAppointment",
+        "schema_version": "1",
+        "created_at": _now(),
+        "correlation_id": request.get("correlation_id"),
+        "in_reply_to": request["message_id"],
+        "sender": sender,
+        "payload": {
+            "authority_gss": request["payload"]["target_authority_gss"],
+            "case_ref": f"HRA-{request['payload']['referral_id'][:8].upper()}",
+            "status": "offered",
+            "start": start.isoformat().replace("+00:00", "Z"),
+            "mode": "phone",
+            "officer": {"name": "Housing Options Officer", "phone": "01582 546000"},
+        },
+    }
+
+
+def discharge_notice(trust: dict[str, str], council_gss: str, hostel: str, ips: str) -> dict[str, Any]:
+    """The demo's discharge notice: a fictional person of no fixed abode who consents and wants work."""
+    now = datetime.now(UTC)
+    return {
+        "message_id": str(uuid.uuid4()),
+        "type": "DischargeNotice",
+        "schema_version": "1",
+        "created_at": _now(),
+        "sender": trust,
+        "consent": {
+            "referral": True,
+            "share_contact": True,
+            "method": "written",
+            "recorded_at": _now(),
+            "recorded_by": "Ward manager",
+        },  # fmt: skip
+        "lawful_basis": "UK GDPR Art 6(1)(e), 9(2)(h); Homelessness Reduction Act 2017 s.213B",
+        "payload": {
+            "person": {
+                "nhs_number": "9434765919",
+                "nhs_number_status": "01",
+                "family_name": "Example",
+                "given_name": "Alex",
+                "birth_date": "1990-05-17",
+                "gender": "unknown",
+                "phone": "07700 900123",
+                "preferred_contact": "phone",
+                "no_fixed_abode": True,
+            },  # fmt: skip
+            "discharging_org": {"ods_code": trust.get("ods_code", "RWK")},
+            "ward": "Willow Ward",
+            "admission_date": (now - timedelta(days=40)).date().isoformat(),
+            "discharge": {
+                "date_time": (now + timedelta(days=3)).isoformat(timespec="seconds").replace("+00:00", "Z"),
+                "planned": True,
+                "method": "1",
+                "destination": "19",
+            },  # fmt: skip
+            "contact": {
+                "name": "Discharge liaison nurse",
+                "organisation": "Mental health trust",
+                "phone": "01582 700100",
+                "email": "discharge.liaison@example.org",
+            },  # fmt: skip
+            "housing": {
+                "situation": "no_fixed_abode",
+                "chosen_authority_gss": council_gss,
+                "support_needs": ["Support to manage a tenancy"],
+                "urgent": True,
+            },  # fmt: skip
+            "support": {
+                "needs": ["Support to manage a tenancy", "Medication support"],
+                "risk_summary": "Low risk to others",
+                "provider_id": hostel,
+            },  # fmt: skip
+            "employment": {
+                "wants_work": True,
+                "consent": True,
+                "goal": "Warehouse work",
+                "current_status": "unemployed",
+                "benefits_advice_needed": True,
+                "provider_id": ips,
+            },
+        },  # fmt: skip
+    }
+
+
+class _Show:
+    """Prints what happens, with the time since the demo started."""
+
+    def __init__(self) -> None:
+        self.t0 = time.monotonic()
+        self.lock = threading.Lock()
+
+    def __call__(self, who: str, text: str) -> None:
+        with self.lock:
+            click.echo(f"  +{time.monotonic() - self.t0:6.3f}s  {who:14} {text}")
+
+
+def _pick(directory: PartnerDirectory, kind: str) -> str:
+    for partner in directory.partners.values():
+        if partner.kind == kind and partner.receive.mode == "push":
+            return partner.id
+    raise click.ClickException(f"the example partners.toml has no {kind} that receives by push")
+
+
+def run_demo(timeout: float = 25.0, keep: Path | None = None) -> int:
+    """Run the demo; return the exit status (0 when every step happened in time)."""
+    import uvicorn
+
+    from hub.api import create_app
+    from hub.runtime import build_hub
+
+    started = time.monotonic()
+    workdir = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="hub-demo-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = load_config(EXAMPLE_CONFIG)
+    partners = config.partners
+    ids = {role: _pick(partners, kind) for role, kind in ROLES.items()}
+    tokens = {role: generate_token() for role in ROLES}
+    operator_token = generate_token()
+    show = _Show()
+    port = free_port()
+    hub_url = f"http://127.0.0.1:{port}"
+
+    def on_receive(role: str) -> Any:
+        def note(item: Received) -> None:
+            message = item.message
+            extra = ""
+            if message.get("type") == "Acknowledgement":
+                extra = f" ({message['payload']['status']})"
+            elif message.get("type") == "HousingAppointment":
+                extra = f" ({message['payload']['status']}, {message['payload'].get('mode')})"
+            show(ids[role], f"<- received {message.get('type')}{extra}")
+
+        return note
+
+    def parties(role: str) -> dict[str, str]:
+        return partners.partners[ids[role]].party()
+
+    responders = {
+        "council": lambda m: [acknowledgement(m, parties("council")), housing_appointment(m, parties("council"))]
+        if m["type"] == "HousingRequest" else [],
+        "hostel": lambda m: [acknowledgement(m, parties("hostel"))] if m["type"] == "Referral" else [],
+        "ips": lambda m: [acknowledgement(m, parties("ips"))] if m["type"] == "IPSReferral" else [],
+        "trust": lambda m: [acknowledgement(m, parties("trust"))] if m["type"] == "HousingAppointment" else [],
+    }  # fmt: skip
+    sims = {
+        role: PartnerSimulator(ids[role], hub_url=hub_url, token=tokens[role], responder=responders[role],
+                               on_receive=on_receive(role)).start()
+        for role in ROLES
+    }  # fmt: skip
+    for role, sim in sims.items():
+        partners.with_overrides(
+            ids[role],
+            receive=Receive(mode="push", transport="http", url=f"{sim.url}/hub"),
+            token_hashes=(hash_token(tokens[role]),),
+        )
+    partners.add_operator(Operator("demo-operator", (hash_token(operator_token),)))
+    settings = replace(config.settings, store_path=workdir / "hub.db", port=port)
+    settings = replace(settings, retry=replace(settings.retry, initial_seconds=0.2, max_delay_seconds=2.0))
+    config = replace(config, settings=settings)
+    hub = build_hub(config)
+    server = uvicorn.Server(uvicorn.Config(create_app(hub), host="127.0.0.1", port=port, log_level="warning",
+                                           access_log=False))  # fmt: skip
+    thread = threading.Thread(target=server.run, name="hub-server", daemon=True)
+
+    click.echo(f"Partner hub demo: hub on {hub_url}, store {settings.store_path}")
+    click.echo(f"  partners: trust {ids['trust']}, council {ids['council']}, hostel {ids['hostel']}, "
+               f"IPS service {ids['ips']} (each a real HTTP server on loopback)\n")  # fmt: skip
+    thread.start()
+    status = 1
+    try:
+        while not server.started:
+            if time.monotonic() - started > 10:
+                raise click.ClickException("the hub did not start within 10 seconds")
+            time.sleep(0.02)
+        council_gss = partners.partners[ids["council"]].codes["gss_code"]
+        notice = discharge_notice(parties("trust"), council_gss, ids["hostel"], ids["ips"])
+        show(ids["trust"], "-> sends DischargeNotice (no fixed abode, consents to a Duty to Refer, wants work)")
+        answer = requests.post(f"{hub_url}/v1/messages", json=notice, timeout=10,
+                               headers={"Authorization": f"Bearer {tokens['trust']}"})  # fmt: skip
+        if answer.status_code != 202:
+            raise click.ClickException(f"the hub refused the discharge notice: {answer.status_code} {answer.text}")
+        notice_id = answer.json()["id"]
+        show("hub", f"202 accepted after commit: message {notice_id}")
+        done = _wait_until_done(hub_url, operator_token, notice_id, sims, started + timeout)
+        click.echo("")
+        _print_timeline(hub_url, operator_token, notice_id, sims, ids)
+        if done:
+            click.echo(f"\nDone in {time.monotonic() - started:.1f}s: every message delivered and acknowledged.")
+            status = 0
+        else:
+            click.echo(f"\nNot finished within {timeout:g}s; the timeline above shows how far it got.", err=True)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        for sim in sims.values():
+            sim.stop()
+        hub.close()
+    return status
+
+
+def _view(hub_url: str, token: str, record_id: str) -> dict[str, Any]:
+    response = requests.get(f"{hub_url}/v1/messages/{record_id}", headers={"Authorization": f"Bearer {token}"},
+                            timeout=10)  # fmt: skip
+    response.raise_for_status()
+    return response.json()  # type: ignore[no-any-return]
+
+
+def _reply_ids(sims: dict[str, PartnerSimulator]) -> list[tuple[str, str]]:
+    out = []
+    for sim in sims.values():
+        for reply in list(sim.replies):
+            if reply.status == 202 and "id" in reply.answer:
+                out.append((reply.answer["id"], reply.message.get("type", "")))
+    return out
+
+
+def _wait_until_done(
+    hub_url: str, token: str, notice_id: str, sims: dict[str, PartnerSimulator], deadline: float
+) -> bool:
+    while time.monotonic() < deadline:
+        view = _view(hub_url, token, notice_id)
+        replies = _reply_ids(sims)
+        appointments = [rid for rid, kind in replies if kind == "HousingAppointment"]
+        derived_done = len(view["deliveries"]) == 3 and all(d["state"] == "acknowledged" for d in view["deliveries"])
+        appointment_done = bool(appointments) and all(
+            d["state"] == "acknowledged" for d in _view(hub_url, token, appointments[0])["deliveries"]
+        )
+        acks_done = all(
+            all(d["state"] == "delivered" for d in _view(hub_url, token, rid)["deliveries"])
+            for rid, kind in replies
+            if kind == "Acknowledgement"
+        )
+        if derived_done and appointment_done and acks_done and len(replies) >= 5:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _print_timeline(
+    hub_url: str, token: str, notice_id: str, sims: dict[str, PartnerSimulator], ids: dict[str, str]
+) -> None:
+    views = [_view(hub_url, token, notice_id)]
+    views += [_view(hub_url, token, rid) for rid, _ in _reply_ids(sims)]
+    types: dict[str, str] = {}
+    rows = []
+    for view in views:
+        types[view["id"]] = view["type"]
+        for d in view["derived"]:
+            types[d["id"]] = d["type"]
+    for view in views:
+        for event in view["timeline"]:
+            rows.append((event["at"], types.get(event["message"], "?"), event))
+    rows.sort(key=lambda r: r[0])
+    if not rows:
+        return
+    t0 = datetime.fromisoformat(rows[0][0].replace("Z", "+00:00"))
+    click.echo("Timeline (from the hub's store, as an operator sees it):")
+    for at, message_type, event in rows:
+        offset = (datetime.fromisoformat(at.replace("Z", "+00:00")) - t0).total_seconds()
+        kind = event["event"]
+        detail = event.get("detail", {})
+        partner = event.get("partner") or detail.get("sender") or ""
+        text = {
+            "received": f"received from {detail.get('sender', '')}",
+            "derived": f"derived {detail.get('type')} (route {detail.get('route')})",
+            "routed": f"queued for {partner} (route {detail.get('route')})",
+            "delivered": f"delivered to {partner}",
+            "acknowledged": f"acknowledged by {partner}",
+            "rejected": f"rejected by {partner}",
+            "retry_scheduled": f"{partner} failed ({detail.get('error')}); retry scheduled",
+            "refused": f"not sent: {detail.get('reason')}",
+            "unrouted": "no route",
+        }.get(kind, kind)
+        click.echo(f"  +{offset:6.3f}s  {message_type:18} {text}")
+
+
+__all__ = ["acknowledgement", "discharge_notice", "housing_appointment", "run_demo"]

@@ -1,0 +1,109 @@
+"""Run ``hub serve`` as a real process on loopback, for end-to-end tests and benchmarks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from hub.testing.toml_writer import dumps
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def write_config(
+    directory: Path,
+    *,
+    partners: list[dict[str, Any]],
+    operators: list[dict[str, Any]] | None = None,
+    routes_from: Path | None = None,
+    routes: list[dict[str, Any]] | None = None,
+    settings: dict[str, dict[str, Any]] | None = None,
+) -> Path:
+    """Write a config directory: ``hub.toml`` from ``settings``, the partners, and routes.
+
+    Routes are copied from ``routes_from/routes.toml`` (the example deployment)
+    unless ``routes`` is given.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    base: dict[str, dict[str, Any]] = {"store": {"path": str(directory / "hub.db")}}
+    for table, values in (settings or {}).items():
+        base.setdefault(table, {}).update(values)
+    (directory / "hub.toml").write_text(dumps(base))
+    (directory / "partners.toml").write_text(dumps({"partner": partners, "operator": operators or []}))
+    if routes is not None:
+        (directory / "routes.toml").write_text(dumps({"route": routes}))
+    else:
+        source = routes_from or Path(__file__).resolve().parents[2] / "config"
+        shutil.copy(source / "routes.toml", directory / "routes.toml")
+    return directory
+
+
+class RunningHub:
+    """``hub serve`` in a child process, with its output in ``log_path``."""
+
+    def __init__(self, config_dir: Path, port: int | None = None, extra_args: list[str] | None = None) -> None:
+        self.config_dir = Path(config_dir)
+        self.port = port or free_port()
+        self.extra_args = extra_args or []
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = self.config_dir / f"hub-{self.port}.log"
+
+    @property
+    def url(self) -> str:
+        """Base URL of the running hub."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> RunningHub:
+        """Start the process and wait until ``/readyz`` answers 200."""
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        command = [sys.executable, "-m", "hub", "serve", "--config", str(self.config_dir), "--port", str(self.port),
+                   *self.extra_args]  # fmt: skip
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"hub exited with {self.process.returncode}:\n{self.log_path.read_text()[-3000:]}")
+            try:
+                if requests.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"hub did not become ready in {timeout}s:\n{self.log_path.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL the process (a crash: nothing is flushed or closed)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        """SIGTERM and wait (a clean shutdown)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def __enter__(self) -> RunningHub:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,203 @@
+"""A partner simulator: a real HTTP server on loopback that receives what the hub pushes.
+
+It records every request, can be told to fail (``fail_next``, ``down``), drops
+nothing (duplicates are recorded and flagged by ``Idempotency-Key``), and can
+answer each message by sending messages back to the hub with its own token, as
+a real partner system would (acknowledgements, appointments).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import orjson
+from aiohttp import web
+
+Responder = Callable[[dict[str, Any]], list[dict[str, Any]]]
+
+
+@dataclass
+class Received:
+    """One request the simulator received."""
+
+    at: float
+    path: str
+    content_type: str
+    headers: dict[str, str]
+    body: bytes
+    duplicate: bool
+
+    @property
+    def message(self) -> dict[str, Any]:
+        """The body parsed as JSON."""
+        return orjson.loads(self.body)  # type: ignore[no-any-return]
+
+
+@dataclass
+class Reply:
+    """A message the simulator sent back to the hub, and the hub's answer."""
+
+    message: dict[str, Any]
+    status: int
+    answer: dict[str, Any] = field(default_factory=dict)
+
+
+class PartnerSimulator:
+    """A loopback HTTP partner (see module docstring). Use as a context manager or call ``start``/``stop``."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        hub_url: str | None = None,
+        token: str | None = None,
+        responder: Responder | None = None,
+        on_receive: Callable[[Received], None] | None = None,
+        port: int = 0,
+    ) -> None:
+        self.name = name
+        self.hub_url = hub_url
+        self.token = token
+        self.responder = responder
+        self.on_receive = on_receive
+        self.port = port
+        self.received: list[Received] = []
+        self.replies: list[Reply] = []
+        self.down = False
+        self._fail_budget = 0
+        self._fail_status = 503
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+
+    # -- control ---------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        """Base URL of the simulator (``http://127.0.0.1:PORT``)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def fail_next(self, count: int, status: int = 503) -> None:
+        """Answer the next ``count`` requests with ``status`` (and record nothing)."""
+        with self._lock:
+            self._fail_budget = count
+            self._fail_status = status
+
+    def unique_ids(self) -> set[str]:
+        """Idempotency keys (message ids) received at least once."""
+        with self._lock:
+            return set(self._seen)
+
+    def messages(self, message_type: str | None = None) -> list[dict[str, Any]]:
+        """Parsed bodies received, first copies only, optionally of one type."""
+        with self._lock:
+            items = [r.message for r in self.received if not r.duplicate]
+        return [m for m in items if message_type is None or m.get("type") == message_type]
+
+    def wait_for(self, predicate: Callable[[PartnerSimulator], bool], timeout: float = 10.0) -> bool:
+        """Block until ``predicate(self)`` holds or ``timeout`` passes; return whether it held."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not predicate(self):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._changed.wait(min(remaining, 0.05))
+        return True
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> PartnerSimulator:
+        """Start serving in a background thread; returns once the port is bound."""
+        self._thread = threading.Thread(target=self._serve, name=f"sim-{self.name}", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError(f"simulator {self.name} did not start")
+        return self
+
+    def stop(self) -> None:
+        """Stop the server and its thread."""
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def __enter__(self) -> PartnerSimulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _serve(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("POST", "/{tail:.*}", self._handle)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", self.port)
+        await site.start()
+        server = site._server  # the bound socket's port, when 0 was asked for
+        if server is not None and server.sockets:
+            self.port = server.sockets[0].getsockname()[1]
+        self._session = aiohttp.ClientSession()
+        self._ready.set()
+        try:
+            await self._stop.wait()
+        finally:
+            await self._session.close()
+            await runner.cleanup()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        with self._lock:
+            if self.down:
+                return web.Response(status=503, text="partner system is down")
+            if self._fail_budget > 0:
+                self._fail_budget -= 1
+                return web.Response(status=self._fail_status, text="simulated failure")
+        body = await request.read()
+        key = request.headers.get("Idempotency-Key", "")
+        with self._changed:
+            duplicate = bool(key) and key in self._seen
+            if key:
+                self._seen.add(key)
+            item = Received(time.time(), request.path, request.content_type, dict(request.headers), body, duplicate)
+            self.received.append(item)
+            self._changed.notify_all()
+        if self.on_receive is not None:
+            self.on_receive(item)
+        if not duplicate and self.responder is not None and self.hub_url:
+            asyncio.get_running_loop().create_task(self._respond(item))
+        return web.json_response({"received": True, "receipt": key}, status=200, headers={"X-Receipt-Id": key})
+
+    async def _respond(self, item: Received) -> None:
+        try:
+            replies = self.responder(item.message) if self.responder else []
+        except Exception as exc:  # a broken responder is a test bug; make it visible
+            replies = []
+            self.replies.append(Reply({}, 0, {"error": repr(exc)}))
+        for message in replies:
+            await self.send(message)
+
+    async def send(self, message: dict[str, Any]) -> Reply:
+        """POST a canonical message to the hub as this partner."""
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"}
+        async with self._session.post(f"{self.hub_url}/v1/messages", data=orjson.dumps(message),
+                                      headers=headers) as response:  # fmt: skip
+            answer = await response.json(content_type=None)
+            reply = Reply(message, response.status, answer)
+        with self._changed:
+            self.replies.append(reply)
+            self._changed.notify_all()
+        return reply
