@@ -52,7 +52,7 @@ def acknowledgement(message: dict[str, Any], sender: dict[str, str], status: str
             "status": status,
             "receiver_ref": f"REF-{message['message_id'][:8]}",
             "at": _now(),
-        },  # fmt: skip
+        },
     }
 
 
@@ -93,7 +93,7 @@ def discharge_notice(trust: dict[str, str], council_gss: str, hostel: str, ips: 
             "method": "written",
             "recorded_at": _now(),
             "recorded_by": "Ward manager",
-        },  # fmt: skip
+        },
         "lawful_basis": "UK GDPR Art 6(1)(e), 9(2)(h); Homelessness Reduction Act 2017 s.213B",
         "payload": {
             "person": {
@@ -106,7 +106,7 @@ def discharge_notice(trust: dict[str, str], council_gss: str, hostel: str, ips: 
                 "phone": "07700 900123",
                 "preferred_contact": "phone",
                 "no_fixed_abode": True,
-            },  # fmt: skip
+            },
             "discharging_org": {"ods_code": trust.get("ods_code", "RWK")},
             "ward": "Willow Ward",
             "admission_date": (now - timedelta(days=40)).date().isoformat(),
@@ -115,24 +115,24 @@ def discharge_notice(trust: dict[str, str], council_gss: str, hostel: str, ips: 
                 "planned": True,
                 "method": "1",
                 "destination": "19",
-            },  # fmt: skip
+            },
             "contact": {
                 "name": "Discharge liaison nurse",
                 "organisation": "Mental health trust",
                 "phone": "01582 700100",
                 "email": "discharge.liaison@example.org",
-            },  # fmt: skip
+            },
             "housing": {
                 "situation": "no_fixed_abode",
                 "chosen_authority_gss": council_gss,
                 "support_needs": ["Support to manage a tenancy"],
                 "urgent": True,
-            },  # fmt: skip
+            },
             "support": {
                 "needs": ["Support to manage a tenancy", "Medication support"],
                 "risk_summary": "Low risk to others",
                 "provider_id": hostel,
-            },  # fmt: skip
+            },
             "employment": {
                 "wants_work": True,
                 "consent": True,
@@ -141,7 +141,7 @@ def discharge_notice(trust: dict[str, str], council_gss: str, hostel: str, ips: 
                 "benefits_advice_needed": True,
                 "provider_id": ips,
             },
-        },  # fmt: skip
+        },
     }
 
 
