@@ -1,6 +1,7 @@
 """A partner simulator: a real HTTP server on loopback that receives what the hub pushes.
 
-It records every request, can be told to fail (``fail_next``, ``down``), drops
+It records every request, can be told to fail (``fail_next``, ``down``) or to be
+slow (``delay`` seconds per request), drops
 nothing (duplicates are recorded and flagged by ``Idempotency-Key``), and can
 answer each message by sending messages back to the hub with its own token, as
 a real partner system would (acknowledgements, appointments).
@@ -70,10 +71,11 @@ class PartnerSimulator:
         self.received: list[Received] = []
         self.replies: list[Reply] = []
         self.down = False
+        self.delay = 0.0
         self._fail_budget = 0
         self._fail_status = 503
         self._seen: set[str] = set()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -166,6 +168,8 @@ class PartnerSimulator:
             if self._fail_budget > 0:
                 self._fail_budget -= 1
                 return web.Response(status=self._fail_status, text="simulated failure")
+        if self.delay:
+            await asyncio.sleep(self.delay)
         body = await request.read()
         key = request.headers.get("Idempotency-Key", "")
         with self._changed:

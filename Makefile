@@ -1,0 +1,41 @@
+# The two commands of the README, and a few more for developers.
+#   make demo   create .venv, install the hub and its built-in plugins, run the end-to-end demo
+#   make test   create/update .venv with the test extras, run ruff and the whole suite
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PLUGINS := plugins/nhs plugins/council plugins/hostels
+PIP_FLAGS ?= --disable-pip-version-check --quiet
+
+.PHONY: demo test lint bench install clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "the hub needs Python 3.11 or newer; set PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS)) | $(BIN)/python
+	$(BIN)/pip install $(PIP_FLAGS) -e . $(addprefix -e ,$(PLUGINS))
+	@touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install $(PIP_FLAGS) -e '.[test]'
+	@touch $@
+
+install: $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(BIN)/hub demo
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check hub plugins tests bench
+	$(BIN)/ruff format --check hub plugins tests bench
+
+test: $(VENV)/.installed-test lint
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.installed
+	$(BIN)/python bench/throughput.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,41 @@
+"""Canonical messages for tests, built fresh (new ids) from the examples in examples/."""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def example(name: str, **changes: Any) -> dict[str, Any]:
+    """The example message ``examples/<name>.json`` with a fresh message_id and top-level changes."""
+    message = json.loads((EXAMPLES / f"{name}.json").read_text())
+    message["message_id"] = str(uuid.uuid4())
+    message.update(copy.deepcopy(changes))
+    return message
+
+
+def discharge_notice(sender: str = "trust-a", **payload_changes: Any) -> dict[str, Any]:
+    """A DischargeNotice from ``sender`` for the example person (no fixed abode, consents, wants work)."""
+    message = example("discharge-notice", sender={"org_id": sender, "ods_code": "RWK"})
+    message.pop("correlation_id", None)
+    for key, value in payload_changes.items():
+        if value is None:
+            message["payload"].pop(key, None)
+        else:
+            message["payload"][key] = value
+    message["payload"]["support"]["provider_id"] = "steps-luton"
+    message["payload"]["employment"]["provider_id"] = "ips-luton"
+    message["payload"]["housing"]["chosen_authority_gss"] = "E06000032"
+    return message
+
+
+def housing_request(sender: str = "trust-a", target: str = "E06000032") -> dict[str, Any]:
+    """A HousingRequest from ``sender`` to the council holding GSS code ``target``."""
+    message = example("housing-request", sender={"org_id": sender})
+    message["payload"]["target_authority_gss"] = target
+    return message
