@@ -511,7 +511,7 @@ def build_config(
     """The bench deployment: one sending trust, councils pushed to the sink, one route by GSS code."""
     partners: list[dict[str, Any]] = [
         {"id": SENDER_ID, "name": "Bench trust", "kind": "nhs_trust", "ods_code": "RWK",
-         "token_sha256": hash_token(token)},
+         "token_sha256": hash_token(token), "receive": {"mode": "pull"}},
     ]  # fmt: skip
     for council in councils:
         partners.append(

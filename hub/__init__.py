@@ -11,6 +11,7 @@ import pluggy
 
 from hub.canonical import derive_message
 from hub.events import HubEvent
+from hub.partners import Partner
 from hub.problems import InvalidMessage, Problem, UnparseableInput
 from hub.records import (
     Adapter,
@@ -31,6 +32,7 @@ __all__ = [
     "DeliveryOutcome",
     "HubEvent",
     "InvalidMessage",
+    "Partner",
     "Problem",
     "Refusal",
     "Rendered",

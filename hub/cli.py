@@ -140,7 +140,7 @@ def serve(config_dir: Path | None, host: str | None, port: int | None, no_worker
         uvicorn.run(
             app,
             host=host or settings.host,
-            port=port or settings.port,
+            port=settings.port if port is None else port,
             log_level="warning",
             access_log=False,
             loop="uvloop" if _has("uvloop") else "asyncio",
@@ -344,7 +344,9 @@ def replay(ids: tuple[str, ...], all_dead: bool, config_dir: Path | None) -> Non
     if not ids and not all_dead:
         raise click.UsageError("name delivery or message ids, or pass --all-dead")
     hub = _hub(config_dir)
-    count = hub.store.replay(None if all_dead else list(ids), time.time())
+    events = hub.store.replay(None if all_dead else list(ids), time.time())
+    hub.intake.emit(events)
+    count = len(events)
     click.echo(f"{count} deliveries queued again")
     if ids and count == 0:
         click.echo("hub: none of those ids is a dead delivery ('hub dlq list' shows them)", err=True)

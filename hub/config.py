@@ -31,11 +31,11 @@ class RetryPolicy:
     is dead-lettered with its last error.
     """
 
-    initial_seconds: float = 1.0
+    initial_seconds: float = 2.0
     multiplier: float = 2.0
-    max_delay_seconds: float = 300.0
+    max_delay_seconds: float = 900.0
     jitter: float = 0.5
-    max_attempts: int = 8
+    max_attempts: int = 30
 
 
 @dataclass(frozen=True)
@@ -141,11 +141,11 @@ def load_settings(config_dir: Path) -> Settings:
     if not store_path.is_absolute():
         store_path = (config_dir / store_path).resolve()
     policy = RetryPolicy(
-        initial_seconds=retry.positive("initial_seconds", float, 1.0),
-        multiplier=retry.positive("multiplier", float, 2.0),
-        max_delay_seconds=retry.positive("max_delay_seconds", float, 300.0),
-        jitter=retry.get("jitter", float, 0.5),
-        max_attempts=retry.positive("max_attempts", int, 8),
+        initial_seconds=retry.positive("initial_seconds", float, RetryPolicy.initial_seconds),
+        multiplier=retry.positive("multiplier", float, RetryPolicy.multiplier),
+        max_delay_seconds=retry.positive("max_delay_seconds", float, RetryPolicy.max_delay_seconds),
+        jitter=retry.get("jitter", float, RetryPolicy.jitter),
+        max_attempts=retry.positive("max_attempts", int, RetryPolicy.max_attempts),
     )
     if not 0 <= policy.jitter <= 1:
         raise ConfigError(f"{retry.where('jitter')}: must be between 0 and 1, got {policy.jitter}")

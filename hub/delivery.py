@@ -122,21 +122,34 @@ class DeliveryWorker:
             outcome = DeliveryOutcome(ok=False, retryable=True, error=f"internal error: {type(exc).__name__}: {exc}")
         done_at = time.time()
         if outcome.ok:
-            record = Outcome(job.delivery_id, job.record_id, job.partner, "delivered", job.attempts, done_at)
+            record = Outcome(
+                job.delivery_id, job.record_id, job.partner, "delivered", job.attempts, done_at, lease_id=job.lease_id
+            )
             self.metrics.inc("hub_deliveries_total", help="Delivery attempts by result", partner=job.partner,
                              result="delivered")  # fmt: skip
             self.metrics.observe("hub_submit_to_delivery_seconds", done_at - job.received_at,
                                  help="Time from commit of the inbound message to the partner's receipt",
                                  partner=job.partner)  # fmt: skip
         elif should_dead_letter(self.settings.retry, job.attempts, outcome.retryable):
-            record = Outcome(job.delivery_id, job.record_id, job.partner, "dead", job.attempts, done_at, outcome.error)
+            record = Outcome(
+                job.delivery_id,
+                job.record_id,
+                job.partner,
+                "dead",
+                job.attempts,
+                done_at,
+                outcome.error,
+                lease_id=job.lease_id,
+            )
             self.metrics.inc("hub_deliveries_total", partner=job.partner, result="dead_lettered")
             log.warning("delivery %s to %s dead-lettered after %d attempts: %s",
                         job.delivery_id, job.partner, job.attempts, outcome.error)  # fmt: skip
         else:
             delay = next_delay(self.settings.retry, job.attempts, self._rng)
-            record = Outcome(job.delivery_id, job.record_id, job.partner, "pending", job.attempts, done_at,
-                             outcome.error, done_at + delay)  # fmt: skip
+            record = Outcome(
+                job.delivery_id, job.record_id, job.partner, "pending", job.attempts, done_at, outcome.error,
+                done_at + delay, lease_id=job.lease_id,
+            )  # fmt: skip
             self.metrics.inc("hub_deliveries_total", partner=job.partner, result="retry")
         try:
             events = await self.store.record([record])
@@ -158,7 +171,10 @@ class DeliveryWorker:
         if transport is None:
             return DeliveryOutcome(False, True, f"transport {partner.receive.transport!r} is not loaded")
         if transport.name not in self._started:
-            await transport.start()
+            await transport.start(
+                timeout_seconds=self.settings.delivery_timeout_seconds,
+                max_connections=self.settings.delivery_concurrency,
+            )
             self._started.add(transport.name)
         rendered = adapter.render(orjson.loads(job.body), partner=partner)
         return await transport.deliver(rendered, partner=partner, message_id=job.message_id,

@@ -7,20 +7,18 @@ from typing import Any
 
 EVENT_KINDS = frozenset(
     {
-        "received",
-        "duplicate",
-        "routed",
-        "unrouted",
-        "refused",
-        "derived",
-        "delivering",
-        "delivered",
-        "available",
-        "acknowledged",
-        "failed",
-        "retry_scheduled",
-        "dead_lettered",
-        "replayed",
+        "received",  # an inbound message was committed
+        "duplicate",  # a resubmission was recognised and answered, not stored
+        "derived",  # a route's transform made a new message from it
+        "routed",  # a delivery to one partner was queued
+        "unrouted",  # no route matched: stored, sent nowhere
+        "refused",  # a route did not send (no consent, no such partner, ...)
+        "delivered",  # the partner took the message (HTTP 2xx, or inbox ack)
+        "acknowledged",  # the partner's Acknowledgement accepted it
+        "rejected",  # the partner's Acknowledgement rejected it
+        "retry_scheduled",  # an attempt failed; another is due later
+        "dead_lettered",  # out of attempts, or a failure no retry can fix
+        "replayed",  # an operator put a dead delivery back in the queue
     }
 )
 
@@ -29,11 +27,13 @@ EVENT_KINDS = frozenset(
 class HubEvent:
     """One committed state change of a message or of one of its deliveries.
 
-    Carries ids and codes only, never personal data, so it is safe to log.
+    ``record_id`` is the hub's id of the stored message (the ``id`` a 202
+    returns), not the sender's ``message_id``. Carries ids and codes only,
+    never personal data, so it is safe to log.
     """
 
     kind: str
-    message_id: str
+    record_id: str
     at: float
     delivery_id: str | None = None
     partner: str | None = None

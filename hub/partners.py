@@ -28,7 +28,7 @@ class Receive:
 
     ``mode`` is ``push`` (the hub sends with ``transport`` to ``url``) or
     ``pull`` (the partner collects from ``GET /v1/inbox``). ``options`` holds
-    transport-specific settings (for example ``token_env``, the environment
+    transport-specific settings from the ``receive.options`` table (for example ``token_env``, the environment
     variable with the bearer token the hub presents to the partner).
     """
 
@@ -185,19 +185,24 @@ def parse_partner(section: _Section) -> Partner:
         value = section.get(code_field, str, None)
         if value:
             codes[code_field] = value
-    receive_raw = section.get("receive", dict, {"mode": "pull"})
+    receive_raw = section.get("receive", dict, None)
+    if receive_raw is None:
+        raise ConfigError(
+            f'{section.where("receive")}: required: {{ mode = "push", url = "https://..." }} or {{ mode = "pull" }}'
+        )
     from hub.config import _Section as Section
 
     receive_section = Section(section.file, f"{section.prefix}.receive", receive_raw)
-    mode = receive_section.get("mode", str, "pull")
+    mode = receive_section.get("mode", str, None)
     if mode not in ("push", "pull"):
         raise ConfigError(f"{receive_section.where('mode')}: {mode!r} must be 'push' or 'pull'")
     url = receive_section.get("url", str, None)
     transport = receive_section.get("transport", str, "http")
     if mode == "push" and transport == "http" and not url:
         raise ConfigError(f"{receive_section.where('url')}: required when mode is 'push' over http")
-    options = {k: v for k, v in receive_raw.items() if k not in {"mode", "url", "transport"}}
-    receive_section.seen.update(options)
+    if mode == "pull" and url:
+        raise ConfigError(f'{receive_section.where("url")}: a pull partner has no url (did you mean mode = "push"?)')
+    options = receive_section.get("options", dict, {})
     receive_section.finish()
     partner = Partner(
         id=partner_id,

@@ -70,10 +70,19 @@ class HubPlugins:
 
     def adapter_for_content_type(self, content_type: str) -> Adapter | None:
         """Return the adapter that parses this media type, or None."""
+        return self._by_content_type.get(content_type)
+
+    def __post_init__(self) -> None:
+        self._by_content_type: dict[str, Adapter] = {}
         for adapter in self.adapters.values():
-            if content_type in adapter.content_types:
-                return adapter
-        return None
+            for media_type in adapter.content_types:
+                other = self._by_content_type.get(media_type)
+                if other is not None:
+                    raise PluginError(
+                        f"adapters {other.name!r} and {adapter.name!r} both parse {media_type}; "
+                        "disable one of their plugins with HUB_DISABLE_PLUGINS"
+                    )
+                self._by_content_type[media_type] = adapter
 
 
 def _env_list(env: Mapping[str, str], key: str) -> set[str] | None:
@@ -107,8 +116,7 @@ def load_plugins(
     manager = pluggy.PluginManager(PROJECT_NAME)
     manager.add_hookspecs(hookspecs)
     if _truthy(env.get("HUB_TRACE_PLUGINS")):
-        manager.trace.root.setwriter(lambda text: log.info("trace: %s", text.rstrip()))
-        manager.enable_tracing()
+        _trace_hook_calls(manager)
 
     infos: list[PluginInfo] = []
     import importlib
@@ -151,6 +159,19 @@ def load_plugins(
     return HubPlugins(manager, infos, adapters, transports, transforms, schemas)  # type: ignore[arg-type]
 
 
+def _trace_hook_calls(manager: pluggy.PluginManager) -> None:
+    """Log each hook call with the plugins it reaches, never its arguments (they carry personal data)."""
+
+    def before(hook_name: str, hook_impls: list[Any], kwargs: dict[str, Any]) -> None:
+        log.info("hook %s -> %s", hook_name, ", ".join(i.plugin_name for i in hook_impls) or "(none)")
+
+    def after(outcome: Any, hook_name: str, hook_impls: list[Any], kwargs: dict[str, Any]) -> None:
+        failed = outcome.exception is not None
+        log.info("hook %s %s", hook_name, f"raised {type(outcome.exception).__name__}" if failed else "returned")
+
+    manager.add_hookcall_monitoring(before, after)
+
+
 def _version(distribution: str) -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -187,7 +208,7 @@ class _Registry:
     def collect(self, kind: str, hook: Any, expected: type, key: str = "name") -> dict[str, Any]:
         found: dict[str, Any] = {}
         owners: dict[str, str] = {}
-        for impl in reversed(hook.get_hookimpls()):  # registration order
+        for impl in hook.get_hookimpls():  # registration order (tryfirst/trylast aside)
             plugin_name = impl.plugin_name
 
             def register(obj: Any, _plugin: str = plugin_name) -> None:

@@ -71,6 +71,13 @@ class NotFound(HubError):
     title = "Not found"
 
 
+class Conflict(HubError):
+    """The message id or Idempotency-Key was already used for a different message."""
+
+    status = 409
+    title = "Conflict"
+
+
 class UnsupportedMediaType(HubError):
     """No adapter parses this Content-Type."""
 

@@ -78,15 +78,16 @@ class DeliveryOutcome:
 class Transport(Protocol):
     """Moves rendered messages to partners. One instance serves every delivery.
 
-    ``start`` is awaited once before the first delivery (open pools there),
-    ``close`` once at shutdown. ``deliver`` must not raise for a partner's
+    ``start`` is awaited once before the first delivery with the hub's
+    per-attempt timeout and the most deliveries it will have in flight (open
+    pools there); ``close`` once at shutdown. ``deliver`` must not raise for a partner's
     failure: it returns a ``DeliveryOutcome`` describing it.
     """
 
     name: str
 
-    async def start(self) -> None:
-        """Prepare shared resources (connection pools)."""
+    async def start(self, *, timeout_seconds: float, max_connections: int) -> None:
+        """Prepare shared resources (connection pools) for attempts of at most ``timeout_seconds``."""
         ...
 
     async def close(self) -> None:

@@ -15,6 +15,7 @@ refused (422) with the derived message's problems, so the sender can fix it.
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ import orjson
 
 from hub.canonical import new_message_id
 from hub.events import HubEvent
-from hub.problems import InvalidMessage, Problem
+from hub.problems import ConfigError, InvalidMessage, Problem
 from hub.records import Refusal, TransformContext
 from hub.routes import Destination, Route, field_value
 from hub.store.base import Intake, NewDelivery, NewMessage, ReplyTarget
@@ -61,11 +62,19 @@ class Router:
         self._by_type: dict[str, list[Route]] = {}
         for route in routes:
             self._by_type.setdefault(route.type, []).append(route)
-            if route.transform and route.transform not in plugins.transforms:
+            if route.transform is None:
+                continue
+            transform = plugins.transforms.get(route.transform)
+            if transform is None:
                 known = ", ".join(sorted(plugins.transforms)) or "none"
-                raise ValueError(
+                raise ConfigError(
                     f"routes.toml: route {route.name!r} names transform {route.transform!r}, "
                     f"which no loaded plugin registers (known: {known})"
+                )
+            if transform.source_type != route.type:
+                raise ConfigError(
+                    f"routes.toml: route {route.name!r} takes {route.type} but transform {transform.name!r} "
+                    f"takes {transform.source_type}"
                 )
         self._has_hook_routes = bool(plugins.hook.hub_route.get_hookimpls())
 
@@ -95,6 +104,7 @@ class Router:
             correlation_id=message.get("correlation_id"),
             in_reply_to=message.get("in_reply_to"),
             idempotency_key=idempotency_key,
+            fingerprint=hashlib.sha256(body).hexdigest(),
         )
         intake = Intake(messages=[inbound])
         intake.events.append(HubEvent("received", record_id, now, detail={"type": message["type"], "sender": sender}))
@@ -121,8 +131,12 @@ class Router:
             outgoing, outgoing_record = message, record_id
             if route.transform:
                 transform = self.plugins.transforms[route.transform]
-                context = TransformContext(route=route.name, now=datetime.fromtimestamp(now, UTC),
-                                           new_message_id=new_message_id)  # fmt: skip
+                context = TransformContext(
+                    route=route.name,
+                    now=datetime.fromtimestamp(now, UTC),
+                    new_message_id=new_message_id,
+                    options=dict(route.options),
+                )
                 try:
                     outgoing = transform.func(message, context)
                 except Refusal as refusal:
@@ -168,6 +182,13 @@ class Router:
         if self._has_hook_routes:
             for extra in self.plugins.hook.hub_route(message=message, sender_id=sender):
                 for partner_id in extra or []:
+                    if self.partners.get(partner_id) is None:
+                        why = f"a plugin route named {partner_id!r}, which is not a partner of this hub"
+                        result.notes.append(f"not sent: {why}")
+                        intake.events.append(
+                            HubEvent("refused", record_id, now, detail={"route": "plugin", "reason": why})
+                        )
+                        continue
                     add_delivery(record_id, partner_id, "plugin")
 
         if problems:
@@ -177,6 +198,11 @@ class Router:
             )
         if not any(e.kind == "routed" for e in intake.events):
             intake.events.append(HubEvent("unrouted", record_id, now, detail={"reason": "no route matched"}))
+            if not result.notes:
+                result.notes.append(
+                    f"no route matched this {message['type']}: it is stored but goes to no partner "
+                    "(see routes.toml, or name a recipient)"
+                )
         return result
 
     def _resolve(
@@ -190,7 +216,9 @@ class Router:
             return reply_target.sender, ""
         if destination.kind == "recipient":
             org = field_value(message, "recipient.org_id")
-            if org and self.partners.get(org):
+            if not org:
+                return None, "the message names no recipient (recipient.org_id)"
+            if self.partners.get(org):
                 return org, ""
             return None, f"recipient {org!r} is not a partner of this hub"
         value = field_value(message, destination.field or "")

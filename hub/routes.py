@@ -22,6 +22,8 @@ Conditions (all must hold): ``equals``, ``not_equals``, ``in``, ``not_in``,
   partner holding the code found in that field;
 - ``"reply"``: whoever sent the message this one answers (``in_reply_to``);
 - ``"recipient"``: the partner named in the envelope's ``recipient.org_id``.
+
+``options`` (a table) is handed to the transform as ``TransformContext.options``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from hub.canonical import MESSAGE_TYPES
 from hub.partners import CODE_FIELDS
 from hub.problems import ConfigError
 
@@ -111,6 +114,7 @@ class Route:
     to: tuple[Destination, ...]
     transform: str | None = None
     description: str = ""
+    options: tuple[tuple[str, Any], ...] = ()
 
     def matches(self, message: dict[str, Any]) -> bool:
         """True when the type is right and every condition holds."""
@@ -163,6 +167,8 @@ def parse_route(section: _Section, partners: PartnerDirectory) -> Route:
     message_type = section.get("type", str, None)
     if not message_type:
         raise ConfigError(f"{section.where('type')}: required (the message type this route takes)")
+    if message_type not in MESSAGE_TYPES:
+        raise ConfigError(f"{section.where('type')}: {message_type!r} is not one of {', '.join(MESSAGE_TYPES)}")
     when_raw = section.get("when", list, [])
     when = tuple(_parse_condition(section, i, c) for i, c in enumerate(when_raw))
     to_raw = section.get("to", (str, list, dict), None)
@@ -177,6 +183,7 @@ def parse_route(section: _Section, partners: PartnerDirectory) -> Route:
         to=to,
         transform=section.get("transform", str, None),
         description=section.get("description", str, ""),
+        options=tuple(section.get("options", dict, {}).items()),
     )
     section.finish()
     return route

@@ -109,7 +109,7 @@ def create_app(hub: Hub, *, run_worker: bool = True) -> FastAPI:
 
     def require_partner(caller: Caller) -> None:
         if caller.is_operator:
-            raise Forbidden("Operators read and replay; only partners send and collect messages.")
+            raise Forbidden("Operators read message states; only partners send and collect messages.")
 
     async def read_body(request: Request) -> bytes:
         limit = settings.max_body_bytes
@@ -177,7 +177,7 @@ def create_app(hub: Hub, *, run_worker: bool = True) -> FastAPI:
 
     @app.post(
         "/v1/messages:batch",
-        summary="Send many canonical messages as NDJSON; each line gets its own result",
+        summary="Send many canonical messages as NDJSON; each line gets its own result (status 202 or a problem)",
         openapi_extra={"requestBody": {"required": True, "content": {"application/x-ndjson": {
             "schema": {"type": "string"}}}}},
     )  # fmt: skip
@@ -185,8 +185,8 @@ def create_app(hub: Hub, *, run_worker: bool = True) -> FastAPI:
         caller = authenticate(request)
         require_partner(caller)
         body = await read_body(request)
-        lines = [line for line in body.split(b"\n")]
-        if len(lines) > settings.max_batch_lines:
+        lines = body.split(b"\n")
+        if sum(1 for line in lines if line.strip()) > settings.max_batch_lines:
             raise PayloadTooLarge(f"The batch has {len(lines)} lines; this hub accepts at most "
                                   f"{settings.max_batch_lines}.")  # fmt: skip
         adapter = hub.plugins.adapters["canonical-json"]
@@ -198,7 +198,7 @@ def create_app(hub: Hub, *, run_worker: bool = True) -> FastAPI:
             except HubError as exc:
                 return {"line": number, "status": exc.status, "title": exc.title, "detail": exc.detail,
                         "errors": [p.as_dict() for p in exc.problems]}  # fmt: skip
-            return {"line": number, "status": 202, **accepted.as_dict()}
+            return {"line": number, **accepted.as_dict(), "status": 202}
 
         work = [one(n, line) for n, line in enumerate(lines, start=1) if line.strip()]
         results = await asyncio.gather(*work)
@@ -224,7 +224,19 @@ def create_app(hub: Hub, *, run_worker: bool = True) -> FastAPI:
         adapter = hub.plugins.adapters.get(partner.adapter) or hub.plugins.adapters["canonical-json"]
         items = []
         for job in store.inbox(caller.id, max(1, min(limit, 500))):
-            rendered = adapter.render(orjson.loads(job.body), partner=partner)
+            try:
+                rendered = adapter.render(orjson.loads(job.body), partner=partner)
+            except Exception:  # one message that cannot be rendered must not block the others
+                log.exception("adapter %s could not render delivery %s", adapter.name, job.delivery_id)
+                items.append(
+                    {
+                        "id": job.delivery_id,
+                        "message_id": job.message_id,
+                        "type": job.type,
+                        "error": "the hub could not render this message; an operator has been told",
+                    }
+                )
+                continue
             is_json = rendered.content_type.endswith("json")
             items.append({
                 "id": job.delivery_id, "message_id": job.message_id, "type": job.type,
@@ -237,15 +249,17 @@ def create_app(hub: Hub, *, run_worker: bool = True) -> FastAPI:
     async def ack_inbox(delivery_id: str, request: Request) -> Response:
         caller = authenticate(request)
         require_partner(caller)
-        if not await asyncio.to_thread(store.ack_inbox, caller.id, delivery_id, time.time()):
+        events = await asyncio.to_thread(store.ack_inbox, caller.id, delivery_id, time.time())
+        if events is None:
             raise NotFound(f"No waiting message {delivery_id} in your inbox.")
+        intake.emit(events)
         return _json({"id": delivery_id, "status": "delivered"})
 
     @app.get("/healthz", summary="The process is alive")
     async def healthz() -> Response:
         return _json({"status": "ok"})
 
-    @app.get("/readyz", summary="The hub can accept messages (store reachable, plugins loaded)")
+    @app.get("/readyz", summary="The hub can accept messages (store reachable); lists plugins that failed to load")
     async def readyz() -> Response:
         try:
             store.ping()

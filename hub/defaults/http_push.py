@@ -28,15 +28,15 @@ class HttpPushTransport:
 
     name = "http"
 
-    def __init__(self, timeout_seconds: float = 10.0, pool_size: int = 128) -> None:
-        self.timeout = aiohttp.ClientTimeout(total=timeout_seconds)
-        self.pool_size = pool_size
+    def __init__(self) -> None:
+        self.timeout = aiohttp.ClientTimeout(total=10.0)
         self._session: aiohttp.ClientSession | None = None
 
-    async def start(self) -> None:
-        """Open the shared connection pool."""
+    async def start(self, *, timeout_seconds: float = 10.0, max_connections: int = 64) -> None:
+        """Open the shared connection pool: one keep-alive connection per delivery in flight at most."""
         if self._session is None:
-            connector = aiohttp.TCPConnector(limit=self.pool_size, limit_per_host=self.pool_size)
+            self.timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+            connector = aiohttp.TCPConnector(limit=max_connections, limit_per_host=max_connections)
             self._session = aiohttp.ClientSession(connector=connector, timeout=self.timeout)
 
     async def close(self) -> None:

@@ -7,8 +7,12 @@ Promises every implementation keeps:
   the caller answers the sender (202, ACK) after that.
 - The same sender + ``message_id``, or the same sender + Idempotency-Key, is
   stored once; a repeat returns the first record's id with ``duplicate=True``.
+  A repeat whose body differs from the first raises ``Conflict``: the key was
+  reused for another message, which would otherwise be silently lost.
 - ``claim`` leases due deliveries to one worker; a lease that expires (the
-  worker died) makes the delivery due again, so a crash loses nothing.
+  worker died) makes the delivery due again, so a crash loses nothing. Each
+  lease has an id, and an outcome is recorded only under the lease it was
+  claimed with, so a slow worker cannot overwrite the work of the next.
 - Bodies are written and read only through the store's ``CodecRegistry``.
 """
 
@@ -38,6 +42,7 @@ class NewMessage:
     in_reply_to: str | None = None
     parent_id: str | None = None
     idempotency_key: str | None = None
+    fingerprint: str | None = None
 
 
 @dataclass
@@ -92,6 +97,7 @@ class DeliveryJob:
     type: str
     body: bytes
     received_at: float
+    lease_id: str = ""
 
 
 @dataclass
@@ -109,6 +115,7 @@ class Outcome:
     at: float
     error: str | None = None
     due_at: float | None = None
+    lease_id: str = ""
 
 
 class Store(abc.ABC):
@@ -153,16 +160,16 @@ class Store(abc.ABC):
         """Dead-lettered deliveries with their last error."""
 
     @abc.abstractmethod
-    def replay(self, ids: list[str] | None, now: float) -> int:
-        """Make dead deliveries due again (``ids``: delivery or message ids; None: all). Return count."""
+    def replay(self, ids: list[str] | None, now: float) -> list[HubEvent]:
+        """Make dead deliveries due again (``ids``: delivery or message ids; None: all); return the events."""
 
     @abc.abstractmethod
     def inbox(self, partner: str, limit: int) -> list[DeliveryJob]:
         """Deliveries waiting for a pull partner, oldest first."""
 
     @abc.abstractmethod
-    def ack_inbox(self, partner: str, delivery_id: str, now: float) -> bool:
-        """Mark a pulled delivery delivered; False if it is not this partner's or not waiting."""
+    def ack_inbox(self, partner: str, delivery_id: str, now: float) -> list[HubEvent] | None:
+        """Mark a pulled delivery delivered and return the events; None if not this partner's or not waiting."""
 
     @abc.abstractmethod
     def read_body(self, record_id: str) -> bytes | None:

@@ -10,6 +10,7 @@ writer wait its turn instead of failing.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import sqlite3
 import threading
 import time
@@ -20,6 +21,7 @@ import orjson
 
 from hub.bodies import CodecRegistry
 from hub.events import HubEvent
+from hub.problems import Conflict, Problem
 from hub.store.base import (
     AcceptResult,
     DeliveryJob,
@@ -69,7 +71,7 @@ def migrate(conn: sqlite3.Connection) -> int:
 
 def _event_row(event: HubEvent) -> tuple[Any, ...]:
     detail = orjson.dumps(event.detail).decode() if event.detail else None
-    return (event.message_id, event.delivery_id, event.partner, event.at, event.kind, detail)
+    return (event.record_id, event.delivery_id, event.partner, event.at, event.kind, detail)
 
 
 _INSERT_EVENT = "INSERT INTO events (record_id, delivery_id, partner, at, kind, detail) VALUES (?,?,?,?,?,?)"
@@ -117,13 +119,23 @@ class SQLiteStore(Store):
 
         def job(conn: sqlite3.Connection) -> AcceptResult:
             existing = conn.execute(
-                "SELECT id FROM messages WHERE sender=? AND message_id=?", (first.sender, first.message_id)
+                "SELECT id, fingerprint FROM messages WHERE sender=? AND message_id=?",
+                (first.sender, first.message_id),
             ).fetchone()
+            reused = "message_id"
             if existing is None and first.idempotency_key:
+                reused = "Idempotency-Key"
                 existing = conn.execute(
-                    "SELECT id FROM messages WHERE sender=? AND idempotency_key=?",
+                    "SELECT id, fingerprint FROM messages WHERE sender=? AND idempotency_key=?",
                     (first.sender, first.idempotency_key),
                 ).fetchone()
+            if existing is not None and existing[1] and first.fingerprint and existing[1] != first.fingerprint:
+                raise Conflict(
+                    f"This {reused} was already used for a different message ({existing[0]}); "
+                    "give each new message its own id and key.",
+                    [Problem("$.message_id" if reused == "message_id" else "header Idempotency-Key",
+                             "already used for a different message")],
+                )  # fmt: skip
             if existing is not None:
                 event = HubEvent("duplicate", existing[0], time.time(), detail={"message_id": first.message_id})
                 conn.execute(_INSERT_EVENT, _event_row(event))
@@ -134,10 +146,10 @@ class SQLiteStore(Store):
                 rows.append(
                     (
                         m.id, m.message_id, m.sender, m.type, m.correlation_id, m.in_reply_to,
-                        m.parent_id, m.idempotency_key, m.received_at, codec, stored,
+                        m.parent_id, m.idempotency_key, m.fingerprint, m.received_at, codec, stored,
                     )
                 )  # fmt: skip
-            conn.executemany("INSERT INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+            conn.executemany("INSERT INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
             now = first.received_at
             conn.executemany(
                 "INSERT INTO deliveries (id, record_id, partner, route, mode, state, attempts, due_at, created_at)"
@@ -175,11 +187,12 @@ class SQLiteStore(Store):
     # -- delivery ----------------------------------------------------------------------------
     def _claim_job(self, limit: int, now: float, lease_seconds: float) -> Any:
         def job(conn: sqlite3.Connection) -> list[DeliveryJob]:
+            lease_id = secrets.token_hex(8)
             rows = conn.execute(
-                "UPDATE deliveries SET state='in_flight', attempts=attempts+1, due_at=? "
+                "UPDATE deliveries SET state='in_flight', attempts=attempts+1, due_at=?, lease_id=? "
                 "WHERE id IN (SELECT id FROM deliveries WHERE state IN ('pending','in_flight') AND due_at<=? "
                 "ORDER BY due_at LIMIT ?) RETURNING id, record_id, partner, attempts",
-                (now + lease_seconds, now, limit),
+                (now + lease_seconds, lease_id, now, limit),
             ).fetchall()
             if not rows:
                 return []
@@ -199,7 +212,9 @@ class SQLiteStore(Store):
                 _, message_id, sender, mtype, codec, stored, received_at = bodies[record_id]
                 body = self.codecs.decode(codec, record_id, mtype, sender, stored)
                 jobs.append(
-                    DeliveryJob(delivery_id, record_id, message_id, partner, attempts, mtype, body, received_at)
+                    DeliveryJob(
+                        delivery_id, record_id, message_id, partner, attempts, mtype, body, received_at, lease_id
+                    )
                 )
             return jobs
 
@@ -214,32 +229,33 @@ class SQLiteStore(Store):
             events: list[HubEvent] = []
             for o in outcomes:
                 if o.state == "delivered":
-                    conn.execute(
-                        # an acknowledgement can overtake the transport's answer: keep its state
+                    # an acknowledgement can overtake the transport's answer: keep its state then
+                    changed = conn.execute(
                         "UPDATE deliveries SET state=CASE WHEN state='in_flight' THEN 'delivered' ELSE state END, "
                         "delivered_at=coalesce(delivered_at, ?), due_at=NULL, last_error=NULL "
-                        "WHERE id=? AND state IN ('in_flight', 'acknowledged', 'rejected')",
-                        (o.at, o.delivery_id),
-                    )
-                    events.append(HubEvent("delivered", o.record_id, o.at, o.delivery_id, o.partner,
-                                           {"attempts": o.attempts}))  # fmt: skip
+                        "WHERE id=? AND lease_id=? AND state IN ('in_flight', 'acknowledged', 'rejected')",
+                        (o.at, o.delivery_id, o.lease_id),
+                    ).rowcount
+                    event = HubEvent("delivered", o.record_id, o.at, o.delivery_id, o.partner, {"attempts": o.attempts})
                 elif o.state == "pending":
-                    conn.execute(
+                    changed = conn.execute(
                         "UPDATE deliveries SET state='pending', due_at=?, last_error=? "
-                        "WHERE id=? AND state='in_flight'",
-                        (o.due_at, o.error, o.delivery_id),
-                    )
-                    events.append(HubEvent("retry_scheduled", o.record_id, o.at, o.delivery_id, o.partner,
-                                           {"attempts": o.attempts, "error": o.error,
-                                            "retry_in_seconds": round((o.due_at or o.at) - o.at, 3)}))  # fmt: skip
+                        "WHERE id=? AND lease_id=? AND state='in_flight'",
+                        (o.due_at, o.error, o.delivery_id, o.lease_id),
+                    ).rowcount
+                    retry_in = round((o.due_at or o.at) - o.at, 3)
+                    detail = {"attempts": o.attempts, "error": o.error, "retry_in_seconds": retry_in}
+                    event = HubEvent("retry_scheduled", o.record_id, o.at, o.delivery_id, o.partner, detail)
                 else:
-                    conn.execute(
+                    changed = conn.execute(
                         "UPDATE deliveries SET state='dead', due_at=NULL, last_error=? "
-                        "WHERE id=? AND state='in_flight'",
-                        (o.error, o.delivery_id),
-                    )
-                    events.append(HubEvent("dead_lettered", o.record_id, o.at, o.delivery_id, o.partner,
-                                           {"attempts": o.attempts, "error": o.error}))  # fmt: skip
+                        "WHERE id=? AND lease_id=? AND state='in_flight'",
+                        (o.error, o.delivery_id, o.lease_id),
+                    ).rowcount
+                    detail = {"attempts": o.attempts, "error": o.error}
+                    event = HubEvent("dead_lettered", o.record_id, o.at, o.delivery_id, o.partner, detail)
+                if changed:  # otherwise the lease was lost to another worker, whose outcome counts
+                    events.append(event)
             conn.executemany(_INSERT_EVENT, [_event_row(e) for e in events])
             return events
 
@@ -249,10 +265,10 @@ class SQLiteStore(Store):
         """Commit delivery outcomes (grouped)."""
         return await asyncio.wrap_future(self._writer.submit(self._record_job(outcomes)))  # type: ignore[no-any-return]
 
-    def replay(self, ids: list[str] | None, now: float) -> int:
+    def replay(self, ids: list[str] | None, now: float) -> list[HubEvent]:
         """Make dead deliveries due again; ``ids`` are delivery ids or message record ids."""
 
-        def job(conn: sqlite3.Connection) -> int:
+        def job(conn: sqlite3.Connection) -> list[HubEvent]:
             if ids is None:
                 rows = conn.execute("SELECT id, record_id, partner FROM deliveries WHERE state='dead'").fetchall()
             else:
@@ -262,36 +278,33 @@ class SQLiteStore(Store):
                         "SELECT id, record_id, partner FROM deliveries WHERE state='dead' AND (id=? OR record_id=?)",
                         (one, one),
                     ).fetchall()
+            events = []
             for delivery_id, record_id, partner in rows:
                 conn.execute(
-                    "UPDATE deliveries SET state='pending', attempts=0, due_at=? WHERE id=?",
-                    (now, delivery_id),
+                    "UPDATE deliveries SET state='pending', attempts=0, due_at=? WHERE id=?", (now, delivery_id)
                 )
-                conn.execute(_INSERT_EVENT, _event_row(HubEvent("replayed", record_id, now, delivery_id, partner)))
-            return len(rows)
+                events.append(HubEvent("replayed", record_id, now, delivery_id, partner))
+            conn.executemany(_INSERT_EVENT, [_event_row(e) for e in events])
+            return events
 
         return self._writer.run(job)  # type: ignore[no-any-return]
 
-    def ack_inbox(self, partner: str, delivery_id: str, now: float) -> bool:
-        """Mark a pulled delivery delivered."""
+    def ack_inbox(self, partner: str, delivery_id: str, now: float) -> list[HubEvent] | None:
+        """Mark a pulled delivery delivered; None when it is not this partner's or not waiting."""
 
-        def job(conn: sqlite3.Connection) -> bool:
+        def job(conn: sqlite3.Connection) -> list[HubEvent] | None:
             row = conn.execute(
                 "UPDATE deliveries SET state='delivered', delivered_at=?, attempts=attempts+1 "
                 "WHERE id=? AND partner=? AND state='available' RETURNING record_id",
                 (now, delivery_id, partner),
             ).fetchone()
             if row is None:
-                return False
+                return None
             event = HubEvent("delivered", row[0], now, delivery_id, partner, {"via": "inbox"})
             conn.execute(_INSERT_EVENT, _event_row(event))
-            return True
+            return [event]
 
         return self._writer.run(job)  # type: ignore[no-any-return]
-
-    async def ack_inbox_async(self, partner: str, delivery_id: str, now: float) -> bool:
-        """``ack_inbox`` without blocking the event loop."""
-        return await asyncio.to_thread(self.ack_inbox, partner, delivery_id, now)
 
     # -- reads -------------------------------------------------------------------------------
     def find_reply_target(self, in_reply_to: str, replier: str) -> ReplyTarget | None:

@@ -15,6 +15,7 @@ MIGRATIONS: list[tuple[int, str]] = [
             in_reply_to    TEXT,
             parent_id      TEXT REFERENCES messages(id),
             idempotency_key TEXT,
+            fingerprint    TEXT,
             received_at    REAL NOT NULL,
             body_codec     TEXT NOT NULL,
             body           BLOB
@@ -35,6 +36,7 @@ MIGRATIONS: list[tuple[int, str]] = [
             state         TEXT NOT NULL,
             attempts      INTEGER NOT NULL DEFAULT 0,
             due_at        REAL,
+            lease_id      TEXT,
             last_error    TEXT,
             created_at    REAL NOT NULL,
             delivered_at  REAL,
