@@ -411,7 +411,14 @@ class SQLiteStore(Store):
         conn = self._reader()
         out = []
         for r in conn.execute(sql, args).fetchall():
-            states = [s[0] for s in conn.execute("SELECT state FROM deliveries WHERE record_id=?", (r["id"],))]
+            states = [
+                s[0]
+                for s in conn.execute(
+                    "SELECT state FROM deliveries WHERE record_id=? OR record_id IN "
+                    "(SELECT id FROM messages WHERE parent_id=?)",
+                    (r["id"], r["id"]),
+                )
+            ]
             out.append(
                 {"id": r["id"], "message_id": r["message_id"], "type": r["type"], "sender": r["sender"],
                  "received_at": _iso(r["received_at"]), "status": self._status(states),
