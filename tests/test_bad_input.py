@@ -1,0 +1,80 @@
+"""Bad input gets the right status and a problem+json listing every problem, and changes nothing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+from messages import housing_request
+
+
+def post(world, body: bytes, content_type: str = "application/json", token: str | None = "trust-a",
+         **headers: str) -> requests.Response:  # fmt: skip
+    if token is not None:
+        headers["Authorization"] = f"Bearer {world.tokens.get(token, token)}"
+    headers["Content-Type"] = content_type
+    return requests.post(f"{world.url}/v1/messages", data=body, headers=headers, timeout=10)
+
+
+def invalid_request() -> bytes:
+    message = housing_request()
+    message["payload"]["person"]["nhs_number"] = "9434765918"  # wrong check digit
+    message["payload"]["target_authority_gss"] = "E10000015"  # a county
+    message["consent"]["share_contact"] = False
+    del message["payload"]["referrer"]
+    message["colour"] = "blue"
+    return json.dumps(message).encode()
+
+
+CASES = {
+    "unparseable JSON": (lambda: b'{"type": "HousingRequest",', {}, 400),
+    "schema violations": (invalid_request, {}, 422),
+    "unknown type": (lambda: json.dumps(dict(housing_request(), type="Telegram")).encode(), {}, 422),
+    "not an object": (lambda: b"[1, 2, 3]", {}, 400),
+    "oversized body": (lambda: b'{"pad": "' + b"x" * 70_000 + b'"}', {}, 413),
+    "no token": (lambda: json.dumps(housing_request()).encode(), {"token": None}, 401),
+    "wrong token": (lambda: json.dumps(housing_request()).encode(), {"token": "hub_not-a-real-token"}, 401),
+    "unsupported content type": (lambda: b"MSH|^~\\&|", {"content_type": "text/csv"}, 415),
+    "sender is someone else": (lambda: json.dumps(housing_request(sender="trust-b")).encode(), {}, 422),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_is_refused_with_problem_details_and_nothing_is_stored(world, case: str) -> None:
+    make_body, options, status = CASES[case]
+    response = post(world, make_body(), **options)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["status"] == status and problem["title"] and problem["detail"]
+    assert world.db_count("messages") == 0
+    assert world.db_count("deliveries") == 0
+
+
+def test_every_schema_and_rule_problem_is_listed_with_its_location(world) -> None:
+    problem = post(world, invalid_request()).json()
+    by_location = {e["location"]: e["detail"] for e in problem["errors"]}
+    assert "check digit" in by_location["$.payload.person.nhs_number"]
+    assert "county (E10)" in by_location["$.payload.target_authority_gss"]
+    assert "Homelessness Reduction Act 2017" in by_location["$.consent.share_contact"]
+    assert "referrer" in by_location["$.payload"]
+    assert "colour" in by_location["$"]
+    assert "9434765918" not in json.dumps(problem), "problems must not echo personal data"
+
+
+def test_an_unparseable_body_says_where(world) -> None:
+    problem = post(world, b'{\n  "type": "HousingRequest",\n  oops\n}').json()
+    assert problem["errors"][0]["location"].startswith("line 3")
+
+
+def test_a_chunked_body_over_the_limit_is_refused_before_it_is_stored(world) -> None:
+    def chunks():
+        for _ in range(20):
+            yield b"x" * 8192
+
+    response = requests.post(f"{world.url}/v1/messages", data=chunks(), timeout=10,
+                             headers={"Authorization": f"Bearer {world.tokens['trust-a']}",
+                                      "Content-Type": "application/json"})  # fmt: skip
+    assert response.status_code == 413
+    assert world.db_count("messages") == 0

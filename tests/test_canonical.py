@@ -1,0 +1,95 @@
+"""Canonical validation: schemas, NHS numbers, the Duty to Refer consents and housing authority codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from messages import EXAMPLES, housing_request
+
+from hub.canonical import MESSAGE_TYPES, SCHEMA_FILES, CanonicalValidator
+from hub.identifiers import housing_authority_problem, is_valid_nhs_number, nhs_number_problem
+
+
+@pytest.fixture(scope="module")
+def validator() -> CanonicalValidator:
+    return CanonicalValidator()
+
+
+@pytest.mark.parametrize("number", ["9434765919", "943 476 5919", "9434765870", "4010232137", "9990000018"])
+def test_valid_nhs_numbers_pass_modulus_11(number: str) -> None:
+    assert is_valid_nhs_number(number)
+
+
+@pytest.mark.parametrize(
+    ("number", "why"),
+    [
+        ("9434765918", "check digit should be 9"),
+        ("123456789", "exactly 10 digits"),
+        ("94347659A9", "exactly 10 digits"),
+    ],
+)
+def test_invalid_nhs_numbers_say_why(number: str, why: str) -> None:
+    assert why in (nhs_number_problem(number) or "")
+
+
+def test_a_number_whose_check_digit_would_be_10_is_invalid() -> None:
+    # 1 0 0 0 0 0 0 0 1 weighted 10..2 sums to 12; 12 % 11 = 1; 11 - 1 = 10: no check digit can be valid
+    for last in "0123456789":
+        assert "Modulus 11 gives 10" in (nhs_number_problem("100000001" + last) or "")
+
+
+@pytest.mark.parametrize("code", ["E06000032", "E07000240", "E08000025", "E09000033"])
+def test_housing_authorities_are_e06_to_e09(code: str) -> None:
+    assert housing_authority_problem(code) is None
+
+
+def test_a_county_is_not_a_housing_authority() -> None:
+    assert "county (E10)" in (housing_authority_problem("E10000015") or "")
+    assert "not an English housing authority" in (housing_authority_problem("W06000015") or "")
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.json")), ids=lambda p: p.stem)
+def test_every_example_is_valid(validator: CanonicalValidator, path: Path) -> None:
+    message = json.loads(path.read_text())
+    assert validator.problems(message, message["sender"]["org_id"]) == []
+
+
+def test_there_is_a_schema_and_an_example_for_each_of_the_seven_types() -> None:
+    assert len(MESSAGE_TYPES) == 7
+    examples = {json.loads(p.read_text())["type"] for p in EXAMPLES.glob("*.json")}
+    assert examples == set(MESSAGE_TYPES)
+    assert set(SCHEMA_FILES) == set(MESSAGE_TYPES)
+
+
+def test_a_housing_request_without_both_consents_is_refused_with_the_law_cited(validator) -> None:
+    message = housing_request()
+    message["consent"]["referral"] = False
+    message["consent"]["share_contact"] = False
+    problems = {p.location: p.message for p in validator.problems(message, "trust-a")}
+    assert set(problems) == {"$.consent.referral", "$.consent.share_contact"}
+    assert all("Homelessness Reduction Act 2017, s.213B" in m for m in problems.values())
+
+
+def test_a_housing_request_without_a_consent_record_is_refused(validator) -> None:
+    message = housing_request()
+    del message["consent"]
+    problems = {p.location: p.message for p in validator.problems(message, "trust-a")}
+    assert "$.consent" in problems and "consent" in problems["$.consent"]
+
+
+def test_every_problem_is_reported_at_once_with_its_path(validator) -> None:
+    message = housing_request()
+    message["created_at"] = "yesterday"
+    message["payload"]["urgent"] = "yes"
+    message["payload"]["person"]["birth_date"] = "17/05/1990"
+    message["payload"]["support_needs"] = "lots"
+    locations = {p.location for p in validator.problems(message, "trust-a")}
+    assert {"$.created_at", "$.payload.urgent", "$.payload.person.birth_date", "$.payload.support_needs"} <= locations
+
+
+def test_a_message_in_reply_must_say_what_it_answers(validator) -> None:
+    message = json.loads((EXAMPLES / "housing-appointment.json").read_text())
+    del message["in_reply_to"]
+    assert any("in_reply_to" in p.message for p in validator.problems(message, None))
