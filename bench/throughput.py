@@ -151,6 +151,22 @@ class CpuMeter:
         return (int(fields[11]) + int(fields[12])) / self._tick
 
 
+class MachineMeter:
+    """CPU seconds used by everything on the machine (``/proc/stat``: all but idle and iowait)."""
+
+    def __init__(self) -> None:
+        self._tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def seconds(self) -> float | None:
+        """Busy CPU seconds of all cores so far, or None off Linux."""
+        try:
+            fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+        except (OSError, ValueError):
+            return None
+        user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+        return (user + nice + system + irq + softirq + steal) / self._tick
+
+
 @dataclass
 class CpuSample:
     """CPU seconds of the three processes at one instant."""
@@ -164,22 +180,28 @@ class Cpu:
 
     def __init__(self, meters: dict[str, CpuMeter]) -> None:
         self.meters = meters
+        self.machine = MachineMeter()
 
     def sample(self) -> CpuSample:
         """Read every meter now."""
-        return CpuSample({name: meter.seconds() for name, meter in self.meters.items()}, time.monotonic())
+        values = {name: meter.seconds() for name, meter in self.meters.items()}
+        return CpuSample({**values, "machine": self.machine.seconds()}, time.monotonic())
 
     @staticmethod
     def describe(start: CpuSample, end: CpuSample) -> str:
-        """Average CPU use between two samples, e.g. ``hub 98%, sink 31%, loadgen 40%`` (100% = one core)."""
+        """Average CPU use between two samples (100% = one core), e.g. ``hub 98%, sink 9%, loadgen 16%, others 3%``.
+
+        ``others`` is what the rest of the machine used meanwhile (other people's work on a shared machine).
+        """
         elapsed = max(end.at - start.at, 1e-9)
-        parts = []
+        used: dict[str, float | None] = {}
         for name, before in start.values.items():
             after = end.values.get(name)
-            if before is None or after is None:
-                parts.append(f"{name} ?")
-            else:
-                parts.append(f"{name} {100 * (after - before) / elapsed:.0f}%")
+            used[name] = None if before is None or after is None else (after - before) / elapsed
+        machine = used.pop("machine", None)
+        parts = [f"{name} ?" if value is None else f"{name} {100 * value:.0f}%" for name, value in used.items()]
+        if machine is not None and None not in used.values():
+            parts.append(f"others {max(0.0, 100 * (machine - sum(v for v in used.values() if v is not None))):.0f}%")
         return ", ".join(parts)
 
 

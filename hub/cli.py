@@ -360,6 +360,7 @@ def plugins() -> None:
 
 @plugins.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@friendly_errors
 def plugins_list(as_json: bool) -> None:
     """Each plugin, the distribution it comes from, and what it registers."""
     from hub.plugins import load_plugins
@@ -382,6 +383,7 @@ def plugins_list(as_json: bool) -> None:
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--as", "as_partner", default=None, help="Also check sender.org_id against this partner id.")
+@friendly_errors
 def validate(files: tuple[Path, ...], as_partner: str | None) -> None:
     """Check canonical JSON messages against the schemas and rules; list every problem."""
     from hub.canonical import CanonicalValidator

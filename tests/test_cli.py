@@ -1,0 +1,97 @@
+"""The ``hub`` command: help everywhere, clear errors, and the operator's everyday commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from messages import EXAMPLES, housing_request
+
+COMMANDS = [
+    [], ["init"], ["serve"], ["worker"], ["demo"], ["send"], ["messages"], ["messages", "list"],
+    ["messages", "show"], ["dlq"], ["dlq", "list"], ["replay"], ["plugins"], ["plugins", "list"],
+    ["validate"], ["partners"], ["partners", "list"], ["partners", "token"],
+]  # fmt: skip
+
+
+def hub(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hub", *args], capture_output=True, text=True, timeout=60,
+                          cwd=cwd, env={**os.environ, **(env or {})})  # fmt: skip
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "hub")
+def test_every_command_has_help(command: list[str]) -> None:
+    result = hub(*command, "--help")
+    assert result.returncode == 0 and "Usage:" in result.stdout
+
+
+def test_init_makes_a_config_with_tokens_shown_once_and_only_digests_kept(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    result = hub("init", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    tokens = [line.split()[-1] for line in result.stdout.splitlines() if line.strip().startswith(("trust-", "ops"))]
+    assert tokens and all(t.startswith("hub_") for t in tokens)
+    partners = (config / "partners.toml").read_text()
+    assert 'token_sha256 = "sha256:' in partners
+    assert not any(token in partners for token in tokens)
+    assert stat.S_IMODE((config / "partners.toml").stat().st_mode) == 0o600
+    assert (tmp_path / "var" / "hub.db").exists()
+    listed = hub("partners", "list", "--config", str(config))
+    assert "council-luton" in listed.stdout and "NO TOKEN" not in listed.stdout
+
+
+def test_validate_lists_every_problem_and_exits_non_zero(tmp_path: Path) -> None:
+    bad = housing_request()
+    bad["payload"]["target_authority_gss"] = "E10000015"
+    bad["payload"]["person"]["nhs_number"] = "1234567890"
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(bad))
+    result = hub("validate", str(EXAMPLES / "referral.json"), str(path))
+    assert result.returncode == 1
+    assert "referral.json: valid Referral" in result.stdout
+    assert "$.payload.target_authority_gss" in result.stderr and "$.payload.person.nhs_number" in result.stderr
+
+
+def test_send_messages_show_and_list_work_on_the_local_store(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    hub("init", "--config", str(config))
+    files = []
+    for n in range(12):
+        path = tmp_path / f"m{n}.json"
+        path.write_text(json.dumps(housing_request(sender="trust-elft")))
+        files.append(str(path))
+    sent = hub("send", *files, "--as", "trust-elft", "--config", str(config))
+    assert sent.returncode == 0, sent.stderr
+    assert "12 accepted, 0 refused" in sent.stderr
+    assert "sending" in sent.stderr  # the progress bar, shown for many messages
+    listed = hub("messages", "list", "--config", str(config), "--json")
+    rows = json.loads(listed.stdout)
+    assert len(rows) == 12 and {r["type"] for r in rows} == {"HousingRequest"}
+    shown = json.loads(hub("messages", "show", rows[0]["id"], "--config", str(config)).stdout)
+    assert shown["deliveries"][0]["partner"] == "council-luton"
+    assert "payload" not in shown  # bodies are never printed
+
+
+def test_errors_are_one_sentence_on_stderr_with_a_non_zero_exit(tmp_path: Path) -> None:
+    missing = hub("messages", "list", "--config", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2 and "no such config directory" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    config = tmp_path / "config"
+    hub("init", "--config", str(config))
+    unknown = hub("messages", "show", "nope", "--config", str(config))
+    assert unknown.returncode == 1 and "no message nope" in unknown.stderr
+    nothing = hub("replay", "--config", str(config))
+    assert nothing.returncode == 2 and "--all-dead" in nothing.stderr
+
+
+def test_partners_token_prints_a_token_and_its_digest_line() -> None:
+    from hub.auth import hash_token
+
+    out = hub("partners", "token", "council-luton").stdout
+    token = out.split("): ")[1].split()[0]
+    assert f'token_sha256 = "{hash_token(token)}"' in out

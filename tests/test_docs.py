@@ -1,0 +1,38 @@
+"""The docs keep up with the code: every hook documented, the README's two commands present."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import pytest
+
+from hub import hookspecs
+
+ROOT = Path(__file__).resolve().parent.parent
+HOOKS = [name for name, value in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("hub_")]
+
+
+def test_there_are_hooks_to_document() -> None:
+    assert len(HOOKS) >= 7
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_every_hook_has_a_section_in_the_integrators_guide_headed_by_its_signature(hook: str) -> None:
+    guide = (ROOT / "docs" / "integrators.md").read_text()
+    params = ", ".join(inspect.signature(getattr(hookspecs, hook)).parameters)
+    assert f"### `{hook}({params})`" in guide
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_every_hook_has_a_docstring_contract(hook: str) -> None:
+    assert len(inspect.getdoc(getattr(hookspecs, hook)) or "") > 80
+
+
+def test_the_readme_gives_the_two_commands() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert "make demo" in readme and "make test" in readme
+
+
+def test_ci_runs_exactly_make_test() -> None:
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
