@@ -121,43 +121,34 @@ class DeliveryWorker:
             log.exception("delivery %s to %s failed unexpectedly", job.delivery_id, job.partner)
             outcome = DeliveryOutcome(ok=False, retryable=True, error=f"internal error: {type(exc).__name__}: {exc}")
         done_at = time.time()
+        due_at = None
         if outcome.ok:
-            record = Outcome(
-                job.delivery_id, job.record_id, job.partner, "delivered", job.attempts, done_at, lease_id=job.lease_id
-            )
-            self.metrics.inc("hub_deliveries_total", help="Delivery attempts by result", partner=job.partner,
-                             result="delivered")  # fmt: skip
-            self.metrics.observe("hub_submit_to_delivery_seconds", done_at - job.received_at,
-                                 help="Time from commit of the inbound message to the partner's receipt",
-                                 partner=job.partner)  # fmt: skip
+            state, result = "delivered", "delivered"
         elif should_dead_letter(self.settings.retry, job.attempts, outcome.retryable):
-            record = Outcome(
-                job.delivery_id,
-                job.record_id,
-                job.partner,
-                "dead",
-                job.attempts,
-                done_at,
-                outcome.error,
-                lease_id=job.lease_id,
-            )
-            self.metrics.inc("hub_deliveries_total", partner=job.partner, result="dead_lettered")
-            log.warning("delivery %s to %s dead-lettered after %d attempts: %s",
-                        job.delivery_id, job.partner, job.attempts, outcome.error)  # fmt: skip
+            state, result = "dead", "dead_lettered"
         else:
-            delay = next_delay(self.settings.retry, job.attempts, self._rng)
-            record = Outcome(
-                job.delivery_id, job.record_id, job.partner, "pending", job.attempts, done_at, outcome.error,
-                done_at + delay, lease_id=job.lease_id,
-            )  # fmt: skip
-            self.metrics.inc("hub_deliveries_total", partner=job.partner, result="retry")
+            state, result = "pending", "retry"
+            due_at = done_at + next_delay(self.settings.retry, job.attempts, self._rng)
+        record = Outcome(
+            job.delivery_id, job.record_id, job.partner, state, job.attempts, done_at,
+            None if outcome.ok else outcome.error, due_at, lease_id=job.lease_id,
+        )  # fmt: skip
         try:
             events = await self.store.record([record])
         except Exception:
             log.exception("could not record the outcome of delivery %s; its lease will expire and it will be retried",
                           job.delivery_id)  # fmt: skip
             return
-        if self.emit is not None:
+        self.metrics.inc("hub_deliveries_total", help="Delivery attempts by result", partner=job.partner,
+                         result=result)  # fmt: skip
+        if outcome.ok:
+            self.metrics.observe("hub_submit_to_delivery_seconds", done_at - job.received_at,
+                                 help="Time from the inbound message's commit to the partner's 2xx",
+                                 partner=job.partner)  # fmt: skip
+        elif state == "dead":
+            log.warning("delivery %s to %s dead-lettered after %d attempts: %s",
+                        job.delivery_id, job.partner, job.attempts, outcome.error)  # fmt: skip
+        if self.emit is not None and events:
             self.emit(events)  # type: ignore[operator]
 
     async def _attempt(self, job: DeliveryJob) -> DeliveryOutcome:
