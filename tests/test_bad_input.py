@@ -35,7 +35,9 @@ CASES = {
     "oversized body": (lambda: b'{"pad": "' + b"x" * 70_000 + b'"}', {}, 413),
     "no token": (lambda: json.dumps(housing_request()).encode(), {"token": None}, 401),
     "wrong token": (lambda: json.dumps(housing_request()).encode(), {"token": "hub_not-a-real-token"}, 401),
-    "unsupported content type": (lambda: b"MSH|^~\\&|", {"content_type": "text/csv"}, 415),
+    "unsupported content type": (lambda: b"a,b\n1,2\n", {"content_type": "text/csv"}, 415),
+    "FHIR before its adapter": (lambda: b'{"resourceType": "Bundle"}', {"content_type": "application/fhir+json"}, 415),
+    "HL7 v2 before its adapter": (lambda: b"MSH|^~\\&|", {"content_type": "application/hl7-v2"}, 415),
     "sender is someone else": (lambda: json.dumps(housing_request(sender="trust-b")).encode(), {}, 422),
 }
 
