@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import secrets
 import shutil
 import sys
 import time
@@ -79,6 +80,7 @@ def init(config_dir: Path | None) -> None:
     operator's token is printed once here and only its digest is written.
     """
     from hub.config import config_dir_from_env, load_config
+    from hub.crypto.keyring import FileKeyRing
     from hub.store import open_store
 
     directory = config_dir_from_env(config_dir)
@@ -95,9 +97,18 @@ def init(config_dir: Path | None) -> None:
         for ident, token in tokens.items():
             click.echo(f"  {ident:24} {token}")
     config = load_config(directory)
-    store = open_store(config.settings)
+    settings = config.settings
+    if settings.key_provider == "file" and not (settings.keys_dir / "keyring.json").exists():
+        passphrase = os.environ.get(settings.passphrase_env)
+        if not passphrase:
+            passphrase = secrets.token_urlsafe(24)
+            click.echo(f"Key ring passphrase (shown once; keep it in a secret store and export it as "
+                       f"{settings.passphrase_env} wherever the hub runs): {passphrase}")  # fmt: skip
+        FileKeyRing.create(settings.keys_dir, passphrase)
+        click.echo(f"Key ring created in {settings.keys_dir}")
+    store = open_store(settings)
     store.close()
-    click.echo(f"Store ready at {config.settings.store_path}")
+    click.echo(f"Store ready at {settings.store_path}")
 
 
 def _add_tokens(partners_file: Path) -> dict[str, str]:
@@ -303,15 +314,52 @@ def messages_list(config_dir: Path | None, message_type: str | None, partner: st
 
 @messages.command("show")
 @click.argument("message_id")
+@click.option("--body", is_flag=True, help="Also decrypt and print the body (personal data: the read is audited).")
+@click.option("--operator", default=os.environ.get("USER", "operator"), show_default="$USER",
+              help="Who is reading, for the audit log.")  # fmt: skip
 @config_option
 @friendly_errors
-def messages_show(message_id: str, config_dir: Path | None) -> None:
-    """State, deliveries and timeline of one message, as JSON."""
+def messages_show(message_id: str, body: bool, operator: str, config_dir: Path | None) -> None:
+    """State, deliveries and timeline of one message, as JSON (without its body unless --body)."""
+    from hub.bodies import BodyUnreadable
+    from hub.events import HubEvent
+
     hub = _hub(config_dir)
     view = hub.store.message_view(message_id)
     if view is None:
         raise click.ClickException(f"no message {message_id}; 'hub messages list' shows the ids")
+    if body:
+        hub.store.audit([HubEvent("body_read", message_id, time.time(), detail={"via": "cli"}, actor=operator)])
+        try:
+            view["body"] = json.loads(hub.store.read_body(message_id) or b"null")
+        except BodyUnreadable as exc:
+            raise click.ClickException(f"the body of {message_id} cannot be read: {exc}") from None
     _print_json(view)
+
+
+@messages.command("find")
+@click.option("--nhs-number", required=True, help="Find messages about the person with this NHS number.")
+@click.option("--operator", default=os.environ.get("USER", "operator"), show_default="$USER",
+              help="Who is searching, for the audit log.")  # fmt: skip
+@config_option
+@friendly_errors
+def messages_find(nhs_number: str, operator: str, config_dir: Path | None) -> None:
+    """Messages about one person, found through the keyed blind index (nothing is decrypted)."""
+    from hub.crypto.blind_index import nhs_index
+    from hub.events import HubEvent
+    from hub.identifiers import nhs_number_problem
+
+    why = nhs_number_problem(nhs_number)
+    if why:
+        raise click.ClickException(f"--nhs-number: {why}")
+    hub = _hub(config_dir)
+    rows = hub.store.find_by_index(nhs_index(hub.keys.index_key(), nhs_number))
+    hub.store.audit([HubEvent("searched", "", time.time(), detail={"by": "nhs_number", "found": len(rows)},
+                              actor=operator)])  # fmt: skip
+    if not rows:
+        click.echo("No messages about that person.")
+    for r in rows:
+        click.echo(f"{r['id']}  {r['received_at']}  {r['type']:18} {r['sender']}")
 
 
 @main.group()
@@ -439,3 +487,182 @@ def partners_token(partner_id: str) -> None:
     token = generate_token()
     click.echo(f"token for {partner_id} (give it to them; it is not stored): {token}")
     click.echo(f'add to its [[partner]] table:  token_sha256 = "{hash_token(token)}"')
+
+
+# -- keys, audit and retention -------------------------------------------------------------------------
+@main.group()
+def keys() -> None:
+    """The key ring: key-encryption keys for stored bodies, and the blind-index key."""
+
+
+def _key_ring(config_dir: Path | None) -> Any:
+    from hub.config import config_dir_from_env, load_settings
+    from hub.crypto.keyring import FileKeyRing, KeyRingError, passphrase_from_env
+
+    settings = load_settings(config_dir_from_env(config_dir))
+    if settings.key_provider != "file":
+        raise click.ClickException(f"keys are managed by the {settings.key_provider!r} provider, not by this command")
+    try:
+        return settings, FileKeyRing.open(settings.keys_dir, passphrase_from_env(settings.passphrase_env))
+    except KeyRingError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@keys.command("init")
+@config_option
+@friendly_errors
+def keys_init(config_dir: Path | None) -> None:
+    """Create the key ring (one primary KEK, one index key) under the passphrase in the environment."""
+    from hub.config import config_dir_from_env, load_settings
+    from hub.crypto.keyring import FileKeyRing, KeyRingError, passphrase_from_env
+
+    settings = load_settings(config_dir_from_env(config_dir))
+    try:
+        ring = FileKeyRing.create(settings.keys_dir, passphrase_from_env(settings.passphrase_env))
+    except KeyRingError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Key ring created at {ring.path}; primary key {ring.primary_kek_id()}")
+
+
+@keys.command("list")
+@config_option
+@friendly_errors
+def keys_list(config_dir: Path | None) -> None:
+    """Each key: id, purpose, status, dates, and how many stored data keys it wraps."""
+    settings, ring = _key_ring(config_dir)
+    from hub.store import open_store
+
+    store = open_store(settings)
+    try:
+        usage = store.key_usage()
+    finally:
+        store.close()
+    for info in ring.infos():
+        wraps = f"wraps {usage.get(info.id, 0)} data keys" if info.purpose == "kek" else "blind index"
+        retired = f" retired {info.retired_at}" if info.retired_at else ""
+        click.echo(f"{info.id:24} {info.purpose:6} {info.status:8} created {info.created_at}{retired}  {wraps}")
+
+
+@keys.command("rotate")
+@click.option("--rewrap", is_flag=True, help="Then re-wrap every data key under the new key (bodies untouched).")
+@click.option("--batch-size", type=int, default=500, show_default=True)
+@config_option
+@friendly_errors
+def keys_rotate(rewrap: bool, batch_size: int, config_dir: Path | None) -> None:
+    """Add a new primary KEK (running hubs pick it up within a second); old keys stay readable."""
+    settings, ring = _key_ring(config_dir)
+    new_id = ring.rotate()
+    click.echo(f"New primary key {new_id}")
+    if rewrap:
+        _rewrap(settings, ring, batch_size)
+
+
+@keys.command("rewrap")
+@click.option("--batch-size", type=int, default=500, show_default=True)
+@config_option
+@friendly_errors
+def keys_rewrap(batch_size: int, config_dir: Path | None) -> None:
+    """Re-wrap data keys still under older KEKs with the primary, in batches, beside a running hub."""
+    settings, ring = _key_ring(config_dir)
+    _rewrap(settings, ring, batch_size)
+
+
+def _rewrap(settings: Any, ring: Any, batch_size: int) -> None:
+    from hub.bodies import BodyUnreadable
+    from hub.store import open_store
+
+    store = open_store(settings)
+    total = 0
+    try:
+        remaining = sum(n for k, n in store.key_usage().items() if k != ring.primary_kek_id())
+        with click.progressbar(length=remaining, label="re-wrapping", file=sys.stderr, hidden=remaining < 1000) as bar:
+            while True:
+                try:
+                    done = store.rewrap(ring, batch_size)
+                except BodyUnreadable as exc:
+                    raise click.ClickException(f"cannot re-wrap: {exc}") from None
+                if not done:
+                    break
+                total += done
+                bar.update(done)
+    finally:
+        store.close()
+    click.echo(f"{total} data keys re-wrapped under {ring.primary_kek_id()}")
+
+
+@keys.command("retire")
+@click.argument("key_id")
+@click.option(
+    "--force", is_flag=True, help="Retire even though stored data keys still need it (they become unreadable)."
+)
+@config_option
+@friendly_errors
+def keys_retire(key_id: str, force: bool, config_dir: Path | None) -> None:
+    """Destroy an old KEK's material; refused while stored data keys still need it, unless --force."""
+    from hub.crypto.keyring import KeyRingError
+    from hub.store import open_store
+
+    settings, ring = _key_ring(config_dir)
+    store = open_store(settings)
+    try:
+        in_use = store.key_usage().get(key_id, 0)
+    finally:
+        store.close()
+    if in_use and not force:
+        raise click.ClickException(
+            f"{key_id} still wraps {in_use} data keys; run 'hub keys rewrap' first (or --force to make them unreadable)"
+        )
+    try:
+        ring.retire(key_id)
+    except KeyRingError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{key_id} retired")
+
+
+@main.group()
+def audit() -> None:
+    """The hash-chained audit log of every state change, read and refusal."""
+
+
+@audit.command("verify")
+@config_option
+@friendly_errors
+def audit_verify(config_dir: Path | None) -> None:
+    """Check every link of the audit chain; report the first broken one and exit 1 if any."""
+    from hub.config import config_dir_from_env, load_settings
+    from hub.store import open_store
+
+    store = open_store(load_settings(config_dir_from_env(config_dir)))
+    try:
+        report = store.verify_audit()
+    finally:
+        store.close()
+    if report.ok:
+        click.echo(f"audit log intact: {report.rows} events; head {report.head} (record it outside the hub)")
+        return
+    click.echo(f"audit log BROKEN at event {report.broken_at}: {report.reason}", err=True)
+    sys.exit(1)
+
+
+@main.group()
+def retention() -> None:
+    """Retention: destroy the bodies of messages kept longer than hub.toml's [retention] allows."""
+
+
+@retention.command("run")
+@config_option
+@friendly_errors
+def retention_run(config_dir: Path | None) -> None:
+    """Crypto-shred every finished message past its type's retention (its data key is destroyed)."""
+    from hub.config import config_dir_from_env, load_settings
+    from hub.store import open_store
+
+    settings = load_settings(config_dir_from_env(config_dir))
+    if not settings.retention_days:
+        raise click.ClickException("hub.toml has no [retention] table; nothing is ever shredded")
+    store = open_store(settings)
+    try:
+        count = store.shred_expired(settings.retention_days, time.time())
+    finally:
+        store.close()
+    click.echo(f"{count} messages shredded")

@@ -54,6 +54,10 @@ class Settings:
     lease_seconds: float = 30.0
     poll_interval_seconds: float = 0.2
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    key_provider: str = "file"
+    keys_dir: Path = Path("var/keys")
+    passphrase_env: str = "HUB_KEY_PASSPHRASE"
+    retention_days: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -126,7 +130,7 @@ def load_settings(config_dir: Path) -> Settings:
     path = config_dir / "hub.toml"
     data = _read_toml(path) if path.exists() else {}
     file = "hub.toml"
-    known_tables = {"server", "store", "delivery", "retry"}
+    known_tables = {"server", "store", "delivery", "retry", "keys", "retention"}
     for key in data:
         if key not in known_tables:
             raise ConfigError(f"{file}: unknown table [{key}] (known: {', '.join(sorted(known_tables))})")
@@ -134,6 +138,18 @@ def load_settings(config_dir: Path) -> Settings:
     store = _Section(file, "store", data.get("store", {}))
     delivery = _Section(file, "delivery", data.get("delivery", {}))
     retry = _Section(file, "retry", data.get("retry", {}))
+    keys = _Section(file, "keys", data.get("keys", {}))
+    retention = _Section(file, "retention", data.get("retention", {}))
+    from hub.canonical import MESSAGE_TYPES
+
+    retention_days: dict[str, float] = {}
+    for message_type in retention.data:
+        if message_type not in MESSAGE_TYPES:
+            raise ConfigError(f"{retention.where(message_type)}: not a message type ({', '.join(MESSAGE_TYPES)})")
+        retention_days[message_type] = retention.positive(message_type, float, 0.0)
+    keys_dir = Path(os.environ.get("HUB_KEYS_DIR") or keys.get("dir", str, "../var/keys"))
+    if not keys_dir.is_absolute():
+        keys_dir = (config_dir / keys_dir).resolve()
     backend = store.get("backend", str, "sqlite")
     if backend not in {"sqlite"}:
         raise ConfigError(f"{store.where('backend')}: {backend!r} is not a store this hub has (sqlite)")
@@ -162,8 +178,12 @@ def load_settings(config_dir: Path) -> Settings:
         lease_seconds=delivery.positive("lease_seconds", float, 30.0),
         poll_interval_seconds=delivery.positive("poll_interval_seconds", float, 0.2),
         retry=policy,
+        key_provider=keys.get("provider", str, "file"),
+        keys_dir=keys_dir,
+        passphrase_env=keys.get("passphrase_env", str, "HUB_KEY_PASSPHRASE"),
+        retention_days=retention_days,
     )
-    for section in (server, store, delivery, retry):
+    for section in (server, store, delivery, retry, keys, retention):
         section.finish()
     return settings
 

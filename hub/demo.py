@@ -11,6 +11,8 @@ reaching the IPS service, each acknowledged, then prints the timeline.
 
 from __future__ import annotations
 
+import os
+import secrets
 import tempfile
 import threading
 import time
@@ -25,11 +27,13 @@ import requests
 
 from hub.auth import generate_token, hash_token
 from hub.config import load_config
+from hub.crypto.keyring import FileKeyRing
 from hub.partners import Operator, PartnerDirectory, Receive
 from hub.testing.running_hub import free_port
 from hub.testing.simulator import PartnerSimulator, Received
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config"
+DEMO_PASSPHRASE_ENV = "HUB_DEMO_KEY_PASSPHRASE"
 ROLES = {"trust": "nhs_trust", "council": "council", "hostel": "hostel", "ips": "ips_provider"}
 
 
@@ -217,7 +221,12 @@ def run_demo(timeout: float = 25.0, keep: Path | None = None) -> int:
             token_hashes=(hash_token(tokens[role]),),
         )
     partners.add_operator(Operator("demo-operator", (hash_token(operator_token),)))
-    settings = replace(config.settings, store_path=workdir / "hub.db", port=port)
+    # the demo makes its own key ring; its passphrase lives only in this process's environment
+    os.environ[DEMO_PASSPHRASE_ENV] = secrets.token_urlsafe(24)
+    if not (workdir / "keys" / "keyring.json").exists():
+        FileKeyRing.create(workdir / "keys", os.environ[DEMO_PASSPHRASE_ENV])
+    settings = replace(config.settings, store_path=workdir / "hub.db", port=port, keys_dir=workdir / "keys",
+                       passphrase_env=DEMO_PASSPHRASE_ENV)  # fmt: skip
     settings = replace(settings, retry=replace(settings.retry, initial_seconds=0.2, max_delay_seconds=2.0))
     config = replace(config, settings=settings)
     hub = build_hub(config)

@@ -19,6 +19,11 @@ EVENT_KINDS = frozenset(
         "retry_scheduled",  # an attempt failed; another is due later
         "dead_lettered",  # out of attempts, or a failure no retry can fix
         "replayed",  # an operator put a dead delivery back in the queue
+        "body_read",  # a partner or operator read a body (inbox, 'hub messages show --body')
+        "searched",  # an operator or partner searched by NHS number (the number is not recorded)
+        "request_refused",  # an API request was refused (401, 403, 404, 413, 415, 422, ...)
+        "shredded",  # retention destroyed the body's data key
+        "rewrapped",  # key rotation re-wrapped data keys (one event per batch)
     }
 )
 
@@ -38,3 +43,4 @@ class HubEvent:
     delivery_id: str | None = None
     partner: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    actor: str | None = None

@@ -7,7 +7,8 @@ A plugin implements any subset of these hooks with ``@hub.hookimpl``.
 Lifecycle, in the order things happen::
 
     start-up  : hub_register_adapters, hub_register_transports,
-                hub_register_transforms, hub_register_schemas   (once each)
+                hub_register_transforms, hub_register_schemas,
+                hub_register_key_providers                      (once each)
     intake    : adapter.parse -> hub_validate_message -> router (config routes
                 + hub_route) -> store commit -> 202 / ACK
     delivery  : adapter.render -> transport.deliver
@@ -25,7 +26,7 @@ import pluggy
 if TYPE_CHECKING:
     from hub.events import HubEvent
     from hub.problems import Problem
-    from hub.records import Adapter, SchemaSpec, Transform, Transport
+    from hub.records import Adapter, KeyProviderSpec, SchemaSpec, Transform, Transport
 
 hookspec = pluggy.HookspecMarker("hub")
 
@@ -76,6 +77,19 @@ def hub_register_schemas(register: Callable[[SchemaSpec], None]) -> None:
 
     Used by adapters that validate partner formats or extend canonical types
     with profiles. ``SchemaSpec.uri`` must be unique.
+    """
+
+
+@hookspec
+def hub_register_key_providers(register: Callable[[KeyProviderSpec], None]) -> None:
+    """Register key providers (called once at start-up; every implementation runs).
+
+    A key provider supplies the key-encryption keys that wrap each stored body's
+    data key, and the blind-index key. ``hub.toml`` chooses one by name in
+    ``[keys] provider``; the hub's own ``file`` provider reads an encrypted key
+    ring file. A KMS or HSM plugin registers
+    ``KeyProviderSpec(name, open)`` where ``open(settings)`` returns an object
+    with ``primary_kek_id()``, ``kek(key_id)`` and ``index_key()``.
     """
 
 

@@ -25,7 +25,7 @@ import pluggy
 
 from hub import hookspecs
 from hub.problems import PluginError
-from hub.records import Adapter, SchemaSpec, Transform, Transport, check_name
+from hub.records import Adapter, KeyProviderSpec, SchemaSpec, Transform, Transport, check_name
 
 log = logging.getLogger("hub.plugins")
 
@@ -57,6 +57,7 @@ class HubPlugins:
     transports: dict[str, Transport]
     transforms: dict[str, Transform]
     schemas: dict[str, SchemaSpec]
+    key_providers: dict[str, KeyProviderSpec]
 
     @property
     def hook(self) -> Any:
@@ -156,7 +157,8 @@ def load_plugins(
     transports = registry.collect("transport", manager.hook.hub_register_transports, Transport)
     transforms = registry.collect("transform", manager.hook.hub_register_transforms, Transform)
     schemas = registry.collect("schema", manager.hook.hub_register_schemas, SchemaSpec, key="uri")
-    return HubPlugins(manager, infos, adapters, transports, transforms, schemas)  # type: ignore[arg-type]
+    key_providers = registry.collect("key provider", manager.hook.hub_register_key_providers, KeyProviderSpec)
+    return HubPlugins(manager, infos, adapters, transports, transforms, schemas, key_providers)  # type: ignore[arg-type]
 
 
 def _trace_hook_calls(manager: pluggy.PluginManager) -> None:

@@ -141,6 +141,17 @@ class Transform:
 
 
 @dataclass(frozen=True)
+class KeyProviderSpec:
+    """A named way to obtain key-encryption keys: ``open(settings)`` returns the provider."""
+
+    name: str
+    open: Callable[[Any], Any]
+
+    def __post_init__(self) -> None:
+        check_name("key provider", self.name)
+
+
+@dataclass(frozen=True)
 class SchemaSpec:
     """An extra JSON Schema a plugin contributes, by its ``$id`` URI."""
 

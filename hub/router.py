@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -54,7 +55,9 @@ class Router:
         partners: PartnerDirectory,
         plugins: HubPlugins,
         validator: CanonicalValidator,
+        indexer: Callable[[dict[str, Any]], str | None] | None = None,
     ) -> None:
+        self.indexer = indexer or (lambda message: None)
         self.routes = routes
         self.partners = partners
         self.plugins = plugins
@@ -105,6 +108,7 @@ class Router:
             in_reply_to=message.get("in_reply_to"),
             idempotency_key=idempotency_key,
             fingerprint=hashlib.sha256(body).hexdigest(),
+            nhs_index=self.indexer(message),
         )
         intake = Intake(messages=[inbound])
         intake.events.append(HubEvent("received", record_id, now, detail={"type": message["type"], "sender": sender}))
@@ -162,6 +166,7 @@ class Router:
                         correlation_id=outgoing.get("correlation_id"),
                         in_reply_to=outgoing.get("in_reply_to"),
                         parent_id=record_id,
+                        nhs_index=self.indexer(outgoing),
                     )
                 )
                 intake.events.append(

@@ -10,8 +10,12 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from hub.bodies import CodecRegistry
 from hub.canonical import CanonicalValidator
 from hub.config import HubConfig, load_config
+from hub.crypto.at_rest import AesGcmCodec, KeyProvider
+from hub.crypto.blind_index import index_of_message
+from hub.crypto.keyring import KeyRingError
 from hub.delivery import DeliveryWorker
 from hub.intake import IntakeService
 from hub.metrics import Metrics
@@ -34,6 +38,7 @@ class Hub:
     store: Store
     metrics: Metrics
     intake: IntakeService
+    keys: KeyProvider
 
     def make_worker(self) -> DeliveryWorker:
         """A delivery worker sharing this hub's store, plugins and metrics."""
@@ -66,13 +71,33 @@ def build_hub(
     for info in plugins.errors:
         log.warning("plugin %s is not loaded: %s", info.name, info.error)
     validator = CanonicalValidator(plugins)
-    router = Router(config.routes, config.partners, plugins, validator)
+    keys = open_key_provider(config, plugins)
+    index_key = keys.index_key()
+    router = Router(
+        config.routes, config.partners, plugins, validator, indexer=lambda message: index_of_message(index_key, message)
+    )
     _check_partner_plugins(config, plugins)
-    store = open_store(config.settings)
+    store = open_store(config.settings, CodecRegistry(AesGcmCodec(keys)))
     metrics = Metrics()
     metrics.gauges.append(lambda: _store_gauges(store))
     intake = IntakeService(plugins, validator, router, store, metrics)
-    return Hub(config, plugins, validator, router, store, metrics, intake)
+    return Hub(config, plugins, validator, router, store, metrics, intake, keys)
+
+
+def open_key_provider(config: HubConfig, plugins: HubPlugins) -> KeyProvider:
+    """Open the key provider ``[keys] provider`` names (``file`` unless a plugin adds another)."""
+    from hub.problems import ConfigError
+
+    spec = plugins.key_providers.get(config.settings.key_provider)
+    if spec is None:
+        raise ConfigError(
+            f"hub.toml: keys.provider: {config.settings.key_provider!r} is not registered by any loaded plugin "
+            f"(known: {', '.join(sorted(plugins.key_providers))})"
+        )
+    try:
+        return spec.open(config.settings)  # type: ignore[no-any-return]
+    except KeyRingError as exc:
+        raise ConfigError(f"keys: {exc}") from None
 
 
 def _check_partner_plugins(config: HubConfig, plugins: HubPlugins) -> None:

@@ -43,6 +43,7 @@ class NewMessage:
     parent_id: str | None = None
     idempotency_key: str | None = None
     fingerprint: str | None = None
+    nhs_index: str | None = None
 
 
 @dataclass
@@ -178,6 +179,34 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def counts(self) -> dict[str, int]:
         """Deliveries by state and messages in total, for metrics and readiness."""
+
+    @abc.abstractmethod
+    def audit(self, events: list[HubEvent]) -> None:
+        """Append events that change no state (reads, searches, refused requests) to the audit log."""
+
+    @abc.abstractmethod
+    async def audit_async(self, events: list[HubEvent]) -> None:
+        """``audit`` from the event loop."""
+
+    @abc.abstractmethod
+    def verify_audit(self) -> Any:
+        """Walk the hash-chained audit log; return a report with the first broken link, if any."""
+
+    @abc.abstractmethod
+    def find_by_index(self, nhs_index: str, partner: str | None = None) -> list[dict[str, Any]]:
+        """Messages with this blind-index value (restricted to what ``partner`` may read, if given)."""
+
+    @abc.abstractmethod
+    def key_usage(self) -> dict[str, int]:
+        """Stored data keys per KEK id."""
+
+    @abc.abstractmethod
+    def rewrap(self, keys: Any, batch_size: int = 500) -> int:
+        """Re-wrap one batch of data keys under the primary KEK; return how many were re-wrapped."""
+
+    @abc.abstractmethod
+    def shred_expired(self, retention_days: dict[str, float], now: float, actor: str = "retention") -> int:
+        """Crypto-shred finished messages older than their type's retention; return how many."""
 
     @abc.abstractmethod
     def ping(self) -> None:

@@ -19,9 +19,10 @@ from typing import Any
 
 import orjson
 
-from hub.bodies import CodecRegistry
+from hub.bodies import BodyUnreadable, CodecRegistry, StoredBody
 from hub.events import HubEvent
 from hub.problems import Conflict, Problem
+from hub.store.audit_chain import GENESIS, ChainReport, row_hash, verify
 from hub.store.base import (
     AcceptResult,
     DeliveryJob,
@@ -42,6 +43,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA secure_delete=ON")  # shredded keys and bodies are overwritten, not left in free pages
     return conn
 
 
@@ -69,12 +71,31 @@ def migrate(conn: sqlite3.Connection) -> int:
     return max(v for v, _ in MIGRATIONS)
 
 
-def _event_row(event: HubEvent) -> tuple[Any, ...]:
-    detail = orjson.dumps(event.detail).decode() if event.detail else None
-    return (event.record_id, event.delivery_id, event.partner, event.at, event.kind, detail)
+def _event_fields(event: HubEvent) -> tuple[Any, ...]:
+    detail = orjson.dumps(event.detail, option=orjson.OPT_SORT_KEYS).decode() if event.detail else None
+    return (event.record_id, event.delivery_id, event.partner, event.at, event.kind, detail, event.actor)
 
 
-_INSERT_EVENT = "INSERT INTO events (record_id, delivery_id, partner, at, kind, detail) VALUES (?,?,?,?,?,?)"
+_INSERT_EVENT = (
+    "INSERT INTO events (record_id, delivery_id, partner, at, kind, detail, actor, prev_hash, hash) "
+    "VALUES (?,?,?,?,?,?,?,?,?)"
+)
+EVENT_FIELDS = "record_id, delivery_id, partner, at, kind, detail, actor"
+
+
+def _append_events(conn: sqlite3.Connection, events: list[HubEvent]) -> None:
+    """Append events to the hash-chained audit log, inside the caller's write transaction."""
+    if not events:
+        return
+    row = conn.execute("SELECT hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+    previous = (row[0] if row else None) or GENESIS
+    rows = []
+    for event in events:
+        fields = _event_fields(event)
+        current = row_hash(previous, fields)
+        rows.append((*fields, previous, current))
+        previous = current
+    conn.executemany(_INSERT_EVENT, rows)
 
 
 class SQLiteStore(Store):
@@ -138,18 +159,24 @@ class SQLiteStore(Store):
                 )  # fmt: skip
             if existing is not None:
                 event = HubEvent("duplicate", existing[0], time.time(), detail={"message_id": first.message_id})
-                conn.execute(_INSERT_EVENT, _event_row(event))
+                _append_events(conn, [event])
                 return AcceptResult(existing[0], True, [event])
             rows = []
             for m in intake.messages:
-                codec, stored = self.codecs.encode(m.id, m.type, m.sender, m.body)
+                stored = self.codecs.encode(m.id, m.type, m.sender, m.body)
                 rows.append(
                     (
                         m.id, m.message_id, m.sender, m.type, m.correlation_id, m.in_reply_to,
-                        m.parent_id, m.idempotency_key, m.fingerprint, m.received_at, codec, stored,
+                        m.parent_id, m.idempotency_key, m.fingerprint, m.received_at, stored.codec, stored.data,
+                        stored.kek_id, stored.wrapped_key, m.nhs_index,
                     )
                 )  # fmt: skip
-            conn.executemany("INSERT INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            conn.executemany(
+                "INSERT INTO messages (id, message_id, sender, type, correlation_id, in_reply_to, parent_id, "
+                "idempotency_key, fingerprint, received_at, body_codec, body, kek_id, data_key, nhs_index) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                rows,
+            )
             now = first.received_at
             conn.executemany(
                 "INSERT INTO deliveries (id, record_id, partner, route, mode, state, attempts, due_at, created_at)"
@@ -171,7 +198,7 @@ class SQLiteStore(Store):
                 ).fetchone()
                 if row is not None:
                     events.append(HubEvent(state, row[0], now, delivery_id, row[1], detail={"acknowledgement": ack_id}))
-            conn.executemany(_INSERT_EVENT, [_event_row(e) for e in events])
+            _append_events(conn, events)
             return AcceptResult(first.id, False, events)
 
         return job
@@ -202,20 +229,31 @@ class SQLiteStore(Store):
                 chunk = record_ids[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 for r in conn.execute(
-                    f"SELECT id, message_id, sender, type, body_codec, body, received_at FROM messages "
-                    f"WHERE id IN ({marks})",
+                    f"SELECT id, message_id, sender, type, body_codec, body, kek_id, data_key, received_at "
+                    f"FROM messages WHERE id IN ({marks})",
                     chunk,
                 ):
                     bodies[r[0]] = r
             jobs = []
+            unreadable: list[HubEvent] = []
             for delivery_id, record_id, partner, attempts in rows:
-                _, message_id, sender, mtype, codec, stored, received_at = bodies[record_id]
-                body = self.codecs.decode(codec, record_id, mtype, sender, stored)
+                _, message_id, sender, mtype, codec, data, kek_id, wrapped, received_at = bodies[record_id]
+                try:
+                    body = self.codecs.decode(record_id, mtype, sender, StoredBody(codec, data, kek_id, wrapped))
+                except BodyUnreadable as exc:  # no retry can help: dead-letter it with the reason
+                    conn.execute(
+                        "UPDATE deliveries SET state='dead', due_at=NULL, last_error=? WHERE id=?",
+                        (f"body unreadable: {exc}", delivery_id),
+                    )
+                    unreadable.append(HubEvent("dead_lettered", record_id, now, delivery_id, partner,
+                                               {"attempts": attempts, "error": f"body unreadable: {exc}"}))  # fmt: skip
+                    continue
                 jobs.append(
                     DeliveryJob(
                         delivery_id, record_id, message_id, partner, attempts, mtype, body, received_at, lease_id
                     )
                 )
+            _append_events(conn, unreadable)
             return jobs
 
         return job
@@ -256,7 +294,7 @@ class SQLiteStore(Store):
                     event = HubEvent("dead_lettered", o.record_id, o.at, o.delivery_id, o.partner, detail)
                 if changed:  # otherwise the lease was lost to another worker, whose outcome counts
                     events.append(event)
-            conn.executemany(_INSERT_EVENT, [_event_row(e) for e in events])
+            _append_events(conn, events)
             return events
 
         return job
@@ -284,7 +322,7 @@ class SQLiteStore(Store):
                     "UPDATE deliveries SET state='pending', attempts=0, due_at=? WHERE id=?", (now, delivery_id)
                 )
                 events.append(HubEvent("replayed", record_id, now, delivery_id, partner))
-            conn.executemany(_INSERT_EVENT, [_event_row(e) for e in events])
+            _append_events(conn, events)
             return events
 
         return self._writer.run(job)  # type: ignore[no-any-return]
@@ -301,8 +339,99 @@ class SQLiteStore(Store):
             if row is None:
                 return None
             event = HubEvent("delivered", row[0], now, delivery_id, partner, {"via": "inbox"})
-            conn.execute(_INSERT_EVENT, _event_row(event))
+            _append_events(conn, [event])
             return [event]
+
+        return self._writer.run(job)  # type: ignore[no-any-return]
+
+    # -- audit, keys and retention ---------------------------------------------------------------
+    def audit(self, events: list[HubEvent]) -> None:
+        """Append events that change no state (reads, searches, refused requests) to the audit log."""
+        self._writer.run(lambda conn: _append_events(conn, events))
+
+    async def audit_async(self, events: list[HubEvent]) -> None:
+        """``audit`` without blocking the event loop (grouped with other commits)."""
+        await asyncio.wrap_future(self._writer.submit(lambda conn: _append_events(conn, events)))
+
+    def verify_audit(self) -> ChainReport:
+        """Walk the audit chain and report the first broken link."""
+        conn = _connect(self.path)
+        try:
+            cursor = conn.execute(f"SELECT seq, prev_hash, hash, {EVENT_FIELDS} FROM events ORDER BY seq")
+            return verify((r[0], r[1], r[2], tuple(r[3:])) for r in cursor)
+        finally:
+            conn.close()
+
+    def find_by_index(self, nhs_index: str, partner: str | None = None) -> list[dict[str, Any]]:
+        """Messages about the person with this blind-index value (only those ``partner`` may read, if given)."""
+        sql = "SELECT id, message_id, type, sender, received_at FROM messages WHERE nhs_index=?"
+        args: list[Any] = [nhs_index]
+        if partner is not None:
+            sql += " AND (sender=? OR id IN (SELECT record_id FROM deliveries WHERE partner=?))"
+            args += [partner, partner]
+        rows = self._reader().execute(sql + " ORDER BY received_at", args).fetchall()
+        return [{"id": r[0], "message_id": r[1], "type": r[2], "sender": r[3], "received_at": _iso(r[4])} for r in rows]
+
+    def key_usage(self) -> dict[str, int]:
+        """How many stored data keys each KEK wraps."""
+        rows = self._reader().execute("SELECT kek_id, count(*) FROM messages WHERE kek_id IS NOT NULL GROUP BY kek_id")
+        return {r[0]: r[1] for r in rows}
+
+    def rewrap(self, keys: Any, batch_size: int = 500) -> int:
+        """Re-wrap one batch of data keys not under the primary KEK; return how many (0 when done).
+
+        Bodies are never touched: only the 60-byte wrapped keys change.
+        """
+        from hub.crypto.at_rest import unwrap_data_key, wrap_data_key
+
+        primary = keys.primary_kek_id()
+
+        def job(conn: sqlite3.Connection) -> int:
+            rows = conn.execute(
+                "SELECT id, kek_id, data_key FROM messages WHERE kek_id IS NOT NULL AND kek_id != ? LIMIT ?",
+                (primary, batch_size),
+            ).fetchall()
+            for record_id, kek_id, wrapped in rows:
+                data_key = unwrap_data_key(keys, record_id, kek_id, wrapped)
+                new_kek, new_wrapped = wrap_data_key(keys, record_id, data_key, primary)
+                conn.execute("UPDATE messages SET kek_id=?, data_key=? WHERE id=?", (new_kek, new_wrapped, record_id))
+            if rows:
+                _append_events(conn, [HubEvent("rewrapped", "", time.time(), detail={"count": len(rows), "to": primary},
+                                               actor="keys")])  # fmt: skip
+            return len(rows)
+
+        return self._writer.run(job)  # type: ignore[no-any-return]
+
+    def shred_expired(self, retention_days: dict[str, float], now: float, actor: str = "retention") -> int:
+        """Destroy the data keys (and ciphertexts) of messages past their type's retention; return the count.
+
+        A message is shredded only once all its deliveries are finished (delivered,
+        acknowledged, rejected or dead). Routing metadata and the audit trail stay.
+        """
+
+        def job(conn: sqlite3.Connection) -> int:
+            total = 0
+            for message_type, days in retention_days.items():
+                cutoff = now - days * 86400
+                rows = conn.execute(
+                    "SELECT id FROM messages m WHERE type=? AND received_at < ? AND shredded_at IS NULL "
+                    "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.record_id=m.id "
+                    "AND d.state IN ('pending','in_flight','available'))",
+                    (message_type, cutoff),
+                ).fetchall()
+                for (record_id,) in rows:
+                    conn.execute(
+                        "UPDATE messages SET data_key=NULL, kek_id=NULL, body=NULL, nhs_index=NULL, shredded_at=? "
+                        "WHERE id=?",
+                        (now, record_id),
+                    )
+                events = [
+                    HubEvent("shredded", r[0], now, detail={"type": message_type, "retention_days": days}, actor=actor)
+                    for r in rows
+                ]
+                _append_events(conn, events)
+                total += len(rows)
+            return total
 
         return self._writer.run(job)  # type: ignore[no-any-return]
 
@@ -445,28 +574,35 @@ class SQLiteStore(Store):
             self._reader()
             .execute(
                 "SELECT d.id, d.record_id, m.message_id, d.partner, d.attempts, m.type, m.sender, "
-                "m.body_codec, m.body, "
+                "m.body_codec, m.body, m.kek_id, m.data_key, "
                 "m.received_at FROM deliveries d JOIN messages m ON m.id=d.record_id "
                 "WHERE d.partner=? AND d.state='available' ORDER BY d.created_at LIMIT ?",
                 (partner, limit),
             )
             .fetchall()
         )
-        return [
-            DeliveryJob(r[0], r[1], r[2], r[3], r[4], r[5], self.codecs.decode(r[7], r[1], r[5], r[6], r[8]), r[9])
-            for r in rows
-        ]
+        jobs = []
+        for r in rows:
+            try:
+                body = self.codecs.decode(r[1], r[5], r[6], StoredBody(r[7], r[8], r[9], r[10]))
+            except BodyUnreadable:
+                body = b""  # shown to the partner as an item the hub cannot render
+            jobs.append(DeliveryJob(r[0], r[1], r[2], r[3], r[4], r[5], body, r[11]))
+        return jobs
 
     def read_body(self, record_id: str) -> bytes | None:
-        """Decoded canonical body of one record."""
+        """Decoded canonical body of one record; None if there is no such record.
+
+        Raises ``BodyUnreadable`` when the body was shredded or its key retired.
+        """
         row = (
             self._reader()
-            .execute("SELECT type, sender, body_codec, body FROM messages WHERE id=?", (record_id,))
+            .execute("SELECT type, sender, body_codec, body, kek_id, data_key FROM messages WHERE id=?", (record_id,))
             .fetchone()
         )
-        if row is None or row[3] is None:
+        if row is None:
             return None
-        return self.codecs.decode(row[2], record_id, row[0], row[1], row[3])
+        return self.codecs.decode(record_id, row[0], row[1], StoredBody(row[2], row[3], row[4], row[5]))
 
     def counts(self) -> dict[str, int]:
         """Deliveries by state, and the number of messages."""

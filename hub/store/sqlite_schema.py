@@ -59,3 +59,20 @@ MIGRATIONS: list[tuple[int, str]] = [
         """,
     ),
 ]
+
+MIGRATIONS.append(
+    (
+        2,
+        """
+        ALTER TABLE messages ADD COLUMN kek_id TEXT;
+        ALTER TABLE messages ADD COLUMN data_key BLOB;
+        ALTER TABLE messages ADD COLUMN nhs_index TEXT;
+        ALTER TABLE messages ADD COLUMN shredded_at REAL;
+        CREATE INDEX messages_nhs_index ON messages(nhs_index) WHERE nhs_index IS NOT NULL;
+        CREATE INDEX messages_kek ON messages(kek_id) WHERE kek_id IS NOT NULL;
+        ALTER TABLE events ADD COLUMN actor TEXT;
+        ALTER TABLE events ADD COLUMN prev_hash TEXT;
+        ALTER TABLE events ADD COLUMN hash TEXT;
+        """,
+    )
+)

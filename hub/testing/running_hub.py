@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -14,6 +15,7 @@ from typing import Any
 
 import requests
 
+from hub.crypto.keyring import FileKeyRing
 from hub.testing.toml_writer import dumps
 
 
@@ -32,14 +34,24 @@ def write_config(
     routes_from: Path | None = None,
     routes: list[dict[str, Any]] | None = None,
     settings: dict[str, dict[str, Any]] | None = None,
+    make_keys: bool = True,
 ) -> Path:
     """Write a config directory: ``hub.toml`` from ``settings``, the partners, and routes.
 
     Routes are copied from ``routes_from/routes.toml`` (the example deployment)
-    unless ``routes`` is given.
+    unless ``routes`` is given. With ``make_keys`` a key ring is created in
+    ``directory/keys`` under the passphrase in ``HUB_KEY_PASSPHRASE``, which is
+    set to a random value in this process's environment if it is unset (child
+    processes such as ``RunningHub`` inherit it).
     """
     directory.mkdir(parents=True, exist_ok=True)
-    base: dict[str, dict[str, Any]] = {"store": {"path": str(directory / "hub.db")}}
+    base: dict[str, dict[str, Any]] = {
+        "store": {"path": str(directory / "hub.db")},
+        "keys": {"dir": str(directory / "keys")},
+    }
+    if make_keys and not (directory / "keys" / "keyring.json").exists():
+        passphrase = os.environ.setdefault("HUB_KEY_PASSPHRASE", secrets.token_urlsafe(24))
+        FileKeyRing.create(directory / "keys", passphrase)
     for table, values in (settings or {}).items():
         base.setdefault(table, {}).update(values)
     (directory / "hub.toml").write_text(dumps(base))

@@ -1,0 +1,246 @@
+"""The key ring: key-encryption keys (KEKs) and the blind-index key, kept encrypted in one file.
+
+File layout (``keyring.json``, mode 0600, in ``[keys] dir``)::
+
+    {"version": 1,
+     "kdf": {"name": "scrypt", "salt": "...", "n": 32768, "r": 8, "p": 1},
+     "keys": [{"id": "kek-...", "purpose": "kek", "status": "primary", "created_at": "...",
+               "material": "<base64 of nonce || AES-256-GCM(passphrase key, key bytes, aad=id)>"},
+              {"id": "idx-...", "purpose": "index", "status": "active", ...},
+              {"id": "kek-...", "purpose": "kek", "status": "retired", "retired_at": "..."}]}
+
+Exactly one KEK is ``primary`` (new data keys are wrapped with it); ``active``
+KEKs are kept to read what they wrapped; a ``retired`` KEK has no material left
+and anything still wrapped by it is refused cleanly. The passphrase comes from
+the environment variable named in ``[keys] passphrase_env`` and never touches
+disk. A deployment with a KMS or HSM replaces this file with a key provider
+plugin (``hub_register_key_providers``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+KEYRING_FILE = "keyring.json"
+SCRYPT_N = 2**15
+
+
+class KeyRingError(Exception):
+    """A key problem a person must act on (wrong passphrase, missing ring, retired key)."""
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.b64decode(text.encode("ascii"))
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """What ``hub keys list`` shows of one key: never its material."""
+
+    id: str
+    purpose: str
+    status: str
+    created_at: str
+    retired_at: str | None = None
+
+
+class FileKeyRing:
+    """The key ring file, opened with a passphrase. Keys live in memory only while the hub runs."""
+
+    def __init__(self, directory: Path, passphrase: str) -> None:
+        self.directory = Path(directory)
+        self.path = self.directory / KEYRING_FILE
+        self._passphrase = passphrase.encode("utf-8")
+        self._doc: dict[str, Any] = {}
+        self._keys: dict[str, bytes] = {}
+        self._mtime = 0.0
+        self._checked = 0.0
+
+    # -- creating and loading ----------------------------------------------------------------
+    @classmethod
+    def create(cls, directory: Path, passphrase: str) -> FileKeyRing:
+        """Make a new ring with one primary KEK and one index key; refuse to overwrite a ring."""
+        if len(passphrase) < 12:
+            raise KeyRingError("the key ring passphrase must be at least 12 characters")
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        os.chmod(directory, 0o700)
+        ring = cls(directory, passphrase)
+        if ring.path.exists():
+            raise KeyRingError(f"{ring.path} already exists; use 'hub keys rotate' to add a key")
+        ring._doc = {
+            "version": 1,
+            "kdf": {"name": "scrypt", "salt": _b64(secrets.token_bytes(16)), "n": SCRYPT_N, "r": 8, "p": 1},
+            "keys": [],
+        }
+        ring._add_key("kek", "primary")
+        ring._add_key("index", "active")
+        ring._save()
+        return ring
+
+    @classmethod
+    def open(cls, directory: Path, passphrase: str) -> FileKeyRing:
+        """Open an existing ring; raise ``KeyRingError`` if it is missing or the passphrase is wrong."""
+        ring = cls(directory, passphrase)
+        ring.load()
+        return ring
+
+    def load(self) -> None:
+        """(Re)read the file and decrypt every live key."""
+        try:
+            stat = self.path.stat()
+            doc = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            raise KeyRingError(f"{self.path}: no key ring (run 'hub keys init')") from None
+        except json.JSONDecodeError as exc:
+            raise KeyRingError(f"{self.path}: not a key ring file ({exc.msg})") from None
+        if stat.st_mode & 0o077:
+            raise KeyRingError(f"{self.path}: readable by others (mode {stat.st_mode & 0o777:o}); chmod 600 it")
+        self._doc = doc
+        wrapping = self._wrapping_key()
+        keys: dict[str, bytes] = {}
+        for entry in doc["keys"]:
+            if entry["status"] == "retired":
+                continue
+            blob = _unb64(entry["material"])
+            try:
+                keys[entry["id"]] = AESGCM(wrapping).decrypt(blob[:12], blob[12:], entry["id"].encode())
+            except InvalidTag:
+                raise KeyRingError(f"{self.path}: wrong passphrase (or the file was altered)") from None
+        self._keys = keys
+        self._mtime = stat.st_mtime
+
+    def _wrapping_key(self) -> bytes:
+        kdf = self._doc["kdf"]
+        return Scrypt(salt=_unb64(kdf["salt"]), length=32, n=kdf["n"], r=kdf["r"], p=kdf["p"]).derive(self._passphrase)
+
+    def refresh_if_changed(self, min_interval: float = 1.0) -> bool:
+        """Re-read the file if another process (``hub keys rotate``) changed it; at most once per interval."""
+        now = time.monotonic()
+        if now - self._checked < min_interval:
+            return False
+        self._checked = now
+        try:
+            changed = self.path.stat().st_mtime != self._mtime
+        except FileNotFoundError:
+            return False
+        if changed:
+            self.load()
+        return changed
+
+    def _add_key(self, purpose: str, status: str) -> str:
+        prefix = "kek" if purpose == "kek" else "idx"
+        key_id = f"{prefix}-{datetime.now(UTC):%Y%m%d}-{secrets.token_hex(4)}"
+        material = secrets.token_bytes(32)
+        nonce = secrets.token_bytes(12)
+        sealed = nonce + AESGCM(self._wrapping_key()).encrypt(nonce, material, key_id.encode())
+        self._doc["keys"].append(
+            {"id": key_id, "purpose": purpose, "status": status, "created_at": _now(), "material": _b64(sealed)}
+        )
+        self._keys[key_id] = material
+        return key_id
+
+    def _save(self) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(self._doc, fh, indent=2)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
+        self._mtime = self.path.stat().st_mtime
+
+    # -- what the hub uses -------------------------------------------------------------------
+    def primary_kek_id(self) -> str:
+        """The id of the KEK that wraps new data keys."""
+        for entry in self._doc["keys"]:
+            if entry["purpose"] == "kek" and entry["status"] == "primary":
+                return str(entry["id"])
+        raise KeyRingError(f"{self.path}: no primary key")
+
+    def kek(self, key_id: str) -> bytes:
+        """The KEK with this id; ``KeyRingError`` if it is retired or unknown."""
+        key = self._keys.get(key_id)
+        if key is not None:
+            return key
+        self.refresh_if_changed(min_interval=0)
+        key = self._keys.get(key_id)
+        if key is not None:
+            return key
+        entry = next((e for e in self._doc["keys"] if e["id"] == key_id), None)
+        if entry is not None and entry["status"] == "retired":
+            raise KeyRingError(f"key {key_id} was retired on {entry.get('retired_at')}; what it wrapped is unreadable")
+        raise KeyRingError(f"key {key_id} is not in the key ring")
+
+    def index_key(self) -> bytes:
+        """The key of the blind index (HMAC-SHA256)."""
+        for entry in self._doc["keys"]:
+            if entry["purpose"] == "index" and entry["status"] != "retired":
+                return self._keys[entry["id"]]
+        raise KeyRingError(f"{self.path}: no index key")
+
+    def infos(self) -> list[KeyInfo]:
+        """Every key's id, purpose, status and dates."""
+        return [
+            KeyInfo(e["id"], e["purpose"], e["status"], e["created_at"], e.get("retired_at")) for e in self._doc["keys"]
+        ]
+
+    # -- operator actions --------------------------------------------------------------------
+    def rotate(self) -> str:
+        """Add a new KEK and make it primary; the old primary stays active for reading. Return the new id."""
+        for entry in self._doc["keys"]:
+            if entry["purpose"] == "kek" and entry["status"] == "primary":
+                entry["status"] = "active"
+        key_id = self._add_key("kek", "primary")
+        self._save()
+        return key_id
+
+    def retire(self, key_id: str) -> None:
+        """Destroy a non-primary KEK's material; what it still wraps becomes unreadable."""
+        entry = next((e for e in self._doc["keys"] if e["id"] == key_id), None)
+        if entry is None:
+            raise KeyRingError(f"no key {key_id} in the ring ('hub keys list' shows them)")
+        if entry["purpose"] != "kek":
+            raise KeyRingError(f"{key_id} is the index key; it cannot be retired")
+        if entry["status"] == "primary":
+            raise KeyRingError(f"{key_id} is the primary key; rotate first, then retire it")
+        if entry["status"] == "retired":
+            raise KeyRingError(f"{key_id} is already retired")
+        entry["status"] = "retired"
+        entry["retired_at"] = _now()
+        entry.pop("material", None)
+        self._keys.pop(key_id, None)
+        self._save()
+
+
+def passphrase_from_env(variable: str) -> str:
+    """The key ring passphrase from the environment; ``KeyRingError`` saying which variable if unset."""
+    value = os.environ.get(variable)
+    if not value:
+        raise KeyRingError(f"set {variable} to the key ring's passphrase (it is never stored on disk)")
+    return value
+
+
+def open_file_key_ring(settings: Any) -> FileKeyRing:
+    """The ``file`` key provider: open ``settings.keys_dir`` with the passphrase from the environment."""
+    return FileKeyRing.open(settings.keys_dir, passphrase_from_env(settings.passphrase_env))
