@@ -301,7 +301,8 @@ class LoadGenerator:
         self.session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> LoadGenerator:
-        connector = aiohttp.TCPConnector(limit=0, force_close=False)
+        # idle connections are closed before uvicorn's 5 s keep-alive timeout can close them under a new request
+        connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=2.0)
         self.session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120))
         return self
 
@@ -625,8 +626,15 @@ async def run_modes(
     return phases
 
 
-def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
+class _Interrupted:
+    """Whether SIGINT or SIGTERM arrived (Ctrl-C also reaches the hub, which may exit first)."""
+
+    seen = False
+
+    @classmethod
+    def handler(cls, signum: int, frame: FrameType | None) -> None:
+        cls.seen = True
+        raise KeyboardInterrupt
 
 
 def _stop_py_spy(spy: subprocess.Popen[bytes]) -> None:
@@ -651,7 +659,10 @@ def run(args: argparse.Namespace, directory: Path) -> list[Phase]:
         build_config(directory, sink.url, token, make_councils(args.receivers), args.delivery_concurrency,
                      args.poll_interval)  # fmt: skip
         separate = args.intake_only or args.worker_process
+        started = time.monotonic()
         hub = RunningHub(directory, extra_args=["--no-worker"] if separate else None).start()
+        startup = Phase("start")
+        startup.add("hub start-up to /readyz 200 (s)", f"{time.monotonic() - started:.2f}", "< 2 s")
         assert hub.process is not None and sink.process is not None
         pids = {"hub": hub.process.pid, "sink": sink.process.pid}
         if args.worker_process and not args.intake_only:
@@ -665,8 +676,8 @@ def run(args: argparse.Namespace, directory: Path) -> list[Phase]:
         try:
             import uvloop
         except ImportError:
-            return asyncio.run(run_modes(args, hub, sink, token, pids))
-        return uvloop.run(run_modes(args, hub, sink, token, pids))
+            return [startup, *asyncio.run(run_modes(args, hub, sink, token, pids))]
+        return [startup, *uvloop.run(run_modes(args, hub, sink, token, pids))]
     finally:
         if spy is not None:
             _stop_py_spy(spy)
@@ -680,7 +691,8 @@ def run(args: argparse.Namespace, directory: Path) -> list[Phase]:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; 0 when every message was accepted and delivered, 1 otherwise."""
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGINT, _Interrupted.handler)
+    signal.signal(signal.SIGTERM, _Interrupted.handler)
     started = datetime.now(UTC)
     with contextlib.ExitStack() as stack:
         if args.keep is not None:
@@ -694,6 +706,9 @@ def main(argv: list[str] | None = None) -> int:
             print("interrupted: the hub and the sink are stopped", file=sys.stderr)
             return 130
         except (BenchFailure, RuntimeError) as exc:
+            if _Interrupted.seen:
+                print("interrupted: the hub and the sink are stopped", file=sys.stderr)
+                return 130
             print(f"FAILED: {exc}", file=sys.stderr)
             return 1
     print_report(args, phases, started)

@@ -223,9 +223,8 @@ def open_envelope(
     if expected_recipient is not None and expected_recipient not in routing.recipients:
         raise EnvelopeError("envelope is not addressed to the expected recipient")
     if max_age is not None:
-        current = time.time() if now is None else now
-        assert routing.issued_at is not None  # from_header always sets it
-        if routing.issued_at > current + CLOCK_SKEW_SECONDS or current - routing.issued_at > max_age:
+        current, issued = time.time() if now is None else now, routing.issued_at or 0
+        if issued > current + CLOCK_SKEW_SECONDS or current - issued > max_age:
             raise EnvelopeError("envelope is too old or dated in the future")
     plaintext, our_key = decrypt_jwe(jwe, ours)
     try:
