@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from hub.minimise import minimise
 from hub.records import DeliveryOutcome
 from hub.retry import next_delay, should_dead_letter
 from hub.store.base import DeliveryJob, Outcome
@@ -167,7 +168,7 @@ class DeliveryWorker:
                 max_connections=self.settings.delivery_concurrency,
             )
             self._started.add(transport.name)
-        rendered = adapter.render(orjson.loads(job.body), partner=partner)
+        rendered = adapter.render(minimise(orjson.loads(job.body), partner.agreement), partner=partner)
         return await transport.deliver(rendered, partner=partner, message_id=job.message_id,
                                        delivery_id=job.delivery_id)  # fmt: skip
 

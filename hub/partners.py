@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hub.auth import hash_token, is_token_hash
+from hub.minimise import Agreement
 from hub.problems import ConfigError
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ class Partner:
     codes: dict[str, str] = field(default_factory=dict)
     token_hashes: tuple[str, ...] = ()
     receive: Receive = field(default_factory=Receive)
+    agreement: Agreement | None = None
 
     def party(self) -> dict[str, str]:
         """The canonical ``sender``/``recipient`` object for this partner."""
@@ -212,9 +214,44 @@ def parse_partner(section: _Section) -> Partner:
         codes=codes,
         token_hashes=_token_hashes(section),
         receive=Receive(mode=mode, transport=transport, url=url, options=options),
+        agreement=_parse_agreement(section),
     )
     section.finish()
     return partner
+
+
+def _parse_agreement(section: _Section) -> Agreement | None:
+    raw = section.get("agreement", dict, None)
+    if raw is None:
+        return None
+    from hub.canonical import MESSAGE_TYPES
+    from hub.config import _Section as Section
+
+    agreement = Section(section.file, f"{section.prefix}.agreement", raw)
+    types = agreement.get("types", list, None)
+    if not types:
+        raise ConfigError(f"{agreement.where('types')}: required: the message types this partner may receive")
+    for message_type in types:
+        if message_type not in MESSAGE_TYPES:
+            raise ConfigError(f"{agreement.where('types')}: {message_type!r} is not one of {', '.join(MESSAGE_TYPES)}")
+    fields_raw = agreement.get("fields", dict, {})
+    fields: dict[str, tuple[str, ...]] = {}
+    for message_type in types:
+        paths = fields_raw.get(message_type)
+        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+            raise ConfigError(
+                f"{agreement.where('fields.' + message_type)}: required: the payload paths this partner may receive "
+                "in a " + message_type + ' (["payload"] for all of it)'
+            )
+        bad = [p for p in paths if not (p == "payload" or p.startswith("payload."))]
+        if bad:
+            raise ConfigError(f"{agreement.where('fields.' + message_type)}: {bad[0]!r} must start with 'payload'")
+        fields[message_type] = tuple(paths)
+    extra = set(fields_raw) - set(types)
+    if extra:
+        raise ConfigError(f"{agreement.where('fields')}: {sorted(extra)[0]} is not in agreement.types")
+    agreement.finish()
+    return Agreement(frozenset(types), fields)
 
 
 def parse_operator(section: _Section) -> Operator:

@@ -116,13 +116,19 @@ class Router:
         problems: list[Problem] = []
         planned: set[tuple[str, str]] = set()
 
-        def add_delivery(target_record: str, partner_id: str, route_name: str) -> None:
+        def add_delivery(target_record: str, partner_id: str, route_name: str, message_type: str) -> None:
             if (target_record, partner_id) in planned:
                 return
             partner = self.partners.get(partner_id)
             if partner is None:
                 return
             planned.add((target_record, partner_id))
+            if partner.agreement is not None and not partner.agreement.allows_type(message_type):
+                why = f"the data-sharing agreement with {partner_id} does not cover {message_type}"
+                result.notes.append(f"route {route_name}: not sent: {why}")
+                intake.events.append(HubEvent("refused", target_record, now, partner=partner_id,
+                                              detail={"route": route_name, "reason": why}))  # fmt: skip
+                return
             delivery_id = str(uuid.uuid4())
             intake.deliveries.append(
                 NewDelivery(delivery_id, target_record, partner_id, route_name, partner.receive.mode)
@@ -182,7 +188,7 @@ class Router:
                         HubEvent("refused", record_id, now, detail={"route": route.name, "reason": why_not})
                     )
                     continue
-                add_delivery(outgoing_record, partner_id, route.name)
+                add_delivery(outgoing_record, partner_id, route.name, outgoing["type"])
 
         if self._has_hook_routes:
             for extra in self.plugins.hook.hub_route(message=message, sender_id=sender):
@@ -194,7 +200,7 @@ class Router:
                             HubEvent("refused", record_id, now, detail={"route": "plugin", "reason": why})
                         )
                         continue
-                    add_delivery(record_id, partner_id, "plugin")
+                    add_delivery(record_id, partner_id, "plugin", message["type"])
 
         if problems:
             raise InvalidMessage(

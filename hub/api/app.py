@@ -22,6 +22,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import PlainTextResponse, Response
 
 from hub.api.problem import error_response, problem_response
+from hub.crypto.blind_index import nhs_index
+from hub.events import HubEvent
+from hub.identifiers import nhs_number_problem
+from hub.minimise import minimise
 from hub.partners import Caller
 from hub.problems import (
     Forbidden,
@@ -77,7 +81,14 @@ def create_app(hub: Hub, *, run_worker: bool = True) -> FastAPI:
     )
 
     @app.exception_handler(HubError)
-    async def hub_error(_: Request, exc: HubError) -> Response:
+    async def hub_error(request: Request, exc: HubError) -> Response:
+        actor = getattr(request.state, "caller", None)
+        detail = {"status": exc.status, "method": request.method, "path": request.url.path}
+        try:  # every refused request is on the audit log; ids and statuses only, never the body
+            await store.audit_async([HubEvent("request_refused", "", time.time(), detail=detail,
+                                              actor=actor.id if actor else "anonymous")])  # fmt: skip
+        except Exception:
+            log.exception("could not audit a refused request")
         return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
@@ -105,6 +116,7 @@ def create_app(hub: Hub, *, run_worker: bool = True) -> FastAPI:
         if caller is None:
             metrics.inc("hub_requests_refused_total", reason="unauthenticated")
             raise Unauthenticated("This token is not known to the hub (revoked, mistyped, or for another hub).")
+        request.state.caller = caller
         return caller
 
     def require_partner(caller: Caller) -> None:
@@ -205,6 +217,18 @@ def create_app(hub: Hub, *, run_worker: bool = True) -> FastAPI:
         accepted_count = sum(1 for r in results if r["status"] == 202)
         return _json({"accepted": accepted_count, "rejected": len(results) - accepted_count, "results": results})
 
+    @app.get("/v1/messages", summary="Find messages about one person by NHS number (through the blind index)")
+    async def find_messages(request: Request, nhs_number: str) -> Response:
+        caller = authenticate(request)
+        why = nhs_number_problem(nhs_number)
+        if why:
+            raise InvalidMessage("The NHS number to search for is not valid.", [Problem("query nhs_number", why)])
+        index = nhs_index(hub.keys.index_key(), nhs_number)
+        rows = store.find_by_index(index, None if caller.is_operator else caller.id)
+        await store.audit_async([HubEvent("searched", "", time.time(), actor=caller.id,
+                                          detail={"by": "nhs_number", "found": len(rows)})])  # fmt: skip
+        return _json({"items": rows})
+
     @app.get("/v1/messages/{message_id}", summary="State and timeline of one message")
     async def get_message(message_id: str, request: Request) -> Response:
         caller = authenticate(request)
@@ -223,9 +247,11 @@ def create_app(hub: Hub, *, run_worker: bool = True) -> FastAPI:
         assert partner is not None
         adapter = hub.plugins.adapters.get(partner.adapter) or hub.plugins.adapters["canonical-json"]
         items = []
+        read: list[tuple[str, str]] = []
         for job in store.inbox(caller.id, max(1, min(limit, 500))):
+            read.append((job.record_id, job.delivery_id))
             try:
-                rendered = adapter.render(orjson.loads(job.body), partner=partner)
+                rendered = adapter.render(minimise(orjson.loads(job.body), partner.agreement), partner=partner)
             except Exception:  # one message that cannot be rendered must not block the others
                 log.exception("adapter %s could not render delivery %s", adapter.name, job.delivery_id)
                 items.append(
@@ -243,6 +269,10 @@ def create_app(hub: Hub, *, run_worker: bool = True) -> FastAPI:
                 "content_type": rendered.content_type,
                 "body": orjson.loads(rendered.body) if is_json else rendered.body.decode("utf-8", "replace"),
             })  # fmt: skip
+        if items:
+            await store.audit_async([HubEvent("body_read", job_record, time.time(), delivery_id=delivery,
+                                              partner=caller.id, detail={"via": "inbox"}, actor=caller.id)
+                                     for job_record, delivery in read])  # fmt: skip
         return _json({"items": items})
 
     @app.post("/v1/inbox/{delivery_id}/ack", summary="Confirm a pulled message was taken")
