@@ -75,7 +75,11 @@ class HubWorld:
             conn.close()
 
 
-def build_world(tmp_path: Path, settings: dict[str, dict[str, Any]] | None = None) -> HubWorld:
+def build_world(
+    tmp_path: Path,
+    settings: dict[str, dict[str, Any]] | None = None,
+    agreements: dict[str, dict[str, Any]] | None = None,
+) -> HubWorld:
     """Start simulators, write a config pointing at them, start ``hub serve``."""
     port = free_port()
     hub_url = f"http://127.0.0.1:{port}"
@@ -85,6 +89,8 @@ def build_world(tmp_path: Path, settings: dict[str, dict[str, Any]] | None = Non
     partners = []
     for pid, kind, codes, mode in PARTNERS:
         entry: dict[str, Any] = {"id": pid, "kind": kind, **codes, "token_sha256": hash_token(tokens[pid])}
+        if agreements and pid in agreements:
+            entry["agreement"] = agreements[pid]
         if mode == "push":
             sims[pid] = PartnerSimulator(pid, hub_url=hub_url, token=tokens[pid]).start()
             entry["receive"] = {"mode": "push", "transport": "http", "url": f"{sims[pid].url}/inbound"}
@@ -127,8 +133,10 @@ def make_world(tmp_path: Path) -> Iterator[Any]:
     """A factory for a hub with extra settings; everything it starts is stopped after the test."""
     made: list[HubWorld] = []
 
-    def factory(settings: dict[str, dict[str, Any]] | None = None) -> HubWorld:
-        built = build_world(tmp_path / f"w{len(made)}", settings)
+    def factory(
+        settings: dict[str, dict[str, Any]] | None = None, agreements: dict[str, dict[str, Any]] | None = None
+    ) -> HubWorld:
+        built = build_world(tmp_path / f"w{len(made)}", settings, agreements)
         made.append(built)
         return built
 

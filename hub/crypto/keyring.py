@@ -172,7 +172,8 @@ class FileKeyRing:
 
     # -- what the hub uses -------------------------------------------------------------------
     def primary_kek_id(self) -> str:
-        """The id of the KEK that wraps new data keys."""
+        """The id of the KEK that wraps new data keys (a rotation by another process is seen within a second)."""
+        self.refresh_if_changed()
         for entry in self._doc["keys"]:
             if entry["purpose"] == "kek" and entry["status"] == "primary":
                 return str(entry["id"])

@@ -1,0 +1,237 @@
+"""What the hub stores is protected: encrypted at rest, findable only through the blind index,
+keys rotatable without downtime, bodies shreddable, every change and read on a tamper-evident log."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from messages import discharge_notice, housing_request
+
+from hub.bodies import BodyUnreadable, StoredBody
+from hub.crypto.at_rest import AesGcmCodec
+from hub.crypto.keyring import FileKeyRing, KeyRingError
+
+NHS_NUMBER = "9434765919"
+FAMILY_NAME = "Quennevilleworth"
+POSTCODE = "LU1 2AA"
+
+
+def hub_cli(config_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hub", *args, "--config", str(config_dir)], capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+
+
+def wait_until(predicate, timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def recognisable_notice() -> dict:
+    notice = discharge_notice()
+    person = notice["payload"]["person"]
+    person["nhs_number"], person["family_name"] = NHS_NUMBER, FAMILY_NAME
+    person["address"] = {"lines": ["1 Example Street", "Luton"], "postcode": POSTCODE}
+    return notice
+
+
+def test_no_personal_data_in_the_database_its_wal_or_the_logs(world) -> None:
+    for _ in range(3):
+        assert world.send("trust-a", recognisable_notice()).status_code == 202
+    assert world.sims["council-luton"].wait_for(lambda s: len(s.messages("HousingRequest")) == 3)
+    # the partner did receive the person's details: the hub carries them, it just never keeps them in clear
+    assert world.sims["council-luton"].messages("HousingRequest")[0]["payload"]["person"]["family_name"] == FAMILY_NAME
+    files = [p for p in world.config_dir.iterdir() if p.name.startswith("hub.db") or p.suffix == ".log"]
+    assert any(p.name == "hub.db-wal" for p in files) and any(p.suffix == ".log" for p in files)
+    for path in files:
+        raw = path.read_bytes()
+        for secret in (NHS_NUMBER, FAMILY_NAME, POSTCODE, "Example Street"):
+            assert secret.encode() not in raw, f"{secret} found in clear in {path.name}"
+
+
+def test_one_persons_messages_are_found_by_nhs_number_without_decrypting(world) -> None:
+    record = world.send("trust-a", recognisable_notice()).json()["id"]
+    other = discharge_notice()
+    other["payload"]["person"]["nhs_number"] = "9434765870"
+    world.send("trust-a", other)
+    found = world.as_("ops").get(f"{world.url}/v1/messages", params={"nhs_number": "943 476 5919"}).json()["items"]
+    ids = {f["id"] for f in found}
+    assert record in ids and len(found) == 4  # the notice and the three messages derived from it
+    assert {f["type"] for f in found} == {"DischargeNotice", "HousingRequest", "Referral", "IPSReferral"}
+    council_view = world.as_("council-luton").get(f"{world.url}/v1/messages", params={"nhs_number": NHS_NUMBER})
+    assert [f["type"] for f in council_view.json()["items"]] == ["HousingRequest"]
+    assert world.as_("trust-b").get(f"{world.url}/v1/messages", params={"nhs_number": NHS_NUMBER}).json() == {
+        "items": []}  # fmt: skip
+    cli = hub_cli(world.config_dir, "messages", "find", "--nhs-number", NHS_NUMBER)
+    assert cli.returncode == 0 and record in cli.stdout
+    raw = sqlite3.connect(world.config_dir / "hub.db").execute("SELECT nhs_index FROM messages").fetchall()
+    assert all(NHS_NUMBER not in (r[0] or "") for r in raw)
+
+
+def test_a_body_or_its_key_moved_to_another_record_does_not_open(tmp_path: Path) -> None:
+    ring = FileKeyRing.create(tmp_path / "keys", "a long test passphrase")
+    codec = AesGcmCodec(ring)
+    a = codec.encode("rec-a", "Referral", "trust-a", b'{"secret": 1}')
+    b = codec.encode("rec-b", "Referral", "trust-a", b'{"secret": 2}')
+    assert codec.decode("rec-a", "Referral", "trust-a", a) == b'{"secret": 1}'
+    for record, message_type, sender, stored in [
+        ("rec-b", "Referral", "trust-a", a),  # body and key moved to another record
+        ("rec-a", "Referral", "trust-a", StoredBody(a.codec, b.data, a.kek_id, a.wrapped_key)),  # body swapped
+        ("rec-a", "Referral", "trust-a", StoredBody(a.codec, a.data, b.kek_id, b.wrapped_key)),  # key swapped
+        ("rec-a", "HousingRequest", "trust-a", a),  # type changed
+        ("rec-a", "Referral", "trust-b", a),  # sender changed
+    ]:
+        with pytest.raises(BodyUnreadable):
+            codec.decode(record, message_type, sender, stored)
+
+
+def test_the_key_ring_is_0600_encrypted_and_refuses_a_wrong_passphrase(tmp_path: Path) -> None:
+    ring = FileKeyRing.create(tmp_path / "keys", "a long test passphrase")
+    assert oct(ring.path.stat().st_mode & 0o777) == "0o600"
+    kek = ring.kek(ring.primary_kek_id())
+    assert kek not in ring.path.read_bytes() and kek.hex().encode() not in ring.path.read_bytes()
+    with pytest.raises(KeyRingError, match="wrong passphrase"):
+        FileKeyRing.open(tmp_path / "keys", "not the passphrase")
+    os.chmod(ring.path, 0o644)
+    with pytest.raises(KeyRingError, match="chmod 600"):
+        FileKeyRing.open(tmp_path / "keys", "a long test passphrase")
+
+
+def test_rotation_without_downtime_then_rewrap_then_retire(world) -> None:
+    before = world.send("trust-a", housing_request()).json()["id"]
+    assert world.sims["council-luton"].wait_for(lambda s: len(s.messages()) == 1)
+    old_key = json.loads((world.config_dir / "keys" / "keyring.json").read_text())["keys"][0]["id"]
+
+    rotated = hub_cli(world.config_dir, "keys", "rotate")
+    assert rotated.returncode == 0, rotated.stderr
+    new_key = rotated.stdout.split()[-1]
+    time.sleep(1.1)  # the running hub notices the new ring within a second
+    world.sims["council-luton"].fail_next(1)  # the old message is retried, its key wrapped by the old KEK
+    after = world.send("trust-a", housing_request()).json()["id"]
+    assert world.sims["council-luton"].wait_for(lambda s: len(s.messages()) == 2)
+    conn = sqlite3.connect(world.config_dir / "hub.db")
+    keks = dict(conn.execute("SELECT id, kek_id FROM messages").fetchall())
+    assert keks[before] == old_key and keks[after] == new_key
+
+    refused = hub_cli(world.config_dir, "keys", "retire", old_key)
+    assert refused.returncode == 1 and "still wraps 1 data keys" in refused.stderr
+    body_before = conn.execute("SELECT body FROM messages WHERE id=?", (before,)).fetchone()[0]
+    rewrapped = hub_cli(world.config_dir, "keys", "rewrap")
+    assert rewrapped.returncode == 0 and "1 data keys re-wrapped" in rewrapped.stdout
+    assert conn.execute("SELECT kek_id, body FROM messages WHERE id=?", (before,)).fetchone() == (new_key, body_before)
+    assert hub_cli(world.config_dir, "keys", "retire", old_key).returncode == 0
+    listed = hub_cli(world.config_dir, "keys", "list").stdout
+    assert f"{old_key}" in listed and "retired" in listed
+    shown = hub_cli(world.config_dir, "messages", "show", before, "--body")
+    assert shown.returncode == 0 and json.loads(shown.stdout)["body"]["type"] == "HousingRequest"
+
+
+def test_a_body_under_a_retired_key_is_refused_cleanly(tmp_path: Path) -> None:
+    ring = FileKeyRing.create(tmp_path / "keys", "a long test passphrase")
+    codec = AesGcmCodec(ring)
+    stored = codec.encode("rec", "Referral", "trust-a", b"{}")
+    old = ring.primary_kek_id()
+    ring.rotate()
+    assert codec.decode("rec", "Referral", "trust-a", stored) == b"{}"  # rotation overlap: old key still reads
+    ring.retire(old)
+    with pytest.raises(BodyUnreadable, match=f"key {old} was retired"):
+        codec.decode("rec", "Referral", "trust-a", stored)
+    with pytest.raises(KeyRingError, match="primary"):
+        ring.retire(ring.primary_kek_id())
+
+
+def test_retention_shreds_bodies_so_they_cannot_be_read_but_the_audit_trail_stays(make_world) -> None:
+    world = make_world({"retention": {"HousingRequest": 0.00001}})  # about one second
+    record = world.send("trust-a", housing_request()).json()["id"]
+    assert world.sims["council-luton"].wait_for(lambda s: s.messages())
+    assert wait_until(lambda: world.view(record)["status"] == "delivered")
+    time.sleep(1.2)
+    result = hub_cli(world.config_dir, "retention", "run")
+    assert result.returncode == 0 and "1 messages shredded" in result.stdout
+    row = sqlite3.connect(world.config_dir / "hub.db").execute(
+        "SELECT body, data_key, kek_id, nhs_index, type, sender FROM messages WHERE id=?", (record,)).fetchone()  # fmt: skip
+    assert row[:4] == (None, None, None, None) and row[4:] == ("HousingRequest", "trust-a")
+    shown = hub_cli(world.config_dir, "messages", "show", record, "--body")
+    assert shown.returncode == 1 and "destroyed" in shown.stderr
+    events = [e["event"] for e in world.view(record)["timeline"]]
+    assert events[0] == "received" and "shredded" in events and events[-1] == "body_read"  # the attempt is audited
+    assert hub_cli(world.config_dir, "audit", "verify").returncode == 0
+
+
+def test_the_audit_log_names_the_first_broken_link_when_a_row_is_changed_or_removed(world) -> None:
+    world.send("trust-a", housing_request())
+    world.send("trust-b", housing_request(sender="trust-b"))
+    requests_refused = world.as_("trust-b").get(f"{world.url}/v1/messages/nope")
+    assert requests_refused.status_code == 404
+    assert world.sims["council-luton"].wait_for(lambda s: len(s.messages()) == 2)
+    time.sleep(0.3)
+    ok = hub_cli(world.config_dir, "audit", "verify")
+    assert ok.returncode == 0 and "audit log intact" in ok.stdout
+    db = sqlite3.connect(world.config_dir / "hub.db")
+    kinds = [r[0] for r in db.execute("SELECT kind FROM events ORDER BY seq")]
+    assert "request_refused" in kinds and "delivered" in kinds
+
+    world.hub.stop()
+    db.execute("UPDATE events SET partner='someone-else' WHERE seq=3")
+    db.commit()
+    changed = hub_cli(world.config_dir, "audit", "verify")
+    assert changed.returncode == 1 and "BROKEN at event 3" in changed.stderr and "changed" in changed.stderr
+    db.execute("UPDATE events SET partner=(SELECT partner FROM events WHERE seq=3) WHERE seq=3")  # no-op
+    db.execute("DELETE FROM events WHERE seq=3")
+    db.commit()
+    removed = hub_cli(world.config_dir, "audit", "verify")
+    assert removed.returncode == 1 and "BROKEN at event 4" in removed.stderr
+
+
+HOSTEL_AGREEMENT = {
+    "types": ["Referral"],
+    "fields": {"Referral": ["payload.referral_id", "payload.service_id", "payload.person.given_name",
+                           "payload.person.family_name", "payload.person.phone", "payload.support_needs",
+                           "payload.risk_summary", "payload.assessment_due_at"]},
+}  # fmt: skip
+
+
+def test_a_hostel_never_receives_fields_or_types_outside_its_agreement(make_world) -> None:
+    world = make_world(agreements={"steps-luton": HOSTEL_AGREEMENT})
+    notice = recognisable_notice()
+    record = world.send("trust-a", notice).json()["id"]
+    hostel = world.sims["steps-luton"]
+    assert hostel.wait_for(lambda s: s.messages("Referral"))
+    referral = hostel.messages("Referral")[0]
+    person = referral["payload"]["person"]
+    assert person == {"given_name": notice["payload"]["person"]["given_name"], "family_name": FAMILY_NAME,
+                      "phone": notice["payload"]["person"]["phone"]}  # fmt: skip
+    assert NHS_NUMBER not in json.dumps(referral) and POSTCODE not in json.dumps(referral)
+    assert "referrer" not in referral["payload"] and referral["payload"]["service_id"] == "steps-luton"
+    assert referral["sender"]["org_id"] == "trust-a"  # the envelope always travels
+    stored = json.loads(subprocess.run(
+        [sys.executable, "-m", "hub", "messages", "show", record, "--body", "--config", str(world.config_dir)],
+        capture_output=True, text=True, timeout=60).stdout)  # fmt: skip
+    assert stored["body"]["payload"]["person"]["nhs_number"] == NHS_NUMBER  # the hub keeps it; the hostel never saw it
+
+
+def test_a_message_type_outside_the_agreement_is_refused_with_the_reason(make_world) -> None:
+    world = make_world(agreements={"council-luton": {"types": ["HousingRequest"], "fields": {
+        "HousingRequest": ["payload"]}}})  # fmt: skip
+    from messages import example
+
+    followup = example("follow-up", sender={"org_id": "trust-a"}, recipient={"org_id": "council-luton"})
+    response = world.send("trust-a", followup)
+    assert response.status_code == 202
+    assert any("agreement with council-luton does not cover FollowUp" in n for n in response.json()["notes"])
+    view = world.view(response.json()["id"])
+    assert view["deliveries"] == []
+    assert any(e["event"] == "refused" and "does not cover FollowUp" in e["detail"]["reason"]
+               for e in view["timeline"])  # fmt: skip
+    time.sleep(0.3)
+    assert world.sims["council-luton"].messages("FollowUp") == []
