@@ -153,7 +153,8 @@ def load_settings(config_dir: Path) -> Settings:
     backend = store.get("backend", str, "sqlite")
     if backend not in {"sqlite"}:
         raise ConfigError(f"{store.where('backend')}: {backend!r} is not a store this hub has (sqlite)")
-    store_path = Path(os.environ.get("HUB_DB") or store.get("path", str, "../var/hub.db"))
+    configured_path = store.get("path", str, "../var/hub.db")
+    store_path = Path(os.environ.get("HUB_DB") or configured_path)
     if not store_path.is_absolute():
         store_path = (config_dir / store_path).resolve()
     policy = RetryPolicy(

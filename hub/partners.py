@@ -51,6 +51,7 @@ class Partner:
     token_hashes: tuple[str, ...] = ()
     receive: Receive = field(default_factory=Receive)
     agreement: Agreement | None = None
+    client_cert_sha256: tuple[str, ...] = ()
 
     def party(self) -> dict[str, str]:
         """The canonical ``sender``/``recipient`` object for this partner."""
@@ -86,6 +87,7 @@ class PartnerDirectory:
     operators: dict[str, Operator]
     _by_token: dict[str, Caller] = field(default_factory=dict)
     _by_code: dict[tuple[str, str], Partner] = field(default_factory=dict)
+    _by_cert: dict[str, Caller] = field(default_factory=dict)
 
     @classmethod
     def build(cls, partners: list[Partner], operators: list[Operator]) -> PartnerDirectory:
@@ -105,6 +107,12 @@ class PartnerDirectory:
                 directory._by_code[key] = partner
             for digest in partner.token_hashes:
                 directory._add_token(digest, Caller(partner.id, "partner"))
+            for fingerprint in partner.client_cert_sha256:
+                if fingerprint in directory._by_cert:
+                    raise ConfigError(
+                        f"partners.toml: one client certificate is given to two partners ({partner.id!r})"
+                    )
+                directory._by_cert[fingerprint] = Caller(partner.id, "partner")
         for operator in operators:
             if operator.id in directory.operators or operator.id in directory.partners:
                 raise ConfigError(f"partners.toml: operator id {operator.id!r} is already used")
@@ -123,6 +131,10 @@ class PartnerDirectory:
     def authenticate(self, token: str) -> Caller | None:
         """Return the caller a bearer token belongs to, or None."""
         return self._by_token.get(hash_token(token))
+
+    def authenticate_certificate(self, fingerprint: str) -> Caller | None:
+        """Return the partner a verified client certificate (SHA-256 fingerprint) belongs to, or None."""
+        return self._by_cert.get(fingerprint.lower())
 
     def get(self, partner_id: str) -> Partner | None:
         """The partner with this id, or None."""
@@ -167,6 +179,18 @@ def _token_hashes(section: _Section) -> tuple[str, ...]:
     return tuple(hashes)
 
 
+def _fingerprints(section: _Section) -> tuple[str, ...]:
+    value = section.get("client_cert_sha256", (str, list), [])
+    values = [value] if isinstance(value, str) else value
+    out = []
+    for item in values:
+        cleaned = str(item).replace(":", "").lower()
+        if len(cleaned) != 64 or any(c not in "0123456789abcdef" for c in cleaned):
+            raise ConfigError(f"{section.where('client_cert_sha256')}: {item!r} is not a SHA-256 fingerprint")
+        out.append(cleaned)
+    return tuple(out)
+
+
 def _checked_id(section: _Section) -> str:
     value = section.get("id", str, None)
     if value is None:
@@ -196,6 +220,8 @@ def parse_partner(section: _Section) -> Partner:
 
     receive_section = Section(section.file, f"{section.prefix}.receive", receive_raw)
     mode = receive_section.get("mode", str, None)
+    if mode is None:
+        raise ConfigError(f"{receive_section.where('mode')}: required: 'push' or 'pull'")
     if mode not in ("push", "pull"):
         raise ConfigError(f"{receive_section.where('mode')}: {mode!r} must be 'push' or 'pull'")
     url = receive_section.get("url", str, None)
@@ -215,6 +241,7 @@ def parse_partner(section: _Section) -> Partner:
         token_hashes=_token_hashes(section),
         receive=Receive(mode=mode, transport=transport, url=url, options=options),
         agreement=_parse_agreement(section),
+        client_cert_sha256=_fingerprints(section),
     )
     section.finish()
     return partner

@@ -28,7 +28,7 @@ def test_the_example_deployment_loads() -> None:
         ([dict(TRUST, kind="hotel")], None, "partners.toml: partner[0].kind: 'hotel' is not one of"),
         ([TRUST, dict(TRUST)], None, "partner id 'trust-a' is declared twice"),
         ([dict(TRUST, receive={"mode": "push"})], None, "partner[0].receive.url: required when mode is 'push'"),
-        ([dict(TRUST, receive={"url": "http://x"})], None, "partner[0].receive.mode: None must be 'push' or 'pull'"),
+        ([dict(TRUST, receive={"url": "http://x"})], None, "partner[0].receive.mode: required: 'push' or 'pull'"),
         ([dict(TRUST, receive={"mode": "pull", "colour": 1})], None, "partner[0].receive.colour: unknown setting"),
         ([dict(TRUST, token_sha256="abc")], None, "partner[0].token_sha256: 'abc' is not a token digest"),
         ([COUNCIL, dict(COUNCIL, id="council-2")], None, "gss_code 'E06000032' is claimed by both"),

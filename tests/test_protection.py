@@ -158,8 +158,12 @@ def test_retention_shreds_bodies_so_they_cannot_be_read_but_the_audit_trail_stay
     time.sleep(1.2)
     result = hub_cli(world.config_dir, "retention", "run")
     assert result.returncode == 0 and "1 messages shredded" in result.stdout
-    row = sqlite3.connect(world.config_dir / "hub.db").execute(
-        "SELECT body, data_key, kek_id, nhs_index, type, sender FROM messages WHERE id=?", (record,)).fetchone()  # fmt: skip
+    columns = "body, data_key, kek_id, nhs_index, type, sender"
+    row = (
+        sqlite3.connect(world.config_dir / "hub.db")
+        .execute(f"SELECT {columns} FROM messages WHERE id=?", (record,))
+        .fetchone()
+    )
     assert row[:4] == (None, None, None, None) and row[4:] == ("HousingRequest", "trust-a")
     shown = hub_cli(world.config_dir, "messages", "show", record, "--body")
     assert shown.returncode == 1 and "destroyed" in shown.stderr

@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import PlainTextResponse, Response
 
 from hub.api.problem import error_response, problem_response
+from hub.api.tls import client_cert_fingerprint
 from hub.crypto.blind_index import nhs_index
 from hub.events import HubEvent
 from hub.identifiers import nhs_number_problem
@@ -108,6 +109,11 @@ def create_app(hub: Hub, *, run_worker: bool = True) -> FastAPI:
     def authenticate(request: Request) -> Caller:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
+        fingerprint = client_cert_fingerprint(request.scope)
+        by_cert = partners.authenticate_certificate(fingerprint) if fingerprint else None
+        if by_cert is not None and not token.strip():
+            request.state.caller = by_cert
+            return by_cert
         if scheme.lower() != "bearer" or not token.strip():
             metrics.inc("hub_requests_refused_total", help="Requests refused before reaching a handler",
                         reason="unauthenticated")  # fmt: skip
@@ -116,6 +122,8 @@ def create_app(hub: Hub, *, run_worker: bool = True) -> FastAPI:
         if caller is None:
             metrics.inc("hub_requests_refused_total", reason="unauthenticated")
             raise Unauthenticated("This token is not known to the hub (revoked, mistyped, or for another hub).")
+        if by_cert is not None and by_cert.id != caller.id:
+            raise Unauthenticated("The client certificate and the token belong to different partners.")
         request.state.caller = caller
         return caller
 
@@ -166,7 +174,7 @@ def create_app(hub: Hub, *, run_worker: bool = True) -> FastAPI:
                     "type": "object", "properties": {"id": {"type": "string"}, "status": {"const": "accepted"},
                                                      "duplicate": {"type": "boolean"},
                                                      "notes": {"type": "array", "items": {"type": "string"}}}}}}},
-                **{str(s): PROBLEM for s in (400, 401, 403, 413, 415, 422)},
+                **{str(s): PROBLEM for s in (400, 401, 403, 409, 413, 415, 422)},
             },
         },
     )  # fmt: skip

@@ -11,6 +11,7 @@ holding it in ``receive.token_env``.
 from __future__ import annotations
 
 import os
+import ssl
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -31,6 +32,28 @@ class HttpPushTransport:
     def __init__(self) -> None:
         self.timeout = aiohttp.ClientTimeout(total=10.0)
         self._session: aiohttp.ClientSession | None = None
+        self._contexts: dict[str, ssl.SSLContext | bool] = {}
+
+    def _tls_for(self, partner: Partner) -> ssl.SSLContext | bool:
+        """The TLS settings for one partner: system trust by default, or its own CA and client certificate.
+
+        ``receive.options`` may name ``ca_file`` (trust this CA for the partner's
+        server certificate) and ``client_cert`` / ``client_key`` (present this
+        certificate, for partners that require mutual TLS). Verification is never
+        switched off.
+        """
+        cached = self._contexts.get(partner.id)
+        if cached is not None:
+            return cached
+        options = partner.receive.options
+        context: ssl.SSLContext | bool = True
+        if options.get("ca_file") or options.get("client_cert"):
+            context = ssl.create_default_context(cafile=options.get("ca_file"))
+            context.minimum_version = ssl.TLSVersion.TLSv1_2
+            if options.get("client_cert"):
+                context.load_cert_chain(options["client_cert"], options.get("client_key"))
+        self._contexts[partner.id] = context
+        return context
 
     async def start(self, *, timeout_seconds: float = 10.0, max_connections: int = 64) -> None:
         """Open the shared connection pool: one keep-alive connection per delivery in flight at most."""
@@ -66,12 +89,18 @@ class HttpPushTransport:
             headers["Authorization"] = f"Bearer {token}"
         url = partner.receive.url or ""
         try:
-            async with self._session.post(url, data=rendered.body, headers=headers) as response:
+            tls = self._tls_for(partner)
+        except (OSError, ssl.SSLError) as exc:
+            return DeliveryOutcome(False, True, f"TLS settings of {partner.id} cannot be loaded: {exc}")
+        try:
+            async with self._session.post(url, data=rendered.body, headers=headers, ssl=tls) as response:
                 await response.read()
                 status = response.status
                 receipt = response.headers.get("X-Receipt-Id")
         except TimeoutError:
             return DeliveryOutcome(False, True, f"no answer from {partner.id} within {self.timeout.total:g}s")
+        except aiohttp.ClientConnectorCertificateError as exc:
+            return DeliveryOutcome(False, True, f"{partner.id}'s certificate is not trusted: {exc.certificate_error}")
         except aiohttp.ClientError as exc:
             return DeliveryOutcome(False, True, f"could not reach {partner.id}: {type(exc).__name__}: {exc}")
         if 200 <= status < 300:

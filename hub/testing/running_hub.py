@@ -67,7 +67,16 @@ def write_config(
 class RunningHub:
     """``hub serve`` in a child process, with its output in ``log_path``."""
 
-    def __init__(self, config_dir: Path, port: int | None = None, extra_args: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        config_dir: Path,
+        port: int | None = None,
+        extra_args: list[str] | None = None,
+        tls_ca: Path | None = None,
+        client_cert: tuple[str, str] | None = None,
+    ) -> None:
+        self.tls_ca = tls_ca
+        self.client_cert = client_cert
         self.config_dir = Path(config_dir)
         self.port = port or free_port()
         self.extra_args = extra_args or []
@@ -77,7 +86,7 @@ class RunningHub:
     @property
     def url(self) -> str:
         """Base URL of the running hub."""
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls_ca else 'http'}://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 20.0) -> RunningHub:
         """Start the process and wait until ``/readyz`` answers 200."""
@@ -91,7 +100,11 @@ class RunningHub:
             if self.process.poll() is not None:
                 raise RuntimeError(f"hub exited with {self.process.returncode}:\n{self.log_path.read_text()[-3000:]}")
             try:
-                if requests.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                verify: str | bool = str(self.tls_ca) if self.tls_ca else True
+                if (
+                    requests.get(f"{self.url}/readyz", timeout=1, verify=verify, cert=self.client_cert).status_code
+                    == 200
+                ):
                     return self
             except requests.RequestException:
                 pass

@@ -10,6 +10,7 @@ a real partner system would (acknowledgements, appointments).
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -61,7 +62,11 @@ class PartnerSimulator:
         responder: Responder | None = None,
         on_receive: Callable[[Received], None] | None = None,
         port: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
+        hub_ssl: ssl.SSLContext | bool = True,
     ) -> None:
+        self.ssl_context = ssl_context
+        self.hub_ssl = hub_ssl
         self.name = name
         self.hub_url = hub_url
         self.token = token
@@ -86,7 +91,7 @@ class PartnerSimulator:
     @property
     def url(self) -> str:
         """Base URL of the simulator (``http://127.0.0.1:PORT``)."""
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.ssl_context else 'http'}://127.0.0.1:{self.port}"
 
     def fail_next(self, count: int, status: int = 503) -> None:
         """Answer the next ``count`` requests with ``status`` (and record nothing)."""
@@ -148,7 +153,7 @@ class PartnerSimulator:
         app.router.add_route("POST", "/{tail:.*}", self._handle)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", self.port)
+        site = web.TCPSite(runner, "127.0.0.1", self.port, ssl_context=self.ssl_context)
         await site.start()
         server = site._server  # the bound socket's port, when 0 was asked for
         if server is not None and server.sockets:
@@ -198,7 +203,7 @@ class PartnerSimulator:
         """POST a canonical message to the hub as this partner."""
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"}
         async with self._session.post(f"{self.hub_url}/v1/messages", data=orjson.dumps(message),
-                                      headers=headers) as response:  # fmt: skip
+                                      headers=headers, ssl=self.hub_ssl) as response:  # fmt: skip
             answer = await response.json(content_type=None)
             reply = Reply(message, response.status, answer)
         with self._changed:
