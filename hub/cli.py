@@ -522,6 +522,11 @@ def partners_token(partner_id: str) -> None:
     click.echo(f'add to its [[partner]] table:  token_sha256 = "{hash_token(token)}"')
 
 
+from hub.envelope.cli import envelope  # noqa: E402  (the partner-facing envelope commands)
+
+main.add_command(envelope)
+
+
 # -- keys, audit and retention -------------------------------------------------------------------------
 @main.group()
 def keys() -> None:

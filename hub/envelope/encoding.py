@@ -15,7 +15,9 @@ from typing import Any
 
 from hub.envelope.errors import EnvelopeError
 
-_B64URL_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+_SPARE_BITS = {0: 0, 1: None, 2: 0b1111, 3: 0b11}  # by length modulo 4: low bits of the last character
 
 
 def b64url_encode(data: bytes) -> str:
@@ -24,15 +26,20 @@ def b64url_encode(data: bytes) -> str:
 
 
 def b64url_decode(text: str | bytes, what: str = "value") -> bytes:
-    """Decode canonical base64url without padding; raise ``EnvelopeError`` naming ``what`` otherwise."""
+    """Decode canonical base64url without padding; raise ``EnvelopeError`` naming ``what`` otherwise.
+
+    Refused: characters outside the base64url alphabet (including ``+``, ``/`` and ``=``), a length
+    that no encoding has, and a last character whose spare low bits are not zero.
+    """
     raw = text.encode("ascii", "replace") if isinstance(text, str) else bytes(text)
-    if len(raw) % 4 == 1 or not _B64URL_CHARS.issuperset(raw):
+    spare_bits = _SPARE_BITS[len(raw) % 4]
+    if spare_bits is None or b"+" in raw or b"/" in raw or b"=" in raw:
         raise EnvelopeError(f"{what} is not base64url")
     try:
-        data = base64.urlsafe_b64decode(raw + b"=" * (-len(raw) % 4))
+        data = binascii.a2b_base64(raw.translate(_TO_STANDARD) + b"=" * (-len(raw) % 4), strict_mode=True)
     except (binascii.Error, ValueError):
         raise EnvelopeError(f"{what} is not base64url") from None
-    if base64.urlsafe_b64encode(data).rstrip(b"=") != raw:
+    if spare_bits and _ALPHABET.index(raw[-1]) & spare_bits:
         raise EnvelopeError(f"{what} is not canonical base64url")
     return data
 

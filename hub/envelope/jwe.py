@@ -104,9 +104,14 @@ def encrypt_jwe(
     ciphertext, tag = b64url_encode(sealed[:-16]), b64url_encode(sealed[-16:])
     if compact:
         return ".".join((protected_b64, recipients[0]["encrypted_key"], b64url_encode(iv), ciphertext, tag))
-    out = {"protected": protected_b64, "recipients": recipients, "iv": b64url_encode(iv)}
-    out |= {"ciphertext": ciphertext, "tag": tag}
-    return json.dumps(out, separators=(",", ":"))
+    document = {
+        "protected": protected_b64,
+        "recipients": recipients,
+        "iv": b64url_encode(iv),
+        "ciphertext": ciphertext,
+        "tag": tag,
+    }
+    return json.dumps(document, separators=(",", ":"))
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from typing import Any, Literal
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from hub.envelope.encoding import b64url_decode, b64url_encode, json_bytes, parse_json_object
+from hub.envelope.encoding import b64url_decode, b64url_encode, parse_json_object
 from hub.envelope.errors import EnvelopeError
 
 SIGNATURE_ALGS: dict[str, tuple[str, str]] = {"EdDSA": ("OKP", "Ed25519"), "ES256": ("EC", "P-256")}
@@ -175,13 +175,13 @@ def _public_from_members(jwk: Mapping[str, Any]) -> tuple[str, str, PublicKey]:
         raise EnvelopeError("JWK kty is not allowed")
     if not isinstance(crv, str) or _CURVE_KTY.get(crv) != kty:
         raise EnvelopeError("JWK curve is not allowed for its kty")
+    if kty == "OKP" and "y" in jwk:
+        raise EnvelopeError("OKP JWK has a y member")
     x = _coordinate(jwk, "x")
     try:
         if crv == "Ed25519":
             return kty, crv, ed25519.Ed25519PublicKey.from_public_bytes(x)
         if crv == "X25519":
-            if "y" in jwk:
-                raise EnvelopeError("JWK has a y member")
             return kty, crv, x25519.X25519PublicKey.from_public_bytes(x)
         point = b"\x04" + x + _coordinate(jwk, "y")
         return kty, crv, ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)

@@ -65,8 +65,8 @@ def _check_id(value: Any, what: str) -> None:
 class EnvelopeMetadata:
     """The routing of one envelope, bound into both protected headers.
 
-    ``recipient`` is one organisation id, or a tuple of distinct ids when one envelope is sealed
-    for several organisations. ``issued_at`` is filled in by ``seal_envelope`` when ``None``.
+    ``recipient`` is one organisation id, or a tuple (a list is converted) of distinct ids when one
+    envelope is sealed for several organisations. ``issued_at`` is filled in by ``seal_envelope`` when ``None``.
     """
 
     message_id: str
@@ -79,11 +79,13 @@ class EnvelopeMetadata:
         _check_id(self.message_id, "message id")
         _check_id(self.message_type, "message type")
         _check_id(self.sender, "sender")
-        if isinstance(self.recipient, tuple):
-            if not self.recipient or len(set(self.recipient)) != len(self.recipient):
-                raise EnvelopeError("recipient list is empty or repeats an id")
-        for recipient in self.recipients:
+        if isinstance(self.recipient, list):
+            object.__setattr__(self, "recipient", tuple(self.recipient))
+        recipients = self.recipients
+        for recipient in recipients:
             _check_id(recipient, "recipient")
+        if not recipients or len(set(recipients)) != len(recipients):
+            raise EnvelopeError("recipient list is empty or repeats an id")
         if self.issued_at is not None and (type(self.issued_at) is not int or self.issued_at < 0):
             raise EnvelopeError("issued_at is not a non-negative integer")
 
@@ -110,16 +112,13 @@ class EnvelopeMetadata:
         """Read the bound parameters of a protected header; all must be present and well formed."""
         if not all(name in header for name in BOUND_HEADERS):
             raise EnvelopeError("protected header lacks the routing metadata")
-        recipient = header[HEADER_RECIPIENT]
-        if isinstance(recipient, list):
-            recipient = tuple(recipient)
         if type(header[HEADER_ISSUED_AT]) is not int:
             raise EnvelopeError("iat is not an integer")
         return cls(
             message_id=header[HEADER_MESSAGE_ID],
             message_type=header[HEADER_MESSAGE_TYPE],
             sender=header[HEADER_SENDER],
-            recipient=recipient,
+            recipient=header[HEADER_RECIPIENT],
             issued_at=header[HEADER_ISSUED_AT],
         )
 
@@ -182,7 +181,9 @@ def seal_envelope(
     if metadata.issued_at is None:
         metadata = replace(metadata, issued_at=int(time.time()))
     bound = metadata.to_header()
-    jws = sign_compact(bytes(payload), {"alg": signature_alg_for(signing_key), "kid": signing_key.kid, **bound}, signing_key)
+    jws = sign_compact(
+        bytes(payload), {"alg": signature_alg_for(signing_key), "kid": signing_key.kid, **bound}, signing_key
+    )
     protected = {"alg": KEY_MANAGEMENT_ALG, "enc": CONTENT_ALG, "cty": "JOSE", **bound}
     return encrypt_jwe(jws.encode("ascii"), protected, keys, compact=serialization == "compact", rng=rng)
 
