@@ -43,6 +43,7 @@ class Settings:
     """Everything in ``hub.toml``, with defaults for what it leaves out."""
 
     config_dir: Path
+    hub_id: str = "hub"
     host: str = "127.0.0.1"
     port: int = 8080
     max_body_bytes: int = 1_048_576
@@ -168,6 +169,7 @@ def load_settings(config_dir: Path) -> Settings:
         raise ConfigError(f"{retry.where('jitter')}: must be between 0 and 1, got {policy.jitter}")
     settings = Settings(
         config_dir=config_dir,
+        hub_id=server.get("hub_id", str, "hub"),
         host=server.get("host", str, "127.0.0.1"),
         port=server.get("port", int, 8080),
         max_body_bytes=server.positive("max_body_bytes", int, 1_048_576),
@@ -197,7 +199,7 @@ def load_partners(config_dir: Path) -> PartnerDirectory:
             raise ConfigError(f"partners.toml: unknown table [{key}] (use [[partner]] or [[operator]])")
     partners: list[Partner] = []
     for index, raw in enumerate(data.get("partner", [])):
-        partners.append(parse_partner(_Section("partners.toml", f"partner[{index}]", raw)))
+        partners.append(parse_partner(_Section("partners.toml", f"partner[{index}]", raw), config_dir))
     operators: list[Operator] = []
     for index, raw in enumerate(data.get("operator", [])):
         operators.append(parse_operator(_Section("partners.toml", f"operator[{index}]", raw)))

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from hub.metrics import Metrics
     from hub.partners import PartnerDirectory
     from hub.plugins import HubPlugins
+    from hub.sealing import EnvelopeGate
     from hub.store.base import Store
 
 log = logging.getLogger("hub.delivery")
@@ -45,7 +46,9 @@ class DeliveryWorker:
         store: Store,
         metrics: Metrics,
         emit: object | None = None,
+        gate: EnvelopeGate | None = None,
     ) -> None:
+        self.gate = gate
         self.settings = settings
         self.partners = partners
         self.plugins = plugins
@@ -169,6 +172,8 @@ class DeliveryWorker:
             )
             self._started.add(transport.name)
         rendered = adapter.render(minimise(orjson.loads(job.body), partner.agreement), partner=partner)
+        if self.gate is not None:
+            rendered = self.gate.seal_outbound(rendered, partner, job.message_id, job.type)
         return await transport.deliver(rendered, partner=partner, message_id=job.message_id,
                                        delivery_id=job.delivery_id)  # fmt: skip
 

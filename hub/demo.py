@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import tempfile
 import threading
 import time
@@ -28,9 +29,10 @@ import requests
 from hub.auth import generate_token, hash_token
 from hub.config import load_config
 from hub.crypto.keyring import FileKeyRing
+from hub.envelope import generate_key
 from hub.partners import Operator, PartnerDirectory, Receive
 from hub.testing.running_hub import free_port
-from hub.testing.simulator import PartnerSimulator, Received
+from hub.testing.simulator import PartnerSimulator, Received, SimulatorKeys
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config"
 DEMO_PASSPHRASE_ENV = "HUB_DEMO_KEY_PASSPHRASE"
@@ -195,7 +197,7 @@ def run_demo(timeout: float = 25.0, keep: Path | None = None) -> int:
                 extra = f" ({message['payload']['status']})"
             elif message.get("type") == "HousingAppointment":
                 extra = f" ({message['payload']['status']}, {message['payload'].get('mode')})"
-            show(ids[role], f"<- received {message.get('type')}{extra}")
+            show(ids[role], f"<- received {message.get('type')}{extra}{', sealed' if item.sealed else ''}")
 
         return note
 
@@ -209,9 +211,21 @@ def run_demo(timeout: float = 25.0, keep: Path | None = None) -> int:
         "ips": lambda m: [acknowledgement(m, parties("ips"))] if m["type"] == "IPSReferral" else [],
         "trust": lambda m: [acknowledgement(m, parties("trust"))] if m["type"] == "HousingAppointment" else [],
     }  # fmt: skip
+    # the demo makes its own key ring; its passphrase lives only in this process's environment
+    os.environ[DEMO_PASSPHRASE_ENV] = secrets.token_urlsafe(24)
+    shutil.rmtree(workdir / "keys", ignore_errors=True)  # a kept directory from an earlier demo run
+    for old in workdir.glob("hub.db*"):
+        old.unlink()
+    FileKeyRing.create(workdir / "keys", os.environ[DEMO_PASSPHRASE_ENV])
+    ring = FileKeyRing.open(workdir / "keys", os.environ[DEMO_PASSPHRASE_ENV])
+    # every partner seals: each gets its own key pairs and knows the hub's public keys
+    own = {role: (generate_key("sig", "EdDSA"), generate_key("enc", "X25519")) for role in ROLES}
     sims = {
-        role: PartnerSimulator(ids[role], hub_url=hub_url, token=tokens[role], responder=responders[role],
-                               on_receive=on_receive(role)).start()
+        role: PartnerSimulator(
+            ids[role], hub_url=hub_url, token=tokens[role], responder=responders[role], on_receive=on_receive(role),
+            keys=SimulatorKeys(own[role][0], own[role][1], ring.envelope_signing_key().public(),
+                               ring.envelope_decryption_keys()[0].public()),
+        ).start()
         for role in ROLES
     }  # fmt: skip
     for role, sim in sims.items():
@@ -219,12 +233,11 @@ def run_demo(timeout: float = 25.0, keep: Path | None = None) -> int:
             ids[role],
             receive=Receive(mode="push", transport="http", url=f"{sim.url}/hub"),
             token_hashes=(hash_token(tokens[role]),),
+            sig_keys=(own[role][0].public(),),
+            enc_keys=(own[role][1].public(),),
+            tls_only=False,
         )
     partners.add_operator(Operator("demo-operator", (hash_token(operator_token),)))
-    # the demo makes its own key ring; its passphrase lives only in this process's environment
-    os.environ[DEMO_PASSPHRASE_ENV] = secrets.token_urlsafe(24)
-    if not (workdir / "keys" / "keyring.json").exists():
-        FileKeyRing.create(workdir / "keys", os.environ[DEMO_PASSPHRASE_ENV])
     settings = replace(config.settings, store_path=workdir / "hub.db", port=port, keys_dir=workdir / "keys",
                        passphrase_env=DEMO_PASSPHRASE_ENV)  # fmt: skip
     settings = replace(settings, retry=replace(settings.retry, initial_seconds=0.2, max_delay_seconds=2.0))
@@ -246,9 +259,11 @@ def run_demo(timeout: float = 25.0, keep: Path | None = None) -> int:
             time.sleep(0.02)
         council_gss = partners.partners[ids["council"]].codes["gss_code"]
         notice = discharge_notice(parties("trust"), council_gss, ids["hostel"], ids["ips"])
-        show(ids["trust"], "-> sends DischargeNotice (no fixed abode, consents to a Duty to Refer, wants work)")
-        answer = requests.post(f"{hub_url}/v1/messages", json=notice, timeout=10,
-                               headers={"Authorization": f"Bearer {tokens['trust']}"})  # fmt: skip
+        show(ids["trust"], "-> sends DischargeNotice, sealed (no fixed abode, consents to a Duty to Refer, "
+                           "wants work)")  # fmt: skip
+        answer = requests.post(f"{hub_url}/v1/messages", data=sims["trust"].seal(notice), timeout=10,
+                               headers={"Authorization": f"Bearer {tokens['trust']}",
+                                        "Content-Type": "application/jose"})  # fmt: skip
         if answer.status_code != 202:
             raise click.ClickException(f"the hub refused the discharge notice: {answer.status_code} {answer.text}")
         notice_id = answer.json()["id"]

@@ -18,12 +18,14 @@ import orjson
 
 from hub.problems import InvalidMessage, Problem, UnsupportedMediaType
 from hub.router import Router
+from hub.sealing import SEALED_MEDIA_TYPES
 
 if TYPE_CHECKING:
     from hub.canonical import CanonicalValidator
     from hub.events import HubEvent
     from hub.metrics import Metrics
     from hub.plugins import HubPlugins
+    from hub.sealing import EnvelopeGate
     from hub.store.base import Store
 
 log = logging.getLogger("hub.intake")
@@ -57,7 +59,9 @@ class IntakeService:
         router: Router,
         store: Store,
         metrics: Metrics,
+        gate: EnvelopeGate | None = None,
     ) -> None:
+        self.gate = gate
         self.plugins = plugins
         self.validator = validator
         self.router = router
@@ -67,8 +71,25 @@ class IntakeService:
         self._observers = plugins.hook.hub_message_event.get_hookimpls()
 
     def parse(self, body: bytes, content_type: str, sender_id: str) -> list[dict[str, Any]]:
-        """Turn a body into canonical messages with the adapter for ``content_type``."""
+        """Turn a body into canonical messages with the adapter for ``content_type``.
+
+        A sealed envelope (``application/jose``) is verified against the sender's
+        registered key and decrypted first; the message inside must be the one the
+        envelope names. A partner with envelope keys may send nothing else.
+        """
         media_type = content_type.split(";", 1)[0].strip().lower()
+        partner = self.gate.partners.get(sender_id) if self.gate is not None else None
+        if self.gate is not None and partner is not None:
+            if media_type in SEALED_MEDIA_TYPES:
+                payload, metadata = self.gate.open_inbound(body, media_type, partner)
+                inner = self.plugins.adapters.get(partner.adapter)
+                if inner is None or not inner.content_types:
+                    inner = self.plugins.adapters["canonical-json"]
+                messages = inner.parse(payload, content_type=inner.content_types[0], sender_id=sender_id)
+                for message in messages:
+                    self.gate.check_binding(message, metadata)
+                return messages
+            self.gate.refuse_unsealed(media_type, partner)
         adapter = self.plugins.adapter_for_content_type(media_type)
         if adapter is None:
             known = sorted({t for a in self.plugins.adapters.values() for t in a.content_types})

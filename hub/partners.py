@@ -7,8 +7,10 @@ token gives read access to everything (and every read is recorded).
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hub.auth import hash_token, is_token_hash
@@ -52,6 +54,14 @@ class Partner:
     receive: Receive = field(default_factory=Receive)
     agreement: Agreement | None = None
     client_cert_sha256: tuple[str, ...] = ()
+    sig_keys: tuple[Any, ...] = ()
+    enc_keys: tuple[Any, ...] = ()
+    tls_only: bool = False
+
+    @property
+    def seals(self) -> bool:
+        """True when messages to and from this partner travel in sealed envelopes."""
+        return bool(self.sig_keys and self.enc_keys)
 
     def party(self) -> dict[str, str]:
         """The canonical ``sender``/``recipient`` object for this partner."""
@@ -179,6 +189,45 @@ def _token_hashes(section: _Section) -> tuple[str, ...]:
     return tuple(hashes)
 
 
+def _envelope_keys(section: _Section, base_dir: Path) -> dict[str, Any]:
+    from hub.envelope import EnvelopeError, load_jwk, load_jwk_set
+
+    tls_only = section.get("tls_only", bool, False)
+    raw = section.get("keys", dict, None)
+    if raw is None:
+        if not tls_only:
+            raise ConfigError(
+                f"{section.where('keys')}: required: the partner's public envelope keys "
+                '(keys = { sig = "FILE.pub.jwk", enc = "FILE.pub.jwk" }), or tls_only = true to send '
+                "and accept unsealed messages over TLS alone"
+            )
+        return {"tls_only": True}
+    if tls_only:
+        raise ConfigError(f"{section.where('tls_only')}: a partner with envelope keys is not tls_only; choose one")
+    from hub.config import _Section as Section
+
+    keys = Section(section.file, f"{section.prefix}.keys", raw)
+    out: dict[str, Any] = {"tls_only": False}
+    for use in ("sig", "enc"):
+        value = keys.get(use, (str, dict), None)
+        if value is None:
+            raise ConfigError(f"{keys.where(use)}: required: a public JWK file, or an inline JWK or JWK set")
+        try:
+            source = json.loads((base_dir / value).read_bytes()) if isinstance(value, str) else value
+            loaded = load_jwk_set(source) if isinstance(source, dict) and "keys" in source else [load_jwk(source)]
+        except OSError as exc:
+            raise ConfigError(f"{keys.where(use)}: cannot read {value}: {exc.strerror}") from None
+        except ValueError:
+            raise ConfigError(f"{keys.where(use)}: {value} is not JSON") from None
+        except EnvelopeError as exc:
+            raise ConfigError(f"{keys.where(use)}: not a usable JWK: {exc.reason}") from None
+        if any(k.is_private for k in loaded):
+            raise ConfigError(f"{keys.where(use)}: holds a PRIVATE key; give the hub the partner's public key only")
+        out[f"{use}_keys"] = tuple(loaded)
+    keys.finish()
+    return out
+
+
 def _fingerprints(section: _Section) -> tuple[str, ...]:
     value = section.get("client_cert_sha256", (str, list), [])
     values = [value] if isinstance(value, str) else value
@@ -200,8 +249,11 @@ def _checked_id(section: _Section) -> str:
     return value
 
 
-def parse_partner(section: _Section) -> Partner:
-    """Build a ``Partner`` from one ``[[partner]]`` table, naming any bad key."""
+def parse_partner(section: _Section, base_dir: Path | None = None) -> Partner:
+    """Build a ``Partner`` from one ``[[partner]]`` table, naming any bad key.
+
+    Key files named in ``[partner.keys]`` are read relative to ``base_dir`` (the config directory).
+    """
     partner_id = _checked_id(section)
     kind = section.get("kind", str, None)
     if kind not in PARTNER_KINDS:
@@ -242,6 +294,7 @@ def parse_partner(section: _Section) -> Partner:
         receive=Receive(mode=mode, transport=transport, url=url, options=options),
         agreement=_parse_agreement(section),
         client_cert_sha256=_fingerprints(section),
+        **_envelope_keys(section, base_dir or Path(".")),
     )
     section.finish()
     return partner

@@ -21,6 +21,7 @@ from hub.intake import IntakeService
 from hub.metrics import Metrics
 from hub.plugins import HubPlugins, load_plugins
 from hub.router import Router
+from hub.sealing import EnvelopeGate
 from hub.store import open_store
 from hub.store.base import Store
 
@@ -39,6 +40,7 @@ class Hub:
     metrics: Metrics
     intake: IntakeService
     keys: KeyProvider
+    gate: EnvelopeGate
 
     def make_worker(self) -> DeliveryWorker:
         """A delivery worker sharing this hub's store, plugins and metrics."""
@@ -49,6 +51,7 @@ class Hub:
             self.store,
             self.metrics,
             self.intake.emit,
+            gate=self.gate,
         )
         self.intake.on_commit.append(worker.wake)
         return worker
@@ -80,8 +83,10 @@ def build_hub(
     store = open_store(config.settings, CodecRegistry(AesGcmCodec(keys)))
     metrics = Metrics()
     metrics.gauges.append(lambda: _store_gauges(store))
-    intake = IntakeService(plugins, validator, router, store, metrics)
-    return Hub(config, plugins, validator, router, store, metrics, intake, keys)
+    gate = EnvelopeGate(config.partners, keys, config.settings.hub_id)
+    gate.warn_about_unsealed_partners()
+    intake = IntakeService(plugins, validator, router, store, metrics, gate)
+    return Hub(config, plugins, validator, router, store, metrics, intake, keys, gate)
 
 
 def open_key_provider(config: HubConfig, plugins: HubPlugins) -> KeyProvider:

@@ -13,7 +13,10 @@ import pytest
 import requests
 
 from hub.auth import generate_token, hash_token
+from hub.crypto.keyring import FileKeyRing
+from hub.envelope import dump_jwk, generate_key
 from hub.testing import PartnerSimulator, RunningHub, free_port, write_config
+from hub.testing.simulator import SimulatorKeys
 
 REQUIRE_SERVICES = os.environ.get("HUB_REQUIRE_SERVICES") == "1"
 
@@ -43,6 +46,7 @@ class HubWorld:
     tokens: dict[str, str]
     sims: dict[str, PartnerSimulator]
     sessions: dict[str, requests.Session] = field(default_factory=dict)
+    own_keys: dict[str, tuple[Any, Any]] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -79,6 +83,7 @@ def build_world(
     tmp_path: Path,
     settings: dict[str, dict[str, Any]] | None = None,
     agreements: dict[str, dict[str, Any]] | None = None,
+    sealed: set[str] | frozenset[str] = frozenset(),
 ) -> HubWorld:
     """Start simulators, write a config pointing at them, start ``hub serve``."""
     port = free_port()
@@ -86,11 +91,19 @@ def build_world(
     tokens = {pid: generate_token() for pid, *_ in PARTNERS}
     tokens["ops"] = generate_token()
     sims: dict[str, PartnerSimulator] = {}
+    own_keys: dict[str, tuple[Any, Any]] = {}
     partners = []
     for pid, kind, codes, mode in PARTNERS:
         entry: dict[str, Any] = {"id": pid, "kind": kind, **codes, "token_sha256": hash_token(tokens[pid])}
         if agreements and pid in agreements:
             entry["agreement"] = agreements[pid]
+        if pid in sealed:
+            own_keys[pid] = (generate_key("sig", "EdDSA"), generate_key("enc", "X25519"))
+            key_dir = tmp_path / "config" / "partner-keys"
+            key_dir.mkdir(parents=True, exist_ok=True)
+            for use, key in zip(("sig", "enc"), own_keys[pid], strict=True):
+                (key_dir / f"{pid}.{use}.pub.jwk").write_text(dump_jwk(key))
+            entry["keys"] = {"sig": f"partner-keys/{pid}.sig.pub.jwk", "enc": f"partner-keys/{pid}.enc.pub.jwk"}
         if mode == "push":
             sims[pid] = PartnerSimulator(pid, hub_url=hub_url, token=tokens[pid]).start()
             entry["receive"] = {"mode": "push", "transport": "http", "url": f"{sims[pid].url}/inbound"}
@@ -106,6 +119,12 @@ def build_world(
         operators=[{"id": "ops", "token_sha256": hash_token(tokens["ops"])}],
         settings=merged,
     )
+    if own_keys:
+        ring = FileKeyRing.open(config_dir / "keys", os.environ["HUB_KEY_PASSPHRASE"])
+        hub_sig, hub_enc = ring.envelope_signing_key().public(), ring.envelope_decryption_keys()[0].public()
+        for pid, (sig, enc) in own_keys.items():
+            if pid in sims:
+                sims[pid].keys = SimulatorKeys(sig, enc, hub_sig, hub_enc)
     running = RunningHub(config_dir, port=port)
     try:
         running.start()
@@ -113,7 +132,7 @@ def build_world(
         for sim in sims.values():
             sim.stop()
         raise
-    return HubWorld(running, config_dir, tokens, sims)
+    return HubWorld(running, config_dir, tokens, sims, own_keys=own_keys)
 
 
 @pytest.fixture
@@ -134,9 +153,11 @@ def make_world(tmp_path: Path) -> Iterator[Any]:
     made: list[HubWorld] = []
 
     def factory(
-        settings: dict[str, dict[str, Any]] | None = None, agreements: dict[str, dict[str, Any]] | None = None
+        settings: dict[str, dict[str, Any]] | None = None,
+        agreements: dict[str, dict[str, Any]] | None = None,
+        sealed: set[str] | frozenset[str] = frozenset(),
     ) -> HubWorld:
-        built = build_world(tmp_path / f"w{len(made)}", settings, agreements)
+        built = build_world(tmp_path / f"w{len(made)}", settings, agreements, sealed)
         made.append(built)
         return built
 

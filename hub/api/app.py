@@ -260,6 +260,7 @@ def create_app(hub: Hub, *, run_worker: bool = True) -> FastAPI:
             read.append((job.record_id, job.delivery_id))
             try:
                 rendered = adapter.render(minimise(orjson.loads(job.body), partner.agreement), partner=partner)
+                rendered = hub.gate.seal_outbound(rendered, partner, job.message_id, job.type)
             except Exception:  # one message that cannot be rendered must not block the others
                 log.exception("adapter %s could not render delivery %s", adapter.name, job.delivery_id)
                 items.append(

@@ -15,7 +15,7 @@ means neither a body nor a wrapped key can be moved to another record.
 from __future__ import annotations
 
 import os
-from typing import Protocol
+from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -39,6 +39,14 @@ class KeyProvider(Protocol):
 
     def index_key(self) -> bytes:
         """The 32-byte key of the blind index."""
+        ...
+
+    def envelope_signing_key(self) -> Any:
+        """The hub's private JWK for signing sealed envelopes."""
+        ...
+
+    def envelope_decryption_keys(self) -> list[Any]:
+        """The hub's private JWKs for opening envelopes sealed to it."""
         ...
 
 

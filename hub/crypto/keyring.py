@@ -95,8 +95,17 @@ class FileKeyRing:
         }
         ring._add_key("kek", "primary")
         ring._add_key("index", "active")
+        ring._add_envelope_keys()
         ring._save()
         return ring
+
+    def _add_envelope_keys(self) -> None:
+        from hub.envelope import dump_jwk, generate_key
+
+        for purpose, alg in (("sig", "EdDSA"), ("enc", "X25519")):
+            if not any(e["purpose"] == purpose for e in self._doc["keys"]):
+                jwk = generate_key(purpose, alg)  # type: ignore[arg-type]
+                self._add_key(purpose, "active", dump_jwk(jwk, private=True).encode())
 
     @classmethod
     def open(cls, directory: Path, passphrase: str) -> FileKeyRing:
@@ -148,10 +157,10 @@ class FileKeyRing:
             self.load()
         return changed
 
-    def _add_key(self, purpose: str, status: str) -> str:
-        prefix = "kek" if purpose == "kek" else "idx"
+    def _add_key(self, purpose: str, status: str, material: bytes | None = None) -> str:
+        prefix = {"kek": "kek", "index": "idx", "sig": "sig", "enc": "enc"}[purpose]
         key_id = f"{prefix}-{datetime.now(UTC):%Y%m%d}-{secrets.token_hex(4)}"
-        material = secrets.token_bytes(32)
+        material = material if material is not None else secrets.token_bytes(32)
         nonce = secrets.token_bytes(12)
         sealed = nonce + AESGCM(self._wrapping_key()).encrypt(nonce, material, key_id.encode())
         self._doc["keys"].append(
@@ -200,6 +209,28 @@ class FileKeyRing:
                 return self._keys[entry["id"]]
         raise KeyRingError(f"{self.path}: no index key")
 
+    def envelope_signing_key(self) -> Any:
+        """The hub's private JWK that signs what it seals for partners."""
+        from hub.envelope import load_jwk
+
+        for entry in self._doc["keys"]:
+            if entry["purpose"] == "sig" and entry["status"] != "retired":
+                return load_jwk(self._keys[entry["id"]])
+        raise KeyRingError(f"{self.path}: no envelope signing key (run 'hub keys init' again on a new ring)")
+
+    def envelope_decryption_keys(self) -> list[Any]:
+        """The hub's private JWKs that open what partners seal for it (all live ones, for rotation overlap)."""
+        from hub.envelope import load_jwk
+
+        keys = [
+            load_jwk(self._keys[e["id"]])
+            for e in self._doc["keys"]
+            if e["purpose"] == "enc" and e["status"] != "retired"
+        ]
+        if not keys:
+            raise KeyRingError(f"{self.path}: no envelope encryption key")
+        return keys
+
     def infos(self) -> list[KeyInfo]:
         """Every key's id, purpose, status and dates."""
         return [
@@ -222,7 +253,7 @@ class FileKeyRing:
         if entry is None:
             raise KeyRingError(f"no key {key_id} in the ring ('hub keys list' shows them)")
         if entry["purpose"] != "kek":
-            raise KeyRingError(f"{key_id} is the index key; it cannot be retired")
+            raise KeyRingError(f"{key_id} is the {entry['purpose']} key; only key-encryption keys are retired here")
         if entry["status"] == "primary":
             raise KeyRingError(f"{key_id} is the primary key; rotate first, then retire it")
         if entry["status"] == "retired":

@@ -35,6 +35,7 @@ def write_config(
     routes: list[dict[str, Any]] | None = None,
     settings: dict[str, dict[str, Any]] | None = None,
     make_keys: bool = True,
+    default_tls_only: bool = True,
 ) -> Path:
     """Write a config directory: ``hub.toml`` from ``settings``, the partners, and routes.
 
@@ -42,7 +43,8 @@ def write_config(
     unless ``routes`` is given. With ``make_keys`` a key ring is created in
     ``directory/keys`` under the passphrase in ``HUB_KEY_PASSPHRASE``, which is
     set to a random value in this process's environment if it is unset (child
-    processes such as ``RunningHub`` inherit it).
+    processes such as ``RunningHub`` inherit it). With ``default_tls_only`` a
+    partner given with neither ``keys`` nor ``tls_only`` is written ``tls_only = true``.
     """
     directory.mkdir(parents=True, exist_ok=True)
     base: dict[str, dict[str, Any]] = {
@@ -55,6 +57,8 @@ def write_config(
     for table, values in (settings or {}).items():
         base.setdefault(table, {}).update(values)
     (directory / "hub.toml").write_text(dumps(base))
+    if default_tls_only:  # partners given without envelope keys exchange plain bodies over TLS
+        partners = [p if "keys" in p or "tls_only" in p else {**p, "tls_only": True} for p in partners]
     (directory / "partners.toml").write_text(dumps({"partner": partners, "operator": operators or []}))
     if routes is not None:
         (directory / "routes.toml").write_text(dumps({"route": routes}))

@@ -24,6 +24,17 @@ from aiohttp import web
 Responder = Callable[[dict[str, Any]], list[dict[str, Any]]]
 
 
+@dataclass(frozen=True)
+class SimulatorKeys:
+    """A sealing partner's own private keys and the hub's public keys."""
+
+    signing: Any
+    decryption: Any
+    hub_signing: Any
+    hub_encryption: Any
+    hub_id: str = "hub"
+
+
 @dataclass
 class Received:
     """One request the simulator received."""
@@ -34,6 +45,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     duplicate: bool
+    sealed: bool = False
 
     @property
     def message(self) -> dict[str, Any]:
@@ -64,7 +76,10 @@ class PartnerSimulator:
         port: int = 0,
         ssl_context: ssl.SSLContext | None = None,
         hub_ssl: ssl.SSLContext | bool = True,
+        keys: SimulatorKeys | None = None,
     ) -> None:
+        self.keys = keys
+        self.refused: list[str] = []
         self.ssl_context = ssl_context
         self.hub_ssl = hub_ssl
         self.name = name
@@ -176,12 +191,28 @@ class PartnerSimulator:
         if self.delay:
             await asyncio.sleep(self.delay)
         body = await request.read()
+        sealed = request.content_type == "application/jose"
+        if sealed:
+            try:
+                body = self._open(body)
+            except Exception as exc:  # a partner refuses what it cannot open, and says so
+                reason = getattr(exc, "reason", type(exc).__name__)
+                with self._changed:
+                    self.refused.append(reason)
+                    self._changed.notify_all()
+                return web.Response(status=400, text=f"envelope refused: {reason}")
+        elif self.keys is not None:
+            with self._changed:
+                self.refused.append("unsealed delivery")
+                self._changed.notify_all()
+            return web.Response(status=400, text="this partner accepts only sealed envelopes")
         key = request.headers.get("Idempotency-Key", "")
         with self._changed:
             duplicate = bool(key) and key in self._seen
             if key:
                 self._seen.add(key)
-            item = Received(time.time(), request.path, request.content_type, dict(request.headers), body, duplicate)
+            item = Received(time.time(), request.path, request.content_type, dict(request.headers), body, duplicate,
+                            sealed)  # fmt: skip
             self.received.append(item)
             self._changed.notify_all()
         if self.on_receive is not None:
@@ -199,10 +230,30 @@ class PartnerSimulator:
         for message in replies:
             await self.send(message)
 
+    def _open(self, body: bytes) -> bytes:
+        from hub.envelope import open_envelope
+
+        assert self.keys is not None, "a sealed delivery reached a simulator without keys"
+        opened = open_envelope(body, sender_keys=[self.keys.hub_signing], recipient_keys=[self.keys.decryption],
+                               expected_sender=self.keys.hub_id, expected_recipient=self.name)  # fmt: skip
+        return opened.payload
+
+    def seal(self, message: dict[str, Any]) -> bytes:
+        """``message`` sealed by this partner for the hub."""
+        from hub.envelope import EnvelopeMetadata, seal_envelope
+
+        assert self.keys is not None
+        metadata = EnvelopeMetadata(message["message_id"], message["type"], self.name, self.keys.hub_id)
+        return seal_envelope(orjson.dumps(message), metadata=metadata, signing_key=self.keys.signing,
+                             recipient_keys=[self.keys.hub_encryption]).encode("ascii")  # fmt: skip
+
     async def send(self, message: dict[str, Any]) -> Reply:
-        """POST a canonical message to the hub as this partner."""
-        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"}
-        async with self._session.post(f"{self.hub_url}/v1/messages", data=orjson.dumps(message),
+        """POST a canonical message to the hub as this partner (sealed when it has keys)."""
+        content_type, data = "application/json", orjson.dumps(message)
+        if self.keys is not None:
+            content_type, data = "application/jose", self.seal(message)
+        headers = {"Content-Type": content_type, "Authorization": f"Bearer {self.token}"}
+        async with self._session.post(f"{self.hub_url}/v1/messages", data=data,
                                       headers=headers, ssl=self.hub_ssl) as response:  # fmt: skip
             answer = await response.json(content_type=None)
             reply = Reply(message, response.status, answer)
