@@ -57,7 +57,32 @@ def _print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _HubGroup(click.Group):
+    """The ``hub`` group: built-in commands plus those plugins register (``hub_register_commands``)."""
+
+    _plugin_commands: dict[str, click.Command] | None = None
+
+    def _plugins(self) -> dict[str, click.Command]:
+        if self._plugin_commands is None:
+            from hub.plugins import load_plugins
+
+            try:
+                self._plugin_commands = {
+                    name: cmd for name, cmd in load_plugins().commands.items() if name not in self.commands
+                }
+            except PluginError as exc:
+                click.echo(f"hub: {exc}", err=True)
+                self._plugin_commands = {}
+        return self._plugin_commands
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._plugins()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, cmd_name) or self._plugins().get(cmd_name)
+
+
+@click.group(cls=_HubGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log at INFO level (ids and states only, never personal data).")
 def main(verbose: bool) -> None:
     """The partner hub: carries discharge, housing, referral and employment messages between agencies."""

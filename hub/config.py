@@ -59,6 +59,8 @@ class Settings:
     keys_dir: Path = Path("var/keys")
     passphrase_env: str = "HUB_KEY_PASSPHRASE"
     retention_days: dict[str, float] = field(default_factory=dict)
+    listeners: dict[str, dict[str, Any]] = field(default_factory=dict)
+    plugin_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,7 @@ def load_settings(config_dir: Path) -> Settings:
     path = config_dir / "hub.toml"
     data = _read_toml(path) if path.exists() else {}
     file = "hub.toml"
-    known_tables = {"server", "store", "delivery", "retry", "keys", "retention"}
+    known_tables = {"server", "store", "delivery", "retry", "keys", "retention", "listeners", "plugins"}
     for key in data:
         if key not in known_tables:
             raise ConfigError(f"{file}: unknown table [{key}] (known: {', '.join(sorted(known_tables))})")
@@ -185,10 +187,19 @@ def load_settings(config_dir: Path) -> Settings:
         keys_dir=keys_dir,
         passphrase_env=keys.get("passphrase_env", str, "HUB_KEY_PASSPHRASE"),
         retention_days=retention_days,
+        listeners=_tables(file, "listeners", data.get("listeners", {})),
+        plugin_settings=_tables(file, "plugins", data.get("plugins", {})),
     )
     for section in (server, store, delivery, retry, keys, retention):
         section.finish()
     return settings
+
+
+def _tables(file: str, name: str, value: Any) -> dict[str, dict[str, Any]]:
+    """``[name.X]`` tables, checked to be tables; their keys are for the plugin named X to check."""
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise ConfigError(f"{file}: [{name}] holds one table per plugin or listener, e.g. [{name}.mllp]")
+    return {k: dict(v) for k, v in value.items()}
 
 
 def load_partners(config_dir: Path) -> PartnerDirectory:

@@ -8,7 +8,8 @@ Lifecycle, in the order things happen::
 
     start-up  : hub_register_adapters, hub_register_transports,
                 hub_register_transforms, hub_register_schemas,
-                hub_register_key_providers                      (once each)
+                hub_register_key_providers, hub_register_listeners,
+                hub_register_commands                           (once each)
     intake    : adapter.parse -> hub_validate_message -> router (config routes
                 + hub_route) -> store commit -> 202 / ACK
     delivery  : adapter.render -> transport.deliver
@@ -26,7 +27,7 @@ import pluggy
 if TYPE_CHECKING:
     from hub.events import HubEvent
     from hub.problems import Problem
-    from hub.records import Adapter, KeyProviderSpec, SchemaSpec, Transform, Transport
+    from hub.records import Adapter, KeyProviderSpec, Listener, SchemaSpec, Transform, Transport
 
 hookspec = pluggy.HookspecMarker("hub")
 
@@ -77,6 +78,28 @@ def hub_register_schemas(register: Callable[[SchemaSpec], None]) -> None:
 
     Used by adapters that validate partner formats or extend canonical types
     with profiles. ``SchemaSpec.uri`` must be unique.
+    """
+
+
+@hookspec
+def hub_register_listeners(register: Callable[[Listener], None]) -> None:
+    """Register inbound listeners (called once at start-up; every implementation runs).
+
+    A listener brings messages in by a way other than the HTTP API: an MLLP
+    socket, a MESH mailbox it polls, a mail box. ``hub serve`` starts each
+    listener that ``hub.toml`` enables in its ``[listeners.NAME]`` table, passing
+    that table as ``options`` and a ``ListenerContext`` whose ``submit`` parses,
+    validates and durably commits one body as a given partner. A listener
+    acknowledges to its sender only after ``submit`` returned.
+    """
+
+
+@hookspec
+def hub_register_commands(register: Callable[[Any], None]) -> None:
+    """Register extra ``hub`` sub-commands (click commands or groups), once when the CLI starts.
+
+    For example ``hub geo import``. A command whose name is already taken is
+    refused with both plugins named.
     """
 
 

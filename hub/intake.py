@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from hub.problems import InvalidMessage, Problem, UnsupportedMediaType
+from hub.problems import InvalidMessage, Problem, UnparseableInput, UnsupportedMediaType
 from hub.router import Router
 from hub.sealing import SEALED_MEDIA_TYPES
 
@@ -97,6 +97,21 @@ class IntakeService:
                 f"No adapter reads {media_type or 'a body without Content-Type'}; this hub reads {', '.join(known)}."
             )
         return adapter.parse(body, content_type=media_type, sender_id=sender_id)
+
+    async def submit_body(
+        self, body: bytes, *, content_type: str, sender_id: str, idempotency_key: str | None = None
+    ) -> list[Accepted]:
+        """Parse a body and commit each message in it as ``sender_id``; for listeners (MLLP, MESH, ...).
+
+        All messages are checked before any is stored, so a body with one bad
+        message changes nothing.
+        """
+        if self.gate is not None and self.gate.partners.get(sender_id) is None:
+            raise UnparseableInput(f"{sender_id!r} is not a partner of this hub.")
+        messages = self.parse(body, content_type, sender_id)
+        for message in messages:
+            self.check(message, sender_id)
+        return [await self.submit(m, sender_id=sender_id, idempotency_key=idempotency_key) for m in messages]
 
     def check(self, message: dict[str, Any], sender_id: str) -> None:
         """Raise ``InvalidMessage`` listing every problem, or return if the message is valid."""

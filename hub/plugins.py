@@ -25,7 +25,7 @@ import pluggy
 
 from hub import hookspecs
 from hub.problems import PluginError
-from hub.records import Adapter, KeyProviderSpec, SchemaSpec, Transform, Transport, check_name
+from hub.records import Adapter, KeyProviderSpec, Listener, SchemaSpec, Transform, Transport, check_name
 
 log = logging.getLogger("hub.plugins")
 
@@ -58,6 +58,8 @@ class HubPlugins:
     transforms: dict[str, Transform]
     schemas: dict[str, SchemaSpec]
     key_providers: dict[str, KeyProviderSpec]
+    listeners: dict[str, Listener]
+    commands: dict[str, Any]
 
     @property
     def hook(self) -> Any:
@@ -158,7 +160,11 @@ def load_plugins(
     transforms = registry.collect("transform", manager.hook.hub_register_transforms, Transform)
     schemas = registry.collect("schema", manager.hook.hub_register_schemas, SchemaSpec, key="uri")
     key_providers = registry.collect("key provider", manager.hook.hub_register_key_providers, KeyProviderSpec)
-    return HubPlugins(manager, infos, adapters, transports, transforms, schemas, key_providers)  # type: ignore[arg-type]
+    listeners = registry.collect("listener", manager.hook.hub_register_listeners, Listener)
+    import click
+
+    commands = registry.collect("command", manager.hook.hub_register_commands, click.Command)
+    return HubPlugins(manager, infos, adapters, transports, transforms, schemas, key_providers, listeners, commands)  # type: ignore[arg-type]
 
 
 def _trace_hook_calls(manager: pluggy.PluginManager) -> None:

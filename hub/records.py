@@ -7,9 +7,10 @@ Plugins build these and hand them to the ``register`` callback of a
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -138,6 +139,39 @@ class Transform:
 
     def __post_init__(self) -> None:
         check_name("transform", self.name)
+
+
+@dataclass
+class ListenerContext:
+    """What a running listener may use.
+
+    ``submit(body, content_type=..., sender_id=..., idempotency_key=None)`` is a
+    coroutine that parses, validates and commits one inbound body as partner
+    ``sender_id`` and returns the ``Accepted`` answer (id, duplicate, notes); it
+    raises a ``HubError`` (``InvalidMessage``, ``UnparseableInput``, ...) with
+    every problem when the body is refused, and nothing is stored then.
+    """
+
+    submit: Callable[..., Awaitable[Any]]
+    partners: Any
+    settings: Any
+    options: dict[str, Any]
+    state_dir: Path
+
+
+@runtime_checkable
+class Listener(Protocol):
+    """Brings messages in (MLLP, MESH, ...). ``start`` returns once it is listening; ``stop`` ends it."""
+
+    name: str
+
+    async def start(self, context: ListenerContext) -> None:
+        """Begin accepting or polling; return once ready."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop accepting; finish or abandon in-flight work safely (nothing acknowledged is lost)."""
+        ...
 
 
 @dataclass(frozen=True)

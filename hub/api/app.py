@@ -29,6 +29,7 @@ from hub.identifiers import nhs_number_problem
 from hub.minimise import minimise
 from hub.partners import Caller
 from hub.problems import (
+    ConfigError,
     Forbidden,
     HubError,
     InvalidMessage,
@@ -38,6 +39,7 @@ from hub.problems import (
     Unauthenticated,
     UnparseableInput,
 )
+from hub.records import Listener, ListenerContext
 from hub.runtime import Hub
 
 log = logging.getLogger("hub.api")
@@ -48,6 +50,27 @@ PROBLEM = {"description": "Problem details (RFC 9457)", "content": {"application
 
 def _json(data: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+async def start_listeners(hub: Hub) -> list[Listener]:
+    """Start every listener ``hub.toml`` enables (``[listeners.NAME]`` with ``enabled = true``)."""
+    started: list[Listener] = []
+    settings = hub.config.settings
+    for name, options in settings.listeners.items():
+        if not options.get("enabled", True):
+            continue
+        listener = hub.plugins.listeners.get(name)
+        if listener is None:
+            raise ConfigError(
+                f"hub.toml: [listeners.{name}] names a listener no loaded plugin registers "
+                f"(known: {', '.join(sorted(hub.plugins.listeners)) or 'none'})"
+            )
+        context = ListenerContext(submit=hub.intake.submit_body, partners=hub.config.partners, settings=settings,
+                                  options=options, state_dir=settings.store_path.parent)  # fmt: skip
+        await listener.start(context)
+        started.append(listener)
+        log.info("listener %s started", name)
+    return started
 
 
 def create_app(hub: Hub, *, run_worker: bool = True) -> FastAPI:
@@ -66,9 +89,15 @@ def create_app(hub: Hub, *, run_worker: bool = True) -> FastAPI:
             worker = hub.make_worker()
             task = asyncio.create_task(worker.run(stop))
         app.state.started_at = time.time()
+        listeners = await start_listeners(hub)
         try:
             yield
         finally:
+            for listener in reversed(listeners):
+                try:
+                    await listener.stop()
+                except Exception:
+                    log.exception("listener %s failed to stop cleanly", listener.name)
             stop.set()
             if task is not None:
                 await task

@@ -1,0 +1,1 @@
+"""NHS fhir support for the partner hub."""

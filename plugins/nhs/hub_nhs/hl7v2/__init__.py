@@ -1,0 +1,1 @@
+"""NHS hl7v2 support for the partner hub."""

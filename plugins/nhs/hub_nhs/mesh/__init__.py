@@ -1,0 +1,1 @@
+"""NHS mesh support for the partner hub."""

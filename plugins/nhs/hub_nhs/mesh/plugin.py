@@ -1,0 +1,1 @@
+"""Entry point of the NHS mesh plugin (group ``hub.adapters``, name ``nhs-mesh``)."""
