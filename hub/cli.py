@@ -53,6 +53,32 @@ def _hub(config_dir: Path | None, strict: bool = False) -> Any:
     return build_hub(config_dir, strict_plugins=strict or None)
 
 
+class _StoreOnly:
+    """The store without keys (bodies stay sealed) and the observer plugins: for maintenance commands."""
+
+    def __init__(self, config_dir: Path | None) -> None:
+        from hub.config import load_config
+        from hub.plugins import load_plugins
+        from hub.store import open_store
+
+        self.config = load_config(config_dir)
+        self.store = open_store(self.config.settings)
+        self._observers = load_plugins().hook.hub_message_event.get_hookimpls()
+
+    def emit(self, events: list[Any]) -> None:
+        """Tell observer plugins about committed events (their failures are reported, not raised)."""
+        for impl in self._observers:
+            for event in events:
+                try:
+                    impl.function(event=event)
+                except Exception as exc:
+                    click.echo(f"hub: observer {impl.plugin_name} failed: {exc}", err=True)
+
+
+def _store_only(config_dir: Path | None) -> _StoreOnly:
+    return _StoreOnly(config_dir)
+
+
 def _print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
@@ -105,10 +131,13 @@ def init(config_dir: Path | None) -> None:
     operator's token is printed once here and only its digest is written.
     """
     from hub.config import config_dir_from_env, load_config
-    from hub.crypto.keyring import FileKeyRing
+    from hub.crypto.keyring import FileKeyRing, KeyRingError
     from hub.store import open_store
 
     directory = config_dir_from_env(config_dir)
+    early = os.environ.get("HUB_KEY_PASSPHRASE")
+    if early is not None and len(early) < 12:
+        raise click.ClickException("HUB_KEY_PASSPHRASE must be at least 12 characters; nothing was created")
     if not (directory / "partners.toml").exists():
         example = Path(__file__).resolve().parent.parent / "config"
         if not example.is_dir():
@@ -129,7 +158,10 @@ def init(config_dir: Path | None) -> None:
             passphrase = secrets.token_urlsafe(24)
             click.echo(f"Key ring passphrase (shown once; keep it in a secret store and export it as "
                        f"{settings.passphrase_env} wherever the hub runs): {passphrase}")  # fmt: skip
-        FileKeyRing.create(settings.keys_dir, passphrase)
+        try:
+            FileKeyRing.create(settings.keys_dir, passphrase)
+        except KeyRingError as exc:
+            raise click.ClickException(f"{exc} (set {settings.passphrase_env} and run 'hub init' again)") from None
         click.echo(f"Key ring created in {settings.keys_dir}")
     store = open_store(settings)
     store.close()
@@ -361,7 +393,7 @@ def messages() -> None:
 def messages_list(config_dir: Path | None, message_type: str | None, partner: str | None, limit: int,
                   as_json: bool) -> None:  # fmt: skip
     """Newest messages first, with their status."""
-    hub = _hub(config_dir)
+    hub = _store_only(config_dir)
     rows = hub.store.list_messages(limit=limit, message_type=message_type, partner=partner)
     if as_json:
         _print_json(rows)
@@ -382,7 +414,7 @@ def messages_show(message_id: str, body: bool, operator: str, config_dir: Path |
     from hub.bodies import BodyUnreadable
     from hub.events import HubEvent
 
-    hub = _hub(config_dir)
+    hub = _hub(config_dir) if body else _store_only(config_dir)
     view = hub.store.message_view(message_id)
     if view is None:
         raise click.ClickException(f"no message {message_id}; 'hub messages list' shows the ids")
@@ -431,7 +463,7 @@ def dlq() -> None:
 @friendly_errors
 def dlq_list(config_dir: Path | None, limit: int) -> None:
     """Each dead delivery with its partner, attempts and last error."""
-    hub = _hub(config_dir)
+    hub = _store_only(config_dir)
     rows = hub.store.dead_letters(limit)
     if not rows:
         click.echo("No dead letters.")
@@ -449,9 +481,9 @@ def replay(ids: tuple[str, ...], all_dead: bool, config_dir: Path | None) -> Non
     """Put dead-lettered deliveries back in the queue (by delivery id or message id, or --all-dead)."""
     if not ids and not all_dead:
         raise click.UsageError("name delivery or message ids, or pass --all-dead")
-    hub = _hub(config_dir)
+    hub = _store_only(config_dir)
     events = hub.store.replay(None if all_dead else list(ids), time.time())
-    hub.intake.emit(events)
+    hub.emit(events)
     count = len(events)
     click.echo(f"{count} deliveries queued again")
     if ids and count == 0:
@@ -601,9 +633,30 @@ def keys_list(config_dir: Path | None) -> None:
     finally:
         store.close()
     for info in ring.infos():
-        wraps = f"wraps {usage.get(info.id, 0)} data keys" if info.purpose == "kek" else "blind index"
+        wraps = {
+            "kek": f"wraps {usage.get(info.id, 0)} data keys",
+            "index": "blind index",
+            "sig": "signs sealed envelopes",
+            "enc": "opens envelopes sealed to the hub",
+        }.get(info.purpose, info.purpose)
         retired = f" retired {info.retired_at}" if info.retired_at else ""
         click.echo(f"{info.id:24} {info.purpose:6} {info.status:8} created {info.created_at}{retired}  {wraps}")
+
+
+@keys.command("export")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Directory for hub.sig.pub.jwk and hub.enc.pub.jwk.")  # fmt: skip
+@config_option
+@friendly_errors
+def keys_export(out: Path, config_dir: Path | None) -> None:
+    """Write the hub's PUBLIC envelope keys, to give to partners that seal (never the private parts)."""
+    from hub.envelope import dump_jwk
+
+    _, ring = _key_ring(config_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "hub.sig.pub.jwk").write_text(dump_jwk(ring.envelope_signing_key().public()) + "\n")
+    (out / "hub.enc.pub.jwk").write_text(dump_jwk(ring.envelope_decryption_keys()[0].public()) + "\n")
+    click.echo(f"wrote {out / 'hub.sig.pub.jwk'} and {out / 'hub.enc.pub.jwk'}")
 
 
 @keys.command("rotate")
@@ -726,6 +779,10 @@ def retention_run(config_dir: Path | None) -> None:
     store = open_store(settings)
     try:
         count = store.shred_expired(settings.retention_days, time.time())
+        complete = store.checkpoint()
     finally:
         store.close()
     click.echo(f"{count} messages shredded")
+    if count and not complete:
+        click.echo("hub: the write-ahead log still holds old pages (a reader is busy); run 'hub retention run' "
+                   "again shortly so shredded keys leave the WAL too", err=True)  # fmt: skip

@@ -223,6 +223,13 @@ def _envelope_keys(section: _Section, base_dir: Path) -> dict[str, Any]:
             raise ConfigError(f"{keys.where(use)}: not a usable JWK: {exc.reason}") from None
         if any(k.is_private for k in loaded):
             raise ConfigError(f"{keys.where(use)}: holds a PRIVATE key; give the hub the partner's public key only")
+        allowed = ("Ed25519", "P-256") if use == "sig" else ("X25519", "P-256")
+        wrong = [k for k in loaded if k.crv not in allowed or (k.use is not None and k.use != use)]
+        if wrong:
+            raise ConfigError(
+                f"{keys.where(use)}: a {wrong[0].crv} key marked use={wrong[0].use!r} cannot be a "
+                f"{'signing' if use == 'sig' else 'encryption'} key ({' or '.join(allowed)}, use {use!r})"
+            )
         out[f"{use}_keys"] = tuple(loaded)
     keys.finish()
     return out
@@ -282,7 +289,10 @@ def parse_partner(section: _Section, base_dir: Path | None = None) -> Partner:
         raise ConfigError(f"{receive_section.where('url')}: required when mode is 'push' over http")
     if mode == "pull" and url:
         raise ConfigError(f'{receive_section.where("url")}: a pull partner has no url (did you mean mode = "push"?)')
-    options = receive_section.get("options", dict, {})
+    options = dict(receive_section.get("options", dict, {}))
+    for file_option in ("ca_file", "client_cert", "client_key"):  # files are named relative to the config
+        if isinstance(options.get(file_option), str) and base_dir is not None:
+            options[file_option] = str((base_dir / options[file_option]).resolve())
     receive_section.finish()
     partner = Partner(
         id=partner_id,

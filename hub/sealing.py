@@ -36,11 +36,15 @@ class EnvelopeGate:
     hub_id: str = "hub"
 
     def warn_about_unsealed_partners(self) -> list[str]:
-        """Log (and return) a warning for every partner allowed to exchange unsealed messages."""
+        """Log (and return) a warning for every tls_only partner and every partner with no data-sharing agreement."""
         warnings = [
             f"partner {p.id} is tls_only: its messages travel without end-to-end sealing"
             for p in self.partners.partners.values()
             if not p.seals
+        ] + [
+            f"partner {p.id} has no data-sharing agreement in partners.toml: it receives whole messages"
+            for p in self.partners.partners.values()
+            if p.agreement is None
         ]
         for warning in warnings:
             log.warning(warning)

@@ -36,8 +36,8 @@ CASES = {
     "no token": (lambda: json.dumps(housing_request()).encode(), {"token": None}, 401),
     "wrong token": (lambda: json.dumps(housing_request()).encode(), {"token": "hub_not-a-real-token"}, 401),
     "unsupported content type": (lambda: b"a,b\n1,2\n", {"content_type": "text/csv"}, 415),
-    "FHIR before its adapter": (lambda: b'{"resourceType": "Bundle"}', {"content_type": "application/fhir+json"}, 415),
-    "HL7 v2 before its adapter": (lambda: b"MSH|^~\\&|", {"content_type": "application/hl7-v2"}, 415),
+    "a media type no adapter reads": (lambda: b"%PDF-1.7", {"content_type": "application/pdf"}, 415),
+    "no content type at all": (lambda: b"{}", {"content_type": ""}, 415),
     "sender is someone else": (lambda: json.dumps(housing_request(sender="trust-b")).encode(), {}, 422),
 }
 

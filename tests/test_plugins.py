@@ -61,7 +61,7 @@ def test_plugins_list_shows_each_plugin_its_distribution_and_what_it_registers(s
     assert result.returncode == 0, result.stderr
     rows = {r["name"]: r for r in json.loads(result.stdout)}
     assert rows["council"]["distribution"] == "hub-plugin-council"
-    assert rows["council"]["registers"] == ["transform:duty-to-refer"]
+    assert "transform:duty-to-refer" in rows["council"]["registers"]
     assert rows["acme"]["distribution"] == "acme-hub-charity" and rows["acme"]["version"] == "1.2.3"
     assert rows["acme"]["registers"] == ["transform:acme-copy"]
     assert sorted(rows["hub.defaults"]["registers"]) == [

@@ -233,6 +233,9 @@ def create_app(hub: Hub, *, run_worker: bool = True) -> FastAPI:
     async def post_batch(request: Request) -> Response:
         caller = authenticate(request)
         require_partner(caller)
+        sender = partners.get(caller.id)
+        if sender is not None and sender.seals:
+            raise Forbidden(f"{caller.id} has envelope keys registered: send each message sealed to /v1/messages.")
         body = await read_body(request)
         lines = body.split(b"\n")
         if sum(1 for line in lines if line.strip()) > settings.max_batch_lines:

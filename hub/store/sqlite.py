@@ -104,6 +104,8 @@ class SQLiteStore(Store):
     def __init__(self, path: Path, codecs: CodecRegistry) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():  # SQLite gives the -wal and -shm files the database file's mode
+            self.path.touch(mode=0o600)
         self.codecs = codecs
         setup = _connect(self.path)
         try:
@@ -129,6 +131,15 @@ class SQLiteStore(Store):
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+    def checkpoint(self) -> bool:
+        """Copy the WAL into the database and truncate it; True when it could be done completely."""
+        conn = _connect(self.path)
+        try:
+            busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            return busy == 0
+        finally:
+            conn.close()
 
     def ping(self) -> None:
         """Run a trivial query on the reader connection."""
@@ -385,11 +396,15 @@ class SQLiteStore(Store):
         from hub.crypto.at_rest import unwrap_data_key, wrap_data_key
 
         primary = keys.primary_kek_id()
+        infos = getattr(keys, "infos", None)
+        retired = [i.id for i in infos() if i.status == "retired"] if infos else []
+        skip = ",".join("?" * len(retired)) or "''"
 
         def job(conn: sqlite3.Connection) -> int:
             rows = conn.execute(
-                "SELECT id, kek_id, data_key FROM messages WHERE kek_id IS NOT NULL AND kek_id != ? LIMIT ?",
-                (primary, batch_size),
+                f"SELECT id, kek_id, data_key FROM messages WHERE kek_id IS NOT NULL AND kek_id != ? "
+                f"AND kek_id NOT IN ({skip}) LIMIT ?",
+                (primary, *retired, batch_size),
             ).fetchall()
             for record_id, kek_id, wrapped in rows:
                 data_key = unwrap_data_key(keys, record_id, kek_id, wrapped)
