@@ -1,0 +1,154 @@
+"""FHIR over real HTTP: a trust posts FHIR JSON and XML, the council gets a HousingRequest; wrong ones store nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from fhir_support import entry_index, own_bundle, own_bundle_xml, resource
+from lxml import etree
+from messages import example
+
+from hub.auth import generate_token, hash_token
+from hub.testing import PartnerSimulator, RunningHub, write_config
+
+FAST = {
+    "delivery": {"lease_seconds": 2.0, "poll_interval_seconds": 0.05, "timeout_seconds": 2.0},
+    "retry": {"initial_seconds": 0.1, "multiplier": 2.0, "max_delay_seconds": 0.5, "jitter": 0.2, "max_attempts": 4},
+    "server": {"max_body_bytes": 65536},
+}
+
+
+def post(world: Any, body: bytes, content_type: str, who: str = "trust-a") -> requests.Response:
+    return world.as_(who).post(f"{world.url}/v1/messages", data=body, headers={"Content-Type": content_type},
+                               timeout=10)  # fmt: skip
+
+
+@pytest.mark.parametrize("encoding", ["json", "xml"])
+def test_a_fhir_discharge_from_trust_a_reaches_the_council_as_a_housing_request(make_world: Any, encoding: str) -> None:
+    world = make_world()
+    if encoding == "json":
+        response = post(world, json.dumps(own_bundle()).encode(), "application/fhir+json; fhirVersion=4.0")
+    else:
+        response = post(world, own_bundle_xml(), "application/fhir+xml")
+    assert response.status_code == 202, response.text
+    council = world.sims["council-luton"]
+    assert council.wait_for(lambda s: s.messages("HousingRequest"))
+    request = council.messages("HousingRequest")[0]
+    assert request["sender"] == {"org_id": "trust-a", "ods_code": "RWK"}
+    assert request["payload"]["target_authority_gss"] == "E06000032"
+    assert request["payload"]["person"]["nhs_number"] == "9434765919"
+    assert world.sims["steps-luton"].wait_for(lambda s: s.messages("Referral"))
+    assert world.sims["ips-luton"].wait_for(lambda s: s.messages("IPSReferral"))
+
+
+def _bad_bodies() -> list[tuple[str, bytes, str, int, str]]:
+    """(name, body, content type, status, first problem location)."""
+    cases: list[tuple[str, bytes, str, int, str]] = []
+
+    def add(name: str, bundle: dict[str, Any], location: str) -> None:
+        cases.append((name, json.dumps(bundle).encode(), "application/fhir+json", 422, location))
+
+    bundle = own_bundle()
+    bundle["entry"].insert(0, bundle["entry"].pop(1))
+    add("MessageHeader not first", bundle, "Bundle.entry[0].resource")
+    bundle = own_bundle()
+    bundle["type"] = "transaction"
+    add("wrong Bundle type", bundle, "Bundle.type")
+    bundle = own_bundle()
+    resource(bundle, "Patient")["identifier"][0]["value"] = "9434765910"
+    add("bad NHS number", bundle, f"Bundle.entry[{entry_index(bundle, 'Patient')}].resource.identifier[0].value")
+    bundle = own_bundle()
+    del resource(bundle, "Encounter")["period"]["end"]
+    add("no discharge date", bundle, f"Bundle.entry[{entry_index(bundle, 'Encounter')}].resource.period.end")
+    bundle = own_bundle()
+    resource(bundle, "Encounter")["period"]["end"] = "2026-11-27T11:00:00"
+    add("no offset", bundle, f"Bundle.entry[{entry_index(bundle, 'Encounter')}].resource.period.end")
+    bundle = own_bundle()
+    resource(bundle, "Encounter")["hospitalization"]["dischargeDisposition"]["coding"][0]["code"] = "77"
+    add("unknown destination", bundle, f"Bundle.entry[{entry_index(bundle, 'Encounter')}].resource"
+                                       ".hospitalization.dischargeDisposition.coding[0].code")  # fmt: skip
+    add("not a Bundle", {"resourceType": "Patient", "id": "x"}, "resourceType")
+    cases.append(("JSON array", b"[]", "application/fhir+json", 400, "$"))
+    cases.append(("bad JSON", b'{"resourceType":', "application/fhir+json", 400, "line 1, column 17"))
+    xxe = (b'<?xml version="1.0"?><!DOCTYPE Bundle [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+           b'<Bundle xmlns="http://hl7.org/fhir"><type value="&x;"/></Bundle>')  # fmt: skip
+    cases.append(("XXE", xxe, "application/fhir+xml", 400, "line 1"))
+    laughs = (b'<?xml version="1.0"?><!DOCTYPE b [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">'
+              b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><Bundle xmlns="http://hl7.org/fhir"><type value="&c;"/>'
+              b"</Bundle>")  # fmt: skip
+    cases.append(("billion laughs", laughs, "application/fhir+xml", 400, "line 1"))
+    cases.append(("malformed XML", b"<Bundle xmlns='http://hl7.org/fhir'><type>", "application/fhir+xml", 400,
+                  "line 1, column 43"))  # fmt: skip
+    xml = etree.fromstring(own_bundle_xml())
+    xml.find("{http://hl7.org/fhir}type").set("value", "document")
+    cases.append(("wrong type in XML", etree.tostring(xml), "application/fhir+xml", 422, "Bundle.type"))
+    return cases
+
+
+def test_each_wrong_fhir_body_is_answered_with_its_path_and_nothing_is_stored(world: Any) -> None:
+    for name, body, content_type, status, location in _bad_bodies():
+        response = post(world, body, content_type)
+        assert response.status_code == status, (name, response.text)
+        errors = response.json()["errors"]
+        assert errors[0]["location"] == location, (name, errors)
+    assert world.db_count() == 0
+    assert world.sims["council-luton"].messages() == []
+
+
+@pytest.fixture
+def fhir_trust(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """A hub where trust-a speaks FHIR (adapter fhir-r4, XML on the way out) and the council is canonical JSON."""
+    tokens = {p: generate_token() for p in ("trust-a", "council-luton", "steps-luton", "ips-luton")}
+    sims = {p: PartnerSimulator(p).start() for p in tokens}
+    partners = [
+        {"id": "trust-a", "kind": "nhs_trust", "ods_code": "RWK", "adapter": "fhir-r4",
+         "token_sha256": hash_token(tokens["trust-a"]),
+         "receive": {"mode": "push", "transport": "http", "url": f"{sims['trust-a'].url}/fhir",
+                     "options": {"fhir_format": "xml"}}},
+        {"id": "council-luton", "kind": "council", "gss_code": "E06000032",
+         "token_sha256": hash_token(tokens["council-luton"]),
+         "receive": {"mode": "push", "transport": "http", "url": f"{sims['council-luton'].url}/inbound"}},
+        {"id": "steps-luton", "kind": "hostel", "token_sha256": hash_token(tokens["steps-luton"]),
+         "receive": {"mode": "push", "transport": "http", "url": f"{sims['steps-luton'].url}/inbound"}},
+        {"id": "ips-luton", "kind": "ips_provider", "token_sha256": hash_token(tokens["ips-luton"]),
+         "receive": {"mode": "push", "transport": "http", "url": f"{sims['ips-luton'].url}/inbound"}},
+    ]  # fmt: skip
+    hub = RunningHub(write_config(tmp_path / "config", partners=partners, settings=FAST))
+    try:
+        hub.start()
+        yield {"hub": hub, "tokens": tokens, "sims": sims}
+    finally:
+        hub.stop()
+        for sim in sims.values():
+            sim.stop()
+
+
+def test_a_fhir_trust_gets_the_councils_appointment_back_as_a_fhir_appointment(fhir_trust: dict[str, Any]) -> None:
+    hub, tokens, sims = fhir_trust["hub"], fhir_trust["tokens"], fhir_trust["sims"]
+    auth = {"Authorization": f"Bearer {tokens['trust-a']}", "Content-Type": "application/fhir+xml"}
+    response = requests.post(f"{hub.url}/v1/messages", data=own_bundle_xml(), headers=auth, timeout=10)
+    assert response.status_code == 202, response.text
+    assert sims["council-luton"].wait_for(lambda s: s.messages("HousingRequest"))
+    request = sims["council-luton"].messages("HousingRequest")[0]
+    appointment = example("housing-appointment", sender={"org_id": "council-luton", "gss_code": "E06000032"},
+                          in_reply_to=request["message_id"])  # fmt: skip
+    answer = requests.post(f"{hub.url}/v1/messages", json=appointment, timeout=10,
+                           headers={"Authorization": f"Bearer {tokens['council-luton']}"})  # fmt: skip
+    assert answer.status_code == 202, answer.text
+    trust = sims["trust-a"]
+    assert trust.wait_for(lambda s: len(s.received) >= 1)
+    received = trust.received[0]
+    assert received.content_type.startswith("application/fhir+xml")
+    root = etree.fromstring(received.body)
+    ns = {"f": "http://hl7.org/fhir"}
+    assert root.xpath("string(f:type/@value)", namespaces=ns) == "message"
+    assert root.xpath("string(f:entry[1]/f:resource/f:MessageHeader/f:eventCoding/f:code/@value)",
+                      namespaces=ns) == "housing-appointment"  # fmt: skip
+    assert root.xpath("string(f:entry[2]/f:resource/f:Appointment/f:status/@value)", namespaces=ns) == "proposed"
+    assert root.xpath("string(f:entry[2]/f:resource/f:Appointment/f:start/@value)", namespaces=ns) == \
+        appointment["payload"]["start"]  # fmt: skip
