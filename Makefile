@@ -18,6 +18,11 @@ $(VENV)/.installed: pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS)) | $(B
 	$(BIN)/pip install $(PIP_FLAGS) -e . $(addprefix -e ,$(PLUGINS))
 	@touch $@
 
+# The MESH tests run the real mesh-sandbox server, which pins its own FastAPI: it gets its own environment.
+.mesh-sandbox/bin/uvicorn:
+	$(PYTHON) -m venv .mesh-sandbox
+	.mesh-sandbox/bin/pip install $(PIP_FLAGS) mesh-sandbox==1.0.137
+
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install $(PIP_FLAGS) -e '.[test]'
 	@touch $@
@@ -31,11 +36,11 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check hub plugins tests bench
 	$(BIN)/ruff format --check hub plugins tests bench
 
-test: $(VENV)/.installed-test lint
+test: $(VENV)/.installed-test .mesh-sandbox/bin/uvicorn lint
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/throughput.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mesh-sandbox var .pytest_cache .ruff_cache

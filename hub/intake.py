@@ -116,8 +116,29 @@ class IntakeService:
     def check(self, message: dict[str, Any], sender_id: str) -> None:
         """Raise ``InvalidMessage`` listing every problem, or return if the message is valid."""
         problems = self.validator.problems(message, sender_id)
+        problems += self._sender_code_problems(message, sender_id)
         if problems:
             raise InvalidMessage("The message does not meet the canonical schema or the hub's rules.", problems)
+
+    def _sender_code_problems(self, message: dict[str, Any], sender_id: str) -> list[Problem]:
+        """The codes a message gives for its sender (ODS, GSS, MESH mailbox) must be the partner's own."""
+        partner = self.gate.partners.get(sender_id) if self.gate is not None else None
+        sender = message.get("sender") if isinstance(message, dict) else None
+        if partner is None or not isinstance(sender, dict):
+            return []
+        problems = []
+        for code_field in ("ods_code", "gss_code", "mesh_mailbox"):
+            claimed = sender.get(code_field)
+            if claimed is None:
+                continue
+            registered = partner.codes.get(code_field)
+            if registered is None:
+                problems.append(Problem(f"$.sender.{code_field}", f"no {code_field} is registered for {sender_id}"))
+            elif str(claimed).upper() != registered.upper():
+                problems.append(
+                    Problem(f"$.sender.{code_field}", f"is not the {code_field} registered for {sender_id}")
+                )
+        return problems
 
     async def submit(self, message: dict[str, Any], *, sender_id: str, idempotency_key: str | None = None) -> Accepted:
         """Validate, route and commit one canonical message; return after the commit."""

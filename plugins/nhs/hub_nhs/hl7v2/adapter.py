@@ -1,0 +1,42 @@
+"""The ``hl7v2`` adapter: ADT^A03 bodies (``application/hl7-v2``) in, DischargeNotice as ADT^A03 out.
+
+Contract: ``parse`` returns one DischargeNotice per message in the body or
+raises ``UnparseableInput``/``InvalidMessage`` with every problem (never any
+other exception). ``render`` writes a DischargeNotice as an ADT^A03 with the
+same segments and custom Z-segments ``parse`` reads; other types are refused
+with ``ValueError`` (configure such partners with another adapter).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from hub import Partner, Rendered, UnparseableInput
+from hub_nhs.hl7v2.adt import discharge_notice
+from hub_nhs.hl7v2.parser import parse_messages
+from hub_nhs.hl7v2.render import render_discharge
+
+CONTENT_TYPE = "application/hl7-v2"
+
+
+class Hl7v2Adapter:
+    """Parses HL7 v2 ADT^A03 into DischargeNotice and renders DischargeNotice back."""
+
+    name = "hl7v2"
+    content_types = (CONTENT_TYPE,)
+
+    def parse(self, body: bytes, *, content_type: str, sender_id: str) -> list[dict[str, Any]]:
+        """Every ADT^A03 in ``body`` as a canonical DischargeNotice, or raise with every problem."""
+        try:
+            return [discharge_notice(message, sender_id) for message in parse_messages(body)]
+        except (RecursionError, MemoryError) as error:  # pathological input must still be a refusal
+            raise UnparseableInput("The HL7 v2 body could not be read.") from error
+
+    def render(self, message: dict[str, Any], *, partner: Partner) -> Rendered:
+        """A DischargeNotice as an ADT^A03 for ``partner``."""
+        if message.get("type") != "DischargeNotice":
+            raise ValueError(f"the hl7v2 adapter renders DischargeNotice only, not {message.get('type')}")
+        body = render_discharge(message, receiving_facility=partner.codes.get("ods_code", partner.id.upper()),
+                                now=datetime.now(UTC))  # fmt: skip
+        return Rendered(CONTENT_TYPE, body)

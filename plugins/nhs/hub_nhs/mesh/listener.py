@@ -1,0 +1,170 @@
+"""The ``mesh`` listener: polls the hub's MESH inbox, commits each message, then acknowledges it.
+
+Options (``[listeners.mesh]`` in hub.toml):
+
+- ``url``, ``mailbox``, ``password_env``, ``shared_key_env``, ``client_cert``, ``client_key``,
+  ``ca_file``: the hub's own mailbox (see ``connection``);
+- ``workflows``: table ``WORKFLOW_ID = "content/type"``, e.g.
+  ``TOC_FHIR_MH_DISCH = "application/fhir+json"``; only these workflows are read,
+  others are left in the inbox for another system. A workflow given ``""`` uses
+  the message's own ``Mex-Content-Type``;
+- ``poll_interval_seconds`` (default 60), ``handshake_interval_seconds`` (default 86400).
+
+Contract, for each inbox message of a known workflow:
+
+1. download it (chunks are joined by ``mesh_client``);
+2. the sender is the partner whose ``mesh_mailbox`` is ``Mex-From``;
+3. ``submit`` it with ``idempotency_key = "mesh:<MESH message id>"``, which commits it;
+4. only then acknowledge it. A crash between 3 and 4 leaves it in the inbox; the
+   next poll downloads it again and the hub answers it as a duplicate, so it is
+   neither lost nor stored twice.
+
+A message the hub refuses (unknown sender, invalid content) is recorded in
+``<state dir>/mesh-refused/<id>.json`` (ids, workflow and reasons, never the body)
+and then acknowledged, so it does not block the inbox; a failure to store it
+(the hub's own problem) leaves it in the inbox for the next poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from hub import ListenerContext, UnparseableInput
+from hub_nhs.mesh.connection import MeshConnection
+
+log = logging.getLogger("hub_nhs.mesh")
+
+
+class MeshListener:
+    """Polls one MESH mailbox and brings its messages into the hub."""
+
+    name = "mesh"
+
+    def __init__(self) -> None:
+        self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+        self._last_handshake = 0.0
+
+    async def start(self, context: ListenerContext) -> None:
+        """Check the options, shake hands with MESH once, and start polling."""
+        options = context.options
+        self.context = context
+        self.connection = MeshConnection.from_options(options, where="hub.toml [listeners.mesh]")
+        workflows = options.get("workflows", {})
+        if isinstance(workflows, list):
+            workflows = dict.fromkeys(workflows, "")
+        if not workflows:
+            raise ValueError("hub.toml [listeners.mesh]: workflows: name at least one workflow ID to read")
+        self.workflows: dict[str, str] = {str(k): str(v) for k, v in workflows.items()}
+        self.poll_interval = float(options.get("poll_interval_seconds", 60))
+        self.handshake_interval = float(options.get("handshake_interval_seconds", 86400))
+        self._crash_before_acknowledge = bool(options.get("testing_crash_before_acknowledge", False))
+        self.refused_dir = Path(context.state_dir) / "mesh-refused"
+        self._stop = asyncio.Event()
+        self._event_loop = asyncio.get_running_loop()
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        """Stop polling after the message in hand (never between commit and acknowledge)."""
+        self._stop.set()
+        if self._task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._task, 30)
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await asyncio.to_thread(self.poll_once)
+            except Exception as error:
+                log.warning("mesh poll of %s failed (%s); trying again", self.connection.mailbox, type(error).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.poll_interval)
+
+    def poll_once(self) -> int:
+        """Handshake if due, then bring in every waiting message; return how many were acknowledged.
+
+        Runs in a worker thread; each commit is handed to the hub's event loop.
+        """
+        done = 0
+        with self.connection.open() as client:
+            if time.monotonic() - self._last_handshake >= self.handshake_interval or not self._last_handshake:
+                client.handshake()
+                self._last_handshake = time.monotonic()
+                log.info("mesh handshake for %s succeeded", self.connection.mailbox)
+            for message_id in client.list_messages():
+                if self._stop.is_set():
+                    break
+                if self._bring_in(client, message_id):
+                    done += 1
+        return done
+
+    def _bring_in(self, client: Any, message_id: str) -> bool:
+        message = client.retrieve_message(message_id)
+        try:
+            workflow = message.workflow_id or ""
+            if workflow not in self.workflows:
+                log.info("mesh message %s has workflow %r, which this hub does not read; left in the inbox",
+                         message_id, workflow)  # fmt: skip
+                return False
+            body = message.read()
+        finally:
+            message.close()
+        content_type = self.workflows[workflow] or message.content_type or "application/octet-stream"
+        try:
+            sender_id = self._sender(message.sender or "")
+            future = asyncio.run_coroutine_threadsafe(
+                self.context.submit(body, content_type=content_type, sender_id=sender_id,
+                                    idempotency_key=f"mesh:{message_id}"),
+                self._event_loop,
+            )  # fmt: skip
+            accepted = future.result()
+        except Exception as error:
+            if not hasattr(error, "status") or int(getattr(error, "status", 500)) >= 500:
+                log.warning("mesh message %s could not be stored (%s); it stays in the inbox",
+                            message_id, type(error).__name__)  # fmt: skip
+                return False
+            self._record_refusal(message_id, message.sender, workflow, error)
+            client.acknowledge_message(message_id)
+            return True
+        if self._crash_before_acknowledge:  # fault injection for the restart test: die between commit and ack
+            os._exit(70)
+        client.acknowledge_message(message_id)
+        duplicate = all(a.duplicate for a in accepted)
+        log.info("mesh message %s %s and acknowledged", message_id, "was a duplicate" if duplicate else "accepted")
+        return True
+
+    def _sender(self, mailbox: str) -> str:
+        partners = self.context.partners
+        partner = partners.by_code("mesh_mailbox", mailbox) or partners.by_code("mesh_mailbox", mailbox.upper())
+        if partner is None:
+            raise UnparseableInput(f"MESH mailbox {mailbox!r} is not the mesh_mailbox of a partner of this hub.")
+        return str(partner.id)
+
+    def _record_refusal(self, message_id: str, sender: str | None, workflow: str, error: Exception) -> None:
+        """Write what an operator needs to follow up a refused message (no body, no personal data)."""
+        self.refused_dir.mkdir(parents=True, exist_ok=True)
+        record = {
+            "mesh_message_id": message_id,
+            "from_mailbox": sender,
+            "workflow_id": workflow,
+            "error": type(error).__name__,
+            "detail": getattr(error, "detail", str(error)),
+            "problems": [p.location for p in getattr(error, "problems", [])],
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        path = self.refused_dir / f"{message_id}.json"
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("w", encoding="utf-8") as handle:
+            json.dump(record, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.replace(path)
+        log.warning("mesh message %s refused (%s); recorded in %s and acknowledged", message_id,
+                    type(error).__name__, path.name)  # fmt: skip

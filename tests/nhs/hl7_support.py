@@ -1,0 +1,230 @@
+"""HL7 v2 samples and an MLLP client for the HL7 and MLLP tests (a plain module, imported by them)."""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hub_nhs.hl7v2.framing import END_BLOCK, START_BLOCK, frame
+from hub_nhs.hl7v2.parser import unescape
+
+from hub.auth import generate_token, hash_token
+from hub.testing import PartnerSimulator, RunningHub, free_port, write_config
+
+# A synthetic person: the NHS number is in the 999 test range and passes Modulus 11.
+TEST_NHS_NUMBER = "9990000018"
+
+
+def segment(name: str, fields: dict[int, str]) -> str:
+    """A segment with ``fields`` at their HL7 positions (SEG-1 is key 1), the rest empty."""
+    return "|".join([name, *(fields.get(n, "") for n in range(1, max(fields) + 1))])
+
+
+def adt_a03(
+    *,
+    facility: str = "RWK",
+    control: str | None = None,
+    nhs_number: str = TEST_NHS_NUMBER,
+    separator: str = "\r",
+    extra: list[str] | None = None,
+    replace: dict[str, str] | None = None,
+) -> bytes:
+    """An ADT^A03 from ``facility``; ``replace`` swaps whole segments by name, ``extra`` appends segments."""
+    control = control or uuid.uuid4().hex[:20]
+    segments = {
+        "MSH": f"MSH|^~\\&|EPR|{facility}|HUB|HUB|20261127110500||ADT^A03^ADT_A03|{control}|P|2.4|||AL|NE||8859/1",
+        "EVN": "EVN|A03|20261127110500",
+        "PID": segment(
+            "PID",
+            {
+                1: "1",
+                3: f"{nhs_number}^^^NHS^NH~RWK-00123456^^^RWK^MR",
+                5: "Example^Alex^^^Mx",
+                7: "19900517",
+                8: "M",
+                11: "Flat 2\\S\\3^10 High Street^Luton^^LU1 2AA^GBR",
+                13: "07700 900123",
+                32: "01",
+            },
+        ),
+        "PV1": segment(
+            "PV1",
+            {
+                1: "1",
+                2: "I",
+                3: "Willow Ward^^^RWK",
+                7: "C1234567^Sample^Sam^^^Dr",
+                19: "V0001",
+                36: "1",
+                37: "19",
+                44: "20261002",
+                45: "20261127110000",
+            },
+        ),
+        "ZHS": "ZHS|no_fixed_abode|E06000032|Sleeping rough\\.br\\before admission|Tenancy support~GP registration|Y",
+        "ZDR": "ZDR|Y|Y|W|20261123153000|Chris Placeholder, Ward Manager",
+        "ZMH": "ZMH|3|N|Y",
+    }
+    for name, text in (replace or {}).items():
+        segments[name] = text
+    lines = [s for s in segments.values() if s] + (extra or [])
+    return separator.join(lines).encode("latin-1") + separator.encode()
+
+
+def parse_ack(data: bytes) -> dict[str, Any]:
+    """The interesting parts of an ACK: MSA-1, MSA-2, MSA-3 and the ERR segments."""
+    text = data.decode("utf-8")
+    segments = [s.split("|") for s in text.split("\r") if s]
+    msa = next(s for s in segments if s[0] == "MSA")
+    return {
+        "code": msa[1],
+        "control": msa[2] if len(msa) > 2 else "",
+        "text": unescape(msa[3]) if len(msa) > 3 else "",
+        "errors": [s for s in segments if s[0] == "ERR"],
+        "msh": segments[0],
+    }
+
+
+class MllpClient:
+    """A blocking MLLP client for tests: send frames or raw bytes, read ACK frames."""
+
+    def __init__(self, port: int, host: str = "127.0.0.1", timeout: float = 10.0) -> None:
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self._buffer = b""
+
+    def send_raw(self, data: bytes) -> None:
+        """Write bytes as they are (for framing edge cases)."""
+        self.sock.sendall(data)
+
+    def send(self, message: bytes) -> dict[str, Any]:
+        """Send one framed message and return its parsed ACK."""
+        self.send_raw(frame(message))
+        return parse_ack(self.read_frame())
+
+    def read_frame(self) -> bytes:
+        """The next frame's payload; raises ConnectionError if the hub closed the connection."""
+        while END_BLOCK not in self._buffer:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed")
+            self._buffer += chunk
+        raw, _, self._buffer = self._buffer.partition(END_BLOCK)
+        return raw.partition(START_BLOCK)[2]
+
+    def closed_by_peer(self) -> bool:
+        """True when the hub closes the connection (reads EOF) within the timeout."""
+        try:
+            return self.sock.recv(1) == b""
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+
+    def close(self) -> None:
+        """Close the socket."""
+        self.sock.close()
+
+    def __enter__(self) -> MllpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass
+class SmallHub:
+    """A running ``hub serve`` with a few NHS partners, its config directory, tokens and simulators."""
+
+    hub: RunningHub
+    config_dir: Path
+    tokens: dict[str, str]
+    sims: dict[str, PartnerSimulator] = field(default_factory=dict)
+    listener_ports: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        """Base URL of the hub."""
+        return self.hub.url
+
+    def count(self, message_type: str) -> int:
+        """Stored messages of ``message_type``, read straight from the SQLite file."""
+        conn = sqlite3.connect(self.config_dir / "hub.db")
+        try:
+            query = "SELECT count(*) FROM messages WHERE type = ?"
+            return int(conn.execute(query, (message_type,)).fetchone()[0])
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        """Stop the hub and the simulators."""
+        self.hub.stop()
+        for sim in self.sims.values():
+            sim.stop()
+
+
+def start_small_hub(
+    directory: Path,
+    *,
+    listeners: dict[str, dict[str, Any]] | None = None,
+    partners: list[dict[str, Any]] | None = None,
+    routes: list[dict[str, Any]] | None = None,
+) -> SmallHub:
+    """Start ``hub serve`` with trusts RWK (trust-a) and RXY (trust-b, receives every DischargeNotice by push).
+
+    Routes are our own (DischargeNotice -> trust-b) so these tests do not depend on other plugins' transforms.
+    """
+    port = free_port()
+    hub_url = f"http://127.0.0.1:{port}"
+    tokens = {"trust-a": generate_token(), "trust-b": generate_token(), "ops": generate_token()}
+    sim = PartnerSimulator("trust-b", hub_url=hub_url, token=tokens["trust-b"]).start()
+    entries = [
+        {"id": "trust-a", "kind": "nhs_trust", "ods_code": "RWK", "token_sha256": hash_token(tokens["trust-a"]),
+         "receive": {"mode": "pull"}},
+        {"id": "trust-b", "kind": "nhs_trust", "ods_code": "RXY", "token_sha256": hash_token(tokens["trust-b"]),
+         "receive": {"mode": "push", "transport": "http", "url": f"{sim.url}/inbound"}},
+        *(partners or []),
+    ]  # fmt: skip
+    settings = {
+        "delivery": {"lease_seconds": 2.0, "poll_interval_seconds": 0.05, "timeout_seconds": 5.0},
+        "retry": {"initial_seconds": 0.1, "multiplier": 2.0, "max_delay_seconds": 0.5, "max_attempts": 4},
+        "listeners": listeners or {},
+    }
+    config_dir = write_config(directory, partners=entries, settings=settings,
+                              operators=[{"id": "ops", "token_sha256": hash_token(tokens["ops"])}],
+                              routes=routes if routes is not None else DISCHARGE_TO_TRUST_B)  # fmt: skip
+    running = RunningHub(config_dir, port=port)
+    try:
+        running.start()
+    except Exception:
+        sim.stop()
+        raise
+    return SmallHub(running, config_dir, tokens, {"trust-b": sim})
+
+
+DISCHARGE_TO_TRUST_B = [{"name": "discharge-copy", "type": "DischargeNotice", "to": "trust-b"}]
+
+
+@pytest.fixture
+def hl7_hub_factory(tmp_path: Path) -> Iterator[Callable[..., SmallHub]]:
+    """Start small hubs (see ``start_small_hub``); all are stopped after the test."""
+    made: list[SmallHub] = []
+
+    def factory(**kwargs: Any) -> SmallHub:
+        hub = start_small_hub(tmp_path / f"hub{len(made)}", **kwargs)
+        made.append(hub)
+        return hub
+
+    yield factory
+    for hub in made:
+        hub.stop()
+
+
+def mllp_hub(factory: Callable[..., SmallHub], **options: Any) -> tuple[SmallHub, int]:
+    """A small hub with ``[listeners.mllp]`` on a free port; returns it and the port."""
+    port = free_port()
+    hub = factory(listeners={"mllp": {"host": "127.0.0.1", "port": port, **options}})
+    return hub, port

@@ -1,0 +1,124 @@
+"""MESH against the real mesh-sandbox: inbox polling, chunking, a crash before acknowledge, sending, tracking."""
+
+from __future__ import annotations
+
+import json
+
+import requests
+from hl7_support import adt_a03, hl7_hub_factory
+from mesh_support import (
+    HUB_MAILBOX,
+    OTHER_MAILBOX,
+    TRUST_MAILBOX,
+    mesh_sandbox,
+    mesh_sandbox_server,
+    wait_until,
+)
+
+from hub.testing import RunningHub
+
+__all__ = ["hl7_hub_factory", "mesh_sandbox", "mesh_sandbox_server"]
+
+WORKFLOW = "HUB_HL7V2_ADT"
+MESH_PARTNERS = [
+    {"id": "trust-m", "kind": "nhs_trust", "ods_code": "RMM", "mesh_mailbox": TRUST_MAILBOX,
+     "receive": {"mode": "pull"}},
+    {"id": "trust-c", "kind": "nhs_trust", "ods_code": "RCC", "mesh_mailbox": OTHER_MAILBOX,
+     "receive": {"mode": "push", "transport": "mesh", "options": {"workflow_id": "TOC_FHIR_MH_DISCH"}}},
+]  # fmt: skip
+
+
+def mesh_hub(factory, partners=MESH_PARTNERS, **listener_options):
+    options = {"workflows": {WORKFLOW: "application/hl7-v2"}, "poll_interval_seconds": 0.2, **listener_options}
+    return factory(listeners={"mesh": options}, partners=partners)
+
+
+def send_from_trust(sandbox, body: bytes, **kwargs) -> str:
+    with sandbox.client(TRUST_MAILBOX, max_chunk_size=kwargs.pop("max_chunk_size", 75 * 1024 * 1024)) as client:
+        return client.send_message(HUB_MAILBOX, body, workflow_id=kwargs.pop("workflow_id", WORKFLOW), **kwargs)
+
+
+def test_a_message_in_the_hub_mailbox_is_committed_then_acknowledged(mesh_sandbox, hl7_hub_factory) -> None:
+    hub = mesh_hub(hl7_hub_factory)
+    send_from_trust(mesh_sandbox, adt_a03(facility="RMM", control="MESH-1"))
+    assert wait_until(lambda: hub.count("DischargeNotice") == 1)
+    assert wait_until(lambda: mesh_sandbox.inbox(HUB_MAILBOX) == [])
+    assert hub.sims["trust-b"].wait_for(lambda s: s.messages("DischargeNotice"))
+    assert hub.sims["trust-b"].messages("DischargeNotice")[0]["sender"]["org_id"] == "trust-m"
+
+
+def test_a_chunked_message_is_reassembled(mesh_sandbox, hl7_hub_factory) -> None:
+    hub = mesh_hub(hl7_hub_factory)
+    body = adt_a03(facility="RMM", control="CHUNKED")
+    send_from_trust(mesh_sandbox, body, max_chunk_size=200)
+    assert len(body) > 2 * 200  # three chunks
+    assert wait_until(lambda: hub.count("DischargeNotice") == 1)
+    assert wait_until(lambda: mesh_sandbox.inbox(HUB_MAILBOX) == [])
+
+
+def test_a_crash_between_commit_and_acknowledge_neither_loses_nor_doubles(mesh_sandbox, hl7_hub_factory) -> None:
+    hub = mesh_hub(hl7_hub_factory, testing_crash_before_acknowledge=True)
+    mesh_id = send_from_trust(mesh_sandbox, adt_a03(facility="RMM", control="CRASH"))
+    assert wait_until(lambda: hub.hub.process.poll() is not None), "the hub should have died before acknowledging"
+    assert hub.count("DischargeNotice") == 1
+    assert mesh_sandbox.inbox(HUB_MAILBOX) == [mesh_id]
+    toml = hub.config_dir / "hub.toml"
+    toml.write_text(toml.read_text().replace("testing_crash_before_acknowledge = true",
+                                             "testing_crash_before_acknowledge = false"))  # fmt: skip
+    hub.hub = RunningHub(hub.config_dir, port=hub.hub.port).start()
+    assert wait_until(lambda: mesh_sandbox.inbox(HUB_MAILBOX) == [])
+    assert hub.count("DischargeNotice") == 1
+
+
+def test_a_message_from_an_unknown_mailbox_is_recorded_as_refused_and_acknowledged(mesh_sandbox,
+                                                                                 hl7_hub_factory) -> None:  # fmt: skip
+    hub = mesh_hub(hl7_hub_factory, partners=MESH_PARTNERS[:1])  # X26ABC3 belongs to no partner here
+    with mesh_sandbox.client(OTHER_MAILBOX) as stranger:
+        mesh_id = stranger.send_message(HUB_MAILBOX, adt_a03(facility="RCC"), workflow_id=WORKFLOW)
+    refused = hub.config_dir / "mesh-refused" / f"{mesh_id}.json"
+    assert wait_until(refused.exists)
+    record = json.loads(refused.read_text())
+    assert (record["from_mailbox"], record["error"]) == (OTHER_MAILBOX, "UnparseableInput")
+    assert wait_until(lambda: mesh_sandbox.inbox(HUB_MAILBOX) == [])
+    assert hub.count("DischargeNotice") == 0
+
+
+def test_an_invalid_message_is_refused_with_its_locations(mesh_sandbox, hl7_hub_factory) -> None:
+    hub = mesh_hub(hl7_hub_factory)
+    mesh_id = send_from_trust(mesh_sandbox, adt_a03(facility="RMM", nhs_number="9990000019"))
+    refused = hub.config_dir / "mesh-refused" / f"{mesh_id}.json"
+    assert wait_until(refused.exists)
+    assert json.loads(refused.read_text())["problems"] == ["PID-3"]
+    assert "9990000019" not in refused.read_text()
+
+
+def test_other_workflows_are_left_in_the_inbox(mesh_sandbox, hl7_hub_factory) -> None:
+    hub = mesh_hub(hl7_hub_factory)
+    other = send_from_trust(mesh_sandbox, b"not for the hub", workflow_id="SOME_OTHER_WORKFLOW")
+    send_from_trust(mesh_sandbox, adt_a03(facility="RMM"))
+    assert wait_until(lambda: hub.count("DischargeNotice") == 1)
+    assert wait_until(lambda: mesh_sandbox.inbox(HUB_MAILBOX) == [other])
+
+
+def test_the_mesh_transport_sends_with_workflow_and_local_id_and_tracks(mesh_sandbox, hl7_hub_factory) -> None:
+    hub = hl7_hub_factory(partners=MESH_PARTNERS,
+                          routes=[{"name": "to-trust-c", "type": "DischargeNotice", "to": "trust-c"}])  # fmt: skip
+
+    headers = {"Authorization": f"Bearer {hub.tokens['trust-a']}", "Content-Type": "application/hl7-v2"}
+    response = requests.post(f"{hub.url}/v1/messages", data=adt_a03(), headers=headers, timeout=10)
+    assert response.status_code == 202
+    hub_id = response.json()["id"]
+    assert wait_until(lambda: mesh_sandbox.inbox(OTHER_MAILBOX) != [])
+    with mesh_sandbox.client(OTHER_MAILBOX) as trust:
+        [mesh_id] = trust.list_messages()
+        message = trust.retrieve_message(mesh_id)
+        assert (message.workflow_id, message.sender) == ("TOC_FHIR_MH_DISCH", HUB_MAILBOX)
+        assert message.local_id
+        body = json.loads(message.read())
+        assert body["type"] == "DischargeNotice"
+        trust.acknowledge_message(mesh_id)
+    view = requests.get(f"{hub.url}/v1/messages/{hub_id}", timeout=10,
+                        headers={"Authorization": f"Bearer {hub.tokens['ops']}"}).json()  # fmt: skip
+    assert "delivered" in json.dumps(view)
+    with mesh_sandbox.client(HUB_MAILBOX) as hub_mailbox:
+        assert hub_mailbox.track_message(mesh_id)["status"] == "acknowledged"

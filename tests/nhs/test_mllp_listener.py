@@ -1,0 +1,181 @@
+"""MLLP against a real ``hub serve``: ACKs after commit, refusals with reasons, framing edge cases."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from hl7_support import MllpClient, adt_a03, hl7_hub_factory, mllp_hub, segment
+from hub_nhs.hl7v2.framing import frame
+
+__all__ = ["hl7_hub_factory"]  # the fixture, imported so that pytest finds it here
+
+
+@pytest.fixture
+def mllp(hl7_hub_factory):
+    """A hub with the MLLP listener (4 KiB frame limit) and its port."""
+    return mllp_hub(hl7_hub_factory, max_frame_bytes=4096, idle_timeout_seconds=5)
+
+
+def messages_of_type(hub, message_type: str) -> int:
+    return hub.count(message_type)
+
+
+def test_an_adt_a03_is_committed_then_answered_aa(mllp) -> None:
+    world, port = mllp
+    with MllpClient(port) as client:
+        ack = client.send(adt_a03(control="C-100"))
+    assert ack["code"] == "AA"
+    assert ack["control"] == "C-100"
+    assert ack["msh"][8].startswith("ACK")
+    assert messages_of_type(world, "DischargeNotice") == 1
+
+
+def test_the_accepted_discharge_is_routed_and_delivered(mllp) -> None:
+    world, port = mllp
+    with MllpClient(port) as client:
+        assert client.send(adt_a03())["code"] == "AA"
+    trust = world.sims["trust-b"]
+    assert trust.wait_for(lambda s: s.messages("DischargeNotice"))
+    delivered = trust.messages("DischargeNotice")[0]
+    assert delivered["sender"]["org_id"] == "trust-a"
+    assert delivered["payload"]["discharge"]["destination"] == "19"
+
+
+def test_several_messages_on_one_connection_are_each_answered_in_order(mllp) -> None:
+    world, port = mllp
+    with MllpClient(port) as client:
+        controls = [client.send(adt_a03(control=f"M{i}"))["control"] for i in range(5)]
+    assert controls == [f"M{i}" for i in range(5)]
+    assert messages_of_type(world, "DischargeNotice") == 5
+
+
+def test_pipelined_frames_in_one_write_get_one_ack_each(mllp) -> None:
+    _world, port = mllp
+    with MllpClient(port) as client:
+        client.send_raw(b"".join(frame(adt_a03(control=f"P{i}")) for i in range(3)))
+        acks = [client.read_frame() for _ in range(3)]
+    assert [b"MSA|AA|P%d" % i in ack for i, ack in enumerate(acks)] == [True, True, True]
+
+
+def test_a_frame_split_across_many_writes_is_reassembled(mllp) -> None:
+    _world, port = mllp
+    data = frame(adt_a03(control="SPLIT", separator="\r\n"))
+    with MllpClient(port) as client:
+        for i in range(0, len(data), 7):
+            client.send_raw(data[i : i + 7])
+            time.sleep(0.001)
+        assert b"MSA|AA|SPLIT" in client.read_frame()
+
+
+def test_a_resent_message_is_acknowledged_but_stored_once(mllp) -> None:
+    world, port = mllp
+    with MllpClient(port) as client:
+        assert client.send(adt_a03(control="SAME"))["code"] == "AA"
+        assert client.send(adt_a03(control="SAME"))["code"] == "AA"
+    assert messages_of_type(world, "DischargeNotice") == 1
+
+
+def test_an_invalid_nhs_number_is_answered_ae_with_the_reason_and_nothing_is_stored(mllp) -> None:
+    world, port = mllp
+    with MllpClient(port) as client:
+        ack = client.send(adt_a03(control="BAD", nhs_number="9990000019"))
+    assert ack["code"] == "AE"
+    assert ack["control"] == "BAD"
+    assert any("PID-3" in err[-1] and "Modulus 11" in err[-1] for err in ack["errors"])
+    assert "9990000019" not in "|".join("|".join(e) for e in ack["errors"])
+    assert messages_of_type(world, "DischargeNotice") == 0
+
+
+def test_every_missing_required_field_is_listed(mllp) -> None:
+    _world, port = mllp
+    with MllpClient(port) as client:
+        ack = client.send(adt_a03(replace={"PV1": segment("PV1", {1: "1", 3: "Willow Ward"})}))
+    assert ack["code"] == "AE"
+    locations = {err[-1].split(":")[0] for err in ack["errors"]}
+    assert {"PV1-7", "PV1-36", "PV1-37", "PV1-44", "PV1-45"} <= locations
+
+
+def test_an_unknown_sending_facility_is_rejected_ar(mllp) -> None:
+    _world, port = mllp
+    with MllpClient(port) as client:
+        ack = client.send(adt_a03(facility="ZZZ99"))
+    assert ack["code"] == "AR"
+    assert "MSH-4" in ack["errors"][0][-1]
+
+
+def test_another_message_type_is_rejected_ar(mllp) -> None:
+    _world, port = mllp
+    a01 = adt_a03(control="A01").replace(b"ADT^A03^ADT_A03", b"ADT^A01^ADT_A01")
+    with MllpClient(port) as client:
+        ack = client.send(a01)
+    assert (ack["code"], ack["control"]) == ("AR", "A01")
+    assert "ADT^A03" in ack["text"]
+
+
+def test_garbage_in_a_frame_is_rejected_and_the_connection_keeps_working(mllp) -> None:
+    _world, port = mllp
+    with MllpClient(port) as client:
+        assert client.send(b"\x00\xff not hl7 at all")["code"] == "AR"
+        assert client.send(adt_a03(control="AFTER"))["code"] == "AA"
+
+
+def test_bytes_outside_frames_are_ignored(mllp) -> None:
+    _world, port = mllp
+    with MllpClient(port) as client:
+        client.send_raw(b"hello?\r\n")
+        assert client.send(adt_a03(control="OK"))["code"] == "AA"
+
+
+def test_an_oversized_frame_is_rejected_ar_and_the_next_frame_is_served(mllp) -> None:
+    world, port = mllp
+    with MllpClient(port) as client:
+        ack = client.send(adt_a03(extra=["NTE|1||" + "x" * 10_000]))
+        assert ack["code"] == "AR" and "4096" in ack["text"]
+        assert client.send(adt_a03(control="NEXT"))["code"] == "AA"
+    assert messages_of_type(world, "DischargeNotice") == 1
+
+
+def test_a_truncated_frame_is_dropped_and_the_listener_serves_others(mllp) -> None:
+    world, port = mllp
+    with MllpClient(port) as client:
+        client.send_raw(frame(adt_a03())[:-40])
+    with MllpClient(port) as client:
+        assert client.send(adt_a03(control="OTHER"))["code"] == "AA"
+    assert messages_of_type(world, "DischargeNotice") == 1
+
+
+def test_a_frame_restarted_before_its_end_is_abandoned(mllp) -> None:
+    world, port = mllp
+    with MllpClient(port) as client:
+        client.send_raw(frame(adt_a03(control="CUT"))[:-60])
+        ack = client.send(adt_a03(control="WHOLE"))
+    assert (ack["code"], ack["control"]) == ("AA", "WHOLE")
+    assert messages_of_type(world, "DischargeNotice") == 1
+
+
+def test_an_idle_connection_is_closed(hl7_hub_factory) -> None:
+    _world, port = mllp_hub(hl7_hub_factory, idle_timeout_seconds=0.5)
+    with MllpClient(port, timeout=5) as client:
+        assert client.closed_by_peer()
+
+
+def test_a_facility_outside_its_allowed_addresses_is_rejected(hl7_hub_factory) -> None:
+    _world, port = mllp_hub(hl7_hub_factory, sources={"RWK": ["10.0.0.0/8"], "RXY": ["127.0.0.1/32"]})
+    with MllpClient(port) as client:
+        assert client.send(adt_a03(facility="RWK"))["code"] == "AR"
+        assert client.send(adt_a03(facility="RXY"))["code"] == "AA"
+
+
+def test_many_clients_at_once_are_all_answered(mllp) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    world, port = mllp
+
+    def one(i: int) -> str:
+        with MllpClient(port) as client:
+            return client.send(adt_a03(control=f"T{i}"))["code"]
+
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(one, range(16))) == ["AA"] * 16
+    assert messages_of_type(world, "DischargeNotice") == 16
