@@ -1,0 +1,123 @@
+"""The council plugin's ``hub`` sub-commands: ``hub geo import|lookup`` and ``hub council-stats``.
+
+Both find the hub's files through ``--config DIR`` (default ``$HUB_CONFIG`` or
+``./config``), as the core commands do: the imported postcode directory goes to
+``geo.db`` beside the store unless ``--into`` (or ``$HUB_GEO_DB``) says where.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hub_council.geo_import import GeoImportError, import_onspd
+from hub_council.postcodes import GEO_DB_ENV, PostcodeDirectory, default_table_path
+
+config_option = click.option(
+    "--config", "config_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Config directory (default: $HUB_CONFIG or ./config).",
+)  # fmt: skip
+
+
+def _settings(config_dir: Path | None) -> Any:
+    """The hub's settings from ``hub.toml`` (exits with a sentence when the config cannot be read)."""
+    from hub.config import config_dir_from_env, load_config
+    from hub.problems import ConfigError
+
+    try:
+        return load_config(config_dir_from_env(config_dir)).settings
+    except ConfigError as exc:
+        click.echo(f"hub: {exc}", err=True)
+        sys.exit(2)
+
+
+def geo_db_path(config_dir: Path | None, into: Path | None) -> Path:
+    """Where the postcode directory lives: ``--into``, ``$HUB_GEO_DB``, or ``geo.db`` beside the store."""
+    if into is not None:
+        return into
+    if os.environ.get(GEO_DB_ENV):
+        return Path(os.environ[GEO_DB_ENV])
+    return Path(_settings(config_dir).store_path).parent / "geo.db"
+
+
+@click.group("geo")
+def geo() -> None:
+    """Postcode to local authority lookups for the Duty to Refer (ONS Postcode Directory)."""
+
+
+@geo.command("import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--into", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The SQLite file to write (default: $HUB_GEO_DB, or geo.db beside the store).")  # fmt: skip
+@config_option
+def geo_import(csv_file: Path, into: Path | None, config_dir: Path | None) -> None:
+    """Load the ONSPD CSV (columns pcds, oslaua) into the postcode lookup, replacing the previous import.
+
+    Streams the file in batches, so memory stays bounded for millions of rows.
+    The new table replaces the old in one atomic step; a running hub picks it up
+    at its next lookup.
+    """
+    target = geo_db_path(config_dir, into)
+    size = csv_file.stat().st_size
+    try:
+        with click.progressbar(length=size, label=f"Importing {csv_file.name}", file=sys.stderr,
+                               show_eta=True) as bar:  # fmt: skip
+            report = import_onspd(csv_file, target, progress=bar.update)
+    except GeoImportError as exc:
+        click.echo(f"hub: {csv_file}: {exc}", err=True)
+        sys.exit(1)
+    click.echo(
+        f"Imported {report.postcodes} postcodes from {report.rows_read} rows ({report.skipped} skipped) "
+        f"into {report.target}"
+    )
+    if into is not None or os.environ.get(GEO_DB_ENV):
+        click.echo(f"Point the duty-to-refer route at it: options = {{ geo_db = {str(report.target)!r} }}")
+
+
+@geo.command("lookup")
+@click.argument("postcode")
+@click.option("--into", "geo_db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The SQLite file to read (default: as for import).")  # fmt: skip
+@config_option
+def geo_lookup(postcode: str, geo_db: Path | None, config_dir: Path | None) -> None:
+    """Print the local authority GSS code for POSTCODE (imported directory first, then the shipped table)."""
+    directory = PostcodeDirectory()
+    try:
+        code = directory.lookup(postcode, geo_db=geo_db_path(config_dir, geo_db), table=default_table_path())
+    finally:
+        directory.close()
+    if code is None:
+        click.echo("hub: that postcode is in neither the imported directory nor the shipped table", err=True)
+        sys.exit(1)
+    click.echo(code)
+
+
+@click.command("council-stats")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@config_option
+def council_stats_command(as_json: bool, config_dir: Path | None) -> None:
+    """Each council's time from a delivered Duty to Refer to its first appointment (read-only)."""
+    from hub_council.stats import council_stats
+
+    store = Path(_settings(config_dir).store_path)
+    if not store.exists():
+        click.echo(f"hub: no store at {store}; nothing has been delivered yet", err=True)
+        sys.exit(1)
+    rows = council_stats(store)
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in rows], indent=2))
+        return
+    click.echo(f"{'council':<28} {'delivered':>9} {'answered':>8} {'waiting':>7} {'median h':>9} {'p90 h':>7} "
+               f"{'max h':>7}")  # fmt: skip
+
+    def hours(seconds: float | None) -> str:
+        return "-" if seconds is None else f"{seconds / 3600:.1f}"
+
+    for r in rows:
+        click.echo(f"{r.partner:<28} {r.referrals_delivered:>9} {r.answered:>8} {r.waiting:>7} "
+                   f"{hours(r.median_seconds):>9} {hours(r.p90_seconds):>7} {hours(r.max_seconds):>7}")  # fmt: skip
