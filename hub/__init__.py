@@ -12,15 +12,17 @@ import pluggy
 from hub.canonical import derive_message
 from hub.events import HubEvent
 from hub.partners import Partner
-from hub.problems import InvalidMessage, Problem, UnparseableInput
+from hub.problems import InvalidMessage, PayloadTooLarge, Problem, UnparseableInput
 from hub.records import (
     Adapter,
     DeliveryOutcome,
+    GaugeSpec,
     KeyProviderSpec,
     Listener,
     ListenerContext,
     Refusal,
     Rendered,
+    RenderError,
     SchemaSpec,
     Transform,
     TransformContext,
@@ -33,14 +35,17 @@ hookimpl = pluggy.HookimplMarker("hub")
 __all__ = [
     "Adapter",
     "DeliveryOutcome",
+    "GaugeSpec",
     "HubEvent",
     "InvalidMessage",
     "KeyProviderSpec",
     "Listener",
     "ListenerContext",
     "Partner",
+    "PayloadTooLarge",
     "Problem",
     "Refusal",
+    "RenderError",
     "Rendered",
     "SchemaSpec",
     "Transform",

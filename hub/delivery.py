@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from hub.minimise import minimise
-from hub.records import DeliveryOutcome
+from hub.records import DeliveryOutcome, RenderError
 from hub.retry import next_delay, should_dead_letter
 from hub.store.base import DeliveryJob, Outcome
 
@@ -121,6 +121,8 @@ class DeliveryWorker:
     async def _deliver(self, job: DeliveryJob) -> None:
         try:
             outcome = await self._attempt(job)
+        except RenderError as exc:  # the message cannot be put in this partner's format: no retry can help
+            outcome = DeliveryOutcome(ok=False, retryable=False, error=f"not renderable for {job.partner}: {exc}")
         except Exception as exc:  # a bug in an adapter or transport must not lose the delivery
             log.exception("delivery %s to %s failed unexpectedly", job.delivery_id, job.partner)
             outcome = DeliveryOutcome(ok=False, retryable=True, error=f"internal error: {type(exc).__name__}: {exc}")

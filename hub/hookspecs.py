@@ -9,6 +9,7 @@ Lifecycle, in the order things happen::
     start-up  : hub_register_adapters, hub_register_transports,
                 hub_register_transforms, hub_register_schemas,
                 hub_register_key_providers, hub_register_listeners,
+                hub_register_gauges,
                 hub_register_commands                           (once each)
     intake    : adapter.parse -> hub_validate_message -> router (config routes
                 + hub_route) -> store commit -> 202 / ACK
@@ -27,7 +28,7 @@ import pluggy
 if TYPE_CHECKING:
     from hub.events import HubEvent
     from hub.problems import Problem
-    from hub.records import Adapter, KeyProviderSpec, Listener, SchemaSpec, Transform, Transport
+    from hub.records import Adapter, GaugeSpec, KeyProviderSpec, Listener, SchemaSpec, Transform, Transport
 
 hookspec = pluggy.HookspecMarker("hub")
 
@@ -100,6 +101,17 @@ def hub_register_commands(register: Callable[[Any], None]) -> None:
 
     For example ``hub geo import``. A command whose name is already taken is
     refused with both plugins named.
+    """
+
+
+@hookspec
+def hub_register_gauges(register: Callable[[GaugeSpec], None]) -> None:
+    """Register gauges for ``/metrics`` (called once at start-up; every implementation runs).
+
+    ``GaugeSpec(name, collect)``: ``collect(settings)`` is called at every scrape
+    and returns ``{"metric_name{label=\"v\"}": value}``. It must be quick and must
+    carry ids and numbers only, never personal data. A failing gauge is logged
+    and left out of that scrape.
     """
 
 

@@ -25,7 +25,7 @@ import pluggy
 
 from hub import hookspecs
 from hub.problems import PluginError
-from hub.records import Adapter, KeyProviderSpec, Listener, SchemaSpec, Transform, Transport, check_name
+from hub.records import Adapter, GaugeSpec, KeyProviderSpec, Listener, SchemaSpec, Transform, Transport, check_name
 
 log = logging.getLogger("hub.plugins")
 
@@ -60,6 +60,7 @@ class HubPlugins:
     key_providers: dict[str, KeyProviderSpec]
     listeners: dict[str, Listener]
     commands: dict[str, Any]
+    gauges: dict[str, GaugeSpec]
 
     @property
     def hook(self) -> Any:
@@ -164,7 +165,10 @@ def load_plugins(
     import click
 
     commands = registry.collect("command", manager.hook.hub_register_commands, click.Command)
-    return HubPlugins(manager, infos, adapters, transports, transforms, schemas, key_providers, listeners, commands)  # type: ignore[arg-type]
+    gauges = registry.collect("gauge", manager.hook.hub_register_gauges, GaugeSpec)
+    return HubPlugins(
+        manager, infos, adapters, transports, transforms, schemas, key_providers, listeners, commands, gauges
+    )  # type: ignore[arg-type]
 
 
 def _trace_hook_calls(manager: pluggy.PluginManager) -> None:

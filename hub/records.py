@@ -102,6 +102,14 @@ class Transport(Protocol):
         ...
 
 
+class RenderError(Exception):
+    """Raised by an adapter's ``render`` when a message cannot be put in the partner's format.
+
+    No retry can fix it, so the delivery is dead-lettered at once with this
+    message as its last error (which must name elements and rules, never values).
+    """
+
+
 class Refusal(Exception):
     """Raised by a transform when the derived message must not be created.
 
@@ -122,6 +130,8 @@ class TransformContext:
     now: datetime
     new_message_id: Callable[[], str]
     options: dict[str, Any] = field(default_factory=dict)
+    state_dir: Path | None = None
+    config_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -129,7 +139,10 @@ class Transform:
     """Derives a ``target_type`` message from a ``source_type`` message.
 
     ``func(message, context)`` returns the complete derived canonical message
-    (envelope and payload), or raises ``Refusal`` with a reason a person can read.
+    (envelope and payload), or raises ``Refusal`` with a reason a person can read
+    (the source message is still accepted; the reason is reported in the 202's
+    notes), or raises ``InvalidMessage`` when the source message lacks what the
+    derived one needs (the source is then refused with 422 and those problems).
     """
 
     name: str
@@ -172,6 +185,17 @@ class Listener(Protocol):
     async def stop(self) -> None:
         """Stop accepting; finish or abandon in-flight work safely (nothing acknowledged is lost)."""
         ...
+
+
+@dataclass(frozen=True)
+class GaugeSpec:
+    """Gauges a plugin adds to ``/metrics``: ``collect(settings)`` returns ``{"name{labels}": value}``."""
+
+    name: str
+    collect: Callable[[Any], dict[str, float]]
+
+    def __post_init__(self) -> None:
+        check_name("gauge", self.name)
 
 
 @dataclass(frozen=True)

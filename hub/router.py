@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -56,7 +57,11 @@ class Router:
         plugins: HubPlugins,
         validator: CanonicalValidator,
         indexer: Callable[[dict[str, Any]], str | None] | None = None,
+        state_dir: Path | None = None,
+        config_dir: Path | None = None,
     ) -> None:
+        self.state_dir = state_dir
+        self.config_dir = config_dir
         self.indexer = indexer or (lambda message: None)
         self.routes = routes
         self.partners = partners
@@ -146,6 +151,8 @@ class Router:
                     now=datetime.fromtimestamp(now, UTC),
                     new_message_id=new_message_id,
                     options=dict(route.options),
+                    state_dir=self.state_dir,
+                    config_dir=self.config_dir,
                 )
                 try:
                     outgoing = transform.func(message, context)

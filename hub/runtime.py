@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hub.bodies import CodecRegistry
 from hub.canonical import CanonicalValidator
@@ -77,12 +78,20 @@ def build_hub(
     keys = open_key_provider(config, plugins)
     index_key = keys.index_key()
     router = Router(
-        config.routes, config.partners, plugins, validator, indexer=lambda message: index_of_message(index_key, message)
+        config.routes,
+        config.partners,
+        plugins,
+        validator,
+        indexer=lambda message: index_of_message(index_key, message),
+        state_dir=config.settings.store_path.parent,
+        config_dir=config.settings.config_dir,
     )
     _check_partner_plugins(config, plugins)
     store = open_store(config.settings, CodecRegistry(AesGcmCodec(keys)))
     metrics = Metrics()
     metrics.gauges.append(lambda: _store_gauges(store))
+    for gauge in plugins.gauges.values():
+        metrics.gauges.append(_guarded(gauge, config.settings))
     gate = EnvelopeGate(config.partners, keys, config.settings.hub_id)
     gate.warn_about_unsealed_partners()
     intake = IntakeService(plugins, validator, router, store, metrics, gate)
@@ -119,6 +128,17 @@ def _check_partner_plugins(config: HubConfig, plugins: HubPlugins) -> None:
                 f"partners.toml: partner {partner.id!r} receives by {partner.receive.transport!r}, which no loaded "
                 f"plugin registers (loaded: {', '.join(sorted(plugins.transports))})"
             )
+
+
+def _guarded(gauge: Any, settings: Any) -> Any:
+    def collect() -> dict[str, float]:
+        try:
+            return dict(gauge.collect(settings))
+        except Exception:
+            log.exception("gauge %s failed; left out of this scrape", gauge.name)
+            return {}
+
+    return collect
 
 
 def _store_gauges(store: Store) -> dict[str, float]:

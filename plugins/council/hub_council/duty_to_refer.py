@@ -105,6 +105,8 @@ def make_duty_to_refer(directory: PostcodeDirectory) -> Callable[[dict[str, Any]
         if problems:
             raise InvalidMessage("The DischargeNotice lacks what a council needs for a Duty to Refer.", problems)
         geo_db = context.options.get("geo_db")
+        if not geo_db and context.state_dir is not None and (context.state_dir / "geo.db").exists():
+            geo_db = str(context.state_dir / "geo.db")  # 'hub geo import' writes it beside the store
         table = context.options.get("postcodes")
 
         def lookup(postcode: str) -> str | None:

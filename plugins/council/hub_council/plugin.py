@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from hub import Adapter, Transform, Transport, hookimpl
+from hub import Adapter, GaugeSpec, Transform, Transport, hookimpl
 from hub_council.council_xml import CouncilXmlAdapter
 from hub_council.duty_to_refer import make_duty_to_refer
 from hub_council.postcodes import PostcodeDirectory
 from hub_council.smtp_transport import SmtpTransport
+from hub_council.stats import prometheus_gauges
 
 
 @hookimpl
@@ -33,6 +34,12 @@ def hub_register_adapters(register: Callable[[Adapter], None]) -> None:
 def hub_register_transports(register: Callable[[Transport], None]) -> None:
     """Register ``smtp`` (sealed referral by e-mail over STARTTLS)."""
     register(SmtpTransport())
+
+
+@hookimpl
+def hub_register_gauges(register: Callable[[GaugeSpec], None]) -> None:
+    """Register ``council-response-times``: time from referral to first appointment, per council."""
+    register(GaugeSpec("council-response-times", lambda settings: prometheus_gauges(settings.store_path)))
 
 
 @hookimpl

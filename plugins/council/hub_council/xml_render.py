@@ -14,6 +14,7 @@ from typing import Any
 
 from lxml import etree
 
+from hub import RenderError
 from hub_council.xml_safety import load_xsd, xsd_problems
 
 NAMESPACE = "https://hub.invalid/schemas/council/1"
@@ -22,7 +23,7 @@ MEDIA_TYPE = "application/xml"
 _NS = f"{{{NAMESPACE}}}"
 
 
-class RenderRefused(ValueError):
+class RenderRefused(RenderError, ValueError):
     """The message cannot be rendered as a valid council document; ``str(exc)`` says which element and rule."""
 
 

@@ -1,0 +1,24 @@
+"""The time from referral to first appointment shows on /metrics, per council."""
+
+from __future__ import annotations
+
+import time
+
+import requests
+from messages import example, housing_request
+
+
+def test_first_appointment_time_is_a_gauge_on_metrics(world) -> None:
+    assert world.send("trust-a", housing_request()).status_code == 202
+    council = world.sims["council-luton"]
+    assert council.wait_for(lambda s: s.messages("HousingRequest"))
+    request = council.messages("HousingRequest")[0]
+    time.sleep(0.2)
+    appointment = example("housing-appointment", sender={"org_id": "council-luton", "gss_code": "E06000032"},
+                          in_reply_to=request["message_id"])  # fmt: skip
+    assert world.send("council-luton", appointment).status_code == 202
+    text = requests.get(f"{world.url}/metrics", timeout=5).text
+    assert 'hub_council_referrals_answered{partner="council-luton"} 1' in text
+    median = next(line for line in text.splitlines()
+                  if line.startswith('hub_council_first_appointment_seconds_median{partner="council-luton"}'))  # fmt: skip
+    assert 0.1 <= float(median.split()[-1]) < 60
