@@ -235,7 +235,7 @@ class MessageFactory:
         message_id = str(uuid.uuid4())
         message["message_id"] = message_id
         message["correlation_id"] = str(uuid.uuid4())
-        message["sender"]["org_id"] = SENDER_ID
+        message["sender"] = {"org_id": SENDER_ID}  # only codes the bench partner holds
         message["recipient"] = {"org_id": council.id, "gss_code": council.gss_code}
         message["payload"]["target_authority_gss"] = council.gss_code
         return message_id, orjson.dumps(message)

@@ -59,6 +59,8 @@ class DeliveryWorker:
         self._rng = random.Random()
         self._started: set[str] = set()
         self._inflight: set[asyncio.Task[None]] = set()
+        self._outcomes: list[tuple[Outcome, DeliveryJob, str, str | None]] = []
+        self._have_outcomes = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def wake(self) -> None:
@@ -79,6 +81,8 @@ class DeliveryWorker:
         """Deliver until ``stop`` is set; then let in-flight deliveries finish."""
         self._loop = asyncio.get_running_loop()
         concurrency = self.settings.delivery_concurrency
+        closing = asyncio.Event()
+        recorder = asyncio.create_task(self._record_outcomes(closing))
         try:
             while not stop.is_set():
                 capacity = concurrency - len(self._inflight)
@@ -99,6 +103,9 @@ class DeliveryWorker:
         finally:
             if self._inflight:
                 await asyncio.wait(self._inflight, timeout=self.settings.delivery_timeout_seconds + 5)
+            self._inflight.clear()
+            closing.set()
+            await recorder
             for name in self._started:
                 try:
                     await self.plugins.transports[name].close()
@@ -139,23 +146,40 @@ class DeliveryWorker:
             job.delivery_id, job.record_id, job.partner, state, job.attempts, done_at,
             None if outcome.ok else outcome.error, due_at, lease_id=job.lease_id,
         )  # fmt: skip
-        try:
-            events = await self.store.record([record])
-        except Exception:
-            log.exception("could not record the outcome of delivery %s; its lease will expire and it will be retried",
-                          job.delivery_id)  # fmt: skip
-            return
-        self.metrics.inc("hub_deliveries_total", help="Delivery attempts by result", partner=job.partner,
-                         result=result)  # fmt: skip
-        if outcome.ok:
-            self.metrics.observe("hub_submit_to_delivery_seconds", done_at - job.received_at,
-                                 help="Time from the inbound message's commit to the partner's 2xx",
-                                 partner=job.partner)  # fmt: skip
-        elif state == "dead":
-            log.warning("delivery %s to %s dead-lettered after %d attempts: %s",
-                        job.delivery_id, job.partner, job.attempts, outcome.error)  # fmt: skip
-        if self.emit is not None and events:
-            self.emit(events)  # type: ignore[operator]
+        # outcomes are committed in groups by one recorder task: one writer job for many deliveries
+        self._outcomes.append((record, job, result, outcome.error))
+        self._have_outcomes.set()
+
+    async def _record_outcomes(self, stop: asyncio.Event) -> None:
+        """Commit buffered outcomes in groups until stopped and the buffer is empty."""
+        while not (stop.is_set() and not self._outcomes and not self._inflight):
+            if not self._outcomes:
+                self._have_outcomes.clear()
+                waiters = [asyncio.ensure_future(self._have_outcomes.wait()), asyncio.ensure_future(stop.wait())]
+                await asyncio.wait(waiters, timeout=self.settings.poll_interval_seconds,
+                                   return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+                for waiter in waiters:
+                    waiter.cancel()
+                continue
+            batch, self._outcomes = self._outcomes, []
+            try:
+                events = await self.store.record([item[0] for item in batch])
+            except Exception:
+                log.exception("could not record %d delivery outcomes; their leases will expire and they will be "
+                              "retried", len(batch))  # fmt: skip
+                continue
+            for record, job, result, error in batch:
+                self.metrics.inc("hub_deliveries_total", help="Delivery attempts by result", partner=job.partner,
+                                 result=result)  # fmt: skip
+                if record.state == "delivered":
+                    self.metrics.observe("hub_submit_to_delivery_seconds", record.at - job.received_at,
+                                         help="Time from the inbound message's commit to the partner's 2xx",
+                                         partner=job.partner)  # fmt: skip
+                elif record.state == "dead":
+                    log.warning("delivery %s to %s dead-lettered after %d attempts: %s",
+                                job.delivery_id, job.partner, job.attempts, error)  # fmt: skip
+            if self.emit is not None and events:
+                self.emit(events)  # type: ignore[operator]
 
     async def _attempt(self, job: DeliveryJob) -> DeliveryOutcome:
         partner = self.partners.get(job.partner)
