@@ -222,9 +222,10 @@ def make_councils(count: int) -> list[Council]:
 class MessageFactory:
     """Canonical HousingRequests built from ``examples/housing-request.json``, each with a fresh message_id."""
 
-    def __init__(self, councils: list[Council]) -> None:
+    def __init__(self, councils: list[Council], sealer: Any = None) -> None:
         self.template: dict[str, Any] = orjson.loads(EXAMPLE.read_bytes())
         self.councils = councils
+        self.sealer = sealer  # with --sealed: (message) -> envelope bytes, done before any clock starts
         self._next = 0
 
     def one(self) -> tuple[str, bytes]:
@@ -238,7 +239,7 @@ class MessageFactory:
         message["sender"] = {"org_id": SENDER_ID}  # only codes the bench partner holds
         message["recipient"] = {"org_id": council.id, "gss_code": council.gss_code}
         message["payload"]["target_authority_gss"] = council.gss_code
-        return message_id, orjson.dumps(message)
+        return message_id, self.sealer(message) if self.sealer else orjson.dumps(message)
 
     def many(self, count: int) -> list[tuple[str, bytes]]:
         """``count`` messages, built before any clock starts."""
@@ -291,11 +292,14 @@ class Submitted:
 class LoadGenerator:
     """Sends to the hub and reads arrivals from the sink, over one keep-alive ``aiohttp`` session."""
 
-    def __init__(self, hub_url: str, sink_url: str, token: str, hub: RunningHub, *, deliveries: bool = True) -> None:
+    def __init__(
+        self, hub_url: str, sink_url: str, token: str, hub: RunningHub, *, deliveries: bool = True,
+        media_type: str = "application/json",
+    ) -> None:  # fmt: skip
         self.deliveries = deliveries
         self.hub_url = hub_url
         self.sink_url = sink_url
-        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": media_type}
         self.batch_headers = {"Authorization": f"Bearer {token}", "Content-Type": BATCH_MEDIA_TYPE}
         self.hub = hub
         self.session: aiohttp.ClientSession | None = None
@@ -513,6 +517,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="deliver from a separate 'hub worker' process beside 'hub serve --no-worker'")  # fmt: skip
     parser.add_argument("--poll-interval", type=float, default=None,
                         help="hub.toml [delivery] poll_interval_seconds (a separate worker polls)")  # fmt: skip
+    parser.add_argument("--sealed", action="store_true",
+                        help="every partner seals: the hub opens each envelope and seals each delivery")  # fmt: skip
     parser.add_argument("--intake-only", action="store_true",
                         help="run the hub with --no-worker: measure intake alone, nothing is delivered")  # fmt: skip
     parser.add_argument("--keep", type=Path, default=None, help="write config, store and logs here and keep them")
@@ -528,19 +534,66 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _partner_keys(directory: Path, partner_id: str) -> tuple[dict[str, str], Any]:
+    """Make a partner's envelope key pairs; write the public halves; return the keys table and the signing key."""
+    from hub.envelope import dump_jwk, generate_key
+
+    signing, encryption = generate_key("sig", "EdDSA"), generate_key("enc", "X25519")
+    (directory / "partner-keys").mkdir(exist_ok=True)
+    for use, key in (("sig", signing), ("enc", encryption)):
+        (directory / "partner-keys" / f"{partner_id}.{use}.pub.jwk").write_text(dump_jwk(key.public()))
+        if use == "sig":
+            (directory / "partner-keys" / f"{partner_id}.sig.jwk").write_text(dump_jwk(key, private=True))
+    keys = {use: f"partner-keys/{partner_id}.{use}.pub.jwk" for use in ("sig", "enc")}
+    return keys, signing
+
+
+def make_sealer(directory: Path) -> Any:
+    """Seal each message as the bench trust for the hub (the trust's private key was written by build_config)."""
+    import os
+
+    from hub.crypto.keyring import FileKeyRing
+    from hub.envelope import EnvelopeMetadata, load_jwk, seal_envelope
+
+    signing = load_jwk((directory / "partner-keys" / f"{SENDER_ID}.sig.jwk").read_text())
+    ring = FileKeyRing.open(directory / "keys", os.environ["HUB_KEY_PASSPHRASE"])
+    hub_key = ring.envelope_decryption_keys()[0].public()
+
+    def seal(message: dict[str, Any]) -> bytes:
+        metadata = EnvelopeMetadata(message["message_id"], message["type"], SENDER_ID, "hub")
+        return seal_envelope(orjson.dumps(message), metadata=metadata, signing_key=signing,
+                             recipient_keys=[hub_key]).encode("ascii")  # fmt: skip
+
+    return seal
+
+
 def build_config(
-    directory: Path, sink_url: str, token: str, councils: list[Council], delivery: int, poll: float | None = None
+    directory: Path,
+    sink_url: str,
+    token: str,
+    councils: list[Council],
+    delivery: int,
+    poll: float | None = None,
+    *,
+    sealed: bool = False,
 ) -> None:
-    """The bench deployment: one sending trust, councils pushed to the sink, one route by GSS code."""
-    partners: list[dict[str, Any]] = [
-        {"id": SENDER_ID, "name": "Bench trust", "kind": "nhs_trust", "ods_code": "RWK",
-         "token_sha256": hash_token(token), "receive": {"mode": "pull"}},
-    ]  # fmt: skip
+    """The bench deployment: one sending trust, councils pushed to the sink, one route by GSS code.
+
+    With ``sealed`` every partner has envelope keys: the trust's messages arrive sealed and the hub opens
+    them, and every delivery to a council is sealed by the hub (the sink accepts without opening).
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    trust: dict[str, Any] = {"id": SENDER_ID, "name": "Bench trust", "kind": "nhs_trust", "ods_code": "RWK",
+                             "token_sha256": hash_token(token), "receive": {"mode": "pull"}}  # fmt: skip
+    if sealed:
+        trust["keys"], _ = _partner_keys(directory, SENDER_ID)
+    partners: list[dict[str, Any]] = [trust]
     for council in councils:
-        partners.append(
-            {"id": council.id, "name": council.id, "kind": "council", "gss_code": council.gss_code,
-             "receive": {"mode": "push", "url": f"{sink_url}/partners/{council.id}"}}
-        )  # fmt: skip
+        entry: dict[str, Any] = {"id": council.id, "name": council.id, "kind": "council", "gss_code": council.gss_code,
+                                 "receive": {"mode": "push", "url": f"{sink_url}/partners/{council.id}"}}  # fmt: skip
+        if sealed:
+            entry["keys"], _ = _partner_keys(directory, council.id)
+        partners.append(entry)
     routes = [{"name": "bench", "type": "HousingRequest",
                "to": {"code": "gss_code", "field": "payload.target_authority_gss"}}]  # fmt: skip
     write_config(
@@ -601,16 +654,22 @@ async def run_modes(
     args: argparse.Namespace, hub: RunningHub, sink: SinkProcess, token: str, pids: dict[str, int]
 ) -> list[Phase]:
     """Warm up, then run each selected mode and collect its figures."""
-    factory = MessageFactory(make_councils(args.receivers))
+    sealer = make_sealer(hub.config_dir) if args.sealed else None
+    factory = MessageFactory(make_councils(args.receivers), sealer)
     cpu = Cpu({**{name: CpuMeter(pid) for name, pid in pids.items()}, "loadgen": CpuMeter(None)})
     phases: list[Phase] = []
-    async with LoadGenerator(hub.url, sink.url, token, hub, deliveries=not args.intake_only) as gen:
+    media_type = "application/jose" if args.sealed else "application/json"
+    async with LoadGenerator(hub.url, sink.url, token, hub, deliveries=not args.intake_only,
+                             media_type=media_type) as gen:  # fmt: skip
         if args.warmup:
             warm = await gen.run_max(factory.many(args.warmup), min(args.concurrency, 16), args.timeout)
             if warm.failures:
                 warm.mode = "warmup"
                 return [warm]
         modes = MODES if args.mode == "all" else (args.mode,)
+        if args.sealed and "batch" in modes:  # a sealing partner sends each message in its own envelope
+            print("--sealed: skipping batch mode (sealing partners cannot use the batch endpoint)", file=sys.stderr)
+            modes = tuple(m for m in modes if m != "batch")
         for mode in modes:
             messages = factory.many(args.messages)
             print(f"running {mode} ({len(messages)} messages)...", file=sys.stderr, flush=True)
@@ -657,7 +716,7 @@ def run(args: argparse.Namespace, directory: Path) -> list[Phase]:
     try:
         sink.start()
         build_config(directory, sink.url, token, make_councils(args.receivers), args.delivery_concurrency,
-                     args.poll_interval)  # fmt: skip
+                     args.poll_interval, sealed=args.sealed)  # fmt: skip
         separate = args.intake_only or args.worker_process
         started = time.monotonic()
         hub = RunningHub(directory, extra_args=["--no-worker"] if separate else None).start()
