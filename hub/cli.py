@@ -568,6 +568,50 @@ def partners_list(config_dir: Path | None) -> None:
         click.echo(f"{o.id:22} {'operator':13} {'':28} {'':50} {'token set' if o.token_hashes else 'NO TOKEN'}")
 
 
+@partners.command("stats")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@friendly_errors
+def partners_stats(config_dir: Path | None, as_json: bool) -> None:
+    """How fast each partner answers: per message type, time from delivery to its first acknowledgement
+    and to its first answer (for a council's HousingRequest, the first appointment)."""
+    import statistics
+
+    hub = _store_only(config_dir)
+    groups: dict[tuple[str, str], list[tuple[float, float | None, float | None]]] = {}
+    for partner, message_type, delivered_at, acked_at, answered_at in hub.store.reply_times():
+        groups.setdefault((partner, message_type), []).append((delivered_at, acked_at, answered_at))
+
+    def summary(waits: list[float]) -> dict[str, float | None]:
+        waits = sorted(waits)
+        if not waits:
+            return {"median_seconds": None, "max_seconds": None}
+        return {"median_seconds": round(statistics.median(waits), 3), "max_seconds": round(waits[-1], 3)}
+
+    rows = []
+    for (partner, message_type), items in sorted(groups.items()):
+        acks = [max(0.0, a - d) for d, a, _ in items if a is not None]
+        answers = [max(0.0, b - d) for d, _, b in items if b is not None]
+        rows.append({"partner": partner, "type": message_type, "delivered": len(items),
+                     "acknowledged": len(acks), "answered": len(answers),
+                     "to_acknowledgement": summary(acks), "to_answer": summary(answers)})  # fmt: skip
+    if as_json:
+        _print_json(rows)
+        return
+    if not rows:
+        click.echo("Nothing delivered yet.")
+
+    def show(value: float | None) -> str:
+        return "-" if value is None else f"{value:.1f}s"
+
+    for r in rows:
+        click.echo(
+            f"{r['partner']:22} {r['type']:18} delivered {r['delivered']:5}  acknowledged {r['acknowledged']:5} "
+            f"(median {show(r['to_acknowledgement']['median_seconds'])})  answered {r['answered']:5} "
+            f"(median {show(r['to_answer']['median_seconds'])}, max {show(r['to_answer']['max_seconds'])})"
+        )
+
+
 @partners.command("token")
 @click.argument("partner_id")
 def partners_token(partner_id: str) -> None:

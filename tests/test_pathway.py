@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import uuid
@@ -90,6 +91,13 @@ def test_an_appointment_goes_back_to_the_referrer_and_acknowledgements_mark_deli
     view = world.view(response.json()["id"])
     council_delivery = next(d for d in view["deliveries"] if d["partner"] == "council-luton")
     assert council_delivery["state"] == "acknowledged"
+
+    stats = subprocess.run([sys.executable, "-m", "hub", "partners", "stats", "--json", "--config",
+                            str(world.config_dir)], capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert stats.returncode == 0, stats.stderr
+    row = next(r for r in json.loads(stats.stdout) if r["partner"] == "council-luton")
+    assert (row["type"], row["delivered"], row["acknowledged"], row["answered"]) == ("HousingRequest", 1, 1, 1)
+    assert 0 <= row["to_answer"]["median_seconds"] < 30
 
 
 def test_a_reply_to_a_message_never_delivered_to_the_replier_is_refused(world) -> None:

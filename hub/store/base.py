@@ -197,6 +197,10 @@ class Store(abc.ABC):
         """Messages with this blind-index value (restricted to what ``partner`` may read, if given)."""
 
     @abc.abstractmethod
+    def reply_times(self) -> list[tuple[str, str, float, float | None, float | None]]:
+        """Per delivered message: partner, type, delivered at, first acknowledgement at, first answer at."""
+
+    @abc.abstractmethod
     def key_usage(self) -> dict[str, int]:
         """Stored data keys per KEK id."""
 

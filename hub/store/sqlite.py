@@ -383,6 +383,25 @@ class SQLiteStore(Store):
         rows = self._reader().execute(sql + " ORDER BY received_at", args).fetchall()
         return [{"id": r[0], "message_id": r[1], "type": r[2], "sender": r[3], "received_at": _iso(r[4])} for r in rows]
 
+    def reply_times(self) -> list[tuple[str, str, float, float | None, float | None]]:
+        """For each delivered message: (partner, type, delivered at, first acknowledgement, first other reply).
+
+        A reply is a message the partner sent with ``in_reply_to`` naming the delivered message; the
+        first reply that is not an Acknowledgement is its answer (for a council: the first appointment).
+        """
+        return [
+            tuple(r)  # type: ignore[misc]
+            for r in self._reader().execute(
+                "SELECT d.partner, m.type, d.delivered_at, "
+                "(SELECT min(r.received_at) FROM messages r WHERE r.sender=d.partner AND r.in_reply_to=m.message_id "
+                " AND r.type='Acknowledgement'), "
+                "(SELECT min(r.received_at) FROM messages r WHERE r.sender=d.partner AND r.in_reply_to=m.message_id "
+                " AND r.type!='Acknowledgement') "
+                "FROM deliveries d JOIN messages m ON m.id=d.record_id "
+                "WHERE d.delivered_at IS NOT NULL AND m.type!='Acknowledgement'"
+            )
+        ]
+
     def key_usage(self) -> dict[str, int]:
         """How many stored data keys each KEK wraps."""
         rows = self._reader().execute("SELECT kek_id, count(*) FROM messages WHERE kek_id IS NOT NULL GROUP BY kek_id")
