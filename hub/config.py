@@ -190,6 +190,12 @@ def load_settings(config_dir: Path) -> Settings:
         listeners=_tables(file, "listeners", data.get("listeners", {})),
         plugin_settings=_tables(file, "plugins", data.get("plugins", {})),
     )
+    if settings.lease_seconds <= settings.delivery_timeout_seconds + 1:
+        raise ConfigError(
+            f"{delivery.where('lease_seconds')}: must exceed delivery.timeout_seconds "
+            f"({settings.delivery_timeout_seconds:g}) by more than a second, or a slow delivery is leased twice "
+            "and sent twice at once"
+        )
     for section in (server, store, delivery, retry, keys, retention):
         section.finish()
     return settings

@@ -132,7 +132,7 @@ class DeliveryWorker:
             outcome = DeliveryOutcome(ok=False, retryable=False, error=f"not renderable for {job.partner}: {exc}")
         except Exception as exc:  # a bug in an adapter or transport must not lose the delivery
             log.exception("delivery %s to %s failed unexpectedly", job.delivery_id, job.partner)
-            outcome = DeliveryOutcome(ok=False, retryable=True, error=f"internal error: {type(exc).__name__}: {exc}")
+            outcome = DeliveryOutcome(ok=False, retryable=True, error=f"internal error: {type(exc).__name__}")
         done_at = time.time()
         due_at = None
         if outcome.ok:
@@ -197,9 +197,15 @@ class DeliveryWorker:
                 max_connections=self.settings.delivery_concurrency,
             )
             self._started.add(transport.name)
-        rendered = adapter.render(minimise(orjson.loads(job.body), partner.agreement), partner=partner)
-        if self.gate is not None:
-            rendered = self.gate.seal_outbound(rendered, partner, job.message_id, job.type)
+        try:
+            rendered = adapter.render(minimise(orjson.loads(job.body), partner.agreement), partner=partner)
+            if self.gate is not None:
+                rendered = self.gate.seal_outbound(rendered, partner, job.message_id, job.type)
+        except RenderError:
+            raise
+        except Exception as exc:  # no retry makes a message renderable; keep only the error's type (no values)
+            log.exception("adapter %s could not render delivery %s", adapter.name, job.delivery_id)
+            raise RenderError(f"the {adapter.name} adapter could not render it ({type(exc).__name__})") from None
         return await transport.deliver(rendered, partner=partner, message_id=job.message_id,
                                        delivery_id=job.delivery_id)  # fmt: skip
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-_NHS_DIGITS = re.compile(r"^\d{10}$")
-HOUSING_AUTHORITY_GSS = re.compile(r"^E0[6-9]\d{6}$")
-GSS_CODE = re.compile(r"^[EWSNLM]\d{8}$")
+_NHS_DIGITS = re.compile(r"[0-9]{10}")  # ASCII digits only: \d would take any script's digits
+HOUSING_AUTHORITY_GSS = re.compile(r"E0[6-9][0-9]{6}")
+GSS_CODE = re.compile(r"[EWSNLM][0-9]{8}")
 
 
 def normalise_nhs_number(value: str) -> str:
@@ -22,7 +22,7 @@ def nhs_number_problem(value: str) -> str | None:
     giving 10 makes the number invalid).
     """
     digits = normalise_nhs_number(value)
-    if not _NHS_DIGITS.match(digits):
+    if not _NHS_DIGITS.fullmatch(digits):
         return "an NHS number is exactly 10 digits"
     total = sum(int(d) * w for d, w in zip(digits[:9], range(10, 1, -1), strict=True))
     check = 11 - total % 11
@@ -47,7 +47,7 @@ def housing_authority_problem(code: str) -> str | None:
     (metropolitan borough) and E09 (London borough). E10 is a county council,
     which is not a housing authority.
     """
-    if HOUSING_AUTHORITY_GSS.match(code):
+    if HOUSING_AUTHORITY_GSS.fullmatch(code):
         return None
     if code.startswith("E10"):
         return f"{code} is a county (E10), which is not a housing authority; name the district council (E07)"

@@ -158,13 +158,7 @@ class IntakeService:
         reply_target = None
         in_reply_to = message.get("in_reply_to")
         if in_reply_to:
-            reply_target = self.store.find_reply_target(in_reply_to, sender_id)
-            if reply_target is None:
-                raise InvalidMessage(
-                    "The message answers something the hub never delivered to you.",
-                    [Problem("$.in_reply_to", f"{in_reply_to!r} is not the message_id of a message delivered to "
-                                              "you; check the id you are answering")],
-                )  # fmt: skip
+            reply_target = self._reply_target(message, in_reply_to, sender_id)
         plan = self.router.plan(
             message,
             sender=sender_id,
@@ -177,6 +171,25 @@ class IntakeService:
             state = "acknowledged" if status in ACK_ACCEPTING_STATUSES else "rejected"
             plan.intake.acknowledges = (reply_target.delivery_id, state, plan.intake.messages[0].id)
         return plan.intake, plan.notes
+
+    def _reply_target(self, message: dict[str, Any], in_reply_to: str, sender_id: str) -> Any:
+        """The one message this reply answers; refuse a reply to nothing, or one that could answer two senders."""
+        targets = self.store.find_reply_targets(in_reply_to, sender_id)
+        recipient = message.get("recipient", {}).get("org_id") if isinstance(message.get("recipient"), dict) else None
+        if recipient:
+            targets = [t for t in targets if t.sender == recipient]
+        if not targets:
+            raise InvalidMessage(
+                "The message answers something the hub never delivered to you.",
+                [Problem("$.in_reply_to", "is not the message_id of a message delivered to you"
+                         + (" by that recipient" if recipient else "") + "; check the id you are answering")],
+            )  # fmt: skip
+        if len({t.sender for t in targets}) > 1:
+            raise InvalidMessage(
+                "The message could answer messages from more than one sender.",
+                [Problem("$.recipient.org_id", "required here: name the partner whose message you are answering")],
+            )
+        return targets[0]
 
     def _after_commit(self, message: dict[str, Any], result: Any, notes: list[str]) -> Accepted:
         if result.duplicate:

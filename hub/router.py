@@ -112,7 +112,7 @@ class Router:
             correlation_id=message.get("correlation_id"),
             in_reply_to=message.get("in_reply_to"),
             idempotency_key=idempotency_key,
-            fingerprint=hashlib.sha256(body).hexdigest(),
+            fingerprint=hashlib.sha256(orjson.dumps(message, option=orjson.OPT_SORT_KEYS)).hexdigest(),
             nhs_index=self.indexer(message),
         )
         intake = Intake(messages=[inbound])

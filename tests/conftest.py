@@ -31,7 +31,7 @@ PARTNERS = [
 ]
 
 FAST_SETTINGS = {
-    "delivery": {"lease_seconds": 2.0, "poll_interval_seconds": 0.05, "timeout_seconds": 2.0},
+    "delivery": {"lease_seconds": 2.5, "poll_interval_seconds": 0.05, "timeout_seconds": 1.0},
     "retry": {"initial_seconds": 0.1, "multiplier": 2.0, "max_delay_seconds": 0.5, "jitter": 0.2, "max_attempts": 4},
     "server": {"max_body_bytes": 65536},
 }

@@ -51,9 +51,11 @@ def test_metrics_count_what_happened_without_personal_data(world) -> None:
     deadline = time.monotonic() + 10
     text = ""
     while not all(e in text for e in expected) and time.monotonic() < deadline:
-        text = requests.get(f"{world.url}/metrics", timeout=5).text
+        text = world.as_("ops").get(f"{world.url}/metrics", timeout=5).text
     for line in expected:
         assert line in text
+    assert requests.get(f"{world.url}/metrics", timeout=5).status_code == 401
+    assert world.as_("trust-a").get(f"{world.url}/metrics", timeout=5).status_code == 403
     person = message["payload"]["person"]
     for secret in (person["nhs_number"], person["family_name"]):
         assert secret not in text

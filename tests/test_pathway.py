@@ -110,3 +110,25 @@ def test_a_reply_to_a_message_never_delivered_to_the_replier_is_refused(world) -
         assert response.status_code == 422, response.text
         assert response.json()["errors"][0]["location"] == "$.in_reply_to"
     assert world.sims["trust-a"].messages("HousingAppointment") == []
+
+
+def test_a_reply_that_could_answer_two_senders_must_name_its_recipient(world) -> None:
+    from messages import housing_request
+
+    shared_id = str(uuid.uuid4())
+    for trust in ("trust-a", "trust-b"):  # message ids are unique per sender only
+        request = housing_request(sender=trust)
+        request["message_id"] = shared_id
+        assert world.send(trust, request).status_code == 202
+    council = world.sims["council-luton"]
+    assert council.wait_for(lambda s: len(s.received) == 2)  # same id: the simulator counts one as a repeat
+    appointment = example("housing-appointment", sender={"org_id": "council-luton", "gss_code": "E06000032"},
+                          in_reply_to=shared_id)  # fmt: skip
+    appointment.pop("recipient", None)
+    ambiguous = world.send("council-luton", appointment)
+    assert ambiguous.status_code == 422
+    assert ambiguous.json()["errors"][0]["location"] == "$.recipient.org_id"
+    appointment["recipient"] = {"org_id": "trust-a"}
+    assert world.send("council-luton", appointment).status_code == 202
+    assert world.sims["trust-a"].wait_for(lambda s: s.messages("HousingAppointment"))
+    assert world.sims["trust-b"].messages("HousingAppointment") == []

@@ -129,7 +129,7 @@ def test_a_client_error_from_the_partner_is_not_retried(world) -> None:
 
 
 def test_kill_9_with_500_messages_in_flight_loses_none(make_world) -> None:
-    world = make_world({"delivery": {"concurrency": 4, "lease_seconds": 1.0}})
+    world = make_world({"delivery": {"concurrency": 4, "lease_seconds": 2.5, "timeout_seconds": 1.0}})
     council = world.sims["council-luton"]
     council.delay = 0.01  # a slow partner keeps deliveries queued and in flight when the hub dies
     session = requests.Session()

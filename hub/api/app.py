@@ -250,6 +250,10 @@ def create_app(hub: Hub, *, run_worker: bool = True) -> FastAPI:
             except HubError as exc:
                 return {"line": number, "status": exc.status, "title": exc.title, "detail": exc.detail,
                         "errors": [p.as_dict() for p in exc.problems]}  # fmt: skip
+            except Exception as exc:  # one line's failure must not hide what the other lines did
+                log.exception("batch line %d failed: %s", number, type(exc).__name__)
+                return {"line": number, "status": 500, "title": "Internal error",
+                        "detail": "The hub failed on this line; it was not stored. Send it again."}  # fmt: skip
             return {"line": number, **accepted.as_dict(), "status": 202}
 
         work = [one(n, line) for n, line in enumerate(lines, start=1) if line.strip()]
@@ -277,6 +281,11 @@ def create_app(hub: Hub, *, run_worker: bool = True) -> FastAPI:
         view = store.message_view(message_id)
         if view is None:
             raise NotFound(f"No message {message_id} that you may see.")
+        if not caller.is_operator and view["sender"] != caller.id:
+            # a recipient sees its own deliveries and their events, not other partners' or the routing detail
+            view["deliveries"] = [d for d in view["deliveries"] if d["partner"] == caller.id]
+            view["timeline"] = [e for e in view["timeline"] if e.get("partner") == caller.id]
+            view["derived"] = []
         return _json(view)
 
     @app.get("/v1/inbox", summary="Messages waiting for a partner that pulls")
@@ -339,8 +348,10 @@ def create_app(hub: Hub, *, run_worker: bool = True) -> FastAPI:
         failed = [i.name for i in hub.plugins.errors]
         return _json({"status": "ready", "plugins_failed": failed})
 
-    @app.get("/metrics", summary="Prometheus metrics")
-    async def metrics_endpoint() -> Response:
+    @app.get("/metrics", summary="Prometheus metrics (operators only: they name partners)")
+    async def metrics_endpoint(request: Request) -> Response:
+        if not authenticate(request).is_operator:
+            raise Forbidden("Metrics are for operators.")
         return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
 
     original_openapi = app.openapi

@@ -139,8 +139,8 @@ class Store(abc.ABC):
         """Commit delivery outcomes; return the events written."""
 
     @abc.abstractmethod
-    def find_reply_target(self, in_reply_to: str, replier: str) -> ReplyTarget | None:
-        """The message with ``message_id == in_reply_to`` that was delivered to ``replier``."""
+    def find_reply_targets(self, in_reply_to: str, replier: str) -> list[ReplyTarget]:
+        """Every message with ``message_id == in_reply_to`` delivered to ``replier`` (ids are unique per sender)."""
 
     @abc.abstractmethod
     def message_view(self, record_id: str) -> dict[str, Any] | None:

@@ -43,6 +43,9 @@ class GroupCommitter:
     def submit(self, job: Job) -> Future[Any]:
         """Queue a job; its future resolves after the transaction holding it commits."""
         future: Future[Any] = Future()
+        if not self._thread.is_alive():
+            future.set_exception(RuntimeError("the store's writer has stopped; nothing was written"))
+            return future
         self._queue.put((job, future))
         return future
 
@@ -50,10 +53,27 @@ class GroupCommitter:
         """Queue a job and wait for its committed result."""
         return self.submit(job).result()
 
+    @property
+    def alive(self) -> bool:
+        """True while the writer thread runs (readiness depends on it)."""
+        return self._thread.is_alive()
+
     def close(self) -> None:
-        """Commit what is queued, then stop the writer thread."""
+        """Commit what is queued, then stop the writer thread; jobs queued after that fail, never hang."""
         self._queue.put(_STOP)
         self._thread.join(timeout=30)
+        self._fail_leftovers()
+
+    def _fail_leftovers(self) -> None:
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is not _STOP:
+                _job, future = item
+                if future.set_running_or_notify_cancel():
+                    future.set_exception(RuntimeError("the store was closed before this write ran"))
 
     def _run(self) -> None:
         try:
@@ -78,10 +98,19 @@ class GroupCommitter:
                     stopping = True
                     break
                 batch.append(nxt)
-            self._commit_batch(conn, batch)
+            try:
+                self._commit_batch(conn, batch)
+            except BaseException:  # the writer must outlive any one batch, or the hub silently stops
+                log.exception("store writer: unexpected failure in a group of %d jobs", len(batch))
         conn.close()
+        self._fail_leftovers()
 
     def _commit_batch(self, conn: sqlite3.Connection, batch: list[tuple[Job, Future[Any]]]) -> None:
+        # a job whose caller gave up (its future was cancelled) is skipped: nobody was told it was stored;
+        # once running, a future can no longer be cancelled, so every result below can be set
+        batch = [(job, future) for job, future in batch if future.set_running_or_notify_cancel()]
+        if not batch:
+            return
         results: list[tuple[Future[Any], Any, BaseException | None]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")

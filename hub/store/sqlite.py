@@ -142,7 +142,9 @@ class SQLiteStore(Store):
             conn.close()
 
     def ping(self) -> None:
-        """Run a trivial query on the reader connection."""
+        """Raise unless the writer thread is alive and the database answers a query."""
+        if not self._writer.alive:
+            raise RuntimeError("the store's writer thread has stopped")
         self._reader().execute("SELECT 1").fetchone()
 
     # -- intake ------------------------------------------------------------------------------
@@ -470,18 +472,21 @@ class SQLiteStore(Store):
         return self._writer.run(job)  # type: ignore[no-any-return]
 
     # -- reads -------------------------------------------------------------------------------
-    def find_reply_target(self, in_reply_to: str, replier: str) -> ReplyTarget | None:
-        """The message ``in_reply_to`` names among those delivered (or offered) to ``replier``."""
-        row = (
+    def find_reply_targets(self, in_reply_to: str, replier: str) -> list[ReplyTarget]:
+        """Every message with this ``message_id`` delivered (or offered) to ``replier``, newest first.
+
+        Message ids are unique per sender only, so two senders' messages can match; the caller decides.
+        """
+        rows = (
             self._reader()
             .execute(
                 "SELECT m.id, m.sender, d.id, m.type FROM messages m JOIN deliveries d ON d.record_id = m.id "
-                "WHERE m.message_id=? AND d.partner=? ORDER BY m.received_at DESC LIMIT 1",
+                "WHERE m.message_id=? AND d.partner=? ORDER BY m.received_at DESC",
                 (in_reply_to, replier),
             )
-            .fetchone()
+            .fetchall()
         )
-        return ReplyTarget(row[0], row[1], row[2], row[3]) if row else None
+        return [ReplyTarget(r[0], r[1], r[2], r[3]) for r in rows]
 
     def may_read(self, partner_id: str, record_id: str) -> bool:
         """Sender, or a recipient of this message or of one derived from it."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-import requests
 from messages import example, housing_request
 
 
@@ -17,7 +16,7 @@ def test_first_appointment_time_is_a_gauge_on_metrics(world) -> None:
     appointment = example("housing-appointment", sender={"org_id": "council-luton", "gss_code": "E06000032"},
                           in_reply_to=request["message_id"])  # fmt: skip
     assert world.send("council-luton", appointment).status_code == 202
-    text = requests.get(f"{world.url}/metrics", timeout=5).text
+    text = world.as_("ops").get(f"{world.url}/metrics", timeout=5).text
     assert 'hub_council_referrals_answered{partner="council-luton"} 1' in text
     prefix = 'hub_council_first_appointment_seconds_median{partner="council-luton"}'
     median = next(line for line in text.splitlines() if line.startswith(prefix))

@@ -189,7 +189,7 @@ def start_small_hub(
         *(partners or []),
     ]  # fmt: skip
     settings = {
-        "delivery": {"lease_seconds": 2.0, "poll_interval_seconds": 0.05, "timeout_seconds": 5.0},
+        "delivery": {"lease_seconds": 2.5, "poll_interval_seconds": 0.05, "timeout_seconds": 1.0},
         "retry": {"initial_seconds": 0.1, "multiplier": 2.0, "max_delay_seconds": 0.5, "max_attempts": 4},
         "listeners": listeners or {},
     }

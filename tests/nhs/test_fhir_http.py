@@ -17,7 +17,7 @@ from hub.auth import generate_token, hash_token
 from hub.testing import PartnerSimulator, RunningHub, write_config
 
 FAST = {
-    "delivery": {"lease_seconds": 2.0, "poll_interval_seconds": 0.05, "timeout_seconds": 2.0},
+    "delivery": {"lease_seconds": 2.5, "poll_interval_seconds": 0.05, "timeout_seconds": 1.0},
     "retry": {"initial_seconds": 0.1, "multiplier": 2.0, "max_delay_seconds": 0.5, "jitter": 0.2, "max_attempts": 4},
     "server": {"max_body_bytes": 65536},
 }
