@@ -215,6 +215,12 @@ def serve(
 
     hub = _hub(config_dir, strict)
     settings = hub.config.settings
+    for name, options in settings.listeners.items():  # say so in one line, before anything starts
+        if options.get("enabled", True) and name not in hub.plugins.listeners:
+            known = ", ".join(sorted(hub.plugins.listeners)) or "none"
+            raise ConfigError(
+                f"hub.toml: [listeners.{name}]: no loaded plugin registers this listener (known: {known})"
+            )
     for partner in hub.config.partners.partners.values():
         if partner.receive.mode == "push" and (partner.receive.url or "").startswith("http://"):
             click.echo(f"hub: warning: partner {partner.id} receives over plain http ({partner.receive.url})", err=True)

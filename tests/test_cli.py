@@ -95,3 +95,12 @@ def test_partners_token_prints_a_token_and_its_digest_line() -> None:
     out = hub("partners", "token", "council-luton").stdout
     token = out.split("): ")[1].split()[0]
     assert f'token_sha256 = "{hash_token(token)}"' in out
+
+
+def test_serve_names_an_unknown_listener_in_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    env = {"HUB_KEY_PASSPHRASE": "a passphrase for this test"}
+    hub("init", "--config", str(config), env=env)
+    (config / "hub.toml").write_text((config / "hub.toml").read_text() + "\n[listeners.pigeon]\nport = 1\n")
+    result = hub("serve", "--config", str(config), "--port", "0", env=env)
+    assert result.returncode == 2 and "[listeners.pigeon]" in result.stderr and "Traceback" not in result.stderr

@@ -52,9 +52,12 @@ def _json(data: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
 
-async def start_listeners(hub: Hub) -> list[Listener]:
-    """Start every listener ``hub.toml`` enables (``[listeners.NAME]`` with ``enabled = true``)."""
-    started: list[Listener] = []
+async def start_listeners(hub: Hub, started: list[Listener]) -> None:
+    """Start each listener ``hub.toml`` names in a ``[listeners.NAME]`` table (unless ``enabled = false``).
+
+    Each one started is appended to ``started`` as soon as it runs, so the caller can stop them all if a
+    later one fails to start.
+    """
     settings = hub.config.settings
     for name, options in settings.listeners.items():
         if not options.get("enabled", True):
@@ -70,7 +73,6 @@ async def start_listeners(hub: Hub) -> list[Listener]:
         await listener.start(context)
         started.append(listener)
         log.info("listener %s started", name)
-    return started
 
 
 def create_app(hub: Hub, *, run_worker: bool = True) -> FastAPI:
@@ -89,8 +91,9 @@ def create_app(hub: Hub, *, run_worker: bool = True) -> FastAPI:
             worker = hub.make_worker()
             task = asyncio.create_task(worker.run(stop))
         app.state.started_at = time.time()
-        listeners = await start_listeners(hub)
+        listeners: list[Listener] = []
         try:
+            await start_listeners(hub, listeners)
             yield
         finally:
             for listener in reversed(listeners):
@@ -191,9 +194,12 @@ def create_app(hub: Hub, *, run_worker: bool = True) -> FastAPI:
                 "content": {
                     "application/json": {"schema": {"$ref": "#/components/schemas/CanonicalMessage"}},
                     "application/fhir+json": {"schema": {"type": "object"}},
+                    "application/fhir+xml": {"schema": {"type": "string"}},
                     "application/hl7-v2": {"schema": {"type": "string"}},
                     "application/xml": {"schema": {"type": "string"}},
+                    "text/xml": {"schema": {"type": "string"}},
                     "application/jose": {"schema": {"type": "string"}},
+                    "application/jose+json": {"schema": {"type": "object"}},
                 },
             },
             "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,

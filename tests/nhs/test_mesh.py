@@ -56,7 +56,10 @@ def test_a_chunked_message_is_reassembled(mesh_sandbox, hl7_hub_factory) -> None
     assert wait_until(lambda: mesh_sandbox.inbox(HUB_MAILBOX) == [])
 
 
-def test_a_crash_between_commit_and_acknowledge_neither_loses_nor_doubles(mesh_sandbox, hl7_hub_factory) -> None:
+def test_a_crash_between_commit_and_acknowledge_neither_loses_nor_doubles(
+    mesh_sandbox, hl7_hub_factory, monkeypatch
+) -> None:
+    monkeypatch.setenv("HUB_TESTING", "1")  # the crash hook works only in a test environment
     hub = mesh_hub(hl7_hub_factory, testing_crash_before_acknowledge=True)
     mesh_id = send_from_trust(mesh_sandbox, adt_a03(facility="RMM", control="CRASH"))
     assert wait_until(lambda: hub.hub.process.poll() is not None), "the hub should have died before acknowledging"

@@ -109,9 +109,11 @@ def make_duty_to_refer(directory: PostcodeDirectory) -> Callable[[dict[str, Any]
             geo_db = str(context.state_dir / "geo.db")  # 'hub geo import' writes it beside the store
         table = context.options.get("postcodes")
 
+        base = context.config_dir or Path(".")  # route options name files relative to the config directory
+
         def lookup(postcode: str) -> str | None:
-            return directory.lookup(postcode, geo_db=Path(geo_db) if geo_db else None,
-                                    table=Path(table) if table else None)  # fmt: skip
+            return directory.lookup(postcode, geo_db=base / geo_db if geo_db else None,
+                                    table=base / table if table else None)  # fmt: skip
 
         authority = choose_authority(payload, lookup)
         request = build_request(source, authority, context)

@@ -12,6 +12,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from hub import Partner, Rendered, UnparseableInput
 from hub_nhs.hl7v2.adt import discharge_notice
 from hub_nhs.hl7v2.parser import parse_messages
@@ -34,9 +36,10 @@ class Hl7v2Adapter:
             raise UnparseableInput("The HL7 v2 body could not be read.") from error
 
     def render(self, message: dict[str, Any], *, partner: Partner) -> Rendered:
-        """A DischargeNotice as an ADT^A03 for ``partner``."""
+        """A DischargeNotice as an ADT^A03 for ``partner``; other types as canonical JSON (ADT has no form for them)."""
         if message.get("type") != "DischargeNotice":
-            raise ValueError(f"the hl7v2 adapter renders DischargeNotice only, not {message.get('type')}")
+            note = f"HL7 v2 ADT has no form for {message.get('type')}; sent as canonical JSON"
+            return Rendered("application/json", orjson.dumps(message), {"X-Hub-Note": note})
         body = render_discharge(message, receiving_facility=partner.codes.get("ods_code", partner.id.upper()),
                                 now=datetime.now(UTC))  # fmt: skip
         return Rendered(CONTENT_TYPE, body)

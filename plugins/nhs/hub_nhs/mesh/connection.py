@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from mesh_client import MeshClient
@@ -39,8 +40,18 @@ class MeshConnection:
 
     @classmethod
     def from_options(cls, options: dict[str, Any], *, where: str, url: str | None = None,
-                     mailbox_key: str = "mailbox") -> MeshConnection:  # fmt: skip
-        """Read a connection from ``options``; ``where`` names the table in error messages."""
+                     mailbox_key: str = "mailbox", base_dir: Path | None = None) -> MeshConnection:  # fmt: skip
+        """Read a connection from ``options``; ``where`` names the table in error messages.
+
+        Certificate and CA files are named relative to ``base_dir`` (the config directory) when given.
+        """
+
+        def path(name: str) -> str | None:
+            value = options.get(name)
+            if value is None or base_dir is None:
+                return value
+            return str((base_dir / str(value)).resolve())
+
         endpoint = options.get("url") or url or os.environ.get("HUB_MESH_URL")
         mailbox = options.get(mailbox_key) or os.environ.get("HUB_MESH_MAILBOX")
         password_env = str(options.get("password_env", "HUB_MESH_PASSWORD"))
@@ -54,9 +65,9 @@ class MeshConnection:
             mailbox=str(mailbox).upper(),
             password=os.environ[password_env],
             shared_key=os.environ[key_env].encode("utf-8"),
-            client_cert=options.get("client_cert"),
-            client_key=options.get("client_key"),
-            ca_file=options.get("ca_file"),
+            client_cert=path("client_cert"),
+            client_key=path("client_key"),
+            ca_file=path("ca_file"),
             max_chunk_size=int(options.get("max_chunk_bytes", DEFAULT_CHUNK_BYTES)),
             timeout_seconds=float(options.get("timeout_seconds", 60.0)),
         )

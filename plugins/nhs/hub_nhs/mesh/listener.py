@@ -56,7 +56,8 @@ class MeshListener:
         """Check the options, shake hands with MESH once, and start polling."""
         options = context.options
         self.context = context
-        self.connection = MeshConnection.from_options(options, where="hub.toml [listeners.mesh]")
+        self.connection = MeshConnection.from_options(options, where="hub.toml [listeners.mesh]",
+                                                      base_dir=context.settings.config_dir)  # fmt: skip
         workflows = options.get("workflows", {})
         if isinstance(workflows, list):
             workflows = dict.fromkeys(workflows, "")
@@ -65,7 +66,10 @@ class MeshListener:
         self.workflows: dict[str, str] = {str(k): str(v) for k, v in workflows.items()}
         self.poll_interval = float(options.get("poll_interval_seconds", 60))
         self.handshake_interval = float(options.get("handshake_interval_seconds", 86400))
-        self._crash_before_acknowledge = bool(options.get("testing_crash_before_acknowledge", False))
+        # a test hook only: it kills the process, so it also needs HUB_TESTING=1 in the environment
+        self._crash_before_acknowledge = bool(options.get("testing_crash_before_acknowledge", False)) and (
+            os.environ.get("HUB_TESTING") == "1"
+        )
         self.refused_dir = Path(context.state_dir) / "mesh-refused"
         self._stop = asyncio.Event()
         self._event_loop = asyncio.get_running_loop()

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import replace
 from typing import Any
 
 import requests
@@ -84,6 +85,8 @@ class MeshTransport:
         where = f"partners.toml partner {partner.id!r} receive.options"
         connection = MeshConnection.from_options(options, where=where, url=partner.receive.url,
                                                  mailbox_key="from_mailbox")  # fmt: skip
+        # never wait longer than the hub's per-attempt timeout: past the lease, a send would be made twice
+        connection = replace(connection, timeout_seconds=min(connection.timeout_seconds, self.timeout_seconds))
         recipient = options.get("mailbox") or partner.codes.get("mesh_mailbox")
         workflow = options.get("workflow_id")
         if not recipient or not workflow:
