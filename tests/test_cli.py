@@ -19,6 +19,12 @@ COMMANDS = [
 ]  # fmt: skip
 
 
+@pytest.fixture(autouse=True)
+def passphrase(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every command here runs with a key ring passphrase, as an operator's shell would have."""
+    monkeypatch.setenv("HUB_KEY_PASSPHRASE", "a passphrase for the cli tests")
+
+
 def hub(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "hub", *args], capture_output=True, text=True, timeout=60,
                           cwd=cwd, env={**os.environ, **(env or {})})  # fmt: skip
