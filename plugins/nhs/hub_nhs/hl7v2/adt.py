@@ -29,6 +29,9 @@ housing                         ZHS-1 situation, ZHS-2 chosen authority GSS,
                                 ZHS-3 details, ZHS-4 support needs (~), ZHS-5 urgent
 consent                         ZDR-1 referral, ZDR-2 share contact (Y/N),
                                 ZDR-3 method (O/W), ZDR-4 recorded at, ZDR-5 by
+contact phone, email, org       ZDR-6 phone, ZDR-7 email, ZDR-8 organisation of
+                                the clinician or liaison making the referral
+                                (a Duty to Refer needs the referrer's contact)
 ==============================  ==============================================
 """
 
@@ -206,7 +209,14 @@ def _contact(message: Hl7Message, pv1: Segment, problems: list[Problem]) -> dict
     if not family:
         problems.append(Problem("PV1-7", "required: the attending (lead) clinician as ID^family^given^^^prefix"))
         return {}
-    return {"name": name[:200], "role": "Attending clinician"}
+    contact: dict[str, Any] = {"name": name[:200], "role": "Attending clinician"}
+    zdr = message.segment("ZDR")
+    if zdr is not None:  # how the council reaches whoever made the referral
+        for number, key in ((6, "phone"), (7, "email"), (8, "organisation")):
+            value = message.value(zdr, number)
+            if value:
+                contact[key] = value[:200]
+    return contact
 
 
 def _flag(message: Hl7Message, segment: Segment, number: int, problems: list[Problem]) -> bool | None:
