@@ -49,3 +49,17 @@ def test_operators_may_read_but_not_send(world) -> None:
     response = world.send("ops", housing_request())
     assert response.status_code == 403
     assert world.db_count("messages") == 0
+
+
+def test_a_recipient_sees_only_its_own_delivery_and_events(world) -> None:
+    from messages import discharge_notice
+
+    record = world.send("trust-a", discharge_notice()).json()["id"]
+    assert world.sims["council-luton"].wait_for(lambda s: s.messages("HousingRequest"))
+    derived = next(d["id"] for d in world.view(record)["derived"] if d["type"] == "HousingRequest")
+    seen = world.as_("council-luton").get(f"{world.url}/v1/messages/{derived}").json()
+    assert {d["partner"] for d in seen["deliveries"]} == {"council-luton"}
+    assert all(e["partner"] == "council-luton" for e in seen["timeline"])
+    assert world.as_("council-luton").get(f"{world.url}/v1/messages/{record}").status_code == 404
+    full = world.view(record)
+    assert {d["partner"] for d in full["deliveries"]} == {"council-luton", "steps-luton", "ips-luton"}

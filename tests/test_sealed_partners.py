@@ -113,3 +113,11 @@ def test_the_hub_warns_at_start_up_about_every_tls_only_partner(make_world) -> N
     world = make_world(sealed=SEALED)
     log = world.hub.log_path.read_text()
     assert "partner steps-luton is tls_only" in log and "partner trust-a is tls_only" not in log
+
+
+def test_a_sealing_partner_may_not_use_the_unsealed_batch_endpoint(make_world) -> None:
+    world = make_world(sealed=SEALED)
+    response = world.as_("trust-a").post(f"{world.url}/v1/messages:batch", data=json.dumps(housing_request()),
+                                         headers={"Content-Type": "application/x-ndjson"})  # fmt: skip
+    assert response.status_code == 403
+    assert world.db_count() == 0
