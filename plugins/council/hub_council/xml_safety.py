@@ -22,25 +22,14 @@ from pathlib import Path
 
 from lxml import etree
 
+from hub.safe_xml import declared_dtd_marker, hardened_parser
+
 DEFAULT_MAX_BYTES = 256 * 1024
 MAX_DEPTH = 32
-_FORBIDDEN = ("<!DOCTYPE", "<!ENTITY")
 
 
 class UnsafeXml(ValueError):
     """The body is not XML the hub will parse; ``str(exc)`` says why and what to do."""
-
-
-def _parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        load_dtd=False,
-        dtd_validation=False,
-        no_network=True,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
 
 
 def parse_untrusted(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Element:
@@ -50,17 +39,17 @@ def parse_untrusted(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree
             f"the XML document is {len(body)} bytes; the hub accepts at most {max_bytes} bytes per document"
         )
     try:
-        text = body.decode("utf-8")
+        body.decode("utf-8")  # council documents are UTF-8; say so plainly when they are not
     except UnicodeDecodeError as exc:
         raise UnsafeXml(f"the XML document is not UTF-8 (byte {exc.start}); send it encoded as UTF-8") from None
-    for marker in _FORBIDDEN:
-        if marker in text:
-            raise UnsafeXml(
-                f"the XML document contains {marker}: DTDs and entity declarations are refused "
-                "(no external entities, no entity expansion); remove the declaration and send the document alone"
-            )
+    marker = declared_dtd_marker(body)
+    if marker is not None:
+        raise UnsafeXml(
+            f"the XML document contains {marker}: DTDs and entity declarations are refused "
+            "(no external entities, no entity expansion); remove the declaration and send the document alone"
+        )
     try:
-        root = etree.fromstring(body, parser=_parser())
+        root = etree.fromstring(body, parser=hardened_parser())
     except etree.XMLSyntaxError as exc:
         raise UnsafeXml(f"the XML document is not well-formed: {exc.msg} (line {exc.lineno})") from None
     if root.getroottree().docinfo.doctype:

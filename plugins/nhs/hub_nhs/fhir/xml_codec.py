@@ -15,37 +15,20 @@ from typing import Any
 from lxml import etree
 
 from hub import Problem, UnparseableInput
+from hub.safe_xml import declared_dtd_marker, hardened_parser
 from hub_nhs.fhir.cardinality import json_primitive, repeats
 from hub_nhs.fhir.codes import FHIR_NS, XHTML_NS
 
 _FHIR = "{" + FHIR_NS + "}"
 _DIV = "{" + XHTML_NS + "}div"
-_FORBIDDEN = (b"<!DOCTYPE", b"<!ENTITY", b"<!doctype", b"<!entity")
 
 
 def _parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-        collect_ids=False,
-    )
+    return hardened_parser()
 
 
 def _declares_dtd(body: bytes) -> bool:
-    if any(marker in body for marker in _FORBIDDEN):
-        return True
-    if body[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        try:
-            text = body.decode("utf-16")
-        except UnicodeDecodeError:
-            return False
-        return "<!DOCTYPE" in text or "<!ENTITY" in text
-    return False
+    return declared_dtd_marker(body) is not None
 
 
 def read_xml(body: bytes) -> dict[str, Any]:
