@@ -1018,12 +1018,12 @@ def test_the_worked_examples_in_docs_envelopes_md_run(
     assert len(blocks) == 3  # the hub's library, jwcrypto, joserfc
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
-    names = (("sig", "EdDSA", "hub-sig"), ("enc", "X25519", "hub-enc"), ("sig", "EdDSA", "council-sig"))
+    names = (("sig", "EdDSA", "hub.sig"), ("enc", "X25519", "hub.enc"), ("sig", "EdDSA", "council-sig"))
     for kind, alg, name in (*names, ("enc", "X25519", "council")):
         assert runner.invoke(envelope_cli, ["keygen", "--kind", kind, "--alg", alg, "--out", name]).exit_code == 0
-    key = {name: load_jwk(Path(f"{name}.jwk").read_text()) for name in ("hub-sig", "hub-enc", "council-sig", "council")}
+    key = {name: load_jwk(Path(f"{name}.jwk").read_text()) for name in ("hub.sig", "hub.enc", "council-sig", "council")}
     meta = replace(META, sender="hub", issued_at=None)
-    Path("envelope.jose").write_text(seal(key["hub-sig"], key["council"], meta))
+    Path("envelope.jose").write_text(seal(key["hub.sig"], key["council"], meta))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # joserfc's note on EdDSA
         for number, block in enumerate(blocks):
@@ -1033,7 +1033,7 @@ def test_the_worked_examples_in_docs_envelopes_md_run(
         opened = open_envelope(
             Path(reply).read_text(),
             sender_keys=key["council-sig"].public(),
-            recipient_keys=key["hub-enc"],
+            recipient_keys=key["hub.enc"],
             expected_sender="council-luton",
             expected_recipient="hub",
             max_age=60,
