@@ -48,7 +48,7 @@ import orjson
 import requests
 
 from hub.auth import generate_token, hash_token
-from hub.testing import RunningHub, free_port, write_config
+from hub.testing import RunningHub, free_port, stop_process, write_config
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "housing-request.json"
@@ -95,13 +95,7 @@ class SinkProcess:
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL if it lingers."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        stop_process(self.process, grace=10)
 
 
 class WorkerProcess:
@@ -123,13 +117,7 @@ class WorkerProcess:
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL if it lingers."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        stop_process(self.process, grace=15)
 
 
 class CpuMeter:

@@ -17,24 +17,14 @@ from messages import discharge_notice, housing_request
 from hub.bodies import BodyUnreadable, StoredBody
 from hub.crypto.at_rest import AesGcmCodec
 from hub.crypto.keyring import FileKeyRing, KeyRingError
+from hub.testing import run_hub_cli, wait_until
 
 NHS_NUMBER = "9434765919"
 FAMILY_NAME = "Quennevilleworth"
 POSTCODE = "LU1 2AA"
 
 
-def hub_cli(config_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hub", *args, "--config", str(config_dir)], capture_output=True,
-                          text=True, timeout=60)  # fmt: skip
-
-
-def wait_until(predicate, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
+hub_cli = run_hub_cli
 
 
 def recognisable_notice() -> dict:

@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
 from messages import housing_request
 
-from hub.testing import RunningHub
-
-
-def wait_until(predicate, timeout: float = 15.0, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
+from hub.testing import RunningHub, run_hub_cli, wait_until
 
 
 def hub_cli(world, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hub", *args, "--config", str(world.config_dir)],
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    return run_hub_cli(world.config_dir, *args)
 
 
 def test_the_same_message_sent_twice_is_stored_once_and_answered_as_a_duplicate(world) -> None:

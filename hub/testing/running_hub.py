@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,34 @@ import requests
 
 from hub.crypto.keyring import FileKeyRing
 from hub.testing.toml_writer import dumps
+
+
+def stop_process(process: subprocess.Popen[bytes] | None, grace: float = 15.0) -> None:
+    """SIGTERM a child process, wait up to ``grace`` seconds, then SIGKILL it if it lingers."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> bool:
+    """Poll ``predicate()`` until it is true (return True) or ``timeout`` seconds pass (return False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
+def run_hub_cli(config_dir: Path, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+    """Run ``hub ARGS --config CONFIG_DIR`` as a child process and capture its output."""
+    return subprocess.run([sys.executable, "-m", "hub", *args, "--config", str(config_dir)], capture_output=True,
+                          text=True, timeout=timeout)  # fmt: skip
 
 
 def free_port() -> int:
@@ -123,13 +152,8 @@ class RunningHub:
             self.process.wait(10)
 
     def stop(self) -> None:
-        """SIGTERM and wait (a clean shutdown)."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        """SIGTERM and wait (a clean shutdown); SIGKILL if it does not stop in 15 seconds."""
+        stop_process(self.process)
 
     def __enter__(self) -> RunningHub:
         return self.start()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import time
 
 import requests
 from council_helpers import NS, notice_by_postcode, notice_for
@@ -12,15 +11,9 @@ from lxml import etree
 from messages import discharge_notice
 
 from hub.envelope import open_envelope
+from hub.testing import wait_until
 
-
-def wait(predicate, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
+wait = wait_until
 
 
 def test_json_api_push_tls_only(council_world) -> None:

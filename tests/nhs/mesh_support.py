@@ -21,6 +21,7 @@ import pytest
 import requests
 
 from hub.testing import free_port
+from hub.testing import wait_until as _wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "password"
@@ -109,11 +110,6 @@ def mesh_sandbox(mesh_sandbox_server: MeshSandbox, monkeypatch: pytest.MonkeyPat
     return mesh_sandbox_server
 
 
-def wait_until(predicate: object, timeout: float = 20.0, interval: float = 0.1) -> bool:
-    """Poll ``predicate()`` until it is true or ``timeout`` passes."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        time.sleep(interval)
-    return False
+def wait_until(predicate: Any, timeout: float = 20.0, interval: float = 0.1) -> bool:
+    """The kit's ``wait_until`` with MESH's slower defaults (the sandbox is polled, not pushed)."""
+    return _wait_until(predicate, timeout, interval)
