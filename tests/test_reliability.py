@@ -158,3 +158,25 @@ def test_kill_9_with_500_messages_in_flight_loses_none(make_world) -> None:
     last = list(accepted.values())[-1]
     assert wait_until(lambda: world.view(last)["status"] == "delivered")
     assert world.db_count("messages") >= len(accepted)
+
+
+def test_a_separate_worker_process_delivers_what_serve_accepts(make_world) -> None:
+    import subprocess
+    import sys
+
+    from hub.testing import stop_process
+
+    world = make_world()
+    world.hub.stop()
+    world.hub = RunningHub(world.config_dir, port=world.hub.port, extra_args=["--no-worker"]).start()
+    record = world.send("trust-a", housing_request()).json()["id"]
+    assert world.view(record)["status"] == "in_progress"  # accepted, nobody delivering yet
+    log = (world.config_dir / "worker.log").open("ab")
+    worker = subprocess.Popen([sys.executable, "-m", "hub", "worker", "--config", str(world.config_dir)],
+                              stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        assert world.sims["council-luton"].wait_for(lambda s: s.messages("HousingRequest"))
+        assert wait_until(lambda: world.view(record)["status"] == "delivered")
+    finally:
+        stop_process(worker)
+        log.close()
