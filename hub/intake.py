@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from hub.problems import InvalidMessage, Problem, UnparseableInput, UnsupportedMediaType
+from hub.records import Parsed, as_parsed
 from hub.router import Router
 from hub.sealing import SEALED_MEDIA_TYPES
 
@@ -40,6 +41,7 @@ class Accepted:
     id: str
     duplicate: bool
     notes: list[str] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON body of a 202."""
@@ -70,8 +72,8 @@ class IntakeService:
         self.on_commit: list[Callable[[], None]] = []
         self._observers = plugins.hook.hub_message_event.get_hookimpls()
 
-    def parse(self, body: bytes, content_type: str, sender_id: str) -> list[dict[str, Any]]:
-        """Turn a body into canonical messages with the adapter for ``content_type``.
+    def parse(self, body: bytes, content_type: str, sender_id: str) -> list[Parsed]:
+        """Turn a body into canonical messages (with the adapter's warnings) using the adapter for ``content_type``.
 
         A sealed envelope (``application/jose``) is verified against the sender's
         registered key and decrypted first; the message inside must be the one the
@@ -85,9 +87,10 @@ class IntakeService:
                 inner = self.plugins.adapters.get(partner.adapter)
                 if inner is None or not inner.content_types:
                     inner = self.plugins.adapters["canonical-json"]
-                messages = inner.parse(payload, content_type=inner.content_types[0], sender_id=sender_id)
-                for message in messages:
-                    self.gate.check_binding(message, metadata)
+                messages = [as_parsed(m) for m in inner.parse(payload, content_type=inner.content_types[0],
+                                                              sender_id=sender_id)]  # fmt: skip
+                for parsed in messages:
+                    self.gate.check_binding(parsed.message, metadata)
                 return messages
             self.gate.refuse_unsealed(media_type, partner)
         adapter = self.plugins.adapter_for_content_type(media_type)
@@ -96,7 +99,7 @@ class IntakeService:
             raise UnsupportedMediaType(
                 f"No adapter reads {media_type or 'a body without Content-Type'}; this hub reads {', '.join(known)}."
             )
-        return adapter.parse(body, content_type=media_type, sender_id=sender_id)
+        return [as_parsed(m) for m in adapter.parse(body, content_type=media_type, sender_id=sender_id)]
 
     async def submit_body(
         self, body: bytes, *, content_type: str, sender_id: str, idempotency_key: str | None = None
@@ -109,9 +112,12 @@ class IntakeService:
         if self.gate is not None and self.gate.partners.get(sender_id) is None:
             raise UnparseableInput(f"{sender_id!r} is not a partner of this hub.")
         messages = self.parse(body, content_type, sender_id)
-        for message in messages:
-            self.check(message, sender_id)
-        return [await self.submit(m, sender_id=sender_id, idempotency_key=idempotency_key) for m in messages]
+        for parsed in messages:
+            self.check(parsed.message, sender_id)
+        return [
+            await self.submit(p.message, sender_id=sender_id, idempotency_key=idempotency_key, warnings=p.warnings)
+            for p in messages
+        ]
 
     def check(self, message: dict[str, Any], sender_id: str) -> None:
         """Raise ``InvalidMessage`` listing every problem, or return if the message is valid."""
@@ -140,12 +146,22 @@ class IntakeService:
                 )
         return problems
 
-    async def submit(self, message: dict[str, Any], *, sender_id: str, idempotency_key: str | None = None) -> Accepted:
-        """Validate, route and commit one canonical message; return after the commit."""
+    async def submit(
+        self,
+        message: dict[str, Any],
+        *,
+        sender_id: str,
+        idempotency_key: str | None = None,
+        warnings: tuple[Problem, ...] | list[Problem] = (),
+    ) -> Accepted:
+        """Validate, route and commit one canonical message; return after the commit.
+
+        ``warnings`` are what the adapter assumed while reading it; they come back in the answer.
+        """
         self.check(message, sender_id)
         intake, notes = self._plan(message, sender_id, idempotency_key)
         result = await self.store.accept(intake)
-        return self._after_commit(message, result, notes)
+        return self._after_commit(message, result, notes, warnings)
 
     def submit_now(self, message: dict[str, Any], *, sender_id: str, idempotency_key: str | None = None) -> Accepted:
         """Blocking ``submit`` for command-line tools."""
@@ -191,7 +207,9 @@ class IntakeService:
             )
         return targets[0]
 
-    def _after_commit(self, message: dict[str, Any], result: Any, notes: list[str]) -> Accepted:
+    def _after_commit(
+        self, message: dict[str, Any], result: Any, notes: list[str], warnings: tuple[Problem, ...] | list[Problem] = ()
+    ) -> Accepted:
         if result.duplicate:
             self.metrics.inc("hub_messages_duplicate_total", help="Inbound duplicates answered, not stored",
                              type=message["type"])  # fmt: skip
@@ -200,7 +218,8 @@ class IntakeService:
             for callback in self.on_commit:
                 callback()
         self.emit(result.events)
-        return Accepted(result.id, result.duplicate, [] if result.duplicate else notes)
+        warned = [f"warning at {w.location}: {w.message}" for w in warnings]
+        return Accepted(result.id, result.duplicate, warned + ([] if result.duplicate else notes), list(warnings))
 
     def emit(self, events: list[HubEvent]) -> None:
         """Tell observer plugins about committed events; an observer's failure is logged, not raised."""

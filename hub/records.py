@@ -13,6 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from hub.problems import Problem
+
 if TYPE_CHECKING:
     from hub.partners import Partner
 
@@ -38,6 +40,28 @@ class Rendered:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Parsed:
+    """A canonical message an adapter read, with the warnings reading it raised.
+
+    An adapter's ``parse`` may return ``Parsed`` items instead of bare dicts when
+    the input lacked optional elements or carried values the adapter could not
+    map (recorded as "not known" in the message). Each warning names where in the
+    *input* it applies (a FHIR path, an HL7 segment-field) and what was assumed,
+    never the value sent. The hub accepts the message and reports the warnings to
+    the sender: in the 202's ``notes`` and to listeners through ``Accepted.warnings``
+    (an HL7 ACK carries them with severity W where the version allows it).
+    """
+
+    message: dict[str, Any]
+    warnings: tuple[Problem, ...] = ()
+
+
+def as_parsed(item: dict[str, Any] | Parsed) -> Parsed:
+    """Return ``item`` as a ``Parsed`` (a bare dict has no warnings)."""
+    return item if isinstance(item, Parsed) else Parsed(item)
+
+
 @runtime_checkable
 class Adapter(Protocol):
     """Parses one partner format into canonical messages and renders them back.
@@ -51,8 +75,8 @@ class Adapter(Protocol):
     name: str
     content_types: tuple[str, ...]
 
-    def parse(self, body: bytes, *, content_type: str, sender_id: str) -> list[dict[str, Any]]:
-        """Turn a body into one or more canonical messages (dicts), or raise."""
+    def parse(self, body: bytes, *, content_type: str, sender_id: str) -> list[dict[str, Any]] | list[Parsed]:
+        """Turn a body into one or more canonical messages (dicts, or ``Parsed`` with warnings), or raise."""
         ...
 
     def render(self, message: dict[str, Any], *, partner: Partner) -> Rendered:

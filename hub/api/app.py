@@ -39,7 +39,7 @@ from hub.problems import (
     Unauthenticated,
     UnparseableInput,
 )
-from hub.records import Listener, ListenerContext
+from hub.records import Listener, ListenerContext, as_parsed
 from hub.runtime import Hub
 
 log = logging.getLogger("hub.api")
@@ -227,7 +227,8 @@ def create_app(hub: Hub, *, run_worker: bool = True) -> FastAPI:
                 f"This body holds {len(messages)} messages; send one per request or use /v1/messages:batch.",
                 [Problem("$", "exactly one message expected")],
             )
-        accepted = await intake.submit(messages[0], sender_id=caller.id, idempotency_key=idempotency_key)
+        accepted = await intake.submit(messages[0].message, sender_id=caller.id, idempotency_key=idempotency_key,
+                                       warnings=messages[0].warnings)  # fmt: skip
         return _json(accepted.as_dict(), 202)
 
     @app.post(
@@ -251,8 +252,8 @@ def create_app(hub: Hub, *, run_worker: bool = True) -> FastAPI:
 
         async def one(number: int, line: bytes) -> dict[str, Any]:
             try:
-                message = adapter.parse(line, content_type="application/json", sender_id=caller.id)[0]
-                accepted = await intake.submit(message, sender_id=caller.id)
+                parsed = as_parsed(adapter.parse(line, content_type="application/json", sender_id=caller.id)[0])
+                accepted = await intake.submit(parsed.message, sender_id=caller.id, warnings=parsed.warnings)
             except HubError as exc:
                 return {"line": number, "status": exc.status, "title": exc.title, "detail": exc.detail,
                         "errors": [p.as_dict() for p in exc.problems]}  # fmt: skip
