@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
+import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import requests
+from joserfc import jwe as rfc_jwe
+from joserfc import jws as rfc_jws
+from joserfc.jwk import JWKRegistry
+from joserfc.registry import HeaderParameter
+from jwcrypto import jwe as jc_jwe
+from jwcrypto import jwk as jc_jwk
+from jwcrypto import jws as jc_jws
 from messages import discharge_notice, housing_request
 
 from hub.config import load_config
 from hub.crypto.keyring import FileKeyRing
-from hub.envelope import EnvelopeMetadata, dump_jwk, generate_key, seal_envelope
+from hub.envelope import EnvelopeError, EnvelopeMetadata, dump_jwk, generate_key, open_envelope, seal_envelope
 from hub.problems import ConfigError
 from hub.testing import write_config
 
@@ -121,3 +131,129 @@ def test_a_sealing_partner_may_not_use_the_unsealed_batch_endpoint(make_world) -
                                          headers={"Content-Type": "application/x-ndjson"})  # fmt: skip
     assert response.status_code == 403
     assert world.db_count() == 0
+
+
+# -- key rotation, as docs/envelopes.md tells a partner to do it ---------------------------------------
+ROUTING = ("iat", "hub.mid", "hub.typ", "hub.snd", "hub.rcp")
+
+
+def register_keys(world, partner: str, use: str, keys: list) -> None:
+    """Write ``keys`` (public) as the partner's ``use`` key set in the hub's config, as an operator would."""
+    path = world.config_dir / "partner-keys" / f"{partner}.{use}.pub.jwk"
+    path.write_text(json.dumps({"keys": [key.public().to_dict() for key in keys]}))
+
+
+def restart(world) -> None:
+    world.hub.stop()
+    world.hub.start()
+
+
+def jwcrypto_opens(envelope: bytes, key, hub_sig) -> bytes:
+    """Open a hub envelope with jwcrypto alone, checking the layers' routing is equal; return the body."""
+    outer = jc_jwe.JWE()
+    outer.allowed_algs = ["ECDH-ES+A256KW", "A256GCM"]
+    outer.deserialize(envelope.decode("ascii"), key=jc_jwk.JWK(**key.to_dict(private=True)))
+    inner = jc_jws.JWS()
+    inner.allowed_algs = ["EdDSA", "ES256"]
+    inner.deserialize(outer.payload.decode("ascii"))
+    inner.verify(jc_jwk.JWK(**hub_sig.to_dict()))
+    headers = outer.jose_header if isinstance(outer.jose_header, list) else [outer.jose_header]
+    for header in headers:
+        assert all(header[name] == inner.jose_header[name] for name in ROUTING)
+    return inner.payload
+
+
+def joserfc_opens(envelope: bytes, key, hub_sig) -> bytes:
+    """Open a hub envelope with joserfc alone (JSON form: our recipient entry only, as the guide says)."""
+    headers = {name: HeaderParameter(name, "str") for name in ("hub.mid", "hub.typ", "hub.snd", "hub.rcp")}
+    headers["iat"] = HeaderParameter("issued at", "int")
+    jwe_registry = rfc_jwe.JWERegistry(header_registry=headers, algorithms=["ECDH-ES+A256KW", "A256GCM"])
+    private = JWKRegistry.import_key(key.to_dict(private=True))
+    if envelope.startswith(b"{"):
+        document = json.loads(envelope)
+        document["recipients"] = [entry for entry in document["recipients"] if entry["header"]["kid"] == key.kid]
+        outer = rfc_jwe.decrypt_json(document, private, registry=jwe_registry)
+    else:
+        outer = rfc_jwe.decrypt_compact(envelope.decode("ascii"), private, registry=jwe_registry)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # joserfc flags EdDSA as superseded by Ed25519 (RFC 9864)
+        inner = rfc_jws.deserialize_compact(outer.plaintext, JWKRegistry.import_key(hub_sig.to_dict()),
+                                            registry=rfc_jws.JWSRegistry(header_registry=headers))  # fmt: skip
+    assert all(inner.protected[name] == outer.protected[name] for name in ROUTING)
+    return inner.payload
+
+
+def test_a_partner_rotates_its_keys_as_documented_and_every_message_is_delivered(make_world) -> None:
+    # retries never run out here, so a delivery waiting across a restart cannot be dead-lettered for want of time
+    world = make_world(sealed=SEALED, settings={"retry": {"max_attempts": 10_000}})
+    council = world.sims["council-luton"]
+    hub_sig, hub_enc = hub_public_keys(world)
+    trust_old, council_old = world.own_keys["trust-a"][0], world.own_keys["council-luton"][1]
+    trust_new, council_new = generate_key("sig", "ES256"), generate_key("enc", "P-256")
+    sent: list[str] = []
+
+    def send(count: int, signing_key) -> list[str]:
+        ids = []
+        for _ in range(count):
+            message = housing_request()
+            metadata = EnvelopeMetadata(message["message_id"], message["type"], "trust-a", "hub")
+            sealed = seal_envelope(json.dumps(message).encode(), metadata=metadata, signing_key=signing_key,
+                                   recipient_keys=hub_enc).encode()  # fmt: skip
+            response = post_sealed(world, sealed)
+            assert response.status_code == 202, response.text
+            ids.append(message["message_id"])
+        sent.extend(ids)
+        return ids
+
+    def delivered(ids: list[str]) -> list:
+        assert council.wait_for(lambda s: set(ids) <= {m["message_id"] for m in s.messages()}, timeout=30)
+        return [r for r in council.received if not r.duplicate and r.message["message_id"] in ids]
+
+    # before: one key each; compact envelopes that the council's key opens
+    for item in delivered(send(3, trust_old)):
+        assert item.content_type == "application/jose"
+        assert open_envelope(item.envelope, sender_keys=hub_sig, recipient_keys=council_old, expected_sender="hub",
+                             expected_recipient="council-luton").payload == item.body  # fmt: skip
+
+    # during: the new public keys registered next to the old, the hub restarted
+    register_keys(world, "trust-a", "sig", [trust_old, trust_new])
+    register_keys(world, "council-luton", "enc", [council_old, council_new])
+    restart(world)
+    during = send(3, trust_old)  # the trust has not switched yet; the council's instance still has the old key
+    council.keys = replace(council.keys, decryption=council_new)  # now an instance with the new key only
+    during += send(3, trust_new)  # the trust signs with its new key
+    for item in delivered(during):
+        assert item.content_type == "application/jose+json"
+        assert len(json.loads(item.envelope)["recipients"]) == 2
+        for key in (council_old, council_new):  # every library opens it with either private key
+            opened = open_envelope(item.envelope, sender_keys=hub_sig, recipient_keys=key, expected_sender="hub",
+                                   expected_recipient="council-luton")  # fmt: skip
+            assert opened.payload == item.body and opened.recipient_kid == key.kid
+            assert jwcrypto_opens(item.envelope, key, hub_sig) == item.body
+            assert joserfc_opens(item.envelope, key, hub_sig) == item.body
+
+    # after: the old keys removed; a delivery accepted while the council was down goes out under the new key only
+    council.down = True
+    waiting = send(2, trust_new)
+    register_keys(world, "trust-a", "sig", [trust_new])
+    register_keys(world, "council-luton", "enc", [council_new])
+    restart(world)
+    council.down = False
+    for item in delivered(waiting + send(3, trust_new)):
+        assert item.content_type == "application/jose"
+        assert open_envelope(item.envelope, sender_keys=hub_sig, recipient_keys=council_new, expected_sender="hub",
+                             expected_recipient="council-luton").payload == item.body  # fmt: skip
+        with pytest.raises(EnvelopeError, match="not addressed to any of our keys"):
+            open_envelope(item.envelope, sender_keys=hub_sig, recipient_keys=council_old, expected_sender="hub",
+                          expected_recipient="council-luton")  # fmt: skip
+    refused = post_sealed(world, seal_as(world, housing_request(), trust_old))
+    assert refused.status_code == 400 and refused.json()["errors"][0]["location"] == "envelope"
+
+    conn = sqlite3.connect(world.config_dir / "hub.db")
+    try:
+        states = conn.execute("SELECT state, count(*) FROM deliveries WHERE partner = 'council-luton' GROUP BY state")
+        assert dict(states.fetchall()) == {"delivered": len(sent)} == {"delivered": 14}
+    finally:
+        conn.close()
+    assert {m["message_id"] for m in council.messages()} == set(sent)
+    assert council.refused == []

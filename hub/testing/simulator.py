@@ -22,11 +22,17 @@ import orjson
 from aiohttp import web
 
 Responder = Callable[[dict[str, Any]], list[dict[str, Any]]]
+SEALED_TYPES = ("application/jose", "application/jose+json")
+"""The media types of a sealed envelope: compact (one recipient key) and general JSON (several)."""
 
 
 @dataclass(frozen=True)
 class SimulatorKeys:
-    """A sealing partner's own private keys and the hub's public keys."""
+    """A sealing partner's own private keys and the hub's public keys.
+
+    ``decryption`` is one private JWK or a list of them (an instance holding both keys while it rotates). Replace
+    the whole ``SimulatorKeys`` (``dataclasses.replace``) to switch keys while the simulator runs.
+    """
 
     signing: Any
     decryption: Any
@@ -46,6 +52,8 @@ class Received:
     body: bytes
     duplicate: bool
     sealed: bool = False
+    envelope: bytes = b""
+    """For a sealed delivery, the envelope exactly as it arrived (``body`` is what it held); else empty."""
 
     @property
     def message(self) -> dict[str, Any]:
@@ -190,11 +198,11 @@ class PartnerSimulator:
                 return web.Response(status=self._fail_status, text="simulated failure")
         if self.delay:
             await asyncio.sleep(self.delay)
-        body = await request.read()
-        sealed = request.content_type == "application/jose"
+        body = envelope = await request.read()
+        sealed = request.content_type in SEALED_TYPES
         if sealed:
             try:
-                body = self._open(body)
+                body = self._open(envelope)
             except Exception as exc:  # a partner refuses what it cannot open, and says so
                 reason = getattr(exc, "reason", type(exc).__name__)
                 with self._changed:
@@ -212,7 +220,7 @@ class PartnerSimulator:
             if key:
                 self._seen.add(key)
             item = Received(time.time(), request.path, request.content_type, dict(request.headers), body, duplicate,
-                            sealed)  # fmt: skip
+                            sealed, envelope if sealed else b"")  # fmt: skip
             self.received.append(item)
             self._changed.notify_all()
         if self.on_receive is not None:
@@ -234,7 +242,7 @@ class PartnerSimulator:
         from hub.envelope import open_envelope
 
         assert self.keys is not None, "a sealed delivery reached a simulator without keys"
-        opened = open_envelope(body, sender_keys=[self.keys.hub_signing], recipient_keys=[self.keys.decryption],
+        opened = open_envelope(body, sender_keys=[self.keys.hub_signing], recipient_keys=self.keys.decryption,
                                expected_sender=self.keys.hub_id, expected_recipient=self.name)  # fmt: skip
         return opened.payload
 
