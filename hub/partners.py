@@ -230,9 +230,25 @@ def _envelope_keys(section: _Section, base_dir: Path) -> dict[str, Any]:
                 f"{keys.where(use)}: a {wrong[0].crv} key marked use={wrong[0].use!r} cannot be a "
                 f"{'signing' if use == 'sig' else 'encryption'} key ({' or '.join(allowed)}, use {use!r})"
             )
+        _check_key_set(loaded, keys.where(use), use)
         out[f"{use}_keys"] = tuple(loaded)
     keys.finish()
     return out
+
+
+def _check_key_set(loaded: list[Any], where: str, use: str) -> None:
+    """A key set is not empty, names no key twice, and holds no more encryption keys than an envelope carries."""
+    from hub.envelope import DEFAULT_MAX_RECIPIENTS
+
+    if not loaded:
+        raise ConfigError(f"{where}: the JWK set holds no key")
+    if len({key.kid for key in loaded}) != len(loaded):
+        raise ConfigError(f"{where}: the JWK set holds the same key twice")
+    if use == "enc" and len(loaded) > DEFAULT_MAX_RECIPIENTS:
+        raise ConfigError(
+            f"{where}: {len(loaded)} encryption keys; at most {DEFAULT_MAX_RECIPIENTS}, since the hub seals every "
+            "delivery to each of them and an envelope carries at most that many recipients"
+        )
 
 
 def _fingerprints(section: _Section) -> tuple[str, ...]:

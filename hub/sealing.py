@@ -6,6 +6,12 @@ registered signing key before anything inside is parsed, and what the hub
 delivers to it is signed by the hub and encrypted to the partner's key. A
 partner configured ``tls_only = true`` sends and receives plain bodies over TLS,
 and the hub warns about every such partner at start-up.
+
+Key rotation: a partner may have several signing keys and several encryption
+keys registered at once. An inbound signature verifies with whichever of the
+signing keys its ``kid`` names; an outbound delivery is sealed to every
+registered encryption key, so that each of the partner's receiving systems can
+open it with whichever key it holds while the partner switches over.
 """
 
 from __future__ import annotations
@@ -71,7 +77,7 @@ class EnvelopeGate:
         if partner.seals and media_type not in SEALED_MEDIA_TYPES:
             raise Forbidden(
                 f"{partner.id} has envelope keys registered, so the hub accepts only sealed envelopes "
-                f"({MEDIA_TYPE_COMPACT}) from it."
+                f"({MEDIA_TYPE_COMPACT} or {MEDIA_TYPE_JSON}) from it."
             )
 
     @staticmethod
@@ -86,11 +92,19 @@ class EnvelopeGate:
             raise InvalidMessage("The envelope was sealed for a different message.", problems)
 
     def seal_outbound(self, rendered: Rendered, partner: Partner, message_id: str, message_type: str) -> Rendered:
-        """Sign and encrypt a rendered delivery for ``partner`` (unchanged for a tls_only partner)."""
+        """Sign and encrypt a rendered delivery for ``partner`` (unchanged for a tls_only partner).
+
+        The envelope is encrypted to every encryption key registered for the partner, each of which opens it:
+        the compact form (``application/jose``) for one key, the general JSON form (``application/jose+json``)
+        for several, as while the partner rotates. It is sealed afresh at every attempt, so a retry uses the
+        keys registered when it is made. ``partners.toml`` allows at most ``DEFAULT_MAX_RECIPIENTS`` keys.
+        """
         if not partner.seals:
             return rendered
+        keys = list(partner.enc_keys)
+        compact = len(keys) == 1
         metadata = EnvelopeMetadata(message_id, message_type, self.hub_id, partner.id)
         sealed = _seal(rendered.body, metadata=metadata, signing_key=self.keys.envelope_signing_key(),
-                       recipient_keys=list(partner.enc_keys))  # fmt: skip
+                       recipient_keys=keys, serialization="compact" if compact else "json")  # fmt: skip
         headers = {**rendered.headers, "X-Hub-Payload-Type": rendered.content_type}
-        return Rendered(MEDIA_TYPE_COMPACT, sealed.encode("ascii"), headers)
+        return Rendered(MEDIA_TYPE_COMPACT if compact else MEDIA_TYPE_JSON, sealed.encode("ascii"), headers)

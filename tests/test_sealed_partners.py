@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from click.testing import CliRunner
 from joserfc import jwe as rfc_jwe
 from joserfc import jws as rfc_jws
 from joserfc.jwk import JWKRegistry
@@ -23,6 +24,7 @@ from messages import discharge_notice, housing_request
 from hub.config import load_config
 from hub.crypto.keyring import FileKeyRing
 from hub.envelope import EnvelopeError, EnvelopeMetadata, dump_jwk, generate_key, open_envelope, seal_envelope
+from hub.envelope.cli import envelope as envelope_cli
 from hub.problems import ConfigError
 from hub.testing import write_config
 
@@ -177,8 +179,11 @@ def joserfc_opens(envelope: bytes, key, hub_sig) -> bytes:
         outer = rfc_jwe.decrypt_compact(envelope.decode("ascii"), private, registry=jwe_registry)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # joserfc flags EdDSA as superseded by Ed25519 (RFC 9864)
-        inner = rfc_jws.deserialize_compact(outer.plaintext, JWKRegistry.import_key(hub_sig.to_dict()),
-                                            registry=rfc_jws.JWSRegistry(header_registry=headers))  # fmt: skip
+        inner = rfc_jws.deserialize_compact(
+            outer.plaintext,
+            JWKRegistry.import_key(hub_sig.to_dict()),
+            registry=rfc_jws.JWSRegistry(header_registry=headers, algorithms=["EdDSA", "ES256"]),
+        )
     assert all(inner.protected[name] == outer.protected[name] for name in ROUTING)
     return inner.payload
 
@@ -257,3 +262,63 @@ def test_a_partner_rotates_its_keys_as_documented_and_every_message_is_delivered
         conn.close()
     assert {m["message_id"] for m in council.messages()} == set(sent)
     assert council.refused == []
+
+
+def test_a_pull_partner_with_two_encryption_keys_opens_its_inbox_with_either_and_with_the_command(
+    make_world, tmp_path: Path
+) -> None:
+    world = make_world(sealed={"trust-a", "council-beds"})
+    old, new = world.own_keys["council-beds"][1], generate_key("enc", "X25519")
+    register_keys(world, "council-beds", "enc", [old, new])
+    restart(world)
+    message = housing_request(target="E06000056")
+    assert post_sealed(world, seal_as(world, message, world.own_keys["trust-a"][0])).status_code == 202
+    items = world.as_("council-beds").get(f"{world.url}/v1/inbox", timeout=10).json()["items"]
+    assert [item["content_type"] for item in items] == ["application/jose+json"]
+    envelope = json.dumps(items[0]["body"])  # a JSON-typed body is a JSON value; the envelope is that object
+    hub_sig, _ = hub_public_keys(world)
+    (tmp_path / "hub.sig.pub.jwk").write_text(dump_jwk(hub_sig))
+    (tmp_path / "inbox.json").write_text(envelope)
+    for number, key in enumerate((old, new)):
+        (tmp_path / f"k{number}.jwk").write_text(dump_jwk(key, private=True))
+        (tmp_path / f"k{number}.jwk").chmod(0o600)
+        arguments = ["--key", str(tmp_path / f"k{number}.jwk"), "--from", str(tmp_path / "hub.sig.pub.jwk")]
+        arguments += ["--sender", "hub", "--recipient", "council-beds", "--metadata", str(tmp_path / "inbox.json")]
+        result = CliRunner().invoke(envelope_cli, ["open", *arguments])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout_bytes)["message_id"] == message["message_id"]
+        assert json.loads(result.stderr)["recipient_kid"] == key.kid
+
+
+def write_keyed_partner(directory: Path, enc: object) -> None:
+    (directory / "sig.pub.jwk").parent.mkdir(parents=True, exist_ok=True)
+    (directory / "sig.pub.jwk").write_text(dump_jwk(generate_key("sig", "EdDSA")))
+    (directory / "enc.pub.jwk").write_text(json.dumps(enc))
+    write_config(directory, make_keys=False, partners=[{"id": "council-luton", "kind": "council",
+                 "receive": {"mode": "pull"}, "keys": {"sig": "sig.pub.jwk", "enc": "enc.pub.jwk"}}])  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("count", "repeat", "refusal"),
+    [
+        (0, False, "holds no key"),
+        (2, True, "holds the same key twice"),
+        (9, False, "9 encryption keys; at most 8"),
+    ],
+)
+def test_an_encryption_key_set_is_refused_when_no_envelope_could_carry_it(
+    tmp_path: Path, count: int, repeat: bool, refusal: str
+) -> None:
+    keys = [generate_key("enc", "X25519").public().to_dict() for _ in range(count)]
+    if repeat:
+        keys[1] = keys[0]
+    write_keyed_partner(tmp_path, {"keys": keys})
+    with pytest.raises(ConfigError, match=refusal) as caught:
+        load_config(tmp_path)
+    assert "partner[0].keys.enc" in str(caught.value)
+    assert not any(key["x"] in str(caught.value) for key in keys)  # names the place, never echoes a key
+
+
+def test_eight_encryption_keys_are_accepted(tmp_path: Path) -> None:
+    write_keyed_partner(tmp_path, {"keys": [generate_key("enc", "P-256").public().to_dict() for _ in range(8)]})
+    assert len(load_config(tmp_path).partners.get("council-luton").enc_keys) == 8
