@@ -1023,12 +1023,25 @@ def test_the_worked_examples_in_docs_envelopes_md_run(
         assert runner.invoke(envelope_cli, ["keygen", "--kind", kind, "--alg", alg, "--out", name]).exit_code == 0
     key = {name: load_jwk(Path(f"{name}.jwk").read_text()) for name in ("hub.sig", "hub.enc", "council-sig", "council")}
     meta = replace(META, sender="hub", issued_at=None)
-    Path("envelope.jose").write_text(seal(key["hub.sig"], key["council"], meta))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # joserfc's note on EdDSA
-        for number, block in enumerate(blocks):
-            exec(compile(block, f"docs/envelopes.md python block {number + 1}", "exec"), {})
-    assert capsys.readouterr().out.count(f"{META.message_type}") == 3
+    rotating = [generate_key("enc", "P-256"), key["council"]]  # the JSON form, while the council has two keys
+    compact, general = (
+        seal(key["hub.sig"], key["council"], meta),
+        seal(key["hub.sig"], rotating, meta, serialization="json"),
+    )
+    for envelope in (compact, general):
+        Path("envelope.jose").write_text(envelope)
+        for stale in Path().glob("reply*.jose"):
+            stale.unlink()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # joserfc's note on EdDSA
+            for number, block in enumerate(blocks):
+                exec(compile(block, f"docs/envelopes.md python block {number + 1}", "exec"), {})
+        assert capsys.readouterr().out.count(f"{META.message_type}") == 3
+        check_replies(key)
+
+
+def check_replies(key: dict[str, Jwk]) -> None:
+    """The replies the guide's examples sealed open for the hub."""
     for reply in ("reply-from-library.jose", "reply.jose"):
         opened = open_envelope(
             Path(reply).read_text(),

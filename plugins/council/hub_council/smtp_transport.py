@@ -41,9 +41,10 @@ SUBJECT = "Secure referral from the partner hub"
 SEALED_TYPES = ("application/jose", "application/jose+json")
 BODY_TEXT = """This e-mail carries one message from the partner hub as an attachment.
 
-The attachment is a sealed envelope (JWE, compact serialisation, media type application/jose): open it with your
-hub decryption key and verify the signature with the hub's published signing key. Reply by posting to the hub's
-API; do not reply to this e-mail with personal details.
+The attachment is a sealed envelope (a JWE: compact, application/jose, or, while you have several encryption keys
+registered, general JSON, application/jose+json): open it with any of your hub decryption keys and verify the
+signature with the hub's published signing key. Reply by posting to the hub's API; do not reply to this e-mail
+with personal details.
 
 Reference (quote it if you contact the hub's operators): {reference}
 """
