@@ -23,12 +23,12 @@ import asyncio
 import logging
 import random
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from hub.minimise import minimise
-from hub.problems import HubError
+from hub.problems import Conflict, HubError
 from hub.records import DeliveryOutcome, PartnerReply, RenderError
 from hub.replies import acknowledgement_for, checked_receipt
 from hub.retry import next_delay, should_dead_letter
@@ -152,7 +152,7 @@ class DeliveryWorker:
         if outcome.ok:
             state, result = "delivered", "delivered"
             receipt, why = checked_receipt(outcome.receipt, "the transport's receipt")
-            warnings = [*([why] if why else []), *outcome.warnings]
+            warnings = [*([why] if why else []), *(outcome.warnings or [])]
             if outcome.reply is not None:
                 warnings += await self._acknowledge(job, outcome.reply)
         elif should_dead_letter(self.settings.retry, job.attempts, outcome.retryable):
@@ -169,21 +169,32 @@ class DeliveryWorker:
         self._outcomes.append((record, job, result, outcome.error))
         self._have_outcomes.set()
 
-    async def _acknowledge(self, job: DeliveryJob, reply: PartnerReply) -> list[str]:
+    async def _acknowledge(self, job: DeliveryJob, reply: PartnerReply | dict[str, Any]) -> list[str]:
         """Take the partner's decision in as its Acknowledgement of the delivered message; return warnings.
 
-        No decision is taken for a delivered Acknowledgement: acknowledging
-        acknowledgements would send two partners' systems round a loop.
+        ``reply`` may also be a dict with ``PartnerReply``'s fields. No decision
+        is taken for a delivered Acknowledgement: acknowledging acknowledgements
+        would send two partners' systems round a loop.
         """
         partner = self.partners.get(job.partner)
         if job.type == "Acknowledgement" or partner is None:
             return []
         if self.intake is None:
             return ["the partner's decision was not recorded: this worker has no intake"]
+        if isinstance(reply, dict):
+            try:
+                reply = PartnerReply(**reply)
+            except (TypeError, ValueError):
+                return ["the transport's reply is not a PartnerReply (status accepted or rejected, reference, reason, "
+                        "reason_code); no acknowledgement recorded"]  # fmt: skip
+        if not isinstance(reply, PartnerReply):
+            return ["the transport's reply is not a PartnerReply; no acknowledgement recorded"]
         try:
             delivered = orjson.loads(job.body)
             ack = acknowledgement_for(delivered, partner, reply)
             await self.intake.submit(ack, sender_id=partner.id, idempotency_key=f"reply:{job.delivery_id}")
+        except Conflict:  # a slow attempt and its re-send were both answered: the first decision recorded stands
+            return ["the partner answered this delivery more than once; its first decision stands"]
         except HubError as exc:
             where = "; ".join(f"{p.location}: {p.message}" for p in exc.problems[:3])
             log.warning("the decision %s gave for delivery %s was not recorded: %s", job.partner, job.delivery_id,

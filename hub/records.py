@@ -119,7 +119,7 @@ class DeliveryOutcome:
     (a 5xx, a timeout, a refused connection) or not (a 4xx other than 408/429).
     When ok, ``receipt`` is the partner's reference for the message, stored with
     the delivery and shown on the timeline; ``reply`` is the partner's decision
-    when it answered with one (see ``PartnerReply``); ``warnings`` say what in
+    when it answered with one (a ``PartnerReply``, or a dict of its fields); ``warnings`` say what in
     the partner's answer could not be used (ids and rules only, never the
     answer's content): each is recorded as a ``warning`` event and none fails
     the delivery.
@@ -129,7 +129,7 @@ class DeliveryOutcome:
     retryable: bool = True
     error: str | None = None
     receipt: str | None = None
-    reply: PartnerReply | None = None
+    reply: PartnerReply | dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
 
 

@@ -224,10 +224,14 @@ def test_a_bad_reply_mapping_is_refused_at_start_up_naming_the_key(tmp_path: Pat
     assert message in str(caught.value)
 
 
-def test_a_third_party_transport_can_return_a_receipt_and_a_decision(tmp_path: Path) -> None:
+@pytest.mark.parametrize("as_dict", [False, True])
+def test_a_third_party_transport_can_return_a_receipt_and_a_decision(tmp_path: Path, as_dict: bool) -> None:
     from messages import housing_request
 
     from hub import DeliveryOutcome, PartnerReply, hookimpl
+
+    decision = {"status": "rejected", "reference": "DESK-9", "reason": "out of area"}
+    reply: Any = decision if as_dict else PartnerReply(**decision)
     from hub.config import load_config
     from hub.plugins import load_plugins
     from hub.runtime import build_hub
@@ -242,7 +246,7 @@ def test_a_third_party_transport_can_return_a_receipt_and_a_decision(tmp_path: P
             pass
 
         async def deliver(self, rendered, *, partner, message_id, delivery_id):
-            return DeliveryOutcome(True, receipt="DESK-9", reply=PartnerReply("rejected", "DESK-9", "out of area"))
+            return DeliveryOutcome(True, receipt="DESK-9", reply=reply)
 
     class Plugin:
         @hookimpl
