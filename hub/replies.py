@@ -114,8 +114,8 @@ def checked_receipt(value: object, where: str = "the receipt") -> tuple[str | No
         return None, f"{where} is not a usable reference (a string or whole number); not recorded"
     value = value.strip()
     if len(value) > MAX_REFERENCE or _CONTROL.search(value):
-        return None, f"{where} is not a usable reference (1-{MAX_REFERENCE} characters, no control characters); " \
-                     "not recorded"  # fmt: skip
+        rule = f"1-{MAX_REFERENCE} characters, no control characters"
+        return None, f"{where} is not a usable reference ({rule}); not recorded"
     return value, None
 
 
