@@ -7,6 +7,14 @@ exponential backoff, jitter and a cap; after ``retry.max_attempts`` (or a
 failure no retry can fix) the delivery is dead-lettered with its last error.
 A worker that dies mid-flight loses nothing: its leases expire and the
 deliveries become due again.
+
+A delivered attempt's receipt (the partner's reference) is stored with the
+delivery. A decision the partner gave in its answer (``DeliveryOutcome.reply``)
+is taken in as that partner's Acknowledgement through intake, exactly like one
+it had posted (routed to the sender, marking the delivery acknowledged or
+rejected), before the delivery itself is recorded: a crash in between leaves
+the decision, never loses it. What in an answer could not be used becomes a
+``warning`` event; it never fails a delivery the partner took.
 """
 
 from __future__ import annotations
@@ -15,17 +23,20 @@ import asyncio
 import logging
 import random
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from hub.minimise import minimise
-from hub.records import DeliveryOutcome, RenderError
+from hub.problems import Conflict, HubError
+from hub.records import DeliveryOutcome, PartnerReply, RenderError
+from hub.replies import acknowledgement_for, checked_receipt
 from hub.retry import next_delay, should_dead_letter
 from hub.store.base import DeliveryJob, Outcome
 
 if TYPE_CHECKING:
     from hub.config import Settings
+    from hub.intake import IntakeService
     from hub.metrics import Metrics
     from hub.partners import PartnerDirectory
     from hub.plugins import HubPlugins
@@ -47,8 +58,10 @@ class DeliveryWorker:
         metrics: Metrics,
         emit: object | None = None,
         gate: EnvelopeGate | None = None,
+        intake: IntakeService | None = None,
     ) -> None:
         self.gate = gate
+        self.intake = intake
         self.settings = settings
         self.partners = partners
         self.plugins = plugins
@@ -135,8 +148,13 @@ class DeliveryWorker:
             outcome = DeliveryOutcome(ok=False, retryable=True, error=f"internal error: {type(exc).__name__}")
         done_at = time.time()
         due_at = None
+        receipt, warnings = None, []
         if outcome.ok:
             state, result = "delivered", "delivered"
+            receipt, why = checked_receipt(outcome.receipt, "the transport's receipt")
+            warnings = [*([why] if why else []), *(outcome.warnings or [])]
+            if outcome.reply is not None:
+                warnings += await self._acknowledge(job, outcome.reply)
         elif should_dead_letter(self.settings.retry, job.attempts, outcome.retryable):
             state, result = "dead", "dead_lettered"
         else:
@@ -144,11 +162,51 @@ class DeliveryWorker:
             due_at = done_at + next_delay(self.settings.retry, job.attempts, self._rng)
         record = Outcome(
             job.delivery_id, job.record_id, job.partner, state, job.attempts, done_at,
-            None if outcome.ok else outcome.error, due_at, lease_id=job.lease_id,
+            None if outcome.ok else outcome.error, due_at, lease_id=job.lease_id, receipt=receipt,
+            warnings=tuple(str(w) for w in warnings),
         )  # fmt: skip
         # outcomes are committed in groups by one recorder task: one writer job for many deliveries
         self._outcomes.append((record, job, result, outcome.error))
         self._have_outcomes.set()
+
+    async def _acknowledge(self, job: DeliveryJob, reply: PartnerReply | dict[str, Any]) -> list[str]:
+        """Take the partner's decision in as its Acknowledgement of the delivered message; return warnings.
+
+        ``reply`` may also be a dict with ``PartnerReply``'s fields. No decision
+        is taken for a delivered Acknowledgement: acknowledging acknowledgements
+        would send two partners' systems round a loop.
+        """
+        partner = self.partners.get(job.partner)
+        if job.type == "Acknowledgement" or partner is None:
+            return []
+        if self.intake is None:
+            return ["the partner's decision was not recorded: this worker has no intake"]
+        if isinstance(reply, dict):
+            try:
+                reply = PartnerReply(**reply)
+            except (TypeError, ValueError):
+                return ["the transport's reply is not a PartnerReply (status accepted or rejected, reference, reason, "
+                        "reason_code); no acknowledgement recorded"]  # fmt: skip
+        if not isinstance(reply, PartnerReply):
+            return ["the transport's reply is not a PartnerReply; no acknowledgement recorded"]
+        try:
+            delivered = orjson.loads(job.body)
+            ack = acknowledgement_for(delivered, partner, reply)
+            await self.intake.submit(ack, sender_id=partner.id, idempotency_key=f"reply:{job.delivery_id}")
+        except Conflict:  # a slow attempt and its re-send were both answered: the first decision recorded stands
+            return ["the partner answered this delivery more than once; its first decision stands"]
+        except HubError as exc:
+            where = "; ".join(f"{p.location}: {p.message}" for p in exc.problems[:3])
+            log.warning("the decision %s gave for delivery %s was not recorded: %s", job.partner, job.delivery_id,
+                        where or type(exc).__name__)  # fmt: skip
+            return [f"the partner's decision was not recorded as an acknowledgement ({where or type(exc).__name__})"]
+        except Exception as exc:  # the delivery itself succeeded; keep it, say what was lost
+            log.exception("the decision %s gave for delivery %s was not recorded", job.partner, job.delivery_id)
+            return [f"the partner's decision was not recorded as an acknowledgement (internal error: "
+                    f"{type(exc).__name__})"]  # fmt: skip
+        self.metrics.inc("hub_partner_replies_total", help="Decisions partners gave in their answers to deliveries",
+                         partner=job.partner, status=reply.status)  # fmt: skip
+        return []
 
     async def _record_outcomes(self, stop: asyncio.Event) -> None:
         """Commit buffered outcomes in groups until stopped and the buffer is empty."""

@@ -24,6 +24,7 @@ EVENT_KINDS = frozenset(
         "request_refused",  # an API request was refused (401, 403, 404, 413, 415, 422, ...)
         "shredded",  # retention destroyed the body's data key
         "rewrapped",  # key rotation re-wrapped data keys (one event per batch)
+        "warning",  # something in a partner's answer to a delivery could not be used (the delivery stands)
     }
 )
 

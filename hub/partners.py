@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from hub.auth import hash_token, is_token_hash
 from hub.minimise import Agreement
 from hub.problems import ConfigError
+from hub.replies import ReplyMapping
 
 if TYPE_CHECKING:
     from hub.config import _Section
@@ -32,13 +33,16 @@ class Receive:
     ``mode`` is ``push`` (the hub sends with ``transport`` to ``url``) or
     ``pull`` (the partner collects from ``GET /v1/inbox``). ``options`` holds
     transport-specific settings from the ``receive.options`` table (for example ``token_env``, the environment
-    variable with the bearer token the hub presents to the partner).
+    variable with the bearer token the hub presents to the partner). ``reply`` (the ``receive.reply`` table) says
+    where the partner's synchronous JSON answer holds its reference and decision; the ``http`` transport reads it,
+    and any transport may (``partner.receive.reply.read(body)``).
     """
 
     mode: str = "pull"
     transport: str = "http"
     url: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    reply: ReplyMapping | None = None
 
 
 @dataclass(frozen=True)
@@ -309,6 +313,12 @@ def parse_partner(section: _Section, base_dir: Path | None = None) -> Partner:
     for file_option in ("ca_file", "client_cert", "client_key"):  # files are named relative to the config
         if isinstance(options.get(file_option), str) and base_dir is not None:
             options[file_option] = str((base_dir / options[file_option]).resolve())
+    reply = None
+    reply_raw = receive_section.get("reply", dict, None)
+    if reply_raw is not None:
+        if mode != "push":
+            raise ConfigError(f"{receive_section.where('reply')}: only a push partner answers deliveries")
+        reply = ReplyMapping.from_section(Section(section.file, f"{receive_section.prefix}.reply", reply_raw))
     receive_section.finish()
     partner = Partner(
         id=partner_id,
@@ -317,7 +327,7 @@ def parse_partner(section: _Section, base_dir: Path | None = None) -> Partner:
         adapter=section.get("adapter", str, "canonical-json"),
         codes=codes,
         token_hashes=_token_hashes(section),
-        receive=Receive(mode=mode, transport=transport, url=url, options=options),
+        receive=Receive(mode=mode, transport=transport, url=url, options=options, reply=reply),
         agreement=_parse_agreement(section),
         client_cert_sha256=_fingerprints(section),
         **_envelope_keys(section, base_dir or Path(".")),

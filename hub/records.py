@@ -84,6 +84,32 @@ class Adapter(Protocol):
         ...
 
 
+REPLY_STATUSES = ("accepted", "rejected")
+
+
+@dataclass(frozen=True)
+class PartnerReply:
+    """A partner's business decision, given in its answer to a delivery instead of a later call-back.
+
+    ``status`` is ``accepted`` or ``rejected``. ``reference`` is the partner's own
+    reference for the item (at most 128 characters), ``reason`` a human-readable
+    reason (no personal data; at most 1000 characters are kept) and
+    ``reason_code`` a machine-readable one (at most 64). The hub records it as an
+    Acknowledgement (level ``business``) from that partner answering the
+    delivered message, routed to the message's sender like one the partner had
+    posted, and it marks the delivery acknowledged or rejected.
+    """
+
+    status: str
+    reference: str | None = None
+    reason: str | None = None
+    reason_code: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.status not in REPLY_STATUSES:
+            raise ValueError(f"PartnerReply status {self.status!r} is not one of {', '.join(REPLY_STATUSES)}")
+
+
 @dataclass
 class DeliveryOutcome:
     """What a transport reports for one attempt.
@@ -91,12 +117,20 @@ class DeliveryOutcome:
     ``ok`` means the partner took responsibility for the message (for HTTP, a
     2xx). When not ok, ``retryable`` says whether another attempt can help
     (a 5xx, a timeout, a refused connection) or not (a 4xx other than 408/429).
+    When ok, ``receipt`` is the partner's reference for the message, stored with
+    the delivery and shown on the timeline; ``reply`` is the partner's decision
+    when it answered with one (a ``PartnerReply``, or a dict of its fields); ``warnings`` say what in
+    the partner's answer could not be used (ids and rules only, never the
+    answer's content): each is recorded as a ``warning`` event and none fails
+    the delivery.
     """
 
     ok: bool
     retryable: bool = True
     error: str | None = None
     receipt: str | None = None
+    reply: PartnerReply | dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 @runtime_checkable

@@ -53,6 +53,7 @@ class Hub:
             self.metrics,
             self.intake.emit,
             gate=self.gate,
+            intake=self.intake,
         )
         self.intake.on_commit.append(worker.wake)
         return worker

@@ -6,6 +6,12 @@ verified by default. Each request carries the message id as ``Idempotency-Key``
 so that a partner can drop the duplicates at-least-once delivery may produce.
 A partner may require a bearer token from the hub: name the environment variable
 holding it in ``receive.token_env``.
+
+The partner's reference for a message comes from its ``X-Receipt-Id`` answer
+header, or, for a partner with a ``receive.reply`` table, from its JSON answer,
+which may also carry its decision (accepted or rejected): the hub records that
+as the partner's Acknowledgement. An answer that cannot be read never fails a
+2xx delivery; it gives warnings instead.
 """
 
 from __future__ import annotations
@@ -94,7 +100,7 @@ class HttpPushTransport:
             return DeliveryOutcome(False, True, f"TLS settings of {partner.id} cannot be loaded: {exc}")
         try:
             async with self._session.post(url, data=rendered.body, headers=headers, ssl=tls) as response:
-                await response.read()
+                answer = await response.read()
                 status = response.status
                 receipt = response.headers.get("X-Receipt-Id")
         except TimeoutError:
@@ -104,6 +110,10 @@ class HttpPushTransport:
         except aiohttp.ClientError as exc:
             return DeliveryOutcome(False, True, f"could not reach {partner.id}: {type(exc).__name__}: {exc}")
         if 200 <= status < 300:
-            return DeliveryOutcome(True, receipt=receipt)
+            if partner.receive.reply is None:
+                return DeliveryOutcome(True, receipt=receipt)
+            reading = partner.receive.reply.read(answer)
+            return DeliveryOutcome(True, receipt=reading.receipt or receipt, reply=reading.reply,
+                                   warnings=list(reading.warnings))  # fmt: skip
         retryable = status >= 500 or status in RETRYABLE_STATUSES
         return DeliveryOutcome(False, retryable, f"{partner.id} answered HTTP {status}")

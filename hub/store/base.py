@@ -106,6 +106,9 @@ class Outcome:
     """The result of one delivery attempt, to be recorded.
 
     ``state`` is ``delivered``, ``pending`` (retry at ``due_at``) or ``dead``.
+    A delivered attempt may carry the partner's ``receipt`` (its reference,
+    stored with the delivery and put on the ``delivered`` event) and
+    ``warnings`` about its answer, each recorded as a ``warning`` event.
     """
 
     delivery_id: str
@@ -117,6 +120,8 @@ class Outcome:
     error: str | None = None
     due_at: float | None = None
     lease_id: str = ""
+    receipt: str | None = None
+    warnings: tuple[str, ...] = ()
 
 
 class Store(abc.ABC):

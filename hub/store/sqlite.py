@@ -283,11 +283,13 @@ class SQLiteStore(Store):
                     # an acknowledgement can overtake the transport's answer: keep its state then
                     changed = conn.execute(
                         "UPDATE deliveries SET state=CASE WHEN state='in_flight' THEN 'delivered' ELSE state END, "
-                        "delivered_at=coalesce(delivered_at, ?), due_at=NULL, last_error=NULL "
+                        "delivered_at=coalesce(delivered_at, ?), due_at=NULL, last_error=NULL, "
+                        "receipt=coalesce(?, receipt) "
                         "WHERE id=? AND lease_id=? AND state IN ('in_flight', 'acknowledged', 'rejected')",
-                        (o.at, o.delivery_id, o.lease_id),
+                        (o.at, o.receipt, o.delivery_id, o.lease_id),
                     ).rowcount
-                    event = HubEvent("delivered", o.record_id, o.at, o.delivery_id, o.partner, {"attempts": o.attempts})
+                    detail = {"attempts": o.attempts, **({"receipt": o.receipt} if o.receipt else {})}
+                    event = HubEvent("delivered", o.record_id, o.at, o.delivery_id, o.partner, detail)
                 elif o.state == "pending":
                     changed = conn.execute(
                         "UPDATE deliveries SET state='pending', due_at=?, last_error=? "
@@ -307,6 +309,8 @@ class SQLiteStore(Store):
                     event = HubEvent("dead_lettered", o.record_id, o.at, o.delivery_id, o.partner, detail)
                 if changed:  # otherwise the lease was lost to another worker, whose outcome counts
                     events.append(event)
+                    events += [HubEvent("warning", o.record_id, o.at, o.delivery_id, o.partner, {"warning": w})
+                               for w in o.warnings]  # fmt: skip
             _append_events(conn, events)
             return events
 
@@ -536,6 +540,7 @@ class SQLiteStore(Store):
                 "mode": d["mode"], "state": d["state"], "attempts": d["attempts"], "last_error": d["last_error"],
                 "next_attempt_at": _iso(d["due_at"]) if d["state"] == "pending" else None,
                 "delivered_at": _iso(d["delivered_at"]), "acknowledged_at": _iso(d["acknowledged_at"]),
+                "receipt": d["receipt"],
             }
             for d in conn.execute(f"SELECT * FROM deliveries WHERE record_id IN ({marks}) ORDER BY created_at, partner",
                                   family)

@@ -76,3 +76,6 @@ MIGRATIONS.append(
         """,
     )
 )
+
+# the partner's reference for a delivered message (DeliveryOutcome.receipt); not personal data
+MIGRATIONS.append((3, "ALTER TABLE deliveries ADD COLUMN receipt TEXT"))

@@ -1,7 +1,8 @@
 """A partner simulator: a real HTTP server on loopback that receives what the hub pushes.
 
-It records every request, can be told to fail (``fail_next``, ``down``) or to be
-slow (``delay`` seconds per request), drops
+It records every request, can be told to fail (``fail_next``, ``down``), to be
+slow (``delay`` seconds per request) or to answer with a body of its own
+(``answer_with``: a JSON reply carrying a reference and a decision), drops
 nothing (duplicates are recorded and flagged by ``Idempotency-Key``), and can
 answer each message by sending messages back to the hub with its own token, as
 a real partner system would (acknowledgements, appointments).
@@ -24,6 +25,7 @@ from aiohttp import web
 Responder = Callable[[dict[str, Any]], list[dict[str, Any]]]
 SEALED_TYPES = ("application/jose", "application/jose+json")
 """The media types of a sealed envelope: compact (one recipient key) and general JSON (several)."""
+Answer = dict[str, Any] | list[Any] | bytes | Callable[["Received"], "dict[str, Any] | list[Any] | bytes"]
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,8 @@ class PartnerSimulator:
         self.replies: list[Reply] = []
         self.down = False
         self.delay = 0.0
+        self._answer: Answer | None = None
+        self._answer_type = "application/json"
         self._fail_budget = 0
         self._fail_status = 503
         self._seen: set[str] = set()
@@ -121,6 +125,17 @@ class PartnerSimulator:
         with self._lock:
             self._fail_budget = count
             self._fail_status = status
+
+    def answer_with(self, body: Answer | None, content_type: str = "application/json") -> None:
+        """Answer each accepted request (200) with ``body`` instead of the default receipt.
+
+        ``body`` is JSON (a dict or list), raw bytes (to send something malformed),
+        or a function of the ``Received`` request returning either; None restores
+        the default. The ``X-Receipt-Id`` header is sent either way.
+        """
+        with self._lock:
+            self._answer = body
+            self._answer_type = content_type
 
     def unique_ids(self) -> set[str]:
         """Idempotency keys (message ids) received at least once."""
@@ -227,7 +242,13 @@ class PartnerSimulator:
             self.on_receive(item)
         if not duplicate and self.responder is not None and self.hub_url:
             asyncio.get_running_loop().create_task(self._respond(item))
-        return web.json_response({"received": True, "receipt": key}, status=200, headers={"X-Receipt-Id": key})
+        with self._lock:
+            answer, answer_type = self._answer, self._answer_type
+        if answer is None:
+            return web.json_response({"received": True, "receipt": key}, status=200, headers={"X-Receipt-Id": key})
+        content = answer(item) if callable(answer) else answer
+        data = content if isinstance(content, bytes) else orjson.dumps(content)
+        return web.Response(body=data, status=200, headers={"Content-Type": answer_type, "X-Receipt-Id": key})
 
     async def _respond(self, item: Received) -> None:
         try:

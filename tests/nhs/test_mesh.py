@@ -120,8 +120,13 @@ def test_the_mesh_transport_sends_with_workflow_and_local_id_and_tracks(mesh_san
         body = json.loads(message.read())
         assert body["type"] == "DischargeNotice"
         trust.acknowledge_message(mesh_id)
-    view = requests.get(f"{hub.url}/v1/messages/{hub_id}", timeout=10,
-                        headers={"Authorization": f"Bearer {hub.tokens['ops']}"}).json()  # fmt: skip
-    assert "delivered" in json.dumps(view)
+
+    def delivery() -> dict:
+        view = requests.get(f"{hub.url}/v1/messages/{hub_id}", timeout=10,
+                            headers={"Authorization": f"Bearer {hub.tokens['ops']}"}).json()  # fmt: skip
+        return view["deliveries"][0]  # type: ignore[no-any-return]
+
+    assert wait_until(lambda: delivery()["state"] == "delivered")
+    assert delivery()["receipt"] == mesh_id  # the MESH message id is the delivery's receipt
     with mesh_sandbox.client(HUB_MAILBOX) as hub_mailbox:
         assert hub_mailbox.track_message(mesh_id)["status"] == "acknowledged"
