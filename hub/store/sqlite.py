@@ -224,6 +224,15 @@ class SQLiteStore(Store):
         """Commit an intake and wait for it."""
         return self._writer.run(self._accept_job(intake))  # type: ignore[no-any-return]
 
+    async def accept_all(self, intakes: list[Intake]) -> list[AcceptResult]:
+        """Commit several intakes as one job: the writer runs a job in one savepoint, so all or none."""
+        jobs = [self._accept_job(intake) for intake in intakes]
+
+        def job(conn: sqlite3.Connection) -> list[AcceptResult]:
+            return [one(conn) for one in jobs]
+
+        return await asyncio.wrap_future(self._writer.submit(job))  # type: ignore[no-any-return]
+
     # -- delivery ----------------------------------------------------------------------------
     def _claim_job(self, limit: int, now: float, lease_seconds: float) -> Any:
         def job(conn: sqlite3.Connection) -> list[DeliveryJob]:
@@ -606,6 +615,20 @@ class SQLiteStore(Store):
                 (limit,),
             )
         ]  # fmt: skip
+
+    def refused_transmissions(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Newest first, from the audit log: when, and the event's detail (ids, reason, problem locations).
+
+        Such events have no record id, so the ``events_record`` index finds them among the few like them.
+        """
+        return [
+            {"at": _iso(r[0]), **orjson.loads(r[1] or "{}")}
+            for r in self._reader().execute(
+                "SELECT at, detail FROM events WHERE record_id='' AND kind='transmission_refused' "
+                "ORDER BY seq DESC LIMIT ?",
+                (limit,),
+            )
+        ]
 
     def inbox(self, partner: str, limit: int) -> list[DeliveryJob]:
         """Deliveries waiting for a pull partner, oldest first, with decoded bodies."""
