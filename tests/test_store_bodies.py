@@ -71,8 +71,9 @@ def test_when_one_message_of_a_body_is_refused_nothing_of_the_body_is_stored(sto
     events_before = rows(store, "SELECT count(*) FROM events")
     clashing = body("M2", "ctl-1", "ctl-2")
     clashing[1].messages[0].fingerprint = "fp-something-else"
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict) as caught:
         asyncio.run(store.accept_all(clashing))
+    assert [p.location for p in caught.value.problems] == ["message 2 $.message_id"]
     after = rows(store, "SELECT count(*) FROM messages"), rows(store, "SELECT count(*) FROM deliveries")
     assert after == before  # the first message, valid on its own, was rolled back with the second
     assert rows(store, "SELECT count(*) FROM events") == events_before

@@ -21,7 +21,7 @@ import orjson
 
 from hub.bodies import BodyUnreadable, CodecRegistry, StoredBody
 from hub.events import HubEvent
-from hub.problems import Conflict, Problem
+from hub.problems import Conflict, Problem, read_each
 from hub.store.audit_chain import GENESIS, ChainReport, row_hash, verify
 from hub.store.base import (
     AcceptResult,
@@ -225,11 +225,14 @@ class SQLiteStore(Store):
         return self._writer.run(self._accept_job(intake))  # type: ignore[no-any-return]
 
     async def accept_all(self, intakes: list[Intake]) -> list[AcceptResult]:
-        """Commit several intakes as one job: the writer runs a job in one savepoint, so all or none."""
+        """Commit several intakes as one job: the writer runs a job in one savepoint, so all or none.
+
+        A conflict names the message of the body it is in (``message N: ...``).
+        """
         jobs = [self._accept_job(intake) for intake in intakes]
 
         def job(conn: sqlite3.Connection) -> list[AcceptResult]:
-            return [one(conn) for one in jobs]
+            return read_each(jobs, lambda one: one(conn))
 
         return await asyncio.wrap_future(self._writer.submit(job))  # type: ignore[no-any-return]
 
