@@ -12,7 +12,7 @@ import pluggy
 from hub.canonical import derive_message
 from hub.events import HubEvent
 from hub.partners import Partner
-from hub.problems import InvalidMessage, PayloadTooLarge, Problem, UnparseableInput
+from hub.problems import InvalidMessage, PayloadTooLarge, Problem, UnparseableInput, read_each
 from hub.records import (
     Adapter,
     DeliveryOutcome,
@@ -58,4 +58,5 @@ __all__ = [
     "UnparseableInput",
     "derive_message",
     "hookimpl",
+    "read_each",
 ]

@@ -460,22 +460,43 @@ def messages_find(nhs_number: str, operator: str, config_dir: Path | None) -> No
 
 @main.group()
 def dlq() -> None:
-    """Dead-lettered deliveries: those that ran out of retries."""
+    """Dead letters: deliveries that ran out of retries, and inbound transmissions refused whole."""
 
 
 @dlq.command("list")
 @config_option
 @click.option("--limit", type=int, default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @friendly_errors
-def dlq_list(config_dir: Path | None, limit: int) -> None:
-    """Each dead delivery with its partner, attempts and last error."""
+def dlq_list(config_dir: Path | None, limit: int, as_json: bool) -> None:
+    """Each dead delivery with its partner, attempts and last error; then each transmission a listener refused.
+
+    A refused transmission (a MESH message whose body the hub refused) was let go of
+    at its transport and nothing of it was stored: it is listed, newest first, with the
+    reason and the locations of the problems, so that the sender can be asked to fix
+    and resend it. It cannot be replayed.
+    """
     hub = _store_only(config_dir)
     rows = hub.store.dead_letters(limit)
+    refused = hub.store.refused_transmissions(limit)
+    if as_json:
+        _print_json({"dead_deliveries": rows, "refused_transmissions": refused})
+        return
     if not rows:
         click.echo("No dead letters.")
     for r in rows:
         click.echo(f"{r['delivery_id']}  message {r['message']}  {r['type']:18} to {r['partner']:20} "
                    f"attempts {r['attempts']}: {r['last_error']}")  # fmt: skip
+    if refused:
+        click.echo("Refused transmissions (nothing stored; ask the sender to fix and resend):")
+    for r in refused:
+        where = f" at {', '.join(r['problems'])}" if r.get("problems") else ""
+        codes = "".join(f" {k} {r[k]}" for k in sorted(r) if k not in _REFUSAL_SHOWN)
+        click.echo(f"{r['at']}  {r.get('listener')} {r.get('reference')} from {r.get('from')}{codes}: "
+                   f"{r.get('status')} {r.get('error')}: {r.get('reason')}{where}")  # fmt: skip
+
+
+_REFUSAL_SHOWN = {"at", "listener", "reference", "from", "status", "error", "reason", "problems"}
 
 
 @main.command()

@@ -22,6 +22,7 @@ EVENT_KINDS = frozenset(
         "body_read",  # a partner or operator read a body (inbox, 'hub messages show --body')
         "searched",  # an operator or partner searched by NHS number (the number is not recorded)
         "request_refused",  # an API request was refused (401, 403, 404, 413, 415, 422, ...)
+        "transmission_refused",  # a listener refused a whole inbound transmission (MESH) and let go of it
         "shredded",  # retention destroyed the body's data key
         "rewrapped",  # key rotation re-wrapped data keys (one event per batch)
         "warning",  # something in a partner's answer to a delivery could not be used (the delivery stands)

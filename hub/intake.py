@@ -10,20 +10,21 @@ holds for every one of them.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from hub.problems import InvalidMessage, Problem, UnparseableInput, UnsupportedMediaType
+from hub.events import HubEvent
+from hub.problems import InvalidMessage, Problem, UnparseableInput, UnsupportedMediaType, read_each
 from hub.records import Parsed, as_parsed
 from hub.router import Router
 from hub.sealing import SEALED_MEDIA_TYPES
 
 if TYPE_CHECKING:
     from hub.canonical import CanonicalValidator
-    from hub.events import HubEvent
     from hub.metrics import Metrics
     from hub.plugins import HubPlugins
     from hub.sealing import EnvelopeGate
@@ -49,6 +50,20 @@ class Accepted:
         if self.notes:
             out["notes"] = self.notes
         return out
+
+
+def body_keys(idempotency_key: str | None, count: int) -> list[str | None]:
+    """The idempotency key of each of the ``count`` messages of one body sent under ``idempotency_key``.
+
+    A body of one message keeps the transport's key as it is (so keys stored before
+    bodies of several messages were split stay valid); the n-th of several gets
+    ``<key>#<n>``, n from 1. Without a key, every message has none.
+    """
+    if idempotency_key is None:
+        return [None] * count
+    if count == 1:
+        return [idempotency_key]
+    return [f"{idempotency_key}#{n}" for n in range(1, count + 1)]
 
 
 class IntakeService:
@@ -104,20 +119,49 @@ class IntakeService:
     async def submit_body(
         self, body: bytes, *, content_type: str, sender_id: str, idempotency_key: str | None = None
     ) -> list[Accepted]:
-        """Parse a body and commit each message in it as ``sender_id``; for listeners (MLLP, MESH, ...).
+        """Parse a body and commit every message in it as ``sender_id``, as one unit; for listeners (MLLP, MESH, ...).
 
-        All messages are checked before any is stored, so a body with one bad
-        message changes nothing.
+        Every message is checked and routed before anything is stored, and all are
+        committed in one store transaction: the body is accepted whole, or refused
+        whole with nothing stored. Each message has its own idempotency key derived
+        from ``idempotency_key`` (see ``body_keys``), so a repeat of the body is
+        answered, message by message, as duplicates of what the first one stored.
         """
         if self.gate is not None and self.gate.partners.get(sender_id) is None:
             raise UnparseableInput(f"{sender_id!r} is not a partner of this hub.")
         messages = self.parse(body, content_type, sender_id)
-        for parsed in messages:
-            self.check(parsed.message, sender_id)
+        if not messages:
+            raise UnparseableInput("The body holds no message.")
+        read_each(messages, lambda parsed: self.check(parsed.message, sender_id))
+        keys = body_keys(idempotency_key, len(messages))
+        plans = read_each(range(len(messages)), lambda n: self._plan(messages[n].message, sender_id, keys[n]))
+        results = await self.store.accept_all([intake for intake, _ in plans])
         return [
-            await self.submit(p.message, sender_id=sender_id, idempotency_key=idempotency_key, warnings=p.warnings)
-            for p in messages
+            self._after_commit(parsed.message, result, notes, parsed.warnings)
+            for parsed, (_, notes), result in zip(messages, plans, results, strict=True)
         ]
+
+    async def record_refusal(self, *, listener: str, reference: str, source: str, error: Exception,
+                             **context: str) -> HubEvent:  # fmt: skip
+        """Commit to the audit log that ``listener`` refused a whole transmission it will now let go of.
+
+        For transports with nobody to answer (MESH: the message is acknowledged so it does
+        not block the inbox). ``reference`` is the transport's id of it, ``source`` where it
+        came from (a mailbox, an address), ``context`` other transport codes (a workflow).
+        The event holds the reason and the locations of the problems, never a value from the
+        body; ``hub dlq list`` shows it. Returns once it is committed.
+        """
+        problems = getattr(error, "problems", None) or []
+        detail: dict[str, Any] = {
+            "listener": listener, "reference": reference, "from": source, **context,
+            "status": int(getattr(error, "status", 500)), "error": type(error).__name__,
+            "reason": str(getattr(error, "detail", "")), "problems": [p.location for p in problems],
+        }  # fmt: skip
+        event = HubEvent("transmission_refused", "", time.time(), detail=detail, actor=listener)
+        await self.store.audit_async([event])
+        self.metrics.inc("hub_transmissions_refused_total", help="Inbound transmissions a listener refused whole",
+                         listener=listener)  # fmt: skip
+        return event
 
     def check(self, message: dict[str, Any], sender_id: str) -> None:
         """Raise ``InvalidMessage`` listing every problem, or return if the message is valid."""

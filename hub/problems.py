@@ -7,8 +7,12 @@ the boundary carry every problem found, never just the first.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -116,3 +120,32 @@ class ProblemList:
 
     def __bool__(self) -> bool:
         return bool(self.items)
+
+
+def read_each(items: Iterable[T], read: Callable[[T], R]) -> list[R]:
+    """``read`` applied to every message of one body, for a body that is accepted or refused whole.
+
+    With one item, what ``read`` raises is raised unchanged. With several, every
+    item is read even after one is invalid, and one ``InvalidMessage`` lists the
+    problems of all of them, each location prefixed with ``message N `` (N from 1),
+    so the sender knows which message to fix; any other ``HubError`` (the item
+    cannot be read at all) stops at once and is raised with ``message N: `` before
+    its detail.
+    """
+    listed = list(items)
+    if len(listed) == 1:
+        return [read(listed[0])]
+    results: list[R] = []
+    invalid: list[tuple[int, InvalidMessage]] = []
+    for number, item in enumerate(listed, start=1):
+        try:
+            results.append(read(item))
+        except InvalidMessage as error:
+            invalid.append((number, error))
+        except HubError as error:
+            numbered = [Problem(f"message {number} {p.location}", p.message) for p in error.problems]
+            raise type(error)(f"message {number}: {error.detail}", numbered, **error.extra) from error
+    if invalid:
+        problems = [Problem(f"message {n} {p.location}", p.message) for n, error in invalid for p in error.problems]
+        raise InvalidMessage(invalid[0][1].detail, problems) from invalid[0][1]
+    return results

@@ -220,7 +220,15 @@ class ListenerContext:
     coroutine that parses, validates and commits one inbound body as partner
     ``sender_id`` and returns the ``Accepted`` answer (id, duplicate, notes); it
     raises a ``HubError`` (``InvalidMessage``, ``UnparseableInput``, ...) with
-    every problem when the body is refused, and nothing is stored then.
+    every problem when the body is refused, and nothing is stored then. A body
+    of several messages is committed whole or refused whole; it returns one
+    answer per message.
+
+    ``record_refusal(listener=..., reference=..., source=..., error=..., **codes)``
+    is a coroutine that commits a refused transmission to the hub's audit log
+    (reason and problem locations, never content), where ``hub dlq list`` shows
+    it. A listener that has nobody to answer (MESH) calls it, and lets go of the
+    transmission only once it returned.
     """
 
     submit: Callable[..., Awaitable[Any]]
@@ -228,6 +236,7 @@ class ListenerContext:
     settings: Any
     options: dict[str, Any]
     state_dir: Path
+    record_refusal: Callable[..., Awaitable[Any]] | None = None
 
 
 @runtime_checkable

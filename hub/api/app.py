@@ -69,7 +69,8 @@ async def start_listeners(hub: Hub, started: list[Listener]) -> None:
                 f"(known: {', '.join(sorted(hub.plugins.listeners)) or 'none'})"
             )
         context = ListenerContext(submit=hub.intake.submit_body, partners=hub.config.partners, settings=settings,
-                                  options=options, state_dir=settings.store_path.parent)  # fmt: skip
+                                  options=options, state_dir=settings.store_path.parent,
+                                  record_refusal=hub.intake.record_refusal)  # fmt: skip
         await listener.start(context)
         started.append(listener)
         log.info("listener %s started", name)

@@ -5,6 +5,9 @@ Promises every implementation keeps:
 - ``accept`` commits the inbound message, anything derived from it, its
   deliveries and its events in one durable transaction, and only then returns;
   the caller answers the sender (202, ACK) after that.
+- ``accept_all`` commits the intakes of several messages that came in one
+  body (a MESH message or HL7 batch holding N messages) in ONE transaction:
+  all are stored, or, when any is refused (a conflict), none is.
 - The same sender + ``message_id``, or the same sender + Idempotency-Key, is
   stored once; a repeat returns the first record's id with ``duplicate=True``.
   A repeat whose body differs from the first raises ``Conflict``: the key was
@@ -136,6 +139,14 @@ class Store(abc.ABC):
         """Blocking form of ``accept`` for command-line tools."""
 
     @abc.abstractmethod
+    async def accept_all(self, intakes: list[Intake]) -> list[AcceptResult]:
+        """Commit several intakes in one durable transaction; one result per intake, in order.
+
+        Each intake is judged as ``accept`` judges one (stored, or a duplicate of what is
+        stored); if any raises (``Conflict``), nothing of any of them is written.
+        """
+
+    @abc.abstractmethod
     async def claim(self, limit: int, now: float, lease_seconds: float) -> list[DeliveryJob]:
         """Lease up to ``limit`` due push deliveries; each counts as an attempt."""
 
@@ -164,6 +175,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
         """Dead-lettered deliveries with their last error."""
+
+    @abc.abstractmethod
+    def refused_transmissions(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Newest first: inbound transmissions a listener refused whole and let go of, with the reason."""
 
     @abc.abstractmethod
     def replay(self, ids: list[str] | None, now: float) -> list[HubEvent]:

@@ -21,7 +21,7 @@ import orjson
 
 from hub.bodies import BodyUnreadable, CodecRegistry, StoredBody
 from hub.events import HubEvent
-from hub.problems import Conflict, Problem
+from hub.problems import Conflict, Problem, read_each
 from hub.store.audit_chain import GENESIS, ChainReport, row_hash, verify
 from hub.store.base import (
     AcceptResult,
@@ -223,6 +223,18 @@ class SQLiteStore(Store):
     def accept_now(self, intake: Intake) -> AcceptResult:
         """Commit an intake and wait for it."""
         return self._writer.run(self._accept_job(intake))  # type: ignore[no-any-return]
+
+    async def accept_all(self, intakes: list[Intake]) -> list[AcceptResult]:
+        """Commit several intakes as one job: the writer runs a job in one savepoint, so all or none.
+
+        A conflict names the message of the body it is in (``message N: ...``).
+        """
+        jobs = [self._accept_job(intake) for intake in intakes]
+
+        def job(conn: sqlite3.Connection) -> list[AcceptResult]:
+            return read_each(jobs, lambda one: one(conn))
+
+        return await asyncio.wrap_future(self._writer.submit(job))  # type: ignore[no-any-return]
 
     # -- delivery ----------------------------------------------------------------------------
     def _claim_job(self, limit: int, now: float, lease_seconds: float) -> Any:
@@ -611,6 +623,20 @@ class SQLiteStore(Store):
                 (limit,),
             )
         ]  # fmt: skip
+
+    def refused_transmissions(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Newest first, from the audit log: when, and the event's detail (ids, reason, problem locations).
+
+        Such events have no record id, so the ``events_record`` index finds them among the few like them.
+        """
+        return [
+            {"at": _iso(r[0]), **orjson.loads(r[1] or "{}")}
+            for r in self._reader().execute(
+                "SELECT at, detail FROM events WHERE record_id='' AND kind='transmission_refused' "
+                "ORDER BY seq DESC LIMIT ?",
+                (limit,),
+            )
+        ]
 
     def inbox(self, partner: str, limit: int) -> list[DeliveryJob]:
         """Deliveries waiting for a pull partner, oldest first, with decoded bodies."""

@@ -135,3 +135,26 @@ def test_an_invalid_adt_over_http_is_a_422_listing_hl7_locations(hl7_hub_factory
     assert response.status_code == 422
     assert [e["location"] for e in response.json()["errors"]] == ["PID-3"]
     assert hub.count("DischargeNotice") == 0
+
+
+def test_in_a_body_of_several_messages_every_problem_says_which_message() -> None:
+    body = adt_a03(control="OK-1") + adt_a03(control="BAD-2", nhs_number="9990000019") + adt_a03(
+        control="BAD-3", replace={"PV1": segment("PV1", {1: "1", 2: "I", 3: "Willow Ward^^^RWK"})})  # fmt: skip
+    with pytest.raises(InvalidMessage) as caught:
+        Hl7v2Adapter().parse(body, content_type="application/hl7-v2", sender_id="trust-a")
+    locations = [p.location for p in caught.value.problems]
+    assert "message 2 PID-3" in locations
+    assert any(loc.startswith("message 3 PV1-") for loc in locations)
+    assert not any(loc.startswith("message 1 ") for loc in locations)
+    assert all("9990000019" not in p.message for p in caught.value.problems)
+
+
+def test_a_body_of_two_adt_a03_over_http_is_refused_whole(hl7_hub_factory) -> None:
+    hub = hl7_hub_factory()
+    headers = {"Authorization": f"Bearer {hub.tokens['trust-a']}", "Content-Type": "application/hl7-v2",
+               "Idempotency-Key": "two-in-one"}  # fmt: skip
+    body = adt_a03(control="HTTP-A") + adt_a03(control="HTTP-B")
+    response = requests.post(f"{hub.url}/v1/messages", data=body, headers=headers, timeout=10)
+    assert response.status_code == 422  # one message per request: none of the two is stored
+    assert "2 messages" in response.json()["detail"]
+    assert hub.count("DischargeNotice") == 0

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 
+import pytest
 import requests
 from hl7_support import adt_a03, hl7_hub_factory
 from mesh_support import (
@@ -15,7 +17,7 @@ from mesh_support import (
     wait_until,
 )
 
-from hub.testing import RunningHub
+from hub.testing import RunningHub, run_hub_cli
 
 __all__ = ["hl7_hub_factory", "mesh_sandbox", "mesh_sandbox_server"]
 
@@ -38,11 +40,29 @@ def send_from_trust(sandbox, body: bytes, **kwargs) -> str:
         return client.send_message(HUB_MAILBOX, body, workflow_id=kwargs.pop("workflow_id", WORKFLOW), **kwargs)
 
 
+def stored(hub) -> list[tuple[str, str, str | None]]:
+    """(hub id, message_id, idempotency key) of every stored DischargeNotice, oldest first."""
+    conn = sqlite3.connect(hub.config_dir / "hub.db")
+    try:
+        return conn.execute("SELECT id, message_id, idempotency_key FROM messages WHERE type='DischargeNotice' "
+                            "ORDER BY received_at, rowid").fetchall()  # fmt: skip
+    finally:
+        conn.close()
+
+
+def refused_transmissions(hub) -> list[dict]:
+    """What ``hub dlq list --json`` shows the operator as refused transmissions."""
+    result = run_hub_cli(hub.config_dir, "dlq", "list", "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)["refused_transmissions"]
+
+
 def test_a_message_in_the_hub_mailbox_is_committed_then_acknowledged(mesh_sandbox, hl7_hub_factory) -> None:
     hub = mesh_hub(hl7_hub_factory)
-    send_from_trust(mesh_sandbox, adt_a03(facility="RMM", control="MESH-1"))
+    mesh_id = send_from_trust(mesh_sandbox, adt_a03(facility="RMM", control="MESH-1"))
     assert wait_until(lambda: hub.count("DischargeNotice") == 1)
     assert wait_until(lambda: mesh_sandbox.inbox(HUB_MAILBOX) == [])
+    assert [key for _, _, key in stored(hub)] == [f"mesh:{mesh_id}"]  # one message: the MESH id as it is
     assert hub.sims["trust-b"].wait_for(lambda s: s.messages("DischargeNotice"))
     assert hub.sims["trust-b"].messages("DischargeNotice")[0]["sender"]["org_id"] == "trust-m"
 
@@ -56,21 +76,55 @@ def test_a_chunked_message_is_reassembled(mesh_sandbox, hl7_hub_factory) -> None
     assert wait_until(lambda: mesh_sandbox.inbox(HUB_MAILBOX) == [])
 
 
+@pytest.mark.parametrize("count", [1, 2])
 def test_a_crash_between_commit_and_acknowledge_neither_loses_nor_doubles(
-    mesh_sandbox, hl7_hub_factory, monkeypatch
+    mesh_sandbox, hl7_hub_factory, monkeypatch, count
 ) -> None:
     monkeypatch.setenv("HUB_TESTING", "1")  # the crash hook works only in a test environment
     hub = mesh_hub(hl7_hub_factory, testing_crash_before_acknowledge=True)
-    mesh_id = send_from_trust(mesh_sandbox, adt_a03(facility="RMM", control="CRASH"))
+    body = b"".join(adt_a03(facility="RMM", control=f"CRASH-{n}") for n in range(1, count + 1))
+    mesh_id = send_from_trust(mesh_sandbox, body)
     assert wait_until(lambda: hub.hub.process.poll() is not None), "the hub should have died before acknowledging"
-    assert hub.count("DischargeNotice") == 1
+    first = stored(hub)
+    assert len(first) == count
     assert mesh_sandbox.inbox(HUB_MAILBOX) == [mesh_id]
     toml = hub.config_dir / "hub.toml"
     toml.write_text(toml.read_text().replace("testing_crash_before_acknowledge = true",
                                              "testing_crash_before_acknowledge = false"))  # fmt: skip
     hub.hub = RunningHub(hub.config_dir, port=hub.hub.port).start()
     assert wait_until(lambda: mesh_sandbox.inbox(HUB_MAILBOX) == [])
-    assert hub.count("DischargeNotice") == 1
+    assert stored(hub) == first  # the re-delivered body was answered as duplicates, every message of it
+    view = requests.get(f"{hub.url}/v1/messages/{first[-1][0]}", timeout=10,
+                        headers={"Authorization": f"Bearer {hub.tokens['ops']}"}).json()  # fmt: skip
+    assert [e["event"] for e in view["timeline"]].count("duplicate") == 1
+
+
+def test_a_body_of_two_messages_is_stored_whole_then_acknowledged(mesh_sandbox, hl7_hub_factory) -> None:
+    hub = mesh_hub(hl7_hub_factory)
+    body = adt_a03(facility="RMM", control="TWO-1") + adt_a03(facility="RMM", control="TWO-2", nhs_number="9990000026")
+    mesh_id = send_from_trust(mesh_sandbox, body)
+    assert wait_until(lambda: mesh_sandbox.inbox(HUB_MAILBOX) == [])
+    rows = stored(hub)
+    assert [key for _, _, key in rows] == [f"mesh:{mesh_id}#1", f"mesh:{mesh_id}#2"]
+    assert len({hub_id for hub_id, _, _ in rows}) == 2 and len({mid for _, mid, _ in rows}) == 2
+    assert hub.sims["trust-b"].wait_for(lambda s: len(s.messages("DischargeNotice")) == 2)
+    assert refused_transmissions(hub) == []
+
+
+def test_a_body_with_one_bad_message_is_refused_whole_recorded_and_acknowledged(mesh_sandbox,
+                                                                               hl7_hub_factory) -> None:  # fmt: skip
+    hub = mesh_hub(hl7_hub_factory)
+    body = adt_a03(facility="RMM", control="GOOD-1") + adt_a03(facility="RMM", control="BAD-2", nhs_number="9990000019")
+    mesh_id = send_from_trust(mesh_sandbox, body)
+    assert wait_until(lambda: mesh_sandbox.inbox(HUB_MAILBOX) == [])
+    assert stored(hub) == []  # the good one is not stored without the bad one
+    [record] = refused_transmissions(hub)
+    assert (record["listener"], record["reference"], record["from"], record["workflow"]) == (
+        "mesh", mesh_id, TRUST_MAILBOX, WORKFLOW)  # fmt: skip
+    assert (record["status"], record["error"], record["problems"]) == (422, "InvalidMessage", ["message 2 PID-3"])
+    listing = run_hub_cli(hub.config_dir, "dlq", "list").stdout
+    assert mesh_id in listing and "message 2 PID-3" in listing
+    assert "9990000019" not in listing + json.dumps(record)
 
 
 def test_a_message_from_an_unknown_mailbox_is_recorded_as_refused_and_acknowledged(mesh_sandbox,
@@ -78,21 +132,20 @@ def test_a_message_from_an_unknown_mailbox_is_recorded_as_refused_and_acknowledg
     hub = mesh_hub(hl7_hub_factory, partners=MESH_PARTNERS[:1])  # X26ABC3 belongs to no partner here
     with mesh_sandbox.client(OTHER_MAILBOX) as stranger:
         mesh_id = stranger.send_message(HUB_MAILBOX, adt_a03(facility="RCC"), workflow_id=WORKFLOW)
-    refused = hub.config_dir / "mesh-refused" / f"{mesh_id}.json"
-    assert wait_until(refused.exists)
-    record = json.loads(refused.read_text())
-    assert (record["from_mailbox"], record["error"]) == (OTHER_MAILBOX, "UnparseableInput")
     assert wait_until(lambda: mesh_sandbox.inbox(HUB_MAILBOX) == [])
+    [record] = refused_transmissions(hub)
+    assert (record["reference"], record["from"], record["error"]) == (mesh_id, OTHER_MAILBOX, "UnparseableInput")
     assert hub.count("DischargeNotice") == 0
 
 
 def test_an_invalid_message_is_refused_with_its_locations(mesh_sandbox, hl7_hub_factory) -> None:
     hub = mesh_hub(hl7_hub_factory)
     mesh_id = send_from_trust(mesh_sandbox, adt_a03(facility="RMM", nhs_number="9990000019"))
-    refused = hub.config_dir / "mesh-refused" / f"{mesh_id}.json"
-    assert wait_until(refused.exists)
-    assert json.loads(refused.read_text())["problems"] == ["PID-3"]
-    assert "9990000019" not in refused.read_text()
+    assert wait_until(lambda: mesh_sandbox.inbox(HUB_MAILBOX) == [])
+    [record] = refused_transmissions(hub)
+    assert (record["reference"], record["problems"]) == (mesh_id, ["PID-3"])
+    assert "9990000019" not in json.dumps(record)
+    assert not (hub.config_dir / "mesh-refused").exists()
 
 
 def test_other_workflows_are_left_in_the_inbox(mesh_sandbox, hl7_hub_factory) -> None:

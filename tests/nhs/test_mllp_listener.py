@@ -104,6 +104,15 @@ def test_an_unknown_sending_facility_is_rejected_ar(mllp) -> None:
     assert "MSH-4" in ack["errors"][0][-1]
 
 
+def test_a_frame_of_two_messages_is_refused_whole(mllp) -> None:
+    world, port = mllp
+    with MllpClient(port) as client:
+        ack = client.send(adt_a03(control="PAIR-1") + adt_a03(control="PAIR-2"))
+        assert (ack["code"], ack["control"]) == ("AR", "PAIR-1")
+        assert client.send(adt_a03(control="PAIR-3"))["code"] == "AA"  # the connection goes on
+    assert messages_of_type(world, "DischargeNotice") == 1
+
+
 def test_another_message_type_is_rejected_ar(mllp) -> None:
     _world, port = mllp
     a01 = adt_a03(control="A01").replace(b"ADT^A03^ADT_A03", b"ADT^A01^ADT_A01")

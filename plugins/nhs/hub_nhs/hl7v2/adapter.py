@@ -1,8 +1,9 @@
 """The ``hl7v2`` adapter: ADT^A03 bodies (``application/hl7-v2``) in, DischargeNotice as ADT^A03 out.
 
 Contract: ``parse`` returns one DischargeNotice per message in the body or
-raises ``UnparseableInput``/``InvalidMessage`` with every problem (never any
-other exception). ``render`` writes a DischargeNotice as an ADT^A03 with the
+raises ``UnparseableInput``/``InvalidMessage`` with every problem of every
+message (never any other exception); in a body of several messages each
+location starts with ``message N``. ``render`` writes a DischargeNotice as an ADT^A03 with the
 same segments and custom Z-segments ``parse`` reads; other types are refused
 with ``ValueError`` (configure such partners with another adapter).
 """
@@ -14,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from hub import Partner, Rendered, UnparseableInput
+from hub import Partner, Rendered, UnparseableInput, read_each
 from hub_nhs.hl7v2.adt import discharge_notice
 from hub_nhs.hl7v2.parser import parse_messages
 from hub_nhs.hl7v2.render import render_discharge
@@ -31,7 +32,7 @@ class Hl7v2Adapter:
     def parse(self, body: bytes, *, content_type: str, sender_id: str) -> list[dict[str, Any]]:
         """Every ADT^A03 in ``body`` as a canonical DischargeNotice, or raise with every problem."""
         try:
-            return [discharge_notice(message, sender_id) for message in parse_messages(body)]
+            return read_each(parse_messages(body), lambda message: discharge_notice(message, sender_id))
         except (RecursionError, MemoryError) as error:  # pathological input must still be a refusal
             raise UnparseableInput("The HL7 v2 body could not be read.") from error
 

@@ -14,26 +14,27 @@ Contract, for each inbox message of a known workflow:
 
 1. download it (chunks are joined by ``mesh_client``);
 2. the sender is the partner whose ``mesh_mailbox`` is ``Mex-From``;
-3. ``submit`` it with ``idempotency_key = "mesh:<MESH message id>"``, which commits it;
+3. ``submit`` it with ``idempotency_key = "mesh:<MESH message id>"``, which commits
+   every HL7/FHIR message in the body in one transaction (the n-th of several gets
+   ``mesh:<id>#<n>``), or refuses the whole body and stores nothing;
 4. only then acknowledge it. A crash between 3 and 4 leaves it in the inbox; the
-   next poll downloads it again and the hub answers it as a duplicate, so it is
-   neither lost nor stored twice.
+   next poll downloads it again and the hub answers each of its messages as a
+   duplicate, so nothing is lost or stored twice.
 
-A message the hub refuses (unknown sender, invalid content) is recorded in
-``<state dir>/mesh-refused/<id>.json`` (ids, workflow and reasons, never the body)
-and then acknowledged, so it does not block the inbox; a failure to store it
-(the hub's own problem) leaves it in the inbox for the next poll.
+A body the hub refuses (unknown sender, any message in it invalid) is committed to
+the hub's audit log as a ``transmission_refused`` event (MESH id, mailbox, workflow,
+reason and problem locations, never content; ``hub dlq list`` shows it) and only
+then acknowledged, so it does not block the inbox. A failure to store it or to
+record its refusal (the hub's own problem) leaves it in the inbox for the next poll.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import time
-from pathlib import Path
 from typing import Any
 
 from hub import ListenerContext, UnparseableInput
@@ -70,7 +71,6 @@ class MeshListener:
         self._crash_before_acknowledge = bool(options.get("testing_crash_before_acknowledge", False)) and (
             os.environ.get("HUB_TESTING") == "1"
         )
-        self.refused_dir = Path(context.state_dir) / "mesh-refused"
         self._stop = asyncio.Event()
         self._event_loop = asyncio.get_running_loop()
         self._task = asyncio.create_task(self._run())
@@ -134,14 +134,22 @@ class MeshListener:
                 log.warning("mesh message %s could not be stored (%s); it stays in the inbox",
                             message_id, type(error).__name__)  # fmt: skip
                 return False
-            self._record_refusal(message_id, message.sender, workflow, error)
+            try:
+                self._record_refusal(message_id, message.sender, workflow, error)
+            except Exception as failure:
+                log.warning("mesh message %s was refused, but the refusal could not be recorded (%s); "
+                            "it stays in the inbox", message_id, type(failure).__name__)  # fmt: skip
+                return False
             client.acknowledge_message(message_id)
+            log.warning("mesh message %s refused (%s); recorded (see 'hub dlq list') and acknowledged",
+                        message_id, type(error).__name__)  # fmt: skip
             return True
         if self._crash_before_acknowledge:  # fault injection for the restart test: die between commit and ack
             os._exit(70)
         client.acknowledge_message(message_id)
-        duplicate = all(a.duplicate for a in accepted)
-        log.info("mesh message %s %s and acknowledged", message_id, "was a duplicate" if duplicate else "accepted")
+        duplicates = sum(1 for a in accepted if a.duplicate)
+        log.info("mesh message %s: %d message(s) committed (%d of them duplicates) and acknowledged",
+                 message_id, len(accepted), duplicates)  # fmt: skip
         return True
 
     def _sender(self, mailbox: str) -> str:
@@ -152,23 +160,12 @@ class MeshListener:
         return str(partner.id)
 
     def _record_refusal(self, message_id: str, sender: str | None, workflow: str, error: Exception) -> None:
-        """Write what an operator needs to follow up a refused message (no body, no personal data)."""
-        self.refused_dir.mkdir(parents=True, exist_ok=True)
-        record = {
-            "mesh_message_id": message_id,
-            "from_mailbox": sender,
-            "workflow_id": workflow,
-            "error": type(error).__name__,
-            "detail": getattr(error, "detail", str(error)),
-            "problems": [p.location for p in getattr(error, "problems", [])],
-            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        }
-        path = self.refused_dir / f"{message_id}.json"
-        tmp = path.with_suffix(".tmp")
-        with tmp.open("w", encoding="utf-8") as handle:
-            json.dump(record, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(path)
-        log.warning("mesh message %s refused (%s); recorded in %s and acknowledged", message_id,
-                    type(error).__name__, path.name)  # fmt: skip
+        """Commit the refusal to the hub's audit log (no body, no personal data); raise if it was not committed."""
+        record = self.context.record_refusal
+        if record is None:
+            raise RuntimeError("this hub gives listeners no way to record a refusal")
+        future = asyncio.run_coroutine_threadsafe(
+            record(listener="mesh", reference=message_id, source=sender or "", error=error, workflow=workflow),
+            self._event_loop,
+        )
+        future.result()
