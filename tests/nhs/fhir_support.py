@@ -15,7 +15,7 @@ from lxml import etree
 
 FHIR_NS = "http://hl7.org/fhir"
 ROOT = Path(__file__).resolve().parents[2]
-UKCORE = (ROOT / ".." / "shared" / "fixtures" / "ukcore").resolve()
+UKCORE = Path(os.environ.get("HUB_UKCORE_EXAMPLES") or ROOT / ".." / "shared" / "fixtures" / "ukcore").resolve()
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 DISCHARGE_FILES = (
     "UKCore-MessageHeader-Discharge-Example.xml",

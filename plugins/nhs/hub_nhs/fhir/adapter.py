@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from hub import Partner, Problem, Rendered, UnparseableInput
+from hub import Parsed, Partner, Problem, Rendered, UnparseableInput
 from hub_nhs.fhir.bundle import MessageBundle
 from hub_nhs.fhir.discharge import discharge_notice
 from hub_nhs.fhir.render import acknowledgement_bundle, appointment_bundle
@@ -51,8 +51,8 @@ class FhirR4Adapter:
     name = "fhir-r4"
     content_types = (JSON_TYPE, XML_TYPE)
 
-    def parse(self, body: bytes, *, content_type: str, sender_id: str) -> list[dict[str, Any]]:
-        """One message Bundle is one canonical DischargeNotice; raise with every problem otherwise."""
+    def parse(self, body: bytes, *, content_type: str, sender_id: str) -> list[Parsed]:
+        """One message Bundle is one canonical DischargeNotice (with warnings); raise with every problem otherwise."""
         document = read_xml(body) if content_type == XML_TYPE else read_json(body)
         bundle = MessageBundle.read(document)
         return [discharge_notice(bundle, sender_id=sender_id, now=datetime.now(UTC))]
