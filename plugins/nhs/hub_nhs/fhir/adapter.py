@@ -61,10 +61,10 @@ class FhirR4Adapter:
         """The FHIR message for ``message`` in the partner's chosen encoding (canonical JSON for other types)."""
         kind = message.get("type")
         if kind == "Acknowledgement":
-            resource = acknowledgement_bundle(message)
+            resource = acknowledgement_bundle(message, partner=partner)
         elif kind == "HousingAppointment":
             minutes = partner.receive.options.get("appointment_minutes", 60)
-            resource = appointment_bundle(message, minutes=int(minutes))
+            resource = appointment_bundle(message, partner=partner, minutes=int(minutes))
         else:
             note = f"fhir-r4 has no FHIR form for {kind}; this is the hub's canonical JSON"
             return Rendered("application/json", orjson.dumps(message), {"X-Hub-Note": note})
