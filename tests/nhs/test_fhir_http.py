@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,13 @@ def test_a_discharge_without_a_lead_clinician_is_accepted_and_says_what_could_no
     assert ips.wait_for(lambda s: s.messages("IPSReferral"))
     assert ips.messages("IPSReferral")[0]["payload"]["care_coordinator"]["name"] == "Jordan Demo"
     assert world.sims["steps-luton"].messages("Referral") == []
+    # With no care coordinator either, the IPS referral is not sent and the notes say why (it was a server error).
+    employment = next(x for x in encounter["extension"] if x["url"].endswith("Employment"))
+    employment["extension"] = [x for x in employment["extension"] if x["url"] != "careCoordinator"]
+    bundle["entry"][0]["resource"]["id"] = str(uuid.uuid4())
+    response = post(world, json.dumps(bundle).encode(), "application/fhir+json")
+    assert response.status_code == 202, response.text
+    assert any("no IPS referral was sent: neither a care coordinator" in n for n in response.json()["notes"])
 
 
 def _bad_bodies() -> list[tuple[str, bytes, str, int, str]]:
