@@ -15,7 +15,7 @@ from lxml import etree
 
 FHIR_NS = "http://hl7.org/fhir"
 ROOT = Path(__file__).resolve().parents[2]
-UKCORE = (ROOT / ".." / "shared" / "fixtures" / "ukcore").resolve()
+UKCORE = Path(os.environ.get("HUB_UKCORE_EXAMPLES") or ROOT / ".." / "shared" / "fixtures" / "ukcore").resolve()
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 DISCHARGE_FILES = (
     "UKCore-MessageHeader-Discharge-Example.xml",
@@ -83,3 +83,18 @@ def entry_index(bundle: dict[str, Any], resource_type: str) -> int:
 def resource(bundle: dict[str, Any], resource_type: str) -> dict[str, Any]:
     """The first resource of ``resource_type`` in ``bundle``."""
     return bundle["entry"][entry_index(bundle, resource_type)]["resource"]
+
+
+def checked_by_fhir_library(body: bytes, content_type: str) -> Any:
+    """Validate a Bundle the hub emitted with fhir.resources (R4B models), an independent FHIR library; return it.
+
+    FHIR JSON goes through ``Bundle.model_validate_json`` and FHIR XML through
+    ``Bundle.model_validate_xml``: unknown elements, missing required ones, wrong
+    types and empty values all raise.
+    """
+    from fhir.resources.R4B.bundle import Bundle
+
+    if content_type.startswith("application/fhir+xml"):
+        return Bundle.model_validate_xml(body)
+    assert content_type.startswith("application/fhir+json"), content_type
+    return Bundle.model_validate_json(body)

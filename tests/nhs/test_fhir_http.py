@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from fhir_support import entry_index, own_bundle, own_bundle_xml, resource
+from fhir_support import checked_by_fhir_library, entry_index, own_bundle, own_bundle_xml, resource
 from lxml import etree
 from messages import example
 
@@ -46,6 +47,62 @@ def test_a_fhir_discharge_from_trust_a_reaches_the_council_as_a_housing_request(
     assert world.sims["ips-luton"].wait_for(lambda s: s.messages("IPSReferral"))
 
 
+def test_a_discharge_with_a_ward_in_words_and_no_method_or_coded_destination_is_accepted_with_warnings(
+    world: Any,
+) -> None:
+    bundle = own_bundle()
+    encounter = resource(bundle, "Encounter")
+    encounter["location"] = [{"location": {"display": "Maple Ward"}}]
+    bundle["entry"] = [e for e in bundle["entry"] if e["resource"]["resourceType"] != "Location"]
+    encounter["extension"] = [x for x in encounter["extension"] if not x["url"].endswith("DischargeMethod")]
+    encounter["hospitalization"]["dischargeDisposition"] = {"text": "To a friend's flat in Dunstable"}
+    response = post(world, json.dumps(bundle).encode(), "application/fhir+json")
+    assert response.status_code == 202, response.text
+    notes = response.json()["notes"]
+    enc = f"Bundle.entry[{entry_index(bundle, 'Encounter')}].resource"
+    warned = {n.split(": ", 1)[0] for n in notes if n.startswith("warning at ")}
+    assert warned == {f"warning at {enc}.extension", f"warning at {enc}.hospitalization.dischargeDisposition.coding"}
+    assert not any("friend" in n for n in notes)
+    # What no purpose needed did not stop what the discharge is for: the Duty to Refer and the referrals go out.
+    assert world.sims["council-luton"].wait_for(lambda s: s.messages("HousingRequest"))
+    assert world.sims["steps-luton"].wait_for(lambda s: s.messages("Referral"))
+    assert "Maple Ward" in world.sims["steps-luton"].messages("Referral")[0]["payload"]["reason"]
+    assert world.sims["ips-luton"].wait_for(lambda s: s.messages("IPSReferral"))
+
+
+def test_a_discharge_without_a_lead_clinician_is_accepted_and_says_what_could_not_be_sent(world: Any) -> None:
+    bundle = own_bundle()
+    encounter = resource(bundle, "Encounter")
+    del encounter["participant"]
+    # A Duty to Refer needs the referrer's phone and e-mail (the council's contact): that is still refused whole.
+    response = post(world, json.dumps(bundle).encode(), "application/fhir+json")
+    assert response.status_code == 422, response.text
+    assert {e["location"] for e in response.json()["errors"]} == {"$.payload.contact.phone", "$.payload.contact.email"}
+    assert world.db_count() == 0
+    encounter["extension"] = [x for x in encounter["extension"] if not x["url"].endswith("HousingNeed")]
+    response = post(world, json.dumps(bundle).encode(), "application/fhir+json")
+    assert response.status_code == 202, response.text
+    notes = response.json()["notes"]
+    enc = f"Bundle.entry[{entry_index(bundle, 'Encounter')}].resource"
+    assert [n for n in notes if n.startswith("warning at ")] == [
+        f"warning at {enc}.participant: not given: the lead clinician (a participant whose individual is a "
+        "Practitioner); no lead clinician is recorded (a Duty to Refer or a referral needs one)"
+    ]
+    assert any("no support referral was sent: no lead clinician" in n for n in notes), notes
+    # The IPS referral names the care coordinator instead, so it is sent.
+    ips = world.sims["ips-luton"]
+    assert ips.wait_for(lambda s: s.messages("IPSReferral"))
+    assert ips.messages("IPSReferral")[0]["payload"]["care_coordinator"]["name"] == "Jordan Demo"
+    assert world.sims["steps-luton"].messages("Referral") == []
+    # With no care coordinator either, the IPS referral is not sent and the notes say why (it was a server error).
+    employment = next(x for x in encounter["extension"] if x["url"].endswith("Employment"))
+    employment["extension"] = [x for x in employment["extension"] if x["url"] != "careCoordinator"]
+    bundle["entry"][0]["resource"]["id"] = str(uuid.uuid4())
+    response = post(world, json.dumps(bundle).encode(), "application/fhir+json")
+    assert response.status_code == 202, response.text
+    assert any("no IPS referral was sent: neither a care coordinator" in n for n in response.json()["notes"])
+
+
 def _bad_bodies() -> list[tuple[str, bytes, str, int, str]]:
     """(name, body, content type, status, first problem location)."""
     cases: list[tuple[str, bytes, str, int, str]] = []
@@ -69,9 +126,8 @@ def _bad_bodies() -> list[tuple[str, bytes, str, int, str]]:
     resource(bundle, "Encounter")["period"]["end"] = "2026-11-27T11:00:00"
     add("no offset", bundle, f"Bundle.entry[{entry_index(bundle, 'Encounter')}].resource.period.end")
     bundle = own_bundle()
-    resource(bundle, "Encounter")["hospitalization"]["dischargeDisposition"]["coding"][0]["code"] = "77"
-    add("unknown destination", bundle, f"Bundle.entry[{entry_index(bundle, 'Encounter')}].resource"
-                                       ".hospitalization.dischargeDisposition.coding[0].code")  # fmt: skip
+    del resource(bundle, "Patient")["name"]
+    add("no name", bundle, f"Bundle.entry[{entry_index(bundle, 'Patient')}].resource.name")
     add("not a Bundle", {"resourceType": "Patient", "id": "x"}, "resourceType")
     cases.append(("JSON array", b"[]", "application/fhir+json", 400, "$"))
     cases.append(("bad JSON", b'{"resourceType":', "application/fhir+json", 400, "line 1, column 17"))
@@ -144,6 +200,10 @@ def test_a_fhir_trust_gets_the_councils_appointment_back_as_a_fhir_appointment(f
     assert trust.wait_for(lambda s: len(s.received) >= 1)
     received = trust.received[0]
     assert received.content_type.startswith("application/fhir+xml")
+    header = checked_by_fhir_library(received.body, received.content_type).entry[0].resource
+    [destination] = header.destination
+    assert destination.receiver.identifier.value == "RWK" and destination.endpoint.endswith("/Endpoint/trust-a")
+    assert header.sender.identifier.value == "E06000032"
     root = etree.fromstring(received.body)
     ns = {"f": "http://hl7.org/fhir"}
     assert root.xpath("string(f:type/@value)", namespaces=ns) == "message"

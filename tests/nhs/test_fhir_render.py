@@ -1,4 +1,8 @@
-"""FHIR out: Acknowledgements as FHIR response messages, HousingAppointments as Appointments, others as JSON."""
+"""FHIR out: Acknowledgements as FHIR response messages, HousingAppointments as Appointments, others as JSON.
+
+Every FHIR Bundle rendered here is checked by an independent FHIR library
+(fhir.resources, R4B models) in the encoding it was rendered in.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +10,32 @@ import json
 from typing import Any
 
 import pytest
+from fhir_support import checked_by_fhir_library
 from hub_nhs.fhir.adapter import FhirR4Adapter
 from hub_nhs.fhir.xml_codec import read_xml
 from lxml import etree
 from messages import example
 
-from hub import Partner
+from hub import Partner, Rendered
 from hub.partners import Receive
 
-ADAPTER = FhirR4Adapter()
+
+class CheckedAdapter(FhirR4Adapter):
+    """The fhir-r4 adapter, with every FHIR Bundle it renders validated by fhir.resources."""
+
+    def render(self, message: dict[str, Any], *, partner: Partner) -> Rendered:
+        rendered = super().render(message, partner=partner)
+        if rendered.content_type.startswith("application/fhir+"):
+            checked_by_fhir_library(rendered.body, rendered.content_type)
+        return rendered
 
 
-def trust(**options: Any) -> Partner:
-    return Partner("trust-a", "Trust A", "nhs_trust", adapter="fhir-r4", codes={"ods_code": "RWK"},
+ADAPTER = CheckedAdapter()
+
+
+def trust(partner_id: str = "trust-a", codes: dict[str, str] | None = None, **options: Any) -> Partner:
+    return Partner(partner_id, partner_id.replace("-", " ").title(), "nhs_trust", adapter="fhir-r4",
+                   codes={"ods_code": "RWK"} if codes is None else codes,
                    receive=Receive("push", "http", "http://127.0.0.1:9/", options))  # fmt: skip
 
 
@@ -111,3 +128,58 @@ def test_the_plugin_registers_the_adapter_through_its_entry_point() -> None:
     plugins = load_plugins()
     assert plugins.adapters["fhir-r4"].content_types == ("application/fhir+json", "application/fhir+xml")
     assert plugins.adapter_for_content_type("application/fhir+xml").name == "fhir-r4"
+
+
+@pytest.mark.parametrize("encoding", ["json", "xml"])
+@pytest.mark.parametrize(
+    ("who", "codes", "system", "value"),
+    [("trust-a", {"ods_code": "RWK"}, "https://fhir.nhs.uk/Id/ods-organization-code", "RWK"),
+     ("trust-b", {}, "https://hub.invalid/fhir/Id/org-id", "trust-b")],
+)  # fmt: skip
+def test_the_message_header_names_the_partner_it_is_delivered_to(
+    encoding: str, who: str, codes: dict[str, str], system: str, value: str
+) -> None:
+    # Replies carry no canonical recipient (the hub routes them to the sender of what they answer), and a
+    # recipient a message does name may not be who receives this copy: the header follows the delivery.
+    for message in (ack("accepted"), example("housing-appointment"),
+                    ack("rejected", recipient={"org_id": "someone-else", "ods_code": "XYZ"})):  # fmt: skip
+        partner = trust(who, codes, fhir_format=encoding)
+        rendered = ADAPTER.render(message, partner=partner)
+        bundle = checked_by_fhir_library(rendered.body, rendered.content_type)
+        [destination] = bundle.entry[0].resource.destination
+        assert destination.name == partner.name
+        assert destination.endpoint == f"https://hub.invalid/fhir/Endpoint/{who}"
+        assert (destination.receiver.identifier.system, destination.receiver.identifier.value) == (system, value)
+        assert destination.receiver.display == partner.name
+        assert "unknown" not in rendered.body.decode()
+
+
+def _variants() -> list[dict[str, Any]]:
+    """Acknowledgements and appointments in every shape the canonical schemas allow the renderer to meet."""
+    out = []
+    for status in ("received", "accepted", "error", "rejected"):
+        for extra in ({}, {"reason": "Consent withdrawn."}, {"reason_code": "no-consent", "level": "transport"},
+                      {"receiver_ref": "REF-1"}):  # fmt: skip
+            out.append(ack(status, **extra))
+    bare = ack("accepted")
+    bare.pop("correlation_id", None)
+    out.append(bare)
+    for status in ("offered", "confirmed", "rescheduled", "cancelled", "contact_failed", "closed_no_contact"):
+        message = example("housing-appointment")
+        message["payload"]["status"] = status
+        out.append(message)
+    sparse = example("housing-appointment")
+    for key in ("start", "mode", "location"):
+        sparse["payload"].pop(key)
+    sparse["payload"]["officer"] = {"name": "Pat Officer"}
+    sparse.pop("correlation_id", None)
+    out.append(sparse)
+    return out
+
+
+@pytest.mark.parametrize("encoding", ["json", "xml"])
+def test_every_rendered_shape_is_valid_fhir_r4(encoding: str) -> None:
+    for message in _variants():
+        rendered = ADAPTER.render(message, partner=trust(fhir_format=encoding))
+        bundle = checked_by_fhir_library(rendered.body, rendered.content_type)
+        assert bundle.type == "message" and bundle.entry[0].resource.id == message["message_id"]

@@ -1,7 +1,9 @@
 """The support referral transform: a Referral to a hostel or charity built from a DischargeNotice.
 
 The provider must assess within 48 hours of receiving the referral, so the
-Referral carries ``assessment_due_at`` = received + 48 h.
+Referral carries ``assessment_due_at`` = received + 48 h. The referrer is the
+discharge's lead clinician (``payload.contact``, optional in a DischargeNotice):
+without one no referral is sent and the sender is told why.
 """
 
 from __future__ import annotations
@@ -25,7 +27,10 @@ def support_referral(source: dict[str, Any], context: TransformContext) -> dict[
     provider = support.get("provider_id")
     if not provider:
         raise Refusal("no support referral was sent: no provider is named (payload.support.provider_id is empty)")
-    contact = payload.get("contact") or {}
+    contact = payload.get("contact")
+    if not contact:
+        raise Refusal("no support referral was sent: no lead clinician or discharge contact is named "
+                      "(payload.contact) for the provider to contact")  # fmt: skip
     referral = {
         "referral_id": context.new_message_id(),
         "service_id": provider,

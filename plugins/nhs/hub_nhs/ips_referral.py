@@ -2,7 +2,10 @@
 
 Individual Placement and Support fidelity expects the first contact with an
 employer within about 30 days of referral, so the IPSReferral carries
-``first_employer_contact_due`` = referral date + 30 days.
+``first_employer_contact_due`` = referral date + 30 days. The care coordinator
+is the employment block's, else the discharge's lead clinician; with neither
+(both are optional in a DischargeNotice) no referral is sent and the sender is
+told why.
 """
 
 from __future__ import annotations
@@ -24,11 +27,15 @@ def ips_referral(source: dict[str, Any], context: TransformContext) -> dict[str,
     provider = employment.get("provider_id")
     if not provider:
         raise Refusal("no IPS referral was sent: no IPS service is named (payload.employment.provider_id)")
+    coordinator = employment.get("care_coordinator") or payload.get("contact")
+    if not coordinator:
+        raise Refusal("no IPS referral was sent: neither a care coordinator (payload.employment.care_coordinator) "
+                      "nor a lead clinician (payload.contact) is named for the IPS service to contact")  # fmt: skip
     today = context.now.date()
     referral = {
         "person": payload["person"],
         "referring_team_ods": payload["discharging_org"]["ods_code"],
-        "care_coordinator": employment.get("care_coordinator") or payload["contact"],
+        "care_coordinator": coordinator,
         "employment_goal": employment.get("goal") or "To be agreed with the employment specialist",
         "job_preferences": employment.get("job_preferences", []),
         "current_employment_status": employment.get("current_status", "not_known"),

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from hub import Partner, Problem, Rendered, UnparseableInput
+from hub import Parsed, Partner, Problem, Rendered, UnparseableInput
 from hub_nhs.fhir.bundle import MessageBundle
 from hub_nhs.fhir.discharge import discharge_notice
 from hub_nhs.fhir.render import acknowledgement_bundle, appointment_bundle
@@ -51,8 +51,8 @@ class FhirR4Adapter:
     name = "fhir-r4"
     content_types = (JSON_TYPE, XML_TYPE)
 
-    def parse(self, body: bytes, *, content_type: str, sender_id: str) -> list[dict[str, Any]]:
-        """One message Bundle is one canonical DischargeNotice; raise with every problem otherwise."""
+    def parse(self, body: bytes, *, content_type: str, sender_id: str) -> list[Parsed]:
+        """One message Bundle is one canonical DischargeNotice (with warnings); raise with every problem otherwise."""
         document = read_xml(body) if content_type == XML_TYPE else read_json(body)
         bundle = MessageBundle.read(document)
         return [discharge_notice(bundle, sender_id=sender_id, now=datetime.now(UTC))]
@@ -61,10 +61,10 @@ class FhirR4Adapter:
         """The FHIR message for ``message`` in the partner's chosen encoding (canonical JSON for other types)."""
         kind = message.get("type")
         if kind == "Acknowledgement":
-            resource = acknowledgement_bundle(message)
+            resource = acknowledgement_bundle(message, partner=partner)
         elif kind == "HousingAppointment":
             minutes = partner.receive.options.get("appointment_minutes", 60)
-            resource = appointment_bundle(message, minutes=int(minutes))
+            resource = appointment_bundle(message, partner=partner, minutes=int(minutes))
         else:
             note = f"fhir-r4 has no FHIR form for {kind}; this is the hub's canonical JSON"
             return Rendered("application/json", orjson.dumps(message), {"X-Hub-Note": note})

@@ -51,17 +51,15 @@ class MessageBundle:
         if not isinstance(document, dict):
             raise UnparseableInput("A FHIR message is a JSON object (a Bundle resource).",
                                    [Problem("$", "expected a JSON object with resourceType Bundle")])  # fmt: skip
-        resource_type = document.get("resourceType")
-        if resource_type != "Bundle":
-            what = f"a {resource_type}" if isinstance(resource_type, str) and resource_type else "no resourceType"
+        if document.get("resourceType") != "Bundle":  # what was sent is never repeated back
             raise InvalidMessage(
                 "The hub accepts a FHIR message Bundle only.",
-                [Problem("resourceType", f"must be Bundle (a message Bundle with a MessageHeader first); got {what}")],
+                [Problem("resourceType", "must be Bundle (a message Bundle with a MessageHeader first)")],
             )
         reader = Reader()
         kind = reader.string(document, "type", "Bundle", required=True)
         if kind is not None and kind != "message":
-            reader.add("Bundle.type", f"must be message (a FHIR message Bundle), not {kind[:20]!r}")
+            reader.add("Bundle.type", "must be message (a FHIR message Bundle, MessageHeader first)")
         entries: list[Entry] = []
         for item, where in reader.many(document, "entry", "Bundle", required=True):
             if not isinstance(item, dict):

@@ -70,15 +70,15 @@ def _nhs_number(reader: Reader, resource: dict[str, Any], path: str, out: dict[s
                 reader.add(f"{where}.value", why)
             else:
                 out["nhs_number"] = normalise_nhs_number(value)
-        status = reader.extension(identifier, codes.EXT_NHS_NUMBER_VERIFICATION, where)
-        if status is not None:
-            concept = reader.obj(status[0], "valueCodeableConcept", status[1], required=True)
-            for system_, code, cwhere in reader.codings(concept, f"{status[1]}.valueCodeableConcept"):
+        with reader.lenient("the NHS number's verification status is recorded as not known"):
+            status = reader.extension(identifier, codes.EXT_NHS_NUMBER_VERIFICATION, where)
+            concept = reader.obj(status[0], "valueCodeableConcept", status[1], required=True) if status else None
+            for system_, code, cwhere in reader.codings(concept, f"{status[1]}.valueCodeableConcept" if status else ""):
                 if system_ in codes.CS_NHS_NUMBER_VERIFICATION:
                     if code in codes.NHS_NUMBER_STATUSES:
                         out["nhs_number_status"] = code
                     else:
-                        reader.add(f"{cwhere}.code", "must be an NHS number verification status, 01 to 08")
+                        reader.add(f"{cwhere}.code", "is not an NHS number verification status (01 to 08)")
     if local_id is not None:
         out["local_id"] = local_id
 

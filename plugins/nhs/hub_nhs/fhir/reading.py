@@ -5,12 +5,17 @@ or a missing required element becomes a ``Problem`` whose location is the FHIR
 element path (``Bundle.entry[2].resource.identifier[0].value``), and the
 accessor returns None (or nothing to iterate). Problem sentences never quote the
 value, because values may be personal data.
+
+Elements no purpose of the hub needs are read inside ``reader.lenient(...)``:
+what would be a problem there becomes a *warning* (same path, same sentence,
+plus what the hub assumed), so the message is accepted and the sender told.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -28,13 +33,38 @@ _PARTIAL_DATE_TIME = re.compile(r"^\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+
 
 @dataclass
 class Reader:
-    """Collects problems while reading one FHIR document."""
+    """Collects problems (the input is refused) and warnings (it is accepted) while reading one FHIR document."""
 
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
 
     def add(self, path: str, message: str) -> None:
         """Record one problem at ``path``."""
         self.problems.append(Problem(path, message))
+
+    def warn(self, path: str, message: str) -> None:
+        """Record one warning at ``path``: something missing or not understood that the hub can do without."""
+        self.warnings.append(Problem(path, message))
+
+    @contextmanager
+    def lenient(self, assumed: str) -> Iterator[None]:
+        """Inside the block, each problem recorded becomes a warning that ends with ``assumed`` (what the hub did).
+
+        A "required: ..." sentence reads "not given: ..." as a warning: the element is wanted, not needed.
+        """
+        start = len(self.problems)
+        try:
+            yield
+        finally:
+            demoted = self.problems[start:]
+            del self.problems[start:]
+            for problem in demoted:
+                sentence = problem.message
+                if sentence == "required: this element is missing":
+                    sentence = "not given"
+                elif sentence.startswith("required: "):
+                    sentence = "not given: " + sentence.removeprefix("required: ")
+                self.warnings.append(Problem(problem.location, f"{sentence}; {assumed}"))
 
     def one(self, node: Any, key: str, path: str, *, required: bool = False) -> Any:
         """The single value of ``node[key]`` (None when absent or wrong); ``path`` is the node's path."""

@@ -7,6 +7,11 @@
 - ``appointment_bundle``: a HousingAppointment as an Appointment with the
   housing officer (Practitioner) and the housing authority (Organization).
 
+Both take the partner the Bundle is delivered to: ``MessageHeader.destination``
+names it (``name``, an endpoint under the hub's namespace, and ``receiver`` by
+its ODS code, else its GSS code, else its hub id), whatever the canonical
+``recipient`` says or whether it is there at all.
+
 Ids inside a Bundle are derived from the canonical message id, so rendering the
 same message twice gives the same Bundle (deliveries may be retried).
 """
@@ -17,6 +22,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+from hub import Partner
 from hub_nhs.fhir import codes
 
 _APPOINTMENT_STATUS = {
@@ -47,29 +53,28 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
-def _party(party: dict[str, Any] | None) -> dict[str, Any]:
-    """A Reference to a canonical party: by ODS code when it has one, else by the hub's org id."""
-    party = party or {}
+def _party(party: dict[str, Any]) -> dict[str, Any]:
+    """A Reference to a canonical party (``org_id`` and codes): by ODS code, else GSS code, else the hub's org id."""
     if party.get("ods_code"):
         return {"identifier": {"system": codes.ODS_ORGANIZATION, "value": party["ods_code"]}}
     if party.get("gss_code"):
         return {"identifier": {"system": codes.ID_GSS, "value": party["gss_code"]}}
-    return {"identifier": {"system": codes.ID_ORG, "value": party.get("org_id", "unknown")}}
+    return {"identifier": {"system": codes.ID_ORG, "value": party["org_id"]}}
 
 
-def _endpoint(party: dict[str, Any] | None) -> str:
-    return f"{codes.HUB_BASE}Endpoint/{(party or {}).get('org_id', 'unknown')}"
+def _endpoint(org_id: str) -> str:
+    return f"{codes.HUB_BASE}Endpoint/{org_id}"
 
 
-def _header(message: dict[str, Any], event: str, display: str, **rest: Any) -> dict[str, Any]:
+def _header(message: dict[str, Any], partner: Partner, event: str, display: str, **rest: Any) -> dict[str, Any]:
     header: dict[str, Any] = {"resourceType": "MessageHeader", "id": message["message_id"]}
     if rest.get("extension"):
         header["extension"] = rest.pop("extension")
     header["eventCoding"] = {"system": codes.CS_MESSAGE_EVENT, "code": event, "display": display}
-    header["destination"] = [{"endpoint": _endpoint(message.get("recipient")),
-                              "receiver": _party(message.get("recipient"))}]  # fmt: skip
-    header["sender"] = _party(message.get("sender"))
-    header["source"] = {"name": "partner hub", "endpoint": _endpoint(message.get("sender"))}
+    receiver = {**_party(partner.party()), "display": partner.name}
+    header["destination"] = [{"name": partner.name, "endpoint": _endpoint(partner.id), "receiver": receiver}]
+    header["sender"] = _party(message["sender"])
+    header["source"] = {"name": "partner hub", "endpoint": _endpoint(message["sender"]["org_id"])}
     header.update({k: v for k, v in rest.items() if v is not None})
     return header
 
@@ -93,8 +98,8 @@ def _bundle(message: dict[str, Any], resources: list[dict[str, Any]]) -> dict[st
     }
 
 
-def acknowledgement_bundle(message: dict[str, Any]) -> dict[str, Any]:
-    """A FHIR response message for a canonical Acknowledgement."""
+def acknowledgement_bundle(message: dict[str, Any], *, partner: Partner) -> dict[str, Any]:
+    """A FHIR response message for a canonical Acknowledgement delivered to ``partner``."""
     payload = message["payload"]
     status = payload.get("status", "rejected")
     extensions: list[dict[str, Any]] = [{"url": codes.EXT_ACK_LEVEL, "valueCode": payload.get("level", "business")}]
@@ -116,12 +121,13 @@ def acknowledgement_bundle(message: dict[str, Any]) -> dict[str, Any]:
         issue = {"severity": severity, "code": issue_code, "details": details}
         resources.append({"resourceType": "OperationOutcome", "id": outcome_id, "issue": [issue]})
         response["details"] = {"reference": f"urn:uuid:{outcome_id}"}
-    header = _header(message, "acknowledgement", "Acknowledgement", extension=extensions, response=response)
+    header = _header(message, partner, "acknowledgement", "Acknowledgement", extension=extensions,
+                     response=response)  # fmt: skip
     return _bundle(message, [header, *resources])
 
 
-def appointment_bundle(message: dict[str, Any], *, minutes: int = 60) -> dict[str, Any]:
-    """A FHIR message with an Appointment for a canonical HousingAppointment.
+def appointment_bundle(message: dict[str, Any], *, partner: Partner, minutes: int = 60) -> dict[str, Any]:
+    """A FHIR message with an Appointment for a canonical HousingAppointment delivered to ``partner``.
 
     FHIR wants ``end`` with ``start``; the canonical appointment has no length,
     so ``end`` is ``start`` plus ``minutes`` (the partner option
@@ -170,7 +176,7 @@ def appointment_bundle(message: dict[str, Any], *, minutes: int = 60) -> dict[st
          "required": "required", "status": "accepted"},
         {"actor": {"reference": f"urn:uuid:{authority_id}"}, "required": "information-only", "status": "accepted"},
     ]  # fmt: skip
-    header = _header(message, "housing-appointment", "Housing appointment",
+    header = _header(message, partner, "housing-appointment", "Housing appointment",
                      extension=_correlation(message),
                      focus=[{"reference": f"urn:uuid:{appointment_id}"}])  # fmt: skip
     return _bundle(message, [header, appointment, practitioner, organization])
