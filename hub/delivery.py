@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from hub.minimise import minimise
+from hub.outcomes import HUB, failure_of
 from hub.records import DeliveryOutcome, RenderError
 from hub.retry import next_delay, should_dead_letter
 from hub.store.base import DeliveryJob, Outcome
@@ -129,10 +130,14 @@ class DeliveryWorker:
         try:
             outcome = await self._attempt(job)
         except RenderError as exc:  # the message cannot be put in this partner's format: no retry can help
-            outcome = DeliveryOutcome(ok=False, retryable=False, error=f"not renderable for {job.partner}: {exc}")
+            outcome = DeliveryOutcome(
+                ok=False, retryable=False, error=f"not renderable for {job.partner}: {exc}", failure=HUB
+            )
         except Exception as exc:  # a bug in an adapter or transport must not lose the delivery
             log.exception("delivery %s to %s failed unexpectedly", job.delivery_id, job.partner)
-            outcome = DeliveryOutcome(ok=False, retryable=True, error=f"internal error: {type(exc).__name__}")
+            outcome = DeliveryOutcome(
+                ok=False, retryable=True, error=f"internal error: {type(exc).__name__}", failure=HUB
+            )
         done_at = time.time()
         due_at = None
         if outcome.ok:
@@ -144,7 +149,7 @@ class DeliveryWorker:
             due_at = done_at + next_delay(self.settings.retry, job.attempts, self._rng)
         record = Outcome(
             job.delivery_id, job.record_id, job.partner, state, job.attempts, done_at,
-            None if outcome.ok else outcome.error, due_at, lease_id=job.lease_id,
+            None if outcome.ok else outcome.error, due_at, lease_id=job.lease_id, failure=failure_of(outcome),
         )  # fmt: skip
         # outcomes are committed in groups by one recorder task: one writer job for many deliveries
         self._outcomes.append((record, job, result, outcome.error))
@@ -184,13 +189,13 @@ class DeliveryWorker:
     async def _attempt(self, job: DeliveryJob) -> DeliveryOutcome:
         partner = self.partners.get(job.partner)
         if partner is None:
-            return DeliveryOutcome(False, False, f"partner {job.partner!r} is no longer in partners.toml")
+            return DeliveryOutcome(False, False, f"partner {job.partner!r} is no longer in partners.toml", failure=HUB)
         adapter = self.plugins.adapters.get(partner.adapter)
         if adapter is None:
-            return DeliveryOutcome(False, True, f"adapter {partner.adapter!r} is not loaded")
+            return DeliveryOutcome(False, True, f"adapter {partner.adapter!r} is not loaded", failure=HUB)
         transport = self.plugins.transports.get(partner.receive.transport)
         if transport is None:
-            return DeliveryOutcome(False, True, f"transport {partner.receive.transport!r} is not loaded")
+            return DeliveryOutcome(False, True, f"transport {partner.receive.transport!r} is not loaded", failure=HUB)
         if transport.name not in self._started:
             await transport.start(
                 timeout_seconds=self.settings.delivery_timeout_seconds,

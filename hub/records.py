@@ -91,12 +91,18 @@ class DeliveryOutcome:
     ``ok`` means the partner took responsibility for the message (for HTTP, a
     2xx). When not ok, ``retryable`` says whether another attempt can help
     (a 5xx, a timeout, a refused connection) or not (a 4xx other than 408/429).
+    ``error`` is for operators only (it may name hosts and addresses); senders see
+    a category (``hub.outcomes``): by default a retryable failure shows as
+    ``partner_unavailable`` and a final one as ``refused_by_partner``. A transport
+    may say otherwise in ``failure`` (``hub``, ``partner_unavailable`` or
+    ``refused_by_partner``), for example ``hub`` for its own missing settings.
     """
 
     ok: bool
     retryable: bool = True
     error: str | None = None
     receipt: str | None = None
+    failure: str | None = None
 
 
 @runtime_checkable
