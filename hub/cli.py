@@ -707,6 +707,7 @@ def keys_list(config_dir: Path | None) -> None:
         wraps = {
             "kek": f"wraps {usage.get(info.id, 0)} data keys",
             "index": "blind index",
+            "fingerprint": "message fingerprints (duplicate detection)",
             "sig": "signs sealed envelopes",
             "enc": "opens envelopes sealed to the hub",
         }.get(info.purpose, info.purpose)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from hub.minimise import minimise
+from hub.outcomes import HUB, failure_of
 from hub.problems import Conflict, HubError
 from hub.records import DeliveryOutcome, PartnerReply, RenderError
 from hub.replies import acknowledgement_for, checked_receipt
@@ -142,10 +143,14 @@ class DeliveryWorker:
         try:
             outcome = await self._attempt(job)
         except RenderError as exc:  # the message cannot be put in this partner's format: no retry can help
-            outcome = DeliveryOutcome(ok=False, retryable=False, error=f"not renderable for {job.partner}: {exc}")
+            outcome = DeliveryOutcome(
+                ok=False, retryable=False, error=f"not renderable for {job.partner}: {exc}", failure=HUB
+            )
         except Exception as exc:  # a bug in an adapter or transport must not lose the delivery
             log.exception("delivery %s to %s failed unexpectedly", job.delivery_id, job.partner)
-            outcome = DeliveryOutcome(ok=False, retryable=True, error=f"internal error: {type(exc).__name__}")
+            outcome = DeliveryOutcome(
+                ok=False, retryable=True, error=f"internal error: {type(exc).__name__}", failure=HUB
+            )
         done_at = time.time()
         due_at = None
         receipt, warnings = None, []
@@ -163,7 +168,7 @@ class DeliveryWorker:
         record = Outcome(
             job.delivery_id, job.record_id, job.partner, state, job.attempts, done_at,
             None if outcome.ok else outcome.error, due_at, lease_id=job.lease_id, receipt=receipt,
-            warnings=tuple(str(w) for w in warnings),
+            warnings=tuple(str(w) for w in warnings), failure=failure_of(outcome),
         )  # fmt: skip
         # outcomes are committed in groups by one recorder task: one writer job for many deliveries
         self._outcomes.append((record, job, result, outcome.error))
@@ -242,13 +247,13 @@ class DeliveryWorker:
     async def _attempt(self, job: DeliveryJob) -> DeliveryOutcome:
         partner = self.partners.get(job.partner)
         if partner is None:
-            return DeliveryOutcome(False, False, f"partner {job.partner!r} is no longer in partners.toml")
+            return DeliveryOutcome(False, False, f"partner {job.partner!r} is no longer in partners.toml", failure=HUB)
         adapter = self.plugins.adapters.get(partner.adapter)
         if adapter is None:
-            return DeliveryOutcome(False, True, f"adapter {partner.adapter!r} is not loaded")
+            return DeliveryOutcome(False, True, f"adapter {partner.adapter!r} is not loaded", failure=HUB)
         transport = self.plugins.transports.get(partner.receive.transport)
         if transport is None:
-            return DeliveryOutcome(False, True, f"transport {partner.receive.transport!r} is not loaded")
+            return DeliveryOutcome(False, True, f"transport {partner.receive.transport!r} is not loaded", failure=HUB)
         if transport.name not in self._started:
             await transport.start(
                 timeout_seconds=self.settings.delivery_timeout_seconds,

@@ -123,6 +123,11 @@ class DeliveryOutcome:
     the partner's answer could not be used (ids and rules only, never the
     answer's content): each is recorded as a ``warning`` event and none fails
     the delivery.
+    ``error`` is for operators only (it may name hosts and addresses); senders see
+    a category (``hub.outcomes``): by default a retryable failure shows as
+    ``partner_unavailable`` and a final one as ``refused_by_partner``. A transport
+    may say otherwise in ``failure`` (``hub``, ``partner_unavailable`` or
+    ``refused_by_partner``), for example ``hub`` for its own missing settings.
     """
 
     ok: bool
@@ -131,6 +136,7 @@ class DeliveryOutcome:
     receipt: str | None = None
     reply: PartnerReply | dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
+    failure: str | None = None
 
 
 @runtime_checkable

@@ -3,6 +3,10 @@
 For every configured route whose type and conditions match, the router applies
 the route's transform (if any), validates the derived message like any inbound
 one, resolves the destinations and plans one delivery per destination partner.
+It also plans the NHS-number search entries: one for the sender of each stored
+message, and one for each recipient whose copy, minimised under its data-sharing
+agreement, still carries the NHS number (so a partner finds a person only in
+what it was given).
 One inbound message can therefore fan out into several deliveries, each with its
 own state and retries. The router only plans; the store commits the plan.
 
@@ -15,7 +19,6 @@ refused (422) with the derived message's problems, so the sender can fix it.
 
 from __future__ import annotations
 
-import hashlib
 import time
 import uuid
 from collections.abc import Callable
@@ -28,6 +31,7 @@ import orjson
 
 from hub.canonical import new_message_id
 from hub.events import HubEvent
+from hub.minimise import minimise
 from hub.problems import ConfigError, InvalidMessage, Problem
 from hub.records import Refusal, TransformContext
 from hub.routes import Destination, Route, field_value
@@ -59,7 +63,10 @@ class Router:
         indexer: Callable[[dict[str, Any]], str | None] | None = None,
         state_dir: Path | None = None,
         config_dir: Path | None = None,
+        fingerprinter: Callable[[dict[str, Any]], str] | None = None,
     ) -> None:
+        """``indexer`` gives a message's blind-index value (or None); ``fingerprinter`` its keyed fingerprint."""
+        self.fingerprinter = fingerprinter or (lambda message: None)  # type: ignore[assignment,return-value]
         self.state_dir = state_dir
         self.config_dir = config_dir
         self.indexer = indexer or (lambda message: None)
@@ -112,16 +119,19 @@ class Router:
             correlation_id=message.get("correlation_id"),
             in_reply_to=message.get("in_reply_to"),
             idempotency_key=idempotency_key,
-            fingerprint=hashlib.sha256(orjson.dumps(message, option=orjson.OPT_SORT_KEYS)).hexdigest(),
+            fingerprint=self.fingerprinter(message),
             nhs_index=self.indexer(message),
         )
         intake = Intake(messages=[inbound])
+        if inbound.nhs_index is not None:
+            intake.index_entries.append((sender, inbound.nhs_index, record_id))
         intake.events.append(HubEvent("received", record_id, now, detail={"type": message["type"], "sender": sender}))
         result = RoutingResult(intake)
         problems: list[Problem] = []
         planned: set[tuple[str, str]] = set()
 
-        def add_delivery(target_record: str, partner_id: str, route_name: str, message_type: str) -> None:
+        def add_delivery(target_record: str, partner_id: str, route_name: str, target: dict[str, Any]) -> None:
+            message_type = target["type"]
             if (target_record, partner_id) in planned:
                 return
             partner = self.partners.get(partner_id)
@@ -139,6 +149,9 @@ class Router:
                 NewDelivery(delivery_id, target_record, partner_id, route_name, partner.receive.mode)
             )
             intake.events.append(HubEvent("routed", target_record, now, delivery_id, partner_id, {"route": route_name}))
+            copy_index = self.index_for(partner_id, target)
+            if copy_index is not None:
+                intake.index_entries.append((partner_id, copy_index, target_record))
 
         for route in self._by_type.get(message["type"], ()):
             if not route.matches(message):
@@ -168,20 +181,21 @@ class Router:
                     problems.extend(Problem(p.location, prefix + p.message) for p in found)
                     continue
                 outgoing_record = str(uuid.uuid4())
-                intake.messages.append(
-                    NewMessage(
-                        id=outgoing_record,
-                        message_id=outgoing["message_id"],
-                        sender=sender,
-                        type=outgoing["type"],
-                        body=orjson.dumps(outgoing),
-                        received_at=now,
-                        correlation_id=outgoing.get("correlation_id"),
-                        in_reply_to=outgoing.get("in_reply_to"),
-                        parent_id=record_id,
-                        nhs_index=self.indexer(outgoing),
-                    )
+                derived = NewMessage(
+                    id=outgoing_record,
+                    message_id=outgoing["message_id"],
+                    sender=sender,
+                    type=outgoing["type"],
+                    body=orjson.dumps(outgoing),
+                    received_at=now,
+                    correlation_id=outgoing.get("correlation_id"),
+                    in_reply_to=outgoing.get("in_reply_to"),
+                    parent_id=record_id,
+                    nhs_index=self.indexer(outgoing),
                 )
+                intake.messages.append(derived)
+                if derived.nhs_index is not None:
+                    intake.index_entries.append((sender, derived.nhs_index, outgoing_record))
                 intake.events.append(
                     HubEvent("derived", record_id, now, detail={"route": route.name, "derived": outgoing_record,
                                                                 "type": outgoing["type"]})
@@ -195,7 +209,7 @@ class Router:
                         HubEvent("refused", record_id, now, detail={"route": route.name, "reason": why_not})
                     )
                     continue
-                add_delivery(outgoing_record, partner_id, route.name, outgoing["type"])
+                add_delivery(outgoing_record, partner_id, route.name, outgoing)
 
         if self._has_hook_routes:
             for extra in self.plugins.hook.hub_route(message=message, sender_id=sender):
@@ -207,7 +221,7 @@ class Router:
                             HubEvent("refused", record_id, now, detail={"route": "plugin", "reason": why})
                         )
                         continue
-                    add_delivery(record_id, partner_id, "plugin", message["type"])
+                    add_delivery(record_id, partner_id, "plugin", message)
 
         if problems:
             raise InvalidMessage(
@@ -222,6 +236,18 @@ class Router:
                     "(see routes.toml, or name a recipient)"
                 )
         return result
+
+    def index_for(self, partner_id: str, message: dict[str, Any]) -> str | None:
+        """The blind-index value of the copy ``partner_id`` receives of ``message``, or None.
+
+        The copy is the message minimised under the partner's data-sharing agreement, as the
+        delivery worker and the inbox render it: None when the agreement withholds the NHS
+        number (or the partner is no longer configured), so the partner cannot find it by one.
+        """
+        partner = self.partners.get(partner_id)
+        if partner is None:
+            return None
+        return self.indexer(minimise(message, partner.agreement))
 
     def _resolve(
         self, destination: Destination, message: dict[str, Any], reply_target: ReplyTarget | None

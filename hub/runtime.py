@@ -16,6 +16,7 @@ from hub.canonical import CanonicalValidator
 from hub.config import HubConfig, load_config
 from hub.crypto.at_rest import AesGcmCodec, KeyProvider
 from hub.crypto.blind_index import index_of_message
+from hub.crypto.fingerprint import fingerprint, fingerprint_key
 from hub.crypto.keyring import KeyRingError
 from hub.delivery import DeliveryWorker
 from hub.intake import IntakeService
@@ -78,6 +79,7 @@ def build_hub(
     validator = CanonicalValidator(plugins)
     keys = open_key_provider(config, plugins)
     index_key = keys.index_key()
+    fingerprint_of = _fingerprinter(fingerprint_key(keys))
     router = Router(
         config.routes,
         config.partners,
@@ -86,9 +88,13 @@ def build_hub(
         indexer=lambda message: index_of_message(index_key, message),
         state_dir=config.settings.store_path.parent,
         config_dir=config.settings.config_dir,
+        fingerprinter=fingerprint_of,
     )
     _check_partner_plugins(config, plugins)
     store = open_store(config.settings, CodecRegistry(AesGcmCodec(keys)))
+    upgraded = store.complete_upgrades(fingerprint_of, router.index_for)
+    if upgraded:
+        log.info("store upgrade: %d fingerprints re-keyed or recipients' search entries written", upgraded)
     metrics = Metrics()
     metrics.gauges.append(lambda: _store_gauges(store))
     for gauge in plugins.gauges.values():
@@ -97,6 +103,10 @@ def build_hub(
     gate.warn_about_unsealed_partners()
     intake = IntakeService(plugins, validator, router, store, metrics, gate)
     return Hub(config, plugins, validator, router, store, metrics, intake, keys, gate)
+
+
+def _fingerprinter(key: bytes) -> Any:
+    return lambda message: fingerprint(key, message)
 
 
 def open_key_provider(config: HubConfig, plugins: HubPlugins) -> KeyProvider:

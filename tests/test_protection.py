@@ -3,6 +3,7 @@ keys rotatable without downtime, bodies shreddable, every change and read on a t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -11,13 +12,15 @@ import sys
 import time
 from pathlib import Path
 
+import orjson
 import pytest
 from messages import discharge_notice, housing_request
 
 from hub.bodies import BodyUnreadable, StoredBody
 from hub.crypto.at_rest import AesGcmCodec
+from hub.crypto.fingerprint import derive_fingerprint_key, fingerprint, fingerprint_key
 from hub.crypto.keyring import FileKeyRing, KeyRingError
-from hub.testing import run_hub_cli, wait_until
+from hub.testing import RunningHub, run_hub_cli, wait_until
 
 NHS_NUMBER = "9434765919"
 FAMILY_NAME = "Quennevilleworth"
@@ -148,13 +151,11 @@ def test_retention_shreds_bodies_so_they_cannot_be_read_but_the_audit_trail_stay
     time.sleep(1.2)
     result = hub_cli(world.config_dir, "retention", "run")
     assert result.returncode == 0 and "1 messages shredded" in result.stdout
-    columns = "body, data_key, kek_id, nhs_index, type, sender"
-    row = (
-        sqlite3.connect(world.config_dir / "hub.db")
-        .execute(f"SELECT {columns} FROM messages WHERE id=?", (record,))
-        .fetchone()
-    )
-    assert row[:4] == (None, None, None, None) and row[4:] == ("HousingRequest", "trust-a")
+    columns = "body, data_key, kek_id, nhs_index, fingerprint, type, sender"
+    db = sqlite3.connect(world.config_dir / "hub.db")
+    row = db.execute(f"SELECT {columns} FROM messages WHERE id=?", (record,)).fetchone()
+    assert row[:5] == (None, None, None, None, None) and row[5:] == ("HousingRequest", "trust-a")
+    assert db.execute("SELECT count(*) FROM message_index WHERE record_id=?", (record,)).fetchone() == (0,)
     shown = hub_cli(world.config_dir, "messages", "show", record, "--body")
     assert shown.returncode == 1 and "destroyed" in shown.stderr
     events = [e["event"] for e in world.view(record)["timeline"]]
@@ -229,3 +230,84 @@ def test_a_message_type_outside_the_agreement_is_refused_with_the_reason(make_wo
                for e in view["timeline"])  # fmt: skip
     time.sleep(0.3)
     assert world.sims["council-luton"].messages("FollowUp") == []
+
+
+def _ring(world) -> FileKeyRing:
+    return FileKeyRing.open(world.config_dir / "keys", os.environ["HUB_KEY_PASSPHRASE"])
+
+
+def _unkeyed(message: dict) -> str:
+    """The fingerprint the hub stored before item 5 of issue 8: a plain SHA-256 anyone can recompute."""
+    return hashlib.sha256(orjson.dumps(message, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _reordered(value):
+    """The same JSON with every object's members in reverse order."""
+    if isinstance(value, dict):
+        return {k: _reordered(v) for k, v in reversed(list(value.items()))}
+    if isinstance(value, list):
+        return [_reordered(v) for v in value]
+    return value
+
+
+def test_the_fingerprint_is_keyed_and_still_tells_a_repeat_from_a_reused_id(world) -> None:
+    """Item 5 of issue 8: no clear hash of the plaintext, and duplicate detection keeps working."""
+    notice = recognisable_notice()
+    record = world.send("trust-a", notice).json()["id"]
+    stored = sqlite3.connect(world.config_dir / "hub.db").execute(
+        "SELECT fingerprint FROM messages WHERE id=?", (record,)).fetchone()[0]  # fmt: skip
+    assert stored != _unkeyed(notice)  # a guess of the content can no longer be confirmed from a copy
+    assert stored == fingerprint(_ring(world).fingerprint_key(), notice)
+    repeat = world.send("trust-a", _reordered(notice))  # member order is not content
+    assert repeat.status_code == 202 and repeat.json() == {"id": record, "status": "accepted", "duplicate": True}
+    changed = recognisable_notice()
+    changed["message_id"] = notice["message_id"]
+    changed["payload"]["person"]["family_name"] = "Other"
+    reused = world.send("trust-a", changed)
+    assert reused.status_code == 409 and "Other" not in reused.text
+
+
+def test_a_ring_made_before_fingerprint_keys_derives_one_of_its_own(tmp_path: Path) -> None:
+    ring = FileKeyRing.create(tmp_path / "keys", "a long test passphrase")
+    assert ring.fingerprint_key() not in (None, ring.index_key())
+    assert fingerprint_key(ring) == ring.fingerprint_key()
+    doc = json.loads(ring.path.read_text())
+    doc["keys"] = [k for k in doc["keys"] if k["purpose"] != "fingerprint"]
+    ring.path.write_text(json.dumps(doc))
+    older = FileKeyRing.open(tmp_path / "keys", "a long test passphrase")
+    assert older.fingerprint_key() is None
+    derived = fingerprint_key(older)
+    assert derived == derive_fingerprint_key(older.index_key()) and derived != older.index_key()
+
+
+def test_a_database_from_before_search_entries_and_keyed_fingerprints_is_upgraded(make_world) -> None:
+    """Items 3 and 5 of issue 8 on an existing database: migration 3 and the upgrade the hub finishes at start."""
+    world = make_world(agreements={"steps-luton": HOSTEL_AGREEMENT})
+    notice = recognisable_notice()
+    record = world.send("trust-a", notice).json()["id"]
+    assert world.sims["steps-luton"].wait_for(lambda s: s.messages("Referral"))
+    assert world.sims["council-luton"].wait_for(lambda s: s.messages("HousingRequest"))
+    world.hub.stop()
+    # make the file what the previous release left: schema version 2, a clear fingerprint, no search entries
+    db = sqlite3.connect(world.config_dir / "hub.db")
+    db.executescript("DROP TABLE message_index; DROP TABLE upgrade_pending; "
+                     "DELETE FROM schema_migrations WHERE version = 3;")  # fmt: skip
+    db.execute("UPDATE messages SET fingerprint=? WHERE id=?", (_unkeyed(notice), record))
+    db.commit()
+
+    world.hub = RunningHub(world.config_dir, port=world.hub.port).start()
+    stored = db.execute("SELECT fingerprint FROM messages WHERE id=?", (record,)).fetchone()[0]
+    assert stored == fingerprint(_ring(world).fingerprint_key(), notice)
+    assert db.execute("SELECT count(*) FROM upgrade_pending").fetchone() == (0,)
+
+    def found(who: str) -> set[str]:
+        items = world.as_(who).get(f"{world.url}/v1/messages", params={"nhs_number": NHS_NUMBER}).json()["items"]
+        return {f["type"] for f in items}
+
+    assert found("steps-luton") == set()  # its minimised copy had no NHS number
+    assert found("council-luton") == {"HousingRequest"}
+    assert found("trust-a") == found("ops") == {"DischargeNotice", "HousingRequest", "Referral", "IPSReferral"}
+    assert world.send("trust-a", notice).json()["duplicate"] is True
+    changed = _reordered(notice)  # a deep copy
+    changed["payload"]["person"]["family_name"] = "Other"
+    assert world.send("trust-a", changed).status_code == 409

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import ssl
 import time
@@ -15,7 +16,7 @@ from messages import housing_request
 
 from hub.api.tls import certificate_fingerprint
 from hub.auth import generate_token, hash_token
-from hub.testing import PartnerSimulator, RunningHub, free_port, write_config
+from hub.testing import PartnerSimulator, RunningHub, free_port, run_hub_cli, write_config
 
 
 @pytest.fixture
@@ -102,5 +103,7 @@ def test_outbound_deliveries_verify_the_partners_certificate(tmp_path: Path, pki
                     break
                 time.sleep(0.1)
             assert view["status"] == "dead_lettered"
-            assert "certificate is not trusted" in view["deliveries"][0]["last_error"]
+            assert view["deliveries"][0]["outcome"] == "dead_lettered"  # the sender sees a category
+            shown = json.loads(run_hub_cli(config, "messages", "show", bad).stdout)  # the operator, the reason
+            assert "certificate is not trusted" in shown["deliveries"][0]["last_error"]
             assert untrusted.messages() == []

@@ -27,6 +27,7 @@ from hub.crypto.blind_index import nhs_index
 from hub.events import HubEvent
 from hub.identifiers import nhs_number_problem
 from hub.minimise import minimise
+from hub.outcomes import for_partner
 from hub.partners import Caller
 from hub.problems import (
     ConfigError,
@@ -289,6 +290,8 @@ def create_app(hub: Hub, *, run_worker: bool = True) -> FastAPI:
         view = store.message_view(message_id)
         if view is None:
             raise NotFound(f"No message {message_id} that you may see.")
+        if not caller.is_operator:  # error texts name other partners' hosts and addresses: operators only
+            view = for_partner(view)
         if not caller.is_operator and view["sender"] != caller.id:
             # a recipient sees its own deliveries and their events, not other partners' or the routing detail
             view["deliveries"] = [d for d in view["deliveries"] if d["partner"] == caller.id]

@@ -41,6 +41,9 @@ class KeyProvider(Protocol):
         """The 32-byte key of the blind index."""
         ...
 
+    # optional: ``fingerprint_key() -> bytes | None``, the key of message fingerprints
+    # (without it, one is derived from the index key: see hub.crypto.fingerprint)
+
     def envelope_signing_key(self) -> Any:
         """The hub's private JWK for signing sealed envelopes."""
         ...

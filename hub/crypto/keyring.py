@@ -1,4 +1,4 @@
-"""The key ring: key-encryption keys (KEKs) and the blind-index key, kept encrypted in one file.
+"""The key ring: key-encryption keys (KEKs), the blind-index and fingerprint keys, kept encrypted in one file.
 
 File layout (``keyring.json``, mode 0600, in ``[keys] dir``)::
 
@@ -7,6 +7,7 @@ File layout (``keyring.json``, mode 0600, in ``[keys] dir``)::
      "keys": [{"id": "kek-...", "purpose": "kek", "status": "primary", "created_at": "...",
                "material": "<base64 of nonce || AES-256-GCM(passphrase key, key bytes, aad=id)>"},
               {"id": "idx-...", "purpose": "index", "status": "active", ...},
+              {"id": "fpr-...", "purpose": "fingerprint", "status": "active", ...},
               {"id": "kek-...", "purpose": "kek", "status": "retired", "retired_at": "..."}]}
 
 Exactly one KEK is ``primary`` (new data keys are wrapped with it); ``active``
@@ -79,7 +80,7 @@ class FileKeyRing:
     # -- creating and loading ----------------------------------------------------------------
     @classmethod
     def create(cls, directory: Path, passphrase: str) -> FileKeyRing:
-        """Make a new ring with one primary KEK and one index key; refuse to overwrite a ring."""
+        """Make a new ring with one primary KEK, an index key and a fingerprint key; refuse to overwrite a ring."""
         if len(passphrase) < 12:
             raise KeyRingError("the key ring passphrase must be at least 12 characters")
         directory = Path(directory)
@@ -95,6 +96,7 @@ class FileKeyRing:
         }
         ring._add_key("kek", "primary")
         ring._add_key("index", "active")
+        ring._add_key("fingerprint", "active")
         ring._add_envelope_keys()
         ring._save()
         return ring
@@ -158,7 +160,7 @@ class FileKeyRing:
         return changed
 
     def _add_key(self, purpose: str, status: str, material: bytes | None = None) -> str:
-        prefix = {"kek": "kek", "index": "idx", "sig": "sig", "enc": "enc"}[purpose]
+        prefix = {"kek": "kek", "index": "idx", "fingerprint": "fpr", "sig": "sig", "enc": "enc"}[purpose]
         key_id = f"{prefix}-{datetime.now(UTC):%Y%m%d}-{secrets.token_hex(4)}"
         material = material if material is not None else secrets.token_bytes(32)
         nonce = secrets.token_bytes(12)
@@ -208,6 +210,16 @@ class FileKeyRing:
             if entry["purpose"] == "index" and entry["status"] != "retired":
                 return self._keys[entry["id"]]
         raise KeyRingError(f"{self.path}: no index key")
+
+    def fingerprint_key(self) -> bytes | None:
+        """The key of message fingerprints (HMAC-SHA256); None for a ring made before it existed.
+
+        ``hub.crypto.fingerprint.fingerprint_key`` then derives one from the index key.
+        """
+        for entry in self._doc["keys"]:
+            if entry["purpose"] == "fingerprint" and entry["status"] != "retired":
+                return self._keys[entry["id"]]
+        return None
 
     def envelope_signing_key(self) -> Any:
         """The hub's private JWK that signs what it seals for partners."""

@@ -91,13 +91,15 @@ class HttpPushTransport:
         if token_env:
             token = os.environ.get(str(token_env))
             if not token:
-                return DeliveryOutcome(False, True, f"environment variable {token_env} (the partner's token) is unset")
+                return DeliveryOutcome(
+                    False, True, f"environment variable {token_env} (the partner's token) is unset", failure="hub"
+                )
             headers["Authorization"] = f"Bearer {token}"
         url = partner.receive.url or ""
         try:
             tls = self._tls_for(partner)
         except (OSError, ssl.SSLError) as exc:
-            return DeliveryOutcome(False, True, f"TLS settings of {partner.id} cannot be loaded: {exc}")
+            return DeliveryOutcome(False, True, f"TLS settings of {partner.id} cannot be loaded: {exc}", failure="hub")
         try:
             async with self._session.post(url, data=rendered.body, headers=headers, ssl=tls) as response:
                 answer = await response.read()

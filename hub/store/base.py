@@ -22,6 +22,7 @@ Promises every implementation keeps:
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,12 +63,17 @@ class NewDelivery:
 
 @dataclass
 class Intake:
-    """Everything one accepted inbound message writes, committed together."""
+    """Everything one accepted inbound message writes, committed together.
+
+    ``index_entries`` are the NHS-number search entries, ``(partner, blind index, record id)``:
+    who may find which stored message by which person's NHS number.
+    """
 
     messages: list[NewMessage]
     deliveries: list[NewDelivery] = field(default_factory=list)
     events: list[HubEvent] = field(default_factory=list)
     acknowledges: tuple[str, str, str] | None = None  # (delivery id, new state, ack record id)
+    index_entries: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -111,7 +117,8 @@ class Outcome:
     ``state`` is ``delivered``, ``pending`` (retry at ``due_at``) or ``dead``.
     A delivered attempt may carry the partner's ``receipt`` (its reference,
     stored with the delivery and put on the ``delivered`` event) and
-    ``warnings`` about its answer, each recorded as a ``warning`` event.
+    ``warnings`` about its answer, each recorded as a ``warning`` event. ``failure`` says
+    whose side a failed attempt failed on (``hub.outcomes``): what senders are shown instead of ``error``.
     """
 
     delivery_id: str
@@ -125,6 +132,7 @@ class Outcome:
     lease_id: str = ""
     receipt: str | None = None
     warnings: tuple[str, ...] = ()
+    failure: str | None = None
 
 
 class Store(abc.ABC):
@@ -214,7 +222,20 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def find_by_index(self, nhs_index: str, partner: str | None = None) -> list[dict[str, Any]]:
-        """Messages with this blind-index value (restricted to what ``partner`` may read, if given)."""
+        """Messages with this blind-index value: all of them, or those ``partner`` has a search entry for.
+
+        A partner's search must do the same work whatever other partners' messages hold.
+        """
+
+    @abc.abstractmethod
+    def complete_upgrades(
+        self, fingerprint: Callable[[dict[str, Any]], str], index_for: Callable[[str, dict[str, Any]], str | None]
+    ) -> int:
+        """Finish what a schema migration could not do without keys; return how many records it touched.
+
+        Re-keys fingerprints written before they were keyed, and writes the search entries of
+        recipients of messages stored before entries existed (``index_for(partner, message)``).
+        """
 
     @abc.abstractmethod
     def reply_times(self) -> list[tuple[str, str, float, float | None, float | None]]:

@@ -14,6 +14,7 @@ import secrets
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import orjson
 
 from hub.bodies import BodyUnreadable, CodecRegistry, StoredBody
 from hub.events import HubEvent
+from hub.outcomes import add_outcomes
 from hub.problems import Conflict, Problem, read_each
 from hub.store.audit_chain import GENESIS, ChainReport, row_hash, verify
 from hub.store.base import (
@@ -96,6 +98,22 @@ def _append_events(conn: sqlite3.Connection, events: list[HubEvent]) -> None:
         rows.append((*fields, previous, current))
         previous = current
     conn.executemany(_INSERT_EVENT, rows)
+
+
+def _insert_index_entries(conn: sqlite3.Connection, entries: list[tuple[str, str, str]]) -> None:
+    """Write NHS-number search entries ``(partner, blind index, record id)`` inside the caller's transaction."""
+    if entries:
+        conn.executemany("INSERT OR IGNORE INTO message_index (partner, nhs_index, record_id) VALUES (?,?,?)", entries)
+
+
+# A partner's search reads only its own entries: the outer loop is the (partner, nhs_index) key of
+# message_index (CROSS JOIN keeps SQLite from choosing another order), so the work done depends on
+# that partner's entries alone, never on whether someone else's message holds the number.
+FIND_FOR_PARTNER_SQL = (
+    "SELECT m.id, m.message_id, m.type, m.sender, m.received_at FROM message_index i "
+    "CROSS JOIN messages m ON m.id = i.record_id WHERE i.partner = ? AND i.nhs_index = ? ORDER BY m.received_at"
+)
+FIND_ALL_SQL = "SELECT id, message_id, type, sender, received_at FROM messages WHERE nhs_index = ? ORDER BY received_at"
 
 
 class SQLiteStore(Store):
@@ -200,6 +218,7 @@ class SQLiteStore(Store):
                     for d in intake.deliveries
                 ],
             )  # fmt: skip
+            _insert_index_entries(conn, intake.index_entries)
             events = list(intake.events)
             if intake.acknowledges is not None:
                 delivery_id, state, ack_id = intake.acknowledges
@@ -310,6 +329,7 @@ class SQLiteStore(Store):
                     ).rowcount
                     retry_in = round((o.due_at or o.at) - o.at, 3)
                     detail = {"attempts": o.attempts, "error": o.error, "retry_in_seconds": retry_in}
+                    detail |= {"failure": o.failure} if o.failure else {}
                     event = HubEvent("retry_scheduled", o.record_id, o.at, o.delivery_id, o.partner, detail)
                 else:
                     changed = conn.execute(
@@ -318,6 +338,7 @@ class SQLiteStore(Store):
                         (o.error, o.delivery_id, o.lease_id),
                     ).rowcount
                     detail = {"attempts": o.attempts, "error": o.error}
+                    detail |= {"failure": o.failure} if o.failure else {}
                     event = HubEvent("dead_lettered", o.record_id, o.at, o.delivery_id, o.partner, detail)
                 if changed:  # otherwise the lease was lost to another worker, whose outcome counts
                     events.append(event)
@@ -392,13 +413,15 @@ class SQLiteStore(Store):
             conn.close()
 
     def find_by_index(self, nhs_index: str, partner: str | None = None) -> list[dict[str, Any]]:
-        """Messages about the person with this blind-index value (only those ``partner`` may read, if given)."""
-        sql = "SELECT id, message_id, type, sender, received_at FROM messages WHERE nhs_index=?"
-        args: list[Any] = [nhs_index]
-        if partner is not None:
-            sql += " AND (sender=? OR id IN (SELECT record_id FROM deliveries WHERE partner=?))"
-            args += [partner, partner]
-        rows = self._reader().execute(sql + " ORDER BY received_at", args).fetchall()
+        """Messages about the person with this blind-index value: every one, or ``partner``'s search entries.
+
+        A partner has an entry for what it sent and for what it received with the NHS number in
+        its (minimised) copy; the lookup touches nothing else (``FIND_FOR_PARTNER_SQL``).
+        """
+        if partner is None:
+            rows = self._reader().execute(FIND_ALL_SQL, (nhs_index,)).fetchall()
+        else:
+            rows = self._reader().execute(FIND_FOR_PARTNER_SQL, (partner, nhs_index)).fetchall()
         return [{"id": r[0], "message_id": r[1], "type": r[2], "sender": r[3], "received_at": _iso(r[4])} for r in rows]
 
     def reply_times(self) -> list[tuple[str, str, float, float | None, float | None]]:
@@ -458,7 +481,8 @@ class SQLiteStore(Store):
         """Destroy the data keys (and ciphertexts) of messages past their type's retention; return the count.
 
         A message is shredded only once all its deliveries are finished (delivered,
-        acknowledged, rejected or dead). Routing metadata and the audit trail stay.
+        acknowledged, rejected or dead). Its keyed fingerprint, blind-index value and search
+        entries go with the body; routing metadata and the audit trail stay.
         """
 
         def job(conn: sqlite3.Connection) -> int:
@@ -473,10 +497,12 @@ class SQLiteStore(Store):
                 ).fetchall()
                 for (record_id,) in rows:
                     conn.execute(
-                        "UPDATE messages SET data_key=NULL, kek_id=NULL, body=NULL, nhs_index=NULL, shredded_at=? "
-                        "WHERE id=?",
+                        "UPDATE messages SET data_key=NULL, kek_id=NULL, body=NULL, nhs_index=NULL, fingerprint=NULL, "
+                        "shredded_at=? WHERE id=?",
                         (now, record_id),
                     )
+                    conn.execute("DELETE FROM message_index WHERE record_id=?", (record_id,))
+                    conn.execute("DELETE FROM upgrade_pending WHERE record_id=?", (record_id,))
                 events = [
                     HubEvent("shredded", r[0], now, detail={"type": message_type, "retention_days": days}, actor=actor)
                     for r in rows
@@ -486,6 +512,59 @@ class SQLiteStore(Store):
             return total
 
         return self._writer.run(job)  # type: ignore[no-any-return]
+
+    def complete_upgrades(
+        self,
+        fingerprint: Callable[[dict[str, Any]], str],
+        index_for: Callable[[str, dict[str, Any]], str | None],
+        batch_size: int = 200,
+    ) -> int:
+        """Do what migration 3 left in ``upgrade_pending``, in batches; return how many items were done.
+
+        ``fingerprint``: re-key an unkeyed fingerprint (a body that cannot be read loses it).
+        ``recipient_index``: write a recipient's search entry when ``index_for`` says its copy
+        carried the NHS number. Nothing to do costs one query.
+        """
+        if self._reader().execute("SELECT 1 FROM upgrade_pending LIMIT 1").fetchone() is None:
+            return 0
+
+        def job(conn: sqlite3.Connection) -> int:
+            rows = conn.execute(
+                "SELECT u.task, u.record_id, u.partner, m.type, m.sender, m.body_codec, m.body, m.kek_id, m.data_key "
+                "FROM upgrade_pending u LEFT JOIN messages m ON m.id = u.record_id LIMIT ?",
+                (batch_size,),
+            ).fetchall()
+            decoded: dict[str, dict[str, Any] | None] = {}
+            for task, record_id, partner, mtype, sender, codec, data, kek_id, wrapped in rows:
+                if record_id not in decoded:
+                    decoded[record_id] = None
+                    if mtype is not None:
+                        try:
+                            body = self.codecs.decode(
+                                record_id, mtype, sender, StoredBody(codec, data, kek_id, wrapped)
+                            )
+                            decoded[record_id] = orjson.loads(body)
+                        except BodyUnreadable:
+                            pass
+                message = decoded[record_id]
+                if task == "fingerprint":
+                    value = fingerprint(message) if message is not None else None
+                    conn.execute("UPDATE messages SET fingerprint=? WHERE id=?", (value, record_id))
+                elif task == "recipient_index" and message is not None:
+                    entry = index_for(partner, message)
+                    if entry is not None:
+                        _insert_index_entries(conn, [(partner, entry, record_id)])
+                conn.execute(
+                    "DELETE FROM upgrade_pending WHERE task=? AND record_id=? AND partner=?", (task, record_id, partner)
+                )
+            return len(rows)
+
+        total = 0
+        while True:
+            done: int = self._writer.run(job)
+            total += done
+            if done < batch_size:
+                return total
 
     # -- reads -------------------------------------------------------------------------------
     def find_reply_targets(self, in_reply_to: str, replier: str) -> list[ReplyTarget]:
@@ -531,7 +610,10 @@ class SQLiteStore(Store):
         return "delivered"
 
     def message_view(self, record_id: str) -> dict[str, Any] | None:
-        """State, deliveries, derived messages and timeline of one message."""
+        """State, deliveries (each with its ``outcome`` category), derived messages and timeline of one message.
+
+        The whole view, error texts included, is for operators; ``hub.outcomes.for_partner`` makes a partner's.
+        """
         conn = self._reader()
         m = conn.execute(
             "SELECT id, message_id, sender, type, correlation_id, in_reply_to, parent_id, received_at "
@@ -564,6 +646,7 @@ class SQLiteStore(Store):
             }
             for e in conn.execute(f"SELECT * FROM events WHERE record_id IN ({marks}) ORDER BY at, seq", family)
         ]  # fmt: skip
+        add_outcomes(deliveries, timeline)
         return {
             "id": m["id"],
             "message_id": m["message_id"],

@@ -77,5 +77,44 @@ MIGRATIONS.append(
     )
 )
 
+# 3: NHS-number search entries per (partner, blind index), and keyed fingerprints.
+# A partner's search reads only its own entries, so its work never depends on other
+# partners' messages; a recipient has an entry only when its minimised copy carried
+# the NHS number. The senders' entries can be written here. Recipients' entries and
+# the re-keying of the old unkeyed fingerprints need the keys and the agreements, so
+# this migration lists them in upgrade_pending and the hub finishes them when it
+# starts with its keys (SQLiteStore.complete_upgrades); until then a recipient finds
+# nothing it could not find before by the rules above. Shredded messages lose their
+# fingerprint (and had no index value left).
+MIGRATIONS.append(
+    (
+        3,
+        """
+        CREATE TABLE message_index (
+            partner    TEXT NOT NULL,
+            nhs_index  TEXT NOT NULL,
+            record_id  TEXT NOT NULL REFERENCES messages(id),
+            PRIMARY KEY (partner, nhs_index, record_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX message_index_record ON message_index(record_id);
+        INSERT OR IGNORE INTO message_index (partner, nhs_index, record_id)
+            SELECT sender, nhs_index, id FROM messages WHERE nhs_index IS NOT NULL;
+
+        CREATE TABLE upgrade_pending (
+            task       TEXT NOT NULL,
+            record_id  TEXT NOT NULL,
+            partner    TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (task, record_id, partner)
+        ) WITHOUT ROWID;
+        INSERT OR IGNORE INTO upgrade_pending (task, record_id, partner)
+            SELECT 'recipient_index', d.record_id, d.partner FROM deliveries d
+            JOIN messages m ON m.id = d.record_id WHERE m.nhs_index IS NOT NULL;
+        INSERT OR IGNORE INTO upgrade_pending (task, record_id)
+            SELECT 'fingerprint', id FROM messages WHERE fingerprint IS NOT NULL AND shredded_at IS NULL;
+        UPDATE messages SET fingerprint = NULL WHERE shredded_at IS NOT NULL;
+        """,
+    )
+)
+
 # the partner's reference for a delivered message (DeliveryOutcome.receipt); not personal data
-MIGRATIONS.append((3, "ALTER TABLE deliveries ADD COLUMN receipt TEXT"))
+MIGRATIONS.append((4, "ALTER TABLE deliveries ADD COLUMN receipt TEXT"))

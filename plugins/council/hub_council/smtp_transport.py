@@ -135,13 +135,13 @@ class SmtpTransport:
             return DeliveryOutcome(
                 False, False,
                 f"{partner.id} receives by e-mail but has no envelope keys: register its keys in partners.toml "
-                "(or, knowingly, set receive.options.allow_unsealed = true)",
+                "(or, knowingly, set receive.options.allow_unsealed = true)", failure="hub",
             )  # fmt: skip
         try:
             mail = build_email(rendered, options=options, message_id=message_id, delivery_id=delivery_id)
             await asyncio.to_thread(_send, mail, options, self.timeout)
         except SmtpSettingsError as exc:
-            return DeliveryOutcome(False, True, f"{partner.id}: {exc}")
+            return DeliveryOutcome(False, True, f"{partner.id}: {exc}", failure="hub")
         except ssl.SSLCertVerificationError as exc:
             return DeliveryOutcome(False, True, f"{partner.id}'s mail server certificate is not trusted: {exc.reason}")
         except smtplib.SMTPResponseException as exc:

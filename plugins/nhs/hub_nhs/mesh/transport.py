@@ -64,7 +64,7 @@ class MeshTransport:
         try:
             connection, recipient, workflow = self._route(partner)
         except MeshConfigError as error:
-            return DeliveryOutcome(False, False, str(error))
+            return DeliveryOutcome(False, False, str(error), failure="hub")  # the hub's settings, not the partner
         slots = self._slots or asyncio.Semaphore(1)
         async with slots:
             try:
