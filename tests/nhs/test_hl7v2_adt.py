@@ -14,8 +14,14 @@ from hub.problems import InvalidMessage, UnparseableInput
 __all__ = ["hl7_hub_factory"]
 
 
+def parse_with_warnings(body: bytes) -> tuple[dict, dict[str, str]]:
+    """The DischargeNotice and its warnings by location."""
+    parsed = Hl7v2Adapter().parse(body, content_type="application/hl7-v2", sender_id="trust-a")[0]
+    return parsed.message, {w.location: w.message for w in parsed.warnings}
+
+
 def parse(body: bytes) -> dict:
-    return Hl7v2Adapter().parse(body, content_type="application/hl7-v2", sender_id="trust-a")[0]
+    return parse_with_warnings(body)[0]
 
 
 def problems_of(body: bytes) -> dict[str, str]:

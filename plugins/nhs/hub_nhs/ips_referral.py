@@ -24,11 +24,15 @@ def ips_referral(source: dict[str, Any], context: TransformContext) -> dict[str,
     provider = employment.get("provider_id")
     if not provider:
         raise Refusal("no IPS referral was sent: no IPS service is named (payload.employment.provider_id)")
+    coordinator = employment.get("care_coordinator") or payload.get("contact")
+    if not coordinator:
+        raise Refusal("no IPS referral was sent: no care coordinator or lead clinician is named "
+                      "(payload.employment.care_coordinator or payload.contact)")  # fmt: skip
     today = context.now.date()
     referral = {
         "person": payload["person"],
         "referring_team_ods": payload["discharging_org"]["ods_code"],
-        "care_coordinator": employment.get("care_coordinator") or payload["contact"],
+        "care_coordinator": coordinator,
         "employment_goal": employment.get("goal") or "To be agreed with the employment specialist",
         "job_preferences": employment.get("job_preferences", []),
         "current_employment_status": employment.get("current_status", "not_known"),
