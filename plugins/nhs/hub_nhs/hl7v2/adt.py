@@ -17,7 +17,8 @@ person.local_id                 first other PID-3 repetition (CX.1)
 person names, birth, gender     PID-5 (family ^ given), PID-7, PID-8
 person.address / no fixed abode PID-11 (postcode ``ZZ99 3VZ`` or none = NFA)
 person.phone                    PID-13
-ward                            PV1-3.1 (point of care)
+ward                            PV1-3.9 (location description), else PV1-3.1
+                                (point of care)
 contact                         PV1-7 (attending doctor, XCN)
 admission_date                  PV1-44
 discharge.date_time             PV1-45 (an A03 reports a discharge that
@@ -206,7 +207,7 @@ def _payload(
     message: Hl7Message, pv1: Segment, facility: str, problems: list[Problem], warnings: list[Problem]
 ) -> dict[str, Any]:
     payload: dict[str, Any] = {"discharging_org": {"ods_code": facility}}
-    ward = message.value(pv1, 3, 1)
+    ward = message.value(pv1, 3, 9) or message.value(pv1, 3, 1)  # the location description, else the point of care
     if ward:
         payload["ward"] = ward[:100]
     else:

@@ -3,8 +3,10 @@
 Contract: ``render_discharge(message, receiving_facility=..., now=...)``
 returns the message bytes (segments separated by ``\\r``, UTF-8) and notes on
 what was shortened. Every value is escaped and every field kept within its
-v2.4 length (``FIELD_LENGTHS``): descriptive text (the ward, address lines, a
-destination given as text) is cut to fit, with a note naming the field; any
+v2.4 length (``FIELD_LENGTHS``, and 20 for the IS components PL.1 and DLD.1):
+descriptive text (address lines, a destination given as text, a ward name,
+which goes whole in PV1-3.9 when PV1-3.1 cannot hold it) is cut to fit, with a
+note naming the field; any
 other field over its length raises ``RenderError`` naming the field. MSH-18 is
 ``UNICODE UTF-8`` when the text is not plain ASCII. Fields the canonical
 message lacks are left empty, and the ``adt`` reader turns what this writes
@@ -29,6 +31,7 @@ FIELD_LENGTHS = {
     "MSH-4": 180, "MSH-6": 180, "MSH-10": 20, "PID-3": 250, "PID-5": 250, "PID-11": 250, "PID-13": 250,
     "PID-32": 20, "PV1-3": 80, "PV1-7": 250, "PV1-36": 3, "PV1-37": 25, "PV1-44": 26, "PV1-45": 26,
 }  # fmt: skip
+POINT_OF_CARE = CODED_VALUE = 20  # IS components (PL.1, DLD.1) in v2.4
 _GENDER = {"male": "M", "female": "F", "other": "O", "unknown": "U"}
 _PREFIXES = {"dr", "mr", "mrs", "ms", "mx", "miss", "prof", "professor", "sir", "dame", "rev"}
 
@@ -53,6 +56,13 @@ class _Fitter:
 
     def __init__(self) -> None:
         self.notes: list[str] = []
+
+    def cut(self, location: str, text: str, limit: int) -> str:
+        """``text`` within ``limit`` characters (a component's length), with a note when it was shortened."""
+        if len(text) <= limit:
+            return text
+        self.notes.append(f"{location} shortened to the {limit} characters HL7 v{VERSION} allows")
+        return text[:limit].rstrip()
 
     def field(self, location: str, components: list[str], cuttable: tuple[int, ...] = ()) -> str:
         """``components`` (unescaped) joined with ``^``, within the length of ``location``.
@@ -112,10 +122,13 @@ def render_discharge(message: dict[str, Any], *, receiving_facility: str, now: d
     prefix, given, family = split_name(contact.get("name", ""))
     destination = discharge.get("destination", "")
     text = discharge.get("destination_text", "")
-    pv1 = {1: "1", 2: "I", 3: fit.field("PV1-3", [payload.get("ward", "")], cuttable=(0,)),
+    ward = payload.get("ward", "")
+    # PL.1 (point of care) is an IS of 20 characters; a longer name goes whole in PL.9 (location description)
+    place = [ward[:POINT_OF_CARE].rstrip(), *[""] * 7, ward if len(ward) > POINT_OF_CARE else ""]
+    pv1 = {1: "1", 2: "I", 3: fit.field("PV1-3", place, cuttable=(8,)),
            7: fit.field("PV1-7", ["", family, given, "", "", prefix]) if family else "",
            36: discharge.get("method", ""),
-           37: fit.field("PV1-37", [text], cuttable=(0,)) if text and destination == NOT_KNOWN_DESTINATION
+           37: fit.field("PV1-37", [fit.cut("PV1-37.1", text, CODED_VALUE)]) if text and destination == NOT_KNOWN_DESTINATION
            else destination,
            44: payload.get("admission_date", "").replace("-", ""), 45: _ts(discharge.get("date_time"))}  # fmt: skip
     segments = [_fields("PID", pid), _fields("PV1", pv1), *_z_segments(message, payload, contact)]
