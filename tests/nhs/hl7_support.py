@@ -114,7 +114,7 @@ def check_ack(data: bytes) -> Any:
     errors = [f for f in fields if f[0] == "ERR"]
     if version_tuple(version) < (2, 5):
         assert len(errors) <= 1 and all(len(f) == 2 for f in errors), "before v2.5: one ERR, ERR-1 only"
-        for rep in (errors[0][1].split("~") if errors else []):
+        for rep in errors[0][1].split("~") if errors else []:
             assert rep.split("^")[3].split("&")[0] in TABLE_0357
     else:
         for f in errors:

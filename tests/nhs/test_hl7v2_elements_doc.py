@@ -19,7 +19,9 @@ from hub.canonical import CanonicalValidator
 from hub.problems import InvalidMessage
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "partners" / "nhs-hl7-mesh.md"
-_ROW = re.compile(r"^\| `(?P<loc>[A-Z][A-Z0-9]{2}-\d+(?:\.\d+)?)` \|[^|]*\| (?P<req>required|optional) \|(?P<then>[^|]*)\|$")
+_ROW = re.compile(
+    r"^\| `(?P<loc>[A-Z][A-Z0-9]{2}-\d+(?:\.\d+)?)` \|[^|]*\| (?P<req>required|optional) \|(?P<then>[^|]*)\|$"
+)
 # A sample in which every optional element the table lists is present (ZDR-6..8 included).
 ZDR = "ZDR|Y|Y|W|20261123153000|Chris Placeholder, Ward Manager|01582 700100|liaison@example.org|ELFT"
 

@@ -95,11 +95,11 @@ def discharge_notice(message: Hl7Message, sender_id: str) -> Parsed:
     """Build the DischargeNotice for an ADT^A03 with its warnings, or raise with every problem found."""
     code, event = message_type(message)
     if code != "ADT":
-        raise UnparseableInput("MSH-9: the hub reads ADT^A03 (discharge) only.", [
-            Hl7Problem("MSH-9", "the hub reads ADT^A03 (discharge) only", UNSUPPORTED_MESSAGE_TYPE)])  # fmt: skip
+        why = Hl7Problem("MSH-9", "the hub reads ADT^A03 (discharge) only", UNSUPPORTED_MESSAGE_TYPE)
+        raise UnparseableInput("MSH-9: the hub reads ADT^A03 (discharge) only.", [why])
     if event != "A03":
-        raise UnparseableInput("MSH-9.2: the hub reads ADT^A03 (discharge) only.", [
-            Hl7Problem("MSH-9.2", "the hub reads the ADT event A03 (discharge) only", UNSUPPORTED_EVENT_CODE)])  # fmt: skip
+        why = Hl7Problem("MSH-9.2", "the hub reads the ADT event A03 (discharge) only", UNSUPPORTED_EVENT_CODE)
+        raise UnparseableInput("MSH-9.2: the hub reads ADT^A03 (discharge) only.", [why])
     problems: list[Problem] = []
     warnings: list[Problem] = []
     facility = sending_facility(message)
@@ -251,13 +251,14 @@ def _disposition(message: Hl7Message, pv1: Segment, warnings: list[Problem]) -> 
         out["method"] = method
     elif _DESTINATION.fullmatch(method) and not code:
         code, where = method, "PV1-36"
-        warnings.append(unrecognised("PV1-36", "holds a 2-digit discharge destination: read as the destination (PV1-37); "
-                                          f"the discharge method is recorded as not known ({NOT_KNOWN_METHOD})"))  # fmt: skip
+        why = "holds a 2-digit discharge destination: read as the destination (PV1-37); the discharge method is"
+        warnings.append(unrecognised("PV1-36", f"{why} recorded as not known ({NOT_KNOWN_METHOD})"))
     elif method:
-        warnings.append(unrecognised("PV1-36", "is not an NHS discharge method (1-9): recorded as not known "
-                                          f"({NOT_KNOWN_METHOD})"))  # fmt: skip
+        why = "is not an NHS discharge method (1-9): recorded as not known"
+        warnings.append(unrecognised("PV1-36", f"{why} ({NOT_KNOWN_METHOD})"))
     else:
-        warnings.append(not_known("PV1-36", f"empty: the discharge method is recorded as not known ({NOT_KNOWN_METHOD})"))
+        why = "empty: the discharge method is recorded as not known"
+        warnings.append(not_known("PV1-36", f"{why} ({NOT_KNOWN_METHOD})"))
     if code in DISCHARGE_DESTINATIONS:
         out["destination"] = code
     elif code:

@@ -31,8 +31,8 @@ from hub import ListenerContext, UnparseableInput
 from hub_nhs.hl7v2.ack import ack_for_error, build_ack
 from hub_nhs.hl7v2.adapter import CONTENT_TYPE
 from hub_nhs.hl7v2.adt import control_id, sending_facility
-from hub_nhs.hl7v2.framing import Frame, FrameDecoder, Garbage, Oversized, frame
 from hub_nhs.hl7v2.conditions import TABLE_VALUE_NOT_FOUND, Hl7Problem
+from hub_nhs.hl7v2.framing import Frame, FrameDecoder, Garbage, Oversized, frame
 from hub_nhs.hl7v2.parser import Hl7Message, parse_messages, read_header
 
 log = logging.getLogger("hub_nhs.mllp")
@@ -151,8 +151,8 @@ class MllpListener:
         facility = sending_facility(message)
         partner = self._context.partners.by_code("ods_code", facility) if facility else None
         if partner is None:
-            raise UnparseableInput("MSH-4: the sending facility is not the ODS code of a partner of this hub.",
-                                   [Hl7Problem("MSH-4", "not the ODS code of a partner of this hub", TABLE_VALUE_NOT_FOUND)])
+            why = Hl7Problem("MSH-4", "not the ODS code of a partner of this hub", TABLE_VALUE_NOT_FOUND)
+            raise UnparseableInput("MSH-4: the sending facility is not the ODS code of a partner of this hub.", [why])
         if self.sources is not None:
             allowed = self.sources.get(facility, [])
             try:
@@ -160,8 +160,8 @@ class MllpListener:
             except ValueError:
                 ip = None
             if ip is None or not any(ip in network for network in allowed):
-                raise UnparseableInput("MSH-4: this sending facility may not send from this address.",
-                                       [Hl7Problem("MSH-4", "may not send from this address", TABLE_VALUE_NOT_FOUND)])
+                why = Hl7Problem("MSH-4", "may not send from this address", TABLE_VALUE_NOT_FOUND)
+                raise UnparseableInput("MSH-4: this sending facility may not send from this address.", [why])
         return str(partner.id)
 
 

@@ -122,14 +122,15 @@ def render_discharge(message: dict[str, Any], *, receiving_facility: str, now: d
     prefix, given, family = split_name(contact.get("name", ""))
     destination = discharge.get("destination", "")
     text = discharge.get("destination_text", "")
+    if text and destination == NOT_KNOWN_DESTINATION:  # a destination known only as text goes out as that text
+        destination = fit.field("PV1-37", [fit.cut("PV1-37.1", text, CODED_VALUE)])
     ward = payload.get("ward", "")
     # PL.1 (point of care) is an IS of 20 characters; a longer name goes whole in PL.9 (location description)
     place = [ward[:POINT_OF_CARE].rstrip(), *[""] * 7, ward if len(ward) > POINT_OF_CARE else ""]
     pv1 = {1: "1", 2: "I", 3: fit.field("PV1-3", place, cuttable=(8,)),
            7: fit.field("PV1-7", ["", family, given, "", "", prefix]) if family else "",
            36: discharge.get("method", ""),
-           37: fit.field("PV1-37", [fit.cut("PV1-37.1", text, CODED_VALUE)]) if text and destination == NOT_KNOWN_DESTINATION
-           else destination,
+           37: destination,
            44: payload.get("admission_date", "").replace("-", ""), 45: _ts(discharge.get("date_time"))}  # fmt: skip
     segments = [_fields("PID", pid), _fields("PV1", pv1), *_z_segments(message, payload, contact)]
     charset = "" if all(ord(c) < 128 for c in "".join(segments)) else UTF8
