@@ -264,3 +264,20 @@ def test_an_invalid_adt_over_http_is_a_422_listing_hl7_locations(hl7_hub_factory
     assert response.status_code == 422
     assert [e["location"] for e in response.json()["errors"]] == ["PID-3"]
     assert hub.count("DischargeNotice") == 0
+
+
+def test_a_discharge_without_lead_clinician_makes_no_ips_referral_and_says_why() -> None:
+    """The IPS transform needs a care coordinator; a notice without contact (now valid) is a refusal, not a crash."""
+    from datetime import UTC, datetime
+
+    from hub_nhs.ips_referral import ips_referral
+
+    from hub import Refusal, TransformContext
+
+    message = parse(adt_a03(replace={"PV1": pv1(f7="")}))
+    message["payload"]["employment"] = {"wants_work": True, "consent": True, "provider_id": "ips-east"}
+    context = TransformContext(
+        "ips", datetime(2026, 11, 28, tzinfo=UTC), lambda: "00000000-0000-4000-8000-000000000001"
+    )
+    with pytest.raises(Refusal, match="care coordinator"):
+        ips_referral(message, context)

@@ -1,9 +1,14 @@
 """ADT^A03 (discharge) to a canonical DischargeNotice.
 
 Contract: ``discharge_notice(message, sender_id)`` returns the canonical
-message or raises ``InvalidMessage`` listing every problem by HL7 location
-(``PID-3``, ``PV1-45``), or ``UnparseableInput`` for a message that is not an
-ADT^A03 at all. Where the fields come from:
+message as ``Parsed`` with a warning for each element that was empty or not
+recognised and is recorded as not known (ward and lead clinician left out,
+discharge method ``9``, destination ``99``), or raises ``InvalidMessage``
+listing every problem by HL7 location (``PID-3``, ``PV1-45``) for what makes
+the message unusable (no identifiable person, an NHS number failing Modulus
+11, no discharge date, malformed Z-segments), or ``UnparseableInput`` for a
+message that is not an ADT^A03 at all. Problems and warnings carry their HL7
+table 0357 condition (``conditions``). Where the fields come from:
 
 ==============================  ==============================================
 canonical                       HL7 v2
@@ -23,8 +28,10 @@ contact                         PV1-7 (attending doctor, XCN)
 admission_date                  PV1-44
 discharge.date_time             PV1-45 (an A03 reports a discharge that
                                 happened, so ``planned`` is false)
-discharge.method                PV1-36 (NHS discharge method 1-9)
-discharge.destination           PV1-37.1 (NHS discharge destination, 2 digits)
+discharge.method                PV1-36 (NHS discharge method 1-9), else 9
+discharge.destination           PV1-37.1 (NHS discharge destination, 2 digits;
+                                or a 2-digit PV1-36), else 99
+discharge.destination_text      PV1-37.1 when it is text rather than a code
 legal_status                    ZMH-1 MHA section, ZMH-2 CTO, ZMH-3 s117 (Y/N)
 housing                         ZHS-1 situation, ZHS-2 chosen authority GSS,
                                 ZHS-3 details, ZHS-4 support needs (~), ZHS-5 urgent
