@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hl7apy import parser as hl7apy_parser
+from hl7apy.consts import VALIDATION_LEVEL
+from hl7apy.core import Message
 from hub_nhs.hl7v2.framing import END_BLOCK, START_BLOCK, frame
 from hub_nhs.hl7v2.parser import unescape
 
@@ -77,16 +80,83 @@ def adt_a03(
     return separator.join(lines).encode("latin-1") + separator.encode()
 
 
+TABLE_0357 = {"0", "100", "101", "102", "103", "104", "200", "201", "202", "203", "204", "205", "206", "207"}
+SEVERITIES = {"W", "I", "E", "F"}  # HL7 table 0516
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    """``2.3.1`` as (2, 3, 1)."""
+    return tuple(int(n) for n in version.split("."))
+
+
+def check_ack(data: bytes) -> Any:
+    """Check an ACK with hl7apy in strict mode (an independent oracle) and return hl7apy's message.
+
+    Up to v2.3 MSH-9 has no message structure component, so hl7apy cannot infer
+    the structure: the ACK is then built as hl7apy's ``ACK`` and its segments
+    parsed strictly into it. Beyond hl7apy's structure checks this asserts what
+    it leaves alone: MSA-1, the table 0357 codes, ERR-4 severities, and one ERR
+    with ERR-1 only before v2.5.
+    """
+    text = data.decode("utf-8")
+    version = text.split("\r", 1)[0].split("|")[11].split("^")[0]
+    if version_tuple(version) >= (2, 3, 1):
+        message = hl7apy_parser.parse_message(text, validation_level=VALIDATION_LEVEL.STRICT)
+    else:
+        message = Message("ACK", version=version, validation_level=VALIDATION_LEVEL.STRICT)
+        message.children = hl7apy_parser.parse_segments(text, version=version,
+                                                        validation_level=VALIDATION_LEVEL.STRICT,
+                                                        references=message.reference)  # fmt: skip
+    message.validate()
+    assert message.name == "ACK", message.name
+    fields = [s.split("|") for s in text.split("\r") if s]
+    assert fields[1][0] == "MSA" and fields[1][1] in ("AA", "AE", "AR")
+    errors = [f for f in fields if f[0] == "ERR"]
+    if version_tuple(version) < (2, 5):
+        assert len(errors) <= 1 and all(len(f) == 2 for f in errors), "before v2.5: one ERR, ERR-1 only"
+        for rep in errors[0][1].split("~") if errors else []:
+            assert rep.split("^")[3].split("&")[0] in TABLE_0357
+    else:
+        for f in errors:
+            assert f[3].split("^")[0] in TABLE_0357 and f[4] in SEVERITIES, f
+    return message
+
+
+def check_adt(data: bytes) -> Any:
+    """Check an ADT the hub rendered with hl7apy in strict mode and return hl7apy's message.
+
+    ``find_groups=False`` keeps the hub's Z-segments as children of the message
+    (hl7apy allows Z-segments anywhere; with groups it would drop them unchecked).
+    """
+    text = data.decode("utf-8")
+    message = hl7apy_parser.parse_message(text, validation_level=VALIDATION_LEVEL.STRICT, find_groups=False)
+    message.validate()
+    sent = [s[:3] for s in text.split("\r") if s]
+    assert [c.name for c in message.children] == sent, "hl7apy dropped segments"
+    return message
+
+
 def parse_ack(data: bytes) -> dict[str, Any]:
-    """The interesting parts of an ACK: MSA-1, MSA-2, MSA-3 and the ERR segments."""
+    """An ACK checked by ``check_ack``, as MSA-1..3 and its errors (location, code, severity, text) in any version."""
+    check_ack(data)
     text = data.decode("utf-8")
     segments = [s.split("|") for s in text.split("\r") if s]
     msa = next(s for s in segments if s[0] == "MSA")
+    errors = []
+    for err in (s for s in segments if s[0] == "ERR"):
+        if len(err) == 2:  # up to v2.4: ERR-1 repetitions, segment^sequence^field^code&text&table
+            for rep in err[1].split("~"):
+                parts = rep.split("^")
+                errors.append({"location": "^".join(p for p in parts[:3] if p), "code": parts[3].split("&")[0],
+                               "severity": "E", "text": ""})  # fmt: skip
+        else:
+            errors.append({"location": err[2], "code": err[3].split("^")[0], "severity": err[4],
+                           "text": unescape(err[7]) if len(err) > 7 else ""})  # fmt: skip
     return {
         "code": msa[1],
         "control": msa[2] if len(msa) > 2 else "",
         "text": unescape(msa[3]) if len(msa) > 3 else "",
-        "errors": [s for s in segments if s[0] == "ERR"],
+        "errors": errors,
         "msh": segments[0],
     }
 
@@ -105,6 +175,10 @@ class MllpClient:
     def send(self, message: bytes) -> dict[str, Any]:
         """Send one framed message and return its parsed ACK."""
         self.send_raw(frame(message))
+        return parse_ack(self.read_frame())
+
+    def read_ack(self) -> dict[str, Any]:
+        """The next frame as an ACK checked by ``check_ack``."""
         return parse_ack(self.read_frame())
 
     def read_frame(self) -> bytes:

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import pytest
 import requests
-from hl7_support import TEST_NHS_NUMBER, adt_a03, hl7_hub_factory, segment
+from hl7_support import TEST_NHS_NUMBER, adt_a03, check_adt, hl7_hub_factory, segment
 from hub_nhs.hl7v2.adapter import Hl7v2Adapter
 from hub_nhs.hl7v2.parser import parse_message
 
+from hub import RenderError
 from hub.canonical import CanonicalValidator
 from hub.problems import InvalidMessage, UnparseableInput
 
 __all__ = ["hl7_hub_factory"]
 
 
+def parse_with_warnings(body: bytes) -> tuple[dict, dict[str, str]]:
+    """The DischargeNotice and its warnings by location."""
+    parsed = Hl7v2Adapter().parse(body, content_type="application/hl7-v2", sender_id="trust-a")[0]
+    return parsed.message, {w.location: w.message for w in parsed.warnings}
+
+
 def parse(body: bytes) -> dict:
-    return Hl7v2Adapter().parse(body, content_type="application/hl7-v2", sender_id="trust-a")[0]
+    return parse_with_warnings(body)[0]
 
 
 def problems_of(body: bytes) -> dict[str, str]:
@@ -105,14 +112,124 @@ def test_other_message_types_are_unparseable_for_this_adapter() -> None:
         parse(adt_a03().replace(b"ADT^A03", b"ORU^R01"))
 
 
+PARTNER = type("P", (), {"codes": {"ods_code": "RXY"}, "id": "trust-b"})()
+REFERRER = "ZDR|Y|Y|W|20261123153000|Chris Placeholder, Ward Manager|01582 700100|liaison@example.org|ELFT"
+
+
+def pv1(**fields: str) -> str:
+    """The sample's PV1 with some fields replaced (keys f3, f7, f36, f37...)."""
+    values = {1: "1", 2: "I", 3: "Willow Ward^^^RWK", 7: "C1234567^Sample^Sam^^^Dr", 36: "1", 37: "19",
+              44: "20261002", 45: "20261127110000"}  # fmt: skip
+    values.update({int(k[1:]): v for k, v in fields.items()})
+    return segment("PV1", values)
+
+
+def render(message: dict) -> bytes:
+    rendered = Hl7v2Adapter().render(message, partner=PARTNER)
+    assert rendered.content_type == "application/hl7-v2"
+    check_adt(rendered.body)
+    return rendered.body
+
+
+def same(a: dict, b: dict) -> bool:
+    return {**a, "message_id": "", "created_at": ""} == {**b, "message_id": "", "created_at": ""}
+
+
 def test_rendering_then_parsing_gives_the_same_discharge_notice() -> None:
     original = parse(adt_a03())
-    partner = type("P", (), {"codes": {"ods_code": "RXY"}, "id": "trust-b"})()
-    rendered = Hl7v2Adapter().render(original, partner=partner)
-    assert rendered.content_type == "application/hl7-v2"
-    assert parse_message(rendered.body).value("MSH", 6) == "RXY"
-    again = parse(rendered.body)
-    assert {**again, "message_id": "", "created_at": ""} == {**original, "message_id": "", "created_at": ""}
+    body = render(original)
+    assert parse_message(body).value("MSH", 6) == "RXY"
+    assert same(parse(body), original)
+
+
+def test_an_empty_pv1_7_is_accepted_with_a_warning_and_no_lead_clinician() -> None:
+    message, warnings = parse_with_warnings(adt_a03(replace={"PV1": pv1(f7="")}))
+    assert CanonicalValidator().problems(message, "trust-a") == []
+    assert "contact" not in message["payload"] and "PV1-7" in warnings
+
+
+def test_an_empty_ward_is_accepted_with_a_warning() -> None:
+    message, warnings = parse_with_warnings(adt_a03(replace={"PV1": pv1(f3="")}))
+    assert CanonicalValidator().problems(message, "trust-a") == []
+    assert "ward" not in message["payload"] and "PV1-3.1" in warnings
+
+
+def test_a_destination_given_as_text_is_carried_and_its_code_is_not_known() -> None:
+    message, warnings = parse_with_warnings(adt_a03(replace={"PV1": pv1(f37="Home with family")}))
+    assert CanonicalValidator().problems(message, "trust-a") == []
+    discharge = message["payload"]["discharge"]
+    assert (discharge["destination"], discharge["destination_text"]) == ("99", "Home with family")
+    assert "PV1-37.1" in warnings and "Home" not in warnings["PV1-37.1"]
+    assert same(parse(render(message)), message)
+
+
+def test_a_destination_code_in_pv1_36_is_read_as_the_destination_and_the_method_is_not_known() -> None:
+    message, warnings = parse_with_warnings(adt_a03(replace={"PV1": pv1(f36="19", f37="")}))
+    assert CanonicalValidator().problems(message, "trust-a") == []
+    assert (message["payload"]["discharge"]["method"], message["payload"]["discharge"]["destination"]) == ("9", "19")
+    assert set(warnings) == {"PV1-36"}
+
+
+def test_codes_the_hub_does_not_know_are_recorded_as_not_known() -> None:
+    message, warnings = parse_with_warnings(adt_a03(replace={"PV1": pv1(f36="X", f37="42")}))
+    assert CanonicalValidator().problems(message, "trust-a") == []
+    assert (message["payload"]["discharge"]["method"], message["payload"]["discharge"]["destination"]) == ("9", "99")
+    assert {"PV1-36", "PV1-37.1"} <= set(warnings)
+
+
+def test_no_discharge_date_is_still_refused() -> None:
+    assert "PV1-45" in problems_of(adt_a03(replace={"PV1": pv1(f45="")}))
+
+
+def test_a_rendered_adt_names_the_clinician_in_components_and_carries_the_referrer_back_in() -> None:
+    original = parse(adt_a03(replace={"ZDR": REFERRER}))
+    assert original["payload"]["contact"]["phone"] == "01582 700100"
+    body = render(original)
+    adt = parse_message(body)
+    assert [adt.value("PV1", 7, n) for n in (2, 3, 6)] == ["Sample", "Sam", "Dr"]
+    assert [adt.value("ZDR", n) for n in (6, 7, 8)] == ["01582 700100", "liaison@example.org", "ELFT"]
+    assert same(parse(body), original)
+
+
+def test_the_referrers_details_go_out_without_a_consent_and_come_back() -> None:
+    original = parse(adt_a03(replace={"ZDR": "ZDR||||||01582 700100|liaison@example.org"}))
+    assert "consent" not in original and original["payload"]["contact"]["email"] == "liaison@example.org"
+    assert same(parse(render(original)), original)
+
+
+def test_msh_18_says_utf_8_when_the_text_is_not_ascii() -> None:
+    message = parse(adt_a03())
+    assert parse_message(render(message)).value("MSH", 18) == ""
+    message["payload"]["ward"] = "Zoë Ward"
+    body = render(message)
+    assert parse_message(body).value("MSH", 18) == "UNICODE UTF-8"
+    assert parse(body)["payload"]["ward"] == "Zoë Ward"
+
+
+def test_a_ward_longer_than_pv1_3_allows_is_shortened_with_a_note() -> None:
+    message = parse(adt_a03())
+    message["payload"]["ward"] = "W" * 100
+    rendered = Hl7v2Adapter().render(message, partner=PARTNER)
+    check_adt(rendered.body)
+    adt = parse_message(rendered.body)
+    assert (adt.value("PV1", 3, 1), adt.value("PV1", 3, 9)) == ("W" * 20, "W" * 52)
+    assert len(adt.raw_field("PV1", 3)) == 80 and "PV1-3" in rendered.headers["X-Hub-Note"]
+
+
+def test_a_ward_name_longer_than_the_point_of_care_goes_whole_in_the_location_description() -> None:
+    message = parse(adt_a03())
+    message["payload"]["ward"] = "Acute Mental Health Admissions Ward"
+    body = render(message)
+    assert parse_message(body).value("PV1", 3, 1) == "Acute Mental Health"
+    assert same(parse(body), message)
+
+
+def test_a_field_that_cannot_be_shortened_refuses_the_render_naming_it() -> None:
+    message = parse(adt_a03())
+    message["payload"]["person"]["family_name"] = "|" * 100
+    with pytest.raises(RenderError, match="PID-5") as caught:
+        Hl7v2Adapter().render(message, partner=PARTNER)
+    assert "|" not in str(caught.value)
 
 
 def test_an_adt_a03_posted_over_http_is_accepted_and_a_resend_is_a_duplicate(hl7_hub_factory) -> None:
@@ -125,6 +242,18 @@ def test_an_adt_a03_posted_over_http_is_accepted_and_a_resend_is_a_duplicate(hl7
     assert second.json()["duplicate"] is True and second.json()["id"] == first.json()["id"]
     assert hub.count("DischargeNotice") == 1
     assert hub.sims["trust-b"].wait_for(lambda s: s.messages("DischargeNotice"))
+
+
+def test_an_adt_without_attending_doctor_over_http_is_a_202_with_warnings_in_the_notes(hl7_hub_factory) -> None:
+    hub = hl7_hub_factory()
+    headers = {"Authorization": f"Bearer {hub.tokens['trust-a']}", "Content-Type": "application/hl7-v2"}
+    body = adt_a03(replace={"PV1": pv1(f7="", f37="Home")})
+    response = requests.post(f"{hub.url}/v1/messages", data=body, headers=headers, timeout=10)
+    assert response.status_code == 202, response.text
+    notes = response.json()["notes"]
+    assert any(n.startswith("warning at PV1-7:") for n in notes)
+    assert any(n.startswith("warning at PV1-37.1:") for n in notes)
+    assert hub.count("DischargeNotice") == 1
 
 
 def test_an_invalid_adt_over_http_is_a_422_listing_hl7_locations(hl7_hub_factory) -> None:
@@ -158,3 +287,20 @@ def test_a_body_of_two_adt_a03_over_http_is_refused_whole(hl7_hub_factory) -> No
     assert response.status_code == 422  # one message per request: none of the two is stored
     assert "2 messages" in response.json()["detail"]
     assert hub.count("DischargeNotice") == 0
+
+
+def test_a_discharge_without_lead_clinician_makes_no_ips_referral_and_says_why() -> None:
+    """The IPS transform needs a care coordinator; a notice without contact (now valid) is a refusal, not a crash."""
+    from datetime import UTC, datetime
+
+    from hub_nhs.ips_referral import ips_referral
+
+    from hub import Refusal, TransformContext
+
+    message = parse(adt_a03(replace={"PV1": pv1(f7="")}))
+    message["payload"]["employment"] = {"wants_work": True, "consent": True, "provider_id": "ips-east"}
+    context = TransformContext(
+        "ips", datetime(2026, 11, 28, tzinfo=UTC), lambda: "00000000-0000-4000-8000-000000000001"
+    )
+    with pytest.raises(Refusal, match="care coordinator"):
+        ips_referral(message, context)

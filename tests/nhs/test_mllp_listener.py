@@ -54,8 +54,8 @@ def test_pipelined_frames_in_one_write_get_one_ack_each(mllp) -> None:
     _world, port = mllp
     with MllpClient(port) as client:
         client.send_raw(b"".join(frame(adt_a03(control=f"P{i}")) for i in range(3)))
-        acks = [client.read_frame() for _ in range(3)]
-    assert [b"MSA|AA|P%d" % i in ack for i, ack in enumerate(acks)] == [True, True, True]
+        acks = [client.read_ack() for _ in range(3)]
+    assert [(ack["code"], ack["control"]) for ack in acks] == [("AA", f"P{i}") for i in range(3)]
 
 
 def test_a_frame_split_across_many_writes_is_reassembled(mllp) -> None:
@@ -65,7 +65,8 @@ def test_a_frame_split_across_many_writes_is_reassembled(mllp) -> None:
         for i in range(0, len(data), 7):
             client.send_raw(data[i : i + 7])
             time.sleep(0.001)
-        assert b"MSA|AA|SPLIT" in client.read_frame()
+        ack = client.read_ack()
+    assert (ack["code"], ack["control"]) == ("AA", "SPLIT")
 
 
 def test_a_resent_message_is_acknowledged_but_stored_once(mllp) -> None:
@@ -82,8 +83,9 @@ def test_an_invalid_nhs_number_is_answered_ae_with_the_reason_and_nothing_is_sto
         ack = client.send(adt_a03(control="BAD", nhs_number="9990000019"))
     assert ack["code"] == "AE"
     assert ack["control"] == "BAD"
-    assert any("PID-3" in err[-1] and "Modulus 11" in err[-1] for err in ack["errors"])
-    assert "9990000019" not in "|".join("|".join(e) for e in ack["errors"])
+    assert ("PID^1^3", "102") in {(e["location"], e["code"]) for e in ack["errors"]}
+    assert ack["text"].startswith("PID-3: this is not a valid NHS number")  # v2.4: MSA-3, 80 characters
+    assert "9990000019" not in str(ack)
     assert messages_of_type(world, "DischargeNotice") == 0
 
 
@@ -92,8 +94,21 @@ def test_every_missing_required_field_is_listed(mllp) -> None:
     with MllpClient(port) as client:
         ack = client.send(adt_a03(replace={"PV1": segment("PV1", {1: "1", 3: "Willow Ward"})}))
     assert ack["code"] == "AE"
-    locations = {err[-1].split(":")[0] for err in ack["errors"]}
-    assert {"PV1-7", "PV1-36", "PV1-37", "PV1-44", "PV1-45"} <= locations
+    assert {(e["location"], e["code"]) for e in ack["errors"]} == {("PV1^1^44", "101"), ("PV1^1^45", "101")}
+
+
+def test_a_discharge_without_attending_doctor_is_aa_with_warnings_of_severity_w(mllp) -> None:
+    world, port = mllp
+    pv1 = segment("PV1", {1: "1", 2: "I", 3: "Willow Ward", 36: "19", 44: "20261002", 45: "20261127110000"})
+    v25 = adt_a03(control="V25", replace={"PV1": pv1}).replace(b"|P|2.4|", b"|P|2.5|")
+    v24 = adt_a03(control="V24", replace={"PV1": pv1})
+    with MllpClient(port) as client:
+        ack25, ack24 = client.send(v25), client.send(v24)
+    assert (ack25["code"], ack25["control"]) == ("AA", "V25")
+    assert {(e["location"], e["severity"]) for e in ack25["errors"]} == {("PV1^1^7", "W"), ("PV1^1^36", "W")}
+    assert (ack24["code"], ack24["errors"]) == ("AA", [])  # v2.4 has no warning severity: MSA-3 names them
+    assert "PV1-7" in ack24["text"] and "PV1-36" in ack24["text"]
+    assert messages_of_type(world, "DischargeNotice") == 2
 
 
 def test_an_unknown_sending_facility_is_rejected_ar(mllp) -> None:
@@ -101,7 +116,7 @@ def test_an_unknown_sending_facility_is_rejected_ar(mllp) -> None:
     with MllpClient(port) as client:
         ack = client.send(adt_a03(facility="ZZZ99"))
     assert ack["code"] == "AR"
-    assert "MSH-4" in ack["errors"][0][-1]
+    assert [(e["location"], e["code"]) for e in ack["errors"]] == [("MSH^1^4", "103")]
 
 
 def test_a_frame_of_two_messages_is_refused_whole(mllp) -> None:
@@ -118,14 +133,17 @@ def test_another_message_type_is_rejected_ar(mllp) -> None:
     a01 = adt_a03(control="A01").replace(b"ADT^A03^ADT_A03", b"ADT^A01^ADT_A01")
     with MllpClient(port) as client:
         ack = client.send(a01)
-    assert (ack["code"], ack["control"]) == ("AR", "A01")
-    assert "ADT^A03" in ack["text"]
+    assert (ack["code"], ack["control"], ack["msh"][8]) == ("AR", "A01", "ACK^A01^ACK")
+    assert "A03" in ack["text"] and [e["code"] for e in ack["errors"]] == ["201"]
 
 
 def test_garbage_in_a_frame_is_rejected_and_the_connection_keeps_working(mllp) -> None:
     _world, port = mllp
     with MllpClient(port) as client:
         assert client.send(b"\x00\xff not hl7 at all")["code"] == "AR"
+        half = adt_a03(control="HALF").replace(b"|P|2.4|", b"|P|2.5|") + b"not a segment\r"
+        ack = client.send(half)  # its MSH is readable: the ACK names its control id, trigger and version
+        assert (ack["code"], ack["control"], ack["msh"][8], ack["msh"][11]) == ("AR", "HALF", "ACK^A03^ACK", "2.5")
         assert client.send(adt_a03(control="AFTER"))["code"] == "AA"
 
 

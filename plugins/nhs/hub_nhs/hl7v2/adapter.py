@@ -1,10 +1,13 @@
 """The ``hl7v2`` adapter: ADT^A03 bodies (``application/hl7-v2``) in, DischargeNotice as ADT^A03 out.
 
-Contract: ``parse`` returns one DischargeNotice per message in the body or
-raises ``UnparseableInput``/``InvalidMessage`` with every problem of every
-message (never any other exception); in a body of several messages each
+Contract: ``parse`` returns one ``Parsed`` DischargeNotice per message in the
+body, with warnings for what was absent or unrecognised and is recorded as not
+known, or raises ``UnparseableInput``/``InvalidMessage`` with every problem of
+every message (never any other exception); in a body of several messages each
 location starts with ``message N``. ``render`` writes a DischargeNotice as an ADT^A03 with the
-same segments and custom Z-segments ``parse`` reads; other types are refused
+same segments and custom Z-segments ``parse`` reads (a field shortened to its
+HL7 length is named in an ``X-Hub-Note`` header; one that cannot be shortened
+raises ``RenderError``); other types are refused
 with ``ValueError`` (configure such partners with another adapter).
 """
 
@@ -15,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from hub import Partner, Rendered, UnparseableInput, read_each
+from hub import Parsed, Partner, Rendered, UnparseableInput, read_each
 from hub_nhs.hl7v2.adt import discharge_notice
 from hub_nhs.hl7v2.parser import parse_messages
 from hub_nhs.hl7v2.render import render_discharge
@@ -29,8 +32,8 @@ class Hl7v2Adapter:
     name = "hl7v2"
     content_types = (CONTENT_TYPE,)
 
-    def parse(self, body: bytes, *, content_type: str, sender_id: str) -> list[dict[str, Any]]:
-        """Every ADT^A03 in ``body`` as a canonical DischargeNotice, or raise with every problem."""
+    def parse(self, body: bytes, *, content_type: str, sender_id: str) -> list[Parsed]:
+        """Every ADT^A03 in ``body`` as a canonical DischargeNotice with its warnings, or raise with every problem."""
         try:
             return read_each(parse_messages(body), lambda message: discharge_notice(message, sender_id))
         except (RecursionError, MemoryError) as error:  # pathological input must still be a refusal
@@ -41,6 +44,6 @@ class Hl7v2Adapter:
         if message.get("type") != "DischargeNotice":
             note = f"HL7 v2 ADT has no form for {message.get('type')}; sent as canonical JSON"
             return Rendered("application/json", orjson.dumps(message), {"X-Hub-Note": note})
-        body = render_discharge(message, receiving_facility=partner.codes.get("ods_code", partner.id.upper()),
-                                now=datetime.now(UTC))  # fmt: skip
-        return Rendered(CONTENT_TYPE, body)
+        body, notes = render_discharge(message, receiving_facility=partner.codes.get("ods_code", partner.id.upper()),
+                                       now=datetime.now(UTC))  # fmt: skip
+        return Rendered(CONTENT_TYPE, body, {"X-Hub-Note": "; ".join(notes)} if notes else {})

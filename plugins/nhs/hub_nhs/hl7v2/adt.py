@@ -1,9 +1,14 @@
 """ADT^A03 (discharge) to a canonical DischargeNotice.
 
 Contract: ``discharge_notice(message, sender_id)`` returns the canonical
-message or raises ``InvalidMessage`` listing every problem by HL7 location
-(``PID-3``, ``PV1-45``), or ``UnparseableInput`` for a message that is not an
-ADT^A03 at all. Where the fields come from:
+message as ``Parsed`` with a warning for each element that was empty or not
+recognised and is recorded as not known (ward and lead clinician left out,
+discharge method ``9``, destination ``99``), or raises ``InvalidMessage``
+listing every problem by HL7 location (``PID-3``, ``PV1-45``) for what makes
+the message unusable (no identifiable person, an NHS number failing Modulus
+11, no discharge date, malformed Z-segments), or ``UnparseableInput`` for a
+message that is not an ADT^A03 at all. Problems and warnings carry their HL7
+table 0357 condition (``conditions``). Where the fields come from:
 
 ==============================  ==============================================
 canonical                       HL7 v2
@@ -17,13 +22,16 @@ person.local_id                 first other PID-3 repetition (CX.1)
 person names, birth, gender     PID-5 (family ^ given), PID-7, PID-8
 person.address / no fixed abode PID-11 (postcode ``ZZ99 3VZ`` or none = NFA)
 person.phone                    PID-13
-ward                            PV1-3.1 (point of care)
+ward                            PV1-3.9 (location description), else PV1-3.1
+                                (point of care)
 contact                         PV1-7 (attending doctor, XCN)
 admission_date                  PV1-44
 discharge.date_time             PV1-45 (an A03 reports a discharge that
                                 happened, so ``planned`` is false)
-discharge.method                PV1-36 (NHS discharge method 1-9)
-discharge.destination           PV1-37.1 (NHS discharge destination, 2 digits)
+discharge.method                PV1-36 (NHS discharge method 1-9), else 9
+discharge.destination           PV1-37.1 (NHS discharge destination, 2 digits;
+                                or a 2-digit PV1-36), else 99
+discharge.destination_text      PV1-37.1 when it is text rather than a code
 legal_status                    ZMH-1 MHA section, ZMH-2 CTO, ZMH-3 s117 (Y/N)
 housing                         ZHS-1 situation, ZHS-2 chosen authority GSS,
                                 ZHS-3 details, ZHS-4 support needs (~), ZHS-5 urgent
@@ -41,8 +49,19 @@ import re
 import uuid
 from typing import Any
 
-from hub import InvalidMessage, Problem, UnparseableInput
+from hub import InvalidMessage, Parsed, Problem, UnparseableInput
 from hub.identifiers import nhs_number_problem, normalise_nhs_number
+from hub_nhs.fhir.codes import DISCHARGE_DESTINATIONS
+from hub_nhs.hl7v2.conditions import (
+    UNSUPPORTED_EVENT_CODE,
+    UNSUPPORTED_MESSAGE_TYPE,
+    Hl7Problem,
+    malformed,
+    missing,
+    not_in_table,
+    not_known,
+    unrecognised,
+)
 from hub_nhs.hl7v2.datatypes import read_date, read_timestamp, rfc3339
 from hub_nhs.hl7v2.parser import Hl7Message, Segment
 
@@ -52,6 +71,10 @@ _ODS = re.compile(r"^[A-Z0-9]{3,10}$")
 _POSTCODE = re.compile(r"^[A-Za-z]{1,2}[0-9][A-Za-z0-9]? ?[0-9][A-Za-z]{2}$")
 _GENDERS = {"M": "male", "F": "female", "O": "other", "U": "unknown", "A": "other", "N": "unknown"}
 _YES_NO = {"Y": True, "N": False}
+_METHOD = re.compile(r"[1-9]")
+_DESTINATION = re.compile(r"[0-9]{2}")
+NOT_KNOWN_METHOD = "9"  # NHS Data Dictionary: discharge method not known
+NOT_KNOWN_DESTINATION = "99"  # NHS Data Dictionary: discharge destination not known
 _HOUSING = ("no_fixed_abode", "threatened_within_56_days", "housed", "temporary_accommodation", "unknown")
 
 
@@ -75,28 +98,33 @@ def hub_message_id(facility: str, control: str) -> str:
     return str(uuid.uuid5(HL7_NAMESPACE, f"hl7v2|{facility}|{control}"))
 
 
-def discharge_notice(message: Hl7Message, sender_id: str) -> dict[str, Any]:
-    """Build the DischargeNotice for an ADT^A03, or raise with every problem found."""
+def discharge_notice(message: Hl7Message, sender_id: str) -> Parsed:
+    """Build the DischargeNotice for an ADT^A03 with its warnings, or raise with every problem found."""
     code, event = message_type(message)
-    if (code, event) != ("ADT", "A03"):
-        raise UnparseableInput(f"MSH-9: the hub reads ADT^A03 (discharge) only, not {code or '?'}^{event or '?'}.")
+    if code != "ADT":
+        why = Hl7Problem("MSH-9", "the hub reads ADT^A03 (discharge) only", UNSUPPORTED_MESSAGE_TYPE)
+        raise UnparseableInput("MSH-9: the hub reads ADT^A03 (discharge) only.", [why])
+    if event != "A03":
+        why = Hl7Problem("MSH-9.2", "the hub reads the ADT event A03 (discharge) only", UNSUPPORTED_EVENT_CODE)
+        raise UnparseableInput("MSH-9.2: the hub reads ADT^A03 (discharge) only.", [why])
     problems: list[Problem] = []
+    warnings: list[Problem] = []
     facility = sending_facility(message)
     control = control_id(message)
-    if not _ODS.match(facility):
-        problems.append(Problem("MSH-4", "the sending facility must be the trust's ODS code (e.g. RWK)"))
+    if not facility:
+        problems.append(missing("MSH-4", "the sending facility, the trust's ODS code (e.g. RWK)"))
+    elif not _ODS.match(facility):
+        problems.append(malformed("MSH-4", "the sending facility must be the trust's ODS code (e.g. RWK)"))
     if not control:
-        problems.append(Problem("MSH-10", "required: the message control id"))
-    created = read_timestamp(message.value("MSH", 7))
-    if created is None:
-        problems.append(Problem("MSH-7", "required: the message date/time as YYYYMMDDHHMM[SS][+ZZZZ]"))
+        problems.append(missing("MSH-10", "the message control id"))
+    created = _timestamp(message, "MSH", 7, "the message date/time", problems)
     pid, pv1 = message.segment("PID"), message.segment("PV1")
     if pid is None:
-        problems.append(Problem("PID", "required: the PID segment (the person)"))
+        problems.append(missing("PID", "the PID segment (the person)"))
     if pv1 is None:
-        problems.append(Problem("PV1", "required: the PV1 segment (the visit and its discharge)"))
+        problems.append(missing("PV1", "the PV1 segment (the visit and its discharge)"))
     person = _person(message, pid, problems) if pid else {}
-    payload = _payload(message, pv1, facility, problems) if pv1 else {}
+    payload = _payload(message, pv1, facility, problems, warnings) if pv1 else {}
     consent = _consent(message, problems)
     if problems:
         raise InvalidMessage("The ADT^A03 cannot become a DischargeNotice.", problems)
@@ -111,7 +139,18 @@ def discharge_notice(message: Hl7Message, sender_id: str) -> dict[str, Any]:
     }
     if consent:
         canonical["consent"] = consent
-    return canonical
+    return Parsed(canonical, tuple(warnings))
+
+
+def _timestamp(message: Hl7Message, segment: str | Segment, number: int, what: str, problems: list[Problem]) -> Any:
+    """A required DTM at SEG-number, or None with a problem (101 when empty, 102 when malformed)."""
+    raw = message.value(segment, number)
+    name = segment if isinstance(segment, str) else segment.name
+    moment = read_timestamp(raw)
+    if moment is None:
+        maker = malformed if raw else missing
+        problems.append(maker(f"{name}-{number}", f"{what} as YYYYMMDDHHMM[SS][+ZZZZ]"))
+    return moment
 
 
 def _person(message: Hl7Message, pid: Segment, problems: list[Problem]) -> dict[str, Any]:
@@ -122,7 +161,7 @@ def _person(message: Hl7Message, pid: Segment, problems: list[Problem]) -> dict[
             digits = normalise_nhs_number(number)
             why = nhs_number_problem(digits)
             if why:
-                problems.append(Problem("PID-3", why))
+                problems.append(malformed("PID-3", why))
             person["nhs_number"] = digits
         elif kind != "NH" and number and "local_id" not in person:
             person["local_id"] = number[:64]
@@ -131,13 +170,14 @@ def _person(message: Hl7Message, pid: Segment, problems: list[Problem]) -> dict[
         person["nhs_number_status"] = status
     family, given = message.value(pid, 5, 1), message.value(pid, 5, 2)
     if not family:
-        problems.append(Problem("PID-5.1", "required: the family name"))
+        problems.append(missing("PID-5.1", "the family name"))
     if not given:
-        problems.append(Problem("PID-5.2", "required: the given name"))
+        problems.append(missing("PID-5.2", "the given name"))
     person.update(family_name=family[:100], given_name=given[:100])
     birth = read_date(message.value(pid, 7))
     if birth is None:
-        problems.append(Problem("PID-7", "required: the date of birth as YYYYMMDD"))
+        maker = malformed if message.value(pid, 7) else missing
+        problems.append(maker("PID-7", "the date of birth as YYYYMMDD"))
     else:
         person["birth_date"] = birth.isoformat()
     gender = _GENDERS.get(message.value(pid, 8).upper())
@@ -162,38 +202,36 @@ def _address(message: Hl7Message, pid: Segment, person: dict[str, Any], problems
     lines = [message.component_of(raw, n)[:100] for n in (1, 2, 3, 4)]
     lines = [line for line in lines if line]
     if not _POSTCODE.match(postcode):
-        problems.append(Problem("PID-11.5", "the postcode is not a UK postcode (use ZZ99 3VZ for no fixed abode)"))
+        problems.append(malformed("PID-11.5", "the postcode is not a UK postcode (use ZZ99 3VZ for no fixed abode)"))
     elif not lines:
-        problems.append(Problem("PID-11.1", "an address with a postcode needs at least its first line"))
+        problems.append(missing("PID-11.1", "an address with a postcode needs at least its first line"))
     else:
         person["address"] = {"lines": lines[:6], "postcode": postcode}
     return False
 
 
-def _payload(message: Hl7Message, pv1: Segment, facility: str, problems: list[Problem]) -> dict[str, Any]:
+def _payload(
+    message: Hl7Message, pv1: Segment, facility: str, problems: list[Problem], warnings: list[Problem]
+) -> dict[str, Any]:
     payload: dict[str, Any] = {"discharging_org": {"ods_code": facility}}
-    ward = message.value(pv1, 3, 1)
-    if not ward:
-        problems.append(Problem("PV1-3.1", "required: the ward (point of care)"))
-    payload["ward"] = ward[:100]
+    ward = message.value(pv1, 3, 9) or message.value(pv1, 3, 1)  # the location description, else the point of care
+    if ward:
+        payload["ward"] = ward[:100]
+    else:
+        warnings.append(not_known("PV1-3.1", "empty: the ward is not known, so the notice names none"))
     admitted = read_date(message.value(pv1, 44))
     if admitted is None:
-        problems.append(Problem("PV1-44", "required: the admission date/time (YYYYMMDD[HHMM])"))
+        maker = malformed if message.value(pv1, 44) else missing
+        problems.append(maker("PV1-44", "the admission date/time (YYYYMMDD[HHMM])"))
     else:
         payload["admission_date"] = admitted.isoformat()
-    discharged = read_timestamp(message.value(pv1, 45))
-    if discharged is None:
-        problems.append(Problem("PV1-45", "required: the discharge date/time as YYYYMMDDHHMM[SS][+ZZZZ]"))
-    method = message.value(pv1, 36)
-    if not re.fullmatch(r"[1-9]", method):
-        problems.append(Problem("PV1-36", "required: the discharge method, an NHS code 1-9 (9 = not known)"))
-    destination = message.value(pv1, 37, 1)
-    if not re.fullmatch(r"\d{2}", destination):
-        problems.append(Problem("PV1-37", "required: the discharge destination, a 2-digit NHS code (99 = not known)"))
+    discharged = _timestamp(message, pv1, 45, "the discharge date/time", problems)
     if discharged is not None:
-        payload["discharge"] = {"date_time": rfc3339(discharged), "planned": False, "method": method,
-                                "destination": destination}  # fmt: skip
-    payload["contact"] = _contact(message, pv1, problems)
+        discharge = {"date_time": rfc3339(discharged), "planned": False, **_disposition(message, pv1, warnings)}
+        payload["discharge"] = discharge
+    contact = _contact(message, pv1, warnings)
+    if contact:
+        payload["contact"] = contact
     legal = _legal_status(message, problems)
     if legal:
         payload["legal_status"] = legal
@@ -203,20 +241,62 @@ def _payload(message: Hl7Message, pv1: Segment, facility: str, problems: list[Pr
     return payload
 
 
-def _contact(message: Hl7Message, pv1: Segment, problems: list[Problem]) -> dict[str, Any]:
+def _disposition(message: Hl7Message, pv1: Segment, warnings: list[Problem]) -> dict[str, str]:
+    """Discharge method (PV1-36) and destination (PV1-37), each ``9``/``99`` (not known) when absent or unrecognised.
+
+    A two-digit code in PV1-36 is a destination sent where some engines put it:
+    it is read as the destination when PV1-37 has no code. Text in PV1-37 (a
+    place, not a code) is carried as ``destination_text``.
+    """
+    method = message.value(pv1, 36)
+    code, text = message.value(pv1, 37, 1), message.value(pv1, 37, 1, 2)
+    if not _DESTINATION.fullmatch(code):
+        code, text = "", text or code
+    out: dict[str, str] = {"method": NOT_KNOWN_METHOD, "destination": NOT_KNOWN_DESTINATION}
+    where = "PV1-37.1"
+    if _METHOD.fullmatch(method):
+        out["method"] = method
+    elif _DESTINATION.fullmatch(method) and not code:
+        code, where = method, "PV1-36"
+        why = "holds a 2-digit discharge destination: read as the destination (PV1-37); the discharge method is"
+        warnings.append(unrecognised("PV1-36", f"{why} recorded as not known ({NOT_KNOWN_METHOD})"))
+    elif method:
+        why = "is not an NHS discharge method (1-9): recorded as not known"
+        warnings.append(unrecognised("PV1-36", f"{why} ({NOT_KNOWN_METHOD})"))
+    else:
+        why = "empty: the discharge method is recorded as not known"
+        warnings.append(not_known("PV1-36", f"{why} ({NOT_KNOWN_METHOD})"))
+    if code in DISCHARGE_DESTINATIONS:
+        out["destination"] = code
+    elif code:
+        warnings.append(unrecognised(where, "is not an NHS discharge destination code: recorded as not known "
+                                            f"({NOT_KNOWN_DESTINATION})"))  # fmt: skip
+    elif text:
+        warnings.append(unrecognised("PV1-37.1", "gives the destination as text only: the text is carried and the code "
+                                            f"recorded as not known ({NOT_KNOWN_DESTINATION})"))  # fmt: skip
+    else:
+        warnings.append(not_known("PV1-37.1", "empty: the discharge destination is recorded as not known "
+                                            f"({NOT_KNOWN_DESTINATION})"))  # fmt: skip
+    if text:
+        out["destination_text"] = text[:200]
+    return out
+
+
+def _contact(message: Hl7Message, pv1: Segment, warnings: list[Problem]) -> dict[str, Any]:
+    """The lead clinician (PV1-7, XCN ``ID^family^given^^^prefix``) with the referrer's details from ZDR-6..8."""
     family, given, prefix = (message.value(pv1, 7, n) for n in (2, 3, 6))
-    name = " ".join(part for part in (prefix, given, family) if part)
-    if not family:
-        problems.append(Problem("PV1-7", "required: the attending (lead) clinician as ID^family^given^^^prefix"))
-        return {}
-    contact: dict[str, Any] = {"name": name[:200], "role": "Attending clinician"}
     zdr = message.segment("ZDR")
-    if zdr is not None:  # how the council reaches whoever made the referral
-        for number, key in ((6, "phone"), (7, "email"), (8, "organisation")):
-            value = message.value(zdr, number)
-            if value:
-                contact[key] = value[:200]
-    return contact
+    details = {key: message.value(zdr, number)[:200] for number, key in ((6, "phone"), (7, "email"),
+               (8, "organisation"))} if zdr is not None else {}  # fmt: skip
+    details = {key: value for key, value in details.items() if value}
+    if not family:
+        why = "empty: no lead clinician is known"
+        if details:
+            why += "; the referrer's details in ZDR-6..8 need a named clinician here and were not carried"
+        warnings.append(not_known("PV1-7", why))
+        return {}
+    name = " ".join(part for part in (prefix, given, family) if part)
+    return {"name": name[:200], "role": "Attending clinician", **details}
 
 
 def _flag(message: Hl7Message, segment: Segment, number: int, problems: list[Problem]) -> bool | None:
@@ -224,7 +304,7 @@ def _flag(message: Hl7Message, segment: Segment, number: int, problems: list[Pro
     if not value:
         return None
     if value not in _YES_NO:
-        problems.append(Problem(f"{segment.name}-{number}", "must be Y or N"))
+        problems.append(not_in_table(f"{segment.name}-{number}", "must be Y or N"))
         return None
     return _YES_NO[value]
 
@@ -250,7 +330,8 @@ def _housing(message: Hl7Message, problems: list[Problem]) -> dict[str, Any]:
         return {}
     situation = message.value(zhs, 1).lower()
     if situation not in _HOUSING:
-        problems.append(Problem("ZHS-1", f"the housing situation must be one of {', '.join(_HOUSING)}"))
+        maker = not_in_table if situation else missing
+        problems.append(maker("ZHS-1", f"the housing situation, one of {', '.join(_HOUSING)}"))
     housing: dict[str, Any] = {"situation": situation}
     authority = message.value(zhs, 2).upper()
     if authority:
@@ -268,8 +349,9 @@ def _housing(message: Hl7Message, problems: list[Problem]) -> dict[str, Any]:
 
 
 def _consent(message: Hl7Message, problems: list[Problem]) -> dict[str, Any]:
+    """Consent from ZDR-1..5: all five, or none (a ZDR may carry only the referrer's details, ZDR-6..8)."""
     zdr = message.segment("ZDR")
-    if zdr is None:
+    if zdr is None or not any(message.value(zdr, number) for number in range(1, 6)):
         return {}
     referral, share = _flag(message, zdr, 1, problems), _flag(message, zdr, 2, problems)
     method = {"O": "oral", "W": "written"}.get(message.value(zdr, 3).upper())
@@ -282,8 +364,10 @@ def _consent(message: Hl7Message, problems: list[Problem]) -> dict[str, Any]:
         (recorded_at is not None, "ZDR-4", "when consent was recorded, YYYYMMDDHHMM[SS][+ZZZZ]"),
         (bool(recorded_by), "ZDR-5", "who recorded consent (name and role)"),
     ):
-        if not ok:
-            problems.append(Problem(where, f"required: {what}"))
+        if not ok and not message.value(zdr, int(where[-1])):
+            problems.append(missing(where, what))
+        elif not ok and where in ("ZDR-3", "ZDR-4"):  # ZDR-1 and ZDR-2 were reported by _flag
+            problems.append(not_in_table(where, what) if where == "ZDR-3" else malformed(where, what))
     if referral is None or share is None or method is None or recorded_at is None or not recorded_by:
         return {}
     return {"referral": referral, "share_contact": share, "method": method, "recorded_at": rfc3339(recorded_at),

@@ -9,9 +9,11 @@ Options (``[listeners.mllp]`` in hub.toml):
 - ``sources``: optional table ``ODS = ["10.1.2.0/24", ...]``; when present, only the
   listed sending facilities are accepted, and only from their addresses.
 
-Contract: every complete frame gets exactly one ACK, in order. ``AA`` is sent
-only after ``submit`` returned, that is after the message is committed; ``AE``
-and ``AR`` carry the reason in MSA-3 and ERR. The sending partner is the one
+Contract: every complete frame gets exactly one ACK, in order, in the form of
+the message's HL7 version (``ack``). ``AA`` is sent only after ``submit``
+returned, that is after the message is committed, with the warnings the
+adapter raised (v2.5+: ERR severity ``W``); ``AE`` and ``AR`` carry the reason
+in MSA-3 and ERR. The sending partner is the one
 whose ``ods_code`` is MSH-4. Garbage between frames is ignored; a truncated
 frame at close is dropped (the sender never got an AA, so it resends); nothing
 a peer sends stops the listener serving others.
@@ -29,8 +31,9 @@ from hub import ListenerContext, UnparseableInput
 from hub_nhs.hl7v2.ack import ack_for_error, build_ack
 from hub_nhs.hl7v2.adapter import CONTENT_TYPE
 from hub_nhs.hl7v2.adt import control_id, sending_facility
+from hub_nhs.hl7v2.conditions import TABLE_VALUE_NOT_FOUND, Hl7Problem
 from hub_nhs.hl7v2.framing import Frame, FrameDecoder, Garbage, Oversized, frame
-from hub_nhs.hl7v2.parser import Hl7Message, parse_messages
+from hub_nhs.hl7v2.parser import Hl7Message, parse_messages, read_header
 
 log = logging.getLogger("hub_nhs.mllp")
 
@@ -129,15 +132,18 @@ class MllpListener:
             if len(messages) != 1:
                 raise UnparseableInput("One MLLP frame carries one HL7 v2 message.")
             sender_id = self._sender(original, address)
-            await self._context.submit(payload, content_type=CONTENT_TYPE, sender_id=sender_id)
+            accepted = await self._context.submit(payload, content_type=CONTENT_TYPE, sender_id=sender_id)
         except Exception as error:  # every failure becomes an AE/AR; the connection lives on
+            original = original or read_header(payload)
             if not hasattr(error, "status"):
                 log.exception("mllp message could not be stored; answered AR")
             else:
                 log.info("mllp message %s refused: %s", _safe_id(original), type(error).__name__)
             return ack_for_error(original, error, hub_facility=self.facility)
         log.info("mllp message %s accepted", _safe_id(original))
-        return build_ack(original, "AA", "Accepted", hub_facility=self.facility)
+        answers = accepted if isinstance(accepted, list) else [accepted]
+        warnings = [w for answer in answers for w in getattr(answer, "warnings", [])]
+        return build_ack(original, "AA", "Accepted", warnings=warnings, hub_facility=self.facility)
 
     def _sender(self, message: Hl7Message, address: str) -> str:
         """The partner id for MSH-4, checked against the allowed source addresses."""
@@ -145,7 +151,8 @@ class MllpListener:
         facility = sending_facility(message)
         partner = self._context.partners.by_code("ods_code", facility) if facility else None
         if partner is None:
-            raise UnparseableInput("MSH-4: the sending facility is not the ODS code of a partner of this hub.")
+            why = Hl7Problem("MSH-4", "not the ODS code of a partner of this hub", TABLE_VALUE_NOT_FOUND)
+            raise UnparseableInput("MSH-4: the sending facility is not the ODS code of a partner of this hub.", [why])
         if self.sources is not None:
             allowed = self.sources.get(facility, [])
             try:
@@ -153,7 +160,8 @@ class MllpListener:
             except ValueError:
                 ip = None
             if ip is None or not any(ip in network for network in allowed):
-                raise UnparseableInput("MSH-4: this sending facility may not send from this address.")
+                why = Hl7Problem("MSH-4", "may not send from this address", TABLE_VALUE_NOT_FOUND)
+                raise UnparseableInput("MSH-4: this sending facility may not send from this address.", [why])
         return str(partner.id)
 
 

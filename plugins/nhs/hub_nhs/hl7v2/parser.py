@@ -141,6 +141,22 @@ def parse_message(body: bytes) -> Hl7Message:
     return messages[0]
 
 
+def read_header(body: bytes) -> Hl7Message | None:
+    """The first MSH segment of ``body`` alone, for answering a message that cannot be read whole; else None.
+
+    An ACK to an unreadable message still names its control id and answers in
+    its version whenever its MSH segment is readable.
+    """
+    text = decode_text(body).strip("\x0b\x1c\r\n \t\x00")
+    first = next((line for line in _SEGMENT_SPLIT.split(text) if line.startswith("MSH")), None)
+    if first is None:
+        return None
+    try:
+        return parse_message_lines([(1, first)])
+    except UnparseableInput:
+        return None
+
+
 def parse_message_lines(lines: list[tuple[int, str]]) -> Hl7Message:
     """One message from ``(line number, segment text)`` pairs, the first being MSH."""
     first = lines[0][1]
