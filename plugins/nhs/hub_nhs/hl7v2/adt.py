@@ -220,9 +220,10 @@ def _payload(
     else:
         warnings.append(not_known("PV1-3.1", "empty: the ward is not known, so the notice names none"))
     admitted = read_date(message.value(pv1, 44))
-    if admitted is None:
-        maker = malformed if message.value(pv1, 44) else missing
-        problems.append(maker("PV1-44", "the admission date/time (YYYYMMDD[HHMM])"))
+    if admitted is None and message.value(pv1, 44):
+        problems.append(malformed("PV1-44", "the admission date/time (YYYYMMDD[HHMM])"))
+    elif admitted is None:  # no purpose of the hub needs it: carry the notice without it
+        warnings.append(not_known("PV1-44", "empty: the admission date is not known, so the notice gives none"))
     else:
         payload["admission_date"] = admitted.isoformat()
     discharged = _timestamp(message, pv1, 45, "the discharge date/time", problems)
