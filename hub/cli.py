@@ -640,7 +640,8 @@ def keys() -> None:
     """The key ring: key-encryption keys for stored bodies, and the blind-index key."""
 
 
-def _key_ring(config_dir: Path | None) -> Any:
+def _key_ring(config_dir: Path | None, *, upgrade: bool = False) -> Any:
+    """The settings and the opened file key ring; with ``upgrade``, a ring below the scrypt floor is re-encrypted."""
     from hub.config import config_dir_from_env, load_settings
     from hub.crypto.keyring import FileKeyRing, KeyRingError, passphrase_from_env
 
@@ -648,9 +649,12 @@ def _key_ring(config_dir: Path | None) -> Any:
     if settings.key_provider != "file":
         raise click.ClickException(f"keys are managed by the {settings.key_provider!r} provider, not by this command")
     try:
-        return settings, FileKeyRing.open(settings.keys_dir, passphrase_from_env(settings.passphrase_env))
+        ring = FileKeyRing.open(settings.keys_dir, passphrase_from_env(settings.passphrase_env), upgrade=upgrade)
     except KeyRingError as exc:
         raise click.ClickException(str(exc)) from None
+    if ring.upgraded:
+        click.echo(f"Key ring re-encrypted at scrypt N={ring.kdf_cost()} (its keys are unchanged)")
+    return settings, ring
 
 
 @keys.command("init")
@@ -716,7 +720,7 @@ def keys_export(out: Path, config_dir: Path | None) -> None:
 @friendly_errors
 def keys_rotate(rewrap: bool, batch_size: int, config_dir: Path | None) -> None:
     """Add a new primary KEK (running hubs pick it up within a second); old keys stay readable."""
-    settings, ring = _key_ring(config_dir)
+    settings, ring = _key_ring(config_dir, upgrade=True)
     new_id = ring.rotate()
     click.echo(f"New primary key {new_id}")
     if rewrap:
@@ -728,8 +732,11 @@ def keys_rotate(rewrap: bool, batch_size: int, config_dir: Path | None) -> None:
 @config_option
 @friendly_errors
 def keys_rewrap(batch_size: int, config_dir: Path | None) -> None:
-    """Re-wrap data keys still under older KEKs with the primary, in batches, beside a running hub."""
-    settings, ring = _key_ring(config_dir)
+    """Re-wrap data keys still under older KEKs with the primary, in batches, beside a running hub.
+
+    A key ring made before the scrypt cost floor is first re-encrypted at the current cost.
+    """
+    settings, ring = _key_ring(config_dir, upgrade=True)
     _rewrap(settings, ring, batch_size)
 
 
