@@ -146,9 +146,7 @@ class CanonicalValidator:
             sender = message.get("sender")
             org_id = sender.get("org_id") if isinstance(sender, dict) else None
             if org_id is not None and org_id != sender_id:
-                problems.append(
-                    Problem("$.sender.org_id", f"is not you: you are authenticated as {sender_id!r}")
-                )
+                problems.append(Problem("$.sender.org_id", f"is not you: you are authenticated as {sender_id!r}"))
         if message.get("type") == "HousingRequest":
             problems.extend(_housing_request_rules(message, payload))
         return problems

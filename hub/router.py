@@ -243,7 +243,9 @@ class Router:
         if not isinstance(value, str):
             return None, f"{destination.field} is empty"
         if destination.kind == "field":
-            return (value, "") if self.partners.get(value) else (None, f"{destination.field} names no partner of this hub")
+            if self.partners.get(value):
+                return value, ""
+            return None, f"{destination.field} names no partner of this hub"
         partner = self.partners.by_code(destination.code or "", value)
         if partner is None:
             return None, f"no partner of this hub has the {destination.code} given in {destination.field}"

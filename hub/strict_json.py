@@ -106,7 +106,7 @@ def _walk(document: Any, max_depth: int) -> list[Problem]:
             problems.append(Problem(path, value.reason))
         elif isinstance(value, str):
             if _SURROGATE.search(value):
-                problems.append(Problem(path, "contains an escaped lone surrogate (\\ud800-\\udfff), which is not text"))
+                problems.append(Problem(path, "holds an escaped lone surrogate (\\ud800-\\udfff), which is not text"))
         elif isinstance(value, dict):
             if isinstance(value, _RepeatedNames):
                 problems.extend(
@@ -154,7 +154,9 @@ def parse_json_strict(data: bytes | str, *, max_depth: int = DEFAULT_MAX_DEPTH) 
             "The body nests deeper than the hub accepts.", [Problem("$", f"more than {max_depth} levels of nesting")]
         ) from None
     except (ValueError, TypeError):  # e.g. a number the converters reject outright
-        raise UnparseableInput("The body is not valid JSON.", [Problem("$", "holds a value JSON cannot carry")]) from None
+        raise UnparseableInput(
+            "The body is not valid JSON.", [Problem("$", "holds a value JSON cannot carry")]
+        ) from None
     problems = _walk(document, max_depth)
     if problems:
         deep = all(p.message.startswith("nests more than") for p in problems)

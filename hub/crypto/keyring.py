@@ -199,8 +199,8 @@ class FileKeyRing:
         kdf = self._doc["kdf"]
         params = (kdf["salt"], kdf["n"], kdf["r"], kdf["p"])
         if self._derived is None or self._derived[0] != params:
-            key = Scrypt(salt=_unb64(kdf["salt"]), length=32, n=kdf["n"], r=kdf["r"], p=kdf["p"]).derive(self._passphrase)
-            self._derived = (params, key)
+            scrypt = Scrypt(salt=_unb64(kdf["salt"]), length=32, n=kdf["n"], r=kdf["r"], p=kdf["p"])
+            self._derived = (params, scrypt.derive(self._passphrase))
         return self._derived[1]
 
     def refresh_if_changed(self, min_interval: float = 1.0) -> bool:

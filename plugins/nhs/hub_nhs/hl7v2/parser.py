@@ -106,7 +106,7 @@ class Hl7Message:
 
 
 def decode_text(body: bytes) -> str:
-    """Bytes to text as each message's MSH-18 declares (``hub_nhs.hl7v2.charset``); a broken UTF-8 promise is refused."""
+    """Bytes to text as each message's MSH-18 declares (``hub_nhs.hl7v2.charset``); broken UTF-8 is refused."""
     return decode_body(body)
 
 
