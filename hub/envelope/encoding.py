@@ -60,9 +60,8 @@ def parse_json_object(data: str | bytes, what: str = "JSON") -> dict[str, Any]:
     try:
         obj = parse_json_strict(data)
     except UnparseableInput as exc:
-        first = exc.problems[0] if exc.problems else None
-        where = f" (at {first.location}: {first.message})" if first else ""
-        raise EnvelopeError(f"{what} is not JSON the hub accepts{where}") from None
+        why = exc.problems[0].message if exc.problems else "is not JSON the hub accepts"
+        raise EnvelopeError(f"{what}: {why}") from None
     if not isinstance(obj, dict):
         raise EnvelopeError(f"{what} is not a JSON object")
     return obj
