@@ -312,17 +312,20 @@ def send(files: tuple[Path, ...], as_partner: str, url: str | None, token: str |
     without it they are committed straight into this machine's store (an
     operator sending on a partner's behalf). A progress bar shows when there are many.
     """
+    from hub.problems import UnparseableInput
+    from hub.strict_json import parse_json_strict
+
     messages: list[tuple[str, dict[str, Any]]] = []
     for path in files:
-        text = path.read_text(encoding="utf-8")
-        try:
-            if path.suffix == ".ndjson":
-                messages += [(f"{path}:{n}", json.loads(line)) for n, line in enumerate(text.splitlines(), 1)
-                             if line.strip()]  # fmt: skip
-            else:
-                messages.append((str(path), json.loads(text)))
-        except json.JSONDecodeError as exc:
-            raise click.ClickException(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}") from None
+        data = path.read_bytes()
+        parts = [(f"{path}:{n}", line) for n, line in enumerate(data.split(b"\n"), 1) if line.strip()]
+        for where, part in parts if path.suffix == ".ndjson" else [(str(path), data)]:
+            try:  # the reader the hub's adapters use, so a file means here what it would mean over HTTP
+                messages.append((where, parse_json_strict(part)))
+            except UnparseableInput as exc:
+                first = exc.problems[0] if exc.problems else None
+                raise click.ClickException(f"{where}: {exc.detail}" + (f" ({first.location}: {first.message})"
+                                                                       if first else "")) from None  # fmt: skip
     failures = 0
     if url:
         sender = _http_sender(url, token or os.environ.get("HUB_TOKEN"))

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from messages import housing_request
 
 from hub import UnparseableInput, parse_json_strict
+from hub.testing import run_hub_cli
 
 
 def refusal(data: bytes | str, **options: int) -> tuple[str, str]:
@@ -56,3 +60,15 @@ def test_syntax_errors_say_line_and_column_and_deep_nesting_is_refused() -> None
     assert parse_json_strict(b"[" * 33 + b"]" * 33, max_depth=64) is not None
     assert refusal(b"[" * 100_000)[0] == "$"
     assert refusal(b"\xef\xbb\xbf{}")[0] == "line 1, column 1"  # JSON has no byte order mark
+
+
+def test_hub_send_reads_a_file_as_the_http_api_would(tmp_path) -> None:
+    config = tmp_path / "config"
+    assert run_hub_cli(config, "init").returncode == 0
+    message = housing_request(sender="trust-elft")
+    once = f'"nhs_number": "{message["payload"]["person"]["nhs_number"]}"'
+    twice = json.dumps(message).replace(once, once + ', "nhs_number": "9990000018"')
+    (tmp_path / "twice.json").write_text(twice)
+    sent = run_hub_cli(config, "send", str(tmp_path / "twice.json"), "--as", "trust-elft")
+    assert sent.returncode == 1 and "$.payload.person.nhs_number" in sent.stderr and "9990000018" not in sent.stderr
+    assert json.loads(run_hub_cli(config, "messages", "list", "--json").stdout) == []
