@@ -30,6 +30,7 @@ from hub.records import (
     TransformContext,
     Transport,
 )
+from hub.strict_json import parse_json_strict
 
 hookimpl = pluggy.HookimplMarker("hub")
 """Marker for hook implementations: ``@hookimpl def hub_register_adapters(register): ...``."""
@@ -58,5 +59,6 @@ __all__ = [
     "UnparseableInput",
     "derive_message",
     "hookimpl",
+    "parse_json_strict",
     "read_each",
 ]

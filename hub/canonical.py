@@ -3,14 +3,23 @@
 ``CanonicalValidator.problems(message, sender_id)`` returns *every* problem with
 its JSON path (``$.payload.person.nhs_number``), in this order: the JSON Schema
 (draft 2020-12), the hub's own rules (NHS number Modulus 11, the Duty to Refer
-consents, housing authority codes, the sender matching the caller), then plugin
-checks. An empty list means the message may be stored.
+consents, housing authority codes, the sender matching the caller, text every
+partner format can carry), then plugin checks. An empty list means the message
+may be stored.
+
+Text: no string (nor member name) may hold a control character other than tab,
+line feed and carriage return, a non-character (U+FFFE, U+FFFF) or a lone
+surrogate, since some partner format (XML, HL7 v2) cannot carry it and the
+delivery would fail after the sender was told "accepted". Tab, line feed and
+carriage return are allowed only in free-text fields, which the schemas mark
+with the annotation ``"x-multiline": true``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +44,9 @@ SCHEMA_FILES = {
     "FollowUp": "follow-up.schema.json",
 }
 MESSAGE_TYPES = tuple(SCHEMA_FILES)
+MULTILINE_KEYWORD = "x-multiline"
+_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff\ud800-\udfff]")
+_LINE_BREAK = re.compile("[\t\n\r]")
 
 
 def default_schema_dir() -> Path:
@@ -51,6 +63,17 @@ def json_path(parts: list[str | int]) -> str:
     for part in parts:
         out += f"[{part}]" if isinstance(part, int) else f".{part}"
     return out
+
+
+def json_pointer(parts: list[str | int]) -> str:
+    """Render an instance path as a JSON Pointer (RFC 6901), as schema evaluation reports locations."""
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)
+
+
+def _not_text_sentence(char: str, at: int) -> str:
+    kind = "a control character" if ord(char) < 0x80 else "a character that is not text"
+    return (f"holds {kind} (U+{ord(char):04X}, character {at + 1}), which partner formats cannot carry; "
+            "remove it and send again")  # fmt: skip
 
 
 def utc_now_iso() -> str:
@@ -96,7 +119,7 @@ class CanonicalValidator:
             known = ", ".join(MESSAGE_TYPES)
             if message_type is None:
                 return [Problem("$.type", f"required: the message type, one of {known}")]
-            return [Problem("$.type", f"unknown message type {message_type!r}; known types are {known}")]
+            return [Problem("$.type", f"is not a message type this hub knows; known types are {known}")]
         validator = self._validators[message_type]
         if validator.is_valid(message):
             return []
@@ -123,12 +146,54 @@ class CanonicalValidator:
             sender = message.get("sender")
             org_id = sender.get("org_id") if isinstance(sender, dict) else None
             if org_id is not None and org_id != sender_id:
-                problems.append(
-                    Problem("$.sender.org_id", f"{org_id!r} is not you: you are authenticated as {sender_id!r}")
-                )
+                problems.append(Problem("$.sender.org_id", f"is not you: you are authenticated as {sender_id!r}"))
         if message.get("type") == "HousingRequest":
             problems.extend(_housing_request_rules(message, payload))
         return problems
+
+    def text_problems(self, message: dict[str, Any], *, schema_valid: bool) -> list[Problem]:
+        """Strings and member names holding characters some partner format cannot carry (module docstring).
+
+        Line breaks and tabs are judged only when ``schema_valid`` (the schema's
+        annotations say which fields are free text only for a valid message).
+        """
+        problems: list[Problem] = []
+        broken: list[tuple[list[str | int], int]] = []
+        stack: list[tuple[Any, list[str | int]]] = [(message, [])]
+        while stack:
+            value, parts = stack.pop()
+            if isinstance(value, dict):
+                for name, child in value.items():
+                    if _NOT_TEXT.search(name):
+                        problems.append(Problem(json_path([*parts, "<name>"]), "a member name holds a control "
+                                                "character or a character that is not text; remove it"))  # fmt: skip
+                    stack.append((child, [*parts, name]))
+            elif isinstance(value, list):
+                stack.extend((child, [*parts, n]) for n, child in enumerate(value))
+            elif isinstance(value, str):
+                bad = _NOT_TEXT.search(value)
+                if bad:
+                    problems.append(Problem(json_path(parts), _not_text_sentence(bad.group(), bad.start())))
+                elif schema_valid:
+                    line = _LINE_BREAK.search(value)
+                    if line:
+                        broken.append((parts, line.start()))
+        if broken:
+            allowed = self._multiline_pointers(message)
+            for parts, at in broken:
+                if json_pointer(parts) not in allowed:
+                    problems.append(Problem(json_path(parts), f"holds a line break or tab (character {at + 1}); this "
+                                            "field is one line: only free-text fields may span lines"))  # fmt: skip
+        return sorted(problems, key=lambda p: p.location)
+
+    def _multiline_pointers(self, message: dict[str, Any]) -> set[str]:
+        """JSON Pointers of the strings in a valid ``message`` that its schema marks as free text."""
+        evaluation = self._validators[message["type"]].evaluate(message)
+        return {
+            unit["instanceLocation"]
+            for unit in evaluation.annotations()
+            if isinstance(unit.get("annotations"), dict) and unit["annotations"].get(MULTILINE_KEYWORD) is True
+        }
 
     def problems(self, message: Any, sender_id: str | None = None) -> list[Problem]:
         """Every problem with ``message``; empty when it may be accepted."""
@@ -136,6 +201,7 @@ class CanonicalValidator:
         if not isinstance(message, dict) or any(p.location == "$.type" for p in found):
             return found
         rules = self.rule_problems(message, sender_id)
+        rules += self.text_problems(message, schema_valid=not found)
         # A rule's sentence is clearer than the schema's message for the same place.
         ruled = {p.location for p in rules}
         found = [p for p in found if p.location not in ruled] + rules

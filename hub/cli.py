@@ -312,17 +312,20 @@ def send(files: tuple[Path, ...], as_partner: str, url: str | None, token: str |
     without it they are committed straight into this machine's store (an
     operator sending on a partner's behalf). A progress bar shows when there are many.
     """
+    from hub.problems import UnparseableInput
+    from hub.strict_json import parse_json_strict
+
     messages: list[tuple[str, dict[str, Any]]] = []
     for path in files:
-        text = path.read_text(encoding="utf-8")
-        try:
-            if path.suffix == ".ndjson":
-                messages += [(f"{path}:{n}", json.loads(line)) for n, line in enumerate(text.splitlines(), 1)
-                             if line.strip()]  # fmt: skip
-            else:
-                messages.append((str(path), json.loads(text)))
-        except json.JSONDecodeError as exc:
-            raise click.ClickException(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}") from None
+        data = path.read_bytes()
+        parts = [(f"{path}:{n}", line) for n, line in enumerate(data.split(b"\n"), 1) if line.strip()]
+        for where, part in parts if path.suffix == ".ndjson" else [(str(path), data)]:
+            try:  # the reader the hub's adapters use, so a file means here what it would mean over HTTP
+                messages.append((where, parse_json_strict(part)))
+            except UnparseableInput as exc:
+                first = exc.problems[0] if exc.problems else None
+                raise click.ClickException(f"{where}: {exc.detail}" + (f" ({first.location}: {first.message})"
+                                                                       if first else "")) from None  # fmt: skip
     failures = 0
     if url:
         sender = _http_sender(url, token or os.environ.get("HUB_TOKEN"))
@@ -661,7 +664,8 @@ def keys() -> None:
     """The key ring: key-encryption keys for stored bodies, and the blind-index key."""
 
 
-def _key_ring(config_dir: Path | None) -> Any:
+def _key_ring(config_dir: Path | None, *, upgrade: bool = False) -> Any:
+    """The settings and the opened file key ring; with ``upgrade``, a ring below the scrypt floor is re-encrypted."""
     from hub.config import config_dir_from_env, load_settings
     from hub.crypto.keyring import FileKeyRing, KeyRingError, passphrase_from_env
 
@@ -669,9 +673,12 @@ def _key_ring(config_dir: Path | None) -> Any:
     if settings.key_provider != "file":
         raise click.ClickException(f"keys are managed by the {settings.key_provider!r} provider, not by this command")
     try:
-        return settings, FileKeyRing.open(settings.keys_dir, passphrase_from_env(settings.passphrase_env))
+        ring = FileKeyRing.open(settings.keys_dir, passphrase_from_env(settings.passphrase_env), upgrade=upgrade)
     except KeyRingError as exc:
         raise click.ClickException(str(exc)) from None
+    if ring.upgraded:
+        click.echo(f"Key ring re-encrypted at scrypt N={ring.kdf_cost()} (its keys are unchanged)")
+    return settings, ring
 
 
 @keys.command("init")
@@ -738,7 +745,7 @@ def keys_export(out: Path, config_dir: Path | None) -> None:
 @friendly_errors
 def keys_rotate(rewrap: bool, batch_size: int, config_dir: Path | None) -> None:
     """Add a new primary KEK (running hubs pick it up within a second); old keys stay readable."""
-    settings, ring = _key_ring(config_dir)
+    settings, ring = _key_ring(config_dir, upgrade=True)
     new_id = ring.rotate()
     click.echo(f"New primary key {new_id}")
     if rewrap:
@@ -750,8 +757,11 @@ def keys_rotate(rewrap: bool, batch_size: int, config_dir: Path | None) -> None:
 @config_option
 @friendly_errors
 def keys_rewrap(batch_size: int, config_dir: Path | None) -> None:
-    """Re-wrap data keys still under older KEKs with the primary, in batches, beside a running hub."""
-    settings, ring = _key_ring(config_dir)
+    """Re-wrap data keys still under older KEKs with the primary, in batches, beside a running hub.
+
+    A key ring made before the scrypt cost floor is first re-encrypted at the current cost.
+    """
+    settings, ring = _key_ring(config_dir, upgrade=True)
     _rewrap(settings, ring, batch_size)
 
 

@@ -1,11 +1,14 @@
 """In-process metrics, exposed at ``/metrics`` in the Prometheus text format.
 
 Labels carry message types, partner ids and states only: never personal data.
+Counters and gauges are written exactly (``12345678``, never ``1.23457e+07``), so
+``rate()`` over a busy hub's counters stays right.
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -34,12 +37,12 @@ class Metrics:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.counters: dict[tuple[str, tuple[tuple[str, str], ...]], float] = defaultdict(float)
+        self.counters: dict[tuple[str, tuple[tuple[str, str], ...]], int | float] = defaultdict(int)
         self.histograms: dict[tuple[str, tuple[tuple[str, str], ...]], Histogram] = {}
         self.help: dict[str, str] = {}
         self.gauges: list[Callable[[], dict[str, float]]] = []
 
-    def inc(self, name: str, amount: float = 1.0, help: str = "", **labels: str) -> None:
+    def inc(self, name: str, amount: int | float = 1, help: str = "", **labels: str) -> None:
         """Add to a counter."""
         key = (name, tuple(sorted(labels.items())))
         with self._lock:
@@ -73,7 +76,7 @@ class Metrics:
         with self._lock:
             for (name, labels), value in sorted(self.counters.items()):
                 header(name, "counter")
-                lines.append(f"{name}{_labels(labels)} {value:g}")
+                lines.append(f"{name}{_labels(labels)} {sample_value(value)}")
             for (name, labels), hist in sorted(self.histograms.items()):
                 header(name, "histogram")
                 cumulative = 0
@@ -86,13 +89,26 @@ class Metrics:
             for name, value in sorted(gauge().items()):
                 base, _, _state = name.partition("{")
                 header(base, "gauge")
-                lines.append(f"{name} {value:g}")
+                lines.append(f"{name} {sample_value(value)}")
         return "\n".join(lines) + "\n"
 
     @staticmethod
     def buckets_of(hist: Histogram) -> list[str]:
         """Bucket bounds as Prometheus ``le`` strings, ending with +Inf."""
         return [f"{b:g}" for b in hist.buckets] + ["+Inf"]
+
+
+def sample_value(value: float) -> str:
+    """A sample value in the exposition format, exact: integers in full, other floats as their shortest round trip."""
+    if isinstance(value, int):
+        return str(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if value.is_integer() and abs(value) < 2**63:
+        return str(int(value))
+    return repr(value)
 
 
 def _labels(labels: tuple[tuple[str, str], ...], le: str | None = None) -> str:

@@ -264,13 +264,15 @@ class Router:
                 return None, "the message names no recipient (recipient.org_id)"
             if self.partners.get(org):
                 return org, ""
-            return None, f"recipient {org!r} is not a partner of this hub"
+            return None, "recipient.org_id names no partner of this hub"
         value = field_value(message, destination.field or "")
         if not isinstance(value, str):
             return None, f"{destination.field} is empty"
         if destination.kind == "field":
-            return (value, "") if self.partners.get(value) else (None, f"no partner has id {value!r}")
+            if self.partners.get(value):
+                return value, ""
+            return None, f"{destination.field} names no partner of this hub"
         partner = self.partners.by_code(destination.code or "", value)
         if partner is None:
-            return None, f"no partner of this hub has {destination.code} {value}"
+            return None, f"no partner of this hub has the {destination.code} given in {destination.field}"
         return partner.id, ""

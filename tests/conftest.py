@@ -19,6 +19,9 @@ from hub.testing import PartnerSimulator, RunningHub, free_port, write_config
 from hub.testing.simulator import SimulatorKeys
 
 REQUIRE_SERVICES = os.environ.get("HUB_REQUIRE_SERVICES") == "1"
+# Key rings made by the tests use a cheap scrypt cost (and the floor follows it); the real cost and the
+# floor itself are tested in test_protection.py, which clears or raises this.
+os.environ.setdefault("HUB_TEST_SCRYPT_N", "1024")
 
 # id, kind, codes, receives by
 PARTNERS = [

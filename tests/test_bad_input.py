@@ -80,3 +80,65 @@ def test_a_chunked_body_over_the_limit_is_refused_before_it_is_stored(world) -> 
                                       "Content-Type": "application/json"})  # fmt: skip
     assert response.status_code == 413
     assert world.db_count("messages") == 0
+
+
+def test_control_characters_are_refused_at_intake_with_their_field_path(world) -> None:
+    for text in ("Smi\x00th", "Smi\x1bth", "Smi\x7fth", "Smi\nth", "Smi\tth"):
+        message = housing_request()
+        message["payload"]["person"]["family_name"] = text
+        response = post(world, json.dumps(message).encode())
+        assert response.status_code == 422, (repr(text), response.text)
+        (error,) = response.json()["errors"]
+        assert error["location"] == "$.payload.person.family_name", repr(text)
+        assert "Smi" not in response.text
+    assert world.db_count("messages") == 0
+
+
+def test_line_breaks_and_tabs_are_accepted_in_free_text_and_delivered(world) -> None:
+    message = housing_request()
+    message["payload"]["housing_situation"] = "Sleeping rough\nsince March;\tno local connection\r\n"
+    message["payload"]["person"]["family_name"] = "Smith"
+    response = post(world, json.dumps(message).encode())
+    assert response.status_code == 202, response.text
+    council = world.sims["council-luton"]
+    assert council.wait_for(lambda s: s.messages("HousingRequest"))
+    delivered = council.messages("HousingRequest")[0]
+    assert delivered["payload"]["housing_situation"] == message["payload"]["housing_situation"]
+
+
+def test_a_body_that_is_not_utf8_is_refused_with_its_byte_offset(world) -> None:
+    body = json.dumps(housing_request(), ensure_ascii=False).encode("utf-8")
+    at = body.index(b'"family_name": "') + len(b'"family_name": "')
+    broken = body[:at] + b"\xe9" + body[at:]  # a Latin-1 e-acute where UTF-8 was promised
+    response = post(world, broken)
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["location"] == f"byte {at}"
+    assert world.db_count("messages") == 0
+
+
+def test_a_repeated_member_name_is_refused_with_its_path_so_no_two_readers_disagree(world) -> None:
+    message = housing_request()
+    body = json.dumps(message).encode()
+    first = f'"nhs_number": "{message["payload"]["person"]["nhs_number"]}"'.encode()
+    assert body.count(first) == 1
+    twice = body.replace(first, first + b', "nhs_number": "9990000018"')  # another valid number, read by "last wins"
+    response = post(world, twice)
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["location"] == "$.payload.person.nhs_number"
+    batch = requests.post(f"{world.url}/v1/messages:batch", data=json.dumps(housing_request()).encode() + b"\n" + twice,
+                          headers={"Authorization": f"Bearer {world.tokens['trust-a']}",
+                                   "Content-Type": "application/x-ndjson"}, timeout=10)  # fmt: skip
+    results = batch.json()["results"]
+    assert [r["status"] for r in results] == [202, 400]
+    assert results[1]["errors"][0]["location"] == "$.payload.person.nhs_number"
+    assert world.db_count("messages") == 1
+
+
+def test_refusals_do_not_echo_the_type_or_sender_that_was_sent(world) -> None:
+    unknown = post(world, json.dumps(dict(housing_request(), type="Telegram-Quennevilleworth")).encode())
+    assert unknown.status_code == 422 and "Quennevilleworth" not in unknown.text
+    assert unknown.json()["errors"][0]["location"] == "$.type"
+    impostor = housing_request()
+    impostor["sender"]["org_id"] = "trust-quennevilleworth"
+    response = post(world, json.dumps(impostor).encode())
+    assert response.status_code == 422 and "quennevilleworth" not in response.text

@@ -93,3 +93,38 @@ def test_a_message_in_reply_must_say_what_it_answers(validator) -> None:
     message = json.loads((EXAMPLES / "housing-appointment.json").read_text())
     del message["in_reply_to"]
     assert any("in_reply_to" in p.message for p in validator.problems(message, None))
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x01", "\x08", "\x0b", "\x0c", "\x1b", "\x1f", "\x7f", "\ufffe", "\uffff"])
+def test_a_character_no_partner_format_can_carry_is_refused_anywhere_with_its_path(validator, char: str) -> None:
+    message = housing_request()
+    message["payload"]["person"]["given_name"] = f"Al{char}ex"
+    message["payload"]["housing_situation"] = f"Sleeping rough{char}"  # even in free text
+    message["payload"]["support_needs"] = ["Tenancy support", f"GP{char}"]
+    found = {p.location: p.message for p in validator.problems(message, "trust-a")}
+    assert set(found) == {"$.payload.person.given_name", "$.payload.housing_situation", "$.payload.support_needs[1]"}
+    assert f"U+{ord(char):04X}" in found["$.payload.person.given_name"]
+    assert all("Al" not in text and "rough" not in text for text in found.values())
+
+
+def test_a_control_character_in_a_member_name_is_refused(validator) -> None:
+    message = housing_request()
+    message["payload"]["person"]["x\x00"] = "y"
+    assert "$.payload.person.<name>" in {p.location for p in validator.problems(message, "trust-a")}
+
+
+@pytest.mark.parametrize("char", ["\t", "\n", "\r"])
+def test_line_breaks_and_tabs_only_in_fields_the_schema_marks_as_free_text(validator, char: str) -> None:
+    message = housing_request()
+    message["payload"]["housing_situation"] = f"Sleeping rough{char}since March"
+    message["payload"]["support_needs"] = [f"Tenancy{char}support"]
+    assert validator.problems(message, "trust-a") == []
+    message["payload"]["person"]["family_name"] = f"Ex{char}ample"
+    message["payload"]["referrer"]["name"] = f"Chris{char}Placeholder"
+    locations = {p.location for p in validator.problems(message, "trust-a")}
+    assert locations == {"$.payload.person.family_name", "$.payload.referrer.name"}
+
+
+def test_an_unknown_type_is_refused_without_repeating_it(validator) -> None:
+    (problem,) = validator.problems(dict(housing_request(), type="Quennevilleworth"), "trust-a")
+    assert problem.location == "$.type" and "Quennevilleworth" not in problem.message

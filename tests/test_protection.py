@@ -19,8 +19,8 @@ from messages import discharge_notice, housing_request
 from hub.bodies import BodyUnreadable, StoredBody
 from hub.crypto.at_rest import AesGcmCodec
 from hub.crypto.fingerprint import derive_fingerprint_key, fingerprint, fingerprint_key
-from hub.crypto.keyring import FileKeyRing, KeyRingError
-from hub.testing import RunningHub, run_hub_cli, wait_until
+from hub.crypto.keyring import SCRYPT_N_FLOOR, TEST_COST_ENV, FileKeyRing, KeyRingError
+from hub.testing import RunningHub, run_hub_cli, wait_until, write_config
 
 NHS_NUMBER = "9434765919"
 FAMILY_NAME = "Quennevilleworth"
@@ -311,3 +311,35 @@ def test_a_database_from_before_search_entries_and_keyed_fingerprints_is_upgrade
     changed = _reordered(notice)  # a deep copy
     changed["payload"]["person"]["family_name"] = "Other"
     assert world.send("trust-a", changed).status_code == 409
+def test_a_new_key_ring_costs_scrypt_2_17_and_an_older_cheaper_ring_is_refused_until_upgraded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(TEST_COST_ENV, raising=False)  # the production cost and floor
+    ring = FileKeyRing.create(tmp_path / "new", "a long test passphrase")
+    assert json.loads(ring.path.read_text())["kdf"]["n"] >= 2**17 == SCRYPT_N_FLOOR
+
+    monkeypatch.setenv(TEST_COST_ENV, str(2**15))  # a ring as the hub used to make them
+    old = FileKeyRing.create(tmp_path / "old", "a long test passphrase")
+    kek_id, kek = old.primary_kek_id(), old.kek(old.primary_kek_id())
+    monkeypatch.delenv(TEST_COST_ENV)
+    with pytest.raises(KeyRingError, match=r"scrypt N=32768, below the N=131072 .*run 'hub keys rewrap'"):
+        FileKeyRing.open(tmp_path / "old", "a long test passphrase")
+    upgraded = FileKeyRing.open(tmp_path / "old", "a long test passphrase", upgrade=True)
+    assert upgraded.upgraded and json.loads(upgraded.path.read_text())["kdf"]["n"] == 2**17
+    reopened = FileKeyRing.open(tmp_path / "old", "a long test passphrase")
+    assert reopened.kek(kek_id) == kek and not reopened.upgraded
+
+
+def test_hub_keys_rewrap_upgrades_a_ring_below_the_floor_that_other_commands_refuse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(TEST_COST_ENV, "1024")
+    config_dir = write_config(tmp_path / "cfg", partners=[{"id": "trust-a", "kind": "nhs_trust"}])
+    monkeypatch.setenv(TEST_COST_ENV, "4096")  # the floor is now above the ring's cost
+    refused = hub_cli(config_dir, "keys", "list")
+    assert refused.returncode == 1 and "below the N=4096" in refused.stderr and "hub keys rewrap" in refused.stderr
+    rewrapped = hub_cli(config_dir, "keys", "rewrap")
+    assert rewrapped.returncode == 0, rewrapped.stderr
+    assert "re-encrypted at scrypt N=4096" in rewrapped.stdout
+    assert json.loads((config_dir / "keys" / "keyring.json").read_text())["kdf"]["n"] == 4096
+    assert hub_cli(config_dir, "keys", "list").returncode == 0

@@ -3,7 +3,7 @@
 File layout (``keyring.json``, mode 0600, in ``[keys] dir``)::
 
     {"version": 1,
-     "kdf": {"name": "scrypt", "salt": "...", "n": 32768, "r": 8, "p": 1},
+     "kdf": {"name": "scrypt", "salt": "...", "n": 131072, "r": 8, "p": 1},
      "keys": [{"id": "kek-...", "purpose": "kek", "status": "primary", "created_at": "...",
                "material": "<base64 of nonce || AES-256-GCM(passphrase key, key bytes, aad=id)>"},
               {"id": "idx-...", "purpose": "index", "status": "active", ...},
@@ -16,6 +16,13 @@ and anything still wrapped by it is refused cleanly. The passphrase comes from
 the environment variable named in ``[keys] passphrase_env`` and never touches
 disk. A deployment with a KMS or HSM replaces this file with a key provider
 plugin (``hub_register_key_providers``).
+
+Cost: new rings derive the passphrase key with scrypt N = 2^17 (r = 8, p = 1).
+A ring made at a lower N (before this floor existed) is refused at open with a
+message saying to run ``hub keys rewrap``, which opens it with ``upgrade=True``:
+the same keys are re-encrypted under a fresh salt at the current cost. The test
+suite may lower both the cost and the floor with ``HUB_TEST_SCRYPT_N`` (a power
+of two from 2^10 to 2^17); never set it in production.
 """
 
 from __future__ import annotations
@@ -35,7 +42,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 KEYRING_FILE = "keyring.json"
-SCRYPT_N = 2**15
+SCRYPT_N = 2**17
+SCRYPT_N_FLOOR = 2**17
+TEST_COST_ENV = "HUB_TEST_SCRYPT_N"
 
 
 class KeyRingError(Exception):
@@ -48,6 +57,21 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.b64decode(text.encode("ascii"))
+
+
+def scrypt_cost() -> tuple[int, int]:
+    """The scrypt N for new rings and the lowest N a ring may have: ``(SCRYPT_N, SCRYPT_N_FLOOR)``.
+
+    ``HUB_TEST_SCRYPT_N`` (tests only) replaces both with its value, so that
+    test rings are cheap and the floor is still enforced against them.
+    """
+    value = os.environ.get(TEST_COST_ENV)
+    if not value:
+        return SCRYPT_N, SCRYPT_N_FLOOR
+    n = int(value) if value.isdigit() else 0
+    if not 2**10 <= n <= SCRYPT_N or n & (n - 1):
+        raise KeyRingError(f"{TEST_COST_ENV} must be a power of two from 1024 to {SCRYPT_N} (it is for tests only)")
+    return n, n
 
 
 def _now() -> str:
@@ -76,6 +100,8 @@ class FileKeyRing:
         self._keys: dict[str, bytes] = {}
         self._mtime = 0.0
         self._checked = 0.0
+        self._derived: tuple[tuple[str, int, int, int], bytes] | None = None
+        self.upgraded = False
 
     # -- creating and loading ----------------------------------------------------------------
     @classmethod
@@ -91,7 +117,7 @@ class FileKeyRing:
             raise KeyRingError(f"{ring.path} already exists; use 'hub keys rotate' to add a key")
         ring._doc = {
             "version": 1,
-            "kdf": {"name": "scrypt", "salt": _b64(secrets.token_bytes(16)), "n": SCRYPT_N, "r": 8, "p": 1},
+            "kdf": _new_kdf(),
             "keys": [],
         }
         ring._add_key("kek", "primary")
@@ -110,14 +136,18 @@ class FileKeyRing:
                 self._add_key(purpose, "active", dump_jwk(jwk, private=True).encode())
 
     @classmethod
-    def open(cls, directory: Path, passphrase: str) -> FileKeyRing:
-        """Open an existing ring; raise ``KeyRingError`` if it is missing or the passphrase is wrong."""
+    def open(cls, directory: Path, passphrase: str, *, upgrade: bool = False) -> FileKeyRing:
+        """Open an existing ring; raise ``KeyRingError`` if it is missing, the passphrase is wrong or its cost is low.
+
+        With ``upgrade``, a ring whose scrypt N is below the floor is re-encrypted
+        at the current cost instead (``upgraded`` is then true).
+        """
         ring = cls(directory, passphrase)
-        ring.load()
+        ring.load(upgrade=upgrade)
         return ring
 
-    def load(self) -> None:
-        """(Re)read the file and decrypt every live key."""
+    def load(self, *, upgrade: bool = False) -> None:
+        """(Re)read the file and decrypt every live key; a ring below the cost floor is refused unless ``upgrade``."""
         try:
             stat = self.path.stat()
             doc = json.loads(self.path.read_text())
@@ -127,6 +157,17 @@ class FileKeyRing:
             raise KeyRingError(f"{self.path}: not a key ring file ({exc.msg})") from None
         if stat.st_mode & 0o077:
             raise KeyRingError(f"{self.path}: readable by others (mode {stat.st_mode & 0o777:o}); chmod 600 it")
+        new_n, floor = scrypt_cost()
+        kdf = doc.get("kdf") if isinstance(doc, dict) else None
+        if not isinstance(kdf, dict) or kdf.get("name") != "scrypt" or not isinstance(kdf.get("n"), int):
+            raise KeyRingError(f"{self.path}: not a key ring file (no scrypt parameters)")
+        below_floor = kdf["n"] < floor
+        if below_floor and not upgrade:
+            raise KeyRingError(
+                f"{self.path}: the ring's passphrase key is derived with scrypt N={kdf['n']}, below the N={floor} "
+                f"this hub requires; run 'hub keys rewrap' once to re-encrypt the ring at N={new_n} "
+                "(the keys in it stay the same)"
+            )
         self._doc = doc
         wrapping = self._wrapping_key()
         keys: dict[str, bytes] = {}
@@ -140,10 +181,29 @@ class FileKeyRing:
                 raise KeyRingError(f"{self.path}: wrong passphrase (or the file was altered)") from None
         self._keys = keys
         self._mtime = stat.st_mtime
+        if below_floor:
+            self._reseal()
+
+    def _reseal(self) -> None:
+        """Re-encrypt every live key under a fresh salt at the current scrypt cost, and save."""
+        self._doc["kdf"] = _new_kdf()
+        wrapping = self._wrapping_key()
+        for entry in self._doc["keys"]:
+            if entry["status"] != "retired":
+                nonce = secrets.token_bytes(12)
+                sealed = AESGCM(wrapping).encrypt(nonce, self._keys[entry["id"]], entry["id"].encode())
+                entry["material"] = _b64(nonce + sealed)
+        self._save()
+        self.upgraded = True
 
     def _wrapping_key(self) -> bytes:
+        """The key derived from the passphrase, derived once per set of scrypt parameters (it is slow on purpose)."""
         kdf = self._doc["kdf"]
-        return Scrypt(salt=_unb64(kdf["salt"]), length=32, n=kdf["n"], r=kdf["r"], p=kdf["p"]).derive(self._passphrase)
+        params = (kdf["salt"], kdf["n"], kdf["r"], kdf["p"])
+        if self._derived is None or self._derived[0] != params:
+            scrypt = Scrypt(salt=_unb64(kdf["salt"]), length=32, n=kdf["n"], r=kdf["r"], p=kdf["p"])
+            self._derived = (params, scrypt.derive(self._passphrase))
+        return self._derived[1]
 
     def refresh_if_changed(self, min_interval: float = 1.0) -> bool:
         """Re-read the file if another process (``hub keys rotate``) changed it; at most once per interval."""
@@ -180,6 +240,10 @@ class FileKeyRing:
             os.fsync(fh.fileno())
         os.replace(tmp, self.path)
         self._mtime = self.path.stat().st_mtime
+
+    def kdf_cost(self) -> int:
+        """The scrypt N the ring's passphrase key is derived with."""
+        return int(self._doc["kdf"]["n"])
 
     # -- what the hub uses -------------------------------------------------------------------
     def primary_kek_id(self) -> str:
@@ -275,6 +339,10 @@ class FileKeyRing:
         entry.pop("material", None)
         self._keys.pop(key_id, None)
         self._save()
+
+
+def _new_kdf() -> dict[str, Any]:
+    return {"name": "scrypt", "salt": _b64(secrets.token_bytes(16)), "n": scrypt_cost()[0], "r": 8, "p": 1}
 
 
 def passphrase_from_env(variable: str) -> str:

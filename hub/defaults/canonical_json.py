@@ -8,6 +8,7 @@ import orjson
 
 from hub.problems import Problem, UnparseableInput
 from hub.records import Rendered
+from hub.strict_json import parse_json_strict
 
 if TYPE_CHECKING:
     from hub.partners import Partner
@@ -15,32 +16,9 @@ if TYPE_CHECKING:
 MAX_DEPTH = 32
 
 
-def _depth_problem(value: Any, limit: int = MAX_DEPTH) -> bool:
-    """True when ``value`` nests deeper than ``limit`` (checked iteratively)."""
-    stack = [(value, 1)]
-    while stack:
-        current, depth = stack.pop()
-        if depth > limit:
-            return True
-        if isinstance(current, dict):
-            stack.extend((v, depth + 1) for v in current.values())
-        elif isinstance(current, list):
-            stack.extend((v, depth + 1) for v in current)
-    return False
-
-
 def parse_json_document(body: bytes) -> Any:
-    """Parse JSON, raising ``UnparseableInput`` with the position of the fault."""
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise UnparseableInput(
-            "The body is not valid JSON.", [Problem(f"line {exc.lineno}, column {exc.colno}", exc.msg)]
-        ) from None
-    if _depth_problem(document):
-        raise UnparseableInput("The body nests deeper than the hub accepts.",
-                               [Problem("$", f"more than {MAX_DEPTH} levels of nesting")])  # fmt: skip
-    return document
+    """Parse JSON strictly (``hub.strict_json``), raising ``UnparseableInput`` that says where the fault is."""
+    return parse_json_strict(body, max_depth=MAX_DEPTH)
 
 
 class CanonicalJsonAdapter:

@@ -2,8 +2,8 @@
 
 Decoding is canonical: padding, characters outside the base64url alphabet and encodings whose
 unused trailing bits are not zero are refused, so that every accepted text decodes from exactly
-one string. JSON objects are refused when they repeat a member name, use ``NaN``/``Infinity``,
-are not objects, or are too deep or too large for Python's parser.
+one string. JSON is read by ``hub.strict_json`` (no repeated member names, no ``NaN``/``Infinity``,
+UTF-8 only, bounded depth) and must be an object.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import json
 from typing import Any
 
 from hub.envelope.errors import EnvelopeError
+from hub.problems import UnparseableInput
+from hub.strict_json import parse_json_strict
 
 _ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _TO_STANDARD = bytes.maketrans(b"-_", b"+/")
@@ -49,28 +51,17 @@ def json_bytes(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, value in pairs:
-        if name in out:
-            raise EnvelopeError("JSON repeats a member name")
-        out[name] = value
-    return out
-
-
-def _no_constants(name: str) -> Any:
-    raise EnvelopeError("JSON uses NaN or Infinity")
-
-
 def parse_json_object(data: str | bytes, what: str = "JSON") -> dict[str, Any]:
-    """Parse UTF-8 JSON text that must be an object; raise ``EnvelopeError`` naming ``what`` otherwise."""
+    """Parse UTF-8 JSON text that must be an object; raise ``EnvelopeError`` naming ``what`` otherwise.
+
+    The text is read by the hub's one strict reader (``hub.strict_json``), the same that reads
+    every JSON message body.
+    """
     try:
-        text = data.decode("utf-8") if isinstance(data, bytes) else data
-        obj = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
-    except EnvelopeError as exc:
-        raise EnvelopeError(f"{what}: {exc.reason}") from None
-    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        raise EnvelopeError(f"{what} is not valid JSON") from None
+        obj = parse_json_strict(data)
+    except UnparseableInput as exc:
+        why = exc.problems[0].message if exc.problems else "is not JSON the hub accepts"
+        raise EnvelopeError(f"{what}: {why}") from None
     if not isinstance(obj, dict):
         raise EnvelopeError(f"{what} is not a JSON object")
     return obj

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from hub import Parsed, Partner, Problem, Rendered, UnparseableInput
+from hub import Parsed, Partner, Problem, Rendered, UnparseableInput, parse_json_strict
 from hub_nhs.fhir.bundle import MessageBundle
 from hub_nhs.fhir.discharge import discharge_notice
 from hub_nhs.fhir.render import acknowledgement_bundle, appointment_bundle
@@ -26,23 +26,8 @@ MAX_DEPTH = 64
 
 
 def read_json(body: bytes) -> Any:
-    """Parse FHIR JSON; raise ``UnparseableInput`` with the position of a syntax error or for deep nesting."""
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise UnparseableInput("The body is not valid JSON.",
-                               [Problem(f"line {exc.lineno}, column {exc.colno}", exc.msg)]) from None  # fmt: skip
-    stack = [(document, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise UnparseableInput("The body nests deeper than the hub accepts.",
-                                   [Problem("$", f"more than {MAX_DEPTH} levels of nesting")])  # fmt: skip
-        if isinstance(value, dict):
-            stack.extend((v, depth + 1) for v in value.values())
-        elif isinstance(value, list):
-            stack.extend((v, depth + 1) for v in value)
-    return document
+    """Parse FHIR JSON with the hub's strict reader (UTF-8, no repeated member names); ``UnparseableInput`` if not."""
+    return parse_json_strict(body, max_depth=MAX_DEPTH)
 
 
 class FhirR4Adapter:

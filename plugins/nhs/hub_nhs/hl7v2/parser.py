@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from hub import UnparseableInput
+from hub_nhs.hl7v2.charset import decode_body
 
 _SEGMENT_SPLIT = re.compile(r"\r\n|\r|\n")
 _SEGMENT_NAME = re.compile(r"^[A-Z][A-Z0-9]{2}$")
@@ -105,11 +106,8 @@ class Hl7Message:
 
 
 def decode_text(body: bytes) -> str:
-    """Bytes to text: UTF-8 when it decodes, otherwise Latin-1 (which always does)."""
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        return body.decode("latin-1")
+    """Bytes to text as each message's MSH-18 declares (``hub_nhs.hl7v2.charset``); broken UTF-8 is refused."""
+    return decode_body(body)
 
 
 def parse_messages(body: bytes) -> list[Hl7Message]:
