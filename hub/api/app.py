@@ -362,6 +362,7 @@ def create_app(hub: Hub, *, run_worker: bool = True) -> FastAPI:
         return _json({"status": "ready", "plugins_failed": failed})
 
     @app.get("/metrics", summary="Prometheus metrics (operators only: they name partners)",
+             response_class=PlainTextResponse,
              responses={200: {"description": "The Prometheus text format",
                               "content": {"text/plain": {"schema": {"type": "string"}}}},
                         **spec.problems(401, 403)})  # fmt: skip

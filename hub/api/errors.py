@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.api.problem import error_response, problem_response
@@ -94,6 +95,15 @@ class ServerErrorGuard:
             await response(scope, receive, send)
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers at this request's path."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.path_regex.match(request.url.path):
+            methods |= route.methods or set()
+    return sorted(methods)
+
+
 def install_error_handling(app: FastAPI, store: Store) -> None:
     """Register the problem+json handlers and the 500 guard on ``app``."""
 
@@ -112,7 +122,9 @@ def install_error_handling(app: FastAPI, store: Store) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         await audit_error(store, request.scope, exc.status_code)
-        headers = dict(exc.headers or {})  # keeps Allow on a 405
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # the router names only its first match's method; Allow lists them all
+            headers["Allow"] = ", ".join(allowed_methods(request))
         return problem_response(exc.status_code, str(exc.detail), str(exc.detail), headers=headers or None)
 
     app.add_middleware(ServerErrorGuard, store=store)

@@ -228,8 +228,19 @@ PUBLIC = {"security": []}
 
 
 def finish(document: dict[str, Any]) -> dict[str, Any]:
-    """Add the shared schemas and the bearer scheme (required unless an operation says ``security: []``)."""
+    """Add the shared schemas and the bearer scheme (required unless an operation says ``security: []``).
+
+    FastAPI adds a JSON 422 to every operation with a parameter; an operation that can answer 422 declares
+    it (as a problem), so those are removed, and with them the schemas only they used.
+    """
     components = document.setdefault("components", {})
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            invalid = operation.get("responses", {}).get("422", {})
+            if "application/problem+json" not in invalid.get("content", {"application/problem+json": None}):
+                del operation["responses"]["422"]
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.get("schemas", {}).pop(name, None)
     components.setdefault("schemas", {}).update(SCHEMAS)
     components["securitySchemes"] = {
         "bearer": {
