@@ -98,6 +98,17 @@ def test_the_accepted_media_types_are_those_the_loaded_adapters_read(fuzzed_worl
     assert {"application/fhir+json", "application/hl7-v2"} <= declared  # the built-in plugins are loaded here
 
 
+def test_a_format_whose_plugin_is_not_loaded_is_not_offered(make_world, monkeypatch) -> None:
+    monkeypatch.setenv("HUB_DISABLE_PLUGINS", "nhs-hl7v2")
+    world = make_world()
+    spec = requests.get(f"{world.url}/openapi.json", timeout=5).json()
+    declared = set(spec["paths"]["/v1/messages"]["post"]["requestBody"]["content"])
+    assert "application/hl7-v2" not in declared and "application/fhir+json" in declared
+    refused = world.as_("trust-a").post(f"{world.url}/v1/messages", data=b"MSH|^~\\&|", timeout=5,
+                                        headers={"Content-Type": "application/hl7-v2"})  # fmt: skip
+    assert refused.status_code == 415
+
+
 def test_the_token_is_checked_before_the_parameters(fuzzed_world) -> None:
     world = fuzzed_world
     for path in ("/v1/messages?nhs_number=not-a-number", "/v1/messages", "/v1/inbox?limit=many"):
