@@ -115,8 +115,11 @@ class CanonicalValidator:
         if not isinstance(message, dict):
             return [Problem("$", "a canonical message is a JSON object")]
         message_type = message.get("type")
+        known = ", ".join(MESSAGE_TYPES)
+        if message_type is not None and not isinstance(message_type, str):
+            # checked before any lookup: a list or object cannot name a schema (and cannot be a dict key)
+            return [Problem("$.type", f"must be a string, the message type: one of {known}")]
         if message_type not in self._validators:
-            known = ", ".join(MESSAGE_TYPES)
             if message_type is None:
                 return [Problem("$.type", f"required: the message type, one of {known}")]
             return [Problem("$.type", f"is not a message type this hub knows; known types are {known}")]

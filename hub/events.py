@@ -21,7 +21,8 @@ EVENT_KINDS = frozenset(
         "replayed",  # an operator put a dead delivery back in the queue
         "body_read",  # a partner or operator read a body (inbox, 'hub messages show --body')
         "searched",  # an operator or partner searched by NHS number (the number is not recorded)
-        "request_refused",  # an API request was refused (401, 403, 404, 413, 415, 422, ...)
+        "request_refused",  # an API request was refused (401, 403, 404, 405, 413, 415, 422, ...)
+        "request_failed",  # an API request (or one line of a batch) failed inside the hub: a 500, with its incident id
         "transmission_refused",  # a listener refused a whole inbound transmission (MESH) and let go of it
         "shredded",  # retention destroyed the body's data key
         "rewrapped",  # key rotation re-wrapped data keys (one event per batch)

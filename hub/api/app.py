@@ -13,15 +13,16 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from fastapi import Depends, FastAPI, Request
 from starlette.responses import PlainTextResponse, Response
 
-from hub.api.problem import error_response, problem_response
+from hub.api import openapi as spec
+from hub.api.docs_page import install_docs
+from hub.api.errors import audit_error, install_error_handling, internal_problem, new_incident
+from hub.api.problem import problem_response
 from hub.api.tls import client_cert_fingerprint
 from hub.crypto.blind_index import nhs_index
 from hub.events import HubEvent
@@ -42,11 +43,9 @@ from hub.problems import (
 )
 from hub.records import Listener, ListenerContext, as_parsed
 from hub.runtime import Hub
+from hub.sealing import SEALED_MEDIA_TYPES
 
 log = logging.getLogger("hub.api")
-
-JSON_BODY = {"application/json": {"schema": {"type": "object"}}}
-PROBLEM = {"description": "Problem details (RFC 9457)", "content": {"application/problem+json": {}}}
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -75,6 +74,56 @@ async def start_listeners(hub: Hub, started: list[Listener]) -> None:
         await listener.start(context)
         started.append(listener)
         log.info("listener %s started", name)
+
+
+def authenticate(request: Request) -> Caller:
+    """The caller of this request, by client certificate or bearer token; raises ``Unauthenticated``.
+
+    A FastAPI dependency, so it runs before the parameters are validated: a request without a valid token is
+    a 401 whatever else is wrong with it.
+    """
+    hub: Hub = request.app.state.hub
+    partners, metrics = hub.config.partners, hub.metrics
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    fingerprint = client_cert_fingerprint(request.scope)
+    by_cert = partners.authenticate_certificate(fingerprint) if fingerprint else None
+    if by_cert is not None and not token.strip():
+        request.state.caller = by_cert
+        return by_cert
+    if scheme.lower() != "bearer" or not token.strip():
+        metrics.inc("hub_requests_refused_total", help="Requests refused before reaching a handler",
+                    reason="unauthenticated")  # fmt: skip
+        raise Unauthenticated("Send 'Authorization: Bearer <token>' with the token the hub issued to you.")
+    caller = partners.authenticate(token.strip())
+    if caller is None:
+        metrics.inc("hub_requests_refused_total", reason="unauthenticated")
+        raise Unauthenticated("This token is not known to the hub (revoked, mistyped, or for another hub).")
+    if by_cert is not None and by_cert.id != caller.id:
+        raise Unauthenticated("The client certificate and the token belong to different partners.")
+    request.state.caller = caller
+    return caller
+
+
+Authenticated = Annotated[Caller, Depends(authenticate)]
+
+
+def partner_caller(caller: Authenticated) -> Caller:
+    """A partner (operators may not send or collect); raises ``Forbidden`` for an operator."""
+    if caller.is_operator:
+        raise Forbidden("Operators read message states; only partners send and collect messages.")
+    return caller
+
+
+def operator_caller(caller: Authenticated) -> Caller:
+    """An operator; raises ``Forbidden`` for a partner."""
+    if not caller.is_operator:
+        raise Forbidden("Metrics are for operators.")
+    return caller
+
+
+PartnerCaller = Annotated[Caller, Depends(partner_caller)]
+OperatorCaller = Annotated[Caller, Depends(operator_caller)]
 
 
 def create_app(hub: Hub, *, run_worker: bool = True) -> FastAPI:
@@ -113,57 +162,12 @@ def create_app(hub: Hub, *, run_worker: bool = True) -> FastAPI:
         description="Exchange discharge notices, housing requests and appointments, referrals and IPS referrals "
         "between NHS trusts, councils, hostels and charities.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
-
-    @app.exception_handler(HubError)
-    async def hub_error(request: Request, exc: HubError) -> Response:
-        actor = getattr(request.state, "caller", None)
-        detail = {"status": exc.status, "method": request.method, "path": request.url.path}
-        try:  # every refused request is on the audit log; ids and statuses only, never the body
-            await store.audit_async([HubEvent("request_refused", "", time.time(), detail=detail,
-                                              actor=actor.id if actor else "anonymous")])  # fmt: skip
-        except Exception:
-            log.exception("could not audit a refused request")
-        return error_response(exc)
-
-    @app.exception_handler(RequestValidationError)
-    async def request_error(_: Request, exc: RequestValidationError) -> Response:
-        problems = [Problem(".".join(str(p) for p in e.get("loc", ())), e.get("msg", "")) for e in exc.errors()]
-        return problem_response(422, "Invalid request", "The request's parameters are not valid.", problems)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
-        return problem_response(exc.status_code, str(exc.detail), str(exc.detail))
-
-    @app.exception_handler(Exception)
-    async def internal_error(_: Request, exc: Exception) -> Response:
-        log.exception("unhandled error: %s", type(exc).__name__)
-        return problem_response(500, "Internal error", "The hub failed; nothing was stored for this request.")
-
-    def authenticate(request: Request) -> Caller:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        fingerprint = client_cert_fingerprint(request.scope)
-        by_cert = partners.authenticate_certificate(fingerprint) if fingerprint else None
-        if by_cert is not None and not token.strip():
-            request.state.caller = by_cert
-            return by_cert
-        if scheme.lower() != "bearer" or not token.strip():
-            metrics.inc("hub_requests_refused_total", help="Requests refused before reaching a handler",
-                        reason="unauthenticated")  # fmt: skip
-            raise Unauthenticated("Send 'Authorization: Bearer <token>' with the token the hub issued to you.")
-        caller = partners.authenticate(token.strip())
-        if caller is None:
-            metrics.inc("hub_requests_refused_total", reason="unauthenticated")
-            raise Unauthenticated("This token is not known to the hub (revoked, mistyped, or for another hub).")
-        if by_cert is not None and by_cert.id != caller.id:
-            raise Unauthenticated("The client certificate and the token belong to different partners.")
-        request.state.caller = caller
-        return caller
-
-    def require_partner(caller: Caller) -> None:
-        if caller.is_operator:
-            raise Forbidden("Operators read message states; only partners send and collect messages.")
+    app.state.hub = hub
+    install_error_handling(app, store)
+    install_docs(app)
 
     async def read_body(request: Request) -> bytes:
         limit = settings.max_body_bytes
@@ -190,34 +194,16 @@ def create_app(hub: Hub, *, run_worker: bool = True) -> FastAPI:
         "/v1/messages",
         status_code=202,
         summary="Send one message",
+        responses={**spec.success("Accepted", "Committed (or recognised as a repeat)", 202),
+                   **spec.problems(400, 401, 403, 409, 413, 415, 422)},
         openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {"schema": {"$ref": "#/components/schemas/CanonicalMessage"}},
-                    "application/fhir+json": {"schema": {"type": "object"}},
-                    "application/fhir+xml": {"schema": {"type": "string"}},
-                    "application/hl7-v2": {"schema": {"type": "string"}},
-                    "application/xml": {"schema": {"type": "string"}},
-                    "text/xml": {"schema": {"type": "string"}},
-                    "application/jose": {"schema": {"type": "string"}},
-                    "application/jose+json": {"schema": {"type": "object"}},
-                },
-            },
+            "requestBody": {"required": True,
+                            "content": spec.message_body_content(hub.plugins.adapters.values(), SEALED_MEDIA_TYPES)},
             "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
-                            "schema": {"type": "string", "maxLength": 200}}],
-            "responses": {
-                "202": {"description": "Committed", "content": {"application/json": {"schema": {
-                    "type": "object", "properties": {"id": {"type": "string"}, "status": {"const": "accepted"},
-                                                     "duplicate": {"type": "boolean"},
-                                                     "notes": {"type": "array", "items": {"type": "string"}}}}}}},
-                **{str(s): PROBLEM for s in (400, 401, 403, 409, 413, 415, 422)},
-            },
+                            "schema": {"type": "string", "minLength": 1, "maxLength": 200}}],
         },
     )  # fmt: skip
-    async def post_message(request: Request) -> Response:
-        caller = authenticate(request)
-        require_partner(caller)
+    async def post_message(request: Request, caller: PartnerCaller) -> Response:
         body = await read_body(request)
         idempotency_key = request.headers.get("idempotency-key")
         if idempotency_key is not None and not 0 < len(idempotency_key) <= 200:
@@ -236,20 +222,26 @@ def create_app(hub: Hub, *, run_worker: bool = True) -> FastAPI:
     @app.post(
         "/v1/messages:batch",
         summary="Send many canonical messages as NDJSON; each line gets its own result (status 202 or a problem)",
-        openapi_extra={"requestBody": {"required": True, "content": {"application/x-ndjson": {
-            "schema": {"type": "string"}}}}},
+        responses={**spec.success("BatchResult", "One result per non-blank line, in order"),
+                   **spec.problems(400, 401, 403, 413)},
+        openapi_extra={"requestBody": {"required": True, "content": {"application/x-ndjson": {"schema": {
+            "type": "string", "pattern": "\\S",
+            "description": "One canonical message (a JSON object) per line; blank lines are skipped, and a body "
+                           "with no message at all is refused (400)"}}}}},
     )  # fmt: skip
-    async def post_batch(request: Request) -> Response:
-        caller = authenticate(request)
-        require_partner(caller)
+    async def post_batch(request: Request, caller: PartnerCaller) -> Response:
         sender = partners.get(caller.id)
         if sender is not None and sender.seals:
             raise Forbidden(f"{caller.id} has envelope keys registered: send each message sealed to /v1/messages.")
         body = await read_body(request)
         lines = body.split(b"\n")
-        if sum(1 for line in lines if line.strip()) > settings.max_batch_lines:
-            raise PayloadTooLarge(f"The batch has {len(lines)} lines; this hub accepts at most "
+        filled = sum(1 for line in lines if not is_blank(line))
+        if filled > settings.max_batch_lines:
+            raise PayloadTooLarge(f"The batch has {filled} messages; this hub accepts at most "
                                   f"{settings.max_batch_lines}.")  # fmt: skip
+        if filled == 0:
+            raise UnparseableInput("The batch holds no message: send one canonical JSON message per line.",
+                                   [Problem("body", "no line holds anything but white space")])  # fmt: skip
         adapter = hub.plugins.adapters["canonical-json"]
 
         async def one(number: int, line: bytes) -> dict[str, Any]:
@@ -260,19 +252,21 @@ def create_app(hub: Hub, *, run_worker: bool = True) -> FastAPI:
                 return {"line": number, "status": exc.status, "title": exc.title, "detail": exc.detail,
                         "errors": [p.as_dict() for p in exc.problems]}  # fmt: skip
             except Exception as exc:  # one line's failure must not hide what the other lines did
-                log.exception("batch line %d failed: %s", number, type(exc).__name__)
-                return {"line": number, "status": 500, "title": "Internal error",
-                        "detail": "The hub failed on this line; it was not stored. Send it again."}  # fmt: skip
+                incident = new_incident()
+                log.exception("incident %s: batch line %d failed: %s", incident, number, type(exc).__name__)
+                await audit_error(store, request.scope, 500, line=number, incident=incident)
+                return {"line": number, "status": 500, **internal_problem(incident, "line")}
             return {"line": number, **accepted.as_dict(), "status": 202}
 
-        work = [one(n, line) for n, line in enumerate(lines, start=1) if line.strip()]
+        work = [one(n, line) for n, line in enumerate(lines, start=1) if not is_blank(line)]
         results = await asyncio.gather(*work)
         accepted_count = sum(1 for r in results if r["status"] == 202)
         return _json({"accepted": accepted_count, "rejected": len(results) - accepted_count, "results": results})
 
-    @app.get("/v1/messages", summary="Find messages about one person by NHS number (through the blind index)")
-    async def find_messages(request: Request, nhs_number: str) -> Response:
-        caller = authenticate(request)
+    @app.get("/v1/messages", summary="Find messages about one person by NHS number (through the blind index)",
+             responses={**spec.success("MessageList", "The messages you may read about this person"),
+                        **spec.problems(401, 422)})  # fmt: skip
+    async def find_messages(caller: Authenticated, nhs_number: str) -> Response:
         why = nhs_number_problem(nhs_number)
         if why:
             raise InvalidMessage("The NHS number to search for is not valid.", [Problem("query nhs_number", why)])
@@ -282,9 +276,12 @@ def create_app(hub: Hub, *, run_worker: bool = True) -> FastAPI:
                                           detail={"by": "nhs_number", "found": len(rows)})])  # fmt: skip
         return _json({"items": rows})
 
-    @app.get("/v1/messages/{message_id}", summary="State and timeline of one message")
-    async def get_message(message_id: str, request: Request) -> Response:
-        caller = authenticate(request)
+    @app.get(
+        "/v1/messages/{message_id}",
+        summary="State and timeline of one message",
+        responses={**spec.success("MessageView", "The message's state"), **spec.problems(401, 404)},
+    )
+    async def get_message(message_id: str, caller: Authenticated) -> Response:
         if not caller.is_operator and not store.may_read(caller.id, message_id):
             raise NotFound(f"No message {message_id} that you may see.")
         view = store.message_view(message_id)
@@ -299,10 +296,12 @@ def create_app(hub: Hub, *, run_worker: bool = True) -> FastAPI:
             view["derived"] = []
         return _json(view)
 
-    @app.get("/v1/inbox", summary="Messages waiting for a partner that pulls")
-    async def get_inbox(request: Request, limit: int = 50) -> Response:
-        caller = authenticate(request)
-        require_partner(caller)
+    @app.get(
+        "/v1/inbox",
+        summary="Messages waiting for a partner that pulls (limit is brought into 1..500)",
+        responses={**spec.success("Inbox", "The oldest waiting messages"), **spec.problems(401, 403, 422)},
+    )
+    async def get_inbox(caller: PartnerCaller, limit: int = 50) -> Response:
         partner = partners.get(caller.id)
         assert partner is not None
         adapter = hub.plugins.adapters.get(partner.adapter) or hub.plugins.adapters["canonical-json"]
@@ -336,21 +335,28 @@ def create_app(hub: Hub, *, run_worker: bool = True) -> FastAPI:
                                      for job_record, delivery in read])  # fmt: skip
         return _json({"items": items})
 
-    @app.post("/v1/inbox/{delivery_id}/ack", summary="Confirm a pulled message was taken")
-    async def ack_inbox(delivery_id: str, request: Request) -> Response:
-        caller = authenticate(request)
-        require_partner(caller)
+    @app.post("/v1/inbox/{delivery_id}/ack", summary="Confirm a pulled message was taken",
+              responses={**spec.success("InboxAck", "Taken: the delivery is delivered"),
+                         **spec.problems(401, 403, 404)})  # fmt: skip
+    async def ack_inbox(delivery_id: str, caller: PartnerCaller) -> Response:
         events = await asyncio.to_thread(store.ack_inbox, caller.id, delivery_id, time.time())
         if events is None:
             raise NotFound(f"No waiting message {delivery_id} in your inbox.")
         intake.emit(events)
         return _json({"id": delivery_id, "status": "delivered"})
 
-    @app.get("/healthz", summary="The process is alive")
+    @app.get(
+        "/healthz", summary="The process is alive", openapi_extra=spec.PUBLIC, responses=spec.success("Health", "Alive")
+    )
     async def healthz() -> Response:
         return _json({"status": "ok"})
 
-    @app.get("/readyz", summary="The hub can accept messages (store reachable); lists plugins that failed to load")
+    @app.get(
+        "/readyz",
+        summary="The hub can accept messages (store reachable); lists plugins that failed to load",
+        openapi_extra=spec.PUBLIC,
+        responses={**spec.success("Ready", "Ready"), **spec.problems(503)},
+    )
     async def readyz() -> Response:
         try:
             store.ping()
@@ -359,26 +365,25 @@ def create_app(hub: Hub, *, run_worker: bool = True) -> FastAPI:
         failed = [i.name for i in hub.plugins.errors]
         return _json({"status": "ready", "plugins_failed": failed})
 
-    @app.get("/metrics", summary="Prometheus metrics (operators only: they name partners)")
-    async def metrics_endpoint(request: Request) -> Response:
-        if not authenticate(request).is_operator:
-            raise Forbidden("Metrics are for operators.")
+    @app.get("/metrics", summary="Prometheus metrics (operators only: they name partners)",
+             response_class=PlainTextResponse,
+             responses={200: {"description": "The Prometheus text format",
+                              "content": {"text/plain": {"schema": {"type": "string"}}}},
+                        **spec.problems(401, 403)})  # fmt: skip
+    async def metrics_endpoint(caller: OperatorCaller) -> Response:
         return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
 
     original_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schema = original_openapi()
-            schema.setdefault("components", {}).setdefault("schemas", {})["CanonicalMessage"] = {
-                "description": "A canonical message; see schemas/canonical/v1 for each type's JSON Schema.",
-                "type": "object",
-                "required": ["message_id", "type", "schema_version", "created_at", "sender", "payload"],
-            }
-            schema["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
-            schema["security"] = [{"bearer": []}]
-            app.openapi_schema = schema
+            app.openapi_schema = spec.finish(original_openapi())
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def is_blank(line: bytes) -> bool:
+    """A batch line with nothing but white space (as the OpenAPI pattern ``\\S`` sees it) carries no message."""
+    return not line.decode("utf-8", "replace").strip()

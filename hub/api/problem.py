@@ -15,6 +15,7 @@ _SLUGS = {
     401: "unauthenticated",
     403: "forbidden",
     404: "not-found",
+    405: "method-not-allowed",
     409: "conflict",
     413: "too-large",
     415: "unsupported-media-type",

@@ -1,0 +1,161 @@
+"""The OpenAPI document tells the truth about the running hub, and /docs works offline.
+
+A schema-driven fuzzer (schemathesis) generates requests from ``/openapi.json``, valid and invalid, and sends
+them to a real hub on loopback as a partner and as an operator, with every check on: no 5xx, every status and
+content type and header and body as the document says, invalid data refused, valid data not refused for a
+reason the document could have said, authentication enforced where declared, 405 with ``Allow``. The number
+of examples is bounded so the run stays short.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import requests
+from conftest import HubWorld, build_world
+
+from hub.canonical import MESSAGE_TYPES
+
+HOOKS = Path(__file__).resolve().parent / "fuzz"
+
+# 422 (and 400 for a non-canonical format) can answer data the document calls valid: the NHS number's
+# Modulus 11, the sender being the caller, an answer to a message never received, a FHIR Bundle's or an
+# HL7 message's content are rules no JSON Schema of these bodies states. Every other status is as declared.
+FUZZ_EXAMPLES = 10
+FUZZ_CONFIG = """
+[checks]
+enabled = true
+positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404", "409", "422"]
+"""
+
+
+@pytest.fixture(scope="module")
+def fuzzed_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubWorld]:
+    """One hub for the whole module: the fuzzer's requests are many, and none of them changes the others."""
+    built = build_world(tmp_path_factory.mktemp("fuzz"))
+    try:
+        yield built
+    finally:
+        built.hub.stop()
+        for sim in built.sims.values():
+            sim.stop()
+
+
+@pytest.mark.parametrize("who", ["trust-a", "ops"])
+def test_the_fuzzer_finds_nothing_the_openapi_document_does_not_say(fuzzed_world, who: str, tmp_path: Path) -> None:
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(FUZZ_CONFIG)
+    command = [sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "--no-color",
+               "run", f"{fuzzed_world.url}/openapi.json", "--checks", "all", "--mode", "all",
+               "--max-examples", str(FUZZ_EXAMPLES), "--seed", "8", "--workers", "1", "--request-timeout", "10",
+               "--header", f"Authorization: Bearer {fuzzed_world.tokens[who]}", "--warnings", "off"]  # fmt: skip
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": "ndjson_hooks",
+           "PYTHONPATH": os.pathsep.join([str(HOOKS), os.environ.get("PYTHONPATH", "")])}  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-3000:]
+
+
+def test_the_document_declares_what_the_server_does(fuzzed_world) -> None:
+    world = fuzzed_world
+    spec = requests.get(f"{world.url}/openapi.json", timeout=5).json()
+    paths = spec["paths"]
+    assert spec["security"] == [{"bearer": []}]
+    assert paths["/healthz"]["get"]["security"] == [] and paths["/readyz"]["get"]["security"] == []
+    assert set(paths["/metrics"]["get"]["responses"]["200"]["content"]) == {"text/plain"}
+    assert set(paths["/v1/messages:batch"]["post"]["requestBody"]["content"]) == {"application/x-ndjson"}
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                if int(status) >= 400:
+                    assert set(response["content"]) == {"application/problem+json"}, (method, path, status)
+                    assert response["content"]["application/problem+json"]["schema"] == {
+                        "$ref": "#/components/schemas/Problem"
+                    }
+    declared = {path: set(ops["get" if "get" in ops else "post"]["responses"]) for path, ops in paths.items()}
+    assert declared["/v1/messages/{message_id}"] == {"200", "401", "404", "500"}
+    assert {"401", "403", "422"} <= declared["/v1/inbox"]
+    assert {"202", "400", "401", "403", "409", "413", "415", "422"} <= set(paths["/v1/messages"]["post"]["responses"])
+    assert spec["components"]["schemas"]["CanonicalMessage"]["properties"]["type"]["enum"] == list(MESSAGE_TYPES)
+
+
+def test_the_accepted_media_types_are_those_the_loaded_adapters_read(fuzzed_world) -> None:
+    world = fuzzed_world
+    spec = requests.get(f"{world.url}/openapi.json", timeout=5).json()
+    declared = set(spec["paths"]["/v1/messages"]["post"]["requestBody"]["content"])
+    # the 415 names every media type the loaded adapters read
+    refused = world.as_("trust-a").post(f"{world.url}/v1/messages", data=b"x", timeout=5,
+                                        headers={"Content-Type": "application/x-unknown"})  # fmt: skip
+    assert refused.status_code == 415
+    read = set(re.search(r"this hub reads (.*)\.$", refused.json()["detail"]).group(1).split(", "))
+    assert declared == read | {"application/jose", "application/jose+json"}
+    assert {"application/fhir+json", "application/hl7-v2"} <= declared  # the built-in plugins are loaded here
+
+
+def test_a_format_whose_plugin_is_not_loaded_is_not_offered(make_world, monkeypatch) -> None:
+    monkeypatch.setenv("HUB_DISABLE_PLUGINS", "nhs-hl7v2")
+    world = make_world()
+    spec = requests.get(f"{world.url}/openapi.json", timeout=5).json()
+    declared = set(spec["paths"]["/v1/messages"]["post"]["requestBody"]["content"])
+    assert "application/hl7-v2" not in declared and "application/fhir+json" in declared
+    refused = world.as_("trust-a").post(f"{world.url}/v1/messages", data=b"MSH|^~\\&|", timeout=5,
+                                        headers={"Content-Type": "application/hl7-v2"})  # fmt: skip
+    assert refused.status_code == 415
+
+
+def test_the_token_is_checked_before_the_parameters(fuzzed_world) -> None:
+    world = fuzzed_world
+    for path in ("/v1/messages?nhs_number=not-a-number", "/v1/messages", "/v1/inbox?limit=many"):
+        response = requests.get(f"{world.url}{path}", timeout=5)
+        assert response.status_code == 401, path
+        assert response.headers["www-authenticate"] == 'Bearer realm="hub"'
+    response = world.as_("ops").get(f"{world.url}/v1/inbox?limit=many", timeout=5)
+    assert response.status_code == 403
+
+
+def test_a_method_not_allowed_names_the_allowed_ones(fuzzed_world) -> None:
+    world = fuzzed_world
+    for path, allowed in (("/v1/inbox", "GET"), ("/v1/messages", "GET, POST")):
+        response = world.as_("trust-a").delete(f"{world.url}{path}", timeout=5)
+        assert response.status_code == 405
+        assert response.headers["allow"] == allowed
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_an_empty_batch_is_refused(fuzzed_world) -> None:
+    world = fuzzed_world
+    for body in (b"", b"\n\n", b"  \r\n\t"):
+        response = world.as_("trust-a").post(f"{world.url}/v1/messages:batch", data=body, timeout=5,
+                                             headers={"Content-Type": "application/x-ndjson"})  # fmt: skip
+        assert response.status_code == 400, body
+        assert response.json()["errors"] == [{"location": "body", "detail": "no line holds anything but white space"}]
+
+
+class _References(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.urls += [value for name, value in attrs if name in ("src", "href") and value]
+
+
+def test_the_docs_page_loads_only_from_the_hub(fuzzed_world) -> None:
+    world = fuzzed_world
+    page = requests.get(f"{world.url}/docs", timeout=5)
+    assert page.status_code == 200
+    parser = _References()
+    parser.feed(page.text)
+    assert len(parser.urls) == 3  # the script, the style sheet, the icon
+    for url in parser.urls:
+        assert url.startswith("/") and not url.startswith("//"), url
+        asset = requests.get(f"{world.url}{url}", timeout=5)
+        assert asset.status_code == 200 and len(asset.content) > 500, url
+    assert "http://" not in page.text and "https://" not in page.text
+    assert requests.get(f"{world.url}/redoc", timeout=5).status_code == 404
