@@ -311,6 +311,8 @@ def test_a_database_from_before_search_entries_and_keyed_fingerprints_is_upgrade
     changed = _reordered(notice)  # a deep copy
     changed["payload"]["person"]["family_name"] = "Other"
     assert world.send("trust-a", changed).status_code == 409
+
+
 def test_a_new_key_ring_costs_scrypt_2_17_and_an_older_cheaper_ring_is_refused_until_upgraded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

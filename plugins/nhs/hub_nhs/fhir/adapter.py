@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from hub import Parsed, Partner, Problem, Rendered, UnparseableInput, parse_json_strict
+from hub import Parsed, Partner, Rendered, parse_json_strict
 from hub_nhs.fhir.bundle import MessageBundle
 from hub_nhs.fhir.discharge import discharge_notice
 from hub_nhs.fhir.render import acknowledgement_bundle, appointment_bundle
