@@ -150,6 +150,18 @@ def world(tmp_path: Path) -> Iterator[HubWorld]:
             sim.stop()
 
 
+@pytest.fixture(scope="module")
+def module_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubWorld]:
+    """One hub with the standard partners for a whole test module, for tests that change nothing another sees."""
+    built = build_world(tmp_path_factory.mktemp("module-world"))
+    try:
+        yield built
+    finally:
+        built.hub.stop()
+        for sim in built.sims.values():
+            sim.stop()
+
+
 @pytest.fixture
 def make_world(tmp_path: Path) -> Iterator[Any]:
     """A factory for a hub with extra settings; everything it starts is stopped after the test."""

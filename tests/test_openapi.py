@@ -13,13 +13,12 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
-from conftest import HubWorld, build_world
 
 from hub.canonical import MESSAGE_TYPES
 
@@ -37,15 +36,9 @@ positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404",
 
 
 @pytest.fixture(scope="module")
-def fuzzed_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubWorld]:
+def fuzzed_world(module_world: Any) -> Any:
     """One hub for the whole module: the fuzzer's requests are many, and none of them changes the others."""
-    built = build_world(tmp_path_factory.mktemp("fuzz"))
-    try:
-        yield built
-    finally:
-        built.hub.stop()
-        for sim in built.sims.values():
-            sim.stop()
+    return module_world
 
 
 @pytest.mark.parametrize("who", ["trust-a", "ops"])
