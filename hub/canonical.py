@@ -214,7 +214,17 @@ class CanonicalValidator:
         return found
 
 
-_SAFE_MESSAGES = {"Required", "AdditionalProperties", "UnevaluatedProperties", "PropertyNames"}
+_SAFE_MESSAGES = {"Required"}  # quotes a name from the schema, never from the message
+_SCHEMA_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+def _unexpected_members(names: Any) -> str:
+    """Name the unexpected members that look like schema names; count the others without quoting them."""
+    listed = [str(n) for n in (names or [])]
+    shown = [repr(n) for n in listed if _SCHEMA_NAME.fullmatch(n)]
+    hidden = len(listed) - len(shown)
+    parts = shown + ([f"{hidden} other member{'s' if hidden != 1 else ''}"] if hidden else [])
+    return "members not allowed here: " + (", ".join(parts) or "unnamed")
 
 
 def describe_schema_error(error: Any) -> str:
@@ -227,6 +237,10 @@ def describe_schema_error(error: Any) -> str:
     name = type(kind).__name__
     if name in _SAFE_MESSAGES:
         return str(error.message)
+    if name in ("AdditionalProperties", "UnevaluatedProperties"):
+        return _unexpected_members(getattr(kind, "unexpected", None))
+    if name == "PropertyNames":
+        return "a member name does not have the expected form"
     if name == "Type":
         return f"must be of type {' or '.join(str(t) for t in kind.types)}"
     if name == "Pattern":

@@ -31,7 +31,8 @@ def nhs_number_problem(value: str) -> str | None:
     if check == 10:
         return "this is not a valid NHS number: its check digit cannot be computed (Modulus 11 gives 10)"
     if check != int(digits[9]):
-        return f"this is not a valid NHS number: the check digit should be {check}, not {digits[9]} (Modulus 11)"
+        # never say which digit is expected: "fixing" the last digit can make another person's valid number
+        return "this is not a valid NHS number: it fails the Modulus 11 check; check every digit against the record"
     return None
 
 

@@ -12,7 +12,6 @@ Acknowledgement, which the hub then takes in like one the partner had posted.
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -20,8 +19,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from hub.canonical import SCHEMA_VERSION
-from hub.problems import ConfigError
+from hub.problems import ConfigError, UnparseableInput
 from hub.records import PartnerReply
+from hub.strict_json import parse_json_strict
 
 if TYPE_CHECKING:
     from hub.config import _Section
@@ -31,7 +31,9 @@ MAX_REPLY_BYTES = 64 * 1024
 MAX_REFERENCE = 128
 MAX_REASON = 1000
 MAX_REASON_CODE = 64
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# what no text field of a canonical message may hold (C0/C1 controls, non-characters, lone surrogates): a reply's
+# text becomes an Acknowledgement's, which must pass the canonical text check or the decision would be lost
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]")
 _MISSING = object()
 
 Scalar = str | int | bool
@@ -84,19 +86,6 @@ def _same(value: Any, wanted: Scalar) -> bool:
     if isinstance(wanted, str):
         return isinstance(value, str) and value.strip().casefold() == wanted.strip().casefold()
     return type(value) is type(wanted) and value == wanted
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError("duplicate member name")
-        out[key] = value
-    return out
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
 
 
 def checked_receipt(value: object, where: str = "the receipt") -> tuple[str | None, str | None]:
@@ -192,9 +181,8 @@ class ReplyMapping:
         if len(body) > MAX_REPLY_BYTES:
             return ReplyReading(warnings=[f"the partner's answer is over {MAX_REPLY_BYTES // 1024} KiB; not read"])
         try:
-            document = json.loads(body.decode("utf-8"), object_pairs_hook=_no_duplicates,
-                                  parse_constant=_no_constants)  # fmt: skip
-        except (UnicodeDecodeError, ValueError, RecursionError):
+            document = parse_json_strict(body)
+        except UnparseableInput:
             return ReplyReading(warnings=["the partner's answer is not JSON (UTF-8, each member named once), "
                                           "where a JSON reply is configured"])  # fmt: skip
         warnings: list[str] = []

@@ -57,7 +57,7 @@ def test_bad_input_is_refused_with_problem_details_and_nothing_is_stored(world, 
 def test_every_schema_and_rule_problem_is_listed_with_its_location(world) -> None:
     problem = post(world, invalid_request()).json()
     by_location = {e["location"]: e["detail"] for e in problem["errors"]}
-    assert "check digit" in by_location["$.payload.person.nhs_number"]
+    assert "Modulus 11" in by_location["$.payload.person.nhs_number"]
     assert "county (E10)" in by_location["$.payload.target_authority_gss"]
     assert "Homelessness Reduction Act 2017" in by_location["$.consent.share_contact"]
     assert "referrer" in by_location["$.payload"]

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from messages import EXAMPLES, housing_request
+from messages import EXAMPLES, discharge_notice, housing_request
 
 from hub.canonical import MESSAGE_TYPES, SCHEMA_FILES, CanonicalValidator
 from hub.identifiers import housing_authority_problem, is_valid_nhs_number, nhs_number_problem
@@ -25,7 +25,7 @@ def test_valid_nhs_numbers_pass_modulus_11(number: str) -> None:
 @pytest.mark.parametrize(
     ("number", "why"),
     [
-        ("9434765918", "check digit should be 9"),
+        ("9434765918", "fails the Modulus 11 check"),
         ("123456789", "exactly 10 digits"),
         ("94347659A9", "exactly 10 digits"),
     ],
@@ -128,3 +128,14 @@ def test_line_breaks_and_tabs_only_in_fields_the_schema_marks_as_free_text(valid
 def test_an_unknown_type_is_refused_without_repeating_it(validator) -> None:
     (problem,) = validator.problems(dict(housing_request(), type="Quennevilleworth"), "trust-a")
     assert problem.location == "$.type" and "Quennevilleworth" not in problem.message
+
+
+def test_an_unexpected_member_is_named_only_when_it_looks_like_a_schema_name() -> None:
+    """A member name can be personal data (a name, an NHS number): errors never quote it (issue 8, item 13)."""
+    message = discharge_notice()
+    message["payload"]["person"]["John Smith 9434765919"] = "x"
+    message["payload"]["person"]["middle_name"] = "x"
+    problems = CanonicalValidator().problems(message, "trust-a")
+    text = " ".join(p.message for p in problems)
+    assert "John" not in text and "9434765919" not in text
+    assert "'middle_name'" in text and "1 other member" in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,12 @@ def test_the_readme_gives_the_two_commands() -> None:
 
 def test_ci_runs_exactly_make_test() -> None:
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_the_integrators_guide_lists_every_event_kind() -> None:
+    """Observers switch on ``HubEvent.kind``: the guide's list must be the hub's."""
+    from hub.events import EVENT_KINDS
+
+    row = next(line for line in (ROOT / "docs" / "integrators.md").read_text().splitlines()
+               if line.startswith("| `kind: str` |"))  # fmt: skip
+    assert set(re.findall(r"`([a-z_]+)`", row)) == set(EVENT_KINDS)

@@ -285,3 +285,16 @@ def test_a_third_party_transport_can_return_a_receipt_and_a_decision(tmp_path: P
             "council-luton", "rejected", "out of area")  # fmt: skip
     finally:
         hub.close()
+
+
+def test_a_reason_with_characters_no_message_may_hold_keeps_the_decision() -> None:
+    """A non-character in the partner's reason is cleaned, so its Acknowledgement passes intake (the decision stands)."""
+    from hub.canonical import _NOT_TEXT
+    from hub.replies import JsonPointer, ReplyMapping
+
+    mapping = ReplyMapping(decision=JsonPointer.parse("/outcome"), accepted=("yes",), rejected=("no",),
+                           reason=JsonPointer.parse("/why"))  # fmt: skip
+    reading = mapping.read('{"outcome": "no", "why": "full\ufffe until\uffff March\u0085"}'.encode())
+    assert reading.reply is not None and reading.reply.status == "rejected"
+    assert reading.reply.reason is not None and not _NOT_TEXT.search(reading.reply.reason)
+    assert reading.warnings == []

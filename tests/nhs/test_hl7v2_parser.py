@@ -133,3 +133,14 @@ def test_a_valid_message_with_one_field_mangled_raises_only_hub_errors(field: in
     body = "\r".join(good).encode("utf-8", "surrogatepass")
     with contextlib.suppress(HubError):
         Hl7v2Adapter().parse(body, content_type="application/hl7-v2", sender_id="trust-a")
+
+
+def test_a_line_that_is_not_a_segment_is_refused_without_quoting_it() -> None:
+    """A stray line break in free text makes the next line a person's name: the error gives the line number only."""
+    body = (
+        b"MSH|^~\\&|PAS|RWK|HUB|HUB|20261127110000||ADT^A03|X1|P|2.4\rPID|||9434765919^^^NHS^NH\rJohn Smith, 1 High St"
+    )
+    with pytest.raises(UnparseableInput) as caught:
+        parse_messages(body)
+    assert "line 3" in caught.value.detail
+    assert "John" not in str(caught.value) and "Smi" not in caught.value.detail

@@ -123,7 +123,7 @@ def parse_messages(body: bytes) -> list[Hl7Message]:
         elif line[:3] in _ENVELOPE_SEGMENTS:
             continue
         elif not groups:
-            raise UnparseableInput(f"line {number}: an HL7 v2 message starts with an MSH segment, not {line[:3]!r}.")
+            raise UnparseableInput(f"line {number}: an HL7 v2 message starts with an MSH segment.")
         else:
             groups[-1].append((number, line))
     if not groups:
@@ -163,9 +163,10 @@ def parse_message_lines(lines: list[tuple[int, str]]) -> Hl7Message:
     for number, line in lines[1:]:
         name = line[:3]
         if not _SEGMENT_NAME.match(name) or (len(line) > 3 and line[3] != delimiters.field):
+            # never quote the line: a stray line break in free text makes the next line a person's name
             raise UnparseableInput(
-                f"line {number}: {_printable(line[:8])!r} is not an HL7 v2 segment "
-                f"(three upper-case letters or digits, then {delimiters.field!r})."
+                f"line {number}: not an HL7 v2 segment (a segment starts with three upper-case letters or digits, "
+                f"then {delimiters.field!r}); a line break inside a field must be escaped as \\.br\\."
             )
         segments.append(Segment(name, tuple(line.split(delimiters.field))))
     return Hl7Message(delimiters, tuple(segments))
@@ -238,7 +239,3 @@ def escape(value: str, delimiters: Delimiters = DEFAULT_DELIMITERS) -> str:
         else:
             out.append(char)
     return "".join(out)
-
-
-def _printable(text: str) -> str:
-    return "".join(c if c.isprintable() else "?" for c in text)
