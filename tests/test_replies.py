@@ -288,7 +288,7 @@ def test_a_third_party_transport_can_return_a_receipt_and_a_decision(tmp_path: P
 
 
 def test_a_reason_with_characters_no_message_may_hold_keeps_the_decision() -> None:
-    """A non-character in the partner's reason is cleaned, so its Acknowledgement passes intake (the decision stands)."""
+    """A non-character in the partner's reason is cleaned, so its Acknowledgement passes intake: the decision stands."""
     from hub.canonical import _NOT_TEXT
     from hub.replies import JsonPointer, ReplyMapping
 
