@@ -48,9 +48,34 @@ def run_hub_cli(config_dir: Path, *args: str, timeout: float = 60.0) -> subproce
                           text=True, timeout=timeout)  # fmt: skip
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    """The range the kernel hands out for port 0 (Linux default when it cannot be read)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket() as sock:
+    """A TCP port on 127.0.0.1 that is free right now, chosen outside the kernel's ephemeral range.
+
+    A port chosen for a process started later must not be one the kernel can hand
+    to a server bound to port 0 meanwhile (a partner simulator): that collision made
+    a hub fail to start with "address already in use".
+    """
+    low, _high = _ephemeral_range()
+    lowest = 10000 if low > 11000 else 1024
+    rng = secrets.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(lowest, low) if low > lowest else 0
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    with socket.socket() as sock:  # every try was taken: let the kernel choose
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
