@@ -62,7 +62,7 @@ class _StoreOnly:
         from hub.store import open_store
 
         self.config = load_config(config_dir)
-        self.store = open_store(self.config.settings)
+        self.store = open_store(self.config.settings.store_url)
         self._observers = load_plugins().hook.hub_message_event.get_hookimpls()
 
     def emit(self, events: list[Any]) -> None:
@@ -163,9 +163,11 @@ def init(config_dir: Path | None) -> None:
         except KeyRingError as exc:
             raise click.ClickException(f"{exc} (set {settings.passphrase_env} and run 'hub init' again)") from None
         click.echo(f"Key ring created in {settings.keys_dir}")
-    store = open_store(settings)
+    store = open_store(settings.store_url)
     store.close()
-    click.echo(f"Store ready at {settings.store_path}")
+    from hub.store.url import describe
+
+    click.echo(f"Store ready at {describe(settings.store_url)}")
 
 
 def _add_tokens(partners_file: Path) -> dict[str, str]:
@@ -705,7 +707,7 @@ def keys_list(config_dir: Path | None) -> None:
     settings, ring = _key_ring(config_dir)
     from hub.store import open_store
 
-    store = open_store(settings)
+    store = open_store(settings.store_url)
     try:
         usage = store.key_usage()
     finally:
@@ -769,7 +771,7 @@ def _rewrap(settings: Any, ring: Any, batch_size: int) -> None:
     from hub.bodies import BodyUnreadable
     from hub.store import open_store
 
-    store = open_store(settings)
+    store = open_store(settings.store_url)
     total = 0
     try:
         remaining = sum(n for k, n in store.key_usage().items() if k != ring.primary_kek_id())
@@ -801,7 +803,7 @@ def keys_retire(key_id: str, force: bool, config_dir: Path | None) -> None:
     from hub.store import open_store
 
     settings, ring = _key_ring(config_dir)
-    store = open_store(settings)
+    store = open_store(settings.store_url)
     try:
         in_use = store.key_usage().get(key_id, 0)
     finally:
@@ -830,7 +832,7 @@ def audit_verify(config_dir: Path | None) -> None:
     from hub.config import config_dir_from_env, load_settings
     from hub.store import open_store
 
-    store = open_store(load_settings(config_dir_from_env(config_dir)))
+    store = open_store(load_settings(config_dir_from_env(config_dir)).store_url)
     try:
         report = store.verify_audit()
     finally:
@@ -858,10 +860,10 @@ def retention_run(config_dir: Path | None) -> None:
     settings = load_settings(config_dir_from_env(config_dir))
     if not settings.retention_days:
         raise click.ClickException("hub.toml has no [retention] table; nothing is ever shredded")
-    store = open_store(settings)
+    store = open_store(settings.store_url)
     try:
         count = store.shred_expired(settings.retention_days, time.time())
-        complete = store.checkpoint()
+        complete = store.compact()
     finally:
         store.close()
     click.echo(f"{count} messages shredded")

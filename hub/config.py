@@ -48,8 +48,8 @@ class Settings:
     port: int = 8080
     max_body_bytes: int = 1_048_576
     max_batch_lines: int = 10_000
-    store_backend: str = "sqlite"
-    store_path: Path = Path("var/hub.db")
+    store_url: str = "sqlite:///var/hub.db"
+    state_dir: Path = Path("var")
     delivery_concurrency: int = 64
     delivery_timeout_seconds: float = 10.0
     lease_seconds: float = 30.0
@@ -61,6 +61,13 @@ class Settings:
     retention_days: dict[str, float] = field(default_factory=dict)
     listeners: dict[str, dict[str, Any]] = field(default_factory=dict)
     plugin_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def store_path(self) -> Path | None:
+        """The SQLite file of a ``sqlite:///`` store; None for a store that is not a file."""
+        from hub.store.url import SQLITE, sqlite_path
+
+        return sqlite_path(self.store_url) if self.store_url.startswith(f"{SQLITE}:") else None
 
 
 @dataclass(frozen=True)
@@ -153,13 +160,7 @@ def load_settings(config_dir: Path) -> Settings:
     keys_dir = Path(os.environ.get("HUB_KEYS_DIR") or keys.get("dir", str, "../var/keys"))
     if not keys_dir.is_absolute():
         keys_dir = (config_dir / keys_dir).resolve()
-    backend = store.get("backend", str, "sqlite")
-    if backend not in {"sqlite"}:
-        raise ConfigError(f"{store.where('backend')}: {backend!r} is not a store this hub has (sqlite)")
-    configured_path = store.get("path", str, "../var/hub.db")
-    store_path = Path(os.environ.get("HUB_DB") or configured_path)
-    if not store_path.is_absolute():
-        store_path = (config_dir / store_path).resolve()
+    store_url, state_dir = _store_settings(store, config_dir)
     policy = RetryPolicy(
         initial_seconds=retry.positive("initial_seconds", float, RetryPolicy.initial_seconds),
         multiplier=retry.positive("multiplier", float, RetryPolicy.multiplier),
@@ -176,8 +177,8 @@ def load_settings(config_dir: Path) -> Settings:
         port=server.get("port", int, 8080),
         max_body_bytes=server.positive("max_body_bytes", int, 1_048_576),
         max_batch_lines=server.positive("max_batch_lines", int, 10_000),
-        store_backend=backend,
-        store_path=store_path,
+        store_url=store_url,
+        state_dir=state_dir,
         delivery_concurrency=delivery.positive("concurrency", int, 64),
         delivery_timeout_seconds=delivery.positive("timeout_seconds", float, 10.0),
         lease_seconds=delivery.positive("lease_seconds", float, 30.0),
@@ -199,6 +200,43 @@ def load_settings(config_dir: Path) -> Settings:
     for section in (server, store, delivery, retry, keys, retention):
         section.finish()
     return settings
+
+
+def _store_settings(store: _Section, config_dir: Path) -> tuple[str, Path]:
+    """``[store]``: the store's URL and the state directory, both absolute.
+
+    ``url`` (``sqlite:///path``, a relative path resolved against the config directory), or the
+    older ``backend`` + ``path``, which mean ``sqlite:///path``; ``HUB_DB`` replaces either with
+    that SQLite file. ``state_dir`` (files the hub and its plugins keep beside the store: MESH
+    and listener state, ``geo.db``) defaults to the SQLite file's directory, else ``../var``.
+    """
+    from hub.store.url import SQLITE, scheme_of, sqlite_path, sqlite_url
+
+    url = store.get("url", str, None)
+    backend = store.get("backend", str, None)
+    path = store.get("path", str, None)
+    if url is not None and (backend is not None or path is not None):
+        legacy = "backend" if backend is not None else "path"
+        raise ConfigError(f"{store.where(legacy)}: give either store.url or the older store.backend and "
+                          "store.path, not both")  # fmt: skip
+    if backend is not None and backend != SQLITE:
+        raise ConfigError(f"{store.where('backend')}: {backend!r} is not a store this hub has (sqlite); "
+                          "name another store with store.url")  # fmt: skip
+    environment = os.environ.get("HUB_DB")
+    if environment:
+        url = sqlite_url(config_dir / environment)
+    elif url is None:
+        url = sqlite_url(config_dir / (path or "../var/hub.db"))
+    elif scheme_of(url, store.where("url")) == SQLITE:
+        url = sqlite_url(sqlite_path(url, config_dir, store.where("url")))
+    configured = store.get("state_dir", str, None)
+    if configured is not None:
+        state_dir = config_dir / configured
+    elif url.startswith(f"{SQLITE}:"):
+        state_dir = sqlite_path(url).parent
+    else:
+        state_dir = config_dir / "../var"
+    return url, state_dir.resolve()
 
 
 def _tables(file: str, name: str, value: Any) -> dict[str, dict[str, Any]]:

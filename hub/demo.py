@@ -31,6 +31,7 @@ from hub.config import load_config
 from hub.crypto.keyring import FileKeyRing
 from hub.envelope import generate_key
 from hub.partners import Operator, PartnerDirectory, Receive
+from hub.store.url import describe, sqlite_url
 from hub.testing.running_hub import free_port
 from hub.testing.simulator import PartnerSimulator, Received, SimulatorKeys
 
@@ -238,7 +239,8 @@ def run_demo(timeout: float = 25.0, keep: Path | None = None) -> int:
             tls_only=False,
         )
     partners.add_operator(Operator("demo-operator", (hash_token(operator_token),)))
-    settings = replace(config.settings, store_path=workdir / "hub.db", port=port, keys_dir=workdir / "keys",
+    settings = replace(config.settings, store_url=sqlite_url(workdir / "hub.db"), state_dir=workdir, port=port,
+                       keys_dir=workdir / "keys",
                        passphrase_env=DEMO_PASSPHRASE_ENV)  # fmt: skip
     settings = replace(settings, retry=replace(settings.retry, initial_seconds=0.2, max_delay_seconds=2.0))
     config = replace(config, settings=settings)
@@ -247,7 +249,7 @@ def run_demo(timeout: float = 25.0, keep: Path | None = None) -> int:
                                            access_log=False))  # fmt: skip
     thread = threading.Thread(target=server.run, name="hub-server", daemon=True)
 
-    click.echo(f"Partner hub demo: hub on {hub_url}, store {settings.store_path}")
+    click.echo(f"Partner hub demo: hub on {hub_url}, store {describe(settings.store_url)}")
     click.echo(f"  partners: trust {ids['trust']}, council {ids['council']}, hostel {ids['hostel']}, "
                f"IPS service {ids['ips']} (each a real HTTP server on loopback)\n")  # fmt: skip
     thread.start()

@@ -86,12 +86,12 @@ def build_hub(
         plugins,
         validator,
         indexer=lambda message: index_of_message(index_key, message),
-        state_dir=config.settings.store_path.parent,
+        state_dir=config.settings.state_dir,
         config_dir=config.settings.config_dir,
         fingerprinter=fingerprint_of,
     )
     _check_partner_plugins(config, plugins)
-    store = open_store(config.settings, CodecRegistry(AesGcmCodec(keys)))
+    store = open_store(config.settings.store_url, CodecRegistry(AesGcmCodec(keys)))
     upgraded = store.complete_upgrades(fingerprint_of, router.index_for)
     if upgraded:
         log.info("store upgrade: %d fingerprints re-keyed or recipients' search entries written", upgraded)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,8 +12,10 @@ import pytest
 import requests
 
 from hub.auth import generate_token, hash_token
+from hub.config import load_settings
 from hub.crypto.keyring import FileKeyRing
 from hub.envelope import dump_jwk, generate_key
+from hub.store import open_store
 from hub.testing import PartnerSimulator, RunningHub, free_port, write_config
 from hub.testing.simulator import SimulatorKeys
 
@@ -74,12 +75,15 @@ class HubWorld:
         return response.json()  # type: ignore[no-any-return]
 
     def db_count(self, table: str = "messages") -> int:
-        """Rows in a store table, read straight from the SQLite file."""
-        conn = sqlite3.connect(self.config_dir / "hub.db")
+        """Stored ``messages`` or ``deliveries``, as the hub's store counts them."""
+        store = open_store(load_settings(self.config_dir).store_url)
         try:
-            return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+            counts = store.counts()
         finally:
-            conn.close()
+            store.close()
+        if table == "messages":
+            return counts["messages"]
+        return sum(n for name, n in counts.items() if name.startswith(f"{table}_"))
 
 
 def build_world(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,9 @@ import requests
 from messages import example
 
 from hub.auth import generate_token, hash_token
+from hub.config import load_settings
 from hub.problems import ConfigError
+from hub.store import open_store
 from hub.testing import PartnerSimulator, RunningHub, free_port, run_hub_cli, wait_until, write_config
 
 REPLY = {
@@ -55,13 +56,13 @@ class World:
         return response.json()  # type: ignore[no-any-return]
 
     def acknowledgements(self, message_id: str) -> int:
-        """Acknowledgements stored in reply to ``message_id``, read straight from the SQLite file."""
-        conn = sqlite3.connect(self.config_dir / "hub.db")
+        """Acknowledgements stored in reply to ``message_id``, as the hub's store shows them."""
+        store = open_store(load_settings(self.config_dir).store_url)
         try:
-            return int(conn.execute("SELECT count(*) FROM messages WHERE type='Acknowledgement' AND in_reply_to=?",
-                                    (message_id,)).fetchone()[0])  # fmt: skip
+            acks = store.list_messages(limit=1_000_000, message_type="Acknowledgement")
+            return sum(1 for a in acks if (store.message_view(a["id"]) or {}).get("in_reply_to") == message_id)
         finally:
-            conn.close()
+            store.close()
 
     def settled(self, record_id: str, partner: str, states: tuple[str, ...]) -> dict[str, Any]:
         """The view once the delivery to ``partner`` is in one of ``states`` and its outcome is recorded."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import warnings
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,11 +21,12 @@ from jwcrypto import jwk as jc_jwk
 from jwcrypto import jws as jc_jws
 from messages import discharge_notice, housing_request
 
-from hub.config import load_config
+from hub.config import load_config, load_settings
 from hub.crypto.keyring import FileKeyRing
 from hub.envelope import EnvelopeError, EnvelopeMetadata, dump_jwk, generate_key, open_envelope, seal_envelope
 from hub.envelope.cli import envelope as envelope_cli
 from hub.problems import ConfigError
+from hub.store import open_store
 from hub.testing import write_config
 
 SEALED = {"trust-a", "council-luton"}
@@ -255,12 +256,17 @@ def test_a_partner_rotates_its_keys_as_documented_and_every_message_is_delivered
     refused = post_sealed(world, seal_as(world, housing_request(), trust_old))
     assert refused.status_code == 400 and refused.json()["errors"][0]["location"] == "envelope"
 
-    conn = sqlite3.connect(world.config_dir / "hub.db")
+    store = open_store(load_settings(world.config_dir).store_url)
     try:
-        states = conn.execute("SELECT state, count(*) FROM deliveries WHERE partner = 'council-luton' GROUP BY state")
-        assert dict(states.fetchall()) == {"delivered": len(sent)} == {"delivered": 14}
+        states = Counter(
+            d["state"]
+            for m in store.list_messages(limit=1_000_000, partner="council-luton")
+            for d in (store.message_view(m["id"]) or {"deliveries": []})["deliveries"]
+            if d["partner"] == "council-luton" and d["message"] == m["id"]
+        )
+        assert dict(states) == {"delivered": len(sent)} == {"delivered": 14}
     finally:
-        conn.close()
+        store.close()
     assert {m["message_id"] for m in council.messages()} == set(sent)
     assert council.refused == []
 

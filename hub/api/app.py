@@ -69,7 +69,7 @@ async def start_listeners(hub: Hub, started: list[Listener]) -> None:
                 f"(known: {', '.join(sorted(hub.plugins.listeners)) or 'none'})"
             )
         context = ListenerContext(submit=hub.intake.submit_body, partners=hub.config.partners, settings=settings,
-                                  options=options, state_dir=settings.store_path.parent,
+                                  options=options, state_dir=settings.state_dir,
                                   record_refusal=hub.intake.record_refusal)  # fmt: skip
         await listener.start(context)
         started.append(listener)

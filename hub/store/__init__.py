@@ -1,36 +1,59 @@
-"""Durable storage of messages, deliveries and their timelines."""
+"""Durable storage of messages, deliveries and their timelines.
 
-from hub.store.base import (
+``open_store(url)`` opens the backend the URL's scheme names (``hub.store.url``);
+the ports it implements are in ``hub.store.ports``, the records it keeps in
+``hub.store.records``, the shaping every backend shares in ``hub.store.views``
+and ``hub.store.audit_chain``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from hub.bodies import CodecRegistry
+from hub.store.ports import AuditLog, DeliveryQueue, KeyMaintenance, Lifecycle, ReadModel, Store
+from hub.store.records import (
     AcceptResult,
     DeliveryJob,
+    DeliveryState,
     Intake,
     NewDelivery,
     NewMessage,
     Outcome,
     ReplyTarget,
-    Store,
 )
+from hub.store.url import BACKENDS, SETTING, scheme_of
 
 __all__ = [
     "AcceptResult",
+    "AuditLog",
     "DeliveryJob",
+    "DeliveryQueue",
+    "DeliveryState",
     "Intake",
+    "KeyMaintenance",
+    "Lifecycle",
     "NewDelivery",
     "NewMessage",
     "Outcome",
+    "ReadModel",
     "ReplyTarget",
     "Store",
     "open_store",
 ]
 
 
-def open_store(settings, codecs=None):  # type: ignore[no-untyped-def]
-    """Open the store the settings name (only SQLite for now), migrated and ready.
+def open_store(url: str, codecs: CodecRegistry | None = None, *, setting: str = SETTING) -> Store:
+    """Open the store ``url`` names (``Settings.store_url``), migrated and ready.
 
-    Without ``codecs`` the store can do everything but read or write a body
-    (which needs the keys): maintenance commands open it that way.
+    The scheme picks the backend (``sqlite:///path`` now); an unknown one is a
+    ``ConfigError`` naming ``setting``. Without ``codecs`` the store can do
+    everything but read or write a body (which needs the keys): maintenance
+    commands open it that way.
     """
-    from hub.bodies import CodecRegistry, NoKeysCodec
-    from hub.store.sqlite import SQLiteStore
+    from hub.bodies import NoKeysCodec
 
-    return SQLiteStore(settings.store_path, codecs or CodecRegistry(NoKeysCodec()))
+    module, _, function = BACKENDS[scheme_of(url, setting)].partition(":")
+    opener = getattr(importlib.import_module(module), function)
+    store: Store = opener(url, codecs or CodecRegistry(NoKeysCodec()))
+    return store

@@ -16,13 +16,40 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
+from hub.events import HubEvent
+
 GENESIS = "0" * 64
+#: the hashed fields of an event row, in hashing order (every backend stores them as these columns)
+EVENT_FIELDS = ("record_id", "delivery_id", "partner", "at", "kind", "detail", "actor")
 
 
 def row_hash(prev_hash: str, fields: tuple[Any, ...]) -> str:
     """The hash of one row given the previous row's hash and this row's fields."""
     text = json.dumps([prev_hash, *fields], separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def event_fields(event: HubEvent) -> tuple[Any, ...]:
+    """The stored fields of an event, in ``EVENT_FIELDS`` order; ``detail`` as JSON with sorted keys."""
+    detail = orjson.dumps(event.detail, option=orjson.OPT_SORT_KEYS).decode() if event.detail else None
+    return (event.record_id, event.delivery_id, event.partner, event.at, event.kind, detail, event.actor)
+
+
+def chain(head: str | None, events: Iterable[HubEvent]) -> list[tuple[Any, ...]]:
+    """Rows to append after the row whose hash is ``head`` (None: the log is empty).
+
+    Each row is the event's fields followed by ``prev_hash`` and ``hash``, ready to insert.
+    """
+    previous = head or GENESIS
+    rows = []
+    for event in events:
+        fields = event_fields(event)
+        current = row_hash(previous, fields)
+        rows.append((*fields, previous, current))
+        previous = current
+    return rows
 
 
 @dataclass

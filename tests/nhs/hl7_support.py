@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -18,6 +17,8 @@ from hub_nhs.hl7v2.framing import END_BLOCK, START_BLOCK, frame
 from hub_nhs.hl7v2.parser import unescape
 
 from hub.auth import generate_token, hash_token
+from hub.config import load_settings
+from hub.store import open_store
 from hub.testing import PartnerSimulator, RunningHub, free_port, write_config
 
 # A synthetic person: the NHS number is in the 999 test range and passes Modulus 11.
@@ -225,13 +226,12 @@ class SmallHub:
         return self.hub.url
 
     def count(self, message_type: str) -> int:
-        """Stored messages of ``message_type``, read straight from the SQLite file."""
-        conn = sqlite3.connect(self.config_dir / "hub.db")
+        """Stored messages of ``message_type``, as the hub's store lists them."""
+        store = open_store(load_settings(self.config_dir).store_url)
         try:
-            query = "SELECT count(*) FROM messages WHERE type = ?"
-            return int(conn.execute(query, (message_type,)).fetchone()[0])
+            return len(store.list_messages(limit=1_000_000, message_type=message_type))
         finally:
-            conn.close()
+            store.close()
 
     def stop(self) -> None:
         """Stop the hub and the simulators."""

@@ -1,0 +1,220 @@
+"""The store's ports: what every backend (SQLite now, PostgreSQL later) provides, in small parts.
+
+A service depends on the part it uses (the worker on ``DeliveryQueue``, the message views on
+``ReadModel``, ``hub audit verify`` on ``AuditLog``, retention and key rotation on
+``KeyMaintenance``); a backend implements ``Store``, the union of them all. Every promise written
+in these docstrings is checked against every backend by the contract suite (``tests/contract/``).
+
+Promises every implementation keeps:
+
+- ``accept`` commits the inbound message, anything derived from it, its
+  deliveries and its events in one durable transaction, and only then returns;
+  the caller answers the sender (202, ACK) after that.
+- ``accept_all`` commits the intakes of several messages that came in one
+  body (a MESH message or HL7 batch holding N messages) in ONE transaction:
+  all are stored, or, when any is refused (a conflict), none is.
+- The same sender + ``message_id``, or the same sender + Idempotency-Key, is
+  stored once; a repeat returns the first record's id with ``duplicate=True``.
+  A repeat whose body differs from the first raises ``Conflict``: the key was
+  reused for another message, which would otherwise be silently lost.
+- ``claim`` leases due deliveries to one worker; a lease that expires (the
+  worker died) makes the delivery due again, so a crash loses nothing. Each
+  lease has an id, and an outcome is recorded only under the lease it was
+  claimed with, so a slow worker cannot overwrite the work of the next.
+- Bodies are written and read only through the store's ``CodecRegistry``.
+- Every state change writes its events to the hash-chained audit log in the same transaction.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from typing import Any
+
+from hub.events import HubEvent
+from hub.store.audit_chain import ChainReport
+from hub.store.records import AcceptResult, DeliveryJob, Intake, Outcome, ReplyTarget
+
+
+class DeliveryQueue(abc.ABC):
+    """Intake commits and the delivery state machine (``hub.store.records.DeliveryState``)."""
+
+    @abc.abstractmethod
+    async def accept(self, intake: Intake) -> AcceptResult:
+        """Commit an intake durably (group-committed with others); return id and duplicate flag.
+
+        A push delivery starts ``pending`` and due at once, a pull delivery ``available``. A repeat
+        (same sender and ``message_id``, or same sender and idempotency key) stores nothing new,
+        writes a ``duplicate`` event and returns the first record's id with ``duplicate=True``; a
+        repeat with another fingerprint raises ``Conflict`` and writes nothing. ``acknowledges``
+        moves the acknowledged delivery to its new state unless it is ``dead``.
+        """
+
+    @abc.abstractmethod
+    def accept_now(self, intake: Intake) -> AcceptResult:
+        """Blocking form of ``accept`` for command-line tools."""
+
+    @abc.abstractmethod
+    async def accept_all(self, intakes: list[Intake]) -> list[AcceptResult]:
+        """Commit several intakes in one durable transaction; one result per intake, in order.
+
+        Each intake is judged as ``accept`` judges one (stored, or a duplicate of what is
+        stored); if any raises (``Conflict``), nothing of any of them is written.
+        """
+
+    @abc.abstractmethod
+    async def claim(self, limit: int, now: float, lease_seconds: float) -> list[DeliveryJob]:
+        """Lease up to ``limit`` due push deliveries, oldest due first; each counts as an attempt.
+
+        Due means ``pending`` with ``due_at <= now``, or ``in_flight`` whose lease ran out. Every
+        job carries the new lease id and the decoded body; a delivery whose body cannot be read
+        is made ``dead`` with the reason instead of being handed out.
+        """
+
+    @abc.abstractmethod
+    async def record(self, outcomes: list[Outcome]) -> list[HubEvent]:
+        """Commit delivery outcomes; return the events written.
+
+        An outcome counts only under the lease it was claimed with (otherwise it is dropped and
+        writes no event). ``delivered`` keeps an ``acknowledged`` or ``rejected`` state that an
+        acknowledgement set meanwhile; ``pending`` makes it due again at ``due_at``; ``dead``
+        keeps the error for the operator.
+        """
+
+    @abc.abstractmethod
+    def replay(self, ids: list[str] | None, now: float) -> list[HubEvent]:
+        """Make dead deliveries due again with no attempts counted; return the events.
+
+        ``ids`` are delivery ids or message record ids (None: every dead delivery); deliveries
+        that are not dead are left alone.
+        """
+
+    @abc.abstractmethod
+    def inbox(self, partner: str, limit: int) -> list[DeliveryJob]:
+        """Deliveries waiting (``available``) for this pull partner only, oldest first, with bodies."""
+
+    @abc.abstractmethod
+    def ack_inbox(self, partner: str, delivery_id: str, now: float) -> list[HubEvent] | None:
+        """Mark a pulled delivery delivered and return the events; None if not this partner's or not waiting."""
+
+
+class ReadModel(abc.ABC):
+    """What operators, partners and the router read; nothing here changes state."""
+
+    @abc.abstractmethod
+    def find_reply_targets(self, in_reply_to: str, replier: str) -> list[ReplyTarget]:
+        """Every message with ``message_id == in_reply_to`` delivered to ``replier`` (ids are unique per sender)."""
+
+    @abc.abstractmethod
+    def message_view(self, record_id: str) -> dict[str, Any] | None:
+        """State, deliveries, derived messages and timeline of one message (no body); None if unknown.
+
+        Shaped by ``hub.store.views.message_view`` so that every backend shows the same thing.
+        """
+
+    @abc.abstractmethod
+    def may_read(self, partner_id: str, record_id: str) -> bool:
+        """True when the partner sent the message or is one of its recipients."""
+
+    @abc.abstractmethod
+    def list_messages(
+        self, *, limit: int = 50, message_type: str | None = None, partner: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Newest first: id, type, sender, received_at, status (``partner``: sent by or to it)."""
+
+    @abc.abstractmethod
+    def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Dead-lettered deliveries with their last error."""
+
+    @abc.abstractmethod
+    def refused_transmissions(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Newest first: inbound transmissions a listener refused whole and let go of, with the reason."""
+
+    @abc.abstractmethod
+    def read_body(self, record_id: str) -> bytes | None:
+        """The decoded canonical body of one record; None if unknown; ``BodyUnreadable`` once shredded."""
+
+    @abc.abstractmethod
+    def find_by_index(self, nhs_index: str, partner: str | None = None) -> list[dict[str, Any]]:
+        """Messages with this blind-index value: all of them, or those ``partner`` has a search entry for.
+
+        A partner's search must do the same work whatever other partners' messages hold.
+        """
+
+    @abc.abstractmethod
+    def counts(self) -> dict[str, int]:
+        """Deliveries by state (``deliveries_<state>``) and ``messages`` in total, for metrics and readiness."""
+
+    @abc.abstractmethod
+    def reply_times(self) -> list[tuple[str, str, float, float | None, float | None]]:
+        """Per delivered message: partner, type, delivered at, first acknowledgement at, first answer at."""
+
+
+class AuditLog(abc.ABC):
+    """The hash-chained log of every event (``hub.store.audit_chain``)."""
+
+    @abc.abstractmethod
+    def audit(self, events: list[HubEvent]) -> None:
+        """Append events that change no state (reads, searches, refused requests) to the audit log."""
+
+    @abc.abstractmethod
+    async def audit_async(self, events: list[HubEvent]) -> None:
+        """``audit`` from the event loop."""
+
+    @abc.abstractmethod
+    def verify_audit(self) -> ChainReport:
+        """Walk the hash-chained audit log; report the first changed or missing row, if any, and the head."""
+
+
+class KeyMaintenance(abc.ABC):
+    """Work on the stored keys and bodies: rotation, retention, upgrades that need the keys."""
+
+    @abc.abstractmethod
+    def key_usage(self) -> dict[str, int]:
+        """Stored data keys per KEK id."""
+
+    @abc.abstractmethod
+    def rewrap(self, keys: Any, batch_size: int = 500) -> int:
+        """Re-wrap one batch of data keys under the primary KEK; return how many were re-wrapped (0: done)."""
+
+    @abc.abstractmethod
+    def shred_expired(self, retention_days: dict[str, float], now: float, actor: str = "retention") -> int:
+        """Crypto-shred finished messages older than their type's retention; return how many.
+
+        A message with a delivery still waiting is kept. Shredding clears the body, its data
+        key, its keyed fingerprint, its blind-index value and its search entries; routing
+        metadata and the audit trail stay.
+        """
+
+    @abc.abstractmethod
+    def complete_upgrades(
+        self, fingerprint: Callable[[dict[str, Any]], str], index_for: Callable[[str, dict[str, Any]], str | None]
+    ) -> int:
+        """Finish what a schema migration could not do without keys; return how many records it touched.
+
+        Re-keys fingerprints written before they were keyed, and writes the search entries of
+        recipients of messages stored before entries existed (``index_for(partner, message)``).
+        """
+
+
+class Lifecycle(abc.ABC):
+    """Opening is ``hub.store.open_store``; the rest of a store's life is here."""
+
+    @abc.abstractmethod
+    def ping(self) -> None:
+        """Raise if the store cannot be reached."""
+
+    @abc.abstractmethod
+    def compact(self) -> bool:
+        """Give back space left by shredding or deletion where the backend can; True when done completely.
+
+        Never changes what the store holds; a backend with nothing to do returns True.
+        """
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Finish pending commits and release connections."""
+
+
+class Store(DeliveryQueue, ReadModel, AuditLog, KeyMaintenance, Lifecycle):
+    """Durable home of messages, deliveries, idempotency keys and timelines: every port in one backend."""

@@ -1,0 +1,139 @@
+"""What the store keeps and hands back: the records every backend reads and writes.
+
+Plain data, no behaviour; the ports (``hub.store.ports``) say what a backend does with them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from hub.events import HubEvent
+
+
+class DeliveryState(StrEnum):
+    """Where one delivery is; the values are what the store keeps, so they never change.
+
+    ``pending`` (due at ``due_at``) -> ``in_flight`` (leased to a worker) -> ``delivered``,
+    back to ``pending`` (retry) or ``dead``; a pull delivery waits as ``available`` until the
+    partner takes it. An acknowledgement turns a delivery ``acknowledged`` or ``rejected``.
+    ``replay`` makes a ``dead`` one ``pending`` again.
+    """
+
+    PENDING = "pending"
+    IN_FLIGHT = "in_flight"
+    AVAILABLE = "available"
+    DELIVERED = "delivered"
+    ACKNOWLEDGED = "acknowledged"
+    REJECTED = "rejected"
+    DEAD = "dead"
+
+
+DELIVERY_STATES = tuple(state.value for state in DeliveryState)
+#: the partner has it: nothing more to do
+FINAL_DELIVERY_STATES = (DeliveryState.DELIVERED, DeliveryState.ACKNOWLEDGED, DeliveryState.REJECTED)
+#: still to be delivered or taken: a message with such a delivery is not finished (and is never shredded)
+WAITING_DELIVERY_STATES = (DeliveryState.PENDING, DeliveryState.IN_FLIGHT, DeliveryState.AVAILABLE)
+
+
+@dataclass
+class NewMessage:
+    """A message about to be stored: clear routing metadata plus its canonical body."""
+
+    id: str
+    message_id: str
+    sender: str
+    type: str
+    body: bytes
+    received_at: float
+    correlation_id: str | None = None
+    in_reply_to: str | None = None
+    parent_id: str | None = None
+    idempotency_key: str | None = None
+    fingerprint: str | None = None
+    nhs_index: str | None = None
+
+
+@dataclass
+class NewDelivery:
+    """One destination of one stored message."""
+
+    id: str
+    message_record_id: str
+    partner: str
+    route: str
+    mode: str  # push or pull
+
+
+@dataclass
+class Intake:
+    """Everything one accepted inbound message writes, committed together.
+
+    ``index_entries`` are the NHS-number search entries, ``(partner, blind index, record id)``:
+    who may find which stored message by which person's NHS number.
+    """
+
+    messages: list[NewMessage]
+    deliveries: list[NewDelivery] = field(default_factory=list)
+    events: list[HubEvent] = field(default_factory=list)
+    acknowledges: tuple[str, str, str] | None = None  # (delivery id, new state, ack record id)
+    index_entries: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+@dataclass
+class AcceptResult:
+    """What ``accept`` tells the sender."""
+
+    id: str
+    duplicate: bool
+    events: list[HubEvent] = field(default_factory=list)
+
+
+@dataclass
+class ReplyTarget:
+    """The message a reply answers, found from ``in_reply_to`` and who replied."""
+
+    record_id: str
+    sender: str
+    delivery_id: str
+    type: str
+
+
+@dataclass
+class DeliveryJob:
+    """A leased delivery with what the worker needs to render and send it."""
+
+    delivery_id: str
+    record_id: str
+    message_id: str
+    partner: str
+    attempts: int
+    type: str
+    body: bytes
+    received_at: float
+    lease_id: str = ""
+
+
+@dataclass
+class Outcome:
+    """The result of one delivery attempt, to be recorded.
+
+    ``state`` is ``delivered``, ``pending`` (retry at ``due_at``) or ``dead``.
+    A delivered attempt may carry the partner's ``receipt`` (its reference,
+    stored with the delivery and put on the ``delivered`` event) and
+    ``warnings`` about its answer, each recorded as a ``warning`` event. ``failure`` says
+    whose side a failed attempt failed on (``hub.outcomes``): what senders are shown instead of ``error``.
+    """
+
+    delivery_id: str
+    record_id: str
+    partner: str
+    state: str
+    attempts: int
+    at: float
+    error: str | None = None
+    due_at: float | None = None
+    lease_id: str = ""
+    receipt: str | None = None
+    warnings: tuple[str, ...] = ()
+    failure: str | None = None

@@ -1,0 +1,163 @@
+"""Every SQL statement the SQLite store runs, by name (the schema is in ``sqlite_schema.py``).
+
+Statements with ``{marks}`` take a list of ``?`` placeholders (``marks(n)``); ``{skip}`` likewise.
+Delivery states are written out as their stored values (``hub.store.records.DeliveryState``).
+"""
+
+from __future__ import annotations
+
+
+def marks(n: int) -> str:
+    """``n`` comma-separated placeholders."""
+    return ",".join("?" * n)
+
+
+# -- intake ----------------------------------------------------------------------------------
+FIND_BY_MESSAGE_ID = "SELECT id, fingerprint FROM messages WHERE sender=? AND message_id=?"
+FIND_BY_IDEMPOTENCY_KEY = "SELECT id, fingerprint FROM messages WHERE sender=? AND idempotency_key=?"
+INSERT_MESSAGE = (
+    "INSERT INTO messages (id, message_id, sender, type, correlation_id, in_reply_to, parent_id, "
+    "idempotency_key, fingerprint, received_at, body_codec, body, kek_id, data_key, nhs_index) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+INSERT_DELIVERY = (
+    "INSERT INTO deliveries (id, record_id, partner, route, mode, state, attempts, due_at, created_at)"
+    " VALUES (?,?,?,?,?,?,0,?,?)"
+)
+# an acknowledgement moves any delivery but a dead one
+ACKNOWLEDGE_DELIVERY = (
+    "UPDATE deliveries SET state=?, acknowledged_at=? WHERE id=? "
+    "AND state IN ('pending','in_flight','available','delivered','acknowledged','rejected') "
+    "RETURNING record_id, partner"
+)
+INSERT_INDEX_ENTRY = "INSERT OR IGNORE INTO message_index (partner, nhs_index, record_id) VALUES (?,?,?)"
+
+# -- the audit log ---------------------------------------------------------------------------
+CHAIN_HEAD = "SELECT hash FROM events ORDER BY seq DESC LIMIT 1"
+INSERT_EVENT = (
+    "INSERT INTO events (record_id, delivery_id, partner, at, kind, detail, actor, prev_hash, hash) "
+    "VALUES (?,?,?,?,?,?,?,?,?)"
+)
+CHAIN_ROWS = (
+    "SELECT seq, prev_hash, hash, record_id, delivery_id, partner, at, kind, detail, actor FROM events ORDER BY seq"
+)
+
+# -- delivery --------------------------------------------------------------------------------
+CLAIM = (
+    "UPDATE deliveries SET state='in_flight', attempts=attempts+1, due_at=?, lease_id=? "
+    "WHERE id IN (SELECT id FROM deliveries WHERE state IN ('pending','in_flight') AND due_at<=? "
+    "ORDER BY due_at LIMIT ?) RETURNING id, record_id, partner, attempts"
+)
+CLAIMED_BODIES = (
+    "SELECT id, message_id, sender, type, body_codec, body, kek_id, data_key, received_at "
+    "FROM messages WHERE id IN ({marks})"
+)
+DEAD_UNREADABLE = "UPDATE deliveries SET state='dead', due_at=NULL, last_error=? WHERE id=?"
+# an acknowledgement can overtake the transport's answer: keep its state then
+RECORD_DELIVERED = (
+    "UPDATE deliveries SET state=CASE WHEN state='in_flight' THEN 'delivered' ELSE state END, "
+    "delivered_at=coalesce(delivered_at, ?), due_at=NULL, last_error=NULL, "
+    "receipt=coalesce(?, receipt) "
+    "WHERE id=? AND lease_id=? AND state IN ('in_flight', 'acknowledged', 'rejected')"
+)
+RECORD_RETRY = (
+    "UPDATE deliveries SET state='pending', due_at=?, last_error=? WHERE id=? AND lease_id=? AND state='in_flight'"
+)
+RECORD_DEAD = (
+    "UPDATE deliveries SET state='dead', due_at=NULL, last_error=? WHERE id=? AND lease_id=? AND state='in_flight'"
+)
+ALL_DEAD = "SELECT id, record_id, partner FROM deliveries WHERE state='dead'"
+DEAD_BY_ID = "SELECT id, record_id, partner FROM deliveries WHERE state='dead' AND (id=? OR record_id=?)"
+REPLAY = "UPDATE deliveries SET state='pending', attempts=0, due_at=? WHERE id=?"
+INBOX = (
+    "SELECT d.id, d.record_id, m.message_id, d.partner, d.attempts, m.type, m.sender, "
+    "m.body_codec, m.body, m.kek_id, m.data_key, "
+    "m.received_at FROM deliveries d JOIN messages m ON m.id=d.record_id "
+    "WHERE d.partner=? AND d.state='available' ORDER BY d.created_at LIMIT ?"
+)
+ACK_INBOX = (
+    "UPDATE deliveries SET state='delivered', delivered_at=?, attempts=attempts+1 "
+    "WHERE id=? AND partner=? AND state='available' RETURNING record_id"
+)
+
+# -- keys and retention ----------------------------------------------------------------------
+KEY_USAGE = "SELECT kek_id, count(*) FROM messages WHERE kek_id IS NOT NULL GROUP BY kek_id"
+TO_REWRAP = (
+    "SELECT id, kek_id, data_key FROM messages WHERE kek_id IS NOT NULL AND kek_id != ? "
+    "AND kek_id NOT IN ({skip}) LIMIT ?"
+)
+SET_DATA_KEY = "UPDATE messages SET kek_id=?, data_key=? WHERE id=?"
+# finished: no delivery still waiting
+EXPIRED = (
+    "SELECT id FROM messages m WHERE type=? AND received_at < ? AND shredded_at IS NULL "
+    "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.record_id=m.id "
+    "AND d.state IN ('pending','in_flight','available'))"
+)
+SHRED = (
+    "UPDATE messages SET data_key=NULL, kek_id=NULL, body=NULL, nhs_index=NULL, fingerprint=NULL, "
+    "shredded_at=? WHERE id=?"
+)
+SHRED_INDEX_ENTRIES = "DELETE FROM message_index WHERE record_id=?"
+SHRED_UPGRADES = "DELETE FROM upgrade_pending WHERE record_id=?"
+ANY_UPGRADE = "SELECT 1 FROM upgrade_pending LIMIT 1"
+UPGRADES = (
+    "SELECT u.task, u.record_id, u.partner, m.type, m.sender, m.body_codec, m.body, m.kek_id, m.data_key "
+    "FROM upgrade_pending u LEFT JOIN messages m ON m.id = u.record_id LIMIT ?"
+)
+SET_FINGERPRINT = "UPDATE messages SET fingerprint=? WHERE id=?"
+UPGRADE_DONE = "DELETE FROM upgrade_pending WHERE task=? AND record_id=? AND partner=?"
+CHECKPOINT = "PRAGMA wal_checkpoint(TRUNCATE)"
+
+# -- reads -----------------------------------------------------------------------------------
+REPLY_TARGETS = (
+    "SELECT m.id, m.sender, d.id, m.type FROM messages m JOIN deliveries d ON d.record_id = m.id "
+    "WHERE m.message_id=? AND d.partner=? ORDER BY m.received_at DESC"
+)
+MAY_READ = (
+    "SELECT 1 FROM messages m WHERE m.id=? AND (m.sender=? OR EXISTS "
+    "(SELECT 1 FROM deliveries d WHERE d.record_id=m.id AND d.partner=?))"
+)
+MESSAGE = (
+    "SELECT id, message_id, sender, type, correlation_id, in_reply_to, parent_id, received_at FROM messages WHERE id=?"
+)
+DERIVED = "SELECT id, type FROM messages WHERE parent_id=? ORDER BY received_at"
+FAMILY_DELIVERIES = "SELECT * FROM deliveries WHERE record_id IN ({marks}) ORDER BY created_at, partner"
+FAMILY_EVENTS = "SELECT * FROM events WHERE record_id IN ({marks}) ORDER BY at, seq"
+LIST_MESSAGES = "SELECT id, message_id, type, sender, received_at FROM messages WHERE 1=1"
+LIST_BY_TYPE = " AND type=?"
+LIST_BY_PARTNER = " AND (sender=? OR id IN (SELECT record_id FROM deliveries WHERE partner=?))"
+LIST_ORDER = " ORDER BY received_at DESC LIMIT ?"
+FAMILY_STATES = (
+    "SELECT state FROM deliveries WHERE record_id=? OR record_id IN (SELECT id FROM messages WHERE parent_id=?)"
+)
+DEAD_LETTERS = (
+    "SELECT d.id, d.record_id, m.type, d.partner, d.attempts, d.last_error, d.created_at "
+    "FROM deliveries d JOIN messages m ON m.id=d.record_id WHERE d.state='dead' "
+    "ORDER BY d.created_at LIMIT ?"
+)
+# such events have no record id, so the events_record index finds them among the few like them
+REFUSED_TRANSMISSIONS = (
+    "SELECT at, detail FROM events WHERE record_id='' AND kind='transmission_refused' ORDER BY seq DESC LIMIT ?"
+)
+BODY = "SELECT type, sender, body_codec, body, kek_id, data_key FROM messages WHERE id=?"
+COUNT_DELIVERIES = "SELECT state, count(*) FROM deliveries GROUP BY state"
+COUNT_MESSAGES = "SELECT count(*) FROM messages"
+# A partner's search reads only its own entries: the outer loop is the (partner, nhs_index) key of
+# message_index (CROSS JOIN keeps SQLite from choosing another order), so the work done depends on
+# that partner's entries alone, never on whether someone else's message holds the number.
+FIND_FOR_PARTNER = (
+    "SELECT m.id, m.message_id, m.type, m.sender, m.received_at FROM message_index i "
+    "CROSS JOIN messages m ON m.id = i.record_id WHERE i.partner = ? AND i.nhs_index = ? ORDER BY m.received_at"
+)
+FIND_ALL = "SELECT id, message_id, type, sender, received_at FROM messages WHERE nhs_index = ? ORDER BY received_at"
+# a reply is a message the partner sent with in_reply_to naming the delivered message; the first
+# that is not an Acknowledgement is its answer (for a council: the first appointment)
+REPLY_TIMES = (
+    "SELECT d.partner, m.type, d.delivered_at, "
+    "(SELECT min(r.received_at) FROM messages r WHERE r.sender=d.partner AND r.in_reply_to=m.message_id "
+    " AND r.type='Acknowledgement'), "
+    "(SELECT min(r.received_at) FROM messages r WHERE r.sender=d.partner AND r.in_reply_to=m.message_id "
+    " AND r.type!='Acknowledgement') "
+    "FROM deliveries d JOIN messages m ON m.id=d.record_id "
+    "WHERE d.delivered_at IS NOT NULL AND m.type!='Acknowledgement'"
+)

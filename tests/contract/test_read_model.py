@@ -1,0 +1,141 @@
+"""The promises of ``hub.store.ports.ReadModel``, against every backend."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from stores import T0, delivery_of, plan
+
+from hub.events import HubEvent
+from hub.store import DeliveryState, Outcome
+
+
+def accept(store, intake):
+    return asyncio.run(store.accept(intake))
+
+
+def finish(store, state: str, error: str | None = None, now: float = T0) -> None:
+    """Claim every due delivery and record ``state`` for it."""
+    jobs = asyncio.run(store.claim(100, now, 30.0))
+    asyncio.run(store.record([Outcome(j.delivery_id, j.record_id, j.partner, state, j.attempts, now + 1,
+                                      error=error, lease_id=j.lease_id) for j in jobs]))  # fmt: skip
+
+
+def test_a_view_shows_state_deliveries_derived_messages_and_timeline_without_the_body(store) -> None:
+    parent = plan("m-1", body=b'{"secret": "x"}')
+    derived = plan("m-1/derived", message_type="HousingReferral", to=(("steps-luton", "push"),))
+    derived.messages[0].parent_id = parent.messages[0].id
+    parent.messages.append(derived.messages[0])
+    parent.deliveries += derived.deliveries
+    accepted = accept(store, parent)
+    view = store.message_view(accepted.id)
+    assert view is not None
+    assert (view["type"], view["status"], view["derived_from"]) == ("HousingRequest", "in_progress", None)
+    assert view["received_at"].endswith("Z")
+    assert view["derived"] == [{"id": derived.messages[0].id, "type": "HousingReferral"}]
+    assert {d["partner"]: d["outcome"] for d in view["deliveries"]} == {"council-luton": "waiting",
+                                                                        "steps-luton": "waiting"}  # fmt: skip
+    assert "secret" not in repr(view)
+    assert store.message_view(derived.messages[0].id)["derived_from"] == accepted.id
+    assert store.message_view("no-such-record") is None
+
+
+@pytest.mark.parametrize(
+    ("state", "status"),
+    [(DeliveryState.DELIVERED, "delivered"), (DeliveryState.DEAD, "dead_lettered")],
+)
+def test_a_message_s_status_follows_its_deliveries(store, state, status) -> None:
+    accepted = accept(store, plan("m-1"))
+    finish(store, state, error="e")
+    assert store.message_view(accepted.id)["status"] == status
+    assert [m["status"] for m in store.list_messages()] == [status]
+    assert store.message_view(accept(store, plan("m-2", to=())).id)["status"] == "accepted"
+
+
+def test_list_messages_is_newest_first_and_filters_by_type_and_partner(store) -> None:
+    old = accept(store, plan("m-1", at=T0 - 10))
+    new = accept(store, plan("m-2", at=T0, message_type="DischargeNotice", sender="trust-b",
+                             to=(("steps-luton", "pull"),)))  # fmt: skip
+    assert [m["id"] for m in store.list_messages()] == [new.id, old.id]
+    assert [m["id"] for m in store.list_messages(limit=1)] == [new.id]
+    assert [m["id"] for m in store.list_messages(message_type="HousingRequest")] == [old.id]
+    assert [m["id"] for m in store.list_messages(partner="steps-luton")] == [new.id]  # a recipient
+    assert [m["id"] for m in store.list_messages(partner="trust-a")] == [old.id]  # a sender
+    [line] = store.list_messages(partner="trust-b")
+    assert (line["message_id"], line["sender"], line["deliveries"], line["status"]) == (
+        "m-2", "trust-b", 1, "in_progress")  # fmt: skip
+
+
+def test_may_read_is_true_for_the_sender_and_the_recipients_only(store) -> None:
+    accepted = accept(store, plan("m-1", to=(("council-luton", "push"), ("steps-luton", "pull"))))
+    assert store.may_read("trust-a", accepted.id)
+    assert store.may_read("council-luton", accepted.id) and store.may_read("steps-luton", accepted.id)
+    assert not store.may_read("trust-b", accepted.id)
+    assert not store.may_read("trust-a", "no-such-record")
+
+
+def test_reply_targets_are_the_messages_with_that_id_delivered_to_the_replier(store) -> None:
+    one = accept(store, plan("shared-id", sender="trust-a"))
+    two = accept(store, plan("shared-id", sender="trust-b", at=T0 + 1))
+    accept(store, plan("shared-id", sender="trust-c", to=(("steps-luton", "push"),)))
+    targets = store.find_reply_targets("shared-id", "council-luton")
+    assert [(t.record_id, t.sender) for t in targets] == [(two.id, "trust-b"), (one.id, "trust-a")]
+    assert targets[1].delivery_id == delivery_of(store, one.id, "council-luton")["id"]
+    assert targets[1].type == "HousingRequest"
+    assert store.find_reply_targets("other-id", "council-luton") == []
+
+
+def test_a_search_finds_only_the_messages_a_partner_has_an_entry_for(store) -> None:
+    both = accept(store, plan("m-1", nhs_index="person-1", index_for=("trust-a", "council-luton")))
+    sender_only = accept(store, plan("m-2", nhs_index="person-1", index_for=("trust-a",), at=T0 + 1))
+    accept(store, plan("m-3", nhs_index="person-2", index_for=("trust-a", "council-luton")))
+    assert [m["id"] for m in store.find_by_index("person-1", "trust-a")] == [both.id, sender_only.id]
+    assert [m["id"] for m in store.find_by_index("person-1", "council-luton")] == [both.id]
+    assert store.find_by_index("person-1", "steps-luton") == []
+    assert [m["id"] for m in store.find_by_index("person-1")] == [both.id, sender_only.id]  # the operator's
+    found = store.find_by_index("person-1", "council-luton")[0]
+    assert set(found) == {"id", "message_id", "type", "sender", "received_at"}
+
+
+def test_counts_are_deliveries_by_state_and_messages_in_total(store) -> None:
+    accept(store, plan("m-1", to=(("council-luton", "push"), ("steps-luton", "pull"))))
+    accept(store, plan("m-2", to=()))
+    assert store.counts() == {"deliveries_pending": 1, "deliveries_available": 1, "messages": 2}
+
+
+def test_dead_letters_are_listed_oldest_first(store) -> None:
+    first, second = accept(store, plan("m-1", at=T0 - 2)), accept(store, plan("m-2", at=T0 - 1))
+    finish(store, DeliveryState.DEAD, error="no route to host")
+    assert [d["message"] for d in store.dead_letters()] == [first.id, second.id]
+    assert [d["message"] for d in store.dead_letters(limit=1)] == [first.id]
+    assert store.dead_letters()[0]["type"] == "HousingRequest"
+
+
+def test_refused_transmissions_come_from_the_audit_log_newest_first(store) -> None:
+    for n in (1, 2):
+        store.audit([HubEvent("transmission_refused", "", T0 + n, detail={"transmission": f"t-{n}",
+                                                                          "reason": "unreadable"})])  # fmt: skip
+    store.audit([HubEvent("body_read", "some-record", T0 + 3)])
+    refused = store.refused_transmissions()
+    assert [r["transmission"] for r in refused] == ["t-2", "t-1"]
+    assert refused[0]["reason"] == "unreadable" and refused[0]["at"].endswith("Z")
+    assert len(store.refused_transmissions(limit=1)) == 1
+
+
+def test_read_body_gives_the_decoded_body_and_none_for_an_unknown_record(store) -> None:
+    accepted = accept(store, plan("m-1", body=b'{"x": "y"}'))
+    assert store.read_body(accepted.id) == b'{"x": "y"}'
+    assert store.read_body("no-such-record") is None
+
+
+def test_reply_times_pair_each_delivered_message_with_its_first_acknowledgement_and_answer(store) -> None:
+    accept(store, plan("m-1"))
+    finish(store, DeliveryState.DELIVERED, now=T0 + 10)
+    accept(store, plan("ack", sender="council-luton", to=(), message_type="Acknowledgement", in_reply_to="m-1",
+                       at=T0 + 20))  # fmt: skip
+    accept(store, plan("answer", sender="council-luton", to=(), message_type="HousingAppointment",
+                       in_reply_to="m-1", at=T0 + 30))  # fmt: skip
+    accept(store, plan("later", sender="council-luton", to=(), message_type="HousingAppointment",
+                       in_reply_to="m-1", at=T0 + 40))  # fmt: skip
+    assert store.reply_times() == [("council-luton", "HousingRequest", T0 + 11, T0 + 20, T0 + 30)]
