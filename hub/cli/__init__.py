@@ -139,7 +139,7 @@ def init(config_dir: Path | None) -> None:
     if early is not None and len(early) < 12:
         raise click.ClickException("HUB_KEY_PASSPHRASE must be at least 12 characters; nothing was created")
     if not (directory / "partners.toml").exists():
-        example = Path(__file__).resolve().parent.parent / "config"
+        example = Path(__file__).resolve().parent.parent.parent / "config"
         if not example.is_dir():
             raise ConfigError(f"{directory}: missing, and no example config to copy from ({example})")
         directory.mkdir(parents=True, exist_ok=True)
