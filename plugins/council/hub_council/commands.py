@@ -3,6 +3,8 @@
 Both find the hub's files through ``--config DIR`` (default ``$HUB_CONFIG`` or
 ``./config``), as the core commands do: the imported postcode directory goes to
 ``geo.db`` beside the store unless ``--into`` (or ``$HUB_GEO_DB``) says where.
+``hub council-stats`` reads the hub's data through the ``CommandContext`` the
+``hub`` command passes (``@click.pass_obj``), never by opening the store.
 """
 
 from __future__ import annotations
