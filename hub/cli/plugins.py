@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from hub.cli.common import friendly_errors, print_json
@@ -20,7 +22,7 @@ def plugins_list(as_json: bool) -> None:
     from hub.plugins import load_plugins
 
     loaded = load_plugins()
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"name": i.name, "distribution": i.distribution, "version": i.version, "module": i.module,
          "hooks": i.hooks, "registers": i.registered, "error": i.error}
         for i in loaded.infos
