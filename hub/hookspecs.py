@@ -100,7 +100,9 @@ def hub_register_commands(register: Callable[[Any], None]) -> None:
     """Register extra ``hub`` sub-commands (click commands or groups), once when the CLI starts.
 
     For example ``hub geo import``. A command whose name is already taken is
-    refused with both plugins named.
+    refused with both plugins named. When it runs, click's context object is the
+    hub's ``CommandContext`` (take it with ``@click.pass_obj``): a command reads the
+    hub's data through ``context.hub_data(config_dir)``, never by opening the store.
     """
 
 
@@ -109,6 +111,8 @@ def hub_register_gauges(register: Callable[[GaugeSpec], None]) -> None:
     """Register gauges for ``/metrics`` (called once at start-up; every implementation runs).
 
     ``GaugeSpec(name, collect)``: ``collect(settings)`` is called at every scrape
+    (or, with ``GaugeSpec(..., with_data=True)``, ``collect(hub_data)``: the hub's
+    read-only data, which a gauge reads instead of opening the store)
     and returns ``{"metric_name{label=\"v\"}": value}``. It must be quick and must
     carry ids and numbers only, never personal data. A failing gauge is logged
     and left out of that scrape.

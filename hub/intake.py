@@ -85,7 +85,6 @@ class IntakeService:
         self.store = store
         self.metrics = metrics
         self.on_commit: list[Callable[[], None]] = []
-        self._observers = plugins.hook.hub_message_event.get_hookimpls()
 
     def parse(self, body: bytes, content_type: str, sender_id: str) -> list[Parsed]:
         """Turn a body into canonical messages (with the adapter's warnings) using the adapter for ``content_type``.
@@ -267,9 +266,17 @@ class IntakeService:
 
     def emit(self, events: list[HubEvent]) -> None:
         """Tell observer plugins about committed events; an observer's failure is logged, not raised."""
-        for impl in self._observers:
-            for event in events:
-                try:
-                    impl.function(event=event)
-                except Exception:
-                    log.exception("observer plugin %r failed on a %s event", impl.plugin_name, event.kind)
+        emit_events(self.plugins, events)
+
+
+def emit_events(plugins: HubPlugins, events: list[HubEvent]) -> None:
+    """Tell observer plugins (``hub_message_event``) about committed events; a failure is logged, not raised.
+
+    The one place events reach observers: intake, delivery and the operator services all come here.
+    """
+    for impl in plugins.hook.hub_message_event.get_hookimpls():
+        for event in events:
+            try:
+                impl.function(event=event)
+            except Exception:
+                log.exception("observer plugin %r failed on a %s event", impl.plugin_name, event.kind)

@@ -262,10 +262,16 @@ class Listener(Protocol):
 
 @dataclass(frozen=True)
 class GaugeSpec:
-    """Gauges a plugin adds to ``/metrics``: ``collect(settings)`` returns ``{"name{labels}": value}``."""
+    """Gauges a plugin adds to ``/metrics``: ``collect(settings)`` returns ``{"name{labels}": value}``.
+
+    With ``with_data=True``, ``collect`` receives the running hub's read-only data
+    view (``hub.services.hub_data.HubData``) instead of the settings: a gauge reads
+    the hub's store through it, never by opening the store itself.
+    """
 
     name: str
     collect: Callable[[Any], dict[str, float]]
+    with_data: bool = False
 
     def __post_init__(self) -> None:
         check_name("gauge", self.name)

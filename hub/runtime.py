@@ -24,6 +24,7 @@ from hub.metrics import Metrics
 from hub.plugins import HubPlugins, load_plugins
 from hub.router import Router
 from hub.sealing import EnvelopeGate
+from hub.services.hub_data import HubData
 from hub.store import open_store
 from hub.store.base import Store
 
@@ -97,8 +98,9 @@ def build_hub(
         log.info("store upgrade: %d fingerprints re-keyed or recipients' search entries written", upgraded)
     metrics = Metrics()
     metrics.gauges.append(lambda: _store_gauges(store))
+    data = HubData(store)
     for gauge in plugins.gauges.values():
-        metrics.gauges.append(_guarded(gauge, config.settings))
+        metrics.gauges.append(_guarded(gauge, data if gauge.with_data else config.settings))
     gate = EnvelopeGate(config.partners, keys, config.settings.hub_id)
     gate.warn_about_unsealed_partners()
     intake = IntakeService(plugins, validator, router, store, metrics, gate)
@@ -141,10 +143,10 @@ def _check_partner_plugins(config: HubConfig, plugins: HubPlugins) -> None:
             )
 
 
-def _guarded(gauge: Any, settings: Any) -> Any:
+def _guarded(gauge: Any, argument: Any) -> Any:
     def collect() -> dict[str, float]:
         try:
-            return dict(gauge.collect(settings))
+            return dict(gauge.collect(argument))
         except Exception:
             log.exception("gauge %s failed; left out of this scrape", gauge.name)
             return {}

@@ -3,6 +3,8 @@
 Both find the hub's files through ``--config DIR`` (default ``$HUB_CONFIG`` or
 ``./config``), as the core commands do: the imported postcode directory goes to
 ``geo.db`` beside the store unless ``--into`` (or ``$HUB_GEO_DB``) says where.
+``hub council-stats`` reads the hub's data through the ``CommandContext`` the
+``hub`` command passes (``@click.pass_obj``), never by opening the store.
 """
 
 from __future__ import annotations
@@ -100,15 +102,13 @@ def geo_lookup(postcode: str, geo_db: Path | None, config_dir: Path | None) -> N
 @click.command("council-stats")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @config_option
-def council_stats_command(as_json: bool, config_dir: Path | None) -> None:
+@click.pass_obj
+def council_stats_command(hub: Any, as_json: bool, config_dir: Path | None) -> None:
     """Each council's time from a delivered Duty to Refer to its first appointment (read-only)."""
     from hub_council.stats import council_stats
 
-    store = Path(_settings(config_dir).store_path)
-    if not store.exists():
-        click.echo(f"hub: no store at {store}; nothing has been delivered yet", err=True)
-        sys.exit(1)
-    rows = council_stats(store)
+    with hub.hub_data(config_dir) as data:  # the hub's read-only data (``hub.cli.context.CommandContext``)
+        rows = council_stats(data.reply_times())
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in rows], indent=2))
         return

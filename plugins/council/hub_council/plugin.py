@@ -39,7 +39,7 @@ def hub_register_transports(register: Callable[[Transport], None]) -> None:
 @hookimpl
 def hub_register_gauges(register: Callable[[GaugeSpec], None]) -> None:
     """Register ``council-response-times``: time from referral to first appointment, per council."""
-    register(GaugeSpec("council-response-times", lambda settings: prometheus_gauges(settings.store_path)))
+    register(GaugeSpec("council-response-times", prometheus_gauges, with_data=True))
 
 
 @hookimpl

@@ -1,32 +1,24 @@
-"""Council response times, read from the hub's SQLite store (read-only).
+"""Council response times, from the reply times the hub hands to plugins (``HubData.reply_times``).
 
-For every HousingRequest delivered to a council, the time from its delivery
-(``deliveries.delivered_at``: the council's 2xx, or its inbox acknowledgement)
-to the first HousingAppointment that council sent in reply to it
-(``messages.in_reply_to``, ``received_at``). Only clear routing metadata is
-read; no body is decrypted.
+For every HousingRequest delivered to a council (its 2xx, or its inbox
+acknowledgement), the time to the council's first answer to it: the first
+reply naming it (``in_reply_to``) that is not an Acknowledgement, which for a
+council is its HousingAppointment. Only clear routing metadata is read; no body
+is decrypted, and the plugin never opens the hub's store.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import statistics
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-QUERY = """
-WITH first_answer AS (
-    SELECT in_reply_to, sender, min(received_at) AS answered_at
-    FROM messages WHERE type = 'HousingAppointment' AND in_reply_to IS NOT NULL
-    GROUP BY in_reply_to, sender
-)
-SELECT d.partner, coalesce(d.delivered_at, d.acknowledged_at) AS delivered_at, f.answered_at
-FROM deliveries d
-JOIN messages m ON m.id = d.record_id AND m.type = 'HousingRequest'
-LEFT JOIN first_answer f ON f.in_reply_to = m.message_id AND f.sender = d.partner
-WHERE coalesce(d.delivered_at, d.acknowledged_at) IS NOT NULL
-"""
+if TYPE_CHECKING:
+    from hub.services.hub_data import HubData
+    from hub.services.partner_stats import ReplyTime
+
+REFERRAL_TYPE = "HousingRequest"
 
 
 @dataclass
@@ -51,19 +43,16 @@ def _percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[index]
 
 
-def council_stats(store_path: Path) -> list[CouncilStats]:
-    """Response-time statistics per council, from the store at ``store_path`` opened read-only."""
-    conn = sqlite3.connect(f"{store_path.resolve().as_uri()}?mode=ro", uri=True)
-    try:
-        rows = conn.execute(QUERY).fetchall()
-    finally:
-        conn.close()
+def council_stats(reply_times: Iterable[ReplyTime]) -> list[CouncilStats]:
+    """Response-time statistics per council (sorted by partner id), from the hub's reply times."""
     delivered: dict[str, int] = {}
     waits: dict[str, list[float]] = {}
-    for partner, delivered_at, answered_at in rows:
-        delivered[partner] = delivered.get(partner, 0) + 1
-        if answered_at is not None:
-            waits.setdefault(partner, []).append(max(0.0, answered_at - delivered_at))
+    for row in reply_times:
+        if row.type != REFERRAL_TYPE:
+            continue
+        delivered[row.partner] = delivered.get(row.partner, 0) + 1
+        if row.seconds_to_answer is not None:
+            waits.setdefault(row.partner, []).append(row.seconds_to_answer)
     out = []
     for partner in sorted(delivered):
         values = sorted(waits.get(partner, []))
@@ -81,10 +70,10 @@ def council_stats(store_path: Path) -> list[CouncilStats]:
     return out
 
 
-def prometheus_gauges(store_path: Path) -> dict[str, float]:
+def prometheus_gauges(data: HubData) -> dict[str, float]:
     """The statistics as Prometheus samples (``name{labels}`` -> value), for the hub's ``/metrics``."""
     out: dict[str, float] = {}
-    for stats in council_stats(store_path):
+    for stats in council_stats(data.reply_times()):
         label = f'{{partner="{stats.partner}"}}'
         out[f"hub_council_referrals_delivered{label}"] = stats.referrals_delivered
         out[f"hub_council_referrals_answered{label}"] = stats.answered

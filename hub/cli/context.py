@@ -1,0 +1,49 @@
+"""The object the ``hub`` command hands to every sub-command, plugins' commands included.
+
+The ``hub`` group puts a ``CommandContext`` in click's context object, so a
+plugin command reaches it with ``@click.pass_obj`` and reads the hub's data
+through it instead of opening the store::
+
+    @click.command("my-stats")
+    @click.option("--config", "config_dir", type=click.Path(path_type=Path), default=None)
+    @click.pass_obj
+    def my_stats(hub, config_dir):
+        with hub.hub_data(config_dir) as data:
+            rows = data.reply_times()
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from hub.problems import ConfigError
+from hub.services.hub_data import HubData
+
+
+class CommandContext:
+    """Services the core offers to sub-commands."""
+
+    @contextmanager
+    def hub_data(self, config_dir: Path | None) -> Iterator[HubData]:
+        """The read-only data of the hub configured in ``config_dir`` (default ``$HUB_CONFIG`` or ``./config``).
+
+        Needs no keys. Exits with a sentence on stderr when the config cannot be
+        read (status 2) or nothing was ever stored there (status 1).
+        """
+        from hub.cli.common import load_settings, opened_store
+
+        try:
+            settings = load_settings(config_dir)
+        except ConfigError as exc:
+            click.echo(f"hub: {exc}", err=True)
+            sys.exit(2)
+        if settings.store_path is not None and not settings.store_path.exists():
+            click.echo(f"hub: no store at {settings.store_path}; nothing has been delivered yet", err=True)
+            sys.exit(1)
+        with opened_store(settings) as store:
+            yield HubData(store)

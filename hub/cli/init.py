@@ -1,0 +1,62 @@
+"""``hub init``: a config directory with fresh tokens, a key ring, and a prepared store."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from pathlib import Path
+
+import click
+
+from hub.cli.common import config_option, friendly_errors
+from hub.problems import ConfigError
+
+
+@click.command()
+@config_option
+@friendly_errors
+def init(config_dir: Path | None) -> None:
+    """Create a config directory (if missing) with fresh partner tokens, and prepare the store.
+
+    A new config is a copy of the example deployment; each partner's and
+    operator's token is printed once here and only its digest is written.
+    """
+    from hub.config import config_dir_from_env, load_config
+    from hub.crypto.keyring import FileKeyRing, KeyRingError
+    from hub.services.tokens import add_tokens
+    from hub.store import open_store
+    from hub.store.url import describe
+
+    directory = config_dir_from_env(config_dir)
+    early = os.environ.get("HUB_KEY_PASSPHRASE")
+    if early is not None and len(early) < 12:
+        raise click.ClickException("HUB_KEY_PASSPHRASE must be at least 12 characters; nothing was created")
+    if not (directory / "partners.toml").exists():
+        example = Path(__file__).resolve().parent.parent.parent / "config"
+        if not example.is_dir():
+            raise ConfigError(f"{directory}: missing, and no example config to copy from ({example})")
+        directory.mkdir(parents=True, exist_ok=True)
+        for name in ("hub.toml", "partners.toml", "routes.toml"):
+            shutil.copy(example / name, directory / name)
+        tokens = add_tokens(directory / "partners.toml")
+        (directory / "partners.toml").chmod(0o600)
+        click.echo(f"Created {directory} from the example deployment. Tokens (shown once; give each to its owner):")
+        for ident, token in tokens.items():
+            click.echo(f"  {ident:24} {token}")
+    config = load_config(directory)
+    settings = config.settings
+    if settings.key_provider == "file" and not (settings.keys_dir / "keyring.json").exists():
+        passphrase = os.environ.get(settings.passphrase_env)
+        if not passphrase:
+            passphrase = secrets.token_urlsafe(24)
+            click.echo(f"Key ring passphrase (shown once; keep it in a secret store and export it as "
+                       f"{settings.passphrase_env} wherever the hub runs): {passphrase}")  # fmt: skip
+        try:
+            FileKeyRing.create(settings.keys_dir, passphrase)
+        except KeyRingError as exc:
+            raise click.ClickException(f"{exc} (set {settings.passphrase_env} and run 'hub init' again)") from None
+        click.echo(f"Key ring created in {settings.keys_dir}")
+    store = open_store(settings.store_url)
+    store.close()
+    click.echo(f"Store ready at {describe(settings.store_url)}")

@@ -1,0 +1,89 @@
+"""``hub serve``: the HTTP API (and, unless --no-worker, delivery) until stopped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hub.cli.common import build, config_option, friendly_errors
+from hub.problems import ConfigError
+
+
+@click.command()
+@config_option
+@click.option("--host", default=None, help="Address to listen on (default from hub.toml).")
+@click.option("--port", type=int, default=None, help="Port to listen on (default from hub.toml).")
+@click.option("--no-worker", is_flag=True, help="Accept only; leave delivery to 'hub worker' processes.")
+@click.option("--strict", is_flag=True, help="Refuse to start if any plugin fails to load.")
+@click.option(
+    "--tls-cert", type=click.Path(exists=True, dir_okay=False), help="Serve HTTPS with this certificate (PEM)."
+)
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="The certificate's private key (PEM).")
+@click.option("--client-ca", type=click.Path(exists=True, dir_okay=False),
+              help="Ask partners for client certificates signed by this CA (mutual TLS).")  # fmt: skip
+@click.option("--require-client-cert", is_flag=True, help="With --client-ca: refuse connections without one.")
+@friendly_errors
+def serve(
+    config_dir: Path | None, host: str | None, port: int | None, no_worker: bool, strict: bool,
+    tls_cert: str | None, tls_key: str | None, client_ca: str | None, require_client_cert: bool,
+) -> None:  # fmt: skip
+    """Serve the HTTP API (and, unless --no-worker, deliver messages) until stopped.
+
+    With --tls-cert and --tls-key it serves HTTPS (TLS 1.2 or newer); with
+    --client-ca, a client certificate whose SHA-256 fingerprint is a partner's
+    client_cert_sha256 in partners.toml identifies that partner.
+    """
+    import uvicorn
+
+    from hub.api import create_app
+
+    hub = build(config_dir, strict)
+    settings = hub.config.settings
+    for name, options in settings.listeners.items():  # say so in one line, before anything starts
+        if options.get("enabled", True) and name not in hub.plugins.listeners:
+            known = ", ".join(sorted(hub.plugins.listeners)) or "none"
+            raise ConfigError(
+                f"hub.toml: [listeners.{name}]: no loaded plugin registers this listener (known: {known})"
+            )
+    for partner in hub.config.partners.partners.values():
+        if partner.receive.mode == "push" and (partner.receive.url or "").startswith("http://"):
+            click.echo(f"hub: warning: partner {partner.id} receives over plain http ({partner.receive.url})", err=True)
+    if bool(tls_cert) != bool(tls_key):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    if client_ca and not tls_cert:
+        raise click.UsageError("--client-ca needs --tls-cert and --tls-key")
+    tls: dict[str, Any] = {}
+    if tls_cert:
+        import ssl
+
+        from hub.api.tls import ClientCertHttpProtocol
+
+        tls = {"ssl_certfile": tls_cert, "ssl_keyfile": tls_key, "http": ClientCertHttpProtocol}
+        if client_ca:
+            tls["ssl_ca_certs"] = client_ca
+            tls["ssl_cert_reqs"] = ssl.CERT_REQUIRED if require_client_cert else ssl.CERT_OPTIONAL
+    else:
+        click.echo("hub: warning: serving plain HTTP; use --tls-cert/--tls-key (or a TLS proxy) outside a laptop",
+                   err=True)  # fmt: skip
+    app = create_app(hub, run_worker=not no_worker)
+    try:
+        uvicorn.run(
+            app,
+            host=host or settings.host,
+            port=settings.port if port is None else port,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=5,  # a client that never finishes its handshake must not hold up a stop
+            loop="uvloop" if _has("uvloop") else "asyncio",
+            **({"http": "httptools" if _has("httptools") else "h11"} | tls),
+        )
+    finally:
+        hub.close()
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None

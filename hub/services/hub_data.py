@@ -1,0 +1,24 @@
+"""The read-only view of the hub's data that plugins receive: they never open the store themselves.
+
+Plugin commands get one from the ``hub`` command's context
+(``hub.cli.context.CommandContext.hub_data``); gauges registered with
+``GaugeSpec(..., with_data=True)`` get the running hub's at every scrape. It
+carries clear routing metadata only (ids, types, partners, times): no body,
+nothing that needs the keys.
+"""
+
+from __future__ import annotations
+
+from hub.services.partner_stats import ReplyTime, reply_times
+from hub.store.base import Store
+
+
+class HubData:
+    """What a plugin may read of the hub's store."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def reply_times(self) -> list[ReplyTime]:
+        """Every delivered message with its partner's first acknowledgement and first answer (``ReplyTime``)."""
+        return reply_times(self._store)

@@ -1,0 +1,69 @@
+"""Stored messages for operators: list, view one (its body only with an audited read), find by NHS number.
+
+Every read of personal data goes on the audit log before it happens: a body
+read as ``body_read``, a search as ``searched``, each with the ``actor`` (who
+reads) and ``via`` (which face: ``cli``, ``http``, ``dashboard``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from hub.events import HubEvent
+from hub.services.errors import OperationRefused
+from hub.store.base import Store
+
+
+def list_messages(
+    store: Store, *, limit: int = 50, message_type: str | None = None, partner: str | None = None
+) -> list[dict[str, Any]]:
+    """Newest first, up to ``limit``: ``id``, ``type``, ``sender``, ``received_at`` and ``status``.
+
+    ``message_type`` keeps that type only; ``partner`` keeps what that partner sent
+    or receives. Reads clear routing metadata only: nothing is audited.
+    """
+    return store.list_messages(limit=limit, message_type=message_type, partner=partner)
+
+
+def view_message(
+    store: Store, record_id: str, *, with_body: bool = False, actor: str, via: str
+) -> dict[str, Any] | None:
+    """State, deliveries, derived messages and timeline of one message; None when there is no such message.
+
+    With ``with_body`` the decrypted canonical body is added as ``body`` (the store
+    must have been opened with the keys); the read is audited as ``body_read``
+    first, so a read that then fails is on the log too. Refused when the body
+    cannot be decrypted (shredded, or its key retired).
+    """
+    from hub.bodies import BodyUnreadable
+
+    view = store.message_view(record_id)
+    if view is None or not with_body:
+        return view
+    store.audit([HubEvent("body_read", record_id, time.time(), detail={"via": via}, actor=actor)])
+    try:
+        view["body"] = json.loads(store.read_body(record_id) or b"null")
+    except BodyUnreadable as exc:
+        raise OperationRefused(f"the body of {record_id} cannot be read: {exc}") from None
+    return view
+
+
+def find_by_nhs_number(store: Store, index_key: bytes, nhs_number: str, *, actor: str) -> list[dict[str, Any]]:
+    """Every stored message about the person with this NHS number, through the keyed blind index.
+
+    Nothing is decrypted. Each row: ``id``, ``message_id``, ``type``, ``sender``,
+    ``received_at``. The search is audited as ``searched`` (with how many were
+    found, never the number). Refused, with what is wrong with it (never the number
+    itself), when ``nhs_number`` is not a valid NHS number; nothing is audited then.
+    """
+    from hub.crypto.blind_index import nhs_index
+    from hub.identifiers import nhs_number_problem
+
+    why = nhs_number_problem(nhs_number)
+    if why:
+        raise OperationRefused(why)
+    rows = store.find_by_index(nhs_index(index_key, nhs_number))
+    store.audit([HubEvent("searched", "", time.time(), detail={"by": "nhs_number", "found": len(rows)}, actor=actor)])
+    return rows

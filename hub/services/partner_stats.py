@@ -1,0 +1,67 @@
+"""Partner statistics: how fast each partner acknowledges and answers what it is delivered."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from typing import Any
+
+from hub.store.base import Store
+
+
+@dataclass(frozen=True)
+class ReplyTime:
+    """One delivered message and the partner's first replies to it (times are epoch seconds).
+
+    ``acknowledged_at`` is the partner's first Acknowledgement naming the message
+    (``in_reply_to``); ``answered_at`` its first other reply (for a council's
+    HousingRequest, the first HousingAppointment). Either is None until it comes.
+    """
+
+    partner: str
+    type: str
+    delivered_at: float
+    acknowledged_at: float | None
+    answered_at: float | None
+
+    @property
+    def seconds_to_acknowledgement(self) -> float | None:
+        """Time from delivery to the first acknowledgement (never negative), or None."""
+        return None if self.acknowledged_at is None else max(0.0, self.acknowledged_at - self.delivered_at)
+
+    @property
+    def seconds_to_answer(self) -> float | None:
+        """Time from delivery to the first answer (never negative), or None."""
+        return None if self.answered_at is None else max(0.0, self.answered_at - self.delivered_at)
+
+
+def reply_times(store: Store) -> list[ReplyTime]:
+    """Every delivered message (Acknowledgements excluded) with the time of its first replies. Reads only."""
+    return [ReplyTime(*row) for row in store.reply_times()]
+
+
+def _summary(waits: list[float]) -> dict[str, float | None]:
+    if not waits:
+        return {"median_seconds": None, "max_seconds": None}
+    waits = sorted(waits)
+    return {"median_seconds": round(statistics.median(waits), 3), "max_seconds": round(waits[-1], 3)}
+
+
+def partner_stats(store: Store) -> list[dict[str, Any]]:
+    """Per partner and message type, sorted by both: how many delivered, acknowledged and answered, and how fast.
+
+    Each row: ``partner``, ``type``, ``delivered``, ``acknowledged``, ``answered``,
+    and ``to_acknowledgement`` / ``to_answer``, each ``{"median_seconds", "max_seconds"}``
+    (rounded to milliseconds; None when nothing came yet). The JSON of ``hub partners stats --json``.
+    """
+    groups: dict[tuple[str, str], list[ReplyTime]] = {}
+    for row in reply_times(store):
+        groups.setdefault((row.partner, row.type), []).append(row)
+    rows = []
+    for (partner, message_type), items in sorted(groups.items()):
+        acks = [w for w in (r.seconds_to_acknowledgement for r in items) if w is not None]
+        answers = [w for w in (r.seconds_to_answer for r in items) if w is not None]
+        rows.append({"partner": partner, "type": message_type, "delivered": len(items),
+                     "acknowledged": len(acks), "answered": len(answers),
+                     "to_acknowledgement": _summary(acks), "to_answer": _summary(answers)})  # fmt: skip
+    return rows
