@@ -39,12 +39,12 @@ def _settings(config_dir: Path | None) -> Any:
 
 
 def geo_db_path(config_dir: Path | None, into: Path | None) -> Path:
-    """Where the postcode directory lives: ``--into``, ``$HUB_GEO_DB``, or ``geo.db`` beside the store."""
+    """Where the postcode directory lives: ``--into``, ``$HUB_GEO_DB``, or ``geo.db`` in the state directory."""
     if into is not None:
         return into
     if os.environ.get(GEO_DB_ENV):
         return Path(os.environ[GEO_DB_ENV])
-    return Path(_settings(config_dir).store_path).parent / "geo.db"
+    return Path(_settings(config_dir).state_dir) / "geo.db"
 
 
 @click.group("geo")
