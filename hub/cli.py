@@ -190,6 +190,7 @@ def _add_tokens(partners_file: Path) -> dict[str, str]:
 @click.option("--host", default=None, help="Address to listen on (default from hub.toml).")
 @click.option("--port", type=int, default=None, help="Port to listen on (default from hub.toml).")
 @click.option("--no-worker", is_flag=True, help="Accept only; leave delivery to 'hub worker' processes.")
+@click.option("--no-listeners", is_flag=True, help="Start no listener; leave them to 'hub worker --listeners'.")
 @click.option("--strict", is_flag=True, help="Refuse to start if any plugin fails to load.")
 @click.option(
     "--tls-cert", type=click.Path(exists=True, dir_okay=False), help="Serve HTTPS with this certificate (PEM)."
@@ -200,7 +201,7 @@ def _add_tokens(partners_file: Path) -> dict[str, str]:
 @click.option("--require-client-cert", is_flag=True, help="With --client-ca: refuse connections without one.")
 @friendly_errors
 def serve(
-    config_dir: Path | None, host: str | None, port: int | None, no_worker: bool, strict: bool,
+    config_dir: Path | None, host: str | None, port: int | None, no_worker: bool, no_listeners: bool, strict: bool,
     tls_cert: str | None, tls_key: str | None, client_ca: str | None, require_client_cert: bool,
 ) -> None:  # fmt: skip
     """Serve the HTTP API (and, unless --no-worker, deliver messages) until stopped.
@@ -212,15 +213,12 @@ def serve(
     import uvicorn
 
     from hub.api import create_app
+    from hub.lifecycle import enabled_listeners
 
     hub = _hub(config_dir, strict)
     settings = hub.config.settings
-    for name, options in settings.listeners.items():  # say so in one line, before anything starts
-        if options.get("enabled", True) and name not in hub.plugins.listeners:
-            known = ", ".join(sorted(hub.plugins.listeners)) or "none"
-            raise ConfigError(
-                f"hub.toml: [listeners.{name}]: no loaded plugin registers this listener (known: {known})"
-            )
+    if not no_listeners:
+        enabled_listeners(hub)  # a listener no plugin registers: say so in one line, before anything starts
     for partner in hub.config.partners.partners.values():
         if partner.receive.mode == "push" and (partner.receive.url or "").startswith("http://"):
             click.echo(f"hub: warning: partner {partner.id} receives over plain http ({partner.receive.url})", err=True)
@@ -241,7 +239,7 @@ def serve(
     else:
         click.echo("hub: warning: serving plain HTTP; use --tls-cert/--tls-key (or a TLS proxy) outside a laptop",
                    err=True)  # fmt: skip
-    app = create_app(hub, run_worker=not no_worker)
+    app = create_app(hub, run_worker=not no_worker, run_listeners=not no_listeners)
     try:
         uvicorn.run(
             app,
@@ -265,20 +263,29 @@ def _has(module: str) -> bool:
 
 @main.command()
 @config_option
+@click.option("--listeners", "with_listeners", is_flag=True,
+              help="Also run the listeners hub.toml enables (then start 'hub serve' with --no-listeners).")  # fmt: skip
 @friendly_errors
-def worker(config_dir: Path | None) -> None:
-    """Deliver due messages until stopped (no HTTP API), beside one or more 'hub serve --no-worker'."""
+def worker(config_dir: Path | None, with_listeners: bool) -> None:
+    """Deliver due messages until stopped (no HTTP API), beside one or more 'hub serve --no-worker'.
+
+    With --listeners it also hosts the listeners (MLLP, MESH, ...), so that no HTTP process needs to.
+    """
     import asyncio
     import signal
 
+    from hub.lifecycle import HubLifecycle, enabled_listeners
+
     hub = _hub(config_dir)
+    if with_listeners:
+        enabled_listeners(hub)  # a listener no plugin registers: say so in one line, before anything starts
 
     async def run() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await hub.make_worker().run(stop)
+        await HubLifecycle(hub, run_worker=True, run_listeners=with_listeners).run_until(stop)
 
     try:
         asyncio.run(run())
