@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from hub.minimise import minimise
+from hub.outbound import OutboundTransports, render_outbound
 from hub.outcomes import HUB, failure_of
 from hub.problems import Conflict, HubError
 from hub.records import DeliveryOutcome, PartnerReply, RenderError
@@ -60,6 +60,7 @@ class DeliveryWorker:
         emit: object | None = None,
         gate: EnvelopeGate | None = None,
         intake: IntakeService | None = None,
+        transports: OutboundTransports | None = None,
     ) -> None:
         self.gate = gate
         self.intake = intake
@@ -71,7 +72,11 @@ class DeliveryWorker:
         self.emit = emit
         self._wake = asyncio.Event()
         self._rng = random.Random()
-        self._started: set[str] = set()
+        # transports given by the caller (the lifecycle) are closed by it; otherwise by ``run`` when it ends
+        self._owns_transports = transports is None
+        self.transports = transports or OutboundTransports(
+            settings.delivery_timeout_seconds, settings.delivery_concurrency
+        )
         self._inflight: set[asyncio.Task[None]] = set()
         self._outcomes: list[tuple[Outcome, DeliveryJob, str, str | None]] = []
         self._have_outcomes = asyncio.Event()
@@ -120,11 +125,8 @@ class DeliveryWorker:
             self._inflight.clear()
             closing.set()
             await recorder
-            for name in self._started:
-                try:
-                    await self.plugins.transports[name].close()
-                except Exception:
-                    log.exception("transport %s failed to close", name)
+            if self._owns_transports:
+                await self.transports.close()
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
@@ -254,21 +256,8 @@ class DeliveryWorker:
         transport = self.plugins.transports.get(partner.receive.transport)
         if transport is None:
             return DeliveryOutcome(False, True, f"transport {partner.receive.transport!r} is not loaded", failure=HUB)
-        if transport.name not in self._started:
-            await transport.start(
-                timeout_seconds=self.settings.delivery_timeout_seconds,
-                max_connections=self.settings.delivery_concurrency,
-            )
-            self._started.add(transport.name)
-        try:
-            rendered = adapter.render(minimise(orjson.loads(job.body), partner.agreement), partner=partner)
-            if self.gate is not None:
-                rendered = self.gate.seal_outbound(rendered, partner, job.message_id, job.type)
-        except RenderError:
-            raise
-        except Exception as exc:  # no retry makes a message renderable; keep only the error's type (no values)
-            log.exception("adapter %s could not render delivery %s", adapter.name, job.delivery_id)
-            raise RenderError(f"the {adapter.name} adapter could not render it ({type(exc).__name__})") from None
+        await self.transports.ready(transport)
+        rendered = render_outbound(job, partner, adapter, self.gate)
         return await transport.deliver(rendered, partner=partner, message_id=job.message_id,
                                        delivery_id=job.delivery_id)  # fmt: skip
 

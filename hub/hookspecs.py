@@ -9,7 +9,7 @@ Lifecycle, in the order things happen::
     start-up  : hub_register_adapters, hub_register_transports,
                 hub_register_transforms, hub_register_schemas,
                 hub_register_key_providers, hub_register_listeners,
-                hub_register_gauges,
+                hub_register_gauges, hub_register_routes,
                 hub_register_commands                           (once each)
     intake    : adapter.parse -> hub_validate_message -> router (config routes
                 + hub_route) -> store commit -> 202 / ACK
@@ -28,7 +28,16 @@ import pluggy
 if TYPE_CHECKING:
     from hub.events import HubEvent
     from hub.problems import Problem
-    from hub.records import Adapter, GaugeSpec, KeyProviderSpec, Listener, SchemaSpec, Transform, Transport
+    from hub.records import (
+        Adapter,
+        GaugeSpec,
+        KeyProviderSpec,
+        Listener,
+        RouteSpec,
+        SchemaSpec,
+        Transform,
+        Transport,
+    )
 
 hookspec = pluggy.HookspecMarker("hub")
 
@@ -116,6 +125,22 @@ def hub_register_gauges(register: Callable[[GaugeSpec], None]) -> None:
     and returns ``{"metric_name{label=\"v\"}": value}``. It must be quick and must
     carry ids and numbers only, never personal data. A failing gauge is logged
     and left out of that scrape.
+    """
+
+
+@hookspec
+def hub_register_routes(register: Callable[[RouteSpec], None]) -> None:
+    """Register HTTP routes for ``hub serve`` (called once at start-up; every implementation runs).
+
+    Call ``register(RouteSpec(name, router))`` with a ``fastapi.APIRouter``. Its routes are served under
+    ``/plugins/<name>`` whatever paths the router declares, so they can never shadow the hub's own routes.
+    ``name`` must be unique across plugins: a second registration is refused with both plugins named.
+    Unless ``RouteSpec.public`` is true every route requires an authenticated caller; a handler learns who
+    with the dependencies in ``hub.callers`` (``Authenticated``, ``PartnerCaller``, ``OperatorCaller``), the
+    same ones the hub's routes use. The routes appear in ``/openapi.json``; errors a handler raises as
+    ``HubError`` are answered and audited like the hub's. A handler reads the hub's data through
+    ``request.app.state.hub`` and its services, never by opening the store, and keeps blocking work off the
+    event loop (``asyncio.to_thread``).
     """
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hub.auth import hash_token, is_token_hash
+from hub.callers import Caller
 from hub.minimise import Agreement
 from hub.problems import ConfigError
 from hub.replies import ReplyMapping
@@ -78,19 +79,6 @@ class Operator:
 
     id: str
     token_hashes: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Caller:
-    """The authenticated identity behind one request."""
-
-    id: str
-    role: str  # "partner" or "operator"
-
-    @property
-    def is_operator(self) -> bool:
-        """True for operators."""
-        return self.role == "operator"
 
 
 @dataclass

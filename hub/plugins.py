@@ -25,7 +25,17 @@ import pluggy
 
 from hub import hookspecs
 from hub.problems import PluginError
-from hub.records import Adapter, GaugeSpec, KeyProviderSpec, Listener, SchemaSpec, Transform, Transport, check_name
+from hub.records import (
+    Adapter,
+    GaugeSpec,
+    KeyProviderSpec,
+    Listener,
+    RouteSpec,
+    SchemaSpec,
+    Transform,
+    Transport,
+    check_name,
+)
 
 log = logging.getLogger("hub.plugins")
 
@@ -61,6 +71,7 @@ class HubPlugins:
     listeners: dict[str, Listener]
     commands: dict[str, Any]
     gauges: dict[str, GaugeSpec]
+    routes: dict[str, RouteSpec] = field(default_factory=dict)
 
     @property
     def hook(self) -> Any:
@@ -166,8 +177,9 @@ def load_plugins(
 
     commands = registry.collect("command", manager.hook.hub_register_commands, click.Command)
     gauges = registry.collect("gauge", manager.hook.hub_register_gauges, GaugeSpec)
+    routes = registry.collect("routes", manager.hook.hub_register_routes, RouteSpec)
     return HubPlugins(
-        manager, infos, adapters, transports, transforms, schemas, key_providers, listeners, commands, gauges
+        manager, infos, adapters, transports, transforms, schemas, key_providers, listeners, commands, gauges, routes
     )  # type: ignore[arg-type]
 
 

@@ -294,3 +294,34 @@ class SchemaSpec:
 
     uri: str
     schema: dict[str, Any]
+
+
+PLUGIN_ROUTES_PREFIX = "/plugins"
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    """HTTP routes a plugin adds to ``hub serve``: ``router`` (a ``fastapi.APIRouter``) under ``/plugins/NAME``.
+
+    The hub mounts every route of ``router`` under ``prefix`` whatever path it declares, so a plugin cannot
+    shadow the hub's own routes or another plugin's. Unless ``public`` is true, every route requires an
+    authenticated caller (401 otherwise, before the parameters are looked at); narrow it with the
+    dependencies in ``hub.callers`` (``PartnerCaller``, ``OperatorCaller``). With ``public`` the routes need
+    no token and the OpenAPI document says so.
+    """
+
+    name: str
+    router: Any
+    public: bool = False
+
+    def __post_init__(self) -> None:
+        check_name("routes", self.name)
+        from fastapi import APIRouter  # only a plugin that adds routes pays for importing the web framework
+
+        if not isinstance(self.router, APIRouter):
+            raise TypeError(f"routes {self.name!r}: router is a {type(self.router).__name__}, not a fastapi.APIRouter")
+
+    @property
+    def prefix(self) -> str:
+        """Where the routes are served: ``/plugins/NAME``."""
+        return f"{PLUGIN_ROUTES_PREFIX}/{self.name}"

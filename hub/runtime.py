@@ -21,6 +21,7 @@ from hub.crypto.keyring import KeyRingError
 from hub.delivery import DeliveryWorker
 from hub.intake import IntakeService
 from hub.metrics import Metrics
+from hub.outbound import OutboundTransports
 from hub.plugins import HubPlugins, load_plugins
 from hub.router import Router
 from hub.sealing import EnvelopeGate
@@ -45,8 +46,8 @@ class Hub:
     keys: KeyProvider
     gate: EnvelopeGate
 
-    def make_worker(self) -> DeliveryWorker:
-        """A delivery worker sharing this hub's store, plugins and metrics."""
+    def make_worker(self, transports: OutboundTransports | None = None) -> DeliveryWorker:
+        """A delivery worker sharing this hub's store, plugins and metrics (and ``transports`` when given)."""
         worker = DeliveryWorker(
             self.config.settings,
             self.config.partners,
@@ -56,6 +57,7 @@ class Hub:
             self.intake.emit,
             gate=self.gate,
             intake=self.intake,
+            transports=transports,
         )
         self.intake.on_commit.append(worker.wake)
         return worker

@@ -7,13 +7,18 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
+from fastapi import APIRouter
 
-from hub import Rendered, Transform, hookimpl
+from hub import Rendered, RouteSpec, Transform, hookimpl
+from hub.auth import generate_token, hash_token
 from hub.plugins import load_plugins
 from hub.problems import PluginError
+from hub.testing import RunningHub, write_config
 
 
 def make_distribution(site: Path, dist: str, module: str, source: str, entry: str) -> None:
@@ -167,3 +172,132 @@ def test_an_observer_that_raises_does_not_break_intake(tmp_path: Path) -> None:
         assert "received" in seen and "routed" in seen
     finally:
         hub.close()
+
+
+ROUTES_PLUGIN = """
+from fastapi import APIRouter
+from hub import RouteSpec, hookimpl
+from hub.callers import Authenticated, OperatorCaller
+
+router = APIRouter()
+
+
+@router.get("/whoami")
+async def whoami(caller: Authenticated) -> dict:
+    return {"id": caller.id, "role": caller.role}
+
+
+@router.get("/waiting")
+async def waiting(caller: OperatorCaller, limit: int = 10) -> dict:
+    return {"limit": limit}
+
+
+@router.get("/healthz")
+async def impostor() -> dict:
+    return {"status": "hijacked"}
+
+
+open_router = APIRouter()
+
+
+@open_router.get("/hello")
+async def hello() -> dict:
+    return {"hello": "world"}
+
+
+@hookimpl
+def hub_register_routes(register):
+    register(RouteSpec("acme", router))
+    register(RouteSpec("acme-open", open_router, public=True))
+"""
+
+
+@pytest.fixture(scope="module")
+def routes_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningHub, dict[str, str]]]:
+    """A real ``hub serve`` with a plugin, installed as a distribution, that adds HTTP routes."""
+    root = tmp_path_factory.mktemp("routes")
+    site = root / "site"
+    site.mkdir()
+    make_distribution(site, "acme-hub-routes", "acme_routes", ROUTES_PLUGIN, "acme-routes")
+    tokens = {"trust-a": generate_token(), "ops": generate_token()}
+    config_dir = write_config(root / "config", partners=[
+        {"id": "trust-a", "kind": "nhs_trust", "ods_code": "RWK", "token_sha256": hash_token(tokens["trust-a"]),
+         "receive": {"mode": "pull"}},
+    ], operators=[{"id": "ops", "token_sha256": hash_token(tokens["ops"])}], routes=[])  # fmt: skip
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYTHONPATH", os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
+        running = RunningHub(config_dir).start()
+    try:
+        yield running, tokens
+    finally:
+        running.stop()
+
+
+def _get(hub: RunningHub, path: str, token: str | None = None) -> requests.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return requests.get(f"{hub.url}{path}", headers=headers, timeout=10)
+
+
+def test_a_plugins_routes_are_served_under_its_prefix_behind_the_hubs_authentication(routes_hub) -> None:
+    hub, tokens = routes_hub
+    refused = _get(hub, "/plugins/acme/whoami")
+    assert refused.status_code == 401
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert _get(hub, "/plugins/acme/whoami", "not-a-token").status_code == 401
+    assert _get(hub, "/plugins/acme/whoami", tokens["trust-a"]).json() == {"id": "trust-a", "role": "partner"}
+    assert _get(hub, "/plugins/acme/whoami", tokens["ops"]).json() == {"id": "ops", "role": "operator"}
+
+
+def test_a_plugin_route_uses_the_hubs_roles_and_answers_401_before_422(routes_hub) -> None:
+    hub, tokens = routes_hub
+    assert _get(hub, "/plugins/acme/waiting?limit=many").status_code == 401
+    forbidden = _get(hub, "/plugins/acme/waiting", tokens["trust-a"])
+    assert forbidden.status_code == 403 and forbidden.json()["detail"] == "Only operators may do this."
+    assert _get(hub, "/plugins/acme/waiting?limit=3", tokens["ops"]).json() == {"limit": 3}
+    invalid = _get(hub, "/plugins/acme/waiting?limit=many", tokens["ops"])
+    assert invalid.status_code == 422 and invalid.json()["errors"][0]["location"] == "query.limit"
+    assert "many" not in invalid.text
+
+
+def test_a_plugin_cannot_shadow_the_hubs_own_routes(routes_hub) -> None:
+    hub, tokens = routes_hub
+    assert _get(hub, "/healthz").json() == {"status": "ok"}
+    assert _get(hub, "/plugins/acme/healthz", tokens["ops"]).json() == {"status": "hijacked"}
+
+
+def test_a_public_plugin_route_needs_no_token_and_the_document_says_which_do(routes_hub) -> None:
+    hub, _tokens = routes_hub
+    assert _get(hub, "/plugins/acme-open/hello").json() == {"hello": "world"}
+    paths = _get(hub, "/openapi.json").json()["paths"]
+    assert "security" not in paths["/plugins/acme/whoami"]["get"]  # the document's default: a bearer token
+    assert paths["/plugins/acme-open/hello"]["get"]["security"] == []
+    assert "/healthz" in paths and "/plugins/acme/healthz" in paths
+
+
+def test_plugins_list_shows_the_routes_a_plugin_adds(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    make_distribution(site, "acme-hub-routes", "acme_routes", ROUTES_PLUGIN, "acme-routes")
+    rows = {r["name"]: r for r in json.loads(plugins_list(site).stdout)}
+    assert rows["acme-routes"]["registers"] == ["routes:acme", "routes:acme-open"]
+
+
+def test_routes_must_be_a_fastapi_router_with_a_valid_name() -> None:
+    with pytest.raises(TypeError, match=r"not a fastapi\.APIRouter"):
+        RouteSpec("acme", object())
+    with pytest.raises(ValueError, match="invalid"):
+        RouteSpec("Acme Routes", APIRouter())
+
+
+def test_two_plugins_claiming_the_same_prefix_are_both_named() -> None:
+    class First:
+        @hookimpl
+        def hub_register_routes(self, register):
+            register(RouteSpec("shared", APIRouter()))
+
+    class Second(First):
+        pass
+
+    with pytest.raises(PluginError, match="routes 'shared' is registered by both") as caught:
+        load_plugins(env={}, extra_plugins=[First(), Second()])
+    assert "First" in str(caught.value) and "Second" in str(caught.value)

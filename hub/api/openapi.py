@@ -223,7 +223,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     },
 }
 
-PUBLIC = {"security": []}
+PUBLIC: dict[str, Any] = {"security": []}
 """``openapi_extra`` for an operation that needs no token."""
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import ssl
+from collections.abc import MutableMapping
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -35,7 +36,7 @@ class ClientCertHttpProtocol(HttpToolsProtocol):
             self.scope["extensions"] = {"tls": {"client_cert_sha256": self._client_cert_sha256}}  # type: ignore[typeddict-unknown-key]
 
 
-def client_cert_fingerprint(scope: dict[str, Any]) -> str | None:
+def client_cert_fingerprint(scope: MutableMapping[str, Any]) -> str | None:
     """The verified client certificate's SHA-256 fingerprint for this request, or None."""
     return scope.get("extensions", {}).get("tls", {}).get("client_cert_sha256")
 

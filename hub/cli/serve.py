@@ -8,7 +8,6 @@ from typing import Any
 import click
 
 from hub.cli.common import build, config_option, friendly_errors
-from hub.problems import ConfigError
 
 
 @click.command()
@@ -16,6 +15,7 @@ from hub.problems import ConfigError
 @click.option("--host", default=None, help="Address to listen on (default from hub.toml).")
 @click.option("--port", type=int, default=None, help="Port to listen on (default from hub.toml).")
 @click.option("--no-worker", is_flag=True, help="Accept only; leave delivery to 'hub worker' processes.")
+@click.option("--no-listeners", is_flag=True, help="Start no listener; leave them to 'hub worker --listeners'.")
 @click.option("--strict", is_flag=True, help="Refuse to start if any plugin fails to load.")
 @click.option(
     "--tls-cert", type=click.Path(exists=True, dir_okay=False), help="Serve HTTPS with this certificate (PEM)."
@@ -26,7 +26,7 @@ from hub.problems import ConfigError
 @click.option("--require-client-cert", is_flag=True, help="With --client-ca: refuse connections without one.")
 @friendly_errors
 def serve(
-    config_dir: Path | None, host: str | None, port: int | None, no_worker: bool, strict: bool,
+    config_dir: Path | None, host: str | None, port: int | None, no_worker: bool, no_listeners: bool, strict: bool,
     tls_cert: str | None, tls_key: str | None, client_ca: str | None, require_client_cert: bool,
 ) -> None:  # fmt: skip
     """Serve the HTTP API (and, unless --no-worker, deliver messages) until stopped.
@@ -38,15 +38,12 @@ def serve(
     import uvicorn
 
     from hub.api import create_app
+    from hub.lifecycle import enabled_listeners
 
     hub = build(config_dir, strict)
     settings = hub.config.settings
-    for name, options in settings.listeners.items():  # say so in one line, before anything starts
-        if options.get("enabled", True) and name not in hub.plugins.listeners:
-            known = ", ".join(sorted(hub.plugins.listeners)) or "none"
-            raise ConfigError(
-                f"hub.toml: [listeners.{name}]: no loaded plugin registers this listener (known: {known})"
-            )
+    if not no_listeners:
+        enabled_listeners(hub)  # a listener no plugin registers: say so in one line, before anything starts
     for partner in hub.config.partners.partners.values():
         if partner.receive.mode == "push" and (partner.receive.url or "").startswith("http://"):
             click.echo(f"hub: warning: partner {partner.id} receives over plain http ({partner.receive.url})", err=True)
@@ -67,7 +64,7 @@ def serve(
     else:
         click.echo("hub: warning: serving plain HTTP; use --tls-cert/--tls-key (or a TLS proxy) outside a laptop",
                    err=True)  # fmt: skip
-    app = create_app(hub, run_worker=not no_worker)
+    app = create_app(hub, run_worker=not no_worker, run_listeners=not no_listeners)
     try:
         uvicorn.run(
             app,

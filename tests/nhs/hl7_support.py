@@ -246,10 +246,12 @@ def start_small_hub(
     listeners: dict[str, dict[str, Any]] | None = None,
     partners: list[dict[str, Any]] | None = None,
     routes: list[dict[str, Any]] | None = None,
+    serve_args: list[str] | None = None,
 ) -> SmallHub:
     """Start ``hub serve`` with trusts RWK (trust-a) and RXY (trust-b, receives every DischargeNotice by push).
 
-    Routes are our own (DischargeNotice -> trust-b) so these tests do not depend on other plugins' transforms.
+    ``serve_args`` are added to ``hub serve``'s command line. Routes are our own (DischargeNotice -> trust-b)
+    so these tests do not depend on other plugins' transforms.
     """
     port = free_port()
     hub_url = f"http://127.0.0.1:{port}"
@@ -270,7 +272,7 @@ def start_small_hub(
     config_dir = write_config(directory, partners=entries, settings=settings,
                               operators=[{"id": "ops", "token_sha256": hash_token(tokens["ops"])}],
                               routes=routes if routes is not None else DISCHARGE_TO_TRUST_B)  # fmt: skip
-    running = RunningHub(config_dir, port=port)
+    running = RunningHub(config_dir, port=port, extra_args=serve_args)
     try:
         running.start()
     except Exception:

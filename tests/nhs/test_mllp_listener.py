@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 import time
 
 import pytest
 from hl7_support import MllpClient, adt_a03, hl7_hub_factory, mllp_hub, segment
 from hub_nhs.hl7v2.framing import frame
+
+from hub.testing import free_port, stop_process, wait_until
 
 __all__ = ["hl7_hub_factory"]  # the fixture, imported so that pytest finds it here
 
@@ -207,3 +212,31 @@ def test_many_clients_at_once_are_all_answered(mllp) -> None:
     with ThreadPoolExecutor(8) as pool:
         assert list(pool.map(one, range(16))) == ["AA"] * 16
     assert messages_of_type(world, "DischargeNotice") == 16
+
+
+def test_hub_worker_can_host_the_listeners_while_hub_serve_only_answers_http(hl7_hub_factory) -> None:
+    port = free_port()
+    world = hl7_hub_factory(listeners={"mllp": {"host": "127.0.0.1", "port": port}},
+                            serve_args=["--no-worker", "--no-listeners"])  # fmt: skip
+    log_path = world.config_dir / "worker.log"
+    with log_path.open("ab") as log:
+        worker = subprocess.Popen([sys.executable, "-m", "hub", "worker", "--listeners", "--config",
+                                   str(world.config_dir)], stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        assert wait_until(lambda: accepts_connections(port) or worker.poll() is not None), log_path.read_text()
+        with MllpClient(port) as client:
+            assert client.send(adt_a03(control="W-1"))["code"] == "AA"
+        trust = world.sims["trust-b"]
+        assert trust.wait_for(lambda s: s.messages("DischargeNotice")), log_path.read_text()
+    finally:
+        stop_process(worker)
+    assert worker.returncode == 0, log_path.read_text()
+    assert not accepts_connections(port)
+
+
+def accepts_connections(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+    except OSError:
+        return False
+    return True

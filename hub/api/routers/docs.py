@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import APIRouter
 from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import FileResponse, HTMLResponse, Response
 from swagger_ui_bundle import swagger_ui_path
@@ -22,14 +22,14 @@ ASSETS = {
 }
 
 
-def install_docs(app: FastAPI, openapi_url: str = "/openapi.json", docs_url: str = "/docs") -> None:
-    """Serve the page at ``docs_url`` and its assets at ``docs_url/<name>`` (not in the OpenAPI document)."""
+def router(title: str, openapi_url: str = "/openapi.json", docs_url: str = "/docs") -> APIRouter:
+    """The page at ``docs_url`` and its assets at ``docs_url/<name>`` (none of them in the OpenAPI document)."""
     folder = Path(str(swagger_ui_path))
 
     async def page() -> HTMLResponse:
         return get_swagger_ui_html(
             openapi_url=openapi_url,
-            title=f"{app.title} - API",
+            title=f"{title} - API",
             swagger_js_url=f"{docs_url}/swagger-ui-bundle.js",
             swagger_css_url=f"{docs_url}/swagger-ui.css",
             swagger_favicon_url=f"{docs_url}/favicon-32x32.png",
@@ -43,6 +43,8 @@ def install_docs(app: FastAPI, openapi_url: str = "/openapi.json", docs_url: str
 
         return serve
 
-    app.add_api_route(docs_url, page, methods=["GET"], include_in_schema=False)
+    routes = APIRouter(include_in_schema=False)
+    routes.add_api_route(docs_url, page, methods=["GET"])
     for name, media_type in ASSETS.items():
-        app.add_api_route(f"{docs_url}/{name}", asset(name, media_type), methods=["GET"], include_in_schema=False)
+        routes.add_api_route(f"{docs_url}/{name}", asset(name, media_type), methods=["GET"])
+    return routes

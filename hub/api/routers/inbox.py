@@ -1,0 +1,73 @@
+"""``/v1/inbox``: messages waiting for a partner that pulls, and the partner's confirmation it took one."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import orjson
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from hub.api import openapi as spec
+from hub.api.deps import HubDep, SendingPartner, json_response
+from hub.events import HubEvent
+from hub.outbound import render_outbound
+from hub.problems import NotFound
+from hub.records import RenderError
+
+log = logging.getLogger("hub.api")
+
+NOT_RENDERED = "the hub could not render this message; an operator has been told"
+
+
+async def get_inbox(caller: SendingPartner, hub: HubDep, limit: int = 50) -> Response:
+    """The oldest waiting messages in the partner's format, through the same pipeline as a push; audited."""
+    partner = hub.config.partners.get(caller.id)
+    assert partner is not None
+    adapter = hub.plugins.adapters.get(partner.adapter) or hub.plugins.adapters["canonical-json"]
+    jobs = await asyncio.to_thread(hub.store.inbox, caller.id, max(1, min(limit, 500)))
+    items: list[dict[str, Any]] = []
+    for job in jobs:
+        item: dict[str, Any] = {"id": job.delivery_id, "message_id": job.message_id, "type": job.type}
+        try:
+            rendered = render_outbound(job, partner, adapter, hub.gate)
+        except RenderError as exc:  # one message that cannot be rendered must not block the others
+            log.warning("delivery %s to %s cannot be rendered: %s", job.delivery_id, caller.id, exc)
+            items.append({**item, "error": NOT_RENDERED})
+            continue
+        is_json = rendered.content_type.endswith("json")
+        body = orjson.loads(rendered.body) if is_json else rendered.body.decode("utf-8", "replace")
+        items.append({**item, "content_type": rendered.content_type, "body": body})
+    if jobs:
+        now = time.time()
+        await hub.store.audit_async([HubEvent("body_read", job.record_id, now, delivery_id=job.delivery_id,
+                                              partner=caller.id, detail={"via": "inbox"}, actor=caller.id)
+                                     for job in jobs])  # fmt: skip
+    return json_response({"items": items})
+
+
+async def ack_inbox(delivery_id: str, caller: SendingPartner, hub: HubDep) -> Response:
+    """Mark a pulled message delivered; 404 when it is not waiting in the caller's inbox."""
+    events = await asyncio.to_thread(hub.store.ack_inbox, caller.id, delivery_id, time.time())
+    if events is None:
+        raise NotFound(f"No waiting message {delivery_id} in your inbox.")
+    hub.intake.emit(events)
+    return json_response({"id": delivery_id, "status": "delivered"})
+
+
+def router() -> APIRouter:
+    """The inbox routes."""
+    routes = APIRouter()
+    routes.add_api_route(
+        "/v1/inbox", get_inbox, methods=["GET"],
+        summary="Messages waiting for a partner that pulls (limit is brought into 1..500)",
+        responses={**spec.success("Inbox", "The oldest waiting messages"), **spec.problems(401, 403, 422)},
+    )  # fmt: skip
+    routes.add_api_route(
+        "/v1/inbox/{delivery_id}/ack", ack_inbox, methods=["POST"], summary="Confirm a pulled message was taken",
+        responses={**spec.success("InboxAck", "Taken: the delivery is delivered"), **spec.problems(401, 403, 404)},
+    )  # fmt: skip
+    return routes

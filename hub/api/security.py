@@ -1,0 +1,48 @@
+"""How the HTTP API knows who is calling: a partner's client certificate or bearer token, or an operator's token.
+
+``authenticate`` is installed on the app by ``create_app`` and reached through the dependencies in
+``hub.callers`` (``Authenticated``, ``PartnerCaller``, ``OperatorCaller``), which the hub's routers and
+plugins' routes use alike.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fastapi import Request
+
+from hub.api.tls import client_cert_fingerprint
+from hub.callers import Caller
+from hub.problems import Unauthenticated
+
+if TYPE_CHECKING:
+    from hub.runtime import Hub
+
+
+def authenticate(request: Request) -> Caller:
+    """The caller of this request, by client certificate or bearer token; raises ``Unauthenticated``.
+
+    A certificate alone identifies its partner; a certificate and a token must name the same one. The
+    caller is kept on ``request.state.caller`` (the audit of an error answer names it).
+    """
+    hub: Hub = request.app.state.hub
+    partners, metrics = hub.config.partners, hub.metrics
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    fingerprint = client_cert_fingerprint(request.scope)
+    by_cert = partners.authenticate_certificate(fingerprint) if fingerprint else None
+    if by_cert is not None and not token.strip():
+        request.state.caller = by_cert
+        return by_cert
+    if scheme.lower() != "bearer" or not token.strip():
+        metrics.inc("hub_requests_refused_total", help="Requests refused before reaching a handler",
+                    reason="unauthenticated")  # fmt: skip
+        raise Unauthenticated("Send 'Authorization: Bearer <token>' with the token the hub issued to you.")
+    caller = partners.authenticate(token.strip())
+    if caller is None:
+        metrics.inc("hub_requests_refused_total", reason="unauthenticated")
+        raise Unauthenticated("This token is not known to the hub (revoked, mistyped, or for another hub).")
+    if by_cert is not None and by_cert.id != caller.id:
+        raise Unauthenticated("The client certificate and the token belong to different partners.")
+    request.state.caller = caller
+    return caller

@@ -1,0 +1,123 @@
+"""One lifecycle for what runs beside a hub's faces: transports, listeners and the delivery worker.
+
+``hub serve`` runs it inside the HTTP app's lifespan; ``hub worker`` runs it alone. Start order: the
+transports (each opened on first use), the delivery worker, then the listeners, so that a body a listener
+takes is delivered by a running worker. Stop order is the reverse: listeners first (nothing new comes in),
+then the worker (its in-flight deliveries finish), then the transports it used.
+
+A listener that fails to start stops the start: what was already started is stopped again and the error
+is raised. A listener that fails to stop is logged; the others still stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from hub.outbound import OutboundTransports
+from hub.problems import ConfigError
+from hub.records import Listener, ListenerContext
+
+if TYPE_CHECKING:
+    from hub.runtime import Hub
+
+log = logging.getLogger("hub.lifecycle")
+
+
+def state_dir(settings: Any) -> Path:
+    """The directory where plugins keep their state (``[store] state_dir``)."""
+    return Path(settings.state_dir)
+
+
+def enabled_listeners(hub: Hub) -> list[tuple[str, dict[str, Any]]]:
+    """The ``[listeners.NAME]`` tables of ``hub.toml`` not switched off with ``enabled = false``, in order.
+
+    Raises ``ConfigError`` naming the first table whose listener no loaded plugin registers, so that a
+    command can refuse to start before anything runs.
+    """
+    tables = [(n, o) for n, o in hub.config.settings.listeners.items() if o.get("enabled", True)]
+    for name, _ in tables:
+        if name not in hub.plugins.listeners:
+            known = ", ".join(sorted(hub.plugins.listeners)) or "none"
+            raise ConfigError(
+                f"hub.toml: [listeners.{name}]: no loaded plugin registers this listener (known: {known})"
+            )
+    return tables
+
+
+class HubLifecycle:
+    """Starts and stops a hub's transports, delivery worker and listeners (see the module docstring).
+
+    Use as ``async with HubLifecycle(hub): ...`` or call ``start()`` and ``stop()``. ``run_worker`` and
+    ``run_listeners`` choose what this process hosts (several ``hub serve --no-worker`` may share one
+    ``hub worker``; only one process should host the listeners).
+    """
+
+    def __init__(self, hub: Hub, *, run_worker: bool = True, run_listeners: bool = True) -> None:
+        self.hub = hub
+        self.run_worker = run_worker
+        self.run_listeners = run_listeners
+        settings = hub.config.settings
+        self.transports = OutboundTransports(settings.delivery_timeout_seconds, settings.delivery_concurrency)
+        self.listeners: list[Listener] = []
+        self._stop_worker = asyncio.Event()
+        self._worker_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start the worker and the enabled listeners; on a failure stop what started, then raise."""
+        tables = enabled_listeners(self.hub) if self.run_listeners else []
+        if self.run_worker:
+            worker = self.hub.make_worker(self.transports)
+            self._worker_task = asyncio.create_task(worker.run(self._stop_worker))
+        try:
+            await self._start_listeners(tables)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start_listeners(self, tables: Iterable[tuple[str, dict[str, Any]]]) -> None:
+        settings = self.hub.config.settings
+        intake = self.hub.intake
+        for name, options in tables:
+            listener = self.hub.plugins.listeners[name]
+            context = ListenerContext(submit=intake.submit_body, partners=self.hub.config.partners,
+                                      settings=settings, options=options, state_dir=state_dir(settings),
+                                      record_refusal=intake.record_refusal)  # fmt: skip
+            await listener.start(context)
+            self.listeners.append(listener)
+            log.info("listener %s started", name)
+
+    async def stop(self) -> None:
+        """Stop the listeners (last started first), then the worker, then the transports. Safe to repeat."""
+        while self.listeners:
+            listener = self.listeners.pop()
+            try:
+                await listener.stop()
+            except Exception:
+                log.exception("listener %s failed to stop cleanly", listener.name)
+        self._stop_worker.set()
+        if self._worker_task is not None:
+            task, self._worker_task = self._worker_task, None
+            await task
+        await self.transports.close()
+
+    async def run_until(self, stop: asyncio.Event) -> None:
+        """Start, wait until ``stop`` is set, then stop (what ``hub worker`` does)."""
+        async with self:
+            await stop.wait()
+
+    async def __aenter__(self) -> HubLifecycle:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+
+__all__ = ["HubLifecycle", "enabled_listeners", "state_dir"]
