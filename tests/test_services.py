@@ -47,8 +47,9 @@ class Place:
 def place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Place]:
     monkeypatch.setenv("HUB_KEY_PASSPHRASE", PASSPHRASE)
     ring = FileKeyRing.create(tmp_path / "keys", PASSPHRASE)
-    settings = Settings(config_dir=tmp_path, store_path=tmp_path / "hub.db", keys_dir=tmp_path / "keys")
-    store = SQLiteStore(settings.store_path, CodecRegistry(AesGcmCodec(ring)))
+    settings = Settings(config_dir=tmp_path, store_url=f"sqlite:///{tmp_path / 'hub.db'}", state_dir=tmp_path,
+                        keys_dir=tmp_path / "keys")  # fmt: skip
+    store = SQLiteStore(tmp_path / "hub.db", CodecRegistry(AesGcmCodec(ring)))
     yield Place(store, ring, settings)
     store.close()
 
