@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -102,10 +102,15 @@ class Router:
         received_at: float | None = None,
         idempotency_key: str | None = None,
         reply_target: ReplyTarget | None = None,
+        warnings: Sequence[Problem] = (),
     ) -> RoutingResult:
         """Plan the intake of ``message`` (already validated) from ``sender``.
 
-        Raises ``InvalidMessage`` when a route's derived message is invalid.
+        ``warnings`` are what the adapter assumed while reading it (``Parsed.warnings``):
+        each becomes a ``warning`` event on the received message, with its location and
+        message (never a value), so a sender with nobody to answer it (MESH) and the
+        operator see them on the timeline. Raises ``InvalidMessage`` when a route's
+        derived message is invalid.
         """
         now = received_at if received_at is not None else time.time()
         record_id = str(uuid.uuid4())
@@ -126,6 +131,9 @@ class Router:
         if inbound.nhs_index is not None:
             intake.index_entries.append((sender, inbound.nhs_index, record_id))
         intake.events.append(HubEvent("received", record_id, now, detail={"type": message["type"], "sender": sender}))
+        intake.events += [
+            HubEvent("warning", record_id, now, detail={"location": w.location, "warning": w.message}) for w in warnings
+        ]
         result = RoutingResult(intake)
         problems: list[Problem] = []
         planned: set[tuple[str, str]] = set()
