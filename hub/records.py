@@ -33,11 +33,19 @@ def check_name(kind: str, name: object) -> str:
 
 @dataclass(frozen=True)
 class Rendered:
-    """A message rendered for one partner: the bytes to send and their media type."""
+    """A message rendered for one partner: the bytes to send and their media type.
+
+    ``notes`` say what the render had to change to fit the partner's format (a
+    field shortened to its length, a type sent in another form): the names of
+    fields and rules, never values. The delivery worker records each as a
+    ``warning`` event on the delivery that carried it, where the sender and the
+    operator see it.
+    """
 
     content_type: str
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
