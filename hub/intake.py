@@ -134,8 +134,9 @@ class IntakeService:
             raise UnparseableInput("The body holds no message.")
         read_each(messages, lambda parsed: self.check(parsed.message, sender_id))
         keys = body_keys(idempotency_key, len(messages))
-        plans = read_each(range(len(messages)),
-                          lambda n: self._plan(messages[n].message, sender_id, keys[n], messages[n].warnings))  # fmt: skip
+        plans = read_each(
+            range(len(messages)), lambda n: self._plan(messages[n].message, sender_id, keys[n], messages[n].warnings)
+        )
         results = await self.store.accept_all([intake for intake, _ in plans])
         return [
             self._after_commit(parsed.message, result, notes, parsed.warnings)

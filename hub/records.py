@@ -196,7 +196,15 @@ class Refusal(Exception):
 
 @dataclass(frozen=True)
 class TransformContext:
-    """What a transform may know besides the source message."""
+    """What a transform may know besides the source message.
+
+    ``sender`` is the partner that sent the source message (None when the hub
+    does not know it, as in a unit test). A transform that derives its message
+    with something the source did not give (a default, a partner's configured
+    contact) appends a sentence saying so to ``warnings`` (names of fields and
+    settings, never values): each is reported in the 202's notes and recorded as
+    a ``warning`` event on the source message, whose derived message is sent.
+    """
 
     route: str
     now: datetime
@@ -204,6 +212,8 @@ class TransformContext:
     options: dict[str, Any] = field(default_factory=dict)
     state_dir: Path | None = None
     config_dir: Path | None = None
+    sender: Partner | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,9 @@ own state and retries. The router only plans; the store commits the plan.
 
 A transform may refuse (for example, no consent to a Duty to Refer): that is
 recorded as a ``refused`` event with the reason and reported to the sender, and
-the other routes still apply. A derived message that breaks the schema means
+the other routes still apply. What a transform says it assumed
+(``TransformContext.warnings``) is recorded as ``warning`` events and reported
+to the sender the same way. A derived message that breaks the schema means
 the inbound message lacked something the route needs: the inbound message is
 refused (422) with the derived message's problems, so the sender can fix it.
 """
@@ -174,6 +176,7 @@ class Router:
                     options=dict(route.options),
                     state_dir=self.state_dir,
                     config_dir=self.config_dir,
+                    sender=self.partners.get(sender),
                 )
                 try:
                     outgoing = transform.func(message, context)
@@ -183,6 +186,11 @@ class Router:
                         HubEvent("refused", record_id, now, detail={"route": route.name, "reason": refusal.reason})
                     )
                     continue
+                for warning in context.warnings:
+                    result.notes.append(f"route {route.name}: warning: {warning}")
+                    intake.events.append(
+                        HubEvent("warning", record_id, now, detail={"route": route.name, "warning": warning})
+                    )
                 found = self.validator.problems(outgoing, sender)
                 if found:
                     prefix = f"route {route.name} needs this to build a {transform.target_type}: "
