@@ -14,7 +14,9 @@ is taken in as that partner's Acknowledgement through intake, exactly like one
 it had posted (routed to the sender, marking the delivery acknowledged or
 rejected), before the delivery itself is recorded: a crash in between leaves
 the decision, never loses it. What in an answer could not be used becomes a
-``warning`` event; it never fails a delivery the partner took.
+``warning`` event; it never fails a delivery the partner took. So does each of
+the adapter's ``Rendered.notes`` (what the render changed to fit the partner's
+format), recorded with the attempt the partner took.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import asyncio
 import logging
 import random
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -258,8 +261,12 @@ class DeliveryWorker:
             return DeliveryOutcome(False, True, f"transport {partner.receive.transport!r} is not loaded", failure=HUB)
         await self.transports.ready(transport)
         rendered = render_outbound(job, partner, adapter, self.gate)
-        return await transport.deliver(rendered, partner=partner, message_id=job.message_id,
-                                       delivery_id=job.delivery_id)  # fmt: skip
+        notes = [f"rendered for {partner.id} by the {adapter.name} adapter: {note}" for note in rendered.notes]
+        outcome = await transport.deliver(rendered, partner=partner, message_id=job.message_id,
+                                          delivery_id=job.delivery_id)  # fmt: skip
+        if notes and outcome.ok:  # what the partner took was changed to fit: say so with the delivery
+            outcome = replace(outcome, warnings=[*notes, *(outcome.warnings or [])])
+        return outcome
 
 
 __all__ = ["DeliveryWorker"]

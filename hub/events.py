@@ -26,7 +26,8 @@ EVENT_KINDS = frozenset(
         "transmission_refused",  # a listener refused a whole inbound transmission (MESH) and let go of it
         "shredded",  # retention destroyed the body's data key
         "rewrapped",  # key rotation re-wrapped data keys (one event per batch)
-        "warning",  # something in a partner's answer to a delivery could not be used (the delivery stands)
+        "warning",  # what an adapter assumed reading a message, changed rendering it, or could not use in a
+        # partner's answer to a delivery; nothing failed
     }
 )
 

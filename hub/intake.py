@@ -133,7 +133,9 @@ class IntakeService:
             raise UnparseableInput("The body holds no message.")
         read_each(messages, lambda parsed: self.check(parsed.message, sender_id))
         keys = body_keys(idempotency_key, len(messages))
-        plans = read_each(range(len(messages)), lambda n: self._plan(messages[n].message, sender_id, keys[n]))
+        plans = read_each(
+            range(len(messages)), lambda n: self._plan(messages[n].message, sender_id, keys[n], messages[n].warnings)
+        )
         results = await self.store.accept_all([intake for intake, _ in plans])
         return [
             self._after_commit(parsed.message, result, notes, parsed.warnings)
@@ -199,10 +201,11 @@ class IntakeService:
     ) -> Accepted:
         """Validate, route and commit one canonical message; return after the commit.
 
-        ``warnings`` are what the adapter assumed while reading it; they come back in the answer.
+        ``warnings`` are what the adapter assumed while reading it; they come back in the answer
+        and are recorded as ``warning`` events on the message's timeline.
         """
         self.check(message, sender_id)
-        intake, notes = self._plan(message, sender_id, idempotency_key)
+        intake, notes = self._plan(message, sender_id, idempotency_key, warnings)
         result = await self.store.accept(intake)
         return self._after_commit(message, result, notes, warnings)
 
@@ -213,7 +216,13 @@ class IntakeService:
         result = self.store.accept_now(intake)
         return self._after_commit(message, result, notes)
 
-    def _plan(self, message: dict[str, Any], sender_id: str, idempotency_key: str | None) -> Any:
+    def _plan(
+        self,
+        message: dict[str, Any],
+        sender_id: str,
+        idempotency_key: str | None,
+        warnings: tuple[Problem, ...] | list[Problem] = (),
+    ) -> Any:
         reply_target = None
         in_reply_to = message.get("in_reply_to")
         if in_reply_to:
@@ -224,6 +233,7 @@ class IntakeService:
             body=orjson.dumps(message),
             idempotency_key=idempotency_key,
             reply_target=reply_target,
+            warnings=warnings,
         )
         if reply_target is not None and message["type"] == "Acknowledgement":
             status = message["payload"]["status"]

@@ -9,6 +9,7 @@ transport on first use and closes the started ones at shutdown (the lifecycle ow
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import orjson
@@ -33,8 +34,8 @@ def render_outbound(job: DeliveryJob, partner: Partner, adapter: Adapter, gate: 
     """
     try:
         rendered = adapter.render(minimise(orjson.loads(job.body), partner.agreement), partner=partner)
-        if gate is not None:
-            rendered = gate.seal_outbound(rendered, partner, job.message_id, job.type)
+        if gate is not None:  # the envelope carries the bytes; what the render had to change stays known
+            rendered = replace(gate.seal_outbound(rendered, partner, job.message_id, job.type), notes=rendered.notes)
     except RenderError:
         raise
     except Exception as exc:  # a bug in an adapter must not leak the message's values into an error text

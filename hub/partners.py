@@ -48,7 +48,14 @@ class Receive:
 
 @dataclass(frozen=True)
 class Partner:
-    """One agency connected to the hub."""
+    """One agency connected to the hub.
+
+    ``referral_contact`` (the optional ``referral_contact`` table) is the team other
+    agencies reach about what this partner sends when a message names no one, for
+    example a trust's discharge liaison team: ``name``, ``phone``, ``email`` and
+    ``organisation`` (the partner's name unless given). Transforms read it from
+    ``TransformContext.sender``.
+    """
 
     id: str
     name: str
@@ -62,6 +69,7 @@ class Partner:
     sig_keys: tuple[Any, ...] = ()
     enc_keys: tuple[Any, ...] = ()
     tls_only: bool = False
+    referral_contact: dict[str, str] | None = None
 
     @property
     def seals(self) -> bool:
@@ -318,10 +326,48 @@ def parse_partner(section: _Section, base_dir: Path | None = None) -> Partner:
         receive=Receive(mode=mode, transport=transport, url=url, options=options, reply=reply),
         agreement=_parse_agreement(section),
         client_cert_sha256=_fingerprints(section),
+        referral_contact=_referral_contact(section),
         **_envelope_keys(section, base_dir or Path(".")),
     )
     section.finish()
     return partner
+
+
+# the shapes of the canonical schema's phone and email (schemas/canonical/v1/common.schema.json)
+_PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{5,29}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_CONTACT_FIELDS = {
+    "name": (True, None, "the team's or person's name"),
+    "phone": (True, _PHONE, "a telephone number: digits, spaces, brackets, hyphens, an optional leading +"),
+    "email": (True, _EMAIL, "an e-mail address, name@domain"),
+    "organisation": (False, None, "the organisation's name"),
+}
+
+
+def _referral_contact(section: _Section) -> dict[str, str] | None:
+    """The partner's ``referral_contact`` table, checked field by field (errors name the key, never the value)."""
+    raw = section.get("referral_contact", dict, None)
+    if raw is None:
+        return None
+    from hub.config import _Section as Section
+
+    table = Section(section.file, f"{section.prefix}.referral_contact", raw)
+    contact: dict[str, str] = {}
+    for key, (required, shape, what) in _CONTACT_FIELDS.items():
+        table.seen.add(key)
+        value = raw.get(key)
+        if value is None:
+            if required:
+                raise ConfigError(f"{table.where(key)}: required: {what}")
+            continue
+        if not isinstance(value, str) or not value.strip() or len(value) > 200:
+            raise ConfigError(f"{table.where(key)}: must be {what}, as a string of 1-200 characters")
+        if any(ord(c) < 32 or ord(c) == 127 for c in value) or (shape is not None and not shape.match(value)):
+            raise ConfigError(f"{table.where(key)}: is not {what}")
+        contact[key] = value.strip()
+    table.finish()
+    contact.setdefault("organisation", section.get("name", str, section.data.get("id", "")))
+    return contact
 
 
 def _parse_agreement(section: _Section) -> Agreement | None:

@@ -33,11 +33,19 @@ def check_name(kind: str, name: object) -> str:
 
 @dataclass(frozen=True)
 class Rendered:
-    """A message rendered for one partner: the bytes to send and their media type."""
+    """A message rendered for one partner: the bytes to send and their media type.
+
+    ``notes`` say what the render had to change to fit the partner's format (a
+    field shortened to its length, a type sent in another form): the names of
+    fields and rules, never values. The delivery worker records each as a
+    ``warning`` event on the delivery that carried it, where the sender and the
+    operator see it.
+    """
 
     content_type: str
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -188,7 +196,15 @@ class Refusal(Exception):
 
 @dataclass(frozen=True)
 class TransformContext:
-    """What a transform may know besides the source message."""
+    """What a transform may know besides the source message.
+
+    ``sender`` is the partner that sent the source message (None when the hub
+    does not know it, as in a unit test). A transform that derives its message
+    with something the source did not give (a default, a partner's configured
+    contact) appends a sentence saying so to ``warnings`` (names of fields and
+    settings, never values): each is reported in the 202's notes and recorded as
+    a ``warning`` event on the source message, whose derived message is sent.
+    """
 
     route: str
     now: datetime
@@ -196,6 +212,8 @@ class TransformContext:
     options: dict[str, Any] = field(default_factory=dict)
     state_dir: Path | None = None
     config_dir: Path | None = None
+    sender: Partner | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,9 @@ own state and retries. The router only plans; the store commits the plan.
 
 A transform may refuse (for example, no consent to a Duty to Refer): that is
 recorded as a ``refused`` event with the reason and reported to the sender, and
-the other routes still apply. A derived message that breaks the schema means
+the other routes still apply. What a transform says it assumed
+(``TransformContext.warnings``) is recorded as ``warning`` events and reported
+to the sender the same way. A derived message that breaks the schema means
 the inbound message lacked something the route needs: the inbound message is
 refused (422) with the derived message's problems, so the sender can fix it.
 """
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -102,10 +104,15 @@ class Router:
         received_at: float | None = None,
         idempotency_key: str | None = None,
         reply_target: ReplyTarget | None = None,
+        warnings: Sequence[Problem] = (),
     ) -> RoutingResult:
         """Plan the intake of ``message`` (already validated) from ``sender``.
 
-        Raises ``InvalidMessage`` when a route's derived message is invalid.
+        ``warnings`` are what the adapter assumed while reading it (``Parsed.warnings``):
+        each becomes a ``warning`` event on the received message, with its location and
+        message (never a value), so a sender with nobody to answer it (MESH) and the
+        operator see them on the timeline. Raises ``InvalidMessage`` when a route's
+        derived message is invalid.
         """
         now = received_at if received_at is not None else time.time()
         record_id = str(uuid.uuid4())
@@ -126,6 +133,9 @@ class Router:
         if inbound.nhs_index is not None:
             intake.index_entries.append((sender, inbound.nhs_index, record_id))
         intake.events.append(HubEvent("received", record_id, now, detail={"type": message["type"], "sender": sender}))
+        intake.events += [
+            HubEvent("warning", record_id, now, detail={"location": w.location, "warning": w.message}) for w in warnings
+        ]
         result = RoutingResult(intake)
         problems: list[Problem] = []
         planned: set[tuple[str, str]] = set()
@@ -166,6 +176,7 @@ class Router:
                     options=dict(route.options),
                     state_dir=self.state_dir,
                     config_dir=self.config_dir,
+                    sender=self.partners.get(sender),
                 )
                 try:
                     outgoing = transform.func(message, context)
@@ -175,6 +186,11 @@ class Router:
                         HubEvent("refused", record_id, now, detail={"route": route.name, "reason": refusal.reason})
                     )
                     continue
+                for warning in context.warnings:
+                    result.notes.append(f"route {route.name}: warning: {warning}")
+                    intake.events.append(
+                        HubEvent("warning", record_id, now, detail={"route": route.name, "warning": warning})
+                    )
                 found = self.validator.problems(outgoing, sender)
                 if found:
                     prefix = f"route {route.name} needs this to build a {transform.target_type}: "

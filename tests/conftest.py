@@ -91,8 +91,12 @@ def build_world(
     settings: dict[str, dict[str, Any]] | None = None,
     agreements: dict[str, dict[str, Any]] | None = None,
     sealed: set[str] | frozenset[str] = frozenset(),
+    partner_settings: dict[str, dict[str, Any]] | None = None,
 ) -> HubWorld:
-    """Start simulators, write a config pointing at them, start ``hub serve``."""
+    """Start simulators, write a config pointing at them, start ``hub serve``.
+
+    ``partner_settings`` adds keys to partners' tables in partners.toml, by partner id.
+    """
     port = free_port()
     hub_url = f"http://127.0.0.1:{port}"
     tokens = {pid: generate_token() for pid, *_ in PARTNERS}
@@ -104,6 +108,7 @@ def build_world(
         entry: dict[str, Any] = {"id": pid, "kind": kind, **codes, "token_sha256": hash_token(tokens[pid])}
         if agreements and pid in agreements:
             entry["agreement"] = agreements[pid]
+        entry.update((partner_settings or {}).get(pid, {}))
         if pid in sealed:
             own_keys[pid] = (generate_key("sig", "EdDSA"), generate_key("enc", "X25519"))
             key_dir = tmp_path / "config" / "partner-keys"
@@ -175,8 +180,9 @@ def make_world(tmp_path: Path) -> Iterator[Any]:
         settings: dict[str, dict[str, Any]] | None = None,
         agreements: dict[str, dict[str, Any]] | None = None,
         sealed: set[str] | frozenset[str] = frozenset(),
+        partner_settings: dict[str, dict[str, Any]] | None = None,
     ) -> HubWorld:
-        built = build_world(tmp_path / f"w{len(made)}", settings, agreements, sealed)
+        built = build_world(tmp_path / f"w{len(made)}", settings, agreements, sealed, partner_settings)
         made.append(built)
         return built
 

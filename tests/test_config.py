@@ -35,13 +35,35 @@ def test_the_example_deployment_loads() -> None:
         ([TRUST], {"retry": {"jitter": 2.0}}, "hub.toml: retry.jitter: must be between 0 and 1"),
         ([TRUST], {"delivery": {"concurrency": "many"}}, "hub.toml: delivery.concurrency: expected int"),
         ([TRUST], {"server": {"prot": 1}}, "hub.toml: server.prot: unknown setting"),
+        ([dict(TRUST, referral_contact={"phone": "01582 700200", "email": "team@example.org"})], None,
+         "partners.toml: partner[0].referral_contact.name: required"),
+        ([dict(TRUST, referral_contact={"name": "Liaison", "email": "team@example.org"})], None,
+         "partners.toml: partner[0].referral_contact.phone: required: a telephone number"),
+        ([dict(TRUST, referral_contact={"name": "Liaison", "phone": "call me", "email": "team@example.org"})], None,
+         "partners.toml: partner[0].referral_contact.phone: is not a telephone number"),
+        ([dict(TRUST, referral_contact={"name": "Liaison", "phone": "01582 700200", "email": "team"})], None,
+         "partners.toml: partner[0].referral_contact.email: is not an e-mail address"),
+        ([dict(TRUST, referral_contact={"name": "L", "phone": "01582 700200", "email": "t@x.org", "fax": "1"})],
+         None, "partners.toml: partner[0].referral_contact.fax: unknown setting"),
+        ([dict(TRUST, referral_contact="the ward")], None, "partners.toml: partner[0].referral_contact: expected dict"),
     ],
-)
+)  # fmt: skip
 def test_bad_configuration_is_reported_with_file_and_key(tmp_path: Path, partners, settings, message) -> None:
     write_config(tmp_path, partners=partners, settings=settings)
     with pytest.raises(ConfigError) as caught:
         load_config(tmp_path)
     assert message in str(caught.value)
+
+
+def test_a_referral_contact_is_read_and_its_errors_never_repeat_the_value(tmp_path: Path) -> None:
+    contact = {"name": "Discharge liaison team", "phone": "01582 700200", "email": "liaison@example.org"}
+    write_config(tmp_path / "good", partners=[dict(TRUST, name="Example Trust", referral_contact=contact)])
+    partner = load_config(tmp_path / "good").partners.get("trust-a")
+    assert partner is not None and partner.referral_contact == {**contact, "organisation": "Example Trust"}
+    write_config(tmp_path / "bad", partners=[dict(TRUST, referral_contact=dict(contact, email="not-an-address"))])
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path / "bad")
+    assert "referral_contact.email" in str(caught.value) and "not-an-address" not in str(caught.value)
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from hub_council.geo_import import import_onspd
 from hub_council.postcodes import PostcodeDirectory
 
 from hub import InvalidMessage, Refusal, TransformContext
+from hub.partners import Partner
 
 
 @pytest.fixture
@@ -74,14 +76,36 @@ def test_without_both_consents_the_transform_refuses(council_transform, missing:
         council_transform(notice)
 
 
-def test_missing_pieces_are_named_at_their_place_in_the_notice(council_transform) -> None:
+def test_no_way_to_contact_the_person_is_named_at_its_place_in_the_notice(council_transform) -> None:
     notice = notice_for("E06000032")
     del notice["payload"]["contact"]["phone"]
     for key in ("phone", "email"):
         del notice["payload"]["person"][key]
     with pytest.raises(InvalidMessage) as caught:
         council_transform(notice)
-    assert [p.location for p in caught.value.problems] == ["$.payload.contact.phone", "$.payload.person"]
+    assert [p.location for p in caught.value.problems] == ["$.payload.person"]
+
+
+LIAISON = {"name": "Discharge liaison team", "phone": "01582 700200", "email": "liaison@example.org",
+           "organisation": "Example Trust"}  # fmt: skip
+
+
+@pytest.mark.parametrize("missing", ["phone", "email"])
+def test_without_the_referrers_contact_the_trusts_referral_contact_is_the_referrer(tmp_path: Path,
+                                                                                   missing: str) -> None:  # fmt: skip
+    trust = Partner("trust-a", "Example Trust", "nhs_trust", referral_contact=LIAISON)
+    context = TransformContext("duty-to-refer", datetime(2026, 11, 24, tzinfo=UTC), lambda: str(uuid.uuid4()),
+                               sender=trust)  # fmt: skip
+    notice = notice_for("E06000032")
+    del notice["payload"]["contact"][missing]
+    referrer = make_duty_to_refer(PostcodeDirectory())(notice, context)["payload"]["referrer"]
+    assert {k: referrer[k] for k in LIAISON} == LIAISON  # the whole referrer, never half a clinician
+    [warning] = context.warnings
+    assert "trust-a's referral contact" in warning and LIAISON["phone"] not in warning
+    without = TransformContext("duty-to-refer", context.now, context.new_message_id,
+                               sender=Partner("trust-a", "Example Trust", "nhs_trust"))  # fmt: skip
+    with pytest.raises(Refusal, match="gives trust-a no referral_contact"):
+        make_duty_to_refer(PostcodeDirectory())(notice, without)
 
 
 def test_the_request_carries_everything_a_council_asks_for(council_transform) -> None:

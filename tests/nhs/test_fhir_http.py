@@ -70,16 +70,16 @@ def test_a_discharge_with_a_ward_in_words_and_no_method_or_coded_destination_is_
     assert world.sims["ips-luton"].wait_for(lambda s: s.messages("IPSReferral"))
 
 
+LIAISON = {"name": "Discharge liaison team", "phone": "01582 700200", "email": "liaison.team@example.org",
+           "organisation": "Example Mental Health Trust"}  # fmt: skip
+
+
 def test_a_discharge_without_a_lead_clinician_is_accepted_and_says_what_could_not_be_sent(world: Any) -> None:
     bundle = own_bundle()
     encounter = resource(bundle, "Encounter")
     del encounter["participant"]
-    # A Duty to Refer needs the referrer's phone and e-mail (the council's contact): that is still refused whole.
-    response = post(world, json.dumps(bundle).encode(), "application/fhir+json")
-    assert response.status_code == 422, response.text
-    assert {e["location"] for e in response.json()["errors"]} == {"$.payload.contact.phone", "$.payload.contact.email"}
-    assert world.db_count() == 0
-    encounter["extension"] = [x for x in encounter["extension"] if not x["url"].endswith("HousingNeed")]
+    # No referrer to name and no liaison team configured for trust-a: the discharge is accepted, the Duty to
+    # Refer is not sent, and the ward is told to refer the person another way.
     response = post(world, json.dumps(bundle).encode(), "application/fhir+json")
     assert response.status_code == 202, response.text
     notes = response.json()["notes"]
@@ -88,7 +88,12 @@ def test_a_discharge_without_a_lead_clinician_is_accepted_and_says_what_could_no
         f"warning at {enc}.participant: not given: the lead clinician (a participant whose individual is a "
         "Practitioner); no lead clinician is recorded (a Duty to Refer or a referral needs one)"
     ]
+    [refused] = [n for n in notes if n.startswith("route duty-to-refer: no Duty to Refer was sent")]
+    assert "gives trust-a no referral_contact" in refused and "another way" in refused
     assert any("no support referral was sent: no lead clinician" in n for n in notes), notes
+    view = world.view(response.json()["id"])
+    assert not any(d["partner"] == "council-luton" for d in view["deliveries"])
+    assert any(e["event"] == "refused" and e["detail"]["route"] == "duty-to-refer" for e in view["timeline"])
     # The IPS referral names the care coordinator instead, so it is sent.
     ips = world.sims["ips-luton"]
     assert ips.wait_for(lambda s: s.messages("IPSReferral"))
@@ -101,6 +106,24 @@ def test_a_discharge_without_a_lead_clinician_is_accepted_and_says_what_could_no
     response = post(world, json.dumps(bundle).encode(), "application/fhir+json")
     assert response.status_code == 202, response.text
     assert any("no IPS referral was sent: neither a care coordinator" in n for n in response.json()["notes"])
+
+
+def test_without_a_lead_clinician_the_trusts_liaison_team_is_the_referrer(make_world: Any) -> None:
+    world = make_world(partner_settings={"trust-a": {"referral_contact": LIAISON}})
+    bundle = own_bundle()
+    del resource(bundle, "Encounter")["participant"]
+    response = post(world, json.dumps(bundle).encode(), "application/fhir+json")
+    assert response.status_code == 202, response.text
+    [note] = [n for n in response.json()["notes"] if n.startswith("route duty-to-refer: warning: ")]
+    assert "trust-a's referral contact" in note and LIAISON["phone"] not in note
+    council = world.sims["council-luton"]
+    assert council.wait_for(lambda s: s.messages("HousingRequest"))
+    referrer = council.messages("HousingRequest")[0]["payload"]["referrer"]
+    assert {k: referrer[k] for k in LIAISON} == LIAISON
+    timeline = world.view(response.json()["id"], who="trust-a")["timeline"]
+    assert [e["detail"]["route"] for e in timeline if e["event"] == "warning" and "route" in e["detail"]] == [
+        "duty-to-refer"
+    ]
 
 
 def _bad_bodies() -> list[tuple[str, bytes, str, int, str]]:

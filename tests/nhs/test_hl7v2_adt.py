@@ -7,10 +7,12 @@ import requests
 from hl7_support import TEST_NHS_NUMBER, adt_a03, check_adt, hl7_hub_factory, segment
 from hub_nhs.hl7v2.adapter import Hl7v2Adapter
 from hub_nhs.hl7v2.parser import parse_message
+from messages import discharge_notice
 
 from hub import RenderError
 from hub.canonical import CanonicalValidator
 from hub.problems import InvalidMessage, UnparseableInput
+from hub.testing import PartnerSimulator, wait_until
 
 __all__ = ["hl7_hub_factory"]
 
@@ -214,6 +216,35 @@ def test_a_ward_longer_than_pv1_3_allows_is_shortened_with_a_note() -> None:
     adt = parse_message(rendered.body)
     assert (adt.value("PV1", 3, 1), adt.value("PV1", 3, 9)) == ("W" * 20, "W" * 52)
     assert len(adt.raw_field("PV1", 3)) == 80 and "PV1-3" in rendered.headers["X-Hub-Note"]
+    assert [note.split(" ", 1)[0] for note in rendered.notes] == ["PV1-3"]
+
+
+def test_what_the_render_shortened_is_a_warning_on_the_delivery_for_sender_and_operator(hl7_hub_factory) -> None:
+    with PartnerSimulator("trust-h") as receiver:
+        hl7_partner = {"id": "trust-h", "kind": "nhs_trust", "ods_code": "RHH", "adapter": "hl7v2", "tls_only": True,
+                       "receive": {"mode": "push", "transport": "http", "url": f"{receiver.url}/adt"}}  # fmt: skip
+        hub = hl7_hub_factory(partners=[hl7_partner],
+                              routes=[{"name": "to-hl7", "type": "DischargeNotice", "to": "trust-h"}])  # fmt: skip
+        message = discharge_notice()
+        message["payload"]["ward"] = "W" * 100
+        sent = requests.post(f"{hub.url}/v1/messages", json=message, timeout=10,
+                             headers={"Authorization": f"Bearer {hub.tokens['trust-a']}"})  # fmt: skip
+        assert sent.status_code == 202, sent.text
+        assert receiver.wait_for(lambda s: len(s.received) == 1)
+
+        def timeline(who: str) -> list[dict]:
+            response = requests.get(f"{hub.url}/v1/messages/{sent.json()['id']}", timeout=10,
+                                    headers={"Authorization": f"Bearer {hub.tokens[who]}"})  # fmt: skip
+            return response.json()["timeline"]
+
+        def warnings(who: str) -> list[dict]:
+            return [e for e in timeline(who) if e["event"] == "warning"]
+
+        assert wait_until(lambda: any(e["event"] == "delivered" for e in timeline("ops")))
+        for who in ("ops", "trust-a"):
+            [warning] = warnings(who)
+            assert warning["partner"] == "trust-h" and warning["delivery_id"]
+            assert "PV1-3" in warning["detail"]["warning"] and "WWW" not in warning["detail"]["warning"]
 
 
 def test_a_ward_name_longer_than_the_point_of_care_goes_whole_in_the_location_description() -> None:

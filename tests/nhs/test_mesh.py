@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 import requests
-from hl7_support import adt_a03, hl7_hub_factory
+from hl7_support import adt_a03, hl7_hub_factory, segment
 from mesh_support import (
     HUB_MAILBOX,
     OTHER_MAILBOX,
@@ -125,6 +125,28 @@ def test_a_body_with_one_bad_message_is_refused_whole_recorded_and_acknowledged(
     listing = run_hub_cli(hub.config_dir, "dlq", "list").stdout
     assert mesh_id in listing and "message 2 PID-3" in listing
     assert "9990000019" not in listing + json.dumps(record)
+
+
+def test_what_the_adapter_assumed_is_on_the_timeline_where_the_operator_sees_it(mesh_sandbox,
+                                                                              hl7_hub_factory) -> None:  # fmt: skip
+    # Over MESH nobody reads a 202 or an ACK: the parse warnings must be on the received message's timeline.
+    hub = mesh_hub(hl7_hub_factory)
+    pv1 = segment("PV1", {1: "1", 2: "I", 3: "Willow Ward^^^RMM", 19: "V0001", 36: "1", 37: "19", 44: "20261002",
+                          45: "20261127110000"})  # PV1-7, the lead clinician, is empty  # fmt: skip
+    zdr = "ZDR|Y|Y|W|20261123153000|Chris Placeholder|01582 700100|liaison@example.org"
+    send_from_trust(mesh_sandbox, adt_a03(facility="RMM", control="NO-PV1-7", replace={"PV1": pv1, "ZDR": zdr}))
+    assert wait_until(lambda: mesh_sandbox.inbox(HUB_MAILBOX) == [])
+    [(hub_id, _, _)] = stored(hub)
+    shown = run_hub_cli(hub.config_dir, "messages", "show", hub_id)
+    assert shown.returncode == 0, shown.stderr
+    timeline = json.loads(shown.stdout)["timeline"]
+    warnings = [e for e in timeline if e["event"] == "warning"]
+    assert [w["detail"]["location"] for w in warnings] == ["PV1-7"], timeline
+    assert warnings[0]["message"] == hub_id and warnings[0]["delivery_id"] is None
+    assert "no lead clinician" in warnings[0]["detail"]["warning"]
+    assert set(warnings[0]["detail"]) == {"location", "warning"}
+    assert not any(value in shown.stdout for value in ("01582 700100", "liaison@example.org", "Chris Placeholder"))
+    assert refused_transmissions(hub) == []
 
 
 def test_a_message_from_an_unknown_mailbox_is_recorded_as_refused_and_acknowledged(mesh_sandbox,

@@ -97,10 +97,10 @@ def test_an_invalid_nhs_number_is_answered_ae_with_the_reason_and_nothing_is_sto
 def test_every_missing_required_field_is_listed(mllp) -> None:
     _world, port = mllp
     with MllpClient(port) as client:
-        ack = client.send(adt_a03(replace={"PV1": segment("PV1", {1: "1", 3: "Willow Ward"})}))
-    assert ack["code"] == "AE"
-    refused = {(e["location"], e["code"]) for e in ack["errors"] if e.get("severity", "E") == "E"}
-    assert refused == {("PV1^1^45", "101")}  # no discharge date: refused; no admission date (PV1-44): a warning
+        pid = segment("PID", {1: "1", 3: "9990000018^^^NHS^NH", 5: "Example^Alex"})  # no birth date (PID-7)
+        ack = client.send(adt_a03(replace={"PID": pid, "PV1": segment("PV1", {1: "1", 3: "Willow Ward"})}))
+    assert ack["code"] == "AE"  # PV1-44 (admission date) is optional: a warning, never an error
+    assert {(e["location"], e["code"]) for e in ack["errors"]} == {("PID^1^7", "101"), ("PV1^1^45", "101")}
 
 
 def test_a_discharge_without_attending_doctor_is_aa_with_warnings_of_severity_w(mllp) -> None:

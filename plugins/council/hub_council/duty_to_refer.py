@@ -9,10 +9,15 @@ sharing their contact details.
   the trust is told why in the 202's notes.
 - The authority is the person's choice, else the one their address postcode lies
   in (``authority.choose_authority``); no authority is a ``Refusal`` that says why.
-- What a council needs and the notice lacks (the referrer's phone or e-mail, a
-  way to contact the person) makes the whole notice invalid: ``InvalidMessage``
-  (422) naming each missing field of the DischargeNotice, so the trust can fix
-  and resend it.
+- No way for the council to contact the person (phone, e-mail or address) makes
+  the whole notice invalid: ``InvalidMessage`` (422) naming the field, so the
+  trust can fix and resend it (the law asks for the person's contact details).
+- The referrer is the notice's contact (``payload.contact``) when it gives a
+  telephone number and an e-mail address. Otherwise (a discharge with no lead
+  clinician) it is the sending trust's ``referral_contact`` from partners.toml,
+  typically its discharge liaison team, with a warning saying so; a trust with
+  none configured gets a ``Refusal``: the notice is accepted and its other
+  routes apply, and the ward is told to refer the person another way.
 
 Route options (``[route.options]`` in routes.toml): ``geo_db`` (path of the
 imported postcode directory) and ``postcodes`` (path of a small CSV table).
@@ -46,37 +51,56 @@ def check_consent(source: dict[str, Any]) -> None:
 
 
 def missing_content(payload: dict[str, Any]) -> list[Problem]:
-    """What a council needs that the DischargeNotice lacks, each at its path in the notice."""
-    problems = []
-    contact = payload.get("contact") or {}
-    for key, what in (("phone", "telephone number"), ("email", "e-mail address")):
-        if not contact.get(key):
-            problems.append(
-                Problem(f"$.payload.contact.{key}", f"required for a Duty to Refer: the referrer's {what}, which "
-                                                   "the council uses to reach the referrer")
-            )  # fmt: skip
+    """What a council needs that the DischargeNotice lacks and nothing else can give, at its path in the notice."""
     person = payload.get("person") or {}
-    if not any(person.get(key) for key in ("phone", "email", "address")):
-        problems.append(
-            Problem("$.payload.person", "required for a Duty to Refer: a way for the council to contact the person "
-                                        "(phone, email or address)")
-        )  # fmt: skip
-    return problems
+    if any(person.get(key) for key in ("phone", "email", "address")):
+        return []
+    return [
+        Problem("$.payload.person", "required for a Duty to Refer: a way for the council to contact the person "
+                                    "(phone, email or address)")
+    ]  # fmt: skip
 
 
-def build_request(source: dict[str, Any], authority: str, context: TransformContext) -> dict[str, Any]:
-    """The HousingRequest payload for a DischargeNotice that passed every check."""
+def choose_referrer(payload: dict[str, Any], context: TransformContext) -> dict[str, Any]:
+    """Who the council contacts about the referral: the notice's contact, else the sending trust's referral contact.
+
+    The notice's contact serves when it gives both a telephone number and an e-mail
+    address. Otherwise the trust's ``referral_contact`` (partners.toml) is the whole
+    referrer, and a warning says so; without one, ``Refusal`` says what the ward must do.
+    """
+    contact = payload.get("contact") or {}
+    if contact.get("phone") and contact.get("email"):
+        discharging = payload.get("discharging_org") or {}
+        return {
+            "name": contact.get("name"),
+            "organisation": contact.get("organisation") or discharging.get("name") or discharging.get("ods_code"),
+            "phone": contact["phone"],
+            "email": contact["email"],
+        }
+    sender = context.sender
+    fallback = sender.referral_contact if sender is not None else None
+    if sender is None or not fallback:
+        who = f"partners.toml gives {sender.id} no referral_contact" if sender else "the sender has no referral_contact"
+        raise Refusal(
+            f"{NOT_SENT}: the notice gives no referrer's telephone number and e-mail address "
+            f"(payload.contact.phone, payload.contact.email; HL7: a lead clinician in PV1-7 with ZDR-6 and ZDR-7) and "
+            f"{who}. Refer the person to the housing authority another way, or resend with the referrer's contact."
+        )
+    context.warnings.append(
+        f"the notice gives no referrer's telephone number and e-mail address (payload.contact.phone, "
+        f"payload.contact.email): the Duty to Refer names {sender.id}'s referral contact (partners.toml "
+        "referral_contact, such as its discharge liaison team) as the referrer"
+    )
+    return {key: fallback.get(key) for key in ("name", "organisation", "phone", "email")}
+
+
+def build_request(source: dict[str, Any], authority: str, context: TransformContext,
+                  referrer: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    """The HousingRequest payload for a DischargeNotice that passed every check, from ``referrer``."""
     payload = source["payload"]
     housing = payload.get("housing") or {}
-    contact = payload.get("contact") or {}
-    discharging = payload.get("discharging_org") or {}
-    referrer = {
-        "name": contact.get("name"),
-        "organisation": contact.get("organisation") or discharging.get("name") or discharging.get("ods_code"),
-        "authority_type": AUTHORITY_TYPE,
-        "phone": contact.get("phone"),
-        "email": contact.get("email"),
-    }
+    chosen = referrer if referrer is not None else choose_referrer(payload, context)
+    referrer = {**chosen, "authority_type": AUTHORITY_TYPE}
     request = {
         "referral_id": context.new_message_id(),
         "referrer": {k: v for k, v in referrer.items() if v is not None},
@@ -104,6 +128,7 @@ def make_duty_to_refer(directory: PostcodeDirectory) -> Callable[[dict[str, Any]
         problems = missing_content(payload)
         if problems:
             raise InvalidMessage("The DischargeNotice lacks what a council needs for a Duty to Refer.", problems)
+        referrer = choose_referrer(payload, context)
         geo_db = context.options.get("geo_db")
         if not geo_db and context.state_dir is not None and (context.state_dir / "geo.db").exists():
             geo_db = str(context.state_dir / "geo.db")  # 'hub geo import' writes it beside the store
@@ -116,7 +141,7 @@ def make_duty_to_refer(directory: PostcodeDirectory) -> Callable[[dict[str, Any]
                                     table=base / table if table else None)  # fmt: skip
 
         authority = choose_authority(payload, lookup)
-        request = build_request(source, authority, context)
+        request = build_request(source, authority, context, referrer)
         return derive_message(source, "HousingRequest", request, message_id=context.new_message_id(),
                               created_at=context.now)  # fmt: skip
 

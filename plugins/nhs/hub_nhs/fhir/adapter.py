@@ -52,7 +52,7 @@ class FhirR4Adapter:
             resource = appointment_bundle(message, partner=partner, minutes=int(minutes))
         else:
             note = f"fhir-r4 has no FHIR form for {kind}; this is the hub's canonical JSON"
-            return Rendered("application/json", orjson.dumps(message), {"X-Hub-Note": note})
+            return Rendered("application/json", orjson.dumps(message), {"X-Hub-Note": note}, (note,))
         encoding = partner.receive.options.get("fhir_format", "json")
         if encoding == "xml":
             return Rendered(f"{XML_TYPE}; fhirVersion=4.0", write_xml(resource))

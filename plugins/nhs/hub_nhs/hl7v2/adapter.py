@@ -6,7 +6,8 @@ known, or raises ``UnparseableInput``/``InvalidMessage`` with every problem of
 every message (never any other exception); in a body of several messages each
 location starts with ``message N``. ``render`` writes a DischargeNotice as an ADT^A03 with the
 same segments and custom Z-segments ``parse`` reads (a field shortened to its
-HL7 length is named in an ``X-Hub-Note`` header; one that cannot be shortened
+HL7 length is named in ``Rendered.notes``, which the hub records as a warning
+on the delivery, and in an ``X-Hub-Note`` header; one that cannot be shortened
 raises ``RenderError``); other types are refused
 with ``ValueError`` (configure such partners with another adapter).
 """
@@ -43,7 +44,7 @@ class Hl7v2Adapter:
         """A DischargeNotice as an ADT^A03 for ``partner``; other types as canonical JSON (ADT has no form for them)."""
         if message.get("type") != "DischargeNotice":
             note = f"HL7 v2 ADT has no form for {message.get('type')}; sent as canonical JSON"
-            return Rendered("application/json", orjson.dumps(message), {"X-Hub-Note": note})
+            return Rendered("application/json", orjson.dumps(message), {"X-Hub-Note": note}, (note,))
         body, notes = render_discharge(message, receiving_facility=partner.codes.get("ods_code", partner.id.upper()),
                                        now=datetime.now(UTC))  # fmt: skip
-        return Rendered(CONTENT_TYPE, body, {"X-Hub-Note": "; ".join(notes)} if notes else {})
+        return Rendered(CONTENT_TYPE, body, {"X-Hub-Note": "; ".join(notes)} if notes else {}, tuple(notes))
