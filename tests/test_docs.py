@@ -36,3 +36,10 @@ def test_the_readme_gives_the_two_commands() -> None:
 
 def test_ci_runs_exactly_make_test() -> None:
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_make_test_runs_the_install_check_so_ci_does() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    prerequisites = next(line for line in makefile.splitlines() if line.startswith("test:")).split()
+    assert "install-check" in prerequisites
+    assert ".ci/install-check" in makefile and "install-check" in (ROOT / "README.md").read_text()
