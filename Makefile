@@ -1,6 +1,8 @@
 # The two commands of the README, and a few more for developers.
 #   make demo   create .venv, install the hub and its built-in plugins, run the end-to-end demo
-#   make test   create/update .venv with the test extras, run ruff and the whole suite
+#   make test   create/update .venv with the test extras, run ruff, the install check and the whole suite
+#   make install-check   build the hub and plugins as wheels, install them (not editable) into a fresh venv in
+#                        a temporary folder, run `hub demo` from outside the checkout (.ci/install-check)
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -8,7 +10,7 @@ BIN    := $(VENV)/bin
 PLUGINS := plugins/nhs plugins/council plugins/hostels
 PIP_FLAGS ?= --disable-pip-version-check --quiet
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo test lint install-check bench install clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "the hub needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -36,7 +38,11 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check hub plugins tests bench
 	$(BIN)/ruff format --check hub plugins tests bench
 
-test: $(VENV)/.installed-test .mesh-sandbox/bin/uvicorn lint
+# Schemas, XSDs, example config and code tables must ship in the distributions, not be found in the checkout.
+install-check:
+	PYTHON=$(PYTHON) PIP_FLAGS="$(PIP_FLAGS)" .ci/install-check
+
+test: $(VENV)/.installed-test .mesh-sandbox/bin/uvicorn lint install-check
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed

@@ -1,4 +1,4 @@
-"""Canonical messages: the JSON Schemas in ``schemas/canonical/v1`` and the checks beyond them.
+"""Canonical messages: the JSON Schemas shipped in ``hub/schemas/canonical/v1`` and the checks beyond them.
 
 ``CanonicalValidator.problems(message, sender_id)`` returns *every* problem with
 its JSON path (``$.payload.person.nhs_number``), in this order: the JSON Schema
@@ -22,6 +22,7 @@ import os
 import re
 import uuid
 from datetime import UTC, datetime
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,7 @@ import jsonschema_rs
 
 from hub.identifiers import housing_authority_problem, nhs_number_problem
 from hub.problems import Problem
+from hub.shipped import canonical_schemas
 
 if TYPE_CHECKING:
     from hub.plugins import HubPlugins
@@ -49,12 +51,12 @@ _NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff\ud800-\udfff
 _LINE_BREAK = re.compile("[\t\n\r]")
 
 
-def default_schema_dir() -> Path:
-    """Where the canonical schemas are: ``HUB_SCHEMAS`` or the project's ``schemas/canonical/v1``."""
+def default_schema_dir() -> Traversable:
+    """Where the canonical schemas are: the directory ``HUB_SCHEMAS`` names, else the hub's package data."""
     env = os.environ.get("HUB_SCHEMAS")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent / "schemas" / "canonical" / "v1"
+    return canonical_schemas()
 
 
 def json_path(parts: list[str | int]) -> str:
@@ -92,14 +94,16 @@ class CanonicalValidator:
     Build one per process (compiling the schemas takes milliseconds) and share it.
     """
 
-    def __init__(self, plugins: HubPlugins | None = None, schema_dir: Path | None = None) -> None:
+    def __init__(self, plugins: HubPlugins | None = None, schema_dir: Traversable | None = None) -> None:
         self.schema_dir = schema_dir or default_schema_dir()
         self.plugins = plugins
         resources: list[tuple[str, dict[str, Any]]] = []
         self.schemas: dict[str, dict[str, Any]] = {}
-        for path in sorted(self.schema_dir.glob("*.schema.json")):
+        files = (entry for entry in self.schema_dir.iterdir() if entry.name.endswith(".schema.json"))
+        for path in sorted(files, key=lambda entry: entry.name):
             schema = json.loads(path.read_text(encoding="utf-8"))
-            resources.append((schema.get("$id", path.as_uri()), schema))
+            fallback_id = path.as_uri() if isinstance(path, Path) else f"urn:hub-schema:{path.name}"
+            resources.append((schema.get("$id", fallback_id), schema))
             self.schemas[path.name] = schema
         if plugins is not None:
             resources.extend((spec.uri, spec.schema) for spec in plugins.schemas.values())

@@ -31,11 +31,11 @@ from hub.config import load_config
 from hub.crypto.keyring import FileKeyRing
 from hub.envelope import generate_key
 from hub.partners import Operator, PartnerDirectory, Receive
+from hub.shipped import copy_example_config
 from hub.store.url import describe, sqlite_url
 from hub.testing.running_hub import free_port
 from hub.testing.simulator import PartnerSimulator, Received, SimulatorKeys
 
-EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config"
 DEMO_PASSPHRASE_ENV = "HUB_DEMO_KEY_PASSPHRASE"
 ROLES = {"trust": "nhs_trust", "council": "council", "hostel": "hostel", "ips": "ips_provider"}
 
@@ -181,7 +181,8 @@ def run_demo(timeout: float = 25.0, keep: Path | None = None) -> int:
     started = time.monotonic()
     workdir = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="hub-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    config = load_config(EXAMPLE_CONFIG)
+    copy_example_config(workdir / "config")  # the example deployment, from the hub's package data
+    config = load_config(workdir / "config")
     partners = config.partners
     ids = {role: _pick(partners, kind) for role, kind in ROLES.items()}
     tokens = {role: generate_token() for role in ROLES}

@@ -46,3 +46,10 @@ def test_the_integrators_guide_lists_every_event_kind() -> None:
     row = next(line for line in (ROOT / "docs" / "integrators.md").read_text().splitlines()
                if line.startswith("| `kind: str` |"))  # fmt: skip
     assert set(re.findall(r"`([a-z_]+)`", row)) == set(EVENT_KINDS)
+
+
+def test_make_test_runs_the_install_check_so_ci_does() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    prerequisites = next(line for line in makefile.splitlines() if line.startswith("test:")).split()
+    assert "install-check" in prerequisites
+    assert ".ci/install-check" in makefile and "install-check" in (ROOT / "README.md").read_text()

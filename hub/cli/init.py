@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 from pathlib import Path
 
 import click
 
 from hub.cli.common import config_option, friendly_errors
-from hub.problems import ConfigError
 
 
 @click.command()
@@ -25,6 +23,7 @@ def init(config_dir: Path | None) -> None:
     from hub.config import config_dir_from_env, load_config
     from hub.crypto.keyring import FileKeyRing, KeyRingError
     from hub.services.tokens import add_tokens
+    from hub.shipped import copy_example_config
     from hub.store import open_store
     from hub.store.url import describe
 
@@ -33,12 +32,7 @@ def init(config_dir: Path | None) -> None:
     if early is not None and len(early) < 12:
         raise click.ClickException("HUB_KEY_PASSPHRASE must be at least 12 characters; nothing was created")
     if not (directory / "partners.toml").exists():
-        example = Path(__file__).resolve().parent.parent.parent / "config"
-        if not example.is_dir():
-            raise ConfigError(f"{directory}: missing, and no example config to copy from ({example})")
-        directory.mkdir(parents=True, exist_ok=True)
-        for name in ("hub.toml", "partners.toml", "routes.toml"):
-            shutil.copy(example / name, directory / name)
+        copy_example_config(directory)
         tokens = add_tokens(directory / "partners.toml")
         (directory / "partners.toml").chmod(0o600)
         click.echo(f"Created {directory} from the example deployment. Tokens (shown once; give each to its owner):")

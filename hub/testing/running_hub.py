@@ -17,6 +17,7 @@ from typing import Any
 import requests
 
 from hub.crypto.keyring import FileKeyRing
+from hub.shipped import copy_example_config
 from hub.testing.toml_writer import dumps
 
 
@@ -93,8 +94,8 @@ def write_config(
 ) -> Path:
     """Write a config directory: ``hub.toml`` from ``settings``, the partners, and routes.
 
-    Routes are copied from ``routes_from/routes.toml`` (the example deployment)
-    unless ``routes`` is given. With ``make_keys`` a key ring is created in
+    Routes are copied from ``routes_from/routes.toml``, else from the example
+    deployment shipped with the hub, unless ``routes`` is given. With ``make_keys`` a key ring is created in
     ``directory/keys`` under the passphrase in ``HUB_KEY_PASSPHRASE``, which is
     set to a random value in this process's environment if it is unset (child
     processes such as ``RunningHub`` inherit it). With ``default_tls_only`` a
@@ -116,9 +117,10 @@ def write_config(
     (directory / "partners.toml").write_text(dumps({"partner": partners, "operator": operators or []}))
     if routes is not None:
         (directory / "routes.toml").write_text(dumps({"route": routes}))
+    elif routes_from is not None:
+        shutil.copy(routes_from / "routes.toml", directory / "routes.toml")
     else:
-        source = routes_from or Path(__file__).resolve().parents[2] / "config"
-        shutil.copy(source / "routes.toml", directory / "routes.toml")
+        copy_example_config(directory, names=("routes.toml",))
     return directory
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 from council_helpers import appointment_xml
@@ -33,6 +34,21 @@ def test_a_housing_request_renders_as_a_duty_to_refer_valid_against_the_xsd() ->
     assert root.findtext("c:Referrer/c:Phone", namespaces=ns) == "01582 700300"
     assert root.find("c:Consent", ns).get("shareContact") == "true"
     assert [n.text for n in root.findall("c:SupportNeeds/c:Need", ns)] == request["payload"]["support_needs"]
+
+
+def test_an_xsd_include_is_read_from_the_schemas_own_folder_and_nowhere_else(tmp_path: Path) -> None:
+    head = '<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">'
+    (tmp_path / "common.xsd").write_text(f'{head}<xs:simpleType name="Code"><xs:restriction base="xs:string"/>'
+                                         "</xs:simpleType></xs:schema>")  # fmt: skip
+    (tmp_path / "ok.xsd").write_text(f'{head}<xs:include schemaLocation="common.xsd"/>'
+                                     '<xs:element name="A" type="Code"/></xs:schema>')  # fmt: skip
+    assert load_xsd("ok.xsd", tmp_path).validate(etree.fromstring("<A>x</A>"))
+    outside = tmp_path / "shipped"
+    outside.mkdir()
+    (outside / "common.xsd").write_text((tmp_path / "common.xsd").read_text())  # a path is refused, not trimmed
+    (outside / "escape.xsd").write_text(f'{head}<xs:include schemaLocation="../common.xsd"/></xs:schema>')
+    with pytest.raises(etree.XMLSchemaParseError, match=r"\.\./common\.xsd"):
+        load_xsd("escape.xsd", outside)
 
 
 def test_a_render_that_breaks_the_xsd_is_refused_naming_the_element_but_not_the_value() -> None:

@@ -4,8 +4,9 @@ Two sources, consulted in this order:
 
 1. ``geo.db``: a SQLite file made by ``hub geo import ONSPD.csv`` (table
    ``postcode(pc, gss)``, postcodes normalised to upper case without spaces);
-2. ``config/postcodes.csv``: a small table shipped with the hub (columns
-   ``pcds,oslaua``) covering the example partners' areas.
+2. ``postcodes.csv``: a small table shipped in this plugin's package
+   (``hub_council/postcodes.csv``, columns ``pcds,oslaua``) covering the
+   example partners' areas.
 
 A lookup returns the ONSPD ``oslaua`` code as found (it may be a county, E10,
 or a Welsh or Scottish code); deciding whether that is a housing authority is
@@ -20,6 +21,7 @@ import os
 import re
 import sqlite3
 import threading
+from importlib.resources import files
 from pathlib import Path
 
 GEO_DB_ENV = "HUB_GEO_DB"
@@ -34,13 +36,14 @@ def normalise_postcode(value: str) -> str | None:
 
 
 def default_table_path() -> Path:
-    """The shipped table: ``$HUB_POSTCODES`` or the project's ``config/postcodes.csv``."""
+    """The shipped table: ``$HUB_POSTCODES``, else ``hub_council/postcodes.csv`` from this plugin's package data."""
     env = os.environ.get(POSTCODES_ENV)
     if env:
         return Path(env)
-    import hub
-
-    return Path(hub.__file__).resolve().parent.parent / "config" / "postcodes.csv"
+    shipped = files("hub_council").joinpath("postcodes.csv")
+    if not isinstance(shipped, Path):  # the lookups below watch the file's mtime, so they need a real file
+        raise RuntimeError("hub_council is not installed as plain files; set HUB_POSTCODES to the postcode table")
+    return shipped
 
 
 def default_geo_db() -> Path | None:

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import functools
 import re
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 
 from lxml import etree
 
@@ -69,19 +70,33 @@ def _check_depth(root: etree._Element) -> None:
         stack.extend((child, depth + 1) for child in element)
 
 
-def default_schema_dir() -> Path:
-    """Where the council XSDs are: the project's ``schemas/council`` (next to the canonical schemas)."""
-    import hub
+def default_schema_dir() -> Traversable:
+    """Where the council XSDs are: ``hub_council/xsd``, shipped in this plugin's distribution."""
+    return files("hub_council").joinpath("xsd")
 
-    return Path(hub.__file__).resolve().parent.parent / "schemas" / "council"
+
+class _SiblingResolver(etree.Resolver):
+    """Serves an XSD's ``xs:include``/``xs:import`` from its own folder, and refuses anything else."""
+
+    def __init__(self, folder: Traversable) -> None:
+        super().__init__()
+        self.folder = folder
+
+    def resolve(self, system_url: str, public_id: str, context: object) -> object:
+        name = system_url.rsplit("/", 1)[-1]
+        entry = self.folder.joinpath(name)
+        if "/" in system_url or ":" in system_url or not entry.is_file():  # lxml reports it as a parse error
+            raise FileNotFoundError(f"XSD include {system_url!r}: only files beside the schema ({name}) are read")
+        return self.resolve_string(entry.read_bytes(), context)
 
 
 @functools.cache
-def load_xsd(filename: str, schema_dir: Path | None = None) -> etree.XMLSchema:
-    """Compile one of our own XSDs (``duty-to-refer-1.xsd``...); includes are read from the same directory only."""
-    path = (schema_dir or default_schema_dir()) / filename
+def load_xsd(filename: str, schema_dir: Traversable | None = None) -> etree.XMLSchema:
+    """Compile one of our own XSDs (``duty-to-refer-1.xsd``...); includes are read from the same folder only."""
+    folder = schema_dir or default_schema_dir()
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
-    document = etree.parse(str(path), parser=parser)
+    parser.resolvers.add(_SiblingResolver(folder))
+    document = etree.fromstring(folder.joinpath(filename).read_bytes(), parser=parser).getroottree()
     return etree.XMLSchema(document)
 
 
