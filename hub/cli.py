@@ -61,18 +61,14 @@ class _StoreOnly:
         from hub.plugins import load_plugins
         from hub.store import open_store
 
-        self.config = load_config(config_dir)
+        self._plugins = load_plugins()
+        self.config = load_config(config_dir, self._plugins.vocabulary)
         self.store = open_store(self.config.settings)
-        self._observers = load_plugins().hook.hub_message_event.get_hookimpls()
 
     def emit(self, events: list[Any]) -> None:
         """Tell observer plugins about committed events (their failures are reported, not raised)."""
-        for impl in self._observers:
-            for event in events:
-                try:
-                    impl.function(event=event)
-                except Exception as exc:
-                    click.echo(f"hub: observer {impl.plugin_name} failed: {exc}", err=True)
+        for plugin_name, exc in self._plugins.notify(events):
+            click.echo(f"hub: observer {plugin_name} failed: {exc}", err=True)
 
 
 def _store_only(config_dir: Path | None) -> _StoreOnly:

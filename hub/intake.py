@@ -85,7 +85,6 @@ class IntakeService:
         self.store = store
         self.metrics = metrics
         self.on_commit: list[Callable[[], None]] = []
-        self._observers = plugins.hook.hub_message_event.get_hookimpls()
 
     def parse(self, body: bytes, content_type: str, sender_id: str) -> list[Parsed]:
         """Turn a body into canonical messages (with the adapter's warnings) using the adapter for ``content_type``.
@@ -99,9 +98,9 @@ class IntakeService:
         if self.gate is not None and partner is not None:
             if media_type in SEALED_MEDIA_TYPES:
                 payload, metadata = self.gate.open_inbound(body, media_type, partner)
-                inner = self.plugins.adapters.get(partner.adapter)
-                if inner is None or not inner.content_types:
-                    inner = self.plugins.adapters["canonical-json"]
+                inner = self.plugins.adapter_for(partner.adapter)
+                if not inner.content_types:  # a render-only adapter: the partner seals the hub's own format
+                    inner = self.plugins.default_adapter
                 messages = [as_parsed(m) for m in inner.parse(payload, content_type=inner.content_types[0],
                                                               sender_id=sender_id)]  # fmt: skip
                 for parsed in messages:
@@ -171,13 +170,13 @@ class IntakeService:
             raise InvalidMessage("The message does not meet the canonical schema or the hub's rules.", problems)
 
     def _sender_code_problems(self, message: dict[str, Any], sender_id: str) -> list[Problem]:
-        """The codes a message gives for its sender (ODS, GSS, MESH mailbox) must be the partner's own."""
+        """The codes a message gives for its sender (the registered code fields) must be the partner's own."""
         partner = self.gate.partners.get(sender_id) if self.gate is not None else None
         sender = message.get("sender") if isinstance(message, dict) else None
         if partner is None or not isinstance(sender, dict):
             return []
         problems = []
-        for code_field in ("ods_code", "gss_code", "mesh_mailbox"):
+        for code_field in self.plugins.vocabulary.code_fields:
             claimed = sender.get(code_field)
             if claimed is None:
                 continue
@@ -266,10 +265,5 @@ class IntakeService:
         return Accepted(result.id, result.duplicate, warned + ([] if result.duplicate else notes), list(warnings))
 
     def emit(self, events: list[HubEvent]) -> None:
-        """Tell observer plugins about committed events; an observer's failure is logged, not raised."""
-        for impl in self._observers:
-            for event in events:
-                try:
-                    impl.function(event=event)
-                except Exception:
-                    log.exception("observer plugin %r failed on a %s event", impl.plugin_name, event.kind)
+        """Tell observer plugins about committed events; an observer's failure is logged naming it, not raised."""
+        self.plugins.notify(events)

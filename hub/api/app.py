@@ -242,11 +242,12 @@ def create_app(hub: Hub, *, run_worker: bool = True) -> FastAPI:
         if filled == 0:
             raise UnparseableInput("The batch holds no message: send one canonical JSON message per line.",
                                    [Problem("body", "no line holds anything but white space")])  # fmt: skip
-        adapter = hub.plugins.adapters["canonical-json"]
+        adapter = hub.plugins.default_adapter  # a batch line is in the hub's own format
+        media_type = adapter.content_types[0]
 
         async def one(number: int, line: bytes) -> dict[str, Any]:
             try:
-                parsed = as_parsed(adapter.parse(line, content_type="application/json", sender_id=caller.id)[0])
+                parsed = as_parsed(adapter.parse(line, content_type=media_type, sender_id=caller.id)[0])
                 accepted = await intake.submit(parsed.message, sender_id=caller.id, warnings=parsed.warnings)
             except HubError as exc:
                 return {"line": number, "status": exc.status, "title": exc.title, "detail": exc.detail,
@@ -304,7 +305,7 @@ def create_app(hub: Hub, *, run_worker: bool = True) -> FastAPI:
     async def get_inbox(caller: PartnerCaller, limit: int = 50) -> Response:
         partner = partners.get(caller.id)
         assert partner is not None
-        adapter = hub.plugins.adapters.get(partner.adapter) or hub.plugins.adapters["canonical-json"]
+        adapter = hub.plugins.adapter_for(partner.adapter)
         items = []
         read: list[tuple[str, str]] = []
         for job in store.inbox(caller.id, max(1, min(limit, 500))):
@@ -377,7 +378,7 @@ def create_app(hub: Hub, *, run_worker: bool = True) -> FastAPI:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = spec.finish(original_openapi())
+            app.openapi_schema = spec.finish(original_openapi(), sorted(hub.plugins.message_types))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
