@@ -145,6 +145,7 @@ def _parse_condition(section: _Section, index: int, raw: Any) -> Condition:
 def _parse_destination(section: _Section, raw: Any, partners: PartnerDirectory, vocabulary: Vocabulary) -> Destination:
     where = section.where("to")
     resolvers = vocabulary.destinations
+    options: dict[str, Any]
     if isinstance(raw, str):
         kind, options = (raw, {}) if raw in resolvers else ("partner", {"id": raw})
     elif isinstance(raw, dict):

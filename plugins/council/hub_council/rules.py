@@ -35,8 +35,8 @@ def housing_request_problems(message: dict[str, Any]) -> list[Problem]:
             problems.append(Problem("$.consent.referral", f"must be true: {LAW}; without it, do not refer"))
         if consent.get("share_contact") is not True:
             problems.append(Problem("$.consent.share_contact", f"must be true: {LAW}; without it, do not refer"))
-    payload = message.get("payload") if isinstance(message.get("payload"), dict) else {}
-    target = payload.get("target_authority_gss")
+    payload = message.get("payload")
+    target = payload.get("target_authority_gss") if isinstance(payload, dict) else None
     if isinstance(target, str):
         why = housing_authority_problem(target)
         if why:
