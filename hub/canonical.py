@@ -1,11 +1,17 @@
-"""Canonical messages: the JSON Schemas shipped in ``hub/schemas/canonical/v1`` and the checks beyond them.
+"""Canonical messages: the registered message types' JSON Schemas and the checks beyond them.
+
+The message types, each with its schema, are what plugins register
+(``hub_register_message_types``; the hub's own default plugin brings
+``Acknowledgement`` and the shared envelope); none is listed here.
 
 ``CanonicalValidator.problems(message, sender_id)`` returns *every* problem with
-its JSON path (``$.payload.person.nhs_number``), in this order: the JSON Schema
-(draft 2020-12), the hub's own rules (NHS number Modulus 11, the Duty to Refer
-consents, housing authority codes, the sender matching the caller, text every
-partner format can carry), then plugin checks. An empty list means the message
-may be stored.
+its JSON path (``$.payload.person.nhs_number``): the JSON Schema (draft 2020-12),
+the hub's own rules (NHS number Modulus 11, the sender matching the caller, text
+every partner format can carry) and the rules of plugins whose
+``hub_validate_message`` takes ``schema_valid`` (a council's Duty to Refer
+consents, for one) together, a rule's sentence replacing the schema's for the same
+location; then, only when all those found nothing, the other plugins' checks. An
+empty list means the message may be stored.
 
 Text: no string (nor member name) may hold a control character other than tab,
 line feed and carriage return, a non-character (U+FFFE, U+FFFF) or a lone
@@ -22,41 +28,36 @@ import os
 import re
 import uuid
 from datetime import UTC, datetime
-from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
 
-from hub.identifiers import housing_authority_problem, nhs_number_problem
+from hub.identifiers import nhs_number_problem
 from hub.problems import Problem
-from hub.shipped import canonical_schemas
 
 if TYPE_CHECKING:
     from hub.plugins import HubPlugins
 
 SCHEMA_VERSION = "1"
-SCHEMA_FILES = {
-    "DischargeNotice": "discharge-notice.schema.json",
-    "HousingRequest": "housing-request.schema.json",
-    "HousingAppointment": "housing-appointment.schema.json",
-    "Referral": "referral.schema.json",
-    "IPSReferral": "ips-referral.schema.json",
-    "Acknowledgement": "acknowledgement.schema.json",
-    "FollowUp": "follow-up.schema.json",
-}
-MESSAGE_TYPES = tuple(SCHEMA_FILES)
 MULTILINE_KEYWORD = "x-multiline"
 _NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff\ud800-\udfff]")
 _LINE_BREAK = re.compile("[\t\n\r]")
 
 
-def default_schema_dir() -> Traversable:
-    """Where the canonical schemas are: the directory ``HUB_SCHEMAS`` names, else the hub's package data."""
-    env = os.environ.get("HUB_SCHEMAS")
-    if env:
-        return Path(env)
-    return canonical_schemas()
+def schema_overrides(directory: Path | None = None) -> dict[str, dict[str, Any]]:
+    """Schemas replacing registered ones, by ``$id``: the ``*.schema.json`` files in ``HUB_SCHEMAS`` (if set)."""
+    if directory is None:
+        env = os.environ.get("HUB_SCHEMAS")
+        if not env:
+            return {}
+        directory = Path(env)
+    out: dict[str, dict[str, Any]] = {}
+    for path in sorted(directory.glob("*.schema.json")):
+        schema = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(schema, dict) and isinstance(schema.get("$id"), str):
+            out[schema["$id"]] = schema
+    return out
 
 
 def json_path(parts: list[str | int]) -> str:
@@ -89,37 +90,51 @@ def new_message_id() -> str:
 
 
 class CanonicalValidator:
-    """Validates canonical messages against the schemas and the hub's rules.
+    """Validates canonical messages against the registered types' schemas and the rules (module docstring).
 
     Build one per process (compiling the schemas takes milliseconds) and share it.
+    Without ``plugins``, the installed plugins are loaded (``load_plugins()``).
+    ``schema_dir`` (or ``HUB_SCHEMAS``) holds schemas replacing registered ones with
+    the same ``$id``.
     """
 
-    def __init__(self, plugins: HubPlugins | None = None, schema_dir: Traversable | None = None) -> None:
-        self.schema_dir = schema_dir or default_schema_dir()
+    def __init__(self, plugins: HubPlugins | None = None, schema_dir: Path | None = None) -> None:
+        if plugins is None:
+            from hub.plugins import load_plugins
+
+            plugins = load_plugins()
         self.plugins = plugins
-        resources: list[tuple[str, dict[str, Any]]] = []
-        self.schemas: dict[str, dict[str, Any]] = {}
-        files = (entry for entry in self.schema_dir.iterdir() if entry.name.endswith(".schema.json"))
-        for path in sorted(files, key=lambda entry: entry.name):
-            schema = json.loads(path.read_text(encoding="utf-8"))
-            fallback_id = path.as_uri() if isinstance(path, Path) else f"urn:hub-schema:{path.name}"
-            resources.append((schema.get("$id", fallback_id), schema))
-            self.schemas[path.name] = schema
-        if plugins is not None:
-            resources.extend((spec.uri, spec.schema) for spec in plugins.schemas.values())
+        overrides = schema_overrides(schema_dir)
+        resources = [(spec.uri, overrides.get(spec.uri, spec.schema)) for spec in plugins.schemas.values()]
+        types = plugins.vocabulary.message_types
+        self.schemas: dict[str, dict[str, Any]] = {
+            name: overrides.get(spec.uri, spec.schema) for name, spec in types.items()
+        }
+        resources.extend((types[name].uri, schema) for name, schema in self.schemas.items())
         registry = jsonschema_rs.Registry(resources)
-        self._validators: dict[str, Any] = {}
-        for message_type, filename in SCHEMA_FILES.items():
-            if filename not in self.schemas:
-                raise FileNotFoundError(f"canonical schema {filename} is missing from {self.schema_dir}")
-            self._validators[message_type] = jsonschema_rs.validator_for(self.schemas[filename], registry=registry)
+        self._validators: dict[str, Any] = {
+            name: jsonschema_rs.validator_for(schema, registry=registry) for name, schema in self.schemas.items()
+        }
+        from hub.plugins import per_plugin_callers
+
+        callers = per_plugin_callers(plugins.manager, "hub_validate_message")
+        rule_plugins = {i.plugin_name for i in plugins.hook.hub_validate_message.get_hookimpls()
+                        if "schema_valid" in i.argnames}  # fmt: skip
+        self._rule_callers = [caller for name, caller in callers if name in rule_plugins]
+        # the others in the order pluggy calls them, as before they were told apart
+        self._check_callers = [caller for name, caller in reversed(callers) if name not in rule_plugins]
+
+    @property
+    def message_types(self) -> tuple[str, ...]:
+        """The names of the message types this validator knows, sorted."""
+        return tuple(sorted(self._validators))
 
     def schema_problems(self, message: Any) -> list[Problem]:
         """Problems found by the JSON Schema of the message's type (all of them)."""
         if not isinstance(message, dict):
             return [Problem("$", "a canonical message is a JSON object")]
         message_type = message.get("type")
-        known = ", ".join(MESSAGE_TYPES)
+        known = ", ".join(self.message_types) or "none (no plugin registers a message type)"
         if message_type is not None and not isinstance(message_type, str):
             # checked before any lookup: a list or object cannot name a schema (and cannot be a dict key)
             return [Problem("$.type", f"must be a string, the message type: one of {known}")]
@@ -154,8 +169,23 @@ class CanonicalValidator:
             org_id = sender.get("org_id") if isinstance(sender, dict) else None
             if org_id is not None and org_id != sender_id:
                 problems.append(Problem("$.sender.org_id", f"is not you: you are authenticated as {sender_id!r}"))
-        if message.get("type") == "HousingRequest":
-            problems.extend(_housing_request_rules(message, payload))
+        codes = self.plugins.vocabulary.code_fields
+        for role in ("sender", "recipient"):
+            party = message.get(role)
+            for name in party if isinstance(party, dict) else ():
+                if name != "org_id" and name not in codes and isinstance(name, str):
+                    problems.append(Problem(f"$.{role}.<name>", "names a code this hub does not know; known codes "
+                                            f"are {', '.join(sorted(codes)) or 'none'}"))  # fmt: skip
+        return problems
+
+    def plugin_rule_problems(
+        self, message: dict[str, Any], sender_id: str | None, *, schema_valid: bool
+    ) -> list[Problem]:
+        """Problems from the plugins whose ``hub_validate_message`` takes ``schema_valid`` (called plugin by plugin)."""
+        problems: list[Problem] = []
+        for caller in self._rule_callers:
+            for result in caller(message=message, sender_id=sender_id or "", schema_valid=schema_valid):
+                problems.extend(result or [])
         return problems
 
     def text_problems(self, message: dict[str, Any], *, schema_valid: bool) -> list[Problem]:
@@ -208,13 +238,15 @@ class CanonicalValidator:
         if not isinstance(message, dict) or any(p.location == "$.type" for p in found):
             return found
         rules = self.rule_problems(message, sender_id)
+        rules += self.plugin_rule_problems(message, sender_id, schema_valid=not found)
         rules += self.text_problems(message, schema_valid=not found)
         # A rule's sentence is clearer than the schema's message for the same place.
         ruled = {p.location for p in rules}
         found = [p for p in found if p.location not in ruled] + rules
-        if not found and self.plugins is not None:
-            for result in self.plugins.hook.hub_validate_message(message=message, sender_id=sender_id or ""):
-                found.extend(result or [])
+        if not found:
+            for caller in self._check_callers:
+                for result in caller(message=message, sender_id=sender_id or "", schema_valid=True):
+                    found.extend(result or [])
         return found
 
 
@@ -265,28 +297,6 @@ def describe_schema_error(error: Any) -> str:
         return "matches more than one of the alternative forms for this field"
     keyword = error.schema_path[-1] if error.schema_path else name
     return f"breaks the schema rule '{keyword}'"
-
-
-def _housing_request_rules(message: dict[str, Any], payload: dict[str, Any]) -> list[Problem]:
-    problems: list[Problem] = []
-    consent = message.get("consent") if isinstance(message.get("consent"), dict) else None
-    law = (
-        "a Duty to Refer (Homelessness Reduction Act 2017, s.213B) may only be made with the person's consent "
-        "to the referral and to sharing their contact details"
-    )
-    if consent is None:
-        problems.append(Problem("$.consent", f"required: {law}; record both consents and resend"))
-    else:
-        if consent.get("referral") is not True:
-            problems.append(Problem("$.consent.referral", f"must be true: {law}; without it, do not refer"))
-        if consent.get("share_contact") is not True:
-            problems.append(Problem("$.consent.share_contact", f"must be true: {law}; without it, do not refer"))
-    target = payload.get("target_authority_gss")
-    if isinstance(target, str):
-        why = housing_authority_problem(target)
-        if why:
-            problems.append(Problem("$.payload.target_authority_gss", why))
-    return problems
 
 
 def derive_message(

@@ -12,11 +12,14 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.partners import Operator, Partner, PartnerDirectory, parse_operator, parse_partner
 from hub.problems import ConfigError
 from hub.routes import Route, parse_route
+
+if TYPE_CHECKING:
+    from hub.records import Vocabulary
 
 DEFAULT_CONFIG_DIR = "config"
 
@@ -135,8 +138,19 @@ class _Section:
             raise ConfigError(f"{self.where(unknown[0])}: unknown setting (known: {', '.join(sorted(self.seen))})")
 
 
-def load_settings(config_dir: Path) -> Settings:
-    """Read ``hub.toml`` (optional: defaults apply when it is absent)."""
+def installed_vocabulary() -> Vocabulary:
+    """The vocabulary of the installed plugins (``load_plugins()``), for loading config without a running hub."""
+    from hub.plugins import load_plugins
+
+    return load_plugins().vocabulary
+
+
+def load_settings(config_dir: Path, vocabulary: Vocabulary | None = None) -> Settings:
+    """Read ``hub.toml`` (optional: defaults apply when it is absent).
+
+    ``[retention]`` names message types: they are checked against ``vocabulary``
+    (the installed plugins' when None, loaded only if the table is there).
+    """
     path = config_dir / "hub.toml"
     data = _read_toml(path) if path.exists() else {}
     file = "hub.toml"
@@ -150,12 +164,14 @@ def load_settings(config_dir: Path) -> Settings:
     retry = _Section(file, "retry", data.get("retry", {}))
     keys = _Section(file, "keys", data.get("keys", {}))
     retention = _Section(file, "retention", data.get("retention", {}))
-    from hub.canonical import MESSAGE_TYPES
-
     retention_days: dict[str, float] = {}
+    if retention.data and vocabulary is None:
+        vocabulary = installed_vocabulary()
     for message_type in retention.data:
-        if message_type not in MESSAGE_TYPES:
-            raise ConfigError(f"{retention.where(message_type)}: not a message type ({', '.join(MESSAGE_TYPES)})")
+        assert vocabulary is not None
+        if message_type not in vocabulary.message_types:
+            raise ConfigError(f"{retention.where(message_type)}: not a message type "
+                              f"({vocabulary.known(vocabulary.message_types)})")  # fmt: skip
         retention_days[message_type] = retention.positive(message_type, float, 0.0)
     keys_dir = Path(os.environ.get("HUB_KEYS_DIR") or keys.get("dir", str, "../var/keys"))
     if not keys_dir.is_absolute():
@@ -246,29 +262,34 @@ def _tables(file: str, name: str, value: Any) -> dict[str, dict[str, Any]]:
     return {k: dict(v) for k, v in value.items()}
 
 
-def load_partners(config_dir: Path) -> PartnerDirectory:
-    """Read ``partners.toml``: ``[[partner]]`` and ``[[operator]]`` tables."""
+def load_partners(config_dir: Path, vocabulary: Vocabulary | None = None) -> PartnerDirectory:
+    """Read ``partners.toml``: ``[[partner]]`` and ``[[operator]]`` tables, checked against ``vocabulary``.
+
+    Without ``vocabulary``, the installed plugins' (``installed_vocabulary()``).
+    """
+    vocabulary = vocabulary or installed_vocabulary()
     data = _read_toml(config_dir / "partners.toml")
     for key in data:
         if key not in {"partner", "operator"}:
             raise ConfigError(f"partners.toml: unknown table [{key}] (use [[partner]] or [[operator]])")
     partners: list[Partner] = []
     for index, raw in enumerate(data.get("partner", [])):
-        partners.append(parse_partner(_Section("partners.toml", f"partner[{index}]", raw), config_dir))
+        partners.append(parse_partner(_Section("partners.toml", f"partner[{index}]", raw), config_dir, vocabulary))
     operators: list[Operator] = []
     for index, raw in enumerate(data.get("operator", [])):
         operators.append(parse_operator(_Section("partners.toml", f"operator[{index}]", raw)))
     return PartnerDirectory.build(partners, operators)
 
 
-def load_routes(config_dir: Path, partners: PartnerDirectory) -> list[Route]:
-    """Read ``routes.toml``: ``[[route]]`` tables, checked against the partners."""
+def load_routes(config_dir: Path, partners: PartnerDirectory, vocabulary: Vocabulary | None = None) -> list[Route]:
+    """Read ``routes.toml``: ``[[route]]`` tables, checked against the partners and ``vocabulary``."""
+    vocabulary = vocabulary or installed_vocabulary()
     data = _read_toml(config_dir / "routes.toml")
     for key in data:
         if key != "route":
             raise ConfigError(f"routes.toml: unknown table [{key}] (use [[route]])")
     routes = [
-        parse_route(_Section("routes.toml", f"route[{index}]", raw), partners)
+        parse_route(_Section("routes.toml", f"route[{index}]", raw), partners, vocabulary)
         for index, raw in enumerate(data.get("route", []))
     ]
     names = [r.name for r in routes]
@@ -278,12 +299,18 @@ def load_routes(config_dir: Path, partners: PartnerDirectory) -> list[Route]:
     return routes
 
 
-def load_config(config_dir: str | os.PathLike[str] | None = None) -> HubConfig:
-    """Load and check the whole configuration; raise ``ConfigError`` naming file and key."""
+def load_config(config_dir: str | os.PathLike[str] | None = None, vocabulary: Vocabulary | None = None) -> HubConfig:
+    """Load and check the whole configuration; raise ``ConfigError`` naming file and key.
+
+    Names (partner kinds, code fields, message types, destination kinds) are checked
+    against ``vocabulary``: pass ``plugins.vocabulary`` of the plugins the hub runs
+    with; without it, the installed plugins are loaded for it.
+    """
     directory = config_dir_from_env(config_dir)
     if not directory.is_dir():
         raise ConfigError(f"{directory}: no such config directory (run 'hub init' or pass --config DIR)")
-    settings = load_settings(directory)
-    partners = load_partners(directory)
-    routes = load_routes(directory, partners)
+    vocabulary = vocabulary or installed_vocabulary()
+    settings = load_settings(directory, vocabulary)
+    partners = load_partners(directory, vocabulary)
+    routes = load_routes(directory, partners, vocabulary)
     return HubConfig(settings, partners, routes)

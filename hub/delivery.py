@@ -253,9 +253,9 @@ class DeliveryWorker:
         partner = self.partners.get(job.partner)
         if partner is None:
             return DeliveryOutcome(False, False, f"partner {job.partner!r} is no longer in partners.toml", failure=HUB)
-        adapter = self.plugins.adapters.get(partner.adapter)
-        if adapter is None:
+        if partner.adapter is not None and partner.adapter not in self.plugins.adapters:
             return DeliveryOutcome(False, True, f"adapter {partner.adapter!r} is not loaded", failure=HUB)
+        adapter = self.plugins.adapter_for(partner.adapter)
         transport = self.plugins.transports.get(partner.receive.transport)
         if transport is None:
             return DeliveryOutcome(False, True, f"transport {partner.receive.transport!r} is not loaded", failure=HUB)

@@ -4,9 +4,17 @@ Every hook is called with keyword arguments only. Arguments are only ever added,
 never removed or renamed, so a plugin written against an older hub keeps working.
 A plugin implements any subset of these hooks with ``@hub.hookimpl``.
 
+Registration hooks (``hub_register_*``) hand the plugin a ``register`` callback and
+are called once per plugin, through pluggy (so ``HUB_TRACE_PLUGINS`` shows them). A
+name registered by two plugins is refused naming both, except that a plugin may
+replace what the hub's own default plugin (``hub.defaults``, registered ``trylast``)
+registers under the same name.
+
 Lifecycle, in the order things happen::
 
-    start-up  : hub_register_adapters, hub_register_transports,
+    start-up  : hub_register_message_types, hub_register_partner_kinds,
+                hub_register_code_fields, hub_register_destinations,
+                hub_register_adapters, hub_register_transports,
                 hub_register_transforms, hub_register_schemas,
                 hub_register_key_providers, hub_register_listeners,
                 hub_register_gauges, hub_register_routes,
@@ -30,9 +38,13 @@ if TYPE_CHECKING:
     from hub.problems import Problem
     from hub.records import (
         Adapter,
+        CodeField,
+        DestinationResolver,
         GaugeSpec,
         KeyProviderSpec,
         Listener,
+        MessageType,
+        PartnerKind,
         RouteSpec,
         SchemaSpec,
         Transform,
@@ -40,6 +52,54 @@ if TYPE_CHECKING:
     )
 
 hookspec = pluggy.HookspecMarker("hub")
+
+
+@hookspec
+def hub_register_message_types(register: Callable[[MessageType], None]) -> None:
+    """Register canonical message types with their JSON Schemas (once at start-up; every implementation runs).
+
+    ``MessageType(name, schema)``: ``name`` is what a message's ``type`` holds; the
+    schema (draft 2020-12) is what every message of that type must meet, with its
+    ``$id`` as the base of its relative ``$ref`` s (register shared definitions with
+    ``hub_register_schemas``). Routes, data-sharing agreements and retention may
+    only name registered types; a message of any other type is refused (422).
+    ``MessageType.from_package(name, "my_plugin", "schemas/x.schema.json")`` reads a
+    schema shipped inside the plugin's package.
+    """
+
+
+@hookspec
+def hub_register_partner_kinds(register: Callable[[PartnerKind], None]) -> None:
+    """Register kinds of partner (once at start-up; every implementation runs).
+
+    ``PartnerKind(name)``: what ``kind = "..."`` in a ``[[partner]]`` table of
+    ``partners.toml`` may say. A partner of a kind no loaded plugin registers is a
+    configuration error naming the kinds that are registered.
+    """
+
+
+@hookspec
+def hub_register_code_fields(register: Callable[[CodeField], None]) -> None:
+    """Register the codes partners are known by (once at start-up; every implementation runs).
+
+    ``CodeField(name)``: ``name`` becomes a key of ``[[partner]]`` tables
+    (``name = "CODE"``), of a message's ``sender`` and ``recipient``, and a value of
+    ``code`` in a route destination (``to = { code = "name", field = "..." }``). A code
+    is held by one partner at most, and a sender may only claim its own.
+    """
+
+
+@hookspec
+def hub_register_destinations(register: Callable[[DestinationResolver], None]) -> None:
+    """Register kinds of route destination (once at start-up; every implementation runs).
+
+    ``DestinationResolver(name, resolve, check=None, describe=None)`` is selected in
+    ``routes.toml`` by ``to = { kind = "name", ...options }`` (or by the bare string
+    ``"name"``, without options). ``resolve(message, options, context)`` returns the
+    partner id that receives the message, or raises ``Unresolved(reason)``; ``check``
+    refuses bad options when the routes are loaded. The hub's own (``partner``,
+    ``field``, ``code``, ``reply``, ``recipient``) are registered the same way.
+    """
 
 
 @hookspec
@@ -158,14 +218,22 @@ def hub_register_key_providers(register: Callable[[KeyProviderSpec], None]) -> N
 
 
 @hookspec
-def hub_validate_message(message: dict[str, Any], sender_id: str) -> list[Problem] | None:
+def hub_validate_message(message: dict[str, Any], sender_id: str, schema_valid: bool) -> list[Problem] | None:
     """Check a canonical message beyond its JSON Schema; every implementation runs.
 
-    Called after the schema passed, before anything is stored. ``message`` is
-    the canonical message (do not modify it); ``sender_id`` is the
+    ``message`` is the canonical message (do not modify it); ``sender_id`` is the
     authenticated partner. Return a list of problems (possibly empty) or None.
     Problems from all plugins are merged and the message is refused (422) if
     any are returned.
+
+    When it is called depends on the implementation's signature. One that takes
+    ``schema_valid`` is called for every message of a registered type, after the
+    schema check, whether or not it passed (``schema_valid`` says which; a message
+    that failed may lack anything, so read it defensively), and its problems are
+    listed with the schema's, replacing the schema's sentence for the same location:
+    this is how a plugin's rules are reported together with every other problem.
+    One that does not take it is called only when the schema and the hub's rules
+    found nothing.
     """
 
 

@@ -98,9 +98,9 @@ class IntakeService:
         if self.gate is not None and partner is not None:
             if media_type in SEALED_MEDIA_TYPES:
                 payload, metadata = self.gate.open_inbound(body, media_type, partner)
-                inner = self.plugins.adapters.get(partner.adapter)
-                if inner is None or not inner.content_types:
-                    inner = self.plugins.adapters["canonical-json"]
+                inner = self.plugins.adapter_for(partner.adapter)
+                if not inner.content_types:  # a render-only adapter: the partner seals the hub's own format
+                    inner = self.plugins.default_adapter
                 messages = [as_parsed(m) for m in inner.parse(payload, content_type=inner.content_types[0],
                                                               sender_id=sender_id)]  # fmt: skip
                 for parsed in messages:
@@ -172,13 +172,13 @@ class IntakeService:
             raise InvalidMessage("The message does not meet the canonical schema or the hub's rules.", problems)
 
     def _sender_code_problems(self, message: dict[str, Any], sender_id: str) -> list[Problem]:
-        """The codes a message gives for its sender (ODS, GSS, MESH mailbox) must be the partner's own."""
+        """The codes a message gives for its sender (the registered code fields) must be the partner's own."""
         partner = self.gate.partners.get(sender_id) if self.gate is not None else None
         sender = message.get("sender") if isinstance(message, dict) else None
         if partner is None or not isinstance(sender, dict):
             return []
         problems = []
-        for code_field in ("ods_code", "gss_code", "mesh_mailbox"):
+        for code_field in self.plugins.vocabulary.code_fields:
             claimed = sender.get(code_field)
             if claimed is None:
                 continue
@@ -275,18 +275,14 @@ class IntakeService:
         return Accepted(result.id, result.duplicate, warned + ([] if result.duplicate else notes), list(warnings))
 
     def emit(self, events: list[HubEvent]) -> None:
-        """Tell observer plugins about committed events; an observer's failure is logged, not raised."""
+        """Tell observer plugins about committed events; an observer's failure is logged naming it, not raised."""
         emit_events(self.plugins, events)
 
 
 def emit_events(plugins: HubPlugins, events: list[HubEvent]) -> None:
     """Tell observer plugins (``hub_message_event``) about committed events; a failure is logged, not raised.
 
-    The one place events reach observers: intake, delivery and the operator services all come here.
+    The one place events reach observers: intake, delivery and the operator services all come here. Each
+    observer is called through pluggy (so hook tracing sees it), one plugin at a time.
     """
-    for impl in plugins.hook.hub_message_event.get_hookimpls():
-        for event in events:
-            try:
-                impl.function(event=event)
-            except Exception:
-                log.exception("observer plugin %r failed on a %s event", impl.plugin_name, event.kind)
+    plugins.notify(events)

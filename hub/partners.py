@@ -3,6 +3,11 @@
 Partners and operators are declared in ``partners.toml``. A partner proves who
 it is with a bearer token whose SHA-256 digest is in the file; an operator's
 token gives read access to everything (and every read is recorded).
+
+A partner's ``kind``, the codes it is known by and the message types of its
+agreement are checked against the ``Vocabulary`` plugins registered
+(``hub_register_partner_kinds``, ``hub_register_code_fields``,
+``hub_register_message_types``); none is listed here.
 """
 
 from __future__ import annotations
@@ -21,9 +26,8 @@ from hub.replies import ReplyMapping
 
 if TYPE_CHECKING:
     from hub.config import _Section
+    from hub.records import Vocabulary
 
-PARTNER_KINDS = ("nhs_trust", "council", "hostel", "charity", "ips_provider")
-CODE_FIELDS = ("ods_code", "gss_code", "mesh_mailbox")
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
@@ -55,12 +59,14 @@ class Partner:
     example a trust's discharge liaison team: ``name``, ``phone``, ``email`` and
     ``organisation`` (the partner's name unless given). Transforms read it from
     ``TransformContext.sender``.
+    ``adapter`` names the adapter that renders what it receives; None means the
+    hub's default adapter (``HubPlugins.default_adapter``).
     """
 
     id: str
     name: str
     kind: str
-    adapter: str = "canonical-json"
+    adapter: str | None = None
     codes: dict[str, str] = field(default_factory=dict)
     token_hashes: tuple[str, ...] = ()
     receive: Receive = field(default_factory=Receive)
@@ -151,7 +157,7 @@ class PartnerDirectory:
         return self.partners.get(partner_id)
 
     def by_code(self, code_field: str, code: str) -> Partner | None:
-        """The partner holding this ODS code, GSS code or MESH mailbox, or None."""
+        """The partner holding ``code`` in the code field ``code_field`` (a registered ``CodeField``), or None."""
         return self._by_code.get((code_field, code))
 
     def add_operator(self, operator: Operator) -> None:
@@ -272,17 +278,21 @@ def _checked_id(section: _Section) -> str:
     return value
 
 
-def parse_partner(section: _Section, base_dir: Path | None = None) -> Partner:
+def parse_partner(section: _Section, base_dir: Path | None, vocabulary: Vocabulary) -> Partner:
     """Build a ``Partner`` from one ``[[partner]]`` table, naming any bad key.
 
     Key files named in ``[partner.keys]`` are read relative to ``base_dir`` (the config directory).
+    ``kind``, the code fields and the agreement's types are checked against ``vocabulary``.
     """
     partner_id = _checked_id(section)
     kind = section.get("kind", str, None)
-    if kind not in PARTNER_KINDS:
-        raise ConfigError(f"{section.where('kind')}: {kind!r} is not one of {', '.join(PARTNER_KINDS)}")
+    if kind not in vocabulary.partner_kinds:
+        raise ConfigError(
+            f"{section.where('kind')}: {kind!r} is not one of {vocabulary.known(vocabulary.partner_kinds)} "
+            "(the partner kinds the loaded plugins register)"
+        )
     codes: dict[str, str] = {}
-    for code_field in CODE_FIELDS:
+    for code_field in vocabulary.code_fields:
         value = section.get(code_field, str, None)
         if value:
             codes[code_field] = value
@@ -320,11 +330,11 @@ def parse_partner(section: _Section, base_dir: Path | None = None) -> Partner:
         id=partner_id,
         name=section.get("name", str, partner_id),
         kind=kind,
-        adapter=section.get("adapter", str, "canonical-json"),
+        adapter=section.get("adapter", str, None),
         codes=codes,
         token_hashes=_token_hashes(section),
         receive=Receive(mode=mode, transport=transport, url=url, options=options, reply=reply),
-        agreement=_parse_agreement(section),
+        agreement=_parse_agreement(section, vocabulary),
         client_cert_sha256=_fingerprints(section),
         referral_contact=_referral_contact(section),
         **_envelope_keys(section, base_dir or Path(".")),
@@ -370,20 +380,21 @@ def _referral_contact(section: _Section) -> dict[str, str] | None:
     return contact
 
 
-def _parse_agreement(section: _Section) -> Agreement | None:
+def _parse_agreement(section: _Section, vocabulary: Vocabulary) -> Agreement | None:
     raw = section.get("agreement", dict, None)
     if raw is None:
         return None
-    from hub.canonical import MESSAGE_TYPES
     from hub.config import _Section as Section
+
+    known = vocabulary.message_types
 
     agreement = Section(section.file, f"{section.prefix}.agreement", raw)
     types = agreement.get("types", list, None)
     if not types:
         raise ConfigError(f"{agreement.where('types')}: required: the message types this partner may receive")
     for message_type in types:
-        if message_type not in MESSAGE_TYPES:
-            raise ConfigError(f"{agreement.where('types')}: {message_type!r} is not one of {', '.join(MESSAGE_TYPES)}")
+        if message_type not in known:
+            raise ConfigError(f"{agreement.where('types')}: {message_type!r} is not one of {vocabulary.known(known)}")
     fields_raw = agreement.get("fields", dict, {})
     fields: dict[str, tuple[str, ...]] = {}
     for message_type in types:

@@ -5,9 +5,15 @@ around. Entry points are loaded one by one, so a broken plugin is reported by
 name and the others still load, unless strict mode is on (``strict=True`` or
 ``HUB_STRICT_PLUGINS=1``), in which case the first failure is fatal.
 
+The hub's own default plugin, ``hub.defaults``, registers through the same hooks
+(``trylast``): a plugin may replace any of its registrations by registering the
+same name, and ``HUB_DISABLE_PLUGINS=hub.defaults`` leaves it out altogether.
+Every hook is called through pluggy (``manager.hook`` or a subset of it), so
+``HUB_TRACE_PLUGINS`` shows each call.
+
 Environment:
     HUB_LOAD_PLUGINS     comma-separated entry-point names; only these load
-    HUB_DISABLE_PLUGINS  comma-separated entry-point names that never load
+    HUB_DISABLE_PLUGINS  comma-separated plugin names that never load (entry points, or hub.defaults)
     HUB_STRICT_PLUGINS   1 makes any plugin failure fatal
     HUB_TRACE_PLUGINS    1 logs every hook call and result (debugging)
 """
@@ -27,13 +33,18 @@ from hub import hookspecs
 from hub.problems import PluginError
 from hub.records import (
     Adapter,
+    CodeField,
+    DestinationResolver,
     GaugeSpec,
     KeyProviderSpec,
     Listener,
+    MessageType,
+    PartnerKind,
     RouteSpec,
     SchemaSpec,
     Transform,
     Transport,
+    Vocabulary,
     check_name,
 )
 
@@ -72,6 +83,44 @@ class HubPlugins:
     commands: dict[str, Any]
     gauges: dict[str, GaugeSpec]
     routes: dict[str, RouteSpec] = field(default_factory=dict)
+    vocabulary: Vocabulary = field(default_factory=Vocabulary)
+
+    @property
+    def message_types(self) -> dict[str, MessageType]:
+        """The registered canonical message types, by name."""
+        return self.vocabulary.message_types
+
+    @property
+    def default_adapter(self) -> Adapter:
+        """The adapter for a partner that names none, and for bodies in the hub's own format.
+
+        The one registered adapter whose ``default`` attribute is true (the hub's
+        ``canonical-json`` unless a plugin replaces it); a ``PluginError`` when none is.
+        """
+        if self._default_adapter is None:
+            raise PluginError("no loaded adapter is the default (default = True); is hub.defaults disabled?")
+        return self._default_adapter
+
+    def adapter_for(self, name: str | None) -> Adapter:
+        """The adapter ``name`` (a partner's ``adapter``), or the default one when ``name`` is None or not loaded."""
+        found = self.adapters.get(name) if name is not None else None
+        return found if found is not None else self.default_adapter
+
+    def notify(self, events: Iterable[Any]) -> list[tuple[str, Exception]]:
+        """Call ``hub_message_event`` for each event, plugin by plugin, through pluggy.
+
+        An observer's failure is logged with the plugin's name and returned as
+        ``(plugin name, exception)``; it never stops the other observers.
+        """
+        failures: list[tuple[str, Exception]] = []
+        for plugin_name, caller in self._observers:
+            for event in events:
+                try:
+                    caller(event=event)
+                except Exception as exc:
+                    log.exception("observer plugin %r failed on a %s event", plugin_name, event.kind)
+                    failures.append((plugin_name, exc))
+        return failures
 
     @property
     def hook(self) -> Any:
@@ -88,6 +137,14 @@ class HubPlugins:
         return self._by_content_type.get(content_type)
 
     def __post_init__(self) -> None:
+        self._observers = per_plugin_callers(self.manager, "hub_message_event")
+        defaults = [a for a in self.adapters.values() if getattr(a, "default", False) is True]
+        if len(defaults) > 1:
+            raise PluginError(
+                f"adapters {defaults[0].name!r} and {defaults[1].name!r} both say they are the default; "
+                "disable one of their plugins with HUB_DISABLE_PLUGINS"
+            )
+        self._default_adapter: Adapter | None = defaults[0] if defaults else None
         self._by_content_type: dict[str, Adapter] = {}
         for adapter in self.adapters.values():
             for media_type in adapter.content_types:
@@ -136,14 +193,16 @@ def load_plugins(
     infos: list[PluginInfo] = []
     import importlib
 
+    deny = _env_list(env, "HUB_DISABLE_PLUGINS") or set()
     for module_name in DEFAULT_PLUGINS:
+        if module_name in deny:
+            continue
         module = importlib.import_module(module_name)
         manager.register(module, name=module_name)
         infos.append(PluginInfo(module_name, "partner-hub", _version("partner-hub"), module_name))
 
     if use_entry_points:
         allow = _env_list(env, "HUB_LOAD_PLUGINS")
-        deny = _env_list(env, "HUB_DISABLE_PLUGINS") or set()
         for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             if (allow is not None and ep.name not in allow) or ep.name in deny:
                 continue
@@ -167,20 +226,43 @@ def load_plugins(
             )
 
     registry = _Registry(manager, infos, strict)
-    adapters = registry.collect("adapter", manager.hook.hub_register_adapters, Adapter)
-    transports = registry.collect("transport", manager.hook.hub_register_transports, Transport)
-    transforms = registry.collect("transform", manager.hook.hub_register_transforms, Transform)
-    schemas = registry.collect("schema", manager.hook.hub_register_schemas, SchemaSpec, key="uri")
-    key_providers = registry.collect("key provider", manager.hook.hub_register_key_providers, KeyProviderSpec)
-    listeners = registry.collect("listener", manager.hook.hub_register_listeners, Listener)
+    vocabulary = Vocabulary(
+        message_types=registry.collect("message type", "hub_register_message_types", MessageType, check=False),
+        partner_kinds=registry.collect("partner kind", "hub_register_partner_kinds", PartnerKind),
+        code_fields=registry.collect("code field", "hub_register_code_fields", CodeField),
+        destinations=registry.collect("destination resolver", "hub_register_destinations", DestinationResolver),
+    )
+    adapters = registry.collect("adapter", "hub_register_adapters", Adapter)
+    transports = registry.collect("transport", "hub_register_transports", Transport)
+    transforms = registry.collect("transform", "hub_register_transforms", Transform)
+    schemas = registry.collect("schema", "hub_register_schemas", SchemaSpec, key="uri", check=False)
+    key_providers = registry.collect("key provider", "hub_register_key_providers", KeyProviderSpec)
+    listeners = registry.collect("listener", "hub_register_listeners", Listener)
     import click
 
-    commands = registry.collect("command", manager.hook.hub_register_commands, click.Command)
-    gauges = registry.collect("gauge", manager.hook.hub_register_gauges, GaugeSpec)
-    routes = registry.collect("routes", manager.hook.hub_register_routes, RouteSpec)
+    commands = registry.collect("command", "hub_register_commands", click.Command)
+    gauges = registry.collect("gauge", "hub_register_gauges", GaugeSpec)
+    routes = registry.collect("routes", "hub_register_routes", RouteSpec)
     return HubPlugins(
-        manager, infos, adapters, transports, transforms, schemas, key_providers, listeners, commands, gauges, routes
-    )  # type: ignore[arg-type]
+        manager, infos, adapters, transports, transforms, schemas, key_providers, listeners, commands, gauges,
+        routes, vocabulary,
+    )  # fmt: skip
+
+
+def per_plugin_callers(manager: pluggy.PluginManager, hook_name: str) -> list[tuple[str, Any]]:
+    """One pluggy caller per plugin implementing ``hook_name``, each reaching that plugin only.
+
+    In registration order (``trylast`` implementations such as the hub's defaults first).
+
+    For hooks whose failures must be told apart by plugin (observers, registrations):
+    the call still goes through pluggy, so tracing and monitoring see it.
+    """
+    impls = getattr(manager.hook, hook_name).get_hookimpls()
+    out = []
+    for impl in impls:
+        others = [other.plugin for other in impls if other is not impl]
+        out.append((impl.plugin_name, manager.subset_hook_caller(hook_name, remove_plugins=others)))
+    return out
 
 
 def _trace_hook_calls(manager: pluggy.PluginManager) -> None:
@@ -222,18 +304,25 @@ def _load_entry_point(manager: pluggy.PluginManager, ep: EntryPoint, strict: boo
 
 
 class _Registry:
-    """Runs one ``hub_register_*`` hook plugin by plugin, tracking who registered what."""
+    """Runs one ``hub_register_*`` hook plugin by plugin, tracking who registered what.
+
+    A name registered twice is refused naming both plugins, unless the first
+    registration came from a default plugin (``DEFAULT_PLUGINS``): the other plugin's
+    replaces it, whichever order they ran in.
+    """
 
     def __init__(self, manager: pluggy.PluginManager, infos: list[PluginInfo], strict: bool) -> None:
         self.manager = manager
         self.infos = {info.name: info for info in infos}
         self.strict = strict
 
-    def collect(self, kind: str, hook: Any, expected: type, key: str = "name") -> dict[str, Any]:
+    def collect(
+        self, kind: str, hook_name: str, expected: type, key: str = "name", check: bool = True
+    ) -> dict[str, Any]:
+        """Call ``hook_name`` once per plugin and return what they registered, by ``key``."""
         found: dict[str, Any] = {}
         owners: dict[str, str] = {}
-        for impl in hook.get_hookimpls():  # registration order (tryfirst/trylast aside)
-            plugin_name = impl.plugin_name
+        for plugin_name, caller in per_plugin_callers(self.manager, hook_name):
 
             def register(obj: Any, _plugin: str = plugin_name) -> None:
                 if not isinstance(obj, expected):
@@ -243,14 +332,20 @@ class _Registry:
                         plugin=_plugin,
                     )
                 name = getattr(obj, key)
-                if key == "name":
+                if check:
                     check_name(kind, name)
                 if name in found:
-                    raise PluginError(
-                        f"{kind} {name!r} is registered by both {owners[name]!r} and {_plugin!r}; "
-                        "disable one of them with HUB_DISABLE_PLUGINS",
-                        plugin=_plugin,
-                    )
+                    if _plugin in DEFAULT_PLUGINS and owners[name] not in DEFAULT_PLUGINS:
+                        log.info("%s %r of %s is replaced by plugin %r", kind, name, _plugin, owners[name])
+                        return
+                    if owners[name] not in DEFAULT_PLUGINS or _plugin in DEFAULT_PLUGINS:
+                        raise PluginError(
+                            f"{kind} {name!r} is registered by both {owners[name]!r} and {_plugin!r}; "
+                            "disable one of them with HUB_DISABLE_PLUGINS",
+                            plugin=_plugin,
+                        )
+                    log.info("%s %r of %s is replaced by plugin %r", kind, name, owners[name], _plugin)
+                    self._forget(owners[name], f"{kind}:{name}")
                 found[name] = obj
                 owners[name] = _plugin
                 info = self.infos.get(_plugin)
@@ -258,9 +353,9 @@ class _Registry:
                     info.registered.append(f"{kind}:{name}")
 
             try:
-                impl.function(register=register)
+                caller(register=register)
             except Exception as exc:
-                message = f"plugin {plugin_name!r} failed in {hook.name}: {exc}"
+                message = f"plugin {plugin_name!r} failed in {hook_name}: {exc}"
                 if self.strict or isinstance(exc, PluginError):
                     raise PluginError(message, plugin=plugin_name) from exc
                 info = self.infos.get(plugin_name)
@@ -268,3 +363,8 @@ class _Registry:
                     info.error = message
                 log.error("%s (skipped)", message)
         return found
+
+    def _forget(self, plugin_name: str, entry: str) -> None:
+        info = self.infos.get(plugin_name)
+        if info is not None and entry in info.registered:
+            info.registered.remove(entry)

@@ -343,3 +343,158 @@ class RouteSpec:
     def prefix(self) -> str:
         """Where the routes are served: ``/plugins/NAME``."""
         return f"{PLUGIN_ROUTES_PREFIX}/{self.name}"
+
+
+MESSAGE_TYPE_PATTERN = re.compile(r"^[A-Z][A-Za-z0-9]{0,63}$")
+
+
+@dataclass(frozen=True)
+class MessageType:
+    """A canonical message type and the JSON Schema (draft 2020-12) its messages must meet.
+
+    ``name`` is what a message's ``type`` holds (``DischargeNotice``): an upper-case
+    letter, then letters and digits. ``schema`` is the whole schema; its ``$id`` is the
+    base its relative ``$ref`` s resolve against (shared definitions are registered with
+    ``hub_register_schemas``). ``from_package`` reads a schema shipped inside a package.
+    """
+
+    name: str
+    schema: dict[str, Any]
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not MESSAGE_TYPE_PATTERN.match(self.name):
+            raise ValueError(
+                f"message type name {self.name!r} is invalid: an upper-case letter, then up to 63 letters or digits"
+            )
+        if not isinstance(self.schema, dict):
+            raise ValueError(f"message type {self.name}: the schema must be a JSON object")
+
+    @property
+    def uri(self) -> str:
+        """The schema's ``$id``, or a URN naming the type when it has none."""
+        value = self.schema.get("$id")
+        return value if isinstance(value, str) and value else f"urn:hub:message-type:{self.name}"
+
+    @classmethod
+    def from_package(cls, name: str, package: str, resource: str, description: str = "") -> MessageType:
+        """The type ``name`` with the schema in file ``resource`` of ``package`` (read with importlib.resources)."""
+        return cls(name, load_json_resource(package, resource), description)
+
+
+def load_json_resource(package: str, resource: str) -> dict[str, Any]:
+    """A JSON object shipped as a file inside ``package`` (``"schemas/x.schema.json"``)."""
+    import json
+    from importlib.resources import files
+
+    value = json.loads(files(package).joinpath(resource).read_text(encoding="utf-8"))
+    if not isinstance(value, dict):
+        raise ValueError(f"{package}/{resource} does not hold a JSON object")
+    return value
+
+
+@dataclass(frozen=True)
+class PartnerKind:
+    """A kind of partner (``kind = "..."`` in ``partners.toml``), e.g. a council or an NHS trust."""
+
+    name: str
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        check_name("partner kind", self.name)
+
+
+@dataclass(frozen=True)
+class CodeField:
+    """A code a partner may be known by (a key of ``[[partner]]`` and of a message's ``sender``/``recipient``).
+
+    For example an organisation code, a local authority code or a mailbox id. A code
+    is held by at most one partner; routes find partners by it
+    (``to = { code = "NAME", field = "..." }``), and a message's sender may only
+    claim the codes registered for it.
+    """
+
+    name: str
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        check_name("code field", self.name)
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", self.name):
+            raise ValueError(f"code field name {self.name!r} is invalid: lower-case letters, digits and '_'")
+
+
+class Unresolved(Exception):
+    """Raised by a destination resolver when a message names no partner to send to.
+
+    ``reason`` says why in words a sender can read (field names and rules, never values);
+    the route is then not sent for that message and the reason goes in the 202's notes.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class RouteSetup:
+    """What a destination resolver's ``check`` may consult when ``routes.toml`` is loaded.
+
+    ``partners`` is the partner directory (``get(id)``, ``by_code(field, code)``);
+    ``code_fields`` the names of the registered code fields.
+    """
+
+    partners: Any
+    code_fields: frozenset[str]
+
+
+@dataclass(frozen=True)
+class ResolveContext:
+    """What a destination resolver may use for one message.
+
+    ``partners`` is the partner directory; ``reply_sender`` the partner whose message
+    this one answers (``in_reply_to``), when it answers one.
+    """
+
+    partners: Any
+    reply_sender: str | None = None
+
+
+@dataclass(frozen=True)
+class DestinationResolver:
+    """A kind of route destination (``to = { kind = "NAME", ... }`` in ``routes.toml``).
+
+    ``resolve(message, options, context)`` returns the id of the partner that receives
+    ``message`` (the message being delivered, after any transform) or raises
+    ``Unresolved``. ``options`` are the destination table's other keys. ``check(options,
+    setup)``, when given, runs once when ``routes.toml`` is loaded and raises
+    ``ValueError(sentence)``, or ``ValueError(option, sentence)`` to point at the bad
+    option. ``describe(options)`` gives the short text used in notes. A bare string
+    destination that is a resolver's name (``"reply"``) selects it with no options.
+    """
+
+    name: str
+    resolve: Callable[[dict[str, Any], dict[str, Any], ResolveContext], str]
+    check: Callable[[dict[str, Any], RouteSetup], None] | None = None
+    describe: Callable[[dict[str, Any]], str] | None = None
+
+    def __post_init__(self) -> None:
+        check_name("destination resolver", self.name)
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The names plugins registered that configuration and messages may use.
+
+    Message types (with their schemas), partner kinds, code fields and destination
+    resolvers, each by name. Loading ``partners.toml`` and ``routes.toml`` checks
+    names against it; ``HubPlugins.vocabulary`` gives the loaded one.
+    """
+
+    message_types: dict[str, MessageType] = field(default_factory=dict)
+    partner_kinds: dict[str, PartnerKind] = field(default_factory=dict)
+    code_fields: dict[str, CodeField] = field(default_factory=dict)
+    destinations: dict[str, DestinationResolver] = field(default_factory=dict)
+
+    def known(self, what: dict[str, Any]) -> str:
+        """The names in one of the tables above, sorted and joined for an error message ("none" when empty)."""
+        return ", ".join(sorted(what)) or "none"

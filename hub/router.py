@@ -35,8 +35,8 @@ from hub.canonical import new_message_id
 from hub.events import HubEvent
 from hub.minimise import minimise
 from hub.problems import ConfigError, InvalidMessage, Problem
-from hub.records import Refusal, TransformContext
-from hub.routes import Destination, Route, field_value
+from hub.records import Refusal, ResolveContext, TransformContext, Unresolved
+from hub.routes import Destination, Route
 from hub.store.base import Intake, NewDelivery, NewMessage, ReplyTarget
 
 if TYPE_CHECKING:
@@ -268,27 +268,13 @@ class Router:
     def _resolve(
         self, destination: Destination, message: dict[str, Any], reply_target: ReplyTarget | None
     ) -> tuple[str | None, str]:
-        if destination.kind == "partner":
-            return destination.partner_id, ""
-        if destination.kind == "reply":
-            if reply_target is None:
-                return None, "it does not answer a message the hub delivered"
-            return reply_target.sender, ""
-        if destination.kind == "recipient":
-            org = field_value(message, "recipient.org_id")
-            if not org:
-                return None, "the message names no recipient (recipient.org_id)"
-            if self.partners.get(org):
-                return org, ""
-            return None, "recipient.org_id names no partner of this hub"
-        value = field_value(message, destination.field or "")
-        if not isinstance(value, str):
-            return None, f"{destination.field} is empty"
-        if destination.kind == "field":
-            if self.partners.get(value):
-                return value, ""
-            return None, f"{destination.field} names no partner of this hub"
-        partner = self.partners.by_code(destination.code or "", value)
-        if partner is None:
-            return None, f"no partner of this hub has the {destination.code} given in {destination.field}"
-        return partner.id, ""
+        """The partner ``destination``'s resolver names for ``message``, or None and why not."""
+        resolver = destination.resolver or self.plugins.vocabulary.destinations[destination.kind]
+        context = ResolveContext(self.partners, reply_target.sender if reply_target is not None else None)
+        try:
+            partner_id = resolver.resolve(message, destination.settings, context)
+        except Unresolved as exc:
+            return None, exc.reason
+        if self.partners.get(partner_id) is None:
+            return None, f"the {destination.kind} destination named no partner of this hub"
+        return partner_id, ""

@@ -13,15 +13,20 @@ transform that derives another message type, and names its destinations::
     to = { code = "gss_code", field = "payload.target_authority_gss" }
 
 Conditions (all must hold): ``equals``, ``not_equals``, ``in``, ``not_in``,
-``exists``. Destinations (``to``), evaluated on the message being delivered
-(after the transform):
+``exists``. Destinations (``to``, one or a list), evaluated on the message being
+delivered (after the transform), are resolved by the destination resolvers plugins
+register (``hub_register_destinations``); the hub's own default plugin brings:
 
-- ``"partner-id"`` or a list of ids;
+- ``"partner-id"`` (or ``{ kind = "partner", id = "..." }``): that partner;
 - ``{ field = "payload.service_id" }``: the partner whose id is in that field;
-- ``{ code = "gss_code" | "ods_code" | "mesh_mailbox", field = "..." }``: the
-  partner holding the code found in that field;
+- ``{ code = "CODE-FIELD", field = "..." }``: the partner holding the code found in
+  that field (a registered code field: ``gss_code`` when the council plugin is loaded);
 - ``"reply"``: whoever sent the message this one answers (``in_reply_to``);
 - ``"recipient"``: the partner named in the envelope's ``recipient.org_id``.
+
+Any resolver is chosen by ``{ kind = "NAME", ...options }``, or by its bare name
+when it takes no options. A table without ``kind`` is ``code`` when it has a
+``code``, else ``field``. The route's ``type`` must be a registered message type.
 
 ``options`` (a table) is handed to the transform as ``TransformContext.options``.
 """
@@ -31,13 +36,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from hub.canonical import MESSAGE_TYPES
-from hub.partners import CODE_FIELDS
 from hub.problems import ConfigError
+from hub.records import DestinationResolver, RouteSetup
 
 if TYPE_CHECKING:
     from hub.config import _Section
     from hub.partners import PartnerDirectory
+    from hub.records import Vocabulary
 
 OPERATORS = ("equals", "not_equals", "in", "not_in", "exists")
 _MISSING = object()
@@ -86,21 +91,21 @@ class Condition:
 
 @dataclass(frozen=True)
 class Destination:
-    """Where a route sends: a fixed partner, a partner found from a field, the replied-to sender."""
+    """Where a route sends: a registered destination resolver (``kind``) and its options from ``routes.toml``."""
 
-    kind: str  # partner | field | code | reply | recipient
-    partner_id: str | None = None
-    field: str | None = None
-    code: str | None = None
+    kind: str
+    options: tuple[tuple[str, Any], ...] = ()
+    resolver: DestinationResolver | None = None
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The options as a dict (what the resolver receives)."""
+        return dict(self.options)
 
     def describe(self) -> str:
         """A short human description, used in notes and timelines."""
-        if self.kind == "partner":
-            return f"partner {self.partner_id}"
-        if self.kind == "code":
-            return f"the partner whose {self.code} is in {self.field}"
-        if self.kind == "field":
-            return f"the partner named in {self.field}"
+        if self.resolver is not None and self.resolver.describe is not None:
+            return self.resolver.describe(self.settings)
         return self.kind
 
 
@@ -137,45 +142,53 @@ def _parse_condition(section: _Section, index: int, raw: Any) -> Condition:
     return Condition(raw["field"], op, value)
 
 
-def _parse_destination(section: _Section, raw: Any, partners: PartnerDirectory) -> Destination:
+def _parse_destination(section: _Section, raw: Any, partners: PartnerDirectory, vocabulary: Vocabulary) -> Destination:
     where = section.where("to")
+    resolvers = vocabulary.destinations
+    options: dict[str, Any]
     if isinstance(raw, str):
-        if raw in ("reply", "recipient"):
-            return Destination(raw)
-        if partners.get(raw) is None:
-            raise ConfigError(f"{where}: no partner has id {raw!r} in partners.toml")
-        return Destination("partner", partner_id=raw)
-    if isinstance(raw, dict):
-        field = raw.get("field")
-        code = raw.get("code")
-        unknown = set(raw) - {"field", "code"}
-        if unknown or not isinstance(field, str):
-            raise ConfigError(f"{where}: a table destination needs 'field' (and optionally 'code'), got {raw!r}")
-        if code is None:
-            return Destination("field", field=field)
-        if code not in CODE_FIELDS:
-            raise ConfigError(f"{where}.code: {code!r} is not one of {', '.join(CODE_FIELDS)}")
-        return Destination("code", field=field, code=code)
-    raise ConfigError(f"{where}: expected a partner id, 'reply', 'recipient', a table or a list of these")
+        kind, options = (raw, {}) if raw in resolvers else ("partner", {"id": raw})
+    elif isinstance(raw, dict):
+        options = dict(raw)
+        kind = options.pop("kind", None)
+        if kind is None:
+            kind = "code" if "code" in options else "field"
+        elif not isinstance(kind, str):
+            raise ConfigError(f"{where}.kind: must be the name of a destination resolver")
+    else:
+        raise ConfigError(f"{where}: expected a partner id, 'reply', 'recipient', a table or a list of these")
+    resolver = resolvers.get(kind)
+    if resolver is None:
+        raise ConfigError(f"{where}: no loaded plugin resolves destinations of kind {kind!r} "
+                          f"(known: {vocabulary.known(resolvers)})")  # fmt: skip
+    if resolver.check is not None:
+        try:
+            resolver.check(options, RouteSetup(partners, frozenset(vocabulary.code_fields)))
+        except ValueError as exc:
+            key, why = exc.args if len(exc.args) == 2 else (None, str(exc))
+            raise ConfigError(f"{where}.{key}: {why}" if key else f"{where}: {why}") from None
+    return Destination(kind, tuple(sorted(options.items())), resolver)
 
 
-def parse_route(section: _Section, partners: PartnerDirectory) -> Route:
-    """Build a ``Route`` from one ``[[route]]`` table, naming any bad key."""
+def parse_route(section: _Section, partners: PartnerDirectory, vocabulary: Vocabulary) -> Route:
+    """Build a ``Route`` from one ``[[route]]`` table, naming any bad key; names are checked against ``vocabulary``."""
     name = section.get("name", str, None)
     if not name:
         raise ConfigError(f"{section.where('name')}: required")
     message_type = section.get("type", str, None)
     if not message_type:
         raise ConfigError(f"{section.where('type')}: required (the message type this route takes)")
-    if message_type not in MESSAGE_TYPES:
-        raise ConfigError(f"{section.where('type')}: {message_type!r} is not one of {', '.join(MESSAGE_TYPES)}")
+    if message_type not in vocabulary.message_types:
+        raise ConfigError(
+            f"{section.where('type')}: {message_type!r} is not one of {vocabulary.known(vocabulary.message_types)}"
+        )
     when_raw = section.get("when", list, [])
     when = tuple(_parse_condition(section, i, c) for i, c in enumerate(when_raw))
     to_raw = section.get("to", (str, list, dict), None)
     if to_raw is None:
         raise ConfigError(f"{section.where('to')}: required (where the message goes)")
     items = to_raw if isinstance(to_raw, list) else [to_raw]
-    to = tuple(_parse_destination(section, item, partners) for item in items)
+    to = tuple(_parse_destination(section, item, partners, vocabulary) for item in items)
     route = Route(
         name=name,
         type=message_type,

@@ -74,9 +74,9 @@ def build_hub(
     strict_plugins: bool | None = None,
 ) -> Hub:
     """Load configuration and plugins, open the store, and wire the parts together."""
-    if not isinstance(config, HubConfig):
-        config = load_config(config)
     plugins = plugins or load_plugins(strict=strict_plugins)
+    if not isinstance(config, HubConfig):
+        config = load_config(config, plugins.vocabulary)
     for info in plugins.errors:
         log.warning("plugin %s is not loaded: %s", info.name, info.error)
     validator = CanonicalValidator(plugins)
@@ -133,7 +133,13 @@ def _check_partner_plugins(config: HubConfig, plugins: HubPlugins) -> None:
     from hub.problems import ConfigError
 
     for partner in config.partners.partners.values():
-        if partner.adapter not in plugins.adapters:
+        if partner.adapter is None:
+            if not any(getattr(a, "default", False) is True for a in plugins.adapters.values()):
+                raise ConfigError(
+                    f"partners.toml: partner {partner.id!r} names no adapter, and no loaded plugin registers a "
+                    "default adapter (is hub.defaults disabled?)"
+                )
+        elif partner.adapter not in plugins.adapters:
             raise ConfigError(
                 f"partners.toml: partner {partner.id!r} uses adapter {partner.adapter!r}, which no loaded plugin "
                 f"registers (loaded: {', '.join(sorted(plugins.adapters))})"

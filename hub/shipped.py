@@ -1,11 +1,12 @@
 """The data files shipped inside the hub's distribution, found with importlib.resources.
 
-The canonical JSON Schemas (``hub/schemas/canonical/v1``) and the example
-deployment (``hub/example_config``: ``hub.toml``, ``partners.toml``,
-``routes.toml``) are package data, so a wheel install finds them exactly as a
-source checkout does; nothing here looks outside the installed package. (In a
-checkout, the top-level ``schemas/canonical`` and ``config`` are symbolic links
-to these folders.) Imports nothing else of the hub.
+The example deployment (``hub/example_config``: ``hub.toml``, ``partners.toml``,
+``routes.toml``) is package data, so a wheel install finds it exactly as a source
+checkout does; nothing here looks outside the installed package. (The canonical
+schemas ship with the plugin that registers each message type: the hub's own in
+``hub/defaults/schemas``.) In a checkout, the top-level ``config`` is a symbolic
+link to ``hub/example_config``, and ``schemas/canonical/v1`` holds links to every
+shipped schema. Imports nothing else of the hub.
 """
 
 from __future__ import annotations
@@ -15,11 +16,6 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 
 EXAMPLE_CONFIG_FILES = ("hub.toml", "partners.toml", "routes.toml")
-
-
-def canonical_schemas() -> Traversable:
-    """The folder of canonical JSON Schemas shipped with the hub (``*.schema.json``)."""
-    return files("hub").joinpath("schemas", "canonical", "v1")
 
 
 def example_config() -> Traversable:

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 from messages import EXAMPLES, discharge_notice, housing_request
 
-from hub.canonical import MESSAGE_TYPES, SCHEMA_FILES, CanonicalValidator
+from hub import hookimpl
+from hub.canonical import CanonicalValidator
 from hub.identifiers import housing_authority_problem, is_valid_nhs_number, nhs_number_problem
+from hub.plugins import load_plugins
 
 
 @pytest.fixture(scope="module")
@@ -56,11 +58,49 @@ def test_every_example_is_valid(validator: CanonicalValidator, path: Path) -> No
     assert validator.problems(message, message["sender"]["org_id"]) == []
 
 
-def test_there_is_a_schema_and_an_example_for_each_of_the_seven_types() -> None:
-    assert len(MESSAGE_TYPES) == 7
+def test_there_is_a_schema_and_an_example_for_each_of_the_seven_types(validator) -> None:
+    assert len(validator.message_types) == 7
     examples = {json.loads(p.read_text())["type"] for p in EXAMPLES.glob("*.json")}
-    assert examples == set(MESSAGE_TYPES)
-    assert set(SCHEMA_FILES) == set(MESSAGE_TYPES)
+    assert examples == set(validator.message_types)
+    assert set(validator.schemas) == set(validator.message_types)
+
+
+def test_each_built_in_plugin_registers_the_types_it_brings() -> None:
+    registered = {info.name: {r for r in info.registered if r.startswith("message type:")}
+                  for info in load_plugins(env={}).infos}  # fmt: skip
+    assert registered["hub.defaults"] == {"message type:Acknowledgement"}
+    assert registered["council"] == {"message type:HousingRequest", "message type:HousingAppointment"}
+    assert registered["nhs"] == {"message type:DischargeNotice", "message type:IPSReferral", "message type:FollowUp"}
+    assert registered["hostels"] == {"message type:Referral"}
+
+
+def test_the_duty_to_refer_rules_are_the_council_plugins() -> None:
+    message = housing_request()
+    message["consent"]["share_contact"] = False
+    message["payload"]["target_authority_gss"] = "E10000015"
+    with_council = {
+        p.location: p.message for p in CanonicalValidator(load_plugins(env={})).problems(message, "trust-a")
+    }
+    assert set(with_council) == {"$.consent.share_contact", "$.payload.target_authority_gss"}
+    assert "s.213B" in with_council["$.consent.share_contact"]
+    assert "county (E10)" in with_council["$.payload.target_authority_gss"]  # replacing the schema's sentence
+
+    class HousingRequestOnly:  # the type and the code without the council plugin's rules
+        @hookimpl
+        def hub_register_message_types(self, register) -> None:
+            from hub_council import plugin
+
+            plugin.hub_register_message_types(register)
+
+        @hookimpl
+        def hub_register_code_fields(self, register) -> None:
+            from hub_council import plugin
+
+            plugin.hub_register_code_fields(register)
+
+    without = load_plugins(env={"HUB_DISABLE_PLUGINS": "council"}, extra_plugins=[HousingRequestOnly()])
+    (only_schema,) = CanonicalValidator(without).problems(message, "trust-a")  # no consent rule, the schema's pattern
+    assert only_schema.location == "$.payload.target_authority_gss" and "county" not in only_schema.message
 
 
 def test_a_housing_request_without_both_consents_is_refused_with_the_law_cited(validator) -> None:

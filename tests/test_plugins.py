@@ -56,7 +56,8 @@ def site(tmp_path: Path) -> Path:
 
 
 def plugins_list(site: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "PYTHONPATH": str(site), **env}
+    path = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p)  # and this tree's plugins
+    environment = {**os.environ, "PYTHONPATH": path, **env}
     return subprocess.run([sys.executable, "-m", "hub", "plugins", "list", "--json"], capture_output=True,
                           text=True, env=environment, timeout=60)  # fmt: skip
 
@@ -71,9 +72,20 @@ def test_plugins_list_shows_each_plugin_its_distribution_and_what_it_registers(s
     assert rows["acme"]["registers"] == ["transform:acme-copy"]
     assert sorted(rows["hub.defaults"]["registers"]) == [
         "adapter:canonical-json",
+        "destination resolver:code",
+        "destination resolver:field",
+        "destination resolver:partner",
+        "destination resolver:recipient",
+        "destination resolver:reply",
         "key provider:file",
+        "message type:Acknowledgement",
+        "schema:https://hub.invalid/schemas/canonical/v1/common.schema.json",
+        "schema:https://hub.invalid/schemas/canonical/v1/envelope.schema.json",
         "transport:http",
     ]
+    assert {"partner kind:council", "code field:gss_code", "message type:HousingRequest"} <= set(
+        rows["council"]["registers"]
+    )
 
 
 def test_a_broken_plugin_is_reported_by_name_and_the_others_still_load(site: Path) -> None:
@@ -99,26 +111,74 @@ def test_allow_and_deny_lists_choose_which_entry_points_load(site: Path) -> None
     assert "council" not in denied and "broken" not in denied and "hostels" in denied
 
 
+class _Impostor:
+    name = "canonical-json"
+    content_types = ("application/json",)
+    default = True
+
+    def parse(self, body, *, content_type, sender_id):
+        return []
+
+    def render(self, message, *, partner):
+        return Rendered("application/json", b"{}")
+
+
 class _Clash:
     @hookimpl
     def hub_register_adapters(self, register):
-        class Impostor:
-            name = "canonical-json"
-            content_types = ("application/json",)
+        register(_Impostor())
 
-            def parse(self, body, *, content_type, sender_id):
-                return []
 
-            def render(self, message, *, partner):
-                return Rendered("application/json", b"{}")
-
-        register(Impostor())
+class _OtherClash(_Clash):
+    pass
 
 
 def test_two_plugins_registering_the_same_name_are_both_named() -> None:
     with pytest.raises(PluginError) as caught:
-        load_plugins(env={}, extra_plugins=[_Clash()])
-    assert "'hub.defaults'" in str(caught.value) and "_Clash" in str(caught.value)
+        load_plugins(env={}, extra_plugins=[_Clash(), _OtherClash()])
+    assert "'_Clash-0'" in str(caught.value) and "'_OtherClash-1'" in str(caught.value)
+
+
+def test_a_plugin_registering_a_default_name_replaces_the_hubs_own() -> None:
+    plugins = load_plugins(env={}, extra_plugins=[_Clash()])
+    assert isinstance(plugins.adapters["canonical-json"], _Impostor)
+    assert plugins.default_adapter is plugins.adapters["canonical-json"]
+    defaults = next(i for i in plugins.infos if i.name == "hub.defaults")
+    assert "adapter:canonical-json" not in defaults.registered
+    assert "transport:http" in defaults.registered  # the rest of the defaults stay
+
+
+def test_the_defaults_can_be_disabled_and_a_plugin_bring_its_own() -> None:
+    bare = load_plugins(env={"HUB_DISABLE_PLUGINS": "hub.defaults"})
+    assert "hub.defaults" not in {i.name for i in bare.infos}
+    assert "canonical-json" not in bare.adapters and "Acknowledgement" not in bare.message_types
+    assert "partner" not in bare.vocabulary.destinations and "http" not in bare.transports
+    with pytest.raises(PluginError, match="no loaded adapter is the default"):
+        bare.default_adapter  # noqa: B018
+    assert "DischargeNotice" in bare.message_types  # the nhs plugin's own still load
+    replaced = load_plugins(env={"HUB_DISABLE_PLUGINS": "hub.defaults"}, extra_plugins=[_Clash()])
+    assert isinstance(replaced.default_adapter, _Impostor)
+
+
+def test_every_hook_call_goes_through_pluggy_so_tracing_sees_it(caplog) -> None:
+    from hub.events import HubEvent
+
+    class Observer:
+        @hookimpl
+        def hub_message_event(self, event):
+            raise RuntimeError("observer bug")
+
+    caplog.set_level("INFO", logger="hub.plugins")
+    plugins = load_plugins(env={"HUB_TRACE_PLUGINS": "1"}, extra_plugins=[Observer()])
+    traced = [r.getMessage() for r in caplog.records]
+    assert "hook hub_register_adapters -> hub.defaults" in traced
+    assert "hook hub_register_message_types -> council" in traced
+    caplog.clear()
+    failures = plugins.notify([HubEvent("received", "r-1", 0.0)])
+    assert [(name, str(exc)) for name, exc in failures] == [("Observer-0", "observer bug")]
+    traced = [r.getMessage() for r in caplog.records]
+    assert "hook hub_message_event -> Observer-0" in traced and "hook hub_message_event raised RuntimeError" in traced
+    assert any("observer plugin 'Observer-0' failed on a received event" in m for m in traced)
 
 
 def test_a_plugin_implementing_an_unknown_hook_is_refused() -> None:

@@ -1,14 +1,31 @@
-"""Route conditions and the retry schedule, checked without a server."""
+"""Route conditions, the retry schedule, and routing with a plugin's own vocabulary, checked without a server."""
 
 from __future__ import annotations
 
 import random
+import uuid
+from pathlib import Path
 
 import pytest
 
-from hub.config import RetryPolicy
+from hub import (
+    CodeField,
+    DestinationResolver,
+    InvalidMessage,
+    MessageType,
+    PartnerKind,
+    ResolveContext,
+    RouteSetup,
+    Unresolved,
+    hookimpl,
+)
+from hub.config import RetryPolicy, load_config
+from hub.plugins import load_plugins
+from hub.problems import ConfigError
 from hub.retry import next_delay, should_dead_letter
 from hub.routes import Condition
+from hub.runtime import build_hub
+from hub.testing import write_config
 
 MESSAGE = {"type": "DischargeNotice", "payload": {"housing": {"situation": "no_fixed_abode"}, "n": 3}}
 
@@ -45,3 +62,109 @@ def test_dead_letter_after_the_last_attempt_or_an_unretryable_failure() -> None:
     assert not should_dead_letter(policy, 2, retryable=True)
     assert should_dead_letter(policy, 3, retryable=True)
     assert should_dead_letter(policy, 1, retryable=False)
+
+
+class FoodBanks:
+    """A third party's plugin: a message type with its schema, a partner kind, a code and a destination resolver."""
+
+    @hookimpl
+    def hub_register_message_types(self, register) -> None:
+        register(MessageType("FoodParcelRequest", {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": "https://example.org/schemas/food-parcel-request.schema.json",
+            "$ref": "https://hub.invalid/schemas/canonical/v1/envelope.schema.json",
+            "properties": {
+                "type": {"const": "FoodParcelRequest"},
+                "payload": {"type": "object", "required": ["charity_number", "district"], "additionalProperties": False,
+                            "properties": {"charity_number": {"type": "string", "pattern": "^[0-9]{7}$"},
+                                           "district": {"type": "string", "maxLength": 8}}},
+            },
+            "unevaluatedProperties": False,
+        }))  # fmt: skip
+
+    @hookimpl
+    def hub_register_partner_kinds(self, register) -> None:
+        register(PartnerKind("food_bank"))
+
+    @hookimpl
+    def hub_register_code_fields(self, register) -> None:
+        register(CodeField("charity_number"))
+
+    @hookimpl
+    def hub_register_destinations(self, register) -> None:
+        def check(options, setup: RouteSetup) -> None:
+            if set(options) != {"field", "partners"} or not isinstance(options["partners"], dict):
+                raise ValueError("give 'field' and 'partners' (a table from district to partner id)")
+            for partner_id in options["partners"].values():
+                if setup.partners.get(partner_id) is None:
+                    raise ValueError("partners", f"{partner_id!r} is not a partner")
+
+        def resolve(message, options, context: ResolveContext) -> str:
+            district = message["payload"].get(options["field"].removeprefix("payload."))
+            if district not in options["partners"]:
+                raise Unresolved(f"no food bank covers the district in {options['field']}")
+            return options["partners"][district]
+
+        register(DestinationResolver("district", resolve, check, lambda options: "the district's food bank"))
+
+
+FOOD_PARTNERS = [
+    {"id": "trust-a", "kind": "nhs_trust", "ods_code": "RWK", "receive": {"mode": "pull"}},
+    {"id": "foodbank-luton", "kind": "food_bank", "charity_number": "1234567", "receive": {"mode": "pull"}},
+    {"id": "foodbank-dunstable", "kind": "food_bank", "charity_number": "7654321", "receive": {"mode": "pull"}},
+]
+FOOD_ROUTES = [
+    {"name": "by-number", "type": "FoodParcelRequest",
+     "to": {"code": "charity_number", "field": "payload.charity_number"}},
+    {"name": "by-district", "type": "FoodParcelRequest",
+     "to": {"kind": "district", "field": "payload.district", "partners": {"LU6": "foodbank-dunstable"}}},
+]  # fmt: skip
+
+
+def parcel_request(sender: dict[str, str], district: str) -> dict[str, object]:
+    return {
+        "message_id": str(uuid.uuid4()), "type": "FoodParcelRequest", "schema_version": "1",
+        "created_at": "2025-05-01T09:00:00Z", "sender": sender,
+        "payload": {"charity_number": "1234567", "district": district},
+    }  # fmt: skip
+
+
+def test_a_plugins_type_kind_code_and_destination_are_used_end_to_end_by_routing(tmp_path: Path) -> None:
+    config_dir = write_config(tmp_path / "config", partners=FOOD_PARTNERS, routes=FOOD_ROUTES)
+    with pytest.raises(ConfigError, match="'food_bank' is not one of"):
+        load_config(config_dir)  # without the plugin, the names mean nothing
+    hub = build_hub(config_dir, plugins=load_plugins(env={}, extra_plugins=[FoodBanks()]))
+    try:
+        accepted = hub.intake.submit_now(parcel_request({"org_id": "trust-a"}, "LU6"), sender_id="trust-a")
+        view = hub.store.message_view(accepted.id)
+        assert view is not None
+        assert {(d["partner"], d["route"]) for d in view["deliveries"]} == {
+            ("foodbank-luton", "by-number"), ("foodbank-dunstable", "by-district")}  # fmt: skip
+
+        elsewhere = hub.intake.submit_now(parcel_request({"org_id": "trust-a"}, "ZZ9"), sender_id="trust-a")
+        assert elsewhere.notes == ["route by-district: not sent: no food bank covers the district in payload.district"]
+
+        # the new code is the food bank's own in a message's sender, and nobody else's
+        own = {"org_id": "foodbank-luton", "charity_number": "1234567"}
+        hub.intake.submit_now(parcel_request(own, "LU6"), sender_id="foodbank-luton")
+        with pytest.raises(InvalidMessage) as caught:
+            hub.intake.submit_now(
+                parcel_request({**own, "charity_number": "7654321"}, "LU6"), sender_id="foodbank-luton"
+            )
+        assert [p.location for p in caught.value.problems] == ["$.sender.charity_number"]
+        with pytest.raises(InvalidMessage) as caught:
+            hub.intake.submit_now(parcel_request({**own, "parish_code": "X1"}, "LU6"), sender_id="foodbank-luton")
+        assert [p.location for p in caught.value.problems] == ["$.sender.<name>"]
+    finally:
+        hub.close()
+
+
+def test_a_plugins_destination_checks_its_options_when_the_routes_load(tmp_path: Path) -> None:
+    routes = [dict(FOOD_ROUTES[1], to={"kind": "district", "field": "payload.district", "partners": {"LU6": "nobody"}})]
+    config_dir = write_config(tmp_path / "config", partners=FOOD_PARTNERS, routes=routes)
+    vocabulary = load_plugins(env={}, extra_plugins=[FoodBanks()]).vocabulary
+    with pytest.raises(ConfigError, match=r"route\[0\]\.to\.partners: 'nobody' is not a partner"):
+        load_config(config_dir, vocabulary)
+    write_config(config_dir, partners=FOOD_PARTNERS, routes=[dict(FOOD_ROUTES[1], to={"kind": "teleport"})])
+    with pytest.raises(ConfigError, match="no loaded plugin resolves destinations of kind 'teleport'"):
+        load_config(config_dir, vocabulary)

@@ -66,7 +66,7 @@ def create_app(hub: Hub, *, run_worker: bool = True, run_listeners: bool = True)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            document = spec.finish(original_openapi())
+            document = spec.finish(original_openapi(), sorted(hub.plugins.message_types))
             for routes in hub.plugins.routes.values():
                 if routes.public:  # the document must not ask for a token these routes do not need
                     mark_public(document, routes.prefix)

@@ -4,7 +4,8 @@ Every operation declares each status it can answer, errors as ``application/prob
 ``Problem`` schema, and its success body's schema. ``message_body_content`` builds the media types
 ``POST /v1/messages`` accepts from the adapters actually loaded (and the sealed envelope types), so the
 document never names a format the hub cannot read, nor misses one a plugin adds. ``finish`` adds the shared
-schemas and the bearer scheme to the document FastAPI generates.
+schemas (``CanonicalMessage`` naming the registered message types) and the bearer scheme to the document
+FastAPI generates.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from hub.canonical import MESSAGE_TYPES, SCHEMA_VERSION
+from hub.canonical import SCHEMA_VERSION
 from hub.records import Adapter
 
 STATUS_DESCRIPTIONS = {
@@ -57,13 +58,14 @@ def is_json_media_type(media_type: str) -> bool:
 def message_body_content(adapters: Iterable[Adapter], sealed: Iterable[str]) -> dict[str, Any]:
     """The request body media types of ``POST /v1/messages``: what the loaded adapters parse, and envelopes.
 
-    Canonical JSON is described by the ``CanonicalMessage`` schema; another adapter's JSON type as an object,
-    anything else (XML, HL7 v2, a compact envelope) as text.
+    What an adapter marked ``canonical = True`` reads (the hub's own format) is described by the
+    ``CanonicalMessage`` schema; another adapter's JSON type as an object, anything else (XML, HL7 v2, a
+    compact envelope) as text.
     """
     content: dict[str, Any] = {}
     for adapter in adapters:
         for media_type in adapter.content_types:
-            if adapter.name == "canonical-json":
+            if getattr(adapter, "canonical", False) is True:
                 schema: dict[str, Any] = _ref("CanonicalMessage")
             elif is_json_media_type(media_type):
                 schema = {"type": "object"}
@@ -101,13 +103,14 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "properties": {"location": _STRING, "detail": _STRING},
     },
     "CanonicalMessage": {
-        "description": "A canonical message; schemas/canonical/v1 has each type's full JSON Schema, and the hub "
+        "description": "A canonical message of a registered type (each with its full JSON Schema, from the plugin that "
+        "registers it); the hub "
         "checks rules no schema can say (the NHS number's Modulus 11, the sender being the caller, ...).",
         "type": "object",
         "required": ["message_id", "type", "schema_version", "created_at", "sender", "payload"],
         "properties": {
             "message_id": _STRING,
-            "type": {"enum": list(MESSAGE_TYPES)},
+            "type": {"enum": []},  # the registered message types: see finish()
             "schema_version": {"const": SCHEMA_VERSION},
             "created_at": _STRING,
             "sender": {"type": "object", "required": ["org_id"], "properties": {"org_id": _STRING}},
@@ -227,8 +230,10 @@ PUBLIC: dict[str, Any] = {"security": []}
 """``openapi_extra`` for an operation that needs no token."""
 
 
-def finish(document: dict[str, Any]) -> dict[str, Any]:
+def finish(document: dict[str, Any], message_types: Iterable[str]) -> dict[str, Any]:
     """Add the shared schemas and the bearer scheme (required unless an operation says ``security: []``).
+
+    ``CanonicalMessage.type`` lists ``message_types`` (the registered ones, in the order given).
 
     FastAPI adds a JSON 422 to every operation with a parameter; an operation that can answer 422 declares
     it (as a problem), so those are removed, and with them the schemas only they used.
@@ -241,7 +246,10 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
                 del operation["responses"]["422"]
     for name in ("HTTPValidationError", "ValidationError"):
         components.get("schemas", {}).pop(name, None)
-    components.setdefault("schemas", {}).update(SCHEMAS)
+    schemas = {name: dict(schema) for name, schema in SCHEMAS.items()}
+    canonical = schemas["CanonicalMessage"]
+    canonical["properties"] = {**canonical["properties"], "type": {"enum": list(message_types)}}
+    components.setdefault("schemas", {}).update(schemas)
     components["securitySchemes"] = {
         "bearer": {
             "type": "http",

@@ -82,9 +82,9 @@ class StoreOnly:
         from hub.plugins import load_plugins
         from hub.store import open_store
 
-        self.config: HubConfig = load_config(config_dir)
-        self.store: Store = open_store(self.config.settings.store_url)
         self.plugins = load_plugins()
+        self.config: HubConfig = load_config(config_dir, self.plugins.vocabulary)
+        self.store: Store = open_store(self.config.settings.store_url)
 
     def emit(self, events: list[HubEvent]) -> None:
         """Tell observer plugins about committed events, as intake does."""

@@ -22,10 +22,18 @@ def parse_json_document(body: bytes) -> Any:
 
 
 class CanonicalJsonAdapter:
-    """Reads and writes canonical messages as ``application/json``."""
+    """Reads and writes canonical messages as ``application/json``; the hub's default adapter.
+
+    ``default = True``: it renders for partners that name no adapter, reads the
+    lines of a batch and what a partner without an adapter of its own seals.
+    ``canonical = True``: what it reads is a canonical message as it is (the OpenAPI
+    document describes its body with the registered message types).
+    """
 
     name = "canonical-json"
     content_types = ("application/json",)
+    default = True
+    canonical = True
 
     def parse(self, body: bytes, *, content_type: str, sender_id: str) -> list[dict[str, Any]]:
         """One JSON object is one canonical message (validation happens later)."""

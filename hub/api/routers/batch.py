@@ -38,11 +38,12 @@ async def post_batch(request: Request, caller: SendingPartner, hub: HubDep) -> R
     if filled == 0:
         raise UnparseableInput("The batch holds no message: send one canonical JSON message per line.",
                                [Problem("body", "no line holds anything but white space")])  # fmt: skip
-    adapter = hub.plugins.adapters["canonical-json"]
+    adapter = hub.plugins.default_adapter  # a batch line is in the hub's own format
+    media_type = adapter.content_types[0]
 
     async def one(number: int, line: bytes) -> dict[str, Any]:
         try:
-            parsed = as_parsed(adapter.parse(line, content_type="application/json", sender_id=caller.id)[0])
+            parsed = as_parsed(adapter.parse(line, content_type=media_type, sender_id=caller.id)[0])
             accepted = await intake.submit(parsed.message, sender_id=caller.id, warnings=parsed.warnings)
         except HubError as exc:
             return {"line": number, "status": exc.status, "title": exc.title, "detail": exc.detail,

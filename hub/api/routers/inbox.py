@@ -27,7 +27,7 @@ async def get_inbox(caller: SendingPartner, hub: HubDep, limit: int = 50) -> Res
     """The oldest waiting messages in the partner's format, through the same pipeline as a push; audited."""
     partner = hub.config.partners.get(caller.id)
     assert partner is not None
-    adapter = hub.plugins.adapters.get(partner.adapter) or hub.plugins.adapters["canonical-json"]
+    adapter = hub.plugins.adapter_for(partner.adapter)
     jobs = await asyncio.to_thread(hub.store.inbox, caller.id, max(1, min(limit, 500)))
     items: list[dict[str, Any]] = []
     for job in jobs:

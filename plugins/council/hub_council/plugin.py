@@ -1,8 +1,10 @@
 """Entry point of the council plugin (group ``hub.adapters``, name ``council``).
 
-Registers the ``duty-to-refer`` transform (DischargeNotice -> HousingRequest,
-with postcode routing), the ``council-xml`` adapter, the ``smtp`` transport and
-the ``hub geo`` and ``hub council-stats`` commands.
+Registers the ``HousingRequest`` and ``HousingAppointment`` message types, the
+``council`` partner kind and its ``gss_code``, the Duty to Refer rules (through
+``hub_validate_message``), the ``duty-to-refer`` transform (DischargeNotice ->
+HousingRequest, with postcode routing), the ``council-xml`` adapter, the ``smtp``
+transport and the ``hub geo`` and ``hub council-stats`` commands.
 """
 
 from __future__ import annotations
@@ -10,12 +12,48 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from hub import Adapter, GaugeSpec, Transform, Transport, hookimpl
+from hub import (
+    Adapter,
+    CodeField,
+    GaugeSpec,
+    MessageType,
+    PartnerKind,
+    Problem,
+    Transform,
+    Transport,
+    hookimpl,
+)
 from hub_council.council_xml import CouncilXmlAdapter
 from hub_council.duty_to_refer import make_duty_to_refer
 from hub_council.postcodes import PostcodeDirectory
+from hub_council.rules import housing_request_problems
 from hub_council.smtp_transport import SmtpTransport
 from hub_council.stats import prometheus_gauges
+
+
+@hookimpl
+def hub_register_message_types(register: Callable[[MessageType], None]) -> None:
+    """Register ``HousingRequest`` (a Duty to Refer) and ``HousingAppointment`` (a council's answer)."""
+    register(MessageType.from_package("HousingRequest", "hub_council", "schemas/housing-request.schema.json"))
+    register(MessageType.from_package("HousingAppointment", "hub_council", "schemas/housing-appointment.schema.json"))
+
+
+@hookimpl
+def hub_register_partner_kinds(register: Callable[[PartnerKind], None]) -> None:
+    """Register ``council`` (a local housing authority)."""
+    register(PartnerKind("council", "a local housing authority"))
+
+
+@hookimpl
+def hub_register_code_fields(register: Callable[[CodeField], None]) -> None:
+    """Register ``gss_code`` (the ONS GSS code of a local authority, e.g. E06000032)."""
+    register(CodeField("gss_code", "the ONS GSS code of a local authority"))
+
+
+@hookimpl
+def hub_validate_message(message: dict[str, Any], sender_id: str, schema_valid: bool) -> list[Problem]:
+    """The Duty to Refer rules: both consents, and an English housing authority as the target."""
+    return housing_request_problems(message)
 
 
 @hookimpl

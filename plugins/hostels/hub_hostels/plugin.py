@@ -1,11 +1,28 @@
-"""Entry point of the hostels plugin (group ``hub.adapters``, name ``hostels``)."""
+"""Entry point of the hostels plugin (group ``hub.adapters``, name ``hostels``).
+
+Registers the ``Referral`` message type, the ``hostel`` and ``charity`` partner
+kinds and the ``support-referral`` transform.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from hub import Transform, hookimpl
+from hub import MessageType, PartnerKind, Transform, hookimpl
 from hub_hostels.support_referral import support_referral
+
+
+@hookimpl
+def hub_register_message_types(register: Callable[[MessageType], None]) -> None:
+    """Register ``Referral`` (to a support provider such as a hostel)."""
+    register(MessageType.from_package("Referral", "hub_hostels", "schemas/referral.schema.json"))
+
+
+@hookimpl
+def hub_register_partner_kinds(register: Callable[[PartnerKind], None]) -> None:
+    """Register ``hostel`` and ``charity``."""
+    register(PartnerKind("hostel", "a hostel or supported housing provider"))
+    register(PartnerKind("charity", "a charity"))
 
 
 @hookimpl
