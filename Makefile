@@ -33,8 +33,8 @@ demo: $(VENV)/.installed
 	$(BIN)/hub demo
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check hub plugins tests bench
-	$(BIN)/ruff format --check hub plugins tests bench
+	$(BIN)/ruff check hub plugins tests bench conftest.py
+	$(BIN)/ruff format --check hub plugins tests bench conftest.py
 
 test: $(VENV)/.installed-test .mesh-sandbox/bin/uvicorn lint
 	$(BIN)/python -m pytest

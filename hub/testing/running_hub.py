@@ -19,6 +19,9 @@ import requests
 from hub.crypto.keyring import FileKeyRing
 from hub.testing.toml_writer import dumps
 
+EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "config"
+"""The example deployment's config directory (its routes are the default routes of a test config)."""
+
 
 def stop_process(process: subprocess.Popen[bytes] | None, grace: float = 15.0) -> None:
     """SIGTERM a child process, wait up to ``grace`` seconds, then SIGKILL it if it lingers."""
@@ -65,12 +68,13 @@ def write_config(
     settings: dict[str, dict[str, Any]] | None = None,
     make_keys: bool = True,
     default_tls_only: bool = True,
+    passphrase_env: str = "HUB_KEY_PASSPHRASE",
 ) -> Path:
     """Write a config directory: ``hub.toml`` from ``settings``, the partners, and routes.
 
     Routes are copied from ``routes_from/routes.toml`` (the example deployment)
     unless ``routes`` is given. With ``make_keys`` a key ring is created in
-    ``directory/keys`` under the passphrase in ``HUB_KEY_PASSPHRASE``, which is
+    ``directory/keys`` under the passphrase in ``passphrase_env``, which is
     set to a random value in this process's environment if it is unset (child
     processes such as ``RunningHub`` inherit it). With ``default_tls_only`` a
     partner given with neither ``keys`` nor ``tls_only`` is written ``tls_only = true``.
@@ -81,7 +85,7 @@ def write_config(
         "keys": {"dir": str(directory / "keys")},
     }
     if make_keys and not (directory / "keys" / "keyring.json").exists():
-        passphrase = os.environ.setdefault("HUB_KEY_PASSPHRASE", secrets.token_urlsafe(24))
+        passphrase = os.environ.setdefault(passphrase_env, secrets.token_urlsafe(24))
         FileKeyRing.create(directory / "keys", passphrase)
     for table, values in (settings or {}).items():
         base.setdefault(table, {}).update(values)
@@ -92,7 +96,7 @@ def write_config(
     if routes is not None:
         (directory / "routes.toml").write_text(dumps({"route": routes}))
     else:
-        source = routes_from or Path(__file__).resolve().parents[2] / "config"
+        source = routes_from or EXAMPLE_CONFIG
         shutil.copy(source / "routes.toml", directory / "routes.toml")
     return directory
 
