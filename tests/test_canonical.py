@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from messages import EXAMPLES, housing_request
 
 from hub.canonical import MESSAGE_TYPES, SCHEMA_FILES, CanonicalValidator
 from hub.identifiers import housing_authority_problem, is_valid_nhs_number, nhs_number_problem
+from hub.testing.messages import EXAMPLES, housing_request
 
 
 @pytest.fixture(scope="module")
