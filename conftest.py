@@ -11,6 +11,8 @@ import os
 
 import pytest
 
+pytest_plugins = ["pytester"]  # tests/test_testing_kit.py runs a plugin author's suite against the fixtures
+
 # Key rings made by the tests use a cheap scrypt cost (and the floor follows it); the real cost and the
 # floor itself are tested in tests/test_protection.py, which clears or raises this.
 os.environ.setdefault("HUB_TEST_SCRYPT_N", "1024")
