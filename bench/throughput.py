@@ -558,7 +558,7 @@ def build_config(
                          receive={"mode": "push", "url": f"{sink_url}/partners/{c.id}"}) for c in councils]  # fmt: skip
     routes = [{"name": "bench", "type": "HousingRequest",
                "to": {"code": "gss_code", "field": "payload.target_authority_gss"}}]  # fmt: skip
-    settings = {
+    settings: dict[str, dict[str, Any]] = {
         "delivery": {"concurrency": delivery, **({"poll_interval_seconds": poll} if poll else {})},
         "server": {"max_body_bytes": 64 * 1024 * 1024},
     }
