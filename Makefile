@@ -35,8 +35,8 @@ demo: $(VENV)/.installed
 	$(BIN)/hub demo
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check hub plugins tests bench
-	$(BIN)/ruff format --check hub plugins tests bench
+	$(BIN)/ruff check hub plugins tests bench conftest.py
+	$(BIN)/ruff format --check hub plugins tests bench conftest.py
 
 # Schemas, XSDs, example config and code tables must ship in the distributions, not be found in the checkout.
 install-check:

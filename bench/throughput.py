@@ -47,8 +47,8 @@ import aiohttp
 import orjson
 import requests
 
-from hub.auth import generate_token, hash_token
-from hub.testing import RunningHub, free_port, stop_process, write_config
+from hub.testing.running_hub import RunningHub, free_port, stop_process
+from hub.testing.world import HubWorld, Partner, build_world
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "housing-request.json"
@@ -522,30 +522,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _partner_keys(directory: Path, partner_id: str) -> tuple[dict[str, str], Any]:
-    """Make a partner's envelope key pairs; write the public halves; return the keys table and the signing key."""
-    from hub.envelope import dump_jwk, generate_key
+def make_sealer(world: HubWorld) -> Any:
+    """Seal each message as the bench trust for the hub (with the trust's own key from the world)."""
+    from hub.envelope import EnvelopeMetadata, seal_envelope
 
-    signing, encryption = generate_key("sig", "EdDSA"), generate_key("enc", "X25519")
-    (directory / "partner-keys").mkdir(exist_ok=True)
-    for use, key in (("sig", signing), ("enc", encryption)):
-        (directory / "partner-keys" / f"{partner_id}.{use}.pub.jwk").write_text(dump_jwk(key.public()))
-        if use == "sig":
-            (directory / "partner-keys" / f"{partner_id}.sig.jwk").write_text(dump_jwk(key, private=True))
-    keys = {use: f"partner-keys/{partner_id}.{use}.pub.jwk" for use in ("sig", "enc")}
-    return keys, signing
-
-
-def make_sealer(directory: Path) -> Any:
-    """Seal each message as the bench trust for the hub (the trust's private key was written by build_config)."""
-    import os
-
-    from hub.crypto.keyring import FileKeyRing
-    from hub.envelope import EnvelopeMetadata, load_jwk, seal_envelope
-
-    signing = load_jwk((directory / "partner-keys" / f"{SENDER_ID}.sig.jwk").read_text())
-    ring = FileKeyRing.open(directory / "keys", os.environ["HUB_KEY_PASSPHRASE"])
-    hub_key = ring.envelope_decryption_keys()[0].public()
+    signing, _ = world.own_keys[SENDER_ID]
+    hub_key = world.hub_encryption_key()
 
     def seal(message: dict[str, Any]) -> bytes:
         metadata = EnvelopeMetadata(message["message_id"], message["type"], SENDER_ID, "hub")
@@ -558,41 +540,30 @@ def make_sealer(directory: Path) -> Any:
 def build_config(
     directory: Path,
     sink_url: str,
-    token: str,
     councils: list[Council],
     delivery: int,
     poll: float | None = None,
     *,
     sealed: bool = False,
-) -> None:
-    """The bench deployment: one sending trust, councils pushed to the sink, one route by GSS code.
+    hub_args: list[str] | None = None,
+) -> HubWorld:
+    """The bench deployment (not yet started): one sending trust, councils pushed to the sink, one route by GSS code.
 
     With ``sealed`` every partner has envelope keys: the trust's messages arrive sealed and the hub opens
     them, and every delivery to a council is sealed by the hub (the sink accepts without opening).
     """
-    directory.mkdir(parents=True, exist_ok=True)
-    trust: dict[str, Any] = {"id": SENDER_ID, "name": "Bench trust", "kind": "nhs_trust", "ods_code": "RWK",
-                             "token_sha256": hash_token(token), "receive": {"mode": "pull"}}  # fmt: skip
-    if sealed:
-        trust["keys"], _ = _partner_keys(directory, SENDER_ID)
-    partners: list[dict[str, Any]] = [trust]
-    for council in councils:
-        entry: dict[str, Any] = {"id": council.id, "name": council.id, "kind": "council", "gss_code": council.gss_code,
-                                 "receive": {"mode": "push", "url": f"{sink_url}/partners/{council.id}"}}  # fmt: skip
-        if sealed:
-            entry["keys"], _ = _partner_keys(directory, council.id)
-        partners.append(entry)
+    partners = [Partner(SENDER_ID, "nhs_trust", {"ods_code": "RWK"}, receive="pull", sealed=sealed,
+                        settings={"name": "Bench trust"})]  # fmt: skip
+    partners += [Partner(c.id, "council", {"gss_code": c.gss_code}, sealed=sealed, settings={"name": c.id},
+                         receive={"mode": "push", "url": f"{sink_url}/partners/{c.id}"}) for c in councils]  # fmt: skip
     routes = [{"name": "bench", "type": "HousingRequest",
                "to": {"code": "gss_code", "field": "payload.target_authority_gss"}}]  # fmt: skip
-    write_config(
-        directory,
-        partners=partners,
-        routes=routes,
-        settings={
-            "delivery": {"concurrency": delivery, **({"poll_interval_seconds": poll} if poll else {})},
-            "server": {"max_body_bytes": 64 * 1024 * 1024},
-        },
-    )
+    settings: dict[str, dict[str, Any]] = {
+        "delivery": {"concurrency": delivery, **({"poll_interval_seconds": poll} if poll else {})},
+        "server": {"max_body_bytes": 64 * 1024 * 1024},
+    }
+    return build_world(directory, partners, routes=routes, settings=settings, fast=False, operators=(), start=False,
+                       hub_args=hub_args or ())  # fmt: skip
 
 
 def start_py_spy(pid: int, output: Path, gil: bool) -> subprocess.Popen[bytes] | None:
@@ -638,11 +609,10 @@ def print_report(args: argparse.Namespace, phases: list[Phase], started: datetim
             print(f"  {failure}")
 
 
-async def run_modes(
-    args: argparse.Namespace, hub: RunningHub, sink: SinkProcess, token: str, pids: dict[str, int]
-) -> list[Phase]:
+async def run_modes(args: argparse.Namespace, world: HubWorld, sink: SinkProcess, pids: dict[str, int]) -> list[Phase]:
     """Warm up, then run each selected mode and collect its figures."""
-    sealer = make_sealer(hub.config_dir) if args.sealed else None
+    hub, token = world.hub, world.tokens[SENDER_ID]
+    sealer = make_sealer(world) if args.sealed else None
     factory = MessageFactory(make_councils(args.receivers), sealer)
     cpu = Cpu({**{name: CpuMeter(pid) for name, pid in pids.items()}, "loadgen": CpuMeter(None)})
     phases: list[Phase] = []
@@ -696,18 +666,24 @@ def _stop_py_spy(spy: subprocess.Popen[bytes]) -> None:
 
 def run(args: argparse.Namespace, directory: Path) -> list[Phase]:
     """Start the sink, the hub (and a worker), run the modes, and stop every process, whatever happens."""
-    token = generate_token()
     sink = SinkProcess(free_port(), directory / "sink.log")
-    hub: RunningHub | None = None
+    world: HubWorld | None = None
     worker: WorkerProcess | None = None
     spy: subprocess.Popen[bytes] | None = None
     try:
         sink.start()
-        build_config(directory, sink.url, token, make_councils(args.receivers), args.delivery_concurrency,
-                     args.poll_interval, sealed=args.sealed)  # fmt: skip
         separate = args.intake_only or args.worker_process
+        world = build_config(
+            directory,
+            sink.url,
+            make_councils(args.receivers),
+            args.delivery_concurrency,
+            args.poll_interval,
+            sealed=args.sealed,
+            hub_args=["--no-worker"] if separate else None,
+        )
         started = time.monotonic()
-        hub = RunningHub(directory, extra_args=["--no-worker"] if separate else None).start()
+        hub = world.hub.start()
         startup = Phase("start")
         startup.add("hub start-up to /readyz 200 (s)", f"{time.monotonic() - started:.2f}", "< 2 s")
         assert hub.process is not None and sink.process is not None
@@ -723,15 +699,15 @@ def run(args: argparse.Namespace, directory: Path) -> list[Phase]:
         try:
             import uvloop
         except ImportError:
-            return [startup, *asyncio.run(run_modes(args, hub, sink, token, pids))]
-        return [startup, *uvloop.run(run_modes(args, hub, sink, token, pids))]
+            return [startup, *asyncio.run(run_modes(args, world, sink, pids))]
+        return [startup, *uvloop.run(run_modes(args, world, sink, pids))]
     finally:
         if spy is not None:
             _stop_py_spy(spy)
         if worker is not None:
             worker.stop()
-        if hub is not None:
-            hub.stop()
+        if world is not None:
+            world.stop()
         sink.stop()
 
 

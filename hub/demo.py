@@ -18,7 +18,6 @@ import tempfile
 import threading
 import time
 import uuid
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,15 +25,12 @@ from typing import Any
 import click
 import requests
 
-from hub.auth import generate_token, hash_token
 from hub.config import load_config
-from hub.crypto.keyring import FileKeyRing
-from hub.envelope import generate_key
-from hub.partners import Operator, PartnerDirectory, Receive
+from hub.partners import PartnerDirectory
 from hub.shipped import copy_example_config
-from hub.store.url import describe, sqlite_url
-from hub.testing.running_hub import free_port
-from hub.testing.simulator import PartnerSimulator, Received, SimulatorKeys
+from hub.store.url import describe
+from hub.testing.simulator import PartnerSimulator, Received
+from hub.testing.world import Partner, build_world, example_routes
 
 DEMO_PASSPHRASE_ENV = "HUB_DEMO_KEY_PASSPHRASE"
 ROLES = {"trust": "nhs_trust", "council": "council", "hostel": "hostel", "ips": "ips_provider"}
@@ -181,15 +177,12 @@ def run_demo(timeout: float = 25.0, keep: Path | None = None) -> int:
     started = time.monotonic()
     workdir = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="hub-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    copy_example_config(workdir / "config")  # the example deployment, from the hub's package data
-    config = load_config(workdir / "config")
+    example = workdir / "example"
+    copy_example_config(example)  # the example deployment, from the hub's package data
+    config = load_config(example)
     partners = config.partners
     ids = {role: _pick(partners, kind) for role, kind in ROLES.items()}
-    tokens = {role: generate_token() for role in ROLES}
-    operator_token = generate_token()
     show = _Show()
-    port = free_port()
-    hub_url = f"http://127.0.0.1:{port}"
 
     def on_receive(role: str) -> Any:
         def note(item: Received) -> None:
@@ -218,37 +211,25 @@ def run_demo(timeout: float = 25.0, keep: Path | None = None) -> int:
     shutil.rmtree(workdir / "keys", ignore_errors=True)  # a kept directory from an earlier demo run
     for old in workdir.glob("hub.db*"):
         old.unlink()
-    FileKeyRing.create(workdir / "keys", os.environ[DEMO_PASSPHRASE_ENV])
-    ring = FileKeyRing.open(workdir / "keys", os.environ[DEMO_PASSPHRASE_ENV])
     # every partner seals: each gets its own key pairs and knows the hub's public keys
-    own = {role: (generate_key("sig", "EdDSA"), generate_key("enc", "X25519")) for role in ROLES}
-    sims = {
-        role: PartnerSimulator(
-            ids[role], hub_url=hub_url, token=tokens[role], responder=responders[role], on_receive=on_receive(role),
-            keys=SimulatorKeys(own[role][0], own[role][1], ring.envelope_signing_key().public(),
-                               ring.envelope_decryption_keys()[0].public()),
-        ).start()
-        for role in ROLES
-    }  # fmt: skip
-    for role, sim in sims.items():
-        partners.with_overrides(
-            ids[role],
-            receive=Receive(mode="push", transport="http", url=f"{sim.url}/hub"),
-            token_hashes=(hash_token(tokens[role]),),
-            sig_keys=(own[role][0].public(),),
-            enc_keys=(own[role][1].public(),),
-            tls_only=False,
-        )
-    partners.add_operator(Operator("demo-operator", (hash_token(operator_token),)))
-    settings = replace(config.settings, store_url=sqlite_url(workdir / "hub.db"), state_dir=workdir, port=port,
-                       keys_dir=workdir / "keys",
-                       passphrase_env=DEMO_PASSPHRASE_ENV)  # fmt: skip
-    settings = replace(settings, retry=replace(settings.retry, initial_seconds=0.2, max_delay_seconds=2.0))
-    config = replace(config, settings=settings)
+    demo_partners = [
+        Partner(ids[role], kind, partners.partners[ids[role]].codes, path="/hub", sealed=True,
+                responder=responders[role], on_receive=on_receive(role))
+        for role, kind in ROLES.items()
+    ]  # fmt: skip
+    world = build_world(workdir, demo_partners, routes=example_routes(example), fast=False, start=False,
+                        operators=("demo-operator",), passphrase_env=DEMO_PASSPHRASE_ENV,
+                        settings={"retry": {"initial_seconds": 0.2, "max_delay_seconds": 2.0}})  # fmt: skip
+    sims = {role: world.sims[ids[role]] for role in ROLES}
+    tokens = {role: world.tokens[ids[role]] for role in ROLES}
+    operator_token = world.tokens["demo-operator"]
+    config = load_config(world.config_dir)
+    settings = config.settings
     hub = build_hub(config)
-    server = uvicorn.Server(uvicorn.Config(create_app(hub), host="127.0.0.1", port=port, log_level="warning",
+    server = uvicorn.Server(uvicorn.Config(create_app(hub), host="127.0.0.1", port=world.port, log_level="warning",
                                            access_log=False))  # fmt: skip
     thread = threading.Thread(target=server.run, name="hub-server", daemon=True)
+    hub_url = world.url
 
     click.echo(f"Partner hub demo: hub on {hub_url}, store {describe(settings.store_url)}")
     click.echo(f"  partners: trust {ids['trust']}, council {ids['council']}, hostel {ids['hostel']}, "
@@ -282,8 +263,7 @@ def run_demo(timeout: float = 25.0, keep: Path | None = None) -> int:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
-        for sim in sims.values():
-            sim.stop()
+        world.stop()
         hub.close()
     return status
 

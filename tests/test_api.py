@@ -6,7 +6,8 @@ import json
 import time
 
 import requests
-from messages import housing_request
+
+from hub.testing.messages import housing_request
 
 
 def test_a_batch_accepts_good_lines_and_reports_each_bad_one(world) -> None:

@@ -6,7 +6,8 @@ import json
 
 import pytest
 import requests
-from messages import housing_request
+
+from hub.testing.messages import housing_request
 
 
 def post(world, body: bytes, content_type: str = "application/json", token: str | None = "trust-a",

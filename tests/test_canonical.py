@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from messages import EXAMPLES, discharge_notice, housing_request
 
 from hub import hookimpl
 from hub.canonical import CanonicalValidator
 from hub.identifiers import housing_authority_problem, is_valid_nhs_number, nhs_number_problem
 from hub.plugins import load_plugins
+from hub.testing.messages import EXAMPLES, discharge_notice, housing_request
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from messages import EXAMPLES, housing_request
+
+from hub.testing.messages import EXAMPLES, housing_request
 
 COMMANDS = [
     [], ["init"], ["serve"], ["worker"], ["demo"], ["send"], ["messages"], ["messages", "list"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from messages import housing_request
+from hub.testing.messages import housing_request
 
 
 def test_sender_recipient_and_operator_can_read_a_message_but_another_partner_cannot(world) -> None:
@@ -52,7 +52,7 @@ def test_operators_may_read_but_not_send(world) -> None:
 
 
 def test_a_recipient_sees_only_its_own_delivery_and_events(world) -> None:
-    from messages import discharge_notice
+    from hub.testing.messages import discharge_notice
 
     record = world.send("trust-a", discharge_notice()).json()["id"]
     assert world.sims["council-luton"].wait_for(lambda s: s.messages("HousingRequest"))
@@ -76,12 +76,11 @@ def test_a_partners_nhs_number_search_does_the_same_work_whether_or_not_the_hub_
     import os
     import sqlite3
 
-    from messages import discharge_notice
-
     from hub.bodies import CodecRegistry, NoKeysCodec
     from hub.crypto.blind_index import nhs_index
     from hub.crypto.keyring import FileKeyRing
     from hub.store.sqlite import FIND_FOR_PARTNER_SQL, SQLiteStore
+    from hub.testing.messages import discharge_notice
 
     held, not_held = "9434765919", "9434765870"  # both valid; only the first is in anyone's message
     notice = discharge_notice()
@@ -123,8 +122,9 @@ def test_a_partners_nhs_number_search_does_the_same_work_whether_or_not_the_hub_
 
 def test_a_partner_finds_by_nhs_number_only_what_its_own_copy_carried(make_world) -> None:
     """Item 3 of issue 8: minimisation cannot be bypassed through the NHS-number search."""
-    from messages import discharge_notice
     from test_protection import HOSTEL_AGREEMENT
+
+    from hub.testing.messages import discharge_notice
 
     world = make_world(agreements={"steps-luton": HOSTEL_AGREEMENT})
     number = "9434765919"
@@ -149,9 +149,8 @@ def test_partners_see_outcome_categories_and_operators_the_error_text(make_world
     import json
     from urllib.parse import urlparse
 
-    from messages import discharge_notice
-
     from hub.testing import run_hub_cli, wait_until
+    from hub.testing.messages import discharge_notice
 
     world = make_world({"retry": {"max_attempts": 1000}})
     council = world.sims["council-luton"]

@@ -6,14 +6,13 @@ import hashlib
 import sqlite3
 from pathlib import Path
 
-from messages import housing_request
-
 from hub import KeyProviderSpec, hookimpl
 from hub.config import load_config
 from hub.envelope import generate_key
 from hub.plugins import load_plugins
 from hub.runtime import build_hub
 from hub.testing import write_config
+from hub.testing.messages import housing_request
 
 
 class FakeKms:

@@ -8,7 +8,7 @@ import sys
 import uuid
 from datetime import date, timedelta
 
-from messages import discharge_notice, example
+from hub.testing.messages import discharge_notice, example
 
 
 def test_demo_runs_the_whole_pathway_and_exits_zero() -> None:
@@ -113,7 +113,7 @@ def test_a_reply_to_a_message_never_delivered_to_the_replier_is_refused(world) -
 
 
 def test_a_reply_that_could_answer_two_senders_must_name_its_recipient(world) -> None:
-    from messages import housing_request
+    from hub.testing.messages import housing_request
 
     shared_id = str(uuid.uuid4())
     for trust in ("trust-a", "trust-b"):  # message ids are unique per sender only

@@ -225,7 +225,7 @@ def test_an_observer_that_raises_does_not_break_intake(tmp_path: Path) -> None:
     ])  # fmt: skip
     hub = build_hub(load_config(config_dir), plugins=load_plugins(env={}, extra_plugins=[Observer()]))
     try:
-        from messages import housing_request
+        from hub.testing.messages import housing_request
 
         accepted = hub.intake.submit_now(housing_request(), sender_id="trust-a")
         assert accepted.duplicate is False

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import orjson
 import pytest
-from messages import discharge_notice, housing_request
 
 from hub.bodies import BodyUnreadable, StoredBody
 from hub.crypto.at_rest import AesGcmCodec
 from hub.crypto.fingerprint import derive_fingerprint_key, fingerprint, fingerprint_key
 from hub.crypto.keyring import SCRYPT_N_FLOOR, TEST_COST_ENV, FileKeyRing, KeyRingError
 from hub.testing import RunningHub, run_hub_cli, wait_until, write_config
+from hub.testing.messages import discharge_notice, housing_request
 
 NHS_NUMBER = "9434765919"
 FAMILY_NAME = "Quennevilleworth"
@@ -218,7 +218,7 @@ def test_a_hostel_never_receives_fields_or_types_outside_its_agreement(make_worl
 def test_a_message_type_outside_the_agreement_is_refused_with_the_reason(make_world) -> None:
     world = make_world(agreements={"council-luton": {"types": ["HousingRequest"], "fields": {
         "HousingRequest": ["payload"]}}})  # fmt: skip
-    from messages import example
+    from hub.testing.messages import example
 
     followup = example("follow-up", sender={"org_id": "trust-a"}, recipient={"org_id": "council-luton"})
     response = world.send("trust-a", followup)

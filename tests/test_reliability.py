@@ -7,9 +7,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
-from messages import housing_request
 
 from hub.testing import RunningHub, run_hub_cli, wait_until
+from hub.testing.messages import housing_request
 
 
 def hub_cli(world, *args: str) -> subprocess.CompletedProcess[str]:

@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 import requests
-from messages import example
 
 from hub.auth import generate_token, hash_token
 from hub.config import load_settings
 from hub.problems import ConfigError
 from hub.store import open_store
 from hub.testing import PartnerSimulator, RunningHub, free_port, run_hub_cli, wait_until, write_config
+from hub.testing.messages import example
 
 REPLY = {
     "reference": "/case/reference",
@@ -227,9 +227,8 @@ def test_a_bad_reply_mapping_is_refused_at_start_up_naming_the_key(tmp_path: Pat
 
 @pytest.mark.parametrize("as_dict", [False, True])
 def test_a_third_party_transport_can_return_a_receipt_and_a_decision(tmp_path: Path, as_dict: bool) -> None:
-    from messages import housing_request
-
     from hub import DeliveryOutcome, PartnerReply, hookimpl
+    from hub.testing.messages import housing_request
 
     decision = {"status": "rejected", "reference": "DESK-9", "reason": "out of area"}
     reply: Any = decision if as_dict else PartnerReply(**decision)

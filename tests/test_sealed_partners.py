@@ -19,7 +19,6 @@ from joserfc.registry import HeaderParameter
 from jwcrypto import jwe as jc_jwe
 from jwcrypto import jwk as jc_jwk
 from jwcrypto import jws as jc_jws
-from messages import discharge_notice, housing_request
 
 from hub.config import load_config, load_settings
 from hub.crypto.keyring import FileKeyRing
@@ -28,6 +27,7 @@ from hub.envelope.cli import envelope as envelope_cli
 from hub.problems import ConfigError
 from hub.store import open_store
 from hub.testing import write_config
+from hub.testing.messages import discharge_notice, housing_request
 
 SEALED = {"trust-a", "council-luton"}
 

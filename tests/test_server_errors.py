@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from messages import housing_request
+
+from hub.testing.messages import housing_request
 
 CRASH_MARK = "crash-the-validator"
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from messages import housing_request
 
 from hub import UnparseableInput, parse_json_strict
 from hub.testing import run_hub_cli
+from hub.testing.messages import housing_request
 
 
 def refusal(data: bytes | str, **options: int) -> tuple[str, str]:

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 import requests
-from certs import TestCA
-from messages import housing_request
 
 from hub.api.tls import certificate_fingerprint
 from hub.auth import generate_token, hash_token
 from hub.testing import PartnerSimulator, RunningHub, free_port, run_hub_cli, write_config
+from hub.testing.certs import TestCA
+from hub.testing.messages import housing_request
 
 
 @pytest.fixture

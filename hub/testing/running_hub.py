@@ -17,8 +17,12 @@ from typing import Any
 import requests
 
 from hub.crypto.keyring import FileKeyRing
-from hub.shipped import copy_example_config
+from hub.shipped import copy_example_config, example_config
 from hub.testing.toml_writer import dumps
+
+EXAMPLE_CONFIG = Path(str(example_config()))
+"""The example deployment shipped in the hub's package data (a folder: pip installs plain files)."""
+"""The example deployment's config directory (its routes are the default routes of a test config)."""
 
 
 def stop_process(process: subprocess.Popen[bytes] | None, grace: float = 15.0) -> None:
@@ -91,12 +95,13 @@ def write_config(
     settings: dict[str, dict[str, Any]] | None = None,
     make_keys: bool = True,
     default_tls_only: bool = True,
+    passphrase_env: str = "HUB_KEY_PASSPHRASE",
 ) -> Path:
     """Write a config directory: ``hub.toml`` from ``settings``, the partners, and routes.
 
     Routes are copied from ``routes_from/routes.toml``, else from the example
     deployment shipped with the hub, unless ``routes`` is given. With ``make_keys`` a key ring is created in
-    ``directory/keys`` under the passphrase in ``HUB_KEY_PASSPHRASE``, which is
+    ``directory/keys`` under the passphrase in ``passphrase_env``, which is
     set to a random value in this process's environment if it is unset (child
     processes such as ``RunningHub`` inherit it). With ``default_tls_only`` a
     partner given with neither ``keys`` nor ``tls_only`` is written ``tls_only = true``.
@@ -107,7 +112,7 @@ def write_config(
         "keys": {"dir": str(directory / "keys")},
     }
     if make_keys and not (directory / "keys" / "keyring.json").exists():
-        passphrase = os.environ.setdefault("HUB_KEY_PASSPHRASE", secrets.token_urlsafe(24))
+        passphrase = os.environ.setdefault(passphrase_env, secrets.token_urlsafe(24))
         FileKeyRing.create(directory / "keys", passphrase)
     for table, values in (settings or {}).items():
         base.setdefault(table, {}).update(values)

@@ -193,9 +193,9 @@ class PartnerSimulator:
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", self.port, ssl_context=self.ssl_context)
         await site.start()
-        server = site._server  # the bound socket's port, when 0 was asked for
-        if server is not None and server.sockets:
-            self.port = server.sockets[0].getsockname()[1]
+        sockets = getattr(site._server, "sockets", None)  # the bound socket's port, when 0 was asked for
+        if sockets:
+            self.port = sockets[0].getsockname()[1]
         self._session = aiohttp.ClientSession()
         self._ready.set()
         try:

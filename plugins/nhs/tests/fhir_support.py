@@ -14,7 +14,7 @@ from hub_nhs.fhir.xml_codec import read_xml
 from lxml import etree
 
 FHIR_NS = "http://hl7.org/fhir"
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 UKCORE = Path(os.environ.get("HUB_UKCORE_EXAMPLES") or ROOT / ".." / "shared" / "fixtures" / "ukcore").resolve()
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 DISCHARGE_FILES = (

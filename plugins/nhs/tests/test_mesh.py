@@ -60,7 +60,7 @@ def refused_transmissions(hub) -> list[dict]:
 def test_a_message_in_the_hub_mailbox_is_committed_then_acknowledged(mesh_sandbox, hl7_hub_factory) -> None:
     hub = mesh_hub(hl7_hub_factory)
     mesh_id = send_from_trust(mesh_sandbox, adt_a03(facility="RMM", control="MESH-1"))
-    assert wait_until(lambda: hub.count("DischargeNotice") == 1)
+    assert wait_until(lambda: hub.db_count(message_type="DischargeNotice") == 1)
     assert wait_until(lambda: mesh_sandbox.inbox(HUB_MAILBOX) == [])
     assert [key for _, _, key in stored(hub)] == [f"mesh:{mesh_id}"]  # one message: the MESH id as it is
     assert hub.sims["trust-b"].wait_for(lambda s: s.messages("DischargeNotice"))
@@ -72,7 +72,7 @@ def test_a_chunked_message_is_reassembled(mesh_sandbox, hl7_hub_factory) -> None
     body = adt_a03(facility="RMM", control="CHUNKED")
     send_from_trust(mesh_sandbox, body, max_chunk_size=200)
     assert len(body) > 2 * 200  # three chunks
-    assert wait_until(lambda: hub.count("DischargeNotice") == 1)
+    assert wait_until(lambda: hub.db_count(message_type="DischargeNotice") == 1)
     assert wait_until(lambda: mesh_sandbox.inbox(HUB_MAILBOX) == [])
 
 
@@ -157,7 +157,7 @@ def test_a_message_from_an_unknown_mailbox_is_recorded_as_refused_and_acknowledg
     assert wait_until(lambda: mesh_sandbox.inbox(HUB_MAILBOX) == [])
     [record] = refused_transmissions(hub)
     assert (record["reference"], record["from"], record["error"]) == (mesh_id, OTHER_MAILBOX, "UnparseableInput")
-    assert hub.count("DischargeNotice") == 0
+    assert hub.db_count(message_type="DischargeNotice") == 0
 
 
 def test_an_invalid_message_is_refused_with_its_locations(mesh_sandbox, hl7_hub_factory) -> None:
@@ -174,7 +174,7 @@ def test_other_workflows_are_left_in_the_inbox(mesh_sandbox, hl7_hub_factory) ->
     hub = mesh_hub(hl7_hub_factory)
     other = send_from_trust(mesh_sandbox, b"not for the hub", workflow_id="SOME_OTHER_WORKFLOW")
     send_from_trust(mesh_sandbox, adt_a03(facility="RMM"))
-    assert wait_until(lambda: hub.count("DischargeNotice") == 1)
+    assert wait_until(lambda: hub.db_count(message_type="DischargeNotice") == 1)
     assert wait_until(lambda: mesh_sandbox.inbox(HUB_MAILBOX) == [other])
 
 

@@ -23,7 +23,7 @@ import requests
 from hub.testing import free_port
 from hub.testing import wait_until as _wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PASSWORD = "password"
 TRUST_MAILBOX, HUB_MAILBOX, OTHER_MAILBOX = "X26ABC1", "X26ABC2", "X26ABC3"
 

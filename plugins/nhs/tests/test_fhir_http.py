@@ -4,51 +4,44 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from fhir_support import checked_by_fhir_library, entry_index, own_bundle, own_bundle_xml, resource
 from lxml import etree
-from messages import example
 
-from hub.auth import generate_token, hash_token
-from hub.testing import PartnerSimulator, RunningHub, write_config
-
-FAST = {
-    "delivery": {"lease_seconds": 2.5, "poll_interval_seconds": 0.05, "timeout_seconds": 1.0},
-    "retry": {"initial_seconds": 0.1, "multiplier": 2.0, "max_delay_seconds": 0.5, "jitter": 0.2, "max_attempts": 4},
-    "server": {"max_body_bytes": 65536},
-}
+from hub.testing.messages import example
+from hub.testing.world import HubWorld, Partner, standard_partners
 
 
-def post(world: Any, body: bytes, content_type: str, who: str = "trust-a") -> requests.Response:
-    return world.as_(who).post(f"{world.url}/v1/messages", data=body, headers={"Content-Type": content_type},
+def post(hub_world: Any, body: bytes, content_type: str, who: str = "trust-a") -> requests.Response:
+    return hub_world.as_(who).post(f"{hub_world.url}/v1/messages", data=body, headers={"Content-Type": content_type},
                                timeout=10)  # fmt: skip
 
 
 @pytest.mark.parametrize("encoding", ["json", "xml"])
-def test_a_fhir_discharge_from_trust_a_reaches_the_council_as_a_housing_request(make_world: Any, encoding: str) -> None:
-    world = make_world()
+def test_a_fhir_discharge_from_trust_a_reaches_the_council_as_a_housing_request(
+    hub_world_factory: Any, encoding: str
+) -> None:
+    hub_world = hub_world_factory()
     if encoding == "json":
-        response = post(world, json.dumps(own_bundle()).encode(), "application/fhir+json; fhirVersion=4.0")
+        response = post(hub_world, json.dumps(own_bundle()).encode(), "application/fhir+json; fhirVersion=4.0")
     else:
-        response = post(world, own_bundle_xml(), "application/fhir+xml")
+        response = post(hub_world, own_bundle_xml(), "application/fhir+xml")
     assert response.status_code == 202, response.text
-    council = world.sims["council-luton"]
+    council = hub_world.sims["council-luton"]
     assert council.wait_for(lambda s: s.messages("HousingRequest"))
     request = council.messages("HousingRequest")[0]
     assert request["sender"] == {"org_id": "trust-a", "ods_code": "RWK"}
     assert request["payload"]["target_authority_gss"] == "E06000032"
     assert request["payload"]["person"]["nhs_number"] == "9434765919"
-    assert world.sims["steps-luton"].wait_for(lambda s: s.messages("Referral"))
-    assert world.sims["ips-luton"].wait_for(lambda s: s.messages("IPSReferral"))
+    assert hub_world.sims["steps-luton"].wait_for(lambda s: s.messages("Referral"))
+    assert hub_world.sims["ips-luton"].wait_for(lambda s: s.messages("IPSReferral"))
 
 
 def test_a_discharge_with_a_ward_in_words_and_no_method_or_coded_destination_is_accepted_with_warnings(
-    world: Any,
+    hub_world: Any,
 ) -> None:
     bundle = own_bundle()
     encounter = resource(bundle, "Encounter")
@@ -56,7 +49,7 @@ def test_a_discharge_with_a_ward_in_words_and_no_method_or_coded_destination_is_
     bundle["entry"] = [e for e in bundle["entry"] if e["resource"]["resourceType"] != "Location"]
     encounter["extension"] = [x for x in encounter["extension"] if not x["url"].endswith("DischargeMethod")]
     encounter["hospitalization"]["dischargeDisposition"] = {"text": "To a friend's flat in Dunstable"}
-    response = post(world, json.dumps(bundle).encode(), "application/fhir+json")
+    response = post(hub_world, json.dumps(bundle).encode(), "application/fhir+json")
     assert response.status_code == 202, response.text
     notes = response.json()["notes"]
     enc = f"Bundle.entry[{entry_index(bundle, 'Encounter')}].resource"
@@ -64,23 +57,23 @@ def test_a_discharge_with_a_ward_in_words_and_no_method_or_coded_destination_is_
     assert warned == {f"warning at {enc}.extension", f"warning at {enc}.hospitalization.dischargeDisposition.coding"}
     assert not any("friend" in n for n in notes)
     # What no purpose needed did not stop what the discharge is for: the Duty to Refer and the referrals go out.
-    assert world.sims["council-luton"].wait_for(lambda s: s.messages("HousingRequest"))
-    assert world.sims["steps-luton"].wait_for(lambda s: s.messages("Referral"))
-    assert "Maple Ward" in world.sims["steps-luton"].messages("Referral")[0]["payload"]["reason"]
-    assert world.sims["ips-luton"].wait_for(lambda s: s.messages("IPSReferral"))
+    assert hub_world.sims["council-luton"].wait_for(lambda s: s.messages("HousingRequest"))
+    assert hub_world.sims["steps-luton"].wait_for(lambda s: s.messages("Referral"))
+    assert "Maple Ward" in hub_world.sims["steps-luton"].messages("Referral")[0]["payload"]["reason"]
+    assert hub_world.sims["ips-luton"].wait_for(lambda s: s.messages("IPSReferral"))
 
 
 LIAISON = {"name": "Discharge liaison team", "phone": "01582 700200", "email": "liaison.team@example.org",
            "organisation": "Example Mental Health Trust"}  # fmt: skip
 
 
-def test_a_discharge_without_a_lead_clinician_is_accepted_and_says_what_could_not_be_sent(world: Any) -> None:
+def test_a_discharge_without_a_lead_clinician_is_accepted_and_says_what_could_not_be_sent(hub_world: Any) -> None:
     bundle = own_bundle()
     encounter = resource(bundle, "Encounter")
     del encounter["participant"]
     # No referrer to name and no liaison team configured for trust-a: the discharge is accepted, the Duty to
     # Refer is not sent, and the ward is told to refer the person another way.
-    response = post(world, json.dumps(bundle).encode(), "application/fhir+json")
+    response = post(hub_world, json.dumps(bundle).encode(), "application/fhir+json")
     assert response.status_code == 202, response.text
     notes = response.json()["notes"]
     enc = f"Bundle.entry[{entry_index(bundle, 'Encounter')}].resource"
@@ -91,25 +84,25 @@ def test_a_discharge_without_a_lead_clinician_is_accepted_and_says_what_could_no
     [refused] = [n for n in notes if n.startswith("route duty-to-refer: no Duty to Refer was sent")]
     assert "gives trust-a no referral_contact" in refused and "another way" in refused
     assert any("no support referral was sent: no lead clinician" in n for n in notes), notes
-    view = world.view(response.json()["id"])
+    view = hub_world.view(response.json()["id"])
     assert not any(d["partner"] == "council-luton" for d in view["deliveries"])
     assert any(e["event"] == "refused" and e["detail"]["route"] == "duty-to-refer" for e in view["timeline"])
     # The IPS referral names the care coordinator instead, so it is sent.
-    ips = world.sims["ips-luton"]
+    ips = hub_world.sims["ips-luton"]
     assert ips.wait_for(lambda s: s.messages("IPSReferral"))
     assert ips.messages("IPSReferral")[0]["payload"]["care_coordinator"]["name"] == "Jordan Demo"
-    assert world.sims["steps-luton"].messages("Referral") == []
+    assert hub_world.sims["steps-luton"].messages("Referral") == []
     # With no care coordinator either, the IPS referral is not sent and the notes say why (it was a server error).
     employment = next(x for x in encounter["extension"] if x["url"].endswith("Employment"))
     employment["extension"] = [x for x in employment["extension"] if x["url"] != "careCoordinator"]
     bundle["entry"][0]["resource"]["id"] = str(uuid.uuid4())
-    response = post(world, json.dumps(bundle).encode(), "application/fhir+json")
+    response = post(hub_world, json.dumps(bundle).encode(), "application/fhir+json")
     assert response.status_code == 202, response.text
     assert any("no IPS referral was sent: neither a care coordinator" in n for n in response.json()["notes"])
 
 
-def test_without_a_lead_clinician_the_trusts_liaison_team_is_the_referrer(make_world: Any) -> None:
-    world = make_world(partner_settings={"trust-a": {"referral_contact": LIAISON}})
+def test_without_a_lead_clinician_the_trusts_liaison_team_is_the_referrer(hub_world_factory: Any) -> None:
+    world = hub_world_factory(partners=standard_partners({"trust-a": {"referral_contact": LIAISON}}))
     bundle = own_bundle()
     del resource(bundle, "Encounter")["participant"]
     response = post(world, json.dumps(bundle).encode(), "application/fhir+json")
@@ -169,46 +162,30 @@ def _bad_bodies() -> list[tuple[str, bytes, str, int, str]]:
     return cases
 
 
-def test_each_wrong_fhir_body_is_answered_with_its_path_and_nothing_is_stored(world: Any) -> None:
+def test_each_wrong_fhir_body_is_answered_with_its_path_and_nothing_is_stored(hub_world: Any) -> None:
     for name, body, content_type, status, location in _bad_bodies():
-        response = post(world, body, content_type)
+        response = post(hub_world, body, content_type)
         assert response.status_code == status, (name, response.text)
         errors = response.json()["errors"]
         assert errors[0]["location"] == location, (name, errors)
-    assert world.db_count() == 0
-    assert world.sims["council-luton"].messages() == []
+    assert hub_world.db_count() == 0
+    assert hub_world.sims["council-luton"].messages() == []
 
 
 @pytest.fixture
-def fhir_trust(tmp_path: Path) -> Iterator[dict[str, Any]]:
+def fhir_trust(hub_world_factory: Any) -> HubWorld:
     """A hub where trust-a speaks FHIR (adapter fhir-r4, XML on the way out) and the council is canonical JSON."""
-    tokens = {p: generate_token() for p in ("trust-a", "council-luton", "steps-luton", "ips-luton")}
-    sims = {p: PartnerSimulator(p).start() for p in tokens}
-    partners = [
-        {"id": "trust-a", "kind": "nhs_trust", "ods_code": "RWK", "adapter": "fhir-r4",
-         "token_sha256": hash_token(tokens["trust-a"]),
-         "receive": {"mode": "push", "transport": "http", "url": f"{sims['trust-a'].url}/fhir",
-                     "options": {"fhir_format": "xml"}}},
-        {"id": "council-luton", "kind": "council", "gss_code": "E06000032",
-         "token_sha256": hash_token(tokens["council-luton"]),
-         "receive": {"mode": "push", "transport": "http", "url": f"{sims['council-luton'].url}/inbound"}},
-        {"id": "steps-luton", "kind": "hostel", "token_sha256": hash_token(tokens["steps-luton"]),
-         "receive": {"mode": "push", "transport": "http", "url": f"{sims['steps-luton'].url}/inbound"}},
-        {"id": "ips-luton", "kind": "ips_provider", "token_sha256": hash_token(tokens["ips-luton"]),
-         "receive": {"mode": "push", "transport": "http", "url": f"{sims['ips-luton'].url}/inbound"}},
-    ]  # fmt: skip
-    hub = RunningHub(write_config(tmp_path / "config", partners=partners, settings=FAST))
-    try:
-        hub.start()
-        yield {"hub": hub, "tokens": tokens, "sims": sims}
-    finally:
-        hub.stop()
-        for sim in sims.values():
-            sim.stop()
+    return hub_world_factory([
+        Partner("trust-a", "nhs_trust", {"ods_code": "RWK"}, adapter="fhir-r4", path="/fhir",
+                options={"fhir_format": "xml"}),
+        Partner("council-luton", "council", {"gss_code": "E06000032"}),
+        Partner("steps-luton", "hostel"),
+        Partner("ips-luton", "ips_provider"),
+    ], operators=())  # fmt: skip
 
 
-def test_a_fhir_trust_gets_the_councils_appointment_back_as_a_fhir_appointment(fhir_trust: dict[str, Any]) -> None:
-    hub, tokens, sims = fhir_trust["hub"], fhir_trust["tokens"], fhir_trust["sims"]
+def test_a_fhir_trust_gets_the_councils_appointment_back_as_a_fhir_appointment(fhir_trust: HubWorld) -> None:
+    hub, tokens, sims = fhir_trust.hub, fhir_trust.tokens, fhir_trust.sims
     auth = {"Authorization": f"Bearer {tokens['trust-a']}", "Content-Type": "application/fhir+xml"}
     response = requests.post(f"{hub.url}/v1/messages", data=own_bundle_xml(), headers=auth, timeout=10)
     assert response.status_code == 202, response.text

@@ -18,7 +18,7 @@ from hub_nhs.hl7v2.adapter import Hl7v2Adapter
 from hub.canonical import CanonicalValidator
 from hub.problems import InvalidMessage
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "partners" / "nhs-hl7-mesh.md"
+DOC = Path(__file__).resolve().parents[3] / "docs" / "partners" / "nhs-hl7-mesh.md"
 _ROW = re.compile(
     r"^\| `(?P<loc>[A-Z][A-Z0-9]{2}-\d+(?:\.\d+)?)` \|[^|]*\| (?P<req>required|optional) \|(?P<then>[^|]*)\|$"
 )

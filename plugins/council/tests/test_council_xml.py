@@ -11,9 +11,9 @@ from hub_council.council_xml import CouncilXmlAdapter
 from hub_council.xml_render import RenderRefused
 from hub_council.xml_safety import load_xsd
 from lxml import etree
-from messages import example
 
 from hub import InvalidMessage, UnparseableInput
+from hub.testing.messages import example
 
 ADAPTER = CouncilXmlAdapter()
 REPLY_TO = "8badbc58-c845-4af7-9200-2ae28232da17"

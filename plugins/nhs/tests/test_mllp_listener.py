@@ -23,7 +23,7 @@ def mllp(hl7_hub_factory):
 
 
 def messages_of_type(hub, message_type: str) -> int:
-    return hub.count(message_type)
+    return hub.db_count(message_type=message_type)
 
 
 def test_an_adt_a03_is_committed_then_answered_aa(mllp) -> None:

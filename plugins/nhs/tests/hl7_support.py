@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +15,8 @@ from hl7apy.core import Message
 from hub_nhs.hl7v2.framing import END_BLOCK, START_BLOCK, frame
 from hub_nhs.hl7v2.parser import unescape
 
-from hub.auth import generate_token, hash_token
-from hub.config import load_settings
-from hub.store import open_store
-from hub.testing import PartnerSimulator, RunningHub, free_port, write_config
+from hub.testing.running_hub import free_port
+from hub.testing.world import HubWorld, Partner, build_world
 
 # A synthetic person: the NHS number is in the 999 test range and passes Modulus 11.
 TEST_NHS_NUMBER = "9990000018"
@@ -210,36 +207,6 @@ class MllpClient:
         self.close()
 
 
-@dataclass
-class SmallHub:
-    """A running ``hub serve`` with a few NHS partners, its config directory, tokens and simulators."""
-
-    hub: RunningHub
-    config_dir: Path
-    tokens: dict[str, str]
-    sims: dict[str, PartnerSimulator] = field(default_factory=dict)
-    listener_ports: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def url(self) -> str:
-        """Base URL of the hub."""
-        return self.hub.url
-
-    def count(self, message_type: str) -> int:
-        """Stored messages of ``message_type``, as the hub's store lists them."""
-        store = open_store(load_settings(self.config_dir).store_url)
-        try:
-            return len(store.list_messages(limit=1_000_000, message_type=message_type))
-        finally:
-            store.close()
-
-    def stop(self) -> None:
-        """Stop the hub and the simulators."""
-        self.hub.stop()
-        for sim in self.sims.values():
-            sim.stop()
-
-
 def start_small_hub(
     directory: Path,
     *,
@@ -247,49 +214,31 @@ def start_small_hub(
     partners: list[dict[str, Any]] | None = None,
     routes: list[dict[str, Any]] | None = None,
     serve_args: list[str] | None = None,
-) -> SmallHub:
+) -> HubWorld:
     """Start ``hub serve`` with trusts RWK (trust-a) and RXY (trust-b, receives every DischargeNotice by push).
 
-    ``serve_args`` are added to ``hub serve``'s command line. Routes are our own (DischargeNotice -> trust-b)
-    so these tests do not depend on other plugins' transforms.
+    ``partners`` are more ``partners.toml`` tables; ``serve_args`` are added to ``hub serve``'s command line.
+    Routes are our own (DischargeNotice -> trust-b) so these tests do not depend on other plugins' transforms.
     """
-    port = free_port()
-    hub_url = f"http://127.0.0.1:{port}"
-    tokens = {"trust-a": generate_token(), "trust-b": generate_token(), "ops": generate_token()}
-    sim = PartnerSimulator("trust-b", hub_url=hub_url, token=tokens["trust-b"]).start()
-    entries = [
-        {"id": "trust-a", "kind": "nhs_trust", "ods_code": "RWK", "token_sha256": hash_token(tokens["trust-a"]),
-         "receive": {"mode": "pull"}},
-        {"id": "trust-b", "kind": "nhs_trust", "ods_code": "RXY", "token_sha256": hash_token(tokens["trust-b"]),
-         "receive": {"mode": "push", "transport": "http", "url": f"{sim.url}/inbound"}},
-        *(partners or []),
-    ]  # fmt: skip
-    settings = {
-        "delivery": {"lease_seconds": 2.5, "poll_interval_seconds": 0.05, "timeout_seconds": 1.0},
-        "retry": {"initial_seconds": 0.1, "multiplier": 2.0, "max_delay_seconds": 0.5, "max_attempts": 4},
-        "listeners": listeners or {},
-    }
-    config_dir = write_config(directory, partners=entries, settings=settings,
-                              operators=[{"id": "ops", "token_sha256": hash_token(tokens["ops"])}],
-                              routes=routes if routes is not None else DISCHARGE_TO_TRUST_B)  # fmt: skip
-    running = RunningHub(config_dir, port=port, extra_args=serve_args)
-    try:
-        running.start()
-    except Exception:
-        sim.stop()
-        raise
-    return SmallHub(running, config_dir, tokens, {"trust-b": sim})
+    return build_world(
+        directory,
+        [Partner("trust-a", "nhs_trust", {"ods_code": "RWK"}, receive="pull"),
+         Partner("trust-b", "nhs_trust", {"ods_code": "RXY"}), *(partners or [])],
+        routes=routes if routes is not None else DISCHARGE_TO_TRUST_B,
+        settings={"server": {"max_body_bytes": 1_048_576}, "listeners": listeners or {}},
+        hub_args=serve_args or (),
+    )  # fmt: skip
 
 
 DISCHARGE_TO_TRUST_B = [{"name": "discharge-copy", "type": "DischargeNotice", "to": "trust-b"}]
 
 
 @pytest.fixture
-def hl7_hub_factory(tmp_path: Path) -> Iterator[Callable[..., SmallHub]]:
+def hl7_hub_factory(tmp_path: Path) -> Iterator[Callable[..., HubWorld]]:
     """Start small hubs (see ``start_small_hub``); all are stopped after the test."""
-    made: list[SmallHub] = []
+    made: list[HubWorld] = []
 
-    def factory(**kwargs: Any) -> SmallHub:
+    def factory(**kwargs: Any) -> HubWorld:
         hub = start_small_hub(tmp_path / f"hub{len(made)}", **kwargs)
         made.append(hub)
         return hub
@@ -299,7 +248,7 @@ def hl7_hub_factory(tmp_path: Path) -> Iterator[Callable[..., SmallHub]]:
         hub.stop()
 
 
-def mllp_hub(factory: Callable[..., SmallHub], **options: Any) -> tuple[SmallHub, int]:
+def mllp_hub(factory: Callable[..., HubWorld], **options: Any) -> tuple[HubWorld, int]:
     """A small hub with ``[listeners.mllp]`` on a free port; returns it and the port."""
     port = free_port()
     hub = factory(listeners={"mllp": {"host": "127.0.0.1", "port": port, **options}})

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 
-from messages import example, housing_request
+from hub.testing.messages import example, housing_request
 
 
-def test_first_appointment_time_is_a_gauge_on_metrics(world) -> None:
+def test_first_appointment_time_is_a_gauge_on_metrics(hub_world) -> None:
+    world = hub_world
     assert world.send("trust-a", housing_request()).status_code == 202
     council = world.sims["council-luton"]
     assert council.wait_for(lambda s: s.messages("HousingRequest"))

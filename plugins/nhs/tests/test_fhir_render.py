@@ -14,10 +14,10 @@ from fhir_support import checked_by_fhir_library
 from hub_nhs.fhir.adapter import FhirR4Adapter
 from hub_nhs.fhir.xml_codec import read_xml
 from lxml import etree
-from messages import example
 
 from hub import Partner, Rendered
 from hub.partners import Receive
+from hub.testing.messages import example
 
 
 class CheckedAdapter(FhirR4Adapter):

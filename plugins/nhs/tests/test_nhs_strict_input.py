@@ -29,39 +29,39 @@ def pid(family: str) -> str:
     return segment("PID", {1: "1", 3: "9990000018^^^NHS^NH", 5: f"{family}^Alex", 7: "19900517", 8: "M"})
 
 
-def test_fhir_json_refuses_a_second_nhs_number_under_the_same_member_name(world: Any) -> None:
+def test_fhir_json_refuses_a_second_nhs_number_under_the_same_member_name(hub_world: Any) -> None:
     bundle = own_bundle()
     body = json.dumps(bundle).encode()
     number = resource(bundle, "Patient")["identifier"][0]["value"]
     once = f'"value": "{number}"'.encode()
     assert body.count(once) == 1
-    response = post(world.url, world.tokens["trust-a"], body.replace(once, once + b', "value": "9990000018"'),
+    response = post(hub_world.url, hub_world.tokens["trust-a"], body.replace(once, once + b', "value": "9990000018"'),
                     FHIR_JSON)  # fmt: skip
     assert response.status_code == 400, response.text
     patient = entry_index(bundle, "Patient")
     assert response.json()["errors"][0]["location"] == f"$.entry[{patient}].resource.identifier[0].value"
     assert number not in response.text and "9990000018" not in response.text
-    assert world.db_count() == 0
+    assert hub_world.db_count() == 0
 
 
-def test_fhir_json_that_is_not_utf8_is_refused_at_its_byte_offset(world: Any) -> None:
+def test_fhir_json_that_is_not_utf8_is_refused_at_its_byte_offset(hub_world: Any) -> None:
     bundle = own_bundle()
     resource(bundle, "Patient")["name"][0]["family"] = "Zo@"
     body = json.dumps(bundle).encode()
     at = body.index(b"Zo@") + 2
-    response = post(world.url, world.tokens["trust-a"], body[:at] + b"\xeb" + body[at + 1 :], FHIR_JSON)
+    response = post(hub_world.url, hub_world.tokens["trust-a"], body[:at] + b"\xeb" + body[at + 1 :], FHIR_JSON)
     assert response.status_code == 400, response.text
     assert response.json()["errors"][0]["location"] == f"byte {at}"
-    assert world.db_count() == 0
+    assert hub_world.db_count() == 0
 
 
-def test_fhir_text_with_a_control_character_is_refused_with_its_field_path(world: Any) -> None:
+def test_fhir_text_with_a_control_character_is_refused_with_its_field_path(hub_world: Any) -> None:
     bundle = own_bundle()
     resource(bundle, "Patient")["name"][0]["family"] = "Exa\u0007mple"
-    response = post(world.url, world.tokens["trust-a"], json.dumps(bundle).encode(), FHIR_JSON)
+    response = post(hub_world.url, hub_world.tokens["trust-a"], json.dumps(bundle).encode(), FHIR_JSON)
     assert response.status_code == 422, response.text
     assert [e["location"] for e in response.json()["errors"]] == ["$.payload.person.family_name"]
-    assert world.db_count() == 0
+    assert hub_world.db_count() == 0
 
 
 def test_hl7_declared_utf8_is_held_to_it_and_control_characters_are_refused(hl7_hub_factory: Any) -> None:
@@ -77,7 +77,7 @@ def test_hl7_declared_utf8_is_held_to_it_and_control_characters_are_refused(hl7_
     response = post(url, token, bell, HL7)
     assert response.status_code == 422, response.text
     assert [e["location"] for e in response.json()["errors"]] == ["$.payload.person.family_name"]
-    assert hub.count("DischargeNotice") == 0
+    assert hub.db_count(message_type="DischargeNotice") == 0
 
     good = adt_a03(replace={"MSH": UTF8_MSH.format(control="UTF8-OK"), "PID": pid("Zo\xeb")})
     response = post(url, token, good.decode("latin-1").encode("utf-8"), HL7)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import email
 import email.policy
+from dataclasses import replace
 
 import requests
 from council_helpers import NS, notice_by_postcode, notice_for
 from lxml import etree
-from messages import discharge_notice
 
 from hub.envelope import open_envelope
 from hub.testing import wait_until
+from hub.testing.messages import discharge_notice
+from hub.testing.world import STANDARD_PARTNERS
 
 wait = wait_until
 
@@ -26,8 +28,8 @@ def test_json_api_push_tls_only(council_world) -> None:
     assert council.messages("HousingRequest")[0]["payload"]["target_authority_gss"] == "E06000032"
 
 
-def test_json_api_push_sealed(make_world) -> None:
-    world = make_world(sealed={"council-luton"})
+def test_json_api_push_sealed(hub_world_factory) -> None:
+    world = hub_world_factory([replace(p, sealed=p.id == "council-luton") for p in STANDARD_PARTNERS])
     assert world.send("trust-a", discharge_notice()).status_code == 202
     council = world.sims["council-luton"]
     assert council.wait_for(lambda s: s.messages("HousingRequest"))
@@ -67,10 +69,10 @@ def test_a_render_failing_the_xsd_is_not_sent_and_the_delivery_records_why(counc
     assert council_world.sims["council-bristol"].received == []
 
 
-def test_sealed_email_over_starttls_with_a_neutral_subject(council_world) -> None:
+def test_sealed_email_over_starttls_with_a_neutral_subject(council_world, council_smtp) -> None:
     response = council_world.post("trust-a", notice_for("E06000030"))
     assert response.status_code == 202, response.text
-    smtp = council_world.smtp
+    smtp = council_smtp
     assert wait(lambda: smtp.mails), "no e-mail arrived"
     mail = smtp.mails[0]
     assert mail.tls, "the e-mail must travel over STARTTLS"
@@ -83,7 +85,7 @@ def test_sealed_email_over_starttls_with_a_neutral_subject(council_world) -> Non
         assert personal not in parsed.get_body(preferencelist=("plain",)).get_content()
     [attachment] = list(parsed.iter_attachments())
     assert attachment.get_content_type() == "application/jose"
-    _, decryption_key = council_world.council_keys
+    _, decryption_key = council_world.own_keys["council-swindon"]
     opened = open_envelope(
         attachment.get_content(),
         sender_keys=[council_world.hub_signing_key()],

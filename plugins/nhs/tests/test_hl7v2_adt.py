@@ -271,7 +271,7 @@ def test_an_adt_a03_posted_over_http_is_accepted_and_a_resend_is_a_duplicate(hl7
     second = requests.post(f"{hub.url}/v1/messages", data=body, headers=headers, timeout=10)
     assert (first.status_code, second.status_code) == (202, 202)
     assert second.json()["duplicate"] is True and second.json()["id"] == first.json()["id"]
-    assert hub.count("DischargeNotice") == 1
+    assert hub.db_count(message_type="DischargeNotice") == 1
     assert hub.sims["trust-b"].wait_for(lambda s: s.messages("DischargeNotice"))
 
 
@@ -284,7 +284,7 @@ def test_an_adt_without_attending_doctor_over_http_is_a_202_with_warnings_in_the
     notes = response.json()["notes"]
     assert any(n.startswith("warning at PV1-7:") for n in notes)
     assert any(n.startswith("warning at PV1-37.1:") for n in notes)
-    assert hub.count("DischargeNotice") == 1
+    assert hub.db_count(message_type="DischargeNotice") == 1
 
 
 def test_an_invalid_adt_over_http_is_a_422_listing_hl7_locations(hl7_hub_factory) -> None:
@@ -294,7 +294,7 @@ def test_an_invalid_adt_over_http_is_a_422_listing_hl7_locations(hl7_hub_factory
                              timeout=10)  # fmt: skip
     assert response.status_code == 422
     assert [e["location"] for e in response.json()["errors"]] == ["PID-3"]
-    assert hub.count("DischargeNotice") == 0
+    assert hub.db_count(message_type="DischargeNotice") == 0
 
 
 def test_in_a_body_of_several_messages_every_problem_says_which_message() -> None:
@@ -317,7 +317,7 @@ def test_a_body_of_two_adt_a03_over_http_is_refused_whole(hl7_hub_factory) -> No
     response = requests.post(f"{hub.url}/v1/messages", data=body, headers=headers, timeout=10)
     assert response.status_code == 422  # one message per request: none of the two is stored
     assert "2 messages" in response.json()["detail"]
-    assert hub.count("DischargeNotice") == 0
+    assert hub.db_count(message_type="DischargeNotice") == 0
 
 
 def test_a_discharge_without_lead_clinician_makes_no_ips_referral_and_says_why() -> None:

@@ -1,4 +1,4 @@
-"""Canonical messages for tests, built fresh (new ids) from the examples in examples/."""
+"""Canonical messages for tests, built fresh (new ids) from the example messages in the repository's examples/."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def example(name: str, **changes: Any) -> dict[str, Any]:

@@ -32,7 +32,7 @@ def test_an_unsealed_body_is_not_emailed_unless_allowed(council_smtp) -> None:
 
 
 def test_a_server_certificate_from_an_unknown_ca_is_refused(council_smtp, tmp_path: Path) -> None:
-    from certs import TestCA
+    from hub.testing.certs import TestCA
 
     other = TestCA(tmp_path / "other", "Other CA")
     options = {"host": "127.0.0.1", "port": council_smtp.port, "from": "hub@t.example", "to": "dtr@c.example",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from council_helpers import notice_by_postcode, notice_for
-from messages import housing_request
+
+from hub.testing.messages import housing_request
 
 
 def test_a_postcode_in_a_county_is_refused_in_the_notes(council_world) -> None:

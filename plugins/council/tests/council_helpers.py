@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from messages import discharge_notice
+from hub.testing.messages import discharge_notice
 
 NS = "https://hub.invalid/schemas/council/1"
 
@@ -53,7 +53,7 @@ def appointment_xml(in_reply_to: str, *, status: str = "offered", authority: str
 
 def json_appointment(sender: str, gss: str, in_reply_to: str, status: str = "offered") -> dict[str, Any]:
     """A canonical HousingAppointment from council ``sender``."""
-    from messages import example
+    from hub.testing.messages import example
 
     message = example("housing-appointment", sender={"org_id": sender, "gss_code": gss}, in_reply_to=in_reply_to)
     message.pop("recipient", None)
