@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from messages import housing_request
-
 from hub.canonical import CanonicalValidator
 from hub.config import load_config
 from hub.intake import IntakeService
@@ -18,6 +16,7 @@ from hub.plugins import load_plugins
 from hub.router import Router
 from hub.store import DeliveryState, Store
 from hub.testing import write_config
+from hub.testing.messages import housing_request
 
 PARTNERS = [
     {"id": "trust-a", "kind": "nhs_trust", "receive": {"mode": "pull"}},
