@@ -1,6 +1,6 @@
 # The two commands of the README, and a few more for developers.
 #   make demo   create .venv, install the hub and its built-in plugins, run the end-to-end demo
-#   make test   create/update .venv with the test extras, run ruff, the install check and the whole suite
+#   make test   create/update .venv with the test extras, run ruff and mypy, the install check and the whole suite
 #   make install-check   build the hub and plugins as wheels, install them (not editable) into a fresh venv in
 #                        a temporary folder, run `hub demo` from outside the checkout (.ci/install-check)
 
@@ -37,6 +37,7 @@ demo: $(VENV)/.installed
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check hub plugins tests bench conftest.py
 	$(BIN)/ruff format --check hub plugins tests bench conftest.py
+	$(BIN)/mypy
 
 # Schemas, XSDs, example config and code tables must ship in the distributions, not be found in the checkout.
 install-check:

@@ -158,8 +158,10 @@ class CanonicalValidator:
     def rule_problems(self, message: dict[str, Any], sender_id: str | None) -> list[Problem]:
         """The hub's own rules, which a schema cannot express."""
         problems: list[Problem] = []
-        payload = message.get("payload") if isinstance(message.get("payload"), dict) else {}
-        person = payload.get("person") if isinstance(payload.get("person"), dict) else None
+        raw_payload = message.get("payload")
+        payload: dict[str, Any] = raw_payload if isinstance(raw_payload, dict) else {}
+        raw_person = payload.get("person")
+        person = raw_person if isinstance(raw_person, dict) else None
         if person is not None and isinstance(person.get("nhs_number"), str):
             why = nhs_number_problem(person["nhs_number"])
             if why:

@@ -25,6 +25,7 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,7 @@ from hub.store.base import DeliveryJob, Outcome
 
 if TYPE_CHECKING:
     from hub.config import Settings
+    from hub.events import HubEvent
     from hub.intake import IntakeService
     from hub.metrics import Metrics
     from hub.partners import PartnerDirectory
@@ -60,7 +62,7 @@ class DeliveryWorker:
         plugins: HubPlugins,
         store: Store,
         metrics: Metrics,
-        emit: object | None = None,
+        emit: Callable[[list[HubEvent]], None] | None = None,
         gate: EnvelopeGate | None = None,
         intake: IntakeService | None = None,
         transports: OutboundTransports | None = None,
@@ -247,7 +249,7 @@ class DeliveryWorker:
                     log.warning("delivery %s to %s dead-lettered after %d attempts: %s",
                                 job.delivery_id, job.partner, job.attempts, error)  # fmt: skip
             if self.emit is not None and events:
-                self.emit(events)  # type: ignore[operator]
+                self.emit(events)
 
     async def _attempt(self, job: DeliveryJob) -> DeliveryOutcome:
         partner = self.partners.get(job.partner)

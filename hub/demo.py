@@ -272,7 +272,8 @@ def _view(hub_url: str, token: str, record_id: str) -> dict[str, Any]:
     response = requests.get(f"{hub_url}/v1/messages/{record_id}", headers={"Authorization": f"Bearer {token}"},
                             timeout=10)  # fmt: skip
     response.raise_for_status()
-    return response.json()  # type: ignore[no-any-return]
+    view: dict[str, Any] = response.json()  # the message view, a JSON object
+    return view
 
 
 def _reply_ids(sims: dict[str, PartnerSimulator]) -> list[tuple[str, str]]:

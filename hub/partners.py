@@ -270,7 +270,7 @@ def _fingerprints(section: _Section) -> tuple[str, ...]:
 
 
 def _checked_id(section: _Section) -> str:
-    value = section.get("id", str, None)
+    value: str | None = section.get("id", str, None)
     if value is None:
         raise ConfigError(f"{section.where('id')}: required")
     if not _ID.match(value):

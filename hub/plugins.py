@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
@@ -268,10 +268,12 @@ def per_plugin_callers(manager: pluggy.PluginManager, hook_name: str) -> list[tu
 def _trace_hook_calls(manager: pluggy.PluginManager) -> None:
     """Log each hook call with the plugins it reaches, never its arguments (they carry personal data)."""
 
-    def before(hook_name: str, hook_impls: list[Any], kwargs: dict[str, Any]) -> None:
+    def before(hook_name: str, hook_impls: Sequence[pluggy.HookImpl], kwargs: Mapping[str, Any]) -> None:
         log.info("hook %s -> %s", hook_name, ", ".join(i.plugin_name for i in hook_impls) or "(none)")
 
-    def after(outcome: Any, hook_name: str, hook_impls: list[Any], kwargs: dict[str, Any]) -> None:
+    def after(
+        outcome: pluggy.Result[Any], hook_name: str, hook_impls: Sequence[pluggy.HookImpl], kwargs: Mapping[str, Any]
+    ) -> None:
         failed = outcome.exception is not None
         log.info("hook %s %s", hook_name, f"raised {type(outcome.exception).__name__}" if failed else "returned")
 

@@ -7,7 +7,7 @@ Plugins build these and hand them to the ``register`` callback of a
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -78,12 +78,22 @@ class Adapter(Protocol):
     for a render-only adapter). ``parse`` raises ``UnparseableInput`` or
     ``InvalidMessage`` with every problem it finds; ``render`` returns the bytes
     for one partner.
+
+    ``name`` and ``content_types`` are read, never assigned, by the hub: a class
+    attribute (``content_types = ("application/json",)``) or a property serves.
     """
 
-    name: str
-    content_types: tuple[str, ...]
+    @property
+    def name(self) -> str:
+        """The adapter's registry name (``adapter = "..."`` in ``partners.toml``)."""
+        ...
 
-    def parse(self, body: bytes, *, content_type: str, sender_id: str) -> list[dict[str, Any]] | list[Parsed]:
+    @property
+    def content_types(self) -> tuple[str, ...]:
+        """The inbound media types ``parse`` reads, the preferred one first (empty for a render-only adapter)."""
+        ...
+
+    def parse(self, body: bytes, *, content_type: str, sender_id: str) -> Sequence[dict[str, Any] | Parsed]:
         """Turn a body into one or more canonical messages (dicts, or ``Parsed`` with warnings), or raise."""
         ...
 
@@ -255,12 +265,12 @@ class ListenerContext:
     transmission only once it returned.
     """
 
-    submit: Callable[..., Awaitable[Any]]
+    submit: Callable[..., Coroutine[Any, Any, Any]]
     partners: Any
     settings: Any
     options: dict[str, Any]
     state_dir: Path
-    record_refusal: Callable[..., Awaitable[Any]] | None = None
+    record_refusal: Callable[..., Coroutine[Any, Any, Any]] | None = None
 
 
 @runtime_checkable

@@ -65,10 +65,10 @@ class Router:
         indexer: Callable[[dict[str, Any]], str | None] | None = None,
         state_dir: Path | None = None,
         config_dir: Path | None = None,
-        fingerprinter: Callable[[dict[str, Any]], str] | None = None,
+        fingerprinter: Callable[[dict[str, Any]], str | None] | None = None,
     ) -> None:
         """``indexer`` gives a message's blind-index value (or None); ``fingerprinter`` its keyed fingerprint."""
-        self.fingerprinter = fingerprinter or (lambda message: None)  # type: ignore[assignment,return-value]
+        self.fingerprinter = fingerprinter or (lambda message: None)
         self.state_dir = state_dir
         self.config_dir = config_dir
         self.indexer = indexer or (lambda message: None)

@@ -7,6 +7,7 @@ own ``Hub`` and pass it explicitly.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,7 +110,7 @@ def build_hub(
     return Hub(config, plugins, validator, router, store, metrics, intake, keys, gate)
 
 
-def _fingerprinter(key: bytes) -> Any:
+def _fingerprinter(key: bytes) -> Callable[[dict[str, Any]], str]:
     return lambda message: fingerprint(key, message)
 
 
@@ -124,7 +125,8 @@ def open_key_provider(config: HubConfig, plugins: HubPlugins) -> KeyProvider:
             f"(known: {', '.join(sorted(plugins.key_providers))})"
         )
     try:
-        return spec.open(config.settings)  # type: ignore[no-any-return]
+        provider: KeyProvider = spec.open(config.settings)  # a KeyProviderSpec's contract: it opens a KeyProvider
+        return provider
     except KeyRingError as exc:
         raise ConfigError(f"keys: {exc}") from None
 

@@ -73,6 +73,7 @@ def create_app(hub: Hub, *, run_worker: bool = True, run_listeners: bool = True)
             app.openapi_schema = document
         return app.openapi_schema
 
+    # FastAPI's documented way to shape the OpenAPI document is to replace this method on the instance
     app.openapi = openapi  # type: ignore[method-assign]
     return app
 

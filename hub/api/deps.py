@@ -15,7 +15,8 @@ from hub.runtime import Hub
 
 def hub_of(request: Request) -> Hub:
     """The ``Hub`` this app serves (a dependency)."""
-    return request.app.state.hub  # type: ignore[no-any-return]
+    hub: Hub = request.app.state.hub  # set by create_app; Starlette's app.state holds untyped attributes
+    return hub
 
 
 HubDep = Annotated[Hub, Depends(hub_of)]

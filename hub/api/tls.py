@@ -22,6 +22,8 @@ class ClientCertHttpProtocol(HttpToolsProtocol):
 
     _client_cert_sha256: str | None = None
 
+    # uvicorn's HttpToolsProtocol narrows asyncio.Protocol's BaseTransport to Transport (with its own ignore);
+    # this override keeps uvicorn's signature, which mypy reports against asyncio.Protocol's
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Remember the fingerprint of the client's certificate, if it presented one."""
         super().connection_made(transport)
@@ -33,12 +35,13 @@ class ClientCertHttpProtocol(HttpToolsProtocol):
         """Start a request's scope with the TLS extension filled in."""
         super().on_message_begin()
         if self._client_cert_sha256:
-            self.scope["extensions"] = {"tls": {"client_cert_sha256": self._client_cert_sha256}}  # type: ignore[typeddict-unknown-key]
+            self.scope["extensions"] = {"tls": {"client_cert_sha256": self._client_cert_sha256}}
 
 
 def client_cert_fingerprint(scope: MutableMapping[str, Any]) -> str | None:
     """The verified client certificate's SHA-256 fingerprint for this request, or None."""
-    return scope.get("extensions", {}).get("tls", {}).get("client_cert_sha256")
+    value = scope.get("extensions", {}).get("tls", {}).get("client_cert_sha256")
+    return value if isinstance(value, str) else None
 
 
 def certificate_fingerprint(pem: bytes) -> str:

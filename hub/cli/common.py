@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
 
@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from hub.runtime import Hub
     from hub.store.base import Store
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 config_option = click.option(
     "--config",
@@ -32,11 +33,11 @@ config_option = click.option(
 )
 
 
-def friendly_errors(func: F) -> F:
+def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Configuration and plugin errors: a one-line message and exit status 2; a refused operation: exit status 1."""
 
     @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
         except (ConfigError, PluginError) as exc:
@@ -45,7 +46,7 @@ def friendly_errors(func: F) -> F:
         except OperationRefused as exc:
             raise click.ClickException(str(exc)) from None
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 def build(config_dir: Path | None, strict: bool = False) -> Hub:

@@ -35,7 +35,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -130,9 +130,10 @@ class FileKeyRing:
     def _add_envelope_keys(self) -> None:
         from hub.envelope import dump_jwk, generate_key
 
-        for purpose, alg in (("sig", "EdDSA"), ("enc", "X25519")):
+        envelope_keys: tuple[tuple[Literal["sig", "enc"], str], ...] = (("sig", "EdDSA"), ("enc", "X25519"))
+        for purpose, alg in envelope_keys:
             if not any(e["purpose"] == purpose for e in self._doc["keys"]):
-                jwk = generate_key(purpose, alg)  # type: ignore[arg-type]
+                jwk = generate_key(purpose, alg)
                 self._add_key(purpose, "active", dump_jwk(jwk, private=True).encode())
 
     @classmethod

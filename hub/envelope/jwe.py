@@ -90,7 +90,7 @@ def encrypt_jwe(
     cek, iv = draw(32), draw(12)
     if len(cek) != 32 or len(iv) != 12:
         raise EnvelopeError("rng returned the wrong number of bytes")
-    recipients = []
+    recipients: list[dict[str, Any]] = []
     for key in recipient_keys:
         require_agreement_key(key, private=False)
         ephemeral = _ephemeral(key.crv, draw)
@@ -253,7 +253,10 @@ def decrypt_jwe(jwe: ParsedJwe, private_keys: Sequence[Jwk]) -> tuple[bytes, Jwk
         raise EnvelopeError("JWE iv, tag or encrypted key has the wrong length")
     apu, apv = _party_info(entry.header, "apu"), _party_info(entry.header, "apv")
     epk = load_epk(entry.header.get("epk"), key.crv)
-    kek = concat_kdf(_agree(key.private_key, epk), apu, apv)  # type: ignore[arg-type]
+    private = key.private_key  # an agreement key's private part (checked above), which is X25519 or P-256
+    if not isinstance(private, x25519.X25519PrivateKey | ec.EllipticCurvePrivateKey):
+        raise EnvelopeError("recipient key has no X25519 or P-256 private part")
+    kek = concat_kdf(_agree(private, epk), apu, apv)
     try:
         cek = aes_key_unwrap(kek, entry.encrypted_key)
         return AESGCM(cek).decrypt(jwe.iv, jwe.ciphertext + jwe.tag, jwe.aad), key

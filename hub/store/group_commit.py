@@ -17,11 +17,12 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, TypeVar
 
 log = logging.getLogger("hub.store")
 
 Job = Callable[[sqlite3.Connection], Any]
+T = TypeVar("T")
 _STOP = object()
 
 
@@ -40,16 +41,16 @@ class GroupCommitter:
         if self._startup_error is not None:
             raise self._startup_error
 
-    def submit(self, job: Job) -> Future[Any]:
+    def submit(self, job: Callable[[sqlite3.Connection], T]) -> Future[T]:
         """Queue a job; its future resolves after the transaction holding it commits."""
-        future: Future[Any] = Future()
+        future: Future[T] = Future()
         if not self._thread.is_alive():
             future.set_exception(RuntimeError("the store's writer has stopped; nothing was written"))
             return future
         self._queue.put((job, future))
         return future
 
-    def run(self, job: Job) -> Any:
+    def run(self, job: Callable[[sqlite3.Connection], T]) -> T:
         """Queue a job and wait for its committed result."""
         return self.submit(job).result()
 

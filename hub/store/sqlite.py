@@ -197,11 +197,11 @@ class SQLiteStore(Store):
 
     async def accept(self, intake: Intake) -> AcceptResult:
         """Commit an intake (grouped with concurrent ones); resolves after the durable commit."""
-        return await asyncio.wrap_future(self._writer.submit(self._accept_job(intake)))  # type: ignore[no-any-return]
+        return await asyncio.wrap_future(self._writer.submit(self._accept_job(intake)))
 
     def accept_now(self, intake: Intake) -> AcceptResult:
         """Commit an intake and wait for it."""
-        return self._writer.run(self._accept_job(intake))  # type: ignore[no-any-return]
+        return self._writer.run(self._accept_job(intake))
 
     async def accept_all(self, intakes: list[Intake]) -> list[AcceptResult]:
         """Commit several intakes as one job: the writer runs a job in one savepoint, so all or none.
@@ -213,10 +213,12 @@ class SQLiteStore(Store):
         def job(conn: sqlite3.Connection) -> list[AcceptResult]:
             return read_each(jobs, lambda one: one(conn))
 
-        return await asyncio.wrap_future(self._writer.submit(job))  # type: ignore[no-any-return]
+        return await asyncio.wrap_future(self._writer.submit(job))
 
     # -- delivery ----------------------------------------------------------------------------
-    def _claim_job(self, limit: int, now: float, lease_seconds: float) -> Callable[[sqlite3.Connection], Any]:
+    def _claim_job(
+        self, limit: int, now: float, lease_seconds: float
+    ) -> Callable[[sqlite3.Connection], list[DeliveryJob]]:
         def job(conn: sqlite3.Connection) -> list[DeliveryJob]:
             lease_id = secrets.token_hex(8)
             rows = conn.execute(sql.CLAIM, (now + lease_seconds, lease_id, now, limit)).fetchall()
@@ -251,7 +253,7 @@ class SQLiteStore(Store):
 
     async def claim(self, limit: int, now: float, lease_seconds: float) -> list[DeliveryJob]:
         """Lease due push deliveries (pending, or in flight with an expired lease)."""
-        return await asyncio.wrap_future(self._writer.submit(self._claim_job(limit, now, lease_seconds)))  # type: ignore[no-any-return]
+        return await asyncio.wrap_future(self._writer.submit(self._claim_job(limit, now, lease_seconds)))
 
     def _record_job(self, outcomes: list[Outcome]) -> Callable[[sqlite3.Connection], list[HubEvent]]:
         def job(conn: sqlite3.Connection) -> list[HubEvent]:
@@ -283,7 +285,7 @@ class SQLiteStore(Store):
 
     async def record(self, outcomes: list[Outcome]) -> list[HubEvent]:
         """Commit delivery outcomes (grouped)."""
-        return await asyncio.wrap_future(self._writer.submit(self._record_job(outcomes)))  # type: ignore[no-any-return]
+        return await asyncio.wrap_future(self._writer.submit(self._record_job(outcomes)))
 
     def replay(self, ids: list[str] | None, now: float) -> list[HubEvent]:
         """Make dead deliveries due again; ``ids`` are delivery ids or message record ids."""
@@ -302,7 +304,7 @@ class SQLiteStore(Store):
             _append_events(conn, events)
             return events
 
-        return self._writer.run(job)  # type: ignore[no-any-return]
+        return self._writer.run(job)
 
     def ack_inbox(self, partner: str, delivery_id: str, now: float) -> list[HubEvent] | None:
         """Mark a pulled delivery delivered; None when it is not this partner's or not waiting."""
@@ -315,7 +317,7 @@ class SQLiteStore(Store):
             _append_events(conn, [event])
             return [event]
 
-        return self._writer.run(job)  # type: ignore[no-any-return]
+        return self._writer.run(job)
 
     # -- audit, keys and retention ---------------------------------------------------------------
     def audit(self, events: list[HubEvent]) -> None:
@@ -361,7 +363,7 @@ class SQLiteStore(Store):
                                                actor="keys")])  # fmt: skip
             return len(rows)
 
-        return self._writer.run(job)  # type: ignore[no-any-return]
+        return self._writer.run(job)
 
     def shred_expired(self, retention_days: dict[str, float], now: float, actor: str = "retention") -> int:
         """Destroy the data keys (and ciphertexts) of messages past their type's retention; return the count.
@@ -387,7 +389,7 @@ class SQLiteStore(Store):
                 total += len(rows)
             return total
 
-        return self._writer.run(job)  # type: ignore[no-any-return]
+        return self._writer.run(job)
 
     def complete_upgrades(
         self,
@@ -536,7 +538,7 @@ class SQLiteStore(Store):
 
     def reply_times(self) -> list[tuple[str, str, float, float | None, float | None]]:
         """For each delivered message: (partner, type, delivered at, first acknowledgement, first other reply)."""
-        return [tuple(r) for r in self._reader().execute(sql.REPLY_TIMES)]  # type: ignore[misc]
+        return [tuple(r) for r in self._reader().execute(sql.REPLY_TIMES)]
 
 
 def open_sqlite(url: str, codecs: CodecRegistry) -> SQLiteStore:

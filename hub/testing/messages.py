@@ -13,7 +13,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 def example(name: str, **changes: Any) -> dict[str, Any]:
     """The example message ``examples/<name>.json`` with a fresh message_id and top-level changes."""
-    message = json.loads((EXAMPLES / f"{name}.json").read_text())
+    message: dict[str, Any] = json.loads((EXAMPLES / f"{name}.json").read_text())
     message["message_id"] = str(uuid.uuid4())
     if name in ("housing-appointment", "acknowledgement") and "recipient" not in changes:
         message.pop("recipient", None)  # a reply names its recipient only when a test says whom

@@ -161,7 +161,8 @@ class HubWorld:
         """GET /v1/messages/{id} (as the operator by default)."""
         response = self.get(who, f"/v1/messages/{record_id}")
         response.raise_for_status()
-        return response.json()  # type: ignore[no-any-return]
+        view: dict[str, Any] = response.json()  # the message view, a JSON object
+        return view
 
     def cli(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
         """Run ``hub ARGS --config CONFIG_DIR`` as a child process and capture its output."""

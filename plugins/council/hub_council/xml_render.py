@@ -106,4 +106,4 @@ def render_duty_to_refer(message: dict[str, Any]) -> bytes:
     if problems:
         listed = "; ".join(f"{where}: {what}" for where, what in problems[:10])
         raise RenderRefused(f"the DutyToRefer document would break {DUTY_TO_REFER_XSD}, so it was not sent: {listed}")
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)  # type: ignore[no-any-return]
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)

@@ -20,10 +20,14 @@ import functools
 import re
 from importlib.resources import files
 from importlib.resources.abc import Traversable
+from typing import TYPE_CHECKING
 
 from lxml import etree
 
 from hub.safe_xml import declared_dtd_marker, hardened_parser
+
+if TYPE_CHECKING:  # what a resolver hands back to lxml; the class exists only in the type stubs' module layout
+    from lxml.etree._docloader import _InputDocument
 
 DEFAULT_MAX_BYTES = 256 * 1024
 MAX_DEPTH = 32
@@ -82,7 +86,9 @@ class _SiblingResolver(etree.Resolver):
         super().__init__()
         self.folder = folder
 
-    def resolve(self, system_url: str, public_id: str, context: object) -> object:
+    def resolve(self, system_url: str | None, public_id: str | None, context: object) -> _InputDocument:
+        if system_url is None:  # lxml reports it as a parse error
+            raise FileNotFoundError("XSD include without a location: only files beside the schema are read")
         name = system_url.rsplit("/", 1)[-1]
         entry = self.folder.joinpath(name)
         if "/" in system_url or ":" in system_url or not entry.is_file():  # lxml reports it as a parse error

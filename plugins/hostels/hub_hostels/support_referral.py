@@ -8,7 +8,7 @@ without one no referral is sent and the sender is told why.
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hub import Refusal, TransformContext, derive_message
@@ -16,7 +16,7 @@ from hub import Refusal, TransformContext, derive_message
 ASSESSMENT_WINDOW = timedelta(hours=48)
 
 
-def _iso(moment: Any) -> str:
+def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 

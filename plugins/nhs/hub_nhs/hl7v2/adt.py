@@ -133,7 +133,7 @@ def discharge_notice(message: Hl7Message, sender_id: str) -> Parsed:
         "message_id": hub_message_id(facility, control),
         "type": "DischargeNotice",
         "schema_version": "1",
-        "created_at": rfc3339(created),  # type: ignore[arg-type]
+        "created_at": rfc3339(created),
         "sender": {"org_id": sender_id, "ods_code": facility},
         "payload": payload,
     }
