@@ -23,7 +23,7 @@ from importlib.resources.abc import Traversable
 
 from lxml import etree
 
-from hub.safe_xml import declared_dtd_marker, hardened_parser
+from hub import declared_dtd_marker, hardened_parser
 
 DEFAULT_MAX_BYTES = 256 * 1024
 MAX_DEPTH = 32

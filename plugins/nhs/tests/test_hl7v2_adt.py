@@ -10,7 +10,7 @@ from hub_nhs.hl7v2.parser import parse_message
 
 from hub import RenderError
 from hub.canonical import CanonicalValidator
-from hub.problems import InvalidMessage, UnparseableInput
+from hub.plugin_api.problems import InvalidMessage, UnparseableInput
 from hub.testing import PartnerSimulator, wait_until
 from hub.testing.messages import discharge_notice
 

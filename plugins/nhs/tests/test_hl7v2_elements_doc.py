@@ -16,7 +16,7 @@ from hl7_support import adt_a03
 from hub_nhs.hl7v2.adapter import Hl7v2Adapter
 
 from hub.canonical import CanonicalValidator
-from hub.problems import InvalidMessage
+from hub.plugin_api.problems import InvalidMessage
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "partners" / "nhs-hl7-mesh.md"
 _ROW = re.compile(
