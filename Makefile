@@ -37,6 +37,7 @@ demo: $(VENV)/.installed
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check hub plugins tests bench conftest.py
 	$(BIN)/ruff format --check hub plugins tests bench conftest.py
+	$(BIN)/lint-imports
 
 # Schemas, XSDs, example config and code tables must ship in the distributions, not be found in the checkout.
 install-check:
