@@ -38,6 +38,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check hub plugins tests bench conftest.py
 	$(BIN)/ruff format --check hub plugins tests bench conftest.py
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Schemas, XSDs, example config and code tables must ship in the distributions, not be found in the checkout.
 install-check:

@@ -3,17 +3,37 @@
 This module is the public face for plugin authors. Import from here only::
 
     from hub import hookimpl, Rendered, DeliveryOutcome, Transform, Refusal
+
+Most names come from the plugin API (``hub.plugin_api``); a few helpers every
+adapter needs come from the core: ``derive_message``, ``parse_json_strict``,
+the identifier checks and the hardened XML parser. The HTTP dependencies of
+``hub.plugin_api.callers`` (``Authenticated``, ``PartnerCaller``,
+``OperatorCaller``) and the XML helpers are loaded on first use, so importing
+``hub`` does not import the web framework or lxml. ``make lint`` checks that
+the built-in plugins import nothing of the hub but this module.
 """
 
 from __future__ import annotations
 
-import pluggy
+from typing import TYPE_CHECKING, Any
 
 from hub.canonical import derive_message
-from hub.events import HubEvent
-from hub.partners import Partner
-from hub.problems import InvalidMessage, PayloadTooLarge, Problem, UnparseableInput, read_each
-from hub.records import (
+from hub.identifiers import housing_authority_problem, nhs_number_problem, normalise_nhs_number
+from hub.plugin_api.data import CommandContext, HubData, ReplyTime
+from hub.plugin_api.events import HubEvent
+from hub.plugin_api.hookspecs import hookimpl
+from hub.plugin_api.partner import Agreement, Partner, PartnerReply, Receive, ReplyReading
+from hub.plugin_api.problems import (
+    ConfigError,
+    Conflict,
+    HubError,
+    InvalidMessage,
+    PayloadTooLarge,
+    Problem,
+    UnparseableInput,
+    read_each,
+)
+from hub.plugin_api.records import (
     Adapter,
     CodeField,
     DeliveryOutcome,
@@ -25,7 +45,6 @@ from hub.records import (
     MessageType,
     Parsed,
     PartnerKind,
-    PartnerReply,
     Refusal,
     Rendered,
     RenderError,
@@ -40,30 +59,68 @@ from hub.records import (
 )
 from hub.strict_json import parse_json_strict
 
-hookimpl = pluggy.HookimplMarker("hub")
-"""Marker for hook implementations: ``@hookimpl def hub_register_adapters(register): ...``."""
+_LAZY = {
+    # the HTTP dependencies for plugins' routes (hub_register_routes): importing them imports FastAPI
+    "Authenticated": "hub.plugin_api.callers",
+    "Caller": "hub.plugin_api.callers",
+    "OperatorCaller": "hub.plugin_api.callers",
+    "PartnerCaller": "hub.plugin_api.callers",
+    # the hardened XML parser every XML adapter uses: importing it imports lxml
+    "declared_dtd_marker": "hub.safe_xml",
+    "hardened_parser": "hub.safe_xml",
+}
+
+if TYPE_CHECKING:
+    from hub.plugin_api.callers import Authenticated, Caller, OperatorCaller, PartnerCaller
+    from hub.safe_xml import declared_dtd_marker, hardened_parser
+
+
+def __getattr__(name: str) -> Any:
+    """Load the names of ``_LAZY`` on first use."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hub' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Adapter",
+    "Agreement",
+    "Authenticated",
+    "Caller",
     "CodeField",
+    "CommandContext",
+    "ConfigError",
+    "Conflict",
     "DeliveryOutcome",
     "DestinationResolver",
     "GaugeSpec",
+    "HubData",
+    "HubError",
     "HubEvent",
     "InvalidMessage",
     "KeyProviderSpec",
     "Listener",
     "ListenerContext",
     "MessageType",
+    "OperatorCaller",
     "Parsed",
     "Partner",
+    "PartnerCaller",
     "PartnerKind",
     "PartnerReply",
     "PayloadTooLarge",
     "Problem",
+    "Receive",
     "Refusal",
     "RenderError",
     "Rendered",
+    "ReplyReading",
+    "ReplyTime",
     "ResolveContext",
     "RouteSetup",
     "RouteSpec",
@@ -73,8 +130,13 @@ __all__ = [
     "Transport",
     "UnparseableInput",
     "Unresolved",
+    "declared_dtd_marker",
     "derive_message",
+    "hardened_parser",
     "hookimpl",
+    "housing_authority_problem",
+    "nhs_number_problem",
+    "normalise_nhs_number",
     "parse_json_strict",
     "read_each",
 ]

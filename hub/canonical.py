@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import jsonschema_rs
 
 from hub.identifiers import nhs_number_problem
-from hub.problems import Problem
+from hub.plugin_api.problems import Problem
 
 if TYPE_CHECKING:
     from hub.plugins import HubPlugins

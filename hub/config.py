@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hub.partners import Operator, Partner, PartnerDirectory, parse_operator, parse_partner
-from hub.problems import ConfigError
+from hub.plugin_api.problems import ConfigError
 from hub.routes import Route, parse_route
+from hub.sections import Section
 
 if TYPE_CHECKING:
-    from hub.records import Vocabulary
+    from hub.plugin_api.records import Vocabulary
 
 DEFAULT_CONFIG_DIR = "config"
 
@@ -102,42 +103,6 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 
 
-class _Section:
-    """Typed reads from one TOML table, with errors that name file and key."""
-
-    def __init__(self, file: str, prefix: str, data: Any) -> None:
-        if not isinstance(data, dict):
-            raise ConfigError(f"{file}: {prefix} must be a table")
-        self.file, self.prefix, self.data = file, prefix, data
-        self.seen: set[str] = set()
-
-    def where(self, key: str) -> str:
-        return f"{self.file}: {self.prefix}.{key}" if self.prefix else f"{self.file}: {key}"
-
-    def get(self, key: str, kind: type | tuple[type, ...], default: Any) -> Any:
-        self.seen.add(key)
-        if key not in self.data:
-            return default
-        value = self.data[key]
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, kind) or (isinstance(value, bool) and kind in (int, float)):
-            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-            raise ConfigError(f"{self.where(key)}: expected {names}, got {value!r}")
-        return value
-
-    def positive(self, key: str, kind: type, default: Any) -> Any:
-        value = self.get(key, kind, default)
-        if value <= 0:
-            raise ConfigError(f"{self.where(key)}: must be greater than 0, got {value!r}")
-        return value
-
-    def finish(self) -> None:
-        unknown = sorted(set(self.data) - self.seen)
-        if unknown:
-            raise ConfigError(f"{self.where(unknown[0])}: unknown setting (known: {', '.join(sorted(self.seen))})")
-
-
 def installed_vocabulary() -> Vocabulary:
     """The vocabulary of the installed plugins (``load_plugins()``), for loading config without a running hub."""
     from hub.plugins import load_plugins
@@ -158,12 +123,12 @@ def load_settings(config_dir: Path, vocabulary: Vocabulary | None = None) -> Set
     for key in data:
         if key not in known_tables:
             raise ConfigError(f"{file}: unknown table [{key}] (known: {', '.join(sorted(known_tables))})")
-    server = _Section(file, "server", data.get("server", {}))
-    store = _Section(file, "store", data.get("store", {}))
-    delivery = _Section(file, "delivery", data.get("delivery", {}))
-    retry = _Section(file, "retry", data.get("retry", {}))
-    keys = _Section(file, "keys", data.get("keys", {}))
-    retention = _Section(file, "retention", data.get("retention", {}))
+    server = Section(file, "server", data.get("server", {}))
+    store = Section(file, "store", data.get("store", {}))
+    delivery = Section(file, "delivery", data.get("delivery", {}))
+    retry = Section(file, "retry", data.get("retry", {}))
+    keys = Section(file, "keys", data.get("keys", {}))
+    retention = Section(file, "retention", data.get("retention", {}))
     retention_days: dict[str, float] = {}
     if retention.data and vocabulary is None:
         vocabulary = installed_vocabulary()
@@ -218,7 +183,7 @@ def load_settings(config_dir: Path, vocabulary: Vocabulary | None = None) -> Set
     return settings
 
 
-def _store_settings(store: _Section, config_dir: Path) -> tuple[str, Path]:
+def _store_settings(store: Section, config_dir: Path) -> tuple[str, Path]:
     """``[store]``: the store's URL and the state directory, both absolute.
 
     ``url`` (``sqlite:///path``, a relative path resolved against the config directory), or the
@@ -273,12 +238,16 @@ def load_partners(config_dir: Path, vocabulary: Vocabulary | None = None) -> Par
         if key not in {"partner", "operator"}:
             raise ConfigError(f"partners.toml: unknown table [{key}] (use [[partner]] or [[operator]])")
     partners: list[Partner] = []
+    tokens: dict[str, tuple[str, ...]] = {}
     for index, raw in enumerate(data.get("partner", [])):
-        partners.append(parse_partner(_Section("partners.toml", f"partner[{index}]", raw), config_dir, vocabulary))
+        section = Section("partners.toml", f"partner[{index}]", raw)
+        partner, token_hashes = parse_partner(section, config_dir, vocabulary)
+        partners.append(partner)
+        tokens[partner.id] = token_hashes
     operators: list[Operator] = []
     for index, raw in enumerate(data.get("operator", [])):
-        operators.append(parse_operator(_Section("partners.toml", f"operator[{index}]", raw)))
-    return PartnerDirectory.build(partners, operators)
+        operators.append(parse_operator(Section("partners.toml", f"operator[{index}]", raw)))
+    return PartnerDirectory.build(partners, operators, tokens)
 
 
 def load_routes(config_dir: Path, partners: PartnerDirectory, vocabulary: Vocabulary | None = None) -> list[Route]:
@@ -289,7 +258,7 @@ def load_routes(config_dir: Path, partners: PartnerDirectory, vocabulary: Vocabu
         if key != "route":
             raise ConfigError(f"routes.toml: unknown table [{key}] (use [[route]])")
     routes = [
-        parse_route(_Section("routes.toml", f"route[{index}]", raw), partners, vocabulary)
+        parse_route(Section("routes.toml", f"route[{index}]", raw), partners, vocabulary)
         for index, raw in enumerate(data.get("route", []))
     ]
     names = [r.name for r in routes]

@@ -19,8 +19,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from hub.outbound import OutboundTransports
-from hub.problems import ConfigError
-from hub.records import Listener, ListenerContext
+from hub.plugin_api.problems import ConfigError
+from hub.plugin_api.records import Listener, ListenerContext
 
 if TYPE_CHECKING:
     from hub.runtime import Hub

@@ -18,25 +18,14 @@ receives whole messages, and the hub warns about it at start-up.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
 from typing import Any
+
+from hub.plugin_api.partner import Agreement
 
 ENVELOPE_FIELDS = frozenset(
     {"message_id", "type", "schema_version", "created_at", "correlation_id", "in_reply_to", "sender", "recipient",
      "consent", "lawful_basis"}
 )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Agreement:
-    """The message types a partner may receive, and for each, the payload paths."""
-
-    types: frozenset[str]
-    fields: dict[str, tuple[str, ...]] = field(default_factory=dict)
-
-    def allows_type(self, message_type: str) -> bool:
-        """True when this type may be delivered at all."""
-        return message_type in self.types
 
 
 def _keep(source: Any, paths: list[list[str]]) -> Any:

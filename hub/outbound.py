@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 import orjson
 
 from hub.minimise import minimise
-from hub.records import Adapter, Rendered, RenderError, Transport
+from hub.plugin_api.records import Adapter, Rendered, RenderError, Transport
 
 if TYPE_CHECKING:
-    from hub.partners import Partner
+    from hub.plugin_api.partner import Partner
     from hub.sealing import EnvelopeGate
     from hub.store.base import DeliveryJob
 

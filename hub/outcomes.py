@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from hub.records import DeliveryOutcome
+from hub.plugin_api.records import DeliveryOutcome
 
 # whose side a failed attempt failed on (recorded as ``failure`` on retry_scheduled and dead_lettered events)
 HUB = "hub"

@@ -14,77 +14,22 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hub.auth import hash_token, is_token_hash
-from hub.callers import Caller
-from hub.minimise import Agreement
-from hub.problems import ConfigError
+from hub.plugin_api.callers import Caller
+from hub.plugin_api.partner import Agreement, Partner, Receive
+from hub.plugin_api.problems import ConfigError
 from hub.replies import ReplyMapping
+from hub.sections import Section
 
 if TYPE_CHECKING:
-    from hub.config import _Section
-    from hub.records import Vocabulary
+    from hub.plugin_api.records import Vocabulary
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-
-
-@dataclass(frozen=True)
-class Receive:
-    """How a partner receives deliveries.
-
-    ``mode`` is ``push`` (the hub sends with ``transport`` to ``url``) or
-    ``pull`` (the partner collects from ``GET /v1/inbox``). ``options`` holds
-    transport-specific settings from the ``receive.options`` table (for example ``token_env``, the environment
-    variable with the bearer token the hub presents to the partner). ``reply`` (the ``receive.reply`` table) says
-    where the partner's synchronous JSON answer holds its reference and decision; the ``http`` transport reads it,
-    and any transport may (``partner.receive.reply.read(body)``).
-    """
-
-    mode: str = "pull"
-    transport: str = "http"
-    url: str | None = None
-    options: dict[str, Any] = field(default_factory=dict)
-    reply: ReplyMapping | None = None
-
-
-@dataclass(frozen=True)
-class Partner:
-    """One agency connected to the hub.
-
-    ``referral_contact`` (the optional ``referral_contact`` table) is the team other
-    agencies reach about what this partner sends when a message names no one, for
-    example a trust's discharge liaison team: ``name``, ``phone``, ``email`` and
-    ``organisation`` (the partner's name unless given). Transforms read it from
-    ``TransformContext.sender``.
-    ``adapter`` names the adapter that renders what it receives; None means the
-    hub's default adapter (``HubPlugins.default_adapter``).
-    """
-
-    id: str
-    name: str
-    kind: str
-    adapter: str | None = None
-    codes: dict[str, str] = field(default_factory=dict)
-    token_hashes: tuple[str, ...] = ()
-    receive: Receive = field(default_factory=Receive)
-    agreement: Agreement | None = None
-    client_cert_sha256: tuple[str, ...] = ()
-    sig_keys: tuple[Any, ...] = ()
-    enc_keys: tuple[Any, ...] = ()
-    tls_only: bool = False
-    referral_contact: dict[str, str] | None = None
-
-    @property
-    def seals(self) -> bool:
-        """True when messages to and from this partner travel in sealed envelopes."""
-        return bool(self.sig_keys and self.enc_keys)
-
-    def party(self) -> dict[str, str]:
-        """The canonical ``sender``/``recipient`` object for this partner."""
-        return {"org_id": self.id, **self.codes}
 
 
 @dataclass(frozen=True)
@@ -106,9 +51,19 @@ class PartnerDirectory:
     _by_cert: dict[str, Caller] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, partners: list[Partner], operators: list[Operator]) -> PartnerDirectory:
-        """Index partners and operators, refusing duplicate ids, tokens and codes."""
+    def build(
+        cls,
+        partners: list[Partner],
+        operators: list[Operator],
+        partner_tokens: Mapping[str, tuple[str, ...]] | None = None,
+    ) -> PartnerDirectory:
+        """Index partners and operators, refusing duplicate ids, tokens and codes.
+
+        ``partner_tokens`` maps a partner's id to the digests of its bearer tokens: they are kept here, never
+        in the ``Partner`` records plugins receive.
+        """
         directory = cls({}, {})
+        tokens = partner_tokens or {}
         for partner in partners:
             if partner.id in directory.partners:
                 raise ConfigError(f"partners.toml: partner id {partner.id!r} is declared twice")
@@ -121,7 +76,7 @@ class PartnerDirectory:
                         f"partners.toml: {code_field} {code!r} is claimed by both {other!r} and {partner.id!r}"
                     )
                 directory._by_code[key] = partner
-            for digest in partner.token_hashes:
+            for digest in tokens.get(partner.id, ()):
                 directory._add_token(digest, Caller(partner.id, "partner"))
             for fingerprint in partner.client_cert_sha256:
                 if fingerprint in directory._by_cert:
@@ -143,6 +98,10 @@ class PartnerDirectory:
                 f"partners.toml: the same token digest is given to {self._by_token[digest].id!r} and {caller.id!r}"
             )
         self._by_token[digest] = caller
+
+    def has_token(self, caller_id: str) -> bool:
+        """True when the partner or operator ``caller_id`` has at least one bearer token."""
+        return any(caller.id == caller_id for caller in self._by_token.values())
 
     def authenticate(self, token: str) -> Caller | None:
         """Return the caller a bearer token belongs to, or None."""
@@ -178,11 +137,9 @@ class PartnerDirectory:
         for key, partner in list(self._by_code.items()):
             if partner.id == partner_id:
                 self._by_code[key] = new
-        for digest in new.token_hashes:
-            self._by_token[digest] = Caller(partner_id, "partner")
 
 
-def _token_hashes(section: _Section) -> tuple[str, ...]:
+def _token_hashes(section: Section) -> tuple[str, ...]:
     single = section.get("token_sha256", str, None)
     many = section.get("token_sha256s", list, [])
     hashes = ([single] if single else []) + list(many)
@@ -195,7 +152,7 @@ def _token_hashes(section: _Section) -> tuple[str, ...]:
     return tuple(hashes)
 
 
-def _envelope_keys(section: _Section, base_dir: Path) -> dict[str, Any]:
+def _envelope_keys(section: Section, base_dir: Path) -> dict[str, Any]:
     from hub.envelope import EnvelopeError, load_jwk, load_jwk_set
 
     tls_only = section.get("tls_only", bool, False)
@@ -210,8 +167,6 @@ def _envelope_keys(section: _Section, base_dir: Path) -> dict[str, Any]:
         return {"tls_only": True}
     if tls_only:
         raise ConfigError(f"{section.where('tls_only')}: a partner with envelope keys is not tls_only; choose one")
-    from hub.config import _Section as Section
-
     keys = Section(section.file, f"{section.prefix}.keys", raw)
     out: dict[str, Any] = {"tls_only": False}
     for use in ("sig", "enc"):
@@ -257,7 +212,7 @@ def _check_key_set(loaded: list[Any], where: str, use: str) -> None:
         )
 
 
-def _fingerprints(section: _Section) -> tuple[str, ...]:
+def _fingerprints(section: Section) -> tuple[str, ...]:
     value = section.get("client_cert_sha256", (str, list), [])
     values = [value] if isinstance(value, str) else value
     out = []
@@ -269,7 +224,7 @@ def _fingerprints(section: _Section) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _checked_id(section: _Section) -> str:
+def _checked_id(section: Section) -> str:
     value: str | None = section.get("id", str, None)
     if value is None:
         raise ConfigError(f"{section.where('id')}: required")
@@ -278,8 +233,8 @@ def _checked_id(section: _Section) -> str:
     return value
 
 
-def parse_partner(section: _Section, base_dir: Path | None, vocabulary: Vocabulary) -> Partner:
-    """Build a ``Partner`` from one ``[[partner]]`` table, naming any bad key.
+def parse_partner(section: Section, base_dir: Path | None, vocabulary: Vocabulary) -> tuple[Partner, tuple[str, ...]]:
+    """Build a ``Partner`` from one ``[[partner]]`` table, with the digests of its tokens, naming any bad key.
 
     Key files named in ``[partner.keys]`` are read relative to ``base_dir`` (the config directory).
     ``kind``, the code fields and the agreement's types are checked against ``vocabulary``.
@@ -301,8 +256,6 @@ def parse_partner(section: _Section, base_dir: Path | None, vocabulary: Vocabula
         raise ConfigError(
             f'{section.where("receive")}: required: {{ mode = "push", url = "https://..." }} or {{ mode = "pull" }}'
         )
-    from hub.config import _Section as Section
-
     receive_section = Section(section.file, f"{section.prefix}.receive", receive_raw)
     mode = receive_section.get("mode", str, None)
     if mode is None:
@@ -326,13 +279,15 @@ def parse_partner(section: _Section, base_dir: Path | None, vocabulary: Vocabula
             raise ConfigError(f"{receive_section.where('reply')}: only a push partner answers deliveries")
         reply = ReplyMapping.from_section(Section(section.file, f"{receive_section.prefix}.reply", reply_raw))
     receive_section.finish()
+    name = section.get("name", str, partner_id)
+    adapter = section.get("adapter", str, None)
+    token_hashes = _token_hashes(section)  # read in the order the keys were always checked
     partner = Partner(
         id=partner_id,
-        name=section.get("name", str, partner_id),
+        name=name,
         kind=kind,
-        adapter=section.get("adapter", str, None),
+        adapter=adapter,
         codes=codes,
-        token_hashes=_token_hashes(section),
         receive=Receive(mode=mode, transport=transport, url=url, options=options, reply=reply),
         agreement=_parse_agreement(section, vocabulary),
         client_cert_sha256=_fingerprints(section),
@@ -340,7 +295,7 @@ def parse_partner(section: _Section, base_dir: Path | None, vocabulary: Vocabula
         **_envelope_keys(section, base_dir or Path(".")),
     )
     section.finish()
-    return partner
+    return partner, token_hashes
 
 
 # the shapes of the canonical schema's phone and email (schemas/canonical/v1/common.schema.json)
@@ -354,13 +309,11 @@ _CONTACT_FIELDS = {
 }
 
 
-def _referral_contact(section: _Section) -> dict[str, str] | None:
+def _referral_contact(section: Section) -> dict[str, str] | None:
     """The partner's ``referral_contact`` table, checked field by field (errors name the key, never the value)."""
     raw = section.get("referral_contact", dict, None)
     if raw is None:
         return None
-    from hub.config import _Section as Section
-
     table = Section(section.file, f"{section.prefix}.referral_contact", raw)
     contact: dict[str, str] = {}
     for key, (required, shape, what) in _CONTACT_FIELDS.items():
@@ -380,12 +333,10 @@ def _referral_contact(section: _Section) -> dict[str, str] | None:
     return contact
 
 
-def _parse_agreement(section: _Section, vocabulary: Vocabulary) -> Agreement | None:
+def _parse_agreement(section: Section, vocabulary: Vocabulary) -> Agreement | None:
     raw = section.get("agreement", dict, None)
     if raw is None:
         return None
-    from hub.config import _Section as Section
-
     known = vocabulary.message_types
 
     agreement = Section(section.file, f"{section.prefix}.agreement", raw)
@@ -415,7 +366,7 @@ def _parse_agreement(section: _Section, vocabulary: Vocabulary) -> Agreement | N
     return Agreement(frozenset(types), fields)
 
 
-def parse_operator(section: _Section) -> Operator:
+def parse_operator(section: Section) -> Operator:
     """Build an ``Operator`` from one ``[[operator]]`` table."""
     operator = Operator(id=_checked_id(section), token_hashes=_token_hashes(section))
     section.finish()

@@ -29,9 +29,9 @@ from typing import Any
 
 import pluggy
 
-from hub import hookspecs
-from hub.problems import PluginError
-from hub.records import (
+from hub.plugin_api import hookspecs
+from hub.plugin_api.problems import PluginError
+from hub.plugin_api.records import (
     Adapter,
     CodeField,
     DestinationResolver,

@@ -14,18 +14,18 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from hub.canonical import SCHEMA_VERSION
-from hub.problems import ConfigError, UnparseableInput
-from hub.records import PartnerReply
+from hub.plugin_api.partner import PartnerReply, ReplyReading
+from hub.plugin_api.problems import ConfigError, UnparseableInput
+from hub.sections import Section
 from hub.strict_json import parse_json_strict
 
 if TYPE_CHECKING:
-    from hub.config import _Section
-    from hub.partners import Partner
+    from hub.plugin_api.partner import Partner
 
 MAX_REPLY_BYTES = 64 * 1024
 MAX_REFERENCE = 128
@@ -71,15 +71,6 @@ class JsonPointer:
             else:
                 return _MISSING
         return current
-
-
-@dataclass(frozen=True)
-class ReplyReading:
-    """What one answer gave: the partner's reference, its decision, and what could not be used."""
-
-    receipt: str | None = None
-    reply: PartnerReply | None = None
-    warnings: list[str] = field(default_factory=list)
 
 
 def _same(value: Any, wanted: Scalar) -> bool:
@@ -135,7 +126,7 @@ class ReplyMapping:
     reason_code: JsonPointer | None = None
 
     @classmethod
-    def from_section(cls, section: _Section) -> ReplyMapping:
+    def from_section(cls, section: Section) -> ReplyMapping:
         """Build a mapping from a ``receive.reply`` table, naming file and key in any error."""
         pointers: dict[str, JsonPointer | None] = {}
         for key in ("reference", "decision", "reason", "reason_code"):

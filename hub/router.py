@@ -32,10 +32,10 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from hub.canonical import new_message_id
-from hub.events import HubEvent
 from hub.minimise import minimise
-from hub.problems import ConfigError, InvalidMessage, Problem
-from hub.records import Refusal, ResolveContext, TransformContext, Unresolved
+from hub.plugin_api.events import HubEvent
+from hub.plugin_api.problems import ConfigError, InvalidMessage, Problem
+from hub.plugin_api.records import Refusal, ResolveContext, TransformContext, Unresolved
 from hub.routes import Destination, Route
 from hub.store.base import Intake, NewDelivery, NewMessage, ReplyTarget
 

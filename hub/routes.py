@@ -36,13 +36,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from hub.problems import ConfigError
-from hub.records import DestinationResolver, RouteSetup
+from hub.plugin_api.problems import ConfigError
+from hub.plugin_api.records import DestinationResolver, RouteSetup
+from hub.sections import Section
 
 if TYPE_CHECKING:
-    from hub.config import _Section
     from hub.partners import PartnerDirectory
-    from hub.records import Vocabulary
+    from hub.plugin_api.records import Vocabulary
 
 OPERATORS = ("equals", "not_equals", "in", "not_in", "exists")
 _MISSING = object()
@@ -126,7 +126,7 @@ class Route:
         return message.get("type") == self.type and all(c.holds(message) for c in self.when)
 
 
-def _parse_condition(section: _Section, index: int, raw: Any) -> Condition:
+def _parse_condition(section: Section, index: int, raw: Any) -> Condition:
     where = f"{section.file}: {section.prefix}.when[{index}]"
     if not isinstance(raw, dict) or not isinstance(raw.get("field"), str):
         raise ConfigError(f"{where}: a condition is a table with 'field' and one of {', '.join(OPERATORS)}")
@@ -142,7 +142,7 @@ def _parse_condition(section: _Section, index: int, raw: Any) -> Condition:
     return Condition(raw["field"], op, value)
 
 
-def _parse_destination(section: _Section, raw: Any, partners: PartnerDirectory, vocabulary: Vocabulary) -> Destination:
+def _parse_destination(section: Section, raw: Any, partners: PartnerDirectory, vocabulary: Vocabulary) -> Destination:
     where = section.where("to")
     resolvers = vocabulary.destinations
     options: dict[str, Any]
@@ -170,7 +170,7 @@ def _parse_destination(section: _Section, raw: Any, partners: PartnerDirectory, 
     return Destination(kind, tuple(sorted(options.items())), resolver)
 
 
-def parse_route(section: _Section, partners: PartnerDirectory, vocabulary: Vocabulary) -> Route:
+def parse_route(section: Section, partners: PartnerDirectory, vocabulary: Vocabulary) -> Route:
     """Build a ``Route`` from one ``[[route]]`` table, naming any bad key; names are checked against ``vocabulary``."""
     name = section.get("name", str, None)
     if not name:

@@ -19,14 +19,14 @@ from hub.crypto.at_rest import AesGcmCodec, KeyProvider
 from hub.crypto.blind_index import index_of_message
 from hub.crypto.fingerprint import fingerprint, fingerprint_key
 from hub.crypto.keyring import KeyRingError
-from hub.delivery import DeliveryWorker
-from hub.intake import IntakeService
 from hub.metrics import Metrics
 from hub.outbound import OutboundTransports
 from hub.plugins import HubPlugins, load_plugins
 from hub.router import Router
 from hub.sealing import EnvelopeGate
+from hub.services.delivery import DeliveryWorker
 from hub.services.hub_data import HubData
+from hub.services.intake import IntakeService
 from hub.store import open_store
 from hub.store.base import Store
 
@@ -116,7 +116,7 @@ def _fingerprinter(key: bytes) -> Callable[[dict[str, Any]], str]:
 
 def open_key_provider(config: HubConfig, plugins: HubPlugins) -> KeyProvider:
     """Open the key provider ``[keys] provider`` names (``file`` unless a plugin adds another)."""
-    from hub.problems import ConfigError
+    from hub.plugin_api.problems import ConfigError
 
     spec = plugins.key_providers.get(config.settings.key_provider)
     if spec is None:
@@ -132,7 +132,7 @@ def open_key_provider(config: HubConfig, plugins: HubPlugins) -> KeyProvider:
 
 
 def _check_partner_plugins(config: HubConfig, plugins: HubPlugins) -> None:
-    from hub.problems import ConfigError
+    from hub.plugin_api.problems import ConfigError
 
     for partner in config.partners.partners.values():
         if partner.adapter is None:

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from hub.envelope import MEDIA_TYPE_COMPACT, MEDIA_TYPE_JSON, EnvelopeError, EnvelopeMetadata, open_envelope
 from hub.envelope import seal_envelope as _seal
-from hub.problems import Forbidden, InvalidMessage, Problem, UnparseableInput
-from hub.records import Rendered
+from hub.plugin_api.problems import Forbidden, InvalidMessage, Problem, UnparseableInput
+from hub.plugin_api.records import Rendered
 
 if TYPE_CHECKING:
     from hub.crypto.at_rest import KeyProvider

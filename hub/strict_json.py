@@ -24,7 +24,7 @@ import json
 import re
 from typing import Any
 
-from hub.problems import Problem, UnparseableInput
+from hub.plugin_api.problems import Problem, UnparseableInput
 
 DEFAULT_MAX_DEPTH = 32
 MAX_PROBLEMS = 20

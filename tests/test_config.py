@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from hub.config import load_config
-from hub.problems import ConfigError
+from hub.plugin_api.problems import ConfigError
 from hub.testing import write_config
 
 REPO_CONFIG = Path(__file__).resolve().parent.parent / "config"

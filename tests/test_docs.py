@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hub import hookspecs
+from hub.plugin_api import hookspecs
 
 ROOT = Path(__file__).resolve().parent.parent
 HOOKS = [name for name, value in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("hub_")]
@@ -41,7 +41,7 @@ def test_ci_runs_exactly_make_test() -> None:
 
 def test_the_integrators_guide_lists_every_event_kind() -> None:
     """Observers switch on ``HubEvent.kind``: the guide's list must be the hub's."""
-    from hub.events import EVENT_KINDS
+    from hub.plugin_api.events import EVENT_KINDS
 
     row = next(line for line in (ROOT / "docs" / "integrators.md").read_text().splitlines()
                if line.startswith("| `kind: str` |"))  # fmt: skip

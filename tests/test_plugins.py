@@ -16,8 +16,8 @@ from fastapi import APIRouter
 
 from hub import Rendered, RouteSpec, Transform, hookimpl
 from hub.auth import generate_token, hash_token
+from hub.plugin_api.problems import PluginError
 from hub.plugins import load_plugins
-from hub.problems import PluginError
 from hub.testing import RunningHub, write_config
 
 
@@ -161,7 +161,7 @@ def test_the_defaults_can_be_disabled_and_a_plugin_bring_its_own() -> None:
 
 
 def test_every_hook_call_goes_through_pluggy_so_tracing_sees_it(caplog) -> None:
-    from hub.events import HubEvent
+    from hub.plugin_api.events import HubEvent
 
     class Observer:
         @hookimpl
@@ -237,7 +237,7 @@ def test_an_observer_that_raises_does_not_break_intake(tmp_path: Path) -> None:
 ROUTES_PLUGIN = """
 from fastapi import APIRouter
 from hub import RouteSpec, hookimpl
-from hub.callers import Authenticated, OperatorCaller
+from hub.plugin_api.callers import Authenticated, OperatorCaller
 
 router = APIRouter()
 

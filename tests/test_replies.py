@@ -20,7 +20,7 @@ import requests
 
 from hub.auth import generate_token, hash_token
 from hub.config import load_settings
-from hub.problems import ConfigError
+from hub.plugin_api.problems import ConfigError
 from hub.store import open_store
 from hub.testing import PartnerSimulator, RunningHub, free_port, run_hub_cli, wait_until, write_config
 from hub.testing.messages import example

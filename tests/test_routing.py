@@ -20,8 +20,8 @@ from hub import (
     hookimpl,
 )
 from hub.config import RetryPolicy, load_config
+from hub.plugin_api.problems import ConfigError
 from hub.plugins import load_plugins
-from hub.problems import ConfigError
 from hub.retry import next_delay, should_dead_letter
 from hub.routes import Condition
 from hub.runtime import build_hub

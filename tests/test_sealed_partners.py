@@ -24,7 +24,7 @@ from hub.config import load_config, load_settings
 from hub.crypto.keyring import FileKeyRing
 from hub.envelope import EnvelopeError, EnvelopeMetadata, dump_jwk, generate_key, open_envelope, seal_envelope
 from hub.envelope.cli import envelope as envelope_cli
-from hub.problems import ConfigError
+from hub.plugin_api.problems import ConfigError
 from hub.store import open_store
 from hub.testing import write_config
 from hub.testing.messages import discharge_notice, housing_request

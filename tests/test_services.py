@@ -16,7 +16,7 @@ from hub.bodies import CodecRegistry
 from hub.config import Settings
 from hub.crypto.at_rest import AesGcmCodec
 from hub.crypto.keyring import FileKeyRing
-from hub.events import HubEvent
+from hub.plugin_api.events import HubEvent
 from hub.services import OperationRefused
 from hub.services.audit import verify_audit
 from hub.services.dead_letters import dead_letters

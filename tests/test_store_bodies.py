@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from hub.bodies import CodecRegistry, PlainCodec
-from hub.events import HubEvent
-from hub.intake import body_keys
-from hub.problems import Conflict
+from hub.plugin_api.events import HubEvent
+from hub.plugin_api.problems import Conflict
+from hub.services.intake import body_keys
 from hub.store.base import Intake, NewDelivery, NewMessage
 from hub.store.sqlite import SQLiteStore
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from hub.config import load_settings
-from hub.problems import ConfigError
+from hub.plugin_api.problems import ConfigError
 from hub.store import open_store
 from hub.store.url import sqlite_url
 

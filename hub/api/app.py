@@ -21,9 +21,9 @@ from hub.api import openapi as spec
 from hub.api.errors import install_error_handling
 from hub.api.routers import batch, docs, health, inbox, messages, metrics
 from hub.api.security import authenticate
-from hub.callers import AUTHENTICATOR, authenticated
 from hub.lifecycle import HubLifecycle
-from hub.records import RouteSpec
+from hub.plugin_api.callers import AUTHENTICATOR, authenticated
+from hub.plugin_api.records import RouteSpec
 from hub.runtime import Hub
 
 log = logging.getLogger("hub.api")

@@ -8,8 +8,8 @@ import orjson
 from fastapi import Depends, Request
 from starlette.responses import Response
 
-from hub.callers import Caller, partner_only
-from hub.problems import PayloadTooLarge, UnparseableInput
+from hub.plugin_api.callers import Caller, partner_only
+from hub.plugin_api.problems import PayloadTooLarge, UnparseableInput
 from hub.runtime import Hub
 
 

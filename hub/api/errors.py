@@ -22,8 +22,8 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.api.problem import error_response, problem_response
-from hub.events import HubEvent
-from hub.problems import HubError, Problem
+from hub.plugin_api.events import HubEvent
+from hub.plugin_api.problems import HubError, Problem
 from hub.store.base import Store
 
 log = logging.getLogger("hub.api")

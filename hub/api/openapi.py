@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from hub.canonical import SCHEMA_VERSION
-from hub.records import Adapter
+from hub.plugin_api.records import Adapter
 
 STATUS_DESCRIPTIONS = {
     400: "The body cannot be read (see the problem's errors for where)",

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-from hub.problems import HubError, Problem
+from hub.plugin_api.problems import HubError, Problem
 
 PROBLEM_TYPE_BASE = "urn:partner-hub:problem:"
 _SLUGS = {

@@ -1,7 +1,7 @@
 """How the HTTP API knows who is calling: a partner's client certificate or bearer token, or an operator's token.
 
 ``authenticate`` is installed on the app by ``create_app`` and reached through the dependencies in
-``hub.callers`` (``Authenticated``, ``PartnerCaller``, ``OperatorCaller``), which the hub's routers and
+``hub.plugin_api.callers`` (``Authenticated``, ``PartnerCaller``, ``OperatorCaller``), which the hub's routers and
 plugins' routes use alike.
 """
 
@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from fastapi import Request
 
 from hub.api.tls import client_cert_fingerprint
-from hub.callers import Caller
-from hub.problems import Unauthenticated
+from hub.plugin_api.callers import Caller
+from hub.plugin_api.problems import Unauthenticated
 
 if TYPE_CHECKING:
     from hub.runtime import Hub

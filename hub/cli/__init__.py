@@ -18,7 +18,7 @@ from __future__ import annotations
 import click
 
 from hub.cli.context import CommandContext
-from hub.problems import PluginError
+from hub.plugin_api.problems import PluginError
 
 
 class _HubGroup(click.Group):

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
 
-from hub.problems import ConfigError, PluginError
+from hub.plugin_api.problems import ConfigError, PluginError
 from hub.services.errors import OperationRefused
 
 if TYPE_CHECKING:
     from hub.config import HubConfig, Settings
-    from hub.events import HubEvent
+    from hub.plugin_api.events import HubEvent
     from hub.runtime import Hub
     from hub.store.base import Store
 
@@ -89,7 +89,7 @@ class StoreOnly:
 
     def emit(self, events: list[HubEvent]) -> None:
         """Tell observer plugins about committed events, as intake does."""
-        from hub.intake import emit_events
+        from hub.services.intake import emit_events
 
         emit_events(self.plugins, events)
 

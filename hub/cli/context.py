@@ -21,12 +21,12 @@ from pathlib import Path
 
 import click
 
-from hub.problems import ConfigError
+from hub.plugin_api.problems import ConfigError
 from hub.services.hub_data import HubData
 
 
 class CommandContext:
-    """Services the core offers to sub-commands."""
+    """Services the core offers to sub-commands (implements ``hub.plugin_api.data.CommandContext``)."""
 
     @contextmanager
     def hub_data(self, config_dir: Path | None) -> Iterator[HubData]:
@@ -47,3 +47,17 @@ class CommandContext:
             sys.exit(1)
         with opened_store(settings) as store:
             yield HubData(store)
+
+    def state_dir(self, config_dir: Path | None) -> Path:
+        """The hub's state directory (``[store] state_dir`` in hub.toml, else beside the store).
+
+        Reads the whole configuration, so a command that keeps files there runs only against a hub that would
+        start. Exits with a sentence on stderr (status 2) when the config cannot be read.
+        """
+        from hub.config import config_dir_from_env, load_config
+
+        try:
+            return Path(load_config(config_dir_from_env(config_dir)).settings.state_dir)
+        except ConfigError as exc:
+            click.echo(f"hub: {exc}", err=True)
+            sys.exit(2)

@@ -27,7 +27,7 @@ def partners_list(config_dir: Path | None) -> None:
     for p in directory.partners.values():
         codes = " ".join(f"{k}={v}" for k, v in p.codes.items())
         how = f"push {p.receive.transport} {p.receive.url or ''}".strip() if p.receive.mode == "push" else "pull"
-        token = "token set" if p.token_hashes else "NO TOKEN"
+        token = "token set" if directory.has_token(p.id) else "NO TOKEN"
         click.echo(f"{p.id:22} {p.kind:13} {codes:28} {how:50} {token}")
     for o in directory.operators.values():
         click.echo(f"{o.id:22} {'operator':13} {'':28} {'':50} {'token set' if o.token_hashes else 'NO TOKEN'}")

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from hub.cli.common import build, config_option, friendly_errors
-from hub.problems import HubError
+from hub.plugin_api.problems import HubError
 
 
 @click.command()
@@ -29,7 +29,7 @@ def send(files: tuple[Path, ...], as_partner: str, url: str | None, token: str |
     without it they are committed straight into this machine's store (an
     operator sending on a partner's behalf). A progress bar shows when there are many.
     """
-    from hub.problems import UnparseableInput
+    from hub.plugin_api.problems import UnparseableInput
     from hub.strict_json import parse_json_strict
 
     messages: list[tuple[str, dict[str, Any]]] = []

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from hub import hookimpl
 from hub.crypto.keyring import open_file_key_ring
 from hub.defaults.canonical_json import CanonicalJsonAdapter
 from hub.defaults.destinations import DESTINATIONS
 from hub.defaults.http_push import HttpPushTransport
-from hub.records import (
+from hub.plugin_api.hookspecs import hookimpl
+from hub.plugin_api.records import (
     Adapter,
     DestinationResolver,
     KeyProviderSpec,

@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from hub.problems import Problem, UnparseableInput
-from hub.records import Rendered
+from hub.plugin_api.problems import Problem, UnparseableInput
+from hub.plugin_api.records import Rendered
 from hub.strict_json import parse_json_strict
 
 if TYPE_CHECKING:
-    from hub.partners import Partner
+    from hub.plugin_api.partner import Partner
 
 MAX_DEPTH = 32
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.records import DestinationResolver, ResolveContext, RouteSetup, Unresolved
+from hub.plugin_api.records import DestinationResolver, ResolveContext, RouteSetup, Unresolved
 
 
 def _only(options: dict[str, Any], allowed: set[str], required: set[str]) -> None:

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
-from hub.records import DeliveryOutcome, Rendered
+from hub.plugin_api.records import DeliveryOutcome, Rendered
 
 if TYPE_CHECKING:
-    from hub.partners import Partner
+    from hub.plugin_api.partner import Partner
 
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
 

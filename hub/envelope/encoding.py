@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from hub.envelope.errors import EnvelopeError
-from hub.problems import UnparseableInput
+from hub.plugin_api.problems import UnparseableInput
 from hub.strict_json import parse_json_strict
 
 _ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"

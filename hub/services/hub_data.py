@@ -9,12 +9,13 @@ nothing that needs the keys.
 
 from __future__ import annotations
 
-from hub.services.partner_stats import ReplyTime, reply_times
+from hub.plugin_api.data import ReplyTime
+from hub.services.partner_stats import reply_times
 from hub.store.base import Store
 
 
 class HubData:
-    """What a plugin may read of the hub's store."""
+    """What a plugin may read of the hub's store (implements ``hub.plugin_api.data.HubData``)."""
 
     def __init__(self, store: Store) -> None:
         self._store = store

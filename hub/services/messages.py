@@ -11,7 +11,7 @@ import json
 import time
 from typing import Any
 
-from hub.events import HubEvent
+from hub.plugin_api.events import HubEvent
 from hub.services.errors import OperationRefused
 from hub.store.base import Store
 

@@ -3,36 +3,10 @@
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
 from typing import Any
 
+from hub.plugin_api.data import ReplyTime
 from hub.store.base import Store
-
-
-@dataclass(frozen=True)
-class ReplyTime:
-    """One delivered message and the partner's first replies to it (times are epoch seconds).
-
-    ``acknowledged_at`` is the partner's first Acknowledgement naming the message
-    (``in_reply_to``); ``answered_at`` its first other reply (for a council's
-    HousingRequest, the first HousingAppointment). Either is None until it comes.
-    """
-
-    partner: str
-    type: str
-    delivered_at: float
-    acknowledged_at: float | None
-    answered_at: float | None
-
-    @property
-    def seconds_to_acknowledgement(self) -> float | None:
-        """Time from delivery to the first acknowledgement (never negative), or None."""
-        return None if self.acknowledged_at is None else max(0.0, self.acknowledged_at - self.delivered_at)
-
-    @property
-    def seconds_to_answer(self) -> float | None:
-        """Time from delivery to the first answer (never negative), or None."""
-        return None if self.answered_at is None else max(0.0, self.answered_at - self.delivered_at)
 
 
 def reply_times(store: Store) -> list[ReplyTime]:

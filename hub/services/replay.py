@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from hub.events import HubEvent
+from hub.plugin_api.events import HubEvent
 from hub.store.base import Store
 
 
@@ -22,7 +22,7 @@ def replay(
     its dead deliveries); ``None`` replays every dead delivery. Ids that name no
     dead delivery are skipped, so an empty result with ids given means none of
     them was dead. The events are committed with the change, then passed to
-    ``notify`` (the observer plugins: ``hub.intake.emit_events``).
+    ``notify`` (the observer plugins: ``hub.services.intake.emit_events``).
     """
     events = store.replay(ids, time.time() if now is None else now)
     notify(events)

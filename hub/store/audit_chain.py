@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from hub.events import HubEvent
+from hub.plugin_api.events import HubEvent
 
 GENESIS = "0" * 64
 #: the hashed fields of an event row, in hashing order (every backend stores them as these columns)

@@ -31,7 +31,7 @@ import abc
 from collections.abc import Callable
 from typing import Any
 
-from hub.events import HubEvent
+from hub.plugin_api.events import HubEvent
 from hub.store.audit_chain import ChainReport
 from hub.store.records import AcceptResult, DeliveryJob, Intake, Outcome, ReplyTarget
 

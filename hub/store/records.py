@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from hub.events import HubEvent
+from hub.plugin_api.events import HubEvent
 
 
 class DeliveryState(StrEnum):

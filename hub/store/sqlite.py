@@ -26,8 +26,8 @@ from typing import Any
 import orjson
 
 from hub.bodies import BodyUnreadable, CodecRegistry, StoredBody
-from hub.events import HubEvent
-from hub.problems import Conflict, Problem, read_each
+from hub.plugin_api.events import HubEvent
+from hub.plugin_api.problems import Conflict, Problem, read_each
 from hub.store import sqlite_sql as sql
 from hub.store import views
 from hub.store.audit_chain import ChainReport, chain, verify

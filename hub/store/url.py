@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hub.problems import ConfigError
+from hub.plugin_api.problems import ConfigError
 
 SQLITE = "sqlite"
 #: scheme -> "module:function" that opens a store for a URL of that scheme

@@ -23,7 +23,7 @@ from typing import Any
 from hub.bodies import CodecRegistry
 from hub.crypto.at_rest import AesGcmCodec
 from hub.crypto.keyring import FileKeyRing
-from hub.events import HubEvent
+from hub.plugin_api.events import HubEvent
 from hub.store import Intake, NewDelivery, NewMessage, Store, open_store
 from hub.store.url import sqlite_path, sqlite_url
 

@@ -8,7 +8,7 @@ import pytest
 from stores import T0, plan
 
 from hub.bodies import BodyUnreadable
-from hub.events import HubEvent
+from hub.plugin_api.events import HubEvent
 from hub.store import DeliveryState, Outcome
 
 

@@ -8,7 +8,7 @@ import pytest
 from stores import T0, delivery_of, plan
 
 from hub.bodies import CodecRegistry, PlainCodec
-from hub.problems import Conflict
+from hub.plugin_api.problems import Conflict
 from hub.store import DeliveryState, Outcome
 
 LEASE = 30.0

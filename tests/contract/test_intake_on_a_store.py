@@ -10,10 +10,10 @@ from pathlib import Path
 
 from hub.canonical import CanonicalValidator
 from hub.config import load_config
-from hub.intake import IntakeService
 from hub.metrics import Metrics
 from hub.plugins import load_plugins
 from hub.router import Router
+from hub.services.intake import IntakeService
 from hub.store import DeliveryState, Store
 from hub.testing import write_config
 from hub.testing.messages import housing_request

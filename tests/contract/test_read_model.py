@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from stores import T0, delivery_of, plan
 
-from hub.events import HubEvent
+from hub.plugin_api.events import HubEvent
 from hub.store import DeliveryState, Outcome
 
 

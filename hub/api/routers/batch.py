@@ -12,8 +12,8 @@ from starlette.responses import Response
 from hub.api import openapi as spec
 from hub.api.deps import HubDep, SendingPartner, json_response, read_body
 from hub.api.errors import audit_error, internal_problem, new_incident
-from hub.problems import Forbidden, HubError, PayloadTooLarge, Problem, UnparseableInput
-from hub.records import as_parsed
+from hub.plugin_api.problems import Forbidden, HubError, PayloadTooLarge, Problem, UnparseableInput
+from hub.plugin_api.records import as_parsed
 
 log = logging.getLogger("hub.api")
 

@@ -13,10 +13,10 @@ from starlette.responses import Response
 
 from hub.api import openapi as spec
 from hub.api.deps import HubDep, SendingPartner, json_response
-from hub.events import HubEvent
 from hub.outbound import render_outbound
-from hub.problems import NotFound
-from hub.records import RenderError
+from hub.plugin_api.events import HubEvent
+from hub.plugin_api.problems import NotFound
+from hub.plugin_api.records import RenderError
 
 log = logging.getLogger("hub.api")
 

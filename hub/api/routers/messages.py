@@ -11,12 +11,12 @@ from starlette.responses import Response
 
 from hub.api import openapi as spec
 from hub.api.deps import HubDep, SendingPartner, json_response, read_body
-from hub.callers import Authenticated, Caller
 from hub.crypto.blind_index import nhs_index
-from hub.events import HubEvent
 from hub.identifiers import nhs_number_problem
 from hub.outcomes import for_partner
-from hub.problems import InvalidMessage, NotFound, Problem
+from hub.plugin_api.callers import Authenticated, Caller
+from hub.plugin_api.events import HubEvent
+from hub.plugin_api.problems import InvalidMessage, NotFound, Problem
 from hub.runtime import Hub
 from hub.sealing import SEALED_MEDIA_TYPES
 

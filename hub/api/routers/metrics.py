@@ -10,7 +10,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from hub.api import openapi as spec
 from hub.api.deps import HubDep
-from hub.callers import Caller, operator_only
+from hub.plugin_api.callers import Caller, operator_only
 
 MetricsReader = Annotated[Caller, Depends(operator_only("Metrics are for operators."))]
 

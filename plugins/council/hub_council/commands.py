@@ -3,8 +3,9 @@
 Both find the hub's files through ``--config DIR`` (default ``$HUB_CONFIG`` or
 ``./config``), as the core commands do: the imported postcode directory goes to
 ``geo.db`` beside the store unless ``--into`` (or ``$HUB_GEO_DB``) says where.
-``hub council-stats`` reads the hub's data through the ``CommandContext`` the
-``hub`` command passes (``@click.pass_obj``), never by opening the store.
+They reach the hub through the ``CommandContext`` the ``hub`` command passes
+(``@click.pass_obj``): its state directory, and its data for
+``hub council-stats``, never by opening the store.
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from hub_council.geo_import import GeoImportError, import_onspd
 from hub_council.postcodes import GEO_DB_ENV, PostcodeDirectory, default_table_path
+
+if TYPE_CHECKING:
+    from hub import CommandContext
 
 config_option = click.option(
     "--config", "config_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -26,25 +30,13 @@ config_option = click.option(
 )  # fmt: skip
 
 
-def _settings(config_dir: Path | None) -> Any:
-    """The hub's settings from ``hub.toml`` (exits with a sentence when the config cannot be read)."""
-    from hub.config import config_dir_from_env, load_config
-    from hub.problems import ConfigError
-
-    try:
-        return load_config(config_dir_from_env(config_dir)).settings
-    except ConfigError as exc:
-        click.echo(f"hub: {exc}", err=True)
-        sys.exit(2)
-
-
-def geo_db_path(config_dir: Path | None, into: Path | None) -> Path:
-    """Where the postcode directory lives: ``--into``, ``$HUB_GEO_DB``, or ``geo.db`` in the state directory."""
+def geo_db_path(hub: CommandContext, config_dir: Path | None, into: Path | None) -> Path:
+    """Where the postcode directory lives: ``--into``, ``$HUB_GEO_DB``, or ``geo.db`` in the hub's state directory."""
     if into is not None:
         return into
     if os.environ.get(GEO_DB_ENV):
         return Path(os.environ[GEO_DB_ENV])
-    return Path(_settings(config_dir).state_dir) / "geo.db"
+    return hub.state_dir(config_dir) / "geo.db"
 
 
 @click.group("geo")
@@ -57,14 +49,15 @@ def geo() -> None:
 @click.option("--into", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The SQLite file to write (default: $HUB_GEO_DB, or geo.db beside the store).")  # fmt: skip
 @config_option
-def geo_import(csv_file: Path, into: Path | None, config_dir: Path | None) -> None:
+@click.pass_obj
+def geo_import(hub: CommandContext, csv_file: Path, into: Path | None, config_dir: Path | None) -> None:
     """Load the ONSPD CSV (columns pcds, oslaua) into the postcode lookup, replacing the previous import.
 
     Streams the file in batches, so memory stays bounded for millions of rows.
     The new table replaces the old in one atomic step; a running hub picks it up
     at its next lookup.
     """
-    target = geo_db_path(config_dir, into)
+    target = geo_db_path(hub, config_dir, into)
     size = csv_file.stat().st_size
     try:
         with click.progressbar(length=size, label=f"Importing {csv_file.name}", file=sys.stderr,
@@ -86,11 +79,12 @@ def geo_import(csv_file: Path, into: Path | None, config_dir: Path | None) -> No
 @click.option("--into", "geo_db", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The SQLite file to read (default: as for import).")  # fmt: skip
 @config_option
-def geo_lookup(postcode: str, geo_db: Path | None, config_dir: Path | None) -> None:
+@click.pass_obj
+def geo_lookup(hub: CommandContext, postcode: str, geo_db: Path | None, config_dir: Path | None) -> None:
     """Print the local authority GSS code for POSTCODE (imported directory first, then the shipped table)."""
     directory = PostcodeDirectory()
     try:
-        code = directory.lookup(postcode, geo_db=geo_db_path(config_dir, geo_db), table=default_table_path())
+        code = directory.lookup(postcode, geo_db=geo_db_path(hub, config_dir, geo_db), table=default_table_path())
     finally:
         directory.close()
     if code is None:
@@ -103,7 +97,7 @@ def geo_lookup(postcode: str, geo_db: Path | None, config_dir: Path | None) -> N
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @config_option
 @click.pass_obj
-def council_stats_command(hub: Any, as_json: bool, config_dir: Path | None) -> None:
+def council_stats_command(hub: CommandContext, as_json: bool, config_dir: Path | None) -> None:
     """Each council's time from a delivered Duty to Refer to its first appointment (read-only)."""
     from hub_council.stats import council_stats
 

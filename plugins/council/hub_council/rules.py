@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub import Problem
-from hub.identifiers import housing_authority_problem
+from hub import Problem, housing_authority_problem
 
 LAW = (
     "a Duty to Refer (Homelessness Reduction Act 2017, s.213B) may only be made with the person's consent "

@@ -15,8 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from hub.services.hub_data import HubData
-    from hub.services.partner_stats import ReplyTime
+    from hub import HubData, ReplyTime
 
 REFERRAL_TYPE = "HousingRequest"
 

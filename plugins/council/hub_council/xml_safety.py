@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from lxml import etree
 
-from hub.safe_xml import declared_dtd_marker, hardened_parser
+from hub import declared_dtd_marker, hardened_parser
 
 if TYPE_CHECKING:  # what a resolver hands back to lxml; the class exists only in the type stubs' module layout
     from lxml.etree._docloader import _InputDocument

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -74,3 +75,26 @@ def test_geo_lookup_prints_the_authority(tmp_path: Path) -> None:
                              str(tmp_path / "none.db")], capture_output=True, text=True, timeout=60)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "E06000023"
+
+
+def test_geo_keeps_its_directory_in_the_hubs_state_directory(tmp_path: Path) -> None:
+    """Without ``--into``, the command asks the hub (``CommandContext.state_dir``) where its files go."""
+    from hub.testing import write_config
+
+    config = tmp_path / "config"
+    partners = [{"id": "trust-a", "kind": "nhs_trust", "receive": {"mode": "pull"}}]
+    write_config(config, partners=partners, settings={"store": {"state_dir": str(tmp_path / "state")}})
+    source = tmp_path / "onspd.csv"
+    source.write_text("pcds,oslaua\nBS1 4DJ,E06000023\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("HUB_GEO_DB", "HUB_CONFIG")}
+    result = subprocess.run([sys.executable, "-m", "hub", "geo", "import", str(source), "--config", str(config)],
+                            capture_output=True, text=True, timeout=60, env=env)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "state" / "geo.db").exists()
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "hub.toml").write_text("[store]\nstate_dir = 3\n")
+    result = subprocess.run([sys.executable, "-m", "hub", "geo", "import", str(source), "--config", str(broken)],
+                            capture_output=True, text=True, timeout=60, env=env)  # fmt: skip
+    assert result.returncode == 2 and result.stderr.startswith("hub: "), result.stderr

@@ -12,8 +12,7 @@ from hub_council.duty_to_refer import make_duty_to_refer
 from hub_council.geo_import import import_onspd
 from hub_council.postcodes import PostcodeDirectory
 
-from hub import InvalidMessage, Refusal, TransformContext
-from hub.partners import Partner
+from hub import InvalidMessage, Partner, Refusal, TransformContext
 
 
 @pytest.fixture

@@ -7,8 +7,7 @@ from pathlib import Path
 
 from hub_council.smtp_transport import SmtpTransport
 
-from hub import Partner, Rendered
-from hub.partners import Receive
+from hub import Partner, Receive, Rendered
 
 SEALED = Rendered("application/jose", b"eyJhbGciOi.sealed.envelope")
 

@@ -7,8 +7,8 @@ from pathlib import Path
 from click.testing import CliRunner
 from hub_council.stats import council_stats
 
+from hub import ReplyTime
 from hub.cli import main
-from hub.services.partner_stats import ReplyTime
 
 
 def test_stats_count_referrals_per_council_and_time_their_first_answers() -> None:

@@ -10,7 +10,7 @@ from hub_nhs.fhir.adapter import FhirR4Adapter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub.problems import HubError
+from hub import HubError
 
 ADAPTER = FhirR4Adapter()
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

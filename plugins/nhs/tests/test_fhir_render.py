@@ -15,8 +15,7 @@ from hub_nhs.fhir.adapter import FhirR4Adapter
 from hub_nhs.fhir.xml_codec import read_xml
 from lxml import etree
 
-from hub import Partner, Rendered
-from hub.partners import Receive
+from hub import Partner, Receive, Rendered
 from hub.testing.messages import example
 
 

@@ -9,8 +9,7 @@ from hub_nhs.hl7v2.adapter import Hl7v2Adapter
 from hub_nhs.hl7v2.conditions import not_known
 from hub_nhs.hl7v2.parser import parse_message, read_header
 
-from hub import InvalidMessage, Problem, UnparseableInput
-from hub.problems import Conflict
+from hub import Conflict, InvalidMessage, Problem, UnparseableInput
 
 VERSIONS = ["2.2", "2.3", "2.3.1", "2.4", "2.5", "2.5.1", "2.6", "2.7", "2.8", "2.8.1", "2.8.2"]
 PROBLEMS = [Problem("PID-3", "fails Modulus 11"), Problem("PV1-45", "required: the discharge date/time")]

@@ -8,9 +8,8 @@ from hl7_support import TEST_NHS_NUMBER, adt_a03, check_adt, hl7_hub_factory, se
 from hub_nhs.hl7v2.adapter import Hl7v2Adapter
 from hub_nhs.hl7v2.parser import parse_message
 
-from hub import RenderError
+from hub import InvalidMessage, RenderError, UnparseableInput
 from hub.canonical import CanonicalValidator
-from hub.problems import InvalidMessage, UnparseableInput
 from hub.testing import PartnerSimulator, wait_until
 from hub.testing.messages import discharge_notice
 

@@ -15,8 +15,8 @@ import pytest
 from hl7_support import adt_a03
 from hub_nhs.hl7v2.adapter import Hl7v2Adapter
 
+from hub import InvalidMessage
 from hub.canonical import CanonicalValidator
-from hub.problems import InvalidMessage
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "partners" / "nhs-hl7-mesh.md"
 _ROW = re.compile(

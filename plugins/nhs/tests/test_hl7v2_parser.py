@@ -11,7 +11,7 @@ from hub_nhs.hl7v2.parser import Delimiters, escape, parse_message, parse_messag
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.problems import HubError, UnparseableInput
+from hub import HubError, UnparseableInput
 
 
 @pytest.mark.parametrize("separator", ["\r", "\n", "\r\n"])

@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from hub.identifiers import housing_authority_problem
+from hub import housing_authority_problem
 from hub_nhs.fhir import codes
 from hub_nhs.fhir.bundle import Entry, MessageBundle
 from hub_nhs.fhir.reading import Reader

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from hub.identifiers import nhs_number_problem, normalise_nhs_number
+from hub import nhs_number_problem, normalise_nhs_number
 from hub_nhs.fhir import codes
 from hub_nhs.fhir.bundle import Entry
 from hub_nhs.fhir.reading import Reader

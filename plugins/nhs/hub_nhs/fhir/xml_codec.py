@@ -14,8 +14,7 @@ from typing import Any
 
 from lxml import etree
 
-from hub import Problem, UnparseableInput
-from hub.safe_xml import declared_dtd_marker, hardened_parser
+from hub import Problem, UnparseableInput, declared_dtd_marker, hardened_parser
 from hub_nhs.fhir.cardinality import json_primitive, repeats
 from hub_nhs.fhir.codes import FHIR_NS, XHTML_NS
 

@@ -49,8 +49,7 @@ import re
 import uuid
 from typing import Any
 
-from hub import InvalidMessage, Parsed, Problem, UnparseableInput
-from hub.identifiers import nhs_number_problem, normalise_nhs_number
+from hub import InvalidMessage, Parsed, Problem, UnparseableInput, nhs_number_problem, normalise_nhs_number
 from hub_nhs.fhir.codes import DISCHARGE_DESTINATIONS
 from hub_nhs.hl7v2.conditions import (
     UNSUPPORTED_EVENT_CODE,

@@ -13,10 +13,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from hub.problems import Problem
+from hub.plugin_api.partner import PartnerReply
+from hub.plugin_api.problems import Problem
 
 if TYPE_CHECKING:
-    from hub.partners import Partner
+    from hub.plugin_api.partner import Partner
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 
@@ -100,32 +101,6 @@ class Adapter(Protocol):
     def render(self, message: dict[str, Any], *, partner: Partner) -> Rendered:
         """Turn a canonical message into what ``partner`` receives."""
         ...
-
-
-REPLY_STATUSES = ("accepted", "rejected")
-
-
-@dataclass(frozen=True)
-class PartnerReply:
-    """A partner's business decision, given in its answer to a delivery instead of a later call-back.
-
-    ``status`` is ``accepted`` or ``rejected``. ``reference`` is the partner's own
-    reference for the item (at most 128 characters), ``reason`` a human-readable
-    reason (no personal data; at most 1000 characters are kept) and
-    ``reason_code`` a machine-readable one (at most 64). The hub records it as an
-    Acknowledgement (level ``business``) from that partner answering the
-    delivered message, routed to the message's sender like one the partner had
-    posted, and it marks the delivery acknowledged or rejected.
-    """
-
-    status: str
-    reference: str | None = None
-    reason: str | None = None
-    reason_code: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.status not in REPLY_STATUSES:
-            raise ValueError(f"PartnerReply status {self.status!r} is not one of {', '.join(REPLY_STATUSES)}")
 
 
 @dataclass
@@ -334,7 +309,7 @@ class RouteSpec:
     The hub mounts every route of ``router`` under ``prefix`` whatever path it declares, so a plugin cannot
     shadow the hub's own routes or another plugin's. Unless ``public`` is true, every route requires an
     authenticated caller (401 otherwise, before the parameters are looked at); narrow it with the
-    dependencies in ``hub.callers`` (``PartnerCaller``, ``OperatorCaller``). With ``public`` the routes need
+    dependencies in ``hub.plugin_api.callers`` (``PartnerCaller``, ``OperatorCaller``). With ``public`` the routes need
     no token and the OpenAPI document says so.
     """
 

@@ -1,11 +1,11 @@
 """Who is calling the HTTP API, as FastAPI dependencies that the hub's routes and plugins' routes share.
 
-Part of the plugin API: it imports nothing of the hub but ``hub.problems``. The HTTP face
+Part of the plugin API: it imports nothing of the hub but ``hub.plugin_api.problems``. The HTTP face
 (``hub.api.create_app``) installs the authenticator on the app; these dependencies ask it, so a plugin's
 route (``hub_register_routes``) authenticates exactly as the hub's own do::
 
     from fastapi import APIRouter
-    from hub.callers import Authenticated, OperatorCaller
+    from hub.plugin_api.callers import Authenticated, OperatorCaller
 
     router = APIRouter()
 
@@ -24,7 +24,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from hub.problems import Forbidden
+from hub.plugin_api.problems import Forbidden
 
 AUTHENTICATOR = "hub_authenticator"
 """The ``app.state`` attribute holding ``authenticate(request) -> Caller`` (set by the HTTP face)."""

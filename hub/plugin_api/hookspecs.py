@@ -34,9 +34,9 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from hub.events import HubEvent
-    from hub.problems import Problem
-    from hub.records import (
+    from hub.plugin_api.events import HubEvent
+    from hub.plugin_api.problems import Problem
+    from hub.plugin_api.records import (
         Adapter,
         CodeField,
         DestinationResolver,
@@ -52,6 +52,10 @@ if TYPE_CHECKING:
     )
 
 hookspec = pluggy.HookspecMarker("hub")
+"""Marker for hook specifications (the core's own, below)."""
+
+hookimpl = pluggy.HookimplMarker("hub")
+"""Marker for hook implementations: ``@hookimpl def hub_register_adapters(register): ...``."""
 
 
 @hookspec
@@ -196,7 +200,7 @@ def hub_register_routes(register: Callable[[RouteSpec], None]) -> None:
     ``/plugins/<name>`` whatever paths the router declares, so they can never shadow the hub's own routes.
     ``name`` must be unique across plugins: a second registration is refused with both plugins named.
     Unless ``RouteSpec.public`` is true every route requires an authenticated caller; a handler learns who
-    with the dependencies in ``hub.callers`` (``Authenticated``, ``PartnerCaller``, ``OperatorCaller``), the
+    with the dependencies in ``hub.plugin_api.callers`` (``Authenticated``, ``PartnerCaller``, ``OperatorCaller``), the
     same ones the hub's routes use. The routes appear in ``/openapi.json``; errors a handler raises as
     ``HubError`` are answered and audited like the hub's. A handler reads the hub's data through
     ``request.app.state.hub`` and its services, never by opening the store, and keeps blocking work off the

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from hub.events import HubEvent
-from hub.problems import InvalidMessage, Problem, UnparseableInput, UnsupportedMediaType, read_each
-from hub.records import Parsed, as_parsed
+from hub.plugin_api.events import HubEvent
+from hub.plugin_api.problems import InvalidMessage, Problem, UnparseableInput, UnsupportedMediaType, read_each
+from hub.plugin_api.records import Parsed, as_parsed
 from hub.router import Router
 from hub.sealing import SEALED_MEDIA_TYPES
 

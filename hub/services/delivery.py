@@ -33,20 +33,21 @@ import orjson
 
 from hub.outbound import OutboundTransports, render_outbound
 from hub.outcomes import HUB, failure_of
-from hub.problems import Conflict, HubError
-from hub.records import DeliveryOutcome, PartnerReply, RenderError
+from hub.plugin_api.partner import PartnerReply
+from hub.plugin_api.problems import Conflict, HubError
+from hub.plugin_api.records import DeliveryOutcome, RenderError
 from hub.replies import acknowledgement_for, checked_receipt
 from hub.retry import next_delay, should_dead_letter
 from hub.store.base import DeliveryJob, Outcome
 
 if TYPE_CHECKING:
     from hub.config import Settings
-    from hub.events import HubEvent
-    from hub.intake import IntakeService
     from hub.metrics import Metrics
     from hub.partners import PartnerDirectory
+    from hub.plugin_api.events import HubEvent
     from hub.plugins import HubPlugins
     from hub.sealing import EnvelopeGate
+    from hub.services.intake import IntakeService
     from hub.store.base import Store
 
 log = logging.getLogger("hub.delivery")

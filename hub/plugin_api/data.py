@@ -1,0 +1,62 @@
+"""What plugins may read of the hub's data: a read-only view, never the store itself.
+
+A plugin command reaches the view through the ``CommandContext`` the ``hub``
+command hands it (``@click.pass_obj``); a gauge registered with
+``GaugeSpec(..., with_data=True)`` gets it at every scrape. The view carries
+clear routing metadata only (ids, types, partners, times): no body, nothing
+that needs the keys. The hub's services implement these protocols
+(``hub.services.hub_data.HubData``, ``hub.cli.context.CommandContext``).
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class ReplyTime:
+    """One delivered message and the partner's first replies to it (times are epoch seconds).
+
+    ``acknowledged_at`` is the partner's first Acknowledgement naming the message
+    (``in_reply_to``); ``answered_at`` its first other reply (for a council's
+    HousingRequest, the first HousingAppointment). Either is None until it comes.
+    """
+
+    partner: str
+    type: str
+    delivered_at: float
+    acknowledged_at: float | None
+    answered_at: float | None
+
+    @property
+    def seconds_to_acknowledgement(self) -> float | None:
+        """Time from delivery to the first acknowledgement (never negative), or None."""
+        return None if self.acknowledged_at is None else max(0.0, self.acknowledged_at - self.delivered_at)
+
+    @property
+    def seconds_to_answer(self) -> float | None:
+        """Time from delivery to the first answer (never negative), or None."""
+        return None if self.answered_at is None else max(0.0, self.answered_at - self.delivered_at)
+
+
+class HubData(Protocol):
+    """The read-only view of the hub's data that plugins receive."""
+
+    def reply_times(self) -> list[ReplyTime]:
+        """Every delivered message with its partner's first acknowledgement and first answer."""
+        ...
+
+
+class CommandContext(Protocol):
+    """What the ``hub`` command hands every sub-command, plugins' commands included (``@click.pass_obj``)."""
+
+    def hub_data(self, config_dir: Path | None) -> AbstractContextManager[HubData]:
+        """The read-only data of the hub configured in ``config_dir`` (default ``$HUB_CONFIG`` or ``./config``)."""
+        ...
+
+    def state_dir(self, config_dir: Path | None) -> Path:
+        """The directory where the hub and its plugins keep their files (``[store] state_dir`` in hub.toml)."""
+        ...
