@@ -22,7 +22,7 @@ from hub.services.audit import verify_audit
 from hub.services.dead_letters import dead_letters
 from hub.services.hub_data import HubData
 from hub.services.keys import keys_to_rewrap, list_keys, open_key_ring, retire_key, rewrap, rotate_key
-from hub.services.messages import find_by_nhs_number, list_messages, view_message
+from hub.services.messages import find_by_nhs_number, list_messages, view_for_caller, view_message
 from hub.services.partner_stats import partner_stats
 from hub.services.replay import replay
 from hub.services.retention import run_retention
@@ -232,3 +232,18 @@ def test_tokens_are_written_as_digests_after_each_id(tmp_path: Path) -> None:
     assert tokens["trust-a"] not in partners.read_text()
     issued = issue_token()
     assert issued.toml_line == f'token_sha256 = "{hash_token(issued.token)}"'
+
+
+def test_a_message_view_is_shaped_for_who_asks(place: Place) -> None:
+    """The one view the API and the CLI share: operators see error texts, partners an outcome, strangers nothing."""
+    record, _, delivery = store_message(place.store, sender="trust-a", to="council-luton")
+    finish(place.store, "dead", T0 + 1)
+    operator = view_for_caller(place.store, record, caller="ops", is_operator=True)
+    assert operator is not None and operator["deliveries"][0]["last_error"] == "HTTP 503"
+    sender = view_for_caller(place.store, record, caller="trust-a", is_operator=False)
+    assert sender is not None and "last_error" not in sender["deliveries"][0]
+    assert sender["deliveries"][0]["outcome"] == "dead_lettered"
+    recipient = view_for_caller(place.store, record, caller="council-luton", is_operator=False)
+    assert recipient is not None and [d["id"] for d in recipient["deliveries"]] == [delivery]
+    assert recipient["derived"] == [] and all(e.get("partner") == "council-luton" for e in recipient["timeline"])
+    assert view_for_caller(place.store, record, caller="steps-luton", is_operator=False) is None

@@ -50,13 +50,41 @@ def view_message(
     return view
 
 
-def find_by_nhs_number(store: Store, index_key: bytes, nhs_number: str, *, actor: str) -> list[dict[str, Any]]:
+def view_for_caller(store: Store, record_id: str, *, caller: str, is_operator: bool) -> dict[str, Any] | None:
+    """One message as ``caller`` may see it; None when there is none it may see (as if it did not exist).
+
+    An operator sees the whole view. A partner sees only a message it sent or
+    received, without the transports' error texts (they name other partners'
+    hosts and addresses: ``hub.outcomes.for_partner``); a recipient that is not
+    the sender sees only its own deliveries and the timeline events that name it,
+    and no derived messages. Reads clear routing metadata only: nothing is audited.
+    """
+    from hub.outcomes import for_partner
+
+    if not is_operator and not store.may_read(caller, record_id):
+        return None
+    view = store.message_view(record_id)
+    if view is None or is_operator:
+        return view
+    view = for_partner(view)
+    if view["sender"] != caller:
+        view["deliveries"] = [d for d in view["deliveries"] if d["partner"] == caller]
+        view["timeline"] = [e for e in view["timeline"] if e.get("partner") == caller]
+        view["derived"] = []
+    return view
+
+
+def find_by_nhs_number(
+    store: Store, index_key: bytes, nhs_number: str, *, actor: str, partner: str | None = None
+) -> list[dict[str, Any]]:
     """Every stored message about the person with this NHS number, through the keyed blind index.
 
     Nothing is decrypted. Each row: ``id``, ``message_id``, ``type``, ``sender``,
-    ``received_at``. The search is audited as ``searched`` (with how many were
-    found, never the number). Refused, with what is wrong with it (never the number
-    itself), when ``nhs_number`` is not a valid NHS number; nothing is audited then.
+    ``received_at``. With ``partner``, only what that partner may find: what it
+    sent, or received with the NHS number in its copy (an operator passes None).
+    The search is audited as ``searched`` (with how many were found, never the
+    number). Refused, with what is wrong with it (never the number itself), when
+    ``nhs_number`` is not a valid NHS number; nothing is audited then.
     """
     from hub.crypto.blind_index import nhs_index
     from hub.identifiers import nhs_number_problem
@@ -64,6 +92,6 @@ def find_by_nhs_number(store: Store, index_key: bytes, nhs_number: str, *, actor
     why = nhs_number_problem(nhs_number)
     if why:
         raise OperationRefused(why)
-    rows = store.find_by_index(nhs_index(index_key, nhs_number))
+    rows = store.find_by_index(nhs_index(index_key, nhs_number), partner)
     store.audit([HubEvent("searched", "", time.time(), detail={"by": "nhs_number", "found": len(rows)}, actor=actor)])
     return rows

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from hub.api import openapi as spec
 from hub.api.deps import HubDep, SendingPartner, json_response, read_body
-from hub.crypto.blind_index import nhs_index
-from hub.identifiers import nhs_number_problem
-from hub.outcomes import for_partner
-from hub.plugin_api.callers import Authenticated, Caller
-from hub.plugin_api.events import HubEvent
+from hub.plugin_api.callers import Authenticated
 from hub.plugin_api.problems import InvalidMessage, NotFound, Problem
 from hub.runtime import Hub
 from hub.sealing import SEALED_MEDIA_TYPES
+from hub.services.errors import OperationRefused
+from hub.services.messages import find_by_nhs_number, view_for_caller
 
 
 async def post_message(request: Request, caller: SendingPartner, hub: HubDep) -> Response:
@@ -41,35 +37,19 @@ async def post_message(request: Request, caller: SendingPartner, hub: HubDep) ->
 
 async def find_messages(caller: Authenticated, hub: HubDep, nhs_number: str) -> Response:
     """The messages about one person the caller may read, found through the blind index; audited."""
-    why = nhs_number_problem(nhs_number)
-    if why:
-        raise InvalidMessage("The NHS number to search for is not valid.", [Problem("query nhs_number", why)])
-    index = nhs_index(hub.keys.index_key(), nhs_number)
-    rows = await asyncio.to_thread(hub.store.find_by_index, index, None if caller.is_operator else caller.id)
-    await hub.store.audit_async([HubEvent("searched", "", time.time(), actor=caller.id,
-                                          detail={"by": "nhs_number", "found": len(rows)})])  # fmt: skip
+    try:
+        rows = await asyncio.to_thread(find_by_nhs_number, hub.store, hub.keys.index_key(), nhs_number,
+                                       actor=caller.id, partner=None if caller.is_operator else caller.id)  # fmt: skip
+    except OperationRefused as refused:
+        raise InvalidMessage("The NHS number to search for is not valid.",
+                             [Problem("query nhs_number", str(refused))]) from None  # fmt: skip
     return json_response({"items": rows})
-
-
-def message_view_for(hub: Hub, caller: Caller, message_id: str) -> dict[str, Any] | None:
-    """The view of one message as ``caller`` may see it, or None when there is none it may see (blocking)."""
-    if not caller.is_operator and not hub.store.may_read(caller.id, message_id):
-        return None
-    view = hub.store.message_view(message_id)
-    if view is None or caller.is_operator:
-        return view
-    view = for_partner(view)  # error texts name other partners' hosts and addresses: operators only
-    if view["sender"] != caller.id:
-        # a recipient sees its own deliveries and their events, not other partners' or the routing detail
-        view["deliveries"] = [d for d in view["deliveries"] if d["partner"] == caller.id]
-        view["timeline"] = [e for e in view["timeline"] if e.get("partner") == caller.id]
-        view["derived"] = []
-    return view
 
 
 async def get_message(message_id: str, caller: Authenticated, hub: HubDep) -> Response:
     """State and timeline of one message the caller may see; 404 otherwise."""
-    view = await asyncio.to_thread(message_view_for, hub, caller, message_id)
+    view = await asyncio.to_thread(view_for_caller, hub.store, message_id, caller=caller.id,
+                                   is_operator=caller.is_operator)  # fmt: skip
     if view is None:
         raise NotFound(f"No message {message_id} that you may see.")
     return json_response(view)
