@@ -23,24 +23,36 @@ log = logging.getLogger("hub.api")
 NOT_RENDERED = "the hub could not render this message; an operator has been told"
 
 
-async def get_inbox(caller: SendingPartner, hub: HubDep, limit: int = 50) -> Response:
-    """The oldest waiting messages in the partner's format, through the same pipeline as a push; audited."""
-    partner = hub.config.partners.get(caller.id)
-    assert partner is not None
-    adapter = hub.plugins.adapter_for(partner.adapter)
-    jobs = await asyncio.to_thread(hub.store.inbox, caller.id, max(1, min(limit, 500)))
+def rendered_items(jobs: list[Any], partner: Any, adapter: Any, gate: Any) -> list[dict[str, Any]]:
+    """Each waiting job rendered, minimised and sealed for ``partner`` (blocking: adapters and sealing do CPU work).
+
+    A job that cannot be rendered is listed with an error instead, so it does not block the others.
+    """
     items: list[dict[str, Any]] = []
     for job in jobs:
         item: dict[str, Any] = {"id": job.delivery_id, "message_id": job.message_id, "type": job.type}
         try:
-            rendered = render_outbound(job, partner, adapter, hub.gate)
-        except RenderError as exc:  # one message that cannot be rendered must not block the others
-            log.warning("delivery %s to %s cannot be rendered: %s", job.delivery_id, caller.id, exc)
+            rendered = render_outbound(job, partner, adapter, gate)
+        except RenderError as exc:
+            log.warning("delivery %s to %s cannot be rendered: %s", job.delivery_id, partner.id, exc)
             items.append({**item, "error": NOT_RENDERED})
             continue
         is_json = rendered.content_type.endswith("json")
         body = orjson.loads(rendered.body) if is_json else rendered.body.decode("utf-8", "replace")
         items.append({**item, "content_type": rendered.content_type, "body": body})
+    return items
+
+
+async def get_inbox(caller: SendingPartner, hub: HubDep, limit: int = 50) -> Response:
+    """The oldest waiting messages in the partner's format, through the same pipeline as a push; audited.
+
+    Reading, rendering and sealing run in the thread pool, off the event loop that serves other requests.
+    """
+    partner = hub.config.partners.get(caller.id)
+    assert partner is not None
+    adapter = hub.plugins.adapter_for(partner.adapter)
+    jobs = await asyncio.to_thread(hub.store.inbox, caller.id, max(1, min(limit, 500)))
+    items = await asyncio.to_thread(rendered_items, jobs, partner, adapter, hub.gate)
     if jobs:
         now = time.time()
         await hub.store.audit_async([HubEvent("body_read", job.record_id, now, delivery_id=job.delivery_id,
