@@ -20,7 +20,7 @@ from hub.plugin_api.records import Adapter, Rendered, RenderError, Transport
 if TYPE_CHECKING:
     from hub.plugin_api.partner import Partner
     from hub.sealing import EnvelopeGate
-    from hub.store.base import DeliveryJob
+    from hub.store.records import DeliveryJob
 
 log = logging.getLogger("hub.outbound")
 

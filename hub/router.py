@@ -37,7 +37,7 @@ from hub.plugin_api.events import HubEvent
 from hub.plugin_api.problems import ConfigError, InvalidMessage, Problem
 from hub.plugin_api.records import Refusal, ResolveContext, TransformContext, Unresolved
 from hub.routes import Destination, Route
-from hub.store.base import Intake, NewDelivery, NewMessage, ReplyTarget
+from hub.store.records import Intake, NewDelivery, NewMessage, ReplyTarget
 
 if TYPE_CHECKING:
     from hub.canonical import CanonicalValidator

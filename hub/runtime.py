@@ -28,7 +28,7 @@ from hub.services.delivery import DeliveryWorker
 from hub.services.hub_data import HubData
 from hub.services.intake import IntakeService
 from hub.store import open_store
-from hub.store.base import Store
+from hub.store.ports import Store
 
 log = logging.getLogger("hub")
 

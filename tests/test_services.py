@@ -27,7 +27,7 @@ from hub.services.partner_stats import partner_stats
 from hub.services.replay import replay
 from hub.services.retention import run_retention
 from hub.services.tokens import add_tokens, issue_token
-from hub.store.base import Intake, NewDelivery, NewMessage, Outcome
+from hub.store.records import Intake, NewDelivery, NewMessage, Outcome
 from hub.store.sqlite import SQLiteStore
 
 PASSPHRASE = "a long test passphrase"

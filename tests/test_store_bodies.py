@@ -14,7 +14,7 @@ from hub.bodies import CodecRegistry, PlainCodec
 from hub.plugin_api.events import HubEvent
 from hub.plugin_api.problems import Conflict
 from hub.services.intake import body_keys
-from hub.store.base import Intake, NewDelivery, NewMessage
+from hub.store.records import Intake, NewDelivery, NewMessage
 from hub.store.sqlite import SQLiteStore
 
 SENDER = "trust-a"

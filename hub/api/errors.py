@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from hub.api.problem import error_response, problem_response
 from hub.plugin_api.events import HubEvent
 from hub.plugin_api.problems import HubError, Problem
-from hub.store.base import Store
+from hub.store.ports import Store
 
 log = logging.getLogger("hub.api")
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from hub.config import HubConfig, Settings
     from hub.plugin_api.events import HubEvent
     from hub.runtime import Hub
-    from hub.store.base import Store
+    from hub.store.ports import Store
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hub.store.audit_chain import ChainReport
-from hub.store.base import Store
+from hub.store.ports import Store
 
 
 def verify_audit(store: Store) -> ChainReport:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hub.store.base import Store
+from hub.store.ports import Store
 
 
 @dataclass

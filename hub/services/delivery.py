@@ -38,7 +38,7 @@ from hub.plugin_api.problems import Conflict, HubError
 from hub.plugin_api.records import DeliveryOutcome, RenderError
 from hub.replies import acknowledgement_for, checked_receipt
 from hub.retry import next_delay, should_dead_letter
-from hub.store.base import DeliveryJob, Outcome
+from hub.store.records import DeliveryJob, Outcome
 
 if TYPE_CHECKING:
     from hub.config import Settings
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from hub.plugins import HubPlugins
     from hub.sealing import EnvelopeGate
     from hub.services.intake import IntakeService
-    from hub.store.base import Store
+    from hub.store.ports import Store
 
 log = logging.getLogger("hub.delivery")
 

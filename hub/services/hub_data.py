@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from hub.plugin_api.data import ReplyTime
 from hub.services.partner_stats import reply_times
-from hub.store.base import Store
+from hub.store.ports import Store
 
 
 class HubData:

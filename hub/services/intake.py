@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from hub.metrics import Metrics
     from hub.plugins import HubPlugins
     from hub.sealing import EnvelopeGate
-    from hub.store.base import Store
+    from hub.store.ports import Store
 
 log = logging.getLogger("hub.intake")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from hub.config import Settings
 from hub.crypto.keyring import FileKeyRing, KeyInfo, KeyRingError, passphrase_from_env
 from hub.services.errors import OperationRefused
-from hub.store.base import Store
+from hub.store.ports import Store
 
 
 def _file_provider(settings: Settings) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from hub.plugin_api.events import HubEvent
 from hub.services.errors import OperationRefused
-from hub.store.base import Store
+from hub.store.ports import Store
 
 
 def list_messages(

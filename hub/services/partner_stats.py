@@ -6,7 +6,7 @@ import statistics
 from typing import Any
 
 from hub.plugin_api.data import ReplyTime
-from hub.store.base import Store
+from hub.store.ports import Store
 
 
 def reply_times(store: Store) -> list[ReplyTime]:

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 
 from hub.plugin_api.events import HubEvent
-from hub.store.base import Store
+from hub.store.ports import Store
 
 
 def replay(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from hub.config import Settings
 from hub.services.errors import OperationRefused
-from hub.store.base import Store
+from hub.store.ports import Store
 
 
 @dataclass
