@@ -180,15 +180,29 @@ class HubWorld:
         """The hub's public envelope encryption key (what a partner seals to the hub with)."""
         return self._ring().envelope_decryption_keys()[0].public()
 
-    def db_count(self, table: str = "messages", message_type: str | None = None) -> int:
-        """Stored ``messages`` (of one type) or ``deliveries``, as the hub's store counts them (no keys needed)."""
+    def stored_messages(self, message_type: str | None = None) -> list[dict[str, Any]]:
+        """Every stored message (of one type), newest first, as the store's read model lists them.
+
+        Each is ``{"id", "message_id", "type", "sender", "received_at", "status"}`` (no body, so no keys needed).
+        """
         from hub.config import load_settings
         from hub.store import open_store
 
         store = open_store(load_settings(self.config_dir).store_url)
         try:
-            if table == "messages" and message_type is not None:
-                return len(store.list_messages(limit=1_000_000, message_type=message_type))
+            return store.list_messages(limit=1_000_000, message_type=message_type)
+        finally:
+            store.close()
+
+    def db_count(self, table: str = "messages", message_type: str | None = None) -> int:
+        """Stored ``messages`` (of one type) or ``deliveries``, as the hub's store counts them (no keys needed)."""
+        from hub.config import load_settings
+        from hub.store import open_store
+
+        if table == "messages" and message_type is not None:
+            return len(self.stored_messages(message_type))
+        store = open_store(load_settings(self.config_dir).store_url)
+        try:
             counts = store.counts()
         finally:
             store.close()
