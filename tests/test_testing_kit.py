@@ -98,3 +98,18 @@ def test_loading_the_plugin_starts_nothing_and_imports_no_server_code() -> None:
 def test_the_hub_distribution_declares_the_plugin_under_pytest11() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["entry-points"]["pytest11"] == {"hub": "hub.testing.pytest_plugin"}
+
+
+def test_write_config_names_the_store_by_url_and_the_older_form_a_caller_gives_still_loads(tmp_path: Path) -> None:
+    from hub.config import load_settings
+    from hub.testing import write_config
+
+    config = write_config(tmp_path / "new", partners=[], make_keys=False)
+    written = tomllib.loads((config / "hub.toml").read_text())["store"]
+    assert written == {"url": f"sqlite:///{(config / 'hub.db').resolve()}"}
+    settings = load_settings(config)
+    assert (settings.store_path, settings.state_dir) == ((config / "hub.db").resolve(), config.resolve())
+
+    older = write_config(tmp_path / "old", partners=[], make_keys=False, settings={"store": {"path": "old.db"}})
+    assert tomllib.loads((older / "hub.toml").read_text())["store"] == {"path": "old.db"}  # not mixed with url
+    assert load_settings(older).store_path == (older / "old.db").resolve()
