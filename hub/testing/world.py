@@ -180,6 +180,19 @@ class HubWorld:
         """The hub's public envelope encryption key (what a partner seals to the hub with)."""
         return self._ring().envelope_decryption_keys()[0].public()
 
+    def open_sealed(self, partner_id: str, envelope: str | bytes, hub_id: str = "hub") -> bytes:
+        """Open an envelope the hub sealed for sealed partner ``partner_id``, as that partner's system would.
+
+        Checks the hub's signature (as sender ``hub_id``) and that the envelope is addressed to the partner;
+        returns the payload. Raises ``hub.envelope.EnvelopeError`` when any check fails.
+        """
+        from hub.envelope import open_envelope
+
+        _, decryption_key = self.own_keys[partner_id]
+        opened = open_envelope(envelope, sender_keys=[self.hub_signing_key()], recipient_keys=[decryption_key],
+                               expected_sender=hub_id, expected_recipient=partner_id)  # fmt: skip
+        return opened.payload
+
     def stored_messages(self, message_type: str | None = None) -> list[dict[str, Any]]:
         """Every stored message (of one type), newest first, as the store's read model lists them.
 

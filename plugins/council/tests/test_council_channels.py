@@ -10,7 +10,6 @@ import requests
 from council_helpers import NS, notice_by_postcode, notice_for
 from lxml import etree
 
-from hub.envelope import open_envelope
 from hub.testing import wait_until
 from hub.testing.messages import discharge_notice
 from hub.testing.world import STANDARD_PARTNERS
@@ -85,15 +84,8 @@ def test_sealed_email_over_starttls_with_a_neutral_subject(council_world, counci
         assert personal not in parsed.get_body(preferencelist=("plain",)).get_content()
     [attachment] = list(parsed.iter_attachments())
     assert attachment.get_content_type() == "application/jose"
-    _, decryption_key = council_world.own_keys["council-swindon"]
-    opened = open_envelope(
-        attachment.get_content(),
-        sender_keys=[council_world.hub_signing_key()],
-        recipient_keys=[decryption_key],
-        expected_sender="hub",
-        expected_recipient="council-swindon",
-    )
-    root = etree.fromstring(opened.payload)
+    opened = council_world.open_sealed("council-swindon", attachment.get_content())
+    root = etree.fromstring(opened)
     assert root.tag == f"{{{NS}}}DutyToRefer"
     assert root.findtext(f"{{{NS}}}Person/{{{NS}}}FamilyName") == "Example"
 
