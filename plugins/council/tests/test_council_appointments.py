@@ -22,14 +22,17 @@ def referral_to_bristol(world) -> str:
     assert world.post("trust-a", notice_for("E06000023")).status_code == 202
     council = world.sims["council-bristol"]
     assert council.wait_for(lambda s: s.received)
-    return etree.fromstring(council.received[0].body).findtext(f"{{{NS}}}MessageId")
+    message_id = etree.fromstring(council.received[0].body).findtext(f"{{{NS}}}MessageId")
+    assert message_id is not None, "the DutyToRefer has no MessageId"
+    return message_id
 
 
 def referral_to_luton(world) -> str:
     assert world.post("trust-a", notice_for("E06000032")).status_code == 202
     council = world.sims["council-luton"]
     assert council.wait_for(lambda s: s.messages("HousingRequest"))
-    return council.messages("HousingRequest")[0]["message_id"]
+    message_id: str = council.messages("HousingRequest")[0]["message_id"]
+    return message_id
 
 
 def test_every_xml_status_reaches_the_referrer(council_world) -> None:
@@ -94,9 +97,13 @@ def test_a_pull_council_that_acknowledges_before_taking_the_referral_is_counted_
     council_world,
 ) -> None:
     assert council_world.post("trust-a", notice_for("E06000056")).status_code == 202  # council-beds pulls
-    items: list = []
-    assert wait(lambda: items.extend(council_world.get("council-beds", "/v1/inbox").json()["items"]) or items)
-    referral = items[0]["body"]["message_id"]
+
+    def inbox() -> list[dict]:
+        items: list[dict] = council_world.get("council-beds", "/v1/inbox").json()["items"]
+        return items
+
+    assert wait(inbox)
+    referral = inbox()[0]["body"]["message_id"]
     ack = example("acknowledgement", sender={"org_id": "council-beds"}, in_reply_to=referral)
     ack["payload"] = {"level": "business", "status": "accepted", "receiver_ref": "BEDS-1", "at": ack["created_at"]}
     assert council_world.post("council-beds", ack).status_code == 202  # before (instead of) the inbox ack

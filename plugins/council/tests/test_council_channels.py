@@ -46,7 +46,8 @@ def test_xml_push_delivers_a_valid_duty_to_refer_document(council_world) -> None
     assert received.content_type == "application/xml"
     root = etree.fromstring(received.body)
     assert root.tag == f"{{{NS}}}DutyToRefer"
-    assert root.find(f"{{{NS}}}TargetAuthority").get("gss") == "E06000023"
+    target = root.find(f"{{{NS}}}TargetAuthority")
+    assert target is not None and target.get("gss") == "E06000023"
 
 
 def test_a_render_failing_the_xsd_is_not_sent_and_the_delivery_records_why(council_world) -> None:
@@ -79,9 +80,11 @@ def test_sealed_email_over_starttls_with_a_neutral_subject(council_world, counci
     parsed = email.message_from_bytes(mail.content, policy=email.policy.default)
     headers = "\n".join(f"{k}: {v}" for k, v in parsed.items())
     assert parsed["Subject"] == "Secure referral from the partner hub"
+    text = parsed.get_body(preferencelist=("plain",))
+    assert text is not None, "the mail has no plain-text part"
     for personal in ("Alex", "Example", "9434765919", "07700", "Willow"):
         assert personal not in headers
-        assert personal not in parsed.get_body(preferencelist=("plain",)).get_content()
+        assert personal not in text.get_content()
     [attachment] = list(parsed.iter_attachments())
     assert attachment.get_content_type() == "application/jose"
     opened = council_world.open_sealed("council-swindon", attachment.get_content())

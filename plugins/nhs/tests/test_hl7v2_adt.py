@@ -233,7 +233,8 @@ def test_what_the_render_shortened_is_a_warning_on_the_delivery_for_sender_and_o
         def timeline(who: str) -> list[dict]:
             response = requests.get(f"{hub.url}/v1/messages/{sent.json()['id']}", timeout=10,
                                     headers={"Authorization": f"Bearer {hub.tokens[who]}"})  # fmt: skip
-            return response.json()["timeline"]
+            shown: list[dict] = response.json()["timeline"]
+            return shown
 
         def warnings(who: str) -> list[dict]:
             return [e for e in timeline(who) if e["event"] == "warning"]

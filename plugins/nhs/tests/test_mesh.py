@@ -37,7 +37,8 @@ def mesh_hub(factory, partners=MESH_PARTNERS, **listener_options):
 
 def send_from_trust(sandbox, body: bytes, **kwargs) -> str:
     with sandbox.client(TRUST_MAILBOX, max_chunk_size=kwargs.pop("max_chunk_size", 75 * 1024 * 1024)) as client:
-        return client.send_message(HUB_MAILBOX, body, workflow_id=kwargs.pop("workflow_id", WORKFLOW), **kwargs)
+        mesh_id: str = client.send_message(HUB_MAILBOX, body, workflow_id=kwargs.pop("workflow_id", WORKFLOW), **kwargs)
+        return mesh_id
 
 
 def stored(hub) -> list[tuple[str, str]]:
@@ -65,7 +66,8 @@ def refused_transmissions(hub) -> list[dict]:
     """What ``hub dlq list --json`` shows the operator as refused transmissions."""
     result = run_hub_cli(hub.config_dir, "dlq", "list", "--json")
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)["refused_transmissions"]
+    refused: list[dict] = json.loads(result.stdout)["refused_transmissions"]
+    return refused
 
 
 def test_a_message_in_the_hub_mailbox_is_committed_then_acknowledged(mesh_sandbox, hl7_hub_factory) -> None:
