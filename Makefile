@@ -38,6 +38,10 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check hub plugins tests bench conftest.py
 	$(BIN)/ruff format --check hub plugins tests bench conftest.py
 	$(BIN)/mypy
+	# the hub's tests and the root conftest.py in runs of their own: test folders are not packages, so each
+	# conftest.py is a module named "conftest", and one run may hold only one of them ([tool.mypy] in pyproject.toml)
+	MYPYPATH=tests/contract $(BIN)/mypy --explicit-package-bases tests
+	$(BIN)/mypy conftest.py
 	$(BIN)/lint-imports
 
 # Schemas, XSDs, example config and code tables must ship in the distributions, not be found in the checkout.

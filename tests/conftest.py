@@ -39,6 +39,17 @@ def standard_world(
 
 
 @pytest.fixture
+def hostel_agreement() -> dict[str, Any]:
+    """A data-sharing agreement for steps-luton: Referrals only, and of them only the fields a hostel needs."""
+    return {
+        "types": ["Referral"],
+        "fields": {"Referral": ["payload.referral_id", "payload.service_id", "payload.person.given_name",
+                               "payload.person.family_name", "payload.person.phone", "payload.support_needs",
+                               "payload.risk_summary", "payload.assessment_due_at"]},
+    }  # fmt: skip
+
+
+@pytest.fixture
 def world(tmp_path: Path) -> Iterator[HubWorld]:
     """A fresh hub with the standard partners, stopped after the test."""
     with standard_world(tmp_path) as built:

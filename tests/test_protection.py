@@ -188,16 +188,8 @@ def test_the_audit_log_names_the_first_broken_link_when_a_row_is_changed_or_remo
     assert removed.returncode == 1 and "BROKEN at event 4" in removed.stderr
 
 
-HOSTEL_AGREEMENT = {
-    "types": ["Referral"],
-    "fields": {"Referral": ["payload.referral_id", "payload.service_id", "payload.person.given_name",
-                           "payload.person.family_name", "payload.person.phone", "payload.support_needs",
-                           "payload.risk_summary", "payload.assessment_due_at"]},
-}  # fmt: skip
-
-
-def test_a_hostel_never_receives_fields_or_types_outside_its_agreement(make_world) -> None:
-    world = make_world(agreements={"steps-luton": HOSTEL_AGREEMENT})
+def test_a_hostel_never_receives_fields_or_types_outside_its_agreement(make_world, hostel_agreement) -> None:
+    world = make_world(agreements={"steps-luton": hostel_agreement})
     notice = recognisable_notice()
     record = world.send("trust-a", notice).json()["id"]
     hostel = world.sims["steps-luton"]
@@ -257,7 +249,8 @@ def test_the_fingerprint_is_keyed_and_still_tells_a_repeat_from_a_reused_id(worl
     stored = sqlite3.connect(world.config_dir / "hub.db").execute(
         "SELECT fingerprint FROM messages WHERE id=?", (record,)).fetchone()[0]  # fmt: skip
     assert stored != _unkeyed(notice)  # a guess of the content can no longer be confirmed from a copy
-    assert stored == fingerprint(_ring(world).fingerprint_key(), notice)
+    key = _ring(world).fingerprint_key()
+    assert key is not None and stored == fingerprint(key, notice)
     repeat = world.send("trust-a", _reordered(notice))  # member order is not content
     assert repeat.status_code == 202 and repeat.json() == {"id": record, "status": "accepted", "duplicate": True}
     changed = recognisable_notice()
@@ -280,9 +273,9 @@ def test_a_ring_made_before_fingerprint_keys_derives_one_of_its_own(tmp_path: Pa
     assert derived == derive_fingerprint_key(older.index_key()) and derived != older.index_key()
 
 
-def test_a_database_from_before_search_entries_and_keyed_fingerprints_is_upgraded(make_world) -> None:
+def test_a_database_from_before_search_entries_and_keyed_fingerprints_is_upgraded(make_world, hostel_agreement) -> None:
     """Items 3 and 5 of issue 8 on an existing database: migration 3 and the upgrade the hub finishes at start."""
-    world = make_world(agreements={"steps-luton": HOSTEL_AGREEMENT})
+    world = make_world(agreements={"steps-luton": hostel_agreement})
     notice = recognisable_notice()
     record = world.send("trust-a", notice).json()["id"]
     assert world.sims["steps-luton"].wait_for(lambda s: s.messages("Referral"))
@@ -297,7 +290,8 @@ def test_a_database_from_before_search_entries_and_keyed_fingerprints_is_upgrade
 
     world.hub = RunningHub(world.config_dir, port=world.hub.port).start()
     stored = db.execute("SELECT fingerprint FROM messages WHERE id=?", (record,)).fetchone()[0]
-    assert stored == fingerprint(_ring(world).fingerprint_key(), notice)
+    key = _ring(world).fingerprint_key()
+    assert key is not None and stored == fingerprint(key, notice)
     assert db.execute("SELECT count(*) FROM upgrade_pending").fetchone() == (0,)
 
     def found(who: str) -> set[str]:

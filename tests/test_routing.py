@@ -103,7 +103,8 @@ class FoodBanks:
             district = message["payload"].get(options["field"].removeprefix("payload."))
             if district not in options["partners"]:
                 raise Unresolved(f"no food bank covers the district in {options['field']}")
-            return options["partners"][district]
+            partner: str = options["partners"][district]
+            return partner
 
         register(DestinationResolver("district", resolve, check, lambda options: "the district's food bank"))
 

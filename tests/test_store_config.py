@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from hub.config import load_settings
+from hub.config import Settings, load_settings
 from hub.plugin_api.problems import ConfigError
 from hub.store import open_store
 from hub.store.url import sqlite_url
 
 
-def settings_with(tmp_path: Path, store: str, monkeypatch: pytest.MonkeyPatch) -> object:
+def settings_with(tmp_path: Path, store: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.delenv("HUB_DB", raising=False)
     config = tmp_path / "config"
     config.mkdir(exist_ok=True)

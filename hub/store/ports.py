@@ -28,7 +28,7 @@ Promises every implementation keeps:
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from hub.plugin_api.events import HubEvent
@@ -146,8 +146,18 @@ class ReadModel(abc.ABC):
         """Deliveries by state (``deliveries_<state>``) and ``messages`` in total, for metrics and readiness."""
 
     @abc.abstractmethod
-    def reply_times(self) -> list[tuple[str, str, float, float | None, float | None]]:
-        """Per delivered message: partner, type, delivered at, first acknowledgement at, first answer at."""
+    def reply_times(
+        self, answer_types: Collection[str] | None = None
+    ) -> list[tuple[str, str, float, float | None, float | None]]:
+        """Per delivered message: partner, type, delivered at, first acknowledgement at, first answer at.
+
+        A message counts once per partner it was delivered to, Acknowledgements left out. Delivered
+        at is when its delivery was recorded delivered, else when that partner acknowledged it (a
+        pull partner may acknowledge by message before taking it from its inbox); a delivery that
+        is neither (waiting, dead) is left out. The first acknowledgement and the first answer are
+        the earliest replies of that partner naming the message (``in_reply_to``): an Acknowledgement,
+        and any other type (with ``answer_types``: one of those types only). None until one comes.
+        """
 
 
 class AuditLog(abc.ABC):

@@ -19,7 +19,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -536,9 +536,17 @@ class SQLiteStore(Store):
         out["messages"] = conn.execute(sql.COUNT_MESSAGES).fetchone()[0]
         return out
 
-    def reply_times(self) -> list[tuple[str, str, float, float | None, float | None]]:
-        """For each delivered message: (partner, type, delivered at, first acknowledgement, first other reply)."""
-        return [tuple(r) for r in self._reader().execute(sql.REPLY_TIMES)]
+    def reply_times(
+        self, answer_types: Collection[str] | None = None
+    ) -> list[tuple[str, str, float, float | None, float | None]]:
+        """For each delivered message: (partner, type, delivered at, first acknowledgement, first answer)."""
+        types: tuple[str, ...] = ()
+        if answer_types is None:
+            answer = sql.REPLY_ANY_ANSWER
+        else:
+            types = tuple(sorted(answer_types))
+            answer = sql.REPLY_ANSWER_OF_TYPES.format(marks=",".join("?" * len(types))) if types else "0"
+        return [tuple(r) for r in self._reader().execute(sql.REPLY_TIMES.format(answer=answer), types)]
 
 
 def open_sqlite(url: str, codecs: CodecRegistry) -> SQLiteStore:

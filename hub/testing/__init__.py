@@ -12,6 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from hub.testing.in_process import build_test_hub, canonical_problems
     from hub.testing.running_hub import RunningHub, free_port, run_hub_cli, stop_process, wait_until, write_config
     from hub.testing.simulator import PartnerSimulator, Received
     from hub.testing.world import FAST_SETTINGS, STANDARD_PARTNERS, HubWorld, Partner, build_world
@@ -30,6 +31,8 @@ _WHERE = {
     "HubWorld": "world",
     "Partner": "world",
     "build_world": "world",
+    "build_test_hub": "in_process",
+    "canonical_problems": "in_process",
 }
 
 __all__ = [
@@ -40,7 +43,9 @@ __all__ = [
     "PartnerSimulator",
     "Received",
     "RunningHub",
+    "build_test_hub",
     "build_world",
+    "canonical_problems",
     "free_port",
     "run_hub_cli",
     "stop_process",

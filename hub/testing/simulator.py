@@ -149,8 +149,11 @@ class PartnerSimulator:
             items = [r.message for r in self.received if not r.duplicate]
         return [m for m in items if message_type is None or m.get("type") == message_type]
 
-    def wait_for(self, predicate: Callable[[PartnerSimulator], bool], timeout: float = 10.0) -> bool:
-        """Block until ``predicate(self)`` holds or ``timeout`` passes; return whether it held."""
+    def wait_for(self, predicate: Callable[[PartnerSimulator], object], timeout: float = 10.0) -> bool:
+        """Block until ``predicate(self)`` holds (is truthy: a non-empty list will do) or ``timeout`` passes.
+
+        Returns whether it held.
+        """
         deadline = time.monotonic() + timeout
         with self._changed:
             while not predicate(self):
