@@ -33,7 +33,15 @@ from hub.store import views
 from hub.store.audit_chain import ChainReport, chain, verify
 from hub.store.group_commit import GroupCommitter
 from hub.store.ports import Store
-from hub.store.records import AcceptResult, DeliveryJob, DeliveryState, Intake, Outcome, ReplyTarget
+from hub.store.records import (
+    OVERTAKING_WARNING,
+    AcceptResult,
+    DeliveryJob,
+    DeliveryState,
+    Intake,
+    Outcome,
+    ReplyTarget,
+)
 from hub.store.sqlite_schema import MIGRATIONS
 from hub.store.url import sqlite_path
 
@@ -89,6 +97,23 @@ def _insert_index_entries(conn: sqlite3.Connection, entries: list[tuple[str, str
     """Write NHS-number search entries ``(partner, blind index, record id)`` inside the caller's transaction."""
     if entries:
         conn.executemany(sql.INSERT_INDEX_ENTRY, entries)
+
+
+def _overtaking_warnings(conn: sqlite3.Connection, claimed: list[Any], now: float) -> list[HubEvent]:
+    """A ``warning`` event for each ordered delivery claimed for the first time before a dead-lettered elder.
+
+    A dead delivery holds nothing back (a poison message must not stop a person's pathway), but
+    a later message overtaking it is not silent: its timeline says which delivery it overtook.
+    """
+    events = []
+    for delivery_id, record_id, partner, attempts, order_key, order_seq in claimed:
+        if order_key is None or attempts != 1:
+            continue
+        dead = [r[0] for r in conn.execute(sql.DEAD_ELDERS, (order_key, order_seq))]
+        if dead:
+            detail = {"warning": OVERTAKING_WARNING, "overtook": dead}
+            events.append(HubEvent("warning", record_id, now, delivery_id, partner, detail))
+    return events
 
 
 class SQLiteStore(Store):
@@ -175,14 +200,13 @@ class SQLiteStore(Store):
                 )  # fmt: skip
             conn.executemany(sql.INSERT_MESSAGE, rows)
             now = first.received_at
-            conn.executemany(
-                sql.INSERT_DELIVERY,
-                [
-                    (d.id, d.message_record_id, d.partner, d.route, d.mode,
-                     DeliveryState.PENDING.value if d.mode == "push" else DeliveryState.AVAILABLE.value, now, now)
-                    for d in intake.deliveries
-                ],
-            )  # fmt: skip
+            for d in intake.deliveries:  # in planned order: ordered ones take their place in their key's order
+                state = DeliveryState.PENDING.value if d.mode == "push" else DeliveryState.AVAILABLE.value
+                row = (d.id, d.message_record_id, d.partner, d.route, d.mode, state, now, now)
+                if d.order_key is None:
+                    conn.execute(sql.INSERT_DELIVERY, row)
+                else:
+                    conn.execute(sql.INSERT_ORDERED_DELIVERY, (*row, d.order_key, d.order_key))
             _insert_index_entries(conn, intake.index_entries)
             events = list(intake.events)
             if intake.acknowledges is not None:
@@ -232,7 +256,8 @@ class SQLiteStore(Store):
                     bodies[r[0]] = r
             jobs = []
             unreadable: list[HubEvent] = []
-            for delivery_id, record_id, partner, attempts in rows:
+            overtaking = _overtaking_warnings(conn, rows, now)
+            for delivery_id, record_id, partner, attempts, _key, _seq in rows:
                 _, message_id, sender, mtype, codec, data, kek_id, wrapped, received_at = bodies[record_id]
                 try:
                     body = self.codecs.decode(record_id, mtype, sender, StoredBody(codec, data, kek_id, wrapped))
@@ -246,7 +271,7 @@ class SQLiteStore(Store):
                         delivery_id, record_id, message_id, partner, attempts, mtype, body, received_at, lease_id
                     )
                 )
-            _append_events(conn, unreadable)
+            _append_events(conn, overtaking + unreadable)
             return jobs
 
         return job

@@ -24,6 +24,15 @@ INSERT_DELIVERY = (
     "INSERT INTO deliveries (id, record_id, partner, route, mode, state, attempts, due_at, created_at)"
     " VALUES (?,?,?,?,?,?,0,?,?)"
 )
+# an ordered delivery (an order_key) comes after every delivery of its key stored before it: its
+# order_seq is one more than the key's last. SQLite serialises write transactions, so this is the
+# commit order. (Not a sequence's nextval in PostgreSQL: values handed out before commit can commit
+# in the other order; take max+1 under a transaction lock on the key instead.)
+INSERT_ORDERED_DELIVERY = (
+    "INSERT INTO deliveries (id, record_id, partner, route, mode, state, attempts, due_at, created_at, "
+    "order_key, order_seq) VALUES (?,?,?,?,?,?,0,?,?,?, "
+    "(SELECT coalesce(max(order_seq), 0) + 1 FROM deliveries WHERE order_key=?))"
+)
 # an acknowledgement moves any delivery but a dead one
 ACKNOWLEDGE_DELIVERY = (
     "UPDATE deliveries SET state=?, acknowledged_at=? WHERE id=? "
@@ -43,11 +52,20 @@ CHAIN_ROWS = (
 )
 
 # -- delivery --------------------------------------------------------------------------------
+# Due: pending and due, or in flight with its lease run out. An ordered delivery is due only when no
+# delivery of its key accepted before it (smaller order_seq) is still waiting (pending: a retry
+# waiting out its back-off, or in flight), so one key never has two out at once and never one
+# before its elders; a dead or finished elder holds nothing back. An unordered delivery's key is
+# NULL, which equals nothing, so NOT EXISTS holds for it.
 CLAIM = (
     "UPDATE deliveries SET state='in_flight', attempts=attempts+1, due_at=?, lease_id=? "
-    "WHERE id IN (SELECT id FROM deliveries WHERE state IN ('pending','in_flight') AND due_at<=? "
-    "ORDER BY due_at LIMIT ?) RETURNING id, record_id, partner, attempts"
+    "WHERE id IN (SELECT d.id FROM deliveries d WHERE d.state IN ('pending','in_flight') AND d.due_at<=? "
+    "AND NOT EXISTS (SELECT 1 FROM deliveries elder WHERE elder.order_key=d.order_key "
+    "AND elder.order_seq<d.order_seq AND elder.state IN ('pending','in_flight')) "
+    "ORDER BY d.due_at LIMIT ?) RETURNING id, record_id, partner, attempts, order_key, order_seq"
 )
+# the dead elders an ordered delivery goes out before (claimed for the first time): each is warned of
+DEAD_ELDERS = "SELECT id FROM deliveries WHERE order_key=? AND order_seq<? AND state='dead' ORDER BY order_seq"
 CLAIMED_BODIES = (
     "SELECT id, message_id, sender, type, body_codec, body, kek_id, data_key, received_at "
     "FROM messages WHERE id IN ({marks})"
