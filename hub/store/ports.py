@@ -78,7 +78,9 @@ class DeliveryQueue(abc.ABC):
         deliveries in commit order, never by a counter taken before commit. A delivery of a key is handed out
         only when every delivery of that key accepted before it is neither ``pending`` nor
         ``in_flight`` (so a retry waiting out its back-off, or a delivery leased to a worker that
-        may have died, holds back the later ones until it ends); one claim never hands out two
+        may have died, holds back the later ones until it ends), and no longer: once the earlier
+        ones have ended (an outcome recorded, an acknowledgement, a lease run out), a claim at or
+        after that moment may hand out the next; one claim never hands out two
         deliveries of one key, and neither do two claims while the first's lease lasts. A
         ``dead`` earlier delivery holds nothing back; a later one handed out for the first time
         (``attempts`` 1) while an earlier one of its key is dead writes a ``warning`` event on the

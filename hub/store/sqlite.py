@@ -99,6 +99,32 @@ def _insert_index_entries(conn: sqlite3.Connection, entries: list[tuple[str, str
         conn.executemany(sql.INSERT_INDEX_ENTRY, entries)
 
 
+def _claimable(conn: sqlite3.Connection, limit: int, now: float) -> list[str]:
+    """The ids of up to ``limit`` due deliveries that nothing holds back, oldest due first.
+
+    Walks the due pending deliveries until it has ``limit`` (``sqlite_sql.PENDING_DUE``); each
+    held-back one it walks past is parked until its waiting elders' latest due time, so later
+    claims do not walk it again before anything could have changed for it (see ``sqlite_sql``).
+    """
+    taken: list[tuple[float, str]] = []
+    parked: list[tuple[float, str]] = []
+    walk = conn.execute(sql.PENDING_DUE, (now,))
+    try:
+        for delivery_id, due_at, held_until in walk:
+            if held_until is None:
+                taken.append((due_at, delivery_id))
+                if len(taken) == limit:
+                    break
+            elif held_until > now:
+                parked.append((held_until, delivery_id))
+    finally:
+        walk.close()
+    if parked:
+        conn.executemany(sql.PARK, parked)
+    taken += [(due_at, delivery_id) for delivery_id, due_at in conn.execute(sql.EXPIRED_DUE, (now, limit))]
+    return [delivery_id for _, delivery_id in sorted(taken)[:limit]]
+
+
 def _overtaking_warnings(conn: sqlite3.Connection, claimed: list[Any], now: float) -> list[HubEvent]:
     """A ``warning`` event for each ordered delivery claimed for the first time before a dead-lettered elder.
 
@@ -213,6 +239,7 @@ class SQLiteStore(Store):
                 delivery_id, state, ack_id = intake.acknowledges
                 row = conn.execute(sql.ACKNOWLEDGE_DELIVERY, (state, now, delivery_id)).fetchone()
                 if row is not None:
+                    conn.execute(sql.WAKE_NEXT, {"at": now, "delivery_id": delivery_id})  # the partner has it
                     events.append(HubEvent(state, row[0], now, delivery_id, row[1], detail={"acknowledgement": ack_id}))
             _append_events(conn, events)
             return AcceptResult(first.id, False, events)
@@ -245,9 +272,11 @@ class SQLiteStore(Store):
     ) -> Callable[[sqlite3.Connection], list[DeliveryJob]]:
         def job(conn: sqlite3.Connection) -> list[DeliveryJob]:
             lease_id = secrets.token_hex(8)
-            rows = conn.execute(sql.CLAIM, (now + lease_seconds, lease_id, now, limit)).fetchall()
-            if not rows:
+            ids = _claimable(conn, limit, now)
+            if not ids:
                 return []
+            rows = conn.execute(sql.LEASE.format(marks=sql.marks(len(ids))), (now + lease_seconds, lease_id, *ids))
+            rows = rows.fetchall()
             record_ids = list({r[1] for r in rows})
             bodies: dict[str, tuple[Any, ...]] = {}
             for start in range(0, len(record_ids), 500):
@@ -263,6 +292,7 @@ class SQLiteStore(Store):
                     body = self.codecs.decode(record_id, mtype, sender, StoredBody(codec, data, kek_id, wrapped))
                 except BodyUnreadable as exc:  # no retry can help: dead-letter it with the reason
                     conn.execute(sql.DEAD_UNREADABLE, (f"body unreadable: {exc}", delivery_id))
+                    conn.execute(sql.WAKE_NEXT, {"at": now, "delivery_id": delivery_id})
                     unreadable.append(HubEvent("dead_lettered", record_id, now, delivery_id, partner,
                                                {"attempts": attempts, "error": f"body unreadable: {exc}"}))  # fmt: skip
                     continue
@@ -299,6 +329,8 @@ class SQLiteStore(Store):
                     detail = {"attempts": o.attempts, "error": o.error}
                     detail |= {"failure": o.failure} if o.failure else {}
                     event = HubEvent("dead_lettered", o.record_id, o.at, o.delivery_id, o.partner, detail)
+                if changed and o.state != DeliveryState.PENDING:  # finished: the next of its key may go
+                    conn.execute(sql.WAKE_NEXT, {"at": o.at, "delivery_id": o.delivery_id})
                 if changed:  # otherwise the lease was lost to another worker, whose outcome counts
                     events.append(event)
                     events += [HubEvent("warning", o.record_id, o.at, o.delivery_id, o.partner, {"warning": w})

@@ -52,17 +52,41 @@ CHAIN_ROWS = (
 )
 
 # -- delivery --------------------------------------------------------------------------------
-# Due: pending and due, or in flight with its lease run out. An ordered delivery is due only when no
-# delivery of its key accepted before it (smaller order_seq) is still waiting (pending: a retry
-# waiting out its back-off, or in flight), so one key never has two out at once and never one
-# before its elders; a dead or finished elder holds nothing back. An unordered delivery's key is
-# NULL, which equals nothing, so NOT EXISTS holds for it.
-CLAIM = (
+# Claiming. Due: pending and due, or in flight with its lease run out. An ordered delivery (an
+# order_key) is held back while a delivery of its key accepted before it (smaller order_seq, an
+# "elder") is still waiting (pending: a retry waiting out its back-off, or in flight), so one key
+# never has two out at once and never one before its elders; a dead or finished elder holds
+# nothing back. An unordered delivery's key is NULL, which equals nothing: it has no elders.
+#
+# The claim walks the due pending deliveries oldest due first (PENDING_DUE, read row by row until
+# it has enough), takes those not held back, and parks the held-back ones it walked past (PARK):
+# their due_at moves to the latest due_at of their waiting elders (a retry's time, a lease's
+# end), so the next claims do not walk them again while their elders cannot have finished. An
+# elder's outcome wakes the next delivery of its key at once (WAKE_NEXT); a wake that never came
+# only costs time: a parked delivery is due again when its elders' time is up, and is held back
+# or taken then. Expired leases (EXPIRED_DUE) are taken the same way, held back by a waiting elder.
+_WAITING_ELDERS = (
+    "FROM deliveries elder WHERE elder.order_key=d.order_key AND elder.order_seq<d.order_seq "
+    "AND elder.state IN ('pending','in_flight')"
+)
+PENDING_DUE = (
+    f"SELECT d.id, d.due_at, (SELECT max(elder.due_at) {_WAITING_ELDERS}) AS held_until "
+    "FROM deliveries d WHERE d.state='pending' AND d.due_at<=? ORDER BY d.due_at"
+)
+EXPIRED_DUE = (
+    f"SELECT d.id, d.due_at FROM deliveries d WHERE d.state='in_flight' AND d.due_at<=? "
+    f"AND NOT EXISTS (SELECT 1 {_WAITING_ELDERS}) ORDER BY d.due_at LIMIT ?"
+)
+LEASE = (
     "UPDATE deliveries SET state='in_flight', attempts=attempts+1, due_at=?, lease_id=? "
-    "WHERE id IN (SELECT d.id FROM deliveries d WHERE d.state IN ('pending','in_flight') AND d.due_at<=? "
-    "AND NOT EXISTS (SELECT 1 FROM deliveries elder WHERE elder.order_key=d.order_key "
-    "AND elder.order_seq<d.order_seq AND elder.state IN ('pending','in_flight')) "
-    "ORDER BY d.due_at LIMIT ?) RETURNING id, record_id, partner, attempts, order_key, order_seq"
+    "WHERE id IN ({marks}) RETURNING id, record_id, partner, attempts, order_key, order_seq"
+)
+PARK = "UPDATE deliveries SET due_at=? WHERE id=? AND state='pending'"
+# the next delivery of a finished (delivered or dead) delivery's key, if parked, is due at once
+WAKE_NEXT = (
+    "UPDATE deliveries SET due_at=:at WHERE id=(SELECT next.id FROM deliveries done JOIN deliveries next "
+    "ON next.order_key=done.order_key AND next.order_seq>done.order_seq "
+    "WHERE done.id=:delivery_id AND next.state='pending' ORDER BY next.order_seq LIMIT 1) AND due_at>:at"
 )
 # the dead elders an ordered delivery goes out before (claimed for the first time): each is warned of
 DEAD_ELDERS = "SELECT id FROM deliveries WHERE order_key=? AND order_seq<? AND state='dead' ORDER BY order_seq"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import pytest
 from stores import T0, delivery_of, plan
 
 from hub.plugin_api.events import HubEvent
@@ -50,6 +51,21 @@ def test_a_keys_later_delivery_waits_for_the_earlier_while_other_keys_and_unorde
     anne_1 = next(j for j in first if j.message_id == "anne-1")
     record(store, outcome(anne_1, DeliveryState.DELIVERED))
     assert message_ids(claim(store, now=T0 + 2)) == ["anne-2"]
+
+
+@pytest.mark.parametrize("ending", ["delivered", "dead", "acknowledged"])
+def test_the_next_delivery_of_a_key_is_due_as_soon_as_the_earlier_one_ends(store, ending) -> None:
+    accept(store, plan("anne-1", order_key=ANNE))
+    accept(store, plan("anne-2", order_key=ANNE))
+    [first] = claim(store, now=T0)
+    assert claim(store, now=T0 + 1) == []  # later claims look at anne-2 while anne-1 is out...
+    assert claim(store, now=T0 + 2) == []
+    if ending == "acknowledged":
+        accept(store, plan("ack-1", sender="council-luton", to=(), message_type="Acknowledgement", at=T0 + 3,
+                           acknowledges=(first.delivery_id, DeliveryState.ACKNOWLEDGED, "ack-record")))  # fmt: skip
+    else:
+        record(store, outcome(first, ending, at=T0 + 3, error=None if ending == "delivered" else "HTTP 400"))
+    assert [j.message_id for j in claim(store, now=T0 + 3)] == ["anne-2"]  # ...and it goes at once, not later
 
 
 def test_unordered_deliveries_of_one_partner_go_together(store) -> None:
