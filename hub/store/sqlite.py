@@ -275,8 +275,8 @@ class SQLiteStore(Store):
             ids = _claimable(conn, limit, now)
             if not ids:
                 return []
-            rows = conn.execute(sql.LEASE.format(marks=sql.marks(len(ids))), (now + lease_seconds, lease_id, *ids))
-            rows = rows.fetchall()
+            lease = sql.LEASE.format(marks=sql.marks(len(ids)))
+            rows = conn.execute(lease, (now + lease_seconds, lease_id, *ids)).fetchall()
             record_ids = list({r[1] for r in rows})
             bodies: dict[str, tuple[Any, ...]] = {}
             for start in range(0, len(record_ids), 500):
