@@ -89,7 +89,9 @@ class DeliveryQueue(abc.ABC):
         its old place: the later ones still waiting wait for it again. Finished deliveries
         (delivered, acknowledged, rejected) and pull deliveries (``available``) hold nothing back.
         Deliveries without a key, and deliveries of different keys, are claimed independently,
-        oldest due first.
+        oldest due first. A claim may hand out fewer than ``limit`` while more are due (a backend
+        may bound the work of one claim), but claim after claim, every due delivery that nothing
+        holds back is handed out, however many held-back ones are due before it.
         """
 
     @abc.abstractmethod

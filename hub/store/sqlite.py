@@ -46,6 +46,8 @@ from hub.store.sqlite_schema import MIGRATIONS
 from hub.store.url import sqlite_path
 
 BUSY_TIMEOUT_MS = 30_000
+CLAIM_WALK_ROWS = 2_000
+"""The most due deliveries one claim looks at (see ``_claimable``)."""
 # kept under their old names: tests look at the plan SQLite makes for the partner's search
 FIND_FOR_PARTNER_SQL = sql.FIND_FOR_PARTNER
 FIND_ALL_SQL = sql.FIND_ALL
@@ -103,20 +105,25 @@ def _claimable(conn: sqlite3.Connection, limit: int, now: float) -> list[str]:
     """The ids of up to ``limit`` due deliveries that nothing holds back, oldest due first.
 
     Walks the due pending deliveries until it has ``limit`` (``sqlite_sql.PENDING_DUE``); each
-    held-back one it walks past is parked until its waiting elders' latest due time, so later
-    claims do not walk it again before anything could have changed for it (see ``sqlite_sql``).
+    held-back one it walks past is parked until its waiting elders' latest due time (or now, when
+    an elder is due itself), so later claims do not walk it again before anything could have
+    changed for it, and reach its elders first (see ``sqlite_sql``).
+    One claim walks at most ``CLAIM_WALK_ROWS`` rows: a claim holds the write lock, and intake
+    must not wait while a big held-back backlog is parked; the next claims go on from there.
     """
     taken: list[tuple[float, str]] = []
     parked: list[tuple[float, str]] = []
     walk = conn.execute(sql.PENDING_DUE, (now,))
     try:
-        for delivery_id, due_at, held_until in walk:
+        for walked, (delivery_id, due_at, held_until) in enumerate(walk, 1):
             if held_until is None:
                 taken.append((due_at, delivery_id))
                 if len(taken) == limit:
                     break
-            elif held_until > now:
-                parked.append((held_until, delivery_id))
+            else:  # parked no earlier than now: behind everything due, so the next walks start past it
+                parked.append((max(held_until, now), delivery_id))
+            if walked == CLAIM_WALK_ROWS:
+                break
     finally:
         walk.close()
     if parked:

@@ -59,9 +59,10 @@ CHAIN_ROWS = (
 # nothing back. An unordered delivery's key is NULL, which equals nothing: it has no elders.
 #
 # The claim walks the due pending deliveries oldest due first (PENDING_DUE, read row by row until
-# it has enough), takes those not held back, and parks the held-back ones it walked past (PARK):
-# their due_at moves to the latest due_at of their waiting elders (a retry's time, a lease's
-# end), so the next claims do not walk them again while their elders cannot have finished. An
+# it has enough, or has walked CLAIM_WALK_ROWS), takes those not held back, and parks the held-back
+# ones it walked past (PARK): their due_at moves to the latest due_at of their waiting elders (a
+# retry's time, a lease's end; now, if that has passed), so the next claims do not walk them again
+# while their elders cannot have finished, and walk past them to their elders. An
 # elder's outcome wakes the next delivery of its key at once (WAKE_NEXT); a wake that never came
 # only costs time: a parked delivery is due again when its elders' time is up, and is held back
 # or taken then. Expired leases (EXPIRED_DUE) are taken the same way, held back by a waiting elder.

@@ -201,3 +201,18 @@ def test_pull_deliveries_are_never_held_back_nor_hold_back(store) -> None:
     accept(store, plan("anne-push", order_key=ANNE))
     assert [j.message_id for j in claim(store)] == ["anne-push"]
     assert [j.message_id for j in store.inbox("steps-luton", 10)] == ["anne-pull"]
+
+
+def test_a_big_backlog_held_back_never_starves_what_can_go(store) -> None:
+    # anne's first waits out a back-off; 3,000 of her later ones, due before it, are held back
+    accept(store, plan("anne-0", order_key=ANNE))
+    [first] = claim(store)
+    record(store, outcome(first, DeliveryState.PENDING, error="HTTP 503", due_at=T0 + 100))
+    asyncio.run(store.accept_all([plan(f"anne-{n}", order_key=ANNE, at=T0 + 10) for n in range(1, 3001)]))
+    accept(store, plan("bob-1", order_key=BOB, at=T0 + 50))
+    seen: list[str] = []
+    for n in range(10):  # a claim may hand out fewer than asked for, but the claims that follow go on
+        seen += [j.message_id for j in claim(store, now=T0 + 100 + n, limit=10)]
+        if {"anne-0", "bob-1"} <= set(seen):
+            break
+    assert sorted(seen) == ["anne-0", "bob-1"]
