@@ -233,13 +233,16 @@ class SQLiteStore(Store):
                 )  # fmt: skip
             conn.executemany(sql.INSERT_MESSAGE, rows)
             now = first.received_at
-            for d in intake.deliveries:  # in planned order: ordered ones take their place in their key's order
+            unordered, ordered = [], []
+            for d in intake.deliveries:
                 state = DeliveryState.PENDING.value if d.mode == "push" else DeliveryState.AVAILABLE.value
                 row = (d.id, d.message_record_id, d.partner, d.route, d.mode, state, now, now)
                 if d.order_key is None:
-                    conn.execute(sql.INSERT_DELIVERY, row)
-                else:
-                    conn.execute(sql.INSERT_ORDERED_DELIVERY, (*row, d.order_key, d.order_key))
+                    unordered.append(row)
+                else:  # in planned order: each takes the next place in its key's order
+                    ordered.append((*row, d.order_key, d.order_key))
+            conn.executemany(sql.INSERT_DELIVERY, unordered)
+            conn.executemany(sql.INSERT_ORDERED_DELIVERY, ordered)
             _insert_index_entries(conn, intake.index_entries)
             events = list(intake.events)
             if intake.acknowledges is not None:
