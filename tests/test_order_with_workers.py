@@ -25,7 +25,8 @@ from hub.testing.simulator import Received
 from hub.testing.world import HubWorld, build_world, example_routes
 
 WORKERS = 3
-SETTINGS = {"delivery": {"concurrency": 8}}
+# retries wait about 0.5, 1 and 1 s: long enough that everyone else's messages are delivered meanwhile
+SETTINGS = {"delivery": {"concurrency": 8}, "retry": {"initial_seconds": 0.5, "max_delay_seconds": 1.0}}
 
 
 @pytest.fixture
