@@ -21,6 +21,8 @@ Promises every implementation keeps:
   worker died) makes the delivery due again, so a crash loses nothing. Each
   lease has an id, and an outcome is recorded only under the lease it was
   claimed with, so a slow worker cannot overwrite the work of the next.
+  Deliveries that share an order key go out one at a time, in the order they
+  were accepted (``DeliveryQueue.claim`` says exactly what holds them back).
 - Bodies are written and read only through the store's ``CodecRegistry``.
 - Every state change writes its events to the hash-chained audit log in the same transaction.
 """
@@ -69,6 +71,27 @@ class DeliveryQueue(abc.ABC):
         Due means ``pending`` with ``due_at <= now``, or ``in_flight`` whose lease ran out. Every
         job carries the new lease id and the decoded body; a delivery whose body cannot be read
         is made ``dead`` with the reason instead of being handed out.
+
+        Order (deliveries stored with an ``order_key``, ``NewDelivery.order_key``): the deliveries
+        of one key are ordered by acceptance: of two intakes, the one whose commit came first
+        (within one intake, the order of ``Intake.deliveries``); a backend numbers a key's
+        deliveries in commit order, never by a counter taken before commit. A delivery of a key
+        is handed out only when every delivery of that key accepted before it is neither
+        ``pending`` nor ``in_flight`` (so a retry waiting out its back-off, or a delivery leased
+        to a worker that may have died, holds back the later ones until it ends), and no longer:
+        once the earlier ones have ended (delivered, dead, acknowledged or rejected), a claim at
+        or after that moment may hand out the next. One claim never hands out two deliveries of
+        one key, and neither do two claims while the first's lease lasts. A ``dead`` earlier
+        delivery holds nothing back; a later one handed out for the first time (``attempts`` 1)
+        while an earlier one of its key is dead writes a ``warning`` event on the later one's
+        message and delivery, detail ``{"warning": records.OVERTAKING_WARNING, "overtook": [dead
+        delivery ids, oldest first]}``. ``replay`` puts a dead delivery back in its old place: the
+        later ones still waiting wait for it again. Finished deliveries and pull deliveries
+        (``available``) hold nothing back. Deliveries without a key, and deliveries of different
+        keys, are claimed independently, oldest due first. A claim may hand out fewer than
+        ``limit`` while more are due (a backend may bound the work of one claim), but claim after
+        claim, every due delivery that nothing holds back is handed out, however many held-back
+        ones are due before it.
         """
 
     @abc.abstractmethod

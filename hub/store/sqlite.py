@@ -33,11 +33,21 @@ from hub.store import views
 from hub.store.audit_chain import ChainReport, chain, verify
 from hub.store.group_commit import GroupCommitter
 from hub.store.ports import Store
-from hub.store.records import AcceptResult, DeliveryJob, DeliveryState, Intake, Outcome, ReplyTarget
+from hub.store.records import (
+    OVERTAKING_WARNING,
+    AcceptResult,
+    DeliveryJob,
+    DeliveryState,
+    Intake,
+    Outcome,
+    ReplyTarget,
+)
 from hub.store.sqlite_schema import MIGRATIONS
 from hub.store.url import sqlite_path
 
 BUSY_TIMEOUT_MS = 30_000
+CLAIM_WALK_ROWS = 2_000
+"""The most due deliveries one claim looks at (see ``_claimable``)."""
 # kept under their old names: tests look at the plan SQLite makes for the partner's search
 FIND_FOR_PARTNER_SQL = sql.FIND_FOR_PARTNER
 FIND_ALL_SQL = sql.FIND_ALL
@@ -89,6 +99,54 @@ def _insert_index_entries(conn: sqlite3.Connection, entries: list[tuple[str, str
     """Write NHS-number search entries ``(partner, blind index, record id)`` inside the caller's transaction."""
     if entries:
         conn.executemany(sql.INSERT_INDEX_ENTRY, entries)
+
+
+def _claimable(conn: sqlite3.Connection, limit: int, now: float) -> list[str]:
+    """The ids of up to ``limit`` due deliveries that nothing holds back, oldest due first.
+
+    Walks the due pending deliveries until it has ``limit`` (``sqlite_sql.PENDING_DUE``); each
+    held-back one it walks past is parked until its waiting elders' latest due time (or now, when
+    an elder is due itself), so later claims do not walk it again before anything could have
+    changed for it, and reach its elders first (see ``sqlite_sql``).
+    One claim walks at most ``CLAIM_WALK_ROWS`` rows: a claim holds the write lock, and intake
+    must not wait while a big held-back backlog is parked; the next claims go on from there.
+    """
+    taken: list[tuple[float, str]] = []
+    parked: list[tuple[float, str]] = []
+    walk = conn.execute(sql.PENDING_DUE, (now,))
+    try:
+        for walked, (delivery_id, due_at, held_until) in enumerate(walk, 1):
+            if held_until is None:
+                taken.append((due_at, delivery_id))
+                if len(taken) == limit:
+                    break
+            else:  # parked no earlier than now: behind everything due, so the next walks start past it
+                parked.append((max(held_until, now), delivery_id))
+            if walked == CLAIM_WALK_ROWS:
+                break
+    finally:
+        walk.close()
+    if parked:
+        conn.executemany(sql.PARK, parked)
+    taken += [(due_at, delivery_id) for delivery_id, due_at in conn.execute(sql.EXPIRED_DUE, (now, limit))]
+    return [delivery_id for _, delivery_id in sorted(taken)[:limit]]
+
+
+def _overtaking_warnings(conn: sqlite3.Connection, claimed: list[Any], now: float) -> list[HubEvent]:
+    """A ``warning`` event for each ordered delivery claimed for the first time before a dead-lettered elder.
+
+    A dead delivery holds nothing back (a poison message must not stop a person's pathway), but
+    a later message overtaking it is not silent: its timeline says which delivery it overtook.
+    """
+    events = []
+    for delivery_id, record_id, partner, attempts, order_key, order_seq in claimed:
+        if order_key is None or attempts != 1:
+            continue
+        dead = [r[0] for r in conn.execute(sql.DEAD_ELDERS, (order_key, order_seq))]
+        if dead:
+            detail = {"warning": OVERTAKING_WARNING, "overtook": dead}
+            events.append(HubEvent("warning", record_id, now, delivery_id, partner, detail))
+    return events
 
 
 class SQLiteStore(Store):
@@ -175,20 +233,23 @@ class SQLiteStore(Store):
                 )  # fmt: skip
             conn.executemany(sql.INSERT_MESSAGE, rows)
             now = first.received_at
-            conn.executemany(
-                sql.INSERT_DELIVERY,
-                [
-                    (d.id, d.message_record_id, d.partner, d.route, d.mode,
-                     DeliveryState.PENDING.value if d.mode == "push" else DeliveryState.AVAILABLE.value, now, now)
-                    for d in intake.deliveries
-                ],
-            )  # fmt: skip
+            unordered, ordered = [], []
+            for d in intake.deliveries:
+                state = DeliveryState.PENDING.value if d.mode == "push" else DeliveryState.AVAILABLE.value
+                row = (d.id, d.message_record_id, d.partner, d.route, d.mode, state, now, now)
+                if d.order_key is None:
+                    unordered.append(row)
+                else:  # in planned order: each takes the next place in its key's order
+                    ordered.append((*row, d.order_key, d.order_key))
+            conn.executemany(sql.INSERT_DELIVERY, unordered)
+            conn.executemany(sql.INSERT_ORDERED_DELIVERY, ordered)
             _insert_index_entries(conn, intake.index_entries)
             events = list(intake.events)
             if intake.acknowledges is not None:
                 delivery_id, state, ack_id = intake.acknowledges
                 row = conn.execute(sql.ACKNOWLEDGE_DELIVERY, (state, now, delivery_id)).fetchone()
                 if row is not None:
+                    conn.execute(sql.WAKE_NEXT, {"at": now, "delivery_id": delivery_id})  # the partner has it
                     events.append(HubEvent(state, row[0], now, delivery_id, row[1], detail={"acknowledgement": ack_id}))
             _append_events(conn, events)
             return AcceptResult(first.id, False, events)
@@ -221,9 +282,11 @@ class SQLiteStore(Store):
     ) -> Callable[[sqlite3.Connection], list[DeliveryJob]]:
         def job(conn: sqlite3.Connection) -> list[DeliveryJob]:
             lease_id = secrets.token_hex(8)
-            rows = conn.execute(sql.CLAIM, (now + lease_seconds, lease_id, now, limit)).fetchall()
-            if not rows:
+            ids = _claimable(conn, limit, now)
+            if not ids:
                 return []
+            lease = sql.LEASE.format(marks=sql.marks(len(ids)))
+            rows = conn.execute(lease, (now + lease_seconds, lease_id, *ids)).fetchall()
             record_ids = list({r[1] for r in rows})
             bodies: dict[str, tuple[Any, ...]] = {}
             for start in range(0, len(record_ids), 500):
@@ -232,12 +295,14 @@ class SQLiteStore(Store):
                     bodies[r[0]] = r
             jobs = []
             unreadable: list[HubEvent] = []
-            for delivery_id, record_id, partner, attempts in rows:
+            overtaking = _overtaking_warnings(conn, rows, now)
+            for delivery_id, record_id, partner, attempts, _key, _seq in rows:
                 _, message_id, sender, mtype, codec, data, kek_id, wrapped, received_at = bodies[record_id]
                 try:
                     body = self.codecs.decode(record_id, mtype, sender, StoredBody(codec, data, kek_id, wrapped))
                 except BodyUnreadable as exc:  # no retry can help: dead-letter it with the reason
                     conn.execute(sql.DEAD_UNREADABLE, (f"body unreadable: {exc}", delivery_id))
+                    conn.execute(sql.WAKE_NEXT, {"at": now, "delivery_id": delivery_id})
                     unreadable.append(HubEvent("dead_lettered", record_id, now, delivery_id, partner,
                                                {"attempts": attempts, "error": f"body unreadable: {exc}"}))  # fmt: skip
                     continue
@@ -246,7 +311,7 @@ class SQLiteStore(Store):
                         delivery_id, record_id, message_id, partner, attempts, mtype, body, received_at, lease_id
                     )
                 )
-            _append_events(conn, unreadable)
+            _append_events(conn, overtaking + unreadable)
             return jobs
 
         return job
@@ -274,6 +339,8 @@ class SQLiteStore(Store):
                     detail = {"attempts": o.attempts, "error": o.error}
                     detail |= {"failure": o.failure} if o.failure else {}
                     event = HubEvent("dead_lettered", o.record_id, o.at, o.delivery_id, o.partner, detail)
+                if changed and o.state != DeliveryState.PENDING:  # finished: the next of its key may go
+                    conn.execute(sql.WAKE_NEXT, {"at": o.at, "delivery_id": o.delivery_id})
                 if changed:  # otherwise the lease was lost to another worker, whose outcome counts
                     events.append(event)
                     events += [HubEvent("warning", o.record_id, o.at, o.delivery_id, o.partner, {"warning": w})

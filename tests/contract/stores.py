@@ -80,16 +80,18 @@ def plan(
     nhs_index: str | None = None,
     index_for: tuple[str, ...] = (),
     acknowledges: tuple[str, str, str] | None = None,
+    order_key: str | None = None,
 ) -> Intake:
     """What the router would plan for one message: its record, a delivery per ``(partner, mode)``, its events.
 
-    ``index_for``: the partners given a search entry for ``nhs_index``.
+    ``index_for``: the partners given a search entry for ``nhs_index``; ``order_key``: every delivery's.
     """
     record = str(uuid.uuid4())
     message = NewMessage(id=record, message_id=message_id, sender=sender, type=message_type, body=body,
                          received_at=at, idempotency_key=key, fingerprint=fingerprint or f"fp-{message_id}",
                          in_reply_to=in_reply_to, nhs_index=nhs_index)  # fmt: skip
-    deliveries = [NewDelivery(str(uuid.uuid4()), record, partner, f"to-{partner}", mode) for partner, mode in to]
+    deliveries = [NewDelivery(str(uuid.uuid4()), record, partner, f"to-{partner}", mode, order_key)
+                  for partner, mode in to]  # fmt: skip
     entries = [(partner, nhs_index, record) for partner in index_for if nhs_index]
     return Intake([message], deliveries, [HubEvent("received", record, at)], acknowledges, entries)
 
