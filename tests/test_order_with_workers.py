@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -26,7 +27,10 @@ from hub.testing.world import HubWorld, build_world, example_routes
 
 WORKERS = 3
 # retries wait about 0.5, 1 and 1 s: long enough that everyone else's messages are delivered meanwhile
-SETTINGS = {"delivery": {"concurrency": 8}, "retry": {"initial_seconds": 0.5, "max_delay_seconds": 1.0}}
+SETTINGS: dict[str, dict[str, Any]] = {
+    "delivery": {"concurrency": 8},
+    "retry": {"initial_seconds": 0.5, "max_delay_seconds": 1.0},
+}
 
 
 @pytest.fixture
