@@ -1,123 +1,283 @@
-"""In-process metrics, exposed at ``/metrics`` in the Prometheus text format.
+"""The hub's metrics, shared by every hub process on one machine, exposed at ``/metrics`` in the Prometheus text format.
 
-Labels carry message types, partner ids and states only: never personal data.
-Counters and gauges are written exactly (``12345678``, never ``1.23457e+07``), so
-``rate()`` over a busy hub's counters stays right.
+Every hub process (``hub serve``, ``hub worker``, a ``hub send``) records its counters and histograms with
+prometheus-client in multiprocess mode: into files of its own (``counter_PID.db``, ``histogram_PID.db``, ...) in
+the hub's metrics directory (``[metrics] dir`` in ``hub.toml``, by default ``metrics/`` in the state directory).
+``render`` (what ``/metrics`` answers) merges the files of every process that ever wrote there with prometheus-client's
+``MultiProcessCollector``, so any ``hub serve`` shows the whole hub on its machine, and adds the gauges read from the
+store (and plugins') at that moment, once, never summed across processes.
+
+prometheus-client decides how it keeps a value (in memory, or in a file of the multiprocess directory) when the value
+is created, from ``prometheus_client.values.ValueClass``, which it sets at import from ``PROMETHEUS_MULTIPROC_DIR``.
+So that the import order never matters (a plugin or a test may import prometheus-client first), ``open_metrics``
+sets ``PROMETHEUS_MULTIPROC_DIR`` *and* installs a fresh multiprocess value class itself, before this module creates
+any value: every value is created lazily, at the first ``inc`` or ``observe`` of a label set, on a ``Metrics`` that
+only ``open_metrics`` returns. A process records into one directory: opening another (a test that builds a second
+hub in the same process) moves the process there, and the earlier ``Metrics`` stops recording new label sets (it
+logs that once) rather than mixing its counts into the other hub's files.
+
+Files of processes that have stopped are handled so: ``close`` (called by ``Hub.close`` on a clean exit) marks the
+process dead, which removes its live gauges; every scrape also removes the live gauges of processes that no longer
+run (a ``kill -9``). Counters and histograms of stopped processes stay on purpose: their sum is the hub's total, and
+it must never go down, or ``rate()`` sees a reset.
+
+Labels carry message types, partner ids, states, reasons and roles only: never personal data.
 """
 
 from __future__ import annotations
 
-import bisect
-import math
+import logging
+import os
+import re
 import threading
-from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from prometheus_client import values
+from prometheus_client.metrics import Counter, Gauge, Histogram, MetricWrapperBase
+
+log = logging.getLogger("hub.metrics")
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+"""Bounds (seconds) of the latency histograms' buckets."""
 
 
-class Histogram:
-    """A cumulative histogram with fixed buckets (seconds)."""
+LiveMode = Literal["livesum", "livemax", "livemin", "liveall", "livemostrecent"]
+"""How the running processes' values of a gauge combine; only live modes, so a stopped process's value goes."""
 
-    def __init__(self, buckets: Iterable[float] = LATENCY_BUCKETS) -> None:
-        self.buckets = tuple(buckets)
-        self.counts = [0] * (len(self.buckets) + 1)
-        self.total = 0.0
-        self.n = 0
 
-    def observe(self, value: float) -> None:
-        """Add one observation."""
-        self.counts[bisect.bisect_left(self.buckets, value)] += 1
-        self.total += value
-        self.n += 1
+@dataclass(frozen=True)
+class MetricSpec:
+    """One metric the hub records: its kind (``counter``, ``histogram`` or ``gauge``), help text and label names.
+
+    A gauge recorded by processes (rather than read from the store at a scrape) names how the processes' values
+    combine (``gauge_mode``, prometheus-client's ``multiprocess_mode``: ``livesum`` adds the running processes').
+    """
+
+    kind: str
+    help: str
+    labels: tuple[str, ...]
+    gauge_mode: LiveMode = "livesum"
+
+
+CATALOGUE: Mapping[str, MetricSpec] = {
+    "hub_messages_accepted_total": MetricSpec("counter", "Inbound messages committed", ("type",)),
+    "hub_messages_duplicate_total": MetricSpec("counter", "Inbound duplicates answered, not stored", ("type",)),
+    "hub_requests_refused_total": MetricSpec("counter", "Requests refused before reaching a handler", ("reason",)),
+    "hub_transmissions_refused_total": MetricSpec(
+        "counter", "Inbound transmissions a listener refused whole", ("listener",)
+    ),
+    "hub_deliveries_total": MetricSpec("counter", "Delivery attempts by result", ("partner", "result")),
+    "hub_partner_replies_total": MetricSpec(
+        "counter", "Decisions partners gave in their answers to deliveries", ("partner", "status")
+    ),
+    "hub_submit_to_delivery_seconds": MetricSpec(
+        "histogram", "Time from the inbound message's commit to the partner's 2xx", ("partner",)
+    ),
+    "hub_processes": MetricSpec("gauge", "Hub processes running on this machine, by role", ("role",), "livesum"),
+}
+"""Every metric hub processes record, by the name ``/metrics`` shows. ``inc``/``observe``/``set`` take these names."""
+
+STORE_GAUGES_HELP: Mapping[str, str] = {
+    "hub_deliveries": "Deliveries in the store by state",
+    "hub_messages_stored": "Messages in the store, derived ones included",
+}
+"""Help texts of the gauges read from the store at each scrape (``hub/runtime.py`` computes them)."""
+
+SampleSource = Callable[[], Mapping[str, float]]
+"""A gauge read at each scrape: returns ``{"name{label=\\"value\\"}": number}``."""
+
+NamedSource = tuple[str, SampleSource]
+"""A gauge source with the name its failures are logged under (a plugin's ``GaugeSpec`` name, or ``store``)."""
+
+_switch = threading.Lock()
+_current: Metrics | None = None
+
+
+def open_metrics(directory: Path | str) -> Metrics:
+    """This process's ``Metrics``, recording into ``directory`` (created, mode 0700, if missing).
+
+    Call it before anything records a metric (``build_hub`` does). Opening the directory the process already
+    records into returns the same ``Metrics``.
+    """
+    global _current
+    path = Path(directory).resolve()
+    with _switch:
+        if _current is not None and _current.directory == path and not _current.closed:
+            return _current
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.chmod(0o700)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+        value_class = values.MultiProcessValue()
+        values.ValueClass = value_class
+        _current = Metrics(path, value_class)
+        return _current
 
 
 class Metrics:
-    """Counters and histograms of one hub process."""
+    """The hub's metrics as one process records them, and the whole machine's when rendered.
 
-    def __init__(self) -> None:
+    Obtain it from ``open_metrics``. ``inc``, ``observe`` and ``set`` take a name from ``CATALOGUE`` and its labels
+    as keywords; a name not in it raises ``KeyError``, wrong labels ``ValueError``. ``gauges`` holds the named
+    sources read at each scrape (the store's and plugins').
+    """
+
+    def __init__(self, directory: Path, value_class: Any) -> None:
+        self.directory = directory
+        self.closed = False
+        self.gauges: list[NamedSource] = []
+        self._value_class = value_class
+        self._families: dict[str, MetricWrapperBase] = {}
+        self._children: dict[tuple[str, tuple[str, ...]], Any] = {}
         self._lock = threading.Lock()
-        self.counters: dict[tuple[str, tuple[tuple[str, str], ...]], int | float] = defaultdict(int)
-        self.histograms: dict[tuple[str, tuple[tuple[str, str], ...]], Histogram] = {}
-        self.help: dict[str, str] = {}
-        self.gauges: list[Callable[[], dict[str, float]]] = []
+        self._warned = False
 
-    def inc(self, name: str, amount: int | float = 1, help: str = "", **labels: str) -> None:
-        """Add to a counter."""
-        key = (name, tuple(sorted(labels.items())))
-        with self._lock:
-            self.counters[key] += amount
-            if help:
-                self.help.setdefault(name, help)
+    def inc(self, name: str, amount: float = 1, **labels: str) -> None:
+        """Add ``amount`` to a counter."""
+        self._child(name, labels).inc(amount)
 
-    def observe(self, name: str, value: float, help: str = "", **labels: str) -> None:
+    def observe(self, name: str, value: float, **labels: str) -> None:
         """Add an observation to a histogram."""
-        key = (name, tuple(sorted(labels.items())))
+        self._child(name, labels).observe(value)
+
+    def set(self, name: str, value: float, **labels: str) -> None:
+        """Set this process's value of a gauge (combined across processes by its ``gauge_mode``)."""
+        self._child(name, labels).set(value)
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of every process's counters and histograms, and the gauges read now."""
+        from prometheus_client import CollectorRegistry, generate_latest
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        forget_stopped_processes(self.directory)
+        registry = CollectorRegistry(auto_describe=False)
+        MultiProcessCollector(registry, path=str(self.directory))
+        registry.register(ScrapeGauges(self.gauges))
+        return generate_latest(registry)
+
+    def close(self) -> None:
+        """Mark this process as stopped: its live gauges go (its counters stay, see the module docstring)."""
+        from prometheus_client.multiprocess import mark_process_dead
+
+        self.closed = True
+        mark_process_dead(os.getpid(), str(self.directory))
+
+    def _child(self, name: str, labels: dict[str, str]) -> Any:
+        key = (name, tuple(labels.values()))
+        child = self._children.get(key)
+        if child is not None:
+            return child
         with self._lock:
-            hist = self.histograms.get(key)
-            if hist is None:
-                hist = self.histograms[key] = Histogram()
-            hist.observe(value)
-            if help:
-                self.help.setdefault(name, help)
-
-    def render(self) -> str:
-        """The Prometheus text exposition of everything recorded."""
-        lines: list[str] = []
-        typed: set[str] = set()
-
-        def header(name: str, kind: str) -> None:
-            if name not in typed:
-                typed.add(name)
-                if name in self.help:
-                    lines.append(f"# HELP {name} {self.help[name]}")
-                lines.append(f"# TYPE {name} {kind}")
-
-        with self._lock:
-            for (name, labels), value in sorted(self.counters.items()):
-                header(name, "counter")
-                lines.append(f"{name}{_labels(labels)} {sample_value(value)}")
-            for (name, labels), hist in sorted(self.histograms.items()):
-                header(name, "histogram")
-                cumulative = 0
-                for bound, count in zip(self.buckets_of(hist), hist.counts, strict=False):
-                    cumulative += count
-                    lines.append(f"{name}_bucket{_labels(labels, le=bound)} {cumulative}")
-                lines.append(f"{name}_sum{_labels(labels)} {hist.total:.6f}")
-                lines.append(f"{name}_count{_labels(labels)} {hist.n}")
-        for gauge in self.gauges:
-            for name, value in sorted(gauge().items()):
-                base, _, _state = name.partition("{")
-                header(base, "gauge")
-                lines.append(f"{name} {sample_value(value)}")
-        return "\n".join(lines) + "\n"
-
-    @staticmethod
-    def buckets_of(hist: Histogram) -> list[str]:
-        """Bucket bounds as Prometheus ``le`` strings, ending with +Inf."""
-        return [f"{b:g}" for b in hist.buckets] + ["+Inf"]
+            if values.ValueClass is not self._value_class:  # another hub opened another directory in this process
+                if not self._warned:
+                    self._warned = True
+                    log.warning("metrics: this process now records into another hub's metrics directory; %s no "
+                                "longer records new label sets", self.directory)  # fmt: skip
+                return _IGNORED
+            family = self._families.get(name)
+            if family is None:
+                family = self._families[name] = _family(name)
+            child = self._children[key] = family.labels(**labels)
+            return child
 
 
-def sample_value(value: float) -> str:
-    """A sample value in the exposition format, exact: integers in full, other floats as their shortest round trip."""
-    if isinstance(value, int):
-        return str(value)
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value.is_integer() and abs(value) < 2**63:
-        return str(int(value))
-    return repr(value)
+def _family(name: str) -> MetricWrapperBase:
+    try:
+        spec = CATALOGUE[name]
+    except KeyError:
+        raise KeyError(f"metric {name!r} is not in hub.metrics.CATALOGUE; declare it there first") from None
+    if spec.kind == "counter":
+        return Counter(name, spec.help, spec.labels, registry=None)
+    if spec.kind == "histogram":
+        return Histogram(name, spec.help, spec.labels, registry=None, buckets=LATENCY_BUCKETS)
+    return Gauge(name, spec.help, spec.labels, registry=None, multiprocess_mode=spec.gauge_mode)
 
 
-def _labels(labels: tuple[tuple[str, str], ...], le: str | None = None) -> str:
-    items = list(labels) + ([("le", le)] if le is not None else [])
-    if not items:
-        return ""
-    inner = ",".join(f'{k}="{_escape(v)}"' for k, v in items)
-    return "{" + inner + "}"
+class _Ignored:
+    """What a superseded ``Metrics`` records into: nothing."""
+
+    def inc(self, amount: float = 1) -> None:
+        pass
+
+    def observe(self, value: float) -> None:
+        pass
+
+    def set(self, value: float) -> None:
+        pass
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+_IGNORED = _Ignored()
+
+
+_LIVE_GAUGE_FILE = re.compile(r"^gauge_live[a-z]+_(\d+)\.db$")
+
+
+def forget_stopped_processes(directory: Path) -> list[int]:
+    """Remove the live gauges of processes that no longer run (stopped without ``close``); returns their pids.
+
+    The directory belongs to one machine (one set of process ids): a process id is checked on this machine.
+    """
+    from prometheus_client.multiprocess import mark_process_dead
+
+    stopped = sorted({int(m[1]) for f in os.listdir(directory) if (m := _LIVE_GAUGE_FILE.match(f))} - {os.getpid()})
+    stopped = [pid for pid in stopped if not _running(pid)]
+    for pid in stopped:
+        mark_process_dead(pid, str(directory))
+    return stopped
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: running
+        return True
+    return True
+
+
+class ScrapeGauges:
+    """A prometheus-client collector of the gauges read at a scrape, from ``{"name{labels}": value}`` sources.
+
+    A source that raises, or returns a key that is not ``name`` or ``name{label="value",...}``, is logged and
+    left out of that scrape; the others still appear.
+    """
+
+    def __init__(self, sources: Iterable[NamedSource]) -> None:
+        self.sources = list(sources)
+
+    def collect(self) -> Iterator[Any]:
+        """One ``GaugeMetricFamily`` per metric name the sources return."""
+        from prometheus_client.core import GaugeMetricFamily
+
+        families: dict[str, GaugeMetricFamily] = {}
+        for source_name, source in self.sources:
+            try:
+                samples = [(*parse_sample_key(key), float(value)) for key, value in source().items()]
+            except Exception:
+                log.exception("gauge %s failed; left out of this scrape", source_name)
+                continue
+            for name, labels, value in samples:
+                family = families.get(name)
+                if family is None:
+                    family = families[name] = GaugeMetricFamily(name, STORE_GAUGES_HELP.get(name, name))
+                family.add_sample(name, labels, value)
+        yield from families.values()
+
+
+def parse_sample_key(key: str) -> tuple[str, dict[str, str]]:
+    """``'name{a="b"}'`` as ``("name", {"a": "b"})``, read by prometheus-client's parser; ``ValueError`` if not one."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    try:
+        samples = [s for family in text_string_to_metric_families(f"{key} 0\n") for s in family.samples]
+    except Exception as exc:
+        raise ValueError(f"not a Prometheus sample name: {key!r} ({exc})") from None
+    if len(samples) != 1:
+        raise ValueError(f"not one Prometheus sample name: {key!r}")
+    return samples[0].name, dict(samples[0].labels)
+
+
+__all__ = ["CATALOGUE", "LATENCY_BUCKETS", "MetricSpec", "Metrics", "ScrapeGauges", "open_metrics"]
