@@ -94,6 +94,20 @@ NamedSource = tuple[str, SampleSource]
 
 _switch = threading.Lock()
 _current: Metrics | None = None
+_pid = os.getpid()
+
+
+def _refresh_pid() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_refresh_pid)
+
+
+def process_id() -> int:
+    """This process's id, kept current across ``fork`` (``os.getpid`` is a system call on every metric write)."""
+    return _pid
 
 
 def open_metrics(directory: Path | str) -> Metrics:
@@ -110,7 +124,7 @@ def open_metrics(directory: Path | str) -> Metrics:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
         path.chmod(0o700)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
-        value_class = values.MultiProcessValue()
+        value_class = values.MultiProcessValue(process_identifier=process_id)
         values.ValueClass = value_class
         _current = Metrics(path, value_class)
         return _current
@@ -262,7 +276,8 @@ class ScrapeGauges:
             for name, labels, value in samples:
                 family = families.get(name)
                 if family is None:
-                    family = families[name] = GaugeMetricFamily(name, STORE_GAUGES_HELP.get(name, name))
+                    text = STORE_GAUGES_HELP.get(name) or f"Read at each scrape by the gauge {source_name}"
+                    family = families[name] = GaugeMetricFamily(name, text)
                 family.add_sample(name, labels, value)
         yield from families.values()
 

@@ -199,3 +199,25 @@ def test_serve_shows_what_a_separate_worker_process_delivered(make_world) -> Non
     assert sample(found, "hub_processes", role="worker") is None  # it stopped cleanly
     assert sample(found, "hub_deliveries_total", **delivered) == sent  # its deliveries still count
     assert requests.get(f"{world.url}/metrics", timeout=5).status_code == 401
+
+
+def _forked_child(directory: str) -> None:
+    from hub.metrics import open_metrics
+
+    open_metrics(directory).inc("hub_messages_accepted_total", 4, type="Referral")
+
+
+def test_a_forked_process_records_into_files_of_its_own(tmp_path: Path) -> None:
+    import multiprocessing
+
+    directory = tmp_path / "metrics"
+    metrics = open_metrics(directory)
+    metrics.inc("hub_messages_accepted_total", 3, type="Referral")
+    child = multiprocessing.get_context("fork").Process(target=_forked_child, args=(str(directory),))
+    child.start()
+    child.join(30)
+    assert child.exitcode == 0
+    metrics.inc("hub_messages_accepted_total", 1, type="Referral")
+    expected = {f"counter_{os.getpid()}.db", f"counter_{child.pid}.db"}
+    assert {p.name for p in directory.iterdir()} == expected
+    assert sample(parse_samples(metrics.render().decode()), "hub_messages_accepted_total", type="Referral") == 8
