@@ -62,13 +62,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from prometheus_client import values
 
-    from hub.metrics import Metrics, open_metrics
+    from hub.metrics import Metrics, _Recorder, open_metrics
 
     variants: dict[str, Callable[[], float]] = {}
     with tempfile.TemporaryDirectory() as scratch:
         multiprocess = open_metrics(Path(scratch) / "metrics")
         variants["multiprocess"] = lambda: per_message(multiprocess, args.n)
-        in_memory = Metrics(Path(scratch) / "unused", values.MutexValue)
+        in_memory = Metrics(_Recorder(Path(scratch) / "unused", values.MutexValue))
         variants["in-memory"] = lambda: _in_memory(in_memory, args.n)
         if args.old:
             old = load_old(args.old)

@@ -93,7 +93,7 @@ NamedSource = tuple[str, SampleSource]
 """A gauge source with the name its failures are logged under (a plugin's ``GaugeSpec`` name, or ``store``)."""
 
 _switch = threading.Lock()
-_current: Metrics | None = None
+_recorder: _Recorder | None = None
 _pid = os.getpid()
 
 
@@ -111,54 +111,53 @@ def process_id() -> int:
 
 
 def open_metrics(directory: Path | str) -> Metrics:
-    """This process's ``Metrics``, recording into ``directory`` (created, mode 0700, if missing).
+    """A hub's ``Metrics``, recording into ``directory`` (created, mode 0700, if missing).
 
-    Call it before anything records a metric (``build_hub`` does). Opening the directory the process already
-    records into returns the same ``Metrics``.
+    Call it before anything records a metric (``build_hub`` does). Every ``Metrics`` of one directory in a
+    process records through the same values (two hubs built on one configuration add up, never overwrite each
+    other); each has gauges of its own.
     """
-    global _current
+    global _recorder
     path = Path(directory).resolve()
     with _switch:
-        if _current is not None and _current.directory == path and not _current.closed:
-            return _current
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        path.chmod(0o700)
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
-        value_class = values.MultiProcessValue(process_identifier=process_id)
-        values.ValueClass = value_class
-        _current = Metrics(path, value_class)
-        return _current
+        if _recorder is None or _recorder.directory != path:
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+            path.chmod(0o700)
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+            value_class = values.MultiProcessValue(process_identifier=process_id)
+            values.ValueClass = value_class
+            _recorder = _Recorder(path, value_class)
+        return Metrics(_recorder)
 
 
 class Metrics:
-    """The hub's metrics as one process records them, and the whole machine's when rendered.
+    """A hub's metrics: recorded by this process, and the whole machine's when rendered.
 
     Obtain it from ``open_metrics``. ``inc``, ``observe`` and ``set`` take a name from ``CATALOGUE`` and its labels
     as keywords; a name not in it raises ``KeyError``, wrong labels ``ValueError``. ``gauges`` holds the named
     sources read at each scrape (the store's and plugins').
     """
 
-    def __init__(self, directory: Path, value_class: Any) -> None:
-        self.directory = directory
-        self.closed = False
+    def __init__(self, recorder: _Recorder) -> None:
+        self.directory = recorder.directory
         self.gauges: list[NamedSource] = []
-        self._value_class = value_class
-        self._families: dict[str, MetricWrapperBase] = {}
-        self._children: dict[tuple[str, tuple[str, ...]], Any] = {}
-        self._lock = threading.Lock()
-        self._warned = False
+        self._recorder = recorder
+        self._children = recorder.children
 
     def inc(self, name: str, amount: float = 1, **labels: str) -> None:
         """Add ``amount`` to a counter."""
-        self._child(name, labels).inc(amount)
+        key = (name, tuple(labels.values()))
+        (self._children.get(key) or self._recorder.create(key, name, labels)).inc(amount)
 
     def observe(self, name: str, value: float, **labels: str) -> None:
         """Add an observation to a histogram."""
-        self._child(name, labels).observe(value)
+        key = (name, tuple(labels.values()))
+        (self._children.get(key) or self._recorder.create(key, name, labels)).observe(value)
 
     def set(self, name: str, value: float, **labels: str) -> None:
         """Set this process's value of a gauge (combined across processes by its ``gauge_mode``)."""
-        self._child(name, labels).set(value)
+        key = (name, tuple(labels.values()))
+        (self._children.get(key) or self._recorder.create(key, name, labels)).set(value)
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every process's counters and histograms, and the gauges read now."""
@@ -175,25 +174,36 @@ class Metrics:
         """Mark this process as stopped: its live gauges go (its counters stay, see the module docstring)."""
         from prometheus_client.multiprocess import mark_process_dead
 
-        self.closed = True
         mark_process_dead(os.getpid(), str(self.directory))
 
-    def _child(self, name: str, labels: dict[str, str]) -> Any:
-        key = (name, tuple(labels.values()))
-        child = self._children.get(key)
-        if child is not None:
-            return child
+
+class _Recorder:
+    """What a process records into one metrics directory: prometheus-client's value class, metrics and label sets."""
+
+    def __init__(self, directory: Path, value_class: Any) -> None:
+        self.directory = directory
+        self.value_class = value_class
+        self.families: dict[str, MetricWrapperBase] = {}
+        self.children: dict[tuple[str, tuple[str, ...]], Any] = {}
+        self._lock = threading.Lock()
+        self._warned = False
+
+    def create(self, key: tuple[str, tuple[str, ...]], name: str, labels: dict[str, str]) -> Any:
+        """The value of metric ``name`` with ``labels``, created on first use (``key`` caches it)."""
         with self._lock:
-            if values.ValueClass is not self._value_class:  # another hub opened another directory in this process
+            child = self.children.get(key)
+            if child is not None:
+                return child
+            if values.ValueClass is not self.value_class:  # another hub opened another directory in this process
                 if not self._warned:
                     self._warned = True
                     log.warning("metrics: this process now records into another hub's metrics directory; %s no "
                                 "longer records new label sets", self.directory)  # fmt: skip
                 return _IGNORED
-            family = self._families.get(name)
+            family = self.families.get(name)
             if family is None:
-                family = self._families[name] = _family(name)
-            child = self._children[key] = family.labels(**labels)
+                family = self.families[name] = _family(name)
+            child = self.children[key] = family.labels(**labels)
             return child
 
 

@@ -155,13 +155,13 @@ def test_a_metric_must_be_declared_and_labelled_as_declared(tmp_path: Path) -> N
 
 def test_a_second_hub_directory_in_one_process_takes_over_without_mixing_counts(tmp_path: Path) -> None:
     first = open_metrics(tmp_path / "first")
-    assert open_metrics(tmp_path / "first") is first
+    open_metrics(tmp_path / "first").inc("hub_messages_accepted_total", type="Referral")  # a hub on the same config
     first.inc("hub_messages_accepted_total", type="Referral")
     second = open_metrics(tmp_path / "second")
     first.inc("hub_messages_accepted_total", type="Referral")  # a label set it had: still its own file
     first.inc("hub_messages_accepted_total", type="Appointment")  # a new one: not into the second hub's files
     second.inc("hub_messages_accepted_total", type="Referral")
-    assert files_say(tmp_path / "first") == {'hub_messages_accepted_total{"type": "Referral"}': 2}
+    assert files_say(tmp_path / "first") == {'hub_messages_accepted_total{"type": "Referral"}': 3}
     assert files_say(tmp_path / "second") == {'hub_messages_accepted_total{"type": "Referral"}': 1}
 
 
