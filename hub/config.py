@@ -144,7 +144,8 @@ def load_settings(config_dir: Path, vocabulary: Vocabulary | None = None) -> Set
     if not keys_dir.is_absolute():
         keys_dir = (config_dir / keys_dir).resolve()
     store_url, state_dir = _store_settings(store, config_dir)
-    metrics_dir = metrics.get("dir", str, None)
+    configured_metrics_dir = metrics.get("dir", str, None)
+    metrics_dir = os.environ.get("HUB_METRICS_DIR") or configured_metrics_dir
     policy = RetryPolicy(
         initial_seconds=retry.positive("initial_seconds", float, RetryPolicy.initial_seconds),
         multiplier=retry.positive("multiplier", float, RetryPolicy.multiplier),

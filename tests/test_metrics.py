@@ -221,3 +221,48 @@ def test_a_forked_process_records_into_files_of_its_own(tmp_path: Path) -> None:
     expected = {f"counter_{os.getpid()}.db", f"counter_{child.pid}.db"}
     assert {p.name for p in directory.iterdir()} == expected
     assert sample(parse_samples(metrics.render().decode()), "hub_messages_accepted_total", type="Referral") == 8
+
+
+def test_the_metrics_directory_is_a_setting_under_the_state_directory_by_default(tmp_path: Path, monkeypatch) -> None:
+    from hub.config import load_settings
+
+    monkeypatch.delenv("HUB_DB", raising=False)
+    monkeypatch.delenv("HUB_METRICS_DIR", raising=False)
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "hub.toml").write_text('[store]\nstate_dir = "../state"\n')
+    assert load_settings(config).metrics_dir == (tmp_path / "state" / "metrics").resolve()
+    (config / "hub.toml").write_text('[store]\nstate_dir = "../state"\n[metrics]\ndir = "../m"\n')
+    assert load_settings(config).metrics_dir == (tmp_path / "m").resolve()
+    monkeypatch.setenv("HUB_METRICS_DIR", str(tmp_path / "machine-b"))
+    assert load_settings(config).metrics_dir == (tmp_path / "machine-b").resolve()
+    (config / "hub.toml").write_text("[metrics]\ndirectory = 'm'\n")
+    with pytest.raises(Exception, match=r"metrics\.directory: unknown setting"):
+        load_settings(config)
+
+
+def test_each_machine_shows_its_own_processes_and_the_same_store(make_world) -> None:
+    """Two 'machines' (two metrics directories) on one store: serve's /metrics counts only its machine's processes."""
+    world = make_world()
+    world.hub.stop()
+    world.hub = RunningHub(world.config_dir, port=world.hub.port, extra_args=["--no-worker"]).start()
+    machine_b = world.config_dir / "machine-b-metrics"
+    log = (world.config_dir / "worker.log").open("ab")
+    worker = subprocess.Popen([sys.executable, "-m", "hub", "worker", "--config", str(world.config_dir)],
+                              stdout=log, stderr=subprocess.STDOUT,
+                              env={**os.environ, "HUB_METRICS_DIR": str(machine_b)})  # fmt: skip
+    try:
+        assert world.send("trust-a", housing_request()).status_code == 202
+        assert world.sims["council-luton"].wait_for(lambda s: len(s.messages("HousingRequest")) == 1)
+        delivered = 'hub_deliveries_total{"partner": "council-luton", "result": "delivered"}'
+        assert wait_until(lambda: files_say(machine_b).get(delivered) == 1)
+        found = parse_samples(world.as_("ops").get(f"{world.url}/metrics", timeout=5).text)
+        assert sample(found, "hub_deliveries_total", partner="council-luton", result="delivered") is None
+        assert sample(found, "hub_messages_accepted_total", type="HousingRequest") == 1
+        assert wait_until(lambda: sample(parse_samples(world.as_("ops").get(f"{world.url}/metrics", timeout=5).text),
+                                         "hub_deliveries", state="delivered") == 1)  # fmt: skip
+        assert sample(found, "hub_processes", role="worker") is None
+        assert files_say(machine_b)['hub_processes{"role": "worker"}'] == 1
+    finally:
+        stop_process(worker)
+        log.close()
