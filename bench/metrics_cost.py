@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from prometheus_client import values
 
-    from hub.metrics import Metrics, _Recorder, open_metrics
+    from hub.metrics import Metrics, open_metrics
+    from hub.metrics.recording import _Recorder
 
     variants: dict[str, Callable[[], float]] = {}
     with tempfile.TemporaryDirectory() as scratch:

@@ -164,7 +164,7 @@ def load_settings(config_dir: Path, vocabulary: Vocabulary | None = None) -> Set
         max_batch_lines=server.positive("max_batch_lines", int, 10_000),
         store_url=store_url,
         state_dir=state_dir,
-        # one directory per hub and machine, where every hub process writes its metrics (hub/metrics.py)
+        # one directory per hub and machine, where every hub process writes its metrics (hub/metrics/)
         metrics_dir=(config_dir / metrics_dir).resolve() if metrics_dir is not None else state_dir / "metrics",
         delivery_concurrency=delivery.positive("concurrency", int, 64),
         delivery_timeout_seconds=delivery.positive("timeout_seconds", float, 10.0),

@@ -1,6 +1,6 @@
 """``GET /metrics``: the Prometheus text format, for operators only (its labels name partners).
 
-It shows every hub process on this machine (they share the metrics directory, see ``hub/metrics.py``).
+It shows every hub process on this machine (they share the metrics directory, see ``hub/metrics/``).
 """
 
 from __future__ import annotations
