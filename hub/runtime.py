@@ -84,6 +84,7 @@ def build_hub(
     for info in plugins.errors:
         log.warning("plugin %s is not loaded: %s", info.name, info.error)
     validator = CanonicalValidator(plugins)
+    metrics = open_metrics(config.settings.metrics_dir)  # before anything can record one
     keys = open_key_provider(config, plugins)
     index_key = keys.index_key()
     fingerprint_of = _fingerprinter(fingerprint_key(keys))
@@ -102,7 +103,6 @@ def build_hub(
     upgraded = store.complete_upgrades(fingerprint_of, router.index_for)
     if upgraded:
         log.info("store upgrade: %d fingerprints re-keyed or recipients' search entries written", upgraded)
-    metrics = open_metrics(config.settings.metrics_dir)
     metrics.gauges.append(("store", lambda: _store_gauges(store)))
     data = HubData(store)
     for gauge in plugins.gauges.values():

@@ -266,3 +266,15 @@ def test_each_machine_shows_its_own_processes_and_the_same_store(make_world) -> 
     finally:
         stop_process(worker)
         log.close()
+
+
+def test_a_metrics_directory_that_cannot_be_made_stops_the_hub_naming_it(tmp_path: Path) -> None:
+    from hub.plugin_api.problems import ConfigError
+
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(ConfigError, match=r"metrics directory .*a-file/metrics: .*HUB_METRICS_DIR"):
+        open_metrics(tmp_path / "a-file" / "metrics")
+    loose = tmp_path / "loose"
+    loose.mkdir(mode=0o755)
+    open_metrics(loose)
+    assert stat.S_IMODE(loose.stat().st_mode) == 0o700

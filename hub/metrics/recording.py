@@ -16,6 +16,7 @@ from prometheus_client.metrics import Counter, Gauge, Histogram, MetricWrapperBa
 
 from hub.metrics.catalogue import CATALOGUE, LATENCY_BUCKETS
 from hub.metrics.scrape import NamedSource, ScrapeGauges, forget_stopped_processes
+from hub.plugin_api.problems import ConfigError
 
 log = logging.getLogger("hub.metrics")
 
@@ -42,19 +43,31 @@ def open_metrics(directory: Path | str) -> Metrics:
 
     Call it before anything records a metric (``build_hub`` does). Every ``Metrics`` of one directory in a
     process records through the same values (two hubs built on one configuration add up, never overwrite each
-    other); each has gauges of its own.
+    other); each has gauges of its own. A directory that cannot be made, or is not this account's to write,
+    raises ``ConfigError`` naming it, before anything is recorded.
     """
     global _recorder
     path = Path(directory).resolve()
     with _switch:
         if _recorder is None or _recorder.directory != path:
-            path.mkdir(mode=0o700, parents=True, exist_ok=True)
-            path.chmod(0o700)
+            _prepare(path)
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
             value_class = values.MultiProcessValue(process_identifier=process_id)
             values.ValueClass = value_class
             _recorder = _Recorder(path, value_class)
         return Metrics(_recorder)
+
+
+def _prepare(path: Path) -> None:
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if path.stat().st_uid == os.getuid():  # tighten one made looser by hand; another account's is left as it is
+            path.chmod(0o700)
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise PermissionError(13, "not writable by this account")
+    except OSError as exc:
+        raise ConfigError(f"metrics directory {path}: {exc.strerror or exc} (set [metrics] dir in hub.toml, or "
+                          "HUB_METRICS_DIR)") from None  # fmt: skip
 
 
 class Metrics:
