@@ -217,8 +217,7 @@ class DeliveryWorker:
             log.exception("the decision %s gave for delivery %s was not recorded", job.partner, job.delivery_id)
             return [f"the partner's decision was not recorded as an acknowledgement (internal error: "
                     f"{type(exc).__name__})"]  # fmt: skip
-        self.metrics.inc("hub_partner_replies_total", help="Decisions partners gave in their answers to deliveries",
-                         partner=job.partner, status=reply.status)  # fmt: skip
+        self.metrics.inc("hub_partner_replies_total", partner=job.partner, status=reply.status)
         return []
 
     async def _record_outcomes(self, stop: asyncio.Event) -> None:
@@ -240,11 +239,9 @@ class DeliveryWorker:
                               "retried", len(batch))  # fmt: skip
                 continue
             for record, job, result, error in batch:
-                self.metrics.inc("hub_deliveries_total", help="Delivery attempts by result", partner=job.partner,
-                                 result=result)  # fmt: skip
+                self.metrics.inc("hub_deliveries_total", partner=job.partner, result=result)
                 if record.state == "delivered":
                     self.metrics.observe("hub_submit_to_delivery_seconds", record.at - job.received_at,
-                                         help="Time from the inbound message's commit to the partner's 2xx",
                                          partner=job.partner)  # fmt: skip
                 elif record.state == "dead":
                     log.warning("delivery %s to %s dead-lettered after %d attempts: %s",
