@@ -26,7 +26,7 @@ EXAMPLE_CONFIG = Path(str(example_config()))
 """The example deployment's config directory (its routes are the default routes of a test config)."""
 
 
-def stop_process(process: subprocess.Popen[bytes] | None, grace: float = 15.0) -> None:
+def stop_process(process: subprocess.Popen[Any] | None, grace: float = 15.0) -> None:
     """SIGTERM a child process, wait up to ``grace`` seconds, then SIGKILL it if it lingers."""
     if process is None or process.poll() is not None:
         return
