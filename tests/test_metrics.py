@@ -138,6 +138,7 @@ def test_a_killed_process_leaves_its_counts_but_not_its_live_gauge(tmp_path: Pat
 def test_a_gauge_with_a_bad_sample_name_is_left_out_and_the_others_stay(tmp_path: Path, caplog) -> None:
     metrics = open_metrics(tmp_path / "metrics")
     metrics.gauges.append(("broken", lambda: {"hub broken{": 1}))
+
     def raises() -> dict[str, float]:
         raise ZeroDivisionError("a plugin's bug")
 
