@@ -1,9 +1,9 @@
 """Store URLs: which backend holds the hub's data, and where (``[store] url`` in ``hub.toml``).
 
-``sqlite:///relative/path.db`` (resolved against the config directory) or
-``sqlite:////absolute/path.db``. A backend registers its scheme in ``BACKENDS``
-as ``module:function`` taking ``(url, codecs)``; the PostgreSQL backend adds
-``postgresql``. This module imports no backend, so the configuration can be
+``sqlite:///relative/path.db`` (resolved against the config directory),
+``sqlite:////absolute/path.db``, or ``postgresql://user@host:5432/dbname`` (a libpq URI).
+A backend registers its scheme in ``BACKENDS`` as ``module:function`` taking
+``(url, codecs)``. This module imports no backend, so the configuration can be
 checked without one.
 """
 
@@ -15,7 +15,7 @@ from hub.plugin_api.problems import ConfigError
 
 SQLITE = "sqlite"
 #: scheme -> "module:function" that opens a store for a URL of that scheme
-BACKENDS: dict[str, str] = {SQLITE: "hub.store.sqlite:open_sqlite"}
+BACKENDS: dict[str, str] = {SQLITE: "hub.store.sqlite:open_sqlite", "postgresql": "hub.store.postgres:open_postgres"}
 SETTING = "hub.toml: store.url"
 
 
