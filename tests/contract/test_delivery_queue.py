@@ -168,6 +168,56 @@ def test_an_outcome_counts_only_under_the_current_lease(store) -> None:
     assert record(store, outcome(slow, DeliveryState.DELIVERED)) == []
 
 
+def extend(store, jobs, until):
+    return asyncio.run(store.extend_leases([(j.delivery_id, j.lease_id) for j in jobs], until))
+
+
+def test_a_heartbeat_keeps_a_lease_alive_past_its_first_end(store) -> None:
+    accepted = accept(store, plan("m-1"))
+    [job] = claim(store, now=T0)
+    assert extend(store, [job], T0 + 100) == 1
+    assert claim(store, now=T0 + LEASE + 1) == []  # the first lease would have run out here
+    assert extend(store, [job], T0 + 10) == 1  # still held; a lease is never shortened
+    assert claim(store, now=T0 + 99) == []
+    [again] = claim(store, now=T0 + 101)
+    assert again.delivery_id == job.delivery_id and again.lease_id != job.lease_id
+    assert extend(store, [job], T0 + 500) == 0  # the old lease is lost: nothing extended
+    assert claim(store, now=T0 + 101 + LEASE + 1) != []  # and the new one ran out as it was
+    assert record(store, outcome(job, DeliveryState.DELIVERED)) == []
+    assert delivery_of(store, accepted.id, "council-luton")["state"] == DeliveryState.IN_FLIGHT
+
+
+def test_a_recorded_delivery_has_no_lease_left_to_extend(store) -> None:
+    accept(store, plan("m-1"))
+    [job] = claim(store)
+    record(store, outcome(job, DeliveryState.PENDING, error="timed out", due_at=T0 + 5))
+    assert extend(store, [job], T0 + 100) == 0
+    assert [j.delivery_id for j in claim(store, now=T0 + 5)] == [job.delivery_id]
+    assert asyncio.run(store.extend_leases([], T0)) == 0
+
+
+def test_two_stores_on_the_same_data_claiming_at_once_never_hand_out_one_delivery_twice(opened) -> None:
+    store = opened.store
+    for n in range(60):
+        accept(store, plan(f"m-{n}", at=T0 - 60 + n))
+    other = opened.reopen()  # as another process would
+
+    async def drain(one):
+        taken = []
+        while batch := await one.claim(7, T0, LEASE):
+            taken += [j.delivery_id for j in batch]
+        return taken
+
+    async def both():
+        return await asyncio.gather(drain(store), drain(other), drain(store), drain(other))
+
+    try:
+        taken = [d for run in asyncio.run(both()) for d in run]
+    finally:
+        other.close()
+    assert len(taken) == len(set(taken)) == 60
+
+
 def test_delivered_keeps_an_acknowledgement_that_overtook_it(store) -> None:
     accepted = accept(store, plan("m-1"))
     [job] = claim(store)
