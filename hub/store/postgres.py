@@ -31,44 +31,21 @@ from psycopg_pool import ConnectionPool
 
 from hub.bodies import BodyUnreadable, CodecRegistry, StoredBody
 from hub.plugin_api.events import HubEvent
-from hub.plugin_api.problems import ConfigError, Conflict, Problem, read_each
+from hub.plugin_api.problems import Conflict, Problem, read_each
 from hub.store import postgres_sql as sql
 from hub.store import views
 from hub.store.audit_chain import ChainReport, verify
 from hub.store.ports import Store
+from hub.store.postgres_connect import CONNECT_TIMEOUT_SECONDS, connect, unreachable
 from hub.store.postgres_notify import DueWatcher
 from hub.store.postgres_schema import migrate
 from hub.store.postgres_writer import PostgresWriter, Tx
 from hub.store.records import AcceptResult, DeliveryJob, DeliveryState, Intake, Outcome, ReplyTarget
-from hub.store.url import SETTING, describe
 
 POSTGRESQL = "postgresql"
 POOL_MAX = 10
-CONNECT_TIMEOUT_SECONDS = 10
 #: how long a caller waits for a pooled connection before ``PoolTimeout`` (never forever)
 POOL_WAIT_SECONDS = 10.0
-
-
-def unreachable(url: str, exc: BaseException, setting: str = SETTING) -> ConfigError:
-    """The error for a store that cannot be opened: where it is (no password) and why, password scrubbed."""
-    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    password = _password(url)
-    if password:
-        reason = reason.replace(password, "***")
-    return ConfigError(f"{setting}: cannot open the PostgreSQL store at {describe(url)}: {reason}")
-
-
-def _password(url: str) -> str | None:
-    userinfo = url.partition("://")[2].rpartition("@")[0]
-    return userinfo.partition(":")[2] or None
-
-
-def connect(url: str) -> psycopg.Connection[Any]:
-    """One autocommit connection to the store (``ConfigError`` without the password if it fails)."""
-    try:
-        return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS)
-    except psycopg.Error as exc:
-        raise unreachable(url, exc) from None
 
 
 class PostgresStore(Store):

@@ -17,6 +17,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from hub.store.postgres_connect import connect
+
 #: (version, statements) in order; a version's statements run in one transaction
 MIGRATIONS: list[tuple[int, str]] = [
     (
@@ -130,6 +132,19 @@ def applied_version(conn: Any) -> int:
         return 0
     row = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
     return int(row[0] or 0)
+
+
+def schema_status(url: str) -> tuple[int, int]:
+    """(applied version, latest version) of the database ``url`` names; nothing is changed."""
+    with connect(url) as conn:
+        return applied_version(conn), LATEST
+
+
+def upgrade_schema(url: str) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Apply the pending migrations under the advisory lock; (version, latest) before and after."""
+    with connect(url) as conn:
+        before, now = migrate(conn)
+    return (before, LATEST), (now, LATEST)
 
 
 def migrate(conn: Any) -> tuple[int, int]:
