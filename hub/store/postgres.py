@@ -115,11 +115,9 @@ class PostgresStore(Store):
 
         def job(tx: Tx) -> AcceptResult:
             conn = tx.conn
-            existing = conn.execute(sql.FIND_BY_MESSAGE_ID, (first.sender, first.message_id)).fetchone()
-            reused = "message_id"
-            if existing is None and first.idempotency_key:
-                reused = "Idempotency-Key"
-                existing = conn.execute(sql.FIND_BY_IDEMPOTENCY_KEY, (first.sender, first.idempotency_key)).fetchone()
+            args = (first.sender, first.message_id, first.sender, first.idempotency_key)
+            existing = conn.execute(sql.FIND_EXISTING, args).fetchone()
+            reused = existing[2] if existing is not None else ""
             if existing is not None and existing[1] and first.fingerprint and existing[1] != first.fingerprint:
                 raise Conflict(
                     f"This {reused} was already used for a different message ({existing[0]}); "
@@ -147,7 +145,7 @@ class PostgresStore(Store):
                  DeliveryState.PENDING.value if d.mode == "push" else DeliveryState.AVAILABLE.value, now, now)
                 for d in intake.deliveries
             ]  # fmt: skip
-            with conn.cursor() as cursor:
+            with conn.pipeline(), conn.cursor() as cursor:  # one round trip for every insert
                 cursor.executemany(sql.INSERT_MESSAGE, rows)
                 if deliveries:
                     cursor.executemany(sql.INSERT_DELIVERY, deliveries)

@@ -13,8 +13,12 @@ NOTIFY_DUE = f"SELECT pg_notify('{DUE_CHANNEL}', '')"
 LISTEN_DUE = f"LISTEN {DUE_CHANNEL}"
 
 # -- intake ----------------------------------------------------------------------------------
-FIND_BY_MESSAGE_ID = "SELECT id, fingerprint FROM messages WHERE sender=%s AND message_id=%s"
-FIND_BY_IDEMPOTENCY_KEY = "SELECT id, fingerprint FROM messages WHERE sender=%s AND idempotency_key=%s"
+# the stored message this one repeats: by message id first, else by idempotency key (one round trip)
+FIND_EXISTING = (
+    "SELECT id, fingerprint, CASE rank WHEN 0 THEN 'message_id' ELSE 'Idempotency-Key' END FROM ("
+    "SELECT id, fingerprint, 0 AS rank FROM messages WHERE sender=%s AND message_id=%s UNION ALL "
+    "SELECT id, fingerprint, 1 FROM messages WHERE sender=%s AND idempotency_key=%s) found ORDER BY rank LIMIT 1"
+)
 INSERT_MESSAGE = (
     "INSERT INTO messages (id, message_id, sender, type, correlation_id, in_reply_to, parent_id, "
     "idempotency_key, fingerprint, received_at, body_codec, body, kek_id, data_key, nhs_index) "
@@ -37,9 +41,11 @@ INSERT_INDEX_ENTRY = (
 # -- the audit log: the head row is locked until the transaction commits ----------------------
 LOCK_CHAIN_HEAD = "SELECT hash FROM audit_head WHERE id=1 FOR UPDATE"
 SET_CHAIN_HEAD = "UPDATE audit_head SET hash=%s WHERE id=1"
-INSERT_EVENT = (
-    "INSERT INTO events (record_id, delivery_id, partner, at, kind, detail, actor, prev_hash, hash) "
-    "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+# every event of a group in one statement: one array per column (events_columns)
+INSERT_EVENTS = (
+    "INSERT INTO events (record_id, delivery_id, partner, at, kind, detail, actor, prev_hash, hash) SELECT * FROM "
+    "unnest(%s::text[], %s::text[], %s::text[], %s::float8[], %s::text[], %s::text[], %s::text[], %s::text[], "
+    "%s::text[])"
 )
 CHAIN_ROWS = (
     "SELECT seq, prev_hash, hash, record_id, delivery_id, partner, at, kind, detail, actor FROM events ORDER BY seq"

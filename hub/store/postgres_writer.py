@@ -1,12 +1,15 @@
 """Group commit for PostgreSQL: one writer thread per process, many jobs per transaction.
 
 Like ``group_commit.GroupCommitter`` for SQLite: jobs queue up while a transaction is in
-progress; the next transaction takes all of them (up to ``max_batch``), runs each inside its
-own savepoint (one job's failure rolls back only that job), commits once, and only then
-resolves every job's future. One round trip of commit (and one WAL flush) serves the group.
+progress; the next transaction takes all of them (up to ``max_batch``), commits once, and only
+then resolves every job's future; one job's failure fails only that job. One commit (and one
+WAL flush) serves the group.
 
 What is PostgreSQL's here:
 
+- A group first runs without savepoints; only when a job fails is the whole transaction rolled
+  back and run again with a savepoint per job, so the common case costs no savepoint round trips
+  (jobs must therefore be safe to run twice: they read what they decide from the database).
 - A job gets a ``Tx``: the connection, plus ``append(events)`` and ``due()``. Events are not
   written by the job itself: the writer appends every successful job's events at the end of the
   transaction, after locking the chain head (``audit_head``), so the lock that makes the events
@@ -131,26 +134,13 @@ class PostgresWriter:
         batch = [(job, future) for job, future in batch if future.set_running_or_notify_cancel()]
         if not batch:
             return
-        results: list[tuple[Future[Any], Any, BaseException | None]] = []
         try:
-            with self._pool.connection() as conn, conn.transaction():
-                tx = Tx(conn)
-                events: list[HubEvent] = []
-                notify = False
-                for job, future in batch:
-                    value, error = _run_job(tx, job)
-                    if error is None:
-                        events += tx.events
-                        notify = notify or tx.notify
-                    results.append((future, value, error))
-                if events:
-                    head = conn.execute(sql.LOCK_CHAIN_HEAD).fetchone()
-                    rows = chain(head[0] if head else None, events)
-                    with conn.cursor() as cursor:
-                        cursor.executemany(sql.INSERT_EVENT, rows)
-                    conn.execute(sql.SET_CHAIN_HEAD, (rows[-1][-1],))
-                if notify:
-                    conn.execute(sql.NOTIFY_DUE)
+            try:
+                results = self._transaction(batch, careful=False)
+            except psycopg.OperationalError:
+                raise  # the connection failed: whether anything committed is unknown, so nothing is re-run
+            except Exception:  # some job failed: nothing was committed; again, each job in its own savepoint
+                results = self._transaction(batch, careful=True)
         except BaseException as exc:  # the transaction did not commit: nothing in the batch is durable
             log.error("store commit failed for a group of %d jobs: %s", len(batch), type(exc).__name__)
             for _job, future in batch:
@@ -162,6 +152,40 @@ class PostgresWriter:
                 future.set_exception(error)
             else:
                 future.set_result(value)
+
+    def _transaction(
+        self, batch: list[tuple[Job, Future[Any]]], careful: bool
+    ) -> list[tuple[Future[Any], Any, BaseException | None]]:
+        """Run the batch in one transaction and commit it; each job's (future, value, error).
+
+        Not ``careful``: the jobs run without savepoints (two round trips fewer each) and any
+        failure aborts the whole transaction, for the caller to run again ``careful``ly, where
+        each job has its own savepoint and a failing job is rolled back alone.
+        """
+        results: list[tuple[Future[Any], Any, BaseException | None]] = []
+        with self._pool.connection() as conn, conn.transaction():
+            tx = Tx(conn)
+            events: list[HubEvent] = []
+            notify = False
+            for job, future in batch:
+                if careful:
+                    value, error = _run_job(tx, job)
+                else:
+                    tx.events, tx.notify = [], False
+                    value, error = job(tx), None
+                if error is None:
+                    events += tx.events
+                    notify = notify or tx.notify
+                results.append((future, value, error))
+            head = conn.execute(sql.LOCK_CHAIN_HEAD).fetchone() if events else None
+            with conn.pipeline(), conn.cursor() as cursor:
+                if events:
+                    rows = chain(head[0] if head else None, events)
+                    cursor.execute(sql.INSERT_EVENTS, [list(column) for column in zip(*rows, strict=True)])
+                    cursor.execute(sql.SET_CHAIN_HEAD, (rows[-1][-1],))
+                if notify:
+                    cursor.execute(sql.NOTIFY_DUE)
+        return results
 
 
 def _run_job(tx: Tx, job: Job) -> tuple[Any, BaseException | None]:

@@ -113,6 +113,22 @@ def test_accept_all_stores_nothing_when_one_message_is_refused(store) -> None:
     assert store.list_messages() and {m["message_id"] for m in store.list_messages()} == {"m-2"}
 
 
+def test_a_refused_message_among_concurrent_ones_fails_alone(store) -> None:
+    accept(store, plan("m-0", fingerprint="stored"))
+
+    async def together():
+        intakes = [plan(f"m-{n}") for n in range(1, 20)]
+        intakes.insert(10, plan("m-0", fingerprint="another"))  # committed in one group with the others
+        return await asyncio.gather(*(store.accept(i) for i in intakes), return_exceptions=True)
+
+    results = asyncio.run(together())
+    assert isinstance(results[10], Conflict)
+    assert [r.duplicate for i, r in enumerate(results) if i != 10] == [False] * 19
+    assert store.counts()["messages"] == 20
+    report = store.verify_audit()
+    assert report.ok and report.rows == 20  # one received event each; nothing of the refused one
+
+
 def test_an_acknowledgement_moves_its_delivery_unless_it_is_dead(store) -> None:
     first = accept(store, plan("m-1"))
     delivery = delivery_of(store, first.id, "council-luton")["id"]
