@@ -39,13 +39,15 @@ from hub.store.ports import Store
 from hub.store.postgres_connect import CONNECT_TIMEOUT_SECONDS, connect, unreachable
 from hub.store.postgres_notify import DueWatcher
 from hub.store.postgres_schema import migrate
-from hub.store.postgres_writer import PostgresWriter, Tx
+from hub.store.postgres_writer import Keys, PostgresWriter, Tx
 from hub.store.records import AcceptResult, DeliveryJob, DeliveryState, Intake, Outcome, ReplyTarget
 
 POSTGRESQL = "postgresql"
 POOL_MAX = 10
 #: how long a caller waits for a pooled connection before ``PoolTimeout`` (never forever)
 POOL_WAIT_SECONDS = 10.0
+#: how long ``ping`` (``/readyz``) waits for a connection: an outage shows within this
+PING_WAIT_SECONDS = 2.0
 
 
 class PostgresStore(Store):
@@ -103,7 +105,8 @@ class PostgresStore(Store):
         """Raise unless the writer runs and the database answers a query."""
         if self._closed or not self._writer.alive:
             raise RuntimeError("the store is closed or its writer thread has stopped")
-        self._one("SELECT 1")
+        with self._pool.connection(timeout=PING_WAIT_SECONDS) as conn:
+            conn.execute("SELECT 1")
 
     def watch(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` (from another thread) whenever a commit anywhere made deliveries due."""
@@ -115,20 +118,19 @@ class PostgresStore(Store):
 
         def job(tx: Tx) -> AcceptResult:
             conn = tx.conn
-            args = (first.sender, first.message_id, first.sender, first.idempotency_key)
-            existing = conn.execute(sql.FIND_EXISTING, args).fetchone()
-            reused = existing[2] if existing is not None else ""
-            if existing is not None and existing[1] and first.fingerprint and existing[1] != first.fingerprint:
+            existing = tx.find_existing(first.sender, first.message_id, first.idempotency_key)
+            reused = existing is not None and existing.fingerprint and first.fingerprint
+            if existing is not None and reused and existing.fingerprint != first.fingerprint:
                 raise Conflict(
-                    f"This {reused} was already used for a different message ({existing[0]}); "
+                    f"This {existing.reused} was already used for a different message ({existing.id}); "
                     "give each new message its own id and key.",
-                    [Problem("$.message_id" if reused == "message_id" else "header Idempotency-Key",
+                    [Problem("$.message_id" if existing.reused == "message_id" else "header Idempotency-Key",
                              "already used for a different message")],
                 )  # fmt: skip
             if existing is not None:
-                event = HubEvent("duplicate", existing[0], time.time(), detail={"message_id": first.message_id})
+                event = HubEvent("duplicate", existing.id, time.time(), detail={"message_id": first.message_id})
                 tx.append([event])
-                return AcceptResult(existing[0], True, [event])
+                return AcceptResult(existing.id, True, [event])
             rows = []
             for m in intake.messages:
                 stored = self.codecs.encode(m.id, m.type, m.sender, m.body)
@@ -145,17 +147,17 @@ class PostgresStore(Store):
                  DeliveryState.PENDING.value if d.mode == "push" else DeliveryState.AVAILABLE.value, now, now)
                 for d in intake.deliveries
             ]  # fmt: skip
-            with conn.pipeline(), conn.cursor() as cursor:  # one round trip for every insert
-                cursor.executemany(sql.INSERT_MESSAGE, rows)
-                if deliveries:
-                    cursor.executemany(sql.INSERT_DELIVERY, deliveries)
-                if intake.index_entries:
-                    cursor.executemany(sql.INSERT_INDEX_ENTRY, intake.index_entries)
+            for m in intake.messages:
+                tx.stored(m.sender, m.message_id, m.idempotency_key, m.id, m.fingerprint)
+            tx.insert(sql.INSERT_MESSAGES, rows)  # with the group's other intakes (Tx.insert)
+            tx.insert(sql.INSERT_DELIVERIES, deliveries)
+            tx.insert(sql.INSERT_INDEX_ENTRIES, list(intake.index_entries))
             if any(d.mode == "push" for d in intake.deliveries):
                 tx.due()
             events = list(intake.events)
             if intake.acknowledges is not None:
                 delivery_id, state, ack_id = intake.acknowledges
+                tx.flush()  # the acknowledged delivery may be among the group's rows not yet inserted
                 row = conn.execute(sql.ACKNOWLEDGE_DELIVERY, (state, now, delivery_id)).fetchone()
                 if row is not None:
                     events.append(HubEvent(state, row[0], now, delivery_id, row[1], detail={"acknowledgement": ack_id}))
@@ -164,13 +166,17 @@ class PostgresStore(Store):
 
         return job
 
+    @staticmethod
+    def _keys(intakes: list[Intake]) -> Keys:
+        return [(i.messages[0].sender, i.messages[0].message_id, i.messages[0].idempotency_key) for i in intakes]
+
     async def accept(self, intake: Intake) -> AcceptResult:
         """Commit an intake (grouped with concurrent ones); resolves after the durable commit."""
-        return await asyncio.wrap_future(self._writer.submit(self._accept_job(intake)))
+        return await asyncio.wrap_future(self._writer.submit(self._accept_job(intake), self._keys([intake])))
 
     def accept_now(self, intake: Intake) -> AcceptResult:
         """Commit an intake and wait for it."""
-        return self._writer.run(self._accept_job(intake))
+        return self._writer.submit(self._accept_job(intake), self._keys([intake])).result()
 
     async def accept_all(self, intakes: list[Intake]) -> list[AcceptResult]:
         """Commit several intakes as one job (one savepoint): all or none.
@@ -182,7 +188,7 @@ class PostgresStore(Store):
         def job(tx: Tx) -> list[AcceptResult]:
             return read_each(jobs, lambda one: one(tx))
 
-        return await asyncio.wrap_future(self._writer.submit(job))
+        return await asyncio.wrap_future(self._writer.submit(job, self._keys(intakes)))
 
     # -- delivery ----------------------------------------------------------------------------
     def _claim_job(self, limit: int, now: float, lease_seconds: float) -> Callable[[Tx], list[DeliveryJob]]:
@@ -407,7 +413,7 @@ class PostgresStore(Store):
                 elif task == "recipient_index" and message is not None:
                     entry = index_for(partner, message)
                     if entry is not None:
-                        conn.execute(sql.INSERT_INDEX_ENTRY, (partner, entry, record_id))
+                        tx.insert(sql.INSERT_INDEX_ENTRIES, [(partner, entry, record_id)])
                 conn.execute(sql.UPGRADE_DONE, (task, record_id, partner))
             return len(rows)
 

@@ -19,14 +19,25 @@ FIND_EXISTING = (
     "SELECT id, fingerprint, 0 AS rank FROM messages WHERE sender=%s AND message_id=%s UNION ALL "
     "SELECT id, fingerprint, 1 FROM messages WHERE sender=%s AND idempotency_key=%s) found ORDER BY rank LIMIT 1"
 )
-INSERT_MESSAGE = (
-    "INSERT INTO messages (id, message_id, sender, type, correlation_id, in_reply_to, parent_id, "
-    "idempotency_key, fingerprint, received_at, body_codec, body, kek_id, data_key, nhs_index) "
-    "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+# the same for every message of a group at once: (senders, message ids, senders, idempotency keys) as arrays
+LOOK_UP_EXISTING = (
+    "SELECT sender, message_id, idempotency_key, id, fingerprint FROM messages "
+    "WHERE (sender, message_id) IN (SELECT * FROM unnest(%s::text[], %s::text[])) UNION "
+    "SELECT sender, message_id, idempotency_key, id, fingerprint FROM messages "
+    "WHERE (sender, idempotency_key) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
 )
-INSERT_DELIVERY = (
-    "INSERT INTO deliveries (id, record_id, partner, route, mode, state, attempts, due_at, created_at)"
-    " VALUES (%s,%s,%s,%s,%s,%s,0,%s,%s)"
+# inserts take one array per column (``unnest``), so a group's rows of a table go in one statement
+INSERT_MESSAGES = (
+    "INSERT INTO messages (id, message_id, sender, type, correlation_id, in_reply_to, parent_id, "
+    "idempotency_key, fingerprint, received_at, body_codec, body, kek_id, data_key, nhs_index) SELECT * FROM "
+    "unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], "
+    "%s::text[], %s::float8[], %s::text[], %s::bytea[], %s::text[], %s::bytea[], %s::text[])"
+)
+INSERT_DELIVERIES = (
+    "INSERT INTO deliveries (id, record_id, partner, route, mode, state, attempts, due_at, created_at) "
+    "SELECT d.id, d.record_id, d.partner, d.route, d.mode, d.state, 0, d.due_at, d.created_at FROM "
+    "unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::float8[], %s::float8[]) "
+    "AS d(id, record_id, partner, route, mode, state, due_at, created_at)"
 )
 # an acknowledgement moves any delivery but a dead one
 ACKNOWLEDGE_DELIVERY = (
@@ -34,8 +45,9 @@ ACKNOWLEDGE_DELIVERY = (
     "AND state IN ('pending','in_flight','available','delivered','acknowledged','rejected') "
     "RETURNING record_id, partner"
 )
-INSERT_INDEX_ENTRY = (
-    "INSERT INTO message_index (partner, nhs_index, record_id) VALUES (%s,%s,%s) ON CONFLICT DO NOTHING"
+INSERT_INDEX_ENTRIES = (
+    "INSERT INTO message_index (partner, nhs_index, record_id) SELECT * FROM "
+    "unnest(%s::text[], %s::text[], %s::text[]) ON CONFLICT DO NOTHING"
 )
 
 # -- the audit log: the head row is locked until the transaction commits ----------------------

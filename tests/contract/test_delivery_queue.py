@@ -129,6 +129,21 @@ def test_a_refused_message_among_concurrent_ones_fails_alone(store) -> None:
     assert report.ok and report.rows == 20  # one received event each; nothing of the refused one
 
 
+def test_repeats_committed_in_one_group_are_stored_once(store) -> None:
+    async def together():
+        intakes = [plan("m-1", fingerprint="same"), plan("m-1", fingerprint="same"),
+                   plan("m-2", key="k-2", fingerprint="two"), plan("m-3", key="k-2", fingerprint="two"),
+                   plan("m-4", fingerprint="four"), plan("m-4", fingerprint="other")]  # fmt: skip
+        return await asyncio.gather(*(store.accept(i) for i in intakes), return_exceptions=True)
+
+    first, again, keyed, keyed_again, four, conflict = asyncio.run(together())
+    assert (first.duplicate, again.duplicate, again.id) == (False, True, first.id)
+    assert (keyed.duplicate, keyed_again.duplicate, keyed_again.id) == (False, True, keyed.id)
+    assert four.duplicate is False and isinstance(conflict, Conflict)
+    assert store.counts()["messages"] == 3
+    assert store.verify_audit().ok
+
+
 def test_an_acknowledgement_moves_its_delivery_unless_it_is_dead(store) -> None:
     first = accept(store, plan("m-1"))
     delivery = delivery_of(store, first.id, "council-luton")["id"]
