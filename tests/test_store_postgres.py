@@ -177,3 +177,28 @@ def test_events_appended_while_another_process_holds_the_chain_head_wait_and_cha
         assert report.ok and report.rows == 2
     finally:
         store.close()
+
+
+def test_serve_and_a_worker_process_on_postgresql_deliver_at_once_though_the_worker_polls_rarely(url, make_world):
+    """A running hub on PostgreSQL: ``hub serve --no-worker`` accepts, a ``hub worker`` woken by NOTIFY delivers."""
+    from hub.testing import RunningHub, stop_process, wait_until
+    from hub.testing.messages import housing_request
+
+    world = make_world({"store": {"url": url}, "delivery": {"poll_interval_seconds": 60}})
+    world.hub.stop()
+    world.hub = RunningHub(world.config_dir, port=world.hub.port, extra_args=["--no-worker"]).start()
+    log = (world.config_dir / "worker.log").open("ab")
+    worker = subprocess.Popen([sys.executable, "-m", "hub", "worker", "--config", str(world.config_dir)],
+                              stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    council = world.sims["council-luton"]
+    try:
+        first = world.send("trust-a", housing_request()).json()["id"]
+        assert wait_until(lambda: world.view(first)["status"] == "delivered", timeout=30)
+        # the worker is idle now, next polling in a minute: only the accepting process's NOTIFY can wake it
+        second = world.send("trust-a", housing_request()).json()["id"]
+        assert wait_until(lambda: world.view(second)["status"] == "delivered", timeout=10)
+        assert len(council.messages("HousingRequest")) == 2
+        assert world.db_count("messages") == 2
+    finally:
+        stop_process(worker)
+        log.close()
