@@ -202,3 +202,36 @@ def test_serve_and_a_worker_process_on_postgresql_deliver_at_once_though_the_wor
     finally:
         stop_process(worker)
         log.close()
+
+
+def test_two_worker_processes_on_postgresql_deliver_every_message_once(url, make_world) -> None:
+    """Several ``hub worker`` processes share the deliveries: each message reaches the partner, none twice."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hub.testing import RunningHub, stop_process, wait_until
+    from hub.testing.messages import housing_request
+
+    world = make_world({"store": {"url": url}, "delivery": {"concurrency": 8}})
+    world.hub.stop()
+    world.hub = RunningHub(world.config_dir, port=world.hub.port, extra_args=["--no-worker"]).start()
+    logs = [(world.config_dir / f"worker-{n}.log").open("ab") for n in range(2)]
+    workers = [subprocess.Popen([sys.executable, "-m", "hub", "worker", "--config", str(world.config_dir)],
+                                stdout=log, stderr=subprocess.STDOUT) for log in logs]  # fmt: skip
+    council = world.sims["council-luton"]
+    council.delay = 0.005  # deliveries stay in flight long enough for both workers to claim at once
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda _: world.send("trust-a", housing_request()), range(200)))
+        assert [a.status_code for a in answers] == [202] * 200
+        sent = {a.json()["id"] for a in answers}
+        assert wait_until(lambda: len(council.unique_ids()) == 200, timeout=60)
+        time.sleep(0.5)
+        assert len(council.received) == 200  # no message delivered twice
+        assert all(world.view(record)["status"] == "delivered" for record in list(sent)[:20])
+    finally:
+        for worker in workers:
+            stop_process(worker)
+        for log in logs:
+            log.close()
+    worked = [log.read_text() for log in (world.config_dir / "worker-0.log", world.config_dir / "worker-1.log")]
+    assert not any("Traceback" in text for text in worked), worked
