@@ -6,7 +6,8 @@ migrations under an advisory lock (``postgres_schema``), then:
 
 - writes go through one writer thread per process that groups jobs into one transaction with a
   savepoint each (``postgres_writer``), so a burst of messages costs one commit, not one each;
-- reads take a connection from a pool (``psycopg_pool``, at most ``POOL_MAX`` per process);
+- reads take a connection from a pool (``psycopg_pool``, at most ``POOL_MAX`` per process); the writer
+  has a connection of its own (a pool of one, so that a broken connection is replaced);
 - claims lock the rows they lease with ``FOR UPDATE SKIP LOCKED``, so workers in several processes
   never take the same delivery while its lease lives; a lease that runs out makes it due again,
   and ``extend_leases`` is the worker's heartbeat; outcomes count only under their lease;
@@ -50,6 +51,13 @@ POOL_WAIT_SECONDS = 10.0
 PING_WAIT_SECONDS = 2.0
 
 
+def _pool(url: str, name: str, size: int) -> ConnectionPool[Any]:
+    """An open pool of up to ``size`` autocommit connections; a caller waits ``POOL_WAIT_SECONDS`` at most."""
+    options = {"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    return ConnectionPool(url, min_size=1, max_size=size, timeout=POOL_WAIT_SECONDS, open=True, name=name,
+                          kwargs=options)  # fmt: skip
+
+
 class PostgresStore(Store):
     """``Store`` on a PostgreSQL database (see the module docstring)."""
 
@@ -61,12 +69,10 @@ class PostgresStore(Store):
                 migrate(setup)
             except psycopg.Error as exc:
                 raise unreachable(url, exc) from None
-        self._pool: ConnectionPool[Any] = ConnectionPool(
-            url, min_size=1, max_size=POOL_MAX, timeout=POOL_WAIT_SECONDS, open=False, name="hub-store",
-            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECONDS},
-        )  # fmt: skip
-        self._pool.open()
-        self._writer = PostgresWriter(self._pool)
+        self._pool = _pool(url, "hub-store-read", POOL_MAX)
+        # the writer's own connection, in a pool of one so that a broken one is replaced: readers never starve it
+        self._write_pool = _pool(url, "hub-store-write", 1)
+        self._writer = PostgresWriter(self._write_pool)
         self._watcher = DueWatcher(url)
         self._closed = False
 
@@ -88,6 +94,7 @@ class PostgresStore(Store):
         self._closed = True
         self._writer.close()
         self._watcher.close()
+        self._write_pool.close()
         self._pool.close()
 
     def compact(self) -> bool:
