@@ -48,7 +48,10 @@ class Hub:
     gate: EnvelopeGate
 
     def make_worker(self, transports: OutboundTransports | None = None) -> DeliveryWorker:
-        """A delivery worker sharing this hub's store, plugins and metrics (and ``transports`` when given)."""
+        """A delivery worker sharing this hub's store, plugins and metrics (and ``transports`` when given).
+
+        It is woken by this process's intake commits, and by other processes' through ``Store.watch``.
+        """
         worker = DeliveryWorker(
             self.config.settings,
             self.config.partners,
@@ -61,6 +64,7 @@ class Hub:
             transports=transports,
         )
         self.intake.on_commit.append(worker.wake)
+        self.store.watch(worker.wake)  # commits of other processes (PostgreSQL's NOTIFY); polling otherwise
         return worker
 
     def close(self) -> None:

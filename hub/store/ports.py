@@ -95,6 +95,15 @@ class DeliveryQueue(abc.ABC):
         """
 
     @abc.abstractmethod
+    async def extend_leases(self, leases: list[tuple[str, str]], until: float) -> int:
+        """The worker's heartbeat: lengthen each lease ``(delivery id, lease id)`` it still holds to ``until``.
+
+        Returns how many are still held. A lease that ran out and was claimed again, or whose
+        outcome is recorded, is not extended (its id no longer matches or the delivery is no
+        longer in flight); a lease is never shortened.
+        """
+
+    @abc.abstractmethod
     async def record(self, outcomes: list[Outcome]) -> list[HubEvent]:
         """Commit delivery outcomes; return the events written.
 
@@ -236,6 +245,15 @@ class Lifecycle(abc.ABC):
     @abc.abstractmethod
     def ping(self) -> None:
         """Raise if the store cannot be reached."""
+
+    @abc.abstractmethod
+    def watch(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (from any thread; it must be cheap and thread-safe) when a commit, in this
+        process or another, may have made deliveries due.
+
+        A backend that cannot hear other processes does nothing: a worker's polling is the
+        fallback either way, so a missed call delays a delivery by at most one poll interval.
+        """
 
     @abc.abstractmethod
     def compact(self) -> bool:

@@ -194,6 +194,9 @@ class SQLiteStore(Store):
 
     checkpoint = compact  # the SQLite name for it
 
+    def watch(self, callback: Callable[[], None]) -> None:
+        """Nothing: SQLite cannot tell one process of another's commits; workers poll (and intake wakes its own)."""
+
     def ping(self) -> None:
         """Raise unless the writer thread is alive and the database answers a query."""
         if not self._writer.alive:
@@ -319,6 +322,16 @@ class SQLiteStore(Store):
     async def claim(self, limit: int, now: float, lease_seconds: float) -> list[DeliveryJob]:
         """Lease due push deliveries (pending, or in flight with an expired lease)."""
         return await asyncio.wrap_future(self._writer.submit(self._claim_job(limit, now, lease_seconds)))
+
+    async def extend_leases(self, leases: list[tuple[str, str]], until: float) -> int:
+        """Lengthen the leases ``(delivery id, lease id)`` still held to at least ``until``; return how many."""
+        if not leases:
+            return 0
+
+        def job(conn: sqlite3.Connection) -> int:
+            return sum(conn.execute(sql.EXTEND_LEASE, (until, d, lease)).rowcount for d, lease in leases)
+
+        return await asyncio.wrap_future(self._writer.submit(job))
 
     def _record_job(self, outcomes: list[Outcome]) -> Callable[[sqlite3.Connection], list[HubEvent]]:
         def job(conn: sqlite3.Connection) -> list[HubEvent]:

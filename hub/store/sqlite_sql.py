@@ -96,6 +96,8 @@ CLAIMED_BODIES = (
     "FROM messages WHERE id IN ({marks})"
 )
 DEAD_UNREADABLE = "UPDATE deliveries SET state='dead', due_at=NULL, last_error=? WHERE id=?"
+# a lease is only ever lengthened; rows changed are the leases still held
+EXTEND_LEASE = "UPDATE deliveries SET due_at=max(due_at, ?) WHERE id=? AND lease_id=? AND state='in_flight'"
 # an acknowledgement can overtake the transport's answer: keep its state then
 RECORD_DELIVERED = (
     "UPDATE deliveries SET state=CASE WHEN state='in_flight' THEN 'delivered' ELSE state END, "

@@ -108,7 +108,8 @@ def write_config(
     ``directory/keys`` under the passphrase in ``passphrase_env``, which is
     set to a random value in this process's environment if it is unset (child
     processes such as ``RunningHub`` inherit it). With ``default_tls_only`` a
-    partner given with neither ``keys`` nor ``tls_only`` is written ``tls_only = true``.
+    partner given with neither ``keys`` nor ``tls_only`` is written ``tls_only = true``. The store is
+    ``hub.db`` in ``directory`` unless ``settings`` name another with ``store.url``.
     """
     directory.mkdir(parents=True, exist_ok=True)
     base: dict[str, dict[str, Any]] = {
@@ -118,6 +119,8 @@ def write_config(
     if make_keys and not (directory / "keys" / "keyring.json").exists():
         passphrase = os.environ.setdefault(passphrase_env, secrets.token_urlsafe(24))
         FileKeyRing.create(directory / "keys", passphrase)
+    if "url" in (settings or {}).get("store", {}):  # another store (PostgreSQL) instead of the file
+        del base["store"]["path"]
     for table, values in (settings or {}).items():
         if table == "store" and {"url", "path", "backend"} & set(values):
             del base["store"]["url"]  # the caller names the store itself (perhaps in the older form)
