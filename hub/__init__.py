@@ -68,9 +68,12 @@ _LAZY = {
     # the hardened XML parser every XML adapter uses: importing it imports lxml
     "declared_dtd_marker": "hub.safe_xml",
     "hardened_parser": "hub.safe_xml",
+    # what a key provider raises for a key it cannot give (hub_register_key_providers): imports cryptography
+    "KeyRingError": "hub.crypto.keyring",
 }
 
 if TYPE_CHECKING:
+    from hub.crypto.keyring import KeyRingError
     from hub.plugin_api.callers import Authenticated, Caller, OperatorCaller, PartnerCaller
     from hub.safe_xml import declared_dtd_marker, hardened_parser
 
@@ -104,6 +107,7 @@ __all__ = [
     "HubEvent",
     "InvalidMessage",
     "KeyProviderSpec",
+    "KeyRingError",
     "Listener",
     "ListenerContext",
     "MessageType",

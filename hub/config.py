@@ -54,6 +54,7 @@ class Settings:
     max_batch_lines: int = 10_000
     store_url: str = "sqlite:///var/hub.db"
     state_dir: Path = Path("var")
+    metrics_dir: Path = Path("var/metrics")
     delivery_concurrency: int = 64
     delivery_timeout_seconds: float = 10.0
     lease_seconds: float = 30.0
@@ -119,7 +120,7 @@ def load_settings(config_dir: Path, vocabulary: Vocabulary | None = None) -> Set
     path = config_dir / "hub.toml"
     data = _read_toml(path) if path.exists() else {}
     file = "hub.toml"
-    known_tables = {"server", "store", "delivery", "retry", "keys", "retention", "listeners", "plugins"}
+    known_tables = {"server", "store", "delivery", "retry", "keys", "retention", "listeners", "plugins", "metrics"}
     for key in data:
         if key not in known_tables:
             raise ConfigError(f"{file}: unknown table [{key}] (known: {', '.join(sorted(known_tables))})")
@@ -129,6 +130,7 @@ def load_settings(config_dir: Path, vocabulary: Vocabulary | None = None) -> Set
     retry = Section(file, "retry", data.get("retry", {}))
     keys = Section(file, "keys", data.get("keys", {}))
     retention = Section(file, "retention", data.get("retention", {}))
+    metrics = Section(file, "metrics", data.get("metrics", {}))
     retention_days: dict[str, float] = {}
     if retention.data and vocabulary is None:
         vocabulary = installed_vocabulary()
@@ -142,6 +144,8 @@ def load_settings(config_dir: Path, vocabulary: Vocabulary | None = None) -> Set
     if not keys_dir.is_absolute():
         keys_dir = (config_dir / keys_dir).resolve()
     store_url, state_dir = _store_settings(store, config_dir)
+    configured_metrics_dir = metrics.get("dir", str, None)
+    metrics_dir = os.environ.get("HUB_METRICS_DIR") or configured_metrics_dir
     policy = RetryPolicy(
         initial_seconds=retry.positive("initial_seconds", float, RetryPolicy.initial_seconds),
         multiplier=retry.positive("multiplier", float, RetryPolicy.multiplier),
@@ -160,6 +164,8 @@ def load_settings(config_dir: Path, vocabulary: Vocabulary | None = None) -> Set
         max_batch_lines=server.positive("max_batch_lines", int, 10_000),
         store_url=store_url,
         state_dir=state_dir,
+        # one directory per hub and machine, where every hub process writes its metrics (hub/metrics/)
+        metrics_dir=(config_dir / metrics_dir).resolve() if metrics_dir is not None else state_dir / "metrics",
         delivery_concurrency=delivery.positive("concurrency", int, 64),
         delivery_timeout_seconds=delivery.positive("timeout_seconds", float, 10.0),
         lease_seconds=delivery.positive("lease_seconds", float, 30.0),
@@ -178,7 +184,7 @@ def load_settings(config_dir: Path, vocabulary: Vocabulary | None = None) -> Set
             f"({settings.delivery_timeout_seconds:g}) by more than a second, or a slow delivery is leased twice "
             "and sent twice at once"
         )
-    for section in (server, store, delivery, retry, keys, retention):
+    for section in (server, store, delivery, retry, keys, retention, metrics):
         section.finish()
     return settings
 

@@ -9,6 +9,9 @@ agreement, still carries the NHS number (so a partner finds a person only in
 what it was given).
 One inbound message can therefore fan out into several deliveries, each with its
 own state and retries. The router only plans; the store commits the plan.
+A delivery of a route that keeps order (``order = "correlation"``, the default) of a
+message with a ``correlation_id`` gets an order key (``order_key``): the store sends
+the deliveries of one key one at a time, in the order they were accepted.
 
 A transform may refuse (for example, no consent to a Duty to Refer): that is
 recorded as a ``refused`` event with the reason and reported to the sender, and
@@ -21,6 +24,7 @@ refused (422) with the derived message's problems, so the sender can fix it.
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -43,6 +47,15 @@ if TYPE_CHECKING:
     from hub.canonical import CanonicalValidator
     from hub.partners import PartnerDirectory
     from hub.plugins import HubPlugins
+
+
+def order_key(partner_id: str, correlation_id: str) -> str:
+    """The key that orders ``partner_id``'s deliveries about ``correlation_id``: a SHA-256 digest (32 hex digits).
+
+    A digest, not the two ids side by side: a fixed width for the store's index, and no second copy of
+    the sender's correlation id (an opaque episode id, but chosen by the sender) in the deliveries table.
+    """
+    return hashlib.sha256(f"{partner_id}\x00{correlation_id}".encode()).hexdigest()[:32]
 
 
 @dataclass
@@ -140,7 +153,9 @@ class Router:
         problems: list[Problem] = []
         planned: set[tuple[str, str]] = set()
 
-        def add_delivery(target_record: str, partner_id: str, route_name: str, target: dict[str, Any]) -> None:
+        def add_delivery(
+            target_record: str, partner_id: str, route_name: str, target: dict[str, Any], ordered: bool = True
+        ) -> None:
             message_type = target["type"]
             if (target_record, partner_id) in planned:
                 return
@@ -155,8 +170,10 @@ class Router:
                                               detail={"route": route_name, "reason": why}))  # fmt: skip
                 return
             delivery_id = str(uuid.uuid4())
+            correlation = target.get("correlation_id")
+            key = order_key(partner_id, correlation) if ordered and isinstance(correlation, str) else None
             intake.deliveries.append(
-                NewDelivery(delivery_id, target_record, partner_id, route_name, partner.receive.mode)
+                NewDelivery(delivery_id, target_record, partner_id, route_name, partner.receive.mode, key)
             )
             intake.events.append(HubEvent("routed", target_record, now, delivery_id, partner_id, {"route": route_name}))
             if target is message and partner.agreement is None:  # the whole message: the inbound's own value
@@ -228,7 +245,7 @@ class Router:
                         HubEvent("refused", record_id, now, detail={"route": route.name, "reason": why_not})
                     )
                     continue
-                add_delivery(outgoing_record, partner_id, route.name, outgoing)
+                add_delivery(outgoing_record, partner_id, route.name, outgoing, route.order == "correlation")
 
         if self._has_hook_routes:
             for extra in self.plugins.hook.hub_route(message=message, sender_id=sender):

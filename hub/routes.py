@@ -29,6 +29,10 @@ when it takes no options. A table without ``kind`` is ``code`` when it has a
 ``code``, else ``field``. The route's ``type`` must be a registered message type.
 
 ``options`` (a table) is handed to the transform as ``TransformContext.options``.
+
+``order`` says whether the route's deliveries keep their order: ``"correlation"`` (the default)
+sends one partner's deliveries about one ``correlation_id`` one at a time, in the order they were
+accepted, while other correlations go in parallel; ``"none"`` sends each as soon as it is due.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ if TYPE_CHECKING:
     from hub.plugin_api.records import Vocabulary
 
 OPERATORS = ("equals", "not_equals", "in", "not_in", "exists")
+ORDERS = ("correlation", "none")
+"""The values of a route's ``order``; the first is the default."""
 _MISSING = object()
 
 
@@ -120,6 +126,7 @@ class Route:
     transform: str | None = None
     description: str = ""
     options: tuple[tuple[str, Any], ...] = ()
+    order: str = ORDERS[0]
 
     def matches(self, message: dict[str, Any]) -> bool:
         """True when the type is right and every condition holds."""
@@ -189,6 +196,12 @@ def parse_route(section: Section, partners: PartnerDirectory, vocabulary: Vocabu
         raise ConfigError(f"{section.where('to')}: required (where the message goes)")
     items = to_raw if isinstance(to_raw, list) else [to_raw]
     to = tuple(_parse_destination(section, item, partners, vocabulary) for item in items)
+    order = section.get("order", str, ORDERS[0])
+    if order not in ORDERS:
+        raise ConfigError(
+            f"{section.where('order')}: must be 'correlation' (one partner's deliveries about one correlation_id "
+            f"go out in the order they were accepted) or 'none' (each as soon as it is due), got {order!r}"
+        )
     route = Route(
         name=name,
         type=message_type,
@@ -197,6 +210,7 @@ def parse_route(section: Section, partners: PartnerDirectory, vocabulary: Vocabu
         transform=section.get("transform", str, None),
         description=section.get("description", str, ""),
         options=tuple(section.get("options", dict, {}).items()),
+        order=order,
     )
     section.finish()
     return route

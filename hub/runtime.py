@@ -19,7 +19,7 @@ from hub.crypto.at_rest import AesGcmCodec, KeyProvider
 from hub.crypto.blind_index import index_of_message
 from hub.crypto.fingerprint import fingerprint, fingerprint_key
 from hub.crypto.keyring import KeyRingError
-from hub.metrics import Metrics
+from hub.metrics import Metrics, open_metrics
 from hub.outbound import OutboundTransports
 from hub.plugins import HubPlugins, load_plugins
 from hub.router import Router
@@ -48,7 +48,10 @@ class Hub:
     gate: EnvelopeGate
 
     def make_worker(self, transports: OutboundTransports | None = None) -> DeliveryWorker:
-        """A delivery worker sharing this hub's store, plugins and metrics (and ``transports`` when given)."""
+        """A delivery worker sharing this hub's store, plugins and metrics (and ``transports`` when given).
+
+        It is woken by this process's intake commits, and by other processes' through ``Store.watch``.
+        """
         worker = DeliveryWorker(
             self.config.settings,
             self.config.partners,
@@ -61,11 +64,15 @@ class Hub:
             transports=transports,
         )
         self.intake.on_commit.append(worker.wake)
+        self.store.watch(worker.wake)  # commits of other processes (PostgreSQL's NOTIFY); polling otherwise
         return worker
 
     def close(self) -> None:
-        """Flush and close the store."""
-        self.store.close()
+        """Flush and close the store, and mark this process stopped in the metrics directory."""
+        try:
+            self.store.close()
+        finally:
+            self.metrics.close()
 
 
 def build_hub(
@@ -81,6 +88,7 @@ def build_hub(
     for info in plugins.errors:
         log.warning("plugin %s is not loaded: %s", info.name, info.error)
     validator = CanonicalValidator(plugins)
+    metrics = open_metrics(config.settings.metrics_dir)  # before anything can record one
     keys = open_key_provider(config, plugins)
     index_key = keys.index_key()
     fingerprint_of = _fingerprinter(fingerprint_key(keys))
@@ -99,11 +107,10 @@ def build_hub(
     upgraded = store.complete_upgrades(fingerprint_of, router.index_for)
     if upgraded:
         log.info("store upgrade: %d fingerprints re-keyed or recipients' search entries written", upgraded)
-    metrics = Metrics()
-    metrics.gauges.append(lambda: _store_gauges(store))
+    metrics.gauges.append(("store", lambda: _store_gauges(store)))
     data = HubData(store)
     for gauge in plugins.gauges.values():
-        metrics.gauges.append(_guarded(gauge, data if gauge.with_data else config.settings))
+        metrics.gauges.append((gauge.name, _reader(gauge, data if gauge.with_data else config.settings)))
     gate = EnvelopeGate(config.partners, keys, config.settings.hub_id)
     gate.warn_about_unsealed_partners()
     intake = IntakeService(plugins, validator, router, store, metrics, gate)
@@ -153,15 +160,9 @@ def _check_partner_plugins(config: HubConfig, plugins: HubPlugins) -> None:
             )
 
 
-def _guarded(gauge: Any, argument: Any) -> Any:
-    def collect() -> dict[str, float]:
-        try:
-            return dict(gauge.collect(argument))
-        except Exception:
-            log.exception("gauge %s failed; left out of this scrape", gauge.name)
-            return {}
-
-    return collect
+def _reader(gauge: Any, argument: Any) -> Callable[[], dict[str, float]]:
+    """A plugin gauge's ``collect`` bound to its argument (``hub.metrics.ScrapeGauges`` logs one that raises)."""
+    return lambda: dict(gauge.collect(argument))
 
 
 def _store_gauges(store: Store) -> dict[str, float]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import requests
@@ -28,7 +30,7 @@ def invalid_request() -> bytes:
     return json.dumps(message).encode()
 
 
-CASES = {
+CASES: dict[str, tuple[Callable[[], bytes], dict[str, Any], int]] = {
     "unparseable JSON": (lambda: b'{"type": "HousingRequest",', {}, 400),
     "schema violations": (invalid_request, {}, 422),
     "unknown type": (lambda: json.dumps(dict(housing_request(), type="Telegram")).encode(), {}, 422),

@@ -16,7 +16,8 @@ from hub.testing.messages import EXAMPLES, housing_request
 COMMANDS = [
     [], ["init"], ["serve"], ["worker"], ["demo"], ["send"], ["messages"], ["messages", "list"],
     ["messages", "show"], ["dlq"], ["dlq", "list"], ["replay"], ["plugins"], ["plugins", "list"],
-    ["validate"], ["partners"], ["partners", "list"], ["partners", "token"],
+    ["validate"], ["partners"], ["partners", "list"], ["partners", "token"], ["db"], ["db", "status"],
+    ["db", "upgrade"],
 ]  # fmt: skip
 
 
@@ -111,3 +112,51 @@ def test_serve_names_an_unknown_listener_in_one_line(tmp_path: Path) -> None:
     (config / "hub.toml").write_text((config / "hub.toml").read_text() + "\n[listeners.pigeon]\nport = 1\n")
     result = hub("serve", "--config", str(config), "--port", "0", env=env)
     assert result.returncode == 2 and "[listeners.pigeon]" in result.stderr and "Traceback" not in result.stderr
+
+
+def store_config(tmp_path: Path, url: str) -> Path:
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "hub.toml").write_text(f'[store]\nurl = "{url}"\n')
+    return config
+
+
+def test_db_status_and_upgrade_on_a_sqlite_store(tmp_path: Path) -> None:
+    config = store_config(tmp_path, "sqlite:///../var/hub.db")
+    status = hub("db", "status", "--config", str(config))
+    assert status.returncode == 1 and "schema version 0, this hub needs" in status.stdout
+    assert not (tmp_path / "var" / "hub.db").exists()  # status changes nothing
+    upgraded = hub("db", "upgrade", "--config", str(config))
+    assert upgraded.returncode == 0 and "schema upgraded from version 0 to" in upgraded.stdout
+    assert str(tmp_path / "var" / "hub.db") in upgraded.stdout
+    status = hub("db", "status", "--config", str(config))
+    assert status.returncode == 0 and "(up to date)" in status.stdout
+    assert "nothing to upgrade" in hub("db", "upgrade", "--config", str(config)).stdout
+
+
+def test_db_status_and_upgrade_on_a_postgresql_store(tmp_path: Path) -> None:
+    from contract.stores import drop_postgres_database, fresh_postgres_database
+
+    url = fresh_postgres_database()
+    try:
+        config = store_config(tmp_path, url)
+        status = hub("db", "status", "--config", str(config))
+        assert status.returncode == 1 and "schema version 0, this hub needs 1" in status.stdout
+        upgraded = hub("db", "upgrade", "--config", str(config))
+        assert upgraded.returncode == 0 and "schema upgraded from version 0 to 1" in upgraded.stdout
+        status = hub("db", "status", "--config", str(config))
+        assert status.returncode == 0 and "schema version 1 (up to date)" in status.stdout
+    finally:
+        drop_postgres_database(url)
+
+
+def test_a_postgresql_store_that_cannot_be_opened_is_named_without_its_password(tmp_path: Path) -> None:
+    from contract.stores import POSTGRES_URL
+
+    server = POSTGRES_URL.partition("://")[2].partition("?")[0].rpartition("@")[2].partition("/")[0]
+    config = store_config(tmp_path, f"postgresql://someone:Pa55-w0rd-x@{server}/hubtest_pg_no_such_database")
+    for command in (["db", "status"], ["db", "upgrade"]):
+        result = hub(*command, "--config", str(config))
+        assert result.returncode == 2, result.stderr
+        assert "Pa55-w0rd-x" not in result.stderr + result.stdout
+        assert f"cannot open the PostgreSQL store at postgresql://{server}/hubtest_pg_no_such_database" in result.stderr

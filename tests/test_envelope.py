@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from joserfc import jwe as rfc_jwe
 from joserfc import jws as rfc_jws
-from joserfc.jwk import JWKRegistry
+from joserfc.jwk import JWKRegistry, Key
 from joserfc.registry import HeaderParameter
 from jwcrypto import jwe as jc_jwe
 from jwcrypto import jwk as jc_jwk
@@ -280,7 +280,7 @@ def test_metadata_must_be_ids_not_free_text() -> None:
     with pytest.raises(EnvelopeError):
         replace(META, recipient=("a", "a"))
     with pytest.raises(EnvelopeError):
-        replace(META, issued_at=True)  # type: ignore[arg-type]
+        replace(META, issued_at=True)  # a bool is an int to Python and to mypy, but not a time
 
 
 # -- golden vectors ---------------------------------------------------------------------------------
@@ -445,7 +445,8 @@ def test_joserfc_opens_what_we_seal(sig: str, enc: str, serialization: str) -> N
     recipients = [generate_key("enc", enc)] if serialization == "compact" else three_recipients(enc)
     sealed = seal(sender, recipients, serialization=serialization)
     mine = recipients[0] if serialization == "compact" else recipients[1]
-    private = JWKRegistry.import_key(mine.to_dict(private=True))
+    private = rfc_key(mine, private=True)
+    outer: rfc_jwe.CompactEncryption | rfc_jwe.GeneralJSONEncryption | rfc_jwe.FlattenedJSONEncryption
     if serialization == "compact":
         outer = rfc_jwe.decrypt_compact(sealed, private, registry=RFC_JWE)
     else:
@@ -454,13 +455,18 @@ def test_joserfc_opens_what_we_seal(sig: str, enc: str, serialization: str) -> N
         document = json.loads(sealed)
         document["recipients"] = [entry for entry in document["recipients"] if entry["header"]["kid"] == mine.kid]
         outer = rfc_jwe.decrypt_json(document, private, registry=RFC_JWE)
+    assert outer.plaintext is not None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # joserfc flags "EdDSA" as superseded by "Ed25519" (RFC 9864)
-        inner = rfc_jws.deserialize_compact(
-            outer.plaintext, JWKRegistry.import_key(sender.to_dict()), registry=rfc_jws_registry(sig)
-        )
+        inner = rfc_jws.deserialize_compact(outer.plaintext, rfc_key(sender), registry=rfc_jws_registry(sig))
     assert inner.payload == BODY
     assert inner.protected["hub.rcp"] == RECIPIENT
+
+
+def rfc_key(key: Jwk, private: bool = False) -> Key:
+    """``key`` imported into joserfc (which types a JWK's members as ``str | list[str]``; ours are all ``str``)."""
+    members: dict[str, str | list[str]] = dict(key.to_dict(private=private))
+    return JWKRegistry.import_key(members)
 
 
 def jwcrypto_seal(sender: Jwk, recipients: list[Jwk], compact: bool, meta: EnvelopeMetadata = META) -> str:
@@ -475,7 +481,8 @@ def jwcrypto_seal(sender: Jwk, recipients: list[Jwk], compact: bool, meta: Envel
     for key in recipients:
         header = None if compact else json.dumps({"kid": key.kid})
         outer.add_recipient(jc_jwk.JWK(**key.to_dict()), header=header)
-    return outer.serialize(compact=compact)
+    sealed: str = outer.serialize(compact=compact)  # jwcrypto has no types
+    return sealed
 
 
 def joserfc_seal(sender: Jwk, recipients: list[Jwk], compact: bool) -> str:
@@ -485,16 +492,16 @@ def joserfc_seal(sender: Jwk, recipients: list[Jwk], compact: bool) -> str:
         token = rfc_jws.serialize_compact(
             {"alg": alg, "kid": sender.kid, **bound_header()},
             BODY,
-            JWKRegistry.import_key(sender.to_dict(private=True)),
+            rfc_key(sender, private=True),
             registry=rfc_jws_registry(alg),
         )
     protected = {"alg": "ECDH-ES+A256KW", "enc": "A256GCM", "cty": "JOSE", **bound_header()}
     if compact:
-        public = JWKRegistry.import_key(recipients[0].to_dict())
+        public = rfc_key(recipients[0])
         return rfc_jwe.encrypt_compact(protected | {"kid": recipients[0].kid}, token, public, registry=RFC_JWE)
     document = rfc_jwe.GeneralJSONEncryption(protected, token.encode("ascii"))
     for key in recipients:
-        document.add_recipient({"kid": key.kid}, JWKRegistry.import_key(key.to_dict()))
+        document.add_recipient({"kid": key.kid}, rfc_key(key))
     return json.dumps(rfc_jwe.encrypt_json(document, None, registry=RFC_JWE))
 
 
@@ -569,7 +576,8 @@ def reencrypt_with_header(sealed: str, recipient: Jwk, **changes: Any) -> str:
 def _inner_token(sealed: str, recipient: Jwk) -> str:
     outer = jc_jwe.JWE()
     outer.deserialize(sealed, key=jc_jwk.JWK(**recipient.to_dict(private=True)))
-    return outer.payload.decode("ascii")
+    token: str = outer.payload.decode("ascii")  # jwcrypto has no types
+    return token
 
 
 @pytest.mark.parametrize(
@@ -633,7 +641,8 @@ def forged_jws(
     else:
         token = jc_jws.JWS(BODY)
         token.add_signature(jc_jwk.JWK(**signer.to_dict(private=True)), "ES256", json.dumps(full))
-        return token.serialize(compact=True)
+        signed: str = token.serialize(compact=True)  # jwcrypto has no types
+        return signed
     return head + "." + b64url_encode(signature)
 
 

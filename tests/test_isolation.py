@@ -120,13 +120,11 @@ def test_a_partners_nhs_number_search_does_the_same_work_whether_or_not_the_hub_
     assert not any(p.startswith("SCAN") for p in plan), plan
 
 
-def test_a_partner_finds_by_nhs_number_only_what_its_own_copy_carried(make_world) -> None:
+def test_a_partner_finds_by_nhs_number_only_what_its_own_copy_carried(make_world, hostel_agreement) -> None:
     """Item 3 of issue 8: minimisation cannot be bypassed through the NHS-number search."""
-    from test_protection import HOSTEL_AGREEMENT
-
     from hub.testing.messages import discharge_notice
 
-    world = make_world(agreements={"steps-luton": HOSTEL_AGREEMENT})
+    world = make_world(agreements={"steps-luton": hostel_agreement})
     number = "9434765919"
     notice = discharge_notice()
     notice["payload"]["person"]["nhs_number"] = number

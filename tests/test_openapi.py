@@ -88,7 +88,9 @@ def test_the_accepted_media_types_are_those_the_loaded_adapters_read(fuzzed_worl
     refused = world.as_("trust-a").post(f"{world.url}/v1/messages", data=b"x", timeout=5,
                                         headers={"Content-Type": "application/x-unknown"})  # fmt: skip
     assert refused.status_code == 415
-    read = set(re.search(r"this hub reads (.*)\.$", refused.json()["detail"]).group(1).split(", "))
+    said = re.search(r"this hub reads (.*)\.$", refused.json()["detail"])
+    assert said is not None, refused.json()["detail"]
+    read = set(said.group(1).split(", "))
     assert declared == read | {"application/jose", "application/jose+json"}
     assert {"application/fhir+json", "application/hl7-v2"} <= declared  # the built-in plugins are loaded here
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from raw_store import raw_store
 
 from hub.bodies import BodyUnreadable, StoredBody
 from hub.crypto.at_rest import AesGcmCodec
@@ -38,6 +39,11 @@ def recognisable_notice() -> dict:
     return notice
 
 
+SQLITE_ONLY = pytest.mark.skipif(os.environ.get("HUB_TEST_STORE", "sqlite") != "sqlite",
+                                 reason="reads the SQLite store's own files")  # fmt: skip
+
+
+@SQLITE_ONLY
 def test_no_personal_data_in_the_database_its_wal_or_the_logs(world) -> None:
     for _ in range(3):
         assert world.send("trust-a", recognisable_notice()).status_code == 202
@@ -67,7 +73,7 @@ def test_one_persons_messages_are_found_by_nhs_number_without_decrypting(world) 
         "items": []}  # fmt: skip
     cli = hub_cli(world.config_dir, "messages", "find", "--nhs-number", NHS_NUMBER)
     assert cli.returncode == 0 and record in cli.stdout
-    raw = sqlite3.connect(world.config_dir / "hub.db").execute("SELECT nhs_index FROM messages").fetchall()
+    raw = raw_store(world).execute("SELECT nhs_index FROM messages").fetchall()
     assert all(NHS_NUMBER not in (r[0] or "") for r in raw)
 
 
@@ -112,7 +118,7 @@ def test_rotation_without_downtime_then_rewrap_then_retire(world) -> None:
     world.sims["council-luton"].fail_next(1)  # the old message is retried, its key wrapped by the old KEK
     after = world.send("trust-a", housing_request()).json()["id"]
     assert world.sims["council-luton"].wait_for(lambda s: len(s.messages()) == 2)
-    conn = sqlite3.connect(world.config_dir / "hub.db")
+    conn = raw_store(world)
     keks = dict(conn.execute("SELECT id, kek_id FROM messages").fetchall())
     assert keks[before] == old_key and keks[after] == new_key
 
@@ -152,7 +158,7 @@ def test_retention_shreds_bodies_so_they_cannot_be_read_but_the_audit_trail_stay
     result = hub_cli(world.config_dir, "retention", "run")
     assert result.returncode == 0 and "1 messages shredded" in result.stdout
     columns = "body, data_key, kek_id, nhs_index, fingerprint, type, sender"
-    db = sqlite3.connect(world.config_dir / "hub.db")
+    db = raw_store(world)
     row = db.execute(f"SELECT {columns} FROM messages WHERE id=?", (record,)).fetchone()
     assert row[:5] == (None, None, None, None, None) and row[5:] == ("HousingRequest", "trust-a")
     assert db.execute("SELECT count(*) FROM message_index WHERE record_id=?", (record,)).fetchone() == (0,)
@@ -172,7 +178,7 @@ def test_the_audit_log_names_the_first_broken_link_when_a_row_is_changed_or_remo
     time.sleep(0.3)
     ok = hub_cli(world.config_dir, "audit", "verify")
     assert ok.returncode == 0 and "audit log intact" in ok.stdout
-    db = sqlite3.connect(world.config_dir / "hub.db")
+    db = raw_store(world)
     kinds = [r[0] for r in db.execute("SELECT kind FROM events ORDER BY seq")]
     assert "request_refused" in kinds and "delivered" in kinds
 
@@ -188,16 +194,8 @@ def test_the_audit_log_names_the_first_broken_link_when_a_row_is_changed_or_remo
     assert removed.returncode == 1 and "BROKEN at event 4" in removed.stderr
 
 
-HOSTEL_AGREEMENT = {
-    "types": ["Referral"],
-    "fields": {"Referral": ["payload.referral_id", "payload.service_id", "payload.person.given_name",
-                           "payload.person.family_name", "payload.person.phone", "payload.support_needs",
-                           "payload.risk_summary", "payload.assessment_due_at"]},
-}  # fmt: skip
-
-
-def test_a_hostel_never_receives_fields_or_types_outside_its_agreement(make_world) -> None:
-    world = make_world(agreements={"steps-luton": HOSTEL_AGREEMENT})
+def test_a_hostel_never_receives_fields_or_types_outside_its_agreement(make_world, hostel_agreement) -> None:
+    world = make_world(agreements={"steps-luton": hostel_agreement})
     notice = recognisable_notice()
     record = world.send("trust-a", notice).json()["id"]
     hostel = world.sims["steps-luton"]
@@ -254,10 +252,11 @@ def test_the_fingerprint_is_keyed_and_still_tells_a_repeat_from_a_reused_id(worl
     """Item 5 of issue 8: no clear hash of the plaintext, and duplicate detection keeps working."""
     notice = recognisable_notice()
     record = world.send("trust-a", notice).json()["id"]
-    stored = sqlite3.connect(world.config_dir / "hub.db").execute(
+    stored = raw_store(world).execute(
         "SELECT fingerprint FROM messages WHERE id=?", (record,)).fetchone()[0]  # fmt: skip
     assert stored != _unkeyed(notice)  # a guess of the content can no longer be confirmed from a copy
-    assert stored == fingerprint(_ring(world).fingerprint_key(), notice)
+    key = _ring(world).fingerprint_key()
+    assert key is not None and stored == fingerprint(key, notice)
     repeat = world.send("trust-a", _reordered(notice))  # member order is not content
     assert repeat.status_code == 202 and repeat.json() == {"id": record, "status": "accepted", "duplicate": True}
     changed = recognisable_notice()
@@ -280,9 +279,10 @@ def test_a_ring_made_before_fingerprint_keys_derives_one_of_its_own(tmp_path: Pa
     assert derived == derive_fingerprint_key(older.index_key()) and derived != older.index_key()
 
 
-def test_a_database_from_before_search_entries_and_keyed_fingerprints_is_upgraded(make_world) -> None:
+@SQLITE_ONLY
+def test_a_database_from_before_search_entries_and_keyed_fingerprints_is_upgraded(make_world, hostel_agreement) -> None:
     """Items 3 and 5 of issue 8 on an existing database: migration 3 and the upgrade the hub finishes at start."""
-    world = make_world(agreements={"steps-luton": HOSTEL_AGREEMENT})
+    world = make_world(agreements={"steps-luton": hostel_agreement})
     notice = recognisable_notice()
     record = world.send("trust-a", notice).json()["id"]
     assert world.sims["steps-luton"].wait_for(lambda s: s.messages("Referral"))
@@ -297,7 +297,8 @@ def test_a_database_from_before_search_entries_and_keyed_fingerprints_is_upgrade
 
     world.hub = RunningHub(world.config_dir, port=world.hub.port).start()
     stored = db.execute("SELECT fingerprint FROM messages WHERE id=?", (record,)).fetchone()[0]
-    assert stored == fingerprint(_ring(world).fingerprint_key(), notice)
+    key = _ring(world).fingerprint_key()
+    assert key is not None and stored == fingerprint(key, notice)
     assert db.execute("SELECT count(*) FROM upgrade_pending").fetchone() == (0,)
 
     def found(who: str) -> set[str]:

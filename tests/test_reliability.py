@@ -180,3 +180,38 @@ def test_a_separate_worker_process_delivers_what_serve_accepts(make_world) -> No
     finally:
         stop_process(worker)
         log.close()
+
+
+def test_a_worker_keeps_the_lease_of_a_slow_delivery_and_sends_it_once(world) -> None:
+    """The heartbeat: a lease shorter than one attempt is extended while the attempt runs, so nobody re-sends it.
+
+    (``hub.toml`` refuses a lease this short; the worker is built here with it to make an attempt outlast it.)
+    """
+    import asyncio
+    from dataclasses import replace
+
+    from hub.runtime import build_hub
+
+    world.hub.stop()
+    council = world.sims["council-luton"]
+    council.delay = 2.5
+    hub = build_hub(world.config_dir)
+    short = replace(hub.config.settings, lease_seconds=0.9, delivery_timeout_seconds=5.0, poll_interval_seconds=0.05)
+    hub.config = replace(hub.config, settings=short)
+    try:
+        record = hub.intake.submit_now(housing_request(), sender_id="trust-a").id
+
+        async def deliver() -> None:
+            stop = asyncio.Event()
+            task = asyncio.create_task(hub.make_worker().run(stop))
+            await asyncio.to_thread(council.wait_for, lambda s: s.received, 10)
+            await asyncio.sleep(3.5)  # several leases' worth beyond the first: time enough to re-send it
+            stop.set()
+            await task
+
+        asyncio.run(deliver())
+        assert len(council.received) == 1
+        [delivery] = hub.store.message_view(record)["deliveries"]
+        assert (delivery["state"], delivery["attempts"]) == ("delivered", 1)
+    finally:
+        hub.close()

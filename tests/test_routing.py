@@ -103,7 +103,8 @@ class FoodBanks:
             district = message["payload"].get(options["field"].removeprefix("payload."))
             if district not in options["partners"]:
                 raise Unresolved(f"no food bank covers the district in {options['field']}")
-            return options["partners"][district]
+            partner: str = options["partners"][district]
+            return partner
 
         register(DestinationResolver("district", resolve, check, lambda options: "the district's food bank"))
 
@@ -168,3 +169,85 @@ def test_a_plugins_destination_checks_its_options_when_the_routes_load(tmp_path:
     write_config(config_dir, partners=FOOD_PARTNERS, routes=[dict(FOOD_ROUTES[1], to={"kind": "teleport"})])
     with pytest.raises(ConfigError, match="no loaded plugin resolves destinations of kind 'teleport'"):
         load_config(config_dir, vocabulary)
+
+
+# -- order where it matters ------------------------------------------------------------------------
+ORDER_PARTNERS = [
+    {"id": "trust-a", "kind": "nhs_trust", "ods_code": "RWK", "receive": {"mode": "pull"}},
+    {"id": "council-luton", "kind": "council", "gss_code": "E06000032",
+     "receive": {"mode": "push", "transport": "http", "url": "http://127.0.0.1:9/inbound"}},
+]  # fmt: skip
+HOUSING_ROUTE = {"name": "housing-request", "type": "HousingRequest",
+                 "to": {"code": "gss_code", "field": "payload.target_authority_gss"}}  # fmt: skip
+
+
+def about(correlation_id: str | None) -> dict[str, object]:
+    """A HousingRequest from trust-a to council-luton about the episode ``correlation_id`` (None: no correlation)."""
+    from hub.testing.messages import housing_request
+
+    message = housing_request()
+    message.pop("correlation_id", None)
+    return message if correlation_id is None else {**message, "correlation_id": correlation_id}
+
+
+@pytest.mark.parametrize(
+    ("route_order", "claimed"),
+    [({}, ["anne-1", "bob-1"]), ({"order": "correlation"}, ["anne-1", "bob-1"]),
+     ({"order": "none"}, ["anne-1", "anne-2", "bob-1"])],
+)  # fmt: skip
+def test_a_routes_order_decides_whether_one_persons_messages_to_a_partner_wait_for_each_other(
+    tmp_path: Path, route_order: dict[str, str], claimed: list[str]
+) -> None:
+    import asyncio
+    import time
+
+    config_dir = write_config(tmp_path / "config", partners=ORDER_PARTNERS, routes=[{**HOUSING_ROUTE, **route_order}])
+    hub = build_hub(config_dir)
+    try:
+        names = {}
+        for name, episode in (("anne-1", "episode-anne"), ("anne-2", "episode-anne"), ("bob-1", "episode-bob")):
+            message = about(episode)
+            hub.intake.submit_now(message, sender_id="trust-a")
+            names[message["message_id"]] = name
+        jobs = asyncio.run(hub.store.claim(10, time.time() + 1, 30.0))
+        assert sorted(names[j.message_id] for j in jobs) == claimed
+    finally:
+        hub.close()
+
+
+def test_messages_without_a_correlation_id_are_not_ordered(tmp_path: Path) -> None:
+    import asyncio
+    import time
+
+    config_dir = write_config(tmp_path / "config", partners=ORDER_PARTNERS, routes=[HOUSING_ROUTE])
+    hub = build_hub(config_dir)
+    try:
+        for _ in range(3):
+            hub.intake.submit_now(about(None), sender_id="trust-a")
+        assert len(asyncio.run(hub.store.claim(10, time.time() + 1, 30.0))) == 3
+    finally:
+        hub.close()
+
+
+def test_the_order_key_is_a_digest_of_partner_and_correlation_never_the_ids_in_clear(tmp_path: Path) -> None:
+    import re
+
+    from hub.router import order_key
+
+    config_dir = write_config(tmp_path / "config", partners=ORDER_PARTNERS, routes=[HOUSING_ROUTE])
+    hub = build_hub(config_dir)
+    try:
+        message = about("episode-anne")
+        [delivery] = hub.intake.router.plan(message, sender="trust-a", body=b"{}").intake.deliveries
+        assert delivery.order_key == order_key("council-luton", "episode-anne")
+        assert re.fullmatch("[0-9a-f]{32}", delivery.order_key)
+        assert order_key("council-luton", "episode-anne") != order_key("council-beds", "episode-anne")
+        assert order_key("council-luton", "episode-anne") != order_key("council-luton", "episode-bob")
+    finally:
+        hub.close()
+
+
+def test_an_unknown_order_is_a_configuration_error_naming_the_route(tmp_path: Path) -> None:
+    config_dir = write_config(tmp_path / "config", partners=ORDER_PARTNERS, routes=[{**HOUSING_ROUTE, "order": "fifo"}])
+    with pytest.raises(ConfigError, match=r"routes\.toml: route\[0\]\.order: must be 'correlation' .* got 'fifo'"):
+        load_config(config_dir)

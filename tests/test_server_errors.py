@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from hub.config import load_settings
 from hub.testing.messages import housing_request
 
 CRASH_MARK = "crash-the-validator"
@@ -44,7 +45,15 @@ def install_faulty_plugin(site: Path) -> None:
 
 
 def audit_rows(world, kind: str) -> list[dict[str, Any]]:
-    conn = sqlite3.connect(world.config_dir / "hub.db")
+    """The audit log's rows of one kind, oldest first: read from the SQLite file itself.
+
+    This reads what lies in the store on purpose: the test is about the row the hub writes on its hash-chained
+    audit log when a request fails, and that row belongs to no message, while the store's ports read the log only
+    as a message's timeline (``message_view``) or to verify the chain (``verify_audit``, which this test also runs).
+    """
+    path = load_settings(world.config_dir).store_path
+    assert path is not None, "the test world's store is a SQLite file"
+    conn = sqlite3.connect(path)
     try:
         rows = conn.execute("SELECT actor, detail FROM events WHERE kind=? ORDER BY seq", (kind,)).fetchall()
     finally:
@@ -114,6 +123,7 @@ def test_a_server_error_is_audited_keeps_the_connection_and_does_not_invite_a_re
     ]
     assert [f["incident"] for f in failures] == [problem["incident"], first["incident"]]
     assert failures[1]["line"] == 1
+    assert world.cli("audit", "verify").returncode == 0  # the rows are links of the chain, like any other
     log = world.hub.log_path.read_text()
     assert problem["incident"] in log and first["incident"] in log
     assert crashing["payload"]["person"]["family_name"] not in log

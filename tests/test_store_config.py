@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from hub.config import load_settings
+from hub.config import Settings, load_settings
 from hub.plugin_api.problems import ConfigError
 from hub.store import open_store
-from hub.store.url import sqlite_url
+from hub.store.url import describe, sqlite_url
 
 
-def settings_with(tmp_path: Path, store: str, monkeypatch: pytest.MonkeyPatch) -> object:
+def settings_with(tmp_path: Path, store: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.delenv("HUB_DB", raising=False)
     config = tmp_path / "config"
     config.mkdir(exist_ok=True)
@@ -63,5 +63,13 @@ def test_a_store_setting_the_hub_cannot_use_is_refused_naming_the_setting(tmp_pa
 
 
 def test_open_store_refuses_a_scheme_it_has_no_backend_for(tmp_path) -> None:
-    with pytest.raises(ConfigError, match=r"^hub.toml: store.url: 'postgresql' is not a store this hub has \(sqlite\)"):
-        open_store("postgresql://hub@localhost/hub")
+    with pytest.raises(ConfigError, match=r"^hub.toml: store.url: 'mysql' is not a store this hub has \(postgresql, "):
+        open_store("mysql://hub@localhost/hub")
+
+
+def test_a_postgresql_url_is_taken_as_it_is_and_state_stays_beside_the_config(tmp_path, monkeypatch) -> None:
+    url = "postgresql://hub:s3cret@db.example:5432/hub?sslmode=require"
+    settings = settings_with(tmp_path, f'url = "{url}"', monkeypatch)
+    assert settings.store_url == url and settings.store_path is None
+    assert settings.state_dir == (tmp_path / "var").resolve()
+    assert describe(url) == "postgresql://db.example:5432/hub"  # no user, password or options in messages

@@ -98,3 +98,51 @@ def test_loading_the_plugin_starts_nothing_and_imports_no_server_code() -> None:
 def test_the_hub_distribution_declares_the_plugin_under_pytest11() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["entry-points"]["pytest11"] == {"hub": "hub.testing.pytest_plugin"}
+
+
+def test_write_config_names_the_store_by_url_and_the_older_form_a_caller_gives_still_loads(tmp_path: Path) -> None:
+    from hub.config import load_settings
+    from hub.testing import write_config
+
+    config = write_config(tmp_path / "new", partners=[], make_keys=False)
+    written = tomllib.loads((config / "hub.toml").read_text())["store"]
+    assert written == {"url": f"sqlite:///{(config / 'hub.db').resolve()}"}
+    settings = load_settings(config)
+    assert (settings.store_path, settings.state_dir) == ((config / "hub.db").resolve(), config.resolve())
+
+    older = write_config(tmp_path / "old", partners=[], make_keys=False, settings={"store": {"path": "old.db"}})
+    assert tomllib.loads((older / "hub.toml").read_text())["store"] == {"path": "old.db"}  # not mixed with url
+    assert load_settings(older).store_path == (older / "old.db").resolve()
+
+
+def test_build_test_hub_builds_the_hub_in_process_with_a_plugin_of_the_tests_own(tmp_path: Path) -> None:
+    import types
+
+    from hub import MessageType, hookimpl
+    from hub.testing import build_test_hub, canonical_problems, write_config
+    from hub.testing.messages import housing_request
+
+    @hookimpl
+    def hub_register_message_types(register):
+        register(MessageType("TestOnly", {"$id": "https://hub.invalid/schemas/test-only.schema.json",
+                                          "$schema": "https://json-schema.org/draft/2020-12/schema"}))  # fmt: skip
+
+    plugin = types.ModuleType("a_tests_own_plugin")  # as a plugin module of one's own would be
+    plugin.hub_register_message_types = hub_register_message_types  # type: ignore[attr-defined]
+    config = write_config(tmp_path, partners=[
+        {"id": "trust-a", "kind": "nhs_trust", "ods_code": "RWK", "receive": {"mode": "pull"}},
+        {"id": "council-luton", "kind": "council", "gss_code": "E06000032", "receive": {"mode": "pull"}},
+    ], routes=[{"name": "referral", "type": "HousingRequest", "to": "council-luton"}])  # fmt: skip
+    hub = build_test_hub(config, plugins=[plugin])
+    try:
+        assert "TestOnly" in hub.plugins.vocabulary.message_types
+        accepted = hub.intake.submit_now(housing_request(), sender_id="trust-a")
+        assert not accepted.duplicate
+        assert hub.store.counts()["deliveries_available"] == 1
+    finally:
+        hub.close()
+    assert canonical_problems(housing_request(), "trust-a") == []
+    broken = housing_request()
+    del broken["payload"]["person"]
+    [problem] = canonical_problems(broken, "trust-a")
+    assert problem.location == "$.payload" and "person" in problem.message

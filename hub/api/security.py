@@ -37,8 +37,7 @@ def authenticate(request: Request) -> Caller:
         state["caller"] = by_cert
         return by_cert
     if scheme.lower() != "bearer" or not token.strip():
-        metrics.inc("hub_requests_refused_total", help="Requests refused before reaching a handler",
-                    reason="unauthenticated")  # fmt: skip
+        metrics.inc("hub_requests_refused_total", reason="unauthenticated")
         raise Unauthenticated("Send 'Authorization: Bearer <token>' with the token the hub issued to you.")
     caller = partners.authenticate(token.strip())
     if caller is None:

@@ -41,6 +41,7 @@ def serve(
     from hub.lifecycle import enabled_listeners
 
     hub = build(config_dir, strict)
+    hub.metrics.set("hub_processes", 1, role="serve")
     settings = hub.config.settings
     if not no_listeners:
         enabled_listeners(hub)  # a listener no plugin registers: say so in one line, before anything starts

@@ -25,6 +25,7 @@ def worker(config_dir: Path | None, with_listeners: bool) -> None:
     from hub.lifecycle import HubLifecycle, enabled_listeners
 
     hub = build(config_dir)
+    hub.metrics.set("hub_processes", 1, role="worker")
     if with_listeners:
         enabled_listeners(hub)  # a listener no plugin registers: say so in one line, before anything starts
 

@@ -10,6 +10,7 @@ that needs the keys. The hub's services implement these protocols
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +21,12 @@ from typing import Protocol
 class ReplyTime:
     """One delivered message and the partner's first replies to it (times are epoch seconds).
 
-    ``acknowledged_at`` is the partner's first Acknowledgement naming the message
-    (``in_reply_to``); ``answered_at`` its first other reply (for a council's
-    HousingRequest, the first HousingAppointment). Either is None until it comes.
+    ``delivered_at`` is when its delivery was recorded (the partner's 2xx, the mail
+    server's 250, the inbox acknowledgement), else when the partner acknowledged it by
+    an Acknowledgement. ``acknowledged_at`` is the partner's first Acknowledgement
+    naming the message (``in_reply_to``); ``answered_at`` its first other reply, or the
+    first of the ``answer_types`` asked for (``HubData.reply_times``). Either is None
+    until it comes; a reply that came before the delivery was recorded counts as 0 s.
     """
 
     partner: str
@@ -45,8 +49,12 @@ class ReplyTime:
 class HubData(Protocol):
     """The read-only view of the hub's data that plugins receive."""
 
-    def reply_times(self) -> list[ReplyTime]:
-        """Every delivered message with its partner's first acknowledgement and first answer."""
+    def reply_times(self, answer_types: Collection[str] | None = None) -> list[ReplyTime]:
+        """Every delivered message with its partner's first acknowledgement and first answer.
+
+        The answer is the partner's first reply that is not an Acknowledgement; with
+        ``answer_types`` (message type names), its first reply of one of those types.
+        """
         ...
 
 

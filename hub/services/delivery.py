@@ -6,7 +6,10 @@ flight at once over pooled connections. A failed attempt is retried with
 exponential backoff, jitter and a cap; after ``retry.max_attempts`` (or a
 failure no retry can fix) the delivery is dead-lettered with its last error.
 A worker that dies mid-flight loses nothing: its leases expire and the
-deliveries become due again.
+deliveries become due again. A live worker keeps its leases: every third of
+``delivery.lease_seconds`` it extends the lease of each delivery it holds
+(sending, or its outcome not yet recorded), so a slow partner never makes a
+delivery look abandoned to the other workers.
 
 A delivered attempt's receipt (the partner's reference) is stored with the
 delivery. A decision the partner gave in its answer (``DeliveryOutcome.reply``)
@@ -22,6 +25,7 @@ format), recorded with the attempt the partner took.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -84,12 +88,13 @@ class DeliveryWorker:
             settings.delivery_timeout_seconds, settings.delivery_concurrency
         )
         self._inflight: set[asyncio.Task[None]] = set()
+        self._leased: dict[str, DeliveryJob] = {}  # held from the claim until the outcome is recorded
         self._outcomes: list[tuple[Outcome, DeliveryJob, str, str | None]] = []
         self._have_outcomes = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def wake(self) -> None:
-        """Ask the worker to look for due deliveries now (thread-safe)."""
+        """Ask the worker to look for due deliveries now (thread-safe; after the worker ended, nothing)."""
         loop = self._loop
         if loop is None:
             return
@@ -99,8 +104,9 @@ class DeliveryWorker:
             running = None
         if running is loop:
             self._wake.set()
-        else:
-            loop.call_soon_threadsafe(self._wake.set)
+        elif not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody left to wake
+                loop.call_soon_threadsafe(self._wake.set)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set; then let in-flight deliveries finish."""
@@ -108,6 +114,7 @@ class DeliveryWorker:
         concurrency = self.settings.delivery_concurrency
         closing = asyncio.Event()
         recorder = asyncio.create_task(self._record_outcomes(closing))
+        heartbeat = asyncio.create_task(self._heartbeat(closing))
         try:
             while not stop.is_set():
                 capacity = concurrency - len(self._inflight)
@@ -119,6 +126,7 @@ class DeliveryWorker:
                     except Exception:
                         log.exception("could not claim deliveries; retrying shortly")
                     for job in jobs:
+                        self._leased[job.delivery_id] = job
                         task = asyncio.create_task(self._deliver(job))
                         self._inflight.add(task)
                         task.add_done_callback(self._done)
@@ -131,6 +139,7 @@ class DeliveryWorker:
             self._inflight.clear()
             closing.set()
             await recorder
+            await heartbeat
             if self._owns_transports:
                 await self.transports.close()
 
@@ -146,6 +155,24 @@ class DeliveryWorker:
         finally:
             for waiter in waiters:
                 waiter.cancel()
+
+    async def _heartbeat(self, stop: asyncio.Event) -> None:
+        """Every third of the lease, extend the leases of the deliveries this worker holds, until ``stop``."""
+        lease = self.settings.lease_seconds
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=lease / 3)
+            held = [(job.delivery_id, job.lease_id) for job in self._leased.values()]
+            if not held or stop.is_set():
+                continue
+            try:
+                kept = await self.store.extend_leases(held, time.time() + lease)
+            except Exception:
+                log.exception("could not extend %d leases; they may run out and be claimed again", len(held))
+                continue
+            if kept < len(held):
+                log.warning("%d of %d leases had already run out; those deliveries may be sent twice",
+                            len(held) - kept, len(held))  # fmt: skip
 
     async def _deliver(self, job: DeliveryJob) -> None:
         try:
@@ -217,8 +244,7 @@ class DeliveryWorker:
             log.exception("the decision %s gave for delivery %s was not recorded", job.partner, job.delivery_id)
             return [f"the partner's decision was not recorded as an acknowledgement (internal error: "
                     f"{type(exc).__name__})"]  # fmt: skip
-        self.metrics.inc("hub_partner_replies_total", help="Decisions partners gave in their answers to deliveries",
-                         partner=job.partner, status=reply.status)  # fmt: skip
+        self.metrics.inc("hub_partner_replies_total", partner=job.partner, status=reply.status)
         return []
 
     async def _record_outcomes(self, stop: asyncio.Event) -> None:
@@ -239,12 +265,13 @@ class DeliveryWorker:
                 log.exception("could not record %d delivery outcomes; their leases will expire and they will be "
                               "retried", len(batch))  # fmt: skip
                 continue
+            finally:
+                for item in batch:
+                    self._leased.pop(item[1].delivery_id, None)
             for record, job, result, error in batch:
-                self.metrics.inc("hub_deliveries_total", help="Delivery attempts by result", partner=job.partner,
-                                 result=result)  # fmt: skip
+                self.metrics.inc("hub_deliveries_total", partner=job.partner, result=result)
                 if record.state == "delivered":
                     self.metrics.observe("hub_submit_to_delivery_seconds", record.at - job.received_at,
-                                         help="Time from the inbound message's commit to the partner's 2xx",
                                          partner=job.partner)  # fmt: skip
                 elif record.state == "dead":
                     log.warning("delivery %s to %s dead-lettered after %d attempts: %s",

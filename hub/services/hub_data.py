@@ -9,6 +9,8 @@ nothing that needs the keys.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from hub.plugin_api.data import ReplyTime
 from hub.services.partner_stats import reply_times
 from hub.store.ports import Store
@@ -20,6 +22,6 @@ class HubData:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    def reply_times(self) -> list[ReplyTime]:
+    def reply_times(self, answer_types: Collection[str] | None = None) -> list[ReplyTime]:
         """Every delivered message with its partner's first acknowledgement and first answer (``ReplyTime``)."""
-        return reply_times(self._store)
+        return reply_times(self._store, answer_types)

@@ -160,8 +160,7 @@ class IntakeService:
         }  # fmt: skip
         event = HubEvent("transmission_refused", "", time.time(), detail=detail, actor=listener)
         await self.store.audit_async([event])
-        self.metrics.inc("hub_transmissions_refused_total", help="Inbound transmissions a listener refused whole",
-                         listener=listener)  # fmt: skip
+        self.metrics.inc("hub_transmissions_refused_total", listener=listener)
         return event
 
     def check(self, message: dict[str, Any], sender_id: str) -> None:
@@ -264,10 +263,9 @@ class IntakeService:
         self, message: dict[str, Any], result: Any, notes: list[str], warnings: tuple[Problem, ...] | list[Problem] = ()
     ) -> Accepted:
         if result.duplicate:
-            self.metrics.inc("hub_messages_duplicate_total", help="Inbound duplicates answered, not stored",
-                             type=message["type"])  # fmt: skip
+            self.metrics.inc("hub_messages_duplicate_total", type=message["type"])
         else:
-            self.metrics.inc("hub_messages_accepted_total", help="Inbound messages committed", type=message["type"])
+            self.metrics.inc("hub_messages_accepted_total", type=message["type"])
             for callback in self.on_commit:
                 callback()
         self.emit(result.events)

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import statistics
+from collections.abc import Collection
 from typing import Any
 
 from hub.plugin_api.data import ReplyTime
 from hub.store.ports import Store
 
 
-def reply_times(store: Store) -> list[ReplyTime]:
-    """Every delivered message (Acknowledgements excluded) with the time of its first replies. Reads only."""
-    return [ReplyTime(*row) for row in store.reply_times()]
+def reply_times(store: Store, answer_types: Collection[str] | None = None) -> list[ReplyTime]:
+    """Every delivered message (Acknowledgements excluded) with the time of its first replies. Reads only.
+
+    The answer is the first reply that is not an Acknowledgement, or with ``answer_types`` the first of
+    those types (see ``ReadModel.reply_times``).
+    """
+    return [ReplyTime(*row) for row in store.reply_times(answer_types)]
 
 
 def _summary(waits: list[float]) -> dict[str, float | None]:

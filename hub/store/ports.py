@@ -21,6 +21,8 @@ Promises every implementation keeps:
   worker died) makes the delivery due again, so a crash loses nothing. Each
   lease has an id, and an outcome is recorded only under the lease it was
   claimed with, so a slow worker cannot overwrite the work of the next.
+  Deliveries that share an order key go out one at a time, in the order they
+  were accepted (``DeliveryQueue.claim`` says exactly what holds them back).
 - Bodies are written and read only through the store's ``CodecRegistry``.
 - Every state change writes its events to the hash-chained audit log in the same transaction.
 """
@@ -28,7 +30,7 @@ Promises every implementation keeps:
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from hub.plugin_api.events import HubEvent
@@ -69,6 +71,36 @@ class DeliveryQueue(abc.ABC):
         Due means ``pending`` with ``due_at <= now``, or ``in_flight`` whose lease ran out. Every
         job carries the new lease id and the decoded body; a delivery whose body cannot be read
         is made ``dead`` with the reason instead of being handed out.
+
+        Order (deliveries stored with an ``order_key``, ``NewDelivery.order_key``): the deliveries
+        of one key are ordered by acceptance: of two intakes, the one whose commit came first
+        (within one intake, the order of ``Intake.deliveries``); a backend numbers a key's
+        deliveries in commit order, never by a counter taken before commit. A delivery of a key
+        is handed out only when every delivery of that key accepted before it is neither
+        ``pending`` nor ``in_flight`` (so a retry waiting out its back-off, or a delivery leased
+        to a worker that may have died, holds back the later ones until it ends), and no longer:
+        once the earlier ones have ended (delivered, dead, acknowledged or rejected), a claim at
+        or after that moment may hand out the next. One claim never hands out two deliveries of
+        one key, and neither do two claims while the first's lease lasts. A ``dead`` earlier
+        delivery holds nothing back; a later one handed out for the first time (``attempts`` 1)
+        while an earlier one of its key is dead writes a ``warning`` event on the later one's
+        message and delivery, detail ``{"warning": records.OVERTAKING_WARNING, "overtook": [dead
+        delivery ids, oldest first]}``. ``replay`` puts a dead delivery back in its old place: the
+        later ones still waiting wait for it again. Finished deliveries and pull deliveries
+        (``available``) hold nothing back. Deliveries without a key, and deliveries of different
+        keys, are claimed independently, oldest due first. A claim may hand out fewer than
+        ``limit`` while more are due (a backend may bound the work of one claim), but claim after
+        claim, every due delivery that nothing holds back is handed out, however many held-back
+        ones are due before it.
+        """
+
+    @abc.abstractmethod
+    async def extend_leases(self, leases: list[tuple[str, str]], until: float) -> int:
+        """The worker's heartbeat: lengthen each lease ``(delivery id, lease id)`` it still holds to ``until``.
+
+        Returns how many are still held. A lease that ran out and was claimed again, or whose
+        outcome is recorded, is not extended (its id no longer matches or the delivery is no
+        longer in flight); a lease is never shortened.
         """
 
     @abc.abstractmethod
@@ -146,8 +178,18 @@ class ReadModel(abc.ABC):
         """Deliveries by state (``deliveries_<state>``) and ``messages`` in total, for metrics and readiness."""
 
     @abc.abstractmethod
-    def reply_times(self) -> list[tuple[str, str, float, float | None, float | None]]:
-        """Per delivered message: partner, type, delivered at, first acknowledgement at, first answer at."""
+    def reply_times(
+        self, answer_types: Collection[str] | None = None
+    ) -> list[tuple[str, str, float, float | None, float | None]]:
+        """Per delivered message: partner, type, delivered at, first acknowledgement at, first answer at.
+
+        A message counts once per partner it was delivered to, Acknowledgements left out. Delivered
+        at is when its delivery was recorded delivered, else when that partner acknowledged it (a
+        pull partner may acknowledge by message before taking it from its inbox); a delivery that
+        is neither (waiting, dead) is left out. The first acknowledgement and the first answer are
+        the earliest replies of that partner naming the message (``in_reply_to``): an Acknowledgement,
+        and any other type (with ``answer_types``: one of those types only). None until one comes.
+        """
 
 
 class AuditLog(abc.ABC):
@@ -203,6 +245,15 @@ class Lifecycle(abc.ABC):
     @abc.abstractmethod
     def ping(self) -> None:
         """Raise if the store cannot be reached."""
+
+    @abc.abstractmethod
+    def watch(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (from any thread; it must be cheap and thread-safe) when a commit, in this
+        process or another, may have made deliveries due.
+
+        A backend that cannot hear other processes does nothing: a worker's polling is the
+        fallback either way, so a missed call delays a delivery by at most one poll interval.
+        """
 
     @abc.abstractmethod
     def compact(self) -> bool:

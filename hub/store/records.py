@@ -34,6 +34,11 @@ DELIVERY_STATES = tuple(state.value for state in DeliveryState)
 FINAL_DELIVERY_STATES = (DeliveryState.DELIVERED, DeliveryState.ACKNOWLEDGED, DeliveryState.REJECTED)
 #: still to be delivered or taken: a message with such a delivery is not finished (and is never shredded)
 WAITING_DELIVERY_STATES = (DeliveryState.PENDING, DeliveryState.IN_FLIGHT, DeliveryState.AVAILABLE)
+#: what the timeline says of an ordered delivery sent before a dead-lettered elder of its key (every backend)
+OVERTAKING_WARNING = (
+    "sent before an earlier message about the same correlation to this partner, which is dead-lettered "
+    "(replayed, it reaches the partner after this one)"
+)
 
 
 @dataclass
@@ -56,13 +61,20 @@ class NewMessage:
 
 @dataclass
 class NewDelivery:
-    """One destination of one stored message."""
+    """One destination of one stored message.
+
+    ``order_key`` (None: unordered) groups deliveries that must reach their partner in the order
+    they were accepted: the router gives one partner's deliveries about one correlation the same
+    key when the route asks for order (``hub.router.order_key``: a digest, never a value in
+    clear). What the store promises for a key is in ``hub.store.ports.DeliveryQueue.claim``.
+    """
 
     id: str
     message_record_id: str
     partner: str
     route: str
     mode: str  # push or pull
+    order_key: str | None = None
 
 
 @dataclass

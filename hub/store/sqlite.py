@@ -19,7 +19,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +33,22 @@ from hub.store import views
 from hub.store.audit_chain import ChainReport, chain, verify
 from hub.store.group_commit import GroupCommitter
 from hub.store.ports import Store
-from hub.store.records import AcceptResult, DeliveryJob, DeliveryState, Intake, Outcome, ReplyTarget
+from hub.store.records import (
+    OVERTAKING_WARNING,
+    AcceptResult,
+    DeliveryJob,
+    DeliveryState,
+    Intake,
+    Outcome,
+    ReplyTarget,
+)
 from hub.store.sqlite_schema import MIGRATIONS
 from hub.store.url import sqlite_path
 
 BUSY_TIMEOUT_MS = 30_000
 CHAIN_HEAD_KEY = "audit_chain_head"
+CLAIM_WALK_ROWS = 2_000
+"""The most due deliveries one claim looks at (see ``_claimable``)."""
 # kept under their old names: tests look at the plan SQLite makes for the partner's search
 FIND_FOR_PARTNER_SQL = sql.FIND_FOR_PARTNER
 FIND_ALL_SQL = sql.FIND_ALL
@@ -102,6 +112,54 @@ def _insert_index_entries(conn: sqlite3.Connection, entries: list[tuple[str, str
         conn.executemany(sql.INSERT_INDEX_ENTRY, entries)
 
 
+def _claimable(conn: sqlite3.Connection, limit: int, now: float) -> list[str]:
+    """The ids of up to ``limit`` due deliveries that nothing holds back, oldest due first.
+
+    Walks the due pending deliveries until it has ``limit`` (``sqlite_sql.PENDING_DUE``); each
+    held-back one it walks past is parked until its waiting elders' latest due time (or now, when
+    an elder is due itself), so later claims do not walk it again before anything could have
+    changed for it, and reach its elders first (see ``sqlite_sql``).
+    One claim walks at most ``CLAIM_WALK_ROWS`` rows: a claim holds the write lock, and intake
+    must not wait while a big held-back backlog is parked; the next claims go on from there.
+    """
+    taken: list[tuple[float, str]] = []
+    parked: list[tuple[float, str]] = []
+    walk = conn.execute(sql.PENDING_DUE, (now,))
+    try:
+        for walked, (delivery_id, due_at, held_until) in enumerate(walk, 1):
+            if held_until is None:
+                taken.append((due_at, delivery_id))
+                if len(taken) == limit:
+                    break
+            else:  # parked no earlier than now: behind everything due, so the next walks start past it
+                parked.append((max(held_until, now), delivery_id))
+            if walked == CLAIM_WALK_ROWS:
+                break
+    finally:
+        walk.close()
+    if parked:
+        conn.executemany(sql.PARK, parked)
+    taken += [(due_at, delivery_id) for delivery_id, due_at in conn.execute(sql.EXPIRED_DUE, (now, limit))]
+    return [delivery_id for _, delivery_id in sorted(taken)[:limit]]
+
+
+def _overtaking_warnings(conn: sqlite3.Connection, claimed: list[Any], now: float) -> list[HubEvent]:
+    """A ``warning`` event for each ordered delivery claimed for the first time before a dead-lettered elder.
+
+    A dead delivery holds nothing back (a poison message must not stop a person's pathway), but
+    a later message overtaking it is not silent: its timeline says which delivery it overtook.
+    """
+    events = []
+    for delivery_id, record_id, partner, attempts, order_key, order_seq in claimed:
+        if order_key is None or attempts != 1:
+            continue
+        dead = [r[0] for r in conn.execute(sql.DEAD_ELDERS, (order_key, order_seq))]
+        if dead:
+            detail = {"warning": OVERTAKING_WARNING, "overtook": dead}
+            events.append(HubEvent("warning", record_id, now, delivery_id, partner, detail))
+    return events
+
+
 class SQLiteStore(Store):
     """``Store`` on one SQLite file (see the module docstring)."""
 
@@ -147,6 +205,9 @@ class SQLiteStore(Store):
 
     checkpoint = compact  # the SQLite name for it
 
+    def watch(self, callback: Callable[[], None]) -> None:
+        """Nothing: SQLite cannot tell one process of another's commits; workers poll (and intake wakes its own)."""
+
     def ping(self) -> None:
         """Raise unless the writer thread is alive and the database answers a query."""
         if not self._writer.alive:
@@ -190,20 +251,23 @@ class SQLiteStore(Store):
                 )  # fmt: skip
             conn.executemany(sql.INSERT_MESSAGE, rows)
             now = first.received_at
-            conn.executemany(
-                sql.INSERT_DELIVERY,
-                [
-                    (d.id, d.message_record_id, d.partner, d.route, d.mode,
-                     DeliveryState.PENDING.value if d.mode == "push" else DeliveryState.AVAILABLE.value, now, now)
-                    for d in intake.deliveries
-                ],
-            )  # fmt: skip
+            unordered, ordered = [], []
+            for d in intake.deliveries:
+                state = DeliveryState.PENDING.value if d.mode == "push" else DeliveryState.AVAILABLE.value
+                row = (d.id, d.message_record_id, d.partner, d.route, d.mode, state, now, now)
+                if d.order_key is None:
+                    unordered.append(row)
+                else:  # in planned order: each takes the next place in its key's order
+                    ordered.append((*row, d.order_key, d.order_key))
+            conn.executemany(sql.INSERT_DELIVERY, unordered)
+            conn.executemany(sql.INSERT_ORDERED_DELIVERY, ordered)
             _insert_index_entries(conn, intake.index_entries)
             events = list(intake.events)
             if intake.acknowledges is not None:
                 delivery_id, state, ack_id = intake.acknowledges
                 row = conn.execute(sql.ACKNOWLEDGE_DELIVERY, (state, now, delivery_id)).fetchone()
                 if row is not None:
+                    conn.execute(sql.WAKE_NEXT, {"at": now, "delivery_id": delivery_id})  # the partner has it
                     events.append(HubEvent(state, row[0], now, delivery_id, row[1], detail={"acknowledgement": ack_id}))
             self._append_events(conn, events)
             return AcceptResult(first.id, False, events)
@@ -236,9 +300,11 @@ class SQLiteStore(Store):
     ) -> Callable[[sqlite3.Connection], list[DeliveryJob]]:
         def job(conn: sqlite3.Connection) -> list[DeliveryJob]:
             lease_id = secrets.token_hex(8)
-            rows = conn.execute(sql.CLAIM, (now + lease_seconds, lease_id, now, limit)).fetchall()
-            if not rows:
+            ids = _claimable(conn, limit, now)
+            if not ids:
                 return []
+            lease = sql.LEASE.format(marks=sql.marks(len(ids)))
+            rows = conn.execute(lease, (now + lease_seconds, lease_id, *ids)).fetchall()
             record_ids = list({r[1] for r in rows})
             bodies: dict[str, tuple[Any, ...]] = {}
             for start in range(0, len(record_ids), 500):
@@ -247,12 +313,14 @@ class SQLiteStore(Store):
                     bodies[r[0]] = r
             jobs = []
             unreadable: list[HubEvent] = []
-            for delivery_id, record_id, partner, attempts in rows:
+            overtaking = _overtaking_warnings(conn, rows, now)
+            for delivery_id, record_id, partner, attempts, _key, _seq in rows:
                 _, message_id, sender, mtype, codec, data, kek_id, wrapped, received_at = bodies[record_id]
                 try:
                     body = self.codecs.decode(record_id, mtype, sender, StoredBody(codec, data, kek_id, wrapped))
                 except BodyUnreadable as exc:  # no retry can help: dead-letter it with the reason
                     conn.execute(sql.DEAD_UNREADABLE, (f"body unreadable: {exc}", delivery_id))
+                    conn.execute(sql.WAKE_NEXT, {"at": now, "delivery_id": delivery_id})
                     unreadable.append(HubEvent("dead_lettered", record_id, now, delivery_id, partner,
                                                {"attempts": attempts, "error": f"body unreadable: {exc}"}))  # fmt: skip
                     continue
@@ -261,7 +329,7 @@ class SQLiteStore(Store):
                         delivery_id, record_id, message_id, partner, attempts, mtype, body, received_at, lease_id
                     )
                 )
-            self._append_events(conn, unreadable)
+            self._append_events(conn, overtaking + unreadable)
             return jobs
 
         return job
@@ -269,6 +337,16 @@ class SQLiteStore(Store):
     async def claim(self, limit: int, now: float, lease_seconds: float) -> list[DeliveryJob]:
         """Lease due push deliveries (pending, or in flight with an expired lease)."""
         return await asyncio.wrap_future(self._writer.submit(self._claim_job(limit, now, lease_seconds)))
+
+    async def extend_leases(self, leases: list[tuple[str, str]], until: float) -> int:
+        """Lengthen the leases ``(delivery id, lease id)`` still held to at least ``until``; return how many."""
+        if not leases:
+            return 0
+
+        def job(conn: sqlite3.Connection) -> int:
+            return sum(conn.execute(sql.EXTEND_LEASE, (until, d, lease)).rowcount for d, lease in leases)
+
+        return await asyncio.wrap_future(self._writer.submit(job))
 
     def _record_job(self, outcomes: list[Outcome]) -> Callable[[sqlite3.Connection], list[HubEvent]]:
         def job(conn: sqlite3.Connection) -> list[HubEvent]:
@@ -289,6 +367,8 @@ class SQLiteStore(Store):
                     detail = {"attempts": o.attempts, "error": o.error}
                     detail |= {"failure": o.failure} if o.failure else {}
                     event = HubEvent("dead_lettered", o.record_id, o.at, o.delivery_id, o.partner, detail)
+                if changed and o.state != DeliveryState.PENDING:  # finished: the next of its key may go
+                    conn.execute(sql.WAKE_NEXT, {"at": o.at, "delivery_id": o.delivery_id})
                 if changed:  # otherwise the lease was lost to another worker, whose outcome counts
                     events.append(event)
                     events += [HubEvent("warning", o.record_id, o.at, o.delivery_id, o.partner, {"warning": w})
@@ -551,9 +631,17 @@ class SQLiteStore(Store):
         out["messages"] = conn.execute(sql.COUNT_MESSAGES).fetchone()[0]
         return out
 
-    def reply_times(self) -> list[tuple[str, str, float, float | None, float | None]]:
-        """For each delivered message: (partner, type, delivered at, first acknowledgement, first other reply)."""
-        return [tuple(r) for r in self._reader().execute(sql.REPLY_TIMES)]
+    def reply_times(
+        self, answer_types: Collection[str] | None = None
+    ) -> list[tuple[str, str, float, float | None, float | None]]:
+        """For each delivered message: (partner, type, delivered at, first acknowledgement, first answer)."""
+        types: tuple[str, ...] = ()
+        if answer_types is None:
+            answer = sql.REPLY_ANY_ANSWER
+        else:
+            types = tuple(sorted(answer_types))
+            answer = sql.REPLY_ANSWER_OF_TYPES.format(marks=",".join("?" * len(types))) if types else "0"
+        return [tuple(r) for r in self._reader().execute(sql.REPLY_TIMES.format(answer=answer), types)]
 
 
 def open_sqlite(url: str, codecs: CodecRegistry) -> SQLiteStore:

@@ -118,3 +118,21 @@ MIGRATIONS.append(
 
 # the partner's reference for a delivered message (DeliveryOutcome.receipt); not personal data
 MIGRATIONS.append((4, "ALTER TABLE deliveries ADD COLUMN receipt TEXT"))
+
+# 5: order where it matters. A delivery of a route that asks for order (routes.toml ``order``) carries
+# an ``order_key`` (a digest of its partner and the message's correlation id, never a value in clear)
+# and ``order_seq``, its place in the acceptance order among the deliveries of that key (1, 2, 3...,
+# assigned when it is stored). ``claim`` hands a delivery out only when no delivery of its key with a
+# smaller ``order_seq`` is still pending or in flight; the index answers that question, and "what is
+# the last ``order_seq`` of this key", each with one seek. Deliveries stored before this migration
+# have no key: they were never ordered and are not now.
+MIGRATIONS.append(
+    (
+        5,
+        """
+        ALTER TABLE deliveries ADD COLUMN order_key TEXT;
+        ALTER TABLE deliveries ADD COLUMN order_seq INTEGER;
+        CREATE INDEX deliveries_order ON deliveries(order_key, order_seq) WHERE order_key IS NOT NULL;
+        """,
+    )
+)

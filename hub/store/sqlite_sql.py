@@ -24,6 +24,15 @@ INSERT_DELIVERY = (
     "INSERT INTO deliveries (id, record_id, partner, route, mode, state, attempts, due_at, created_at)"
     " VALUES (?,?,?,?,?,?,0,?,?)"
 )
+# an ordered delivery (an order_key) comes after every delivery of its key stored before it: its
+# order_seq is one more than the key's last. SQLite serialises write transactions, so this is the
+# commit order. (Not a sequence's nextval in PostgreSQL: values handed out before commit can commit
+# in the other order; take max+1 under a transaction lock on the key instead.)
+INSERT_ORDERED_DELIVERY = (
+    "INSERT INTO deliveries (id, record_id, partner, route, mode, state, attempts, due_at, created_at, "
+    "order_key, order_seq) VALUES (?,?,?,?,?,?,0,?,?,?, "
+    "(SELECT coalesce(max(order_seq), 0) + 1 FROM deliveries WHERE order_key=?))"
+)
 # an acknowledgement moves any delivery but a dead one
 ACKNOWLEDGE_DELIVERY = (
     "UPDATE deliveries SET state=?, acknowledged_at=? WHERE id=? "
@@ -43,16 +52,52 @@ CHAIN_ROWS = (
 )
 
 # -- delivery --------------------------------------------------------------------------------
-CLAIM = (
-    "UPDATE deliveries SET state='in_flight', attempts=attempts+1, due_at=?, lease_id=? "
-    "WHERE id IN (SELECT id FROM deliveries WHERE state IN ('pending','in_flight') AND due_at<=? "
-    "ORDER BY due_at LIMIT ?) RETURNING id, record_id, partner, attempts"
+# Claiming. Due: pending and due, or in flight with its lease run out. An ordered delivery (an
+# order_key) is held back while a delivery of its key accepted before it (smaller order_seq, an
+# "elder") is still waiting (pending: a retry waiting out its back-off, or in flight), so one key
+# never has two out at once and never one before its elders; a dead or finished elder holds
+# nothing back. An unordered delivery's key is NULL, which equals nothing: it has no elders.
+#
+# The claim walks the due pending deliveries oldest due first (PENDING_DUE, read row by row until
+# it has enough, or has walked CLAIM_WALK_ROWS), takes those not held back, and parks the held-back
+# ones it walked past (PARK): their due_at moves to the latest due_at of their waiting elders (a
+# retry's time, a lease's end; now, if that has passed), so the next claims do not walk them again
+# while their elders cannot have finished, and walk past them to their elders. An
+# elder's outcome wakes the next delivery of its key at once (WAKE_NEXT); a wake that never came
+# only costs time: a parked delivery is due again when its elders' time is up, and is held back
+# or taken then. Expired leases (EXPIRED_DUE) are taken the same way, held back by a waiting elder.
+_WAITING_ELDERS = (
+    "FROM deliveries elder WHERE elder.order_key=d.order_key AND elder.order_seq<d.order_seq "
+    "AND elder.state IN ('pending','in_flight')"
 )
+PENDING_DUE = (
+    f"SELECT d.id, d.due_at, (SELECT max(elder.due_at) {_WAITING_ELDERS}) AS held_until "
+    "FROM deliveries d WHERE d.state='pending' AND d.due_at<=? ORDER BY d.due_at"
+)
+EXPIRED_DUE = (
+    f"SELECT d.id, d.due_at FROM deliveries d WHERE d.state='in_flight' AND d.due_at<=? "
+    f"AND NOT EXISTS (SELECT 1 {_WAITING_ELDERS}) ORDER BY d.due_at LIMIT ?"
+)
+LEASE = (
+    "UPDATE deliveries SET state='in_flight', attempts=attempts+1, due_at=?, lease_id=? "
+    "WHERE id IN ({marks}) RETURNING id, record_id, partner, attempts, order_key, order_seq"
+)
+PARK = "UPDATE deliveries SET due_at=? WHERE id=? AND state='pending'"
+# the next delivery of a finished (delivered or dead) delivery's key, if parked, is due at once
+WAKE_NEXT = (
+    "UPDATE deliveries SET due_at=:at WHERE id=(SELECT next.id FROM deliveries done JOIN deliveries next "
+    "ON next.order_key=done.order_key AND next.order_seq>done.order_seq "
+    "WHERE done.id=:delivery_id AND next.state='pending' ORDER BY next.order_seq LIMIT 1) AND due_at>:at"
+)
+# the dead elders an ordered delivery goes out before (claimed for the first time): each is warned of
+DEAD_ELDERS = "SELECT id FROM deliveries WHERE order_key=? AND order_seq<? AND state='dead' ORDER BY order_seq"
 CLAIMED_BODIES = (
     "SELECT id, message_id, sender, type, body_codec, body, kek_id, data_key, received_at "
     "FROM messages WHERE id IN ({marks})"
 )
 DEAD_UNREADABLE = "UPDATE deliveries SET state='dead', due_at=NULL, last_error=? WHERE id=?"
+# a lease is only ever lengthened; rows changed are the leases still held
+EXTEND_LEASE = "UPDATE deliveries SET due_at=max(due_at, ?) WHERE id=? AND lease_id=? AND state='in_flight'"
 # an acknowledgement can overtake the transport's answer: keep its state then
 RECORD_DELIVERED = (
     "UPDATE deliveries SET state=CASE WHEN state='in_flight' THEN 'delivered' ELSE state END, "
@@ -152,12 +197,17 @@ FIND_FOR_PARTNER = (
 FIND_ALL = "SELECT id, message_id, type, sender, received_at FROM messages WHERE nhs_index = ? ORDER BY received_at"
 # a reply is a message the partner sent with in_reply_to naming the delivered message; the first
 # that is not an Acknowledgement is its answer (for a council: the first appointment)
+# delivered at: the recorded delivery, else the partner's acknowledgement (a pull partner may acknowledge a
+# message by an Acknowledgement before, or instead of, taking it from its inbox). {answer} is REPLY_ANY_ANSWER
+# or REPLY_ANSWER_OF_TYPES with one mark per type.
 REPLY_TIMES = (
-    "SELECT d.partner, m.type, d.delivered_at, "
+    "SELECT d.partner, m.type, coalesce(d.delivered_at, d.acknowledged_at), "
     "(SELECT min(r.received_at) FROM messages r WHERE r.sender=d.partner AND r.in_reply_to=m.message_id "
     " AND r.type='Acknowledgement'), "
     "(SELECT min(r.received_at) FROM messages r WHERE r.sender=d.partner AND r.in_reply_to=m.message_id "
-    " AND r.type!='Acknowledgement') "
+    " AND {answer}) "
     "FROM deliveries d JOIN messages m ON m.id=d.record_id "
-    "WHERE d.delivered_at IS NOT NULL AND m.type!='Acknowledgement'"
+    "WHERE coalesce(d.delivered_at, d.acknowledged_at) IS NOT NULL AND m.type!='Acknowledgement'"
 )
+REPLY_ANY_ANSWER = "r.type!='Acknowledgement'"
+REPLY_ANSWER_OF_TYPES = "r.type IN ({marks})"

@@ -1,9 +1,9 @@
 """Store URLs: which backend holds the hub's data, and where (``[store] url`` in ``hub.toml``).
 
-``sqlite:///relative/path.db`` (resolved against the config directory) or
-``sqlite:////absolute/path.db``. A backend registers its scheme in ``BACKENDS``
-as ``module:function`` taking ``(url, codecs)``; the PostgreSQL backend adds
-``postgresql``. This module imports no backend, so the configuration can be
+``sqlite:///relative/path.db`` (resolved against the config directory),
+``sqlite:////absolute/path.db``, or ``postgresql://user@host:5432/dbname`` (a libpq URI).
+A backend registers its scheme in ``BACKENDS`` as ``module:function`` taking
+``(url, codecs)``. This module imports no backend, so the configuration can be
 checked without one.
 """
 
@@ -15,7 +15,9 @@ from hub.plugin_api.problems import ConfigError
 
 SQLITE = "sqlite"
 #: scheme -> "module:function" that opens a store for a URL of that scheme
-BACKENDS: dict[str, str] = {SQLITE: "hub.store.sqlite:open_sqlite"}
+BACKENDS: dict[str, str] = {SQLITE: "hub.store.sqlite:open_sqlite", "postgresql": "hub.store.postgres:open_postgres"}
+#: scheme -> module with ``schema_status(url)`` and ``upgrade_schema(url)`` (``hub.store.schema``)
+SCHEMAS: dict[str, str] = {SQLITE: "hub.store.sqlite_upgrade", "postgresql": "hub.store.postgres_schema"}
 SETTING = "hub.toml: store.url"
 
 
@@ -49,8 +51,11 @@ def sqlite_path(url: str, base: Path | None = None, setting: str = SETTING) -> P
 
 
 def describe(url: str) -> str:
-    """Where the store is, for messages: the SQLite file's path, or the URL without its user and password."""
+    """Where the store is, for messages: the SQLite file's path, or the URL without user, password and options.
+
+    The options (``?...``) go too, since libpq takes a ``password=`` there as well.
+    """
     if url.startswith(f"{SQLITE}:///"):
         return str(sqlite_path(url))
     scheme, _, rest = url.partition("://")
-    return f"{scheme}://{rest.rpartition('@')[2]}"
+    return f"{scheme}://{rest.partition('?')[0].rpartition('@')[2]}"

@@ -12,11 +12,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from hub.testing.in_process import build_test_hub, canonical_problems
+    from hub.testing.metrics_text import parse_samples, sample
     from hub.testing.running_hub import RunningHub, free_port, run_hub_cli, stop_process, wait_until, write_config
     from hub.testing.simulator import PartnerSimulator, Received
     from hub.testing.world import FAST_SETTINGS, STANDARD_PARTNERS, HubWorld, Partner, build_world
 
 _WHERE = {
+    "parse_samples": "metrics_text",
+    "sample": "metrics_text",
     "RunningHub": "running_hub",
     "free_port": "running_hub",
     "run_hub_cli": "running_hub",
@@ -30,6 +34,8 @@ _WHERE = {
     "HubWorld": "world",
     "Partner": "world",
     "build_world": "world",
+    "build_test_hub": "in_process",
+    "canonical_problems": "in_process",
 }
 
 __all__ = [
@@ -40,9 +46,13 @@ __all__ = [
     "PartnerSimulator",
     "Received",
     "RunningHub",
+    "build_test_hub",
     "build_world",
+    "canonical_problems",
     "free_port",
+    "parse_samples",
     "run_hub_cli",
+    "sample",
     "stop_process",
     "wait_until",
     "write_config",

@@ -12,9 +12,16 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def example(name: str, **changes: Any) -> dict[str, Any]:
-    """The example message ``examples/<name>.json`` with a fresh message_id and top-level changes."""
+    """The example message ``examples/<name>.json`` with a fresh message_id and top-level changes.
+
+    Its ``correlation_id`` is fresh too (a new episode each time): every example file shares one, and
+    deliveries about one correlation to one partner go out one at a time, in order. A test about one
+    person's episode passes ``correlation_id=...`` to each of its messages.
+    """
     message: dict[str, Any] = json.loads((EXAMPLES / f"{name}.json").read_text())
     message["message_id"] = str(uuid.uuid4())
+    if "correlation_id" in message:
+        message["correlation_id"] = str(uuid.uuid4())
     if name in ("housing-appointment", "acknowledgement") and "recipient" not in changes:
         message.pop("recipient", None)  # a reply names its recipient only when a test says whom
     message.update(copy.deepcopy(changes))

@@ -18,6 +18,7 @@ import requests
 
 from hub.crypto.keyring import FileKeyRing
 from hub.shipped import copy_example_config, example_config
+from hub.store.url import sqlite_url
 from hub.testing.toml_writer import dumps
 
 EXAMPLE_CONFIG = Path(str(example_config()))
@@ -25,7 +26,7 @@ EXAMPLE_CONFIG = Path(str(example_config()))
 """The example deployment's config directory (its routes are the default routes of a test config)."""
 
 
-def stop_process(process: subprocess.Popen[bytes] | None, grace: float = 15.0) -> None:
+def stop_process(process: subprocess.Popen[Any] | None, grace: float = 15.0) -> None:
     """SIGTERM a child process, wait up to ``grace`` seconds, then SIGKILL it if it lingers."""
     if process is None or process.poll() is not None:
         return
@@ -99,22 +100,30 @@ def write_config(
 ) -> Path:
     """Write a config directory: ``hub.toml`` from ``settings``, the partners, and routes.
 
+    The store is ``store.url = "sqlite:///DIRECTORY/hub.db"`` unless ``settings`` names one (``url``, or the
+    older ``path``/``backend``); the state directory is then the store file's folder, ``directory``.
+
     Routes are copied from ``routes_from/routes.toml``, else from the example
     deployment shipped with the hub, unless ``routes`` is given. With ``make_keys`` a key ring is created in
     ``directory/keys`` under the passphrase in ``passphrase_env``, which is
     set to a random value in this process's environment if it is unset (child
     processes such as ``RunningHub`` inherit it). With ``default_tls_only`` a
-    partner given with neither ``keys`` nor ``tls_only`` is written ``tls_only = true``.
+    partner given with neither ``keys`` nor ``tls_only`` is written ``tls_only = true``. The store is
+    ``hub.db`` in ``directory`` unless ``settings`` name another with ``store.url``.
     """
     directory.mkdir(parents=True, exist_ok=True)
     base: dict[str, dict[str, Any]] = {
-        "store": {"path": str(directory / "hub.db")},
+        "store": {"url": sqlite_url(directory / "hub.db")},
         "keys": {"dir": str(directory / "keys")},
     }
     if make_keys and not (directory / "keys" / "keyring.json").exists():
         passphrase = os.environ.setdefault(passphrase_env, secrets.token_urlsafe(24))
         FileKeyRing.create(directory / "keys", passphrase)
+    if "url" in (settings or {}).get("store", {}):  # another store (PostgreSQL) instead of the file
+        del base["store"]["path"]
     for table, values in (settings or {}).items():
+        if table == "store" and {"url", "path", "backend"} & set(values):
+            del base["store"]["url"]  # the caller names the store itself (perhaps in the older form)
         base.setdefault(table, {}).update(values)
     (directory / "hub.toml").write_text(dumps(base))
     if default_tls_only:  # partners given without envelope keys exchange plain bodies over TLS

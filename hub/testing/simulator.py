@@ -1,6 +1,7 @@
 """A partner simulator: a real HTTP server on loopback that receives what the hub pushes.
 
-It records every request, can be told to fail (``fail_next``, ``down``), to be
+It records every request, can be told to fail (``fail_next``, ``down``, or
+``refuse_when`` for the requests a function picks), to be
 slow (``delay`` seconds per request) or to answer with a body of its own
 (``answer_with``: a JSON reply carrying a reference and a decision), drops
 nothing (duplicates are recorded and flagged by ``Idempotency-Key``), and can
@@ -103,6 +104,9 @@ class PartnerSimulator:
         self.replies: list[Reply] = []
         self.down = False
         self.delay = 0.0
+        self.refuse_when: Callable[[Received], int | None] | None = None
+        """A function of each request (as it would be recorded); a status it returns is answered instead
+        of accepting, and the request is not recorded. None accepts every request."""
         self._answer: Answer | None = None
         self._answer_type = "application/json"
         self._fail_budget = 0
@@ -149,8 +153,11 @@ class PartnerSimulator:
             items = [r.message for r in self.received if not r.duplicate]
         return [m for m in items if message_type is None or m.get("type") == message_type]
 
-    def wait_for(self, predicate: Callable[[PartnerSimulator], bool], timeout: float = 10.0) -> bool:
-        """Block until ``predicate(self)`` holds or ``timeout`` passes; return whether it held."""
+    def wait_for(self, predicate: Callable[[PartnerSimulator], object], timeout: float = 10.0) -> bool:
+        """Block until ``predicate(self)`` holds (is truthy: a non-empty list will do) or ``timeout`` passes.
+
+        Returns whether it held.
+        """
         deadline = time.monotonic() + timeout
         with self._changed:
             while not predicate(self):
@@ -231,6 +238,12 @@ class PartnerSimulator:
                 self._changed.notify_all()
             return web.Response(status=400, text="this partner accepts only sealed envelopes")
         key = request.headers.get("Idempotency-Key", "")
+        refuse = self.refuse_when
+        if refuse is not None:
+            status = refuse(Received(time.time(), request.path, request.content_type, dict(request.headers), body,
+                                     False, sealed, envelope if sealed else b""))  # fmt: skip
+            if status:
+                return web.Response(status=status, text="simulated refusal")
         with self._changed:
             duplicate = bool(key) and key in self._seen
             if key:

@@ -180,15 +180,42 @@ class HubWorld:
         """The hub's public envelope encryption key (what a partner seals to the hub with)."""
         return self._ring().envelope_decryption_keys()[0].public()
 
-    def db_count(self, table: str = "messages", message_type: str | None = None) -> int:
-        """Stored ``messages`` (of one type) or ``deliveries``, as the hub's store counts them (no keys needed)."""
+    def open_sealed(self, partner_id: str, envelope: str | bytes, hub_id: str = "hub") -> bytes:
+        """Open an envelope the hub sealed for sealed partner ``partner_id``, as that partner's system would.
+
+        Checks the hub's signature (as sender ``hub_id``) and that the envelope is addressed to the partner;
+        returns the payload. Raises ``hub.envelope.EnvelopeError`` when any check fails.
+        """
+        from hub.envelope import open_envelope
+
+        _, decryption_key = self.own_keys[partner_id]
+        opened = open_envelope(envelope, sender_keys=[self.hub_signing_key()], recipient_keys=[decryption_key],
+                               expected_sender=hub_id, expected_recipient=partner_id)  # fmt: skip
+        return opened.payload
+
+    def stored_messages(self, message_type: str | None = None) -> list[dict[str, Any]]:
+        """Every stored message (of one type), newest first, as the store's read model lists them.
+
+        Each is ``{"id", "message_id", "type", "sender", "received_at", "status"}`` (no body, so no keys needed).
+        """
         from hub.config import load_settings
         from hub.store import open_store
 
         store = open_store(load_settings(self.config_dir).store_url)
         try:
-            if table == "messages" and message_type is not None:
-                return len(store.list_messages(limit=1_000_000, message_type=message_type))
+            return store.list_messages(limit=1_000_000, message_type=message_type)
+        finally:
+            store.close()
+
+    def db_count(self, table: str = "messages", message_type: str | None = None) -> int:
+        """Stored ``messages`` (of one type) or ``deliveries``, as the hub's store counts them (no keys needed)."""
+        from hub.config import load_settings
+        from hub.store import open_store
+
+        if table == "messages" and message_type is not None:
+            return len(self.stored_messages(message_type))
+        store = open_store(load_settings(self.config_dir).store_url)
+        try:
             counts = store.counts()
         finally:
             store.close()

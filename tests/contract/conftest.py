@@ -39,9 +39,12 @@ def opened(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opened]:
     backend = BACKENDS[request.param]
     keys = keyring(tmp_path)
     url = backend.fresh_url(tmp_path)
-    store = open_store(url, CodecRegistry(AesGcmCodec(keys)))
-    yield Opened(store, url, keys, backend)
-    store.close()
+    try:
+        store = open_store(url, CodecRegistry(AesGcmCodec(keys)))
+        yield Opened(store, url, keys, backend)
+        store.close()
+    finally:
+        backend.drop(url)
 
 
 @pytest.fixture

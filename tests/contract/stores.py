@@ -2,9 +2,13 @@
 
 ``BACKENDS`` maps a backend's name to a ``Backend``: how to make a URL for a fresh,
 empty store of that kind, and how to run a statement on it behind the store's back
-(only the audit tests do that: they tamper with the log to see ``verify_audit`` notice).
-The PostgreSQL backend adds one entry here (a URL to a fresh schema); nothing else in
-the contract suite names a backend.
+(only the audit tests do that: they tamper with the log to see ``verify_audit`` notice),
+and how to drop it afterwards. Nothing else in the contract suite names a backend.
+
+``postgresql``: a fresh database per test (``hubtest_pg_<random>``) on the server of
+``HUB_TEST_POSTGRES_URL`` (default ``postgresql://postgres@127.0.0.1:5432/test``), dropped
+after the test. Without a reachable server those tests are skipped with the reason, or fail
+when ``HUB_REQUIRE_SERVICES=1``.
 
 ``open_test_store(tmp_path)`` is also what a unit test of the router or intake uses to
 get a real store without starting a process (see ``test_intake_on_a_store.py``).
@@ -25,7 +29,7 @@ from hub.crypto.at_rest import AesGcmCodec
 from hub.crypto.keyring import FileKeyRing
 from hub.plugin_api.events import HubEvent
 from hub.store import Intake, NewDelivery, NewMessage, Store, open_store
-from hub.store.url import sqlite_path, sqlite_url
+from hub.store.url import describe, sqlite_path, sqlite_url
 
 PASSPHRASE = "contract-suite-passphrase"
 
@@ -36,6 +40,7 @@ class Backend:
 
     fresh_url: Callable[[Path], str]
     execute: Callable[[str, str, tuple[Any, ...]], int]  # (url, statement, args) -> rows changed
+    drop: Callable[[str], None] = lambda url: None  # remove what fresh_url made
 
 
 def _sqlite_execute(url: str, statement: str, args: tuple[Any, ...]) -> int:
@@ -46,8 +51,62 @@ def _sqlite_execute(url: str, statement: str, args: tuple[Any, ...]) -> int:
         conn.close()
 
 
+POSTGRES_URL = os.environ.get("HUB_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+DATABASE_PREFIX = "hubtest_pg_"
+
+
+def postgres_server() -> str:
+    """The URL of the test server's maintenance database; skip (or fail with HUB_REQUIRE_SERVICES=1) if none."""
+    import psycopg
+    import pytest
+
+    try:
+        with psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        reason = f"no PostgreSQL at {describe(POSTGRES_URL)} (set HUB_TEST_POSTGRES_URL): {type(exc).__name__}"
+        if os.environ.get("HUB_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"HUB_REQUIRE_SERVICES=1 but {reason}")
+        pytest.skip(reason)
+    return POSTGRES_URL
+
+
+def database_url(name: str) -> str:
+    """The test server's URL with another database name."""
+    base, _, query = POSTGRES_URL.partition("?")
+    return f"{base.rpartition('/')[0]}/{name}" + (f"?{query}" if query else "")
+
+
+def fresh_postgres_database(_: Path | None = None) -> str:
+    """Create an empty database on the test server; its URL."""
+    import psycopg
+
+    name = DATABASE_PREFIX + uuid.uuid4().hex[:16]
+    with psycopg.connect(postgres_server(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return database_url(name)
+
+
+def drop_postgres_database(url: str) -> None:
+    """Drop a database ``fresh_postgres_database`` made (closing whatever is still connected to it)."""
+    import psycopg
+
+    name = url.partition("?")[0].rpartition("/")[2]
+    assert name.startswith(DATABASE_PREFIX), name
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _postgres_execute(url: str, statement: str, args: tuple[Any, ...]) -> int:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        return conn.execute(statement.replace("?", "%s"), args).rowcount
+
+
 BACKENDS: dict[str, Backend] = {
     "sqlite": Backend(lambda tmp: sqlite_url(tmp / "store" / "hub.db"), _sqlite_execute),
+    "postgresql": Backend(fresh_postgres_database, _postgres_execute, drop_postgres_database),
 }
 
 
@@ -80,16 +139,18 @@ def plan(
     nhs_index: str | None = None,
     index_for: tuple[str, ...] = (),
     acknowledges: tuple[str, str, str] | None = None,
+    order_key: str | None = None,
 ) -> Intake:
     """What the router would plan for one message: its record, a delivery per ``(partner, mode)``, its events.
 
-    ``index_for``: the partners given a search entry for ``nhs_index``.
+    ``index_for``: the partners given a search entry for ``nhs_index``; ``order_key``: every delivery's.
     """
     record = str(uuid.uuid4())
     message = NewMessage(id=record, message_id=message_id, sender=sender, type=message_type, body=body,
                          received_at=at, idempotency_key=key, fingerprint=fingerprint or f"fp-{message_id}",
                          in_reply_to=in_reply_to, nhs_index=nhs_index)  # fmt: skip
-    deliveries = [NewDelivery(str(uuid.uuid4()), record, partner, f"to-{partner}", mode) for partner, mode in to]
+    deliveries = [NewDelivery(str(uuid.uuid4()), record, partner, f"to-{partner}", mode, order_key)
+                  for partner, mode in to]  # fmt: skip
     entries = [(partner, nhs_index, record) for partner in index_for if nhs_index]
     return Intake([message], deliveries, [HubEvent("received", record, at)], acknowledges, entries)
 

@@ -84,6 +84,7 @@ def test_a_repeated_idempotency_key_is_a_duplicate_even_under_another_message_id
     [(dict(message_id="m-1"), "$.message_id"), (dict(message_id="m-2", key="k-1"), "header Idempotency-Key")],
 )
 def test_a_reused_id_or_key_for_a_different_message_is_a_conflict_and_writes_nothing(store, second, location) -> None:
+    second = dict(second)  # the parameters are shared by every backend's run of this test
     accept(store, plan("m-1", key="k-1", fingerprint="first"))
     before = store.verify_audit().rows
     with pytest.raises(Conflict) as refused:
@@ -110,6 +111,37 @@ def test_accept_all_stores_nothing_when_one_message_is_refused(store) -> None:
         asyncio.run(store.accept_all([plan("m-1"), plan("m-2", fingerprint="another"), plan("m-3")]))
     assert store.counts()["messages"] == 1
     assert store.list_messages() and {m["message_id"] for m in store.list_messages()} == {"m-2"}
+
+
+def test_a_refused_message_among_concurrent_ones_fails_alone(store) -> None:
+    accept(store, plan("m-0", fingerprint="stored"))
+
+    async def together():
+        intakes = [plan(f"m-{n}") for n in range(1, 20)]
+        intakes.insert(10, plan("m-0", fingerprint="another"))  # committed in one group with the others
+        return await asyncio.gather(*(store.accept(i) for i in intakes), return_exceptions=True)
+
+    results = asyncio.run(together())
+    assert isinstance(results[10], Conflict)
+    assert [r.duplicate for i, r in enumerate(results) if i != 10] == [False] * 19
+    assert store.counts()["messages"] == 20
+    report = store.verify_audit()
+    assert report.ok and report.rows == 20  # one received event each; nothing of the refused one
+
+
+def test_repeats_committed_in_one_group_are_stored_once(store) -> None:
+    async def together():
+        intakes = [plan("m-1", fingerprint="same"), plan("m-1", fingerprint="same"),
+                   plan("m-2", key="k-2", fingerprint="two"), plan("m-3", key="k-2", fingerprint="two"),
+                   plan("m-4", fingerprint="four"), plan("m-4", fingerprint="other")]  # fmt: skip
+        return await asyncio.gather(*(store.accept(i) for i in intakes), return_exceptions=True)
+
+    first, again, keyed, keyed_again, four, conflict = asyncio.run(together())
+    assert (first.duplicate, again.duplicate, again.id) == (False, True, first.id)
+    assert (keyed.duplicate, keyed_again.duplicate, keyed_again.id) == (False, True, keyed.id)
+    assert four.duplicate is False and isinstance(conflict, Conflict)
+    assert store.counts()["messages"] == 3
+    assert store.verify_audit().ok
 
 
 def test_an_acknowledgement_moves_its_delivery_unless_it_is_dead(store) -> None:
@@ -165,6 +197,56 @@ def test_an_outcome_counts_only_under_the_current_lease(store) -> None:
     shown = delivery_of(store, accepted.id, "council-luton")
     assert (shown["state"], shown["receipt"]) == (DeliveryState.DELIVERED, "REF-1")
     assert record(store, outcome(slow, DeliveryState.DELIVERED)) == []
+
+
+def extend(store, jobs, until):
+    return asyncio.run(store.extend_leases([(j.delivery_id, j.lease_id) for j in jobs], until))
+
+
+def test_a_heartbeat_keeps_a_lease_alive_past_its_first_end(store) -> None:
+    accepted = accept(store, plan("m-1"))
+    [job] = claim(store, now=T0)
+    assert extend(store, [job], T0 + 100) == 1
+    assert claim(store, now=T0 + LEASE + 1) == []  # the first lease would have run out here
+    assert extend(store, [job], T0 + 10) == 1  # still held; a lease is never shortened
+    assert claim(store, now=T0 + 99) == []
+    [again] = claim(store, now=T0 + 101)
+    assert again.delivery_id == job.delivery_id and again.lease_id != job.lease_id
+    assert extend(store, [job], T0 + 500) == 0  # the old lease is lost: nothing extended
+    assert claim(store, now=T0 + 101 + LEASE + 1) != []  # and the new one ran out as it was
+    assert record(store, outcome(job, DeliveryState.DELIVERED)) == []
+    assert delivery_of(store, accepted.id, "council-luton")["state"] == DeliveryState.IN_FLIGHT
+
+
+def test_a_recorded_delivery_has_no_lease_left_to_extend(store) -> None:
+    accept(store, plan("m-1"))
+    [job] = claim(store)
+    record(store, outcome(job, DeliveryState.PENDING, error="timed out", due_at=T0 + 5))
+    assert extend(store, [job], T0 + 100) == 0
+    assert [j.delivery_id for j in claim(store, now=T0 + 5)] == [job.delivery_id]
+    assert asyncio.run(store.extend_leases([], T0)) == 0
+
+
+def test_two_stores_on_the_same_data_claiming_at_once_never_hand_out_one_delivery_twice(opened) -> None:
+    store = opened.store
+    for n in range(60):
+        accept(store, plan(f"m-{n}", at=T0 - 60 + n))
+    other = opened.reopen()  # as another process would
+
+    async def drain(one):
+        taken = []
+        while batch := await one.claim(7, T0, LEASE):
+            taken += [j.delivery_id for j in batch]
+        return taken
+
+    async def both():
+        return await asyncio.gather(drain(store), drain(other), drain(store), drain(other))
+
+    try:
+        taken = [d for run in asyncio.run(both()) for d in run]
+    finally:
+        other.close()
+    assert len(taken) == len(set(taken)) == 60
 
 
 def test_delivered_keeps_an_acknowledgement_that_overtook_it(store) -> None:

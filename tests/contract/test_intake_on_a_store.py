@@ -10,7 +10,7 @@ from pathlib import Path
 
 from hub.canonical import CanonicalValidator
 from hub.config import load_config
-from hub.metrics import Metrics
+from hub.metrics import open_metrics
 from hub.plugins import load_plugins
 from hub.router import Router
 from hub.services.intake import IntakeService
@@ -30,7 +30,7 @@ def intake_on(store: Store, config_dir: Path) -> IntakeService:
     plugins = load_plugins(env={})
     validator = CanonicalValidator(plugins)
     router = Router(config.routes, config.partners, plugins, validator, fingerprinter=lambda m: m["message_id"])
-    return IntakeService(plugins, validator, router, store, Metrics())
+    return IntakeService(plugins, validator, router, store, open_metrics(config_dir / "metrics"))
 
 
 def test_a_housing_request_is_routed_to_the_council_s_inbox_and_a_repeat_is_a_duplicate(

@@ -8,7 +8,7 @@ import pytest
 from stores import T0, delivery_of, plan
 
 from hub.plugin_api.events import HubEvent
-from hub.store import DeliveryState, Outcome
+from hub.store import DeliveryState, Intake, Outcome
 
 
 def accept(store, intake):
@@ -139,3 +139,35 @@ def test_reply_times_pair_each_delivered_message_with_its_first_acknowledgement_
     accept(store, plan("later", sender="council-luton", to=(), message_type="HousingAppointment",
                        in_reply_to="m-1", at=T0 + 40))  # fmt: skip
     assert store.reply_times() == [("council-luton", "HousingRequest", T0 + 11, T0 + 20, T0 + 30)]
+
+
+def reply(message_id: str, in_reply_to: str, at: float, *, sender: str = "council-luton",
+          message_type: str = "HousingAppointment") -> Intake:  # fmt: skip
+    return plan(message_id, sender=sender, to=(), message_type=message_type, in_reply_to=in_reply_to, at=at)
+
+
+def test_reply_times_count_a_delivery_acknowledged_before_it_was_recorded_delivered(store) -> None:
+    # a pull partner acknowledges by message before (or instead of) taking the message from its inbox
+    taken = accept(store, plan("m-1", to=(("council-beds", "pull"),)))
+    ack = reply("ack-1", "m-1", T0 + 5, sender="council-beds", message_type="Acknowledgement")
+    ack.acknowledges = (delivery_of(store, taken.id, "council-beds")["id"], "acknowledged", ack.messages[0].id)
+    accept(store, ack)
+    accept(store, reply("answer-1", "m-1", T0 + 9, sender="council-beds"))
+    accept(store, plan("m-2", to=(("council-beds", "pull"),)))  # waiting in the inbox: not delivered yet
+    accept(store, plan("m-3", to=(("council-luton", "push"),)))
+    finish(store, DeliveryState.DEAD, error="HTTP 500", now=T0)  # dead-lettered: never delivered
+    accept(store, reply("answer-3", "m-3", T0 + 9))
+    assert store.reply_times() == [("council-beds", "HousingRequest", T0 + 5, T0 + 5, T0 + 9)]
+
+
+def test_reply_times_answer_with_the_first_reply_of_the_types_asked_for(store) -> None:
+    accept(store, plan("m-1"))
+    finish(store, DeliveryState.DELIVERED, now=T0 + 10)
+    accept(store, reply("status", "m-1", T0 + 15, message_type="HousingStatus"))
+    accept(store, reply("answer", "m-1", T0 + 30))
+    accept(store, reply("other", "m-1", T0 + 35, message_type="HousingStatus"))
+    row = ("council-luton", "HousingRequest", T0 + 11, None)
+    assert store.reply_times() == [(*row, T0 + 15)]  # by default any reply but an Acknowledgement
+    assert store.reply_times(answer_types={"HousingAppointment"}) == [(*row, T0 + 30)]
+    assert store.reply_times(answer_types={"HousingAppointment", "HousingStatus"}) == [(*row, T0 + 15)]
+    assert store.reply_times(answer_types=()) == [(*row, None)]

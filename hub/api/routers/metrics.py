@@ -1,4 +1,7 @@
-"""``GET /metrics``: the Prometheus text format, for operators only (its labels name partners)."""
+"""``GET /metrics``: the Prometheus text format, for operators only (its labels name partners).
+
+It shows every hub process on this machine (they share the metrics directory, see ``hub/metrics/``).
+"""
 
 from __future__ import annotations
 
@@ -16,9 +19,9 @@ MetricsReader = Annotated[Caller, Depends(operator_only("Metrics are for operato
 
 
 async def metrics_endpoint(caller: MetricsReader, hub: HubDep) -> Response:
-    """Every counter, histogram and gauge (gauges read the store and plugins', so off the event loop)."""
+    """Every process's counters and histograms, and the gauges (they read the store and plugins', so off the loop)."""
     text = await asyncio.to_thread(hub.metrics.render)
-    return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
+    return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
 def router() -> APIRouter:

@@ -99,10 +99,10 @@ def geo_lookup(hub: CommandContext, postcode: str, geo_db: Path | None, config_d
 @click.pass_obj
 def council_stats_command(hub: CommandContext, as_json: bool, config_dir: Path | None) -> None:
     """Each council's time from a delivered Duty to Refer to its first appointment (read-only)."""
-    from hub_council.stats import council_stats
+    from hub_council.stats import council_reply_times, council_stats
 
     with hub.hub_data(config_dir) as data:  # the hub's read-only data (``hub.cli.context.CommandContext``)
-        rows = council_stats(data.reply_times())
+        rows = council_stats(council_reply_times(data))
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in rows], indent=2))
         return

@@ -1,10 +1,21 @@
 """Council response times, from the reply times the hub hands to plugins (``HubData.reply_times``).
 
-For every HousingRequest delivered to a council (its 2xx, or its inbox
-acknowledgement), the time to the council's first answer to it: the first
-reply naming it (``in_reply_to``) that is not an Acknowledgement, which for a
-council is its HousingAppointment. Only clear routing metadata is read; no body
-is decrypted, and the plugin never opens the hub's store.
+For every HousingRequest delivered to a council, the time from its delivery to
+the council's first HousingAppointment naming it (``in_reply_to``). What counts:
+
+- delivered: the council's 2xx, the mail server's 250 or its inbox
+  acknowledgement; else, for a council that sent an Acknowledgement before (or
+  instead of) taking the referral from its inbox, that Acknowledgement. A
+  referral still waiting for delivery, or dead-lettered, is not counted: it is
+  the hub's operator's to fix (``hub dlq list``), not the council's delay;
+- answered: only a HousingAppointment answers (any status). Acknowledgements and
+  any other reply naming the referral do not stop the clock;
+- an appointment that came before the delivery was recorded (a fast council,
+  a slow 2xx) counts as answered in 0 s; a referral sent again by the trust is
+  stored once, so it is counted once.
+
+Only clear routing metadata is read; no body is decrypted, and the plugin
+never opens the hub's store.
 """
 
 from __future__ import annotations
@@ -18,6 +29,8 @@ if TYPE_CHECKING:
     from hub import HubData, ReplyTime
 
 REFERRAL_TYPE = "HousingRequest"
+ANSWER_TYPES = frozenset({"HousingAppointment"})
+"""The replies that answer a referral (stop its clock)."""
 
 
 @dataclass
@@ -42,8 +55,13 @@ def _percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[index]
 
 
+def council_reply_times(data: HubData) -> list[ReplyTime]:
+    """The hub's reply times with a council's HousingAppointment as the answer (``ANSWER_TYPES``)."""
+    return data.reply_times(answer_types=ANSWER_TYPES)
+
+
 def council_stats(reply_times: Iterable[ReplyTime]) -> list[CouncilStats]:
-    """Response-time statistics per council (sorted by partner id), from the hub's reply times."""
+    """Response-time statistics per council (sorted by partner id), from ``council_reply_times``."""
     delivered: dict[str, int] = {}
     waits: dict[str, list[float]] = {}
     for row in reply_times:
@@ -72,7 +90,7 @@ def council_stats(reply_times: Iterable[ReplyTime]) -> list[CouncilStats]:
 def prometheus_gauges(data: HubData) -> dict[str, float]:
     """The statistics as Prometheus samples (``name{labels}`` -> value), for the hub's ``/metrics``."""
     out: dict[str, float] = {}
-    for stats in council_stats(data.reply_times()):
+    for stats in council_stats(council_reply_times(data)):
         label = f'{{partner="{stats.partner}"}}'
         out[f"hub_council_referrals_delivered{label}"] = stats.referrals_delivered
         out[f"hub_council_referrals_answered{label}"] = stats.answered

@@ -12,6 +12,8 @@ from council_helpers import NS, appointment_xml, json_appointment, notice_for
 from lxml import etree
 from test_council_channels import wait
 
+from hub.testing.messages import example
+
 STATUSES = ["offered", "confirmed", "rescheduled", "cancelled", "contact_failed", "closed_no_contact"]
 
 
@@ -20,14 +22,17 @@ def referral_to_bristol(world) -> str:
     assert world.post("trust-a", notice_for("E06000023")).status_code == 202
     council = world.sims["council-bristol"]
     assert council.wait_for(lambda s: s.received)
-    return etree.fromstring(council.received[0].body).findtext(f"{{{NS}}}MessageId")
+    message_id = etree.fromstring(council.received[0].body).findtext(f"{{{NS}}}MessageId")
+    assert message_id is not None, "the DutyToRefer has no MessageId"
+    return message_id
 
 
 def referral_to_luton(world) -> str:
     assert world.post("trust-a", notice_for("E06000032")).status_code == 202
     council = world.sims["council-luton"]
     assert council.wait_for(lambda s: s.messages("HousingRequest"))
-    return council.messages("HousingRequest")[0]["message_id"]
+    message_id: str = council.messages("HousingRequest")[0]["message_id"]
+    return message_id
 
 
 def test_every_xml_status_reaches_the_referrer(council_world) -> None:
@@ -78,6 +83,38 @@ def test_unsafe_xml_over_http_is_refused_with_400(council_world) -> None:
     response = council_world.post("council-bristol", body, "application/xml")
     assert response.status_code == 400
     assert "DOCTYPE" in response.text and "passwd" not in response.text.replace("file:///etc/passwd", "")
+
+
+def council_stats(world) -> dict[str, dict]:
+    """``hub council-stats --json`` of the world's hub, by council."""
+    out = subprocess.run([sys.executable, "-m", "hub", "council-stats", "--json", "--config", str(world.config_dir)],
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    return {row["partner"]: row for row in json.loads(out.stdout)}
+
+
+def test_a_pull_council_that_acknowledges_before_taking_the_referral_is_counted_from_its_acknowledgement(
+    council_world,
+) -> None:
+    assert council_world.post("trust-a", notice_for("E06000056")).status_code == 202  # council-beds pulls
+
+    def inbox() -> list[dict]:
+        items: list[dict] = council_world.get("council-beds", "/v1/inbox").json()["items"]
+        return items
+
+    assert wait(inbox)
+    referral = inbox()[0]["body"]["message_id"]
+    ack = example("acknowledgement", sender={"org_id": "council-beds"}, in_reply_to=referral)
+    ack["payload"] = {"level": "business", "status": "accepted", "receiver_ref": "BEDS-1", "at": ack["created_at"]}
+    assert council_world.post("council-beds", ack).status_code == 202  # before (instead of) the inbox ack
+    assert council_stats(council_world)["council-beds"] == {
+        "partner": "council-beds", "referrals_delivered": 1, "answered": 0, "waiting": 1,
+        "median_seconds": None, "p90_seconds": None, "max_seconds": None}  # fmt: skip
+    appointment = json_appointment("council-beds", "E06000056", referral)
+    assert council_world.post("council-beds", appointment).status_code == 202
+    beds = council_stats(council_world)["council-beds"]
+    assert (beds["referrals_delivered"], beds["answered"], beds["waiting"]) == (1, 1, 0)
+    assert 0 <= beds["median_seconds"] < 60
 
 
 def test_response_times_are_reported_per_council(council_world) -> None:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from click.testing import CliRunner
 from hub_council.stats import council_stats
 
 from hub import ReplyTime
-from hub.cli import main
+from hub.testing import run_hub_cli
 
 
 def test_stats_count_referrals_per_council_and_time_their_first_answers() -> None:
@@ -31,7 +30,7 @@ def test_council_stats_without_a_store_says_so_and_creates_none(tmp_path: Path) 
     config = tmp_path / "config"
     config.mkdir()
     (config / "hub.toml").write_text('[store]\npath = "../state/hub.db"\n')
-    result = CliRunner().invoke(main, ["council-stats", "--config", str(config)])
-    assert result.exit_code == 1
-    assert f"no store at {tmp_path / 'state' / 'hub.db'}; nothing has been delivered yet" in result.output
+    result = run_hub_cli(config, "council-stats")
+    assert result.returncode == 1
+    assert f"no store at {tmp_path / 'state' / 'hub.db'}; nothing has been delivered yet" in result.stderr
     assert not (tmp_path / "state").exists()

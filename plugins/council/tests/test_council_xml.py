@@ -30,9 +30,11 @@ def test_a_housing_request_renders_as_a_duty_to_refer_valid_against_the_xsd() ->
     assert load_xsd("duty-to-refer-1.xsd").validate(root)
     ns = {"c": "https://hub.invalid/schemas/council/1"}
     assert root.findtext("c:MessageId", namespaces=ns) == request["message_id"]
-    assert root.find("c:TargetAuthority", ns).get("gss") == "E06000032"
+    target, consent = root.find("c:TargetAuthority", ns), root.find("c:Consent", ns)
+    assert target is not None and consent is not None
+    assert target.get("gss") == "E06000032"
     assert root.findtext("c:Referrer/c:Phone", namespaces=ns) == "01582 700300"
-    assert root.find("c:Consent", ns).get("shareContact") == "true"
+    assert consent.get("shareContact") == "true"
     assert [n.text for n in root.findall("c:SupportNeeds/c:Need", ns)] == request["payload"]["support_needs"]
 
 

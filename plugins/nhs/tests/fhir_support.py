@@ -48,7 +48,9 @@ def ukcore_bundle_xml(files: tuple[str, ...] = DISCHARGE_FILES, message_id: str 
     etree.SubElement(bundle, f"{{{FHIR_NS}}}timestamp").set("value", "2019-12-11T13:05:00+00:00")
     for name in files:
         resource = etree.fromstring((folder / name).read_bytes())
-        rid = resource.find(f"{{{FHIR_NS}}}id").get("value")
+        id_element = resource.find(f"{{{FHIR_NS}}}id")
+        assert id_element is not None, f"{name} has no id"
+        rid = id_element.get("value")
         entry = etree.SubElement(bundle, f"{{{FHIR_NS}}}entry")
         rtype = etree.QName(resource).localname
         etree.SubElement(entry, f"{{{FHIR_NS}}}fullUrl").set("value", f"https://example.org/fhir/{rtype}/{rid}")
@@ -63,7 +65,7 @@ def xml_to_json(body: bytes) -> bytes:
 
 def own_bundle(message_id: str | None = None) -> dict[str, Any]:
     """The project's own discharge Bundle (JSON) from trust-a (ODS RWK), with a fresh message id."""
-    bundle = json.loads((FIXTURES / "fhir-discharge-bundle.json").read_text())
+    bundle: dict[str, Any] = json.loads((FIXTURES / "fhir-discharge-bundle.json").read_text())
     bundle = copy.deepcopy(bundle)
     bundle["entry"][0]["resource"]["id"] = message_id or str(uuid.uuid4())
     return bundle
@@ -82,7 +84,8 @@ def entry_index(bundle: dict[str, Any], resource_type: str) -> int:
 
 def resource(bundle: dict[str, Any], resource_type: str) -> dict[str, Any]:
     """The first resource of ``resource_type`` in ``bundle``."""
-    return bundle["entry"][entry_index(bundle, resource_type)]["resource"]
+    found: dict[str, Any] = bundle["entry"][entry_index(bundle, resource_type)]["resource"]
+    return found
 
 
 def checked_by_fhir_library(body: bytes, content_type: str) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from hub.testing.messages import example
 from hub.testing.world import HubWorld, Partner, standard_partners
 
 
-def post(hub_world: Any, body: bytes, content_type: str, who: str = "trust-a") -> requests.Response:
+def post(hub_world: HubWorld, body: bytes, content_type: str, who: str = "trust-a") -> requests.Response:
     return hub_world.as_(who).post(f"{hub_world.url}/v1/messages", data=body, headers={"Content-Type": content_type},
                                timeout=10)  # fmt: skip
 
@@ -157,7 +158,9 @@ def _bad_bodies() -> list[tuple[str, bytes, str, int, str]]:
     cases.append(("malformed XML", b"<Bundle xmlns='http://hl7.org/fhir'><type>", "application/fhir+xml", 400,
                   "line 1, column 43"))  # fmt: skip
     xml = etree.fromstring(own_bundle_xml())
-    xml.find("{http://hl7.org/fhir}type").set("value", "document")
+    bundle_type = xml.find("{http://hl7.org/fhir}type")
+    assert bundle_type is not None
+    bundle_type.set("value", "document")
     cases.append(("wrong type in XML", etree.tostring(xml), "application/fhir+xml", 422, "Bundle.type"))
     return cases
 
@@ -173,7 +176,7 @@ def test_each_wrong_fhir_body_is_answered_with_its_path_and_nothing_is_stored(hu
 
 
 @pytest.fixture
-def fhir_trust(hub_world_factory: Any) -> HubWorld:
+def fhir_trust(hub_world_factory: Callable[..., HubWorld]) -> HubWorld:
     """A hub where trust-a speaks FHIR (adapter fhir-r4, XML on the way out) and the council is canonical JSON."""
     return hub_world_factory([
         Partner("trust-a", "nhs_trust", {"ods_code": "RWK"}, adapter="fhir-r4", path="/fhir",

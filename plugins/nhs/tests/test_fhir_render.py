@@ -7,6 +7,8 @@ Every FHIR Bundle rendered here is checked by an independent FHIR library
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -122,11 +124,13 @@ def test_other_types_go_out_as_canonical_json_with_a_note() -> None:
 
 
 def test_the_plugin_registers_the_adapter_through_its_entry_point() -> None:
-    from hub.plugins import load_plugins
-
-    plugins = load_plugins()
-    assert plugins.adapters["fhir-r4"].content_types == ("application/fhir+json", "application/fhir+xml")
-    assert plugins.adapter_for_content_type("application/fhir+xml").name == "fhir-r4"
+    listed = subprocess.run([sys.executable, "-m", "hub", "plugins", "list", "--json"], capture_output=True,
+                            text=True, timeout=60, check=True)  # fmt: skip
+    [nhs] = [p for p in json.loads(listed.stdout) if p["name"] == "nhs-fhir"]
+    assert (nhs["distribution"], nhs["error"]) == ("hub-plugin-nhs", None)
+    assert "adapter:fhir-r4" in nhs["registers"]
+    assert ADAPTER.name == "fhir-r4"
+    assert ADAPTER.content_types == ("application/fhir+json", "application/fhir+xml")
 
 
 @pytest.mark.parametrize("encoding", ["json", "xml"])

@@ -9,8 +9,7 @@ from hub_nhs.hl7v2.adapter import Hl7v2Adapter
 from hub_nhs.hl7v2.parser import parse_message
 
 from hub import InvalidMessage, RenderError, UnparseableInput
-from hub.canonical import CanonicalValidator
-from hub.testing import PartnerSimulator, wait_until
+from hub.testing import PartnerSimulator, canonical_problems, wait_until
 from hub.testing.messages import discharge_notice
 
 __all__ = ["hl7_hub_factory"]
@@ -34,7 +33,7 @@ def problems_of(body: bytes) -> dict[str, str]:
 
 def test_an_adt_a03_becomes_a_valid_discharge_notice() -> None:
     message = parse(adt_a03())
-    assert CanonicalValidator().problems(message, "trust-a") == []
+    assert canonical_problems(message, "trust-a") == []
     payload = message["payload"]
     assert payload["person"]["nhs_number"] == TEST_NHS_NUMBER
     assert payload["person"]["nhs_number_status"] == "01"
@@ -145,19 +144,19 @@ def test_rendering_then_parsing_gives_the_same_discharge_notice() -> None:
 
 def test_an_empty_pv1_7_is_accepted_with_a_warning_and_no_lead_clinician() -> None:
     message, warnings = parse_with_warnings(adt_a03(replace={"PV1": pv1(f7="")}))
-    assert CanonicalValidator().problems(message, "trust-a") == []
+    assert canonical_problems(message, "trust-a") == []
     assert "contact" not in message["payload"] and "PV1-7" in warnings
 
 
 def test_an_empty_ward_is_accepted_with_a_warning() -> None:
     message, warnings = parse_with_warnings(adt_a03(replace={"PV1": pv1(f3="")}))
-    assert CanonicalValidator().problems(message, "trust-a") == []
+    assert canonical_problems(message, "trust-a") == []
     assert "ward" not in message["payload"] and "PV1-3.1" in warnings
 
 
 def test_a_destination_given_as_text_is_carried_and_its_code_is_not_known() -> None:
     message, warnings = parse_with_warnings(adt_a03(replace={"PV1": pv1(f37="Home with family")}))
-    assert CanonicalValidator().problems(message, "trust-a") == []
+    assert canonical_problems(message, "trust-a") == []
     discharge = message["payload"]["discharge"]
     assert (discharge["destination"], discharge["destination_text"]) == ("99", "Home with family")
     assert "PV1-37.1" in warnings and "Home" not in warnings["PV1-37.1"]
@@ -166,14 +165,14 @@ def test_a_destination_given_as_text_is_carried_and_its_code_is_not_known() -> N
 
 def test_a_destination_code_in_pv1_36_is_read_as_the_destination_and_the_method_is_not_known() -> None:
     message, warnings = parse_with_warnings(adt_a03(replace={"PV1": pv1(f36="19", f37="")}))
-    assert CanonicalValidator().problems(message, "trust-a") == []
+    assert canonical_problems(message, "trust-a") == []
     assert (message["payload"]["discharge"]["method"], message["payload"]["discharge"]["destination"]) == ("9", "19")
     assert set(warnings) == {"PV1-36"}
 
 
 def test_codes_the_hub_does_not_know_are_recorded_as_not_known() -> None:
     message, warnings = parse_with_warnings(adt_a03(replace={"PV1": pv1(f36="X", f37="42")}))
-    assert CanonicalValidator().problems(message, "trust-a") == []
+    assert canonical_problems(message, "trust-a") == []
     assert (message["payload"]["discharge"]["method"], message["payload"]["discharge"]["destination"]) == ("9", "99")
     assert {"PV1-36", "PV1-37.1"} <= set(warnings)
 
@@ -234,7 +233,8 @@ def test_what_the_render_shortened_is_a_warning_on_the_delivery_for_sender_and_o
         def timeline(who: str) -> list[dict]:
             response = requests.get(f"{hub.url}/v1/messages/{sent.json()['id']}", timeout=10,
                                     headers={"Authorization": f"Bearer {hub.tokens[who]}"})  # fmt: skip
-            return response.json()["timeline"]
+            shown: list[dict] = response.json()["timeline"]
+            return shown
 
         def warnings(who: str) -> list[dict]:
             return [e for e in timeline(who) if e["event"] == "warning"]

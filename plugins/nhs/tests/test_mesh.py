@@ -37,24 +37,37 @@ def mesh_hub(factory, partners=MESH_PARTNERS, **listener_options):
 
 def send_from_trust(sandbox, body: bytes, **kwargs) -> str:
     with sandbox.client(TRUST_MAILBOX, max_chunk_size=kwargs.pop("max_chunk_size", 75 * 1024 * 1024)) as client:
-        return client.send_message(HUB_MAILBOX, body, workflow_id=kwargs.pop("workflow_id", WORKFLOW), **kwargs)
+        mesh_id: str = client.send_message(HUB_MAILBOX, body, workflow_id=kwargs.pop("workflow_id", WORKFLOW), **kwargs)
+        return mesh_id
 
 
-def stored(hub) -> list[tuple[str, str, str | None]]:
-    """(hub id, message_id, idempotency key) of every stored DischargeNotice, oldest first."""
+def stored(hub) -> list[tuple[str, str]]:
+    """(hub id, message_id) of every stored DischargeNotice, sorted, as the store's read model lists them."""
+    return sorted((m["id"], m["message_id"]) for m in hub.stored_messages("DischargeNotice"))
+
+
+def idempotency_keys(hub) -> list[str]:
+    """The keys the stored DischargeNotices are held under, sorted: read from the SQLite file itself.
+
+    This reads what lies on disk on purpose: a MESH message must be stored under ``mesh:<MESH id>`` (the n-th of a
+    body of several under ``mesh:<MESH id>#<n>``) because a body MESH delivers again, perhaps to a hub upgraded in
+    between, is recognised only by the keys the earlier hub wrote. The store's ports never show a key (they only
+    answer a repeat as a duplicate, which ``test_a_crash_between_commit_and_acknowledge...`` checks through them).
+    """
     conn = sqlite3.connect(hub.config_dir / "hub.db")
     try:
-        return conn.execute("SELECT id, message_id, idempotency_key FROM messages WHERE type='DischargeNotice' "
-                            "ORDER BY received_at, rowid").fetchall()  # fmt: skip
+        rows = conn.execute("SELECT idempotency_key FROM messages WHERE type='DischargeNotice'").fetchall()
     finally:
         conn.close()
+    return sorted(key for (key,) in rows)
 
 
 def refused_transmissions(hub) -> list[dict]:
     """What ``hub dlq list --json`` shows the operator as refused transmissions."""
     result = run_hub_cli(hub.config_dir, "dlq", "list", "--json")
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)["refused_transmissions"]
+    refused: list[dict] = json.loads(result.stdout)["refused_transmissions"]
+    return refused
 
 
 def test_a_message_in_the_hub_mailbox_is_committed_then_acknowledged(mesh_sandbox, hl7_hub_factory) -> None:
@@ -62,7 +75,7 @@ def test_a_message_in_the_hub_mailbox_is_committed_then_acknowledged(mesh_sandbo
     mesh_id = send_from_trust(mesh_sandbox, adt_a03(facility="RMM", control="MESH-1"))
     assert wait_until(lambda: hub.db_count(message_type="DischargeNotice") == 1)
     assert wait_until(lambda: mesh_sandbox.inbox(HUB_MAILBOX) == [])
-    assert [key for _, _, key in stored(hub)] == [f"mesh:{mesh_id}"]  # one message: the MESH id as it is
+    assert idempotency_keys(hub) == [f"mesh:{mesh_id}"]  # one message: the MESH id as it is
     assert hub.sims["trust-b"].wait_for(lambda s: s.messages("DischargeNotice"))
     assert hub.sims["trust-b"].messages("DischargeNotice")[0]["sender"]["org_id"] == "trust-m"
 
@@ -105,8 +118,8 @@ def test_a_body_of_two_messages_is_stored_whole_then_acknowledged(mesh_sandbox, 
     mesh_id = send_from_trust(mesh_sandbox, body)
     assert wait_until(lambda: mesh_sandbox.inbox(HUB_MAILBOX) == [])
     rows = stored(hub)
-    assert [key for _, _, key in rows] == [f"mesh:{mesh_id}#1", f"mesh:{mesh_id}#2"]
-    assert len({hub_id for hub_id, _, _ in rows}) == 2 and len({mid for _, mid, _ in rows}) == 2
+    assert idempotency_keys(hub) == [f"mesh:{mesh_id}#1", f"mesh:{mesh_id}#2"]
+    assert len({hub_id for hub_id, _ in rows}) == 2 and len({mid for _, mid in rows}) == 2
     assert hub.sims["trust-b"].wait_for(lambda s: len(s.messages("DischargeNotice")) == 2)
     assert refused_transmissions(hub) == []
 
@@ -136,7 +149,7 @@ def test_what_the_adapter_assumed_is_on_the_timeline_where_the_operator_sees_it(
     zdr = "ZDR|Y|Y|W|20261123153000|Chris Placeholder|01582 700100|liaison@example.org"
     send_from_trust(mesh_sandbox, adt_a03(facility="RMM", control="NO-PV1-7", replace={"PV1": pv1, "ZDR": zdr}))
     assert wait_until(lambda: mesh_sandbox.inbox(HUB_MAILBOX) == [])
-    [(hub_id, _, _)] = stored(hub)
+    [(hub_id, _)] = stored(hub)
     shown = run_hub_cli(hub.config_dir, "messages", "show", hub_id)
     assert shown.returncode == 0, shown.stderr
     timeline = json.loads(shown.stdout)["timeline"]

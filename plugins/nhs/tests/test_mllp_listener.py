@@ -11,7 +11,7 @@ import pytest
 from hl7_support import MllpClient, adt_a03, hl7_hub_factory, mllp_hub, segment
 from hub_nhs.hl7v2.framing import frame
 
-from hub.testing import free_port, stop_process, wait_until
+from hub.testing import HubWorld, free_port, stop_process, wait_until
 
 __all__ = ["hl7_hub_factory"]  # the fixture, imported so that pytest finds it here
 
@@ -22,7 +22,7 @@ def mllp(hl7_hub_factory):
     return mllp_hub(hl7_hub_factory, max_frame_bytes=4096, idle_timeout_seconds=5)
 
 
-def messages_of_type(hub, message_type: str) -> int:
+def messages_of_type(hub: HubWorld, message_type: str) -> int:
     return hub.db_count(message_type=message_type)
 
 
@@ -207,7 +207,8 @@ def test_many_clients_at_once_are_all_answered(mllp) -> None:
 
     def one(i: int) -> str:
         with MllpClient(port) as client:
-            return client.send(adt_a03(control=f"T{i}"))["code"]
+            code: str = client.send(adt_a03(control=f"T{i}"))["code"]
+            return code
 
     with ThreadPoolExecutor(8) as pool:
         assert list(pool.map(one, range(16))) == ["AA"] * 16

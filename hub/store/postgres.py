@@ -1,0 +1,526 @@
+"""The PostgreSQL store: any number of hub processes, on one or several machines, around one database.
+
+Selected by ``[store] url = "postgresql://user@host:5432/dbname"`` (any libpq URI; a password in
+it is never shown: messages name the store by ``url.describe``). Opening applies the schema's
+migrations under an advisory lock (``postgres_schema``), then:
+
+- writes go through one writer thread per process that groups jobs into one transaction with a
+  savepoint each (``postgres_writer``), so a burst of messages costs one commit, not one each;
+- reads take a connection from a pool (``psycopg_pool``, at most ``POOL_MAX`` per process); the writer
+  has a connection of its own (a pool of one, so that a broken connection is replaced);
+- claims lock the rows they lease with ``FOR UPDATE SKIP LOCKED``, so workers in several processes
+  never take the same delivery while its lease lives; a lease that runs out makes it due again,
+  and ``extend_leases`` is the worker's heartbeat; outcomes count only under their lease;
+- the audit chain's head is one locked row, so the events of every process form one chain;
+- ``watch`` hears the ``NOTIFY`` of other processes' commits that made deliveries due.
+
+Rows are shaped by ``hub.store.views`` exactly as the SQLite store's, so both show the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from hub.bodies import BodyUnreadable, CodecRegistry, StoredBody
+from hub.plugin_api.events import HubEvent
+from hub.plugin_api.problems import Conflict, Problem, read_each
+from hub.store import postgres_sql as sql
+from hub.store import views
+from hub.store.audit_chain import ChainReport, verify
+from hub.store.ports import Store
+from hub.store.postgres_connect import CONNECT_TIMEOUT_SECONDS, connect, unreachable
+from hub.store.postgres_notify import DueWatcher
+from hub.store.postgres_schema import migrate
+from hub.store.postgres_writer import Keys, PostgresWriter, Tx
+from hub.store.records import AcceptResult, DeliveryJob, DeliveryState, Intake, Outcome, ReplyTarget
+
+POSTGRESQL = "postgresql"
+POOL_MAX = 10
+#: how long a caller waits for a pooled connection before ``PoolTimeout`` (never forever)
+POOL_WAIT_SECONDS = 10.0
+#: how long ``ping`` (``/readyz``) waits for a connection: an outage shows within this
+PING_WAIT_SECONDS = 2.0
+
+
+def _pool(url: str, name: str, size: int) -> ConnectionPool[Any]:
+    """An open pool of up to ``size`` autocommit connections; a caller waits ``POOL_WAIT_SECONDS`` at most."""
+    options = {"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    return ConnectionPool(url, min_size=1, max_size=size, timeout=POOL_WAIT_SECONDS, open=True, name=name,
+                          kwargs=options)  # fmt: skip
+
+
+class PostgresStore(Store):
+    """``Store`` on a PostgreSQL database (see the module docstring)."""
+
+    def __init__(self, url: str, codecs: CodecRegistry) -> None:
+        self.url = url
+        self.codecs = codecs
+        with connect(url) as setup:
+            try:
+                migrate(setup)
+            except psycopg.Error as exc:
+                raise unreachable(url, exc) from None
+        self._pool = _pool(url, "hub-store-read", POOL_MAX)
+        # the writer's own connection, in a pool of one so that a broken one is replaced: readers never starve it
+        self._write_pool = _pool(url, "hub-store-write", 1)
+        self._writer = PostgresWriter(self._write_pool)
+        self._watcher = DueWatcher(url)
+        self._closed = False
+
+    # -- connections -------------------------------------------------------------------------
+    def _rows(self, statement: str, args: Any = (), mapping: bool = False) -> list[Any]:
+        with self._pool.connection() as conn:
+            cursor = conn.cursor(row_factory=dict_row) if mapping else conn.cursor()
+            rows: list[Any] = cursor.execute(statement, args).fetchall()
+            return rows
+
+    def _one(self, statement: str, args: Any = ()) -> Any:
+        rows = self._rows(statement, args)
+        return rows[0] if rows else None
+
+    def close(self) -> None:
+        """Finish queued commits, stop listening, close every connection."""
+        if self._closed:
+            return
+        self._closed = True
+        self._writer.close()
+        self._watcher.close()
+        self._write_pool.close()
+        self._pool.close()
+
+    def compact(self) -> bool:
+        """VACUUM the tables shredding and delivery rewrite (never blocks the hub); always True.
+
+        PostgreSQL keeps old row versions until VACUUM marks them free (autovacuum does it too);
+        their space is reused, not returned to the system, and old versions stay in WAL and
+        backups until those are recycled (see docs/scaling.md).
+        """
+        with connect(self.url) as conn:
+            conn.execute(sql.VACUUM)
+        return True
+
+    def ping(self) -> None:
+        """Raise unless the writer runs and the database answers a query."""
+        if self._closed or not self._writer.alive:
+            raise RuntimeError("the store is closed or its writer thread has stopped")
+        with self._pool.connection(timeout=PING_WAIT_SECONDS) as conn:
+            conn.execute("SELECT 1")
+
+    def watch(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (from another thread) whenever a commit anywhere made deliveries due."""
+        self._watcher.add(callback)
+
+    # -- intake ------------------------------------------------------------------------------
+    def _accept_job(self, intake: Intake) -> Callable[[Tx], AcceptResult]:
+        first = intake.messages[0]
+
+        def job(tx: Tx) -> AcceptResult:
+            conn = tx.conn
+            existing = tx.find_existing(first.sender, first.message_id, first.idempotency_key)
+            reused = existing is not None and existing.fingerprint and first.fingerprint
+            if existing is not None and reused and existing.fingerprint != first.fingerprint:
+                raise Conflict(
+                    f"This {existing.reused} was already used for a different message ({existing.id}); "
+                    "give each new message its own id and key.",
+                    [Problem("$.message_id" if existing.reused == "message_id" else "header Idempotency-Key",
+                             "already used for a different message")],
+                )  # fmt: skip
+            if existing is not None:
+                event = HubEvent("duplicate", existing.id, time.time(), detail={"message_id": first.message_id})
+                tx.append([event])
+                return AcceptResult(existing.id, True, [event])
+            rows = []
+            for m in intake.messages:
+                stored = self.codecs.encode(m.id, m.type, m.sender, m.body)
+                rows.append(
+                    (
+                        m.id, m.message_id, m.sender, m.type, m.correlation_id, m.in_reply_to,
+                        m.parent_id, m.idempotency_key, m.fingerprint, m.received_at, stored.codec, stored.data,
+                        stored.kek_id, stored.wrapped_key, m.nhs_index,
+                    )
+                )  # fmt: skip
+            now = first.received_at
+            deliveries = [
+                (d.id, d.message_record_id, d.partner, d.route, d.mode,
+                 DeliveryState.PENDING.value if d.mode == "push" else DeliveryState.AVAILABLE.value, now, now)
+                for d in intake.deliveries
+            ]  # fmt: skip
+            for m in intake.messages:
+                tx.stored(m.sender, m.message_id, m.idempotency_key, m.id, m.fingerprint)
+            tx.insert(sql.INSERT_MESSAGES, rows)  # with the group's other intakes (Tx.insert)
+            tx.insert(sql.INSERT_DELIVERIES, deliveries)
+            tx.insert(sql.INSERT_INDEX_ENTRIES, list(intake.index_entries))
+            if any(d.mode == "push" for d in intake.deliveries):
+                tx.due()
+            events = list(intake.events)
+            if intake.acknowledges is not None:
+                delivery_id, state, ack_id = intake.acknowledges
+                tx.flush()  # the acknowledged delivery may be among the group's rows not yet inserted
+                row = conn.execute(sql.ACKNOWLEDGE_DELIVERY, (state, now, delivery_id)).fetchone()
+                if row is not None:
+                    events.append(HubEvent(state, row[0], now, delivery_id, row[1], detail={"acknowledgement": ack_id}))
+            tx.append(events)
+            return AcceptResult(first.id, False, events)
+
+        return job
+
+    @staticmethod
+    def _keys(intakes: list[Intake]) -> Keys:
+        return [(i.messages[0].sender, i.messages[0].message_id, i.messages[0].idempotency_key) for i in intakes]
+
+    async def accept(self, intake: Intake) -> AcceptResult:
+        """Commit an intake (grouped with concurrent ones); resolves after the durable commit."""
+        return await asyncio.wrap_future(self._writer.submit(self._accept_job(intake), self._keys([intake])))
+
+    def accept_now(self, intake: Intake) -> AcceptResult:
+        """Commit an intake and wait for it."""
+        return self._writer.submit(self._accept_job(intake), self._keys([intake])).result()
+
+    async def accept_all(self, intakes: list[Intake]) -> list[AcceptResult]:
+        """Commit several intakes as one job (one savepoint): all or none.
+
+        A conflict names the message of the body it is in (``message N: ...``).
+        """
+        jobs = [self._accept_job(intake) for intake in intakes]
+
+        def job(tx: Tx) -> list[AcceptResult]:
+            return read_each(jobs, lambda one: one(tx))
+
+        return await asyncio.wrap_future(self._writer.submit(job, self._keys(intakes)))
+
+    # -- delivery ----------------------------------------------------------------------------
+    def _claim_job(self, limit: int, now: float, lease_seconds: float) -> Callable[[Tx], list[DeliveryJob]]:
+        def job(tx: Tx) -> list[DeliveryJob]:
+            conn = tx.conn
+            lease_id = secrets.token_hex(8)
+            rows = conn.execute(sql.CLAIM, (now, limit, now + lease_seconds, lease_id)).fetchall()
+            if not rows:
+                return []
+            rows.sort(key=lambda r: (r[4], r[0]))  # oldest due first
+            bodies = {r[0]: r for r in conn.execute(sql.CLAIMED_BODIES, (list({r[1] for r in rows}),))}
+            jobs = []
+            unreadable: list[HubEvent] = []
+            for delivery_id, record_id, partner, attempts, _due in rows:
+                _, message_id, sender, mtype, codec, data, kek_id, wrapped, received_at = bodies[record_id]
+                try:
+                    body = self.codecs.decode(record_id, mtype, sender, StoredBody(codec, data, kek_id, wrapped))
+                except BodyUnreadable as exc:  # no retry can help: dead-letter it with the reason
+                    conn.execute(sql.DEAD_UNREADABLE, (f"body unreadable: {exc}", delivery_id))
+                    unreadable.append(HubEvent("dead_lettered", record_id, now, delivery_id, partner,
+                                               {"attempts": attempts, "error": f"body unreadable: {exc}"}))  # fmt: skip
+                    continue
+                jobs.append(
+                    DeliveryJob(
+                        delivery_id, record_id, message_id, partner, attempts, mtype, body, received_at, lease_id
+                    )
+                )
+            tx.append(unreadable)
+            return jobs
+
+        return job
+
+    async def claim(self, limit: int, now: float, lease_seconds: float) -> list[DeliveryJob]:
+        """Lease due push deliveries, skipping those another process is claiming."""
+        return await asyncio.wrap_future(self._writer.submit(self._claim_job(limit, now, lease_seconds)))
+
+    async def extend_leases(self, leases: list[tuple[str, str]], until: float) -> int:
+        """Lengthen the leases ``(delivery id, lease id)`` still held to at least ``until``; return how many."""
+        if not leases:
+            return 0
+
+        def job(tx: Tx) -> int:
+            held = 0
+            with tx.conn.cursor() as cursor:
+                for delivery_id, lease_id in leases:
+                    held += cursor.execute(sql.EXTEND_LEASE, (until, delivery_id, lease_id)).rowcount
+            return held
+
+        return await asyncio.wrap_future(self._writer.submit(job))
+
+    def _record_job(self, outcomes: list[Outcome]) -> Callable[[Tx], list[HubEvent]]:
+        def job(tx: Tx) -> list[HubEvent]:
+            conn = tx.conn
+            events: list[HubEvent] = []
+            for o in outcomes:
+                if o.state == DeliveryState.DELIVERED:
+                    changed = conn.execute(sql.RECORD_DELIVERED, (o.at, o.receipt, o.delivery_id, o.lease_id)).rowcount
+                    detail = {"attempts": o.attempts, **({"receipt": o.receipt} if o.receipt else {})}
+                    event = HubEvent("delivered", o.record_id, o.at, o.delivery_id, o.partner, detail)
+                elif o.state == DeliveryState.PENDING:
+                    changed = conn.execute(sql.RECORD_RETRY, (o.due_at, o.error, o.delivery_id, o.lease_id)).rowcount
+                    retry_in = round((o.due_at or o.at) - o.at, 3)
+                    detail = {"attempts": o.attempts, "error": o.error, "retry_in_seconds": retry_in}
+                    detail |= {"failure": o.failure} if o.failure else {}
+                    event = HubEvent("retry_scheduled", o.record_id, o.at, o.delivery_id, o.partner, detail)
+                else:
+                    changed = conn.execute(sql.RECORD_DEAD, (o.error, o.delivery_id, o.lease_id)).rowcount
+                    detail = {"attempts": o.attempts, "error": o.error}
+                    detail |= {"failure": o.failure} if o.failure else {}
+                    event = HubEvent("dead_lettered", o.record_id, o.at, o.delivery_id, o.partner, detail)
+                if changed:  # otherwise the lease was lost to another worker, whose outcome counts
+                    events.append(event)
+                    events += [HubEvent("warning", o.record_id, o.at, o.delivery_id, o.partner, {"warning": w})
+                               for w in o.warnings]  # fmt: skip
+            tx.append(events)
+            return events
+
+        return job
+
+    async def record(self, outcomes: list[Outcome]) -> list[HubEvent]:
+        """Commit delivery outcomes (grouped)."""
+        return await asyncio.wrap_future(self._writer.submit(self._record_job(outcomes)))
+
+    def replay(self, ids: list[str] | None, now: float) -> list[HubEvent]:
+        """Make dead deliveries due again; ``ids`` are delivery ids or message record ids."""
+
+        def job(tx: Tx) -> list[HubEvent]:
+            conn = tx.conn
+            if ids is None:
+                rows = conn.execute(sql.ALL_DEAD).fetchall()
+            else:
+                rows = []
+                for one in ids:
+                    rows += conn.execute(sql.DEAD_BY_ID, (one, one)).fetchall()
+            events = []
+            for delivery_id, record_id, partner in rows:
+                conn.execute(sql.REPLAY, (now, delivery_id))
+                events.append(HubEvent("replayed", record_id, now, delivery_id, partner))
+            if events:
+                tx.due()
+            tx.append(events)
+            return events
+
+        return self._writer.run(job)
+
+    def ack_inbox(self, partner: str, delivery_id: str, now: float) -> list[HubEvent] | None:
+        """Mark a pulled delivery delivered; None when it is not this partner's or not waiting."""
+
+        def job(tx: Tx) -> list[HubEvent] | None:
+            row = tx.conn.execute(sql.ACK_INBOX, (now, delivery_id, partner)).fetchone()
+            if row is None:
+                return None
+            event = HubEvent("delivered", row[0], now, delivery_id, partner, {"via": "inbox"})
+            tx.append([event])
+            return [event]
+
+        return self._writer.run(job)
+
+    # -- audit, keys and retention ---------------------------------------------------------------
+    def audit(self, events: list[HubEvent]) -> None:
+        """Append events that change no state (reads, searches, refused requests) to the audit log."""
+        self._writer.run(lambda tx: tx.append(events))
+
+    async def audit_async(self, events: list[HubEvent]) -> None:
+        """``audit`` without blocking the event loop (grouped with other commits)."""
+        await asyncio.wrap_future(self._writer.submit(lambda tx: tx.append(events)))
+
+    def verify_audit(self) -> ChainReport:
+        """Walk the audit chain in ``seq`` order and report the first broken link."""
+        with self._pool.connection() as conn, conn.transaction(), conn.cursor(name="hub-audit-verify") as cursor:
+            cursor.itersize = 5000
+            cursor.execute(sql.CHAIN_ROWS)
+            return verify((r[0], r[1], r[2], tuple(r[3:])) for r in cursor)
+
+    def key_usage(self) -> dict[str, int]:
+        """How many stored data keys each KEK wraps."""
+        return {r[0]: r[1] for r in self._rows(sql.KEY_USAGE)}
+
+    def rewrap(self, keys: Any, batch_size: int = 500) -> int:
+        """Re-wrap one batch of data keys not under the primary KEK; return how many (0 when done).
+
+        Bodies are never touched: only the wrapped keys change.
+        """
+        from hub.crypto.at_rest import unwrap_data_key, wrap_data_key
+
+        primary = keys.primary_kek_id()
+        infos = getattr(keys, "infos", None)
+        retired = [i.id for i in infos() if i.status == "retired"] if infos else []
+
+        def job(tx: Tx) -> int:
+            rows = tx.conn.execute(sql.TO_REWRAP, (primary, retired, batch_size)).fetchall()
+            for record_id, kek_id, wrapped in rows:
+                data_key = unwrap_data_key(keys, record_id, kek_id, bytes(wrapped))
+                new_kek, new_wrapped = wrap_data_key(keys, record_id, data_key, primary)
+                tx.conn.execute(sql.SET_DATA_KEY, (new_kek, new_wrapped, record_id))
+            if rows:
+                tx.append([HubEvent("rewrapped", "", time.time(), detail={"count": len(rows), "to": primary},
+                                    actor="keys")])  # fmt: skip
+            return len(rows)
+
+        return self._writer.run(job)
+
+    def shred_expired(self, retention_days: dict[str, float], now: float, actor: str = "retention") -> int:
+        """Destroy the data keys (and ciphertexts) of messages past their type's retention; return the count.
+
+        Only messages whose deliveries are all finished; their keyed fingerprint, blind-index
+        value and search entries go with the body; routing metadata and the audit trail stay.
+        """
+
+        def job(tx: Tx) -> int:
+            conn = tx.conn
+            total = 0
+            for message_type, days in retention_days.items():
+                rows = conn.execute(sql.EXPIRED, (message_type, now - days * 86400)).fetchall()
+                for (record_id,) in rows:
+                    conn.execute(sql.SHRED, (now, record_id))
+                    conn.execute(sql.SHRED_INDEX_ENTRIES, (record_id,))
+                    conn.execute(sql.SHRED_UPGRADES, (record_id,))
+                tx.append([
+                    HubEvent("shredded", r[0], now, detail={"type": message_type, "retention_days": days}, actor=actor)
+                    for r in rows
+                ])  # fmt: skip
+                total += len(rows)
+            return total
+
+        return self._writer.run(job)
+
+    def complete_upgrades(
+        self,
+        fingerprint: Callable[[dict[str, Any]], str],
+        index_for: Callable[[str, dict[str, Any]], str | None],
+        batch_size: int = 200,
+    ) -> int:
+        """Do what a migration left in ``upgrade_pending``, in batches; return how many items were done.
+
+        A schema created by this backend starts with nothing pending (its messages are keyed and
+        indexed as they come in); the table is kept so a data migration from another store can
+        leave work here. Nothing to do costs one query.
+        """
+        if self._one(sql.ANY_UPGRADE) is None:
+            return 0
+
+        def job(tx: Tx) -> int:
+            conn = tx.conn
+            rows = conn.execute(sql.UPGRADES, (batch_size,)).fetchall()
+            decoded: dict[str, dict[str, Any] | None] = {}
+            for task, record_id, partner, mtype, sender, codec, data, kek_id, wrapped in rows:
+                if record_id not in decoded:
+                    decoded[record_id] = None
+                    if mtype is not None:
+                        try:
+                            body = self.codecs.decode(
+                                record_id, mtype, sender, StoredBody(codec, data, kek_id, wrapped)
+                            )
+                            decoded[record_id] = orjson.loads(body)
+                        except BodyUnreadable:
+                            pass
+                message = decoded[record_id]
+                if task == "fingerprint":
+                    value = fingerprint(message) if message is not None else None
+                    conn.execute(sql.SET_FINGERPRINT, (value, record_id))
+                elif task == "recipient_index" and message is not None:
+                    entry = index_for(partner, message)
+                    if entry is not None:
+                        tx.insert(sql.INSERT_INDEX_ENTRIES, [(partner, entry, record_id)])
+                conn.execute(sql.UPGRADE_DONE, (task, record_id, partner))
+            return len(rows)
+
+        total = 0
+        while True:
+            done: int = self._writer.run(job)
+            total += done
+            if done < batch_size:
+                return total
+
+    # -- reads -------------------------------------------------------------------------------
+    def find_reply_targets(self, in_reply_to: str, replier: str) -> list[ReplyTarget]:
+        """Every message with this ``message_id`` delivered (or offered) to ``replier``, newest first."""
+        return [ReplyTarget(r[0], r[1], r[2], r[3]) for r in self._rows(sql.REPLY_TARGETS, (in_reply_to, replier))]
+
+    def may_read(self, partner_id: str, record_id: str) -> bool:
+        """Sender, or a recipient of this message."""
+        return self._one(sql.MAY_READ, (record_id, partner_id, partner_id)) is not None
+
+    def message_view(self, record_id: str) -> dict[str, Any] | None:
+        """State, deliveries, derived messages and timeline of one message (``views.message_view``)."""
+        with self._pool.connection() as conn:
+            cursor = conn.cursor(row_factory=dict_row)
+            m = cursor.execute(sql.MESSAGE, (record_id,)).fetchone()
+            if m is None:
+                return None
+            derived = cursor.execute(sql.DERIVED, (record_id,)).fetchall()
+            family = [record_id] + [d["id"] for d in derived]
+            deliveries = cursor.execute(sql.FAMILY_DELIVERIES, (family,)).fetchall()
+            events = cursor.execute(sql.FAMILY_EVENTS, (family,)).fetchall()
+        return views.message_view(m, derived, deliveries, events)
+
+    def list_messages(
+        self, *, limit: int = 50, message_type: str | None = None, partner: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Newest first, with a status computed from their deliveries."""
+        statement = sql.LIST_MESSAGES
+        args: list[Any] = []
+        if message_type:
+            statement += sql.LIST_BY_TYPE
+            args.append(message_type)
+        if partner:
+            statement += sql.LIST_BY_PARTNER
+            args += [partner, partner]
+        statement += sql.LIST_ORDER
+        args.append(limit)
+        with self._pool.connection() as conn:
+            cursor = conn.cursor(row_factory=dict_row)
+            out = []
+            for r in cursor.execute(statement, args).fetchall():
+                states = [s[0] for s in conn.execute(sql.FAMILY_STATES, (r["id"], r["id"]))]
+                out.append(views.listed(r, states))
+        return out
+
+    def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Dead deliveries, oldest first, with their last error."""
+        return [views.dead_letter(r) for r in self._rows(sql.DEAD_LETTERS, (limit,), mapping=True)]
+
+    def refused_transmissions(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Newest first, from the audit log: when, and the event's detail."""
+        return [views.refused(r) for r in self._rows(sql.REFUSED_TRANSMISSIONS, (limit,), mapping=True)]
+
+    def inbox(self, partner: str, limit: int) -> list[DeliveryJob]:
+        """Deliveries waiting for a pull partner, oldest first, with decoded bodies."""
+        jobs = []
+        for r in self._rows(sql.INBOX, (partner, limit)):
+            try:
+                body = self.codecs.decode(r[1], r[5], r[6], StoredBody(r[7], r[8], r[9], r[10]))
+            except BodyUnreadable:
+                body = b""  # shown to the partner as an item the hub cannot render
+            jobs.append(DeliveryJob(r[0], r[1], r[2], r[3], r[4], r[5], body, r[11]))
+        return jobs
+
+    def read_body(self, record_id: str) -> bytes | None:
+        """Decoded canonical body of one record; None if unknown; ``BodyUnreadable`` once shredded."""
+        row = self._one(sql.BODY, (record_id,))
+        if row is None:
+            return None
+        return self.codecs.decode(record_id, row[0], row[1], StoredBody(row[2], row[3], row[4], row[5]))
+
+    def find_by_index(self, nhs_index: str, partner: str | None = None) -> list[dict[str, Any]]:
+        """Messages about the person with this blind-index value: every one, or ``partner``'s search entries."""
+        if partner is None:
+            rows = self._rows(sql.FIND_ALL, (nhs_index,), mapping=True)
+        else:
+            rows = self._rows(sql.FIND_FOR_PARTNER, (partner, nhs_index), mapping=True)
+        return [views.found(r) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Deliveries by state, and the number of messages."""
+        with self._pool.connection() as conn:
+            out = {f"deliveries_{state}": n for state, n in conn.execute(sql.COUNT_DELIVERIES)}
+            out["messages"] = conn.execute(sql.COUNT_MESSAGES).fetchone()[0]
+        return out
+
+    def reply_times(self) -> list[tuple[str, str, float, float | None, float | None]]:
+        """For each delivered message: (partner, type, delivered at, first acknowledgement, first other reply)."""
+        return [tuple(r) for r in self._rows(sql.REPLY_TIMES)]
+
+
+def open_postgres(url: str, codecs: CodecRegistry) -> PostgresStore:
+    """The PostgreSQL store a ``postgresql://`` URL names, migrated and ready."""
+    return PostgresStore(url, codecs)

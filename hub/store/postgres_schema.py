@@ -1,0 +1,169 @@
+"""The PostgreSQL store's schema: versioned migrations, applied in order under an advisory lock.
+
+The tables and columns are those of the SQLite store (``sqlite_schema.py``) with the same
+meaning, so ``hub.store.views`` shows both alike: bodies and wrapped keys are ``BYTEA``, times
+are seconds since the epoch as ``double precision``. PostgreSQL starts at the SQLite schema's
+version 4 in one step (version 1 here); later changes are new entries in ``MIGRATIONS``, never
+edits of old ones.
+
+``migrate`` takes a session advisory lock (keyed on the schema it migrates) before it reads
+which versions are applied, so that processes starting together wait for one another instead
+of racing: the first applies what is missing, the others then find nothing left to do. Each
+version is applied in its own transaction together with its row in ``schema_migrations``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from hub.store.postgres_connect import connect
+
+#: (version, statements) in order; a version's statements run in one transaction
+MIGRATIONS: list[tuple[int, str]] = [
+    (
+        1,
+        """
+        CREATE TABLE messages (
+            id              TEXT PRIMARY KEY,
+            message_id      TEXT NOT NULL,
+            sender          TEXT NOT NULL,
+            type            TEXT NOT NULL,
+            correlation_id  TEXT,
+            in_reply_to     TEXT,
+            parent_id       TEXT REFERENCES messages(id),
+            idempotency_key TEXT,
+            fingerprint     TEXT,
+            received_at     DOUBLE PRECISION NOT NULL,
+            body_codec      TEXT NOT NULL,
+            body            BYTEA,
+            kek_id          TEXT,
+            data_key        BYTEA,
+            nhs_index       TEXT,
+            shredded_at     DOUBLE PRECISION
+        );
+        CREATE UNIQUE INDEX messages_sender_message_id ON messages(sender, message_id);
+        CREATE UNIQUE INDEX messages_sender_idempotency_key ON messages(sender, idempotency_key)
+            WHERE idempotency_key IS NOT NULL;
+        CREATE INDEX messages_parent ON messages(parent_id) WHERE parent_id IS NOT NULL;
+        CREATE INDEX messages_received ON messages(received_at);
+        CREATE INDEX messages_message_id ON messages(message_id);
+        CREATE INDEX messages_in_reply_to ON messages(sender, in_reply_to) WHERE in_reply_to IS NOT NULL;
+        CREATE INDEX messages_nhs_index ON messages(nhs_index) WHERE nhs_index IS NOT NULL;
+        CREATE INDEX messages_kek ON messages(kek_id) WHERE kek_id IS NOT NULL;
+
+        CREATE TABLE deliveries (
+            id              TEXT PRIMARY KEY,
+            record_id       TEXT NOT NULL REFERENCES messages(id),
+            partner         TEXT NOT NULL,
+            route           TEXT NOT NULL,
+            mode            TEXT NOT NULL,
+            state           TEXT NOT NULL,
+            attempts        INTEGER NOT NULL DEFAULT 0,
+            due_at          DOUBLE PRECISION,
+            lease_id        TEXT,
+            last_error      TEXT,
+            created_at      DOUBLE PRECISION NOT NULL,
+            delivered_at    DOUBLE PRECISION,
+            acknowledged_at DOUBLE PRECISION,
+            receipt         TEXT,
+            UNIQUE (record_id, partner)
+        );
+        -- the claim's index: only deliveries a worker may take are in it
+        CREATE INDEX deliveries_due ON deliveries(due_at) WHERE state IN ('pending', 'in_flight');
+        CREATE INDEX deliveries_partner_state ON deliveries(partner, state);
+        CREATE INDEX deliveries_state ON deliveries(state);
+
+        CREATE TABLE events (
+            seq          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            record_id    TEXT NOT NULL,
+            delivery_id  TEXT,
+            partner      TEXT,
+            at           DOUBLE PRECISION NOT NULL,
+            kind         TEXT NOT NULL,
+            detail       TEXT,
+            actor        TEXT,
+            prev_hash    TEXT,
+            hash         TEXT
+        );
+        CREATE INDEX events_record ON events(record_id, seq);
+
+        -- the head of the hash chain: one row, locked by every transaction that appends events, so
+        -- that the events of every process form one chain (see postgres_writer)
+        CREATE TABLE audit_head (
+            id    INTEGER PRIMARY KEY CHECK (id = 1),
+            hash  TEXT
+        );
+        INSERT INTO audit_head VALUES (1, NULL);
+
+        CREATE TABLE message_index (
+            partner    TEXT NOT NULL,
+            nhs_index  TEXT NOT NULL,
+            record_id  TEXT NOT NULL REFERENCES messages(id),
+            PRIMARY KEY (partner, nhs_index, record_id)
+        );
+        CREATE INDEX message_index_record ON message_index(record_id);
+
+        CREATE TABLE upgrade_pending (
+            task       TEXT NOT NULL,
+            record_id  TEXT NOT NULL,
+            partner    TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (task, record_id, partner)
+        );
+        """,
+    ),
+]
+
+LATEST = max(version for version, _ in MIGRATIONS)
+
+_TRACKING = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)"
+)
+# one lock per schema: two hubs in two schemas of one database do not wait for each other
+_LOCK = "SELECT pg_advisory_lock(hashtext('hub.store.migrations:' || current_schema()))"
+_UNLOCK = "SELECT pg_advisory_unlock(hashtext('hub.store.migrations:' || current_schema()))"
+_APPLIED = "SELECT version FROM schema_migrations"
+_TRACKED = "SELECT to_regclass('schema_migrations') IS NOT NULL"
+
+
+def applied_version(conn: Any) -> int:
+    """The highest version applied on the database ``conn`` (an autocommit psycopg connection); 0 when none."""
+    if not conn.execute(_TRACKED).fetchone()[0]:
+        return 0
+    row = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
+    return int(row[0] or 0)
+
+
+def schema_status(url: str) -> tuple[int, int]:
+    """(applied version, latest version) of the database ``url`` names; nothing is changed."""
+    with connect(url) as conn:
+        return applied_version(conn), LATEST
+
+
+def upgrade_schema(url: str) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Apply the pending migrations under the advisory lock; (version, latest) before and after."""
+    with connect(url) as conn:
+        before, now = migrate(conn)
+    return (before, LATEST), (now, LATEST)
+
+
+def migrate(conn: Any) -> tuple[int, int]:
+    """Apply the pending migrations on ``conn`` (autocommit); return (version before, version now).
+
+    Holds the migrations' advisory lock throughout, so concurrent callers apply each version once.
+    A version that fails is rolled back whole and the error raised; the versions before it stay.
+    """
+    conn.execute(_LOCK)
+    try:
+        conn.execute(_TRACKING)
+        done = {row[0] for row in conn.execute(_APPLIED)}
+        before = max(done, default=0)
+        for version, ddl in MIGRATIONS:
+            if version in done:
+                continue
+            with conn.transaction():
+                conn.execute(ddl)
+                conn.execute("INSERT INTO schema_migrations VALUES (%s, %s)", (version, time.time()))
+        return before, LATEST
+    finally:
+        conn.execute(_UNLOCK)

@@ -1,0 +1,191 @@
+"""Every SQL statement the PostgreSQL store runs, by name (the schema is in ``postgres_schema.py``).
+
+The statements mirror ``sqlite_sql.py`` one for one where they can; lists are passed as one
+array parameter (``= ANY(%s)``) instead of a run of placeholders. Delivery states are written
+out as their stored values (``hub.store.records.DeliveryState``).
+"""
+
+from __future__ import annotations
+
+#: the channel a transaction that makes deliveries due notifies (``PostgresStore.watch`` listens)
+DUE_CHANNEL = "hub_deliveries_due"
+NOTIFY_DUE = f"SELECT pg_notify('{DUE_CHANNEL}', '')"
+LISTEN_DUE = f"LISTEN {DUE_CHANNEL}"
+
+# -- intake ----------------------------------------------------------------------------------
+# the stored message this one repeats: by message id first, else by idempotency key (one round trip)
+FIND_EXISTING = (
+    "SELECT id, fingerprint, CASE rank WHEN 0 THEN 'message_id' ELSE 'Idempotency-Key' END FROM ("
+    "SELECT id, fingerprint, 0 AS rank FROM messages WHERE sender=%s AND message_id=%s UNION ALL "
+    "SELECT id, fingerprint, 1 FROM messages WHERE sender=%s AND idempotency_key=%s) found ORDER BY rank LIMIT 1"
+)
+# the same for every message of a group at once: (senders, message ids, senders, idempotency keys) as arrays
+LOOK_UP_EXISTING = (
+    "SELECT sender, message_id, idempotency_key, id, fingerprint FROM messages "
+    "WHERE (sender, message_id) IN (SELECT * FROM unnest(%s::text[], %s::text[])) UNION "
+    "SELECT sender, message_id, idempotency_key, id, fingerprint FROM messages "
+    "WHERE (sender, idempotency_key) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
+)
+# inserts take one array per column (``unnest``), so a group's rows of a table go in one statement
+INSERT_MESSAGES = (
+    "INSERT INTO messages (id, message_id, sender, type, correlation_id, in_reply_to, parent_id, "
+    "idempotency_key, fingerprint, received_at, body_codec, body, kek_id, data_key, nhs_index) SELECT * FROM "
+    "unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], "
+    "%s::text[], %s::float8[], %s::text[], %s::bytea[], %s::text[], %s::bytea[], %s::text[])"
+)
+INSERT_DELIVERIES = (
+    "INSERT INTO deliveries (id, record_id, partner, route, mode, state, attempts, due_at, created_at) "
+    "SELECT d.id, d.record_id, d.partner, d.route, d.mode, d.state, 0, d.due_at, d.created_at FROM "
+    "unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::float8[], %s::float8[]) "
+    "AS d(id, record_id, partner, route, mode, state, due_at, created_at)"
+)
+# an acknowledgement moves any delivery but a dead one
+ACKNOWLEDGE_DELIVERY = (
+    "UPDATE deliveries SET state=%s, acknowledged_at=%s WHERE id=%s "
+    "AND state IN ('pending','in_flight','available','delivered','acknowledged','rejected') "
+    "RETURNING record_id, partner"
+)
+INSERT_INDEX_ENTRIES = (
+    "INSERT INTO message_index (partner, nhs_index, record_id) SELECT * FROM "
+    "unnest(%s::text[], %s::text[], %s::text[]) ON CONFLICT DO NOTHING"
+)
+
+# -- the audit log: the head row is locked until the transaction commits ----------------------
+LOCK_CHAIN_HEAD = "SELECT hash FROM audit_head WHERE id=1 FOR UPDATE"
+SET_CHAIN_HEAD = "UPDATE audit_head SET hash=%s WHERE id=1"
+# every event of a group in one statement: one array per column (events_columns)
+INSERT_EVENTS = (
+    "INSERT INTO events (record_id, delivery_id, partner, at, kind, detail, actor, prev_hash, hash) SELECT * FROM "
+    "unnest(%s::text[], %s::text[], %s::text[], %s::float8[], %s::text[], %s::text[], %s::text[], %s::text[], "
+    "%s::text[])"
+)
+CHAIN_ROWS = (
+    "SELECT seq, prev_hash, hash, record_id, delivery_id, partner, at, kind, detail, actor FROM events ORDER BY seq"
+)
+
+# -- delivery --------------------------------------------------------------------------------
+# Rows another transaction is claiming are skipped, not waited for: workers in several processes
+# each take their own. The old due time comes back so that the jobs can be handed out oldest first.
+CLAIM = (
+    "WITH due AS (SELECT id, due_at FROM deliveries WHERE state IN ('pending','in_flight') AND due_at<=%s "
+    "ORDER BY due_at LIMIT %s FOR UPDATE SKIP LOCKED) "
+    "UPDATE deliveries d SET state='in_flight', attempts=d.attempts+1, due_at=%s, lease_id=%s "
+    "FROM due WHERE d.id=due.id RETURNING d.id, d.record_id, d.partner, d.attempts, due.due_at"
+)
+CLAIMED_BODIES = (
+    "SELECT id, message_id, sender, type, body_codec, body, kek_id, data_key, received_at "
+    "FROM messages WHERE id = ANY(%s)"
+)
+DEAD_UNREADABLE = "UPDATE deliveries SET state='dead', due_at=NULL, last_error=%s WHERE id=%s"
+# a lease is only ever lengthened; rows changed are the leases still held
+EXTEND_LEASE = "UPDATE deliveries SET due_at=greatest(due_at, %s) WHERE id=%s AND lease_id=%s AND state='in_flight'"
+# an acknowledgement can overtake the transport's answer: keep its state then
+RECORD_DELIVERED = (
+    "UPDATE deliveries SET state=CASE WHEN state='in_flight' THEN 'delivered' ELSE state END, "
+    "delivered_at=coalesce(delivered_at, %s), due_at=NULL, last_error=NULL, "
+    "receipt=coalesce(%s, receipt) "
+    "WHERE id=%s AND lease_id=%s AND state IN ('in_flight', 'acknowledged', 'rejected')"
+)
+RECORD_RETRY = (
+    "UPDATE deliveries SET state='pending', due_at=%s, last_error=%s WHERE id=%s AND lease_id=%s AND state='in_flight'"
+)
+RECORD_DEAD = (
+    "UPDATE deliveries SET state='dead', due_at=NULL, last_error=%s WHERE id=%s AND lease_id=%s AND state='in_flight'"
+)
+ALL_DEAD = "SELECT id, record_id, partner FROM deliveries WHERE state='dead' ORDER BY created_at, id FOR UPDATE"
+DEAD_BY_ID = (
+    "SELECT id, record_id, partner FROM deliveries WHERE state='dead' AND (id=%s OR record_id=%s) "
+    "ORDER BY created_at, id FOR UPDATE"
+)
+REPLAY = "UPDATE deliveries SET state='pending', attempts=0, due_at=%s WHERE id=%s"
+INBOX = (
+    "SELECT d.id, d.record_id, m.message_id, d.partner, d.attempts, m.type, m.sender, "
+    "m.body_codec, m.body, m.kek_id, m.data_key, "
+    "m.received_at FROM deliveries d JOIN messages m ON m.id=d.record_id "
+    "WHERE d.partner=%s AND d.state='available' ORDER BY d.created_at LIMIT %s"
+)
+ACK_INBOX = (
+    "UPDATE deliveries SET state='delivered', delivered_at=%s, attempts=attempts+1 "
+    "WHERE id=%s AND partner=%s AND state='available' RETURNING record_id"
+)
+
+# -- keys and retention ----------------------------------------------------------------------
+KEY_USAGE = "SELECT kek_id, count(*) FROM messages WHERE kek_id IS NOT NULL GROUP BY kek_id"
+TO_REWRAP = (
+    "SELECT id, kek_id, data_key FROM messages WHERE kek_id IS NOT NULL AND kek_id <> %s "
+    "AND kek_id <> ALL(%s) LIMIT %s FOR UPDATE SKIP LOCKED"
+)
+SET_DATA_KEY = "UPDATE messages SET kek_id=%s, data_key=%s WHERE id=%s"
+# finished: no delivery still waiting
+EXPIRED = (
+    "SELECT id FROM messages m WHERE type=%s AND received_at < %s AND shredded_at IS NULL "
+    "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.record_id=m.id "
+    "AND d.state IN ('pending','in_flight','available')) ORDER BY received_at, id FOR UPDATE SKIP LOCKED"
+)
+SHRED = (
+    "UPDATE messages SET data_key=NULL, kek_id=NULL, body=NULL, nhs_index=NULL, fingerprint=NULL, "
+    "shredded_at=%s WHERE id=%s"
+)
+SHRED_INDEX_ENTRIES = "DELETE FROM message_index WHERE record_id=%s"
+SHRED_UPGRADES = "DELETE FROM upgrade_pending WHERE record_id=%s"
+ANY_UPGRADE = "SELECT 1 FROM upgrade_pending LIMIT 1"
+UPGRADES = (
+    "SELECT u.task, u.record_id, u.partner, m.type, m.sender, m.body_codec, m.body, m.kek_id, m.data_key "
+    "FROM upgrade_pending u LEFT JOIN messages m ON m.id = u.record_id LIMIT %s FOR UPDATE OF u SKIP LOCKED"
+)
+SET_FINGERPRINT = "UPDATE messages SET fingerprint=%s WHERE id=%s"
+UPGRADE_DONE = "DELETE FROM upgrade_pending WHERE task=%s AND record_id=%s AND partner=%s"
+# what shredding and delivery leave behind: dead row versions (run outside a transaction)
+VACUUM = "VACUUM (ANALYZE) messages, message_index, deliveries, upgrade_pending"
+
+# -- reads -----------------------------------------------------------------------------------
+REPLY_TARGETS = (
+    "SELECT m.id, m.sender, d.id, m.type FROM messages m JOIN deliveries d ON d.record_id = m.id "
+    "WHERE m.message_id=%s AND d.partner=%s ORDER BY m.received_at DESC"
+)
+MAY_READ = (
+    "SELECT 1 FROM messages m WHERE m.id=%s AND (m.sender=%s OR EXISTS "
+    "(SELECT 1 FROM deliveries d WHERE d.record_id=m.id AND d.partner=%s))"
+)
+MESSAGE = (
+    "SELECT id, message_id, sender, type, correlation_id, in_reply_to, parent_id, received_at FROM messages WHERE id=%s"
+)
+DERIVED = "SELECT id, type FROM messages WHERE parent_id=%s ORDER BY received_at"
+FAMILY_DELIVERIES = "SELECT * FROM deliveries WHERE record_id = ANY(%s) ORDER BY created_at, partner"
+FAMILY_EVENTS = "SELECT * FROM events WHERE record_id = ANY(%s) ORDER BY at, seq"
+LIST_MESSAGES = "SELECT id, message_id, type, sender, received_at FROM messages WHERE true"
+LIST_BY_TYPE = " AND type=%s"
+LIST_BY_PARTNER = " AND (sender=%s OR id IN (SELECT record_id FROM deliveries WHERE partner=%s))"
+LIST_ORDER = " ORDER BY received_at DESC LIMIT %s"
+FAMILY_STATES = (
+    "SELECT state FROM deliveries WHERE record_id=%s OR record_id IN (SELECT id FROM messages WHERE parent_id=%s)"
+)
+DEAD_LETTERS = (
+    "SELECT d.id, d.record_id, m.type, d.partner, d.attempts, d.last_error, d.created_at "
+    "FROM deliveries d JOIN messages m ON m.id=d.record_id WHERE d.state='dead' "
+    "ORDER BY d.created_at LIMIT %s"
+)
+REFUSED_TRANSMISSIONS = (
+    "SELECT at, detail FROM events WHERE record_id='' AND kind='transmission_refused' ORDER BY seq DESC LIMIT %s"
+)
+BODY = "SELECT type, sender, body_codec, body, kek_id, data_key FROM messages WHERE id=%s"
+COUNT_DELIVERIES = "SELECT state, count(*) FROM deliveries GROUP BY state"
+COUNT_MESSAGES = "SELECT count(*) FROM messages"
+# A partner's search starts from its own (partner, nhs_index) entries in message_index's primary key,
+# so the work done depends on that partner's entries alone.
+FIND_FOR_PARTNER = (
+    "SELECT m.id, m.message_id, m.type, m.sender, m.received_at FROM message_index i "
+    "JOIN messages m ON m.id = i.record_id WHERE i.partner = %s AND i.nhs_index = %s ORDER BY m.received_at"
+)
+FIND_ALL = "SELECT id, message_id, type, sender, received_at FROM messages WHERE nhs_index = %s ORDER BY received_at"
+# a reply is a message the partner sent with in_reply_to naming the delivered message; the first
+# that is not an Acknowledgement is its answer (for a council: the first appointment)
+REPLY_TIMES = (
+    "SELECT d.partner, m.type, d.delivered_at, "
+    "(SELECT min(r.received_at) FROM messages r WHERE r.sender=d.partner AND r.in_reply_to=m.message_id "
+    " AND r.type='Acknowledgement'), "
+    "(SELECT min(r.received_at) FROM messages r WHERE r.sender=d.partner AND r.in_reply_to=m.message_id "
+    " AND r.type<>'Acknowledgement') "
+    "FROM deliveries d JOIN messages m ON m.id=d.record_id "
+    "WHERE d.delivered_at IS NOT NULL AND m.type<>'Acknowledgement'"
+)

@@ -1,0 +1,237 @@
+"""What only the PostgreSQL store promises: many processes on one database.
+
+The ports' promises are checked for every backend by ``tests/contract/``; these tests add
+what several processes need: migrations that do not race, one delivery handed out once
+among processes claiming at the same time, one audit chain from concurrent writers,
+notifications that wake other processes' workers, and no password in an error.
+Each test gets its own database on ``HUB_TEST_POSTGRES_URL`` (skipped without a server,
+failing instead under ``HUB_REQUIRE_SERVICES=1``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from contract.stores import POSTGRES_URL, T0, drop_postgres_database, fresh_postgres_database, plan
+
+from hub.bodies import CodecRegistry, PlainCodec
+from hub.plugin_api.events import HubEvent
+from hub.plugin_api.problems import ConfigError
+from hub.store import DeliveryState, Outcome, Store, open_store
+from hub.store.postgres_schema import LATEST
+
+PROCESS = Path(__file__).with_name("store_process.py")
+
+
+@pytest.fixture
+def url() -> Iterator[str]:
+    """A fresh, empty database (no schema yet), dropped afterwards."""
+    made = fresh_postgres_database()
+    yield made
+    drop_postgres_database(made)
+
+
+def opened(url: str) -> Store:
+    return open_store(url, CodecRegistry(PlainCodec()))
+
+
+def run_processes(action: str, url: str, count: int, *extra: str) -> list[str]:
+    """Start ``count`` processes of ``store_process.py`` together; their outputs, each checked to have succeeded."""
+    start_at = time.time() + 1.5  # every process is past its imports by then
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    command = [sys.executable, str(PROCESS), action, url, str(start_at), *extra]
+    procs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(count)]  # fmt: skip
+    outputs = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        outputs.append(out)
+    return outputs
+
+
+def schema_rows(url: str) -> list[int]:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
+
+
+def test_processes_and_threads_opening_a_fresh_database_at_once_migrate_it_once(url) -> None:
+    errors: list[BaseException] = []
+
+    def open_and_close() -> None:
+        try:
+            opened(url).close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_and_close) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    outputs = run_processes("open", url, 4)
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert [out.strip() for out in outputs] == ["opened"] * 4
+    assert schema_rows(url) == list(range(1, LATEST + 1))
+
+
+def test_two_processes_claiming_at_once_never_hand_out_one_delivery_twice(url) -> None:
+    store = opened(url)
+    try:
+        for n in range(200):
+            store.accept_now(plan(f"m-{n}", at=T0 + n))
+    finally:
+        store.close()
+    taken = [d for out in run_processes("claim", url, 2) for d in json.loads(out)]
+    assert len(taken) == 200 and len(set(taken)) == 200
+    check = opened(url)
+    try:
+        assert check.counts()["deliveries_in_flight"] == 200
+    finally:
+        check.close()
+
+
+def test_concurrent_writers_in_several_processes_form_one_verifiable_chain(url) -> None:
+    run_processes("audit", url, 3, "60")
+    store = opened(url)
+    try:
+        report = store.verify_audit()
+        assert report.ok and report.rows == 3 * 60 * 2
+        assert store.counts()["messages"] == 3 * 60
+    finally:
+        store.close()
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:  # cut one link in the middle: verify names it
+        seq = conn.execute("SELECT seq FROM events ORDER BY seq OFFSET 100 LIMIT 1").fetchone()[0]
+        conn.execute("DELETE FROM events WHERE seq=%s", (seq,))
+        after = conn.execute("SELECT min(seq) FROM events WHERE seq > %s", (seq,)).fetchone()[0]
+    store = opened(url)
+    try:
+        report = store.verify_audit()
+        assert not report.ok and report.broken_at == after
+        assert "link to the row before" in report.reason
+    finally:
+        store.close()
+
+
+def test_a_commit_that_makes_deliveries_due_wakes_watchers_in_other_processes(url) -> None:
+    watching, other = opened(url), opened(url)
+    woken = threading.Event()
+    try:
+        watching.watch(woken.set)
+        other.accept_now(plan("m-pull", to=(("steps-luton", "pull"),)))  # nothing due: nobody woken
+        assert not woken.wait(1.0)
+        accepted = other.accept_now(plan("m-push"))
+        assert woken.wait(5.0)
+        woken.clear()
+        [job] = asyncio.run(other.claim(10, time.time(), 30.0))
+        asyncio.run(other.record([Outcome(job.delivery_id, job.record_id, job.partner, DeliveryState.DEAD,
+                                          job.attempts, time.time(), "gone", lease_id=job.lease_id)]))  # fmt: skip
+        woken.clear()
+        assert [e.record_id for e in other.replay([accepted.id], time.time())] == [accepted.id]
+        assert woken.wait(5.0)
+    finally:
+        other.close()
+        watching.close()
+
+
+def test_an_unreachable_store_is_named_without_its_password() -> None:
+    base = POSTGRES_URL.partition("://")[2].rpartition("@")[2].partition("/")[0]
+    missing = f"hubtest_pg_missing_{uuid.uuid4().hex[:8]}"
+    url = f"postgresql://someone:S3cret-Pa55word@{base}/{missing}"
+    with pytest.raises(ConfigError) as refused:
+        open_store(url)
+    message = str(refused.value)
+    assert "S3cret-Pa55word" not in message
+    assert f"postgresql://{base}/{missing}" in message
+
+
+def test_events_appended_while_another_process_holds_the_chain_head_wait_and_chain_after_it(url) -> None:
+    import psycopg
+
+    store = opened(url)
+    try:
+        store.audit([HubEvent("body_read", "r-1", T0)])
+        with psycopg.connect(url) as holder:  # another process, mid-transaction, holding the head
+            holder.execute("SELECT hash FROM audit_head WHERE id=1 FOR UPDATE")
+            waiting = threading.Thread(target=store.audit, args=([HubEvent("body_read", "r-2", T0 + 1)],))
+            waiting.start()
+            waiting.join(0.5)
+            assert waiting.is_alive()  # it waits for the head rather than forking the chain
+        waiting.join(5)
+        assert not waiting.is_alive()
+        report = store.verify_audit()
+        assert report.ok and report.rows == 2
+    finally:
+        store.close()
+
+
+def test_serve_and_a_worker_process_on_postgresql_deliver_at_once_though_the_worker_polls_rarely(url, make_world):
+    """A running hub on PostgreSQL: ``hub serve --no-worker`` accepts, a ``hub worker`` woken by NOTIFY delivers."""
+    from hub.testing import RunningHub, stop_process, wait_until
+    from hub.testing.messages import housing_request
+
+    world = make_world({"store": {"url": url}, "delivery": {"poll_interval_seconds": 60}})
+    world.hub.stop()
+    world.hub = RunningHub(world.config_dir, port=world.hub.port, extra_args=["--no-worker"]).start()
+    log = (world.config_dir / "worker.log").open("ab")
+    worker = subprocess.Popen([sys.executable, "-m", "hub", "worker", "--config", str(world.config_dir)],
+                              stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    council = world.sims["council-luton"]
+    try:
+        first = world.send("trust-a", housing_request()).json()["id"]
+        assert wait_until(lambda: world.view(first)["status"] == "delivered", timeout=30)
+        # the worker is idle now, next polling in a minute: only the accepting process's NOTIFY can wake it
+        second = world.send("trust-a", housing_request()).json()["id"]
+        assert wait_until(lambda: world.view(second)["status"] == "delivered", timeout=10)
+        assert len(council.messages("HousingRequest")) == 2
+        assert world.db_count("messages") == 2
+    finally:
+        stop_process(worker)
+        log.close()
+
+
+def test_two_worker_processes_on_postgresql_deliver_every_message_once(url, make_world) -> None:
+    """Several ``hub worker`` processes share the deliveries: each message reaches the partner, none twice."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hub.testing import RunningHub, stop_process, wait_until
+    from hub.testing.messages import housing_request
+
+    world = make_world({"store": {"url": url}, "delivery": {"concurrency": 8}})
+    world.hub.stop()
+    world.hub = RunningHub(world.config_dir, port=world.hub.port, extra_args=["--no-worker"]).start()
+    logs = [(world.config_dir / f"worker-{n}.log").open("ab") for n in range(2)]
+    workers = [subprocess.Popen([sys.executable, "-m", "hub", "worker", "--config", str(world.config_dir)],
+                                stdout=log, stderr=subprocess.STDOUT) for log in logs]  # fmt: skip
+    council = world.sims["council-luton"]
+    council.delay = 0.005  # deliveries stay in flight long enough for both workers to claim at once
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda _: world.send("trust-a", housing_request()), range(200)))
+        assert [a.status_code for a in answers] == [202] * 200
+        sent = {a.json()["id"] for a in answers}
+        assert wait_until(lambda: len(council.unique_ids()) == 200, timeout=60)
+        time.sleep(0.5)
+        assert len(council.received) == 200  # no message delivered twice
+        assert all(world.view(record)["status"] == "delivered" for record in list(sent)[:20])
+    finally:
+        for worker in workers:
+            stop_process(worker)
+        for log in logs:
+            log.close()
+    worked = [log.read_text() for log in (world.config_dir / "worker-0.log", world.config_dir / "worker-1.log")]
+    assert not any("Traceback" in text for text in worked), worked
