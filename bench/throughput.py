@@ -573,7 +573,7 @@ def start_py_spy(pid: int, output: Path, gil: bool) -> subprocess.Popen[bytes] |
     fmt = {".svg": "flamegraph", ".json": "speedscope"}.get(output.suffix, "raw")
     try:
         return subprocess.Popen(
-            [command, "record", "--pid", str(pid), "--rate", "250", "--threads", "--format", fmt,
+            [command, "record", "--pid", str(pid), "--rate", "250", "--threads", "--nonblocking", "--format", fmt,
              "--output", str(output), *(["--gil"] if gil else [])],
             stdout=subprocess.DEVNULL,
         )  # fmt: skip

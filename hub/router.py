@@ -176,7 +176,10 @@ class Router:
                 NewDelivery(delivery_id, target_record, partner_id, route_name, partner.receive.mode, key)
             )
             intake.events.append(HubEvent("routed", target_record, now, delivery_id, partner_id, {"route": route_name}))
-            copy_index = self.index_for(partner_id, target)
+            if target is message and partner.agreement is None:  # the whole message: the inbound's own value
+                copy_index = inbound.nhs_index
+            else:
+                copy_index = self.index_for(partner_id, target)
             if copy_index is not None:
                 intake.index_entries.append((partner_id, copy_index, target_record))
 

@@ -52,3 +52,60 @@ def test_a_write_after_close_fails_instead_of_hanging(tmp_path: Path) -> None:
     future = writer.submit(lambda c: None)
     with pytest.raises(RuntimeError, match="nothing was written"):
         future.result(timeout=5)
+
+
+def test_a_failing_job_in_a_group_rolls_back_only_itself(tmp_path: Path) -> None:
+    writer = committer(tmp_path)
+    gate = threading.Event()
+
+    def first(conn: sqlite3.Connection) -> str:
+        gate.wait(5)  # holds the writer until the others are queued: the four run as one group
+        conn.execute("INSERT INTO t VALUES (1)")
+        return "first"
+
+    def failing(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO t VALUES (2)")
+        raise ValueError("refused")
+
+    futures = [writer.submit(first)]
+    futures.append(writer.submit(lambda c: c.execute("INSERT INTO t VALUES (3)") and "third"))
+    futures.append(writer.submit(failing))
+    futures.append(writer.submit(lambda c: c.execute("INSERT INTO t VALUES (4)") and "fourth"))
+    gate.set()
+    assert [f.result(timeout=5) for f in futures[:2]] == ["first", "third"]
+    with pytest.raises(ValueError, match="refused"):
+        futures[2].result(timeout=5)
+    assert futures[3].result(timeout=5) == "fourth"
+    assert writer.run(lambda c: sorted(v for (v,) in c.execute("SELECT v FROM t"))) == [1, 3, 4]
+    writer.close()
+
+
+def test_the_audit_chain_holds_when_a_job_between_appends_is_rolled_back(tmp_path: Path) -> None:
+    from hub.bodies import CodecRegistry, PlainCodec
+    from hub.plugin_api.events import HubEvent
+    from hub.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "hub.db", CodecRegistry(PlainCodec()))
+    gate = threading.Event()
+
+    def event(n: int) -> list[HubEvent]:
+        return [HubEvent("note", f"r{n}", float(n), detail={"n": n})]
+
+    def held(conn: sqlite3.Connection) -> None:
+        gate.wait(5)
+        store._append_events(conn, event(1))
+
+    def failing(conn: sqlite3.Connection) -> None:
+        store._append_events(conn, event(2))  # moves the chain's head, then the job is rolled back
+        raise ValueError("refused")
+
+    futures = [store._writer.submit(held), store._writer.submit(failing)]
+    futures.append(store._writer.submit(lambda conn: store._append_events(conn, event(3))))
+    gate.set()
+    futures[0].result(timeout=5)
+    futures[2].result(timeout=5)
+    with pytest.raises(ValueError):
+        futures[1].result(timeout=5)
+    report = store.verify_audit()
+    assert report.ok and report.rows == 2, report
+    store.close()

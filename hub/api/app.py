@@ -19,6 +19,7 @@ from fastapi import Depends, FastAPI
 
 from hub.api import openapi as spec
 from hub.api.errors import install_error_handling
+from hub.api.intake_asgi import MessageIntake
 from hub.api.routers import batch, docs, health, inbox, messages, metrics
 from hub.api.security import authenticate
 from hub.lifecycle import HubLifecycle
@@ -55,6 +56,7 @@ def create_app(hub: Hub, *, run_worker: bool = True, run_listeners: bool = True)
     )
     app.state.hub = hub
     setattr(app.state, AUTHENTICATOR, authenticate)
+    app.add_middleware(MessageIntake, hub=hub)  # added first, so that the error handling below wraps it
     install_error_handling(app, hub.store)
     for router in (messages.router(hub), batch.router(), inbox.router(), health.router(), metrics.router(),
                    docs.router(TITLE)):  # fmt: skip

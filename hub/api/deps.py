@@ -1,7 +1,8 @@
-"""What the hub's route handlers share: the running ``Hub``, a size-limited body, the JSON answer."""
+"""What the hub's route handlers share: the running ``Hub``, a size-limited body, parsing it, the JSON answer."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 import orjson
@@ -10,11 +11,19 @@ from starlette.responses import Response
 
 from hub.plugin_api.callers import Caller, partner_only
 from hub.plugin_api.problems import PayloadTooLarge, UnparseableInput
+from hub.plugin_api.records import Parsed
 from hub.runtime import Hub
 
+OFF_LOOP_PARSE_BYTES = 32 * 1024
+"""Bodies larger than this are parsed in the thread pool, so that a big bundle or envelope does not stall the
+event loop (and every other request with it); smaller ones are parsed in place, where the hop would cost more
+than the parse (docs/performance.md)."""
 
-def hub_of(request: Request) -> Hub:
-    """The ``Hub`` this app serves (a dependency)."""
+SEND_ONLY = "Operators read message states; only partners send and collect messages."
+
+
+async def hub_of(request: Request) -> Hub:
+    """The ``Hub`` this app serves (a dependency; a coroutine so that FastAPI does not send it to a thread)."""
     hub: Hub = request.app.state.hub  # set by create_app; Starlette's app.state holds untyped attributes
     return hub
 
@@ -51,7 +60,12 @@ async def read_body(request: Request, hub: Hub) -> bytes:
     return b"".join(chunks)
 
 
-SendingPartner = Annotated[
-    Caller, Depends(partner_only("Operators read message states; only partners send and collect messages."))
-]
+async def parse_body(hub: Hub, body: bytes, content_type: str, sender_id: str) -> list[Parsed]:
+    """``hub.intake.parse`` of a request body: off the event loop past ``OFF_LOOP_PARSE_BYTES``, in place below."""
+    if len(body) > OFF_LOOP_PARSE_BYTES:
+        return await asyncio.to_thread(hub.intake.parse, body, content_type, sender_id)
+    return hub.intake.parse(body, content_type, sender_id)
+
+
+SendingPartner = Annotated[Caller, Depends(partner_only(SEND_ONLY))]
 """A partner, for the routes that send and collect messages (an operator is answered 403)."""

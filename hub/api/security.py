@@ -31,8 +31,10 @@ def authenticate(request: Request) -> Caller:
     scheme, _, token = header.partition(" ")
     fingerprint = client_cert_fingerprint(request.scope)
     by_cert = partners.authenticate_certificate(fingerprint) if fingerprint else None
+    # the caller is kept in the request's state (request.state.caller), set without building a State object
+    state = request.scope.setdefault("state", {})
     if by_cert is not None and not token.strip():
-        request.state.caller = by_cert
+        state["caller"] = by_cert
         return by_cert
     if scheme.lower() != "bearer" or not token.strip():
         metrics.inc("hub_requests_refused_total", reason="unauthenticated")
@@ -43,5 +45,5 @@ def authenticate(request: Request) -> Caller:
         raise Unauthenticated("This token is not known to the hub (revoked, mistyped, or for another hub).")
     if by_cert is not None and by_cert.id != caller.id:
         raise Unauthenticated("The client certificate and the token belong to different partners.")
-    request.state.caller = caller
+    state["caller"] = caller
     return caller

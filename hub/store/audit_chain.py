@@ -23,11 +23,13 @@ from hub.plugin_api.events import HubEvent
 GENESIS = "0" * 64
 #: the hashed fields of an event row, in hashing order (every backend stores them as these columns)
 EVENT_FIELDS = ("record_id", "delivery_id", "partner", "at", "kind", "detail", "actor")
+# what json.dumps(..., separators=(",", ":"), ensure_ascii=True) builds on every call, built once
+_HASHED_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
 
 
 def row_hash(prev_hash: str, fields: tuple[Any, ...]) -> str:
     """The hash of one row given the previous row's hash and this row's fields."""
-    text = json.dumps([prev_hash, *fields], separators=(",", ":"), ensure_ascii=True)
+    text = _HASHED_JSON.encode([prev_hash, *fields])
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 

@@ -46,6 +46,7 @@ from hub.store.sqlite_schema import MIGRATIONS
 from hub.store.url import sqlite_path
 
 BUSY_TIMEOUT_MS = 30_000
+CHAIN_HEAD_KEY = "audit_chain_head"
 CLAIM_WALK_ROWS = 2_000
 """The most due deliveries one claim looks at (see ``_claimable``)."""
 # kept under their old names: tests look at the plan SQLite makes for the partner's search
@@ -87,12 +88,22 @@ def migrate(conn: sqlite3.Connection) -> int:
     return max(v for v, _ in MIGRATIONS)
 
 
-def _append_events(conn: sqlite3.Connection, events: list[HubEvent]) -> None:
-    """Append events to the hash-chained audit log, inside the caller's write transaction."""
+def _append_events(conn: sqlite3.Connection, events: list[HubEvent], scratch: dict[str, Any] | None = None) -> None:
+    """Append events to the hash-chained audit log, inside the caller's write transaction.
+
+    ``scratch`` (the writer's, emptied when a transaction begins or a job is rolled back) keeps the chain's
+    head for the rest of the transaction, so that only its first append reads the head from the table.
+    """
     if not events:
         return
-    row = conn.execute(sql.CHAIN_HEAD).fetchone()
-    conn.executemany(sql.INSERT_EVENT, chain(row[0] if row else None, events))
+    head = scratch.get(CHAIN_HEAD_KEY) if scratch is not None else None
+    if head is None:
+        row = conn.execute(sql.CHAIN_HEAD).fetchone()
+        head = row[0] if row else None
+    rows = chain(head, events)
+    conn.executemany(sql.INSERT_EVENT, rows)
+    if scratch is not None:
+        scratch[CHAIN_HEAD_KEY] = rows[-1][-1]
 
 
 def _insert_index_entries(conn: sqlite3.Connection, entries: list[tuple[str, str, str]]) -> None:
@@ -203,6 +214,10 @@ class SQLiteStore(Store):
             raise RuntimeError("the store's writer thread has stopped")
         self._reader().execute("SELECT 1").fetchone()
 
+    def _append_events(self, conn: sqlite3.Connection, events: list[HubEvent]) -> None:
+        """``_append_events`` in the writer's transaction, keeping the chain's head in its scratch."""
+        _append_events(conn, events, self._writer.scratch)
+
     # -- intake ------------------------------------------------------------------------------
     def _accept_job(self, intake: Intake) -> Callable[[sqlite3.Connection], AcceptResult]:
         first = intake.messages[0]
@@ -222,7 +237,7 @@ class SQLiteStore(Store):
                 )  # fmt: skip
             if existing is not None:
                 event = HubEvent("duplicate", existing[0], time.time(), detail={"message_id": first.message_id})
-                _append_events(conn, [event])
+                self._append_events(conn, [event])
                 return AcceptResult(existing[0], True, [event])
             rows = []
             for m in intake.messages:
@@ -254,7 +269,7 @@ class SQLiteStore(Store):
                 if row is not None:
                     conn.execute(sql.WAKE_NEXT, {"at": now, "delivery_id": delivery_id})  # the partner has it
                     events.append(HubEvent(state, row[0], now, delivery_id, row[1], detail={"acknowledgement": ack_id}))
-            _append_events(conn, events)
+            self._append_events(conn, events)
             return AcceptResult(first.id, False, events)
 
         return job
@@ -314,7 +329,7 @@ class SQLiteStore(Store):
                         delivery_id, record_id, message_id, partner, attempts, mtype, body, received_at, lease_id
                     )
                 )
-            _append_events(conn, overtaking + unreadable)
+            self._append_events(conn, overtaking + unreadable)
             return jobs
 
         return job
@@ -358,7 +373,7 @@ class SQLiteStore(Store):
                     events.append(event)
                     events += [HubEvent("warning", o.record_id, o.at, o.delivery_id, o.partner, {"warning": w})
                                for w in o.warnings]  # fmt: skip
-            _append_events(conn, events)
+            self._append_events(conn, events)
             return events
 
         return job
@@ -381,7 +396,7 @@ class SQLiteStore(Store):
             for delivery_id, record_id, partner in rows:
                 conn.execute(sql.REPLAY, (now, delivery_id))
                 events.append(HubEvent("replayed", record_id, now, delivery_id, partner))
-            _append_events(conn, events)
+            self._append_events(conn, events)
             return events
 
         return self._writer.run(job)
@@ -394,7 +409,7 @@ class SQLiteStore(Store):
             if row is None:
                 return None
             event = HubEvent("delivered", row[0], now, delivery_id, partner, {"via": "inbox"})
-            _append_events(conn, [event])
+            self._append_events(conn, [event])
             return [event]
 
         return self._writer.run(job)
@@ -402,11 +417,11 @@ class SQLiteStore(Store):
     # -- audit, keys and retention ---------------------------------------------------------------
     def audit(self, events: list[HubEvent]) -> None:
         """Append events that change no state (reads, searches, refused requests) to the audit log."""
-        self._writer.run(lambda conn: _append_events(conn, events))
+        self._writer.run(lambda conn: self._append_events(conn, events))
 
     async def audit_async(self, events: list[HubEvent]) -> None:
         """``audit`` without blocking the event loop (grouped with other commits)."""
-        await asyncio.wrap_future(self._writer.submit(lambda conn: _append_events(conn, events)))
+        await asyncio.wrap_future(self._writer.submit(lambda conn: self._append_events(conn, events)))
 
     def verify_audit(self) -> ChainReport:
         """Walk the audit chain and report the first broken link."""
@@ -439,8 +454,8 @@ class SQLiteStore(Store):
                 new_kek, new_wrapped = wrap_data_key(keys, record_id, data_key, primary)
                 conn.execute(sql.SET_DATA_KEY, (new_kek, new_wrapped, record_id))
             if rows:
-                _append_events(conn, [HubEvent("rewrapped", "", time.time(), detail={"count": len(rows), "to": primary},
-                                               actor="keys")])  # fmt: skip
+                event = HubEvent("rewrapped", "", time.time(), detail={"count": len(rows), "to": primary}, actor="keys")
+                self._append_events(conn, [event])
             return len(rows)
 
         return self._writer.run(job)
@@ -465,7 +480,7 @@ class SQLiteStore(Store):
                     HubEvent("shredded", r[0], now, detail={"type": message_type, "retention_days": days}, actor=actor)
                     for r in rows
                 ]
-                _append_events(conn, events)
+                self._append_events(conn, events)
                 total += len(rows)
             return total
 

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from hub.api import openapi as spec
-from hub.api.deps import HubDep, SendingPartner, json_response, read_body
+from hub.api.deps import OFF_LOOP_PARSE_BYTES, HubDep, SendingPartner, json_response, read_body
 from hub.api.errors import audit_error, internal_problem, new_incident
 from hub.plugin_api.problems import Forbidden, HubError, PayloadTooLarge, Problem, UnparseableInput
-from hub.plugin_api.records import as_parsed
+from hub.plugin_api.records import Parsed, as_parsed
 
 log = logging.getLogger("hub.api")
 
@@ -40,11 +40,26 @@ async def post_batch(request: Request, caller: SendingPartner, hub: HubDep) -> R
                                [Problem("body", "no line holds anything but white space")])  # fmt: skip
     adapter = hub.plugins.default_adapter  # a batch line is in the hub's own format
     media_type = adapter.content_types[0]
+    numbered = [(n, line) for n, line in enumerate(lines, start=1) if not is_blank(line)]
 
-    async def one(number: int, line: bytes) -> dict[str, Any]:
+    def parse_lines() -> list[Parsed | Exception]:
+        """Each line's message, or what parsing it raised (answered for that line below)."""
+        out: list[Parsed | Exception] = []
+        for _number, line in numbered:
+            try:
+                out.append(as_parsed(adapter.parse(line, content_type=media_type, sender_id=caller.id)[0]))
+            except Exception as exc:
+                out.append(exc)
+        return out
+
+    # a big batch is parsed in the thread pool, so that the event loop keeps serving other requests meanwhile
+    parsed_lines = await asyncio.to_thread(parse_lines) if len(body) > OFF_LOOP_PARSE_BYTES else parse_lines()
+
+    async def one(number: int, item: Parsed | Exception) -> dict[str, Any]:
         try:
-            parsed = as_parsed(adapter.parse(line, content_type=media_type, sender_id=caller.id)[0])
-            accepted = await intake.submit(parsed.message, sender_id=caller.id, warnings=parsed.warnings)
+            if isinstance(item, Exception):
+                raise item
+            accepted = await intake.submit(item.message, sender_id=caller.id, warnings=item.warnings)
         except HubError as exc:
             return {"line": number, "status": exc.status, "title": exc.title, "detail": exc.detail,
                     "errors": [p.as_dict() for p in exc.problems]}  # fmt: skip
@@ -55,7 +70,7 @@ async def post_batch(request: Request, caller: SendingPartner, hub: HubDep) -> R
             return {"line": number, "status": 500, **internal_problem(incident, "line")}
         return {"line": number, **accepted.as_dict(), "status": 202}
 
-    work = [one(n, line) for n, line in enumerate(lines, start=1) if not is_blank(line)]
+    work = [one(number, item) for (number, _line), item in zip(numbered, parsed_lines, strict=True)]
     results = await asyncio.gather(*work)
     accepted_count = sum(1 for r in results if r["status"] == 202)
     return json_response({"accepted": accepted_count, "rejected": len(results) - accepted_count, "results": results})

@@ -8,30 +8,46 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from hub.api import openapi as spec
-from hub.api.deps import HubDep, SendingPartner, json_response, read_body
-from hub.plugin_api.callers import Authenticated
+from hub.api.deps import HubDep, SendingPartner, json_response, parse_body, read_body
+from hub.plugin_api.callers import Authenticated, Caller
 from hub.plugin_api.problems import InvalidMessage, NotFound, Problem
 from hub.runtime import Hub
 from hub.sealing import SEALED_MEDIA_TYPES
 from hub.services.errors import OperationRefused
+from hub.services.intake import Accepted
 from hub.services.messages import find_by_nhs_number, view_for_caller
 
 
-async def post_message(request: Request, caller: SendingPartner, hub: HubDep) -> Response:
-    """Parse, check and commit one message from the calling partner; 202 once committed."""
-    body = await read_body(request, hub)
-    idempotency_key = request.headers.get("idempotency-key")
+async def accept_one(hub: Hub, caller: Caller, body: bytes, content_type: str,
+                     idempotency_key: str | None) -> Accepted:  # fmt: skip
+    """Check the Idempotency-Key, parse ``body``, and commit the one message it must hold; raises ``HubError``.
+
+    What ``POST /v1/messages`` does once the caller is known to be a partner and the body is read, whether
+    ``hub.api.intake_asgi`` serves the request (as it does in a running hub) or the route below.
+    """
     if idempotency_key is not None and not 0 < len(idempotency_key) <= 200:
         raise InvalidMessage("The Idempotency-Key header is empty or too long.",
                              [Problem("header Idempotency-Key", "1 to 200 characters")])  # fmt: skip
-    messages = hub.intake.parse(body, request.headers.get("content-type", ""), caller.id)
+    messages = await parse_body(hub, body, content_type, caller.id)
     if len(messages) != 1:
         raise InvalidMessage(
             f"This body holds {len(messages)} messages; send one per request or use /v1/messages:batch.",
             [Problem("$", "exactly one message expected")],
         )
-    accepted = await hub.intake.submit(messages[0].message, sender_id=caller.id, idempotency_key=idempotency_key,
-                                       warnings=messages[0].warnings)  # fmt: skip
+    return await hub.intake.submit(messages[0].message, sender_id=caller.id, idempotency_key=idempotency_key,
+                                   warnings=messages[0].warnings)  # fmt: skip
+
+
+async def post_message(request: Request, caller: SendingPartner, hub: HubDep) -> Response:
+    """Parse, check and commit one message from the calling partner; 202 once committed.
+
+    The app built by ``create_app`` answers this request in ``hub.api.intake_asgi`` before FastAPI's routing
+    (same steps, same answers); this route describes it in the OpenAPI document and serves it in an app built
+    without that middleware.
+    """
+    body = await read_body(request, hub)
+    headers = request.headers
+    accepted = await accept_one(hub, caller, body, headers.get("content-type", ""), headers.get("idempotency-key"))
     return json_response(accepted.as_dict(), 202)
 
 
