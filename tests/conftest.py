@@ -4,13 +4,12 @@
 builder the pytest fixtures, the demo and the benchmark use).
 
 ``HUB_TEST_STORE=postgresql`` puts every world's store (unless a test names its own ``store.url``) in a fresh
-PostgreSQL database on ``HUB_TEST_POSTGRES_URL`` (see ``contract/stores.py``), dropped at the end of the session:
-the running-hub suites then run against that backend.
+PostgreSQL database on ``HUB_TEST_POSTGRES_URL`` (``hub.testing.postgres``), dropped when the run ends: the
+running-hub suites then run against that backend.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -19,31 +18,6 @@ from typing import Any
 import pytest
 
 from hub.testing.world import STANDARD_PARTNERS, HubWorld, build_world
-
-STORE = os.environ.get("HUB_TEST_STORE", "sqlite")
-_databases: list[str] = []
-
-
-def _with_store(settings: dict[str, dict[str, Any]] | None) -> dict[str, dict[str, Any]] | None:
-    """``settings`` with a fresh PostgreSQL store under ``HUB_TEST_STORE=postgresql`` (unless they name a store)."""
-    if STORE != "postgresql" or "url" in (settings or {}).get("store", {}):
-        return settings
-    from contract.stores import fresh_postgres_database
-
-    url = fresh_postgres_database()
-    _databases.append(url)
-    return {**(settings or {}), "store": {**(settings or {}).get("store", {}), "url": url}}
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _drop_test_databases() -> Iterator[None]:
-    """Drop the databases ``HUB_TEST_STORE=postgresql`` made, once every world has stopped."""
-    yield
-    if _databases:
-        from contract.stores import drop_postgres_database
-
-        for url in _databases:
-            drop_postgres_database(url)
 
 
 def standard_world(
@@ -65,7 +39,7 @@ def standard_world(
         })
         for p in STANDARD_PARTNERS
     ]  # fmt: skip
-    return build_world(directory / "config", partners, settings=_with_store(settings))
+    return build_world(directory / "config", partners, settings=settings)
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-from raw_store import raw_store
 
 from hub.bodies import BodyUnreadable, StoredBody
 from hub.crypto.at_rest import AesGcmCodec
@@ -22,6 +21,8 @@ from hub.crypto.fingerprint import derive_fingerprint_key, fingerprint, fingerpr
 from hub.crypto.keyring import SCRYPT_N_FLOOR, TEST_COST_ENV, FileKeyRing, KeyRingError
 from hub.testing import RunningHub, run_hub_cli, wait_until, write_config
 from hub.testing.messages import discharge_notice, housing_request
+from hub.testing.postgres import test_store
+from hub.testing.raw_store import raw_store
 
 NHS_NUMBER = "9434765919"
 FAMILY_NAME = "Quennevilleworth"
@@ -39,7 +40,7 @@ def recognisable_notice() -> dict:
     return notice
 
 
-SQLITE_ONLY = pytest.mark.skipif(os.environ.get("HUB_TEST_STORE", "sqlite") != "sqlite",
+SQLITE_ONLY = pytest.mark.skipif(test_store() != "sqlite",
                                  reason="reads the SQLite store's own files")  # fmt: skip
 
 

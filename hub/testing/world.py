@@ -287,6 +287,16 @@ def _partner_table(
     return entry
 
 
+def _with_test_store(settings: Mapping[str, Mapping[str, Any]] | None) -> Mapping[str, Mapping[str, Any]] | None:
+    """``settings`` with a fresh PostgreSQL store when the run asks for one and ``settings`` name no store."""
+    from hub.testing.postgres import fresh_postgres_database, test_store
+
+    store = dict((settings or {}).get("store", {}))
+    if test_store() != "postgresql" or {"url", "path", "backend"} & store.keys():
+        return settings
+    return {**(settings or {}), "store": {**store, "url": fresh_postgres_database()}}
+
+
 def build_world(
     directory: Path,
     partners: Iterable[Partner | Mapping[str, Any]] = STANDARD_PARTNERS,
@@ -303,12 +313,14 @@ def build_world(
 
     ``routes`` are ``[[route]]`` tables (the example deployment's routes when None); ``settings`` are
     ``hub.toml`` tables merged over ``FAST_SETTINGS`` (or over the hub's defaults when ``fast`` is false).
-    ``operators`` get tokens too. ``hub_args`` are added to ``hub serve``. A new key ring is made under the
-    passphrase in ``passphrase_env`` (set to a random value in this process's environment if unset; child
-    processes inherit it). If anything fails, whatever was started is stopped.
+    ``operators`` get tokens too. ``hub_args`` are added to ``hub serve``. Under ``HUB_TEST_STORE=postgresql``
+    the store is a fresh PostgreSQL database unless ``settings`` name one (``hub.testing.postgres``). A new key
+    ring is made under the passphrase in ``passphrase_env`` (set to a random value in this process's environment
+    if unset; child processes inherit it). If anything fails, whatever was started is stopped.
     """
     directory = Path(directory)
     partners = list(partners)
+    settings = _with_test_store(settings)
     port = free_port()
     hub_url = f"http://127.0.0.1:{port}"
     ids = [p.id if isinstance(p, Partner) else str(p["id"]) for p in partners]

@@ -5,7 +5,7 @@ empty store of that kind, and how to run a statement on it behind the store's ba
 (only the audit tests do that: they tamper with the log to see ``verify_audit`` notice),
 and how to drop it afterwards. Nothing else in the contract suite names a backend.
 
-``postgresql``: a fresh database per test (``hubtest_pg_<random>``) on the server of
+``postgresql``: a fresh database per test (``hub.testing.postgres``: ``hubtest_pg_<random>``) on the server of
 ``HUB_TEST_POSTGRES_URL`` (default ``postgresql://postgres@127.0.0.1:5432/test``), dropped
 after the test. Without a reachable server those tests are skipped with the reason, or fail
 when ``HUB_REQUIRE_SERVICES=1``.
@@ -29,7 +29,8 @@ from hub.crypto.at_rest import AesGcmCodec
 from hub.crypto.keyring import FileKeyRing
 from hub.plugin_api.events import HubEvent
 from hub.store import Intake, NewDelivery, NewMessage, Store, open_store
-from hub.store.url import describe, sqlite_path, sqlite_url
+from hub.store.url import sqlite_path, sqlite_url
+from hub.testing.postgres import drop_postgres_database, fresh_postgres_database
 
 PASSPHRASE = "contract-suite-passphrase"
 
@@ -49,52 +50,6 @@ def _sqlite_execute(url: str, statement: str, args: tuple[Any, ...]) -> int:
         return conn.execute(statement, args).rowcount
     finally:
         conn.close()
-
-
-POSTGRES_URL = os.environ.get("HUB_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-DATABASE_PREFIX = "hubtest_pg_"
-
-
-def postgres_server() -> str:
-    """The URL of the test server's maintenance database; skip (or fail with HUB_REQUIRE_SERVICES=1) if none."""
-    import psycopg
-    import pytest
-
-    try:
-        with psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5) as conn:
-            conn.execute("SELECT 1")
-    except psycopg.Error as exc:
-        reason = f"no PostgreSQL at {describe(POSTGRES_URL)} (set HUB_TEST_POSTGRES_URL): {type(exc).__name__}"
-        if os.environ.get("HUB_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"HUB_REQUIRE_SERVICES=1 but {reason}")
-        pytest.skip(reason)
-    return POSTGRES_URL
-
-
-def database_url(name: str) -> str:
-    """The test server's URL with another database name."""
-    base, _, query = POSTGRES_URL.partition("?")
-    return f"{base.rpartition('/')[0]}/{name}" + (f"?{query}" if query else "")
-
-
-def fresh_postgres_database(_: Path | None = None) -> str:
-    """Create an empty database on the test server; its URL."""
-    import psycopg
-
-    name = DATABASE_PREFIX + uuid.uuid4().hex[:16]
-    with psycopg.connect(postgres_server(), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return database_url(name)
-
-
-def drop_postgres_database(url: str) -> None:
-    """Drop a database ``fresh_postgres_database`` made (closing whatever is still connected to it)."""
-    import psycopg
-
-    name = url.partition("?")[0].rpartition("/")[2]
-    assert name.startswith(DATABASE_PREFIX), name
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _postgres_execute(url: str, statement: str, args: tuple[Any, ...]) -> int:

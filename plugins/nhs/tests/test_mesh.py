@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 import requests
@@ -18,6 +17,7 @@ from mesh_support import (
 )
 
 from hub.testing import RunningHub, run_hub_cli
+from hub.testing.raw_store import raw_store
 
 __all__ = ["hl7_hub_factory", "mesh_sandbox", "mesh_sandbox_server"]
 
@@ -47,18 +47,14 @@ def stored(hub) -> list[tuple[str, str]]:
 
 
 def idempotency_keys(hub) -> list[str]:
-    """The keys the stored DischargeNotices are held under, sorted: read from the SQLite file itself.
+    """The keys the stored DischargeNotices are held under, sorted: read from the store itself, behind the hub.
 
     This reads what lies on disk on purpose: a MESH message must be stored under ``mesh:<MESH id>`` (the n-th of a
     body of several under ``mesh:<MESH id>#<n>``) because a body MESH delivers again, perhaps to a hub upgraded in
     between, is recognised only by the keys the earlier hub wrote. The store's ports never show a key (they only
     answer a repeat as a duplicate, which ``test_a_crash_between_commit_and_acknowledge...`` checks through them).
     """
-    conn = sqlite3.connect(hub.config_dir / "hub.db")
-    try:
-        rows = conn.execute("SELECT idempotency_key FROM messages WHERE type='DischargeNotice'").fetchall()
-    finally:
-        conn.close()
+    rows = raw_store(hub).execute("SELECT idempotency_key FROM messages WHERE type='DischargeNotice'").fetchall()
     return sorted(key for (key,) in rows)
 
 

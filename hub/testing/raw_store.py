@@ -1,4 +1,4 @@
-"""Reaching behind a test world's hub into its store, whatever the backend (``HUB_TEST_STORE``).
+"""Reaching behind a test world's hub into its store, whatever the backend (``HUB_TEST_STORE``): test kit.
 
 ``raw_store(world)`` is a connection to the world's store (the SQLite file, or the PostgreSQL
 database of ``store.url``) with ``execute(statement, args)`` taking ``?`` placeholders, and
