@@ -23,7 +23,7 @@ class _Postgres:
         self.conn = psycopg.connect(url, autocommit=True)
 
     def execute(self, statement: str, args: tuple[Any, ...] = ()) -> Any:
-        return self.conn.execute(statement.replace("?", "%s"), args)  # type: ignore[arg-type]
+        return self.conn.execute(statement.replace("?", "%s"), args)
 
     def commit(self) -> None:
         """Nothing: every statement is committed as it runs."""
