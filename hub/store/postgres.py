@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import orjson
@@ -516,9 +516,14 @@ class PostgresStore(Store):
             out["messages"] = conn.execute(sql.COUNT_MESSAGES).fetchone()[0]
         return out
 
-    def reply_times(self) -> list[tuple[str, str, float, float | None, float | None]]:
-        """For each delivered message: (partner, type, delivered at, first acknowledgement, first other reply)."""
-        return [tuple(r) for r in self._rows(sql.REPLY_TIMES)]
+    def reply_times(
+        self, answer_types: Collection[str] | None = None
+    ) -> list[tuple[str, str, float, float | None, float | None]]:
+        """For each delivered message: (partner, type, delivered at, first acknowledgement, first answer)."""
+        if answer_types is None:
+            return [tuple(r) for r in self._rows(sql.REPLY_TIMES.format(answer=sql.REPLY_ANY_ANSWER))]
+        statement = sql.REPLY_TIMES.format(answer=sql.REPLY_ANSWER_OF_TYPES)
+        return [tuple(r) for r in self._rows(statement, (sorted(answer_types),))]
 
 
 def open_postgres(url: str, codecs: CodecRegistry) -> PostgresStore:

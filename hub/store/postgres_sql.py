@@ -180,12 +180,17 @@ FIND_FOR_PARTNER = (
 FIND_ALL = "SELECT id, message_id, type, sender, received_at FROM messages WHERE nhs_index = %s ORDER BY received_at"
 # a reply is a message the partner sent with in_reply_to naming the delivered message; the first
 # that is not an Acknowledgement is its answer (for a council: the first appointment)
+# delivered at: the recorded delivery, else the partner's acknowledgement (a pull partner may acknowledge a
+# message by an Acknowledgement before, or instead of, taking it from its inbox). {answer} is REPLY_ANY_ANSWER
+# or REPLY_ANSWER_OF_TYPES (its one parameter: the types, as an array).
 REPLY_TIMES = (
-    "SELECT d.partner, m.type, d.delivered_at, "
+    "SELECT d.partner, m.type, coalesce(d.delivered_at, d.acknowledged_at), "
     "(SELECT min(r.received_at) FROM messages r WHERE r.sender=d.partner AND r.in_reply_to=m.message_id "
     " AND r.type='Acknowledgement'), "
     "(SELECT min(r.received_at) FROM messages r WHERE r.sender=d.partner AND r.in_reply_to=m.message_id "
-    " AND r.type<>'Acknowledgement') "
+    " AND {answer}) "
     "FROM deliveries d JOIN messages m ON m.id=d.record_id "
-    "WHERE d.delivered_at IS NOT NULL AND m.type<>'Acknowledgement'"
+    "WHERE coalesce(d.delivered_at, d.acknowledged_at) IS NOT NULL AND m.type<>'Acknowledgement'"
 )
+REPLY_ANY_ANSWER = "r.type<>'Acknowledgement'"
+REPLY_ANSWER_OF_TYPES = "r.type = ANY(%s::text[])"
