@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from contract.stores import POSTGRES_URL, T0, drop_postgres_database, fresh_postgres_database, plan
+from contract.stores import POSTGRES_URL, T0, delivery_of, drop_postgres_database, fresh_postgres_database, plan
 
 from hub.bodies import CodecRegistry, PlainCodec
 from hub.plugin_api.events import HubEvent
@@ -101,6 +101,71 @@ def test_two_processes_claiming_at_once_never_hand_out_one_delivery_twice(url) -
         assert check.counts()["deliveries_in_flight"] == 200
     finally:
         check.close()
+
+
+def test_ordered_deliveries_accepted_by_several_processes_at_once_are_numbered_in_commit_order(url) -> None:
+    opened(url).close()  # migrated before the processes start
+    run_processes("ordered", url, 3, "40")
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT d.order_seq, m.id, (SELECT e.seq FROM events e WHERE e.record_id=m.id AND e.kind='received') "
+            "FROM deliveries d JOIN messages m ON m.id=d.record_id ORDER BY d.order_seq"
+        ).fetchall()
+    assert [r[0] for r in rows] == list(range(1, 121))  # one place each, none skipped
+    commits = [r[2] for r in rows]  # the audit chain's order is the commit order (its head is locked to commit)
+    assert commits == sorted(commits)
+    by_process: dict[str, list[int]] = {}
+    for _, record_id, _ in rows:
+        pid, _, i = record_id.partition("-")
+        by_process.setdefault(pid, []).append(int(i))
+    assert len(by_process) == 3
+    assert all(submitted == list(range(40)) for submitted in by_process.values())  # grouped five at a time
+
+
+def test_a_later_delivery_waits_while_another_process_is_claiming_its_elder(url) -> None:
+    import psycopg
+
+    store = opened(url)
+    try:
+        first = store.accept_now(plan("anne-1", order_key="anne"))
+        store.accept_now(plan("anne-2", order_key="anne"))
+        store.accept_now(plan("bob-1", order_key="bob"))
+        elder = delivery_of(store, first.id, "council-luton")["id"]
+        with psycopg.connect(url) as other:  # another process's claim of anne-1, not yet committed
+            other.execute("SELECT id FROM deliveries WHERE id=%s FOR UPDATE", (elder,))
+            other.execute("UPDATE deliveries SET state='in_flight', lease_id='other', due_at=%s WHERE id=%s",
+                          (T0 + 300, elder))  # fmt: skip
+            assert [j.message_id for j in asyncio.run(store.claim(10, T0 + 1, 30.0))] == ["bob-1"]
+            other.commit()
+        assert asyncio.run(store.claim(10, T0 + 2, 30.0)) == []  # anne-1 is out now, in the other process
+    finally:
+        store.close()
+
+
+def test_processes_delivering_at_once_send_each_keys_deliveries_one_at_a_time_in_order(url) -> None:
+    import psycopg
+
+    store = opened(url)
+    try:
+        intakes = [plan(f"p{person}-{n}", order_key=f"person-{person}", at=T0 + n)
+                   for n in range(12) for person in range(10)]  # fmt: skip
+        intakes += [plan(f"plain-{n}", at=T0) for n in range(30)]
+        asyncio.run(store.accept_all(intakes))
+    finally:
+        store.close()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE arrivals (seq BIGSERIAL PRIMARY KEY, message_id TEXT NOT NULL)")
+    run_processes("deliver", url, 3)
+    with psycopg.connect(url) as conn:
+        arrived = [r[0] for r in conn.execute("SELECT message_id FROM arrivals ORDER BY seq")]
+    assert sorted(arrived) == sorted(i.messages[0].message_id for i in intakes)  # each once
+    order: dict[str, list[int]] = {}
+    for message_id in arrived:
+        person, _, n = message_id.partition("-")
+        order.setdefault(person, []).append(int(n))
+    assert all(order[f"p{person}"] == list(range(12)) for person in range(10)), order
 
 
 def test_concurrent_writers_in_several_processes_form_one_verifiable_chain(url) -> None:
