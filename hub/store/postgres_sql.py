@@ -107,6 +107,7 @@ CHAIN_ROWS = (
 #   parks only those still held back then: an elder that ended after the walk's snapshot parks
 #   nothing. An outcome whose WAKE_NEXT meets a row a claim has locked waits for that claim's commit
 #   and then wakes it (due_at is compared again on the row it finally updates).
+NO_JIT = "SET LOCAL jit = off"
 _WAITING_ELDERS = (
     "FROM deliveries elder WHERE elder.order_key=d.order_key AND elder.order_seq<d.order_seq "
     "AND elder.state IN ('pending','in_flight')"
