@@ -168,6 +168,29 @@ def test_processes_delivering_at_once_send_each_keys_deliveries_one_at_a_time_in
     assert all(order[f"p{person}"] == list(range(12)) for person in range(10)), order
 
 
+def test_a_database_from_before_ordering_is_upgraded_and_its_deliveries_stay_unordered(url) -> None:
+    import psycopg
+
+    store = opened(url)
+    try:
+        for n in range(2):
+            store.accept_now(plan(f"old-{n}"))
+    finally:
+        store.close()
+    with psycopg.connect(url, autocommit=True) as conn:  # what version 1 left: no order columns
+        conn.execute("ALTER TABLE deliveries DROP COLUMN order_key, DROP COLUMN order_seq")
+        conn.execute("DELETE FROM schema_migrations WHERE version > 1")
+    store = opened(url)
+    try:
+        assert schema_rows(url) == list(range(1, LATEST + 1))
+        store.accept_now(plan("new-1", order_key="anne"))
+        store.accept_now(plan("new-2", order_key="anne"))
+        claimed = [j.message_id for j in asyncio.run(store.claim(10, T0 + 1, 30.0))]
+        assert sorted(claimed) == ["new-1", "old-0", "old-1"]  # the old ones were never ordered; new-2 waits
+    finally:
+        store.close()
+
+
 def test_concurrent_writers_in_several_processes_form_one_verifiable_chain(url) -> None:
     run_processes("audit", url, 3, "60")
     store = opened(url)
