@@ -84,6 +84,10 @@ SELECTION_BEFORE = (
     "SELECT id FROM deliveries WHERE state IN ('pending','in_flight') AND due_at<=:now ORDER BY due_at LIMIT :limit"
 )
 POSTGRES_DATABASE_PREFIX = "hubbench_claim_order_"
+POSTGRES_SELECTION_BEFORE = (
+    "SELECT id, due_at FROM deliveries WHERE state IN ('pending','in_flight') AND due_at<=%(now)s "
+    "ORDER BY due_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED"
+)
 
 
 class SQLiteSide:
@@ -202,9 +206,9 @@ class PostgresSide:
             with reader.transaction(force_rollback=True):
                 _claimable(reader, limit, at)
 
-        def before(limit: int, at: float) -> None:
-            reader.execute(SELECTION_BEFORE.replace(":now", "%(now)s").replace(":limit", "%(limit)s"),
-                           {"now": at, "limit": limit}).fetchall()  # fmt: skip
+        def before(limit: int, at: float) -> None:  # the claim's selection before order: locked too, undone
+            with reader.transaction(force_rollback=True):
+                reader.execute(POSTGRES_SELECTION_BEFORE, {"now": at, "limit": limit}).fetchall()
 
         return selection, before, reader.close
 
