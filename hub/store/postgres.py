@@ -215,11 +215,11 @@ class PostgresStore(Store):
             unordered, ordered = [], []
             for d in intake.deliveries:
                 state = DeliveryState.PENDING.value if d.mode == "push" else DeliveryState.AVAILABLE.value
-                row = (d.id, d.message_record_id, d.partner, d.route, d.mode, state, now, now)
+                planned = (d.id, d.message_record_id, d.partner, d.route, d.mode, state, now, now)
                 if d.order_key is None:
-                    unordered.append(row)
+                    unordered.append(planned)
                 else:  # in planned order: each takes the next place in its key's order
-                    ordered.append((*row, d.order_key))
+                    ordered.append((*planned, d.order_key))
             for m in intake.messages:
                 tx.stored(m.sender, m.message_id, m.idempotency_key, m.id, m.fingerprint)
             tx.insert(sql.INSERT_MESSAGES, rows)  # with the group's other intakes (Tx.insert)
