@@ -203,9 +203,9 @@ def test_concurrent_writers_in_several_processes_form_one_verifiable_chain(url) 
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:  # cut one link in the middle: verify names it
-        seq = conn.execute("SELECT seq FROM events ORDER BY seq OFFSET 100 LIMIT 1").fetchone()[0]
+        seq = conn.execute("SELECT seq FROM events ORDER BY seq OFFSET 100 LIMIT 1").fetchall()[0][0]
         conn.execute("DELETE FROM events WHERE seq=%s", (seq,))
-        after = conn.execute("SELECT min(seq) FROM events WHERE seq > %s", (seq,)).fetchone()[0]
+        after = conn.execute("SELECT min(seq) FROM events WHERE seq > %s", (seq,)).fetchall()[0][0]
     store = opened(url)
     try:
         report = store.verify_audit()
