@@ -124,6 +124,30 @@ def test_ordered_deliveries_accepted_by_several_processes_at_once_are_numbered_i
     assert all(submitted == list(range(40)) for submitted in by_process.values())  # grouped five at a time
 
 
+def test_one_keys_deliveries_written_in_one_group_are_numbered_in_acceptance_order(url) -> None:
+    import psycopg
+
+    store = opened(url)
+    try:
+        store.accept_now(plan("anne-0", order_key="anne"))
+        grouped = [plan(f"{who}-{n}", order_key=who) for n in range(1, 21) for who in ("anne", "bob")]
+        asyncio.run(store.accept_all(grouped))  # one job: the group's deliveries go in one unnest insert
+
+        async def one_by_one() -> None:  # queued together, so the writer groups them too
+            await asyncio.gather(*(store.accept(plan(f"anne-{n}", order_key="anne")) for n in range(21, 41)))
+
+        asyncio.run(one_by_one())
+    finally:
+        store.close()
+    with psycopg.connect(url) as conn:
+        statement = ("SELECT d.order_key, m.message_id, d.order_seq FROM deliveries d "
+                     "JOIN messages m ON m.id=d.record_id ORDER BY d.order_key, d.order_seq")  # fmt: skip
+        rows = conn.execute(statement).fetchall()
+    anne = [(message_id, seq) for key, message_id, seq in rows if key == "anne"]
+    assert anne == [(f"anne-{n}", n + 1) for n in range(41)]
+    assert [(m, seq) for key, m, seq in rows if key == "bob"] == [(f"bob-{n}", n) for n in range(1, 21)]
+
+
 def test_a_later_delivery_waits_while_another_process_is_claiming_its_elder(url) -> None:
     import psycopg
 
