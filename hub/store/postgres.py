@@ -224,7 +224,8 @@ class PostgresStore(Store):
                 tx.stored(m.sender, m.message_id, m.idempotency_key, m.id, m.fingerprint)
             tx.insert(sql.INSERT_MESSAGES, rows)  # with the group's other intakes (Tx.insert)
             tx.insert(sql.INSERT_DELIVERIES, unordered)
-            # the keys' locks first, in a statement of their own (postgres_sql.LOCK_ORDER_KEYS)
+            # the keys' locks first, in a statement of their own (postgres_sql.LOCK_ORDER_KEYS); through
+            # Tx.insert, so that in a pipelined group one statement locks the group's keys before its rows go in
             tx.insert(sql.LOCK_ORDER_KEYS, [(row[-1],) for row in ordered])
             tx.insert(sql.INSERT_ORDERED_DELIVERIES, ordered)
             tx.insert(sql.INSERT_INDEX_ENTRIES, list(intake.index_entries))
