@@ -129,12 +129,16 @@ PARK = (
     f"UPDATE deliveries d SET due_at=greatest(%s, (SELECT max(elder.due_at) {_WAITING_ELDERS})) "
     f"WHERE d.id = ANY(%s) AND d.state='pending' AND EXISTS (SELECT 1 {_WAITING_ELDERS})"
 )
-# the next delivery of a finished (delivered, dead or acknowledged) delivery's key, if parked, is due at once
+# the next delivery of a finished (delivered, dead or acknowledged) delivery's key, if parked, is due at once;
+# its id comes back whenever there is one still pending (parked or not: it may go now), so that the
+# transaction wakes the other processes' idle workers (NOTIFY)
 WAKE_NEXT = (
-    "UPDATE deliveries SET due_at=%(at)s WHERE id=(SELECT later.id FROM deliveries done JOIN deliveries later "
+    "WITH later AS (SELECT later.id FROM deliveries done JOIN deliveries later "
     "ON later.order_key=done.order_key AND later.order_seq>done.order_seq "
-    "WHERE done.id=%(delivery_id)s AND later.state='pending' ORDER BY later.order_seq LIMIT 1) "
-    "AND state='pending' AND due_at>%(at)s RETURNING id"
+    "WHERE done.id=%(delivery_id)s AND later.state='pending' ORDER BY later.order_seq LIMIT 1), "
+    "woken AS (UPDATE deliveries SET due_at=%(at)s WHERE id=(SELECT id FROM later) "
+    "AND state='pending' AND due_at>%(at)s) "
+    "SELECT id FROM later"
 )
 # the dead elders each of the claimed deliveries (ids) goes out before, oldest first
 DEAD_ELDERS = (
