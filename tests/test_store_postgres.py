@@ -260,6 +260,32 @@ def test_a_commit_that_makes_deliveries_due_wakes_watchers_in_other_processes(ur
         watching.close()
 
 
+def test_the_end_of_an_earlier_delivery_wakes_watchers_for_the_next_of_its_key(url) -> None:
+    watching, other = opened(url), opened(url)
+    woken = threading.Event()
+
+    def delivered(job) -> Outcome:
+        return Outcome(job.delivery_id, job.record_id, job.partner, DeliveryState.DELIVERED, job.attempts,
+                       time.time(), lease_id=job.lease_id)  # fmt: skip
+
+    try:
+        watching.watch(woken.set)
+        other.accept_now(plan("plain"))
+        other.accept_now(plan("anne-1", order_key="anne"))
+        other.accept_now(plan("anne-2", order_key="anne"))
+        jobs = asyncio.run(other.claim(10, time.time(), 30.0))
+        assert sorted(j.message_id for j in jobs) == ["anne-1", "plain"]
+        assert woken.wait(5.0)
+        woken.clear()
+        asyncio.run(other.record([delivered(j) for j in jobs if j.message_id == "plain"]))
+        assert not woken.wait(1.0)  # nothing was waiting for it
+        asyncio.run(other.record([delivered(j) for j in jobs if j.message_id == "anne-1"]))
+        assert woken.wait(5.0)  # anne-2 may go now: another process's idle worker hears it
+    finally:
+        other.close()
+        watching.close()
+
+
 def test_an_unreachable_store_is_named_without_its_password() -> None:
     base = POSTGRES_URL.partition("://")[2].rpartition("@")[2].partition("/")[0]
     missing = f"hubtest_pg_missing_{uuid.uuid4().hex[:8]}"
