@@ -5,7 +5,12 @@
 
 - ``open``: open the store (applying its migrations) and print ``opened``;
 - ``claim``: claim due deliveries in batches of 5 until none is left; print the ids as JSON;
-- ``audit``: append ``N`` audit events, and ``N`` accepted messages, in small interleaved writes.
+- ``audit``: append ``N`` audit events, and ``N`` accepted messages, in small interleaved writes;
+- ``ordered``: accept ``N`` messages whose deliveries share one order key, five at a time (so that
+  the writer groups them), each named ``<pid>-<i>`` in the order submitted;
+- ``deliver``: claim due deliveries in batches of 10, "send" each (an insert into the table
+  ``arrivals`` the test made, in autocommit, in a shuffled order as concurrent sends would land)
+  and record it delivered, until nothing is left to claim for a second.
 
 Bodies are stored with ``PlainCodec``: these processes test the store, not encryption.
 """
@@ -15,12 +20,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import sys
 import time
 
 from hub.bodies import CodecRegistry, PlainCodec
 from hub.plugin_api.events import HubEvent
-from hub.store import Intake, NewMessage, open_store
+from hub.store import DeliveryState, Intake, NewDelivery, NewMessage, Outcome, open_store
 
 
 async def claim_all(store) -> list[str]:
@@ -40,6 +46,35 @@ async def write(store, n: int) -> None:
         )
 
 
+async def accept_ordered(store, n: int) -> None:
+    pid = os.getpid()
+    intakes = []
+    for i in range(n):
+        message = NewMessage(f"{pid}-{i}", f"m-{pid}-{i}", "trust-a", "HousingRequest", b"{}", time.time())
+        delivery = NewDelivery(f"d-{pid}-{i}", message.id, "council-luton", "to-council", "push", "anne")
+        intakes.append(Intake([message], [delivery], [HubEvent("received", message.id, time.time())]))
+    for start in range(0, n, 5):
+        await asyncio.gather(*(store.accept(intake) for intake in intakes[start : start + 5]))
+
+
+async def deliver(store, url: str) -> None:
+    import psycopg
+
+    idle_since = time.monotonic()
+    with psycopg.connect(url, autocommit=True) as partner:
+        while time.monotonic() - idle_since < 1.0:
+            jobs = await store.claim(10, time.time(), 300.0)
+            if not jobs:
+                await asyncio.sleep(0.01)
+                continue
+            idle_since = time.monotonic()
+            random.shuffle(jobs)
+            for job in jobs:
+                partner.execute("INSERT INTO arrivals (message_id) VALUES (%s)", (job.message_id,))
+            await store.record([Outcome(j.delivery_id, j.record_id, j.partner, DeliveryState.DELIVERED, j.attempts,
+                                        time.time(), lease_id=j.lease_id) for j in jobs])  # fmt: skip
+
+
 def main() -> None:
     action, url, start_at = sys.argv[1], sys.argv[2], float(sys.argv[3])
     time.sleep(max(0.0, start_at - time.time()))
@@ -52,6 +87,12 @@ def main() -> None:
         elif action == "audit":
             asyncio.run(write(store, int(sys.argv[4])))
             print("written")
+        elif action == "ordered":
+            asyncio.run(accept_ordered(store, int(sys.argv[4])))
+            print("accepted")
+        elif action == "deliver":
+            asyncio.run(deliver(store, url))
+            print("delivered")
     finally:
         store.close()
 

@@ -137,15 +137,17 @@ def test_db_status_and_upgrade_on_a_sqlite_store(tmp_path: Path) -> None:
 def test_db_status_and_upgrade_on_a_postgresql_store(tmp_path: Path) -> None:
     from contract.stores import drop_postgres_database, fresh_postgres_database
 
+    from hub.store.postgres_schema import LATEST
+
     url = fresh_postgres_database()
     try:
         config = store_config(tmp_path, url)
         status = hub("db", "status", "--config", str(config))
-        assert status.returncode == 1 and "schema version 0, this hub needs 1" in status.stdout
+        assert status.returncode == 1 and f"schema version 0, this hub needs {LATEST}" in status.stdout
         upgraded = hub("db", "upgrade", "--config", str(config))
-        assert upgraded.returncode == 0 and "schema upgraded from version 0 to 1" in upgraded.stdout
+        assert upgraded.returncode == 0 and f"schema upgraded from version 0 to {LATEST}" in upgraded.stdout
         status = hub("db", "status", "--config", str(config))
-        assert status.returncode == 0 and "schema version 1 (up to date)" in status.stdout
+        assert status.returncode == 0 and f"schema version {LATEST} (up to date)" in status.stdout
     finally:
         drop_postgres_database(url)
 

@@ -1,5 +1,7 @@
 """Order where it matters, on a running hub: ``hub serve --no-worker`` and three ``hub worker`` processes on one store.
 
+Each test runs on SQLite and on PostgreSQL.
+
 Each person's messages to the council reach it in the order the hub accepted them, while different
 people's messages go in parallel (they interleave); a person whose first message the council refuses
 for a while holds back only their own later messages.
@@ -33,14 +35,31 @@ SETTINGS: dict[str, dict[str, Any]] = {
 }
 
 
-@pytest.fixture
-def hub_and_workers(tmp_path: Path) -> Iterator[HubWorld]:
-    """The standard partners, ``hub serve --no-worker`` and no worker yet (``workers`` starts them)."""
-    world = build_world(tmp_path / "config", routes=example_routes(), settings=SETTINGS, hub_args=["--no-worker"])
+@pytest.fixture(params=["sqlite", "postgresql"])
+def hub_and_workers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HubWorld]:
+    """The standard partners, ``hub serve --no-worker`` and no worker yet (``workers`` starts them).
+
+    On each store: one SQLite file, or a fresh PostgreSQL database (skipped without a server, unless
+    ``HUB_REQUIRE_SERVICES=1``), where the workers' claims meet only in the database.
+    """
+    settings = SETTINGS
+    database = None
+    if request.param == "postgresql":
+        from contract.stores import fresh_postgres_database
+
+        database = fresh_postgres_database()
+        settings = {**SETTINGS, "store": {"url": database}}
     try:
-        yield world
+        world = build_world(tmp_path / "config", routes=example_routes(), settings=settings, hub_args=["--no-worker"])
+        try:
+            yield world
+        finally:
+            world.stop()
     finally:
-        world.stop()
+        if database is not None:
+            from contract.stores import drop_postgres_database
+
+            drop_postgres_database(database)
 
 
 @contextmanager

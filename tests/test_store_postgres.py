@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from contract.stores import POSTGRES_URL, T0, drop_postgres_database, fresh_postgres_database, plan
+from contract.stores import POSTGRES_URL, T0, delivery_of, drop_postgres_database, fresh_postgres_database, plan
 
 from hub.bodies import CodecRegistry, PlainCodec
 from hub.plugin_api.events import HubEvent
@@ -103,6 +103,118 @@ def test_two_processes_claiming_at_once_never_hand_out_one_delivery_twice(url) -
         check.close()
 
 
+def test_ordered_deliveries_accepted_by_several_processes_at_once_are_numbered_in_commit_order(url) -> None:
+    opened(url).close()  # migrated before the processes start
+    run_processes("ordered", url, 3, "40")
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT d.order_seq, m.id, (SELECT e.seq FROM events e WHERE e.record_id=m.id AND e.kind='received') "
+            "FROM deliveries d JOIN messages m ON m.id=d.record_id ORDER BY d.order_seq"
+        ).fetchall()
+    assert [r[0] for r in rows] == list(range(1, 121))  # one place each, none skipped
+    commits = [r[2] for r in rows]  # the audit chain's order is the commit order (its head is locked to commit)
+    assert commits == sorted(commits)
+    by_process: dict[str, list[int]] = {}
+    for _, record_id, _ in rows:
+        pid, _, i = record_id.partition("-")
+        by_process.setdefault(pid, []).append(int(i))
+    assert len(by_process) == 3
+    assert all(submitted == list(range(40)) for submitted in by_process.values())  # grouped five at a time
+
+
+def test_one_keys_deliveries_written_in_one_group_are_numbered_in_acceptance_order(url) -> None:
+    import psycopg
+
+    store = opened(url)
+    try:
+        store.accept_now(plan("anne-0", order_key="anne"))
+        grouped = [plan(f"{who}-{n}", order_key=who) for n in range(1, 21) for who in ("anne", "bob")]
+        asyncio.run(store.accept_all(grouped))  # one job: the group's deliveries go in one unnest insert
+
+        async def one_by_one() -> None:  # queued together, so the writer groups them too
+            await asyncio.gather(*(store.accept(plan(f"anne-{n}", order_key="anne")) for n in range(21, 41)))
+
+        asyncio.run(one_by_one())
+    finally:
+        store.close()
+    with psycopg.connect(url) as conn:
+        statement = ("SELECT d.order_key, m.message_id, d.order_seq FROM deliveries d "
+                     "JOIN messages m ON m.id=d.record_id ORDER BY d.order_key, d.order_seq")  # fmt: skip
+        rows = conn.execute(statement).fetchall()
+    anne = [(message_id, seq) for key, message_id, seq in rows if key == "anne"]
+    assert anne == [(f"anne-{n}", n + 1) for n in range(41)]
+    assert [(m, seq) for key, m, seq in rows if key == "bob"] == [(f"bob-{n}", n) for n in range(1, 21)]
+
+
+def test_a_later_delivery_waits_while_another_process_is_claiming_its_elder(url) -> None:
+    import psycopg
+
+    store = opened(url)
+    try:
+        first = store.accept_now(plan("anne-1", order_key="anne"))
+        store.accept_now(plan("anne-2", order_key="anne"))
+        store.accept_now(plan("bob-1", order_key="bob"))
+        elder = delivery_of(store, first.id, "council-luton")["id"]
+        with psycopg.connect(url) as other:  # another process's claim of anne-1, not yet committed
+            other.execute("SELECT id FROM deliveries WHERE id=%s FOR UPDATE", (elder,))
+            other.execute("UPDATE deliveries SET state='in_flight', lease_id='other', due_at=%s WHERE id=%s",
+                          (T0 + 300, elder))  # fmt: skip
+            assert [j.message_id for j in asyncio.run(store.claim(10, T0 + 1, 30.0))] == ["bob-1"]
+            other.commit()
+        assert asyncio.run(store.claim(10, T0 + 2, 30.0)) == []  # anne-1 is out now, in the other process
+    finally:
+        store.close()
+
+
+def test_processes_delivering_at_once_send_each_keys_deliveries_one_at_a_time_in_order(url) -> None:
+    import psycopg
+
+    store = opened(url)
+    try:
+        intakes = [plan(f"p{person}-{n}", order_key=f"person-{person}", at=T0 + n)
+                   for n in range(12) for person in range(10)]  # fmt: skip
+        intakes += [plan(f"plain-{n}", at=T0) for n in range(30)]
+        asyncio.run(store.accept_all(intakes))
+    finally:
+        store.close()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE arrivals (seq BIGSERIAL PRIMARY KEY, message_id TEXT NOT NULL)")
+    run_processes("deliver", url, 3)
+    with psycopg.connect(url) as conn:
+        arrived = [r[0] for r in conn.execute("SELECT message_id FROM arrivals ORDER BY seq")]
+    assert sorted(arrived) == sorted(i.messages[0].message_id for i in intakes)  # each once
+    order: dict[str, list[int]] = {}
+    for message_id in arrived:
+        person, _, n = message_id.partition("-")
+        order.setdefault(person, []).append(int(n))
+    assert all(order[f"p{person}"] == list(range(12)) for person in range(10)), order
+
+
+def test_a_database_from_before_ordering_is_upgraded_and_its_deliveries_stay_unordered(url) -> None:
+    import psycopg
+
+    store = opened(url)
+    try:
+        for n in range(2):
+            store.accept_now(plan(f"old-{n}"))
+    finally:
+        store.close()
+    with psycopg.connect(url, autocommit=True) as conn:  # what version 1 left: no order columns
+        conn.execute("ALTER TABLE deliveries DROP COLUMN order_key, DROP COLUMN order_seq")
+        conn.execute("DELETE FROM schema_migrations WHERE version > 1")
+    store = opened(url)
+    try:
+        assert schema_rows(url) == list(range(1, LATEST + 1))
+        store.accept_now(plan("new-1", order_key="anne"))
+        store.accept_now(plan("new-2", order_key="anne"))
+        claimed = [j.message_id for j in asyncio.run(store.claim(10, T0 + 1, 30.0))]
+        assert sorted(claimed) == ["new-1", "old-0", "old-1"]  # the old ones were never ordered; new-2 waits
+    finally:
+        store.close()
+
+
 def test_concurrent_writers_in_several_processes_form_one_verifiable_chain(url) -> None:
     run_processes("audit", url, 3, "60")
     store = opened(url)
@@ -115,9 +227,9 @@ def test_concurrent_writers_in_several_processes_form_one_verifiable_chain(url) 
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:  # cut one link in the middle: verify names it
-        seq = conn.execute("SELECT seq FROM events ORDER BY seq OFFSET 100 LIMIT 1").fetchone()[0]
+        seq = conn.execute("SELECT seq FROM events ORDER BY seq OFFSET 100 LIMIT 1").fetchall()[0][0]
         conn.execute("DELETE FROM events WHERE seq=%s", (seq,))
-        after = conn.execute("SELECT min(seq) FROM events WHERE seq > %s", (seq,)).fetchone()[0]
+        after = conn.execute("SELECT min(seq) FROM events WHERE seq > %s", (seq,)).fetchall()[0][0]
     store = opened(url)
     try:
         report = store.verify_audit()
@@ -143,6 +255,32 @@ def test_a_commit_that_makes_deliveries_due_wakes_watchers_in_other_processes(ur
         woken.clear()
         assert [e.record_id for e in other.replay([accepted.id], time.time())] == [accepted.id]
         assert woken.wait(5.0)
+    finally:
+        other.close()
+        watching.close()
+
+
+def test_the_end_of_an_earlier_delivery_wakes_watchers_for_the_next_of_its_key(url) -> None:
+    watching, other = opened(url), opened(url)
+    woken = threading.Event()
+
+    def delivered(job) -> Outcome:
+        return Outcome(job.delivery_id, job.record_id, job.partner, DeliveryState.DELIVERED, job.attempts,
+                       time.time(), lease_id=job.lease_id)  # fmt: skip
+
+    try:
+        watching.watch(woken.set)
+        other.accept_now(plan("plain"))
+        other.accept_now(plan("anne-1", order_key="anne"))
+        other.accept_now(plan("anne-2", order_key="anne"))
+        jobs = asyncio.run(other.claim(10, time.time(), 30.0))
+        assert sorted(j.message_id for j in jobs) == ["anne-1", "plain"]
+        assert woken.wait(5.0)
+        woken.clear()
+        asyncio.run(other.record([delivered(j) for j in jobs if j.message_id == "plain"]))
+        assert not woken.wait(1.0)  # nothing was waiting for it
+        asyncio.run(other.record([delivered(j) for j in jobs if j.message_id == "anne-1"]))
+        assert woken.wait(5.0)  # anne-2 may go now: another process's idle worker hears it
     finally:
         other.close()
         watching.close()

@@ -114,6 +114,24 @@ MIGRATIONS: list[tuple[int, str]] = [
     ),
 ]
 
+# 2: order where it matters (the SQLite schema's version 5, with the same meaning). A delivery of a
+# route that asks for order carries an ``order_key`` (a digest, never a value in clear) and
+# ``order_seq``, its place in the commit order of its key's deliveries (1, 2, 3...; see
+# ``postgres_sql.LOCK_ORDER_KEYS``). The index answers "the key's last number" and "its waiting
+# elders", each with one seek; it is unique, so a numbering that ever raced would fail (and the
+# writer run the intake again) rather than store two of one place. Deliveries stored before this
+# migration have no key: they were never ordered and are not now.
+MIGRATIONS.append(
+    (
+        2,
+        """
+        ALTER TABLE deliveries ADD COLUMN order_key TEXT;
+        ALTER TABLE deliveries ADD COLUMN order_seq INTEGER;
+        CREATE UNIQUE INDEX deliveries_order ON deliveries(order_key, order_seq) WHERE order_key IS NOT NULL;
+        """,
+    )
+)
+
 LATEST = max(version for version, _ in MIGRATIONS)
 
 _TRACKING = (

@@ -39,6 +39,26 @@ INSERT_DELIVERIES = (
     "unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::float8[], %s::float8[]) "
     "AS d(id, record_id, partner, route, mode, state, due_at, created_at)"
 )
+# An ordered delivery (an order_key) comes after every delivery of its key committed before it: its
+# order_seq is one more than the key's last. Not a sequence's nextval, which can commit in another
+# order than it was taken: each writer first takes a transaction-level advisory lock on every key it
+# writes (LOCK_ORDER_KEYS, held until its commit, taken in one order so that two writers never wait
+# for each other the wrong way round), then numbers in a statement of its own, whose snapshot sees
+# every commit of the key made before the lock was granted. Several deliveries of one key in one
+# statement (a group's intakes, in acceptance order: WITH ORDINALITY) take consecutive numbers.
+LOCK_ORDER_KEYS = (
+    "SELECT count(pg_advisory_xact_lock(h)) FROM "
+    "(SELECT DISTINCT hashtext(k) AS h FROM unnest(%s::text[]) AS k ORDER BY 1) AS keys"
+)
+INSERT_ORDERED_DELIVERIES = (
+    "INSERT INTO deliveries (id, record_id, partner, route, mode, state, attempts, due_at, created_at, "
+    "order_key, order_seq) "
+    "SELECT d.id, d.record_id, d.partner, d.route, d.mode, d.state, 0, d.due_at, d.created_at, d.order_key, "
+    "coalesce((SELECT max(o.order_seq) FROM deliveries o WHERE o.order_key=d.order_key), 0) "
+    "+ row_number() OVER (PARTITION BY d.order_key ORDER BY d.n) FROM "
+    "unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::float8[], %s::float8[], "
+    "%s::text[]) WITH ORDINALITY AS d(id, record_id, partner, route, mode, state, due_at, created_at, order_key, n)"
+)
 # an acknowledgement moves any delivery but a dead one
 ACKNOWLEDGE_DELIVERY = (
     "UPDATE deliveries SET state=%s, acknowledged_at=%s WHERE id=%s "
@@ -64,13 +84,66 @@ CHAIN_ROWS = (
 )
 
 # -- delivery --------------------------------------------------------------------------------
-# Rows another transaction is claiming are skipped, not waited for: workers in several processes
-# each take their own. The old due time comes back so that the jobs can be handed out oldest first.
-CLAIM = (
-    "WITH due AS (SELECT id, due_at FROM deliveries WHERE state IN ('pending','in_flight') AND due_at<=%s "
-    "ORDER BY due_at LIMIT %s FOR UPDATE SKIP LOCKED) "
-    "UPDATE deliveries d SET state='in_flight', attempts=d.attempts+1, due_at=%s, lease_id=%s "
-    "FROM due WHERE d.id=due.id RETURNING d.id, d.record_id, d.partner, d.attempts, due.due_at"
+# Claiming. Due: pending and due, or in flight with its lease run out. An ordered delivery (an
+# order_key) is held back while a delivery of its key accepted before it (smaller order_seq, an
+# "elder") is still waiting (pending: a retry waiting out its back-off, or in flight), so one key
+# never has two out at once and never one before its elders; a dead or finished elder holds
+# nothing back. An unordered delivery's key is NULL, which equals nothing: it has no elders.
+#
+# As on SQLite (sqlite_sql.py says more), the claim walks the due pending deliveries oldest due
+# first (PENDING_DUE, a server-side cursor read in chunks until it has enough, or has walked
+# CLAIM_WALK_ROWS), takes those not held back, parks the held-back ones it walked past (PARK), and
+# takes expired leases nothing holds back (EXPIRED_DUE); an elder's end wakes the next of its key
+# (WAKE_NEXT). What is PostgreSQL's: several processes claim at once.
+# - Rows are locked as walked, FOR UPDATE SKIP LOCKED: rows another claim (or an outcome) holds are
+#   skipped, never waited for; a row changed since the walk's snapshot is re-read and taken only if
+#   it is still due (so two claims never lease one delivery).
+# - The elder check reads committed state. An elder another process is claiming right now is still
+#   pending to it, so its later ones are held back; one leased (committed) is in flight. So a key's
+#   next delivery is never handed out while its elder is out, by this process or any other. A key's
+#   deliveries not held back are at most one (its eldest still waiting), so one claim never takes
+#   two of one key either.
+# - PARK runs as a statement of its own, with a fresh snapshot, on the rows the walk locked, and
+#   parks only those still held back then: an elder that ended after the walk's snapshot parks
+#   nothing. An outcome whose WAKE_NEXT meets a row a claim has locked waits for that claim's commit
+#   and then wakes it (due_at is compared again on the row it finally updates).
+NO_JIT = "SET LOCAL jit = off"
+_WAITING_ELDERS = (
+    "FROM deliveries elder WHERE elder.order_key=d.order_key AND elder.order_seq<d.order_seq "
+    "AND elder.state IN ('pending','in_flight')"
+)
+PENDING_DUE = (
+    f"SELECT d.id, d.due_at, (SELECT max(elder.due_at) {_WAITING_ELDERS}) AS held_until "
+    "FROM deliveries d WHERE d.state='pending' AND d.due_at<=%s ORDER BY d.due_at FOR UPDATE OF d SKIP LOCKED"
+)
+EXPIRED_DUE = (
+    f"SELECT d.id, d.due_at FROM deliveries d WHERE d.state='in_flight' AND d.due_at<=%s "
+    f"AND NOT EXISTS (SELECT 1 {_WAITING_ELDERS}) ORDER BY d.due_at LIMIT %s FOR UPDATE OF d SKIP LOCKED"
+)
+LEASE = (
+    "UPDATE deliveries SET state='in_flight', attempts=attempts+1, due_at=%s, lease_id=%s "
+    "WHERE id = ANY(%s) RETURNING id, record_id, partner, attempts, order_key, order_seq"
+)
+# (now, ids): each parked until its waiting elders' latest due time, no earlier than now
+PARK = (
+    f"UPDATE deliveries d SET due_at=greatest(%s, (SELECT max(elder.due_at) {_WAITING_ELDERS})) "
+    f"WHERE d.id = ANY(%s) AND d.state='pending' AND EXISTS (SELECT 1 {_WAITING_ELDERS})"
+)
+# the next delivery of a finished (delivered, dead or acknowledged) delivery's key, if parked, is due at once;
+# its id comes back whenever there is one still pending (parked or not: it may go now), so that the
+# transaction wakes the other processes' idle workers (NOTIFY)
+WAKE_NEXT = (
+    "WITH later AS (SELECT later.id FROM deliveries done JOIN deliveries later "
+    "ON later.order_key=done.order_key AND later.order_seq>done.order_seq "
+    "WHERE done.id=%(delivery_id)s AND later.state='pending' ORDER BY later.order_seq LIMIT 1), "
+    "woken AS (UPDATE deliveries SET due_at=%(at)s WHERE id=(SELECT id FROM later) "
+    "AND state='pending' AND due_at>%(at)s) "
+    "SELECT id FROM later"
+)
+# the dead elders each of the claimed deliveries (ids) goes out before, oldest first
+DEAD_ELDERS = (
+    "SELECT c.id, elder.id FROM deliveries c JOIN deliveries elder ON elder.order_key=c.order_key "
+    "AND elder.order_seq<c.order_seq AND elder.state='dead' WHERE c.id = ANY(%s) ORDER BY c.id, elder.order_seq"
 )
 CLAIMED_BODIES = (
     "SELECT id, message_id, sender, type, body_codec, body, kek_id, data_key, received_at "
@@ -180,12 +253,17 @@ FIND_FOR_PARTNER = (
 FIND_ALL = "SELECT id, message_id, type, sender, received_at FROM messages WHERE nhs_index = %s ORDER BY received_at"
 # a reply is a message the partner sent with in_reply_to naming the delivered message; the first
 # that is not an Acknowledgement is its answer (for a council: the first appointment)
+# delivered at: the recorded delivery, else the partner's acknowledgement (a pull partner may acknowledge a
+# message by an Acknowledgement before, or instead of, taking it from its inbox). {answer} is REPLY_ANY_ANSWER
+# or REPLY_ANSWER_OF_TYPES (its one parameter: the types, as an array).
 REPLY_TIMES = (
-    "SELECT d.partner, m.type, d.delivered_at, "
+    "SELECT d.partner, m.type, coalesce(d.delivered_at, d.acknowledged_at), "
     "(SELECT min(r.received_at) FROM messages r WHERE r.sender=d.partner AND r.in_reply_to=m.message_id "
     " AND r.type='Acknowledgement'), "
     "(SELECT min(r.received_at) FROM messages r WHERE r.sender=d.partner AND r.in_reply_to=m.message_id "
-    " AND r.type<>'Acknowledgement') "
+    " AND {answer}) "
     "FROM deliveries d JOIN messages m ON m.id=d.record_id "
-    "WHERE d.delivered_at IS NOT NULL AND m.type<>'Acknowledgement'"
+    "WHERE coalesce(d.delivered_at, d.acknowledged_at) IS NOT NULL AND m.type<>'Acknowledgement'"
 )
+REPLY_ANY_ANSWER = "r.type<>'Acknowledgement'"
+REPLY_ANSWER_OF_TYPES = "r.type = ANY(%s::text[])"
