@@ -119,8 +119,6 @@ def write_config(
     if make_keys and not (directory / "keys" / "keyring.json").exists():
         passphrase = os.environ.setdefault(passphrase_env, secrets.token_urlsafe(24))
         FileKeyRing.create(directory / "keys", passphrase)
-    if "url" in (settings or {}).get("store", {}):  # another store (PostgreSQL) instead of the file
-        del base["store"]["path"]
     for table, values in (settings or {}).items():
         if table == "store" and {"url", "path", "backend"} & set(values):
             del base["store"]["url"]  # the caller names the store itself (perhaps in the older form)
