@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import psycopg
@@ -97,8 +97,6 @@ def own_cluster(tmp_path: Path) -> Iterator[Cluster]:
         yield cluster
     finally:
         if cluster.running():
-            try:
+            with suppress(subprocess.SubprocessError):
                 cluster.stop("immediate")
-            except subprocess.SubprocessError:
-                pass
         shutil.rmtree(directory, ignore_errors=True)

@@ -47,9 +47,9 @@ def workers(world: HubWorld, count: int) -> Iterator[list[subprocess.Popen[bytes
     started: list[subprocess.Popen[bytes]] = []
     try:
         for n in range(count):
+            command = [sys.executable, "-m", "hub", "worker", "--config", str(world.config_dir)]
             with (world.config_dir / f"worker-{n}.log").open("ab") as log:
-                started.append(subprocess.Popen([sys.executable, "-m", "hub", "worker", "--config",
-                                                 str(world.config_dir)], stdout=log, stderr=subprocess.STDOUT))  # fmt: skip
+                started.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT))
         yield started
     finally:
         for process in started:
