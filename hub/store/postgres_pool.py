@@ -39,7 +39,7 @@ LOG_EVERY_SECONDS = 5.0
 
 
 class Reachability:
-    """What the pools' last attempt to connect found: ``failure`` is None after a success, else when it failed."""
+    """What the pools' last attempt to connect found: ``failed_at`` is None after a success, else when it failed."""
 
     def __init__(self) -> None:
         self.failed_at: float | None = None
