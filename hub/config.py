@@ -53,6 +53,8 @@ class Settings:
     max_body_bytes: int = 1_048_576
     max_batch_lines: int = 10_000
     store_url: str = "sqlite:///var/hub.db"
+    store_pool_size: int = 10
+    store_pool_timeout_seconds: float = 5.0
     state_dir: Path = Path("var")
     metrics_dir: Path = Path("var/metrics")
     delivery_concurrency: int = 64
@@ -163,6 +165,8 @@ def load_settings(config_dir: Path, vocabulary: Vocabulary | None = None) -> Set
         max_body_bytes=server.positive("max_body_bytes", int, 1_048_576),
         max_batch_lines=server.positive("max_batch_lines", int, 10_000),
         store_url=store_url,
+        store_pool_size=store.positive("pool_size", int, 10),
+        store_pool_timeout_seconds=store.positive("pool_timeout_seconds", float, 5.0),
         state_dir=state_dir,
         # one directory per hub and machine, where every hub process writes its metrics (hub/metrics/)
         metrics_dir=(config_dir / metrics_dir).resolve() if metrics_dir is not None else state_dir / "metrics",

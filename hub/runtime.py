@@ -28,7 +28,7 @@ from hub.services.delivery import DeliveryWorker
 from hub.services.hub_data import HubData
 from hub.services.intake import IntakeService
 from hub.store import open_store
-from hub.store.ports import Store
+from hub.store.ports import Store, StoreOptions
 
 log = logging.getLogger("hub")
 
@@ -103,7 +103,9 @@ def build_hub(
         fingerprinter=fingerprint_of,
     )
     _check_partner_plugins(config, plugins)
-    store = open_store(config.settings.store_url, CodecRegistry(AesGcmCodec(keys)))
+    settings = config.settings
+    options = StoreOptions(settings.store_pool_size, settings.store_pool_timeout_seconds)
+    store = open_store(settings.store_url, CodecRegistry(AesGcmCodec(keys)), options=options)
     upgraded = store.complete_upgrades(fingerprint_of, router.index_for)
     if upgraded:
         log.info("store upgrade: %d fingerprints re-keyed or recipients' search entries written", upgraded)

@@ -2,7 +2,9 @@
 
 ``install_error_handling`` makes the hub's own errors (``HubError``), the framework's (unknown path, method not
 allowed, a malformed parameter) and unexpected exceptions into ``application/problem+json`` and records each on
-the audit log: ``request_refused`` for a 4xx, ``request_failed`` for a 500. A 500 carries an incident id that
+the audit log: ``request_refused`` for a 4xx, ``request_failed`` for a 500, except a 503 for a store that
+cannot be reached (``StoreUnavailable``), since the audit log is in that store: the store's own log lines say
+what failed, and the answer carries ``Retry-After``. A 500 carries an incident id that
 is also in the hub's log, tells the caller an operator can see it, and does not ask the caller to send the same
 request again (it would most likely fail the same way). The connection is kept open after a 500.
 """
@@ -23,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.api.problem import error_response, problem_response
 from hub.plugin_api.events import HubEvent
-from hub.plugin_api.problems import HubError, Problem
+from hub.plugin_api.problems import HubError, Problem, StoreUnavailable
 from hub.store.ports import Store
 
 log = logging.getLogger("hub.api")
@@ -57,6 +59,17 @@ async def audit_error(store: Store, scope: Scope, status: int, **detail: Any) ->
         await store.audit_async([event])
     except Exception:
         log.exception("could not audit a %s answer", status)
+
+
+async def answer_error(store: Store, scope: Scope, error: HubError) -> Response:
+    """The problem response for ``error``, recorded on the audit log first (``audit_error``).
+
+    A ``StoreUnavailable`` is not recorded: the audit log is in the store that is failing, and trying would
+    only make the sender wait for the same failure twice.
+    """
+    if not isinstance(error, StoreUnavailable):
+        await audit_error(store, scope, error.status)
+    return error_response(error)
 
 
 class ServerErrorGuard:
@@ -112,8 +125,7 @@ def install_error_handling(app: FastAPI, store: Store) -> None:
 
     @app.exception_handler(HubError)
     async def hub_error(request: Request, exc: HubError) -> Response:
-        await audit_error(store, request.scope, exc.status)
-        return error_response(exc)
+        return await answer_error(store, request.scope, exc)
 
     @app.exception_handler(RequestValidationError)
     async def request_error(request: Request, exc: RequestValidationError) -> Response:

@@ -5,7 +5,8 @@ response objects) cost more of the one core than the intake itself (docs/perform
 that one method and path and does what the route in ``hub.api.routers.messages`` does, in the same order and with
 the same answers: authenticate (401), partners only (403), read the body within ``server.max_body_bytes`` (413),
 then ``accept_one`` (Idempotency-Key, parse, exactly one message, validate, commit) and a 202 after the commit.
-A ``HubError`` is put on the audit log and answered as problem+json exactly as the app's own handler does;
+A ``HubError`` is put on the audit log and answered as problem+json exactly as the app's own handler does
+(``answer_error``; a store that cannot be reached is a 503 with ``Retry-After``);
 anything else goes up to ``ServerErrorGuard`` (an audited 500), which wraps this middleware. Every other request
 goes on to FastAPI, which also keeps describing this one in the OpenAPI document.
 """
@@ -17,8 +18,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hub.api.deps import SEND_ONLY, read_body
-from hub.api.errors import audit_error
-from hub.api.problem import error_response
+from hub.api.errors import answer_error
 from hub.api.routers.messages import accept_one
 from hub.api.security import authenticate
 from hub.plugin_api.problems import Forbidden, HubError
@@ -49,9 +49,8 @@ class MessageIntake:
             headers = request.headers
             accepted = await accept_one(hub, caller, body, headers.get("content-type", ""),
                                         headers.get("idempotency-key"))  # fmt: skip
-        except HubError as exc:
-            await audit_error(hub.store, scope, exc.status)
-            await error_response(exc)(scope, receive, send)
+        except HubError as exc:  # a StoreUnavailable too: 503 with Retry-After, never a 500
+            await (await answer_error(hub.store, scope, exc))(scope, receive, send)
             return
         answer = orjson.dumps(accepted.as_dict())
         await send({"type": "http.response.start", "status": 202,

@@ -26,8 +26,12 @@ STATUS_DESCRIPTIONS = {
     415: "No loaded adapter reads this Content-Type",
     422: "The message or a parameter breaks a schema or a rule; every problem is listed",
     500: "The hub failed; an operator can see the incident in the hub's log",
-    503: "The hub cannot take messages now",
+    503: "The hub's store cannot be reached now (or is busy): send the request again after Retry-After seconds",
 }
+
+
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before sending the request again",
+                               "schema": {"type": "integer", "minimum": 1}}}  # fmt: skip
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -35,13 +39,14 @@ def _ref(name: str) -> dict[str, str]:
 
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """The ``responses`` entries for error statuses, each a problem document (500 is always included)."""
+    """The ``responses`` entries for error statuses, each a problem document (500 and 503 always included)."""
     return {
         status: {
             "description": STATUS_DESCRIPTIONS[status],
             "content": {"application/problem+json": {"schema": _ref("Problem")}},
+            **({"headers": RETRY_AFTER} if status == 503 else {}),
         }
-        for status in sorted({*statuses, 500})
+        for status in sorted({*statuses, 500, 503})
     }
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-from hub.plugin_api.problems import HubError, Problem
+from hub.plugin_api.problems import HubError, Problem, StoreUnavailable
 
 PROBLEM_TYPE_BASE = "urn:partner-hub:problem:"
 _SLUGS = {
@@ -47,6 +47,14 @@ def problem_response(
 
 
 def error_response(error: HubError) -> Response:
-    """The problem response for a ``HubError``."""
+    """The problem response for a ``HubError``.
+
+    A 401 says how to authenticate (``WWW-Authenticate``); a ``StoreUnavailable`` says when to come back
+    (``Retry-After``, and ``retry_after_seconds`` in the body).
+    """
     headers = {"WWW-Authenticate": 'Bearer realm="hub"'} if error.status == 401 else None
-    return problem_response(error.status, error.title, error.detail, error.problems, headers, **error.extra)
+    extra = error.extra
+    if isinstance(error, StoreUnavailable):
+        headers = {"Retry-After": str(error.retry_after_seconds)}
+        extra = {**extra, "retry_after_seconds": error.retry_after_seconds}
+    return problem_response(error.status, error.title, error.detail, error.problems, headers, **extra)

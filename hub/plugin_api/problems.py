@@ -96,6 +96,29 @@ class PayloadTooLarge(HubError):
     title = "Payload too large"
 
 
+class StoreUnavailable(HubError):
+    """The store cannot be used now (its database is unreachable, or no connection came free in time).
+
+    Raised by a store backend for a fault that passes: nothing of the operation was done (or, when a
+    connection failed as it committed, it may have been; a message sent again with the same id is then
+    answered as a duplicate). The faces answer 503 with ``Retry-After: retry_after_seconds``; a
+    listener answers its own "resend later". ``reason`` says which fault in words safe to show anyone
+    (no host, user or password): it is what ``/readyz`` reports.
+    """
+
+    status = 503
+    title = "Service unavailable"
+
+    def __init__(self, reason: str, retry_after_seconds: int = 5) -> None:
+        super().__init__(
+            f"The hub cannot store or read messages now ({reason}). Send the request again after "
+            f"{retry_after_seconds} seconds: a message sent again with the same message id or "
+            "Idempotency-Key is never stored twice."
+        )
+        self.reason = reason
+        self.retry_after_seconds = retry_after_seconds
+
+
 class ConfigError(Exception):
     """A configuration file is wrong; the message names the file and the key."""
 

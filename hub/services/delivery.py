@@ -20,6 +20,13 @@ the decision, never loses it. What in an answer could not be used becomes a
 ``warning`` event; it never fails a delivery the partner took. So does each of
 the adapter's ``Rendered.notes`` (what the render changed to fit the partner's
 format), recorded with the attempt the partner took.
+
+When the store cannot be reached (``StoreUnavailable``) the worker keeps going: it says so once, tries
+its claim again every poll interval, and says when claims work again; outcomes it could not record are
+kept (their leases with them) and recorded when the store is back, unless the worker is stopping. A
+lease that ran out meanwhile makes its delivery due again elsewhere: that delivery may reach its partner
+twice, with the same Idempotency-Key (at-least-once), and the outcome recorded under the lost lease is
+dropped as always.
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ import orjson
 from hub.outbound import OutboundTransports, render_outbound
 from hub.outcomes import HUB, failure_of
 from hub.plugin_api.partner import PartnerReply
-from hub.plugin_api.problems import Conflict, HubError
+from hub.plugin_api.problems import Conflict, HubError, StoreUnavailable
 from hub.plugin_api.records import DeliveryOutcome, RenderError
 from hub.replies import acknowledgement_for, checked_receipt
 from hub.retry import next_delay, should_dead_letter
@@ -92,6 +99,7 @@ class DeliveryWorker:
         self._outcomes: list[tuple[Outcome, DeliveryJob, str, str | None]] = []
         self._have_outcomes = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._store_down = False  # the last claim found the store unavailable
 
     def wake(self) -> None:
         """Ask the worker to look for due deliveries now (thread-safe; after the worker ended, nothing)."""
@@ -123,8 +131,17 @@ class DeliveryWorker:
                     self._wake.clear()
                     try:
                         jobs = await self.store.claim(capacity, time.time(), self.settings.lease_seconds)
+                    except StoreUnavailable as exc:
+                        if not self._store_down:
+                            log.warning("could not claim deliveries: %s; trying again every %g s", exc.reason,
+                                        self.settings.poll_interval_seconds)  # fmt: skip
+                        self._store_down = True
                     except Exception:
                         log.exception("could not claim deliveries; retrying shortly")
+                    else:
+                        if self._store_down:
+                            log.warning("the store answers again: claiming deliveries")
+                        self._store_down = False
                     for job in jobs:
                         self._leased[job.delivery_id] = job
                         task = asyncio.create_task(self._deliver(job))
@@ -167,6 +184,10 @@ class DeliveryWorker:
                 continue
             try:
                 kept = await self.store.extend_leases(held, time.time() + lease)
+            except StoreUnavailable as exc:
+                log.warning("could not extend %d leases (%s); they may run out and be claimed again", len(held),
+                            exc.reason)  # fmt: skip
+                continue
             except Exception:
                 log.exception("could not extend %d leases; they may run out and be claimed again", len(held))
                 continue
@@ -247,6 +268,11 @@ class DeliveryWorker:
         self.metrics.inc("hub_partner_replies_total", partner=job.partner, status=reply.status)
         return []
 
+    def _release(self, batch: list[tuple[Outcome, DeliveryJob, str, str | None]]) -> None:
+        """Stop extending the leases of ``batch``'s deliveries: their outcomes are recorded or given up."""
+        for item in batch:
+            self._leased.pop(item[1].delivery_id, None)
+
     async def _record_outcomes(self, stop: asyncio.Event) -> None:
         """Commit buffered outcomes in groups until stopped and the buffer is empty."""
         while not (stop.is_set() and not self._outcomes and not self._inflight):
@@ -261,13 +287,23 @@ class DeliveryWorker:
             batch, self._outcomes = self._outcomes, []
             try:
                 events = await self.store.record([item[0] for item in batch])
+            except StoreUnavailable as exc:
+                if not stop.is_set():  # keep them (and their leases) for when the store is back
+                    log.warning("could not record %d delivery outcomes (%s); trying again", len(batch), exc.reason)
+                    self._outcomes[:0] = batch
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=self.settings.poll_interval_seconds)
+                    continue
+                log.warning("stopping with %d delivery outcomes unrecorded (%s); their leases will expire and they "
+                            "will be sent again", len(batch), exc.reason)  # fmt: skip
+                self._release(batch)
+                continue
             except Exception:
                 log.exception("could not record %d delivery outcomes; their leases will expire and they will be "
                               "retried", len(batch))  # fmt: skip
+                self._release(batch)
                 continue
-            finally:
-                for item in batch:
-                    self._leased.pop(item[1].delivery_id, None)
+            self._release(batch)
             for record, job, result, error in batch:
                 self.metrics.inc("hub_deliveries_total", partner=job.partner, result=result)
                 if record.state == "delivered":

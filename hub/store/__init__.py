@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 
 from hub.bodies import CodecRegistry
-from hub.store.ports import AuditLog, DeliveryQueue, KeyMaintenance, Lifecycle, ReadModel, Store
+from hub.store.ports import AuditLog, DeliveryQueue, KeyMaintenance, Lifecycle, ReadModel, Store, StoreOptions
 from hub.store.records import (
     AcceptResult,
     DeliveryJob,
@@ -39,21 +39,24 @@ __all__ = [
     "ReadModel",
     "ReplyTarget",
     "Store",
+    "StoreOptions",
     "open_store",
 ]
 
 
-def open_store(url: str, codecs: CodecRegistry | None = None, *, setting: str = SETTING) -> Store:
+def open_store(
+    url: str, codecs: CodecRegistry | None = None, *, setting: str = SETTING, options: StoreOptions | None = None
+) -> Store:
     """Open the store ``url`` names (``Settings.store_url``), migrated and ready.
 
     The scheme picks the backend (``sqlite:///path`` now); an unknown one is a
     ``ConfigError`` naming ``setting``. Without ``codecs`` the store can do
     everything but read or write a body (which needs the keys): maintenance
-    commands open it that way.
+    commands open it that way. ``options`` size a backend's connection pool.
     """
     from hub.bodies import NoKeysCodec
 
     module, _, function = BACKENDS[scheme_of(url, setting)].partition(":")
     opener = getattr(importlib.import_module(module), function)
-    store: Store = opener(url, codecs or CodecRegistry(NoKeysCodec()))
+    store: Store = opener(url, codecs or CodecRegistry(NoKeysCodec()), options or StoreOptions())
     return store

@@ -25,17 +25,34 @@ Promises every implementation keeps:
   were accepted (``DeliveryQueue.claim`` says exactly what holds them back).
 - Bodies are written and read only through the store's ``CodecRegistry``.
 - Every state change writes its events to the hash-chained audit log in the same transaction.
+- A fault that passes (the database cannot be reached, a connection is lost, no connection comes
+  free within ``StoreOptions.pool_timeout_seconds``) is raised as
+  ``hub.plugin_api.problems.StoreUnavailable``, never as the driver's own error and never after an
+  unbounded wait; the faces answer it 503 with ``Retry-After``.
 """
 
 from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from typing import Any
 
 from hub.plugin_api.events import HubEvent
 from hub.store.audit_chain import ChainReport
 from hub.store.records import AcceptResult, DeliveryJob, Intake, Outcome, ReplyTarget
+
+
+@dataclass(frozen=True)
+class StoreOptions:
+    """How a backend that keeps a pool of connections sizes it (``[store]`` in ``hub.toml``).
+
+    ``pool_size``: read connections per process, at most; ``pool_timeout_seconds``: the longest a
+    caller waits for one (then ``StoreUnavailable``). A backend without a pool ignores them.
+    """
+
+    pool_size: int = 10
+    pool_timeout_seconds: float = 5.0
 
 
 class DeliveryQueue(abc.ABC):

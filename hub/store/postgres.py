@@ -6,8 +6,10 @@ migrations under an advisory lock (``postgres_schema``), then:
 
 - writes go through one writer thread per process that groups jobs into one transaction with a
   savepoint each (``postgres_writer``), so a burst of messages costs one commit, not one each;
-- reads take a connection from a pool (``psycopg_pool``, at most ``POOL_MAX`` per process); the writer
-  has a connection of its own (a pool of one, so that a broken connection is replaced);
+- reads take a connection from a pool (``psycopg_pool``, at most ``[store] pool_size`` per process, each
+  wait at most ``pool_timeout_seconds``); the writer has a connection of its own (a pool of one, so that a
+  broken connection is replaced); a fault of the database or the pools is ``StoreUnavailable``
+  (``postgres_pool``), never a hang or a bare driver error;
 - claims lock the rows they lease with ``FOR UPDATE SKIP LOCKED``, so workers in several processes
   never take the same delivery while its lease lives; a lease that runs out makes it due again,
   and ``extend_leases`` is the worker's heartbeat; outcomes count only under their lease;
@@ -28,7 +30,6 @@ from typing import Any
 import orjson
 import psycopg
 from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
 
 from hub.bodies import BodyUnreadable, CodecRegistry, StoredBody
 from hub.plugin_api.events import HubEvent
@@ -36,9 +37,10 @@ from hub.plugin_api.problems import Conflict, Problem, read_each
 from hub.store import postgres_sql as sql
 from hub.store import views
 from hub.store.audit_chain import ChainReport, verify
-from hub.store.ports import Store
-from hub.store.postgres_connect import CONNECT_TIMEOUT_SECONDS, connect, unreachable
+from hub.store.ports import Store, StoreOptions
+from hub.store.postgres_connect import connect, unreachable
 from hub.store.postgres_notify import DueWatcher
+from hub.store.postgres_pool import PING_WAIT_SECONDS, Pools
 from hub.store.postgres_schema import migrate
 from hub.store.postgres_writer import Keys, PostgresWriter, Tx
 from hub.store.records import (
@@ -52,20 +54,8 @@ from hub.store.records import (
 )
 
 POSTGRESQL = "postgresql"
-POOL_MAX = 10
-#: how long a caller waits for a pooled connection before ``PoolTimeout`` (never forever)
-POOL_WAIT_SECONDS = 10.0
-#: how long ``ping`` (``/readyz``) waits for a connection: an outage shows within this
-PING_WAIT_SECONDS = 2.0
 CLAIM_WALK_ROWS = 2_000
 """The most due deliveries one claim looks at (see ``_claimable``)."""
-
-
-def _pool(url: str, name: str, size: int) -> ConnectionPool[Any]:
-    """An open pool of up to ``size`` autocommit connections; a caller waits ``POOL_WAIT_SECONDS`` at most."""
-    options = {"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECONDS}
-    return ConnectionPool(url, min_size=1, max_size=size, timeout=POOL_WAIT_SECONDS, open=True, name=name,
-                          kwargs=options)  # fmt: skip
 
 
 def _claimable(conn: psycopg.Connection[Any], limit: int, now: float) -> dict[str, float]:
@@ -124,7 +114,7 @@ def _overtaking_warnings(conn: psycopg.Connection[Any], claimed: list[Any], now:
 class PostgresStore(Store):
     """``Store`` on a PostgreSQL database (see the module docstring)."""
 
-    def __init__(self, url: str, codecs: CodecRegistry) -> None:
+    def __init__(self, url: str, codecs: CodecRegistry, options: StoreOptions | None = None) -> None:
         self.url = url
         self.codecs = codecs
         with connect(url) as setup:
@@ -132,16 +122,15 @@ class PostgresStore(Store):
                 migrate(setup)
             except psycopg.Error as exc:
                 raise unreachable(url, exc) from None
-        self._pool = _pool(url, "hub-store-read", POOL_MAX)
-        # the writer's own connection, in a pool of one so that a broken one is replaced: readers never starve it
-        self._write_pool = _pool(url, "hub-store-write", 1)
-        self._writer = PostgresWriter(self._write_pool)
+        self._pools = Pools(url, options or StoreOptions())
+        self._connection = self._pools.reading
+        self._writer = PostgresWriter(self._pools.write, self._pools.unavailable)
         self._watcher = DueWatcher(url)
         self._closed = False
 
     # -- connections -------------------------------------------------------------------------
     def _rows(self, statement: str, args: Any = (), mapping: bool = False) -> list[Any]:
-        with self._pool.connection() as conn:
+        with self._connection() as conn:
             cursor = conn.cursor(row_factory=dict_row) if mapping else conn.cursor()
             rows: list[Any] = cursor.execute(statement, args).fetchall()
             return rows
@@ -157,8 +146,7 @@ class PostgresStore(Store):
         self._closed = True
         self._writer.close()
         self._watcher.close()
-        self._write_pool.close()
-        self._pool.close()
+        self._pools.close()
 
     def compact(self) -> bool:
         """VACUUM the tables shredding and delivery rewrite (never blocks the hub); always True.
@@ -172,10 +160,13 @@ class PostgresStore(Store):
         return True
 
     def ping(self) -> None:
-        """Raise unless the writer runs and the database answers a query."""
+        """Raise unless the writer runs and the database answers a query (``StoreUnavailable`` if it does not).
+
+        Waits ``PING_WAIT_SECONDS`` at most (less if ``pool_timeout_seconds`` is shorter) for a connection.
+        """
         if self._closed or not self._writer.alive:
             raise RuntimeError("the store is closed or its writer thread has stopped")
-        with self._pool.connection(timeout=PING_WAIT_SECONDS) as conn:
+        with self._connection(min(PING_WAIT_SECONDS, self._pools.options.pool_timeout_seconds)) as conn:
             conn.execute("SELECT 1")
 
     def watch(self, callback: Callable[[], None]) -> None:
@@ -404,7 +395,7 @@ class PostgresStore(Store):
 
     def verify_audit(self) -> ChainReport:
         """Walk the audit chain in ``seq`` order and report the first broken link."""
-        with self._pool.connection() as conn, conn.transaction(), conn.cursor(name="hub-audit-verify") as cursor:
+        with self._connection() as conn, conn.transaction(), conn.cursor(name="hub-audit-verify") as cursor:
             cursor.itersize = 5000
             cursor.execute(sql.CHAIN_ROWS)
             return verify((r[0], r[1], r[2], tuple(r[3:])) for r in cursor)
@@ -521,7 +512,7 @@ class PostgresStore(Store):
 
     def message_view(self, record_id: str) -> dict[str, Any] | None:
         """State, deliveries, derived messages and timeline of one message (``views.message_view``)."""
-        with self._pool.connection() as conn:
+        with self._connection() as conn:
             cursor = conn.cursor(row_factory=dict_row)
             m = cursor.execute(sql.MESSAGE, (record_id,)).fetchone()
             if m is None:
@@ -546,7 +537,7 @@ class PostgresStore(Store):
             args += [partner, partner]
         statement += sql.LIST_ORDER
         args.append(limit)
-        with self._pool.connection() as conn:
+        with self._connection() as conn:
             cursor = conn.cursor(row_factory=dict_row)
             out = []
             for r in cursor.execute(statement, args).fetchall():
@@ -590,9 +581,10 @@ class PostgresStore(Store):
 
     def counts(self) -> dict[str, int]:
         """Deliveries by state, and the number of messages."""
-        with self._pool.connection() as conn:
+        with self._connection() as conn:
             out = {f"deliveries_{state}": n for state, n in conn.execute(sql.COUNT_DELIVERIES)}
-            out["messages"] = conn.execute(sql.COUNT_MESSAGES).fetchone()[0]
+            row = conn.execute(sql.COUNT_MESSAGES).fetchone()
+            out["messages"] = row[0] if row else 0
         return out
 
     def reply_times(
@@ -605,6 +597,6 @@ class PostgresStore(Store):
         return [tuple(r) for r in self._rows(statement, (sorted(answer_types),))]
 
 
-def open_postgres(url: str, codecs: CodecRegistry) -> PostgresStore:
-    """The PostgreSQL store a ``postgresql://`` URL names, migrated and ready."""
-    return PostgresStore(url, codecs)
+def open_postgres(url: str, codecs: CodecRegistry, options: StoreOptions | None = None) -> PostgresStore:
+    """The PostgreSQL store a ``postgresql://`` URL names, migrated and ready, with ``options``' pool size and wait."""
+    return PostgresStore(url, codecs, options)

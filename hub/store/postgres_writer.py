@@ -22,7 +22,10 @@ What is PostgreSQL's here:
   process's commit and answers as a duplicate.
 - The connection comes from the store's pool for each transaction, so a connection broken by
   a database restart is replaced on the next one; a transaction that failed to commit fails
-  every job in it (nothing in it is durable) and its callers see the error.
+  every job in it (nothing in it is durable) and its callers see the error, as ``unavailable``
+  makes it (``StoreUnavailable``) for a fault of the database or the pool. When no connection came
+  within the pool's wait, the jobs queued meanwhile fail with the group: each caller waits for a
+  connection at most once, however long the outage.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from typing import Any, TypeVar
 
 import psycopg
 from psycopg import errors
+from psycopg_pool import PoolTimeout
 
 from hub.plugin_api.events import HubEvent
 from hub.store import postgres_sql as sql
@@ -131,8 +135,11 @@ Item = tuple[Job, "Future[Any]", Keys | None]
 class PostgresWriter:
     """Runs write jobs in grouped transactions on connections from ``pool`` (see the module docstring)."""
 
-    def __init__(self, pool: Any, max_batch: int = 512) -> None:
+    def __init__(
+        self, pool: Any, unavailable: Callable[[BaseException], BaseException] = lambda exc: exc, max_batch: int = 512
+    ) -> None:
         self._pool = pool
+        self._unavailable = unavailable
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._max_batch = max_batch
         self._thread = threading.Thread(target=self._run, name="hub-store-writer", daemon=True)
@@ -207,15 +214,35 @@ class PostgresWriter:
                 results = self._transaction(batch, careful=True)
         except BaseException as exc:  # the transaction did not commit: nothing in the batch is durable
             log.error("store commit failed for a group of %d jobs: %s", len(batch), type(exc).__name__)
+            failure = self._unavailable(exc) if isinstance(exc, psycopg.OperationalError) else exc
+            if isinstance(exc, PoolTimeout):  # those queued while we waited would only wait as long again
+                batch += self._take_queued()
             for _job, future, _keys in batch:
                 if not future.done():
-                    future.set_exception(exc)
+                    future.set_exception(failure)
             return
         for future, value, error in results:
             if error is not None:
                 future.set_exception(error)
             else:
                 future.set_result(value)
+
+    def _take_queued(self) -> list[Item]:
+        """Every job queued now, taken off the queue (a stop request stays queued, behind them)."""
+        taken: list[Item] = []
+        stop = False
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is _STOP:
+                stop = True
+            elif item[1].set_running_or_notify_cancel():
+                taken.append(item)
+        if stop:
+            self._queue.put(_STOP)
+        return taken
 
     def _transaction(self, batch: list[Item], careful: bool) -> list[tuple[Future[Any], Any, BaseException | None]]:
         """Run the batch in one transaction and commit it; each job's (future, value, error).

@@ -32,7 +32,7 @@ from hub.store import sqlite_sql as sql
 from hub.store import views
 from hub.store.audit_chain import ChainReport, chain, verify
 from hub.store.group_commit import GroupCommitter
-from hub.store.ports import Store
+from hub.store.ports import Store, StoreOptions
 from hub.store.records import (
     OVERTAKING_WARNING,
     AcceptResult,
@@ -644,6 +644,6 @@ class SQLiteStore(Store):
         return [tuple(r) for r in self._reader().execute(sql.REPLY_TIMES.format(answer=answer), types)]
 
 
-def open_sqlite(url: str, codecs: CodecRegistry) -> SQLiteStore:
-    """The SQLite store a ``sqlite:///`` URL names (made absolute by the configuration)."""
+def open_sqlite(url: str, codecs: CodecRegistry, options: StoreOptions | None = None) -> SQLiteStore:
+    """The SQLite store a ``sqlite:///`` URL names (made absolute by the configuration); ``options`` are unused."""
     return SQLiteStore(sqlite_path(url), codecs)

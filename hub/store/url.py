@@ -3,7 +3,7 @@
 ``sqlite:///relative/path.db`` (resolved against the config directory),
 ``sqlite:////absolute/path.db``, or ``postgresql://user@host:5432/dbname`` (a libpq URI).
 A backend registers its scheme in ``BACKENDS`` as ``module:function`` taking
-``(url, codecs)``. This module imports no backend, so the configuration can be
+``(url, codecs, options)`` (``ports.StoreOptions``). This module imports no backend, so the configuration can be
 checked without one.
 """
 

@@ -12,7 +12,14 @@ from starlette.responses import Response
 from hub.api import openapi as spec
 from hub.api.deps import OFF_LOOP_PARSE_BYTES, HubDep, SendingPartner, json_response, read_body
 from hub.api.errors import audit_error, internal_problem, new_incident
-from hub.plugin_api.problems import Forbidden, HubError, PayloadTooLarge, Problem, UnparseableInput
+from hub.plugin_api.problems import (
+    Forbidden,
+    HubError,
+    PayloadTooLarge,
+    Problem,
+    StoreUnavailable,
+    UnparseableInput,
+)
 from hub.plugin_api.records import Parsed, as_parsed
 
 log = logging.getLogger("hub.api")
@@ -24,7 +31,12 @@ def is_blank(line: bytes) -> bool:
 
 
 async def post_batch(request: Request, caller: SendingPartner, hub: HubDep) -> Response:
-    """Commit each non-blank line as one message; one line's refusal or failure never hides the others'."""
+    """Commit each non-blank line as one message; one line's refusal or failure never hides the others'.
+
+    When the store cannot be reached for some lines (``StoreUnavailable``) and no line was taken, the whole
+    batch is answered 503 with ``Retry-After``, to be sent again whole; when some lines were taken, each of
+    the others says 503 and ``retry_after_seconds`` in its own result.
+    """
     settings, intake = hub.config.settings, hub.intake
     sender = hub.config.partners.get(caller.id)
     if sender is not None and sender.seals:
@@ -55,11 +67,17 @@ async def post_batch(request: Request, caller: SendingPartner, hub: HubDep) -> R
     # a big batch is parsed in the thread pool, so that the event loop keeps serving other requests meanwhile
     parsed_lines = await asyncio.to_thread(parse_lines) if len(body) > OFF_LOOP_PARSE_BYTES else parse_lines()
 
+    unavailable: list[StoreUnavailable] = []
+
     async def one(number: int, item: Parsed | Exception) -> dict[str, Any]:
         try:
             if isinstance(item, Exception):
                 raise item
             accepted = await intake.submit(item.message, sender_id=caller.id, warnings=item.warnings)
+        except StoreUnavailable as exc:
+            unavailable.append(exc)
+            return {"line": number, "status": exc.status, "title": exc.title, "detail": exc.detail, "errors": [],
+                    "retry_after_seconds": exc.retry_after_seconds}  # fmt: skip
         except HubError as exc:
             return {"line": number, "status": exc.status, "title": exc.title, "detail": exc.detail,
                     "errors": [p.as_dict() for p in exc.problems]}  # fmt: skip
@@ -73,6 +91,8 @@ async def post_batch(request: Request, caller: SendingPartner, hub: HubDep) -> R
     work = [one(number, item) for (number, _line), item in zip(numbered, parsed_lines, strict=True)]
     results = await asyncio.gather(*work)
     accepted_count = sum(1 for r in results if r["status"] == 202)
+    if unavailable and accepted_count == 0:  # nothing was taken: the whole batch is answered 503, to send again
+        raise unavailable[0]
     return json_response({"accepted": accepted_count, "rejected": len(results) - accepted_count, "results": results})
 
 

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
-from hl7_support import MllpClient, adt_a03, hl7_hub_factory, mllp_hub, segment
+from hl7_support import DISCHARGE_TO_TRUST_B, MllpClient, adt_a03, hl7_hub_factory, mllp_hub, segment
 from hub_nhs.hl7v2.framing import frame
 
 from hub.testing import HubWorld, free_port, stop_process, wait_until
+from hub.testing.world import Partner, build_world
 
 __all__ = ["hl7_hub_factory"]  # the fixture, imported so that pytest finds it here
 
@@ -241,3 +246,65 @@ def accepts_connections(port: int) -> bool:
     except OSError:
         return False
     return True
+
+
+@contextmanager
+def postgres_database() -> Iterator[tuple[str, Callable[[bool], None]]]:
+    """A fresh database on the test server (``HUB_TEST_POSTGRES_URL``) and a switch that cuts it off and back.
+
+    ``reachable(False)`` refuses new connections to it and ends those open (as a database that went away);
+    ``reachable(True)`` lets them in again. Skipped without a server, unless ``HUB_REQUIRE_SERVICES=1``.
+    """
+    psycopg = pytest.importorskip("psycopg")
+    server = os.environ.get("HUB_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    try:
+        admin = psycopg.connect(server, autocommit=True, connect_timeout=5)
+    except psycopg.Error as exc:
+        if os.environ.get("HUB_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"HUB_REQUIRE_SERVICES=1 but no PostgreSQL test server: {type(exc).__name__}")
+        pytest.skip(f"no PostgreSQL test server (set HUB_TEST_POSTGRES_URL): {type(exc).__name__}")
+    name = f"hubtest_pg_mllp_{uuid.uuid4().hex[:12]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+
+    def reachable(on: bool) -> None:
+        admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS {str(on).lower()}')
+        if not on:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+
+    try:
+        yield server.partition("?")[0].rpartition("/")[0] + f"/{name}", reachable
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def test_a_store_that_cannot_be_reached_is_answered_ar_and_the_message_resent_later_aa(tmp_path) -> None:
+    port = free_port()
+    with postgres_database() as (url, reachable):
+        world = build_world(
+            tmp_path / "hub",
+            [Partner("trust-a", "nhs_trust", {"ods_code": "RWK"}, receive="pull"),
+             Partner("trust-b", "nhs_trust", {"ods_code": "RXY"})],
+            routes=DISCHARGE_TO_TRUST_B,
+            settings={"store": {"url": url, "pool_timeout_seconds": 1.0},
+                      "listeners": {"mllp": {"host": "127.0.0.1", "port": port}}},
+        )  # fmt: skip
+        try:
+            with MllpClient(port) as client:
+                assert client.send(adt_a03(control="C-1"))["code"] == "AA"
+                reachable(False)
+                later = adt_a03(control="C-2")
+                refused = client.send(later)
+                assert refused["code"] == "AR" and refused["control"] == "C-2"  # "resend later", on the same connection
+                assert "cannot store" in refused["text"], refused
+                reachable(True)
+                answers: list[str] = []
+
+                def resent() -> bool:
+                    answers.append(client.send(later)["code"])
+                    return answers[-1] == "AA"
+
+                assert wait_until(resent, timeout=30, interval=0.5), answers
+            assert messages_of_type(world, "DischargeNotice") == 2
+        finally:
+            world.stop()

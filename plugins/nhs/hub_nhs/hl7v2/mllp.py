@@ -13,7 +13,10 @@ Contract: every complete frame gets exactly one ACK, in order, in the form of
 the message's HL7 version (``ack``). ``AA`` is sent only after ``submit``
 returned, that is after the message is committed, with the warnings the
 adapter raised (v2.5+: ERR severity ``W``); ``AE`` and ``AR`` carry the reason
-in MSA-3 and ERR. The sending partner is the one
+in MSA-3 and ERR. When the hub's store cannot be reached (a 503 from ``submit``)
+the answer is ``AR`` with condition 207 and the reason "send again later": the
+sender keeps the message and resends it, as HL7 has a receiving system that is
+down answer. The sending partner is the one
 whose ``ods_code`` is MSH-4. Garbage between frames is ignored; a truncated
 frame at close is dropped (the sender never got an AA, so it resends); nothing
 a peer sends stops the listener serving others.
@@ -137,6 +140,8 @@ class MllpListener:
             original = original or read_header(payload)
             if not hasattr(error, "status"):
                 log.exception("mllp message could not be stored; answered AR")
+            elif getattr(error, "status", 0) == 503:  # the store cannot be reached now: AR, "resend later"
+                log.warning("mllp message %s not stored (store unavailable); answered AR", _safe_id(original))
             else:
                 log.info("mllp message %s refused: %s", _safe_id(original), type(error).__name__)
             return ack_for_error(original, error, hub_facility=self.facility)
