@@ -41,7 +41,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/mypy
 	# the hub's tests and the root conftest.py in runs of their own: test folders are not packages, so each
 	# conftest.py is a module named "conftest", and one run may hold only one of them ([tool.mypy] in pyproject.toml)
-	MYPYPATH=tests/contract $(BIN)/mypy --explicit-package-bases tests
+	MYPYPATH=tests $(BIN)/mypy --explicit-package-bases tests
 	$(BIN)/mypy conftest.py
 	$(BIN)/lint-imports
 

@@ -135,9 +135,8 @@ def test_db_status_and_upgrade_on_a_sqlite_store(tmp_path: Path) -> None:
 
 
 def test_db_status_and_upgrade_on_a_postgresql_store(tmp_path: Path) -> None:
-    from contract.stores import drop_postgres_database, fresh_postgres_database
-
     from hub.store.postgres_schema import LATEST
+    from hub.testing.postgres import drop_postgres_database, fresh_postgres_database
 
     url = fresh_postgres_database()
     try:
@@ -153,7 +152,7 @@ def test_db_status_and_upgrade_on_a_postgresql_store(tmp_path: Path) -> None:
 
 
 def test_a_postgresql_store_that_cannot_be_opened_is_named_without_its_password(tmp_path: Path) -> None:
-    from contract.stores import POSTGRES_URL
+    from hub.testing.postgres import POSTGRES_URL
 
     server = POSTGRES_URL.partition("://")[2].partition("?")[0].rpartition("@")[2].partition("/")[0]
     config = store_config(tmp_path, f"postgresql://someone:Pa55-w0rd-x@{server}/hubtest_pg_no_such_database")

@@ -45,7 +45,7 @@ def hub_and_workers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
     settings = SETTINGS
     database = None
     if request.param == "postgresql":
-        from contract.stores import fresh_postgres_database
+        from hub.testing.postgres import fresh_postgres_database
 
         database = fresh_postgres_database()
         settings = {**SETTINGS, "store": {"url": database}}
@@ -57,7 +57,7 @@ def hub_and_workers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
             world.stop()
     finally:
         if database is not None:
-            from contract.stores import drop_postgres_database
+            from hub.testing.postgres import drop_postgres_database
 
             drop_postgres_database(database)
 

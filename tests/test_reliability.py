@@ -211,7 +211,9 @@ def test_a_worker_keeps_the_lease_of_a_slow_delivery_and_sends_it_once(world) ->
 
         asyncio.run(deliver())
         assert len(council.received) == 1
-        [delivery] = hub.store.message_view(record)["deliveries"]
+        view = hub.store.message_view(record)
+        assert view is not None
+        [delivery] = view["deliveries"]
         assert (delivery["state"], delivery["attempts"]) == ("delivered", 1)
     finally:
         hub.close()

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -67,10 +70,17 @@ def test_a_failing_job_in_a_group_rolls_back_only_itself(tmp_path: Path) -> None
         conn.execute("INSERT INTO t VALUES (2)")
         raise ValueError("refused")
 
-    futures = [writer.submit(first)]
-    futures.append(writer.submit(lambda c: c.execute("INSERT INTO t VALUES (3)") and "third"))
+    def inserting(value: int, answer: str) -> Callable[[sqlite3.Connection], str]:
+        def job(conn: sqlite3.Connection) -> str:
+            conn.execute("INSERT INTO t VALUES (?)", (value,))
+            return answer
+
+        return job
+
+    futures: list[Future[Any]] = [writer.submit(first)]
+    futures.append(writer.submit(inserting(3, "third")))
     futures.append(writer.submit(failing))
-    futures.append(writer.submit(lambda c: c.execute("INSERT INTO t VALUES (4)") and "fourth"))
+    futures.append(writer.submit(inserting(4, "fourth")))
     gate.set()
     assert [f.result(timeout=5) for f in futures[:2]] == ["first", "third"]
     with pytest.raises(ValueError, match="refused"):

@@ -30,15 +30,22 @@ from typing import Any
 import psycopg
 import pytest
 import requests
-from contract.stores import drop_postgres_database, fresh_postgres_database, postgres_server
 from pg_cluster import own_cluster
 
 from hub.testing import stop_process, wait_until
 from hub.testing.messages import housing_request
+from hub.testing.postgres import drop_postgres_database, fresh_postgres_database, postgres_server
 from hub.testing.world import HubWorld, build_world
 
 MESSAGES = int(os.environ.get("HUB_FAULTS_MESSAGES", "1000"))
 PROBLEM = "application/problem+json"
+
+
+def scalar(conn: psycopg.Connection[Any], statement: str, *args: object) -> Any:
+    """The first column of the first row ``statement`` returns (it must return one)."""
+    row = conn.execute(statement, args).fetchone()
+    assert row is not None, statement
+    return row[0]
 
 
 @contextmanager
@@ -85,7 +92,8 @@ def assert_unavailable(response: requests.Response) -> None:
 def test_the_database_restarted_under_load_loses_no_accepted_message(tmp_path: Path) -> None:
     with own_cluster(tmp_path) as cluster:
         url = cluster.database(f"pgfaults_{uuid.uuid4().hex[:8]}")
-        settings = {"store": {"url": url, "pool_timeout_seconds": 1.0}, "delivery": {"concurrency": 8}}
+        settings: dict[str, dict[str, Any]] = {"store": {"url": url, "pool_timeout_seconds": 1.0},
+                                               "delivery": {"concurrency": 8}}  # fmt: skip
         world = build_world(tmp_path / "config", settings=settings, hub_args=["--no-worker"])
         try:
             with workers(world, 1):
@@ -201,9 +209,9 @@ def test_an_exhausted_pool_is_a_prompt_503_then_normal_service(tmp_path: Path, p
             with ThreadPoolExecutor(1) as pool:
                 blocked = pool.submit(world.get, "ops", f"/v1/messages/{record}")  # takes the pool's one connection
                 with psycopg.connect(postgres_server(), autocommit=True) as watcher:
-                    assert wait_until(lambda: watcher.execute(
+                    assert wait_until(lambda: scalar(watcher,
                         "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'",
-                        (database,)).fetchone()[0] >= 1, timeout=10)  # fmt: skip
+                        database) >= 1, timeout=10)  # fmt: skip
                 assert_unavailable(world.get("ops", f"/v1/messages/{record}"))  # no connection free: 503, no wait
                 not_ready = requests.get(f"{world.url}/readyz", timeout=10)
                 assert not_ready.status_code == 503 and "no database connection came free" in not_ready.text
@@ -220,7 +228,8 @@ def test_an_exhausted_pool_is_a_prompt_503_then_normal_service(tmp_path: Path, p
 
 def test_kill_9_of_one_of_three_workers_while_messages_flow_loses_none(tmp_path: Path, postgres_url: str) -> None:
     # a lease that the heartbeat keeps on a loaded machine: a delivery claimed twice is then one the killed worker held
-    settings = {"store": {"url": postgres_url}, "delivery": {"concurrency": 8, "lease_seconds": 5.0}}
+    settings: dict[str, dict[str, Any]] = {"store": {"url": postgres_url},
+                                           "delivery": {"concurrency": 8, "lease_seconds": 5.0}}  # fmt: skip
     world = build_world(tmp_path / "config", settings=settings, hub_args=["--no-worker"])
     council = world.sims["council-luton"]
     council.delay = 0.05  # a slow partner: deliveries stay in flight in every worker
@@ -258,8 +267,8 @@ def test_kill_9_of_one_of_three_workers_while_messages_flow_loses_none(tmp_path:
             assert all(process.poll() is None for process in started[1:])
         assert outstanding > 0, "nothing was outstanding at the kill; the test proves nothing"
         with psycopg.connect(postgres_url) as conn:  # the partner never failed: a second claim is a lease taken over
-            retaken = conn.execute("SELECT count(*) FROM deliveries WHERE attempts > 1").fetchone()[0]
-            undelivered = conn.execute("SELECT count(*) FROM deliveries WHERE state <> 'delivered'").fetchone()[0]
+            retaken = scalar(conn, "SELECT count(*) FROM deliveries WHERE attempts > 1")
+            undelivered = scalar(conn, "SELECT count(*) FROM deliveries WHERE state <> 'delivered'")
         assert retaken > 0, "the killed worker held no delivery; the test proves nothing"
         # repeats only as at-least-once allows: each with the message's own key, and none of a message not accepted
         keys = [r.headers.get("Idempotency-Key") for r in council.received]

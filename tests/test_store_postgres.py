@@ -22,13 +22,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from contract.stores import POSTGRES_URL, T0, delivery_of, drop_postgres_database, fresh_postgres_database, plan
+from contract.stores import T0, delivery_of, plan
 
 from hub.bodies import CodecRegistry, PlainCodec
 from hub.plugin_api.events import HubEvent
 from hub.plugin_api.problems import ConfigError
 from hub.store import DeliveryState, Outcome, Store, open_store
 from hub.store.postgres_schema import LATEST
+from hub.testing.postgres import POSTGRES_URL, drop_postgres_database, fresh_postgres_database
 
 PROCESS = Path(__file__).with_name("store_process.py")
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from stores import BACKENDS, Backend, keyring
+from contract.stores import BACKENDS, Backend, keyring
 
 from hub.bodies import CodecRegistry
 from hub.crypto.at_rest import AesGcmCodec

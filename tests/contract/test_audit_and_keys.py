@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from stores import T0, plan
+from contract.stores import T0, plan
 
 from hub.bodies import BodyUnreadable
 from hub.plugin_api.events import HubEvent

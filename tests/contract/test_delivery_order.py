@@ -11,7 +11,7 @@ import asyncio
 import uuid
 
 import pytest
-from stores import T0, delivery_of, plan
+from contract.stores import T0, delivery_of, plan
 
 from hub.plugin_api.events import HubEvent
 from hub.store import DeliveryState, Intake, NewDelivery, NewMessage, Outcome

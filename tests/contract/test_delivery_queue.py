@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from stores import T0, delivery_of, plan
+from contract.stores import T0, delivery_of, plan
 
 from hub.bodies import CodecRegistry, PlainCodec
 from hub.plugin_api.problems import Conflict

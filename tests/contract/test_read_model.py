@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from stores import T0, delivery_of, plan
+from contract.stores import T0, delivery_of, plan
 
 from hub.plugin_api.events import HubEvent
 from hub.store import DeliveryState, Intake, Outcome
