@@ -109,3 +109,37 @@ def test_the_audit_chain_holds_when_a_job_between_appends_is_rolled_back(tmp_pat
     report = store.verify_audit()
     assert report.ok and report.rows == 2, report
     store.close()
+
+
+def test_async_callers_get_each_their_own_result_and_a_cancelled_one_is_skipped(tmp_path: Path) -> None:
+    """``submit_async``: a group's futures settle on their loop with their own results and errors."""
+    writer = committer(tmp_path)
+    gate = threading.Event()
+
+    def slow(conn: sqlite3.Connection) -> str:
+        gate.wait(5)  # holds the writer while the others queue up: they run as one group
+        conn.execute("INSERT INTO t VALUES (1)")
+        return "slow"
+
+    def failing(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO t VALUES (3)")
+        raise ValueError("refused")
+
+    async def scenario() -> list[object]:
+        blocker = writer.submit_async(slow)
+        await asyncio.sleep(0.05)  # the writer has taken the blocker's group
+        given_up = writer.submit_async(lambda c: c.execute("INSERT INTO t VALUES (2)"))
+        group = [
+            writer.submit_async(lambda c: c.execute("INSERT INTO t VALUES (4)") and "fourth"),
+            writer.submit_async(failing),
+            writer.submit_async(lambda c: c.execute("INSERT INTO t VALUES (5)") and "fifth"),
+        ]
+        given_up.cancel()  # before its group begins: it must not be written
+        gate.set()
+        return [await blocker, *await asyncio.gather(*group, return_exceptions=True)]
+
+    slow_result, fourth, refused, fifth = asyncio.run(scenario())
+    assert (slow_result, fourth, fifth) == ("slow", "fourth", "fifth")
+    assert isinstance(refused, ValueError)
+    assert writer.run(lambda c: sorted(v for (v,) in c.execute("SELECT v FROM t"))) == [1, 4, 5]
+    writer.close()

@@ -14,7 +14,6 @@ chain's hashing is ``hub.store.audit_chain``.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import sqlite3
 import threading
@@ -276,7 +275,7 @@ class SQLiteStore(Store):
 
     async def accept(self, intake: Intake) -> AcceptResult:
         """Commit an intake (grouped with concurrent ones); resolves after the durable commit."""
-        return await asyncio.wrap_future(self._writer.submit(self._accept_job(intake)))
+        return await self._writer.submit_async(self._accept_job(intake))
 
     def accept_now(self, intake: Intake) -> AcceptResult:
         """Commit an intake and wait for it."""
@@ -292,7 +291,7 @@ class SQLiteStore(Store):
         def job(conn: sqlite3.Connection) -> list[AcceptResult]:
             return read_each(jobs, lambda one: one(conn))
 
-        return await asyncio.wrap_future(self._writer.submit(job))
+        return await self._writer.submit_async(job)
 
     # -- delivery ----------------------------------------------------------------------------
     def _claim_job(
@@ -336,7 +335,7 @@ class SQLiteStore(Store):
 
     async def claim(self, limit: int, now: float, lease_seconds: float) -> list[DeliveryJob]:
         """Lease due push deliveries (pending, or in flight with an expired lease)."""
-        return await asyncio.wrap_future(self._writer.submit(self._claim_job(limit, now, lease_seconds)))
+        return await self._writer.submit_async(self._claim_job(limit, now, lease_seconds))
 
     async def extend_leases(self, leases: list[tuple[str, str]], until: float) -> int:
         """Lengthen the leases ``(delivery id, lease id)`` still held to at least ``until``; return how many."""
@@ -346,7 +345,7 @@ class SQLiteStore(Store):
         def job(conn: sqlite3.Connection) -> int:
             return sum(conn.execute(sql.EXTEND_LEASE, (until, d, lease)).rowcount for d, lease in leases)
 
-        return await asyncio.wrap_future(self._writer.submit(job))
+        return await self._writer.submit_async(job)
 
     def _record_job(self, outcomes: list[Outcome]) -> Callable[[sqlite3.Connection], list[HubEvent]]:
         def job(conn: sqlite3.Connection) -> list[HubEvent]:
@@ -380,7 +379,7 @@ class SQLiteStore(Store):
 
     async def record(self, outcomes: list[Outcome]) -> list[HubEvent]:
         """Commit delivery outcomes (grouped)."""
-        return await asyncio.wrap_future(self._writer.submit(self._record_job(outcomes)))
+        return await self._writer.submit_async(self._record_job(outcomes))
 
     def replay(self, ids: list[str] | None, now: float) -> list[HubEvent]:
         """Make dead deliveries due again; ``ids`` are delivery ids or message record ids."""
@@ -421,7 +420,7 @@ class SQLiteStore(Store):
 
     async def audit_async(self, events: list[HubEvent]) -> None:
         """``audit`` without blocking the event loop (grouped with other commits)."""
-        await asyncio.wrap_future(self._writer.submit(lambda conn: self._append_events(conn, events)))
+        await self._writer.submit_async(lambda conn: self._append_events(conn, events))
 
     def verify_audit(self) -> ChainReport:
         """Walk the audit chain and report the first broken link."""
