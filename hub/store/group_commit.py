@@ -14,6 +14,13 @@ durable commit at thousands of messages per second.
 transaction (the audit chain's head, say): it is emptied whenever a transaction
 begins and whenever a job is rolled back.
 
+A job may have a ``run_together`` attribute: a callable taking the connection and a
+list of jobs and returning their results in order. In the first try of a group,
+consecutive jobs whose ``run_together`` is equal (and not None) run as one call
+of it (one insert per table for all of them, say); if it raises, the group is
+rolled back and run again job by job, each in its own savepoint, so that only
+the failing job fails.
+
 A caller on an event loop uses ``submit_async``: its asyncio future is settled
 on that loop, and all the futures of one group that belong to one loop are
 settled by one ``call_soon_threadsafe`` (one wake-up of the loop per group,
@@ -166,7 +173,26 @@ class GroupCommitter:
         self.scratch.clear()
         conn.execute("BEGIN IMMEDIATE")
         results: list[_Result] = []
-        for job, future, loop in batch:
+        at = 0
+        while at < len(batch):
+            job, future, loop = batch[at]
+            together = None if savepoints else getattr(job, "run_together", None)
+            end = at + 1
+            if together is not None:
+                while end < len(batch) and getattr(batch[end][0], "run_together", None) == together:
+                    end += 1
+            if together is not None and end - at > 1:
+                try:
+                    values = together(conn, [item[0] for item in batch[at:end]])
+                except BaseException:
+                    self.scratch.clear()
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                    return None
+                results += [(f, lp, value, None) for (_, f, lp), value in zip(batch[at:end], values, strict=True)]
+                at = end
+                continue
+            at += 1
             if savepoints:
                 conn.execute("SAVEPOINT job")
             try:
