@@ -192,3 +192,35 @@ def test_jobs_that_run_together_are_one_call_and_a_failure_among_them_fails_alon
         mixed[1].result(timeout=5)
     assert writer.run(lambda c: sorted(v for (v,) in c.execute("SELECT v FROM t"))) == [1, 2, 3, 4, 5]
     writer.close()
+
+
+def test_another_process_s_write_lock_is_waited_for_within_the_lock_wait_and_no_longer(tmp_path: Path) -> None:
+    """With ``lock_wait_seconds`` the writer retries ``BEGIN IMMEDIATE`` itself, for at most that long."""
+
+    def connect() -> sqlite3.Connection:
+        conn = sqlite3.connect(tmp_path / "t.db", isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE IF NOT EXISTS t (v INTEGER)")
+        return conn
+
+    writer = GroupCommitter(connect, lock_wait_seconds=0.5)
+    other = sqlite3.connect(tmp_path / "t.db", isolation_level=None, check_same_thread=False)  # as another process
+
+    def hold(seconds: float) -> threading.Thread:
+        other.execute("BEGIN IMMEDIATE")
+        release = threading.Thread(target=lambda: (time.sleep(seconds), other.execute("COMMIT")))
+        release.start()
+        return release
+
+    release = hold(0.1)
+    assert writer.run(lambda c: c.execute("INSERT INTO t VALUES (1)").rowcount) == 1  # written after the other's
+    release.join()
+
+    release = hold(1.5)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        writer.run(lambda c: c.execute("INSERT INTO t VALUES (2)"))
+    release.join()
+    assert writer.run(lambda c: c.execute("PRAGMA busy_timeout").fetchone()[0]) == 500
+    assert writer.run(lambda c: sorted(v for (v,) in c.execute("SELECT v FROM t"))) == [1]
+    writer.close()
+    other.close()
