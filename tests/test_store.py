@@ -130,7 +130,7 @@ def test_async_callers_get_each_their_own_result_and_a_cancelled_one_is_skipped(
         blocker = writer.submit_async(slow)
         await asyncio.sleep(0.05)  # the writer has taken the blocker's group
         given_up = writer.submit_async(lambda c: c.execute("INSERT INTO t VALUES (2)"))
-        group = [
+        group: list[asyncio.Future[object]] = [
             writer.submit_async(lambda c: c.execute("INSERT INTO t VALUES (4)") and "fourth"),
             writer.submit_async(failing),
             writer.submit_async(lambda c: c.execute("INSERT INTO t VALUES (5)") and "fifth"),
@@ -208,7 +208,12 @@ def test_another_process_s_write_lock_is_waited_for_within_the_lock_wait_and_no_
 
     def hold(seconds: float) -> threading.Thread:
         other.execute("BEGIN IMMEDIATE")
-        release = threading.Thread(target=lambda: (time.sleep(seconds), other.execute("COMMIT")))
+
+        def commit_later() -> None:
+            time.sleep(seconds)
+            other.execute("COMMIT")
+
+        release = threading.Thread(target=commit_later)
         release.start()
         return release
 
