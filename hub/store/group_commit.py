@@ -21,14 +21,6 @@ of it (one insert per table for all of them, say); if it raises, the group is
 rolled back and run again job by job, each in its own savepoint, so that only
 the failing job fails.
 
-With ``lock_wait_seconds``, another process's write lock (``hub worker``, the CLI beside a
-running server) is waited for by retrying ``BEGIN IMMEDIATE`` every few hundred
-microseconds, for at most that long, instead of in SQLite's busy handler, which
-sleeps 1, 2, 5, 10, 15 ms and more between tries and so leaves the lock idle
-long after the other process has committed. Inside a transaction begun this way
-nothing else waits for a lock in WAL mode; the connection's ``busy_timeout`` is
-set back to ``lock_wait_seconds`` for the statements of the transaction all the same.
-
 A caller on an event loop uses ``submit_async``: its asyncio future is settled
 on that loop, and all the futures of one group that belong to one loop are
 settled by one ``call_soon_threadsafe`` (one wake-up of the loop per group,
@@ -43,7 +35,6 @@ import logging
 import queue
 import sqlite3
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -53,9 +44,6 @@ log = logging.getLogger("hub.store")
 Job = Callable[[sqlite3.Connection], Any]
 T = TypeVar("T")
 _STOP = object()
-LOCK_RETRY_FIRST = 0.0001
-LOCK_RETRY_MOST = 0.002
-"""Seconds between tries of ``BEGIN IMMEDIATE`` while another process holds the write lock: doubling, capped."""
 # a queued job: the job, its future, and the loop an asyncio future belongs to (None for a concurrent one)
 _Item = tuple[Job, "Future[Any] | asyncio.Future[Any]", "asyncio.AbstractEventLoop | None"]
 _Result = tuple["Future[Any] | asyncio.Future[Any]", "asyncio.AbstractEventLoop | None", Any, "BaseException | None"]
@@ -64,11 +52,8 @@ _Result = tuple["Future[Any] | asyncio.Future[Any]", "asyncio.AbstractEventLoop 
 class GroupCommitter:
     """Runs write jobs on one connection in grouped, durable transactions."""
 
-    def __init__(
-        self, connect: Callable[[], sqlite3.Connection], max_batch: int = 512, lock_wait_seconds: float | None = None
-    ) -> None:
+    def __init__(self, connect: Callable[[], sqlite3.Connection], max_batch: int = 512) -> None:
         self._connect = connect
-        self._lock_wait = lock_wait_seconds
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._max_batch = max_batch
         self.scratch: dict[str, Any] = {}
@@ -186,7 +171,7 @@ class GroupCommitter:
     def _run_jobs(self, conn: sqlite3.Connection, batch: list[_Item], *, savepoints: bool) -> list[_Result] | None:
         """Begin a transaction and run every job in it; None (rolled back) when a job fails without savepoints."""
         self.scratch.clear()
-        self._begin(conn)
+        conn.execute("BEGIN IMMEDIATE")
         results: list[_Result] = []
         at = 0
         while at < len(batch):
@@ -226,27 +211,6 @@ class GroupCommitter:
                     conn.execute("RELEASE job")
                 results.append((future, loop, value, None))
         return results
-
-    def _begin(self, conn: sqlite3.Connection) -> None:
-        """``BEGIN IMMEDIATE``; with ``lock_wait_seconds``, retried quickly while another process writes."""
-        if self._lock_wait is None:
-            conn.execute("BEGIN IMMEDIATE")
-            return
-        conn.execute("PRAGMA busy_timeout=0")
-        try:
-            deadline = time.monotonic() + self._lock_wait
-            pause = LOCK_RETRY_FIRST
-            while True:
-                try:
-                    conn.execute("BEGIN IMMEDIATE")
-                    return
-                except sqlite3.OperationalError as exc:
-                    if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() + pause > deadline:
-                        raise
-                time.sleep(pause)
-                pause = min(pause * 2, LOCK_RETRY_MOST)
-        finally:
-            conn.execute(f"PRAGMA busy_timeout={int(self._lock_wait * 1000)}")
 
 
 def _still_wanted(future: Future[Any] | asyncio.Future[Any]) -> bool:

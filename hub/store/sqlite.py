@@ -226,7 +226,7 @@ class SQLiteStore(Store):
             migrate(setup)
         finally:
             setup.close()
-        self._writer = GroupCommitter(lambda: _connect(self.path), lock_wait_seconds=BUSY_TIMEOUT_MS / 1000)
+        self._writer = GroupCommitter(lambda: _connect(self.path))
         self._local = threading.local()
 
     # -- connections -------------------------------------------------------------------------
