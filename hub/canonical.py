@@ -150,15 +150,16 @@ class CanonicalValidator:
         if not isinstance(message, dict):
             return [Problem("$", "a canonical message is a JSON object")]
         message_type = message.get("type")
-        known = ", ".join(self.message_types) or "none (no plugin registers a message type)"
-        if message_type is not None and not isinstance(message_type, str):
-            # checked before any lookup: a list or object cannot name a schema (and cannot be a dict key)
-            return [Problem("$.type", f"must be a string, the message type: one of {known}")]
-        if message_type not in self._validators:
+        # a known type first (the usual case): the list of known types is only written into a problem
+        validator = self._validators.get(message_type) if isinstance(message_type, str) else None
+        if validator is None:
+            known = ", ".join(self.message_types) or "none (no plugin registers a message type)"
+            if message_type is not None and not isinstance(message_type, str):
+                # checked before any lookup: a list or object cannot name a schema (and cannot be a dict key)
+                return [Problem("$.type", f"must be a string, the message type: one of {known}")]
             if message_type is None:
                 return [Problem("$.type", f"required: the message type, one of {known}")]
             return [Problem("$.type", f"is not a message type this hub knows; known types are {known}")]
-        validator = self._validators[message_type]
         if validator.is_valid(message):
             return []
         seen: set[tuple[str, str]] = set()

@@ -34,7 +34,7 @@ def render_outbound(job: DeliveryJob, partner: Partner, adapter: Adapter, gate: 
     """
     try:
         rendered = adapter.render(minimise(orjson.loads(job.body), partner.agreement), partner=partner)
-        if gate is not None:  # the envelope carries the bytes; what the render had to change stays known
+        if gate is not None and partner.seals:  # the envelope carries the bytes; what the render changed stays known
             rendered = replace(gate.seal_outbound(rendered, partner, job.message_id, job.type), notes=rendered.notes)
     except RenderError:
         raise

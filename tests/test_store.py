@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
@@ -119,3 +120,85 @@ def test_the_audit_chain_holds_when_a_job_between_appends_is_rolled_back(tmp_pat
     report = store.verify_audit()
     assert report.ok and report.rows == 2, report
     store.close()
+
+
+def test_async_callers_get_each_their_own_result_and_a_cancelled_one_is_skipped(tmp_path: Path) -> None:
+    """``submit_async``: a group's futures settle on their loop with their own results and errors."""
+    writer = committer(tmp_path)
+    gate = threading.Event()
+
+    def slow(conn: sqlite3.Connection) -> str:
+        gate.wait(5)  # holds the writer while the others queue up: they run as one group
+        conn.execute("INSERT INTO t VALUES (1)")
+        return "slow"
+
+    def failing(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO t VALUES (3)")
+        raise ValueError("refused")
+
+    async def scenario() -> list[object]:
+        blocker = writer.submit_async(slow)
+        await asyncio.sleep(0.05)  # the writer has taken the blocker's group
+        given_up = writer.submit_async(lambda c: c.execute("INSERT INTO t VALUES (2)"))
+        group: list[asyncio.Future[object]] = [
+            writer.submit_async(lambda c: c.execute("INSERT INTO t VALUES (4)") and "fourth"),
+            writer.submit_async(failing),
+            writer.submit_async(lambda c: c.execute("INSERT INTO t VALUES (5)") and "fifth"),
+        ]
+        given_up.cancel()  # before its group begins: it must not be written
+        gate.set()
+        return [await blocker, *await asyncio.gather(*group, return_exceptions=True)]
+
+    slow_result, fourth, refused, fifth = asyncio.run(scenario())
+    assert (slow_result, fourth, fifth) == ("slow", "fourth", "fifth")
+    assert isinstance(refused, ValueError)
+    assert writer.run(lambda c: sorted(v for (v,) in c.execute("SELECT v FROM t"))) == [1, 4, 5]
+    writer.close()
+
+
+class _Insert:
+    """A job that may run together with others of its kind: one ``executemany`` for all of them."""
+
+    calls: list[int] = []
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __call__(self, conn: sqlite3.Connection) -> int:
+        if self.value < 0:
+            raise ValueError("negative")
+        conn.execute("INSERT INTO t VALUES (?)", (self.value,))
+        return self.value * 10
+
+    @staticmethod
+    def run_together(conn: sqlite3.Connection, jobs: list[_Insert]) -> list[int]:
+        _Insert.calls.append(len(jobs))
+        if any(job.value < 0 for job in jobs):
+            raise ValueError("negative")
+        conn.executemany("INSERT INTO t VALUES (?)", [(job.value,) for job in jobs])
+        return [job.value * 10 for job in jobs]
+
+
+def test_jobs_that_run_together_are_one_call_and_a_failure_among_them_fails_alone(tmp_path: Path) -> None:
+    writer = committer(tmp_path)
+    gate = threading.Event()
+    _Insert.calls = []
+    blocker = writer.submit(lambda c: gate.wait(5))
+    time.sleep(0.05)  # the writer has taken the blocker's group; the next ones queue up as one group
+    good = [writer.submit(_Insert(v)) for v in (1, 2, 3)]
+    gate.set()
+    blocker.result(timeout=5)
+    assert [f.result(timeout=5) for f in good] == [10, 20, 30]
+    assert _Insert.calls == [3]  # the three ran as one call
+
+    gate.clear()
+    blocker = writer.submit(lambda c: gate.wait(5))
+    time.sleep(0.05)
+    mixed = [writer.submit(_Insert(v)) for v in (4, -1, 5)]
+    gate.set()
+    blocker.result(timeout=5)
+    assert mixed[0].result(timeout=5) == 40 and mixed[2].result(timeout=5) == 50
+    with pytest.raises(ValueError, match="negative"):
+        mixed[1].result(timeout=5)
+    assert writer.run(lambda c: sorted(v for (v,) in c.execute("SELECT v FROM t"))) == [1, 2, 3, 4, 5]
+    writer.close()

@@ -14,7 +14,6 @@ chain's hashing is ``hub.store.audit_chain``.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import sqlite3
 import threading
@@ -160,6 +159,59 @@ def _overtaking_warnings(conn: sqlite3.Connection, claimed: list[Any], now: floa
     return events
 
 
+class _AcceptRows:
+    """The rows of one or more intakes, in their order, for one ``executemany`` per table."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[Any, ...]] = []
+        self.unordered: list[tuple[Any, ...]] = []
+        self.ordered: list[tuple[Any, ...]] = []
+        self.index_entries: list[tuple[str, str, str]] = []
+
+    def add(self, codecs: CodecRegistry, intake: Intake) -> None:
+        """Add ``intake``'s rows: its messages (bodies encoded), deliveries and search entries."""
+        for m in intake.messages:
+            stored = codecs.encode(m.id, m.type, m.sender, m.body)
+            self.messages.append(
+                (
+                    m.id, m.message_id, m.sender, m.type, m.correlation_id, m.in_reply_to,
+                    m.parent_id, m.idempotency_key, m.fingerprint, m.received_at, stored.codec, stored.data,
+                    stored.kek_id, stored.wrapped_key, m.nhs_index,
+                )
+            )  # fmt: skip
+        now = intake.messages[0].received_at
+        for d in intake.deliveries:
+            state = DeliveryState.PENDING.value if d.mode == "push" else DeliveryState.AVAILABLE.value
+            row = (d.id, d.message_record_id, d.partner, d.route, d.mode, state, now, now)
+            if d.order_key is None:
+                self.unordered.append(row)
+            else:  # in planned order: each takes the next place in its key's order
+                self.ordered.append((*row, d.order_key, d.order_key))
+        self.index_entries += intake.index_entries
+
+    def insert(self, conn: sqlite3.Connection) -> None:
+        """Insert every row gathered, in the caller's transaction (no statement for an empty table)."""
+        conn.executemany(sql.INSERT_MESSAGE, self.messages)
+        if self.unordered:
+            conn.executemany(sql.INSERT_DELIVERY, self.unordered)
+        if self.ordered:
+            conn.executemany(sql.INSERT_ORDERED_DELIVERY, self.ordered)
+        _insert_index_entries(conn, self.index_entries)
+
+
+class _AcceptJob:
+    """The writer's job for one intake; intakes that acknowledge nothing may run together (``run_together``)."""
+
+    def __init__(self, store: SQLiteStore, intake: Intake) -> None:
+        self.store = store
+        self.intake = intake
+        # the writer runs consecutive jobs whose run_together is equal as one call (GroupCommitter)
+        self.run_together = store._accept_together if intake.acknowledges is None else None
+
+    def __call__(self, conn: sqlite3.Connection) -> AcceptResult:
+        return self.store._accept_checked(conn, self.intake)
+
+
 class SQLiteStore(Store):
     """``Store`` on one SQLite file (see the module docstring)."""
 
@@ -219,64 +271,64 @@ class SQLiteStore(Store):
         _append_events(conn, events, self._writer.scratch)
 
     # -- intake ------------------------------------------------------------------------------
-    def _accept_job(self, intake: Intake) -> Callable[[sqlite3.Connection], AcceptResult]:
+    def _accept_job(self, intake: Intake) -> _AcceptJob:
+        return _AcceptJob(self, intake)
+
+    def _accept_checked(self, conn: sqlite3.Connection, intake: Intake) -> AcceptResult:
+        """One intake, alone: a repeat of a stored message is recognised (or refused), otherwise it is written."""
         first = intake.messages[0]
-
-        def job(conn: sqlite3.Connection) -> AcceptResult:
-            existing = conn.execute(sql.FIND_BY_MESSAGE_ID, (first.sender, first.message_id)).fetchone()
-            reused = "message_id"
-            if existing is None and first.idempotency_key:
-                reused = "Idempotency-Key"
-                existing = conn.execute(sql.FIND_BY_IDEMPOTENCY_KEY, (first.sender, first.idempotency_key)).fetchone()
-            if existing is not None and existing[1] and first.fingerprint and existing[1] != first.fingerprint:
-                raise Conflict(
-                    f"This {reused} was already used for a different message ({existing[0]}); "
-                    "give each new message its own id and key.",
-                    [Problem("$.message_id" if reused == "message_id" else "header Idempotency-Key",
-                             "already used for a different message")],
-                )  # fmt: skip
-            if existing is not None:
-                event = HubEvent("duplicate", existing[0], time.time(), detail={"message_id": first.message_id})
-                self._append_events(conn, [event])
-                return AcceptResult(existing[0], True, [event])
-            rows = []
-            for m in intake.messages:
-                stored = self.codecs.encode(m.id, m.type, m.sender, m.body)
-                rows.append(
-                    (
-                        m.id, m.message_id, m.sender, m.type, m.correlation_id, m.in_reply_to,
-                        m.parent_id, m.idempotency_key, m.fingerprint, m.received_at, stored.codec, stored.data,
-                        stored.kek_id, stored.wrapped_key, m.nhs_index,
-                    )
-                )  # fmt: skip
-            conn.executemany(sql.INSERT_MESSAGE, rows)
+        existing = conn.execute(sql.FIND_BY_MESSAGE_ID, (first.sender, first.message_id)).fetchone()
+        reused = "message_id"
+        if existing is None and first.idempotency_key:
+            reused = "Idempotency-Key"
+            existing = conn.execute(sql.FIND_BY_IDEMPOTENCY_KEY, (first.sender, first.idempotency_key)).fetchone()
+        if existing is not None and existing[1] and first.fingerprint and existing[1] != first.fingerprint:
+            raise Conflict(
+                f"This {reused} was already used for a different message ({existing[0]}); "
+                "give each new message its own id and key.",
+                [Problem("$.message_id" if reused == "message_id" else "header Idempotency-Key",
+                         "already used for a different message")],
+            )  # fmt: skip
+        if existing is not None:
+            event = HubEvent("duplicate", existing[0], time.time(), detail={"message_id": first.message_id})
+            self._append_events(conn, [event])
+            return AcceptResult(existing[0], True, [event])
+        rows = _AcceptRows()
+        rows.add(self.codecs, intake)
+        rows.insert(conn)
+        events = list(intake.events)
+        if intake.acknowledges is not None:
             now = first.received_at
-            unordered, ordered = [], []
-            for d in intake.deliveries:
-                state = DeliveryState.PENDING.value if d.mode == "push" else DeliveryState.AVAILABLE.value
-                row = (d.id, d.message_record_id, d.partner, d.route, d.mode, state, now, now)
-                if d.order_key is None:
-                    unordered.append(row)
-                else:  # in planned order: each takes the next place in its key's order
-                    ordered.append((*row, d.order_key, d.order_key))
-            conn.executemany(sql.INSERT_DELIVERY, unordered)
-            conn.executemany(sql.INSERT_ORDERED_DELIVERY, ordered)
-            _insert_index_entries(conn, intake.index_entries)
-            events = list(intake.events)
-            if intake.acknowledges is not None:
-                delivery_id, state, ack_id = intake.acknowledges
-                row = conn.execute(sql.ACKNOWLEDGE_DELIVERY, (state, now, delivery_id)).fetchone()
-                if row is not None:
-                    conn.execute(sql.WAKE_NEXT, {"at": now, "delivery_id": delivery_id})  # the partner has it
-                    events.append(HubEvent(state, row[0], now, delivery_id, row[1], detail={"acknowledgement": ack_id}))
-            self._append_events(conn, events)
-            return AcceptResult(first.id, False, events)
+            delivery_id, state, ack_id = intake.acknowledges
+            row = conn.execute(sql.ACKNOWLEDGE_DELIVERY, (state, now, delivery_id)).fetchone()
+            if row is not None:
+                conn.execute(sql.WAKE_NEXT, {"at": now, "delivery_id": delivery_id})  # the partner has it
+                events.append(HubEvent(state, row[0], now, delivery_id, row[1], detail={"acknowledgement": ack_id}))
+        self._append_events(conn, events)
+        return AcceptResult(first.id, False, events)
 
-        return job
+    def _accept_together(self, conn: sqlite3.Connection, jobs: list[_AcceptJob]) -> list[AcceptResult]:
+        """Several intakes, none an acknowledgement, with one insert per table for all of them.
+
+        Nothing is looked up first: the unique indexes on ``(sender, message_id)`` and ``(sender,
+        idempotency_key)`` refuse a repeat (of a stored message, or of another in the group), and the
+        ``IntegrityError`` makes the writer roll the group back and run each job alone
+        (``_accept_checked``), which recognises the repeat or refuses it with its reason as always.
+        """
+        rows = _AcceptRows()
+        results = []
+        events: list[HubEvent] = []
+        for job in jobs:
+            rows.add(self.codecs, job.intake)
+            events += job.intake.events
+            results.append(AcceptResult(job.intake.messages[0].id, False, list(job.intake.events)))
+        rows.insert(conn)
+        self._append_events(conn, events)
+        return results
 
     async def accept(self, intake: Intake) -> AcceptResult:
         """Commit an intake (grouped with concurrent ones); resolves after the durable commit."""
-        return await asyncio.wrap_future(self._writer.submit(self._accept_job(intake)))
+        return await self._writer.submit_async(self._accept_job(intake))
 
     def accept_now(self, intake: Intake) -> AcceptResult:
         """Commit an intake and wait for it."""
@@ -292,7 +344,7 @@ class SQLiteStore(Store):
         def job(conn: sqlite3.Connection) -> list[AcceptResult]:
             return read_each(jobs, lambda one: one(conn))
 
-        return await asyncio.wrap_future(self._writer.submit(job))
+        return await self._writer.submit_async(job)
 
     # -- delivery ----------------------------------------------------------------------------
     def _claim_job(
@@ -336,7 +388,7 @@ class SQLiteStore(Store):
 
     async def claim(self, limit: int, now: float, lease_seconds: float) -> list[DeliveryJob]:
         """Lease due push deliveries (pending, or in flight with an expired lease)."""
-        return await asyncio.wrap_future(self._writer.submit(self._claim_job(limit, now, lease_seconds)))
+        return await self._writer.submit_async(self._claim_job(limit, now, lease_seconds))
 
     async def extend_leases(self, leases: list[tuple[str, str]], until: float) -> int:
         """Lengthen the leases ``(delivery id, lease id)`` still held to at least ``until``; return how many."""
@@ -346,7 +398,7 @@ class SQLiteStore(Store):
         def job(conn: sqlite3.Connection) -> int:
             return sum(conn.execute(sql.EXTEND_LEASE, (until, d, lease)).rowcount for d, lease in leases)
 
-        return await asyncio.wrap_future(self._writer.submit(job))
+        return await self._writer.submit_async(job)
 
     def _record_job(self, outcomes: list[Outcome]) -> Callable[[sqlite3.Connection], list[HubEvent]]:
         def job(conn: sqlite3.Connection) -> list[HubEvent]:
@@ -380,7 +432,7 @@ class SQLiteStore(Store):
 
     async def record(self, outcomes: list[Outcome]) -> list[HubEvent]:
         """Commit delivery outcomes (grouped)."""
-        return await asyncio.wrap_future(self._writer.submit(self._record_job(outcomes)))
+        return await self._writer.submit_async(self._record_job(outcomes))
 
     def replay(self, ids: list[str] | None, now: float) -> list[HubEvent]:
         """Make dead deliveries due again; ``ids`` are delivery ids or message record ids."""
@@ -421,7 +473,7 @@ class SQLiteStore(Store):
 
     async def audit_async(self, events: list[HubEvent]) -> None:
         """``audit`` without blocking the event loop (grouped with other commits)."""
-        await asyncio.wrap_future(self._writer.submit(lambda conn: self._append_events(conn, events)))
+        await self._writer.submit_async(lambda conn: self._append_events(conn, events))
 
     def verify_audit(self) -> ChainReport:
         """Walk the audit chain and report the first broken link."""
