@@ -207,15 +207,21 @@ class DeliveryWorker:
             outcome = DeliveryOutcome(
                 ok=False, retryable=True, error=f"internal error: {type(exc).__name__}", failure=HUB
             )
-        done_at = time.time()
+        done_at = time.time()  # before the decision is taken in: the timeline shows delivered, then the decision
+        decision: list[str] = []
+        if outcome.ok and outcome.reply is not None:
+            try:
+                decision = await self._acknowledge(job, outcome.reply)
+            except StoreUnavailable as exc:  # keep the decision by sending again: the partner answers the repeat
+                outcome = DeliveryOutcome(ok=False, retryable=True, failure=HUB, error=(
+                    f"delivered, but the partner's decision could not be stored ({exc.reason}); sent again later "
+                    "with the same Idempotency-Key"))  # fmt: skip
         due_at = None
         receipt, warnings = None, []
         if outcome.ok:
             state, result = "delivered", "delivered"
             receipt, why = checked_receipt(outcome.receipt, "the transport's receipt")
-            warnings = [*([why] if why else []), *(outcome.warnings or [])]
-            if outcome.reply is not None:
-                warnings += await self._acknowledge(job, outcome.reply)
+            warnings = [*([why] if why else []), *(outcome.warnings or []), *decision]
         elif should_dead_letter(self.settings.retry, job.attempts, outcome.retryable):
             state, result = "dead", "dead_lettered"
         else:
@@ -233,9 +239,10 @@ class DeliveryWorker:
     async def _acknowledge(self, job: DeliveryJob, reply: PartnerReply | dict[str, Any]) -> list[str]:
         """Take the partner's decision in as its Acknowledgement of the delivered message; return warnings.
 
-        ``reply`` may also be a dict with ``PartnerReply``'s fields. No decision
-        is taken for a delivered Acknowledgement: acknowledging acknowledgements
-        would send two partners' systems round a loop.
+        Raises ``StoreUnavailable`` when the store cannot take the decision now (the caller sends the
+        message again, and the partner answers the repeat). ``reply`` may also be a dict with
+        ``PartnerReply``'s fields. No decision is taken for a delivered Acknowledgement: acknowledging
+        acknowledgements would send two partners' systems round a loop.
         """
         partner = self.partners.get(job.partner)
         if job.type == "Acknowledgement" or partner is None:
@@ -256,6 +263,8 @@ class DeliveryWorker:
             await self.intake.submit(ack, sender_id=partner.id, idempotency_key=f"reply:{job.delivery_id}")
         except Conflict:  # a slow attempt and its re-send were both answered: the first decision recorded stands
             return ["the partner answered this delivery more than once; its first decision stands"]
+        except StoreUnavailable:
+            raise  # a fault that passes: the caller sends again, so the decision is not lost
         except HubError as exc:
             where = "; ".join(f"{p.location}: {p.message}" for p in exc.problems[:3])
             log.warning("the decision %s gave for delivery %s was not recorded: %s", job.partner, job.delivery_id,

@@ -10,6 +10,12 @@ from hub.plugin_api.problems import ConfigError
 from hub.store.url import SETTING, describe
 
 CONNECT_TIMEOUT_SECONDS = 10
+#: libpq settings on every connection the hub holds: a database host that vanishes without closing the
+#: connection (a failover, a network that drops packets) is noticed within about 30 s, not after hours
+LIVENESS: dict[str, Any] = {
+    "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,  # milliseconds: data sent but not acknowledged for this long breaks the connection
+}  # fmt: skip
 
 
 def unreachable(url: str, exc: BaseException, setting: str = SETTING) -> ConfigError:
@@ -34,6 +40,6 @@ def _password(url: str) -> str | None:
 def connect(url: str) -> psycopg.Connection[Any]:
     """One autocommit connection to the store (``ConfigError`` without the password if it fails)."""
     try:
-        return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS)
+        return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS, **LIVENESS)
     except psycopg.Error as exc:
         raise unreachable(url, exc) from None

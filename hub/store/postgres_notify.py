@@ -16,6 +16,7 @@ from collections.abc import Callable
 import psycopg
 
 from hub.store import postgres_sql as sql
+from hub.store.postgres_connect import CONNECT_TIMEOUT_SECONDS, LIVENESS
 
 log = logging.getLogger("hub.store")
 RECONNECT_SECONDS = 1.0
@@ -62,7 +63,8 @@ class DueWatcher:
         missed = False
         while not self._stop.is_set():
             try:
-                with psycopg.connect(self._conninfo, autocommit=True) as conn:
+                with psycopg.connect(self._conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                                     **LIVENESS) as conn:  # fmt: skip
                     conn.execute(sql.LISTEN_DUE)
                     self._listening.set()
                     if missed:

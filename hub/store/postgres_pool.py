@@ -24,7 +24,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from hub.plugin_api.problems import StoreUnavailable
 from hub.store.ports import StoreOptions
-from hub.store.postgres_connect import CONNECT_TIMEOUT_SECONDS, unreachable
+from hub.store.postgres_connect import CONNECT_TIMEOUT_SECONDS, LIVENESS, unreachable
 
 log = logging.getLogger("hub.store")
 
@@ -78,7 +78,7 @@ class Pools:
     def _pool(self, name: str, size: int, check: Any) -> ConnectionPool[Any]:
         return ConnectionPool(
             self.url, min_size=1, max_size=size, timeout=self.options.pool_timeout_seconds, open=True, name=name,
-            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECONDS},
+            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECONDS, **LIVENESS},
             connection_class=self.reach.connection_class(), reconnect_timeout=RECONNECT_SECONDS, check=check,
         )  # fmt: skip
 

@@ -105,8 +105,10 @@ CHAIN_ROWS = (
 #   two of one key either.
 # - PARK runs as a statement of its own, with a fresh snapshot, on the rows the walk locked, and
 #   parks only those still held back then: an elder that ended after the walk's snapshot parks
-#   nothing. An outcome whose WAKE_NEXT meets a row a claim has locked waits for that claim's commit
-#   and then wakes it (due_at is compared again on the row it finally updates).
+#   nothing. An outcome's WAKE_NEXT updates the next row whatever its due_at (least(due_at, now)):
+#   a condition on due_at would be judged on the outcome's snapshot, where a park not yet committed
+#   is not seen, and the row would be passed over and stay parked. Without one, a row a claim has
+#   locked is waited for, and woken after that claim's commit.
 NO_JIT = "SET LOCAL jit = off"
 _WAITING_ELDERS = (
     "FROM deliveries elder WHERE elder.order_key=d.order_key AND elder.order_seq<d.order_seq "
@@ -136,8 +138,8 @@ WAKE_NEXT = (
     "WITH later AS (SELECT later.id FROM deliveries done JOIN deliveries later "
     "ON later.order_key=done.order_key AND later.order_seq>done.order_seq "
     "WHERE done.id=%(delivery_id)s AND later.state='pending' ORDER BY later.order_seq LIMIT 1), "
-    "woken AS (UPDATE deliveries SET due_at=%(at)s WHERE id=(SELECT id FROM later) "
-    "AND state='pending' AND due_at>%(at)s) "
+    "woken AS (UPDATE deliveries SET due_at=least(due_at, %(at)s) WHERE id=(SELECT id FROM later) "
+    "AND state='pending') "
     "SELECT id FROM later"
 )
 # the dead elders each of the claimed deliveries (ids) goes out before, oldest first

@@ -19,7 +19,9 @@ What is PostgreSQL's here:
 - Writers in several processes can meet on the same rows. A job that loses a deadlock, or
   that inserts a message another process has just committed (a unique violation), is rolled
   back to its savepoint and run again (up to ``RETRIES`` times): the second run sees the other
-  process's commit and answers as a duplicate.
+  process's commit and answers as a duplicate. A job that loses every time fails with
+  ``StoreUnavailable`` (503: send again), never a 500. A deadlock in a group's first pass,
+  which runs without savepoints, rolls the whole group back; it is then run job by job.
 - The connection comes from the store's pool for each transaction, so a connection broken by
   a database restart is replaced on the next one; a transaction that failed to commit fails
   every job in it (nothing in it is durable) and its callers see the error, as ``unavailable``
@@ -44,6 +46,7 @@ from psycopg import errors
 from psycopg_pool import PoolTimeout
 
 from hub.plugin_api.events import HubEvent
+from hub.plugin_api.problems import StoreUnavailable
 from hub.store import postgres_sql as sql
 from hub.store.audit_chain import chain
 
@@ -51,6 +54,8 @@ log = logging.getLogger("hub.store")
 
 T = TypeVar("T")
 RETRIES = 3
+#: why a job that lost every retry to other processes' writes was not done (shown to the sender with a 503)
+CONTENDED = "the database was busy with other processes' writes to the same records"
 _RETRYABLE = (errors.DeadlockDetected, errors.UniqueViolation, errors.SerializationFailure)
 _STOP = object()
 
@@ -208,6 +213,8 @@ class PostgresWriter:
         try:
             try:
                 results = self._transaction(batch, careful=False)
+            except errors.TransactionRollback:  # a deadlock or serialization failure: the server rolled it all back
+                results = self._transaction(batch, careful=True)
             except psycopg.OperationalError:
                 raise  # the connection failed: whether anything committed is unknown, so nothing is re-run
             except Exception:  # some job failed: nothing was committed; again, each job in its own savepoint
@@ -314,9 +321,9 @@ def _run_job(tx: Tx, job: Job) -> tuple[Any, BaseException | None]:
         try:
             with tx.conn.transaction():
                 return job(tx), None
-        except _RETRYABLE as exc:
-            if attempt == RETRIES:
-                return None, exc
+        except _RETRYABLE:
+            if attempt == RETRIES:  # still losing to other processes' writes: a fault that passes, so 503
+                return None, StoreUnavailable(CONTENDED)
         except psycopg.OperationalError:
             raise  # the connection is gone: the whole transaction fails
         except Exception as exc:

@@ -62,10 +62,11 @@ def database_url(name: str) -> str:
 def fresh_postgres_database(_: object = None) -> str:
     """Create an empty database on the test server; its URL. It is dropped when this process ends."""
     import psycopg
+    from psycopg import sql
 
     name = DATABASE_PREFIX + uuid.uuid4().hex[:16]
     with psycopg.connect(postgres_server(), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = database_url(name)
     if not _made:
         atexit.register(_drop_all)
@@ -76,12 +77,13 @@ def fresh_postgres_database(_: object = None) -> str:
 def drop_postgres_database(url: str) -> None:
     """Drop a database ``fresh_postgres_database`` made (closing whatever is still connected to it)."""
     import psycopg
+    from psycopg import sql
 
     name = url.partition("?")[0].rpartition("/")[2]
     if not name.startswith(DATABASE_PREFIX):
         raise ValueError(f"{name!r} is not a database this kit made ({DATABASE_PREFIX}...)")
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
     if url in _made:
         _made.remove(url)
 
