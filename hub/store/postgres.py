@@ -27,7 +27,6 @@ import time
 from collections.abc import Callable, Collection
 from typing import Any
 
-import orjson
 import psycopg
 from psycopg.rows import dict_row
 
@@ -37,6 +36,7 @@ from hub.plugin_api.problems import Conflict, Problem, read_each
 from hub.store import postgres_sql as sql
 from hub.store import views
 from hub.store.audit_chain import ChainReport, verify
+from hub.store.backend_steps import outcome_events, upgrade_steps
 from hub.store.ports import Store, StoreOptions
 from hub.store.postgres_connect import connect, unreachable
 from hub.store.postgres_notify import DueWatcher
@@ -320,26 +320,15 @@ class PostgresStore(Store):
             for o in outcomes:
                 if o.state == DeliveryState.DELIVERED:
                     changed = conn.execute(sql.RECORD_DELIVERED, (o.at, o.receipt, o.delivery_id, o.lease_id)).rowcount
-                    detail = {"attempts": o.attempts, **({"receipt": o.receipt} if o.receipt else {})}
-                    event = HubEvent("delivered", o.record_id, o.at, o.delivery_id, o.partner, detail)
                 elif o.state == DeliveryState.PENDING:
                     changed = conn.execute(sql.RECORD_RETRY, (o.due_at, o.error, o.delivery_id, o.lease_id)).rowcount
-                    retry_in = round((o.due_at or o.at) - o.at, 3)
-                    detail = {"attempts": o.attempts, "error": o.error, "retry_in_seconds": retry_in}
-                    detail |= {"failure": o.failure} if o.failure else {}
-                    event = HubEvent("retry_scheduled", o.record_id, o.at, o.delivery_id, o.partner, detail)
                 else:
                     changed = conn.execute(sql.RECORD_DEAD, (o.error, o.delivery_id, o.lease_id)).rowcount
-                    detail = {"attempts": o.attempts, "error": o.error}
-                    detail |= {"failure": o.failure} if o.failure else {}
-                    event = HubEvent("dead_lettered", o.record_id, o.at, o.delivery_id, o.partner, detail)
                 finished = changed and o.state != DeliveryState.PENDING  # the next of its key may go now
                 if finished and conn.execute(sql.WAKE_NEXT, {"at": o.at, "delivery_id": o.delivery_id}).fetchone():
                     tx.due()
                 if changed:  # otherwise the lease was lost to another worker, whose outcome counts
-                    events.append(event)
-                    events += [HubEvent("warning", o.record_id, o.at, o.delivery_id, o.partner, {"warning": w})
-                               for w in o.warnings]  # fmt: skip
+                    events += outcome_events(o)
             tx.append(events)
             return events
 
@@ -471,27 +460,13 @@ class PostgresStore(Store):
         def job(tx: Tx) -> int:
             conn = tx.conn
             rows = conn.execute(sql.UPGRADES, (batch_size,)).fetchall()
-            decoded: dict[str, dict[str, Any] | None] = {}
-            for task, record_id, partner, mtype, sender, codec, data, kek_id, wrapped in rows:
-                if record_id not in decoded:
-                    decoded[record_id] = None
-                    if mtype is not None:
-                        try:
-                            body = self.codecs.decode(
-                                record_id, mtype, sender, StoredBody(codec, data, kek_id, wrapped)
-                            )
-                            decoded[record_id] = orjson.loads(body)
-                        except BodyUnreadable:
-                            pass
-                message = decoded[record_id]
-                if task == "fingerprint":
-                    value = fingerprint(message) if message is not None else None
-                    conn.execute(sql.SET_FINGERPRINT, (value, record_id))
-                elif task == "recipient_index" and message is not None:
-                    entry = index_for(partner, message)
-                    if entry is not None:
-                        tx.insert(sql.INSERT_INDEX_ENTRIES, [(partner, entry, record_id)])
-                conn.execute(sql.UPGRADE_DONE, (task, record_id, partner))
+            fingerprints, entries, done = upgrade_steps(rows, self.codecs, fingerprint, index_for)
+            for value, record_id in fingerprints:
+                conn.execute(sql.SET_FINGERPRINT, (value, record_id))
+            if entries:
+                tx.insert(sql.INSERT_INDEX_ENTRIES, entries)
+            for step in done:
+                conn.execute(sql.UPGRADE_DONE, step)
             return len(rows)
 
         total = 0
