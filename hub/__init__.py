@@ -30,6 +30,7 @@ from hub.plugin_api.problems import (
     InvalidMessage,
     PayloadTooLarge,
     Problem,
+    SchedulerUnavailable,
     UnparseableInput,
     read_each,
 )
@@ -43,6 +44,7 @@ from hub.plugin_api.records import (
     Listener,
     ListenerContext,
     MessageType,
+    MilestoneScheduler,
     Parsed,
     PartnerKind,
     Refusal,
@@ -51,6 +53,7 @@ from hub.plugin_api.records import (
     ResolveContext,
     RouteSetup,
     RouteSpec,
+    SchedulerSpec,
     SchemaSpec,
     Transform,
     TransformContext,
@@ -65,6 +68,7 @@ _LAZY = {
     "Caller": "hub.plugin_api.callers",
     "OperatorCaller": "hub.plugin_api.callers",
     "PartnerCaller": "hub.plugin_api.callers",
+    "SchedulerCaller": "hub.plugin_api.callers",
     # the hardened XML parser every XML adapter uses: importing it imports lxml
     "declared_dtd_marker": "hub.safe_xml",
     "hardened_parser": "hub.safe_xml",
@@ -74,7 +78,7 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from hub.crypto.keyring import KeyRingError
-    from hub.plugin_api.callers import Authenticated, Caller, OperatorCaller, PartnerCaller
+    from hub.plugin_api.callers import Authenticated, Caller, OperatorCaller, PartnerCaller, SchedulerCaller
     from hub.safe_xml import declared_dtd_marker, hardened_parser
 
 
@@ -111,6 +115,7 @@ __all__ = [
     "Listener",
     "ListenerContext",
     "MessageType",
+    "MilestoneScheduler",
     "OperatorCaller",
     "Parsed",
     "Partner",
@@ -128,6 +133,9 @@ __all__ = [
     "ResolveContext",
     "RouteSetup",
     "RouteSpec",
+    "SchedulerCaller",
+    "SchedulerSpec",
+    "SchedulerUnavailable",
     "SchemaSpec",
     "Transform",
     "TransformContext",

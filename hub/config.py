@@ -9,6 +9,7 @@ Relative paths inside ``hub.toml`` are resolved against the config directory.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,39 @@ class RetryPolicy:
 
 
 @dataclass(frozen=True)
+class SchedulerIdentity:
+    """Who may fire pathway timers (``[[pathway.scheduler_identities]]``): a name and the digests of its tokens.
+
+    A scheduler identity may call ``POST /v1/pathway/timers/{timer_id}/fire`` and nothing else.
+    """
+
+    name: str
+    token_hashes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PathwaySettings:
+    """``hub.toml`` ``[pathway]``: which scheduler fires milestone timers, and who may call the hub back.
+
+    ``scheduler`` names a registered ``SchedulerSpec`` (``embedded`` by default); ``scheduler_settings`` holds
+    the ``[pathway.NAME]`` tables, handed to that scheduler's ``open``. ``time_scale`` compresses the pathway's
+    clock for demonstrations and tests (3600: an hour of the pathway passes in a second); it is 1 in a real
+    deployment. ``sync_*`` is the backoff of schedule / cancel calls to an external scheduler that is down.
+    """
+
+    scheduler: str = "embedded"
+    scheduler_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    identities: tuple[SchedulerIdentity, ...] = ()
+    time_scale: float = 1.0
+    sync_initial_seconds: float = 2.0
+    sync_max_delay_seconds: float = 300.0
+
+    def settings_of(self, scheduler: str) -> dict[str, Any]:
+        """The ``[pathway.NAME]`` table of ``scheduler`` (empty when absent)."""
+        return dict(self.scheduler_settings.get(scheduler, {}))
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything in ``hub.toml``, with defaults for what it leaves out."""
 
@@ -68,6 +102,7 @@ class Settings:
     retention_days: dict[str, float] = field(default_factory=dict)
     listeners: dict[str, dict[str, Any]] = field(default_factory=dict)
     plugin_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pathway: PathwaySettings = field(default_factory=PathwaySettings)
 
     @property
     def store_path(self) -> Path | None:
@@ -122,7 +157,9 @@ def load_settings(config_dir: Path, vocabulary: Vocabulary | None = None) -> Set
     path = config_dir / "hub.toml"
     data = _read_toml(path) if path.exists() else {}
     file = "hub.toml"
-    known_tables = {"server", "store", "delivery", "retry", "keys", "retention", "listeners", "plugins", "metrics"}
+    known_tables = {
+        "server", "store", "delivery", "retry", "keys", "retention", "listeners", "plugins", "metrics", "pathway",
+    }  # fmt: skip
     for key in data:
         if key not in known_tables:
             raise ConfigError(f"{file}: unknown table [{key}] (known: {', '.join(sorted(known_tables))})")
@@ -181,6 +218,7 @@ def load_settings(config_dir: Path, vocabulary: Vocabulary | None = None) -> Set
         retention_days=retention_days,
         listeners=_tables(file, "listeners", data.get("listeners", {})),
         plugin_settings=_tables(file, "plugins", data.get("plugins", {})),
+        pathway=_pathway_settings(file, data.get("pathway", {})),
     )
     if settings.lease_seconds <= settings.delivery_timeout_seconds + 1:
         raise ConfigError(
@@ -228,6 +266,56 @@ def _store_settings(store: Section, config_dir: Path) -> tuple[str, Path]:
     else:
         state_dir = config_dir / "../var"
     return url, state_dir.resolve()
+
+
+def _pathway_settings(file: str, value: Any) -> PathwaySettings:
+    """``[pathway]``: ``scheduler``, ``time_scale``, ``sync_*``, ``[[pathway.scheduler_identities]]`` and one
+    ``[pathway.NAME]`` table per scheduler (its keys are for that scheduler to check when it opens)."""
+    from hub.auth import hash_token
+    from hub.partners import token_hashes_of
+
+    section = Section(file, "pathway", value)
+    scheduler = section.get("scheduler", str, "embedded")
+    time_scale = section.positive("time_scale", float, 1.0)
+    initial = section.positive("sync_initial_seconds", float, 2.0)
+    cap = section.positive("sync_max_delay_seconds", float, 300.0)
+    raw_identities = section.get("scheduler_identities", list, [])
+    identities: list[SchedulerIdentity] = []
+    for index, raw in enumerate(raw_identities):
+        entry = Section(file, f"pathway.scheduler_identities[{index}]", raw)
+        name = entry.get("name", str, None)
+        if name is None or not _IDENTITY.match(name):
+            raise ConfigError(f"{entry.where('name')}: give a name of 1-64 lower-case letters, digits, '.', '_' "
+                              f"or '-', got {name!r}")  # fmt: skip
+        if any(i.name == name for i in identities):
+            raise ConfigError(f"{entry.where('name')}: {name!r} is declared twice")
+        digests = token_hashes_of(entry)
+        token_env = entry.get("token_env", str, None)
+        if token_env is not None:
+            token = os.environ.get(token_env, "").strip()
+            if not token:
+                raise ConfigError(f"{entry.where('token_env')}: the variable {token_env} holds no token")
+            digests = (*digests, hash_token(token))
+        if not digests:
+            raise ConfigError(f"{entry.where('token_sha256')}: a scheduler identity needs a token digest "
+                              "('hub partners token NAME' prints a token and its digest)")  # fmt: skip
+        entry.finish()
+        identities.append(SchedulerIdentity(name, digests))
+    tables: dict[str, dict[str, Any]] = {}
+    for key, table in section.data.items():
+        if key in section.seen:
+            continue
+        if not isinstance(table, dict):
+            raise ConfigError(f"{section.where(key)}: unknown setting (known: scheduler, time_scale, "
+                              "sync_initial_seconds, sync_max_delay_seconds, scheduler_identities, and one "
+                              "[pathway.NAME] table per scheduler)")  # fmt: skip
+        section.seen.add(key)
+        tables[key] = dict(table)
+    section.finish()
+    return PathwaySettings(scheduler, tables, tuple(identities), time_scale, initial, cap)
+
+
+_IDENTITY = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
 def _tables(file: str, name: str, value: Any) -> dict[str, dict[str, Any]]:
@@ -292,4 +380,6 @@ def load_config(config_dir: str | os.PathLike[str] | None = None, vocabulary: Vo
     settings = load_settings(directory, vocabulary)
     partners = load_partners(directory, vocabulary)
     routes = load_routes(directory, partners, vocabulary)
+    for identity in settings.pathway.identities:
+        partners.add_scheduler(identity.name, identity.token_hashes)
     return HubConfig(settings, partners, routes)

@@ -127,6 +127,13 @@ class PartnerDirectory:
         for digest in operator.token_hashes:
             self._add_token(digest, Caller(operator.id, "operator"))
 
+    def add_scheduler(self, name: str, token_hashes: tuple[str, ...]) -> None:
+        """Add a scheduler identity (``hub.toml`` ``[[pathway.scheduler_identities]]``): it may only fire timers."""
+        if name in self.operators or name in self.partners:
+            raise ConfigError(f"hub.toml: pathway.scheduler_identities: {name!r} is already a partner or operator id")
+        for digest in token_hashes:
+            self._add_token(digest, Caller(name, "scheduler"))
+
     def with_overrides(self, partner_id: str, **changes: Any) -> None:
         """Replace fields of one partner (used by the demo and tests to point at loopback URLs)."""
         from dataclasses import replace
@@ -137,6 +144,11 @@ class PartnerDirectory:
         for key, partner in list(self._by_code.items()):
             if partner.id == partner_id:
                 self._by_code[key] = new
+
+
+def token_hashes_of(section: Section) -> tuple[str, ...]:
+    """The token digests of a table (``token_sha256`` and ``token_sha256s``), checked; for other identities' tables."""
+    return _token_hashes(section)
 
 
 def _token_hashes(section: Section) -> tuple[str, ...]:

@@ -41,6 +41,7 @@ from hub.plugin_api.records import (
     MessageType,
     PartnerKind,
     RouteSpec,
+    SchedulerSpec,
     SchemaSpec,
     Transform,
     Transport,
@@ -84,6 +85,7 @@ class HubPlugins:
     gauges: dict[str, GaugeSpec]
     routes: dict[str, RouteSpec] = field(default_factory=dict)
     vocabulary: Vocabulary = field(default_factory=Vocabulary)
+    schedulers: dict[str, SchedulerSpec] = field(default_factory=dict)
 
     @property
     def message_types(self) -> dict[str, MessageType]:
@@ -243,9 +245,10 @@ def load_plugins(
     commands = registry.collect("command", "hub_register_commands", click.Command)
     gauges = registry.collect("gauge", "hub_register_gauges", GaugeSpec)
     routes = registry.collect("routes", "hub_register_routes", RouteSpec)
+    schedulers = registry.collect("scheduler", "hub_register_schedulers", SchedulerSpec)
     return HubPlugins(
         manager, infos, adapters, transports, transforms, schemas, key_providers, listeners, commands, gauges,
-        routes, vocabulary,
+        routes, vocabulary, schedulers,
     )  # fmt: skip
 
 

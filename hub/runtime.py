@@ -27,6 +27,7 @@ from hub.sealing import EnvelopeGate
 from hub.services.delivery import DeliveryWorker
 from hub.services.hub_data import HubData
 from hub.services.intake import IntakeService
+from hub.services.pathway import PathwayService
 from hub.store import open_store
 from hub.store.ports import Store, StoreOptions
 
@@ -46,6 +47,7 @@ class Hub:
     intake: IntakeService
     keys: KeyProvider
     gate: EnvelopeGate
+    pathway: PathwayService | None = None
 
     def make_worker(self, transports: OutboundTransports | None = None) -> DeliveryWorker:
         """A delivery worker sharing this hub's store, plugins and metrics (and ``transports`` when given).
@@ -116,7 +118,8 @@ def build_hub(
     gate = EnvelopeGate(config.partners, keys, config.settings.hub_id)
     gate.warn_about_unsealed_partners()
     intake = IntakeService(plugins, validator, router, store, metrics, gate)
-    return Hub(config, plugins, validator, router, store, metrics, intake, keys, gate)
+    pathway = PathwayService(store, open_scheduler(config, plugins))
+    return Hub(config, plugins, validator, router, store, metrics, intake, keys, gate, pathway)
 
 
 def _fingerprinter(key: bytes) -> Callable[[dict[str, Any]], str]:
@@ -138,6 +141,18 @@ def open_key_provider(config: HubConfig, plugins: HubPlugins) -> KeyProvider:
         return provider
     except KeyRingError as exc:
         raise ConfigError(f"keys: {exc}") from None
+
+
+def open_scheduler(config: HubConfig, plugins: HubPlugins) -> Any:
+    """Open the milestone scheduler ``[pathway] scheduler`` names (``embedded`` unless a plugin adds another)."""
+    from hub.plugin_api.problems import ConfigError
+
+    name = config.settings.pathway.scheduler
+    spec = plugins.schedulers.get(name)
+    if spec is None:
+        raise ConfigError(f"hub.toml: pathway.scheduler: {name!r} is not registered by any loaded plugin "
+                          f"(known: {', '.join(sorted(plugins.schedulers))})")  # fmt: skip
+    return spec.open(config.settings.pathway.settings_of(name))
 
 
 def _check_partner_plugins(config: HubConfig, plugins: HubPlugins) -> None:

@@ -20,7 +20,7 @@ from fastapi import Depends, FastAPI
 from hub.api import openapi as spec
 from hub.api.errors import install_error_handling
 from hub.api.intake_asgi import MessageIntake
-from hub.api.routers import batch, docs, health, inbox, messages, metrics
+from hub.api.routers import batch, docs, health, inbox, messages, metrics, pathway
 from hub.api.security import authenticate
 from hub.lifecycle import HubLifecycle
 from hub.plugin_api.callers import AUTHENTICATOR, authenticated
@@ -59,7 +59,7 @@ def create_app(hub: Hub, *, run_worker: bool = True, run_listeners: bool = True)
     app.add_middleware(MessageIntake, hub=hub)  # added first, so that the error handling below wraps it
     install_error_handling(app, hub.store)
     for router in (messages.router(hub), batch.router(), inbox.router(), health.router(), metrics.router(),
-                   docs.router(TITLE)):  # fmt: skip
+                   pathway.router(), docs.router(TITLE)):  # fmt: skip
         app.include_router(router)
     for routes in hub.plugins.routes.values():
         include_plugin_routes(app, routes)

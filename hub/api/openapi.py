@@ -180,6 +180,16 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "required": ["items"],
         "properties": {"items": {"type": "array", "items": _ref("MessageSummary")}},
     },
+    "TimerFired": {
+        "description": "What a scheduler's fire callback did: only `fired` changed the pathway; every outcome is "
+        "recorded on the audit chain.",
+        "type": "object",
+        "required": ["timer_id", "outcome"],
+        "properties": {
+            "timer_id": _STRING,
+            "outcome": {"enum": ["fired", "already_fired", "closed", "not_yet_due", "unknown"]},
+        },
+    },
     "MessageView": {
         "description": "State, deliveries and timeline of one message (docs/api.md lists every field).",
         "type": "object",

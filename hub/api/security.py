@@ -7,13 +7,14 @@ plugins' routes use alike.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from fastapi import Request
 
 from hub.api.tls import client_cert_fingerprint
 from hub.plugin_api.callers import Caller
-from hub.plugin_api.problems import Unauthenticated
+from hub.plugin_api.problems import Forbidden, Unauthenticated
 
 if TYPE_CHECKING:
     from hub.runtime import Hub
@@ -46,4 +47,14 @@ def authenticate(request: Request) -> Caller:
     if by_cert is not None and by_cert.id != caller.id:
         raise Unauthenticated("The client certificate and the token belong to different partners.")
     state["caller"] = caller
+    if caller.role == "scheduler" and not may_scheduler_call(request.method, request.url.path):
+        raise Forbidden("A scheduler identity may only fire pathway timers (POST /v1/pathway/timers/{id}/fire).")
     return caller
+
+
+FIRE_PATH = re.compile(r"^/v1/pathway/timers/[A-Za-z0-9_.-]{1,207}/fire$")
+
+
+def may_scheduler_call(method: str, path: str) -> bool:
+    """Least privilege: the one request a scheduler identity may make is firing a timer."""
+    return method == "POST" and FIRE_PATH.match(path) is not None

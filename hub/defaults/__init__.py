@@ -3,7 +3,8 @@
 The ``canonical-json`` adapter (the default adapter), the ``http`` push transport,
 the ``file`` key ring, the ``Acknowledgement`` message type with the shared
 ``envelope`` and ``common`` schemas every canonical type builds on, and the route
-destinations ``partner``, ``field``, ``code``, ``reply`` and ``recipient``.
+destinations ``partner``, ``field``, ``code``, ``reply`` and ``recipient``, and the
+``embedded`` milestone scheduler (the store holds due timers, the worker fires them).
 
 Every implementation is ``trylast``, and a plugin registering the same name replaces
 what is registered here; ``HUB_DISABLE_PLUGINS=hub.defaults`` leaves all of it out
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from hub.crypto.keyring import open_file_key_ring
 from hub.defaults.canonical_json import CanonicalJsonAdapter
 from hub.defaults.destinations import DESTINATIONS
+from hub.defaults.embedded_scheduler import open_embedded_scheduler
 from hub.defaults.http_push import HttpPushTransport
 from hub.plugin_api.hookspecs import hookimpl
 from hub.plugin_api.records import (
@@ -25,6 +27,7 @@ from hub.plugin_api.records import (
     DestinationResolver,
     KeyProviderSpec,
     MessageType,
+    SchedulerSpec,
     SchemaSpec,
     Transport,
     load_json_resource,
@@ -70,3 +73,9 @@ def hub_register_destinations(register: Callable[[DestinationResolver], None]) -
     """Register the route destinations ``partner``, ``field``, ``code``, ``reply`` and ``recipient``."""
     for resolver in DESTINATIONS:
         register(resolver)
+
+
+@hookimpl(trylast=True)
+def hub_register_schedulers(register: Callable[[SchedulerSpec], None]) -> None:
+    """Register ``embedded``: the default milestone scheduler, the hub's own store and worker."""
+    register(SchedulerSpec("embedded", open_embedded_scheduler))

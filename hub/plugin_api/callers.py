@@ -35,7 +35,7 @@ class Caller:
     """The authenticated identity behind one request."""
 
     id: str
-    role: str  # "partner" or "operator"
+    role: str  # "partner", "operator" or "scheduler" (may only fire pathway timers)
 
     @property
     def is_operator(self) -> bool:
@@ -66,7 +66,7 @@ def partner_only(detail: str) -> Callable[[Caller], Awaitable[Caller]]:
     """A dependency admitting partners only; an operator is answered 403 with ``detail``."""
 
     async def partner(caller: Authenticated) -> Caller:
-        if caller.is_operator:
+        if caller.role != "partner":
             raise Forbidden(detail)
         return caller
 
@@ -84,11 +84,25 @@ def operator_only(detail: str) -> Callable[[Caller], Awaitable[Caller]]:
     return operator
 
 
+def scheduler_only(detail: str) -> Callable[[Caller], Awaitable[Caller]]:
+    """A dependency admitting scheduler identities only; a partner or operator is answered 403 with ``detail``."""
+
+    async def scheduler(caller: Authenticated) -> Caller:
+        if caller.role != "scheduler":
+            raise Forbidden(detail)
+        return caller
+
+    return scheduler
+
+
 PartnerCaller = Annotated[Caller, Depends(partner_only("Only partners may do this; operators may not."))]
 """A partner (an operator is answered 403)."""
 
 OperatorCaller = Annotated[Caller, Depends(operator_only("Only operators may do this."))]
 """An operator (a partner is answered 403)."""
+
+SchedulerCaller = Annotated[Caller, Depends(scheduler_only("Only a scheduler identity may fire pathway timers."))]
+"""A scheduler identity (``[[pathway.scheduler_identities]]``); anyone else is answered 403."""
 
 __all__ = [
     "AUTHENTICATOR",
@@ -96,7 +110,9 @@ __all__ = [
     "Caller",
     "OperatorCaller",
     "PartnerCaller",
+    "SchedulerCaller",
     "authenticated",
     "operator_only",
     "partner_only",
+    "scheduler_only",
 ]

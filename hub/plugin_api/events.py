@@ -26,6 +26,15 @@ EVENT_KINDS = frozenset(
         "transmission_refused",  # a listener refused a whole inbound transmission (MESH) and let go of it
         "shredded",  # retention destroyed the body's data key
         "rewrapped",  # key rotation re-wrapped data keys (one event per batch)
+        "milestone_opened",  # the pathway: a milestone began (config/pathways.toml), with its due and remind times
+        "milestone_reminded",  # its remind timer fired: a reminder was sent to the responsible partner
+        "milestone_met",  # the responsible partner's closing message came before it was due
+        "milestone_late",  # the closing message came after it was due (after the breach)
+        "milestone_breached",  # its due timer fired with no closing message: a due notice was sent
+        "milestone_cancelled",  # its pathway closed as a whole before it was met or breached
+        "pathway_closed",  # a pathway closed as a whole (readmission, death, consent withdrawn, by hand)
+        "timer_fire",  # a request to fire a timer that changed nothing (already fired, closed, early, unknown)
+        "scheduler_sync",  # an external scheduler was told to schedule or cancel a timer (or could not be)
         "warning",  # what an adapter assumed reading a message, changed rendering it, or could not use in a
         # partner's answer to a delivery; nothing failed
     }

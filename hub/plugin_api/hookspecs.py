@@ -18,7 +18,7 @@ Lifecycle, in the order things happen::
                 hub_register_transforms, hub_register_schemas,
                 hub_register_key_providers, hub_register_listeners,
                 hub_register_gauges, hub_register_routes,
-                hub_register_commands                           (once each)
+                hub_register_commands, hub_register_schedulers   (once each)
     intake    : adapter.parse -> hub_validate_message -> router (config routes
                 + hub_route) -> store commit -> 202 / ACK
     delivery  : adapter.render -> transport.deliver
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
         MessageType,
         PartnerKind,
         RouteSpec,
+        SchedulerSpec,
         SchemaSpec,
         Transform,
         Transport,
@@ -218,6 +219,20 @@ def hub_register_key_providers(register: Callable[[KeyProviderSpec], None]) -> N
     ring file. A KMS or HSM plugin registers
     ``KeyProviderSpec(name, open)`` where ``open(settings)`` returns an object
     with ``primary_kek_id()``, ``kek(key_id)`` and ``index_key()``.
+    """
+
+
+@hookspec
+def hub_register_schedulers(register: Callable[[SchedulerSpec], None]) -> None:
+    """Register milestone schedulers for the care pathway (once at start-up; every implementation runs).
+
+    ``SchedulerSpec(name, open)``: ``hub.toml`` chooses one with ``[pathway] scheduler = "name"`` (default
+    ``embedded``, registered by the hub itself: due timers live in the store and the worker fires them).
+    ``open(settings)`` receives the ``[pathway.name]`` table and returns a ``MilestoneScheduler``: an external
+    one (``in_store = False``) is asked to ``schedule`` each timer with its due time and to ``cancel`` it when
+    the milestone closes early, and calls the hub back at ``POST /v1/pathway/timers/{timer_id}/fire`` with a
+    scheduler identity's token (``[[pathway.scheduler_identities]]``). The hub stays the record of what is due:
+    a callback that is early, repeated, late or for an unknown timer changes nothing and is recorded.
     """
 
 

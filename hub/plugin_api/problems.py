@@ -119,6 +119,17 @@ class StoreUnavailable(HubError):
         self.retry_after_seconds = retry_after_seconds
 
 
+class SchedulerUnavailable(HubError):
+    """A milestone scheduler could not be reached, or refused for a reason that may pass: try again later.
+
+    Raised by a ``MilestoneScheduler``'s ``schedule``, ``cancel`` or ``queued``. The hub keeps the timer,
+    retries with backoff and shows the sync as pending. ``detail`` must carry no secret and no personal data.
+    """
+
+    status = 503
+    title = "Scheduler unavailable"
+
+
 class ConfigError(Exception):
     """A configuration file is wrong; the message names the file and the key."""
 

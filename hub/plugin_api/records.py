@@ -7,7 +7,7 @@ Plugins build these and hand them to the ``register`` callback of a
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -289,6 +289,63 @@ class KeyProviderSpec:
 
     def __post_init__(self) -> None:
         check_name("key provider", self.name)
+
+
+class MilestoneScheduler(Protocol):
+    """What decides *when* the hub is told to fire a pathway timer (``hub_register_schedulers``).
+
+    The hub's store is the source of truth for timers; a scheduler only calls the hub back. A timer's id is
+    ``f"{milestone_id}.{action}"`` with ``action`` ``remind`` or ``due``: at most 207 characters of
+    ``[A-Za-z0-9_.-]``, deterministic, so scheduling it again is recognisably the same timer.
+    """
+
+    in_store: bool
+    """True for the embedded scheduler (the hub's worker fires due timers from the store itself; ``schedule`` and
+    ``cancel`` are never needed); False for an external one: the hub calls ``schedule`` / ``cancel`` after the commit
+    that opened / closed a timer, retrying with backoff while ``SchedulerUnavailable`` is raised, and shows the
+    syncs still pending (``hub pathway list --pending-syncs``)."""
+
+    def schedule(self, timer_id: str, due_at: datetime, conf: Mapping[str, str]) -> None:
+        """Make the scheduler call the hub back at or after ``due_at`` (aware) for ``timer_id``.
+
+        Idempotent: scheduling an id already scheduled is a success. ``conf`` carries only non-personal routing
+        data (``timer_id``, ``hub_url``). Raises ``SchedulerUnavailable`` for a fault that may pass.
+        """
+        ...
+
+    def cancel(self, timer_id: str) -> None:
+        """Make sure the scheduler never fires ``timer_id``. Idempotent: an unknown id is a success.
+
+        Raises ``SchedulerUnavailable`` for a fault that may pass.
+        """
+        ...
+
+    def queued(self) -> dict[str, datetime] | None:
+        """``timer_id -> due_at`` of everything the scheduler still holds un-fired (for ``hub pathway reconcile``).
+
+        None when the store is the scheduler (embedded). Raises ``SchedulerUnavailable`` when it cannot be asked.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release connections; the scheduler is not used afterwards."""
+        ...
+
+
+@dataclass(frozen=True)
+class SchedulerSpec:
+    """A named milestone scheduler, chosen by ``hub.toml`` ``[pathway] scheduler = NAME``.
+
+    ``open(settings)`` returns a ``MilestoneScheduler``; ``settings`` is the ``[pathway.NAME]`` table of
+    ``hub.toml`` (a dict, empty when the table is absent), for the scheduler to check: it raises ``ConfigError``
+    naming the key for a bad one.
+    """
+
+    name: str
+    open: Callable[[Mapping[str, Any]], MilestoneScheduler]
+
+    def __post_init__(self) -> None:
+        check_name("scheduler", self.name)
 
 
 @dataclass(frozen=True)
