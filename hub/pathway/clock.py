@@ -49,7 +49,7 @@ class Offset:
             raise ValueError("the instant must carry its offset")
         if not self.is_calendar:
             seconds = {"s": 1, "min": 60, "h": 3600}[self.unit] * self.amount
-            return (instant + timedelta(seconds=seconds)).astimezone(UTC)
+            return instant.astimezone(UTC) + timedelta(seconds=seconds)  # in UTC: zoned arithmetic is wall time
         local = instant.astimezone(zone).replace(tzinfo=None)  # the wall-clock time there
         if self.unit == "mo":
             local = add_months(local, self.amount)

@@ -65,7 +65,7 @@ class MilestoneSpec:
             start = start_or_none
         due = self.due_after.add(start, zone)
         if time_scale != 1.0:
-            return (event_at + (due - start) / time_scale).astimezone(UTC)
+            return event_at.astimezone(UTC) + (due - start) / time_scale
         return due
 
     def remind_at(self, due: datetime, zone: ZoneInfo, opened: datetime, time_scale: float = 1.0) -> datetime | None:
