@@ -52,7 +52,8 @@ def test_the_example_pathways_hold_the_seeds_milestones(partners) -> None:
 @pytest.mark.parametrize(
     ("change", "where", "what"),
     [
-        (lambda m: m["start"].update(type="Referal"), "milestone[0] (assessment).start.type", "registered message type"),
+        (lambda m: m["start"].update(type="Referal"), "milestone[0] (assessment).start.type",
+         "registered message type"),
         (lambda m: m["start"].update(on="sent"), "milestone[0] (assessment).start.on", "received, delivered"),
         (lambda m: m["due"].update(after="2 days"), "milestone[0] (assessment).due.after", "whole number and a unit"),
         (lambda m: m["due"].update(after="0h"), "milestone[0] (assessment).due.after", "more than nothing"),
