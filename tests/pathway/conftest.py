@@ -39,7 +39,7 @@ def make_pathway_world(tmp_path: Path, scheduler_backend: Any) -> Iterator[Calla
         token = generate_token()
         world = build_world(tmp_path / f"config{len(built)}", start=False)
         built.append(world)
-        hub_settings = scheduler_backend.hub_settings(world.hub.url)
+        hub_settings = scheduler_backend.hub_settings(world.hub.url, token)
         write_pathway_settings(world.config_dir, scheduler_backend.name, hub_settings, hash_token(token))
         (world.config_dir / "pathways.toml").write_text(pathways)
         world.start()

@@ -8,7 +8,8 @@ a ``module:callable`` path imported when the parameter is used, so that this fil
 A ``SchedulerBackend`` gives:
 
 - ``name``: the scheduler's registered name (``[pathway] scheduler``);
-- ``hub_settings(hub_url) -> dict``: the ``[pathway.NAME]`` table for ``hub.toml`` (``{}`` for embedded);
+- ``hub_settings(hub_url, scheduler_token) -> dict``: the ``[pathway.NAME]`` table for ``hub.toml`` (``{}`` for
+  embedded); ``scheduler_token`` is the token of the world's scheduler identity, for the scheduler's callbacks;
 - ``external``: whether an external scheduler holds queued runs;
 - ``queued() -> dict[str, datetime] | None``: what the scheduler holds now (None for embedded);
 - ``drop(timer_id)`` and ``inject(timer_id, due_at)``: make drift behind the hub's back (external only);
@@ -39,7 +40,7 @@ class EmbeddedBackend:
     name = "embedded"
     external = False
 
-    def hub_settings(self, hub_url: str) -> dict[str, Any]:
+    def hub_settings(self, hub_url: str, scheduler_token: str) -> dict[str, Any]:
         return {}
 
     def queued(self) -> dict[str, datetime] | None:
