@@ -30,7 +30,7 @@ from hub.config import PathwaySettings
 from hub.partners import PartnerDirectory
 from hub.pathway.spec import DELIVERED_TO, SENDER, MilestoneSpec, Pathways, milestone_id, moment
 from hub.plugin_api.events import HubEvent
-from hub.plugin_api.problems import SchedulerUnavailable
+from hub.plugin_api.problems import SchedulerUnavailable, StoreUnavailable
 from hub.plugin_api.records import MilestoneScheduler, ResolveContext, Unresolved
 from hub.routes import Destination
 from hub.store.pathway_records import MilestoneClosing, NewMilestone, PathwayChanges, PathwayClosing
@@ -84,6 +84,8 @@ class PathwayService:
         while not stop.is_set():
             try:
                 await asyncio.to_thread(self.step)
+            except StoreUnavailable as exc:  # a fault that passes: the next round tries again
+                log.warning("pathway round skipped: %s", exc.reason)
             except Exception:
                 log.exception("pathway round failed; trying again")
             with contextlib.suppress(TimeoutError):
@@ -114,11 +116,18 @@ class PathwayService:
         return len(rows)
 
     def _body(self, record_id: str) -> dict[str, Any] | None:
+        """The canonical message of a record; None (and the event passed over) when it cannot be read: shredded,
+        or a body that fails to decode (logged), so that one bad record never holds the pathway back."""
         try:
             body = self.store.read_body(record_id)
+            return json.loads(body) if body is not None else None
         except BodyUnreadable:
             return None
-        return json.loads(body) if body is not None else None
+        except StoreUnavailable:
+            raise
+        except Exception:
+            log.exception("pathway: record %s could not be read; its event is passed over", record_id)
+            return None
 
     def _starts(self, changes: PathwayChanges, fresh: list[tuple[NewMilestone, str]], kind: str, record_id: str,
                 delivered_to: str | None, at: float, sender: str, message: dict[str, Any],
