@@ -205,7 +205,7 @@ class PathwayService:
         """Send the notices of fired timers that have none stored (the process stopped between the two)."""
         for timer_id in self.store.unsent_notices(100):
             milestone_id_, _, action = timer_id.rpartition(".")
-            found = [m for m in self.store.milestones() if m["id"] == milestone_id_] if milestone_id_ else []
+            found = self.store.milestones(milestone_id=milestone_id_) if milestone_id_ else []
             if found:
                 self._send_notice(timer_id, found[0], action)
 
