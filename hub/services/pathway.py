@@ -61,6 +61,7 @@ class PathwayService:
         self.destinations = destinations
         self.clock = clock
         self.on_notice: list[Callable[[], None]] = []
+        self._idle = False
         self.hub_url = str(settings.settings_of(settings.scheduler).get("hub_url", ""))
 
     @property
@@ -69,8 +70,24 @@ class PathwayService:
         return not self.scheduler.in_store
 
     # -- one round ------------------------------------------------------------------------------------------------
+    @property
+    def configured(self) -> bool:
+        """True when ``pathways.toml`` declares milestones or pathway closures."""
+        return bool(self.pathways.milestones or self.pathways.closers)
+
     def step(self) -> None:
-        """One round: read new events, fire due timers (embedded), send missing notices, sync (external)."""
+        """One round: read new events, fire due timers (embedded), send missing notices, sync (external).
+
+        Without ``pathways.toml`` (nothing configured) the first round moves the cursor past what is stored, so
+        that milestones declared later start from then, and the rounds after it do nothing: an idle pathway takes
+        no database connection from the hub's other work.
+        """
+        if not self.configured:
+            if not self._idle:
+                while self.read_events():
+                    pass
+                self._idle = True
+            return
         while self.read_events():
             pass
         if not self.external:
