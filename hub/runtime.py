@@ -90,14 +90,13 @@ def build_hub(
     validator = CanonicalValidator(plugins)
     metrics = open_metrics(config.settings.metrics_dir)  # before anything can record one
     keys = open_key_provider(config, plugins)
-    index_key = keys.index_key()
     fingerprint_of = _fingerprinter(fingerprint_key(keys))
     router = Router(
         config.routes,
         config.partners,
         plugins,
         validator,
-        indexer=lambda message: index_of_message(index_key, message),
+        indexer=lambda message: index_of_message(keys.index_key(), message),  # a rotation is seen within 1 s
         state_dir=config.settings.state_dir,
         config_dir=config.settings.config_dir,
         fingerprinter=fingerprint_of,
