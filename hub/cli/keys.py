@@ -159,7 +159,8 @@ def keys_add(purpose: str, alg: str | None, operator: str, config_dir: Path | No
     chosen = alg or ("EdDSA" if purpose == "sig" else "X25519")
     with opened_store(settings) as store:
         key_id = rotation.add_envelope_key(store, ring, "sig" if purpose == "sig" else "enc", chosen, operator)
-    click.echo(f"next {purpose} key {key_id}; publish it with 'hub keys export', then 'hub keys activate {key_id}'")
+    click.echo(f"Next {purpose} key {key_id}")
+    click.echo(f"Publish it with 'hub keys export', give partners hub.jwks.json, then 'hub keys activate {key_id}'")
 
 
 @keys.command("activate")
