@@ -218,8 +218,13 @@ def _rebuild(settings: Settings, ring: FileKeyRing, operator: str, batch_size: i
     from hub.crypto.at_rest import AesGcmCodec
     from hub.store import open_store
 
-    def show(state: IndexRebuild) -> None:
-        click.echo(state.progress(), err=True)
+    shown: list[str] = []
+
+    def show(state: IndexRebuild) -> None:  # each change once: not every poll while it waits for hubs to switch
+        line = state.progress()
+        if not shown or shown[-1] != line:
+            click.echo(line, err=True)
+            shown.append(line)
 
     store = open_store(settings.store_url, CodecRegistry(AesGcmCodec(ring)))
     try:

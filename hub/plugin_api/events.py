@@ -26,6 +26,11 @@ EVENT_KINDS = frozenset(
         "transmission_refused",  # a listener refused a whole inbound transmission (MESH) and let go of it
         "shredded",  # retention destroyed the body's data key
         "rewrapped",  # key rotation re-wrapped data keys (one event per batch)
+        "key_rotated",  # an operator added a key (a new primary KEK or index key, a next envelope key)
+        "key_published",  # an operator exported the hub's public envelope keys for partners ('hub keys export')
+        "key_activated",  # a published next envelope key became the active one
+        "key_retired",  # a key's material was destroyed
+        "index_rebuilt",  # the blind index was rebuilt under a new index key (the old one is then retired)
         "warning",  # what an adapter assumed reading a message, changed rendering it, or could not use in a
         # partner's answer to a delivery; nothing failed
     }
