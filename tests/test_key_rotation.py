@@ -20,7 +20,7 @@ from jwcrypto import jwe as jc_jwe
 from jwcrypto import jwk as jc_jwk
 from jwcrypto import jws as jc_jws
 
-from hub.envelope import EnvelopeMetadata, load_jwk, load_jwk_set, seal_envelope
+from hub.envelope import EnvelopeMetadata, dump_jwk, load_jwk, load_jwk_set, seal_envelope
 from hub.testing.messages import housing_request
 from hub.testing.raw_store import raw_store
 
@@ -32,7 +32,7 @@ def cli(world, *args: str) -> str:
     """Run ``hub ARGS`` (as the operator ``ops`` when it changes keys); fail the test unless it succeeds."""
     done = world.cli(*args, *(() if args[-1] in ("list", "verify") else ("--operator", "ops")))
     assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
+    return str(done.stdout)
 
 
 def export(world, out: Path) -> dict:
@@ -153,6 +153,16 @@ def test_a_new_signing_key_is_published_before_it_signs_and_envelopes_verify_thr
     time.sleep(1.2)  # the running hub re-reads the ring within a second
     for item in send(3):
         assert jwcrypto_signer_kid(item.envelope, council_key, published["sig"]) == new_sig.kid
+    # the command line opens it with the key set as it was exported
+    (tmp_path / "envelope").write_bytes(item.envelope)
+    private = tmp_path / "council.jwk"
+    private.write_text(dump_jwk(council_key, private=True))
+    private.chmod(0o600)
+    opened = subprocess.run([sys.executable, "-m", "hub", "envelope", "open", "--key", str(private), "--from",
+                             str(tmp_path / "during" / "hub.jwks.json"), "--sender", "hub", str(tmp_path / "envelope")],
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert opened.returncode == 0, opened.stderr
+    assert json.loads(opened.stdout) == item.message
 
     # after: the previous signing key stays published until retired, then leaves the key set
     statuses = ring_ids(world)["sig"]
