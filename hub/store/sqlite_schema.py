@@ -145,7 +145,7 @@ MIGRATIONS.append(
     (
         6,
         """
-        CREATE TABLE index_rebuild (
+        CREATE TABLE IF NOT EXISTS index_rebuild (
             new_key_id  TEXT PRIMARY KEY,
             old_key_id  TEXT NOT NULL,
             started_at  REAL NOT NULL,
