@@ -42,15 +42,18 @@ of two from 2^10 to 2^17); never set it in production.
 from __future__ import annotations
 
 import base64
+import fcntl
+import functools
 import json
 import os
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -107,6 +110,32 @@ class KeyInfo:
     published_at: str | None = None
     """When an envelope key was first written by ``hub keys export``."""
     activated_at: str | None = None
+
+
+LOCK_FILE = "keyring.lock"
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _changes_ring(method: _Method) -> _Method:
+    """Run a method that changes the ring on the ring as it is on disk now, one process at a time.
+
+    Takes an exclusive lock (``keyring.lock`` beside the ring) and re-reads the file first, so that
+    a command that has held the ring open for a long time (a rebuild of the blind index) never
+    writes back a stale copy over another command's change.
+    """
+
+    @functools.wraps(method)
+    def locked(self: FileKeyRing, *args: Any, **kwargs: Any) -> Any:
+        fd = os.open(self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self.load()
+            return method(self, *args, **kwargs)
+        finally:
+            os.close(fd)  # releases the lock
+
+    return cast(_Method, locked)
 
 
 class FileKeyRing:
@@ -399,6 +428,7 @@ class FileKeyRing:
                 return str(entry.get("retired_at"))
         return None
 
+    @_changes_ring
     def mark_published(self, key_ids: list[str]) -> None:
         """Record that these envelope keys were exported for partners (the first time only)."""
         changed = False
@@ -419,6 +449,7 @@ class FileKeyRing:
         ]  # fmt: skip
 
     # -- operator actions --------------------------------------------------------------------
+    @_changes_ring
     def rotate(self) -> str:
         """Add a new KEK and make it primary; the old primary stays active for reading. Return the new id."""
         for entry in self._doc["keys"]:
@@ -428,6 +459,7 @@ class FileKeyRing:
         self._save()
         return key_id
 
+    @_changes_ring
     def add_envelope_key(self, purpose: Literal["sig", "enc"], alg: str) -> str:
         """Add a ``next`` signing or encryption key (``EdDSA``/``ES256``, ``X25519``/``P-256``); return its id.
 
@@ -443,13 +475,18 @@ class FileKeyRing:
         try:
             jwk = generate_key(purpose, alg)
         except EnvelopeError:
-            allowed = "EdDSA or ES256" if purpose == "sig" else "X25519 or P-256"
-            raise KeyRingError(f"a {purpose} key is {allowed}, not {alg!r}") from None
+            what = (
+                "a signing (sig) key is EdDSA or ES256"
+                if purpose == "sig"
+                else "an encryption (enc) key is X25519 or P-256"
+            )
+            raise KeyRingError(f"{what}, not {alg!r}") from None
         key_id = self._add_key(purpose, "next", dump_jwk(jwk, private=True).encode())
         self._entry(key_id)["kid"] = jwk.kid
         self._save()
         return key_id
 
+    @_changes_ring
     def activate(self, key_id: str) -> str | None:
         """Make a published ``next`` envelope key ``active``; the active one becomes ``previous``. Return its id.
 
@@ -475,6 +512,7 @@ class FileKeyRing:
         self._save()
         return replaced
 
+    @_changes_ring
     def rotate_index(self) -> tuple[str, str]:
         """Add a new ``primary`` index key; the one it replaces stays live for searches. Return (old, new) ids.
 
@@ -500,6 +538,7 @@ class FileKeyRing:
         self._save()
         return str(old["id"]), new_id
 
+    @_changes_ring
     def retire(self, key_id: str) -> None:
         """Destroy a key's material; what needs it becomes unreadable (a KEK) or unusable (an envelope key).
 
