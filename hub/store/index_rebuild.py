@@ -89,7 +89,10 @@ RECENT = (
     "SELECT id, type, sender, body_codec, body, kek_id, data_key FROM messages "
     "WHERE id > ? AND nhs_index IS NOT NULL AND received_at >= ? ORDER BY id LIMIT ?"
 )
-SET_MESSAGE = "UPDATE messages SET nhs_index = ? WHERE id = ?"
+# only while it still has a value: retention may have shredded it since the batch read it (PostgreSQL re-checks
+# the condition on the row as it is once its lock is free), and a shredded message must not get one back
+SET_MESSAGE = "UPDATE messages SET nhs_index = ? WHERE id = ? AND nhs_index IS NOT NULL"
+CLEAR_MESSAGE = "UPDATE messages SET nhs_index = NULL WHERE id = ?"
 SET_ENTRIES = "UPDATE message_index SET nhs_index = ? WHERE record_id = ?"
 DROP_ENTRIES = "DELETE FROM message_index WHERE record_id = ?"
 ADVANCE = "UPDATE index_rebuild SET phase = ?, cursor = ?, done = ?, lost = ?, finished_at = ? WHERE new_key_id = ?"
@@ -212,7 +215,7 @@ def batch_job(
         conn.execute(statement(SET_MESSAGE, backend), (value, record_id))
         conn.execute(statement(SET_ENTRIES, backend), (value, record_id))
     for record_id in dropped:
-        conn.execute(statement(SET_MESSAGE, backend), (None, record_id))
+        conn.execute(statement(CLEAR_MESSAGE, backend), (record_id,))
         conn.execute(statement(DROP_ENTRIES, backend), (record_id,))
     after = next_state(state, len(rows), len(updates), len(dropped), last, batch_size, now, settle_seconds)
     conn.execute(statement(ADVANCE, backend), advance_args(after))
