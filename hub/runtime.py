@@ -169,6 +169,9 @@ def _reader(gauge: Any, argument: Any) -> Callable[[], dict[str, float]]:
 def _store_gauges(store: Store) -> dict[str, float]:
     counts = store.counts()
     out: dict[str, float] = {"hub_messages_stored": counts.pop("messages", 0)}
+    rebuild = store.index_rebuild()
+    remaining = max(rebuild.total - rebuild.done, 0) if rebuild is not None and not rebuild.finished else 0
+    out["hub_index_rebuild_remaining"] = remaining
     for key, value in counts.items():
         state = key.removeprefix("deliveries_")
         out[f'hub_deliveries{{state="{state}"}}'] = value

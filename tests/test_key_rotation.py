@@ -102,6 +102,14 @@ def hub_cli_popen(world, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def metric(world, name: str) -> float:
+    """The value of an unlabelled metric on the hub's ``/metrics``."""
+    response = world.get("ops", "/metrics")
+    assert response.status_code == 200, response.text
+    line = next(line for line in response.text.splitlines() if line.startswith(name + " "))
+    return float(line.split()[1])
+
+
 def key_events(world) -> list[tuple[str, str, dict]]:
     """The key operations on the audit chain: (kind, actor, detail), oldest first."""
     conn = raw_store(world)
@@ -268,6 +276,7 @@ def test_the_blind_index_is_rebuilt_under_a_new_key_while_searches_keep_finding_
     assert sorted(search()) == sorted(sent) and sorted(search("trust-a")) == sorted(sent)
     listed = cli(world, "keys", "list")
     assert "blind index rebuild: scan: 0 of 5" in listed
+    assert metric(world, "hub_index_rebuild_remaining") == 5
     statuses = ring_ids(world)["index"]
     assert statuses[old_index] == "active" and "primary" in statuses.values()
 
@@ -297,6 +306,7 @@ def test_the_blind_index_is_rebuilt_under_a_new_key_while_searches_keep_finding_
     statuses = ring_ids(world)["index"]
     assert statuses[old_index] == "retired" and list(statuses.values()).count("primary") == 1
     assert "blind index rebuild: finished" in cli(world, "keys", "list")
+    assert metric(world, "hub_index_rebuild_remaining") == 0
     again = world.cli("keys", "rotate-index", "--no-rebuild")  # and it may rotate again
     assert again.returncode == 0, again.stderr
     cli(world, "keys", "rotate", "--rewrap")  # the KEK's rotation is on the chain as well

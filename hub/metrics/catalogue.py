@@ -49,5 +49,6 @@ CATALOGUE: Mapping[str, MetricSpec] = {
 STORE_GAUGES_HELP: Mapping[str, str] = {
     "hub_deliveries": "Deliveries in the store by state",
     "hub_messages_stored": "Messages in the store, derived ones included",
+    "hub_index_rebuild_remaining": "Messages still to re-index under a new blind-index key (0: no rebuild under way)",
 }
 """Help texts of the gauges read from the store at each scrape (``hub/runtime.py`` computes them)."""
