@@ -181,7 +181,7 @@ def keys_activate(key_id: str, min_published_hours: float, operator: str, config
 
 @keys.command("rotate-index")
 @click.option("--no-rebuild", is_flag=True, help="Only rotate; run 'hub keys rebuild-index' later.")
-@click.option("--batch-size", type=int, default=500, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True)
 @click.option("--settle-seconds", type=float, default=rotation.DEFAULT_SETTLE_SECONDS, show_default=True,
               help="Wait at least this long after the rotation before the rebuild's last pass.")  # fmt: skip
 @operator_option
@@ -200,7 +200,7 @@ def keys_rotate_index(no_rebuild: bool, batch_size: int, settle_seconds: float, 
 
 
 @keys.command("rebuild-index")
-@click.option("--batch-size", type=int, default=500, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True)
 @click.option("--settle-seconds", type=float, default=rotation.DEFAULT_SETTLE_SECONDS, show_default=True,
               help="Wait at least this long after the rotation before the rebuild's last pass.")  # fmt: skip
 @operator_option

@@ -362,6 +362,7 @@ class FileKeyRing:
 
     def index_key_ids(self) -> list[str]:
         """The ids of ``index_keys()``, in the same order."""
+        self.refresh_if_changed(min_interval=0)
         return [str(e["id"]) for e in self._index_entries()]
 
     def key_material(self, key_id: str) -> bytes:

@@ -112,6 +112,8 @@ def rebuild_index(
     the store never heard of it (a crash between the two). Returns the finished state, or None when
     the index key never rotated. ``progress`` is called after every batch. Safe beside running hubs.
     """
+    if batch_size < 1:
+        raise OperationRefused(f"the batch size must be at least 1, not {batch_size}")
     ids = ring.index_key_ids()
     state = store.index_rebuild()
     if len(ids) > 1 and (state is None or state.new_key_id != ids[0]):
