@@ -96,14 +96,13 @@ def build_hub(
     validator = CanonicalValidator(plugins)
     metrics = open_metrics(config.settings.metrics_dir)  # before anything can record one
     keys = open_key_provider(config, plugins)
-    index_key = keys.index_key()
     fingerprint_of = _fingerprinter(fingerprint_key(keys))
     router = Router(
         config.routes,
         config.partners,
         plugins,
         validator,
-        indexer=lambda message: index_of_message(index_key, message),
+        indexer=lambda message: index_of_message(keys.index_key(), message),  # a rotation is seen within 1 s
         state_dir=config.settings.state_dir,
         config_dir=config.settings.config_dir,
         fingerprinter=fingerprint_of,
@@ -192,6 +191,9 @@ def _reader(gauge: Any, argument: Any) -> Callable[[], dict[str, float]]:
 def _store_gauges(store: Store) -> dict[str, float]:
     counts = store.counts()
     out: dict[str, float] = {"hub_messages_stored": counts.pop("messages", 0)}
+    rebuild = store.index_rebuild()
+    remaining = max(rebuild.total - rebuild.done, 0) if rebuild is not None and not rebuild.finished else 0
+    out["hub_index_rebuild_remaining"] = remaining
     for key, value in counts.items():
         state = key.removeprefix("deliveries_")
         out[f'hub_deliveries{{state="{state}"}}'] = value

@@ -7,6 +7,9 @@ delivers to it is signed by the hub and encrypted to the partner's key. A
 partner configured ``tls_only = true`` sends and receives plain bodies over TLS,
 and the hub warns about every such partner at start-up.
 
+The hub's own keys rotate too (``hub.services.key_rotation``): it opens with every live encryption
+key of its ring (the overlap), and an envelope sealed only to one it has retired is refused saying so.
+
 Key rotation: a partner may have several signing keys and several encryption
 keys registered at once. An inbound signature verifies with whichever of the
 signing keys its ``kid`` names; an outbound delivery is sealed to every
@@ -20,7 +23,14 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from hub.envelope import MEDIA_TYPE_COMPACT, MEDIA_TYPE_JSON, EnvelopeError, EnvelopeMetadata, open_envelope
+from hub.envelope import (
+    MEDIA_TYPE_COMPACT,
+    MEDIA_TYPE_JSON,
+    EnvelopeError,
+    EnvelopeMetadata,
+    open_envelope,
+    recipient_kids,
+)
 from hub.envelope import seal_envelope as _seal
 from hub.plugin_api.problems import Forbidden, InvalidMessage, Problem, UnparseableInput
 from hub.plugin_api.records import Rendered
@@ -69,8 +79,25 @@ class EnvelopeGate:
                 expected_recipient=self.hub_id,
             )
         except EnvelopeError as exc:
-            raise UnparseableInput("The sealed envelope was refused.", [Problem("envelope", exc.reason)]) from None
+            problem = Problem("envelope", self._why(exc, body))
+            raise UnparseableInput("The sealed envelope was refused.", [problem]) from None
         return opened.payload, opened.metadata
+
+    def _why(self, exc: EnvelopeError, body: bytes) -> str:
+        """The refusal's reason; for an envelope sealed only to a retired key of the hub, which key and when."""
+        retired_on = getattr(self.keys, "retired_envelope_key", None)
+        if retired_on is None or "not addressed to any of our keys" not in exc.reason:
+            return exc.reason
+        try:
+            kids = recipient_kids(body)
+        except EnvelopeError:
+            return exc.reason
+        for kid in kids:
+            when = retired_on(kid)
+            if when is not None:
+                return (f"envelope is sealed to the hub's encryption key {kid}, retired on {when}; "
+                        "seal to the hub's current encryption key (its key set from 'hub keys export')")  # fmt: skip
+        return exc.reason
 
     def refuse_unsealed(self, media_type: str, partner: Partner) -> None:
         """Refuse an unsealed body from a partner that must seal."""

@@ -1,7 +1,11 @@
-"""``hub keys init|list|export|rotate|rewrap|retire``: the key ring that protects stored bodies."""
+"""``hub keys init|list|export|rotate|rewrap|retire|add|activate|rotate-index|rebuild-index``: the key ring.
+
+Every rotation is put on the audit chain under ``--operator`` (``$USER`` by default).
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -10,7 +14,9 @@ import click
 from hub.cli.common import config_option, friendly_errors, load_settings, opened_store
 from hub.config import Settings
 from hub.crypto.keyring import FileKeyRing
+from hub.services import key_rotation as rotation
 from hub.services import keys as service
+from hub.store.index_rebuild import IndexRebuild
 
 _USES = {
     "index": "blind index",
@@ -19,10 +25,13 @@ _USES = {
     "enc": "opens envelopes sealed to the hub",
 }
 
+operator_option = click.option("--operator", default=os.environ.get("USER", "operator"), show_default="$USER",
+                               help="Who does this, for the audit log.")  # fmt: skip
+
 
 @click.group()
 def keys() -> None:
-    """The key ring: key-encryption keys for stored bodies, and the blind-index key."""
+    """The key ring: key-encryption keys for stored bodies, the blind-index key, the hub's envelope keys."""
 
 
 def _key_ring(config_dir: Path | None, *, upgrade: bool = False) -> tuple[Settings, FileKeyRing]:
@@ -47,38 +56,52 @@ def keys_init(config_dir: Path | None) -> None:
 @config_option
 @friendly_errors
 def keys_list(config_dir: Path | None) -> None:
-    """Each key: id, purpose, status, dates, and how many stored data keys it wraps."""
+    """Each key: id, purpose, status, dates, what it does (a KEK: how many data keys it wraps); index rebuild."""
     settings, ring = _key_ring(config_dir)
     with opened_store(settings) as store:
         uses = service.list_keys(ring, store)
+        rebuild = store.index_rebuild()
     for use in uses:
         info = use.info
         wraps = f"wraps {use.data_keys} data keys" if info.purpose == "kek" else _USES.get(info.purpose, info.purpose)
         retired = f" retired {info.retired_at}" if info.retired_at else ""
-        click.echo(f"{info.id:24} {info.purpose:6} {info.status:8} created {info.created_at}{retired}  {wraps}")
+        published = f" published {info.published_at}" if info.published_at else ""
+        kid = f"  kid {info.kid}" if info.kid else ""
+        click.echo(f"{info.id:24} {info.purpose:11} {info.status:8} created {info.created_at}{published}{retired}"
+                   f"  {wraps}{kid}")  # fmt: skip
+    if rebuild is not None:
+        click.echo(f"blind index rebuild: {rebuild.progress()}")
 
 
 @keys.command("export")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Directory for hub.sig.pub.jwk and hub.enc.pub.jwk.")  # fmt: skip
+              help="Directory for hub.jwks.json, hub.sig.pub.jwk and hub.enc.pub.jwk.")  # fmt: skip
+@operator_option
 @config_option
 @friendly_errors
-def keys_export(out: Path, config_dir: Path | None) -> None:
-    """Write the hub's PUBLIC envelope keys, to give to partners that seal (never the private parts)."""
-    _, ring = _key_ring(config_dir)
-    sig, enc = service.export_public_keys(ring, out)
-    click.echo(f"wrote {sig} and {enc}")
+def keys_export(out: Path, operator: str, config_dir: Path | None) -> None:
+    """Write the hub's PUBLIC envelope keys, to give to partners that seal (never the private parts).
+
+    hub.jwks.json is the key set partners load: every signing key whose envelopes may still
+    arrive and every encryption key they may seal to. Writing it publishes a next key.
+    """
+    settings, ring = _key_ring(config_dir)
+    with opened_store(settings) as store:
+        sig, enc, jwks = service.export_public_keys(ring, out, store, operator)
+    click.echo(f"wrote {jwks}, {sig} and {enc}")
 
 
 @keys.command("rotate")
 @click.option("--rewrap", is_flag=True, help="Then re-wrap every data key under the new key (bodies untouched).")
 @click.option("--batch-size", type=int, default=500, show_default=True)
+@operator_option
 @config_option
 @friendly_errors
-def keys_rotate(rewrap: bool, batch_size: int, config_dir: Path | None) -> None:
+def keys_rotate(rewrap: bool, batch_size: int, operator: str, config_dir: Path | None) -> None:
     """Add a new primary KEK (running hubs pick it up within a second); old keys stay readable."""
     settings, ring = _key_ring(config_dir, upgrade=True)
-    click.echo(f"New primary key {service.rotate_key(ring)}")
+    with opened_store(settings) as store:
+        click.echo(f"New primary key {service.rotate_key(ring, store, operator)}")
     if rewrap:
         _rewrap(settings, ring, batch_size)
 
@@ -109,11 +132,107 @@ def _rewrap(settings: Settings, ring: FileKeyRing, batch_size: int) -> None:
 @click.option(
     "--force", is_flag=True, help="Retire even though stored data keys still need it (they become unreadable)."
 )
+@operator_option
 @config_option
 @friendly_errors
-def keys_retire(key_id: str, force: bool, config_dir: Path | None) -> None:
-    """Destroy an old KEK's material; refused while stored data keys still need it, unless --force."""
+def keys_retire(key_id: str, force: bool, operator: str, config_dir: Path | None) -> None:
+    """Destroy an old key's material: a KEK (refused while data keys still need it, unless --force), or a
+    previous envelope key once the overlap partners need is over (envelopes sealed to it are then refused)."""
     settings, ring = _key_ring(config_dir)
     with opened_store(settings) as store:
-        service.retire_key(store, ring, key_id, force=force)
+        service.retire_key(store, ring, key_id, force=force, actor=operator)
     click.echo(f"{key_id} retired")
+
+
+@keys.command("add")
+@click.argument("purpose", type=click.Choice(["sig", "enc"]))
+@click.option("--alg", default=None, help="sig: EdDSA (default) or ES256; enc: X25519 (default) or P-256.")
+@operator_option
+@config_option
+@friendly_errors
+def keys_add(purpose: str, alg: str | None, operator: str, config_dir: Path | None) -> None:
+    """Add the NEXT envelope signing (sig) or encryption (enc) key; 'hub keys export' publishes it, then activate.
+
+    A next encryption key opens envelopes sealed to it at once; a next signing key signs nothing yet.
+    """
+    settings, ring = _key_ring(config_dir)
+    chosen = alg or ("EdDSA" if purpose == "sig" else "X25519")
+    with opened_store(settings) as store:
+        key_id = rotation.add_envelope_key(store, ring, "sig" if purpose == "sig" else "enc", chosen, operator)
+    click.echo(f"Next {purpose} key {key_id}")
+    click.echo(f"Publish it with 'hub keys export', give partners hub.jwks.json, then 'hub keys activate {key_id}'")
+
+
+@keys.command("activate")
+@click.argument("key_id")
+@click.option("--min-published-hours", type=float, default=0.0, show_default=True,
+              help="Refuse unless the key was published at least this long ago.")  # fmt: skip
+@operator_option
+@config_option
+@friendly_errors
+def keys_activate(key_id: str, min_published_hours: float, operator: str, config_dir: Path | None) -> None:
+    """Make a published next envelope key active (running hubs switch within a second); the old one stays
+    as previous: still published (sig) or still opening (enc) until 'hub keys retire'."""
+    settings, ring = _key_ring(config_dir)
+    with opened_store(settings) as store:
+        replaced = rotation.activate_envelope_key(store, ring, key_id, operator, min_published_hours * 3600)
+    click.echo(f"{key_id} is active" + (f"; {replaced} is previous" if replaced else ""))
+
+
+@keys.command("rotate-index")
+@click.option("--no-rebuild", is_flag=True, help="Only rotate; run 'hub keys rebuild-index' later.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True)
+@click.option("--settle-seconds", type=float, default=rotation.DEFAULT_SETTLE_SECONDS, show_default=True,
+              help="Wait at least this long after the rotation before the rebuild's last pass.")  # fmt: skip
+@operator_option
+@config_option
+@friendly_errors
+def keys_rotate_index(no_rebuild: bool, batch_size: int, settle_seconds: float, operator: str,
+                      config_dir: Path | None) -> None:  # fmt: skip
+    """Add a new blind-index key (new messages are indexed under it within a second) and rebuild the index
+    under it beside the running hub; searches look under both keys until the rebuild retires the old one."""
+    settings, ring = _key_ring(config_dir)
+    with opened_store(settings) as store:
+        state = rotation.rotate_index_key(store, ring, operator)
+    click.echo(f"New index key {state.new_key_id}; {state.total} messages to re-index")
+    if not no_rebuild:
+        _rebuild(settings, ring, operator, batch_size, settle_seconds)
+
+
+@keys.command("rebuild-index")
+@click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True)
+@click.option("--settle-seconds", type=float, default=rotation.DEFAULT_SETTLE_SECONDS, show_default=True,
+              help="Wait at least this long after the rotation before the rebuild's last pass.")  # fmt: skip
+@operator_option
+@config_option
+@friendly_errors
+def keys_rebuild_index(batch_size: int, settle_seconds: float, operator: str, config_dir: Path | None) -> None:
+    """Finish (or resume after a crash) the rebuild of the blind index under the new index key, then retire
+    the old key. Safe beside a running hub; 'hub keys list' shows the progress."""
+    settings, ring = _key_ring(config_dir)
+    _rebuild(settings, ring, operator, batch_size, settle_seconds)
+
+
+def _rebuild(settings: Settings, ring: FileKeyRing, operator: str, batch_size: int, settle_seconds: float) -> None:
+    from hub.bodies import CodecRegistry
+    from hub.crypto.at_rest import AesGcmCodec
+    from hub.store import open_store
+
+    shown: list[str] = []
+
+    def show(state: IndexRebuild) -> None:  # each change once: not every poll while it waits for hubs to switch
+        line = state.progress()
+        if not shown or shown[-1] != line:
+            click.echo(line, err=True)
+            shown.append(line)
+
+    store = open_store(settings.store_url, CodecRegistry(AesGcmCodec(ring)))
+    try:
+        state = rotation.rebuild_index(store, ring, actor=operator, batch_size=batch_size,
+                                       settle_seconds=settle_seconds, progress=show)  # fmt: skip
+    finally:
+        store.close()
+    if state is None:
+        click.echo("The index key has never rotated: nothing to rebuild")
+    else:
+        click.echo(f"Blind index {state.progress()}; {state.old_key_id} retired")

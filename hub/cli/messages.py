@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from hub.cli.common import StoreOnly, build, config_option, friendly_errors, print_json
+from hub.crypto.blind_index import search_keys
 from hub.services import messages as service
 
 
@@ -65,7 +66,7 @@ def messages_find(nhs_number: str, operator: str, config_dir: Path | None) -> No
     if why:
         raise click.ClickException(f"--nhs-number: {why}")
     hub = build(config_dir)
-    rows = service.find_by_nhs_number(hub.store, hub.keys.index_key(), nhs_number, actor=operator)
+    rows = service.find_by_nhs_number(hub.store, search_keys(hub.keys), nhs_number, actor=operator)
     if not rows:
         click.echo("No messages about that person.")
     for r in rows:

@@ -43,6 +43,10 @@ class KeyProvider(Protocol):
 
     # optional: ``fingerprint_key() -> bytes | None``, the key of message fingerprints
     # (without it, one is derived from the index key: see hub.crypto.fingerprint)
+    # optional: ``index_keys() -> list[bytes]``, every live index key, the current first (searches look
+    # under each while the index is rebuilt; without it, only ``index_key()``)
+    # optional: ``retired_envelope_key(kid) -> str | None``, when the hub's envelope key with this kid
+    # was retired (an envelope sealed to it is then refused saying so)
 
     def envelope_signing_key(self) -> Any:
         """The hub's private JWK for signing sealed envelopes."""

@@ -26,3 +26,10 @@ def index_of_message(index_key: bytes, message: dict[str, Any]) -> str | None:
     person = payload.get("person") if isinstance(payload, dict) else None
     number = person.get("nhs_number") if isinstance(person, dict) else None
     return nhs_index(index_key, number) if isinstance(number, str) else None
+
+
+def search_keys(keys: Any) -> list[bytes]:
+    """The index keys a search looks under: every live one while the index is rebuilt (``index_keys()``),
+    else the one ``index_key()`` (a key provider without ``index_keys``)."""
+    many = getattr(keys, "index_keys", None)
+    return list(many()) if many is not None else [keys.index_key()]

@@ -12,7 +12,21 @@ File layout (``keyring.json``, mode 0600, in ``[keys] dir``)::
 
 Exactly one KEK is ``primary`` (new data keys are wrapped with it); ``active``
 KEKs are kept to read what they wrapped; a ``retired`` KEK has no material left
-and anything still wrapped by it is refused cleanly. The passphrase comes from
+and anything still wrapped by it is refused cleanly.
+
+The other keys rotate too (``hub.services.keys`` runs each rotation and puts it on the audit chain):
+
+- index (blind index): the ``primary`` one indexes new messages; while the index is rebuilt
+  under it, the one it replaces stays ``active`` so that searches look under both; the rebuild
+  retires it. A ring made before index rotation has one index key, ``active``, used as primary.
+- sig and enc (the hub's envelope keys, ``kid`` = RFC 7638 thumbprint, recorded in clear in the
+  entry): ``next`` (made, published with ``hub keys export``, not yet signing; an ``enc`` key
+  already opens), ``active`` (signs; partners seal to it), ``previous`` (replaced: a previous
+  signing key stays published so partners still verify what it signed; a previous encryption
+  key still opens what partners sealed to it), ``retired`` (material destroyed; the ``kid``
+  stays so that an envelope sealed to it is refused with a clear reason). An entry records
+  ``published_at`` (first exported) and ``activated_at``; a ``next`` key is made ``active`` only
+  after it was published. The passphrase comes from
 the environment variable named in ``[keys] passphrase_env`` and never touches
 disk. A deployment with a KMS or HSM replaces this file with a key provider
 plugin (``hub_register_key_providers``).
@@ -28,14 +42,18 @@ of two from 2^10 to 2^17); never set it in production.
 from __future__ import annotations
 
 import base64
+import fcntl
+import functools
 import json
 import os
 import secrets
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -87,6 +105,37 @@ class KeyInfo:
     status: str
     created_at: str
     retired_at: str | None = None
+    kid: str | None = None
+    """An envelope key's RFC 7638 thumbprint (public); None for symmetric keys."""
+    published_at: str | None = None
+    """When an envelope key was first written by ``hub keys export``."""
+    activated_at: str | None = None
+
+
+LOCK_FILE = "keyring.lock"
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _changes_ring(method: _Method) -> _Method:
+    """Run a method that changes the ring on the ring as it is on disk now, one process at a time.
+
+    Takes an exclusive lock (``keyring.lock`` beside the ring) and re-reads the file first, so that
+    a command that has held the ring open for a long time (a rebuild of the blind index) never
+    writes back a stale copy over another command's change.
+    """
+
+    @functools.wraps(method)
+    def locked(self: FileKeyRing, *args: Any, **kwargs: Any) -> Any:
+        fd = os.open(self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self.load()
+            return method(self, *args, **kwargs)
+        finally:
+            os.close(fd)  # releases the lock
+
+    return cast(_Method, locked)
 
 
 class FileKeyRing:
@@ -101,6 +150,7 @@ class FileKeyRing:
         self._mtime = 0.0
         self._checked = 0.0
         self._derived: tuple[tuple[str, int, int, int], bytes] | None = None
+        self._lock = threading.RLock()
         self.upgraded = False
 
     # -- creating and loading ----------------------------------------------------------------
@@ -134,7 +184,8 @@ class FileKeyRing:
         for purpose, alg in envelope_keys:
             if not any(e["purpose"] == purpose for e in self._doc["keys"]):
                 jwk = generate_key(purpose, alg)
-                self._add_key(purpose, "active", dump_jwk(jwk, private=True).encode())
+                key_id = self._add_key(purpose, "active", dump_jwk(jwk, private=True).encode())
+                self._entry(key_id)["kid"] = jwk.kid
 
     @classmethod
     def open(cls, directory: Path, passphrase: str, *, upgrade: bool = False) -> FileKeyRing:
@@ -169,8 +220,7 @@ class FileKeyRing:
                 f"this hub requires; run 'hub keys rewrap' once to re-encrypt the ring at N={new_n} "
                 "(the keys in it stay the same)"
             )
-        self._doc = doc
-        wrapping = self._wrapping_key()
+        wrapping = self._wrapping_key(doc["kdf"])
         keys: dict[str, bytes] = {}
         for entry in doc["keys"]:
             if entry["status"] == "retired":
@@ -180,8 +230,14 @@ class FileKeyRing:
                 keys[entry["id"]] = AESGCM(wrapping).decrypt(blob[:12], blob[12:], entry["id"].encode())
             except InvalidTag:
                 raise KeyRingError(f"{self.path}: wrong passphrase (or the file was altered)") from None
-        self._keys = keys
-        self._mtime = stat.st_mtime
+        for entry in doc["keys"]:  # rings made before envelope key rotation did not record the kid
+            if entry["purpose"] in ("sig", "enc") and not entry.get("kid") and entry["id"] in keys:
+                from hub.envelope import load_jwk
+
+                entry["kid"] = load_jwk(keys[entry["id"]]).kid
+        with self._lock:  # readers in other threads see the old ring or the new, never half of each
+            self._doc, self._keys = doc, keys
+            self._mtime = stat.st_mtime
         if below_floor:
             self._reseal()
 
@@ -197,9 +253,9 @@ class FileKeyRing:
         self._save()
         self.upgraded = True
 
-    def _wrapping_key(self) -> bytes:
+    def _wrapping_key(self, kdf: dict[str, Any] | None = None) -> bytes:
         """The key derived from the passphrase, derived once per set of scrypt parameters (it is slow on purpose)."""
-        kdf = self._doc["kdf"]
+        kdf = kdf if kdf is not None else self._doc["kdf"]
         params = (kdf["salt"], kdf["n"], kdf["r"], kdf["p"])
         if self._derived is None or self._derived[0] != params:
             scrypt = Scrypt(salt=_unb64(kdf["salt"]), length=32, n=kdf["n"], r=kdf["r"], p=kdf["p"])
@@ -250,7 +306,7 @@ class FileKeyRing:
     def primary_kek_id(self) -> str:
         """The id of the KEK that wraps new data keys (a rotation by another process is seen within a second)."""
         self.refresh_if_changed()
-        for entry in self._doc["keys"]:
+        for entry in self._doc["keys"]:  # one read of _doc: the old ring or the new
             if entry["purpose"] == "kek" and entry["status"] == "primary":
                 return str(entry["id"])
         raise KeyRingError(f"{self.path}: no primary key")
@@ -269,12 +325,53 @@ class FileKeyRing:
             raise KeyRingError(f"key {key_id} was retired on {entry.get('retired_at')}; what it wrapped is unreadable")
         raise KeyRingError(f"key {key_id} is not in the key ring")
 
+    def _entry(self, key_id: str) -> dict[str, Any]:
+        entry: dict[str, Any] | None = next((e for e in self._doc["keys"] if e["id"] == key_id), None)
+        if entry is None:
+            raise KeyRingError(f"no key {key_id} in the ring ('hub keys list' shows them)")
+        return entry
+
+    def _live(self, purpose: str, *statuses: str) -> list[dict[str, Any]]:
+        """Entries of ``purpose`` not retired (in ``statuses``, in that order, when given)."""
+        entries = [e for e in self._doc["keys"] if e["purpose"] == purpose and e["status"] != "retired"]
+        if statuses:
+            entries = [e for status in statuses for e in entries if e["status"] == status]
+        return entries
+
+    def _index_entries(self) -> list[dict[str, Any]]:
+        """Live index keys, the one that indexes new messages first (``primary``, or the lone ``active`` one)."""
+        return self._live("index", "primary", "active")
+
     def index_key(self) -> bytes:
-        """The key of the blind index (HMAC-SHA256)."""
-        for entry in self._doc["keys"]:
-            if entry["purpose"] == "index" and entry["status"] != "retired":
-                return self._keys[entry["id"]]
-        raise KeyRingError(f"{self.path}: no index key")
+        """The key of the blind index (HMAC-SHA256) that new messages are indexed under.
+
+        A rotation by another process (``hub keys rotate-index``) is seen within a second.
+        """
+        self.refresh_if_changed()
+        with self._lock:
+            entries = self._index_entries()
+            if not entries:
+                raise KeyRingError(f"{self.path}: no index key")
+            return self._keys[entries[0]["id"]]
+
+    def index_keys(self) -> list[bytes]:
+        """Every live index key, the current one first: a search looks under each while the index is rebuilt."""
+        self.refresh_if_changed()
+        with self._lock:
+            return [self._keys[e["id"]] for e in self._index_entries()]
+
+    def index_key_ids(self) -> list[str]:
+        """The ids of ``index_keys()``, in the same order."""
+        self.refresh_if_changed(min_interval=0)
+        return [str(e["id"]) for e in self._index_entries()]
+
+    def key_material(self, key_id: str) -> bytes:
+        """The material of a live symmetric key (an index key, for the rebuild); ``KeyRingError`` if retired."""
+        self.refresh_if_changed(min_interval=0)
+        entry = self._entry(key_id)
+        if entry["status"] == "retired" or key_id not in self._keys:
+            raise KeyRingError(f"key {key_id} was retired on {entry.get('retired_at')}")
+        return self._keys[key_id]
 
     def fingerprint_key(self) -> bytes | None:
         """The key of message fingerprints (HMAC-SHA256); None for a ring made before it existed.
@@ -287,34 +384,73 @@ class FileKeyRing:
         return None
 
     def envelope_signing_key(self) -> Any:
-        """The hub's private JWK that signs what it seals for partners."""
+        """The hub's private JWK that signs what it seals for partners (the ``active`` sig key).
+
+        An activation by another process (``hub keys activate``) is seen within a second.
+        """
         from hub.envelope import load_jwk
 
-        for entry in self._doc["keys"]:
-            if entry["purpose"] == "sig" and entry["status"] != "retired":
-                return load_jwk(self._keys[entry["id"]])
-        raise KeyRingError(f"{self.path}: no envelope signing key (run 'hub keys init' again on a new ring)")
+        self.refresh_if_changed()
+        with self._lock:
+            entries = self._live("sig", "active")
+            if not entries:
+                raise KeyRingError(f"{self.path}: no envelope signing key (run 'hub keys init' again on a new ring)")
+            material = self._keys[entries[0]["id"]]
+        return load_jwk(material)
 
     def envelope_decryption_keys(self) -> list[Any]:
-        """The hub's private JWKs that open what partners seal for it (all live ones, for rotation overlap)."""
+        """The hub's private JWKs that open what partners seal for it: active, next, then previous (the overlap)."""
         from hub.envelope import load_jwk
 
-        keys = [
-            load_jwk(self._keys[e["id"]])
-            for e in self._doc["keys"]
-            if e["purpose"] == "enc" and e["status"] != "retired"
-        ]
+        self.refresh_if_changed()
+        with self._lock:
+            materials = [self._keys[e["id"]] for e in self._live("enc", "active", "next", "previous")]
+        keys = [load_jwk(material) for material in materials]
         if not keys:
             raise KeyRingError(f"{self.path}: no envelope encryption key")
         return keys
 
+    def published_envelope_keys(self) -> list[tuple[str, Any]]:
+        """(ring id, public JWK) of what partners must hold: every live signing key (active, next and
+        previous, so that an envelope signed by any of them verifies) and the encryption keys partners
+        may seal to (active, next). A previous encryption key still opens but is no longer offered."""
+        from hub.envelope import load_jwk
+
+        self.refresh_if_changed()
+        with self._lock:
+            entries = self._live("sig", "active", "next", "previous") + self._live("enc", "active", "next")
+            materials = [(str(e["id"]), self._keys[e["id"]]) for e in entries]
+        return [(key_id, load_jwk(material).public()) for key_id, material in materials]
+
+    def retired_envelope_key(self, kid: str) -> str | None:
+        """When the hub's envelope key with this ``kid`` was retired; None if no retired key has it."""
+        for entry in self._doc["keys"]:
+            if entry.get("kid") == kid and entry["status"] == "retired":
+                return str(entry.get("retired_at"))
+        return None
+
+    @_changes_ring
+    def mark_published(self, key_ids: list[str]) -> None:
+        """Record that these envelope keys were exported for partners (the first time only)."""
+        changed = False
+        for key_id in key_ids:
+            entry = self._entry(key_id)
+            if not entry.get("published_at"):
+                entry["published_at"] = _now()
+                changed = True
+        if changed:
+            self._save()
+
     def infos(self) -> list[KeyInfo]:
         """Every key's id, purpose, status and dates."""
         return [
-            KeyInfo(e["id"], e["purpose"], e["status"], e["created_at"], e.get("retired_at")) for e in self._doc["keys"]
-        ]
+            KeyInfo(e["id"], e["purpose"], e["status"], e["created_at"], e.get("retired_at"), e.get("kid"),
+                    e.get("published_at"), e.get("activated_at"))
+            for e in self._doc["keys"]
+        ]  # fmt: skip
 
     # -- operator actions --------------------------------------------------------------------
+    @_changes_ring
     def rotate(self) -> str:
         """Add a new KEK and make it primary; the old primary stays active for reading. Return the new id."""
         for entry in self._doc["keys"]:
@@ -324,17 +460,111 @@ class FileKeyRing:
         self._save()
         return key_id
 
+    @_changes_ring
+    def add_envelope_key(self, purpose: Literal["sig", "enc"], alg: str) -> str:
+        """Add a ``next`` signing or encryption key (``EdDSA``/``ES256``, ``X25519``/``P-256``); return its id.
+
+        Refused while another ``next`` key of that purpose waits to be activated.
+        """
+        from hub.envelope import EnvelopeError, dump_jwk, generate_key
+
+        waiting = self._live(purpose, "next")
+        if waiting:
+            raise KeyRingError(
+                f"{waiting[0]['id']} is already the next {purpose} key; activate or retire it before adding another"
+            )
+        try:
+            jwk = generate_key(purpose, alg)
+        except EnvelopeError:
+            what = (
+                "a signing (sig) key is EdDSA or ES256"
+                if purpose == "sig"
+                else "an encryption (enc) key is X25519 or P-256"
+            )
+            raise KeyRingError(f"{what}, not {alg!r}") from None
+        key_id = self._add_key(purpose, "next", dump_jwk(jwk, private=True).encode())
+        self._entry(key_id)["kid"] = jwk.kid
+        self._save()
+        return key_id
+
+    @_changes_ring
+    def activate(self, key_id: str) -> str | None:
+        """Make a published ``next`` envelope key ``active``; the active one becomes ``previous``. Return its id.
+
+        Refused unless the key was published (``hub keys export``): partners must hold a signing
+        key before the hub signs with it.
+        """
+        entry = self._entry(key_id)
+        if entry["purpose"] not in ("sig", "enc"):
+            raise KeyRingError(f"{key_id} is the {entry['purpose']} key; only envelope keys are activated")
+        if entry["status"] != "next":
+            raise KeyRingError(f"{key_id} is {entry['status']}; only a next key is activated")
+        if not entry.get("published_at"):
+            raise KeyRingError(
+                f"{key_id} was never published: run 'hub keys export' and give partners the key set "
+                "(and wait the overlap they need) before activating it"
+            )
+        replaced = None
+        for other in self._live(entry["purpose"], "active"):
+            other["status"] = "previous"
+            replaced = str(other["id"])
+        entry["status"] = "active"
+        entry["activated_at"] = _now()
+        self._save()
+        return replaced
+
+    @_changes_ring
+    def rotate_index(self) -> tuple[str, str]:
+        """Add a new ``primary`` index key; the one it replaces stays live for searches. Return (old, new) ids.
+
+        Refused while a replaced index key is still live (its rebuild unfinished). A ring without
+        a fingerprint key first gets one holding the key it derived from the old index key, so that
+        fingerprints (duplicate detection) do not change with the index key.
+        """
+        entries = self._index_entries()
+        if not entries:
+            raise KeyRingError(f"{self.path}: no index key")
+        if len(entries) > 1:
+            raise KeyRingError(
+                f"the index is still being rebuilt under {entries[0]['id']} ({entries[1]['id']} is not retired); "
+                "run 'hub keys rebuild-index' to finish it first"
+            )
+        old = entries[0]
+        if not self._live("fingerprint"):
+            from hub.crypto.fingerprint import derive_fingerprint_key
+
+            self._add_key("fingerprint", "active", derive_fingerprint_key(self._keys[old["id"]]))
+        old["status"] = "active"
+        new_id = self._add_key("index", "primary")
+        self._save()
+        return str(old["id"]), new_id
+
+    @_changes_ring
     def retire(self, key_id: str) -> None:
-        """Destroy a non-primary KEK's material; what it still wraps becomes unreadable."""
+        """Destroy a key's material; what needs it becomes unreadable (a KEK) or unusable (an envelope key).
+
+        Allowed for a non-primary KEK, a ``previous`` or never-activated ``next`` envelope key, and an
+        index key that is no longer primary (once the index is rebuilt). Refused for the key in use,
+        a fingerprint key and an unknown id. A retired envelope key keeps its ``kid``.
+        """
         entry = next((e for e in self._doc["keys"] if e["id"] == key_id), None)
         if entry is None:
             raise KeyRingError(f"no key {key_id} in the ring ('hub keys list' shows them)")
-        if entry["purpose"] != "kek":
-            raise KeyRingError(f"{key_id} is the {entry['purpose']} key; only key-encryption keys are retired here")
-        if entry["status"] == "primary":
-            raise KeyRingError(f"{key_id} is the primary key; rotate first, then retire it")
-        if entry["status"] == "retired":
+        purpose, status = entry["purpose"], entry["status"]
+        if status == "retired":
             raise KeyRingError(f"{key_id} is already retired")
+        if purpose == "kek" and status == "primary":
+            raise KeyRingError(f"{key_id} is the primary key; rotate first, then retire it")
+        if purpose in ("sig", "enc") and status == "active":
+            raise KeyRingError(f"{key_id} is the active {purpose} key; add and activate a new one first")
+        if purpose == "index" and self._index_entries()[0]["id"] == key_id:
+            raise KeyRingError(f"{key_id} is the index key in use; 'hub keys rotate-index' replaces it")
+        if purpose == "fingerprint":
+            raise KeyRingError(f"{key_id} is the fingerprint key, which is not retired")
+        if purpose in ("sig", "enc") and not entry.get("kid"):
+            from hub.envelope import load_jwk
+
+            entry["kid"] = load_jwk(self._keys[key_id]).kid
         entry["status"] = "retired"
         entry["retired_at"] = _now()
         entry.pop("material", None)

@@ -30,6 +30,7 @@ from hub.envelope.sealing import (
     EnvelopeMetadata,
     OpenedEnvelope,
     open_envelope,
+    recipient_kids,
     seal_envelope,
 )
 
@@ -53,6 +54,7 @@ __all__ = [
     "load_jwk",
     "load_jwk_set",
     "open_envelope",
+    "recipient_kids",
     "seal_envelope",
     "thumbprint",
 ]

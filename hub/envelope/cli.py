@@ -18,7 +18,7 @@ from typing import BinaryIO, NoReturn
 import click
 
 from hub.envelope.errors import EnvelopeError
-from hub.envelope.keys import Jwk, dump_jwk, generate_key, load_jwk
+from hub.envelope.keys import Jwk, dump_jwk, generate_key, load_jwk, load_jwk_set
 from hub.envelope.sealing import EnvelopeMetadata, open_envelope, seal_envelope
 
 SIGNING_ALGS = ("EdDSA", "ES256")
@@ -45,6 +45,23 @@ def _read_key(path: Path, *, private: bool) -> Jwk:
     if key.is_private and mode & (stat.S_IRWXG | stat.S_IRWXO):
         click.echo(f"hub envelope: warning: private key file {path} is readable by others; chmod 600 it", err=True)
     return key
+
+
+def _read_signing_keys(path: Path) -> list[Jwk]:
+    """The public signing keys in a ``.pub.jwk`` file or in a key set (``hub.jwks.json``: its ``sig`` keys)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        _fail(f"cannot read key file {path}: {exc.strerror}", 2)
+    if '"keys"' not in text:
+        return [_read_key(path, private=False).public()]
+    try:
+        keys = [key.public() for key in load_jwk_set(text) if key.use != "enc" and key.crv != "X25519"]
+    except EnvelopeError as exc:
+        _fail(f"key set {path}: {exc.reason}", 2)
+    if not keys:
+        _fail(f"key set {path} holds no signing key", 2)
+    return keys
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -144,7 +161,7 @@ def seal(
     type=click.Path(dir_okay=False, path_type=Path),
     multiple=True,
     required=True,
-    help="The sender's public signing .pub.jwk; repeat while they rotate.",
+    help="The sender's public signing .pub.jwk, or its key set (hub.jwks.json); repeat while they rotate.",
 )
 @click.option("--sender", default=None, help="Require this sender organisation id.")
 @click.option("--recipient", default=None, help="Require this recipient organisation id (yours).")
@@ -162,7 +179,7 @@ def open_command(
 ) -> None:
     """Check and decrypt the envelope in FILE; write the payload to stdout."""
     ours = [_read_key(path, private=True) for path in key]
-    theirs = [_read_key(path, private=False).public() for path in from_]
+    theirs = [key for path in from_ for key in _read_signing_keys(path)]
     try:
         opened = open_envelope(
             file.read(),

@@ -238,3 +238,13 @@ def open_envelope(
     ):
         raise EnvelopeError("signed routing metadata does not match the envelope")
     return OpenedEnvelope(payload, routing, signer.kid, our_key.kid)
+
+
+def recipient_kids(envelope: str | bytes, max_recipients: int = DEFAULT_MAX_RECIPIENTS) -> list[str]:
+    """The ``kid`` of every recipient entry of an envelope (the keys it was sealed to), without decrypting.
+
+    For explaining a refusal only (``kid`` values are thumbprints, never personal data): nothing in
+    an envelope is trusted until ``open_envelope`` returns. ``EnvelopeError`` if it is not a JWE.
+    """
+    jwe = parse_jwe(envelope, JWE_HEADERS, max_recipients)
+    return [kid for entry in jwe.recipients if isinstance(kid := entry.header.get("kid"), str)]

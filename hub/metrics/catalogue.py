@@ -51,5 +51,6 @@ STORE_GAUGES_HELP: Mapping[str, str] = {
     "hub_messages_stored": "Messages in the store, derived ones included",
     "hub_pathway_milestones": "Care-pathway milestones by responsible partner, milestone and state (open: due, "
     "reminded, breached, met, late, cancelled)",
+    "hub_index_rebuild_remaining": "Messages still to re-index under a new blind-index key (0: no rebuild under way)",
 }
 """Help texts of the gauges read from the store at each scrape (``hub/runtime.py`` computes them)."""

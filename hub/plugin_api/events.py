@@ -36,6 +36,11 @@ EVENT_KINDS = frozenset(
         "pathway_closed",  # a pathway closed as a whole (readmission, death, consent withdrawn, by hand)
         "timer_fire",  # a request to fire a timer that changed nothing (already fired, closed, early, unknown)
         "scheduler_sync",  # an external scheduler was told to schedule or cancel a timer (or could not be)
+        "key_rotated",  # an operator added a key (a new primary KEK or index key, a next envelope key)
+        "key_published",  # an operator exported the hub's public envelope keys for partners ('hub keys export')
+        "key_activated",  # a published next envelope key became the active one
+        "key_retired",  # a key's material was destroyed
+        "index_rebuilt",  # the blind index was rebuilt under a new index key (the old one is then retired)
         "warning",  # what an adapter assumed reading a message, changed rendering it, or could not use in a
         # partner's answer to a delivery; nothing failed
     }

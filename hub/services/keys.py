@@ -3,6 +3,11 @@
 Every function works on the ring named by ``hub.toml``'s ``[keys]`` table and
 refuses (``OperationRefused``) when another provider manages the keys. Stored
 bodies are never touched: re-wrapping changes only the wrapped data keys.
+
+Every rotation is on the audit chain (``key_rotated``, ``key_activated``,
+``key_published``, ``key_retired``, ``index_rebuilt``; ``rewrapped`` per batch),
+with key ids and purposes only, never material. The rotations of the hub's
+envelope keys and of the blind-index key are in ``hub.services.key_rotation``.
 """
 
 from __future__ import annotations
@@ -57,9 +62,25 @@ def list_keys(ring: FileKeyRing, store: Store) -> list[KeyUse]:
     return [KeyUse(info, usage.get(info.id, 0)) for info in ring.infos()]
 
 
-def rotate_key(ring: FileKeyRing) -> str:
-    """Add a new primary KEK and return its id; older KEKs stay readable (running hubs pick it up within a second)."""
-    return ring.rotate()
+def rotate_key(ring: FileKeyRing, store: Store | None = None, actor: str = "operator") -> str:
+    """Add a new primary KEK and return its id; older KEKs stay readable (running hubs pick it up within a second).
+
+    With ``store``, the rotation is put on its audit chain.
+    """
+    before = ring.primary_kek_id()
+    key_id = ring.rotate()
+    if store is not None:
+        audit_key_event(store, "key_rotated", actor, purpose="kek", **{"from": before, "to": key_id})
+    return key_id
+
+
+def audit_key_event(store: Store, kind: str, actor: str, **detail: object) -> None:
+    """Put one key operation on the audit chain (ids and purposes only)."""
+    import time
+
+    from hub.plugin_api.events import HubEvent
+
+    store.audit([HubEvent(kind, "", time.time(), detail=dict(detail), actor=actor)])
 
 
 def keys_to_rewrap(store: Store, ring: FileKeyRing) -> int:
@@ -91,32 +112,68 @@ def rewrap(
             progress(done)
 
 
-def retire_key(store: Store, ring: FileKeyRing, key_id: str, *, force: bool = False) -> None:
-    """Destroy an old KEK's material.
+def retire_key(store: Store, ring: FileKeyRing, key_id: str, *, force: bool = False, actor: str = "operator") -> None:
+    """Destroy an old key's material, on the audit chain.
 
-    Refused while stored data keys still need it (unless ``force``: they become
-    unreadable), and for the primary, a non-KEK or an unknown id.
+    A KEK: refused while stored data keys still need it (unless ``force``: they become
+    unreadable). An envelope key: only a ``previous`` one (after the overlap partners need)
+    or a ``next`` one never activated. An index key: only once the rebuild under its
+    successor has finished (``hub keys rebuild-index`` retires it itself). Refused for the
+    key in use and an unknown id.
     """
-    in_use = store.key_usage().get(key_id, 0)
-    if in_use and not force:
-        raise OperationRefused(
-            f"{key_id} still wraps {in_use} data keys; run 'hub keys rewrap' first (or --force to make them unreadable)"
-        )
+    info = next((i for i in ring.infos() if i.id == key_id), None)
+    if info is not None and info.purpose == "kek":
+        in_use = store.key_usage().get(key_id, 0)
+        if in_use and not force:
+            raise OperationRefused(
+                f"{key_id} still wraps {in_use} data keys; run 'hub keys rewrap' first "
+                "(or --force to make them unreadable)"
+            )
+    if info is not None and info.purpose == "index" and info.status != "retired":
+        state = store.index_rebuild()
+        if state is not None and state.old_key_id == key_id and not state.finished and not force:
+            raise OperationRefused(
+                f"{key_id} is still needed by searches: the index is being rebuilt ({state.progress()}); "
+                "'hub keys rebuild-index' finishes it and retires the key"
+            )
     try:
         ring.retire(key_id)
     except KeyRingError as exc:
         raise OperationRefused(str(exc)) from None
+    detail: dict[str, object] = {"purpose": info.purpose if info else "", "key": key_id}
+    if info is not None and info.kid:
+        detail["kid"] = info.kid
+    if force:
+        detail["forced"] = True
+    audit_key_event(store, "key_retired", actor, **detail)
 
 
-def export_public_keys(ring: FileKeyRing, out: Path) -> tuple[Path, Path]:
-    """Write the hub's PUBLIC envelope keys (signing, encryption) as JWK files in ``out``; return their paths.
+JWKS_FILE = "hub.jwks.json"
 
-    Partners that seal need them; the private parts never leave the ring.
+
+def export_public_keys(ring: FileKeyRing, out: Path, store: Store | None = None,
+                       actor: str = "operator") -> tuple[Path, Path, Path]:  # fmt: skip
+    """Write the hub's PUBLIC envelope keys in ``out``; return the paths (signing, encryption, key set).
+
+    ``hub.sig.pub.jwk`` is the active signing key, ``hub.enc.pub.jwk`` the active encryption key
+    (what a partner seals to), and ``hub.jwks.json`` the key set a partner should load: every
+    signing key whose envelopes may still arrive (active, next, previous) and every encryption key
+    the partner may seal to (active, next). Each ``kid`` is the key's RFC 7638 thumbprint. The
+    keys written are recorded as published (a ``next`` key is activated only after that), and,
+    with ``store``, the export is put on its audit chain. The private parts never leave the ring.
     """
+    import json
+
     from hub.envelope import dump_jwk
 
+    published = ring.published_envelope_keys()
     out.mkdir(parents=True, exist_ok=True)
-    sig, enc = out / "hub.sig.pub.jwk", out / "hub.enc.pub.jwk"
+    sig, enc, jwks = out / "hub.sig.pub.jwk", out / "hub.enc.pub.jwk", out / JWKS_FILE
     sig.write_text(dump_jwk(ring.envelope_signing_key().public()) + "\n")
     enc.write_text(dump_jwk(ring.envelope_decryption_keys()[0].public()) + "\n")
-    return sig, enc
+    jwks.write_text(json.dumps({"keys": [key.to_dict() for _, key in published]}, indent=2) + "\n")
+    ring.mark_published([key_id for key_id, _ in published])
+    if store is not None:
+        audit_key_event(store, "key_published", actor, keys=[key_id for key_id, _ in published],
+                        kids=[key.kid for _, key in published])  # fmt: skip
+    return sig, enc, jwks

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from hub.plugin_api.events import HubEvent
@@ -75,11 +76,19 @@ def view_for_caller(store: Store, record_id: str, *, caller: str, is_operator: b
 
 
 def find_by_nhs_number(
-    store: Store, index_key: bytes, nhs_number: str, *, actor: str, partner: str | None = None
+    store: Store,
+    index_keys: bytes | Sequence[bytes],
+    nhs_number: str,
+    *,
+    actor: str,
+    partner: str | None = None,
 ) -> list[dict[str, Any]]:
     """Every stored message about the person with this NHS number, through the keyed blind index.
 
-    Nothing is decrypted. Each row: ``id``, ``message_id``, ``type``, ``sender``,
+    ``index_keys``: the index key, or every live one (``hub.crypto.blind_index.search_keys``): while
+    the index is rebuilt under a new key, a message is under one of the two, so both are looked
+    under and the results merged (each message once, oldest first). Nothing is decrypted.
+    Each row: ``id``, ``message_id``, ``type``, ``sender``,
     ``received_at``. With ``partner``, only what that partner may find: what it
     sent, or received with the NHS number in its copy (an operator passes None).
     The search is audited as ``searched`` (with how many were found, never the
@@ -92,6 +101,13 @@ def find_by_nhs_number(
     why = nhs_number_problem(nhs_number)
     if why:
         raise OperationRefused(why)
-    rows = store.find_by_index(nhs_index(index_key, nhs_number), partner)
+    keys = [index_keys] if isinstance(index_keys, bytes) else list(index_keys)
+    found: dict[str, dict[str, Any]] = {}
+    for key in keys:
+        for row in store.find_by_index(nhs_index(key, nhs_number), partner):
+            found.setdefault(row["id"], row)
+    rows = list(found.values())
+    if len(keys) > 1:
+        rows.sort(key=lambda row: (row["received_at"], row["id"]))
     store.audit([HubEvent("searched", "", time.time(), detail={"by": "nhs_number", "found": len(rows)}, actor=actor)])
     return rows

@@ -11,7 +11,17 @@ from __future__ import annotations
 import importlib
 
 from hub.bodies import CodecRegistry
-from hub.store.ports import AuditLog, DeliveryQueue, KeyMaintenance, Lifecycle, ReadModel, Store, StoreOptions
+from hub.store.index_rebuild import IndexRebuild
+from hub.store.ports import (
+    AuditLog,
+    DeliveryQueue,
+    IndexRebuilding,
+    KeyMaintenance,
+    Lifecycle,
+    ReadModel,
+    Store,
+    StoreOptions,
+)
 from hub.store.records import (
     AcceptResult,
     DeliveryJob,
@@ -30,6 +40,8 @@ __all__ = [
     "DeliveryJob",
     "DeliveryQueue",
     "DeliveryState",
+    "IndexRebuild",
+    "IndexRebuilding",
     "Intake",
     "KeyMaintenance",
     "Lifecycle",

@@ -2,8 +2,9 @@
 
 A service depends on the part it uses (the worker on ``DeliveryQueue``, the message views on
 ``ReadModel``, ``hub audit verify`` on ``AuditLog``, retention and key rotation on
-``KeyMaintenance``); a backend implements ``Store``, the union of them all. Every promise written
-in these docstrings is checked against every backend by the contract suite (``tests/contract/``).
+``KeyMaintenance``, the blind index's rebuild on ``IndexRebuilding``); a backend implements
+``Store``, the union of them all. Every promise written in these docstrings is checked against
+every backend by the contract suite (``tests/contract/``).
 
 Promises every implementation keeps:
 
@@ -40,6 +41,7 @@ from typing import Any
 
 from hub.plugin_api.events import HubEvent
 from hub.store.audit_chain import ChainReport
+from hub.store.index_rebuild import IndexRebuild
 from hub.store.pathway_records import FireResult, PathwayChanges, PathwayClosing
 from hub.store.records import AcceptResult, DeliveryJob, Intake, Outcome, ReplyTarget
 
@@ -263,6 +265,33 @@ class KeyMaintenance(abc.ABC):
         """
 
 
+class IndexRebuilding(abc.ABC):
+    """Re-indexing stored messages under a new blind-index key (``hub.store.index_rebuild``)."""
+
+    @abc.abstractmethod
+    def begin_index_rebuild(self, old_key_id: str, new_key_id: str, now: float, actor: str) -> IndexRebuild:
+        """Start the rebuild from ``old_key_id`` to ``new_key_id`` (key ring ids), on the audit chain in the
+        same transaction; return its state. Beginning one already begun returns it unchanged."""
+
+    @abc.abstractmethod
+    def index_rebuild(self) -> IndexRebuild | None:
+        """The latest rebuild (finished or not), or None if the index key never rotated. Reads only."""
+
+    @abc.abstractmethod
+    def rebuild_index_batch(
+        self,
+        new_key_id: str,
+        reindex: Callable[[dict[str, Any]], str | None],
+        batch_size: int,
+        now: float,
+        settle_seconds: float,
+    ) -> tuple[IndexRebuild, int]:
+        """Re-index one batch (``reindex(message)`` is the value under the new key); return the state and the
+        rows seen. The batch's values, search entries and the cursor commit together; the batch that finishes
+        the rebuild puts that on the audit chain. A finished rebuild changes nothing. ``settle_seconds``: see
+        ``hub.store.index_rebuild`` (the ``recent`` phase)."""
+
+
 class Lifecycle(abc.ABC):
     """Opening is ``hub.store.open_store``; the rest of a store's life is here."""
 
@@ -385,5 +414,5 @@ class PathwayStore(abc.ABC):
         """``(partner, milestone name, state, count)`` for metrics."""
 
 
-class Store(DeliveryQueue, ReadModel, AuditLog, KeyMaintenance, Lifecycle, PathwayStore):
+class Store(DeliveryQueue, ReadModel, AuditLog, KeyMaintenance, IndexRebuilding, Lifecycle, PathwayStore):
     """Durable home of messages, deliveries, idempotency keys and timelines: every port in one backend."""

@@ -33,10 +33,12 @@ from psycopg.rows import dict_row
 from hub.bodies import BodyUnreadable, CodecRegistry, StoredBody
 from hub.plugin_api.events import HubEvent
 from hub.plugin_api.problems import Conflict, Problem, read_each
+from hub.store import index_rebuild as rebuild
 from hub.store import postgres_sql as sql
 from hub.store import views
 from hub.store.audit_chain import ChainReport, verify
 from hub.store.backend_steps import outcome_events, upgrade_steps
+from hub.store.index_rebuild import IndexRebuild
 from hub.store.pathway_backend import PathwayOnBackend
 from hub.store.ports import Store, StoreOptions
 from hub.store.postgres_connect import connect, unreachable
@@ -450,6 +452,34 @@ class PostgresStore(PathwayOnBackend, Store):
                 ])  # fmt: skip
                 total += len(rows)
             return total
+
+        return self._writer.run(job)
+
+    # -- the blind index's rebuild (hub.store.index_rebuild runs the statements) ------------------
+    def begin_index_rebuild(self, old_key_id: str, new_key_id: str, now: float, actor: str) -> IndexRebuild:
+        """Start the rebuild to ``new_key_id`` (or return the one begun), on the audit chain."""
+        return self._writer.run(
+            lambda tx: rebuild.begin_job(tx.conn, "postgresql", old_key_id, new_key_id, now, actor, tx.append)
+        )
+
+    def index_rebuild(self) -> IndexRebuild | None:
+        """The latest rebuild of the blind index, or None."""
+        with self._connection() as conn:
+            return rebuild.read_current(conn, "postgresql")
+
+    def rebuild_index_batch(
+        self,
+        new_key_id: str,
+        reindex: Callable[[dict[str, Any]], str | None],
+        batch_size: int,
+        now: float,
+        settle_seconds: float,
+    ) -> tuple[IndexRebuild, int]:
+        """One batch of the rebuild, values, entries and cursor in one transaction (its row locked)."""
+
+        def job(tx: Tx) -> tuple[IndexRebuild, int]:
+            return rebuild.batch_job(tx.conn, "postgresql", self.codecs, new_key_id, reindex, batch_size, now,
+                                     settle_seconds, tx.append)  # fmt: skip
 
         return self._writer.run(job)
 

@@ -193,6 +193,28 @@ MIGRATIONS.append(
     )
 )
 
+# 4: the rebuild of the blind index under a new index key (the SQLite schema's version 7, with the same
+# meaning; hub.store.index_rebuild): one row per rotation with its key ids, phase, cursor and counts.
+MIGRATIONS.append(
+    (
+        4,
+        """
+        CREATE TABLE IF NOT EXISTS index_rebuild (
+            new_key_id  TEXT PRIMARY KEY,
+            old_key_id  TEXT NOT NULL,
+            started_at  DOUBLE PRECISION NOT NULL,
+            phase       TEXT NOT NULL CHECK (phase IN ('scan', 'recent', 'finished')),
+            cursor      TEXT NOT NULL,
+            total       BIGINT NOT NULL,
+            done        BIGINT NOT NULL,
+            lost        BIGINT NOT NULL,
+            finished_at DOUBLE PRECISION,
+            actor       TEXT NOT NULL
+        );
+        """,
+    )
+)
+
 LATEST = max(version for version, _ in MIGRATIONS)
 
 _TRACKING = (

@@ -25,11 +25,13 @@ from typing import Any
 from hub.bodies import BodyUnreadable, CodecRegistry, StoredBody
 from hub.plugin_api.events import HubEvent
 from hub.plugin_api.problems import Conflict, Problem, read_each
+from hub.store import index_rebuild as rebuild
 from hub.store import sqlite_sql as sql
 from hub.store import views
 from hub.store.audit_chain import ChainReport, chain, verify
 from hub.store.backend_steps import outcome_events, upgrade_steps
 from hub.store.group_commit import GroupCommitter
+from hub.store.index_rebuild import IndexRebuild
 from hub.store.pathway_backend import PathwayOnBackend
 from hub.store.ports import Store, StoreOptions
 from hub.store.records import (
@@ -565,6 +567,36 @@ class SQLiteStore(PathwayOnBackend, Store):
             total += done
             if done < batch_size:
                 return total
+
+    # -- the blind index's rebuild (hub.store.index_rebuild runs the statements) ------------------
+    def begin_index_rebuild(self, old_key_id: str, new_key_id: str, now: float, actor: str) -> IndexRebuild:
+        """Start the rebuild to ``new_key_id`` (or return the one begun), on the audit chain."""
+
+        def job(conn: sqlite3.Connection) -> IndexRebuild:
+            return rebuild.begin_job(conn, "sqlite", old_key_id, new_key_id, now, actor,
+                                     lambda events: self._append_events(conn, events))  # fmt: skip
+
+        return self._writer.run(job)
+
+    def index_rebuild(self) -> IndexRebuild | None:
+        """The latest rebuild of the blind index, or None."""
+        return rebuild.read_current(self._reader(), "sqlite")
+
+    def rebuild_index_batch(
+        self,
+        new_key_id: str,
+        reindex: Callable[[dict[str, Any]], str | None],
+        batch_size: int,
+        now: float,
+        settle_seconds: float,
+    ) -> tuple[IndexRebuild, int]:
+        """One batch of the rebuild, values, entries and cursor in one transaction."""
+
+        def job(conn: sqlite3.Connection) -> tuple[IndexRebuild, int]:
+            return rebuild.batch_job(conn, "sqlite", self.codecs, new_key_id, reindex, batch_size, now,
+                                     settle_seconds, lambda events: self._append_events(conn, events))  # fmt: skip
+
+        return self._writer.run(job)
 
     # -- reads -------------------------------------------------------------------------------
     def find_reply_targets(self, in_reply_to: str, replier: str) -> list[ReplyTarget]:

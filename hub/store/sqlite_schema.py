@@ -200,3 +200,27 @@ MIGRATIONS.append(
         """,
     )
 )
+
+# 7: the rebuild of the blind index under a new index key (hub.store.index_rebuild): one row per
+# rotation, naming the two key ids (ids from the key ring, never key material), the phase, the
+# cursor (the last record id done) and the counts. Nothing else changes: a message's search entries
+# are re-written in place, so a record is under exactly one key at any moment.
+MIGRATIONS.append(
+    (
+        7,
+        """
+        CREATE TABLE IF NOT EXISTS index_rebuild (
+            new_key_id  TEXT PRIMARY KEY,
+            old_key_id  TEXT NOT NULL,
+            started_at  REAL NOT NULL,
+            phase       TEXT NOT NULL CHECK (phase IN ('scan', 'recent', 'finished')),
+            cursor      TEXT NOT NULL,
+            total       INTEGER NOT NULL,
+            done        INTEGER NOT NULL,
+            lost        INTEGER NOT NULL,
+            finished_at REAL,
+            actor       TEXT NOT NULL
+        );
+        """,
+    )
+)

@@ -33,7 +33,8 @@ Answer = dict[str, Any] | list[Any] | bytes | Callable[["Received"], "dict[str, 
 class SimulatorKeys:
     """A sealing partner's own private keys and the hub's public keys.
 
-    ``decryption`` is one private JWK or a list of them (an instance holding both keys while it rotates). Replace
+    ``decryption`` is one private JWK or a list of them (an instance holding both keys while it rotates), and
+    ``hub_signing`` one public JWK or a list (the hub's key set, ``hub keys export``, while the hub rotates). Replace
     the whole ``SimulatorKeys`` (``dataclasses.replace``) to switch keys while the simulator runs.
     """
 
@@ -277,7 +278,7 @@ class PartnerSimulator:
         from hub.envelope import open_envelope
 
         assert self.keys is not None, "a sealed delivery reached a simulator without keys"
-        opened = open_envelope(body, sender_keys=[self.keys.hub_signing], recipient_keys=self.keys.decryption,
+        opened = open_envelope(body, sender_keys=self.keys.hub_signing, recipient_keys=self.keys.decryption,
                                expected_sender=self.keys.hub_id, expected_recipient=self.name)  # fmt: skip
         return opened.payload
 

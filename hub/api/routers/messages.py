@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from hub.api import openapi as spec
 from hub.api.deps import HubDep, SendingPartner, json_response, parse_body, read_body
+from hub.crypto.blind_index import search_keys
 from hub.plugin_api.callers import Authenticated, Caller
 from hub.plugin_api.problems import InvalidMessage, NotFound, Problem
 from hub.runtime import Hub
@@ -54,7 +55,7 @@ async def post_message(request: Request, caller: SendingPartner, hub: HubDep) ->
 async def find_messages(caller: Authenticated, hub: HubDep, nhs_number: str) -> Response:
     """The messages about one person the caller may read, found through the blind index; audited."""
     try:
-        rows = await asyncio.to_thread(find_by_nhs_number, hub.store, hub.keys.index_key(), nhs_number,
+        rows = await asyncio.to_thread(find_by_nhs_number, hub.store, search_keys(hub.keys), nhs_number,
                                        actor=caller.id, partner=None if caller.is_operator else caller.id)  # fmt: skip
     except OperationRefused as refused:
         raise InvalidMessage("The NHS number to search for is not valid.",

@@ -1,0 +1,145 @@
+"""Rotating the hub's envelope keys and its blind-index key without stopping it, each step on the audit chain.
+
+Envelope keys (``sig`` signs what the hub seals; ``enc`` opens what partners seal to the hub)::
+
+    add_envelope_key      -> a ``next`` key (an ``enc`` one already opens envelopes sealed to it)
+    hub keys export       -> partners get the key set holding it (``published_at`` recorded)
+    activate_envelope_key -> it is ``active`` (signs / is offered to partners); the old one is ``previous``
+                             (a previous signing key stays in the key set; a previous encryption key still opens)
+    retire_key            -> after the overlap partners need, the previous key's material is destroyed; an
+                             envelope sealed to it is refused saying so
+
+Running hubs see each step within a second (the key ring is re-read when its file changes).
+
+The blind-index key: ``rotate_index_key`` adds a new primary index key (new messages are indexed under it at
+once) and begins the rebuild; ``rebuild_index`` re-indexes the stored messages batch by batch (resumable: it
+continues from its cursor after a crash), while searches look under both keys; when it has finished it retires
+the old key. Progress is ``IndexRebuild.progress()`` (``hub keys list`` shows it).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Literal
+
+from hub.crypto.blind_index import index_of_message
+from hub.crypto.keyring import FileKeyRing, KeyRingError
+from hub.services.errors import OperationRefused
+from hub.services.keys import audit_key_event
+from hub.store.index_rebuild import IndexRebuild
+from hub.store.ports import Store
+
+DEFAULT_SETTLE_SECONDS = 10.0
+"""How long after an index rotation the rebuild waits before its last pass (running hubs switch within ~1 s)."""
+
+
+def _refused(exc: KeyRingError) -> OperationRefused:
+    return OperationRefused(str(exc))
+
+
+def add_envelope_key(
+    store: Store, ring: FileKeyRing, purpose: Literal["sig", "enc"], alg: str, actor: str = "operator"
+) -> str:
+    """Add a ``next`` envelope key of ``purpose`` (``alg``: EdDSA/ES256 to sign, X25519/P-256 to receive)."""
+    try:
+        key_id = ring.add_envelope_key(purpose, alg)
+    except KeyRingError as exc:
+        raise _refused(exc) from None
+    info = next(i for i in ring.infos() if i.id == key_id)
+    audit_key_event(store, "key_rotated", actor, purpose=purpose, to=key_id, kid=info.kid, status="next")
+    return key_id
+
+
+def activate_envelope_key(
+    store: Store, ring: FileKeyRing, key_id: str, actor: str = "operator", min_published_seconds: float = 0.0
+) -> str | None:
+    """Make a published ``next`` envelope key active; return the id of the key it replaces (now ``previous``).
+
+    Refused when it was never published (``hub keys export``) or published less than
+    ``min_published_seconds`` ago: partners must hold a signing key before the hub signs with it.
+    """
+    info = next((i for i in ring.infos() if i.id == key_id), None)
+    if info is not None and info.published_at and min_published_seconds > 0:
+        from datetime import datetime
+
+        age = time.time() - datetime.fromisoformat(info.published_at.replace("Z", "+00:00")).timestamp()
+        if age < min_published_seconds:
+            raise OperationRefused(
+                f"{key_id} was published {age / 3600:.1f} h ago, less than the {min_published_seconds / 3600:.1f} h "
+                "partners are given to load it; activate it later"
+            )
+    try:
+        replaced = ring.activate(key_id)
+    except KeyRingError as exc:
+        raise _refused(exc) from None
+    audit_key_event(store, "key_activated", actor, purpose=info.purpose if info else "", key=key_id,
+                    kid=info.kid if info else None, replaced=replaced)  # fmt: skip
+    return replaced
+
+
+def rotate_index_key(store: Store, ring: FileKeyRing, actor: str = "operator") -> IndexRebuild:
+    """Add a new primary index key and begin the rebuild under it (on the audit chain); return its state.
+
+    Refused while an earlier rebuild is unfinished. Run ``rebuild_index`` next (``hub keys rotate-index``
+    does, unless told not to); until it finishes, searches look under both keys.
+    """
+    state = store.index_rebuild()
+    if state is not None and not state.finished:
+        raise OperationRefused(f"the index is still being rebuilt ({state.progress()}); "
+                               "run 'hub keys rebuild-index' to finish it first")  # fmt: skip
+    try:
+        old, new = ring.rotate_index()
+    except KeyRingError as exc:
+        raise _refused(exc) from None
+    return store.begin_index_rebuild(old, new, time.time(), actor)
+
+
+def rebuild_index(
+    store: Store,
+    ring: FileKeyRing,
+    *,
+    actor: str = "operator",
+    batch_size: int = 500,
+    settle_seconds: float = DEFAULT_SETTLE_SECONDS,
+    progress: Callable[[IndexRebuild], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> IndexRebuild | None:
+    """Re-index every stored message under the primary index key, then retire the key it replaced.
+
+    ``store`` must be opened with the ring's codecs (bodies are decrypted to read the NHS number).
+    Resumes an unfinished rebuild from its cursor; begins the rebuild when the ring was rotated but
+    the store never heard of it (a crash between the two). Returns the finished state, or None when
+    the index key never rotated. ``progress`` is called after every batch. Safe beside running hubs.
+    """
+    if batch_size < 1:
+        raise OperationRefused(f"the batch size must be at least 1, not {batch_size}")
+    ids = ring.index_key_ids()
+    state = store.index_rebuild()
+    if len(ids) > 1 and (state is None or state.new_key_id != ids[0]):
+        state = store.begin_index_rebuild(ids[1], ids[0], time.time(), actor)
+    if state is None:
+        return None
+    if not state.finished:
+        try:
+            new_key = ring.key_material(state.new_key_id)
+        except KeyRingError as exc:
+            raise _refused(exc) from None
+
+        def reindex(message: dict[str, object]) -> str | None:
+            return index_of_message(new_key, message)
+
+        while not state.finished:
+            state, seen = store.rebuild_index_batch(state.new_key_id, reindex, batch_size, time.time(),
+                                                    settle_seconds)  # fmt: skip
+            if progress is not None:
+                progress(state)
+            if not state.finished and seen < batch_size:
+                sleep(min(0.5, max(0.05, settle_seconds / 10)))  # waiting for running hubs to switch keys
+    if state.old_key_id in ring.index_key_ids():  # finished: the old key is no longer needed by anything
+        try:
+            ring.retire(state.old_key_id)
+        except KeyRingError as exc:
+            raise _refused(exc) from None
+        audit_key_event(store, "key_retired", actor, purpose="index", key=state.old_key_id)
+    return state

@@ -1,0 +1,226 @@
+"""Rebuilding the blind index under a new index key, batch by batch, beside a running hub.
+
+When the index key rotates (``hub keys rotate-index``), new messages are indexed under the new key
+at once, and the rows already stored are re-indexed by ``rebuild_index_batch`` (both backends run
+the statements here): each batch decrypts its messages' bodies, computes their blind-index value
+under the new key, and writes it to the message and to every search entry of that message, in one
+transaction together with the rebuild's cursor. A record is therefore under exactly one of the two
+keys at any moment, a search that looks under both finds it once, and a crash loses at most the
+batch in flight (the next run starts after the cursor).
+
+The rebuild's one row (table ``index_rebuild``, one per rotation) moves through phases:
+
+``scan``     every message with a blind-index value, in id order after ``cursor``;
+``recent``   once more, the messages received since ``started_at - RECENT_MARGIN_SECONDS``: a hub
+             process sees a rotation within a second (the key ring is re-read when it changes), so
+             one that had not seen it yet may have indexed a message under the old key after the
+             scan passed it. This phase starts only when ``settle_seconds`` have gone by since the
+             rotation, so that every running process has switched;
+``finished`` nothing left under the old key: it can be retired.
+
+``done`` counts messages re-indexed in the scan (``total`` is how many had a value when the rebuild
+began, so progress is ``done / total``; messages indexed under the new key meanwhile count too);
+``lost`` counts messages whose body could not be read (its KEK retired): their old value and
+search entries are removed, since nothing could find them once the old key is gone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from hub.bodies import BodyUnreadable, CodecRegistry, StoredBody
+from hub.plugin_api.events import HubEvent
+
+RECENT_MARGIN_SECONDS = 60.0
+"""How long before the rotation a message may have been planned (indexed) and still be committed after it."""
+
+PHASES = ("scan", "recent", "finished")
+
+
+@dataclass(frozen=True)
+class IndexRebuild:
+    """The state of one rebuild of the blind index (see the module docstring)."""
+
+    old_key_id: str
+    new_key_id: str
+    started_at: float
+    phase: str
+    cursor: str
+    total: int
+    done: int
+    lost: int
+    finished_at: float | None
+    actor: str
+
+    @property
+    def finished(self) -> bool:
+        """True once nothing is left under the old key."""
+        return self.phase == "finished"
+
+    def progress(self) -> str:
+        """One line for an operator: phase, done of total, lost."""
+        if self.finished:
+            return f"finished: {self.done} messages re-indexed under {self.new_key_id}, {self.lost} unreadable"
+        return (
+            f"{self.phase}: {min(self.done, self.total)} of {self.total} messages re-indexed under "
+            f"{self.new_key_id} ({self.lost} unreadable); searches look under {self.old_key_id} too"
+        )
+
+
+COLUMNS = "old_key_id, new_key_id, started_at, phase, cursor, total, done, lost, finished_at, actor"
+
+# written with ? placeholders; ``statement(text, "postgresql")`` gives the %s form
+CURRENT = f"SELECT {COLUMNS} FROM index_rebuild ORDER BY started_at DESC LIMIT 1"
+BY_KEY = f"SELECT {COLUMNS} FROM index_rebuild WHERE new_key_id = ?"
+COUNT_INDEXED = "SELECT count(*) FROM messages WHERE nhs_index IS NOT NULL"
+BEGIN = (
+    "INSERT INTO index_rebuild (old_key_id, new_key_id, started_at, phase, cursor, total, done, lost, actor) "
+    "VALUES (?, ?, ?, 'scan', '', ?, 0, 0, ?)"
+)
+SCAN = (
+    "SELECT id, type, sender, body_codec, body, kek_id, data_key FROM messages "
+    "WHERE id > ? AND nhs_index IS NOT NULL ORDER BY id LIMIT ?"
+)
+RECENT = (
+    "SELECT id, type, sender, body_codec, body, kek_id, data_key FROM messages "
+    "WHERE id > ? AND nhs_index IS NOT NULL AND received_at >= ? ORDER BY id LIMIT ?"
+)
+# only while it still has a value: retention may have shredded it since the batch read it (PostgreSQL re-checks
+# the condition on the row as it is once its lock is free), and a shredded message must not get one back
+SET_MESSAGE = "UPDATE messages SET nhs_index = ? WHERE id = ? AND nhs_index IS NOT NULL"
+CLEAR_MESSAGE = "UPDATE messages SET nhs_index = NULL WHERE id = ?"
+SET_ENTRIES = "UPDATE message_index SET nhs_index = ? WHERE record_id = ?"
+DROP_ENTRIES = "DELETE FROM message_index WHERE record_id = ?"
+ADVANCE = "UPDATE index_rebuild SET phase = ?, cursor = ?, done = ?, lost = ?, finished_at = ? WHERE new_key_id = ?"
+
+
+def statement(text: str, backend: str) -> str:
+    """``text`` for ``backend`` (``sqlite`` keeps ``?``; ``postgresql`` takes ``%s``)."""
+    return text.replace("?", "%s") if backend == "postgresql" else text
+
+
+def from_row(row: Any) -> IndexRebuild:
+    """An ``IndexRebuild`` from a row of ``COLUMNS``."""
+    old, new, started, phase, cursor, total, done, lost, finished, actor = tuple(row)
+    return IndexRebuild(str(old), str(new), float(started), str(phase), str(cursor), int(total), int(done),
+                        int(lost), None if finished is None else float(finished), str(actor))  # fmt: skip
+
+
+RebuildRow = tuple[str, str, str, str, bytes | None, str | None, bytes | None]
+
+
+def reindex_steps(
+    rows: Iterable[RebuildRow], codecs: CodecRegistry, reindex: Callable[[dict[str, Any]], str | None]
+) -> tuple[list[tuple[str, str]], list[str], str]:
+    """For rows of ``SCAN``/``RECENT``: ``(new value, record id)`` to write, record ids whose body cannot be
+    read (or holds no NHS number any more) whose value and entries go, and the last id seen ('' if none)."""
+    updates: list[tuple[str, str]] = []
+    dropped: list[str] = []
+    last = ""
+    for record_id, mtype, sender, codec, data, kek_id, wrapped in rows:
+        last = record_id
+        value: str | None = None
+        try:
+            stored = StoredBody(codec, None if data is None else bytes(data), kek_id,
+                                None if wrapped is None else bytes(wrapped))  # fmt: skip
+            body = codecs.decode(record_id, mtype, sender, stored)
+            value = reindex(orjson.loads(body))
+        except BodyUnreadable:
+            value = None
+        if value is None:
+            dropped.append(record_id)
+        else:
+            updates.append((value, record_id))
+    return updates, dropped, last
+
+
+def next_state(
+    state: IndexRebuild, seen: int, updated: int, dropped: int, last: str, batch_size: int, now: float,
+    settle_seconds: float,
+) -> IndexRebuild:  # fmt: skip
+    """The state after a batch that saw ``seen`` rows (``updated`` re-indexed, ``dropped`` unreadable)."""
+    done = state.done + (updated if state.phase == "scan" else 0)
+    lost = state.lost + dropped
+    cursor = last or state.cursor
+    phase, finished_at = state.phase, None
+    if seen < batch_size:  # the end of this phase's rows, for now
+        if state.phase == "scan" and now >= state.started_at + settle_seconds:
+            phase, cursor = "recent", ""
+        elif state.phase == "recent":
+            phase, finished_at = "finished", now
+    return IndexRebuild(state.old_key_id, state.new_key_id, state.started_at, phase, cursor, state.total, done,
+                        lost, finished_at, state.actor)  # fmt: skip
+
+
+def advance_args(state: IndexRebuild) -> tuple[Any, ...]:
+    """The arguments of ``ADVANCE`` for ``state``."""
+    return (state.phase, state.cursor, state.done, state.lost, state.finished_at, state.new_key_id)
+
+
+# -- the jobs each backend runs in its own write transaction --------------------------------------------
+# ``conn`` is a sqlite3 or psycopg connection (both have ``execute`` returning a cursor); ``append`` adds
+# events to the audit chain in the same transaction.
+Append = Callable[[list[HubEvent]], None]
+
+
+def read_current(conn: Any, backend: str) -> IndexRebuild | None:
+    """The latest rebuild, or None."""
+    row = conn.execute(statement(CURRENT, backend)).fetchone()
+    return from_row(row) if row is not None else None
+
+
+def begin_job(conn: Any, backend: str, old_key_id: str, new_key_id: str, now: float, actor: str,
+              append: Append) -> IndexRebuild:  # fmt: skip
+    """Insert the rebuild's row (unless it exists) and put the rotation on the audit chain."""
+    row = conn.execute(statement(BY_KEY, backend), (new_key_id,)).fetchone()
+    if row is not None:
+        return from_row(row)
+    total = int(conn.execute(COUNT_INDEXED).fetchone()[0])
+    conn.execute(statement(BEGIN, backend), (old_key_id, new_key_id, now, total, actor))
+    detail = {"purpose": "index", "from": old_key_id, "to": new_key_id, "messages": total}
+    append([HubEvent("key_rotated", "", now, actor=actor, detail=detail)])
+    return from_row(conn.execute(statement(BY_KEY, backend), (new_key_id,)).fetchone())
+
+
+def batch_job(
+    conn: Any,
+    backend: str,
+    codecs: CodecRegistry,
+    new_key_id: str,
+    reindex: Callable[[dict[str, Any]], str | None],
+    batch_size: int,
+    now: float,
+    settle_seconds: float,
+    append: Append,
+) -> tuple[IndexRebuild, int]:
+    """One batch of the rebuild to ``new_key_id`` (see ``IndexRebuilding.rebuild_index_batch``)."""
+    lock = " FOR UPDATE" if backend == "postgresql" else ""  # two rebuilders take turns, batch by batch
+    row = conn.execute(statement(BY_KEY, backend) + lock, (new_key_id,)).fetchone()
+    if row is None:
+        raise LookupError(f"no rebuild of the blind index to {new_key_id} was begun")
+    state = from_row(row)
+    if state.finished:
+        return state, 0
+    if state.phase == "scan":
+        rows = conn.execute(statement(SCAN, backend), (state.cursor, batch_size)).fetchall()
+    else:
+        since = state.started_at - RECENT_MARGIN_SECONDS
+        rows = conn.execute(statement(RECENT, backend), (state.cursor, since, batch_size)).fetchall()
+    updates, dropped, last = reindex_steps(rows, codecs, reindex)
+    for value, record_id in updates:
+        conn.execute(statement(SET_MESSAGE, backend), (value, record_id))
+        conn.execute(statement(SET_ENTRIES, backend), (value, record_id))
+    for record_id in dropped:
+        conn.execute(statement(CLEAR_MESSAGE, backend), (record_id,))
+        conn.execute(statement(DROP_ENTRIES, backend), (record_id,))
+    after = next_state(state, len(rows), len(updates), len(dropped), last, batch_size, now, settle_seconds)
+    conn.execute(statement(ADVANCE, backend), advance_args(after))
+    if after.finished:
+        append([HubEvent("index_rebuilt", "", now, actor=after.actor,
+                         detail={"key": after.new_key_id, "replaced": after.old_key_id, "messages": after.done,
+                                 "unreadable": after.lost})])  # fmt: skip
+    return after, len(rows)
