@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from hub.canonical import derive_message
 from hub.identifiers import housing_authority_problem, nhs_number_problem, normalise_nhs_number
-from hub.plugin_api.data import CommandContext, HubData, ReplyTime
+from hub.plugin_api.data import CommandContext, HubData, ReplyTime, StatusReply
 from hub.plugin_api.events import HubEvent
 from hub.plugin_api.hookspecs import hookimpl
 from hub.plugin_api.partner import Agreement, Partner, PartnerReply, Receive, ReplyReading
@@ -129,6 +129,7 @@ __all__ = [
     "RouteSetup",
     "RouteSpec",
     "SchemaSpec",
+    "StatusReply",
     "Transform",
     "TransformContext",
     "Transport",
