@@ -4,7 +4,8 @@ Registers the ``HousingRequest``, ``HousingAppointment`` and ``HousingStatus`` m
 ``council`` partner kind and its ``gss_code``, the Duty to Refer rules (through
 ``hub_validate_message``), the ``duty-to-refer`` transform (DischargeNotice ->
 HousingRequest, with postcode routing), the ``council-xml`` adapter, the ``smtp``
-transport and the ``hub geo`` and ``hub council-stats`` commands.
+transport, the ``hub geo`` and ``hub council-stats`` commands and the ``/plugins/council``
+routes (a referral's Duty to Refer status).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from hub import (
     MessageType,
     PartnerKind,
     Problem,
+    RouteSpec,
     Transform,
     Transport,
     hookimpl,
@@ -29,6 +31,7 @@ from hub_council.postcodes import PostcodeDirectory
 from hub_council.rules import housing_request_problems, housing_status_problems
 from hub_council.smtp_transport import SmtpTransport
 from hub_council.stats import prometheus_gauges
+from hub_council.status_stats import status_gauges
 
 
 @hookimpl
@@ -87,8 +90,17 @@ def hub_register_transports(register: Callable[[Transport], None]) -> None:
 
 @hookimpl
 def hub_register_gauges(register: Callable[[GaugeSpec], None]) -> None:
-    """Register ``council-response-times``: time from referral to first appointment, per council."""
+    """Register ``council-response-times`` (referral to first appointment) and ``council-statuses``, per council."""
     register(GaugeSpec("council-response-times", prometheus_gauges, with_data=True))
+    register(GaugeSpec("council-statuses", status_gauges, with_data=True))
+
+
+@hookimpl
+def hub_register_routes(register: Callable[[RouteSpec], None]) -> None:
+    """Register ``council``: a referral's Duty to Refer status and the councils' statistics over HTTP."""
+    from hub_council.api import router
+
+    register(RouteSpec("council", router))
 
 
 @hookimpl
