@@ -4,7 +4,7 @@ Registers the ``HousingRequest``, ``HousingAppointment`` and ``HousingStatus`` m
 ``council`` partner kind and its ``gss_code``, the Duty to Refer rules (through
 ``hub_validate_message``), the ``duty-to-refer`` transform (DischargeNotice ->
 HousingRequest, with postcode routing), the ``council-xml`` adapter, the ``smtp``
-transport, the ``hub geo`` and ``hub council-stats`` commands and the ``/plugins/council``
+transport and ``smtp-replies`` listener, the ``hub geo`` and ``hub council-stats`` commands and the ``/plugins/council``
 routes (a referral's Duty to Refer status).
 """
 
@@ -17,6 +17,7 @@ from hub import (
     Adapter,
     CodeField,
     GaugeSpec,
+    Listener,
     MessageType,
     PartnerKind,
     Problem,
@@ -27,6 +28,7 @@ from hub import (
 )
 from hub_council.council_xml import CouncilXmlAdapter
 from hub_council.duty_to_refer import make_duty_to_refer
+from hub_council.email_replies import SmtpRepliesListener
 from hub_council.postcodes import PostcodeDirectory
 from hub_council.rules import housing_request_problems, housing_status_problems
 from hub_council.smtp_transport import SmtpTransport
@@ -86,6 +88,12 @@ def hub_register_adapters(register: Callable[[Adapter], None]) -> None:
 def hub_register_transports(register: Callable[[Transport], None]) -> None:
     """Register ``smtp`` (sealed referral by e-mail over STARTTLS)."""
     register(SmtpTransport())
+
+
+@hookimpl
+def hub_register_listeners(register: Callable[[Listener], None]) -> None:
+    """Register ``smtp-replies`` (councils' sealed statuses by e-mail; started by ``[listeners.smtp-replies]``)."""
+    register(SmtpRepliesListener())
 
 
 @hookimpl

@@ -49,7 +49,8 @@ def parse_council_document(body: bytes, *, sender_id: str, max_bytes: int = DEFA
         root = parse_untrusted(body, max_bytes=max_bytes)
     except UnsafeXml as exc:
         raise UnparseableInput("The XML document was refused.", [Problem("body", str(exc))]) from None
-    name = etree.QName(root).localname if root.tag.startswith(_NS) else None
+    qualified = etree.QName(root)
+    name = qualified.localname if qualified.namespace == NAMESPACE else None
     if name not in DOCUMENTS:
         raise InvalidMessage(
             "This hub reads council XML HousingAppointment and HousingStatus documents only.",
