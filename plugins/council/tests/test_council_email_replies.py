@@ -15,7 +15,6 @@ import pytest
 from council_helpers import NS, notice_for, status_xml
 from lxml import etree
 
-from hub.envelope import EnvelopeMetadata, generate_key, seal_envelope
 from hub.testing.certs import TestCA
 from hub.testing.running_hub import free_port
 from hub.testing.world import HubWorld, Partner
@@ -37,6 +36,7 @@ def reply_world(tmp_path: Path, council_smtp, hub_world_factory: Callable[..., H
         Partner("trust-a", "nhs_trust", {"ods_code": "RWK"}),
         Partner("council-swindon", "council", {"gss_code": "E06000030"}, adapter="council-xml", sealed=True,
                 receive=smtp),
+        Partner("council-other", "council", {"gss_code": "E07000001"}, sealed=True, receive="pull"),
     ]  # fmt: skip
     listener = {"host": "127.0.0.1", "port": port, "cert_file": str(issued.cert), "key_file": str(issued.key)}
     world = hub_world_factory(partners, settings={"listeners": {"smtp-replies": listener}})
@@ -64,10 +64,8 @@ def sealed_status(world: HubWorld, in_reply_to: str, status: str, signing_key=No
     message_id = str(uuid.uuid4())
     now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     body = status_xml(in_reply_to, status, now, authority="E06000030", message_id=message_id)
-    signing = signing_key or world.own_keys["council-swindon"][0]
-    envelope = seal_envelope(body, metadata=EnvelopeMetadata(message_id, "HousingStatus", "council-swindon", "hub"),
-                             signing_key=signing, recipient_keys=[world.hub_encryption_key()])  # fmt: skip
-    return message_id, envelope.encode("ascii")
+    return message_id, world.seal_as("council-swindon", body, message_id=message_id, message_type="HousingStatus",
+                                     signing_key=signing_key)  # fmt: skip
 
 
 def reply(port: int, ca: Path, sealed: bytes | None, *, sender: str = COUNCIL_MAIL) -> tuple[int, str]:
@@ -105,7 +103,8 @@ def test_a_sealed_status_replied_by_mail_reaches_the_referrer(reply_world, counc
 def test_a_forged_signature_a_stranger_or_no_envelope_is_bounced(reply_world, council_smtp) -> None:
     world, port, ca = reply_world
     referral, _ = referral_by_mail(world, council_smtp)
-    _, forged = sealed_status(world, referral, "not_eligible", signing_key=generate_key("sig", "EdDSA"))
+    stranger_key = world.own_keys["council-other"][0]  # a key the hub has, but not council-swindon's
+    _, forged = sealed_status(world, referral, "not_eligible", signing_key=stranger_key)
     code, text = reply(port, ca, forged)  # From the council's address, but not signed with its key
     assert code == 550, text
     _, genuine = sealed_status(world, referral, "not_eligible")
