@@ -139,9 +139,9 @@ MIGRATIONS.append(
     (
         3,
         """
-        ALTER TABLE messages ADD COLUMN status TEXT;
-        ALTER TABLE messages ADD COLUMN status_at DOUBLE PRECISION;
-        CREATE INDEX messages_status_replies ON messages(sender, in_reply_to) WHERE status IS NOT NULL;
+        ALTER TABLE messages ADD COLUMN IF NOT EXISTS status TEXT;
+        ALTER TABLE messages ADD COLUMN IF NOT EXISTS status_at DOUBLE PRECISION;
+        CREATE INDEX IF NOT EXISTS messages_status_replies ON messages(sender, in_reply_to) WHERE status IS NOT NULL;
         """,
     )
 )

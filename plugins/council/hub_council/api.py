@@ -23,6 +23,18 @@ from hub_council.status_stats import STATUS_TYPES, referral_statuses, status_sta
 
 router = APIRouter()
 
+_DESCRIPTIONS = {
+    401: "No valid credentials", 403: "Not allowed for this caller", 404: "No status for a referral of yours",
+    500: "The hub failed; quote the incident id", 503: "The store cannot be reached now; try again",
+}  # fmt: skip
+
+
+def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these error statuses (and 500, 503): the hub's problem documents (RFC 9457)."""
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    wanted = sorted({*statuses, 500, 503})
+    return {status: {"description": _DESCRIPTIONS[status], "content": problem} for status in wanted}
+
 
 def _stats(data: Any) -> list[dict[str, Any]]:
     times = council_reply_times(data)
@@ -35,13 +47,19 @@ def _stats(data: Any) -> list[dict[str, Any]]:
     return out
 
 
-@router.get("/stats", summary="Council response times and Duty to Refer statuses (operators)")
+@router.get(
+    "/stats", summary="Council response times and Duty to Refer statuses (operators)", responses=_problems(401, 403)
+)
 async def stats(request: Request, caller: OperatorCaller) -> list[dict[str, Any]]:
     """Per council: response times, referrals by current status, and the time from delivery to each status."""
     return await asyncio.to_thread(_stats, request.app.state.hub.data)
 
 
-@router.get("/referrals/{message_id}/status", summary="The current Duty to Refer status of one referral")
+@router.get(
+    "/referrals/{message_id}/status",
+    summary="The current Duty to Refer status of one referral",
+    responses=_problems(401, 404),
+)
 async def referral_status(message_id: str, request: Request, caller: Authenticated) -> dict[str, Any]:
     """The referral's current status and history, for its referrer, its council or an operator; else 404."""
     data = request.app.state.hub.data
