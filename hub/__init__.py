@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from hub.canonical import derive_message
 from hub.identifiers import housing_authority_problem, nhs_number_problem, normalise_nhs_number
-from hub.plugin_api.data import CommandContext, HubData, ReplyTime
+from hub.plugin_api.data import CommandContext, HubData, ReplyTime, StatusReply
 from hub.plugin_api.events import HubEvent
 from hub.plugin_api.hookspecs import hookimpl
 from hub.plugin_api.partner import Agreement, Partner, PartnerReply, Receive, ReplyReading
@@ -28,6 +28,7 @@ from hub.plugin_api.problems import (
     Conflict,
     HubError,
     InvalidMessage,
+    NotFound,
     PayloadTooLarge,
     Problem,
     SchedulerUnavailable,
@@ -116,6 +117,7 @@ __all__ = [
     "ListenerContext",
     "MessageType",
     "MilestoneScheduler",
+    "NotFound",
     "OperatorCaller",
     "Parsed",
     "Partner",
@@ -137,6 +139,7 @@ __all__ = [
     "SchedulerSpec",
     "SchedulerUnavailable",
     "SchemaSpec",
+    "StatusReply",
     "Transform",
     "TransformContext",
     "Transport",

@@ -25,6 +25,7 @@ refused (422) with the derived message's problems, so the sender can fix it.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -40,7 +41,7 @@ from hub.minimise import minimise
 from hub.plugin_api.events import HubEvent
 from hub.plugin_api.problems import ConfigError, InvalidMessage, Problem
 from hub.plugin_api.records import Refusal, ResolveContext, TransformContext, Unresolved
-from hub.routes import Destination, Route
+from hub.routes import Destination, Route, field_value
 from hub.store.records import Intake, NewDelivery, NewMessage, ReplyTarget
 
 if TYPE_CHECKING:
@@ -56,6 +57,32 @@ def order_key(partner_id: str, correlation_id: str) -> str:
     the sender's correlation id (an opaque episode id, but chosen by the sender) in the deliveries table.
     """
     return hashlib.sha256(f"{partner_id}\x00{correlation_id}".encode()).hexdigest()[:32]
+
+
+STATUS_CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+def clear_status(message: dict[str, Any], fields: tuple[str, str] | None) -> tuple[str | None, float | None]:
+    """The business status a type declares (``MessageType.status``), as it is kept in clear: (code, epoch seconds).
+
+    Only a code of 1-40 lower-case letters, digits or ``_`` is kept (the declared field is an
+    enumeration; anything else is left out rather than written in clear), and only a time that is an
+    RFC 3339 date-time with an offset. Either is None when absent or unusable.
+    """
+    if fields is None:
+        return None, None
+    code = field_value(message, fields[0])
+    at = field_value(message, fields[1])
+    kept = code if isinstance(code, str) and STATUS_CODE.match(code) else None
+    when = None
+    if isinstance(at, str):
+        try:
+            parsed = datetime.fromisoformat(at.replace("Z", "+00:00"))
+        except ValueError:
+            parsed = None
+        if parsed is not None and parsed.tzinfo is not None:
+            when = parsed.timestamp()
+    return kept, when
 
 
 @dataclass
@@ -108,6 +135,11 @@ class Router:
                 )
         self._has_hook_routes = bool(plugins.hook.hub_route.get_hookimpls())
 
+    def _status_fields(self, message_type: str) -> tuple[str, str] | None:
+        """Where messages of ``message_type`` hold a business status to keep in clear, if the type declares one."""
+        declared = self.plugins.message_types.get(message_type)
+        return declared.status if declared is not None else None
+
     def plan(
         self,
         message: dict[str, Any],
@@ -142,6 +174,7 @@ class Router:
             fingerprint=self.fingerprinter(message),
             nhs_index=self.indexer(message),
         )
+        inbound.status, inbound.status_at = clear_status(message, self._status_fields(message["type"]))
         intake = Intake(messages=[inbound])
         if inbound.nhs_index is not None:
             intake.index_entries.append((sender, inbound.nhs_index, record_id))
@@ -229,6 +262,7 @@ class Router:
                     parent_id=record_id,
                     nhs_index=self.indexer(outgoing),
                 )
+                derived.status, derived.status_at = clear_status(outgoing, self._status_fields(outgoing["type"]))
                 intake.messages.append(derived)
                 if derived.nhs_index is not None:
                     intake.index_entries.append((sender, derived.nhs_index, outgoing_record))

@@ -52,6 +52,11 @@ class Hub:
     gate: EnvelopeGate
     pathway: PathwayService
 
+    @property
+    def data(self) -> HubData:
+        """The read-only view of this hub's data that plugins read (their routes reach it as ``app.state.hub.data``)."""
+        return HubData(self.store)
+
     def make_worker(self, transports: OutboundTransports | None = None) -> DeliveryWorker:
         """A delivery worker sharing this hub's store, plugins and metrics (and ``transports`` when given).
 

@@ -46,6 +46,34 @@ class ReplyTime:
         return None if self.answered_at is None else max(0.0, self.answered_at - self.delivered_at)
 
 
+@dataclass(frozen=True)
+class StatusReply:
+    """One status a partner reported about a message delivered to it (times are epoch seconds).
+
+    The message: ``partner`` it was delivered to, its ``sender``, ``message_id`` and
+    ``type``, and ``delivered_at`` (as in ``ReplyTime``). The reply: ``reply_id`` (its
+    message_id), ``reply_type``, ``status`` (the code its type declares, ``MessageType.status``),
+    ``status_at`` (when the partner says that status was reached; None when it gave no usable
+    time) and ``received_at`` (when the hub stored it).
+    """
+
+    partner: str
+    sender: str
+    message_id: str
+    type: str
+    delivered_at: float
+    reply_id: str
+    reply_type: str
+    status: str
+    status_at: float | None
+    received_at: float
+
+    @property
+    def seconds_from_delivery(self) -> float | None:
+        """Time from the message's delivery to this status, by the partner's ``status_at`` (never negative)."""
+        return None if self.status_at is None else max(0.0, self.status_at - self.delivered_at)
+
+
 class HubData(Protocol):
     """The read-only view of the hub's data that plugins receive."""
 
@@ -54,6 +82,15 @@ class HubData(Protocol):
 
         The answer is the partner's first reply that is not an Acknowledgement; with
         ``answer_types`` (message type names), its first reply of one of those types.
+        """
+        ...
+
+    def status_replies(self, answer_types: Collection[str]) -> list[StatusReply]:
+        """Every status reply of ``answer_types`` to a delivered message (``StatusReply``), oldest status first.
+
+        Ordered by partner, sender and message id, then by ``status_at`` (the partner's own time;
+        None first), ``received_at`` and reply id: for one message the last is its current status.
+        Counts the same delivered messages as ``reply_times``.
         """
         ...
 

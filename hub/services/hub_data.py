@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from hub.plugin_api.data import ReplyTime
+from hub.plugin_api.data import ReplyTime, StatusReply
 from hub.services.partner_stats import reply_times
 from hub.store.ports import Store
 
@@ -25,3 +25,7 @@ class HubData:
     def reply_times(self, answer_types: Collection[str] | None = None) -> list[ReplyTime]:
         """Every delivered message with its partner's first acknowledgement and first answer (``ReplyTime``)."""
         return reply_times(self._store, answer_types)
+
+    def status_replies(self, answer_types: Collection[str]) -> list[StatusReply]:
+        """Every status reply of ``answer_types`` to a delivered message (``StatusReply``), oldest status first."""
+        return [StatusReply(*row) for row in self._store.status_replies(answer_types)]

@@ -246,10 +246,15 @@ class IntakeService:
         recipient = message.get("recipient", {}).get("org_id") if isinstance(message.get("recipient"), dict) else None
         if recipient:
             targets = [t for t in targets if t.sender == recipient]
+        declared = self.plugins.message_types.get(message.get("type", ""))
+        answers = declared.answers if declared is not None else ()
+        if answers:  # the type answers only these (a HousingStatus answers a HousingRequest)
+            targets = [t for t in targets if t.type in answers]
         if not targets:
+            what = " or ".join(answers) if answers else "message"
             raise InvalidMessage(
                 "The message answers something the hub never delivered to you.",
-                [Problem("$.in_reply_to", "is not the message_id of a message delivered to you"
+                [Problem("$.in_reply_to", f"is not the message_id of a {what} delivered to you"
                          + (" by that recipient" if recipient else "") + "; check the id you are answering")],
             )  # fmt: skip
         if len({t.sender for t in targets}) > 1:

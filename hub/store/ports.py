@@ -217,6 +217,22 @@ class ReadModel(abc.ABC):
         and any other type (with ``answer_types``: one of those types only). None until one comes.
         """
 
+    @abc.abstractmethod
+    def status_replies(
+        self, answer_types: Collection[str]
+    ) -> list[tuple[str, str, str, str, float, str, str, str, float | None, float]]:
+        """Every status reply of ``answer_types`` to a delivered message, oldest status first.
+
+        A row per reply that carries a clear business status (``NewMessage.status``, from a type's
+        ``MessageType.status``) and names, by ``in_reply_to``, a message delivered to its sender:
+        (partner, that message's sender, its message_id, its type, delivered at, the reply's message_id,
+        the reply's type, status, status at, the reply's received at). Delivered at is as in
+        ``reply_times`` (the recorded delivery, else the partner's acknowledgement), and a message that
+        is neither is left out, so both count the same messages. Rows are ordered by partner, sender,
+        message id, then status at (None first), received at and the reply's message_id: for one
+        message, the last row is its current status.
+        """
+
 
 class AuditLog(abc.ABC):
     """The hash-chained log of every event (``hub.store.audit_chain``)."""

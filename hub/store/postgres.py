@@ -211,7 +211,7 @@ class PostgresStore(PathwayOnBackend, Store):
                     (
                         m.id, m.message_id, m.sender, m.type, m.correlation_id, m.in_reply_to,
                         m.parent_id, m.idempotency_key, m.fingerprint, m.received_at, stored.codec, stored.data,
-                        stored.kek_id, stored.wrapped_key, m.nhs_index,
+                        stored.kek_id, stored.wrapped_key, m.nhs_index, m.status, m.status_at,
                     )
                 )  # fmt: skip
             now = first.received_at
@@ -611,6 +611,14 @@ class PostgresStore(PathwayOnBackend, Store):
             return [tuple(r) for r in self._rows(sql.REPLY_TIMES.format(answer=sql.REPLY_ANY_ANSWER))]
         statement = sql.REPLY_TIMES.format(answer=sql.REPLY_ANSWER_OF_TYPES)
         return [tuple(r) for r in self._rows(statement, (sorted(answer_types),))]
+
+    def status_replies(
+        self, answer_types: Collection[str]
+    ) -> list[tuple[str, str, str, str, float, str, str, str, float | None, float]]:
+        """Every status reply of ``answer_types`` to a delivered message (see ``ReadModel.status_replies``)."""
+        if not answer_types:
+            return []
+        return [tuple(r) for r in self._rows(sql.STATUS_REPLIES, (sorted(answer_types),))]
 
 
 def open_postgres(url: str, codecs: CodecRegistry, options: StoreOptions | None = None) -> PostgresStore:

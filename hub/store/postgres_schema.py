@@ -215,6 +215,20 @@ MIGRATIONS.append(
     )
 )
 
+# 5: a business status in clear, for types that declare one (the SQLite schema's version 8, with the same
+# meaning): the status code (an enumerated code, never free text) and the time the sender says it was
+# reached, so plugins count and time statuses without decrypting a body. Older messages have none.
+MIGRATIONS.append(
+    (
+        5,
+        """
+        ALTER TABLE messages ADD COLUMN IF NOT EXISTS status TEXT;
+        ALTER TABLE messages ADD COLUMN IF NOT EXISTS status_at DOUBLE PRECISION;
+        CREATE INDEX IF NOT EXISTS messages_status_replies ON messages(sender, in_reply_to) WHERE status IS NOT NULL;
+        """,
+    )
+)
+
 LATEST = max(version for version, _ in MIGRATIONS)
 
 _TRACKING = (

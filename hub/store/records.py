@@ -59,6 +59,8 @@ class NewMessage:
     idempotency_key: str | None = None
     fingerprint: str | None = None
     nhs_index: str | None = None
+    status: str | None = None  # a business status code its type declares (MessageType.status); clear metadata
+    status_at: float | None = None  # when the sender says that status was reached (epoch seconds)
 
 
 @dataclass

@@ -178,7 +178,7 @@ class _AcceptRows:
                 (
                     m.id, m.message_id, m.sender, m.type, m.correlation_id, m.in_reply_to,
                     m.parent_id, m.idempotency_key, m.fingerprint, m.received_at, stored.codec, stored.data,
-                    stored.kek_id, stored.wrapped_key, m.nhs_index,
+                    stored.kek_id, stored.wrapped_key, m.nhs_index, m.status, m.status_at,
                 )
             )  # fmt: skip
         now = intake.messages[0].received_at
@@ -707,6 +707,16 @@ class SQLiteStore(PathwayOnBackend, Store):
             types = tuple(sorted(answer_types))
             answer = sql.REPLY_ANSWER_OF_TYPES.format(marks=",".join("?" * len(types))) if types else "0"
         return [tuple(r) for r in self._reader().execute(sql.REPLY_TIMES.format(answer=answer), types)]
+
+    def status_replies(
+        self, answer_types: Collection[str]
+    ) -> list[tuple[str, str, str, str, float, str, str, str, float | None, float]]:
+        """Every status reply of ``answer_types`` to a delivered message (see ``ReadModel.status_replies``)."""
+        types = tuple(sorted(answer_types))
+        if not types:
+            return []
+        statement = sql.STATUS_REPLIES.format(marks=",".join("?" * len(types)))
+        return [tuple(r) for r in self._reader().execute(statement, types)]
 
 
 def open_sqlite(url: str, codecs: CodecRegistry, options: StoreOptions | None = None) -> SQLiteStore:

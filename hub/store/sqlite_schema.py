@@ -224,3 +224,18 @@ MIGRATIONS.append(
         """,
     )
 )
+
+# 8: a business status in clear, for types that declare one (MessageType.status): the status code
+# (an enumerated code such as a council's ``relief_duty``, never free text) and the time the sender
+# says it was reached. They let plugins count and time statuses (``ReadModel.status_replies``) without
+# decrypting a body. Messages stored before have none: their bodies are not read to fill them in.
+MIGRATIONS.append(
+    (
+        8,
+        """
+        ALTER TABLE messages ADD COLUMN status TEXT;
+        ALTER TABLE messages ADD COLUMN status_at REAL;
+        CREATE INDEX messages_status_replies ON messages(sender, in_reply_to) WHERE status IS NOT NULL;
+        """,
+    )
+)

@@ -193,6 +193,21 @@ class HubWorld:
                                expected_sender=hub_id, expected_recipient=partner_id)  # fmt: skip
         return opened.payload
 
+    def seal_as(self, partner_id: str, body: bytes, *, message_id: str, message_type: str, signing_key: Any = None,
+                hub_id: str = "hub") -> bytes:  # fmt: skip
+        """``body`` sealed for the hub by sealed partner ``partner_id``, as that partner's system would seal it.
+
+        Signed with the partner's own signing key (or ``signing_key``, to forge one), encrypted to the hub's
+        key, with the routing metadata (``message_id``, ``message_type``, the partner, ``hub_id``) bound in.
+        """
+        from hub.envelope import EnvelopeMetadata, seal_envelope
+
+        own_signing, _ = self.own_keys[partner_id]
+        metadata = EnvelopeMetadata(message_id, message_type, partner_id, hub_id)
+        sealed = seal_envelope(body, metadata=metadata, signing_key=signing_key or own_signing,
+                               recipient_keys=[self.hub_encryption_key()])  # fmt: skip
+        return sealed.encode("ascii")
+
     def stored_messages(self, message_type: str | None = None) -> list[dict[str, Any]]:
         """Every stored message (of one type), newest first, as the store's read model lists them.
 

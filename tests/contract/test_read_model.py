@@ -171,3 +171,44 @@ def test_reply_times_answer_with_the_first_reply_of_the_types_asked_for(store) -
     assert store.reply_times(answer_types={"HousingAppointment"}) == [(*row, T0 + 30)]
     assert store.reply_times(answer_types={"HousingAppointment", "HousingStatus"}) == [(*row, T0 + 15)]
     assert store.reply_times(answer_types=()) == [(*row, None)]
+
+
+def status(message_id: str, in_reply_to: str, received: float, code: str | None, at: float | None, *,
+           sender: str = "council-luton", message_type: str = "HousingStatus") -> Intake:  # fmt: skip
+    """A status reply as the router plans it: its code and time kept in clear on the record."""
+    intake = reply(message_id, in_reply_to, received, sender=sender, message_type=message_type)
+    intake.messages[0].status, intake.messages[0].status_at = code, at
+    return intake
+
+
+def test_status_replies_list_each_status_to_a_delivered_message_by_the_partner_s_own_time(store) -> None:
+    accept(store, plan("m-1"))
+    finish(store, DeliveryState.DELIVERED, now=T0 + 10)
+    # received out of order: the correction (relief duty) was sent after, but reached the hub first
+    accept(store, status("s-relief", "m-1", T0 + 50, "relief_duty", T0 + 40))
+    accept(store, status("s-received", "m-1", T0 + 60, "received", T0 + 20))
+    accept(store, status("s-prevention", "m-1", T0 + 70, "prevention_duty", T0 + 30))
+    accept(store, reply("appointment", "m-1", T0 + 80))  # no status: not listed
+    accept(store, status("s-other-type", "m-1", T0 + 90, "closed", T0 + 90, message_type="Other"))
+    rows = store.status_replies({"HousingStatus"})
+    assert [(r[5], r[7], r[8], r[9]) for r in rows] == [
+        ("s-received", "received", T0 + 20, T0 + 60),
+        ("s-prevention", "prevention_duty", T0 + 30, T0 + 70),
+        ("s-relief", "relief_duty", T0 + 40, T0 + 50),
+    ]
+    assert {r[:7] for r in rows} == {("council-luton", "trust-a", "m-1", "HousingRequest", T0 + 11, r[5],
+                                      "HousingStatus") for r in rows}  # fmt: skip
+    assert store.status_replies(()) == []
+
+
+def test_status_replies_ties_go_to_the_later_arrival_and_undelivered_or_foreign_messages_are_left_out(store) -> None:
+    accept(store, plan("m-1"))
+    finish(store, DeliveryState.DELIVERED, now=T0 + 10)
+    accept(store, status("s-first", "m-1", T0 + 30, "not_eligible", T0 + 20))
+    accept(store, status("s-second", "m-1", T0 + 31, "relief_duty", T0 + 20))  # same time: arrival decides
+    accept(store, status("s-no-time", "m-1", T0 + 32, "received", None))  # no usable time: first
+    accept(store, status("s-stranger", "m-1", T0 + 33, "closed", T0 + 99, sender="council-beds"))  # not delivered to it
+    accept(store, plan("m-2", to=(("council-beds", "pull"),)))  # waiting in an inbox: not delivered
+    accept(store, status("s-waiting", "m-2", T0 + 34, "received", T0 + 34, sender="council-beds"))
+    rows = store.status_replies({"HousingStatus"})
+    assert [r[5] for r in rows] == ["s-no-time", "s-first", "s-second"]

@@ -94,24 +94,72 @@ def geo_lookup(hub: CommandContext, postcode: str, geo_db: Path | None, config_d
 
 
 @click.command("council-stats")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@click.option("--referrals", is_flag=True, help="List each referral's current Duty to Refer status instead.")
 @config_option
 @click.pass_obj
-def council_stats_command(hub: CommandContext, as_json: bool, config_dir: Path | None) -> None:
-    """Each council's time from a delivered Duty to Refer to its first appointment (read-only)."""
+def council_stats_command(hub: CommandContext, as_json: bool, referrals: bool, config_dir: Path | None) -> None:
+    """Each council's response times and Duty to Refer statuses (read-only; no body is decrypted).
+
+    Response times: from a delivered Duty to Refer to the council's first appointment. Statuses:
+    referrals by current status (the one with the latest status time the council gave; ``none``
+    before any) and the time from delivery to each status. ``--referrals`` lists every referral
+    that has a status, with its current one.
+    """
     from hub_council.stats import council_reply_times, council_stats
+    from hub_council.status_stats import STATUS_TYPES, referral_statuses, status_stats
 
     with hub.hub_data(config_dir) as data:  # the hub's read-only data (``hub.cli.context.CommandContext``)
-        rows = council_stats(council_reply_times(data))
+        times = council_reply_times(data)
+        statuses = referral_statuses(data.status_replies(STATUS_TYPES))
+    if referrals:
+        _print_referrals([r.as_dict() for r in statuses], as_json)
+        return
+    rows = council_stats(times)
+    by_council = {s.partner: s for s in status_stats(times, statuses)}
     if as_json:
-        click.echo(json.dumps([r.as_dict() for r in rows], indent=2))
+        out = []
+        for r in rows:
+            found = by_council.get(r.partner)
+            extra = {"by_current_status": found.current, "to_status": found.as_dict()["to_status"]} if found else {}
+            out.append({**r.as_dict(), **extra})
+        click.echo(json.dumps(out, indent=2))
         return
     click.echo(f"{'council':<28} {'delivered':>9} {'answered':>8} {'waiting':>7} {'median h':>9} {'p90 h':>7} "
                f"{'max h':>7}")  # fmt: skip
-
-    def hours(seconds: float | None) -> str:
-        return "-" if seconds is None else f"{seconds / 3600:.1f}"
-
     for r in rows:
         click.echo(f"{r.partner:<28} {r.referrals_delivered:>9} {r.answered:>8} {r.waiting:>7} "
-                   f"{hours(r.median_seconds):>9} {hours(r.p90_seconds):>7} {hours(r.max_seconds):>7}")  # fmt: skip
+                   f"{_hours(r.median_seconds):>9} {_hours(r.p90_seconds):>7} {_hours(r.max_seconds):>7}")  # fmt: skip
+    click.echo("")
+    click.echo(f"{'council':<28} {'status':<16} {'current':>7} {'reached':>7} {'median h':>9} {'max h':>7}")
+    for stats in by_council.values():
+        for status, count in stats.current.items():
+            timing = stats.to_status.get(status)
+            if not count and (timing is None or not timing.reached):
+                continue
+            reached = timing.reached if timing else "-"
+            median = _hours(timing.median_seconds) if timing else "-"
+            longest = _hours(timing.max_seconds) if timing else "-"
+            click.echo(f"{stats.partner:<28} {status:<16} {count:>7} {reached:>7} {median:>9} {longest:>7}")
+
+
+def _hours(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds / 3600:.1f}"
+
+
+def _print_referrals(rows: list[dict[str, object]], as_json: bool) -> None:
+    """Each referral with a status: message id, council, referrer, current status and its time (UTC)."""
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from datetime import UTC, datetime
+
+    click.echo(f"{'referral (message id)':<38} {'council':<24} {'referrer':<16} {'current':<16} {'status at':<20} "
+               f"{'statuses':>8}")  # fmt: skip
+    for row in rows:
+        current = row["current"] if isinstance(row["current"], dict) else {}
+        at = current.get("status_at")
+        when = datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S") if isinstance(at, float) else "-"
+        history = row["history"] if isinstance(row["history"], list) else []
+        click.echo(f"{row['message_id']!s:<38} {row['council']!s:<24} {row['referrer']!s:<16} "
+                   f"{current.get('status', '-')!s:<16} {when:<20} {len(history):>8}")  # fmt: skip

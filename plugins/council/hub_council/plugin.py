@@ -1,10 +1,11 @@
 """Entry point of the council plugin (group ``hub.adapters``, name ``council``).
 
-Registers the ``HousingRequest`` and ``HousingAppointment`` message types, the
+Registers the ``HousingRequest``, ``HousingAppointment`` and ``HousingStatus`` message types, the
 ``council`` partner kind and its ``gss_code``, the Duty to Refer rules (through
 ``hub_validate_message``), the ``duty-to-refer`` transform (DischargeNotice ->
 HousingRequest, with postcode routing), the ``council-xml`` adapter, the ``smtp``
-transport and the ``hub geo`` and ``hub council-stats`` commands.
+transport and ``smtp-replies`` listener, the ``hub geo`` and ``hub council-stats`` commands and the ``/plugins/council``
+routes (a referral's Duty to Refer status).
 """
 
 from __future__ import annotations
@@ -16,26 +17,41 @@ from hub import (
     Adapter,
     CodeField,
     GaugeSpec,
+    Listener,
     MessageType,
     PartnerKind,
     Problem,
+    RouteSpec,
     Transform,
     Transport,
     hookimpl,
 )
 from hub_council.council_xml import CouncilXmlAdapter
 from hub_council.duty_to_refer import make_duty_to_refer
+from hub_council.email_replies import SmtpRepliesListener
 from hub_council.postcodes import PostcodeDirectory
-from hub_council.rules import housing_request_problems
+from hub_council.rules import housing_request_problems, housing_status_problems
 from hub_council.smtp_transport import SmtpTransport
 from hub_council.stats import prometheus_gauges
+from hub_council.status_stats import status_gauges
 
 
 @hookimpl
 def hub_register_message_types(register: Callable[[MessageType], None]) -> None:
-    """Register ``HousingRequest`` (a Duty to Refer) and ``HousingAppointment`` (a council's answer)."""
+    """Register ``HousingRequest`` (Duty to Refer), ``HousingAppointment`` and ``HousingStatus`` (council answers).
+
+    A HousingStatus answers a HousingRequest only, and its status code and time are kept in
+    clear (``MessageType.status``) for ``hub council-stats``: the code is one of the schema's
+    enumeration, never free text.
+    """
     register(MessageType.from_package("HousingRequest", "hub_council", "schemas/housing-request.schema.json"))
     register(MessageType.from_package("HousingAppointment", "hub_council", "schemas/housing-appointment.schema.json"))
+    register(
+        MessageType.from_package(
+            "HousingStatus", "hub_council", "schemas/housing-status.schema.json",
+            answers=("HousingRequest",), status=("payload.status", "payload.status_at"),
+        )
+    )  # fmt: skip
 
 
 @hookimpl
@@ -52,8 +68,8 @@ def hub_register_code_fields(register: Callable[[CodeField], None]) -> None:
 
 @hookimpl
 def hub_validate_message(message: dict[str, Any], sender_id: str, schema_valid: bool) -> list[Problem]:
-    """The Duty to Refer rules: both consents, and an English housing authority as the target."""
-    return housing_request_problems(message)
+    """The Duty to Refer rules (both consents, an English housing authority) and a status's time (not ahead)."""
+    return housing_request_problems(message) + housing_status_problems(message)
 
 
 @hookimpl
@@ -75,9 +91,24 @@ def hub_register_transports(register: Callable[[Transport], None]) -> None:
 
 
 @hookimpl
+def hub_register_listeners(register: Callable[[Listener], None]) -> None:
+    """Register ``smtp-replies`` (councils' sealed statuses by e-mail; started by ``[listeners.smtp-replies]``)."""
+    register(SmtpRepliesListener())
+
+
+@hookimpl
 def hub_register_gauges(register: Callable[[GaugeSpec], None]) -> None:
-    """Register ``council-response-times``: time from referral to first appointment, per council."""
+    """Register ``council-response-times`` (referral to first appointment) and ``council-statuses``, per council."""
     register(GaugeSpec("council-response-times", prometheus_gauges, with_data=True))
+    register(GaugeSpec("council-statuses", status_gauges, with_data=True))
+
+
+@hookimpl
+def hub_register_routes(register: Callable[[RouteSpec], None]) -> None:
+    """Register ``council``: a referral's Duty to Refer status and the councils' statistics over HTTP."""
+    from hub_council.api import router
+
+    register(RouteSpec("council", router))
 
 
 @hookimpl

@@ -1,5 +1,9 @@
 """Duty to Refer rules no schema can say, checked on every HousingRequest through ``hub_validate_message``.
 
+A HousingStatus's ``status_at`` (the council's own time, which orders statuses) may not
+be ahead of the hub's clock by more than ``CLOCK_SKEW``: a status dated in the future
+would stay "current" over every later correction.
+
 A Duty to Refer (Homelessness Reduction Act 2017, s.213B) may only be made with
 the person's consent to the referral and to sharing their contact details, and
 only to an English housing authority (GSS E06 to E09). The problems are reported
@@ -8,6 +12,7 @@ with the schema's, so a sender learns everything wrong with a request at once.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hub import Problem, housing_authority_problem
@@ -41,3 +46,27 @@ def housing_request_problems(message: dict[str, Any]) -> list[Problem]:
         if why:
             problems.append(Problem("$.payload.target_authority_gss", why))
     return problems
+
+
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def housing_status_problems(message: dict[str, Any], now: datetime | None = None) -> list[Problem]:
+    """A HousingStatus dated ahead of ``now`` (the hub's clock) by more than ``CLOCK_SKEW``; nothing for others."""
+    if message.get("type") != "HousingStatus":
+        return []
+    payload = message.get("payload")
+    value = payload.get("status_at") if isinstance(payload, dict) else None
+    if not isinstance(value, str):
+        return []  # the schema reports a missing or mistyped status_at
+    try:
+        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return []
+    if at.tzinfo is None:
+        return []
+    if at > (now or datetime.now(UTC)) + CLOCK_SKEW:
+        return [Problem("$.payload.status_at", "is in the future: give the time the status was reached, by your "
+                                               "clock (statuses are ordered by it, so a future time would hide "
+                                               "every later correction)")]  # fmt: skip
+    return []

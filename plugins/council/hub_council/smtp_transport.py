@@ -15,6 +15,7 @@ Options (``receive.options`` in partners.toml)::
     from = "hub@trust.example"      to = "dtr@council.example"   (or a list)
     starttls = true                 # required; a server without STARTTLS is refused
     ca_file = "council-ca.pem"      # trust this CA for the server's certificate (system CAs otherwise)
+    reply_to = "dtr-replies@hub.example"   # optional: Reply-To, the address of the hub's smtp-replies listener
     username = "hub"                password_env = "HUB_SMTP_PASSWORD"   (optional AUTH after STARTTLS)
     allow_unsealed = false
 
@@ -48,6 +49,11 @@ with personal details.
 
 Reference (quote it if you contact the hub's operators): {reference}
 """
+REPLY_TEXT = """
+To tell the referrer where the referral is (received, contact made, the duty owed, closed...), reply to this e-mail
+with one attachment: a HousingStatus sealed for the hub (signed with your key, encrypted to the hub's), as you would
+post it to the API. The hub answers in the SMTP conversation: a bounce says why a reply was refused.
+"""
 _EXTENSIONS = {"application/jose": "jwe", "application/jose+json": "json", "application/xml": "xml",
                "application/json": "json"}  # fmt: skip
 
@@ -70,7 +76,11 @@ def build_email(rendered: Rendered, *, options: dict[str, Any], message_id: str,
     mail["Message-ID"] = make_msgid(idstring=uuid.uuid4().hex, domain=domain)
     mail["X-Hub-Message-Id"] = message_id  # a random UUID: lets the council drop duplicates of one message
     mail["X-Hub-Delivery-Id"] = delivery_id
-    mail.set_content(BODY_TEXT.format(reference=delivery_id))
+    text = BODY_TEXT.format(reference=delivery_id)
+    if options.get("reply_to"):  # the hub's smtp-replies listener takes sealed statuses sent to this address
+        mail["Reply-To"] = str(options["reply_to"])
+        text += REPLY_TEXT
+    mail.set_content(text)
     maintype, _, subtype = rendered.content_type.partition("/")
     extension = _EXTENSIONS.get(rendered.content_type, "bin")
     mail.add_attachment(rendered.body, maintype=maintype, subtype=subtype or "octet-stream",

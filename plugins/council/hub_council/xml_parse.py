@@ -1,9 +1,9 @@
-"""Reading a council's ``HousingAppointment`` XML document into a canonical HousingAppointment.
+"""Reading a council's XML answer (``HousingAppointment`` or ``HousingStatus``) into a canonical message.
 
 The body is parsed with ``xml_safety.parse_untrusted`` (no DTDs, no entities, no
-network, size and depth caps), validated against
-``schemas/council/housing-appointment-1.xsd``, and only then mapped to the
-canonical message. The canonical schema and the hub's rules run afterwards, as
+network, size and depth caps), validated against the XSD of its root element
+(``schemas/council/housing-appointment-1.xsd`` or ``housing-status-1.xsd``), and
+only then mapped to the canonical message of the same name. The canonical schema and the hub's rules run afterwards, as
 for any message; the core resolves ``in_reply_to`` against what was delivered
 to this council.
 """
@@ -20,6 +20,9 @@ from hub_council.xml_render import NAMESPACE
 from hub_council.xml_safety import DEFAULT_MAX_BYTES, UnsafeXml, load_xsd, parse_untrusted, xsd_problems
 
 HOUSING_APPOINTMENT_XSD = "housing-appointment-1.xsd"
+HOUSING_STATUS_XSD = "housing-status-1.xsd"
+DOCUMENTS = {"HousingAppointment": HOUSING_APPOINTMENT_XSD, "HousingStatus": HOUSING_STATUS_XSD}
+"""The documents a council may send: root element (and canonical type) -> its XSD."""
 _NS = f"{{{NAMESPACE}}}"
 
 
@@ -40,39 +43,53 @@ def _contact(element: etree._Element) -> dict[str, str]:
     return out
 
 
-def parse_housing_appointment(body: bytes, *, sender_id: str, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, Any]:
-    """The canonical HousingAppointment in ``body``; raise ``UnparseableInput`` (400) or ``InvalidMessage`` (422)."""
+def parse_council_document(body: bytes, *, sender_id: str, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, Any]:
+    """The canonical HousingAppointment or HousingStatus in ``body``; raise ``UnparseableInput`` (400) or 422."""
     try:
         root = parse_untrusted(body, max_bytes=max_bytes)
     except UnsafeXml as exc:
         raise UnparseableInput("The XML document was refused.", [Problem("body", str(exc))]) from None
-    if root.tag != _NS + "HousingAppointment":
+    qualified = etree.QName(root)
+    name = qualified.localname if qualified.namespace == NAMESPACE else None
+    if name not in DOCUMENTS:
         raise InvalidMessage(
-            "This hub reads council XML HousingAppointment documents only.",
-            [Problem("/", f"the root element must be HousingAppointment in namespace {NAMESPACE} "
-                          f"(see schemas/council/{HOUSING_APPOINTMENT_XSD})")],
+            "This hub reads council XML HousingAppointment and HousingStatus documents only.",
+            [Problem("/", f"the root element must be HousingAppointment or HousingStatus in namespace {NAMESPACE} "
+                          f"(see schemas/council/{HOUSING_APPOINTMENT_XSD} and {HOUSING_STATUS_XSD})")],
         )  # fmt: skip
-    problems = xsd_problems(load_xsd(HOUSING_APPOINTMENT_XSD), root)
+    xsd = DOCUMENTS[name]
+    problems = xsd_problems(load_xsd(xsd), root)
     if problems:
         raise InvalidMessage(
-            f"The HousingAppointment document does not meet {HOUSING_APPOINTMENT_XSD}.",
-            [Problem(where, what) for where, what in problems],
+            f"The {name} document does not meet {xsd}.", [Problem(where, what) for where, what in problems]
         )
+    return _message(root, name, sender_id)
+
+
+_PAYLOAD_ELEMENTS = {
+    "HousingAppointment": (("case_ref", "CaseRef"), ("status", "Status"), ("start", "Start"), ("mode", "Mode"),
+                           ("location", "Location")),
+    "HousingStatus": (("case_ref", "CaseRef"), ("status", "Status"), ("status_at", "StatusAt"),
+                      ("attempts", "Attempts"), ("note", "Note")),
+}  # fmt: skip
+
+
+def _message(root: etree._Element, name: str, sender_id: str) -> dict[str, Any]:
+    """The canonical message of a document that met its XSD."""
     authority_element = root.find(_NS + "Authority")
     authority = authority_element.get("gss") if authority_element is not None else None
     payload: dict[str, Any] = {"authority_gss": authority}
-    for key, tag in (("case_ref", "CaseRef"), ("status", "Status"), ("start", "Start"), ("mode", "Mode"),
-                     ("location", "Location")):  # fmt: skip
+    for key, tag in _PAYLOAD_ELEMENTS[name]:
         value = _text(root, tag)
         if value is not None:
-            payload[key] = value
+            payload[key] = int(value) if key == "attempts" else value
     officer = root.find(_NS + "Officer")
     if officer is not None:
         payload["officer"] = _contact(officer)
     created_at = _text(root, "CreatedAt") or datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     message: dict[str, Any] = {
         "message_id": _text(root, "MessageId"),
-        "type": "HousingAppointment",
+        "type": name,
         "schema_version": "1",
         "created_at": created_at,
         "in_reply_to": _text(root, "InReplyTo"),

@@ -69,8 +69,8 @@ def council_smtp(tmp_path: Path) -> Iterator[SmtpServer]:
         import aiosmtpd.controller as controller_module
     except ImportError:
         if os.environ.get("HUB_REQUIRE_SERVICES") == "1":
-            pytest.fail("aiosmtpd is not installed: pip install -e 'plugins/council[test]'")
-        pytest.skip("aiosmtpd is not installed: pip install -e 'plugins/council[test]'")
+            pytest.fail("aiosmtpd is not installed: pip install -e plugins/council")
+        pytest.skip("aiosmtpd is not installed: pip install -e plugins/council")
     from hub.testing.certs import TestCA
 
     ca = TestCA(tmp_path / "smtp-ca", "SMTP Test CA")

@@ -63,3 +63,29 @@ def json_appointment(sender: str, gss: str, in_reply_to: str, status: str = "off
         for key in ("start", "mode", "location"):
             message["payload"].pop(key, None)
     return message
+
+
+def status_xml(in_reply_to: str, status: str, status_at: str, *, authority: str = "E06000023",
+               message_id: str | None = None, extra: str = "") -> bytes:  # fmt: skip
+    """A HousingStatus document as a council would post it."""
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<HousingStatus xmlns="{NS}" version="1">
+  <MessageId>{message_id or uuid.uuid4()}</MessageId>
+  <InReplyTo>{in_reply_to}</InReplyTo>
+  <CreatedAt>2026-11-25T14:10:00Z</CreatedAt>
+  <Authority gss="{authority}"/>
+  <CaseRef>HOM/2026/04567</CaseRef>
+  <Status>{status}</Status>
+  <StatusAt>{status_at}</StatusAt>{extra}
+  <Officer><Name>Pat Officer</Name><Phone>0117 500600</Phone></Officer>
+</HousingStatus>
+""".encode()
+
+
+def json_status(sender: str, gss: str, in_reply_to: str, status: str, status_at: str) -> dict[str, Any]:
+    """A canonical HousingStatus from council ``sender``."""
+    from hub.testing.messages import example
+
+    message = example("housing-status", sender={"org_id": sender, "gss_code": gss}, in_reply_to=in_reply_to)
+    message["payload"].update(authority_gss=gss, status=status, status_at=status_at)
+    return message

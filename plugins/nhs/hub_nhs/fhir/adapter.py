@@ -2,7 +2,7 @@
 
 Parses ``application/fhir+json`` and ``application/fhir+xml`` (both become the
 same FHIR JSON first, so every problem carries the same FHIR path). Renders
-Acknowledgements and HousingAppointments as FHIR message Bundles, in JSON
+Acknowledgements, HousingAppointments and HousingStatuses (a Task) as FHIR message Bundles, in JSON
 unless the partner's ``receive.options.fhir_format`` is ``"xml"``; other
 message types go out as canonical JSON with an ``X-Hub-Note`` header saying so.
 """
@@ -17,6 +17,7 @@ import orjson
 from hub import Parsed, Partner, Rendered, parse_json_strict
 from hub_nhs.fhir.bundle import MessageBundle
 from hub_nhs.fhir.discharge import discharge_notice
+from hub_nhs.fhir.housing_status import status_bundle
 from hub_nhs.fhir.render import acknowledgement_bundle, appointment_bundle
 from hub_nhs.fhir.xml_codec import read_xml, write_xml
 
@@ -31,7 +32,7 @@ def read_json(body: bytes) -> Any:
 
 
 class FhirR4Adapter:
-    """Reads FHIR R4 UK Core discharge messages; writes FHIR acknowledgements and appointments."""
+    """Reads FHIR R4 UK Core discharge messages; writes FHIR acknowledgements, appointments and statuses."""
 
     name = "fhir-r4"
     content_types = (JSON_TYPE, XML_TYPE)
@@ -50,6 +51,8 @@ class FhirR4Adapter:
         elif kind == "HousingAppointment":
             minutes = partner.receive.options.get("appointment_minutes", 60)
             resource = appointment_bundle(message, partner=partner, minutes=int(minutes))
+        elif kind == "HousingStatus":
+            resource = status_bundle(message, partner=partner)
         else:
             note = f"fhir-r4 has no FHIR form for {kind}; this is the hub's canonical JSON"
             return Rendered("application/json", orjson.dumps(message), {"X-Hub-Note": note}, (note,))

@@ -94,9 +94,11 @@ EXT_APPOINTMENT_MODE = HUB_SD + "Extension-Hub-AppointmentMode"
 CS_CONSENT_KIND = HUB_CS + "hub-consent-kind"
 CS_MESSAGE_EVENT = HUB_CS + "hub-message-event"
 CS_REASON = HUB_CS + "hub-reason"
+CS_HOUSING_STATUS = HUB_CS + "hub-housing-status"
 ID_GSS = HUB_BASE + "Id/ons-gss-code"
 ID_CASE_REF = HUB_BASE + "Id/council-case-ref"
 ID_ORG = HUB_BASE + "Id/org-id"
+ID_MESSAGE = HUB_BASE + "Id/message-id"
 
 CONSENT_KINDS = {"duty-to-refer": "referral", "share-contact-details": "share_contact"}
 CONSENT_METHODS = ("oral", "written")
