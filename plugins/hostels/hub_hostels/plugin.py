@@ -7,6 +7,7 @@ kinds and the ``support-referral`` transform.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from hub import MessageType, PartnerKind, Transform, hookimpl
 from hub_hostels.support_referral import support_referral
@@ -29,3 +30,11 @@ def hub_register_partner_kinds(register: Callable[[PartnerKind], None]) -> None:
 def hub_register_transforms(register: Callable[[Transform], None]) -> None:
     """Register ``support-referral`` (DischargeNotice -> Referral)."""
     register(Transform("support-referral", "DischargeNotice", "Referral", support_referral))
+
+
+@hookimpl
+def hub_register_commands(register: Callable[[Any], None]) -> None:
+    """Register ``hub directory`` (import, list, show)."""
+    from hub_hostels.directory.commands import directory
+
+    register(directory)
