@@ -38,3 +38,20 @@ def hub_register_commands(register: Callable[[Any], None]) -> None:
     from hub_hostels.directory.commands import directory
 
     register(directory)
+
+
+@hookimpl
+def hub_register_routes(register: Callable[[Any], None]) -> None:
+    """Serve the providers' capacity API under ``/plugins/hostels``."""
+    from hub import RouteSpec
+    from hub_hostels.directory.capacity_api import build_router
+
+    register(RouteSpec("hostels", build_router()))
+
+
+@hookimpl
+def hub_register_listeners(register: Callable[[Any], None]) -> None:
+    """Register ``directory-refresh``: feeds imported on a schedule (``[listeners.directory-refresh]``)."""
+    from hub_hostels.directory.refresh import DirectoryRefresh
+
+    register(DirectoryRefresh())
