@@ -55,3 +55,19 @@ def hub_register_listeners(register: Callable[[Any], None]) -> None:
     from hub_hostels.directory.refresh import DirectoryRefresh
 
     register(DirectoryRefresh())
+
+
+@hookimpl
+def hub_register_adapters(register: Callable[[Any], None]) -> None:
+    """Register ``referral-form`` (a Referral as HTML form fields)."""
+    from hub_hostels.channels.form_post import ReferralFormAdapter
+
+    register(ReferralFormAdapter())
+
+
+@hookimpl
+def hub_register_transports(register: Callable[[Any], None]) -> None:
+    """Register ``form-post`` (an HTML form POST whose answer is read as the provider's decision)."""
+    from hub_hostels.channels.form_post import FormPostTransport
+
+    register(FormPostTransport())

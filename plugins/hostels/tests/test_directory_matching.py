@@ -119,9 +119,14 @@ def test_why_not_names_each_reason() -> None:
     closed = _open("x", withdrawn=True, available=0.0, minimum_age=18.0, genders=frozenset({"female"}),
                    areas=frozenset({"LU1"}))  # fmt: skip
     reasons = why_not(person, closed, Policy(), NOW)
-    assert reasons == ["the service is withdrawn from the directory", "no place is available",
-                       "the person's age is outside the service's range", "the service takes other genders only",
-                       "needs beyond the service: substance_use", "the person is outside the service's area"]  # fmt: skip
+    assert reasons == [
+        "the service is withdrawn from the directory",
+        "no place is available",
+        "the person's age is outside the service's range",
+        "the service takes other genders only",
+        "needs beyond the service: substance_use",
+        "the person is outside the service's area",
+    ]
     stale = _open("s", capacity_recorded_at=NOW - 7200)
     assert why_not(MatchRequest(30, None, frozenset()), stale, Policy(max_capacity_age_seconds=3600), NOW) == [
         "the capacity figure is too old to trust"
