@@ -1,7 +1,9 @@
 """Entry point of the hostels plugin (group ``hub.adapters``, name ``hostels``).
 
-Registers the ``Referral`` message type, the ``hostel`` and ``charity`` partner
-kinds and the ``support-referral`` transform.
+Registers the ``Referral`` message type and its consent rules, the ``hostel``, ``charity`` and ``referrer``
+partner kinds, the ``support-referral`` transform, the ``referral-taker`` destination, the ``referral-form``
+adapter and ``form-post`` transport, the ``hub directory`` commands, the capacity API under
+``/plugins/hostels`` and the ``directory-refresh`` listener.
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from hub import MessageType, PartnerKind, Transform, hookimpl
+from hub import DestinationResolver, MessageType, PartnerKind, Problem, Transform, hookimpl
+from hub_hostels.referrals import check_taker, describe_taker, referral_problems, resolve_taker
 from hub_hostels.support_referral import support_referral
 
 
@@ -21,9 +24,10 @@ def hub_register_message_types(register: Callable[[MessageType], None]) -> None:
 
 @hookimpl
 def hub_register_partner_kinds(register: Callable[[PartnerKind], None]) -> None:
-    """Register ``hostel`` and ``charity``."""
+    """Register ``hostel``, ``charity`` and ``referrer``."""
     register(PartnerKind("hostel", "a hostel or supported housing provider"))
     register(PartnerKind("charity", "a charity"))
+    register(PartnerKind("referrer", "a care coordinator, social worker or other professional who refers people"))
 
 
 @hookimpl
@@ -71,3 +75,15 @@ def hub_register_transports(register: Callable[[Any], None]) -> None:
     from hub_hostels.channels.form_post import FormPostTransport
 
     register(FormPostTransport())
+
+
+@hookimpl
+def hub_validate_message(message: dict[str, Any], sender_id: str, schema_valid: bool) -> list[Problem]:
+    """The consent rules of every Referral (``hub_hostels.referrals``)."""
+    return referral_problems(message)
+
+
+@hookimpl
+def hub_register_destinations(register: Callable[[Any], None]) -> None:
+    """Register ``referral-taker``: the provider a Referral names; a self-referral only from a taker."""
+    register(DestinationResolver("referral-taker", resolve_taker, check_taker, describe_taker))
