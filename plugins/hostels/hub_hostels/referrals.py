@@ -39,7 +39,9 @@ def referral_problems(message: dict[str, Any]) -> list[Problem]:
 
 def missing_consent(source: dict[str, Any]) -> str | None:
     """The first consent a message lacks (``consent.referral`` / ``consent.share_contact``), or None."""
-    consent = source.get("consent") if isinstance(source.get("consent"), dict) else {}
+    consent = source.get("consent")
+    if not isinstance(consent, dict):
+        return CONSENTS[0]
     return next((name for name in CONSENTS if consent.get(name) is not True), None)
 
 
@@ -55,8 +57,7 @@ def _value(message: dict[str, Any], dotted: str) -> Any:
 def resolve_taker(message: dict[str, Any], options: dict[str, Any], context: ResolveContext) -> str:
     """The partner in ``options.field`` (default ``payload.service_id``); a self-referral only from a taker."""
     field = str(options.get("field", "payload.service_id"))
-    payload = message.get("payload") if isinstance(message.get("payload"), dict) else {}
-    if payload.get("source") == "self":
+    if _value(message, "payload.source") == "self":
         sender = _value(message, "sender.org_id")
         if sender not in options.get("takers", []):
             raise Unresolved("a self-referral is taken in only by a partner that accepts them (the route's takers)")
