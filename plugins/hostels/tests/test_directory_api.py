@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from hostels_feed import Feed, FeedServer, synthetic_service
+from hostels_feed import Feed, FeedServer, oruk_fixtures, synthetic_service
 
 from hub.testing.world import HubWorld, Partner
 
@@ -45,7 +45,7 @@ def _listed(world: HubWorld) -> list[dict[str, object]]:
     return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
 
 
-def test_refresh_list_show_and_capacity_from_providers(world: HubWorld) -> None:
+def test_refresh_list_show_and_capacity_from_providers(world: HubWorld, feed: FeedServer) -> None:
     deadline = time.monotonic() + 30
     while len(listed := _listed(world)) < 3:
         assert time.monotonic() < deadline, "the scheduled refresh did not import the feed"
@@ -54,8 +54,17 @@ def test_refresh_list_show_and_capacity_from_providers(world: HubWorld) -> None:
     first = next(s for s in listed if s["id"] == "svc-000000")
     assert first["capacities"][0]["source"] == "feed" and first["capacities"][0]["available"] == 2  # type: ignore[index]
 
+    again = world.cli("directory", "import", feed.url)  # by hand, as an operator would: nothing changed
+    assert again.returncode == 0, again.stderr
+    assert "3 listed; 0 added, 0 changed, 3 unchanged, 0 withdrawn" in again.stdout
+    saved = world.cli("directory", "import", str(oruk_fixtures() / "uk-profile-3.0" / "service_full.json"))
+    assert saved.returncode == 0, saved.stderr
+    assert "1 listed; 1 added" in saved.stdout and "nothing was withdrawn" in saved.stdout
+    broken = world.cli("directory", "import", str(oruk_fixtures() / "README.md"))
+    assert broken.returncode == 2 and "not JSON" in broken.stderr
+
     table = world.cli("directory", "list")
-    assert table.returncode == 0 and "3 services (0 withdrawn)" in table.stdout
+    assert table.returncode == 0 and "4 services (0 withdrawn)" in table.stdout
     assert "complete" in table.stdout and "hostel-a" in table.stdout
 
     put = world.as_("hostel-a").put(f"{world.url}/plugins/hostels/services/svc-000000/capacity", timeout=10,

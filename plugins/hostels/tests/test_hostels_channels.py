@@ -208,3 +208,29 @@ def test_secure_email_to_a_hostel_sealed_to_its_key(world: HubWorld, mailbox: Ma
     assert isinstance(sealed, bytes)
     referral = json.loads(world.open_sealed("hostel-mail", sealed))
     assert referral["type"] == "Referral" and referral["payload"]["person"]["family_name"] == person["family_name"]
+
+
+def test_form_answers_are_read_as_json_members_and_a_repeated_field_is_refused() -> None:
+    from hub_hostels.channels.form_post import FORM, answer_document
+
+    assert json.loads(answer_document(b"status=accepted&reference=CRM-1", FORM)) == {
+        "status": "accepted",
+        "reference": "CRM-1",
+    }
+    assert answer_document(b'{"status": "declined"}', "application/json") == b'{"status": "declined"}'
+    assert answer_document(b"status=a&status=b", FORM) != b'{"status": "b"}'  # never silently the last one
+    assert answer_document(b"\xff\xfe", FORM) == b""
+
+
+def test_the_form_adapter_renders_referrals_only() -> None:
+    from hub_hostels.channels.form_post import ReferralFormAdapter
+
+    from hub import RenderError
+    from hub.testing.messages import example
+
+    with pytest.raises(RenderError, match="Referrals only"):
+        ReferralFormAdapter().render(discharge_notice(), partner=None)  # type: ignore[arg-type]
+    rendered = ReferralFormAdapter().render(example("referral"), partner=None)  # type: ignore[arg-type]
+    fields = urllib.parse.parse_qs(rendered.body.decode())
+    assert rendered.content_type == "application/x-www-form-urlencoded"
+    assert fields["surname"] == [example("referral")["payload"]["person"]["family_name"]]

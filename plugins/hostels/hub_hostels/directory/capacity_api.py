@@ -41,9 +41,19 @@ class ServiceNotFound(HubError):
     title = "Not found"
 
 
+class DirectoryMisconfigured(HubError):
+    """``[plugins.hostels]`` in hub.toml cannot be used; the detail names the key (an operator must fix it)."""
+
+    status = 500
+    title = "The hub's directory settings cannot be used"
+
+
 def _context(request: Request) -> tuple[str, DirectorySettings]:
-    settings = request.app.state.hub.config.settings
-    return database_url(settings), DirectorySettings.from_settings(settings)
+    config = request.app.state.hub.config
+    try:
+        return database_url(config.settings), DirectorySettings.from_settings(config.settings, config.partners)
+    except ValueError as exc:  # LinkError is a ValueError
+        raise DirectoryMisconfigured(str(exc)) from None
 
 
 def _visible(links: DirectorySettings, caller_id: str, is_operator: bool) -> list[ServiceLink]:

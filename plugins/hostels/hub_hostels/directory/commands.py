@@ -79,7 +79,7 @@ def import_command(hub: CommandContext, source: str, per_page: int, workers: int
 
     Changed services are updated, new ones added; a service a complete listing no longer names is marked
     withdrawn (never deleted); a page or service that cannot be fetched changes nothing. Exit status 1 when
-    the run was incomplete or some services could not be read.
+    a page or a service could not be fetched or read.
     """
     url, _ = _settings(hub, config_dir)
     database = open_directory(url)
@@ -106,8 +106,8 @@ def import_command(hub: CommandContext, source: str, per_page: int, workers: int
         click.echo(_summary(report))
         for problem in report.problems[:10]:
             click.echo(f"  {problem}", err=True)
-    incomplete = not report.complete or report.not_found or report.failed_services or report.invalid
-    sys.exit(1 if incomplete else 0)
+    failed = report.failed_pages or report.not_found or report.failed_services or report.invalid
+    sys.exit(1 if failed else 0)
 
 
 @directory.command("list")
