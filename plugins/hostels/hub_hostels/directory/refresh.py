@@ -23,7 +23,7 @@ from typing import Any
 
 from hub import ConfigError, ListenerContext
 from hub_hostels.directory.database import database_url, open_directory
-from hub_hostels.directory.feed import feed_base
+from hub_hostels.directory.feed import feed_base, feed_name
 from hub_hostels.directory.importer import ImportReport, import_url
 
 log = logging.getLogger("hub_hostels.directory.refresh")
@@ -71,7 +71,7 @@ class DirectoryRefresh:
                 try:
                     report = await asyncio.to_thread(self._import, url, feed, per_page, workers)
                 except Exception as exc:
-                    log.error("directory refresh of %s failed: %s", feed_base(feed), type(exc).__name__)
+                    log.error("directory refresh of %s failed: %s", feed_name(feed), type(exc).__name__)
                     continue
                 log.info("directory refresh of %s: %d listed, %d added, %d changed, %d withdrawn, complete=%s, "
                          "%d pages failed, %d services not fetched", report.feed, report.listed, report.added,
