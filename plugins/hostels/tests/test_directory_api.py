@@ -29,7 +29,7 @@ def world(feed: FeedServer, hub_world_factory: Callable[..., HubWorld]) -> HubWo
     partners = [Partner("trust-a", "nhs_trust", {"ods_code": "RWK"}), Partner("hostel-a", "hostel"),
                 Partner("hostel-b", "hostel")]  # fmt: skip
     settings = {
-        "plugins": {"hostels": {"service": [
+        "plugins": {"hostels": {"needs_from_terms": {"mental health": "mental_health"}, "service": [
             {"id": "svc-000000", "partner": "hostel-a", "unit": "bed", "maximum": 10, "areas": ["LU1"],
              "needs": ["mental_health"]},
             {"id": "svc-000001", "partner": "hostel-b"},
@@ -67,11 +67,24 @@ def test_refresh_list_show_and_capacity_from_providers(world: HubWorld, feed: Fe
     assert table.returncode == 0 and "4 services (0 withdrawn)" in table.stdout
     assert "complete" in table.stdout and "hostel-a" in table.stdout
 
+    person = ("directory", "match", "--age", "30", "--need", "mental_health", "--postcode", "LU1 1AA")
+    before = world.cli(*person)
+    assert before.returncode == 0, before.stderr
+    assert before.stdout.splitlines()[:2] == ["1. svc-000000  partner hostel-a  available 2",
+                                              "2. svc-000001  partner hostel-b  available 2"]  # fmt: skip
+
     put = world.as_("hostel-a").put(f"{world.url}/plugins/hostels/services/svc-000000/capacity", timeout=10,
                                     json={"unit": {"name": "bed"}, "available": 0, "maximum": 10})  # fmt: skip
     assert put.status_code == 200, put.text
     [figure] = put.json()["capacities"]
     assert figure["source"] == "partner:hostel-a" and figure["available"] == 0 and figure["age_seconds"] < 60
+
+    after = world.cli(*person)  # hostel-a is full now: only hostel-b's service, and why not hostel-a's
+    assert after.stdout.splitlines() == ["1. svc-000001  partner hostel-b  available 2",
+                                         "   not svc-000000: no place is available"]  # fmt: skip
+    too_young = world.cli("directory", "match", "--age", "16", "--postcode", "LU1 1AA")
+    assert "No linked service may take this person now." in too_young.stdout
+    assert "the person's age is outside the service's range" in too_young.stdout  # the feed's 18-65
 
     shown = world.cli("directory", "show", "svc-000000")
     assert shown.returncode == 0, shown.stderr

@@ -191,3 +191,29 @@ def test_unreadable_services_are_refused_naming_the_field(document: dict[str, An
     with pytest.raises(FeedError) as caught:
         read_service(document, "page 1")
     assert fragment in str(caught.value) and str(caught.value).startswith("page 1")
+
+
+@pytest.mark.parametrize(
+    ("options", "fragment"),
+    [
+        ({}, "listeners.directory-refresh.feeds: a non-empty list"),
+        ({"feeds": ["ftp://x"]}, "listeners.directory-refresh.feeds[0]: 'ftp://x' is not an http(s) URL"),
+        ({"feeds": ["https://d.example/api"], "every_minutes": 0}, "every_minutes: a number of minutes above 0"),
+        ({"feeds": ["https://d.example/api"], "workers": 65}, "workers: a whole number from 1 to 64"),
+    ],
+)
+def test_the_refresh_schedule_refuses_bad_options_naming_the_key(options: dict[str, Any], fragment: str) -> None:
+    from hub_hostels.directory.refresh import _options
+
+    from hub import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        _options(options)
+    assert fragment in str(caught.value)
+
+
+def test_feed_names_never_keep_credentials() -> None:
+    from hub_hostels.directory.feed import feed_base, feed_name
+
+    assert feed_name("https://user:secret@dir.example:8443/api/services/?page=2") == "https://dir.example:8443/api"
+    assert feed_base("https://dir.example/api/") == "https://dir.example/api"

@@ -1,4 +1,4 @@
-"""``hub directory import|list|show``: the service directory for operators.
+"""``hub directory import|list|show|match``: the service directory for operators.
 
 ``import`` takes a feed's URL (it pages ``/services`` and fetches each service) or a saved JSON file, with
 a progress bar on stderr. The directory lives where ``hub_hostels.directory.database.database_url`` says
@@ -17,7 +17,9 @@ import click
 
 from hub_hostels.directory.database import database_url, now, open_directory
 from hub_hostels.directory.importer import ImportReport, import_file, import_url
-from hub_hostels.directory.links import DirectorySettings, LinkError
+from hub_hostels.directory.links import GENDERS, NEEDS, DirectorySettings, LinkError, postcode_district
+from hub_hostels.directory.match_directory import match
+from hub_hostels.directory.matching import DEFAULT_ORDER, MatchRequest, Policy
 from hub_hostels.directory.records import FeedError
 from hub_hostels.directory.view import age_text, chosen_capacity, describe
 
@@ -169,3 +171,46 @@ def show_command(hub: CommandContext, service_id: str, config_dir: Path | None) 
     finally:
         database.close()
     click.echo(json.dumps(document, indent=2, sort_keys=True))
+
+
+@directory.command("match")
+@click.option("--age", type=click.FloatRange(0, 130), default=None, help="The person's age in years.")
+@click.option("--gender", type=click.Choice(GENDERS), default=None, help="The person's gender.")
+@click.option("--need", "needs", multiple=True, type=click.Choice(NEEDS), help="A need (repeat for several).")
+@click.option("--postcode", default=None, help="The person's postcode (its district is matched against areas).")
+@click.option("--authority", default=None, help="The person's local authority (GSS code, E06-E09).")
+@click.option("--order", default=",".join(DEFAULT_ORDER), show_default=True,
+              help="The prioritisation: criteria in order, comma-separated.")  # fmt: skip
+@click.option("--max-capacity-age-hours", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Leave out services whose capacity figure is older than this.")  # fmt: skip
+@config_option
+@click.pass_obj
+def match_command(hub: CommandContext, age: float | None, gender: str | None, needs: tuple[str, ...],
+                  postcode: str | None, authority: str | None, order: str, max_capacity_age_hours: float | None,
+                  config_dir: Path | None) -> None:  # fmt: skip
+    """Which linked services may take a person, best first, and why each other one may not (no personal data kept)."""
+    district = None
+    if postcode is not None:
+        district = postcode_district(postcode)
+        if district is None:
+            click.echo(f"hub: --postcode: {postcode!r} is not a UK postcode", err=True)
+            sys.exit(2)
+    try:
+        policy = Policy(tuple(c.strip() for c in order.split(",") if c.strip()),
+                        None if max_capacity_age_hours is None else max_capacity_age_hours * 3600)  # fmt: skip
+    except ValueError as exc:
+        click.echo(f"hub: --order: {exc}", err=True)
+        sys.exit(2)
+    url, settings = _settings(hub, config_dir)
+    request = MatchRequest(age, gender, frozenset(needs), authority.upper() if authority else None, district)
+    database = open_directory(url)
+    try:
+        result = match(database, settings, request, policy, now())
+    finally:
+        database.close()
+    for rank_number, found in enumerate(result.ranked, start=1):
+        click.echo(f"{rank_number}. {found.service_id}  partner {found.partner}  available {found.available:g}")
+    if not result.ranked:
+        click.echo("No linked service may take this person now.")
+    for service_id, reasons in sorted(result.excluded.items()):
+        click.echo(f"   not {service_id}: {'; '.join(reasons)}")
