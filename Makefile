@@ -52,7 +52,8 @@ install-check:
 # The running-hub suites that depend most on the store run a second time on PostgreSQL (HUB_TEST_STORE, see
 # tests/conftest.py); the store contract suite already covers both backends in the first run.
 PG_SUITES := tests/test_reliability.py tests/test_isolation.py tests/test_protection.py tests/test_pathway.py \
-             tests/pathway tests/test_key_rotation.py plugins/council/tests plugins/nhs/tests
+             tests/pathway tests/test_key_rotation.py plugins/council/tests plugins/nhs/tests \
+             plugins/hostels/tests/test_directory_api.py
 
 test: $(VENV)/.installed-test .mesh-sandbox/bin/uvicorn lint install-check
 	$(BIN)/python -m pytest

@@ -77,8 +77,11 @@ def test_without_consent_no_housing_request_is_sent_and_the_trust_is_told_why(wo
     assert response.status_code == 202, response.text
     notes = response.json()["notes"]
     assert any("no Duty to Refer was sent" in n and "sharing contact details" in n for n in notes), notes
-    assert world.sims["steps-luton"].wait_for(lambda s: s.messages("Referral"))
+    # a support referral needs the same consents (hub_hostels.referrals): none goes to the hostel either
+    assert any("no support referral was sent" in n and "sharing their contact details" in n for n in notes), notes
+    assert world.sims["ips-luton"].wait_for(lambda s: s.messages("IPSReferral"))
     view = world.view(response.json()["id"])
+    assert world.sims["steps-luton"].messages() == []
     assert "council-luton" not in {d["partner"] for d in view["deliveries"]}
     assert any(e["event"] == "refused" and e["detail"]["route"] == "duty-to-refer" for e in view["timeline"])
     assert world.sims["council-luton"].messages() == []

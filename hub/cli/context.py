@@ -18,11 +18,15 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from hub.plugin_api.problems import ConfigError
 from hub.services.hub_data import HubData
+
+if TYPE_CHECKING:
+    from hub.config import Settings
 
 
 class CommandContext:
@@ -54,10 +58,17 @@ class CommandContext:
         Reads the whole configuration, so a command that keeps files there runs only against a hub that would
         start. Exits with a sentence on stderr (status 2) when the config cannot be read.
         """
+        return Path(self.settings(config_dir).state_dir)
+
+    def settings(self, config_dir: Path | None) -> Settings:
+        """The hub's settings, from the whole configuration (so only of a hub that would start).
+
+        Exits with a sentence on stderr (status 2) when the config cannot be read.
+        """
         from hub.config import config_dir_from_env, load_config
 
         try:
-            return Path(load_config(config_dir_from_env(config_dir)).settings.state_dir)
+            return load_config(config_dir_from_env(config_dir)).settings
         except ConfigError as exc:
             click.echo(f"hub: {exc}", err=True)
             sys.exit(2)

@@ -14,7 +14,7 @@ from collections.abc import Collection
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -104,4 +104,12 @@ class CommandContext(Protocol):
 
     def state_dir(self, config_dir: Path | None) -> Path:
         """The directory where the hub and its plugins keep their files (``[store] state_dir`` in hub.toml)."""
+        ...
+
+    def settings(self, config_dir: Path | None) -> Any:
+        """The hub's settings (``hub.toml``), the same object listeners and gauges receive.
+
+        A plugin reads its own ``[plugins.NAME]`` table there (``settings.plugin_settings["NAME"]``), and
+        ``store_url`` / ``state_dir`` to keep data of its own beside the store.
+        """
         ...

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _key(key: str) -> str:
+    """A bare key when TOML allows one, else a quoted key (``"mental health"``)."""
+    return key if _BARE_KEY.match(key) else json.dumps(key)
 
 
 def _value(value: Any) -> str:
@@ -16,7 +24,7 @@ def _value(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_value(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {_value(v)}" for k, v in value.items()) + " }"
+        return "{ " + ", ".join(f"{_key(k)} = {_value(v)}" for k, v in value.items()) + " }"
     raise TypeError(f"cannot write {type(value).__name__} as TOML")
 
 
@@ -25,13 +33,13 @@ def dumps(document: dict[str, Any]) -> str:
     lines: list[str] = []
     for key, value in document.items():
         if not isinstance(value, dict | list):
-            lines.append(f"{key} = {_value(value)}")
+            lines.append(f"{_key(key)} = {_value(value)}")
     for key, value in document.items():
         if isinstance(value, dict):
             lines.append(f"\n[{key}]")
-            lines.extend(f"{k} = {_value(v)}" for k, v in value.items())
+            lines.extend(f"{_key(k)} = {_value(v)}" for k, v in value.items())
         elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             for item in value:
                 lines.append(f"\n[[{key}]]")
-                lines.extend(f"{k} = {_value(v)}" for k, v in item.items())
+                lines.extend(f"{_key(k)} = {_value(v)}" for k, v in item.items())
     return "\n".join(lines).lstrip("\n") + "\n"
