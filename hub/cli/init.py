@@ -54,3 +54,7 @@ def init(config_dir: Path | None) -> None:
     store = open_store(settings.store_url)
     store.close()
     click.echo(f"Store ready at {describe(settings.store_url)}")
+    from hub.cli.config_check import check_directory
+
+    if check_directory(directory):  # what the plugins make of the configuration, every problem listed
+        raise click.ClickException("the configuration has the problems above; fix them and run 'hub config check'")
