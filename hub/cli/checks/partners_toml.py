@@ -2,7 +2,8 @@
 
 Beyond what loading checks (kinds, codes, keys, agreements' types), a partner's ``adapter`` and
 ``receive.transport`` must be ones a loaded plugin registers. The partners that parse are shared with the
-checkers after this one as ``context.found["partners"]``.
+checkers after this one as ``context.found["partners"]``, and the ids of those that do not as
+``context.found["broken_partners"]``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ def check_partners_toml(context: CheckContext) -> Iterator[Finding]:
         except ConfigError as exc:
             finding = from_error(str(exc), FILE, pools)
             yield Finding(FILE, finding.entry or entry, finding.problem, finding.suggestion)
+            if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+                context.found.setdefault("broken_partners", set()).add(raw["id"])
             continue
         partners.append(partner)
         tokens[partner.id] = digests

@@ -39,7 +39,12 @@ def check_routes_toml(context: CheckContext) -> Iterator[Finding]:
         try:
             route = parse_route(Section(FILE, f"route[{index}]", raw), partners, plugins.vocabulary)
         except ConfigError as exc:
-            yield from_error(str(exc), FILE, pools)
+            finding = from_error(str(exc), FILE, pools)
+            broken = [pid for pid in context.found.get("broken_partners", ()) if f"'{pid}'" in finding.problem]
+            if broken:  # the partner is there, but its entry did not parse: say so, not "no such partner"
+                finding = Finding(FILE, finding.entry, f"names partner {broken[0]!r}, whose entry in partners.toml "
+                                  "has a problem (listed above)", "fix that entry first")  # fmt: skip
+            yield finding
             continue
         routes.append(route)
         if route.name in seen:
