@@ -122,6 +122,10 @@ def test_hub_init_ends_by_checking_and_fails_on_a_problem(tmp_path: Path) -> Non
     result = hub("init", "--config", str(broken))
     assert result.returncode == 1
     assert "partner[3].adapter: 'councel-xml'" in result.stderr and "'duty-to-refr'" in result.stderr
+    edit(broken / "partners.toml", 'kind = "council"', 'kind = "councel"')  # one the loader itself refuses
+    result = hub("init", "--config", str(broken))
+    assert result.returncode == 1 and "nothing else was prepared" in result.stderr
+    assert "'councel' is not one of" in result.stderr and "'duty-to-refr'" in result.stderr
 
 
 def test_each_file_has_its_own_registered_checker_in_order() -> None:
