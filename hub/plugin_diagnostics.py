@@ -61,7 +61,7 @@ class MisplacedEntryPoint:
         """One line saying what is wrong and what to write instead."""
         return (
             f"entry point {self.name!r} of {self.distribution} is in group {self.group!r}, which the hub does not "
-            f"read; the group is {right_group!r} (in pyproject.toml: [project.entry-points.\"{right_group}\"], "
+            f'read; the group is {right_group!r} (in pyproject.toml: [project.entry-points."{right_group}"], '
             "then reinstall the distribution)"
         )
 

@@ -30,7 +30,6 @@ from typing import Any
 import pluggy
 
 from hub.plugin_api import hookspecs
-from hub.plugin_diagnostics import hookimpl_mistakes, misplaced_entry_points, one_line
 from hub.plugin_api.problems import PluginError
 from hub.plugin_api.records import (
     Adapter,
@@ -48,6 +47,7 @@ from hub.plugin_api.records import (
     Vocabulary,
     check_name,
 )
+from hub.plugin_diagnostics import hookimpl_mistakes, misplaced_entry_points, one_line
 
 log = logging.getLogger("hub.plugins")
 

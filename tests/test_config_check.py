@@ -46,12 +46,15 @@ def test_every_problem_of_every_file_is_listed_with_file_entry_and_nearest_name(
     (config / "hub.toml").write_text((config / "hub.toml").read_text() + "\n[listeners.mlp]\nport = 2575\n")
     edit(config / "partners.toml", 'kind = "council"', 'kind = "councel"')
     edit(config / "partners.toml", 'id = "steps-luton"', 'id = "steps-luton"\nadapter = "councel-xml"')
-    edit(config / "partners.toml", 'transport = "http", url = "http://127.0.0.1:9104/ips"',
-         'transport = "htp", url = "http://127.0.0.1:9104/ips"')
+    edit(
+        config / "partners.toml",
+        'transport = "http", url = "http://127.0.0.1:9104/ips"',
+        'transport = "htp", url = "http://127.0.0.1:9104/ips"',
+    )
     edit(config / "routes.toml", 'transform = "duty-to-refer"', 'transform = "duty-to-refr"')
     edit(config / "routes.toml", 'type = "FollowUp"', 'type = "FollowUpp"')
-    (config / "routes.toml").write_text((config / "routes.toml").read_text() + '\n[[route]]\nname = "odd"\n'
-                                        'type = "Referral"\ntransform = "ips-referral"\nto = "ips-luton"\n')  # fmt: skip
+    odd = '\n[[route]]\nname = "odd"\ntype = "Referral"\ntransform = "ips-referral"\nto = "ips-luton"\n'
+    (config / "routes.toml").write_text((config / "routes.toml").read_text() + odd)
     result = hub("config", "check", "--config", str(config))
     assert result.returncode == 1
     lines = result.stderr.splitlines()
@@ -83,8 +86,10 @@ def test_a_route_sending_a_partner_a_type_its_agreement_leaves_out_is_reported(c
                                         'type = "IPSReferral"\nto = "ips-luton"\n')  # fmt: skip
     result = hub("config", "check", "--config", str(config))
     assert result.returncode == 1
-    assert ("partners.toml: partner 'ips-luton' agreement.types: route 'ips-direct' sends it IPSReferral, which its "
-            "agreement does not allow (it allows Referral) (add 'IPSReferral' to its agreement.types") in result.stderr
+    assert (
+        "partners.toml: partner 'ips-luton' agreement.types: route 'ips-direct' sends it IPSReferral, which its "
+        "agreement does not allow (it allows Referral) (add 'IPSReferral' to its agreement.types"
+    ) in result.stderr
 
 
 def test_a_route_naming_a_partner_whose_entry_is_wrong_says_so(config: Path) -> None:
@@ -133,8 +138,9 @@ def test_each_file_has_its_own_registered_checker_in_order() -> None:
     assert files[:4] == [("hub.toml", 10), ("partners.toml", 20), ("routes.toml", 30), ("agreements", 40)]
 
 
-def test_a_checker_that_crashes_is_a_finding_and_the_others_still_run(config: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_a_checker_that_crashes_is_a_finding_and_the_others_still_run(
+    config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from hub.cli import checks
     from hub.plugins import load_plugins
 

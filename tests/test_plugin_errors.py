@@ -147,8 +147,10 @@ def test_a_subset_of_the_arguments_is_fine() -> None:
 def test_groups_far_from_the_hubs_are_left_alone_and_near_ones_found() -> None:
     from importlib.metadata import EntryPoint
 
-    groups = {g: [EntryPoint(name="x", value="m", group=g)]
-              for g in ("console_scripts", "pytest11", "hub.commands", "hub.adapters", "Hub-Adapters", "hub.adaptors")}
+    groups = {
+        g: [EntryPoint(name="x", value="m", group=g)]
+        for g in ("console_scripts", "pytest11", "hub.commands", "hub.adapters", "Hub-Adapters", "hub.adaptors")
+    }
     found = misplaced_entry_points(groups, "hub.adapters")
     assert sorted(f.group for f in found) == ["Hub-Adapters", "hub.adaptors"]
 

@@ -47,9 +47,17 @@ def test_each_kind_installs_with_pip_and_passes_its_own_tests(tmp_path: Path) ->
         row = next(line for line in listed.stdout.splitlines() if line.startswith(f"try-{kind} "))
         assert f"hub-plugin-try-{kind} 0.1.0" in row and "FAILED" not in row, row
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    runs = {kind: subprocess.Popen([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-                                   cwd=tmp_path / f"try-{kind}", stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   text=True, env=env) for kind in KINDS}  # fmt: skip (the five run at once)
+    runs = {
+        kind: subprocess.Popen(
+            [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+            cwd=tmp_path / f"try-{kind}",
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        for kind in KINDS
+    }  # fmt: skip (the five run at once)
     for kind, run in runs.items():
         output, _ = run.communicate(timeout=300)
         assert run.returncode == 0, f"{kind}:\n{output[-5000:]}"

@@ -162,7 +162,7 @@ def test_a_document_of_another_format_is_refused_naming_the_place() -> None:
     else:
         raise AssertionError("a document of another format was accepted")
 ''',
-    configure='''A partner that speaks it names it in `partners.toml`:
+    configure="""A partner that speaks it names it in `partners.toml`:
 
 ```toml
 [[partner]]
@@ -170,7 +170,7 @@ id = "my-partner"
 kind = "hostel"
 adapter = "{name}"
 receive = {{ mode = "push", url = "https://partner.example/inbound" }}
-```''',
+```""",
 )
 
 TRANSPORT = Kind(
@@ -285,14 +285,14 @@ def test_a_running_hub_delivers_with_it(hub_world_factory: Callable[..., HubWorl
     assert wait_until(lambda: sim.messages("Referral"), timeout=20)
     assert sim.received[0].headers["Idempotency-Key"] == message["message_id"]
 ''',
-    configure='''A partner reached by it names it in `partners.toml`:
+    configure="""A partner reached by it names it in `partners.toml`:
 
 ```toml
 [[partner]]
 id = "my-partner"
 kind = "hostel"
 receive = {{ mode = "push", transport = "{name}", url = "https://partner.example/inbound" }}
-```''',
+```""",
 )
 
 TRANSFORM = Kind(
@@ -381,7 +381,7 @@ def test_a_running_hub_passes_the_referral_on(hub_world_factory: Callable[..., H
     assert world.send("trust-a", referral("steps-luton")).status_code == 202
     assert wait_until(lambda: world.sims["second-service"].messages("Referral"), timeout=20)
 ''',
-    configure='''A route names it in `routes.toml`:
+    configure="""A route names it in `routes.toml`:
 
 ```toml
 [[route]]
@@ -390,7 +390,7 @@ type = "Referral"
 transform = "{name}"
 options = {{ service_id = "second-service" }}
 to = {{ field = "payload.service_id" }}
-```''',
+```""",
 )
 
 LISTENER = Kind(
@@ -454,9 +454,10 @@ class {cls}Listener:
         while True:
             for path in sorted(p for p in folder.iterdir() if p.is_file()):
                 body = path.read_bytes()
+                content_type = options.get("content_type", "application/json")
                 try:
-                    await asyncio.shield(context.submit(body, content_type=options.get("content_type", "application/json"),
-                                                        sender_id=options["sender"], idempotency_key=f"{name}:{{path.name}}"))
+                    await asyncio.shield(context.submit(body, content_type=content_type, sender_id=options["sender"],
+                                                        idempotency_key=f"{name}:{{path.name}}"))
                 except HubError as exc:
                     if context.record_refusal is not None:
                         await context.record_refusal(listener="{name}", reference=path.name, source=options["sender"],
@@ -490,7 +491,8 @@ def test_a_dropped_file_is_taken_in_and_delivered(hub_world_factory: Callable[..
     folder = tmp_path / "drop"
     folder.mkdir()
     settings = {{"listeners": {{"{name}": {{"directory": str(folder), "sender": "trust-a", "interval_seconds": 0.1}}}}}}
-    world = hub_world_factory([Partner("trust-a", "nhs_trust", {{"ods_code": "RWK"}}), Partner("steps-luton", "hostel")],
+    partners = [Partner("trust-a", "nhs_trust", {{"ods_code": "RWK"}}), Partner("steps-luton", "hostel")]
+    world = hub_world_factory(partners,
                               routes=[{{"name": "referral", "type": "Referral", "to": "recipient"}}],
                               settings=settings)
     (folder / "one.json").write_text(json.dumps(referral("steps-luton")))
@@ -499,13 +501,13 @@ def test_a_dropped_file_is_taken_in_and_delivered(hub_world_factory: Callable[..
     assert wait_until(lambda: (folder / "refused" / "two.json").exists(), timeout=20)
     assert (folder / "done" / "one.json").exists()
 ''',
-    configure='''`hub serve` starts it when `hub.toml` has its table:
+    configure="""`hub serve` starts it when `hub.toml` has its table:
 
 ```toml
 [listeners.{name}]
 directory = "/srv/hub/drop"
 sender = "trust-a"
-```''',
+```""",
 )
 
 DESTINATION = Kind(
@@ -600,14 +602,14 @@ def test_a_running_hub_routes_by_it(hub_world_factory: Callable[..., HubWorld]) 
     assert wait_until(lambda: world.sims["steps-luton"].messages("Referral"), timeout=20)
     assert not world.sims["other-hostel"].messages("Referral")
 ''',
-    configure='''A route uses it in `routes.toml`:
+    configure="""A route uses it in `routes.toml`:
 
 ```toml
 [[route]]
 name = "by-postcode"
 type = "Referral"
 to = {{ kind = "{name}", field = "payload.person.address.postcode", prefixes = {{ LU = "steps-luton" }} }}
-```''',
+```""",
 )
 
 KINDS: dict[str, Kind] = {k.name: k for k in (ADAPTER, TRANSPORT, TRANSFORM, LISTENER, DESTINATION)}

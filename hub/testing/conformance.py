@@ -272,7 +272,9 @@ class AdapterConformance:
                     self._parse(adapter, rendered.body, media_type)
                 except HubError as exc:
                     if MARKER in _error_text(exc):
-                        echoes.append(f"parse of a marked {message.get('type')}: ...{_around_marker(_error_text(exc))}...")
+                        echoes.append(
+                            f"parse of a marked {message.get('type')}: ...{_around_marker(_error_text(exc))}..."
+                        )
         assert not echoes, "errors must name places and rules, never values:\n" + "\n".join(echoes)
 
 
@@ -489,8 +491,12 @@ class DeliveryConformance:
             return WorldPartner(pid, self.partner_kind, adapter=self.adapter_name, options=self.partner_options,
                                 settings=self.partner_settings, **kwargs)  # fmt: skip
 
-        partners = [sender, partner("conf-plain"), partner("conf-sealed", sealed=True),
-                    partner("conf-replying", reply=REPLY_TABLE)]
+        partners = [
+            sender,
+            partner("conf-plain"),
+            partner("conf-sealed", sealed=True),
+            partner("conf-replying", reply=REPLY_TABLE),
+        ]
         world = build_world(tmp_path_factory.mktemp("conformance"), partners,
                             routes=[{"name": "conformance", "type": message_type, "to": "recipient"}])  # fmt: skip
         try:

@@ -140,7 +140,7 @@ def from_error(message: str, file: str, pools: Iterable[str] = ()) -> Finding:
     text = message.strip()
     for prefix in (f"{file}: ", f"{Path(file).name}: "):
         if text.startswith(prefix):
-            text = text[len(prefix):]
+            text = text[len(prefix) :]
             break
     else:  # an absolute path before the file name
         head, sep, rest = text.partition(f"{file}: ")

@@ -48,14 +48,16 @@ def check_routes_toml(context: CheckContext) -> Iterator[Finding]:
             continue
         routes.append(route)
         if route.name in seen:
-            yield Finding(FILE, f"route[{index}].name", f"{route.name!r} is already the name of route[{seen[route.name]}]",
+            first = seen[route.name]
+            yield Finding(FILE, f"route[{index}].name", f"{route.name!r} is already the name of route[{first}]",
                           "give each route a name of its own")  # fmt: skip
         seen.setdefault(route.name, index)
         if route.transform is not None:
             transform = plugins.transforms.get(route.transform)
             if transform is None:
-                yield Finding(FILE, f"route[{index}].transform", f"{route.transform!r} is not a transform a loaded "
-                              "plugin registers", suggest(route.transform, plugins.transforms, "transforms"))  # fmt: skip
+                yield Finding(FILE, f"route[{index}].transform",
+                              f"{route.transform!r} is not a transform a loaded plugin registers",
+                              suggest(route.transform, plugins.transforms, "transforms"))  # fmt: skip
             elif transform.source_type != route.type:
                 takes = sorted(t.name for t in plugins.transforms.values() if t.source_type == route.type)
                 yield Finding(FILE, f"route[{index}].transform", f"{route.transform!r} derives from "

@@ -1,4 +1,4 @@
-"""The council plugin's adapter passes the hub's conformance suite (hub.testing.conformance), as a third party's would."""
+"""The council plugin's adapter passes the hub's conformance suite (hub.testing.conformance) as anyone's would."""
 
 from __future__ import annotations
 
