@@ -9,6 +9,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PLUGINS := plugins/nhs plugins/council plugins/hostels
+# Example third-party plugins: installed for the tests through their entry points, like anyone's (docs/integrators.md)
+EXAMPLES := examples/charity-crm
 PIP_FLAGS ?= --disable-pip-version-check --quiet
 
 .PHONY: demo test lint install-check bench install clean
@@ -26,8 +28,8 @@ $(VENV)/.installed: pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS)) | $(B
 	$(PYTHON) -m venv .mesh-sandbox
 	.mesh-sandbox/bin/pip install $(PIP_FLAGS) mesh-sandbox==1.0.137
 
-$(VENV)/.installed-test: $(VENV)/.installed
-	$(BIN)/pip install $(PIP_FLAGS) -e '.[test]'
+$(VENV)/.installed-test: $(VENV)/.installed $(addsuffix /pyproject.toml,$(EXAMPLES))
+	$(BIN)/pip install $(PIP_FLAGS) -e '.[test]' $(addprefix -e ,$(EXAMPLES))
 	@touch $@
 
 install: $(VENV)/.installed
@@ -36,8 +38,8 @@ demo: $(VENV)/.installed
 	$(BIN)/hub demo
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check hub plugins tests bench conftest.py
-	$(BIN)/ruff format --check hub plugins tests bench conftest.py
+	$(BIN)/ruff check hub plugins tests bench examples conftest.py
+	$(BIN)/ruff format --check hub plugins tests bench examples conftest.py
 	$(BIN)/mypy
 	# the hub's tests and the root conftest.py in runs of their own: test folders are not packages, so each
 	# conftest.py is a module named "conftest", and one run may hold only one of them ([tool.mypy] in pyproject.toml)

@@ -48,6 +48,7 @@ from hub.plugin_api.records import (
     Vocabulary,
     check_name,
 )
+from hub.plugin_diagnostics import hookimpl_mistakes, misplaced_entry_points, one_line
 
 log = logging.getLogger("hub.plugins")
 
@@ -209,9 +210,13 @@ def load_plugins(
             if (allow is not None and ep.name not in allow) or ep.name in deny:
                 continue
             infos.append(_load_entry_point(manager, ep, strict))
+        infos.extend(_misplaced(strict, allow, deny))
 
     for index, plugin in enumerate(extra_plugins):
         name = getattr(plugin, "__name__", None) or f"{type(plugin).__name__}-{index}"
+        mistakes = hookimpl_mistakes(manager, plugin, repr(name))
+        if mistakes:  # a plugin handed over in code is the caller's own: always fatal
+            raise PluginError("; ".join(mistakes), plugin=name)
         manager.register(plugin, name=name)
         infos.append(PluginInfo(name, "(registered in code)", "", getattr(plugin, "__module__", name)))
 
@@ -298,14 +303,45 @@ def _load_entry_point(manager: pluggy.PluginManager, ep: EntryPoint, strict: boo
     info = PluginInfo(ep.name, dist, version, ep.value)
     try:
         plugin = ep.load()
-        manager.register(plugin, name=ep.name)
     except Exception as exc:  # a broken plugin must not stop the others
-        info.error = f"{type(exc).__name__}: {exc}"
+        info.error = one_line(f"{type(exc).__name__}: {exc}")
+        message = f"plugin {ep.name!r} from {dist} failed to load: {info.error}"
+        if strict:
+            raise PluginError(message, plugin=ep.name) from exc
+        log.error("%s (it is skipped; set HUB_STRICT_PLUGINS=1 to make this fatal)", message)
+        return info
+    mistakes = hookimpl_mistakes(manager, plugin, f"{ep.name!r} ({dist} {version})".replace(" )", ")"))
+    if mistakes:
+        info.error = "; ".join(mistakes)
+        if strict:
+            raise PluginError(info.error, plugin=ep.name)
+        log.error("%s (the plugin is skipped; set HUB_STRICT_PLUGINS=1 to make this fatal)", info.error)
+        return info
+    try:
+        manager.register(plugin, name=ep.name)
+    except Exception as exc:  # pluggy's own refusals, in one line
+        info.error = one_line(f"{type(exc).__name__}: {exc}")
         message = f"plugin {ep.name!r} from {dist} failed to load: {info.error}"
         if strict:
             raise PluginError(message, plugin=ep.name) from exc
         log.error("%s (it is skipped; set HUB_STRICT_PLUGINS=1 to make this fatal)", message)
     return info
+
+
+def _misplaced(strict: bool, allow: set[str] | None, deny: set[str]) -> list[PluginInfo]:
+    """A failed ``PluginInfo`` for each entry point in a group that is nearly ``hub.adapters``."""
+    everything = entry_points()
+    groups = {group: list(everything.select(group=group)) for group in everything.groups}
+    infos = []
+    for near in misplaced_entry_points(groups, ENTRY_POINT_GROUP):
+        if (allow is not None and near.name not in allow) or near.name in deny:
+            continue
+        message = near.sentence(ENTRY_POINT_GROUP)
+        if strict:
+            raise PluginError(message, plugin=near.name)
+        log.error("%s", message)
+        infos.append(PluginInfo(near.name, near.distribution, near.version, near.value, error=message))
+    return infos
 
 
 class _Registry:
@@ -360,7 +396,7 @@ class _Registry:
             try:
                 caller(register=register)
             except Exception as exc:
-                message = f"plugin {plugin_name!r} failed in {hook_name}: {exc}"
+                message = one_line(f"plugin {plugin_name!r} failed in {hook_name}: {exc}")
                 if self.strict or isinstance(exc, PluginError):
                     raise PluginError(message, plugin=plugin_name) from exc
                 info = self.infos.get(plugin_name)

@@ -6,7 +6,7 @@ says what to do.
 
 One module per family of commands (``serve``, ``worker``, ``messages``,
 ``keys``, ``partners``, ``maintenance``, ``plugins``, ``send``, ``init``,
-``demo``, ``db``); each is a thin face over ``hub.services``. ``main`` is the entry
+``demo``, ``db``, ``config``, ``adapter``); each is a thin face over ``hub.services``. ``main`` is the entry
 point (``[project.scripts]``); commands that plugins register
 (``hub_register_commands``) are added to it at start-up and, like every
 sub-command, receive a ``CommandContext`` (``hub.cli.context``) as click's
@@ -61,6 +61,8 @@ def main(ctx: click.Context, verbose: bool) -> None:
 
 
 def _add_commands() -> None:
+    from hub.cli.adapter_new import adapter
+    from hub.cli.config_check import config
     from hub.cli.db import db
     from hub.cli.demo import demo
     from hub.cli.init import init
@@ -76,7 +78,7 @@ def _add_commands() -> None:
     from hub.envelope.cli import envelope  # the partner-facing envelope commands
 
     for command in (init, serve, worker, demo, send, messages, dlq, replay, plugins, validate, partners, envelope,
-                    keys, audit, retention, db, pathway):  # fmt: skip
+                    keys, audit, retention, db, pathway, config, adapter):  # fmt: skip
         main.add_command(command)
 
 

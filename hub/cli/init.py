@@ -19,6 +19,7 @@ def init(config_dir: Path | None) -> None:
 
     A new config is a copy of the example deployment; each partner's and
     operator's token is printed once here and only its digest is written.
+    It ends by running ``hub config check`` and fails if that finds a problem.
     """
     from hub.config import config_dir_from_env, load_config
     from hub.crypto.keyring import FileKeyRing, KeyRingError
@@ -38,7 +39,14 @@ def init(config_dir: Path | None) -> None:
         click.echo(f"Created {directory} from the example deployment. Tokens (shown once; give each to its owner):")
         for ident, token in tokens.items():
             click.echo(f"  {ident:24} {token}")
-    config = load_config(directory)
+    from hub.cli.config_check import check_directory
+    from hub.plugin_api.problems import ConfigError
+
+    try:
+        config = load_config(directory)
+    except ConfigError:  # list every problem, not only the first the loader met
+        check_directory(directory)
+        raise click.ClickException("the configuration has the problems above; nothing else was prepared") from None
     settings = config.settings
     if settings.key_provider == "file" and not (settings.keys_dir / "keyring.json").exists():
         passphrase = os.environ.get(settings.passphrase_env)
@@ -54,3 +62,5 @@ def init(config_dir: Path | None) -> None:
     store = open_store(settings.store_url)
     store.close()
     click.echo(f"Store ready at {describe(settings.store_url)}")
+    if check_directory(directory):  # what the plugins make of the configuration, every problem listed
+        raise click.ClickException("the configuration has the problems above; fix them and run 'hub config check'")

@@ -18,7 +18,7 @@ def plugins() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @friendly_errors
 def plugins_list(as_json: bool) -> None:
-    """Each plugin, the distribution it comes from, and what it registers."""
+    """Each plugin, the distribution it comes from, and what it registers; a plugin that failed, on one line."""
     from hub.plugins import load_plugins
 
     loaded = load_plugins()
@@ -30,7 +30,9 @@ def plugins_list(as_json: bool) -> None:
     if as_json:
         print_json(rows)
         return
-    for r in rows:
-        dist = f"{r['distribution']} {r['version']}".strip()
+    dists = [f"{r['distribution']} {r['version']}".strip() for r in rows]
+    name_width = max([16, *(len(r["name"]) for r in rows)])
+    dist_width = max([28, *(len(d) for d in dists)])
+    for r, dist in zip(rows, dists, strict=True):
         status = f"FAILED: {r['error']}" if r["error"] else ", ".join(r["registers"]) or "(observes only)"
-        click.echo(f"{r['name']:16} {dist:28} {status}")
+        click.echo(f"{r['name']:{name_width}} {dist:{dist_width}} {' '.join(status.split())}")  # one line each

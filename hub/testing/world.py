@@ -54,6 +54,8 @@ class Partner:
     """Where on its simulator the hub pushes (``receive="push"`` only)."""
     options: Mapping[str, Any] = field(default_factory=dict)
     """``receive.options`` for the simulated push (a plugin transport's or adapter's settings)."""
+    reply: Mapping[str, Any] | None = None
+    """``receive.reply`` for the simulated push: how the hub reads a decision in its simulator's answer."""
     adapter: str | None = None
     """The format it speaks; None for the hub's default."""
     sealed: bool = False
@@ -293,6 +295,8 @@ def _partner_table(
         entry["receive"] = {"mode": "push", "transport": "http", "url": f"{sim.url}{partner.path}"}
         if partner.options:
             entry["receive"]["options"] = dict(partner.options)
+        if partner.reply is not None:
+            entry["receive"]["reply"] = dict(partner.reply)
     elif partner.receive == "pull":
         entry["receive"] = {"mode": "pull"}
     elif isinstance(partner.receive, Mapping):

@@ -120,7 +120,7 @@ def housing(reader: Reader, encounter: Entry) -> dict[str, Any] | None:
         why = housing_authority_problem(authority)
         if why:
             where = parts.items["chosenAuthority"][0][1]
-            reader.add(f"{where}.valueCode", why)
+            reader.add(f"{where}.valueCode", why.replace(authority, "the code", 1))  # never the value sent
         else:
             out["chosen_authority_gss"] = authority
     out["details"] = parts.string("details", max_length=2000)

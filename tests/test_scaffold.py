@@ -1,0 +1,89 @@
+"""``hub adapter new``: one package of each kind, installed with pip like a third party's, passes its own tests.
+
+The packages are installed editable into a throwaway virtualenv that reaches the hub's own environment through a
+``.pth`` file (so nothing is downloaded but pip's build backend), and each one's tests run there with pytest,
+starting real hubs on loopback.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hub.cli import main
+from hub.cli.scaffold_kinds import KINDS
+
+
+def _venv(tmp: Path) -> Path:
+    """A virtualenv without pip of its own, which sees the running interpreter's packages (pip, pytest, the hub)."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp / "venv")], check=True, timeout=60)
+    python = tmp / "venv" / "bin" / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    (Path(site) / "hub-environment.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    return python
+
+
+def test_each_kind_installs_with_pip_and_passes_its_own_tests(tmp_path: Path) -> None:
+    runner = CliRunner()
+    for kind in KINDS:
+        result = runner.invoke(main, ["adapter", "new", f"try-{kind}", "--kind", kind, "--dir", str(tmp_path)])
+        assert result.exit_code == 0, result.output
+    python = _venv(tmp_path)
+    install = subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--disable-pip-version-check",
+         *(arg for kind in KINDS for arg in ("-e", str(tmp_path / f"try-{kind}")))],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert install.returncode == 0, install.stdout + install.stderr
+    listed = subprocess.run([str(python), "-m", "hub", "plugins", "list"], capture_output=True, text=True, timeout=60)
+    for kind in KINDS:
+        row = next(line for line in listed.stdout.splitlines() if line.startswith(f"try-{kind} "))
+        assert f"hub-plugin-try-{kind} 0.1.0" in row and "FAILED" not in row, row
+    # one pytest run over the five packages' tests (their samples.py are the same text, so sharing one is harmless)
+    run = subprocess.run([str(python), "-m", "pytest", "-v", "-p", "no:cacheprovider",
+                          *(str(tmp_path / f"try-{kind}" / "tests") for kind in KINDS)],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})  # fmt: skip
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
+    assert "SKIPPED" not in run.stdout, run.stdout[-3000:]
+    for kind in KINDS:
+        assert f"test_try_{kind.replace('-', '_')}.py::" in run.stdout, f"no test of the {kind} package ran"
+
+
+def test_what_it_writes_for_an_adapter(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["adapter", "new", "acme-crm", "--dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    root = tmp_path / "acme-crm"
+    assert sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) == [
+        "README.md", "hub_acme_crm/__init__.py", "hub_acme_crm/plugin.py", "pyproject.toml", "tests/samples.py",
+        "tests/test_acme_crm.py",
+    ]  # fmt: skip
+    pyproject = (root / "pyproject.toml").read_text()
+    assert '[project.entry-points."hub.adapters"]\nacme-crm = "hub_acme_crm.plugin"' in pyproject
+    plugin = (root / "hub_acme_crm" / "plugin.py").read_text()
+    assert "@hookimpl\ndef hub_register_adapters(register: Any) -> None:" in plugin
+    assert "class AcmeCrmAdapter:" in plugin and '"""' in plugin
+    compile(plugin, "plugin.py", "exec")
+
+
+@pytest.mark.parametrize(("name", "why"), [("Acme", "not a plugin name"), ("a", "not a plugin name"),
+                                           ("acme_crm", "not a plugin name")])  # fmt: skip
+def test_a_bad_name_is_refused_and_nothing_written(tmp_path: Path, name: str, why: str) -> None:
+    result = CliRunner().invoke(main, ["adapter", "new", name, "--dir", str(tmp_path)])
+    assert result.exit_code == 1 and why in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_existing_folder_is_never_written_over(tmp_path: Path) -> None:
+    (tmp_path / "acme").mkdir()
+    (tmp_path / "acme" / "mine.txt").write_text("keep")
+    result = CliRunner().invoke(main, ["adapter", "new", "acme", "--kind", "transport", "--dir", str(tmp_path)])
+    assert result.exit_code == 1 and "already exists; nothing was written" in result.output
+    assert [p.name for p in (tmp_path / "acme").iterdir()] == ["mine.txt"]
