@@ -58,8 +58,8 @@ def test_every_example_is_valid(validator: CanonicalValidator, path: Path) -> No
     assert validator.problems(message, message["sender"]["org_id"]) == []
 
 
-def test_there_is_a_schema_and_an_example_for_each_of_the_eight_types(validator) -> None:
-    assert len(validator.message_types) == 8
+def test_there_is_a_schema_and_an_example_for_each_of_the_nine_types(validator) -> None:
+    assert len(validator.message_types) == 9
     examples = {json.loads(p.read_text())["type"] for p in EXAMPLES.glob("*.json")}
     assert examples == set(validator.message_types)
     assert set(validator.schemas) == set(validator.message_types)
@@ -68,7 +68,7 @@ def test_there_is_a_schema_and_an_example_for_each_of_the_eight_types(validator)
 def test_each_built_in_plugin_registers_the_types_it_brings() -> None:
     registered = {info.name: {r for r in info.registered if r.startswith("message type:")}
                   for info in load_plugins(env={}).infos}  # fmt: skip
-    assert registered["hub.defaults"] == {"message type:Acknowledgement"}
+    assert registered["hub.defaults"] == {"message type:Acknowledgement", "message type:PathwayNotice"}
     assert registered["council"] == {"message type:HousingRequest", "message type:HousingAppointment",
                                      "message type:HousingStatus"}  # fmt: skip
     assert registered["nhs"] == {"message type:DischargeNotice", "message type:IPSReferral", "message type:FollowUp"}
