@@ -41,10 +41,13 @@ def test_the_example_deployment_is_consistent(config: Path) -> None:
 
 def test_every_problem_of_every_file_is_listed_with_file_entry_and_nearest_name(config: Path) -> None:
     edit(config / "hub.toml", "[server]", "[servr]")
+    edit(config / "hub.toml", "concurrency = 64", 'concurrency = "many"')
+    edit(config / "hub.toml", "jitter = 0.5", "jitter = 2")
+    edit(config / "hub.toml", "max_attempts = 30", "max_attempts = 30\nmax_attempt = 3")
     edit(config / "hub.toml", "Referral = 90", "Referal = 90")
     edit(config / "hub.toml", 'provider = "file"', 'provider = "fil"')
     (config / "hub.toml").write_text((config / "hub.toml").read_text() + "\n[listeners.mlp]\nport = 2575\n")
-    edit(config / "partners.toml", 'kind = "council"', 'kind = "councel"')
+    edit(config / "partners.toml", 'kind = "council"', 'kind = "councel"\nnmae = "Luton"')  # two in one entry
     edit(config / "partners.toml", 'id = "steps-luton"', 'id = "steps-luton"\nadapter = "councel-xml"')
     edit(
         config / "partners.toml",
@@ -63,7 +66,11 @@ def test_every_problem_of_every_file_is_listed_with_file_entry_and_nearest_name(
         "hub.toml: retention.Referal: not a message type a loaded plugin registers (did you mean 'Referral'?)",
         "hub.toml: keys.provider: 'fil' is not a key provider a loaded plugin registers (did you mean 'file'?)",
         "hub.toml: listeners.mlp: no loaded plugin registers a listener of this name (did you mean 'mllp'?)",
+        "hub.toml: delivery.concurrency: expected int, got 'many'",
+        "hub.toml: retry.jitter: must be between 0 and 1, got 2",
+        "hub.toml: retry.max_attempt: unknown setting (known: ",
         "partners.toml: partner[1].kind: 'councel' is not one of",
+        "partners.toml: partner[1].nmae: unknown setting (known: ",
         "partners.toml: partner[3].adapter: 'councel-xml' is not an adapter a loaded plugin registers "
         "(did you mean 'council-xml'?)",
         "partners.toml: partner[4].receive.transport: 'htp' is not a transport a loaded plugin registers "
@@ -76,6 +83,8 @@ def test_every_problem_of_every_file_is_listed_with_file_entry_and_nearest_name(
     for start in expected:
         assert any(line.startswith(start) for line in lines), f"{start!r} not in:\n{result.stderr}"
     assert next(line for line in lines if "'councel' is not" in line).endswith("(did you mean 'council'?)")
+    assert next(line for line in lines if "partner[1].nmae:" in line).endswith("(did you mean 'name'?)")
+    assert next(line for line in lines if "retry.max_attempt:" in line).endswith("(did you mean 'max_attempts'?)")
     assert lines[-1].endswith(f"{len(lines) - 1} problems"), lines[-1]
 
 

@@ -100,7 +100,7 @@ def write_package(name: str, kind: Kind, directory: Path) -> list[Path]:
     files = {
         root / "pyproject.toml": PYPROJECT.format(**values),
         root / "README.md": README.format(**values),
-        root / package / "__init__.py": f'"""{kind.summary.capitalize()} for the partner hub: see plugin.py."""\n',
+        root / package / "__init__.py": f'"""The {name} plugin for the partner hub ({kind.name}): see plugin.py."""\n',
         root / package / "plugin.py": kind.plugin.format(**values),
         root / "tests" / "samples.py": SAMPLES.format(**values),
         root / "tests" / f"test_{package[4:]}.py": kind.tests.format(**values),

@@ -460,8 +460,8 @@ class {cls}Listener:
                                                         idempotency_key=f"{name}:{{path.name}}"))
                 except HubError as exc:
                     if context.record_refusal is not None:
-                        await context.record_refusal(listener="{name}", reference=path.name, source=options["sender"],
-                                                     error=exc)
+                        await context.record_refusal(listener="{name}", reference=path.name,
+                                                     source=options["sender"], error=exc)
                     path.rename(folder / "refused" / path.name)
                     log.warning("{name}: %s refused (%s)", path.name, exc.title)
                     continue
@@ -471,7 +471,7 @@ class {cls}Listener:
 
 @hookimpl
 def hub_register_listeners(register: Any) -> None:
-    """Register the ``{name}`` listener (``hub serve`` starts it when ``hub.toml`` has ``[listeners.{name}]``)."""
+    """Register the ``{name}`` listener (``hub serve`` starts it for a ``[listeners.{name}]`` table)."""
     register({cls}Listener())
 ''',
     tests='''"""The ``{name}`` listener in a running hub: a dropped file is delivered, a bad one set aside."""

@@ -3,7 +3,8 @@
 ``build_world`` (``hub.testing.world``) starts partner simulators, makes tokens and envelope keys, writes a
 config directory and starts the hub; ``PartnerSimulator`` is a real HTTP server that stands in for a partner;
 ``RunningHub`` runs ``hub serve`` as a real process. ``hub.testing.pytest_plugin`` offers them as pytest
-fixtures. Names are imported on first use, so importing this package costs nothing.
+fixtures. ``hub.testing.conformance`` is the conformance suite a plugin's adapters and transports run (test
+classes to inherit). Names are imported on first use, so importing this package costs nothing.
 """
 
 from __future__ import annotations

@@ -582,6 +582,7 @@ class DeliveryConformance:
 __all__ = [
     "MARKER",
     "AdapterConformance",
+    "Delivered",
     "DeliveryConformance",
     "HttpEnd",
     "TransportConformance",

@@ -13,6 +13,7 @@ the others); a checker whose file is absent and optional returns nothing.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import importlib
 import pkgutil
@@ -21,7 +22,7 @@ import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from hub.plugins import HubPlugins
@@ -67,6 +68,7 @@ class CheckContext:
 
 
 Checker = Callable[[CheckContext], Iterable[Finding]]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,51 @@ def run_checks(config_dir: Path, plugins: HubPlugins) -> list[Finding]:
         except Exception as exc:  # a checker's bug must not hide the other files' problems
             findings.append(Finding(check.file, "", f"the checker failed: {type(exc).__name__}: {exc}"))
     return findings
+
+
+def each_problem(parse: Callable[[Any], T], raw: Any, file: str, prefix: str,
+                 pools: Iterable[str] = ()) -> tuple[T | None, list[Finding]]:  # fmt: skip
+    """``parse(raw)`` and every problem it finds in one entry (``prefix``, e.g. ``partner[2]``) of ``file``.
+
+    A loader stops at an entry's first problem; in a copy of the entry, the value it named is replaced by the
+    suggested near name (a misspelt kind or type) or, otherwise, dropped (an unknown setting), and the loader runs
+    again, until the entry parses, a problem repeats (a required key), or the key cannot be found.
+    Returns what ``parse`` gave when the entry had no problem (else None) and the findings.
+    """
+    from hub.plugin_api.problems import ConfigError
+
+    data = copy.deepcopy(raw)
+    findings: list[Finding] = []
+    for _ in range(50):
+        try:
+            result = parse(data)
+        except ConfigError as exc:
+            finding = from_error(str(exc), file, pools)
+            if any(f.entry == finding.entry for f in findings):
+                break
+            findings.append(finding)
+            near = re.fullmatch(r"did you mean '(.+)'\?", finding.suggestion)
+            replacement = near.group(1) if near and not finding.problem.startswith("unknown setting") else None
+            path = finding.entry[len(prefix) + 1 :] if finding.entry.startswith(f"{prefix}.") else ""
+            if not path or not _drop(data, path, replacement):
+                break
+            continue
+        return (result if not findings else None), findings
+    return None, findings
+
+
+def _drop(data: Any, path: str, replacement: str | None = None) -> bool:
+    """Remove (or set to ``replacement``) the key at dotted ``path`` of the nested tables ``data``; False if none."""
+    *parents, last = path.split(".")
+    for part in parents:
+        data = data.get(part) if isinstance(data, dict) else None
+    if not isinstance(data, dict) or last not in data:
+        return False
+    if replacement is not None and isinstance(data[last], str):
+        data[last] = replacement
+    else:
+        del data[last]
+    return True
 
 
 # -- suggestions ------------------------------------------------------------------------------------------------

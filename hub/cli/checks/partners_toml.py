@@ -9,8 +9,9 @@ checkers after this one as ``context.found["partners"]``, and the ids of those t
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
-from hub.cli.checks import CheckContext, Finding, config_check, from_error, suggest
+from hub.cli.checks import CheckContext, Finding, config_check, each_problem, from_error, suggest
 from hub.plugin_api.problems import ConfigError
 from hub.sections import Section
 
@@ -19,7 +20,7 @@ FILE = "partners.toml"
 
 @config_check(FILE, order=20)
 def check_partners_toml(context: CheckContext) -> Iterator[Finding]:
-    """One finding per bad entry (its first problem), per unregistered adapter or transport, and per clash."""
+    """Every problem of each entry, each unregistered adapter or transport, and each clash between entries."""
     from hub.partners import Operator, Partner, PartnerDirectory, parse_operator, parse_partner
 
     data, problems = context.read_toml(FILE)
@@ -34,36 +35,54 @@ def check_partners_toml(context: CheckContext) -> Iterator[Finding]:
     partners: list[Partner] = []
     tokens: dict[str, tuple[str, ...]] = {}
     for index, raw in enumerate(_entries(data, "partner")):
-        entry = f"partner[{index}]" + (f" ({raw['id']})" if isinstance(raw, dict) and "id" in raw else "")
-        try:
-            partner, digests = parse_partner(Section(FILE, f"partner[{index}]", raw), context.config_dir,
-                                             plugins.vocabulary)  # fmt: skip
-        except ConfigError as exc:
-            finding = from_error(str(exc), FILE, pools)
-            yield Finding(FILE, finding.entry or entry, finding.problem, finding.suggestion)
+        prefix = f"partner[{index}]"
+
+        def read_partner(entry: Any, where: str = prefix) -> tuple[Partner, tuple[str, ...]]:
+            return parse_partner(Section(FILE, where, entry), context.config_dir, plugins.vocabulary)
+
+        parsed, findings = each_problem(read_partner, raw, FILE, prefix, pools)
+        yield from findings
+        yield from _names(plugins, prefix, raw)
+        if parsed is None:
             if isinstance(raw, dict) and isinstance(raw.get("id"), str):
                 context.found.setdefault("broken_partners", set()).add(raw["id"])
             continue
+        partner, digests = parsed
         partners.append(partner)
         tokens[partner.id] = digests
-        if partner.adapter is not None and partner.adapter not in plugins.adapters:
-            yield Finding(FILE, f"partner[{index}].adapter", f"{partner.adapter!r} is not an adapter a loaded "
-                          "plugin registers", suggest(partner.adapter, plugins.adapters, "adapters"))  # fmt: skip
-        transport = partner.receive.transport
-        if partner.receive.mode == "push" and transport not in plugins.transports:
-            yield Finding(FILE, f"partner[{index}].receive.transport", f"{transport!r} is not a transport a "
-                          "loaded plugin registers", suggest(transport, plugins.transports, "transports"))  # fmt: skip
     operators: list[Operator] = []
     for index, raw in enumerate(_entries(data, "operator")):
-        try:
-            operators.append(parse_operator(Section(FILE, f"operator[{index}]", raw)))
-        except ConfigError as exc:
-            yield from_error(str(exc), FILE)
+        prefix = f"operator[{index}]"
+
+        def read_operator(entry: Any, where: str = prefix) -> Operator:
+            return parse_operator(Section(FILE, where, entry))
+
+        operator, findings = each_problem(read_operator, raw, FILE, prefix)
+        yield from findings
+        if operator is not None:
+            operators.append(operator)
     try:
         context.found["partners"] = PartnerDirectory.build(partners, operators, tokens)
     except ConfigError as exc:
         yield from_error(str(exc), FILE)
         context.found["partners"] = PartnerDirectory.build([], [], {})
+
+
+def _names(plugins: Any, prefix: str, raw: Any) -> Iterator[Finding]:
+    """The entry's ``adapter`` and pushed ``receive.transport``, if named, against what the plugins register."""
+    if not isinstance(raw, dict):
+        return
+    adapter = raw.get("adapter")
+    if isinstance(adapter, str) and adapter not in plugins.adapters:
+        yield Finding(FILE, f"{prefix}.adapter", f"{adapter!r} is not an adapter a loaded plugin registers",
+                      suggest(adapter, plugins.adapters, "adapters"))  # fmt: skip
+    receive = raw.get("receive")
+    if not isinstance(receive, dict) or receive.get("mode") != "push":
+        return
+    transport = receive.get("transport", "http")
+    if isinstance(transport, str) and transport not in plugins.transports:
+        yield Finding(FILE, f"{prefix}.receive.transport", f"{transport!r} is not a transport a loaded plugin "
+                      "registers", suggest(transport, plugins.transports, "transports"))  # fmt: skip
 
 
 def _entries(data: dict[str, object], key: str) -> list[object]:

@@ -7,9 +7,9 @@ partner whose entry is wrong is reported too. The routes that parse are shared a
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
-from hub.cli.checks import CheckContext, Finding, config_check, from_error, suggest
-from hub.plugin_api.problems import ConfigError
+from hub.cli.checks import CheckContext, Finding, config_check, each_problem, suggest
 from hub.sections import Section
 
 FILE = "routes.toml"
@@ -17,7 +17,7 @@ FILE = "routes.toml"
 
 @config_check(FILE, order=30)
 def check_routes_toml(context: CheckContext) -> Iterator[Finding]:
-    """One finding per bad route (its first problem), per unregistered or mismatched transform, per name reused."""
+    """Every problem of each route, each unregistered or mismatched transform, each name used twice."""
     from hub.partners import PartnerDirectory
     from hub.routes import Route, parse_route
 
@@ -36,15 +36,19 @@ def check_routes_toml(context: CheckContext) -> Iterator[Finding]:
     routes: list[Route] = []
     seen: dict[str, int] = {}
     for index, raw in enumerate(raw_routes if isinstance(raw_routes, list) else [raw_routes]):
-        try:
-            route = parse_route(Section(FILE, f"route[{index}]", raw), partners, plugins.vocabulary)
-        except ConfigError as exc:
-            finding = from_error(str(exc), FILE, pools)
+        prefix = f"route[{index}]"
+
+        def read_route(entry: Any, where: str = prefix) -> Route:
+            return parse_route(Section(FILE, where, entry), partners, plugins.vocabulary)
+
+        route, findings = each_problem(read_route, raw, FILE, prefix, pools)
+        for finding in findings:
             broken = [pid for pid in context.found.get("broken_partners", ()) if f"'{pid}'" in finding.problem]
             if broken:  # the partner is there, but its entry did not parse: say so, not "no such partner"
                 finding = Finding(FILE, finding.entry, f"names partner {broken[0]!r}, whose entry in partners.toml "
                                   "has a problem (listed above)", "fix that entry first")  # fmt: skip
             yield finding
+        if route is None:
             continue
         routes.append(route)
         if route.name in seen:
