@@ -211,12 +211,13 @@ def batch_job(
         since = state.started_at - RECENT_MARGIN_SECONDS
         rows = conn.execute(statement(RECENT, backend), (state.cursor, since, batch_size)).fetchall()
     updates, dropped, last = reindex_steps(rows, codecs, reindex)
-    for value, record_id in updates:
-        conn.execute(statement(SET_MESSAGE, backend), (value, record_id))
-        conn.execute(statement(SET_ENTRIES, backend), (value, record_id))
-    for record_id in dropped:
-        conn.execute(statement(CLEAR_MESSAGE, backend), (record_id,))
-        conn.execute(statement(DROP_ENTRIES, backend), (record_id,))
+    cursor = conn.cursor()  # executemany: one round trip per statement and batch on PostgreSQL (pipelined)
+    if updates:
+        cursor.executemany(statement(SET_MESSAGE, backend), updates)
+        cursor.executemany(statement(SET_ENTRIES, backend), updates)
+    if dropped:
+        cursor.executemany(statement(CLEAR_MESSAGE, backend), [(record_id,) for record_id in dropped])
+        cursor.executemany(statement(DROP_ENTRIES, backend), [(record_id,) for record_id in dropped])
     after = next_state(state, len(rows), len(updates), len(dropped), last, batch_size, now, settle_seconds)
     conn.execute(statement(ADVANCE, backend), advance_args(after))
     if after.finished:
