@@ -50,6 +50,7 @@ lint: $(VENV)/.installed-test
 	# the hub's tests and the root conftest.py in runs of their own: test folders are not packages, so each
 	# conftest.py is a module named "conftest", and one run may hold only one of them ([tool.mypy] in pyproject.toml)
 	MYPYPATH=tests $(BIN)/mypy --explicit-package-bases tests
+	MYPYPATH=plugins/airflow/tests $(BIN)/mypy --explicit-package-bases plugins/airflow/tests
 	$(BIN)/mypy conftest.py
 	$(BIN)/lint-imports
 

@@ -1,4 +1,4 @@
-"""Signing in to Airflow's API: a bearer token, fetched when first needed and again whenever Airflow answers 401.
+"""Signing in to Airflow's API: a bearer token, fetched when first needed and again whenever Airflow refuses it.
 
 Airflow 3 hands out JWTs at ``/auth/token``: ``POST`` with ``{"username", "password"}`` for a real user (the
 simple auth manager and the FAB one both answer it), or ``GET`` under the simple auth manager with

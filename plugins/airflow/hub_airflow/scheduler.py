@@ -6,8 +6,10 @@ worker, no sensor holds it), then its task calls the hub back. The run id is the
 idempotent and Airflow's queue can be compared with the hub's open timers (``queued``, for
 ``hub pathway reconcile``). The hub's store stays the record of what is due: this class only asks Airflow.
 
-Every fault that may pass (Airflow unreachable, a timeout, a 5xx, a refused sign-in, a DAG not deployed yet) is
-raised as ``SchedulerUnavailable`` with what Airflow said; the hub retries with backoff and shows it.
+Airflow refuses a token with 401 when it has expired and 403 "Invalid JWT token" when it no longer verifies (its
+signing key changed): either way the scheduler signs in again once and repeats the call. Every fault that may
+pass (Airflow unreachable, a timeout, a 5xx, a refused sign-in, a DAG not deployed yet) is raised as
+``SchedulerUnavailable`` with what Airflow said; the hub retries with backoff and shows it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import urllib3
 from airflow_client.client.api.dag_run_api import DagRunApi
 from airflow_client.client.api_client import ApiClient
 from airflow_client.client.configuration import Configuration
-from airflow_client.client.exceptions import ApiException, UnauthorizedException
+from airflow_client.client.exceptions import ApiException
 from airflow_client.client.models.trigger_dag_run_post_body import TriggerDAGRunPostBody
 from pydantic import ValidationError
 
@@ -171,7 +173,9 @@ class AirflowScheduler:
             token = self.tokens.current()
             try:
                 return request(_bearer(token))
-            except UnauthorizedException:
+            except ApiException as error:
+                if not _token_refused(error):
+                    raise
                 token = self.tokens.refresh(token)
                 return request(_bearer(token))
         except SignInFailed as error:
@@ -186,6 +190,12 @@ class AirflowScheduler:
         except ValidationError as error:
             raise SchedulerUnavailable(f"could not {what}: {where} answered something this client cannot read "
                                        f"({error.error_count()} problem(s); is it Airflow 3.3?)") from None  # fmt: skip
+
+
+def _token_refused(error: ApiException) -> bool:
+    """Whether Airflow refused the token itself: 401 (missing or expired) or 403 "Invalid JWT token" (its signing
+    key changed, or the token was never valid). A 403 for a lack of permission is not mended by signing in again."""
+    return error.status == 401 or (error.status == 403 and "Invalid JWT" in str(error.body or ""))
 
 
 def _bearer(token: str) -> dict[str, str]:

@@ -32,7 +32,12 @@ DEFAULT_DAG_ID = "hub_pathway_timer"
 DAG_ID = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
 KNOWN_KEYS = frozenset({"url", "hub_url", "dag_id", "username_env", "password_env", "token_env", "timeout_seconds",
                         "ca_file"})  # fmt: skip
-WHERE = "hub.toml [pathway.airflow]"
+WHERE = "hub.toml: pathway.airflow"
+
+
+def where(key: str) -> str:
+    """How an error names a key of the table, as the hub names its own (``hub.toml: pathway.airflow.url``)."""
+    return f"{WHERE}.{key}"
 
 
 @dataclass(frozen=True)
@@ -49,13 +54,13 @@ class Credentials:
         """The secret now: ``(username, password)``, a token, or None (``open``); ConfigError for an unset variable."""
         if self.kind == "open":
             return None
-        names = [self.token_env] if self.kind == "token" else [self.username_env, self.password_env]
+        keys = ["token_env"] if self.kind == "token" else ["username_env", "password_env"]
         values = []
-        for name in names:
-            assert name is not None
+        for key in keys:
+            name = getattr(self, key)
             value = os.environ.get(name)
             if not value:
-                raise ConfigError(f"{WHERE}: environment variable {name} is not set")
+                raise ConfigError(f"{where(key)}: environment variable {name} is not set")
             values.append(value)
         return values[0] if self.kind == "token" else (values[0], values[1])
 
@@ -75,10 +80,10 @@ class AirflowSettings:
 def _http_url(settings: Mapping[str, Any], key: str) -> str:
     value = settings.get(key)
     if not isinstance(value, str) or not value:
-        raise ConfigError(f"{WHERE}: {key} is required (an http:// or https:// URL)")
+        raise ConfigError(f"{where(key)}: required (an http:// or https:// URL)")
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise ConfigError(f"{WHERE}: {key} must be an http:// or https:// URL without query, got {value!r}")
+        raise ConfigError(f"{where(key)}: must be an http:// or https:// URL without query, got {value!r}")
     return value.rstrip("/")
 
 
@@ -87,7 +92,7 @@ def _env_name(settings: Mapping[str, Any], key: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.replace("_", "").isalnum():
-        raise ConfigError(f"{WHERE}: {key} must name an environment variable, got {value!r}")
+        raise ConfigError(f"{where(key)}: must name an environment variable, got {value!r}")
     return value
 
 
@@ -95,20 +100,20 @@ def read_settings(settings: Mapping[str, Any]) -> AirflowSettings:
     """Check the ``[pathway.airflow]`` table; a ConfigError saying which key is wrong and why."""
     unknown = sorted(set(settings) - KNOWN_KEYS)
     if unknown:
-        raise ConfigError(f"{WHERE}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(KNOWN_KEYS))}")
+        raise ConfigError(f"{where(unknown[0])}: unknown setting (known: {', '.join(sorted(KNOWN_KEYS))})")
     dag_id = settings.get("dag_id", DEFAULT_DAG_ID)
     if (
         not isinstance(dag_id, str)
         or not dag_id
         or not dag_id.replace("_", "").replace("-", "").replace(".", "").isalnum()
     ):
-        raise ConfigError(f"{WHERE}: dag_id must be an Airflow DAG id, got {dag_id!r}")
+        raise ConfigError(f"{where('dag_id')}: must be an Airflow DAG id (A-Z a-z 0-9 . _ -), got {dag_id!r}")
     username_env, password_env = _env_name(settings, "username_env"), _env_name(settings, "password_env")
     token_env = _env_name(settings, "token_env")
     if (username_env is None) != (password_env is None):
-        raise ConfigError(f"{WHERE}: username_env and password_env go together")
+        raise ConfigError(f"{where('username_env')}: username_env and password_env go together")
     if token_env is not None and username_env is not None:
-        raise ConfigError(f"{WHERE}: set either token_env or username_env/password_env, not both")
+        raise ConfigError(f"{where('token_env')}: set either token_env or username_env/password_env, not both")
     if token_env is not None:
         credentials = Credentials("token", token_env=token_env)
     elif username_env is not None:
@@ -117,9 +122,9 @@ def read_settings(settings: Mapping[str, Any]) -> AirflowSettings:
         credentials = Credentials("open")
     timeout = settings.get("timeout_seconds", 10.0)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 300:
-        raise ConfigError(f"{WHERE}: timeout_seconds must be a number of seconds in (0, 300], got {timeout!r}")
+        raise ConfigError(f"{where('timeout_seconds')}: must be a number of seconds in (0, 300], got {timeout!r}")
     ca_file = settings.get("ca_file")
     if ca_file is not None and (not isinstance(ca_file, str) or not os.path.isfile(ca_file)):
-        raise ConfigError(f"{WHERE}: ca_file {ca_file!r} is not a readable file")
+        raise ConfigError(f"{where('ca_file')}: {ca_file!r} is not a readable file")
     return AirflowSettings(url=_http_url(settings, "url"), hub_url=_http_url(settings, "hub_url"), dag_id=dag_id,
                            credentials=credentials, timeout_seconds=float(timeout), ca_file=ca_file)  # fmt: skip

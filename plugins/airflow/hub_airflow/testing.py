@@ -105,7 +105,6 @@ class AirflowStandalone:
             self.port, self.worker_log_port, self.trigger_log_port = free_port(), free_port(), free_port()
         env = {
             **os.environ,
-            **self.env,
             "PATH": f"{self.executable.parent}{os.pathsep}{os.environ.get('PATH', '')}",
             "AIRFLOW_HOME": str(self.home),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -119,6 +118,7 @@ class AirflowStandalone:
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.worker_log_port),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self.trigger_log_port),
             "AIRFLOW__API_AUTH__JWT_SECRET": self.jwt_secret,
+            **self.env,
         }
         env.pop("PYTHONPATH", None)  # Airflow's environment is its own: nothing of the hub's
         log = self.log_path.open("ab")
