@@ -33,6 +33,8 @@ from hub.testing.simulator import PartnerSimulator, Received
 from hub.testing.world import Partner, build_world, example_routes
 
 DEMO_PASSPHRASE_ENV = "HUB_DEMO_KEY_PASSPHRASE"
+DEMO_TIME_SCALE = 36000.0
+"""The demo's compressed pathway clock: an hour of the pathway passes in a tenth of a second."""
 ROLES = {"trust": "nhs_trust", "council": "council", "hostel": "hostel", "ips": "ips_provider"}
 
 
@@ -192,6 +194,8 @@ def run_demo(timeout: float = 25.0, keep: Path | None = None) -> int:
                 extra = f" ({message['payload']['status']})"
             elif message.get("type") == "HousingAppointment":
                 extra = f" ({message['payload']['status']}, {message['payload'].get('mode')})"
+            elif message.get("type") == "PathwayNotice":
+                extra = f" ({message['payload']['notice']}: {message['payload']['milestone']})"
             show(ids[role], f"<- received {message.get('type')}{extra}{', sealed' if item.sealed else ''}")
 
         return note
@@ -199,10 +203,20 @@ def run_demo(timeout: float = 25.0, keep: Path | None = None) -> int:
     def parties(role: str) -> dict[str, str]:
         return partners.partners[ids[role]].party()
 
+    referrals: list[dict[str, Any]] = []
+
+    def hostel_assesses(message: dict[str, Any]) -> list[dict[str, Any]]:
+        """The hostel assesses when the hub reminds it, and then accepts the referral (meeting the milestone)."""
+        if message["type"] == "Referral":
+            referrals.append(message)
+        elif message["type"] == "PathwayNotice" and message["payload"]["notice"] == "reminder" and referrals:
+            return [acknowledgement(referrals[0], parties("hostel"))]
+        return []
+
     responders = {
         "council": lambda m: [acknowledgement(m, parties("council")), housing_appointment(m, parties("council"))]
         if m["type"] == "HousingRequest" else [],
-        "hostel": lambda m: [acknowledgement(m, parties("hostel"))] if m["type"] == "Referral" else [],
+        "hostel": hostel_assesses,
         "ips": lambda m: [acknowledgement(m, parties("ips"))] if m["type"] == "IPSReferral" else [],
         "trust": lambda m: [acknowledgement(m, parties("trust"))] if m["type"] == "HousingAppointment" else [],
     }  # fmt: skip
@@ -219,7 +233,9 @@ def run_demo(timeout: float = 25.0, keep: Path | None = None) -> int:
     ]  # fmt: skip
     world = build_world(workdir, demo_partners, routes=example_routes(example), fast=False, start=False,
                         operators=("demo-operator",), passphrase_env=DEMO_PASSPHRASE_ENV,
-                        settings={"retry": {"initial_seconds": 0.2, "max_delay_seconds": 2.0}})  # fmt: skip
+                        settings={"retry": {"initial_seconds": 0.2, "max_delay_seconds": 2.0},
+                                  "pathway": {"time_scale": DEMO_TIME_SCALE}})  # fmt: skip
+    copy_example_config(world.config_dir, ("pathways.toml",))  # the seeds' milestones
     sims = {role: world.sims[ids[role]] for role in ROLES}
     tokens = {role: world.tokens[ids[role]] for role in ROLES}
     operator_token = world.tokens["demo-operator"]
@@ -253,8 +269,12 @@ def run_demo(timeout: float = 25.0, keep: Path | None = None) -> int:
         notice_id = answer.json()["id"]
         show("hub", f"202 accepted after commit: message {notice_id}")
         done = _wait_until_done(hub_url, operator_token, notice_id, sims, started + timeout)
+        pathway = _wait_for_pathway(hub_url, operator_token, notice["message_id"], started + timeout) if done else None
         click.echo("")
         _print_timeline(hub_url, operator_token, notice_id, sims, ids)
+        if pathway is not None:
+            _print_pathway(pathway)
+        done = done and pathway is not None
         if done:
             click.echo(f"\nDone in {time.monotonic() - started:.1f}s: every message delivered and acknowledged.")
             status = 0
@@ -307,6 +327,39 @@ def _wait_until_done(
     return False
 
 
+def _wait_for_pathway(hub_url: str, token: str, correlation_id: str, deadline: float) -> dict[str, Any] | None:
+    """The pathway once the assessment is met and the 72-hour follow-up breached (None if not by ``deadline``)."""
+    while time.monotonic() < deadline:
+        response = requests.get(f"{hub_url}/v1/pathways/{correlation_id}", timeout=10,
+                                headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+        if response.status_code == 200:
+            view: dict[str, Any] = response.json()
+            states = {m["milestone"]: m["state"] for m in view["milestones"]}
+            if states.get("assessment") == "met" and states.get("follow-up-72h") == "breached":
+                return view
+        time.sleep(0.1)
+    click.echo("The pathway did not reach its expected states in time.", err=True)
+    return None
+
+
+def _print_pathway(view: dict[str, Any]) -> None:
+    """The pathway's milestones, in the pathway's own hours (the demo's clock runs 36,000 times fast)."""
+    now = time.time()
+    click.echo(f"\nPathway {view['correlation_id']} (compressed clock: 1 hour of the pathway = "
+               f"{3600 / DEMO_TIME_SCALE:g} s):")  # fmt: skip
+    for m in sorted(view["milestones"], key=lambda m: m["due_at"]):
+        due = datetime.fromisoformat(m["due_at"].replace("Z", "+00:00")).timestamp()
+        hours = (due - now) * DEMO_TIME_SCALE / 3600
+        state = m["state"]
+        if state == "met":
+            text = "met" + (" after a reminder" if m["reminded_at"] else "") + f", closed by {m['partner']}"
+        elif state == "breached":
+            text = f"breached: not met in time, due notice sent to {m['partner']}"
+        else:
+            text = f"scheduled: due in {hours:,.0f} h" + (", reminded" if state == "reminded" else "")
+        click.echo(f"  {m['milestone']:22} {m['partner']:14} {text}")
+
+
 def _print_timeline(
     hub_url: str, token: str, notice_id: str, sims: dict[str, PartnerSimulator], ids: dict[str, str]
 ) -> None:
@@ -341,6 +394,10 @@ def _print_timeline(
             "retry_scheduled": f"{partner} failed ({detail.get('error')}); retry scheduled",
             "refused": f"not sent: {detail.get('reason')}",
             "unrouted": "no route",
+            "milestone_opened": f"milestone {detail.get('milestone')} opened for {partner}",
+            "milestone_reminded": f"milestone {detail.get('milestone')} reminded",
+            "milestone_met": f"milestone {detail.get('milestone')} met",
+            "milestone_breached": f"milestone {detail.get('milestone')} breached",
         }.get(kind, kind)
         click.echo(f"  +{offset:6.3f}s  {message_type:18} {text}")
 

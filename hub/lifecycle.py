@@ -66,6 +66,7 @@ class HubLifecycle:
         self.listeners: list[Listener] = []
         self._stop_worker = asyncio.Event()
         self._worker_task: asyncio.Task[None] | None = None
+        self._pathway_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Start the worker and the enabled listeners; on a failure stop what started, then raise."""
@@ -73,6 +74,8 @@ class HubLifecycle:
         if self.run_worker:
             worker = self.hub.make_worker(self.transports)
             self._worker_task = asyncio.create_task(worker.run(self._stop_worker))
+            interval = max(0.05, self.hub.config.settings.poll_interval_seconds)
+            self._pathway_task = asyncio.create_task(self.hub.pathway.run(self._stop_worker, interval))
         try:
             await self._start_listeners(tables)
         except BaseException:
@@ -103,6 +106,9 @@ class HubLifecycle:
         if self._worker_task is not None:
             task, self._worker_task = self._worker_task, None
             await task
+        if self._pathway_task is not None:
+            pathway_task, self._pathway_task = self._pathway_task, None
+            await pathway_task
         await self.transports.close()
 
     async def run_until(self, stop: asyncio.Event) -> None:

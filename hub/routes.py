@@ -214,3 +214,13 @@ def parse_route(section: Section, partners: PartnerDirectory, vocabulary: Vocabu
     )
     section.finish()
     return route
+
+
+def parse_condition(section: Section, index: int, raw: Any) -> Condition:
+    """One ``when`` condition of a table (for other files that select messages the way routes do)."""
+    return _parse_condition(section, index, raw)
+
+
+def parse_destination(section: Section, raw: Any, partners: PartnerDirectory, vocabulary: Vocabulary) -> Destination:
+    """One destination (``to``-like value) of a table, checked like a route's (errors name ``section``'s ``to``)."""
+    return _parse_destination(section, raw, partners, vocabulary)

@@ -21,6 +21,8 @@ from hub.crypto.fingerprint import fingerprint, fingerprint_key
 from hub.crypto.keyring import KeyRingError
 from hub.metrics import Metrics, open_metrics
 from hub.outbound import OutboundTransports
+from hub.pathway.parse import load_pathways
+from hub.plugin_api.records import MilestoneScheduler
 from hub.plugins import HubPlugins, load_plugins
 from hub.router import Router
 from hub.sealing import EnvelopeGate
@@ -28,6 +30,7 @@ from hub.services.delivery import DeliveryWorker
 from hub.services.hub_data import HubData
 from hub.services.intake import IntakeService
 from hub.services.pathway import PathwayService
+from hub.services.pathway_views import pathway_gauges
 from hub.store import open_store
 from hub.store.ports import Store, StoreOptions
 
@@ -47,7 +50,7 @@ class Hub:
     intake: IntakeService
     keys: KeyProvider
     gate: EnvelopeGate
-    pathway: PathwayService | None = None
+    pathway: PathwayService
 
     def make_worker(self, transports: OutboundTransports | None = None) -> DeliveryWorker:
         """A delivery worker sharing this hub's store, plugins and metrics (and ``transports`` when given).
@@ -66,6 +69,7 @@ class Hub:
             transports=transports,
         )
         self.intake.on_commit.append(worker.wake)
+        self.pathway.on_notice.append(worker.wake)
         self.store.watch(worker.wake)  # commits of other processes (PostgreSQL's NOTIFY); polling otherwise
         return worker
 
@@ -112,13 +116,16 @@ def build_hub(
     if upgraded:
         log.info("store upgrade: %d fingerprints re-keyed or recipients' search entries written", upgraded)
     metrics.gauges.append(("store", lambda: _store_gauges(store)))
+    metrics.gauges.append(("pathway", lambda: pathway_gauges(store)))
     data = HubData(store)
     for gauge in plugins.gauges.values():
         metrics.gauges.append((gauge.name, _reader(gauge, data if gauge.with_data else config.settings)))
     gate = EnvelopeGate(config.partners, keys, config.settings.hub_id)
     gate.warn_about_unsealed_partners()
     intake = IntakeService(plugins, validator, router, store, metrics, gate)
-    pathway = PathwayService(store, open_scheduler(config, plugins))
+    pathways = load_pathways(config.settings.config_dir, config.partners, plugins.vocabulary)
+    pathway = PathwayService(store, open_scheduler(config, plugins), pathways, config.settings.pathway,
+                             config.partners, config.settings.hub_id, plugins.vocabulary.destinations)  # fmt: skip
     return Hub(config, plugins, validator, router, store, metrics, intake, keys, gate, pathway)
 
 
@@ -143,7 +150,7 @@ def open_key_provider(config: HubConfig, plugins: HubPlugins) -> KeyProvider:
         raise ConfigError(f"keys: {exc}") from None
 
 
-def open_scheduler(config: HubConfig, plugins: HubPlugins) -> Any:
+def open_scheduler(config: HubConfig, plugins: HubPlugins) -> MilestoneScheduler:
     """Open the milestone scheduler ``[pathway] scheduler`` names (``embedded`` unless a plugin adds another)."""
     from hub.plugin_api.problems import ConfigError
 
@@ -152,7 +159,7 @@ def open_scheduler(config: HubConfig, plugins: HubPlugins) -> Any:
     if spec is None:
         raise ConfigError(f"hub.toml: pathway.scheduler: {name!r} is not registered by any loaded plugin "
                           f"(known: {', '.join(sorted(plugins.schedulers))})")  # fmt: skip
-    return spec.open(config.settings.pathway.settings_of(name))
+    return spec.open(config.settings.pathway.settings_of(name))  # a SchedulerSpec's contract
 
 
 def _check_partner_plugins(config: HubConfig, plugins: HubPlugins) -> None:

@@ -15,7 +15,7 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-EXAMPLE_CONFIG_FILES = ("hub.toml", "partners.toml", "routes.toml")
+EXAMPLE_CONFIG_FILES = ("hub.toml", "partners.toml", "routes.toml", "pathways.toml")
 
 
 def example_config() -> Traversable:

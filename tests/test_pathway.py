@@ -25,8 +25,21 @@ def test_demo_runs_the_whole_pathway_and_exits_zero() -> None:
         "IPSReferral        acknowledged by ips-luton",
         "HousingAppointment acknowledged by trust-elft",
         "every message delivered and acknowledged",
+        # the pathway on the embedded scheduler, with a compressed clock
+        "steps-luton    <- received PathwayNotice (reminder: assessment)",
+        "Referral           milestone assessment reminded",
+        "Referral           milestone assessment met",
+        "DischargeNotice    milestone follow-up-72h breached",
+        "(compressed clock: 1 hour of the pathway = 0.1 s)",
+        "assessment             steps-luton    met after a reminder, closed by steps-luton",
+        "follow-up-72h          trust-elft     breached: not met in time, due notice sent to trust-elft",
     ):
         assert line in out, f"missing {line!r} in:\n{out}"
+    for check_in in ("check-in-3m", "check-in-6m", "check-in-12m"):
+        row = next((r for r in out.splitlines() if r.strip().startswith(check_in)), "")
+        assert "steps-luton" in row and "scheduled: due in" in row, out
+    reminder_at = out.index("Referral           milestone assessment reminded")
+    assert reminder_at < out.index("Referral           milestone assessment met"), "met before the reminder"
 
 
 def test_a_discharge_fans_out_into_three_deliveries_each_with_its_own_state(world) -> None:

@@ -79,6 +79,7 @@ def test_plugins_list_shows_each_plugin_its_distribution_and_what_it_registers(s
         "destination resolver:reply",
         "key provider:file",
         "message type:Acknowledgement",
+        "message type:PathwayNotice",
         "scheduler:embedded",
         "schema:https://hub.invalid/schemas/canonical/v1/common.schema.json",
         "schema:https://hub.invalid/schemas/canonical/v1/envelope.schema.json",

@@ -190,6 +190,18 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "outcome": {"enum": ["fired", "already_fired", "closed", "not_yet_due", "unknown"]},
         },
     },
+    "PathwayView": {
+        "description": "The milestones of one care pathway (docs/pathway.md lists every field).",
+        "type": "object",
+        "required": ["correlation_id", "milestones"],
+        "properties": {"correlation_id": _STRING, "closed": {}, "milestones": {"type": "array"}},
+    },
+    "PathwayClosed": {
+        "description": "Whether the pathway closed now (false: it was closed already).",
+        "type": "object",
+        "required": ["correlation_id", "closed", "reason"],
+        "properties": {"correlation_id": _STRING, "closed": {"type": "boolean"}, "reason": _STRING},
+    },
     "MessageView": {
         "description": "State, deliveries and timeline of one message (docs/api.md lists every field).",
         "type": "object",

@@ -68,6 +68,7 @@ def _add_commands() -> None:
     from hub.cli.maintenance import audit, dlq, replay, retention
     from hub.cli.messages import messages
     from hub.cli.partners import partners
+    from hub.cli.pathway import pathway
     from hub.cli.plugins import plugins
     from hub.cli.send import send, validate
     from hub.cli.serve import serve
@@ -75,7 +76,7 @@ def _add_commands() -> None:
     from hub.envelope.cli import envelope  # the partner-facing envelope commands
 
     for command in (init, serve, worker, demo, send, messages, dlq, replay, plugins, validate, partners, envelope,
-                    keys, audit, retention, db):  # fmt: skip
+                    keys, audit, retention, db, pathway):  # fmt: skip
         main.add_command(command)
 
 

@@ -1,7 +1,7 @@
 """The hub's own default plugin: what the core itself needs, registered through the hooks like any plugin's.
 
 The ``canonical-json`` adapter (the default adapter), the ``http`` push transport,
-the ``file`` key ring, the ``Acknowledgement`` message type with the shared
+the ``file`` key ring, the ``Acknowledgement`` and ``PathwayNotice`` message types with the shared
 ``envelope`` and ``common`` schemas every canonical type builds on, and the route
 destinations ``partner``, ``field``, ``code``, ``reply`` and ``recipient``, and the
 ``embedded`` milestone scheduler (the store holds due timers, the worker fires them).
@@ -64,8 +64,10 @@ def hub_register_schemas(register: Callable[[SchemaSpec], None]) -> None:
 
 @hookimpl(trylast=True)
 def hub_register_message_types(register: Callable[[MessageType], None]) -> None:
-    """Register ``Acknowledgement``: the hub records partners' answers (and their synchronous replies) as one."""
+    """Register ``Acknowledgement`` (the hub records partners' answers, and their synchronous replies, as one) and
+    ``PathwayNotice`` (what the hub sends when a care-pathway milestone is near or past due)."""
     register(MessageType.from_package("Acknowledgement", __name__, "schemas/acknowledgement.schema.json"))
+    register(MessageType.from_package("PathwayNotice", __name__, "schemas/pathway-notice.schema.json"))
 
 
 @hookimpl(trylast=True)

@@ -1,23 +1,305 @@
-"""The care pathway's service: milestones opened, reminded, closed and breached, and timers fired once."""
+"""The care pathway's service: milestones opened, reminded, closed and breached, and timers fired once.
+
+``step()`` does one round of everything (the lifecycle runs it in every process that hosts a worker):
+
+1. read the events committed since the pathway's cursor and open and close milestones for them (one
+   transaction with the cursor's move, so a crash re-reads them and two processes never apply them twice);
+2. with the embedded scheduler, fire the timers whose time has come (``fire``, exactly once by the store);
+3. send the notice of any fired timer whose notice is not stored yet (a crash between the two);
+4. with an external scheduler, tell it of timers opened and cancelled, with backoff while it is unavailable.
+
+A fired ``remind`` timer sends a reminder, a fired ``due`` timer a due notice (the milestone is breached): each
+a ``PathwayNotice`` message stored like any other, from the hub to the partners concerned, so the worker
+minimises, renders, seals and delivers it like every message (its id is derived from the timer's: stored once).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import logging
 import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
+from hub.bodies import BodyUnreadable
+from hub.config import PathwaySettings
+from hub.partners import PartnerDirectory
+from hub.pathway.spec import DELIVERED_TO, SENDER, MilestoneSpec, Pathways, milestone_id, moment
 from hub.plugin_api.events import HubEvent
+from hub.plugin_api.problems import SchedulerUnavailable
+from hub.plugin_api.records import MilestoneScheduler, ResolveContext, Unresolved
+from hub.routes import Destination
+from hub.store.pathway_records import MilestoneClosing, NewMilestone, PathwayChanges, PathwayClosing
+from hub.store.ports import Store
+from hub.store.records import Intake, NewDelivery, NewMessage
+
+log = logging.getLogger("hub.pathway")
+
+NOTICE_TYPE = "PathwayNotice"
+NOTICE_ROUTE = "pathway"
+NOTICE_NAMESPACE = uuid.UUID("6f1d8a52-5c1e-4b8e-9d3f-2a7c0b9e4d11")
+EVENTS_PER_STEP = 500
+RUNNING = ("open", "reminded")
 
 
 class PathwayService:
-    """Fires timers for the embedded worker and for external schedulers' callbacks (``hub.services.pathway_fire``)."""
+    """The pathway of one hub process (see the module docstring)."""
 
-    def __init__(self, store: Any, scheduler: Any) -> None:
+    def __init__(self, store: Store, scheduler: MilestoneScheduler, pathways: Pathways, settings: PathwaySettings,
+                 partners: PartnerDirectory, hub_id: str, destinations: dict[str, Any],
+                 clock: Callable[[], float] = time.time) -> None:  # fmt: skip
         self.store = store
         self.scheduler = scheduler
+        self.pathways = pathways
+        self.settings = settings
+        self.partners = partners
+        self.hub_id = hub_id
+        self.destinations = destinations
+        self.clock = clock
+        self.on_notice: list[Callable[[], None]] = []
+        self.hub_url = str(settings.settings_of(settings.scheduler).get("hub_url", ""))
+
+    @property
+    def external(self) -> bool:
+        """True when an external scheduler must be told of timers."""
+        return not self.scheduler.in_store
+
+    # -- one round ------------------------------------------------------------------------------------------------
+    def step(self) -> None:
+        """One round: read new events, fire due timers (embedded), send missing notices, sync (external)."""
+        while self.read_events():
+            pass
+        if not self.external:
+            self.fire_due()
+        self.send_missing_notices()
+        if self.external:
+            self.sync()
+
+    async def run(self, stop: asyncio.Event, interval: float) -> None:
+        """``step`` every ``interval`` seconds until ``stop`` is set; a failing round is logged and retried."""
+        while not stop.is_set():
+            try:
+                await asyncio.to_thread(self.step)
+            except Exception:
+                log.exception("pathway round failed; trying again")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+
+    # -- milestones from events -----------------------------------------------------------------------------------
+    def read_events(self) -> int:
+        """Apply the next batch of events to the pathway; return how many events were read (0: none new)."""
+        after, rows = self.store.pathway_events(EVENTS_PER_STEP)
+        if not rows:
+            return 0
+        changes = PathwayChanges(after, int(rows[-1][0]))
+        if self.pathways.milestones or self.pathways.closers:
+            interesting = self.pathways.interesting_types
+            fresh: list[tuple[NewMilestone, str]] = []
+            for _seq, kind, record_id, partner, at, message_type, sender, correlation, message_id, reply_to in rows:
+                if message_type not in interesting:
+                    continue
+                message = self._body(record_id)
+                if message is None:
+                    continue
+                self._starts(changes, fresh, kind, record_id, partner, float(at), sender, message, message_id)
+                if kind == "received":
+                    self._closes(changes, fresh, record_id, float(at), sender, message, correlation, reply_to)
+        events = self.store.apply_pathway(changes, self.clock(), self.external)
+        if events:
+            log.info("pathway: %s", ", ".join(e.kind for e in events))
+        return len(rows)
+
+    def _body(self, record_id: str) -> dict[str, Any] | None:
+        try:
+            body = self.store.read_body(record_id)
+        except BodyUnreadable:
+            return None
+        return json.loads(body) if body is not None else None
+
+    def _starts(self, changes: PathwayChanges, fresh: list[tuple[NewMilestone, str]], kind: str, record_id: str,
+                delivered_to: str | None, at: float, sender: str, message: dict[str, Any],
+                message_id: str) -> None:  # fmt: skip
+        for spec in self.pathways.milestones:
+            if not spec.starts(kind, message):
+                continue
+            partner = self._responsible(spec, message, sender, delivered_to)
+            if partner is None:
+                log.warning("pathway: milestone %s of record %s: no responsible partner", spec.name, record_id)
+                continue
+            zone, scale = self.pathways.zone, self.settings.time_scale
+            try:
+                due = spec.due(message, moment(at), zone, scale)
+            except ValueError as exc:
+                log.warning("pathway: milestone %s of record %s not opened: %s", spec.name, record_id, exc)
+                continue
+            opened = moment(max(at, self.clock()))
+            remind = spec.remind_at(due, zone, opened, scale)
+            correlation = message.get("correlation_id") or message.get("message_id")  # as derive_message keeps it
+            new = NewMilestone(milestone_id(spec.name, record_id, partner), spec.name, partner, record_id,
+                               correlation, opened.timestamp(), due.timestamp(),
+                               remind.timestamp() if remind else None, {"responsible": partner})  # fmt: skip
+            changes.opened.append(new)
+            fresh.append((new, message_id))
+
+    def _responsible(self, spec: MilestoneSpec, message: dict[str, Any], sender: str,
+                     delivered_to: str | None) -> str | None:  # fmt: skip
+        if spec.responsible == SENDER:
+            return sender
+        if spec.responsible == DELIVERED_TO:
+            return delivered_to
+        assert isinstance(spec.responsible, Destination)
+        destination = spec.responsible
+        resolver = destination.resolver or self.destinations[destination.kind]
+        try:
+            partner = resolver.resolve(message, destination.settings, ResolveContext(self.partners, None))
+        except Unresolved:
+            return None
+        return partner if self.partners.get(partner) is not None else None
+
+    def _closes(self, changes: PathwayChanges, fresh: list[tuple[NewMilestone, str]], record_id: str, at: float,
+                sender: str, message: dict[str, Any], correlation: str | None,
+                reply_to: str | None) -> None:  # fmt: skip
+        for closer in self.pathways.closers:
+            if closer.closes(message) and correlation:
+                changes.pathways_closed.append(PathwayClosing(correlation, closer.reason, at, sender, record_id))
+        for spec in self.pathways.milestones:
+            if not any(c.closes(message) for c in spec.closed_by):
+                continue
+            targets = [m["id"] for m in self.store.open_milestones_for(sender, spec.name, correlation, reply_to)]
+            for new, start_message in fresh:
+                same = (correlation and new.correlation_id == correlation) or start_message == reply_to
+                if new.name == spec.name and new.partner == sender and same:
+                    targets.append(new.id)
+            for target in dict.fromkeys(targets):
+                changes.closed.append(MilestoneClosing(target, record_id, at))
+
+    # -- timers -----------------------------------------------------------------------------------------------------
+    def fire_due(self, limit: int = 100) -> int:
+        """Fire every pending timer whose time has come (the embedded scheduler); return how many fired."""
+        fired = 0
+        for timer in self.store.due_timers(self.clock(), limit):
+            fired += self.fire(timer, fired_by="embedded") == "fired"
+        return fired
 
     def fire(self, timer_id: str, *, fired_by: str) -> str:
-        """Fire ``timer_id`` at most once; return the outcome (recorded on the audit chain)."""
-        outcome = "unknown"  # the store's timers arrive with the next commit
-        self.store.audit([HubEvent("timer_fire", f"timer:{timer_id}", time.time(), detail={"outcome": outcome},
-                                   actor=fired_by)])  # fmt: skip
-        return outcome
+        """Fire ``timer_id`` at most once and send its notice; return the outcome (recorded on the audit chain)."""
+        result = self.store.fire_timer(timer_id, self.clock(), fired_by)
+        if result.outcome == "fired" and result.milestone is not None and result.action is not None:
+            self._send_notice(timer_id, result.milestone, result.action)
+        return result.outcome
+
+    def send_missing_notices(self) -> None:
+        """Send the notices of fired timers that have none stored (the process stopped between the two)."""
+        for timer_id in self.store.unsent_notices(100):
+            milestone_id_, _, action = timer_id.rpartition(".")
+            found = [m for m in self.store.milestones() if m["id"] == milestone_id_] if milestone_id_ else []
+            if found:
+                self._send_notice(timer_id, found[0], action)
+
+    def _send_notice(self, timer_id: str, milestone: dict[str, Any], action: str) -> None:
+        spec = self.pathways.by_name(milestone["name"])
+        recipients = [milestone["partner"]]
+        starter = None
+        if action == "due" and spec is not None:
+            view = self.store.message_view(milestone["start_record"])
+            starter = view.get("sender") if view else None
+            recipients = []
+            for who in spec.notify_on_breach:
+                partner = {"responsible": milestone["partner"], "starter": starter}.get(who, who)
+                if partner and self.partners.get(partner) is not None and partner not in recipients:
+                    recipients.append(partner)
+        now = self.clock()
+        message = notice_message(timer_id, milestone, action, self.hub_id, now)
+        body = json.dumps(message, sort_keys=True).encode()
+        record_id = str(uuid.uuid4())
+        intake = Intake([NewMessage(record_id, message["message_id"], self.hub_id, NOTICE_TYPE, body, now,
+                                    milestone.get("correlation_id"))])  # fmt: skip
+        intake.events.append(HubEvent("received", record_id, now, detail={"type": NOTICE_TYPE, "sender": self.hub_id}))
+        for partner_id in recipients:
+            partner = self.partners.get(partner_id)
+            assert partner is not None
+            delivery = str(uuid.uuid4())
+            intake.deliveries.append(NewDelivery(delivery, record_id, partner_id, NOTICE_ROUTE, partner.receive.mode))
+            intake.events.append(HubEvent("routed", record_id, now, delivery, partner_id, {"route": NOTICE_ROUTE}))
+        result = self.store.accept_now(intake)
+        self.store.record_notice(timer_id, result.id)
+        for wake in self.on_notice:
+            wake()
+
+    # -- closing by hand ----------------------------------------------------------------------------------------------
+    def close_pathway(self, correlation_id: str, reason: str, actor: str) -> list[HubEvent]:
+        """Close the pathway of ``correlation_id`` as a whole (operator, or the responsible partner)."""
+        return self.store.close_pathway(PathwayClosing(correlation_id, reason, self.clock(), actor), self.external)
+
+    # -- an external scheduler ----------------------------------------------------------------------------------------
+    def sync(self) -> int:
+        """Tell the external scheduler of timers opened and cancelled whose retry time has come; return how many
+        it took. While it raises ``SchedulerUnavailable`` each waits longer (doubling, up to the cap)."""
+        now = self.clock()
+        done = 0
+        for timer_id, action, due_at, attempts, next_at, _error in self.store.pending_syncs():
+            if next_at is not None and next_at > now:
+                continue
+            try:
+                if action == "schedule":
+                    self.scheduler.schedule(timer_id, moment(due_at), {"timer_id": timer_id, "hub_url": self.hub_url})
+                else:
+                    self.scheduler.cancel(timer_id)
+            except SchedulerUnavailable as exc:
+                wait = min(self.settings.sync_max_delay_seconds, self.settings.sync_initial_seconds * 2**attempts)
+                self.store.sync_result(timer_id, action, now, now + wait, exc.detail)
+                continue
+            self.store.sync_result(timer_id, action, now, None, None)
+            done += 1
+        return done
+
+    def reconcile(self) -> dict[str, list[str]]:
+        """Repair drift between the external scheduler's queue and the store, both ways.
+
+        Pending timers the scheduler does not hold are scheduled again; queued runs whose timer is fired,
+        cancelled or unknown are cancelled. Raises ``SchedulerUnavailable`` when the scheduler cannot be asked.
+        """
+        queued = self.scheduler.queued()
+        if queued is None:
+            return {"scheduled": [], "cancelled": []}
+        pending = self.store.pending_timers()
+        missing = sorted(t for t in pending if t not in queued)
+        stray = sorted(t for t in queued if t not in pending)
+        self.store.request_sync(missing, "schedule")
+        self.store.request_sync([t for t in stray if self.store.timer_state(t) is not None], "cancel")
+        for timer in stray:  # an unknown id has no row to carry its sync: cancel it now
+            if self.store.timer_state(timer) is None:
+                self.scheduler.cancel(timer)
+        self.sync()
+        return {"scheduled": missing, "cancelled": stray}
+
+
+def notice_message(timer_id: str, milestone: dict[str, Any], action: str, hub_id: str, now: float) -> dict[str, Any]:
+    """The canonical ``PathwayNotice`` a fired timer sends: ids, names and times only, no personal data."""
+    message: dict[str, Any] = {
+        "message_id": str(uuid.uuid5(NOTICE_NAMESPACE, timer_id)),
+        "type": NOTICE_TYPE,
+        "schema_version": "1",
+        "created_at": iso(now),
+        "sender": {"org_id": hub_id},
+        "payload": {
+            "notice": "reminder" if action == "remind" else "due",
+            "milestone": milestone["name"],
+            "milestone_id": milestone["id"],
+            "timer_id": timer_id,
+            "due_at": iso(milestone["due_at"]),
+            "responsible": milestone["partner"],
+        },
+    }
+    if milestone.get("correlation_id"):
+        message["correlation_id"] = milestone["correlation_id"]
+    return message
+
+
+def iso(seconds: float) -> str:
+    """POSIX seconds as an ISO date-time in UTC (``Z``)."""
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

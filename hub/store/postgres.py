@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import psycopg
@@ -37,6 +37,7 @@ from hub.store import postgres_sql as sql
 from hub.store import views
 from hub.store.audit_chain import ChainReport, verify
 from hub.store.backend_steps import outcome_events, upgrade_steps
+from hub.store.pathway_backend import PathwayOnBackend
 from hub.store.ports import Store, StoreOptions
 from hub.store.postgres_connect import connect, unreachable
 from hub.store.postgres_notify import DueWatcher
@@ -111,8 +112,17 @@ def _overtaking_warnings(conn: psycopg.Connection[Any], claimed: list[Any], now:
     return events
 
 
-class PostgresStore(Store):
+class PostgresStore(PathwayOnBackend, Store):
     """``Store`` on a PostgreSQL database (see the module docstring)."""
+
+    def _pathway_write(self, job: Callable[[Any, Any], Any]) -> Any:
+        """The pathway's write ``job(execute, append)`` in the writer's transaction (``?`` become ``%s``)."""
+        return self._writer.run(lambda tx: job(lambda st, a: tx.conn.execute(st.replace("?", "%s"), tuple(a)),
+                                               tx.append))  # fmt: skip
+
+    def _pathway_read(self, statement: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """The rows of one pathway read."""
+        return [tuple(r) for r in self._rows(statement.replace("?", "%s"), tuple(args))]
 
     def __init__(self, url: str, codecs: CodecRegistry, options: StoreOptions | None = None) -> None:
         self.url = url

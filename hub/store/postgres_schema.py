@@ -132,6 +132,65 @@ MIGRATIONS.append(
     )
 )
 
+# 3: the care pathway; the same tables as the SQLite store's migration 6 (hub/store/sqlite_schema.py says what each
+# column is for).
+MIGRATIONS.append(
+    (
+        3,
+        """
+        CREATE TABLE pathway_milestones (
+            id             TEXT PRIMARY KEY,
+            name           TEXT NOT NULL,
+            partner        TEXT NOT NULL,
+            start_record   TEXT NOT NULL,
+            correlation_id TEXT,
+            nhs_index      TEXT,
+            state          TEXT NOT NULL,
+            opened_at      DOUBLE PRECISION NOT NULL,
+            due_at         DOUBLE PRECISION NOT NULL,
+            remind_at      DOUBLE PRECISION,
+            reminded_at    DOUBLE PRECISION,
+            breached_at    DOUBLE PRECISION,
+            closed_at      DOUBLE PRECISION,
+            closed_by      TEXT,
+            close_reason   TEXT
+        );
+        CREATE INDEX pathway_milestones_correlation ON pathway_milestones(correlation_id);
+        CREATE INDEX pathway_milestones_nhs_index ON pathway_milestones(nhs_index) WHERE nhs_index IS NOT NULL;
+        CREATE INDEX pathway_milestones_partner ON pathway_milestones(partner, name, state);
+        CREATE INDEX pathway_milestones_due ON pathway_milestones(state, due_at);
+        CREATE TABLE pathway_timers (
+            id            TEXT PRIMARY KEY,
+            milestone_id  TEXT NOT NULL REFERENCES pathway_milestones(id),
+            action        TEXT NOT NULL,
+            due_at        DOUBLE PRECISION NOT NULL,
+            state         TEXT NOT NULL,
+            fired_at      DOUBLE PRECISION,
+            fired_by      TEXT,
+            notice_record TEXT,
+            sync          TEXT,
+            sync_attempts INTEGER NOT NULL DEFAULT 0,
+            sync_next_at  DOUBLE PRECISION,
+            sync_error    TEXT
+        );
+        CREATE INDEX pathway_timers_due ON pathway_timers(state, due_at);
+        CREATE INDEX pathway_timers_milestone ON pathway_timers(milestone_id);
+        CREATE INDEX pathway_timers_sync ON pathway_timers(sync) WHERE sync IS NOT NULL;
+        CREATE TABLE pathway_closures (
+            correlation_id TEXT PRIMARY KEY,
+            reason         TEXT NOT NULL,
+            at             DOUBLE PRECISION NOT NULL,
+            actor          TEXT,
+            record_id      TEXT
+        );
+        CREATE TABLE pathway_cursor (
+            name TEXT PRIMARY KEY,
+            seq  BIGINT NOT NULL
+        );
+        """,
+    )
+)
+
 LATEST = max(version for version, _ in MIGRATIONS)
 
 _TRACKING = (

@@ -18,7 +18,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from hub.store import views
 from hub.store.audit_chain import ChainReport, chain, verify
 from hub.store.backend_steps import outcome_events, upgrade_steps
 from hub.store.group_commit import GroupCommitter
+from hub.store.pathway_backend import PathwayOnBackend
 from hub.store.ports import Store, StoreOptions
 from hub.store.records import (
     OVERTAKING_WARNING,
@@ -211,8 +212,16 @@ class _AcceptJob:
         return self.store._accept_checked(conn, self.intake)
 
 
-class SQLiteStore(Store):
+class SQLiteStore(PathwayOnBackend, Store):
     """``Store`` on one SQLite file (see the module docstring)."""
+
+    def _pathway_write(self, job: Callable[[Any, Any], Any]) -> Any:
+        """The pathway's write ``job(execute, append)`` in the writer's transaction."""
+        return self._writer.run(lambda conn: job(conn.execute, lambda events: self._append_events(conn, events)))
+
+    def _pathway_read(self, statement: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """The rows of one pathway read."""
+        return [tuple(r) for r in self._reader().execute(statement, tuple(args)).fetchall()]
 
     def __init__(self, path: Path, codecs: CodecRegistry) -> None:
         self.path = Path(path)

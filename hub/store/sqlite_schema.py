@@ -136,3 +136,64 @@ MIGRATIONS.append(
         """,
     )
 )
+
+# 6: the care pathway (hub/pathway, hub/store/pathway_ops.py). A milestone is opened by a stored message and
+# kept until it is met, late, breached or cancelled; each has a ``due`` timer and maybe a ``remind`` timer, which
+# fire once (a conditional update); ``sync`` is what an external scheduler has still to be told (``schedule``,
+# ``cancel``), retried from ``sync_next_at``. ``pathway_cursor`` is the last event the pathway read.
+MIGRATIONS.append(
+    (
+        6,
+        """
+        CREATE TABLE pathway_milestones (
+            id             TEXT PRIMARY KEY,
+            name           TEXT NOT NULL,
+            partner        TEXT NOT NULL,
+            start_record   TEXT NOT NULL,
+            correlation_id TEXT,
+            nhs_index      TEXT,
+            state          TEXT NOT NULL,
+            opened_at      REAL NOT NULL,
+            due_at         REAL NOT NULL,
+            remind_at      REAL,
+            reminded_at    REAL,
+            breached_at    REAL,
+            closed_at      REAL,
+            closed_by      TEXT,
+            close_reason   TEXT
+        );
+        CREATE INDEX pathway_milestones_correlation ON pathway_milestones(correlation_id);
+        CREATE INDEX pathway_milestones_nhs_index ON pathway_milestones(nhs_index) WHERE nhs_index IS NOT NULL;
+        CREATE INDEX pathway_milestones_partner ON pathway_milestones(partner, name, state);
+        CREATE INDEX pathway_milestones_due ON pathway_milestones(state, due_at);
+        CREATE TABLE pathway_timers (
+            id            TEXT PRIMARY KEY,
+            milestone_id  TEXT NOT NULL REFERENCES pathway_milestones(id),
+            action        TEXT NOT NULL,
+            due_at        REAL NOT NULL,
+            state         TEXT NOT NULL,
+            fired_at      REAL,
+            fired_by      TEXT,
+            notice_record TEXT,
+            sync          TEXT,
+            sync_attempts INTEGER NOT NULL DEFAULT 0,
+            sync_next_at  REAL,
+            sync_error    TEXT
+        );
+        CREATE INDEX pathway_timers_due ON pathway_timers(state, due_at);
+        CREATE INDEX pathway_timers_milestone ON pathway_timers(milestone_id);
+        CREATE INDEX pathway_timers_sync ON pathway_timers(sync) WHERE sync IS NOT NULL;
+        CREATE TABLE pathway_closures (
+            correlation_id TEXT PRIMARY KEY,
+            reason         TEXT NOT NULL,
+            at             REAL NOT NULL,
+            actor          TEXT,
+            record_id      TEXT
+        );
+        CREATE TABLE pathway_cursor (
+            name TEXT PRIMARY KEY,
+            seq  INTEGER NOT NULL
+        );
+        """,
+    )
+)

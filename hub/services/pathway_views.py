@@ -1,0 +1,80 @@
+"""What operators and partners see of the care pathway: milestones with their timers, and the due-soon list."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from hub.store.ports import Store
+
+STATES_SHOWN = ("open", "reminded", "met", "late", "breached", "cancelled")
+
+
+def iso(seconds: float | None) -> str | None:
+    """POSIX seconds as ISO 8601 in UTC, or None."""
+    from hub.services.pathway import iso as to_iso
+
+    return to_iso(seconds) if seconds is not None else None
+
+
+def milestone_view(m: dict[str, Any]) -> dict[str, Any]:
+    """One milestone as the API and the CLI show it (times in ISO 8601, UTC)."""
+    return {
+        "milestone_id": m["id"],
+        "milestone": m["name"],
+        "partner": m["partner"],
+        "correlation_id": m["correlation_id"],
+        "started_by": m["start_record"],
+        "state": m["state"],
+        "opened_at": iso(m["opened_at"]),
+        "due_at": iso(m["due_at"]),
+        "remind_at": iso(m["remind_at"]),
+        "reminded_at": iso(m["reminded_at"]),
+        "breached_at": iso(m["breached_at"]),
+        "closed_at": iso(m["closed_at"]),
+        "closed_by": m["closed_by"],
+        "close_reason": m["close_reason"],
+        "timers": [
+            {"timer_id": t["id"], "action": t["action"], "due_at": iso(t["due_at"]), "state": t["state"],
+             "fired_at": iso(t["fired_at"]), "fired_by": t["fired_by"], "pending_sync": t["sync"]}
+            for t in m.get("timers", [])
+        ],
+    }  # fmt: skip
+
+
+def pathway_view(store: Store, correlation_id: str, partner: str | None = None) -> dict[str, Any] | None:
+    """The pathway of one correlation id: its milestones (a partner: those it is responsible for or started),
+    and its closure; None when there is nothing (this partner may see)."""
+    milestones = store.milestones(correlation_id=correlation_id)
+    if partner is not None:
+        milestones = [m for m in milestones if m["partner"] == partner or store.may_read(partner, m["start_record"])]
+    if not milestones:
+        return None
+    closure = store.pathway_closure(correlation_id)
+    return {
+        "correlation_id": correlation_id,
+        "closed": {**closure, "at": iso(closure["at"])} if closure else None,
+        "milestones": [milestone_view(m) for m in milestones],
+    }
+
+
+def due_list(store: Store, *, within_seconds: float | None = None, breached: bool = False,
+             partner: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    """Milestones due within ``within_seconds`` (running), and/or breached, of one partner or all."""
+    rows: list[dict[str, Any]] = []
+    if within_seconds is not None:
+        rows += store.milestones(partner=partner, due_before=time.time() + within_seconds)
+    if breached:
+        rows += store.milestones(partner=partner, states=["breached"])
+    if within_seconds is None and not breached:
+        rows = store.milestones(partner=partner, states=["open", "reminded"])
+    seen: dict[str, dict[str, Any]] = {m["id"]: m for m in rows}
+    return [milestone_view(m) for m in sorted(seen.values(), key=lambda m: (m["due_at"], m["id"]))]
+
+
+def pathway_gauges(store: Store) -> dict[str, float]:
+    """``hub_pathway_milestones{partner, milestone, state}``: how many milestones are in each state."""
+    out: dict[str, float] = {}
+    for partner, name, state, count in store.milestone_counts():
+        out[f'hub_pathway_milestones{{partner="{partner}",milestone="{name}",state="{state}"}}'] = count
+    return out

@@ -1,0 +1,113 @@
+"""The pathway port (``ports.PathwayStore``) on either backend: each backend says how to run a write job and a
+read; the statements and transactions are ``pathway_ops``'s, written once."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Collection, Sequence
+from typing import Any
+
+from hub.plugin_api.events import HubEvent
+from hub.store import pathway_ops as ops
+from hub.store.pathway_records import FireResult, PathwayChanges, PathwayClosing
+
+Execute = Callable[[str, Sequence[Any]], Any]
+Append = Callable[[list[HubEvent]], None]
+
+
+class PathwayOnBackend(abc.ABC):
+    """Implements ``PathwayStore`` with a backend's ``_pathway_write`` and ``_pathway_read``."""
+
+    @abc.abstractmethod
+    def _pathway_write(self, job: Callable[[Execute, Append], Any]) -> Any:
+        """Run ``job(execute, append)`` in one write transaction and return what it returns."""
+
+    @abc.abstractmethod
+    def _pathway_read(self, statement: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """The rows of one read (``?`` placeholders)."""
+
+    def pathway_events(self, limit: int) -> tuple[int, list[tuple[Any, ...]]]:
+        rows = self._pathway_read("SELECT seq FROM pathway_cursor WHERE name = ?", (ops.CURSOR,))
+        after = int(rows[0][0]) if rows else 0
+        return after, [tuple(r) for r in self._pathway_read(ops.EVENTS_AFTER, (after, limit))]
+
+    def apply_pathway(self, changes: PathwayChanges, now: float, external: bool) -> list[HubEvent] | None:
+        result: list[HubEvent] | None = self._pathway_write(
+            lambda ex, append: ops.apply_changes(ex, append, changes, now, external)
+        )
+        return result
+
+    def fire_timer(self, timer_id: str, now: float, fired_by: str) -> FireResult:
+        result: FireResult = self._pathway_write(lambda ex, append: ops.fire(ex, append, timer_id, now, fired_by))
+        return result
+
+    def close_pathway(self, closing: PathwayClosing, external: bool) -> list[HubEvent]:
+        result: list[HubEvent] = self._pathway_write(
+            lambda ex, append: ops.close_pathway(ex, append, closing, external)
+        )
+        return result
+
+    def due_timers(self, now: float, limit: int) -> list[str]:
+        return [r[0] for r in self._pathway_read(ops.DUE_TIMERS, (now, limit))]
+
+    def next_timer_due(self) -> float | None:
+        rows = self._pathway_read(ops.NEXT_DUE)
+        return float(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    def unsent_notices(self, limit: int) -> list[str]:
+        return [r[0] for r in self._pathway_read(ops.UNSENT_NOTICES, (limit,))]
+
+    def record_notice(self, timer_id: str, record_id: str) -> None:
+        self._pathway_write(lambda ex, append: ops.record_notice(ex, timer_id, record_id))
+
+    def pending_syncs(self) -> list[tuple[str, str, float, int, float | None, str | None]]:
+        return [(r[0], r[1], float(r[2]), int(r[3]), r[4], r[5]) for r in self._pathway_read(ops.PENDING_SYNCS)]
+
+    def sync_result(self, timer_id: str, sync: str, now: float, next_at: float | None, error: str | None) -> None:
+        if next_at is None:
+            self._pathway_write(lambda ex, append: ops.sync_done(ex, append, timer_id, sync, now))
+        else:
+            self._pathway_write(
+                lambda ex, append: ops.sync_failed(ex, append, timer_id, sync, now, next_at, error or "")
+            )
+
+    def request_sync(self, timer_ids: list[str], sync: str) -> None:
+        def job(ex: Execute, append: Append) -> None:
+            for timer in timer_ids:
+                ops.request_sync(ex, timer, sync)
+
+        self._pathway_write(job)
+
+    def pending_timers(self) -> dict[str, float]:
+        return {r[0]: float(r[1]) for r in self._pathway_read(ops.PENDING_TIMERS)}
+
+    def timer_state(self, timer_id: str) -> str | None:
+        rows = self._pathway_read(ops.TIMER_STATES, (timer_id,))
+        return str(rows[0][0]) if rows else None
+
+    def milestones(self, *, correlation_id: str | None = None, nhs_index: str | None = None,
+                   partner: str | None = None, due_before: float | None = None,
+                   states: Collection[str] | None = None) -> list[dict[str, Any]]:  # fmt: skip
+        statement, args = ops.milestones_query(correlation_id, nhs_index, partner, due_before,
+                                               sorted(states) if states else None)  # fmt: skip
+        out = []
+        for row in self._pathway_read(statement, args):
+            milestone = ops.as_milestone(row)
+            milestone["timers"] = [
+                dict(zip(("id", "action", "due_at", "state", "fired_at", "fired_by", "sync"), t, strict=True))
+                for t in self._pathway_read(ops.TIMERS_OF, (milestone["id"],))
+            ]
+            out.append(milestone)
+        return out
+
+    def open_milestones_for(self, partner: str, name: str, correlation_id: str | None,
+                            in_reply_to: str | None) -> list[dict[str, Any]]:  # fmt: skip
+        return [ops.as_milestone(r) for r in self._pathway_read(ops.OPEN_FOR, (partner, name, correlation_id,
+                                                                               in_reply_to))]  # fmt: skip
+
+    def pathway_closure(self, correlation_id: str) -> dict[str, Any] | None:
+        rows = self._pathway_read(ops.CLOSURE, (correlation_id,))
+        return dict(zip(("reason", "at", "actor"), rows[0], strict=True)) if rows else None
+
+    def milestone_counts(self) -> list[tuple[str, str, str, int]]:
+        return [(r[0], r[1], r[2], int(r[3])) for r in self._pathway_read(ops.MILESTONE_COUNTS)]

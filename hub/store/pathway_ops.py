@@ -1,0 +1,275 @@
+"""The care pathway's statements and transactions, written once for both backends.
+
+Each function takes ``ex(statement, args)``, the transaction's execute (``?`` placeholders; the PostgreSQL
+backend turns them into ``%s``), and ``append(events)``, which writes events to the audit chain in the same
+transaction. Every change of a milestone or timer writes its event there; every timer changes state with one
+conditional ``UPDATE``, so a timer fires at most once whatever number of processes try.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from hub.plugin_api.events import HubEvent
+from hub.store.pathway_records import (
+    FireResult,
+    MilestoneClosing,
+    NewMilestone,
+    PathwayChanges,
+    PathwayClosing,
+)
+
+Execute = Callable[[str, Sequence[Any]], Any]
+Append = Callable[[list[HubEvent]], None]
+
+CURSOR = "events"
+FIRE_TOLERANCE_SECONDS = 2.0
+
+MILESTONE_COLUMNS = (
+    "id, name, partner, start_record, correlation_id, nhs_index, state, opened_at, due_at, remind_at, "
+    "reminded_at, breached_at, closed_at, closed_by, close_reason"
+)
+MILESTONE_KEYS = tuple(c.strip() for c in MILESTONE_COLUMNS.split(","))
+
+
+def as_milestone(row: Sequence[Any]) -> dict[str, Any]:
+    """A milestone row as a dict of ``MILESTONE_KEYS``."""
+    return dict(zip(MILESTONE_KEYS, row, strict=True))
+
+
+def cursor(ex: Execute) -> int:
+    """The last event sequence number the pathway has read."""
+    row = ex("SELECT seq FROM pathway_cursor WHERE name = ?", (CURSOR,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def apply_changes(ex: Execute, append: Append, changes: PathwayChanges, now: float,
+                  external: bool) -> list[HubEvent] | None:  # fmt: skip
+    """Apply ``changes`` if the cursor is still at ``after_seq`` (else None: another process read those events).
+
+    ``external``: an external scheduler must be told of each timer opened or cancelled (``sync``).
+    """
+    ex("INSERT INTO pathway_cursor (name, seq) VALUES (?, 0) ON CONFLICT (name) DO NOTHING", (CURSOR,))
+    moved = ex("UPDATE pathway_cursor SET seq = ? WHERE name = ? AND seq = ?",
+               (changes.to_seq, CURSOR, changes.after_seq))  # fmt: skip
+    if moved.rowcount != 1:
+        return None
+    events: list[HubEvent] = []
+    for closing in changes.pathways_closed:
+        events += _close_pathway(ex, closing, external)
+    for milestone in changes.opened:
+        events += _open(ex, milestone, now, external)
+    for closing_message in changes.closed:
+        events += _close_milestone(ex, closing_message, external)
+    append(events)
+    return events
+
+
+def _open(ex: Execute, m: NewMilestone, now: float, external: bool) -> list[HubEvent]:
+    if m.correlation_id is not None:
+        closed = ex("SELECT reason FROM pathway_closures WHERE correlation_id = ?", (m.correlation_id,)).fetchone()
+        if closed is not None:
+            return []
+    index = ex("SELECT nhs_index FROM messages WHERE id = ?", (m.start_record,)).fetchone()
+    inserted = ex(
+        "INSERT INTO pathway_milestones (id, name, partner, start_record, correlation_id, nhs_index, state, "
+        "opened_at, due_at, remind_at) VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+        (m.id, m.name, m.partner, m.start_record, m.correlation_id, index[0] if index else None, m.opened_at,
+         m.due_at, m.remind_at),
+    )  # fmt: skip
+    if inserted.rowcount != 1:
+        return []  # opened before (the same message read again after a crash)
+    timers = [("due", m.due_at)] + ([("remind", m.remind_at)] if m.remind_at is not None else [])
+    for action, due_at in timers:
+        ex("INSERT INTO pathway_timers (id, milestone_id, action, due_at, state, sync, sync_attempts) "
+           "VALUES (?, ?, ?, ?, 'pending', ?, 0)",
+           (f"{m.id}.{action}", m.id, action, due_at, "schedule" if external else None))  # fmt: skip
+    detail = {"milestone": m.name, "milestone_id": m.id, "due_at": m.due_at, "remind_at": m.remind_at, **m.detail}
+    return [HubEvent("milestone_opened", m.start_record, now, None, m.partner, detail)]
+
+
+def _close_milestone(ex: Execute, closing: MilestoneClosing, external: bool) -> list[HubEvent]:
+    row = ex(f"SELECT {MILESTONE_COLUMNS} FROM pathway_milestones WHERE id = ?", (closing.milestone_id,)).fetchone()
+    if row is None:
+        return []
+    m = as_milestone(row)
+    if m["state"] in ("open", "reminded"):
+        new = "met"
+    elif m["state"] == "breached":
+        new = "late"
+    else:
+        return []
+    changed = ex("UPDATE pathway_milestones SET state = ?, closed_at = ?, closed_by = ? WHERE id = ? AND state = ?",
+                 (new, closing.at, closing.record_id, m["id"], m["state"]))  # fmt: skip
+    if changed.rowcount != 1:
+        return []
+    cancelled = _cancel_timers(ex, m["id"], external)
+    detail = {"milestone": m["name"], "milestone_id": m["id"], "closed_by": closing.record_id,
+              "due_at": m["due_at"], "cancelled_timers": cancelled}  # fmt: skip
+    return [HubEvent(f"milestone_{new}", m["start_record"], closing.at, None, m["partner"], detail)]
+
+
+def _cancel_timers(ex: Execute, milestone_id: str, external: bool) -> list[str]:
+    rows = ex("SELECT id FROM pathway_timers WHERE milestone_id = ? AND state = 'pending'", (milestone_id,)).fetchall()
+    ids = [r[0] for r in rows]
+    for timer in ids:
+        # a timer an external scheduler was never told of needs no cancel; one it was told of does
+        ex("UPDATE pathway_timers SET state = 'cancelled', sync = CASE WHEN sync = 'schedule' THEN NULL "
+           "ELSE ? END, sync_attempts = 0, sync_next_at = NULL WHERE id = ? AND state = 'pending'",
+           ("cancel" if external else None, timer))  # fmt: skip
+    return ids
+
+
+def _close_pathway(ex: Execute, closing: PathwayClosing, external: bool) -> list[HubEvent]:
+    inserted = ex("INSERT INTO pathway_closures (correlation_id, reason, at, actor, record_id) VALUES (?, ?, ?, ?, ?) "
+                  "ON CONFLICT (correlation_id) DO NOTHING",
+                  (closing.correlation_id, closing.reason, closing.at, closing.actor, closing.record_id))  # fmt: skip
+    if inserted.rowcount != 1:
+        return []
+    rows = ex(f"SELECT {MILESTONE_COLUMNS} FROM pathway_milestones WHERE correlation_id = ? AND state IN "
+              "('open', 'reminded')", (closing.correlation_id,)).fetchall()  # fmt: skip
+    events: list[HubEvent] = []
+    anchor = closing.record_id
+    for row in rows:
+        m = as_milestone(row)
+        ex("UPDATE pathway_milestones SET state = 'cancelled', closed_at = ?, close_reason = ? WHERE id = ?",
+           (closing.at, closing.reason, m["id"]))  # fmt: skip
+        cancelled = _cancel_timers(ex, m["id"], external)
+        anchor = anchor or m["start_record"]
+        events.append(HubEvent("milestone_cancelled", m["start_record"], closing.at, None, m["partner"],
+                               {"milestone": m["name"], "milestone_id": m["id"], "reason": closing.reason,
+                                "cancelled_timers": cancelled}, closing.actor))  # fmt: skip
+    events.insert(0, HubEvent("pathway_closed", anchor or f"pathway:{closing.correlation_id}", closing.at,
+                              detail={"reason": closing.reason, "milestones_cancelled": len(rows)},
+                              actor=closing.actor))  # fmt: skip
+    return events
+
+
+def fire(ex: Execute, append: Append, timer_id: str, now: float, fired_by: str) -> FireResult:
+    """Fire ``timer_id`` at most once: the conditional update decides; every outcome writes an event."""
+    row = ex("SELECT milestone_id, action, due_at, state FROM pathway_timers WHERE id = ?", (timer_id,)).fetchone()
+    if row is None:
+        append([HubEvent("timer_fire", f"timer:{timer_id}", now, detail={"timer_id": timer_id, "outcome": "unknown"},
+                         actor=fired_by)])  # fmt: skip
+        return FireResult("unknown")
+    milestone_id, action, due_at, state = row
+    m = as_milestone(ex(f"SELECT {MILESTONE_COLUMNS} FROM pathway_milestones WHERE id = ?",
+                        (milestone_id,)).fetchone())  # fmt: skip
+    outcome = {"fired": "already_fired", "cancelled": "closed"}.get(state)
+    if outcome is None and now < due_at - FIRE_TOLERANCE_SECONDS:
+        outcome = "not_yet_due"
+    if outcome is None:
+        changed = ex("UPDATE pathway_timers SET state = 'fired', fired_at = ?, fired_by = ?, "
+                     "sync = CASE WHEN sync = 'schedule' THEN NULL ELSE sync END WHERE id = ? AND state = 'pending'",
+                     (now, fired_by, timer_id))  # fmt: skip
+        outcome = "fired" if changed.rowcount == 1 else "already_fired"
+    if outcome != "fired":
+        append([HubEvent("timer_fire", m["start_record"], now, None, m["partner"],
+                         {"timer_id": timer_id, "outcome": outcome}, fired_by)])  # fmt: skip
+        return FireResult(outcome, m, action)
+    new = "reminded" if action == "remind" else "breached"
+    ex(f"UPDATE pathway_milestones SET state = ?, {new}_at = ? WHERE id = ? AND state IN ('open', 'reminded')",
+       (new, now, milestone_id))  # fmt: skip
+    m["state"] = new
+    append([HubEvent(f"milestone_{new}", m["start_record"], now, None, m["partner"],
+                     {"milestone": m["name"], "milestone_id": milestone_id, "timer_id": timer_id,
+                      "due_at": m["due_at"], "late_by_seconds": round(now - due_at, 3)}, fired_by)])  # fmt: skip
+    return FireResult("fired", m, action)
+
+
+def close_pathway(ex: Execute, append: Append, closing: PathwayClosing, external: bool) -> list[HubEvent]:
+    """Close one pathway as a whole now (an operator's or the responsible partner's request)."""
+    events = _close_pathway(ex, closing, external)
+    append(events)
+    return events
+
+
+def record_notice(ex: Execute, timer_id: str, record_id: str) -> None:
+    """Remember the notice message a fired timer sent (so that a restart does not look for it again)."""
+    ex("UPDATE pathway_timers SET notice_record = ? WHERE id = ?", (record_id, timer_id))
+
+
+def sync_done(ex: Execute, append: Append, timer_id: str, sync: str, now: float) -> None:
+    """The external scheduler took ``sync`` (``schedule`` / ``cancel``) for ``timer_id``."""
+    changed = ex("UPDATE pathway_timers SET sync = NULL, sync_attempts = 0, sync_next_at = NULL, sync_error = NULL "
+                 "WHERE id = ? AND sync = ?", (timer_id, sync))  # fmt: skip
+    if changed.rowcount == 1:
+        append([HubEvent("scheduler_sync", f"timer:{timer_id}", now, detail={"timer_id": timer_id, "sync": sync,
+                                                                          "result": "done"})])  # fmt: skip
+
+
+def sync_failed(ex: Execute, append: Append, timer_id: str, sync: str, now: float, next_at: float,
+                error: str) -> None:  # fmt: skip
+    """The external scheduler could not take ``sync``: try again at ``next_at``."""
+    changed = ex("UPDATE pathway_timers SET sync_attempts = sync_attempts + 1, sync_next_at = ?, sync_error = ? "
+                 "WHERE id = ? AND sync = ?", (next_at, error[:500], timer_id, sync))  # fmt: skip
+    if changed.rowcount == 1:
+        append(
+            [
+                HubEvent(
+                    "scheduler_sync",
+                    f"timer:{timer_id}",
+                    now,
+                    detail={"timer_id": timer_id, "sync": sync, "result": "retry", "next_at": next_at},
+                )
+            ]
+        )
+
+
+def request_sync(ex: Execute, timer_id: str, sync: str) -> None:
+    """Ask for ``sync`` of one timer again (``hub pathway reconcile``)."""
+    ex("UPDATE pathway_timers SET sync = ?, sync_attempts = 0, sync_next_at = NULL WHERE id = ?", (sync, timer_id))
+
+
+def encode(detail: dict[str, Any]) -> str:
+    """Event details as the store keeps them."""
+    return json.dumps(detail, sort_keys=True)
+
+
+# -- reads ---------------------------------------------------------------------------------------------------------
+EVENTS_AFTER = (
+    "SELECT e.seq, e.kind, e.record_id, e.partner, e.at, m.type, m.sender, m.correlation_id, m.message_id, "
+    "m.in_reply_to FROM events e JOIN messages m ON m.id = e.record_id WHERE e.seq > ? "
+    "AND e.kind IN ('received', 'delivered') ORDER BY e.seq LIMIT ?"
+)
+LAST_SEQ = "SELECT COALESCE(MAX(seq), 0) FROM events"
+DUE_TIMERS = "SELECT id FROM pathway_timers WHERE state = 'pending' AND due_at <= ? ORDER BY due_at LIMIT ?"
+NEXT_DUE = "SELECT MIN(due_at) FROM pathway_timers WHERE state = 'pending'"
+UNSENT_NOTICES = (
+    "SELECT t.id FROM pathway_timers t WHERE t.state = 'fired' AND t.notice_record IS NULL ORDER BY t.fired_at LIMIT ?"
+)
+PENDING_SYNCS = (
+    "SELECT id, sync, due_at, sync_attempts, sync_next_at, sync_error FROM pathway_timers WHERE sync IS NOT NULL "
+    "ORDER BY due_at"
+)
+PENDING_TIMERS = "SELECT id, due_at FROM pathway_timers WHERE state = 'pending'"
+TIMER_STATES = "SELECT state FROM pathway_timers WHERE id = ?"
+TIMERS_OF = "SELECT id, action, due_at, state, fired_at, fired_by, sync FROM pathway_timers WHERE milestone_id = ?"
+MILESTONE_COUNTS = "SELECT partner, name, state, COUNT(*) FROM pathway_milestones GROUP BY partner, name, state"
+OPEN_FOR = (
+    f"SELECT {MILESTONE_COLUMNS} FROM pathway_milestones WHERE partner = ? AND name = ? "
+    "AND state IN ('open', 'reminded', 'breached') AND (correlation_id = ? OR start_record IN "
+    "(SELECT id FROM messages WHERE message_id = ?))"
+)
+CLOSURE = "SELECT reason, at, actor FROM pathway_closures WHERE correlation_id = ?"
+
+
+def milestones_query(correlation_id: str | None, nhs_index: str | None, partner: str | None,
+                     due_before: float | None, states: Sequence[str] | None) -> tuple[str, list[Any]]:  # fmt: skip
+    """The statement and arguments listing milestones by these filters (None: any), soonest due first."""
+    clauses: list[str] = []
+    args: list[Any] = []
+    for column, value in (("correlation_id", correlation_id), ("nhs_index", nhs_index), ("partner", partner)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            args.append(value)
+    if due_before is not None:
+        clauses.append("due_at <= ? AND state IN ('open', 'reminded')")
+        args.append(due_before)
+    if states:
+        clauses.append(f"state IN ({', '.join('?' for _ in states)})")
+        args += list(states)
+    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    return f"SELECT {MILESTONE_COLUMNS} FROM pathway_milestones{where} ORDER BY due_at, id LIMIT 1000", args

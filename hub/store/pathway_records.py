@@ -1,0 +1,67 @@
+"""What the care pathway's store port (``hub.store.ports.PathwayStore``) takes and gives back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+MILESTONE_STATES = ("open", "reminded", "met", "late", "breached", "cancelled")
+#: still running: a closing message meets it (or, after its breach, makes it late)
+OPEN_STATES = ("open", "reminded")
+TIMER_STATES = ("pending", "fired", "cancelled")
+FIRE_OUTCOMES = ("fired", "already_fired", "closed", "not_yet_due", "unknown")
+
+
+@dataclass(frozen=True)
+class NewMilestone:
+    """A milestone to open, with its timers (``remind_at`` None: none), all times POSIX seconds."""
+
+    id: str
+    name: str
+    partner: str
+    start_record: str
+    correlation_id: str | None
+    opened_at: float
+    due_at: float
+    remind_at: float | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MilestoneClosing:
+    """A closing message met (before due) or came late (after the breach) for one milestone."""
+
+    milestone_id: str
+    record_id: str  # the closing message
+    at: float
+
+
+@dataclass(frozen=True)
+class PathwayClosing:
+    """A pathway closed as a whole: every running milestone of the correlation is cancelled."""
+
+    correlation_id: str
+    reason: str
+    at: float
+    actor: str | None = None
+    record_id: str | None = None  # the message that closed it, when one did
+
+
+@dataclass
+class PathwayChanges:
+    """What the events from ``after_seq`` to ``to_seq`` mean for the pathway, applied in one transaction."""
+
+    after_seq: int
+    to_seq: int
+    opened: list[NewMilestone] = field(default_factory=list)
+    closed: list[MilestoneClosing] = field(default_factory=list)
+    pathways_closed: list[PathwayClosing] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FireResult:
+    """What firing a timer did; ``milestone`` is its row (a dict) when the timer is known."""
+
+    outcome: str
+    milestone: dict[str, Any] | None = None
+    action: str | None = None

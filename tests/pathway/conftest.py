@@ -1,0 +1,50 @@
+"""Fixtures of the pathway's behavioural suite: each test runs once per scheduler backend (``pathway.kit``).
+
+To add a backend, add it to ``pathway.kit.BACKENDS`` (a ``module:callable`` path); ``pathway.kit`` says what a
+backend object gives.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pathway.kit import BACKENDS, PathwayWorld, write_pathway_settings
+
+from hub.auth import generate_token, hash_token
+from hub.testing.world import HubWorld, build_world
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def scheduler_backend(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """One scheduler backend (see ``BACKENDS``), closed after the test."""
+    module_name, _, attribute = BACKENDS[request.param].partition(":")
+    factory = getattr(importlib.import_module(module_name), attribute)
+    backend = factory()
+    try:
+        yield backend
+    finally:
+        backend.close()
+
+
+@pytest.fixture
+def make_pathway_world(tmp_path: Path, scheduler_backend: Any) -> Iterator[Callable[..., PathwayWorld]]:
+    """Build a hub whose ``pathways.toml`` is the given text, on ``scheduler_backend``; stopped after the test."""
+    built: list[HubWorld] = []
+
+    def make(pathways: str) -> PathwayWorld:
+        token = generate_token()
+        world = build_world(tmp_path / f"config{len(built)}", start=False)
+        built.append(world)
+        hub_settings = scheduler_backend.hub_settings(world.hub.url)
+        write_pathway_settings(world.config_dir, scheduler_backend.name, hub_settings, hash_token(token))
+        (world.config_dir / "pathways.toml").write_text(pathways)
+        world.start()
+        return PathwayWorld(world, scheduler_backend, token)
+
+    yield make
+    for world in built:
+        world.stop()

@@ -1,0 +1,153 @@
+"""The pathway on a running hub, for every scheduler backend (``scheduler_backend`` in conftest.py)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from pathway.kit import PathwayWorld, milestone_toml, wait_until
+
+from hub.testing.messages import discharge_notice, example
+
+
+def start_pathway(pw: PathwayWorld) -> tuple[str, dict[str, Any]]:
+    """Send a DischargeNotice from trust-a; return its message id (the pathway's correlation id) and milestone."""
+    notice = discharge_notice()
+    response = pw.world.send("trust-a", notice)
+    assert response.status_code == 202, response.text
+    milestone = wait_until(lambda: pw.milestone(notice["message_id"]))
+    assert milestone is not None, "no milestone opened"
+    return notice["message_id"], milestone
+
+
+def at(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def notices(pw: PathwayWorld, partner: str = "trust-a", kind: str | None = None) -> list[dict[str, Any]]:
+    found = pw.world.sims[partner].messages("PathwayNotice")
+    return [n for n in found if kind is None or n["payload"]["notice"] == kind]
+
+
+def test_a_milestone_is_reminded_then_breached_at_its_times_and_not_before(make_pathway_world) -> None:
+    pw = make_pathway_world(milestone_toml(due_seconds=5, remind_seconds=3))
+    correlation, milestone = start_pathway(pw)
+    due_at, remind_at = at(milestone["due_at"]), at(milestone["remind_at"])
+    assert 1.5 <= due_at - remind_at <= 3.5 and milestone["state"] == "open"
+    seen_early = []
+    while time.time() < due_at - 2.5:
+        state = pw.milestone(correlation)["state"]
+        if state == "breached":
+            seen_early.append(time.time())
+        time.sleep(0.2)
+    assert not seen_early, "breached before its due time"
+    assert wait_until(lambda: notices(pw, kind="due"), timeout=30)
+    breached = pw.milestone(correlation)
+    assert breached["state"] == "breached"
+    assert at(breached["reminded_at"]) >= at(milestone["remind_at"]) - 2
+    assert at(breached["breached_at"]) >= due_at - 2
+    reminder, due = notices(pw, kind="reminder")[0], notices(pw, kind="due")[0]
+    assert reminder["payload"]["milestone"] == "follow-up" and reminder["payload"]["responsible"] == "trust-a"
+    assert due["payload"]["milestone_id"] == milestone["milestone_id"]
+    assert {t["state"] for t in breached["timers"]} == {"fired"}
+    time.sleep(1)
+    assert len(notices(pw)) == 2, "a timer fired twice"
+
+
+def test_a_closing_message_before_due_meets_the_milestone_and_cancels_its_timers(make_pathway_world) -> None:
+    pw = make_pathway_world(milestone_toml(due_seconds=6, remind_seconds=3))
+    correlation, milestone = start_pathway(pw)
+    follow_up = example("follow-up", sender={"org_id": "trust-a"}, correlation_id=correlation)
+    follow_up["payload"].update({"kind": "72h", "performed_at": "2026-12-01T10:00:00Z", "outcome": "contacted"})
+    follow_up["recipient"] = {"org_id": "steps-luton"}
+    response = pw.world.send("trust-a", follow_up)
+    assert response.status_code == 202, response.text
+    met = wait_until(lambda: (m := pw.milestone(correlation)) and m["state"] == "met" and m)
+    assert met, pw.milestone(correlation)
+    assert {t["state"] for t in met["timers"]} == {"cancelled"}
+    if pw.backend.external:
+        assert wait_until(lambda: not any(t.startswith(milestone["milestone_id"]) for t in pw.backend.queued()))
+    time.sleep(max(0.0, at(milestone["due_at"]) - time.time()) + 1.5)
+    assert notices(pw) == [], "a cancelled timer sent a notice"
+    assert pw.milestone(correlation)["state"] == "met"
+
+
+def test_a_duplicate_early_or_unknown_fire_changes_nothing_and_only_schedulers_may_fire(make_pathway_world) -> None:
+    pw = make_pathway_world(milestone_toml(due_seconds=4))
+    correlation, milestone = start_pathway(pw)
+    due_timer = f"{milestone['milestone_id']}.due"
+    early = pw.fire(due_timer)
+    assert early.status_code == 200 and early.json() == {"timer_id": due_timer, "outcome": "not_yet_due"}
+    assert pw.fire(f"{uuid.uuid4().hex}.due").json()["outcome"] == "unknown"
+    assert pw.fire(due_timer, token=pw.world.tokens["trust-a"]).status_code == 403
+    assert pw.fire(due_timer, token=pw.world.tokens["ops"]).status_code == 403
+    assert pw.fire(due_timer, token="hub_not-a-token").status_code == 401
+    import requests
+
+    other = requests.get(f"{pw.world.hub.url}/v1/pathways/{correlation}",
+                         headers={"Authorization": f"Bearer {pw.scheduler_token}"}, timeout=10)  # fmt: skip
+    assert other.status_code == 403
+    assert wait_until(lambda: pw.milestone(correlation)["state"] == "breached", timeout=30)
+    again = pw.fire(due_timer)
+    assert again.json()["outcome"] == "already_fired"
+    assert pw.milestone(correlation)["state"] == "breached" and len(notices(pw, kind="due")) == 1
+    view = pw.world.view(pw.milestone(correlation)["started_by"])
+    outcomes = [e["detail"].get("outcome") for e in view["timeline"] if e["event"] == "timer_fire"]
+    assert "not_yet_due" in outcomes and "already_fired" in outcomes
+
+
+def test_timers_pending_while_the_hub_is_down_fire_once_when_it_is_back(make_pathway_world) -> None:
+    pw = make_pathway_world(milestone_toml(due_seconds=4, remind_seconds=2))
+    correlation, milestone = start_pathway(pw)
+    from hub.testing.running_hub import RunningHub
+
+    pw.world.hub.stop()
+    time.sleep(max(0.0, at(milestone["due_at"]) - time.time()) + 0.5)
+    pw.world.hub = RunningHub(pw.world.config_dir, port=pw.world.hub.port).start()
+    assert wait_until(lambda: notices(pw, kind="due"), timeout=30)
+    time.sleep(1)
+    assert len(notices(pw, kind="due")) == 1 and len(notices(pw, kind="reminder")) <= 1
+    assert pw.milestone(correlation)["state"] == "breached"
+
+
+def test_a_pathway_closed_as_a_whole_cancels_what_is_pending(make_pathway_world) -> None:
+    pw = make_pathway_world(milestone_toml(due_seconds=30))
+    correlation, _ = start_pathway(pw)
+    refused = pw.world.as_("council-luton").post(f"{pw.world.hub.url}/v1/pathways/{correlation}/close",
+                                                  json={"reason": "readmission"}, timeout=10)  # fmt: skip
+    assert refused.status_code == 404  # not involved: it cannot even see the pathway
+    closed = pw.world.as_("trust-a").post(f"{pw.world.hub.url}/v1/pathways/{correlation}/close",
+                                          json={"reason": "readmission"}, timeout=10)  # fmt: skip
+    assert closed.status_code == 200 and closed.json()["closed"] is True
+    view = pw.pathway(correlation)
+    assert view["closed"]["reason"] == "readmission"
+    assert view["milestones"][0]["state"] == "cancelled"
+    assert {t["state"] for t in view["milestones"][0]["timers"]} == {"cancelled"}
+
+
+def test_partners_see_only_the_pathways_they_are_involved_in(make_pathway_world) -> None:
+    pw = make_pathway_world(milestone_toml(due_seconds=30))
+    correlation, _ = start_pathway(pw)
+    assert pw.pathway(correlation, who="trust-a") is not None
+    assert pw.world.get("trust-b", f"/v1/pathways/{correlation}").status_code == 404
+    assert pw.world.get("council-luton", f"/v1/pathways/{correlation}").status_code == 404
+
+
+def test_reconcile_repairs_drift_both_ways(make_pathway_world) -> None:
+    pw = make_pathway_world(milestone_toml(due_seconds=60))
+    _, milestone = start_pathway(pw)
+    if not pw.backend.external:
+        result = pw.world.cli("pathway", "reconcile")
+        assert result.returncode == 0 and "nothing to reconcile" in result.stdout, result.stdout + result.stderr
+        return
+    due_timer = f"{milestone['milestone_id']}.due"
+    assert wait_until(lambda: due_timer in (pw.backend.queued() or {}), timeout=60)
+    pw.backend.drop(due_timer)
+    stray = f"{uuid.uuid4().hex}.due"
+    pw.backend.inject(stray, datetime.now(UTC).replace(microsecond=0))
+    result = pw.world.cli("pathway", "reconcile")
+    assert result.returncode == 0, result.stderr
+    queued = pw.backend.queued() or {}
+    assert due_timer in queued and stray not in queued
