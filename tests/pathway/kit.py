@@ -2,7 +2,7 @@
 
 ``scheduler_backend`` is parametrised over ``BACKENDS``: each entry names a ``SchedulerBackend`` factory. The
 hub's own ``embedded`` backend is the one given here; an external backend (the Airflow plugin's) adds itself by
-adding an entry to ``BACKENDS`` (for example ``BACKENDS["airflow"] = "hub_airflow_tests.backend:AirflowBackend"``,
+adding an entry to ``BACKENDS`` (as ``"airflow": "pathway.airflow_backend:AirflowBackend"`` does,
 a ``module:callable`` path imported when the parameter is used, so that this file needs nothing installed).
 
 A ``SchedulerBackend`` gives:
@@ -13,6 +13,8 @@ A ``SchedulerBackend`` gives:
 - ``queued() -> dict[str, datetime] | None``: what the scheduler holds now (None for embedded);
 - ``drop(timer_id)`` and ``inject(timer_id, due_at)``: make drift behind the hub's back (external only);
 - ``restart()``: stop and start the scheduler, keeping what it holds (external only);
+- ``scheduler_token`` (optional): the token the scheduler calls the hub back with, when it is not the hub's to
+  choose (Airflow's workers hold theirs);
 - ``close()``: stop what the backend started.
 
 Due times are seconds away; no test sleeps long: each polls what it waits for.
@@ -29,8 +31,12 @@ from typing import Any
 
 from hub.testing.world import HubWorld
 
-BACKENDS: dict[str, str] = {"embedded": "pathway.kit:EmbeddedBackend"}
-"""Backend name -> ``module:callable`` returning a ``SchedulerBackend`` (see the module docstring)."""
+BACKENDS: dict[str, str] = {
+    "embedded": "pathway.kit:EmbeddedBackend",
+    "airflow": "pathway.airflow_backend:AirflowBackend",
+}
+"""Backend name -> ``module:callable`` taking the pytest request and returning a ``SchedulerBackend`` (see the
+module docstring)."""
 
 
 class EmbeddedBackend:
@@ -38,6 +44,9 @@ class EmbeddedBackend:
 
     name = "embedded"
     external = False
+
+    def __init__(self, request: Any = None) -> None:
+        pass
 
     def hub_settings(self, hub_url: str) -> dict[str, Any]:
         return {}

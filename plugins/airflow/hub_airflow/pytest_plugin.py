@@ -41,7 +41,7 @@ def airflow_standalone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Air
         _unavailable("Airflow's environment is missing: run `make .airflow/bin/airflow` (or set HUB_AIRFLOW_BIN)")
     assert executable is not None
     airflow = AirflowStandalone(executable, tmp_path_factory.mktemp("airflow"),
-                                env=standalone_env(secrets.token_urlsafe(24)))  # fmt: skip
+                                env=standalone_env("hub_" + secrets.token_urlsafe(32)))  # fmt: skip
     try:
         airflow.start()
     except (AirflowDidNotStart, OSError) as error:

@@ -24,6 +24,8 @@ from airflow_client.client.api.dag_run_api import DagRunApi
 from airflow_client.client.api_client import ApiClient
 from airflow_client.client.configuration import Configuration
 from airflow_client.client.exceptions import ApiException
+from airflow_client.client.models.dag_run_mutable_states import DagRunMutableStates
+from airflow_client.client.models.dag_run_patch_body import DAGRunPatchBody
 from airflow_client.client.models.trigger_dag_run_post_body import TriggerDAGRunPostBody
 from pydantic import ValidationError
 
@@ -97,18 +99,19 @@ class AirflowScheduler:
                                        f"{self.settings.dag_id} that could not be replaced; try again")  # fmt: skip
 
     def cancel(self, timer_id: str) -> None:
-        """Delete the run ``hub-<timer_id>`` so it never calls back; no such run is a success."""
+        """Delete the run ``hub-<timer_id>`` so it never calls back; no such run is a success.
+
+        Airflow refuses to delete a running run (409): its task is calling the hub back or waiting to retry. Such
+        a run is marked failed first, which stops its task, then deleted. A callback already on its way is
+        answered by the hub, which knows the timer is closed.
+        """
         _check_timer_id(timer_id)
-
-        def delete(headers: dict[str, str]) -> None:
-            try:
-                self._runs.delete_dag_run(self.settings.dag_id, run_id_of(timer_id), _headers=headers,
-                                          _request_timeout=self.settings.timeout_seconds)  # fmt: skip
-            except ApiException as error:
-                if error.status != 404:
-                    raise
-
-        self._call(f"delete run {run_id_of(timer_id)}", delete)
+        if self._delete(timer_id):
+            return
+        self._call(f"stop run {run_id_of(timer_id)}", lambda headers: self._stop(timer_id, headers))
+        if not self._delete(timer_id):
+            raise SchedulerUnavailable(f"Airflow still runs {run_id_of(timer_id)} of DAG {self.settings.dag_id} "
+                                       "after it was marked failed; try again")  # fmt: skip
 
     def queued(self) -> dict[str, datetime]:
         """``timer_id -> run_after`` of the hub's runs that Airflow still holds (queued, or running a callback)."""
@@ -151,6 +154,32 @@ class AirflowScheduler:
             return True
 
         return self._call(f"trigger run {body.dag_run_id}", trigger)
+
+    def _delete(self, timer_id: str) -> bool:
+        """Delete the run; True when it is gone (or never was), False when Airflow refuses because it is running."""
+
+        def delete(headers: dict[str, str]) -> bool:
+            try:
+                self._runs.delete_dag_run(self.settings.dag_id, run_id_of(timer_id), _headers=headers,
+                                          _request_timeout=self.settings.timeout_seconds)  # fmt: skip
+            except ApiException as error:
+                if error.status == 409:
+                    return False
+                if error.status != 404:
+                    raise
+            return True
+
+        return self._call(f"delete run {run_id_of(timer_id)}", delete)
+
+    def _stop(self, timer_id: str, headers: dict[str, str]) -> None:
+        """Mark the run failed (Airflow stops its task); a run that is gone meanwhile is fine."""
+        try:
+            self._runs.patch_dag_run(self.settings.dag_id, run_id_of(timer_id),
+                                     DAGRunPatchBody(state=DagRunMutableStates.FAILED), update_mask=["state"],
+                                     _headers=headers, _request_timeout=self.settings.timeout_seconds)  # fmt: skip
+        except ApiException as error:
+            if error.status != 404:
+                raise
 
     def _get_run(self, timer_id: str) -> Any | None:
         """The run ``hub-<timer_id>``, or None when there is none."""
