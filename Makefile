@@ -61,7 +61,7 @@ install-check:
 # The running-hub suites that depend most on the store run a second time on PostgreSQL (HUB_TEST_STORE, see
 # tests/conftest.py); the store contract suite already covers both backends in the first run.
 PG_SUITES := tests/test_reliability.py tests/test_isolation.py tests/test_protection.py tests/test_pathway.py \
-             plugins/council/tests plugins/nhs/tests
+             tests/pathway plugins/council/tests plugins/nhs/tests
 
 test: $(VENV)/.installed-test .mesh-sandbox/bin/uvicorn .airflow/bin/airflow lint install-check
 	$(BIN)/python -m pytest

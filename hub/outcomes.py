@@ -13,6 +13,7 @@ and partners see only a category derived from the delivery's state and that:
                          answered with a temporary failure; another attempt is due
 ``refused_by_partner``   the partner answered and refused it; no retry can help
 ``dead_lettered``        no more attempts (out of retries, or the hub cannot render it)
+``cancelled``            a scheduled delivery cancelled before it was due
 =======================  ==========================================================
 
 Operators (the API with an operator token, ``hub messages show``, ``hub dlq list``)
@@ -53,6 +54,8 @@ def delivery_outcome(state: str, last_failure: str | None, failed_before: bool) 
     """The category of a delivery in ``state`` whose latest failure (if ``failed_before``) was ``last_failure``."""
     if state in ("delivered", "acknowledged", "rejected"):
         return "delivered"
+    if state == "cancelled":
+        return "cancelled"
     if state == "dead":
         return REFUSED_BY_PARTNER if last_failure == REFUSED_BY_PARTNER else "dead_lettered"
     if not failed_before:

@@ -70,3 +70,22 @@ def messages_find(nhs_number: str, operator: str, config_dir: Path | None) -> No
         click.echo("No messages about that person.")
     for r in rows:
         click.echo(f"{r['id']}  {r['received_at']}  {r['type']:18} {r['sender']}")
+
+
+@messages.command("cancel")
+@click.argument("delivery_id")
+@click.option("--operator", default=os.environ.get("USER", "operator"), show_default="$USER",
+              help="Who cancels it, for the audit log.")  # fmt: skip
+@config_option
+@friendly_errors
+def messages_cancel(delivery_id: str, operator: str, config_dir: Path | None) -> None:
+    """Cancel a scheduled delivery (due later, never attempted): it is then never sent."""
+    import time
+
+    hub = StoreOnly(config_dir)
+    events = hub.store.cancel_scheduled(delivery_id, time.time(), operator)
+    if events is None:
+        raise click.ClickException(f"{delivery_id} is not a scheduled delivery (due later, never attempted); "
+                                   "'hub messages show ID' shows each delivery's state")  # fmt: skip
+    hub.emit(events)
+    click.echo(f"delivery {delivery_id} cancelled")

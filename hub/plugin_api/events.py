@@ -19,6 +19,7 @@ EVENT_KINDS = frozenset(
         "retry_scheduled",  # an attempt failed; another is due later
         "dead_lettered",  # out of attempts, or a failure no retry can fix
         "replayed",  # an operator put a dead delivery back in the queue
+        "cancelled",  # a scheduled delivery (due later, never attempted) was cancelled before it was due
         "body_read",  # a partner or operator read a body (inbox, 'hub messages show --body')
         "searched",  # an operator or partner searched by NHS number (the number is not recorded)
         "request_refused",  # an API request was refused (401, 403, 404, 405, 413, 415, 422, ...)

@@ -221,7 +221,9 @@ class PathwayService:
         intake.events.append(HubEvent("received", record_id, now, detail={"type": NOTICE_TYPE, "sender": self.hub_id}))
         for partner_id in recipients:
             partner = self.partners.get(partner_id)
-            assert partner is not None
+            if partner is None:  # no longer in partners.toml: the notice is stored, sent to nobody
+                log.warning("pathway: notice of %s: %s is not a partner of this hub", timer_id, partner_id)
+                continue
             delivery = str(uuid.uuid4())
             intake.deliveries.append(NewDelivery(delivery, record_id, partner_id, NOTICE_ROUTE, partner.receive.mode))
             intake.events.append(HubEvent("routed", record_id, now, delivery, partner_id, {"route": NOTICE_ROUTE}))

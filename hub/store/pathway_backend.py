@@ -109,5 +109,21 @@ class PathwayOnBackend(abc.ABC):
         rows = self._pathway_read(ops.CLOSURE, (correlation_id,))
         return dict(zip(("reason", "at", "actor"), rows[0], strict=True)) if rows else None
 
+    def cancel_scheduled(self, delivery_id: str, now: float, actor: str) -> list[HubEvent] | None:
+        """A scheduled delivery cancelled (``ports.DeliveryQueue.cancel_scheduled``), written once for both backends."""
+
+        def job(ex: Execute, append: Append) -> list[HubEvent] | None:
+            row = ex("SELECT record_id, partner FROM deliveries WHERE id = ? AND state = 'pending' AND attempts = 0 "
+                     "AND due_at > ?", (delivery_id, now)).fetchone()  # fmt: skip
+            if row is None:
+                return None
+            ex("UPDATE deliveries SET state = 'cancelled' WHERE id = ? AND state = 'pending'", (delivery_id,))
+            events = [HubEvent("cancelled", row[0], now, delivery_id, row[1], actor=actor)]
+            append(events)
+            return events
+
+        result: list[HubEvent] | None = self._pathway_write(job)
+        return result
+
     def milestone_counts(self) -> list[tuple[str, str, str, int]]:
         return [(r[0], r[1], r[2], int(r[3])) for r in self._pathway_read(ops.MILESTONE_COUNTS)]

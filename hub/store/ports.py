@@ -140,6 +140,12 @@ class DeliveryQueue(abc.ABC):
         """
 
     @abc.abstractmethod
+    def cancel_scheduled(self, delivery_id: str, now: float, actor: str) -> list[HubEvent] | None:
+        """Cancel a scheduled delivery (``NewDelivery.not_before``): one ``pending``, never attempted and not due
+        before ``now``; it becomes ``cancelled`` (never claimed) with a ``cancelled`` event. None, and nothing
+        changed, for any other delivery."""
+
+    @abc.abstractmethod
     def inbox(self, partner: str, limit: int) -> list[DeliveryJob]:
         """Deliveries waiting (``available``) for this pull partner only, oldest first, with bodies."""
 

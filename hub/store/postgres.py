@@ -216,7 +216,8 @@ class PostgresStore(PathwayOnBackend, Store):
             unordered, ordered = [], []
             for d in intake.deliveries:
                 state = DeliveryState.PENDING.value if d.mode == "push" else DeliveryState.AVAILABLE.value
-                planned = (d.id, d.message_record_id, d.partner, d.route, d.mode, state, now, now)
+                due = now if d.not_before is None else max(now, d.not_before)  # a scheduled delivery
+                planned = (d.id, d.message_record_id, d.partner, d.route, d.mode, state, due, now)
                 if d.order_key is None:
                     unordered.append(planned)
                 else:  # in planned order: each takes the next place in its key's order

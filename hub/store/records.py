@@ -17,7 +17,8 @@ class DeliveryState(StrEnum):
     ``pending`` (due at ``due_at``) -> ``in_flight`` (leased to a worker) -> ``delivered``,
     back to ``pending`` (retry) or ``dead``; a pull delivery waits as ``available`` until the
     partner takes it. An acknowledgement turns a delivery ``acknowledged`` or ``rejected``.
-    ``replay`` makes a ``dead`` one ``pending`` again.
+    ``replay`` makes a ``dead`` one ``pending`` again. A delivery stored with ``not_before`` is ``pending``
+    but scheduled (due later, never attempted) until then, and may be ``cancelled`` while it is.
     """
 
     PENDING = "pending"
@@ -27,6 +28,7 @@ class DeliveryState(StrEnum):
     ACKNOWLEDGED = "acknowledged"
     REJECTED = "rejected"
     DEAD = "dead"
+    CANCELLED = "cancelled"
 
 
 DELIVERY_STATES = tuple(state.value for state in DeliveryState)
@@ -67,6 +69,10 @@ class NewDelivery:
     they were accepted: the router gives one partner's deliveries about one correlation the same
     key when the route asks for order (``hub.router.order_key``: a digest, never a value in
     clear). What the store promises for a key is in ``hub.store.ports.DeliveryQueue.claim``.
+
+    ``not_before`` (POSIX seconds; None: at once) schedules a push delivery for later: it is stored ``pending``,
+    due then, shown as scheduled in message views until then, and may be cancelled until then
+    (``DeliveryQueue.cancel_scheduled``).
     """
 
     id: str
@@ -75,6 +81,7 @@ class NewDelivery:
     route: str
     mode: str  # push or pull
     order_key: str | None = None
+    not_before: float | None = None
 
 
 @dataclass

@@ -182,7 +182,8 @@ class _AcceptRows:
         now = intake.messages[0].received_at
         for d in intake.deliveries:
             state = DeliveryState.PENDING.value if d.mode == "push" else DeliveryState.AVAILABLE.value
-            row = (d.id, d.message_record_id, d.partner, d.route, d.mode, state, now, now)
+            due = now if d.not_before is None else max(now, d.not_before)  # a scheduled delivery (records.NewDelivery)
+            row = (d.id, d.message_record_id, d.partner, d.route, d.mode, state, due, now)
             if d.order_key is None:
                 self.unordered.append(row)
             else:  # in planned order: each takes the next place in its key's order

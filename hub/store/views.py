@@ -6,6 +6,7 @@ tables) and hands them here; what operators, partners and the CLI see is shaped 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +35,9 @@ def status(states: Iterable[str]) -> str:
     states = list(states)
     if not states:
         return "accepted"
+    if all(s == DeliveryState.CANCELLED for s in states):
+        return "cancelled"
+    states = [s for s in states if s != DeliveryState.CANCELLED]
     if DeliveryState.DEAD in states:
         return "dead_lettered"
     if any(s in WAITING_DELIVERY_STATES for s in states):
@@ -51,9 +55,16 @@ def delivery(d: Row) -> dict[str, Any]:
         "id": d["id"], "message": d["record_id"], "partner": d["partner"], "route": d["route"],
         "mode": d["mode"], "state": d["state"], "attempts": d["attempts"], "last_error": d["last_error"],
         "next_attempt_at": iso(d["due_at"]) if d["state"] == DeliveryState.PENDING else None,
+        "scheduled_until": iso(d["due_at"]) if _scheduled(d) else None,
         "delivered_at": iso(d["delivered_at"]), "acknowledged_at": iso(d["acknowledged_at"]),
         "receipt": d["receipt"],
     }  # fmt: skip
+
+
+def _scheduled(d: Row) -> bool:
+    """A delivery due later that was never attempted (stored with ``not_before``)."""
+    return bool(d["state"] == DeliveryState.PENDING and d["attempts"] == 0 and d["due_at"] is not None
+                and d["due_at"] > time.time() and d["due_at"] > d["created_at"])  # fmt: skip
 
 
 def event(e: Row) -> dict[str, Any]:

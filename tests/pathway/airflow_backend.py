@@ -23,9 +23,10 @@ class AirflowBackend:
 
     name = "airflow"
     external = True
-    fire_slack = 90.0
-    """Seconds a due run may take to call the hub back on a loaded machine (a task starts in 1-20 s; a retry
-    after the hub was down waits 1, 2, 4, ... s more)."""
+    slack = 25.0
+    """Seconds a due run may take to call the hub back on a loaded machine (a task starts in 1-20 s here)."""
+    pathway_settings = {"sync_initial_seconds": 1.0, "sync_max_delay_seconds": 4.0}
+    """Retry schedule / cancel calls quickly, so a test need not wait minutes after Airflow is back."""
 
     def __init__(self, request: pytest.FixtureRequest) -> None:
         try:
@@ -44,8 +45,11 @@ class AirflowBackend:
         self.hub_url: str | None = None
         self._scheduler: Any = None
 
-    def hub_settings(self, hub_url: str) -> dict[str, Any]:
+    def hub_settings(self, hub_url: str, scheduler_token: str) -> dict[str, Any]:
+        """``[pathway.airflow]`` for the hub at ``hub_url``; the token must be the one Airflow's workers hold."""
         from hub_airflow.scheduler import open_airflow_scheduler
+
+        assert scheduler_token == self.scheduler_token, "the world must use the backend's scheduler_token"
 
         self.hub_url = hub_url
         settings = self.airflow.settings(hub_url)
@@ -73,8 +77,18 @@ class AirflowBackend:
         """Restart Airflow, keeping its database (queued runs) and ports."""
         self.airflow.restart()
 
+    def stop(self) -> None:
+        """Stop Airflow (its API and scheduler): the hub cannot reach it until ``start()``."""
+        self.airflow.stop()
+
+    def start(self) -> None:
+        """Start Airflow again on the same ports, with what it held."""
+        self.airflow.start()
+
     def close(self) -> None:
         """Delete whatever runs are still held, so none calls a stopped hub back later in the session."""
+        if self.airflow.process is None:  # a test stopped it and failed before starting it again
+            self.airflow.start()
         if self._scheduler is None:
             return
         try:

@@ -39,8 +39,9 @@ def make_pathway_world(tmp_path: Path, scheduler_backend: Any) -> Iterator[Calla
         token = getattr(scheduler_backend, "scheduler_token", None) or generate_token()
         world = build_world(tmp_path / f"config{len(built)}", start=False)
         built.append(world)
-        hub_settings = scheduler_backend.hub_settings(world.hub.url)
-        write_pathway_settings(world.config_dir, scheduler_backend.name, hub_settings, hash_token(token))
+        hub_settings = scheduler_backend.hub_settings(world.hub.url, token)
+        write_pathway_settings(world.config_dir, scheduler_backend.name, hub_settings, hash_token(token),
+                               getattr(scheduler_backend, "pathway_settings", None))  # fmt: skip
         (world.config_dir / "pathways.toml").write_text(pathways)
         world.start()
         return PathwayWorld(world, scheduler_backend, token)

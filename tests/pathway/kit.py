@@ -8,13 +8,18 @@ a ``module:callable`` path imported when the parameter is used, so that this fil
 A ``SchedulerBackend`` gives:
 
 - ``name``: the scheduler's registered name (``[pathway] scheduler``);
-- ``hub_settings(hub_url) -> dict``: the ``[pathway.NAME]`` table for ``hub.toml`` (``{}`` for embedded);
+- ``hub_settings(hub_url, scheduler_token) -> dict``: the ``[pathway.NAME]`` table for ``hub.toml`` (``{}`` for
+  embedded); ``scheduler_token`` is the token of the world's scheduler identity, for the scheduler's callbacks;
 - ``external``: whether an external scheduler holds queued runs;
 - ``queued() -> dict[str, datetime] | None``: what the scheduler holds now (None for embedded);
 - ``drop(timer_id)`` and ``inject(timer_id, due_at)``: make drift behind the hub's back (external only);
 - ``restart()``: stop and start the scheduler, keeping what it holds (external only);
 - ``scheduler_token`` (optional): the token the scheduler calls the hub back with, when it is not the hub's to
   choose (Airflow's workers hold theirs);
+- ``slack``: seconds the scheduler may add before a due timer reaches the hub (an Airflow task takes seconds to
+  start on a busy machine), added to the gaps and waits that depend on it;
+- ``pathway_settings``: more ``[pathway]`` keys for the world's ``hub.toml`` (quicker sync backoff);
+- ``stop()`` and ``start()``: take the scheduler down and bring it back (external only);
 - ``close()``: stop what the backend started.
 
 Due times are seconds away; no test sleeps long: each polls what it waits for.
@@ -44,11 +49,13 @@ class EmbeddedBackend:
 
     name = "embedded"
     external = False
+    slack = 0.0
+    pathway_settings: dict[str, Any] = {}
 
     def __init__(self, request: Any = None) -> None:
         pass
 
-    def hub_settings(self, hub_url: str) -> dict[str, Any]:
+    def hub_settings(self, hub_url: str, scheduler_token: str) -> dict[str, Any]:
         return {}
 
     def queued(self) -> dict[str, datetime] | None:
@@ -61,6 +68,12 @@ class EmbeddedBackend:
         raise NotImplementedError("the embedded scheduler has no second record to drift")
 
     def restart(self) -> None:
+        raise NotImplementedError("the embedded scheduler is the hub's worker")
+
+    def stop(self) -> None:
+        raise NotImplementedError("the embedded scheduler is the hub's worker")
+
+    def start(self) -> None:
         raise NotImplementedError("the embedded scheduler is the hub's worker")
 
     def close(self) -> None:
@@ -124,14 +137,17 @@ def wait_until(check: Callable[[], Any], timeout: float = 20.0, every: float = 0
     return None
 
 
-def write_pathway_settings(config_dir: Path, name: str, table: dict[str, Any], digest: str) -> None:
-    """Set ``[pathway]`` in the world's ``hub.toml``: the scheduler, its table, and a scheduler identity."""
+def write_pathway_settings(
+    config_dir: Path, name: str, table: dict[str, Any], digest: str, extra: dict[str, Any] | None = None
+) -> None:
+    """Set ``[pathway]`` in the world's ``hub.toml``: the scheduler, its table, a scheduler identity, and ``extra``
+    keys."""
     import tomllib
 
     from hub.testing.toml_writer import dumps
 
     path = config_dir / "hub.toml"
     data = tomllib.loads(path.read_text())
-    data["pathway"] = {"scheduler": name, **({name: table} if table else {}),
+    data["pathway"] = {"scheduler": name, **(extra or {}), **({name: table} if table else {}),
                        "scheduler_identities": [{"name": "test-scheduler", "token_sha256": digest}]}  # fmt: skip
     path.write_text(dumps(data))

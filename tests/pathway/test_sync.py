@@ -1,0 +1,177 @@
+"""An external scheduler behind the hook: told of timers after the commit, retried with backoff while it is
+unavailable, shown while pending, and reconciled after drift. The scheduler here is a small in-memory one
+standing in for a remote service (the Airflow plugin's suite runs the same behaviour against a real Airflow)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from contract.stores import T0, open_test_store
+
+from hub.config import PathwaySettings, load_config
+from hub.pathway.parse import parse_pathways
+from hub.plugin_api.events import HubEvent
+from hub.plugin_api.problems import SchedulerUnavailable
+from hub.plugins import load_plugins
+from hub.services.pathway import PathwayService
+from hub.shipped import example_config
+from hub.store import Intake, NewMessage
+
+PLUGINS = load_plugins()
+PARTNERS = load_config(Path(str(example_config())), PLUGINS.vocabulary).partners
+
+
+class RemoteScheduler:
+    """Holds queued runs like a remote scheduler; ``down`` makes every call fail as an unreachable one would."""
+
+    in_store = False
+
+    def __init__(self) -> None:
+        self.runs: dict[str, datetime] = {}
+        self.down = False
+        self.calls = 0
+
+    def _reach(self) -> None:
+        self.calls += 1
+        if self.down:
+            raise SchedulerUnavailable("connection refused")
+
+    def schedule(self, timer_id: str, due_at: datetime, conf: Mapping[str, str]) -> None:
+        self._reach()
+        assert conf["timer_id"] == timer_id and set(conf) == {"timer_id", "hub_url"}
+        self.runs.setdefault(timer_id, due_at)
+
+    def cancel(self, timer_id: str) -> None:
+        self._reach()
+        self.runs.pop(timer_id, None)
+
+    def queued(self) -> dict[str, datetime] | None:
+        self._reach()
+        return dict(self.runs)
+
+    def close(self) -> None:
+        pass
+
+
+PATHWAYS = {
+    "milestone": [{
+        "name": "follow-up",
+        "start": {"type": "DischargeNotice", "on": "received"},
+        "due": {"after": "72h"},
+        "remind_before": "24h",
+        "responsible": "sender",
+        "closed_by": [{"type": "FollowUp"}],
+    }]
+}  # fmt: skip
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> PathwayService:
+    store = open_test_store(tmp_path)
+    pathways = parse_pathways(PATHWAYS, PARTNERS, PLUGINS.vocabulary)
+    settings = PathwaySettings("remote", {"remote": {"hub_url": "http://hub.invalid"}}, (), 1.0, 2.0, 30.0)
+    clock = [T0]
+    service = PathwayService(store, RemoteScheduler(), pathways, settings, PARTNERS, "hub",
+                             PLUGINS.vocabulary.destinations, clock=lambda: clock[0])  # fmt: skip
+    service.now = clock  # type: ignore[attr-defined]
+    return service
+
+
+def discharge(service: PathwayService, sender: str = "trust-elft") -> str:
+    message_id = str(uuid.uuid4())
+    body = {"type": "DischargeNotice", "message_id": message_id, "payload": {}}
+    record = str(uuid.uuid4())
+    service.store.accept_now(Intake([NewMessage(record, message_id, sender, "DischargeNotice",
+                                                json.dumps(body).encode(), T0)],
+                                    events=[HubEvent("received", record, T0)]))  # fmt: skip
+    return message_id
+
+
+def test_timers_wait_for_an_unavailable_scheduler_with_growing_waits_then_reach_it(service: PathwayService) -> None:
+    scheduler: RemoteScheduler = service.scheduler  # type: ignore[assignment]
+    scheduler.down = True
+    discharge(service)
+    service.step()
+    pending = service.store.pending_syncs()
+    assert [(p[1], p[3], p[4]) for p in pending] == [("schedule", 1, T0 + 2.0)] * 2
+    assert all(p[5] and "connection refused" in p[5] for p in pending)
+    calls = scheduler.calls
+    service.now[0] = T0 + 1.0  # type: ignore[attr-defined]
+    service.step()
+    assert scheduler.calls == calls, "retried before its wait was over"
+    service.now[0] = T0 + 2.5  # type: ignore[attr-defined]
+    service.step()
+    assert [(p[3], p[4]) for p in service.store.pending_syncs()] == [(2, T0 + 2.5 + 4.0)] * 2
+    scheduler.down = False
+    service.now[0] = T0 + 7  # type: ignore[attr-defined]
+    service.step()
+    assert service.store.pending_syncs() == []
+    due = {t: d.timestamp() for t, d in scheduler.runs.items()}
+    assert sorted(due.values()) == [T0 + 48 * 3600, T0 + 72 * 3600]
+
+
+def test_the_wait_between_attempts_stops_growing_at_its_cap(service: PathwayService) -> None:
+    scheduler: RemoteScheduler = service.scheduler  # type: ignore[assignment]
+    scheduler.down = True
+    discharge(service)
+    for _ in range(8):
+        service.step()
+        nxt = min(p[4] or 0.0 for p in service.store.pending_syncs())
+        service.now[0] = nxt  # type: ignore[attr-defined]
+    waits = {(p[4] or 0.0) - service.now[0] for p in service.store.pending_syncs()}  # type: ignore[attr-defined]
+    assert waits <= {0.0} and service.store.pending_syncs()[0][3] == 8
+    service.step()
+    latest = max(p[4] or 0.0 for p in service.store.pending_syncs())
+    assert latest - service.now[0] == 30.0  # type: ignore[attr-defined]
+
+
+def test_a_pathway_closed_early_cancels_the_queued_runs(service: PathwayService) -> None:
+    scheduler: RemoteScheduler = service.scheduler  # type: ignore[assignment]
+    correlation = discharge(service)
+    service.step()
+    assert len(scheduler.runs) == 2
+    service.close_pathway(correlation, "readmission", "ops")
+    scheduler.down = True
+    service.step()
+    assert {p[1] for p in service.store.pending_syncs()} == {"cancel"} and len(scheduler.runs) == 2
+    scheduler.down = False
+    service.now[0] += 10  # type: ignore[attr-defined]
+    service.step()
+    assert scheduler.runs == {} and service.store.pending_syncs() == []
+
+
+def test_reconcile_schedules_what_the_scheduler_lost_and_cancels_what_the_hub_does_not_wait_for(
+    service: PathwayService,
+) -> None:
+    scheduler: RemoteScheduler = service.scheduler  # type: ignore[assignment]
+    discharge(service)
+    service.step()
+    lost = sorted(scheduler.runs)[0]
+    del scheduler.runs[lost]
+    stray = f"{uuid.uuid4().hex}.due"
+    scheduler.runs[stray] = datetime.fromtimestamp(T0).astimezone()
+    result = service.reconcile()
+    assert result == {"scheduled": [lost], "cancelled": [stray]}
+    assert lost in scheduler.runs and stray not in scheduler.runs
+    assert service.reconcile() == {"scheduled": [], "cancelled": []}
+    scheduler.down = True
+    with pytest.raises(SchedulerUnavailable):
+        service.reconcile()
+
+
+def test_a_callback_fires_the_timer_once_and_sends_the_notice_once(service: PathwayService) -> None:
+    discharge(service)
+    service.step()
+    due = next(t for t in service.store.pending_timers() if t.endswith(".due"))
+    service.now[0] = T0 + 72 * 3600  # type: ignore[attr-defined]
+    assert service.fire(due, fired_by="remote") == "fired"
+    assert service.fire(due, fired_by="remote") == "already_fired"
+    notices = service.store.list_messages(message_type="PathwayNotice")
+    assert len(notices) == 1 and service.store.unsent_notices(10) == []
+    view = service.store.message_view(notices[0]["id"])
+    assert [d["partner"] for d in view["deliveries"]] == ["trust-elft"]  # type: ignore[index]
