@@ -31,7 +31,7 @@ from hub_airflow.settings import DEFAULT_DAG_ID
 USER = "hub"
 """The simple auth manager's user the hub signs in as (an admin; its password is generated at first start)."""
 
-START_TIMEOUT_SECONDS = 180.0
+START_TIMEOUT_SECONDS = 300.0
 
 
 class AirflowDidNotStart(RuntimeError):
@@ -135,7 +135,7 @@ class AirflowStandalone:
             self.stop()
             raise
 
-    def stop(self, grace: float = 20.0) -> None:
+    def stop(self, grace: float = 10.0) -> None:
         """Stop every process of standalone's group: SIGTERM, then SIGKILL after ``grace`` seconds."""
         process, self.process = self.process, None
         if process is None:
