@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -187,11 +187,16 @@ def test_reconcile_repairs_drift_both_ways(make_pathway_world) -> None:
         assert result.returncode == 0 and "nothing to reconcile" in result.stdout, result.stdout + result.stderr
         return
     due_timer = f"{milestone['milestone_id']}.due"
-    assert wait_until(lambda: due_timer in (pw.backend.queued() or {}), timeout=60)
-    pw.backend.drop(due_timer)
+    closed_correlation, closed = start_pathway(pw)  # a second pathway, closed: its timer is cancelled
+    closed_timer = f"{closed['milestone_id']}.due"
+    assert pw.world.as_("trust-a").post(f"{pw.world.hub.url}/v1/pathways/{closed_correlation}/close",
+                                        json={"reason": "readmission"}, timeout=10).status_code == 200  # fmt: skip
+    assert wait_until(lambda: (q := pw.backend.queued() or {}) and due_timer in q and closed_timer not in q, 60)
+    pw.backend.drop(due_timer)  # a run deleted behind the hub's back
+    pw.backend.inject(closed_timer, datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=10))  # closed
     stray = f"{uuid.uuid4().hex}.due"
-    pw.backend.inject(stray, datetime.now(UTC).replace(microsecond=0))
+    pw.backend.inject(stray, datetime.now(UTC).replace(microsecond=0))  # a timer the hub never had
     result = pw.world.cli("pathway", "reconcile")
     assert result.returncode == 0, result.stderr
     queued = pw.backend.queued() or {}
-    assert due_timer in queued and stray not in queued
+    assert due_timer in queued and stray not in queued and closed_timer not in queued

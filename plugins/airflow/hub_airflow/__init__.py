@@ -4,5 +4,5 @@
 - ``settings``: the ``[pathway.airflow]`` table of hub.toml
 - ``auth``: signing in to Airflow (a user and password, a token, or a development Airflow's open sign-in)
 - ``dag_file``: the shipped DAG file, and ``hub airflow dag`` that prints or installs it
-- ``testing``: a real ``airflow standalone`` on loopback for tests
+- ``testing``: a real ``airflow standalone`` on loopback for tests, and ``pytest_plugin`` its session fixture
 """

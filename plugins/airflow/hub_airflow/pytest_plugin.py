@@ -17,10 +17,12 @@ import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from hub_airflow.testing import AirflowDidNotStart, AirflowStandalone, airflow_bin, standalone_env
+if TYPE_CHECKING:  # imported when the fixture is used: every pytest run of a venv with the plugin loads this file
+    from hub_airflow.testing import AirflowStandalone
 
 CHECKOUT = Path(__file__).resolve().parents[3]
 """The source checkout when the plugin is installed from it (where ``make`` builds ``.airflow``)."""
@@ -36,6 +38,8 @@ def _unavailable(reason: str) -> None:
 @pytest.fixture(scope="session")
 def airflow_standalone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowStandalone]:
     """A running ``airflow standalone`` on loopback for the session, with the hub's DAG (see the module)."""
+    from hub_airflow.testing import AirflowDidNotStart, AirflowStandalone, airflow_bin, standalone_env
+
     executable = airflow_bin(CHECKOUT)
     if executable is None:
         _unavailable("Airflow's environment is missing: run `make .airflow/bin/airflow` (or set HUB_AIRFLOW_BIN)")

@@ -29,7 +29,11 @@ from hub_airflow.dag_file import install_dag
 from hub_airflow.settings import DEFAULT_DAG_ID
 
 USER = "hub"
-"""The simple auth manager's user the hub signs in as (an admin; its password is generated at first start)."""
+"""The simple auth manager's admin, for the tests' own calls (its password is generated at first start)."""
+
+SCHEDULER_USER = "hubscheduler"
+"""The user the hub's scheduler signs in as: role ``user``, the least of the simple auth manager's roles that may
+trigger, read and delete DAG runs."""
 
 START_TIMEOUT_SECONDS = 300.0
 
@@ -79,14 +83,14 @@ class AirflowStandalone:
         """The DAG folder the hub's DAG is installed into."""
         return self.home / "dags"
 
-    def password(self) -> str:
-        """The generated password of ``USER`` (the simple auth manager writes it at first start)."""
+    def password(self, user: str = USER) -> str:
+        """The generated password of ``user`` (the simple auth manager writes them at first start)."""
         generated = self.home / "simple_auth_manager_passwords.json.generated"
-        return str(json.loads(generated.read_text())[USER])
+        return str(json.loads(generated.read_text())[user])
 
     def credentials_env(self) -> dict[str, str]:
         """Environment variables for ``[pathway.airflow] username_env / password_env`` naming them."""
-        return {"HUB_AIRFLOW_USERNAME": USER, "HUB_AIRFLOW_PASSWORD": self.password()}
+        return {"HUB_AIRFLOW_USERNAME": SCHEDULER_USER, "HUB_AIRFLOW_PASSWORD": self.password(SCHEDULER_USER)}
 
     def settings(self, hub_url: str, **extra: Any) -> dict[str, Any]:
         """A ``[pathway.airflow]`` table for this Airflow, signing in with ``credentials_env()``'s variables."""
@@ -109,7 +113,7 @@ class AirflowStandalone:
             "AIRFLOW_HOME": str(self.home),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin,{SCHEDULER_USER}:user",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AIRFLOW__API__PORT": str(self.port),
             "AIRFLOW__API__HOST": "127.0.0.1",
