@@ -38,6 +38,7 @@ class AirflowBackend:
             pytest.skip(reason)
         self._run_id_of = run_id_of
         self.airflow = request.getfixturevalue("airflow_standalone")
+        self.airflow.ensure_running()
         monkeypatch = request.getfixturevalue("monkeypatch")
         for name, value in self.airflow.credentials_env().items():
             monkeypatch.setenv(name, value)  # the hub process inherits them

@@ -163,6 +163,23 @@ class AirflowStandalone:
         self.env.update(env)
         self.start(timeout)
 
+    def components_alive(self) -> bool:
+        """Whether standalone and its scheduler and DAG processor are running (a scheduler that hits an error in its
+        loop exits, and standalone does not start it again: seen on SQLite when a run is deleted while the
+        scheduler updates it)."""
+        if self.process is None or self.process.poll() is not None:
+            return False
+        running = [" ".join(argv) for argv in _group_argv(self.process.pid)]
+        return all(any(f"airflow {name}" in cmd for cmd in running) for name in ("scheduler", "dag-processor"))
+
+    def ensure_running(self) -> bool:
+        """Restart Airflow (same home and ports) when a component has died; True when it had to."""
+        if self.components_alive():
+            return False
+        print(f"\nAirflow's scheduler or DAG processor had stopped: restarting standalone ({self._log_tail(5)})")
+        self.restart()
+        return True
+
     def token(self) -> str:
         """A bearer token for the API, signed in as ``USER``."""
         answer = requests.post(f"{self.url}/auth/token", json={"username": USER, "password": self.password()},
@@ -217,6 +234,19 @@ class AirflowStandalone:
         except OSError:
             return "no log"
         return "log tail:\n" + "\n".join(tail)
+
+
+def _group_argv(pgid: int) -> list[list[str]]:
+    """The argument lists of the running (not zombie) processes of group ``pgid``."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
+                found.append((stat.parent / "cmdline").read_bytes().decode(errors="replace").split("\0"))
+        except (OSError, IndexError):
+            continue
+    return found
 
 
 def _group_alive(pgid: int) -> bool:

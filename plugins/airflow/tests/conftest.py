@@ -34,6 +34,7 @@ def scheduler(
     """An ``airflow`` scheduler signed in to the session's Airflow as its user, calling back ``callback_hub``."""
     for name, value in airflow_standalone.credentials_env().items():
         monkeypatch.setenv(name, value)
+    airflow_standalone.ensure_running()
     opened = open_airflow_scheduler(airflow_standalone.settings(callback_hub.url, timeout_seconds=20))
     try:
         yield opened
