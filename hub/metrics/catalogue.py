@@ -49,5 +49,7 @@ CATALOGUE: Mapping[str, MetricSpec] = {
 STORE_GAUGES_HELP: Mapping[str, str] = {
     "hub_deliveries": "Deliveries in the store by state",
     "hub_messages_stored": "Messages in the store, derived ones included",
+    "hub_pathway_milestones": "Care-pathway milestones by responsible partner, milestone and state (open: due, "
+    "reminded, breached, met, late, cancelled)",
 }
 """Help texts of the gauges read from the store at each scrape (``hub/runtime.py`` computes them)."""

@@ -30,7 +30,7 @@ from hub.config import PathwaySettings
 from hub.partners import PartnerDirectory
 from hub.pathway.spec import DELIVERED_TO, SENDER, MilestoneSpec, Pathways, milestone_id, moment
 from hub.plugin_api.events import HubEvent
-from hub.plugin_api.problems import SchedulerUnavailable
+from hub.plugin_api.problems import SchedulerUnavailable, StoreUnavailable
 from hub.plugin_api.records import MilestoneScheduler, ResolveContext, Unresolved
 from hub.routes import Destination
 from hub.store.pathway_records import MilestoneClosing, NewMilestone, PathwayChanges, PathwayClosing
@@ -61,6 +61,7 @@ class PathwayService:
         self.destinations = destinations
         self.clock = clock
         self.on_notice: list[Callable[[], None]] = []
+        self._idle = False
         self.hub_url = str(settings.settings_of(settings.scheduler).get("hub_url", ""))
 
     @property
@@ -69,8 +70,24 @@ class PathwayService:
         return not self.scheduler.in_store
 
     # -- one round ------------------------------------------------------------------------------------------------
+    @property
+    def configured(self) -> bool:
+        """True when ``pathways.toml`` declares milestones or pathway closures."""
+        return bool(self.pathways.milestones or self.pathways.closers)
+
     def step(self) -> None:
-        """One round: read new events, fire due timers (embedded), send missing notices, sync (external)."""
+        """One round: read new events, fire due timers (embedded), send missing notices, sync (external).
+
+        Without ``pathways.toml`` (nothing configured) the first round moves the cursor past what is stored, so
+        that milestones declared later start from then, and the rounds after it do nothing: an idle pathway takes
+        no database connection from the hub's other work.
+        """
+        if not self.configured:
+            if not self._idle:
+                while self.read_events():
+                    pass
+                self._idle = True
+            return
         while self.read_events():
             pass
         if not self.external:
@@ -84,6 +101,8 @@ class PathwayService:
         while not stop.is_set():
             try:
                 await asyncio.to_thread(self.step)
+            except StoreUnavailable as exc:  # a fault that passes: the next round tries again
+                log.warning("pathway round skipped: %s", exc.reason)
             except Exception:
                 log.exception("pathway round failed; trying again")
             with contextlib.suppress(TimeoutError):
@@ -114,11 +133,18 @@ class PathwayService:
         return len(rows)
 
     def _body(self, record_id: str) -> dict[str, Any] | None:
+        """The canonical message of a record; None (and the event passed over) when it cannot be read: shredded,
+        or a body that fails to decode (logged), so that one bad record never holds the pathway back."""
         try:
             body = self.store.read_body(record_id)
+            return json.loads(body) if body is not None else None
         except BodyUnreadable:
             return None
-        return json.loads(body) if body is not None else None
+        except StoreUnavailable:
+            raise
+        except Exception:
+            log.exception("pathway: record %s could not be read; its event is passed over", record_id)
+            return None
 
     def _starts(self, changes: PathwayChanges, fresh: list[tuple[NewMilestone, str]], kind: str, record_id: str,
                 delivered_to: str | None, at: float, sender: str, message: dict[str, Any],
@@ -196,7 +222,7 @@ class PathwayService:
         """Send the notices of fired timers that have none stored (the process stopped between the two)."""
         for timer_id in self.store.unsent_notices(100):
             milestone_id_, _, action = timer_id.rpartition(".")
-            found = [m for m in self.store.milestones() if m["id"] == milestone_id_] if milestone_id_ else []
+            found = self.store.milestones(milestone_id=milestone_id_) if milestone_id_ else []
             if found:
                 self._send_notice(timer_id, found[0], action)
 

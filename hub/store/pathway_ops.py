@@ -257,11 +257,13 @@ CLOSURE = "SELECT reason, at, actor FROM pathway_closures WHERE correlation_id =
 
 
 def milestones_query(correlation_id: str | None, nhs_index: str | None, partner: str | None,
-                     due_before: float | None, states: Sequence[str] | None) -> tuple[str, list[Any]]:  # fmt: skip
+                     due_before: float | None, states: Sequence[str] | None,
+                     milestone_id: str | None = None) -> tuple[str, list[Any]]:  # fmt: skip
     """The statement and arguments listing milestones by these filters (None: any), soonest due first."""
     clauses: list[str] = []
     args: list[Any] = []
-    for column, value in (("correlation_id", correlation_id), ("nhs_index", nhs_index), ("partner", partner)):
+    filters = (("id", milestone_id), ("correlation_id", correlation_id), ("nhs_index", nhs_index), ("partner", partner))
+    for column, value in filters:
         if value is not None:
             clauses.append(f"{column} = ?")
             args.append(value)

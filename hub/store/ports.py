@@ -365,7 +365,8 @@ class PathwayStore(abc.ABC):
     @abc.abstractmethod
     def milestones(self, *, correlation_id: str | None = None, nhs_index: str | None = None,
                    partner: str | None = None, due_before: float | None = None,
-                   states: Collection[str] | None = None) -> list[dict[str, Any]]:  # fmt: skip
+                   states: Collection[str] | None = None,
+                   milestone_id: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
         """Milestones matching every filter given (``due_before``: running and due by then), soonest due first,
         each with its ``timers``."""
 

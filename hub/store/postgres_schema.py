@@ -187,6 +187,8 @@ MIGRATIONS.append(
             name TEXT PRIMARY KEY,
             seq  BIGINT NOT NULL
         );
+        -- the pathway starts from now: messages stored before it existed open no milestone
+        INSERT INTO pathway_cursor (name, seq) SELECT 'events', COALESCE(MAX(seq), 0) FROM events;
         """,
     )
 )

@@ -140,7 +140,8 @@ MIGRATIONS.append(
 # 6: the care pathway (hub/pathway, hub/store/pathway_ops.py). A milestone is opened by a stored message and
 # kept until it is met, late, breached or cancelled; each has a ``due`` timer and maybe a ``remind`` timer, which
 # fire once (a conditional update); ``sync`` is what an external scheduler has still to be told (``schedule``,
-# ``cancel``), retried from ``sync_next_at``. ``pathway_cursor`` is the last event the pathway read.
+# ``cancel``), retried from ``sync_next_at``. ``pathway_cursor`` is the last event the pathway read: it starts at
+# the last event stored before the migration, so that older messages open no milestone.
 MIGRATIONS.append(
     (
         6,
@@ -194,6 +195,8 @@ MIGRATIONS.append(
             name TEXT PRIMARY KEY,
             seq  INTEGER NOT NULL
         );
+        -- the pathway starts from now: messages stored before it existed open no milestone
+        INSERT INTO pathway_cursor (name, seq) SELECT 'events', COALESCE(MAX(seq), 0) FROM events;
         """,
     )
 )

@@ -12,6 +12,7 @@ import pytest
 from pathway.kit import PathwayWorld, milestone_toml, wait_until
 
 from hub.testing.messages import discharge_notice, example
+from hub.testing.metrics_text import parse_samples, sample
 
 
 def start_pathway(pw: PathwayWorld) -> tuple[str, dict[str, Any]]:
@@ -200,3 +201,28 @@ def test_reconcile_repairs_drift_both_ways(make_pathway_world) -> None:
     assert result.returncode == 0, result.stderr
     queued = pw.backend.queued() or {}
     assert due_timer in queued and stray not in queued and closed_timer not in queued
+
+
+def test_operators_see_the_pathway_from_the_command_line_and_in_metrics(make_pathway_world) -> None:
+    pw = make_pathway_world(milestone_toml(due_seconds=3))
+    notice = discharge_notice()
+    assert pw.world.send("trust-a", notice).status_code == 202
+    correlation = notice["message_id"]
+    assert wait_until(
+        lambda: (m := pw.milestone(correlation)) and m["state"] == "breached", timeout=30 + pw.backend.slack
+    )
+    shown = pw.world.cli("pathway", "show", correlation)
+    assert shown.returncode == 0, shown.stderr
+    assert f"pathway {correlation}" in shown.stdout
+    assert "follow-up" in shown.stdout and "trust-a" in shown.stdout and "breached" in shown.stdout
+    by_person = pw.world.cli("pathway", "show", "--nhs-number", notice["payload"]["person"]["nhs_number"], "--json")
+    assert by_person.returncode == 0, by_person.stderr
+    assert correlation in [p["correlation_id"] for p in json.loads(by_person.stdout)]
+    listed = pw.world.cli("pathway", "list", "--breached", "--partner", "trust-a", "--json")
+    assert [m["correlation_id"] for m in json.loads(listed.stdout)] == [correlation]
+    other = pw.world.cli("pathway", "list", "--breached", "--partner", "trust-b", "--json")
+    assert json.loads(other.stdout) == []
+    soon = pw.world.cli("pathway", "list", "--due-within", "7d", "--json")
+    assert json.loads(soon.stdout) == []  # the only milestone is breached, no longer running
+    samples = parse_samples(pw.world.get("ops", "/metrics").text)
+    assert sample(samples, "hub_pathway_milestones", partner="trust-a", milestone="follow-up", state="breached") == 1

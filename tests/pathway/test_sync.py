@@ -175,3 +175,22 @@ def test_a_callback_fires_the_timer_once_and_sends_the_notice_once(service: Path
     assert len(notices) == 1 and service.store.unsent_notices(10) == []
     view = service.store.message_view(notices[0]["id"])
     assert [d["partner"] for d in view["deliveries"]] == ["trust-elft"]  # type: ignore[index]
+
+
+def test_a_timer_fired_by_a_process_that_stopped_before_sending_its_notice_sends_it_once_after(
+    service: PathwayService,
+) -> None:
+    discharge(service)
+    service.step()
+    due = next(t for t in service.store.pending_timers() if t.endswith(".due"))
+    # what a process that stopped between the two commits leaves: the timer fired, no notice stored
+    assert service.store.fire_timer(due, T0 + 72 * 3600, "remote").outcome == "fired"
+    assert service.store.unsent_notices(10) == [due]
+    service.step()
+    service.step()
+    assert len(service.store.list_messages(message_type="PathwayNotice")) == 1
+    assert service.store.unsent_notices(10) == []
+    # two processes sending the same notice at once store it once (its message id is the timer's)
+    milestone = service.store.milestones(milestone_id=due.rpartition(".")[0])[0]
+    service._send_notice(due, milestone, "due")
+    assert len(service.store.list_messages(message_type="PathwayNotice")) == 1
