@@ -8,7 +8,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-PLUGINS := plugins/nhs plugins/council plugins/hostels
+PLUGINS := plugins/nhs plugins/council plugins/hostels plugins/airflow
 # Example third-party plugins: installed for the tests through their entry points, like anyone's (docs/integrators.md)
 EXAMPLES := examples/charity-crm
 PIP_FLAGS ?= --disable-pip-version-check --quiet
@@ -28,6 +28,14 @@ $(VENV)/.installed: pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS)) | $(B
 	$(PYTHON) -m venv .mesh-sandbox
 	.mesh-sandbox/bin/pip install $(PIP_FLAGS) mesh-sandbox==1.0.137
 
+# The pathway's Airflow tests start a real `airflow standalone` (plugins/airflow/hub_airflow/testing.py), which
+# brings hundreds of pinned dependencies: it gets its own environment too (about 40 s to build from PyPI).
+# The hub's environment only holds the REST client (hub-plugin-airflow's apache-airflow-client 3.3.x).
+AIRFLOW_VERSION ?= 3.3.2
+.airflow/bin/airflow:
+	$(PYTHON) -m venv .airflow
+	.airflow/bin/pip install $(PIP_FLAGS) apache-airflow==$(AIRFLOW_VERSION)
+
 $(VENV)/.installed-test: $(VENV)/.installed $(addsuffix /pyproject.toml,$(EXAMPLES))
 	$(BIN)/pip install $(PIP_FLAGS) -e '.[test]' $(addprefix -e ,$(EXAMPLES))
 	@touch $@
@@ -44,6 +52,7 @@ lint: $(VENV)/.installed-test
 	# the hub's tests and the root conftest.py in runs of their own: test folders are not packages, so each
 	# conftest.py is a module named "conftest", and one run may hold only one of them ([tool.mypy] in pyproject.toml)
 	MYPYPATH=tests $(BIN)/mypy --explicit-package-bases tests
+	MYPYPATH=plugins/airflow/tests $(BIN)/mypy --explicit-package-bases plugins/airflow/tests
 	$(BIN)/mypy conftest.py
 	$(BIN)/lint-imports
 
@@ -57,7 +66,7 @@ PG_SUITES := tests/test_reliability.py tests/test_isolation.py tests/test_protec
              tests/pathway tests/test_key_rotation.py plugins/council/tests plugins/nhs/tests \
              plugins/hostels/tests/test_directory_api.py
 
-test: $(VENV)/.installed-test .mesh-sandbox/bin/uvicorn lint install-check
+test: $(VENV)/.installed-test .mesh-sandbox/bin/uvicorn .airflow/bin/airflow lint install-check
 	$(BIN)/python -m pytest
 	HUB_TEST_STORE=postgresql $(BIN)/python -m pytest $(PG_SUITES)
 
@@ -65,4 +74,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/throughput.py
 
 clean:
-	rm -rf $(VENV) .mesh-sandbox var .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mesh-sandbox .airflow var .pytest_cache .ruff_cache

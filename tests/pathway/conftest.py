@@ -23,7 +23,7 @@ def scheduler_backend(request: pytest.FixtureRequest) -> Iterator[Any]:
     """One scheduler backend (see ``BACKENDS``), closed after the test."""
     module_name, _, attribute = BACKENDS[request.param].partition(":")
     factory = getattr(importlib.import_module(module_name), attribute)
-    backend = factory()
+    backend = factory(request)
     try:
         yield backend
     finally:
@@ -36,11 +36,12 @@ def make_pathway_world(tmp_path: Path, scheduler_backend: Any) -> Iterator[Calla
     built: list[HubWorld] = []
 
     def make(pathways: str) -> PathwayWorld:
-        token = generate_token()
+        token = getattr(scheduler_backend, "scheduler_token", None) or generate_token()
         world = build_world(tmp_path / f"config{len(built)}", start=False)
         built.append(world)
         hub_settings = scheduler_backend.hub_settings(world.hub.url, token)
-        write_pathway_settings(world.config_dir, scheduler_backend.name, hub_settings, hash_token(token))
+        write_pathway_settings(world.config_dir, scheduler_backend.name, hub_settings, hash_token(token),
+                               getattr(scheduler_backend, "pathway_settings", None))  # fmt: skip
         (world.config_dir / "pathways.toml").write_text(pathways)
         world.start()
         return PathwayWorld(world, scheduler_backend, token)

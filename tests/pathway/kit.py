@@ -2,7 +2,7 @@
 
 ``scheduler_backend`` is parametrised over ``BACKENDS``: each entry names a ``SchedulerBackend`` factory. The
 hub's own ``embedded`` backend is the one given here; an external backend (the Airflow plugin's) adds itself by
-adding an entry to ``BACKENDS`` (for example ``BACKENDS["airflow"] = "hub_airflow_tests.backend:AirflowBackend"``,
+adding an entry to ``BACKENDS`` (as ``"airflow": "pathway.airflow_backend:AirflowBackend"`` does,
 a ``module:callable`` path imported when the parameter is used, so that this file needs nothing installed).
 
 A ``SchedulerBackend`` gives:
@@ -14,6 +14,12 @@ A ``SchedulerBackend`` gives:
 - ``queued() -> dict[str, datetime] | None``: what the scheduler holds now (None for embedded);
 - ``drop(timer_id)`` and ``inject(timer_id, due_at)``: make drift behind the hub's back (external only);
 - ``restart()``: stop and start the scheduler, keeping what it holds (external only);
+- ``scheduler_token`` (optional): the token the scheduler calls the hub back with, when it is not the hub's to
+  choose (Airflow's workers hold theirs);
+- ``slack``: seconds the scheduler may add before a due timer reaches the hub (an Airflow task takes seconds to
+  start on a busy machine), added to the gaps and waits that depend on it;
+- ``pathway_settings``: more ``[pathway]`` keys for the world's ``hub.toml`` (quicker sync backoff);
+- ``stop()`` and ``start()``: take the scheduler down and bring it back (external only);
 - ``close()``: stop what the backend started.
 
 Due times are seconds away; no test sleeps long: each polls what it waits for.
@@ -30,8 +36,12 @@ from typing import Any
 
 from hub.testing.world import HubWorld
 
-BACKENDS: dict[str, str] = {"embedded": "pathway.kit:EmbeddedBackend"}
-"""Backend name -> ``module:callable`` returning a ``SchedulerBackend`` (see the module docstring)."""
+BACKENDS: dict[str, str] = {
+    "embedded": "pathway.kit:EmbeddedBackend",
+    "airflow": "pathway.airflow_backend:AirflowBackend",
+}
+"""Backend name -> ``module:callable`` taking the pytest request and returning a ``SchedulerBackend`` (see the
+module docstring)."""
 
 
 class EmbeddedBackend:
@@ -39,6 +49,11 @@ class EmbeddedBackend:
 
     name = "embedded"
     external = False
+    slack = 0.0
+    pathway_settings: dict[str, Any] = {}
+
+    def __init__(self, request: Any = None) -> None:
+        pass
 
     def hub_settings(self, hub_url: str, scheduler_token: str) -> dict[str, Any]:
         return {}
@@ -53,6 +68,12 @@ class EmbeddedBackend:
         raise NotImplementedError("the embedded scheduler has no second record to drift")
 
     def restart(self) -> None:
+        raise NotImplementedError("the embedded scheduler is the hub's worker")
+
+    def stop(self) -> None:
+        raise NotImplementedError("the embedded scheduler is the hub's worker")
+
+    def start(self) -> None:
         raise NotImplementedError("the embedded scheduler is the hub's worker")
 
     def close(self) -> None:
@@ -116,14 +137,17 @@ def wait_until(check: Callable[[], Any], timeout: float = 20.0, every: float = 0
     return None
 
 
-def write_pathway_settings(config_dir: Path, name: str, table: dict[str, Any], digest: str) -> None:
-    """Set ``[pathway]`` in the world's ``hub.toml``: the scheduler, its table, and a scheduler identity."""
+def write_pathway_settings(
+    config_dir: Path, name: str, table: dict[str, Any], digest: str, extra: dict[str, Any] | None = None
+) -> None:
+    """Set ``[pathway]`` in the world's ``hub.toml``: the scheduler, its table, a scheduler identity, and ``extra``
+    keys."""
     import tomllib
 
     from hub.testing.toml_writer import dumps
 
     path = config_dir / "hub.toml"
     data = tomllib.loads(path.read_text())
-    data["pathway"] = {"scheduler": name, **({name: table} if table else {}),
+    data["pathway"] = {"scheduler": name, **(extra or {}), **({name: table} if table else {}),
                        "scheduler_identities": [{"name": "test-scheduler", "token_sha256": digest}]}  # fmt: skip
     path.write_text(dumps(data))

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from pathway.kit import PathwayWorld, milestone_toml, wait_until
 
 from hub.testing.messages import discharge_notice, example
@@ -33,11 +34,14 @@ def notices(pw: PathwayWorld, partner: str = "trust-a", kind: str | None = None)
     return [n for n in found if kind is None or n["payload"]["notice"] == kind]
 
 
-def test_a_milestone_is_reminded_then_breached_at_its_times_and_not_before(make_pathway_world) -> None:
-    pw = make_pathway_world(milestone_toml(due_seconds=5, remind_seconds=3))
+def test_a_milestone_is_reminded_then_breached_at_its_times_and_not_before(
+    make_pathway_world, scheduler_backend
+) -> None:
+    slack = scheduler_backend.slack  # the reminder must reach the hub before the due time does
+    pw = make_pathway_world(milestone_toml(due_seconds=5 + slack, remind_seconds=3 + slack))
     correlation, milestone = start_pathway(pw)
     due_at, remind_at = at(milestone["due_at"]), at(milestone["remind_at"])
-    assert 1.5 <= due_at - remind_at <= 3.5 and milestone["state"] == "open"
+    assert 1.5 + slack <= due_at - remind_at <= 3.5 + slack and milestone["state"] == "open"
     seen_early = []
     while time.time() < due_at - 2.5:
         state = pw.milestone(correlation)["state"]
@@ -45,7 +49,7 @@ def test_a_milestone_is_reminded_then_breached_at_its_times_and_not_before(make_
             seen_early.append(time.time())
         time.sleep(0.2)
     assert not seen_early, "breached before its due time"
-    assert wait_until(lambda: notices(pw, kind="due"), timeout=30)
+    assert wait_until(lambda: notices(pw, kind="due"), timeout=30 + slack)
     breached = pw.milestone(correlation)
     assert breached["state"] == "breached"
     assert at(breached["reminded_at"]) >= at(milestone["remind_at"]) - 2
@@ -91,7 +95,7 @@ def test_a_duplicate_early_or_unknown_fire_changes_nothing_and_only_schedulers_m
     other = requests.get(f"{pw.world.hub.url}/v1/pathways/{correlation}",
                          headers={"Authorization": f"Bearer {pw.scheduler_token}"}, timeout=10)  # fmt: skip
     assert other.status_code == 403
-    assert wait_until(lambda: pw.milestone(correlation)["state"] == "breached", timeout=30)
+    assert wait_until(lambda: pw.milestone(correlation)["state"] == "breached", timeout=30 + pw.backend.slack)
     again = pw.fire(due_timer)
     assert again.json()["outcome"] == "already_fired"
     assert pw.milestone(correlation)["state"] == "breached" and len(notices(pw, kind="due")) == 1
@@ -108,10 +112,49 @@ def test_timers_pending_while_the_hub_is_down_fire_once_when_it_is_back(make_pat
     pw.world.hub.stop()
     time.sleep(max(0.0, at(milestone["due_at"]) - time.time()) + 0.5)
     pw.world.hub = RunningHub(pw.world.config_dir, port=pw.world.hub.port).start()
-    assert wait_until(lambda: notices(pw, kind="due"), timeout=30)
+    assert wait_until(lambda: notices(pw, kind="due"), timeout=30 + pw.backend.slack)
     time.sleep(1)
     assert len(notices(pw, kind="due")) == 1 and len(notices(pw, kind="reminder")) <= 1
     assert pw.milestone(correlation)["state"] == "breached"
+
+
+def pending_syncs(pw: PathwayWorld) -> list[dict[str, Any]]:
+    result = pw.world.cli("pathway", "list", "--pending-syncs", "--json")
+    assert result.returncode == 0, result.stderr
+    return list(json.loads(result.stdout))
+
+
+def test_the_scheduler_down_keeps_milestones_retries_shows_it_and_restarted_fires_each_once(
+    make_pathway_world, scheduler_backend
+) -> None:
+    """An external scheduler taken down with one timer queued and another opened meanwhile: the hub keeps both
+    milestones, retries telling the scheduler with backoff and shows the pending sync with its error; once the
+    scheduler is back, each timer fires once, not before its time (the queued one survived the restart)."""
+    if not scheduler_backend.external:
+        pytest.skip("the embedded scheduler is the hub's own worker: the hub-down test covers its restart")
+    pw = make_pathway_world(milestone_toml(due_seconds=20))
+    queued_first, first = start_pathway(pw)
+    first_timer = f"{first['milestone_id']}.due"
+    assert wait_until(lambda: first_timer in (pw.backend.queued() or {}), timeout=30)
+    pw.backend.stop()
+    try:
+        opened_while_down, second = start_pathway(pw)
+        second_timer = f"{second['milestone_id']}.due"
+        shown = wait_until(lambda: [r for r in pending_syncs(pw) if r["timer_id"] == second_timer
+                                    and r["attempts"] >= 2 and r["last_error"]], timeout=30)  # fmt: skip
+        assert shown, pending_syncs(pw)
+        assert shown[0]["sync"] == "schedule" and "could not be reached" in shown[0]["last_error"]
+        assert pw.milestone(opened_while_down)["state"] == "open"
+    finally:
+        pw.backend.start()
+    assert wait_until(lambda: len(notices(pw, kind="due")) == 2, timeout=60 + pw.backend.slack)
+    assert wait_until(lambda: not [r for r in pending_syncs(pw) if r["timer_id"] == second_timer], timeout=30)
+    for correlation, milestone in ((queued_first, first), (opened_while_down, second)):
+        breached = pw.milestone(correlation)
+        assert breached["state"] == "breached"
+        assert at(breached["breached_at"]) >= at(milestone["due_at"]) - 2
+    time.sleep(2)
+    assert len(notices(pw, kind="due")) == 2, "a timer fired twice"
 
 
 def test_a_pathway_closed_as_a_whole_cancels_what_is_pending(make_pathway_world) -> None:
@@ -145,14 +188,19 @@ def test_reconcile_repairs_drift_both_ways(make_pathway_world) -> None:
         assert result.returncode == 0 and "nothing to reconcile" in result.stdout, result.stdout + result.stderr
         return
     due_timer = f"{milestone['milestone_id']}.due"
-    assert wait_until(lambda: due_timer in (pw.backend.queued() or {}), timeout=60)
-    pw.backend.drop(due_timer)
+    closed_correlation, closed = start_pathway(pw)  # a second pathway, closed: its timer is cancelled
+    closed_timer = f"{closed['milestone_id']}.due"
+    assert pw.world.as_("trust-a").post(f"{pw.world.hub.url}/v1/pathways/{closed_correlation}/close",
+                                        json={"reason": "readmission"}, timeout=10).status_code == 200  # fmt: skip
+    assert wait_until(lambda: (q := pw.backend.queued() or {}) and due_timer in q and closed_timer not in q, 60)
+    pw.backend.drop(due_timer)  # a run deleted behind the hub's back
+    pw.backend.inject(closed_timer, datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=10))  # closed
     stray = f"{uuid.uuid4().hex}.due"
-    pw.backend.inject(stray, datetime.now(UTC).replace(microsecond=0))
+    pw.backend.inject(stray, datetime.now(UTC).replace(microsecond=0))  # a timer the hub never had
     result = pw.world.cli("pathway", "reconcile")
     assert result.returncode == 0, result.stderr
     queued = pw.backend.queued() or {}
-    assert due_timer in queued and stray not in queued
+    assert due_timer in queued and stray not in queued and closed_timer not in queued
 
 
 def test_operators_see_the_pathway_from_the_command_line_and_in_metrics(make_pathway_world) -> None:
@@ -160,7 +208,9 @@ def test_operators_see_the_pathway_from_the_command_line_and_in_metrics(make_pat
     notice = discharge_notice()
     assert pw.world.send("trust-a", notice).status_code == 202
     correlation = notice["message_id"]
-    assert wait_until(lambda: (m := pw.milestone(correlation)) and m["state"] == "breached", timeout=30)
+    assert wait_until(
+        lambda: (m := pw.milestone(correlation)) and m["state"] == "breached", timeout=30 + pw.backend.slack
+    )
     shown = pw.world.cli("pathway", "show", correlation)
     assert shown.returncode == 0, shown.stderr
     assert f"pathway {correlation}" in shown.stdout
