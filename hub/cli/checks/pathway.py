@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from hub.cli.checks import CheckContext, Finding, config_check, from_error, suggest
+from hub.cli.checks import CheckContext, Finding, config_check, from_error, nearest, suggest
 from hub.plugin_api.problems import ConfigError
 
 FILE = "pathways.toml"
@@ -103,7 +103,7 @@ def _pathways_toml(context: CheckContext, data: dict[str, Any]) -> Iterator[Find
     from zoneinfo import available_timezones
 
     from hub.partners import PartnerDirectory
-    from hub.pathway.parse import parse_pathways
+    from hub.pathway.parse import NOTIFY_ROLES, parse_pathways
 
     plugins = context.plugins
     vocabulary = plugins.vocabulary
@@ -122,6 +122,7 @@ def _pathways_toml(context: CheckContext, data: dict[str, Any]) -> Iterator[Find
         "start": {"type": types[0] if types else "X"}, "due": {"after": "1mo"},
         "closed_by": [{"type": types[0] if types else "X"}],
     }  # fmt: skip
+    notify_pool = [*partners.partners, *NOTIFY_ROLES]
     names: dict[str, int] = {}
     for key in lists:
         entries = data.get(key, [])
@@ -144,12 +145,18 @@ def _pathways_toml(context: CheckContext, data: dict[str, Any]) -> Iterator[Find
                 if named:  # the partner is there, but its entry did not parse: say so, not "no such partner"
                     finding = Finding(FILE, entry, f"names partner {named[0]!r}, whose entry in partners.toml has "
                                       "a problem (listed above)", "fix that entry first")  # fmt: skip
-                yield Finding(FILE, entry, finding.problem, _offset_hint(finding))
+                yield Finding(FILE, entry, finding.problem, _offset_hint(finding) or _near(finding, notify_pool))
             if isinstance(name, str):
                 if name in names:
                     yield Finding(FILE, f"{label}.name", f"{name!r} is already the name of milestone[{names[name]}]",
                                   "give each milestone a name of its own")  # fmt: skip
                 names.setdefault(name, index)
+
+
+def _near(finding: Finding, pool: list[str]) -> str:
+    """``did you mean`` for a quoted name of a problem that names none (a partner ``on_breach`` notifies)."""
+    quoted = re.match(r"'([^']{1,100})' is neither", finding.problem)
+    return suggest(quoted.group(1), pool, "partners") if quoted and nearest(quoted.group(1), pool) else ""
 
 
 _UNIT_WORDS = {"second": "s", "sec": "s", "minute": "min", "m": "min", "hour": "h", "hr": "h", "day": "d",
