@@ -59,7 +59,9 @@ def test_every_pathway_problem_is_listed_with_file_entry_and_suggestion(config: 
     edit(pathways, 'remind_before = "7d"', 'remind_before = "7days"\nnmae = "x"')
     edit(pathways, 'name = "check-in-6m"', 'name = "check-in-3m"')
     append(pathways, '\n[[close_pathway]]\nreason = "readmission"\ntype = "DischargeNotise"\n')
-    append(config / "hub.toml", f"""
+    append(
+        config / "hub.toml",
+        f"""
 [pathway]
 scheduler = "embeded"
 time_scale = -1
@@ -77,7 +79,8 @@ name = "airflow"
 [[pathway.scheduler_identities]]
 name = "airflow"
 token_sha256 = "{DIGEST}"
-""")
+""",
+    )
     result = hub("config", "check", "--config", str(config))
     assert result.returncode == 1
     lines = result.stderr.splitlines()

@@ -167,7 +167,8 @@ def _norm(key: str, value: str) -> str:
 
 def _partner_problems(context: ConfigCheckContext, entry: str, partner_id: str) -> Iterator[ConfigProblem]:
     """The linked partner exists, is of a kind that takes referrals, and its agreement lets it receive them."""
-    receivers = sorted(p.id for p in context.partners.values() if p.kind in RECEIVING_KINDS)
+    receivers = sorted(p.id for p in context.partners.values() if p.kind in RECEIVING_KINDS
+                       and (p.agreement is None or p.agreement.allows_type("Referral")))  # fmt: skip
     partner = context.partners.get(partner_id)
     if partner is None:
         if partner_id in context.broken_partners:
@@ -216,6 +217,9 @@ def _directory_warnings(settings: Any, links: list[tuple[int, ServiceLink]]) -> 
     """A warning for each linked service the imported directory does not hold or has withdrawn (read only)."""
     try:
         url = database_url(settings)
+    except ValueError:  # directory_database is wrong: listed above
+        return
+    try:
         held = _directory_services(url)
     except Exception as exc:  # an unreachable directory is a warning; its problems are the directory's
         yield ConfigProblem(FILE, f"{WHERE}.service", f"the directory could not be read ({type(exc).__name__}), so "
@@ -225,11 +229,12 @@ def _directory_warnings(settings: Any, links: list[tuple[int, ServiceLink]]) -> 
         yield ConfigProblem(FILE, f"{WHERE}.service", f"{len(links)} services are linked, but no directory has been "
                             "imported yet", "run 'hub directory import FEED'", warning=True)  # fmt: skip
         return
+    active = [service_id for service_id, withdrawn in held.items() if not withdrawn]
     for index, link in links:
         entry = f"{WHERE}.service[{index}].id"
         if link.service_id not in held:
             yield ConfigProblem(FILE, entry, f"{link.service_id!r} is not a service of the imported directory",
-                                did_you_mean(link.service_id, held, "services of the directory") if len(held) < 200
+                                did_you_mean(link.service_id, active, "services of the directory") if len(held) < 200
                                 else "check the id against 'hub directory list --all'", warning=True)  # fmt: skip
         elif held[link.service_id]:
             yield ConfigProblem(FILE, entry, f"{link.service_id!r} is withdrawn from the directory: it is never "
