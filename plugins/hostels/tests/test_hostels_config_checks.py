@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -17,8 +18,8 @@ from hostels_feed import synthetic_service
 from hub_hostels.directory.database import open_directory
 from hub_hostels.directory.importer import import_file
 
-from hub.shipped import copy_example_config
 from hub.testing.postgres import drop_postgres_database, fresh_postgres_database, postgres_server
+from hub.testing.running_hub import EXAMPLE_CONFIG
 
 ENV = {**os.environ, "HUB_KEY_PASSPHRASE": "a passphrase for the tests"}
 
@@ -73,7 +74,7 @@ def hub(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     directory = tmp_path / "config"
-    copy_example_config(directory)
+    shutil.copytree(EXAMPLE_CONFIG, directory)
     return directory
 
 
