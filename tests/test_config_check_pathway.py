@@ -211,3 +211,38 @@ def test_a_warning_alone_does_not_fail_the_check(config: Path, capsys: pytest.Ca
 def test_a_config_check_name_is_checked_like_every_registered_name() -> None:
     with pytest.raises(ValueError):
         ConfigCheck("Not A Name", lambda context: [])
+
+
+def test_a_milestone_missing_its_required_parts_still_has_every_later_problem_listed(config: Path) -> None:
+    (config / "pathways.toml").write_text("""
+colour = "x"
+
+[[milestone]]
+name = "follow-up"
+responsible = "delivered_to"
+closed_by = []
+
+[[milestone]]
+name = "check-in"
+start = { type = "FollowUp", on = "sent" }
+due = { after = "0h", from = "not a field" }
+responsible = "sender"
+closed_by = [{ type = "FollowUp", extra = 1 }]
+on_breach = { notify = "x" }
+""")
+    result = hub("config", "check", "--config", str(config))
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[:-1] == [
+        "pathways.toml: colour: unknown setting (known: close_pathway, milestone, timezone)",
+        "pathways.toml: milestone[0] (follow-up).start: required",
+        "pathways.toml: milestone[0] (follow-up).due: required",
+        "pathways.toml: milestone[0] (follow-up).responsible: 'delivered_to' needs start.on = 'delivered'",
+        "pathways.toml: milestone[0] (follow-up).closed_by: required: at least one { type = ..., when = [...] } "
+        "that the responsible partner sends to meet the milestone",
+        "pathways.toml: milestone[1] (check-in).start.on: 'sent' is not one of received, delivered",
+        "pathways.toml: milestone[1] (check-in).due.after: must be more than nothing",
+        "pathways.toml: milestone[1] (check-in).due.from: 'event' or a dotted field path such as "
+        "'payload.referral_date', got 'not a field'",
+        "pathways.toml: milestone[1] (check-in).closed_by[0].extra: unknown setting (known: type, when)",
+        "pathways.toml: milestone[1] (check-in).on_breach.notify: expected list, got 'x'",
+    ]

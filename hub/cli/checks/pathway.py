@@ -54,7 +54,7 @@ def _hub_toml_pathway(context: CheckContext) -> Iterator[Finding]:
     schedulers = context.plugins.schedulers
     identities = raw.get("scheduler_identities", [])
     top = {key: value for key, value in raw.items() if key != "scheduler_identities" or not isinstance(value, list)}
-    _, findings = every_problem(_pathway_settings, top, HUB_TOML, "pathway", list(schedulers))
+    _, findings = every_problem(_pathway_settings, top, HUB_TOML, "pathway")
     yield from findings
     scheduler = raw.get("scheduler", "embedded")
     if isinstance(scheduler, str) and scheduler not in schedulers:
@@ -76,7 +76,7 @@ def _hub_toml_pathway(context: CheckContext) -> Iterator[Finding]:
             except ConfigError as exc:
                 raise ConfigError(str(exc).replace("scheduler_identities[0]", f"scheduler_identities[{at}]")) from None
 
-        _, findings = every_problem(read_identity, identity, HUB_TOML, prefix, (), {"name": f"identity-{index}"})
+        _, findings = every_problem(read_identity, identity, HUB_TOML, prefix, stand_ins={"name": f"identity-{index}"})
         yield from findings
         name = identity.get("name") if isinstance(identity, dict) else None
         if isinstance(name, str) and name in seen:
@@ -110,11 +110,19 @@ def _pathways_toml(context: CheckContext, data: dict[str, Any]) -> Iterator[Find
     partners = context.found.get("partners") or PartnerDirectory.build([], [], {})
     broken = tuple(context.found.get("broken_partners", ()))
     types = sorted(vocabulary.message_types)
-    pools = [*types, *partners.partners, *vocabulary.destinations, "received", "delivered"]
+    zones = sorted(available_timezones())
+
+    def pools(problem: str) -> list[str]:
+        """The names a problem's quoted value is compared with: only those of the kind it is about."""
+        if "message type" in problem:
+            return types
+        if "partner" in problem:
+            return sorted(partners.partners)
+        return zones if "time zone" in problem else []
+
     lists = ("milestone", "close_pathway")
     top = {key: value for key, value in data.items() if key not in lists or not isinstance(value, list)}
-    _, findings = every_problem(lambda d: parse_pathways(d, partners, vocabulary), top, FILE, "",
-                                sorted(available_timezones()))  # fmt: skip
+    _, findings = every_problem(lambda d: parse_pathways(d, partners, vocabulary), top, FILE, "", pools)
     yield from findings
     stand_ins: dict[str, Any] = {
         "type": types[0] if types else "X", "after": "1mo", "on": "delivered", "from": "event",
@@ -176,10 +184,12 @@ def _offset_hint(finding: Finding) -> str:
 # -- every problem of one entry ----------------------------------------------------------------------------------
 
 
-def every_problem(parse: Callable[[Any], T], raw: Any, file: str, prefix: str, pools: Iterable[str] = (),
+def every_problem(parse: Callable[[Any], T], raw: Any, file: str, prefix: str,
+                  pools: Callable[[str], Iterable[str]] = lambda problem: (),
                   stand_ins: Mapping[str, Any] | None = None) -> tuple[T | None, list[Finding]]:  # fmt: skip
     """``parse(raw)`` and every problem it finds in the entry ``prefix`` of ``file`` (``""``: the whole file).
 
+    ``pools(problem)`` gives the names a problem's quoted value is compared with when the sentence lists none.
     After each problem, in a copy of the entry, the value named is replaced by the suggested near name (a
     misspelt type or partner), else by ``stand_ins[key]`` when the key has one (a required value, so the rest
     of the entry can still be read), else dropped; then ``parse`` runs again, until the entry parses or a
@@ -191,7 +201,8 @@ def every_problem(parse: Callable[[Any], T], raw: Any, file: str, prefix: str, p
         try:
             result = parse(data)
         except ConfigError as exc:
-            finding = from_error(str(exc), file, pools)
+            text = str(exc)
+            finding = from_error(text, file, pools(text))
             if any(f.entry == finding.entry for f in findings):
                 break
             findings.append(finding)
