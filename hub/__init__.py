@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from hub.canonical import derive_message
 from hub.identifiers import housing_authority_problem, nhs_number_problem, normalise_nhs_number
+from hub.plugin_api.config_checks import ConfigCheck, ConfigCheckContext, ConfigProblem, did_you_mean
 from hub.plugin_api.data import CommandContext, HubData, ReplyTime, StatusReply
 from hub.plugin_api.events import HubEvent
 from hub.plugin_api.hookspecs import hookimpl
@@ -102,7 +103,10 @@ __all__ = [
     "Caller",
     "CodeField",
     "CommandContext",
+    "ConfigCheck",
+    "ConfigCheckContext",
     "ConfigError",
+    "ConfigProblem",
     "Conflict",
     "DeliveryOutcome",
     "DestinationResolver",
@@ -147,6 +151,7 @@ __all__ = [
     "Unresolved",
     "declared_dtd_marker",
     "derive_message",
+    "did_you_mean",
     "hardened_parser",
     "hookimpl",
     "housing_authority_problem",

@@ -30,6 +30,7 @@ from typing import Any
 import pluggy
 
 from hub.plugin_api import hookspecs
+from hub.plugin_api.config_checks import ConfigCheck
 from hub.plugin_api.problems import PluginError
 from hub.plugin_api.records import (
     Adapter,
@@ -87,6 +88,7 @@ class HubPlugins:
     routes: dict[str, RouteSpec] = field(default_factory=dict)
     vocabulary: Vocabulary = field(default_factory=Vocabulary)
     schedulers: dict[str, SchedulerSpec] = field(default_factory=dict)
+    config_checks: dict[str, ConfigCheck] = field(default_factory=dict)
 
     @property
     def message_types(self) -> dict[str, MessageType]:
@@ -251,9 +253,10 @@ def load_plugins(
     gauges = registry.collect("gauge", "hub_register_gauges", GaugeSpec)
     routes = registry.collect("routes", "hub_register_routes", RouteSpec)
     schedulers = registry.collect("scheduler", "hub_register_schedulers", SchedulerSpec)
+    config_checks = registry.collect("config check", "hub_register_config_checks", ConfigCheck)
     return HubPlugins(
         manager, infos, adapters, transports, transforms, schemas, key_providers, listeners, commands, gauges,
-        routes, vocabulary, schedulers,
+        routes, vocabulary, schedulers, config_checks,
     )  # fmt: skip
 
 

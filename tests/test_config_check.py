@@ -78,7 +78,7 @@ def test_every_problem_of_every_file_is_listed_with_file_entry_and_nearest_name(
         "routes.toml: route[0].transform: 'duty-to-refr' is not a transform a loaded plugin registers "
         "(did you mean 'duty-to-refer'?)",
         "routes.toml: route[6].type: 'FollowUpp' is not one of",
-        "routes.toml: route[9].transform: 'ips-referral' derives from DischargeNotice, but this route takes Referral",
+        "routes.toml: route[10].transform: 'ips-referral' derives from DischargeNotice, but this route takes Referral",
     ]
     for start in expected:
         assert any(line.startswith(start) for line in lines), f"{start!r} not in:\n{result.stderr}"

@@ -16,7 +16,8 @@ def config() -> None:
 
 
 def check_directory(config_dir: Path | None) -> int:
-    """Print every problem of the configuration in ``config_dir`` (one line each) and return how many."""
+    """Print every problem and warning of the configuration in ``config_dir`` (one line each) and return how
+    many problems (warnings are not counted)."""
     from hub.cli.checks import run_checks
     from hub.config import config_dir_from_env
     from hub.plugins import load_plugins
@@ -31,21 +32,26 @@ def check_directory(config_dir: Path | None) -> int:
         click.echo(f"plugin {info.name}: {info.error}", err=True)
     for finding in findings:
         click.echo(finding.line(), err=True)
-    if findings:
-        click.echo(f"{directory}: {len(findings)} problem{'s' if len(findings) != 1 else ''}", err=True)
+    problems = sum(1 for f in findings if not f.warning)
+    warnings = len(findings) - problems
+    noted = f", {warnings} warning{'s' if warnings != 1 else ''}" if warnings else ""
+    if problems:
+        click.echo(f"{directory}: {problems} problem{'s' if problems != 1 else ''}{noted}", err=True)
     else:
-        click.echo(f"{directory}: the configuration is consistent with the {len(plugins.infos)} loaded plugins")
-    return len(findings)
+        click.echo(f"{directory}: the configuration is consistent with the {len(plugins.infos)} loaded plugins"
+                   f"{noted}")  # fmt: skip
+    return problems
 
 
 @config.command("check")
 @config_option
 @friendly_errors
 def check(config_dir: Path | None) -> None:
-    """Check hub.toml, partners.toml, routes.toml and the agreements (and any other configuration file a checker
-    is registered for) against the loaded plugins; every problem on one line with file, entry and a suggestion.
+    """Check hub.toml, partners.toml, routes.toml, the agreements, pathways.toml and hub.toml's [pathway] (and
+    any other configuration file a checker is registered for, and the checks plugins register for their own
+    configuration) against the loaded plugins; every problem on one line with file, entry and a suggestion.
 
-    Exits 1 when there is any problem.
+    Exits 1 when there is any problem (a warning alone does not).
     """
     if check_directory(config_dir):
         sys.exit(1)

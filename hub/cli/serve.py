@@ -38,9 +38,15 @@ def serve(
     import uvicorn
 
     from hub.api import create_app
+    from hub.cli.checks.plugin_checks import refuse_on_plugin_config_problems
     from hub.lifecycle import enabled_listeners
 
     hub = build(config_dir, strict)
+    try:
+        refuse_on_plugin_config_problems(hub.config, hub.plugins)  # a plugin's configuration, as the hub's own
+    except Exception:
+        hub.store.close()
+        raise
     hub.metrics.set("hub_processes", 1, role="serve")
     settings = hub.config.settings
     if not no_listeners:

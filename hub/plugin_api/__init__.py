@@ -7,6 +7,7 @@
 - ``partner``: the read-only view of a partner that hooks receive (no credentials)
 - ``callers``: who is calling the HTTP API, as FastAPI dependencies for plugins' routes
 - ``data``: the read-only view of the hub's data that plugin commands and gauges receive
+- ``config_checks``: the checks a plugin registers for its own configuration (``hub config check``)
 
 The modules here import nothing else of the hub (``make lint`` checks it with
 import-linter), so the rest of the hub can change without a plugin noticing.

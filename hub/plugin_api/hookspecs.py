@@ -18,7 +18,10 @@ Lifecycle, in the order things happen::
                 hub_register_transforms, hub_register_schemas,
                 hub_register_key_providers, hub_register_listeners,
                 hub_register_gauges, hub_register_routes,
-                hub_register_commands, hub_register_schedulers   (once each)
+                hub_register_commands, hub_register_schedulers,
+                hub_register_config_checks                       (once each)
+    config    : the configuration read; each ConfigCheck run by hub config check
+                and at hub serve start
     intake    : adapter.parse -> hub_validate_message -> router (config routes
                 + hub_route) -> store commit -> 202 / ACK
     delivery  : adapter.render -> transport.deliver
@@ -34,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from hub.plugin_api.config_checks import ConfigCheck
     from hub.plugin_api.events import HubEvent
     from hub.plugin_api.problems import Problem
     from hub.plugin_api.records import (
@@ -233,6 +237,20 @@ def hub_register_schedulers(register: Callable[[SchedulerSpec], None]) -> None:
     the milestone closes early, and calls the hub back at ``POST /v1/pathway/timers/{timer_id}/fire`` with a
     scheduler identity's token (``[[pathway.scheduler_identities]]``). The hub stays the record of what is due:
     a callback that is early, repeated, late or for an unknown timer changes nothing and is recorded.
+    """
+
+
+@hookspec
+def hub_register_config_checks(register: Callable[[ConfigCheck], None]) -> None:
+    """Register checks of the plugin's own configuration (once at start-up; every implementation runs).
+
+    ``ConfigCheck(name, check)``: ``check(context)`` receives a ``ConfigCheckContext`` (the config directory,
+    ``hub.toml`` as TOML with ``plugin_table(NAME)`` and ``listener_table(NAME)``, the hub's settings when
+    ``hub.toml`` loaded, the partners that parsed, the registered partner kinds and message types) and returns
+    every ``ConfigProblem(file, entry, problem, suggestion, warning)`` it finds, not only the first, changing
+    nothing. ``hub config check`` lists them with the hub's own (exit 1 on any that is not a ``warning``);
+    ``hub serve`` refuses to start on one. A check that raises is reported as a problem of its own. Names are
+    unique across plugins.
     """
 
 

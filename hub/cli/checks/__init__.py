@@ -36,11 +36,13 @@ class Finding:
     entry: str
     problem: str
     suggestion: str = ""
+    warning: bool = False
+    """A warning is listed but is not a problem: it neither fails the check nor stops the hub."""
 
     def line(self) -> str:
-        """``file: entry: problem (suggestion)``, on one line."""
+        """``file: entry: problem (suggestion)``, on one line (``file: entry: warning: ...`` for a warning)."""
         where = f"{self.file}: {self.entry}" if self.entry else self.file
-        text = " ".join(f"{where}: {self.problem}".split())
+        text = " ".join(f"{where}: {'warning: ' if self.warning else ''}{self.problem}".split())
         return f"{text} ({self.suggestion})" if self.suggestion else text
 
 

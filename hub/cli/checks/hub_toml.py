@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,8 @@ from hub.cli.checks import CheckContext, Finding, config_check, from_error, sugg
 from hub.plugin_api.problems import ConfigError
 
 FILE = "hub.toml"
-TABLES = ("server", "store", "delivery", "retry", "keys", "retention", "listeners", "plugins", "metrics")
+TABLES = ("server", "store", "delivery", "retry", "keys", "retention", "listeners", "plugins", "metrics", "pathway")
+OWN_CHECKER = ("pathway",)  # tables whose values another checker lists (hub/cli/checks/pathway.py)
 
 
 @config_check(FILE, order=10)
@@ -20,6 +22,7 @@ def check_hub_toml(context: CheckContext) -> Iterator[Finding]:
     yield from problems
     if data is None:
         return
+    context.found["hub_toml"] = data
     plugins = context.plugins
     for table in data:
         if table not in TABLES:
@@ -47,8 +50,9 @@ def check_hub_toml(context: CheckContext) -> Iterator[Finding]:
 def _value_problems(context: CheckContext, data: dict[str, Any]) -> Iterator[Finding]:
     """Each bad value ``load_settings`` refuses: it stops at the first, so each is dropped and it runs again.
 
-    It runs on a copy of the file in a scratch folder, without what was reported above; when the file has no
-    problem at all, the settings loaded from the real folder are shared as ``context.found["settings"]``.
+    It runs on a copy of the file in a scratch folder, without what was reported above and without the tables
+    another checker lists (``OWN_CHECKER``); when the file has no problem at all, the settings loaded from the
+    real folder are shared as ``context.found["settings"]``.
     """
     import tempfile
 
@@ -57,14 +61,14 @@ def _value_problems(context: CheckContext, data: dict[str, Any]) -> Iterator[Fin
 
     plugins = context.plugins
     copy = {table: dict(values) if isinstance(values, dict) else values for table, values in data.items()
-            if table in TABLES}  # fmt: skip
+            if table in TABLES and table not in OWN_CHECKER}  # fmt: skip
     if isinstance(copy.get("retention"), dict):
         copy["retention"] = {k: v for k, v in copy["retention"].items() if k in plugins.message_types}
     if isinstance(copy.get("listeners"), dict):
         copy["listeners"] = {k: v for k, v in copy["listeners"].items() if k in plugins.listeners}
     if isinstance(copy.get("keys"), dict) and copy["keys"].get("provider") not in plugins.key_providers:
         copy["keys"].pop("provider", None)
-    clean = copy == data
+    clean = copy == {table: values for table, values in data.items() if table not in OWN_CHECKER}
     with tempfile.TemporaryDirectory() as scratch:
         for _ in range(50):
             try:
@@ -79,7 +83,8 @@ def _value_problems(context: CheckContext, data: dict[str, Any]) -> Iterator[Fin
                 continue
             break
     if clean:
-        context.found["settings"] = load_settings(context.config_dir, plugins.vocabulary)
+        with contextlib.suppress(ConfigError):  # a problem of a table another checker lists: it says what
+            context.found["settings"] = load_settings(context.config_dir, plugins.vocabulary)
 
 
 def _drop(data: dict[str, Any], entry: str) -> bool:

@@ -3,7 +3,7 @@
 Registers the ``Referral`` message type and its consent rules, the ``hostel``, ``charity`` and ``referrer``
 partner kinds, the ``support-referral`` transform, the ``referral-taker`` destination, the ``referral-form``
 adapter and ``form-post`` transport, the ``hub directory`` commands, the capacity API under
-``/plugins/hostels`` and the ``directory-refresh`` listener.
+``/plugins/hostels``, the ``directory-refresh`` listener and the ``hostels-directory`` config check.
 """
 
 from __future__ import annotations
@@ -87,3 +87,11 @@ def hub_validate_message(message: dict[str, Any], sender_id: str, schema_valid: 
 def hub_register_destinations(register: Callable[[Any], None]) -> None:
     """Register ``referral-taker``: the provider a Referral names; a self-referral only from a taker."""
     register(DestinationResolver("referral-taker", resolve_taker, check_taker, describe_taker))
+
+
+@hookimpl
+def hub_register_config_checks(register: Callable[[Any], None]) -> None:
+    """Register ``hostels-directory``: the service links and directory settings (``hub_hostels.config_checks``)."""
+    from hub_hostels.config_checks import directory_check
+
+    register(directory_check())
