@@ -57,6 +57,7 @@ SCHEMA = [
     f"""CREATE TABLE IF NOT EXISTS {PREFIX}notice (
         id        TEXT PRIMARY KEY,
         record_id TEXT NOT NULL,
+        seq       INTEGER NOT NULL,
         referrer  TEXT NOT NULL,
         step      TEXT NOT NULL,
         detail    TEXT,
@@ -215,12 +216,14 @@ class Tx:
     def add_notice(self, notice_id: str, record_id: str, referrer: str, step: str, detail: str | None,
                    now: float) -> None:  # fmt: skip
         """Record what the referrer is told."""
-        self._run(f"INSERT INTO {PREFIX}notice (id, record_id, referrer, step, detail, at) VALUES (?, ?, ?, ?, ?, ?)",
-                  (notice_id, record_id, referrer, step, detail, now))  # fmt: skip
+        rows = self._run(f"SELECT COUNT(*) FROM {PREFIX}notice WHERE record_id = ?", (record_id,))
+        self._run(f"INSERT INTO {PREFIX}notice (id, record_id, seq, referrer, step, detail, at) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                  (notice_id, record_id, int(rows[0][0]) + 1, referrer, step, detail, now))  # fmt: skip
 
     def notices(self, record_id: str) -> list[tuple[str, str | None]]:
         """What the referrer was told of one referral, in order: (step, detail)."""
-        rows = self._run(f"SELECT step, detail FROM {PREFIX}notice WHERE record_id = ? ORDER BY at, id",
+        rows = self._run(f"SELECT step, detail FROM {PREFIX}notice WHERE record_id = ? ORDER BY seq",
                          (record_id,))  # fmt: skip
         return [(str(step), None if detail is None else str(detail)) for step, detail in rows]
 

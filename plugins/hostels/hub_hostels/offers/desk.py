@@ -88,6 +88,7 @@ class OfferDesk:
     def refer(self, record_id: str, referrer: str, *, complex_case: bool = False,
               self_referral: bool = False) -> Outcome:  # fmt: skip
         """Take a referral into the chain (again: nothing happens) and make its first offers or queue it."""
+        pool = list(self.candidates())  # read before the transaction: the directory shares its connection
         outcome = Outcome()
         now = self.clock()
         with self.book.transaction() as tx:
@@ -96,7 +97,7 @@ class OfferDesk:
             if self_referral or complex_case:
                 self._queue(tx, outcome, record_id, referrer, "self_referral" if self_referral else "complex", now)
             else:
-                self._advance(tx, outcome, record_id, referrer, now)
+                self._advance(tx, outcome, record_id, referrer, now, pool)
         return outcome
 
     # -- a provider's answer ------------------------------------------------------------------------
@@ -108,6 +109,7 @@ class OfferDesk:
             raise OfferRefused(f"reason_code: {reason_code!r} is not one of {', '.join(REASON_CODES)}")
         if answer != "decline" and reason_code is not None:
             raise OfferRefused("reason_code: only a decline gives a reason code")
+        pool = list(self.candidates())  # read before the transaction: the directory shares its connection
         outcome = Outcome()
         now = self.clock()
         with self.book.transaction() as tx:
@@ -135,11 +137,12 @@ class OfferDesk:
                 outcome.notices.append(self._notice(tx, referral.record_id, referral.referrer, "declined",
                                                     reason_code, now))  # fmt: skip
                 if referral.state == "offering":
-                    self._advance(tx, outcome, referral.record_id, referral.referrer, now)
+                    self._advance(tx, outcome, referral.record_id, referral.referrer, now, pool)
         return outcome
 
     def expire(self, offer_id: str) -> Outcome:
         """The offer's window ended: if it is still open, it lapses and the chain moves on (once)."""
+        pool = list(self.candidates())  # read before the transaction: the directory shares its connection
         outcome = Outcome()
         now = self.clock()
         with self.book.transaction() as tx:
@@ -154,7 +157,7 @@ class OfferDesk:
             outcome.withdrawn.append(replace(offer, state="expired"))
             outcome.notices.append(self._notice(tx, referral.record_id, referral.referrer, "expired", None, now))
             if referral.state == "offering":
-                self._advance(tx, outcome, referral.record_id, referral.referrer, now)
+                self._advance(tx, outcome, referral.record_id, referral.referrer, now, pool)
         return outcome
 
     def expire_due(self) -> Outcome:
@@ -189,6 +192,7 @@ class OfferDesk:
 
     def withdraw(self, offer_id: str) -> Outcome:
         """Withdraw an offer (open or accepted): its reservation, if any, is released; the chain moves on."""
+        pool = list(self.candidates())  # read before the transaction: the directory shares its connection
         outcome = Outcome()
         now = self.clock()
         with self.book.transaction() as tx:
@@ -204,7 +208,7 @@ class OfferDesk:
             outcome.notices.append(self._notice(tx, referral.record_id, referral.referrer, "withdrawn", None, now))
             if referral.state in ("offering", "accepted"):
                 tx.set_referral(referral.record_id, "offering", None, now)
-                self._advance(tx, outcome, referral.record_id, referral.referrer, now)
+                self._advance(tx, outcome, referral.record_id, referral.referrer, now, pool)
         return outcome
 
     # -- the navigators' queue ----------------------------------------------------------------------
@@ -245,7 +249,9 @@ class OfferDesk:
             return tx.offers(record_id)
 
     # -- inside a transaction -----------------------------------------------------------------------
-    def _advance(self, tx: Tx, outcome: Outcome, record_id: str, referrer: str, now: float) -> None:
+    def _advance(
+        self, tx: Tx, outcome: Outcome, record_id: str, referrer: str, now: float, pool: Sequence[Candidate]
+    ) -> None:
         offers = tx.offers(record_id)
         open_now = sum(o.open for o in offers)
         slots = min(self.settings.at_once, self.settings.max_open_per_referral) - open_now
@@ -253,9 +259,9 @@ class OfferDesk:
             tried = {o.service_id for o in offers}
             reserved = tx.reserved_counts()
             busy = tx.open_counts()
-            pool = [replace(c, available=None if c.available is None else c.available - reserved.get(c.service_id, 0))
-                    for c in self.candidates() if c.service_id not in tried]  # fmt: skip
-            ranked = [c for c in rank(self.request_of(record_id), pool, self.policy, now)
+            fresh = [replace(c, available=None if c.available is None else c.available - reserved.get(c.service_id, 0))
+                    for c in pool if c.service_id not in tried]  # fmt: skip
+            ranked = [c for c in rank(self.request_of(record_id), fresh, self.policy, now)
                       if busy.get(c.service_id, 0) < self.settings.max_open_per_service]  # fmt: skip
             for candidate in ranked[:slots]:
                 self._offer(tx, outcome, record_id, candidate, now)
