@@ -33,8 +33,8 @@ def make_world(factory: Callable[..., HubWorld], feed: FeedServer, window: float
     for route in routes:
         if route["name"] == "referral":
             route["to"] = {"kind": "referral-taker", "takers": ["dropin"]}
-    partners = [Partner("cc-team", "referrer"), Partner("dropin", "charity"), Partner("nav", "navigator"),
-                Partner("hostel-full", "hostel"), Partner("hostel-no", "hostel"), Partner("hostel-yes", "hostel")]  # fmt: skip
+    partners = [Partner("cc-team", "referrer"), Partner("dropin", "charity"), Partner("nav", "navigator")]
+    partners += [Partner(p, "hostel") for p in ("hostel-full", "hostel-no", "hostel-yes")]
     links = [{"id": sid, "partner": p, "unit": "bed", "needs": ["mental_health"]}
              for sid, p in ((FULL, "hostel-full"), (DECLINER, "hostel-no"), (TAKER, "hostel-yes"))]  # fmt: skip
     settings = {"plugins": {"hostels": {"service": links, "offers": {"window_seconds": window}}}}
@@ -113,6 +113,15 @@ def test_full_declining_accepting_chain_with_reservation_navigator_and_isolation
     assert call(world, "hostel-yes", "POST", f"/offers/{taken['offer_id']}/answer",
                 {"answer": "accept"}).status_code == 200  # fmt: skip
     assert told(world, record) == [("offered", None), ("declined", "risk"), ("offered", None), ("accepted", None)]
+    # the referrer receives each decision as the provider's Acknowledgement, a decline with its reason code only
+    referrer = world.sims["cc-team"]
+    assert referrer.wait_for(lambda s: len(s.messages("Acknowledgement")) == 2)
+    acks = {a["sender"]["org_id"]: a for a in referrer.messages("Acknowledgement")}
+    assert (
+        acks["hostel-no"]["payload"]["status"] == "rejected" and acks["hostel-no"]["payload"]["reason_code"] == "risk"
+    )
+    assert acks["hostel-yes"]["payload"]["reason_code"] == "offer_accepted"  # starts assessment-after-acceptance
+    assert acks["hostel-yes"]["in_reply_to"] == second["message_id"]
     assert world.sims["hostel-full"].messages() == []  # the full hostel is never offered
 
     # its one place is reserved: a second person, declined by the other, waits for a navigator

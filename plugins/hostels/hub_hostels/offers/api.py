@@ -23,6 +23,7 @@ import copy
 import json
 import logging
 import uuid
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request
@@ -94,9 +95,54 @@ def offer_message(referral: dict[str, Any], offer: Offer) -> dict[str, Any]:
     message: dict[str, Any] = copy.deepcopy(referral)
     message["message_id"] = str(uuid.uuid5(OFFER_NAMESPACE, offer.id))
     message["payload"]["service_id"] = offer.partner
+    message["payload"]["offer_id"] = offer.id
     message["payload"].pop("complex", None)
     message["recipient"] = {"org_id": offer.partner}
     return message
+
+
+ACCEPTED_CODE = "offer_accepted"
+"""The ``reason_code`` of the Acknowledgement the hub sends for a provider's acceptance (it starts the
+``assessment`` milestone of config/pathways.toml)."""
+
+
+async def acknowledge(hub: Any, offer_id: str, provider: str, body: dict[str, Any]) -> None:
+    """Send the provider's decision to the referrer as the provider's business Acknowledgement of the offer.
+
+    Accepted: status ``accepted``, reason code ``offer_accepted``; declined: status ``rejected`` with the reason
+    code only (a decline's free text is never passed on). In the Referral's correlation, in reply to the offer.
+    """
+
+    def find(desk: OfferDesk) -> tuple[Offer | None, dict[str, Any] | None]:
+        with desk.book.transaction() as tx:
+            offer = tx.offer(offer_id)
+        return offer, (_referral(hub, offer.record_id) if offer is not None else None)
+
+    offer, referral = await asyncio.to_thread(run_desk, hub, find)
+    if offer is None or referral is None:
+        return
+    accepted = body.get("answer") == "accept"
+    message: dict[str, Any] = {
+        "message_id": str(uuid.uuid5(OFFER_NAMESPACE, f"{offer.id}.answer")),
+        "type": "Acknowledgement",
+        "schema_version": "1",
+        "created_at": _iso(now()),
+        "sender": {"org_id": provider},
+        "recipient": {"org_id": referral["sender"]["org_id"]},
+        "in_reply_to": str(uuid.uuid5(OFFER_NAMESPACE, offer.id)),
+        "payload": {"level": "business", "status": "accepted" if accepted else "rejected",
+                    "reason_code": ACCEPTED_CODE if accepted else str(body.get("reason_code")), "at": _iso(now())},
+    }  # fmt: skip
+    if referral.get("correlation_id"):
+        message["correlation_id"] = referral["correlation_id"]
+    try:
+        await hub.intake.submit(message, sender_id=provider, idempotency_key=f"{offer.id}.answer")
+    except HubError as exc:  # the decision is recorded; only its message could not be made
+        log.warning("offer %s: the decision's acknowledgement was not sent: %s", offer.id, exc)
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _offer_view(offer: Offer) -> dict[str, Any]:
@@ -176,8 +222,11 @@ def build_offer_routes(router: APIRouter) -> None:
             raise InvalidMessage(
                 "A decline for another reason says which.", [Problem("/reason", "required with other")]
             )
-        return await _act(request, lambda desk: desk.answer(offer_id, caller.id, str(body.get("answer")),
-                                                              body.get("reason_code")))  # fmt: skip
+        result = await _act(request, lambda desk: desk.answer(offer_id, caller.id, str(body.get("answer")),
+                                                                body.get("reason_code")))  # fmt: skip
+        if body.get("answer") in ("accept", "decline"):
+            await acknowledge(request.app.state.hub, offer_id, caller.id, body)
+        return result
 
     @router.post("/offers/{offer_id}/arrived", summary="The person arrived: the reserved place is taken")
     async def arrived(request: Request, offer_id: str, caller: Authenticated) -> dict[str, Any]:
