@@ -185,3 +185,14 @@ def test_offer_settings_are_checked_naming_the_key() -> None:
                        "max_open_per_service"), ({"window_seconds": True}, "window_seconds")]:  # fmt: skip
         with pytest.raises(OfferSettingsError, match=f"plugins.hostels.offers.{key}"):
             OfferSettings.from_settings(S(table))
+
+
+def test_an_offer_never_sent_is_found_again_until_marked_sent(book: OfferBook) -> None:
+    clock = Clock()
+    desk = make_desk(book, clock, {"a": 1, "b": 1}, OfferSettings(at_once=2, window_seconds=60))
+    made = desk.refer("rec-1", "ward").offered
+    with book.transaction() as tx:
+        assert tx.unsent(clock.now) == []  # only offers older than the given time
+        assert {o.id for o in tx.unsent(clock.now + 1)} == {o.id for o in made}
+        tx.mark_sent(made[0].id, clock.now)
+        assert [o.id for o in tx.unsent(clock.now + 1)] == [made[1].id]

@@ -12,7 +12,8 @@
 - ``GET /queue`` and ``POST /queue/{id}/allocate`` (``{"service_id", "reason"}``): operators and partners of
   kind ``navigator``.
 - ``sweep``: the background task ``hub serve`` runs (``RouteSpec.background``): each second, offers whose window
-  ended lapse (once: the desk's conditional update under the referral's lock) and the chain moves on.
+  ended lapse (once: the desk's conditional update under the referral's lock) and the chain moves on; an open
+  offer whose Referral was never committed (the process stopped between the two) is sent again.
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ from hub_hostels.offers.person import match_request
 from hub_hostels.offers.terms import OfferSettings
 
 log = logging.getLogger("hub.hostels.offers")
+RESEND_AFTER_SECONDS = 30.0
+"""An open offer whose Referral was not committed this long after it was made is sent again by the sweep (the
+process that made it stopped in between); the offer's id is the idempotency key, so a repeat is one message."""
 OFFER_NAMESPACE = uuid.UUID("5d0e8a52-3c1f-4f0e-9a51-0c6f7b2f3e11")
 
 
@@ -87,7 +91,18 @@ async def deliver(hub: Any, outcome: Outcome) -> None:
             continue
         message = offer_message(referral, offer)
         accepted = await hub.intake.submit(message, sender_id=referral["sender"]["org_id"], idempotency_key=offer.id)
+        await asyncio.to_thread(run_desk, hub, lambda desk, one=offer: _mark_sent(desk, one.id))
         log.info("offer %s sent as record %s", offer.id, accepted.id)
+
+
+def _mark_sent(desk: OfferDesk, offer_id: str) -> None:
+    with desk.book.transaction() as tx:
+        tx.mark_sent(offer_id, now())
+
+
+def _unsent(desk: OfferDesk) -> Outcome:
+    with desk.book.transaction() as tx:
+        return Outcome(offered=tx.unsent(now() - RESEND_AFTER_SECONDS))
 
 
 def offer_message(referral: dict[str, Any], offer: Offer) -> dict[str, Any]:
@@ -274,6 +289,7 @@ async def sweep(hub: Any, stop: asyncio.Event) -> None:
         try:
             outcome = await asyncio.to_thread(run_desk, hub, lambda desk: desk.expire_due())
             await deliver(hub, outcome)
+            await deliver(hub, await asyncio.to_thread(run_desk, hub, _unsent))
         except Exception:
             log.exception("offer window sweep failed; trying again")
         with contextlib.suppress(TimeoutError):

@@ -43,7 +43,8 @@ SCHEMA = [
         offered_at  DOUBLE PRECISION NOT NULL,
         expires_at  DOUBLE PRECISION NOT NULL,
         answered_at DOUBLE PRECISION,
-        reserved    INTEGER NOT NULL DEFAULT 0
+        reserved    INTEGER NOT NULL DEFAULT 0,
+        sent_at     DOUBLE PRECISION
     )""",
     f"CREATE INDEX IF NOT EXISTS {PREFIX}offer_record ON {PREFIX}offer (record_id)",
     f"CREATE INDEX IF NOT EXISTS {PREFIX}offer_service ON {PREFIX}offer (service_id, state)",
@@ -190,6 +191,17 @@ class Tx:
             sql += " AND expires_at <= ?"
             params = (expiring_by,)
         return [_offer(row) for row in self._run(sql + " ORDER BY expires_at, id", params)]
+
+    def mark_sent(self, offer_id: str, now: float) -> None:
+        """The offer's Referral was committed for its provider."""
+        self._run(f"UPDATE {PREFIX}offer SET sent_at = ? WHERE id = ? AND sent_at IS NULL", (now, offer_id))
+
+    def unsent(self, offered_before: float) -> list[Offer]:
+        """Open offers made before ``offered_before`` whose Referral was never committed (a process stopped)."""
+        sql = (f"SELECT {_OFFER} FROM {PREFIX}offer WHERE state IN ('open', 'info_requested') "
+               "AND sent_at IS NULL AND offered_at < ? ORDER BY offered_at, id")  # fmt: skip
+        rows = self._run(sql, (offered_before,))
+        return [_offer(row) for row in rows]
 
     def take_place(self, service_id: str, unit: str | None, now: float) -> None:
         """One place of ``service_id`` taken (the person arrived): its capacity figure goes down by one."""
