@@ -39,10 +39,12 @@ def hub_register_transforms(register: Callable[[Transform], None]) -> None:
 
 @hookimpl
 def hub_register_commands(register: Callable[[Any], None]) -> None:
-    """Register ``hub directory`` (import, list, show)."""
+    """Register ``hub directory`` (import, list, show, match) and ``hub offers`` (queue, allocate, show)."""
     from hub_hostels.directory.commands import directory
+    from hub_hostels.offers.commands import offers
 
     register(directory)
+    register(offers)
 
 
 @hookimpl

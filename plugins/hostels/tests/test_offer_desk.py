@@ -97,13 +97,19 @@ def test_no_answer_in_the_window_moves_on_once(book: OfferBook) -> None:
     clock = Clock()
     desk = make_desk(book, clock, {"a": 2, "b": 1})
     first = desk.refer("rec-1", "ward")
-    assert desk.expire_due().offered == []  # not yet: the window is 2 s
+    clock.now += 5
+    assert desk.expire_due().offered == []  # never sent: its window has not begun
+    with book.transaction() as tx:
+        tx.mark_sent(first.offered[0].id, clock.now, 2)
+    assert desk.expire_due().offered == []  # not yet: the window is 2 s from sending
     clock.now += 2.5
     moved = desk.expire_due()
     assert [o.partner for o in moved.offered] == ["b"] and moved.withdrawn[0].id == first.offered[0].id
     assert desk.expire(first.offered[0].id).offered == []  # firing again changes nothing
     with pytest.raises(OfferRefused, match="already expired"):
         desk.answer(first.offered[0].id, "a", "accept")
+    with book.transaction() as tx:
+        tx.mark_sent(moved.offered[0].id, clock.now, 2)
     clock.now += 2.5
     desk.expire_due()
     assert desk.queue()[0][2] == "all_declined"
@@ -194,5 +200,5 @@ def test_an_offer_never_sent_is_found_again_until_marked_sent(book: OfferBook) -
     with book.transaction() as tx:
         assert tx.unsent(clock.now) == []  # only offers older than the given time
         assert {o.id for o in tx.unsent(clock.now + 1)} == {o.id for o in made}
-        tx.mark_sent(made[0].id, clock.now)
+        tx.mark_sent(made[0].id, clock.now, 60)
         assert [o.id for o in tx.unsent(clock.now + 1)] == [made[1].id]

@@ -170,3 +170,19 @@ def test_no_answer_in_the_window_moves_the_offer_on_and_a_self_referral_waits_fo
     own = unmatched_referral(world, sender="dropin", source="self")
     assert call(world, "dropin", "POST", f"/referrals/{own}/match").json()["state"] == "waiting_for_navigator"
     assert told(world, own, "dropin") == [("waiting_for_navigator", "self_referral")]
+
+    # a navigator at the command line: the queue, then an allocation the running hub sends
+    listed = world.cli("offers", "queue", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert {json.loads(line)["referral"]: json.loads(line)["reason"] for line in listed.stdout.splitlines()} == {
+        record: "all_declined",
+        own: "self_referral",
+    }
+    before = len(world.sims["hostel-yes"].messages("Referral"))
+    bad = world.cli("offers", "allocate", own, "svc-none", "--reason", "x")
+    assert bad.returncode == 1 and "not a linked service" in bad.stderr
+    done = world.cli("offers", "allocate", own, TAKER, "--reason", "triaged: low support needs", "--navigator", "nav")
+    assert done.returncode == 0, done.stderr
+    assert world.sims["hostel-yes"].wait_for(lambda s: len(s.messages("Referral")) == before + 1, timeout=20)
+    shown = json.loads(world.cli("offers", "show", own).stdout)
+    assert shown["allocations"][0]["navigator"] == "nav" and shown["offers"][0]["partner"] == "hostel-yes"

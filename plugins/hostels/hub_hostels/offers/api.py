@@ -39,9 +39,10 @@ from hub_hostels.offers.person import match_request
 from hub_hostels.offers.terms import OfferSettings
 
 log = logging.getLogger("hub.hostels.offers")
-RESEND_AFTER_SECONDS = 30.0
-"""An open offer whose Referral was not committed this long after it was made is sent again by the sweep (the
-process that made it stopped in between); the offer's id is the idempotency key, so a repeat is one message."""
+RESEND_AFTER_SECONDS = 5.0
+"""An open offer whose Referral was not committed this long after it was made is sent by the sweep: one a
+process stopped before sending, or one ``hub offers allocate`` recorded. The offer's id is the idempotency key,
+so a repeat is one message."""
 OFFER_NAMESPACE = uuid.UUID("5d0e8a52-3c1f-4f0e-9a51-0c6f7b2f3e11")
 
 
@@ -97,7 +98,7 @@ async def deliver(hub: Any, outcome: Outcome) -> None:
 
 def _mark_sent(desk: OfferDesk, offer_id: str) -> None:
     with desk.book.transaction() as tx:
-        tx.mark_sent(offer_id, now())
+        tx.mark_sent(offer_id, now(), desk.settings.window_seconds)
 
 
 def _unsent(desk: OfferDesk) -> Outcome:

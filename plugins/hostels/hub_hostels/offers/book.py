@@ -184,17 +184,18 @@ class Tx:
         return {str(service): int(count) for service, count in rows}
 
     def open_offers(self, *, expiring_by: float | None = None) -> list[Offer]:
-        """Open offers, soonest to expire first (only those expiring by ``expiring_by`` when given)."""
+        """Open offers, soonest to expire first (with ``expiring_by``: those sent whose window ends by then)."""
         sql = f"SELECT {_OFFER} FROM {PREFIX}offer WHERE state IN ('open', 'info_requested')"
         params: tuple[Any, ...] = ()
         if expiring_by is not None:
-            sql += " AND expires_at <= ?"
+            sql += " AND sent_at IS NOT NULL AND expires_at <= ?"
             params = (expiring_by,)
         return [_offer(row) for row in self._run(sql + " ORDER BY expires_at, id", params)]
 
-    def mark_sent(self, offer_id: str, now: float) -> None:
-        """The offer's Referral was committed for its provider."""
-        self._run(f"UPDATE {PREFIX}offer SET sent_at = ? WHERE id = ? AND sent_at IS NULL", (now, offer_id))
+    def mark_sent(self, offer_id: str, now: float, window_seconds: float) -> None:
+        """The offer's Referral was committed for its provider: its window runs from now."""
+        self._run(f"UPDATE {PREFIX}offer SET sent_at = ?, expires_at = ? WHERE id = ? AND sent_at IS NULL",
+                  (now, now + window_seconds, offer_id))  # fmt: skip
 
     def unsent(self, offered_before: float) -> list[Offer]:
         """Open offers made before ``offered_before`` whose Referral was never committed (a process stopped)."""

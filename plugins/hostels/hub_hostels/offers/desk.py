@@ -141,7 +141,11 @@ class OfferDesk:
         return outcome
 
     def expire(self, offer_id: str) -> Outcome:
-        """The offer's window ended: if it is still open, it lapses and the chain moves on (once)."""
+        """The offer's window ended: if it is still open, it lapses and the chain moves on (once).
+
+        The window runs from when the offer was made, and again from when its Referral was sent
+        (``Tx.mark_sent``); ``expire_due`` passes over an offer not yet sent.
+        """
         pool = list(self.candidates())  # read before the transaction: the directory shares its connection
         outcome = Outcome()
         now = self.clock()
