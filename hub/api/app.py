@@ -9,6 +9,7 @@ and the listeners, started with the app and stopped with it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -43,7 +44,17 @@ def create_app(hub: Hub, *, run_worker: bool = True, run_listeners: bool = True)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.started_at = time.time()
         async with HubLifecycle(hub, run_worker=run_worker, run_listeners=run_listeners):
-            yield
+            stop = asyncio.Event()
+            tasks: list[asyncio.Future[None]] = [
+                asyncio.ensure_future(routes.background(hub, stop))
+                for routes in hub.plugins.routes.values()
+                if routes.background is not None
+            ]
+            try:
+                yield
+            finally:
+                stop.set()
+                await asyncio.gather(*tasks, return_exceptions=True)
 
     app = FastAPI(
         title=TITLE,

@@ -7,7 +7,7 @@ Plugins build these and hand them to the ``register`` callback of a
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -368,11 +368,17 @@ class RouteSpec:
     authenticated caller (401 otherwise, before the parameters are looked at); narrow it with the
     dependencies in ``hub.plugin_api.callers`` (``PartnerCaller``, ``OperatorCaller``). With ``public`` the routes need
     no token and the OpenAPI document says so.
+
+    ``background``, when given, is ``async def background(hub, stop)``: a task ``hub serve`` runs while the app
+    runs, with the same ``hub`` the routes reach as ``request.app.state.hub``, until the ``asyncio.Event`` ``stop``
+    is set (then it must return soon). It must not raise: it logs what fails and carries on. Every ``hub serve``
+    process runs it, so what it changes must be safe to do from several processes at once.
     """
 
     name: str
     router: Any
     public: bool = False
+    background: Callable[[Any, Any], Awaitable[None]] | None = None
 
     def __post_init__(self) -> None:
         check_name("routes", self.name)

@@ -24,10 +24,11 @@ def hub_register_message_types(register: Callable[[MessageType], None]) -> None:
 
 @hookimpl
 def hub_register_partner_kinds(register: Callable[[PartnerKind], None]) -> None:
-    """Register ``hostel``, ``charity`` and ``referrer``."""
+    """Register ``hostel``, ``charity``, ``referrer`` and ``navigator``."""
     register(PartnerKind("hostel", "a hostel or supported housing provider"))
     register(PartnerKind("charity", "a charity"))
     register(PartnerKind("referrer", "a care coordinator, social worker or other professional who refers people"))
+    register(PartnerKind("navigator", "a recovery navigator who triages referrals and allocates them by hand"))
 
 
 @hookimpl
@@ -38,19 +39,24 @@ def hub_register_transforms(register: Callable[[Transform], None]) -> None:
 
 @hookimpl
 def hub_register_commands(register: Callable[[Any], None]) -> None:
-    """Register ``hub directory`` (import, list, show)."""
+    """Register ``hub directory`` (import, list, show, match) and ``hub offers`` (queue, allocate, show)."""
     from hub_hostels.directory.commands import directory
+    from hub_hostels.offers.commands import offers
 
     register(directory)
+    register(offers)
 
 
 @hookimpl
 def hub_register_routes(register: Callable[[Any], None]) -> None:
-    """Serve the providers' capacity API under ``/plugins/hostels``."""
+    """Serve the providers' capacity API and the offer chain under ``/plugins/hostels``, with the offer-window sweep."""
     from hub import RouteSpec
     from hub_hostels.directory.capacity_api import build_router
+    from hub_hostels.offers.api import build_offer_routes, sweep
 
-    register(RouteSpec("hostels", build_router()))
+    router = build_router()
+    build_offer_routes(router)
+    register(RouteSpec("hostels", router, background=sweep))
 
 
 @hookimpl

@@ -1,0 +1,204 @@
+"""The offer chain on the offer book, on SQLite and PostgreSQL: offers in turn, answers, time-outs, caps,
+reservations and the navigators' queue.
+
+Three hostels as in the issue's chain: ``full`` (no place), ``decliner`` and ``taker``; the clock is the test's,
+so an offer window passes when the test moves it. The candidates are read from the real directory tables (the
+same database as the offers), so a place taken on arrival is seen by the next match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hub_hostels.directory.links import DirectorySettings, ServiceLink
+from hub_hostels.directory.match_directory import candidates
+from hub_hostels.directory.matching import MatchRequest
+from hub_hostels.directory.records import Capacity, DirectoryService
+from hub_hostels.offers.book import OfferBook, open_offers
+from hub_hostels.offers.desk import OfferDesk, OfferRefused, UnknownOffer
+from hub_hostels.offers.terms import OfferSettings, OfferSettingsError
+
+from hub.testing.postgres import drop_postgres_database, fresh_postgres_database, postgres_server
+
+PERSON = MatchRequest(age=34, gender="female", needs=frozenset({"mental_health"}), postcode_district="LU1")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def book(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OfferBook]:
+    if request.param == "sqlite":
+        opened = open_offers(f"sqlite:///{tmp_path / 'directory.db'}")
+        yield opened
+        opened.close()
+        return
+    postgres_server()
+    url = fresh_postgres_database()
+    opened = open_offers(url)
+    yield opened
+    opened.close()
+    drop_postgres_database(url)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 2_000_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _service(service_id: str) -> DirectoryService:
+    return DirectoryService(id=service_id, name=f"Service {service_id}", status="active")
+
+
+def make_desk(book: OfferBook, clock: Clock, places: dict[str, int], settings: OfferSettings | None = None,
+              partners: dict[str, str] | None = None) -> OfferDesk:  # fmt: skip
+    """A desk over services ``places`` (service id -> places), each linked to the partner of the same name."""
+    partners = partners or {}
+    links = tuple(ServiceLink(s, partners.get(s, s), needs=frozenset({"mental_health"}), unit="bed")
+                  for s in places)  # fmt: skip
+    directory = DirectorySettings(links)
+    book.upsert("feed", [_service(s) for s in places], "run-1", clock.now)
+    for service_id, available in places.items():
+        book.set_capacity(service_id, Capacity("bed", float(available), None, None, None), "feed", clock.now - 10)
+    return OfferDesk(book, settings or OfferSettings(window_seconds=2), lambda: candidates(book, directory),
+                     lambda _record: PERSON, clock, unit_of=lambda _s: "bed")  # fmt: skip
+
+
+def test_full_then_declining_then_accepting_and_the_referrer_told_each_step(book: OfferBook) -> None:
+    clock = Clock()
+    desk = make_desk(book, clock, {"full": 0, "decliner": 3, "taker": 1})
+    first = desk.refer("rec-1", "coordinator")
+    assert [o.partner for o in first.offered] == ["decliner"]  # freshness then places: 'full' is never offered
+    with pytest.raises(UnknownOffer):
+        desk.answer(first.offered[0].id, "taker", "accept")  # another provider's offer does not exist for it
+    second = desk.answer(first.offered[0].id, "decliner", "decline", "risk")
+    assert [o.partner for o in second.offered] == ["taker"]
+    accepted = desk.answer(second.offered[0].id, "taker", "accept")
+    assert accepted.offered == [] and accepted.withdrawn == []
+    assert desk.notices("rec-1") == [("offered", None), ("declined", "risk"), ("offered", None),
+                                     ("accepted", None)]  # fmt: skip
+    with pytest.raises(OfferRefused, match="already accepted"):
+        desk.answer(second.offered[0].id, "taker", "decline", "other")
+
+    # the one place of 'taker' is reserved: a second person is not offered it, and waits for a navigator
+    other = desk.refer("rec-2", "coordinator")
+    assert [o.partner for o in other.offered] == ["decliner"]
+    desk.answer(other.offered[0].id, "decliner", "decline", "no_capacity")
+    assert desk.queue()[0][:3] == ("rec-2", "coordinator", "all_declined")
+
+    placed = desk.arrived(second.offered[0].id, "taker")
+    assert [n.step for n in placed.notices] == ["placed"]
+    assert book.capacities("taker")[0].capacity.available == 0  # the reservation became a place taken
+
+
+def test_no_answer_in_the_window_moves_on_once(book: OfferBook) -> None:
+    clock = Clock()
+    desk = make_desk(book, clock, {"a": 2, "b": 1})
+    first = desk.refer("rec-1", "ward")
+    clock.now += 5
+    assert desk.expire_due().offered == []  # never sent: its window has not begun
+    with book.transaction() as tx:
+        tx.mark_sent(first.offered[0].id, clock.now, 2)
+    assert desk.expire_due().offered == []  # not yet: the window is 2 s from sending
+    clock.now += 2.5
+    moved = desk.expire_due()
+    assert [o.partner for o in moved.offered] == ["b"] and moved.withdrawn[0].id == first.offered[0].id
+    assert desk.expire(first.offered[0].id).offered == []  # firing again changes nothing
+    with pytest.raises(OfferRefused, match="already expired"):
+        desk.answer(first.offered[0].id, "a", "accept")
+    with book.transaction() as tx:
+        tx.mark_sent(moved.offered[0].id, clock.now, 2)
+    clock.now += 2.5
+    desk.expire_due()
+    assert desk.queue()[0][2] == "all_declined"
+    assert [step for step, _ in desk.notices("rec-1")] == ["offered", "expired", "offered", "expired",
+                                                            "waiting_for_navigator"]  # fmt: skip
+
+
+def test_navigator_queue_and_allocation_by_hand(book: OfferBook) -> None:
+    clock = Clock()
+    desk = make_desk(book, clock, {"a": 0})
+    assert desk.refer("nomatch", "ward").notices[0].detail == "no_match"
+    clock.now += 1
+    assert desk.refer("self", "dropin", self_referral=True).notices[0].detail == "self_referral"
+    clock.now += 1
+    assert desk.refer("hard", "ward", complex_case=True).notices[0].detail == "complex"
+    assert desk.refer("hard", "ward").notices == []  # the same referral again: nothing happens
+    assert [q[2] for q in desk.queue()] == ["no_match", "self_referral", "complex"]
+    with pytest.raises(OfferRefused, match="reason: required"):
+        desk.allocate("self", "a", "navigator-1", "  ")
+    with pytest.raises(OfferRefused, match="not a linked service"):
+        desk.allocate("self", "nowhere", "navigator-1", "known to the service")
+    allocated = desk.allocate("self", "a", "navigator-1", "place freed today, confirmed by phone")
+    assert [o.partner for o in allocated.offered] == ["a"]
+    assert [q[0] for q in desk.queue()] == ["nomatch", "hard"]
+    with book.transaction() as tx:
+        assert tx.allocations("self")[0][:3] == ("a", "navigator-1", "place freed today, confirmed by phone")
+    with pytest.raises(OfferRefused, match="not waiting"):
+        desk.allocate("self", "a", "navigator-1", "again")
+
+
+def test_accept_withdraws_the_other_offers_and_withdrawal_releases_the_place(book: OfferBook) -> None:
+    clock = Clock()
+    desk = make_desk(book, clock, {"a": 1, "b": 1, "c": 1}, OfferSettings(at_once=2, window_seconds=60))
+    first = desk.refer("rec-1", "ward")
+    assert sorted(o.partner for o in first.offered) == ["a", "b"]
+    accepted = desk.answer(first.offered[0].id, first.offered[0].partner, "accept")
+    assert [o.id for o in accepted.withdrawn] == [first.offered[1].id]  # told only that its offer is withdrawn
+    assert desk.refer("rec-2", "ward").offered[0].partner != first.offered[0].partner  # the place is reserved
+    released = desk.withdraw(first.offered[0].id)
+    assert released.notices[0].step == "withdrawn"
+    with book.transaction() as tx:
+        assert tx.reserved_counts() == {}
+
+
+def test_caps_on_open_offers(book: OfferBook) -> None:
+    clock = Clock()
+    settings = OfferSettings(at_once=5, window_seconds=60, max_open_per_referral=2, max_open_per_service=1)
+    desk = make_desk(book, clock, {"a": 9, "b": 9, "c": 9}, settings)
+    assert len(desk.refer("rec-1", "ward").offered) == 2  # the per-referral cap clips at_once
+    second = desk.refer("rec-2", "ward")  # a and b each hold their one open offer: only c is offered
+    assert [o.partner for o in second.offered] == ["c"]
+    assert desk.refer("rec-3", "ward").notices[0].detail == "no_match"
+
+
+def test_info_request_and_bad_answers_change_nothing(book: OfferBook) -> None:
+    clock = Clock()
+    desk = make_desk(book, clock, {"a": 1})
+    offer = desk.refer("rec-1", "ward").offered[0]
+    for answer, code, match in [
+        ("maybe", None, "answer"),
+        ("decline", None, "reason_code"),
+        ("decline", "too_busy", "reason_code"),
+        ("accept", "risk", "only a decline"),
+    ]:
+        with pytest.raises(OfferRefused, match=match):
+            desk.answer(offer.id, "a", answer, code)
+    assert desk.offers("rec-1")[0].state == "open"
+    assert desk.answer(offer.id, "a", "info").notices[0].step == "info_requested"
+    assert desk.answer(offer.id, "a", "accept").notices[0].step == "accepted"  # still answerable after asking
+
+
+def test_offer_settings_are_checked_naming_the_key() -> None:
+    class S:
+        def __init__(self, offers: object) -> None:
+            self.plugin_settings = {"hostels": {"offers": offers}}
+
+    assert OfferSettings.from_settings(S({"at_once": 2, "window_seconds": 1.5})) == OfferSettings(2, 1.5, 6, 20)
+    for table, key in [({"at_onc": 1}, "at_onc"), ({"at_once": 0}, "at_once"), ({"max_open_per_service": 2.5},
+                       "max_open_per_service"), ({"window_seconds": True}, "window_seconds")]:  # fmt: skip
+        with pytest.raises(OfferSettingsError, match=f"plugins.hostels.offers.{key}"):
+            OfferSettings.from_settings(S(table))
+
+
+def test_an_offer_never_sent_is_found_again_until_marked_sent(book: OfferBook) -> None:
+    clock = Clock()
+    desk = make_desk(book, clock, {"a": 1, "b": 1}, OfferSettings(at_once=2, window_seconds=60))
+    made = desk.refer("rec-1", "ward").offered
+    with book.transaction() as tx:
+        assert tx.unsent(clock.now) == []  # only offers older than the given time
+        assert {o.id for o in tx.unsent(clock.now + 1)} == {o.id for o in made}
+        tx.mark_sent(made[0].id, clock.now, 60)
+        assert [o.id for o in tx.unsent(clock.now + 1)] == [made[1].id]
