@@ -158,12 +158,12 @@ class PathwayService:
                 continue
             zone, scale = self.pathways.zone, self.settings.time_scale
             try:
-                due = spec.due(message, moment(at), zone, scale)
+                due = spec.due(message, moment(at), zone, scale, self.pathways.calendar)
             except ValueError as exc:
                 log.warning("pathway: milestone %s of record %s not opened: %s", spec.name, record_id, exc)
                 continue
             opened = moment(max(at, self.clock()))
-            remind = spec.remind_at(due, zone, opened, scale)
+            remind = spec.remind_at(due, zone, opened, scale, self.pathways.calendar)
             correlation = message.get("correlation_id") or message.get("message_id")  # as derive_message keeps it
             new = NewMilestone(milestone_id(spec.name, record_id, partner), spec.name, partner, record_id,
                                correlation, opened.timestamp(), due.timestamp(),

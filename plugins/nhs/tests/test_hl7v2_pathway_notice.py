@@ -46,4 +46,5 @@ def test_an_hl7v2_trust_gets_its_reminder_and_due_notice_as_json_with_a_note(
     for received in sim.received:
         assert received.content_type.startswith("application/json")
         assert received.headers.get("X-Hub-Note", received.headers.get("x-hub-note", "")).startswith(
-            "HL7 v2 ADT has no form for PathwayNotice")
+            "HL7 v2 ADT has no form for PathwayNotice"
+        )

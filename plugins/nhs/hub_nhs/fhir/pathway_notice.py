@@ -47,14 +47,14 @@ def notice_bundle(message: dict[str, Any], *, partner: Partner) -> dict[str, Any
         {"url": "dueAt", "valueDateTime": payload["due_at"]},
         {"url": "responsible", "valueString": payload["responsible"]},
     ]}  # fmt: skip
+    category = {"system": codes.CS_PATHWAY_NOTICE, "code": notice, "display": NOTICE_DISPLAY[notice]}
     communication: dict[str, Any] = {
         "resourceType": "Communication",
         "id": communication_id,
         "extension": [milestone],
         "identifier": [{"system": codes.ID_PATHWAY_TIMER, "value": payload["timer_id"]}],
         "status": "completed",
-        "category": [{"coding": [{"system": codes.CS_PATHWAY_NOTICE, "code": notice,
-                                  "display": NOTICE_DISPLAY[notice]}]}],  # fmt: skip
+        "category": [{"coding": [category]}],
         "priority": "routine" if notice == "reminder" else "urgent",
         "sent": message["created_at"],
         "recipient": [{**_party(partner.party()), "display": partner.name}],
