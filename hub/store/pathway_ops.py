@@ -151,9 +151,10 @@ def fire(ex: Execute, append: Append, timer_id: str, now: float, fired_by: str) 
     """Fire ``timer_id`` at most once: the conditional update decides; every outcome writes an event."""
     row = ex("SELECT milestone_id, action, due_at, state FROM pathway_timers WHERE id = ?", (timer_id,)).fetchone()
     if row is None:
-        append([HubEvent("timer_fire", f"timer:{timer_id}", now, detail={"timer_id": timer_id, "outcome": "unknown"},
-                         actor=fired_by)])  # fmt: skip
-        return FireResult("unknown")
+        events = [HubEvent("timer_fire", f"timer:{timer_id}", now, detail={"timer_id": timer_id, "outcome": "unknown"},
+                           actor=fired_by)]  # fmt: skip
+        append(events)
+        return FireResult("unknown", events=tuple(events))
     milestone_id, action, due_at, state = row
     m = as_milestone(ex(f"SELECT {MILESTONE_COLUMNS} FROM pathway_milestones WHERE id = ?",
                         (milestone_id,)).fetchone())  # fmt: skip
@@ -166,17 +167,19 @@ def fire(ex: Execute, append: Append, timer_id: str, now: float, fired_by: str) 
                      (now, fired_by, timer_id))  # fmt: skip
         outcome = "fired" if changed.rowcount == 1 else "already_fired"
     if outcome != "fired":
-        append([HubEvent("timer_fire", m["start_record"], now, None, m["partner"],
-                         {"timer_id": timer_id, "outcome": outcome}, fired_by)])  # fmt: skip
-        return FireResult(outcome, m, action)
+        events = [HubEvent("timer_fire", m["start_record"], now, None, m["partner"],
+                           {"timer_id": timer_id, "outcome": outcome}, fired_by)]  # fmt: skip
+        append(events)
+        return FireResult(outcome, m, action, tuple(events))
     new = "reminded" if action == "remind" else "breached"
     ex(f"UPDATE pathway_milestones SET state = ?, {new}_at = ? WHERE id = ? AND state IN ('open', 'reminded')",
        (new, now, milestone_id))  # fmt: skip
     m["state"] = new
-    append([HubEvent(f"milestone_{new}", m["start_record"], now, None, m["partner"],
-                     {"milestone": m["name"], "milestone_id": milestone_id, "timer_id": timer_id,
-                      "due_at": m["due_at"], "late_by_seconds": round(now - due_at, 3)}, fired_by)])  # fmt: skip
-    return FireResult("fired", m, action)
+    events = [HubEvent(f"milestone_{new}", m["start_record"], now, None, m["partner"],
+                       {"milestone": m["name"], "milestone_id": milestone_id, "timer_id": timer_id,
+                        "due_at": m["due_at"], "late_by_seconds": round(now - due_at, 3)}, fired_by)]  # fmt: skip
+    append(events)
+    return FireResult("fired", m, action, tuple(events))
 
 
 def close_pathway(ex: Execute, append: Append, closing: PathwayClosing, external: bool) -> list[HubEvent]:

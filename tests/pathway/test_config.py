@@ -113,7 +113,7 @@ def test_the_example_duty_to_refer_milestones_count_working_days_and_urgent_is_t
     assert usual is not None and urgent is not None
     assert (str(usual.due_after), usual.due_by) == ("10wd", "time")
     assert (str(urgent.due_after), urgent.due_by) == ("0wd", "end_of_day")
-    request = {"type": "HousingRequest", "payload": {"urgent": True}}
+    request: dict[str, Any] = {"type": "HousingRequest", "payload": {"urgent": True}}
     assert urgent.starts("delivered", request) and not usual.starts("delivered", request)
     request["payload"]["urgent"] = False
     assert usual.starts("delivered", request) and not urgent.starts("delivered", request)
