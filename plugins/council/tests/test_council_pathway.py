@@ -104,14 +104,14 @@ def test_the_first_contact_is_due_in_working_days_and_met_by_contact_made(pathwa
     assert milestone(world, correlation, "dtr-first-contact" if urgent else "dtr-first-contact-urgent") is None
     config = tomllib.loads((EXAMPLE_CONFIG / "pathways.toml").read_text())
     zone, calendar = ZoneInfo(config["timezone"]), Calendar(frozenset(map(date.fromisoformat, config["bank_holidays"])))
-    start = at(opened["opened_at"])  # the delivery, to the second
+    start = at(opened["opened_at"])  # the pathway's round after the delivery (the due counts from the delivery)
     if urgent:
         expected = end_of_day(Offset.parse("0wd").add(start, zone, calendar), zone)
         assert at(opened["due_at"]) == expected
     else:
         expected = Offset.parse("10wd").add(start, zone, calendar)
-        assert abs((at(opened["due_at"]) - expected).total_seconds()) < 2
-        assert (at(opened["due_at"]) - start).days >= 14  # ten working days are at least two weeks
+        assert abs((at(opened["due_at"]) - expected).total_seconds()) < 30  # opened a round after the delivery
+        assert (at(opened["due_at"]) - start).total_seconds() >= 14 * 86400 - 30  # ten working days: two weeks+
     received = status_xml(request_id, "received", now(), authority="E06000032")
     assert world.post("council-luton", received, "application/xml").status_code == 202
     contact = status_xml(request_id, "contact_made", now(), authority="E06000032")
