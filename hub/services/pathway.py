@@ -9,8 +9,8 @@
 4. with an external scheduler, tell it of timers opened and cancelled, with backoff while it is unavailable.
 
 Every event the pathway commits (milestones opened, reminded, met, late, breached, cancelled, pathways closed,
-fire requests, and the notices' ``received`` and ``routed``) goes to ``notify``, which tells the observer
-plugins (``hub_message_event``) as intake and delivery do.
+fire requests, syncs with an external scheduler, and the notices' ``received`` and ``routed``) goes to
+``notify``, which tells the observer plugins (``hub_message_event``) as intake and delivery do.
 
 A fired ``remind`` timer sends a reminder, a fired ``due`` timer a due notice (the milestone is breached): each
 a ``PathwayNotice`` message stored like any other, from the hub to the partners concerned, so the worker
@@ -291,9 +291,9 @@ class PathwayService:
                     self.scheduler.cancel(timer_id)
             except SchedulerUnavailable as exc:
                 wait = min(self.settings.sync_max_delay_seconds, self.settings.sync_initial_seconds * 2**attempts)
-                self.store.sync_result(timer_id, action, now, now + wait, exc.detail)
+                self.notify(self.store.sync_result(timer_id, action, now, now + wait, exc.detail))
                 continue
-            self.store.sync_result(timer_id, action, now, None, None)
+            self.notify(self.store.sync_result(timer_id, action, now, None, None))
             done += 1
         return done
 

@@ -194,31 +194,29 @@ def record_notice(ex: Execute, timer_id: str, record_id: str) -> None:
     ex("UPDATE pathway_timers SET notice_record = ? WHERE id = ?", (record_id, timer_id))
 
 
-def sync_done(ex: Execute, append: Append, timer_id: str, sync: str, now: float) -> None:
-    """The external scheduler took ``sync`` (``schedule`` / ``cancel``) for ``timer_id``."""
+def sync_done(ex: Execute, append: Append, timer_id: str, sync: str, now: float) -> list[HubEvent]:
+    """The external scheduler took ``sync`` (``schedule`` / ``cancel``) for ``timer_id``; the event written."""
     changed = ex("UPDATE pathway_timers SET sync = NULL, sync_attempts = 0, sync_next_at = NULL, sync_error = NULL "
                  "WHERE id = ? AND sync = ?", (timer_id, sync))  # fmt: skip
-    if changed.rowcount == 1:
-        append([HubEvent("scheduler_sync", f"timer:{timer_id}", now, detail={"timer_id": timer_id, "sync": sync,
-                                                                          "result": "done"})])  # fmt: skip
+    if changed.rowcount != 1:
+        return []
+    events = [HubEvent("scheduler_sync", f"timer:{timer_id}", now,
+                       detail={"timer_id": timer_id, "sync": sync, "result": "done"})]  # fmt: skip
+    append(events)
+    return events
 
 
 def sync_failed(ex: Execute, append: Append, timer_id: str, sync: str, now: float, next_at: float,
-                error: str) -> None:  # fmt: skip
-    """The external scheduler could not take ``sync``: try again at ``next_at``."""
+                error: str) -> list[HubEvent]:  # fmt: skip
+    """The external scheduler could not take ``sync``: try again at ``next_at``; the event written."""
     changed = ex("UPDATE pathway_timers SET sync_attempts = sync_attempts + 1, sync_next_at = ?, sync_error = ? "
                  "WHERE id = ? AND sync = ?", (next_at, error[:500], timer_id, sync))  # fmt: skip
-    if changed.rowcount == 1:
-        append(
-            [
-                HubEvent(
-                    "scheduler_sync",
-                    f"timer:{timer_id}",
-                    now,
-                    detail={"timer_id": timer_id, "sync": sync, "result": "retry", "next_at": next_at},
-                )
-            ]
-        )
+    if changed.rowcount != 1:
+        return []
+    events = [HubEvent("scheduler_sync", f"timer:{timer_id}", now,
+                       detail={"timer_id": timer_id, "sync": sync, "result": "retry", "next_at": next_at})]  # fmt: skip
+    append(events)
+    return events
 
 
 def request_sync(ex: Execute, timer_id: str, sync: str) -> None:
