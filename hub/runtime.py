@@ -129,7 +129,8 @@ def build_hub(
     intake = IntakeService(plugins, validator, router, store, metrics, gate)
     pathways = load_pathways(config.settings.config_dir, config.partners, plugins.vocabulary)
     pathway = PathwayService(store, open_scheduler(config, plugins), pathways, config.settings.pathway,
-                             config.partners, config.settings.hub_id, plugins.vocabulary.destinations)  # fmt: skip
+                             config.partners, config.settings.hub_id, plugins.vocabulary.destinations,
+                             notify=intake.emit)  # fmt: skip
     return Hub(config, plugins, validator, router, store, metrics, intake, keys, gate, pathway)
 
 

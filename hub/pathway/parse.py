@@ -2,12 +2,14 @@
 
 ```toml
 timezone = "Europe/London"
+bank_holidays = ["2026-12-25", "2026-12-28"]          # dates that are no working days (for "wd" offsets)
 
 [[milestone]]
 name = "assessment"                                    # lower-case letters, digits and '-'
 start = { type = "Referral", on = "delivered" }        # on: received (by the hub) or delivered (to a partner)
 when = [{ field = "payload.support", exists = true }]  # optional, like a route's conditions
 due = { after = "48h", from = "event" }                # from: "event" or a date / date-time field
+                                                       # by = "end_of_day": midnight at the end of that day
 remind_before = "24h"                                  # optional
 responsible = "delivered_to"                           # "sender", "delivered_to" or a route destination
 closed_by = [{ type = "Acknowledgement", when = [{ field = "payload.status", equals = "accepted" }] }]
@@ -24,11 +26,12 @@ from __future__ import annotations
 
 import re
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from hub.pathway.clock import Offset
+from hub.pathway.clock import Calendar, Offset
 from hub.pathway.spec import DELIVERED_TO, SENDER, STARTS, Closer, MilestoneSpec, PathwayCloser, Pathways
 from hub.plugin_api.problems import ConfigError
 from hub.routes import Condition, parse_condition, parse_destination
@@ -76,6 +79,7 @@ def parse_pathways(data: dict[str, Any], partners: PartnerDirectory, vocabulary:
         zone = ZoneInfo(zone_name)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"{FILE}: timezone: {zone_name!r} is not a time zone (e.g. 'Europe/London')") from None
+    calendar = _calendar(top)
     raw_milestones = top.get("milestone", list, [])
     raw_closers = top.get("close_pathway", list, [])
     top.finish()
@@ -86,7 +90,25 @@ def parse_pathways(data: dict[str, Any], partners: PartnerDirectory, vocabulary:
             raise ConfigError(f"{FILE}: milestone[{index}] ({milestone.name}).name: used by another milestone")
         milestones.append(milestone)
     closers = [_closer(index, raw, vocabulary) for index, raw in enumerate(raw_closers)]
-    return Pathways(zone, tuple(milestones), tuple(closers))
+    return Pathways(zone, tuple(milestones), tuple(closers), calendar)
+
+
+def _calendar(top: Section) -> Calendar:
+    """``bank_holidays``: ISO dates (``"2026-12-25"``) that are no working days; unique, any order."""
+    raw = top.get("bank_holidays", list, [])
+    days: set[date] = set()
+    for index, value in enumerate(raw):
+        try:
+            if not isinstance(value, str) or len(value) != 10:
+                raise ValueError
+            day = date.fromisoformat(value)
+        except ValueError:
+            raise ConfigError(f"{top.where('bank_holidays')}[{index}]: {value!r} is not a date such as "
+                              "'2026-12-25'") from None  # fmt: skip
+        if day in days:
+            raise ConfigError(f"{top.where('bank_holidays')}[{index}]: {value} is listed twice")
+        days.add(day)
+    return Calendar(frozenset(days))
 
 
 def _type(section: Section, key: str, value: Any, vocabulary: Vocabulary) -> str:
@@ -124,8 +146,12 @@ def _milestone(index: int, raw: Any, partners: PartnerDirectory, vocabulary: Voc
     start.finish()
     due = Section(FILE, f"{label}.due", section.get("due", dict, None) or _missing(section, "due"))
     due_after = _offset(due, "after", due.get("after", str, None))
-    if due_after.amount <= 0:
-        raise ConfigError(f"{due.where('after')}: must be more than nothing")
+    due_by = due.get("by", str, "time")
+    if due_by not in ("time", "end_of_day"):
+        raise ConfigError(f"{due.where('by')}: {due_by!r} is not 'time' or 'end_of_day'")
+    if due_after.amount <= 0 and not (due_after.unit == "wd" and due_by == "end_of_day"):
+        raise ConfigError(f"{due.where('after')}: must be more than nothing (only '0wd' with by = 'end_of_day', "
+                          "the same working day, may be nothing)")  # fmt: skip
     due_from = due.get("from", str, "event")
     if due_from != "event" and not _FIELD.match(due_from):
         raise ConfigError(f"{due.where('from')}: 'event' or a dotted field path such as 'payload.referral_date', "
@@ -162,7 +188,7 @@ def _milestone(index: int, raw: Any, partners: PartnerDirectory, vocabulary: Voc
         name=name, start_type=start_type, start_on=start_on, due_after=due_after, due_from=due_from,
         responsible=responsible, closed_by=tuple(closed_by), when=_conditions(section, "when"),
         remind_before=remind, notify_on_breach=tuple(dict.fromkeys(notify)),
-        description=section.get("description", str, ""),
+        description=section.get("description", str, ""), due_by=due_by,
     )  # fmt: skip
     section.finish()
     return spec

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hub.pathway.clock import Offset, instant_of
+from hub.pathway.clock import NO_HOLIDAYS, Calendar, Offset, end_of_day, instant_of
 from hub.routes import Condition, Destination, field_value
 
 ACTIONS = ("remind", "due")
@@ -43,6 +43,7 @@ class MilestoneSpec:
     remind_before: Offset | None = None
     notify_on_breach: tuple[str, ...] = ("responsible",)
     description: str = ""
+    due_by: str = "time"  # "time": the offset's time; "end_of_day": midnight at the end of that day in the zone
 
     def starts(self, on: str, message: dict[str, Any]) -> bool:
         """True when an ``on`` event (``received`` / ``delivered``) of ``message`` opens this milestone."""
@@ -50,11 +51,13 @@ class MilestoneSpec:
             return False
         return all(c.holds(message) for c in self.when)
 
-    def due(self, message: dict[str, Any], event_at: datetime, zone: ZoneInfo, time_scale: float = 1.0) -> datetime:
+    def due(self, message: dict[str, Any], event_at: datetime, zone: ZoneInfo, time_scale: float = 1.0,
+            calendar: Calendar = NO_HOLIDAYS) -> datetime:  # fmt: skip
         """When the milestone falls due for this starting message (aware, UTC); ``ValueError`` naming the field.
 
         ``time_scale`` > 1 compresses the clock (demonstrations, tests): the offset, measured on the calendar
-        from the start, is divided by it and counted from the starting event.
+        from the start, is divided by it and counted from the starting event. ``calendar`` says which days are
+        working days (``wd`` offsets).
         """
         if self.due_from == "event":
             start = event_at
@@ -63,20 +66,23 @@ class MilestoneSpec:
             if start_or_none is None:
                 raise ValueError(f"{self.due_from} is not a date or date-time in the {self.start_type}")
             start = start_or_none
-        due = self.due_after.add(start, zone)
+        due = self.due_after.add(start, zone, calendar)
+        if self.due_by == "end_of_day":
+            due = end_of_day(due, zone)
         if time_scale != 1.0:
             return event_at.astimezone(UTC) + (due - start) / time_scale
         return due
 
-    def remind_at(self, due: datetime, zone: ZoneInfo, opened: datetime, time_scale: float = 1.0) -> datetime | None:
+    def remind_at(self, due: datetime, zone: ZoneInfo, opened: datetime, time_scale: float = 1.0,
+                  calendar: Calendar = NO_HOLIDAYS) -> datetime | None:  # fmt: skip
         """When to remind (None: no reminder configured, or the reminder's time had already passed at opening)."""
         if self.remind_before is None:
             return None
         if time_scale != 1.0:
-            ahead = self.remind_before.add(due, zone) - due
+            ahead = due - self.remind_before.subtract(due, zone, calendar)
             at = due - ahead / time_scale
         else:
-            at = self.remind_before.subtract(due, zone)
+            at = self.remind_before.subtract(due, zone, calendar)
         return at if at > opened else None
 
 
@@ -100,6 +106,7 @@ class Pathways:
     zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Europe/London"))
     milestones: tuple[MilestoneSpec, ...] = ()
     closers: tuple[PathwayCloser, ...] = ()
+    calendar: Calendar = NO_HOLIDAYS
 
     def by_name(self, name: str) -> MilestoneSpec | None:
         """The milestone called ``name``, or None."""

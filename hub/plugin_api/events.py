@@ -16,6 +16,7 @@ EVENT_KINDS = frozenset(
         "delivered",  # the partner took the message (HTTP 2xx, or inbox ack)
         "acknowledged",  # the partner's Acknowledgement accepted it
         "rejected",  # the partner's Acknowledgement rejected it
+        "answered",  # a reply (not an Acknowledgement) answered it: a HousingStatus, an appointment... (detail.answer)
         "retry_scheduled",  # an attempt failed; another is due later
         "dead_lettered",  # out of attempts, or a failure no retry can fix
         "replayed",  # an operator put a dead delivery back in the queue

@@ -289,8 +289,12 @@ def hub_route(message: dict[str, Any], sender_id: str) -> list[str] | None:
 def hub_message_event(event: HubEvent) -> None:
     """Observe a lifecycle event after it has been committed to the store.
 
-    Called for received, routed, refused, delivered, acknowledged, failed,
-    retry_scheduled, dead_lettered and replayed events. Observers must be fast
+    Called for received, routed, refused, delivered, acknowledged, answered, failed,
+    retry_scheduled, dead_lettered and replayed events, and for the care pathway's
+    (milestone_opened, _reminded, _met, _late, _breached, _cancelled,
+    pathway_closed, timer_fire, scheduler_sync), each once, in the process whose
+    commit made it.
+    Observers must be fast
     and must not raise: an exception is logged with the plugin's name and
     otherwise ignored, because the event has already happened.
     """

@@ -21,6 +21,7 @@ from hub.plugin_api.events import HubEvent
 from hub.plugin_api.problems import InvalidMessage, Problem, UnparseableInput, UnsupportedMediaType, read_each
 from hub.plugin_api.records import Parsed, as_parsed
 from hub.router import Router
+from hub.routes import field_value
 from hub.sealing import SEALED_MEDIA_TYPES
 
 if TYPE_CHECKING:
@@ -238,7 +239,21 @@ class IntakeService:
             status = message["payload"]["status"]
             state = "acknowledged" if status in ACK_ACCEPTING_STATUSES else "rejected"
             plan.intake.acknowledges = (reply_target.delivery_id, state, plan.intake.messages[0].id)
+        elif reply_target is not None:
+            plan.intake.events.append(self._answered(message, reply_target, plan.intake.messages[0]))
         return plan.intake, plan.notes
+
+    def _answered(self, message: dict[str, Any], target: Any, stored: Any) -> HubEvent:
+        """The ``answered`` event on the timeline of the message a reply answers (not an Acknowledgement: those
+        mark its delivery acknowledged or rejected): which stored message answered it, its type, and, for a type
+        that declares a business status (``MessageType.status``), the status code and the sender's time for it,
+        the two values already kept in clear beside the reply."""
+        detail: dict[str, Any] = {"answer": stored.id, "type": message["type"]}
+        declared = self.plugins.message_types.get(message["type"])
+        if declared is not None and declared.status is not None:
+            code, at = (field_value(message, path) for path in declared.status)
+            detail.update({"status": code, "status_at": at})
+        return HubEvent("answered", target.record_id, stored.received_at, target.delivery_id, stored.sender, detail)
 
     def _reply_target(self, message: dict[str, Any], in_reply_to: str, sender_id: str) -> Any:
         """The one message this reply answers; refuse a reply to nothing, or one that could answer two senders."""

@@ -8,6 +8,10 @@
 3. send the notice of any fired timer whose notice is not stored yet (a crash between the two);
 4. with an external scheduler, tell it of timers opened and cancelled, with backoff while it is unavailable.
 
+Every event the pathway commits (milestones opened, reminded, met, late, breached, cancelled, pathways closed,
+fire requests, syncs with an external scheduler, and the notices' ``received`` and ``routed``) goes to
+``notify``, which tells the observer plugins (``hub_message_event``) as intake and delivery do.
+
 A fired ``remind`` timer sends a reminder, a fired ``due`` timer a due notice (the milestone is breached): each
 a ``PathwayNotice`` message stored like any other, from the hub to the partners concerned, so the worker
 minimises, renders, seals and delivers it like every message (its id is derived from the timer's: stored once).
@@ -51,8 +55,11 @@ class PathwayService:
 
     def __init__(self, store: Store, scheduler: MilestoneScheduler, pathways: Pathways, settings: PathwaySettings,
                  partners: PartnerDirectory, hub_id: str, destinations: dict[str, Any],
-                 clock: Callable[[], float] = time.time) -> None:  # fmt: skip
+                 clock: Callable[[], float] = time.time,
+                 notify: Callable[[list[HubEvent]], None] | None = None) -> None:  # fmt: skip
         self.store = store
+        self.notify = notify or (lambda events: None)
+        """Tells observer plugins (``hub_message_event``) of committed events; never raises."""
         self.scheduler = scheduler
         self.pathways = pathways
         self.settings = settings
@@ -130,6 +137,7 @@ class PathwayService:
         events = self.store.apply_pathway(changes, self.clock(), self.external)
         if events:
             log.info("pathway: %s", ", ".join(e.kind for e in events))
+            self.notify(events)
         return len(rows)
 
     def _body(self, record_id: str) -> dict[str, Any] | None:
@@ -158,12 +166,12 @@ class PathwayService:
                 continue
             zone, scale = self.pathways.zone, self.settings.time_scale
             try:
-                due = spec.due(message, moment(at), zone, scale)
+                due = spec.due(message, moment(at), zone, scale, self.pathways.calendar)
             except ValueError as exc:
                 log.warning("pathway: milestone %s of record %s not opened: %s", spec.name, record_id, exc)
                 continue
             opened = moment(max(at, self.clock()))
-            remind = spec.remind_at(due, zone, opened, scale)
+            remind = spec.remind_at(due, zone, opened, scale, self.pathways.calendar)
             correlation = message.get("correlation_id") or message.get("message_id")  # as derive_message keeps it
             new = NewMilestone(milestone_id(spec.name, record_id, partner), spec.name, partner, record_id,
                                correlation, opened.timestamp(), due.timestamp(),
@@ -214,6 +222,7 @@ class PathwayService:
     def fire(self, timer_id: str, *, fired_by: str) -> str:
         """Fire ``timer_id`` at most once and send its notice; return the outcome (recorded on the audit chain)."""
         result = self.store.fire_timer(timer_id, self.clock(), fired_by)
+        self.notify(list(result.events))
         if result.outcome == "fired" and result.milestone is not None and result.action is not None:
             self._send_notice(timer_id, result.milestone, result.action)
         return result.outcome
@@ -255,13 +264,16 @@ class PathwayService:
             intake.events.append(HubEvent("routed", record_id, now, delivery, partner_id, {"route": NOTICE_ROUTE}))
         result = self.store.accept_now(intake)
         self.store.record_notice(timer_id, result.id)
+        self.notify(result.events)
         for wake in self.on_notice:
             wake()
 
     # -- closing by hand ----------------------------------------------------------------------------------------------
     def close_pathway(self, correlation_id: str, reason: str, actor: str) -> list[HubEvent]:
         """Close the pathway of ``correlation_id`` as a whole (operator, or the responsible partner)."""
-        return self.store.close_pathway(PathwayClosing(correlation_id, reason, self.clock(), actor), self.external)
+        events = self.store.close_pathway(PathwayClosing(correlation_id, reason, self.clock(), actor), self.external)
+        self.notify(events)
+        return events
 
     # -- an external scheduler ----------------------------------------------------------------------------------------
     def sync(self) -> int:
@@ -279,9 +291,9 @@ class PathwayService:
                     self.scheduler.cancel(timer_id)
             except SchedulerUnavailable as exc:
                 wait = min(self.settings.sync_max_delay_seconds, self.settings.sync_initial_seconds * 2**attempts)
-                self.store.sync_result(timer_id, action, now, now + wait, exc.detail)
+                self.notify(self.store.sync_result(timer_id, action, now, now + wait, exc.detail))
                 continue
-            self.store.sync_result(timer_id, action, now, None, None)
+            self.notify(self.store.sync_result(timer_id, action, now, None, None))
             done += 1
         return done
 

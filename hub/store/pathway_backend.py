@@ -63,13 +63,16 @@ class PathwayOnBackend(abc.ABC):
     def pending_syncs(self) -> list[tuple[str, str, float, int, float | None, str | None]]:
         return [(r[0], r[1], float(r[2]), int(r[3]), r[4], r[5]) for r in self._pathway_read(ops.PENDING_SYNCS)]
 
-    def sync_result(self, timer_id: str, sync: str, now: float, next_at: float | None, error: str | None) -> None:
+    def sync_result(self, timer_id: str, sync: str, now: float, next_at: float | None,
+                    error: str | None) -> list[HubEvent]:  # fmt: skip
+        result: list[HubEvent]
         if next_at is None:
-            self._pathway_write(lambda ex, append: ops.sync_done(ex, append, timer_id, sync, now))
+            result = self._pathway_write(lambda ex, append: ops.sync_done(ex, append, timer_id, sync, now))
         else:
-            self._pathway_write(
+            result = self._pathway_write(
                 lambda ex, append: ops.sync_failed(ex, append, timer_id, sync, now, next_at, error or "")
             )
+        return result
 
     def request_sync(self, timer_ids: list[str], sync: str) -> None:
         def job(ex: Execute, append: Append) -> None:

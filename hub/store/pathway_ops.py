@@ -151,9 +151,10 @@ def fire(ex: Execute, append: Append, timer_id: str, now: float, fired_by: str) 
     """Fire ``timer_id`` at most once: the conditional update decides; every outcome writes an event."""
     row = ex("SELECT milestone_id, action, due_at, state FROM pathway_timers WHERE id = ?", (timer_id,)).fetchone()
     if row is None:
-        append([HubEvent("timer_fire", f"timer:{timer_id}", now, detail={"timer_id": timer_id, "outcome": "unknown"},
-                         actor=fired_by)])  # fmt: skip
-        return FireResult("unknown")
+        events = [HubEvent("timer_fire", f"timer:{timer_id}", now, detail={"timer_id": timer_id, "outcome": "unknown"},
+                           actor=fired_by)]  # fmt: skip
+        append(events)
+        return FireResult("unknown", events=tuple(events))
     milestone_id, action, due_at, state = row
     m = as_milestone(ex(f"SELECT {MILESTONE_COLUMNS} FROM pathway_milestones WHERE id = ?",
                         (milestone_id,)).fetchone())  # fmt: skip
@@ -166,17 +167,19 @@ def fire(ex: Execute, append: Append, timer_id: str, now: float, fired_by: str) 
                      (now, fired_by, timer_id))  # fmt: skip
         outcome = "fired" if changed.rowcount == 1 else "already_fired"
     if outcome != "fired":
-        append([HubEvent("timer_fire", m["start_record"], now, None, m["partner"],
-                         {"timer_id": timer_id, "outcome": outcome}, fired_by)])  # fmt: skip
-        return FireResult(outcome, m, action)
+        events = [HubEvent("timer_fire", m["start_record"], now, None, m["partner"],
+                           {"timer_id": timer_id, "outcome": outcome}, fired_by)]  # fmt: skip
+        append(events)
+        return FireResult(outcome, m, action, tuple(events))
     new = "reminded" if action == "remind" else "breached"
     ex(f"UPDATE pathway_milestones SET state = ?, {new}_at = ? WHERE id = ? AND state IN ('open', 'reminded')",
        (new, now, milestone_id))  # fmt: skip
     m["state"] = new
-    append([HubEvent(f"milestone_{new}", m["start_record"], now, None, m["partner"],
-                     {"milestone": m["name"], "milestone_id": milestone_id, "timer_id": timer_id,
-                      "due_at": m["due_at"], "late_by_seconds": round(now - due_at, 3)}, fired_by)])  # fmt: skip
-    return FireResult("fired", m, action)
+    events = [HubEvent(f"milestone_{new}", m["start_record"], now, None, m["partner"],
+                       {"milestone": m["name"], "milestone_id": milestone_id, "timer_id": timer_id,
+                        "due_at": m["due_at"], "late_by_seconds": round(now - due_at, 3)}, fired_by)]  # fmt: skip
+    append(events)
+    return FireResult("fired", m, action, tuple(events))
 
 
 def close_pathway(ex: Execute, append: Append, closing: PathwayClosing, external: bool) -> list[HubEvent]:
@@ -191,31 +194,29 @@ def record_notice(ex: Execute, timer_id: str, record_id: str) -> None:
     ex("UPDATE pathway_timers SET notice_record = ? WHERE id = ?", (record_id, timer_id))
 
 
-def sync_done(ex: Execute, append: Append, timer_id: str, sync: str, now: float) -> None:
-    """The external scheduler took ``sync`` (``schedule`` / ``cancel``) for ``timer_id``."""
+def sync_done(ex: Execute, append: Append, timer_id: str, sync: str, now: float) -> list[HubEvent]:
+    """The external scheduler took ``sync`` (``schedule`` / ``cancel``) for ``timer_id``; the event written."""
     changed = ex("UPDATE pathway_timers SET sync = NULL, sync_attempts = 0, sync_next_at = NULL, sync_error = NULL "
                  "WHERE id = ? AND sync = ?", (timer_id, sync))  # fmt: skip
-    if changed.rowcount == 1:
-        append([HubEvent("scheduler_sync", f"timer:{timer_id}", now, detail={"timer_id": timer_id, "sync": sync,
-                                                                          "result": "done"})])  # fmt: skip
+    if changed.rowcount != 1:
+        return []
+    events = [HubEvent("scheduler_sync", f"timer:{timer_id}", now,
+                       detail={"timer_id": timer_id, "sync": sync, "result": "done"})]  # fmt: skip
+    append(events)
+    return events
 
 
 def sync_failed(ex: Execute, append: Append, timer_id: str, sync: str, now: float, next_at: float,
-                error: str) -> None:  # fmt: skip
-    """The external scheduler could not take ``sync``: try again at ``next_at``."""
+                error: str) -> list[HubEvent]:  # fmt: skip
+    """The external scheduler could not take ``sync``: try again at ``next_at``; the event written."""
     changed = ex("UPDATE pathway_timers SET sync_attempts = sync_attempts + 1, sync_next_at = ?, sync_error = ? "
                  "WHERE id = ? AND sync = ?", (next_at, error[:500], timer_id, sync))  # fmt: skip
-    if changed.rowcount == 1:
-        append(
-            [
-                HubEvent(
-                    "scheduler_sync",
-                    f"timer:{timer_id}",
-                    now,
-                    detail={"timer_id": timer_id, "sync": sync, "result": "retry", "next_at": next_at},
-                )
-            ]
-        )
+    if changed.rowcount != 1:
+        return []
+    events = [HubEvent("scheduler_sync", f"timer:{timer_id}", now,
+                       detail={"timer_id": timer_id, "sync": sync, "result": "retry", "next_at": next_at})]  # fmt: skip
+    append(events)
+    return events
 
 
 def request_sync(ex: Execute, timer_id: str, sync: str) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.plugin_api.events import HubEvent
+
 MILESTONE_STATES = ("open", "reminded", "met", "late", "breached", "cancelled")
 #: still running: a closing message meets it (or, after its breach, makes it late)
 OPEN_STATES = ("open", "reminded")
@@ -65,3 +67,5 @@ class FireResult:
     outcome: str
     milestone: dict[str, Any] | None = None
     action: str | None = None
+    events: tuple[HubEvent, ...] = ()
+    """The events the firing committed (what observer plugins are told)."""

@@ -392,8 +392,10 @@ class PathwayStore(abc.ABC):
         """``(timer id, sync, due_at, attempts, next attempt at, last error)`` for each sync still to make."""
 
     @abc.abstractmethod
-    def sync_result(self, timer_id: str, sync: str, now: float, next_at: float | None, error: str | None) -> None:
-        """Record a sync made (``next_at`` None) or failed (to be tried again at ``next_at``, with ``error``)."""
+    def sync_result(self, timer_id: str, sync: str, now: float, next_at: float | None,
+                    error: str | None) -> list[HubEvent]:  # fmt: skip
+        """Record a sync made (``next_at`` None) or failed (to be tried again at ``next_at``, with ``error``);
+        return the ``scheduler_sync`` event written (none when the sync was no longer asked for)."""
 
     @abc.abstractmethod
     def request_sync(self, timer_ids: list[str], sync: str) -> None:

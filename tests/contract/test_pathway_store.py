@@ -138,10 +138,13 @@ def test_an_external_scheduler_is_told_of_timers_opened_and_cancelled_until_it_t
     _, new = opened_one(store, external=True)
     syncs = {s[0]: s for s in store.pending_syncs()}
     assert set(syncs) == {f"{new.id}.due", f"{new.id}.remind"} and {s[1] for s in syncs.values()} == {"schedule"}
-    store.sync_result(f"{new.id}.due", "schedule", T0, T0 + 4, "scheduler down")
+    [retry] = store.sync_result(f"{new.id}.due", "schedule", T0, T0 + 4, "scheduler down")
+    assert (retry.kind, retry.detail["result"]) == ("scheduler_sync", "retry")  # what observers are told
     due_sync = next(s for s in store.pending_syncs() if s[0] == f"{new.id}.due")
     assert due_sync[3:] == (1, T0 + 4, "scheduler down")
-    store.sync_result(f"{new.id}.due", "schedule", T0 + 4, None, None)
+    [done] = store.sync_result(f"{new.id}.due", "schedule", T0 + 4, None, None)
+    assert done.detail == {"timer_id": f"{new.id}.due", "sync": "schedule", "result": "done"}
+    assert store.sync_result(f"{new.id}.due", "schedule", T0 + 4, None, None) == []  # no longer asked for
     assert [s[0] for s in store.pending_syncs()] == [f"{new.id}.remind"]
     store.close_pathway(PathwayClosing("c-1", "death", T0 + 5), True)
     # the scheduler holds the due timer: it must be cancelled; it never heard of the reminder: nothing to do

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from hub.pathway.clock import Offset, add_months, instant_of
+from hub.pathway.clock import Calendar, Offset, add_months, end_of_day, instant_of
 from hub.pathway.spec import Closer, MilestoneSpec
 
 LONDON = ZoneInfo("Europe/London")
@@ -115,3 +115,61 @@ def test_a_compressed_clock_counts_the_calendar_offset_from_the_event_divided_by
     due = spec("72h", "24h").due(message, event, LONDON, time_scale=3600)
     assert due - event == timedelta(seconds=72)
     assert spec("72h", "24h").remind_at(due, LONDON, event, 3600) == due - timedelta(seconds=24)
+
+
+HOLIDAYS = Calendar(frozenset({date(2026, 12, 25), date(2026, 12, 28), date(2027, 1, 1), date(2027, 3, 26),
+                                date(2027, 3, 29)}))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("start", "offset", "expected"),
+    [
+        ((2026, 12, 3, 10, 0), "10wd", (2026, 12, 17, 10, 0)),  # Thursday + two weeks of working days
+        ((2026, 12, 18, 10, 0), "10wd", (2027, 1, 6, 10, 0)),  # over Christmas, Boxing Day's substitute, New Year
+        ((2026, 12, 19, 9, 0), "1wd", (2026, 12, 21, 9, 0)),  # from a Saturday: Monday
+        ((2026, 12, 24, 16, 0), "1wd", (2026, 12, 29, 16, 0)),  # Christmas Eve: next is Tuesday 29th
+        ((2027, 3, 25, 23, 30), "1wd", (2027, 3, 30, 23, 30)),  # Easter (Good Friday, Monday) and the clocks going
+        ((2026, 12, 26, 11, 0), "0wd", (2026, 12, 29, 11, 0)),  # 0wd from a holiday weekend: the next working day
+        ((2026, 12, 3, 11, 0), "0wd", (2026, 12, 3, 11, 0)),  # 0wd on a working day: that day
+    ],
+)
+def test_working_days_skip_weekends_and_the_listed_bank_holidays(start, offset, expected) -> None:
+    due = Offset.parse(offset).add(london(*start), LONDON, HOLIDAYS)
+    assert due.astimezone(LONDON).replace(tzinfo=None) == datetime(*expected)
+
+
+def test_working_days_keep_the_wall_time_across_the_clocks_changing() -> None:
+    friday = london(2027, 3, 19, 9, 0)  # Friday 19 March, GMT
+    due = Offset.parse("5wd").add(friday, LONDON, HOLIDAYS)  # 22, 23, 24, 25, then Easter (26-29), 30
+    assert due.astimezone(LONDON).replace(tzinfo=None) == datetime(2027, 3, 30, 9, 0)
+    assert due.utcoffset() == timedelta(0) and due == datetime(2027, 3, 30, 8, 0, tzinfo=UTC)  # BST by then
+
+
+def test_without_a_holiday_list_only_weekends_are_skipped() -> None:
+    assert Offset.parse("1wd").add(london(2026, 12, 24, 10, 0), LONDON) == london(2026, 12, 25, 10, 0)
+
+
+def test_a_working_day_reminder_counts_back_in_working_days() -> None:
+    due = london(2027, 1, 5, 10, 0)  # Tuesday; Monday 4th, then (1 January, the weekend) Thursday 31 December
+    assert Offset.parse("2wd").subtract(due, LONDON, HOLIDAYS) == london(2026, 12, 31, 10, 0)
+
+
+@pytest.mark.parametrize(
+    ("moment", "expected_utc"),
+    [
+        (london(2026, 12, 3, 15, 0), datetime(2026, 12, 4, 0, 0, tzinfo=UTC)),
+        (london(2027, 3, 28, 0, 30), datetime(2027, 3, 28, 23, 0, tzinfo=UTC)),  # a 23-hour day: BST at midnight
+        (london(2027, 10, 31, 0, 30), datetime(2027, 11, 1, 0, 0, tzinfo=UTC)),  # a 25-hour day: GMT at midnight
+    ],
+)
+def test_end_of_day_is_the_next_local_midnight_whatever_the_clocks_do(moment, expected_utc) -> None:
+    assert end_of_day(moment, LONDON) == expected_utc
+
+
+def test_an_urgent_same_day_milestone_falls_due_at_the_end_of_the_working_day() -> None:
+    spec = MilestoneSpec(name="dtr", start_type="HousingRequest", start_on="delivered",
+                         due_after=Offset.parse("0wd"), due_from="event", responsible="delivered_to",
+                         closed_by=(Closer("HousingAppointment"),), due_by="end_of_day")  # fmt: skip
+    thursday, saturday = london(2026, 12, 3, 15, 0), london(2026, 12, 19, 15, 0)
+    assert spec.due({}, thursday, LONDON, calendar=HOLIDAYS) == london(2026, 12, 4, 0, 0)
+    assert spec.due({}, saturday, LONDON, calendar=HOLIDAYS) == london(2026, 12, 22, 0, 0)  # Monday's end

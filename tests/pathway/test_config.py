@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ def test_the_example_pathways_hold_the_seeds_milestones(partners) -> None:
     pathways = load_pathways(EXAMPLE, partners, PLUGINS.vocabulary)
     names = [m.name for m in pathways.milestones]
     assert names == ["assessment", "follow-up-72h", "ips-employer-contact", "check-in-3m", "check-in-6m",
-                     "check-in-12m", "dtr-first-contact"]  # fmt: skip
+                     "check-in-12m", "dtr-first-contact", "dtr-first-contact-urgent"]  # fmt: skip
     assert str(pathways.by_name("check-in-6m").due_after) == "6mo"  # type: ignore[union-attr]
     assert str(pathways.zone) == "Europe/London"
     assert {c.reason for c in pathways.closers} == {"death", "consent-withdrawn"}
@@ -69,6 +70,8 @@ def test_the_example_pathways_hold_the_seeds_milestones(partners) -> None:
          "neither"),
         (lambda m: m["start"].update(on="received"), "milestone[0] (assessment).responsible",
          "needs start.on = 'delivered'"),
+        (lambda m: m["due"].update(after="0wd"), "milestone[0] (assessment).due.after", "only '0wd' with by"),
+        (lambda m: m["due"].update(by="noon"), "milestone[0] (assessment).due.by", "'time' or 'end_of_day'"),
     ],
 )  # fmt: skip
 def test_a_bad_milestone_is_refused_naming_the_file_the_milestone_and_what_is_wrong(partners, change, where,
@@ -102,3 +105,32 @@ def test_a_hub_with_a_bad_pathways_file_does_not_start_and_says_why(tmp_path: Pa
         world.stop()
     assert result.returncode != 0
     assert "pathways.toml: milestone[1] (follow-up-72h).due.after: '72 hours' is not an offset" in result.stderr
+
+
+def test_the_example_duty_to_refer_milestones_count_working_days_and_urgent_is_the_same_day(partners) -> None:
+    pathways = load_pathways(EXAMPLE, partners, PLUGINS.vocabulary)
+    usual, urgent = pathways.by_name("dtr-first-contact"), pathways.by_name("dtr-first-contact-urgent")
+    assert usual is not None and urgent is not None
+    assert (str(usual.due_after), usual.due_by) == ("10wd", "time")
+    assert (str(urgent.due_after), urgent.due_by) == ("0wd", "end_of_day")
+    request: dict[str, Any] = {"type": "HousingRequest", "payload": {"urgent": True}}
+    assert urgent.starts("delivered", request) and not usual.starts("delivered", request)
+    request["payload"]["urgent"] = False
+    assert usual.starts("delivered", request) and not urgent.starts("delivered", request)
+    assert date(2026, 12, 25) in pathways.calendar.bank_holidays
+    status = {"type": "HousingStatus", "payload": {"status": "contact_made"}}
+    assert any(c.closes(status) for c in usual.closed_by)
+    for not_yet in ("received", "contact_failed"):
+        assert not any(c.closes({**status, "payload": {"status": not_yet}}) for c in usual.closed_by)
+
+
+@pytest.mark.parametrize(
+    ("holidays", "what"),
+    [(["2026-12-25", "25/12/2026"], "bank_holidays[1]: '25/12/2026' is not a date"),
+     (["2026-12-25", "2026-12-25"], "bank_holidays[1]: 2026-12-25 is listed twice"),
+     ("2026-12-25", "bank_holidays")],
+)  # fmt: skip
+def test_bad_bank_holidays_are_refused_naming_the_entry(partners, holidays, what) -> None:
+    with pytest.raises(ConfigError) as refused:
+        parse_pathways({**good(), "bank_holidays": holidays}, partners, PLUGINS.vocabulary)
+    assert str(refused.value).startswith("pathways.toml: ") and what in str(refused.value), str(refused.value)

@@ -113,3 +113,53 @@ def test_a_referral_to_a_pull_council_takes_statuses_too(council_world) -> None:
                                                                at(0)))  # fmt: skip
     assert response.status_code == 202, response.text
     assert council_world.sims["trust-a"].wait_for(lambda s: s.messages("HousingStatus"))
+
+
+def housing_request_record(world, discharge_record: str) -> str:
+    """The stored HousingRequest derived from a discharge (its record id, as views and the CLI name it)."""
+    derived = [d for d in world.view(discharge_record)["derived"] if d["type"] == "HousingRequest"]
+    assert len(derived) == 1, derived
+    return str(derived[0]["id"])
+
+
+def test_statuses_show_on_the_referrals_timeline_in_the_api_and_the_cli(council_world) -> None:
+    accepted = council_world.post("trust-a", notice_for("E06000032"))
+    assert accepted.status_code == 202, accepted.text
+    council = council_world.sims["council-luton"]
+    assert council.wait_for(lambda s: s.messages("HousingRequest"))
+    reply_to = council.messages("HousingRequest")[0]["message_id"]
+    record = housing_request_record(council_world, accepted.json()["id"])
+    sent = []
+    for n, status in enumerate(["contact_made", "received", "relief_duty"]):  # in any order, by status_at
+        response = council_world.post("council-luton", json_status("council-luton", "E06000032", reply_to, status,
+                                                                   at(10 - 3 * n)))  # fmt: skip
+        assert response.status_code == 202, response.text
+        sent.append((response.json()["id"], status, at(10 - 3 * n)))
+    for who in ("ops", "council-luton", "trust-a"):
+        timeline = council_world.view(record, who)["timeline"]
+        answers = [(e["detail"]["answer"], e["detail"]["status"], e["detail"]["status_at"])
+                   for e in timeline if e["event"] == "answered"]  # fmt: skip
+        assert answers == sent, (who, timeline)
+        assert all(e["partner"] == "council-luton" for e in timeline if e["event"] == "answered")
+    shown = council_world.cli("messages", "show", record)
+    assert shown.returncode == 0, shown.stderr
+    import json
+
+    cli_answers = [e["detail"]["status"] for e in json.loads(shown.stdout)["timeline"] if e["event"] == "answered"]
+    assert cli_answers == ["contact_made", "received", "relief_duty"]
+    status_view = council_world.view(sent[0][0])  # each status keeps its own timeline too
+    assert status_view["in_reply_to"] == reply_to and status_view["type"] == "HousingStatus"
+
+
+def test_an_appointment_shows_on_the_referrals_timeline_without_a_status(council_world) -> None:
+    from council_helpers import json_appointment
+
+    accepted = council_world.post("trust-a", notice_for("E06000032"))
+    council = council_world.sims["council-luton"]
+    assert council.wait_for(lambda s: s.messages("HousingRequest"))
+    reply_to = council.messages("HousingRequest")[0]["message_id"]
+    record = housing_request_record(council_world, accepted.json()["id"])
+    answer = council_world.post("council-luton", json_appointment("council-luton", "E06000032", reply_to))
+    assert answer.status_code == 202, answer.text
+    [event] = [e for e in council_world.view(record)["timeline"] if e["event"] == "answered"]
+    assert event["detail"] == {"answer": answer.json()["id"], "type": "HousingAppointment"}

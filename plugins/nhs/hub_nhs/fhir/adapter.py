@@ -2,7 +2,8 @@
 
 Parses ``application/fhir+json`` and ``application/fhir+xml`` (both become the
 same FHIR JSON first, so every problem carries the same FHIR path). Renders
-Acknowledgements, HousingAppointments and HousingStatuses (a Task) as FHIR message Bundles, in JSON
+Acknowledgements, HousingAppointments, HousingStatuses (a Task) and PathwayNotices (a
+Communication) as FHIR message Bundles, in JSON
 unless the partner's ``receive.options.fhir_format`` is ``"xml"``; other
 message types go out as canonical JSON with an ``X-Hub-Note`` header saying so.
 """
@@ -18,6 +19,7 @@ from hub import Parsed, Partner, Rendered, parse_json_strict
 from hub_nhs.fhir.bundle import MessageBundle
 from hub_nhs.fhir.discharge import discharge_notice
 from hub_nhs.fhir.housing_status import status_bundle
+from hub_nhs.fhir.pathway_notice import notice_bundle
 from hub_nhs.fhir.render import acknowledgement_bundle, appointment_bundle
 from hub_nhs.fhir.xml_codec import read_xml, write_xml
 
@@ -32,7 +34,7 @@ def read_json(body: bytes) -> Any:
 
 
 class FhirR4Adapter:
-    """Reads FHIR R4 UK Core discharge messages; writes FHIR acknowledgements, appointments and statuses."""
+    """Reads FHIR R4 UK Core discharge messages; writes FHIR acknowledgements, appointments, statuses, notices."""
 
     name = "fhir-r4"
     content_types = (JSON_TYPE, XML_TYPE)
@@ -53,6 +55,8 @@ class FhirR4Adapter:
             resource = appointment_bundle(message, partner=partner, minutes=int(minutes))
         elif kind == "HousingStatus":
             resource = status_bundle(message, partner=partner)
+        elif kind == "PathwayNotice":
+            resource = notice_bundle(message, partner=partner)
         else:
             note = f"fhir-r4 has no FHIR form for {kind}; this is the hub's canonical JSON"
             return Rendered("application/json", orjson.dumps(message), {"X-Hub-Note": note}, (note,))
