@@ -140,6 +140,28 @@ class CpuMeter:
         return (int(fields[11]) + int(fields[12])) / self._tick
 
 
+class PostgresMeter:
+    """CPU seconds used by every PostgreSQL server process on this machine (the database is part of the hub here).
+
+    Backends that ended between two samples are missed, so this is a lower bound; other databases' work on the
+    same server is counted too.
+    """
+
+    def __init__(self) -> None:
+        self._tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def seconds(self) -> float | None:
+        """User + system CPU seconds of the processes named ``postgres`` now."""
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                head, _, rest = stat.read_text().rpartition(")")
+                if head.endswith("(postgres"):
+                    fields = rest.split()
+                    total += int(fields[11]) + int(fields[12])
+        return total / self._tick
+
+
 class MachineMeter:
     """CPU seconds used by everything on the machine (``/proc/stat``: all but idle and iowait)."""
 
@@ -167,7 +189,7 @@ class CpuSample:
 class Cpu:
     """CPU use of the hub, the sink and the load generator over one phase."""
 
-    def __init__(self, meters: dict[str, CpuMeter]) -> None:
+    def __init__(self, meters: dict[str, CpuMeter | PostgresMeter]) -> None:
         self.meters = meters
         self.machine = MachineMeter()
 
@@ -625,6 +647,7 @@ def print_report(args: argparse.Namespace, phases: list[Phase], started: datetim
           f"batch-size={args.batch_size} batch-concurrency={args.batch_concurrency} receivers={args.receivers} "
           f"delivery-concurrency={args.delivery_concurrency} warmup={args.warmup}"
           f"{' intake-only (no delivery)' if args.intake_only else ''}")  # fmt: skip
+    print(f"  store={args.store} serve={args.serve} workers={args.workers}{' sealed' if args.sealed else ''}")
     rows = [(p.mode, name, value, target) for p in phases for name, value, target in p.figures]
     rows += [(p.mode, "cpu (100% = one core)", p.cpu, "") for p in phases if p.cpu]
     rows.sort(key=lambda r: [p.mode for p in phases].index(r[0]))
@@ -666,7 +689,11 @@ async def run_modes(deployment: Deployment) -> list[Phase]:
     args, world, pids = deployment.args, deployment.world, deployment.pids
     sealer = make_sealer(world) if args.sealed else None
     factory = MessageFactory(make_councils(args.receivers), sealer)
-    cpu = Cpu({**{name: CpuMeter(pid) for name, pid in pids.items()}, "loadgen": CpuMeter(None)})
+    meters: dict[str, CpuMeter | PostgresMeter] = {name: CpuMeter(pid) for name, pid in pids.items()}
+    meters["loadgen"] = CpuMeter(None)
+    if args.store == "postgresql":
+        meters["postgres"] = PostgresMeter()
+    cpu = Cpu(meters)
     phases: list[Phase] = []
     media_type = "application/jose" if args.sealed else "application/json"
     async with deployment.generator(deliveries=not args.intake_only, media_type=media_type) as gen:
