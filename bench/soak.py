@@ -236,6 +236,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--chunk", type=int, default=20_000, help="messages between samples")
     parser.add_argument("--settle", type=float, default=0.1,
                         help="the warm-up, as a share of --soak: RSS is compared with its value after it")  # fmt: skip
+    parser.set_defaults(timeout=1800.0)  # a chunk on a machine busy with other work can take many minutes
     args = check_args(parser, parser.parse_args(argv))
     if args.soak < 1 or args.chunk < 1 or not 0 <= args.settle < 1:
         parser.error("--soak and --chunk must be at least 1, --settle between 0 and 1")
