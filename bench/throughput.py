@@ -47,6 +47,7 @@ import aiohttp
 import orjson
 import requests
 
+from hub.config import load_settings
 from hub.testing.running_hub import RunningHub, free_port, stop_process
 from hub.testing.world import HubWorld, Partner, build_world
 
@@ -101,9 +102,9 @@ class SinkProcess:
 class WorkerProcess:
     """``hub worker`` in a child process (delivery apart from ``hub serve --no-worker``)."""
 
-    def __init__(self, config_dir: Path) -> None:
+    def __init__(self, config_dir: Path, number: int = 1) -> None:
         self.config_dir = config_dir
-        self.log_path = config_dir / "worker.log"
+        self.log_path = config_dir / ("worker.log" if number == 1 else f"worker{number}.log")
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -139,6 +140,28 @@ class CpuMeter:
         return (int(fields[11]) + int(fields[12])) / self._tick
 
 
+class PostgresMeter:
+    """CPU seconds used by every PostgreSQL server process on this machine (the database is part of the hub here).
+
+    Backends that ended between two samples are missed, so this is a lower bound; other databases' work on the
+    same server is counted too.
+    """
+
+    def __init__(self) -> None:
+        self._tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def seconds(self) -> float | None:
+        """User + system CPU seconds of the processes named ``postgres`` now."""
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                head, _, rest = stat.read_text().rpartition(")")
+                if head.endswith("(postgres"):
+                    fields = rest.split()
+                    total += int(fields[11]) + int(fields[12])
+        return total / self._tick
+
+
 class MachineMeter:
     """CPU seconds used by everything on the machine (``/proc/stat``: all but idle and iowait)."""
 
@@ -166,7 +189,7 @@ class CpuSample:
 class Cpu:
     """CPU use of the hub, the sink and the load generator over one phase."""
 
-    def __init__(self, meters: dict[str, CpuMeter]) -> None:
+    def __init__(self, meters: dict[str, CpuMeter | PostgresMeter]) -> None:
         self.meters = meters
         self.machine = MachineMeter()
 
@@ -281,16 +304,23 @@ class LoadGenerator:
     """Sends to the hub and reads arrivals from the sink, over one keep-alive ``aiohttp`` session."""
 
     def __init__(
-        self, hub_url: str, sink_url: str, token: str, hub: RunningHub, *, deliveries: bool = True,
-        media_type: str = "application/json",
+        self, hub_url: str | list[str], sink_url: str, token: str, hub: RunningHub | list[RunningHub], *,
+        deliveries: bool = True, media_type: str = "application/json",
     ) -> None:  # fmt: skip
         self.deliveries = deliveries
-        self.hub_url = hub_url
+        self.hub_urls = [hub_url] if isinstance(hub_url, str) else list(hub_url)
+        self.hub_url = self.hub_urls[0]
+        self._turn = 0
         self.sink_url = sink_url
         self.headers = {"Authorization": f"Bearer {token}", "Content-Type": media_type}
         self.batch_headers = {"Authorization": f"Bearer {token}", "Content-Type": BATCH_MEDIA_TYPE}
-        self.hub = hub
+        self.hubs = [hub] if isinstance(hub, RunningHub) else list(hub)
         self.session: aiohttp.ClientSession | None = None
+
+    def next_hub_url(self) -> str:
+        """The hub to send the next request to: the ``hub serve`` processes in turn (one, unless ``--serve``)."""
+        self._turn += 1
+        return self.hub_urls[self._turn % len(self.hub_urls)]
 
     async def __aenter__(self) -> LoadGenerator:
         # idle connections are closed before uvicorn's 5 s keep-alive timeout can close them under a new request
@@ -309,9 +339,10 @@ class LoadGenerator:
         return self.session
 
     def _check_hub(self) -> None:
-        process = self.hub.process
-        if process is not None and process.poll() is not None:
-            raise BenchFailure(f"the hub exited with {process.returncode}: see {self.hub.log_path}")
+        for hub in self.hubs:
+            process = hub.process
+            if process is not None and process.poll() is not None:
+                raise BenchFailure(f"the hub exited with {process.returncode}: see {hub.log_path}")
 
     async def post_one(self, sent: Submitted, message_id: str, body: bytes) -> None:
         """POST one message; record its submit time and whether it got a 202."""
@@ -319,7 +350,8 @@ class LoadGenerator:
         sent.at[message_id] = started
         sent.first = min(sent.first, started)
         try:
-            async with self.http.post(f"{self.hub_url}/v1/messages", data=body, headers=self.headers) as response:
+            url = f"{self.next_hub_url()}/v1/messages"
+            async with self.http.post(url, data=body, headers=self.headers) as response:
                 answer = await response.read()
                 status = response.status
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -414,7 +446,7 @@ class LoadGenerator:
                 sent.first = min(sent.first, started)
                 for message_id, _ in chunk:
                     sent.at[message_id] = started
-                url = f"{self.hub_url}/v1/messages:batch"
+                url = f"{self.next_hub_url()}/v1/messages:batch"
                 try:
                     async with self.http.post(url, data=body, headers=self.batch_headers) as response:
                         answer = await response.read()
@@ -485,12 +517,10 @@ class LoadGenerator:
 
 
 # -- running ---------------------------------------------------------------------------------------------------
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """The command line."""
-    parser = argparse.ArgumentParser(
-        description="Measure the hub end to end (a real 'hub serve', a partner sink, loopback HTTP).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+def build_parser(description: str = "Measure the hub end to end (a real 'hub serve', a partner sink, loopback HTTP).",
+                 ) -> argparse.ArgumentParser:  # fmt: skip
+    """The command line's options (``bench/soak.py`` adds its own)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--mode", choices=("all", *MODES), default="all", help="which measurement(s) to run")
     parser.add_argument("--messages", type=int, default=10000, help="messages per mode")
     parser.add_argument("--concurrency", type=int, default=64, help="concurrent requests in max mode")
@@ -503,6 +533,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for deliveries after a mode")
     parser.add_argument("--worker-process", action="store_true",
                         help="deliver from a separate 'hub worker' process beside 'hub serve --no-worker'")  # fmt: skip
+    parser.add_argument("--workers", type=int, default=0,
+                        help="deliver from this many 'hub worker' processes beside 'hub serve --no-worker' "
+                             "(--worker-process is --workers 1)")  # fmt: skip
+    parser.add_argument("--serve", type=int, default=1,
+                        help="'hub serve' processes (PostgreSQL); requests go to them in turn")  # fmt: skip
+    parser.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite",
+                        help="the hub's store: SQLite in the temporary directory, or a fresh PostgreSQL database "
+                             "on HUB_TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/test), "
+                             "dropped afterwards")  # fmt: skip
     parser.add_argument("--poll-interval", type=float, default=None,
                         help="hub.toml [delivery] poll_interval_seconds (a separate worker polls)")  # fmt: skip
     parser.add_argument("--sealed", action="store_true",
@@ -513,13 +552,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--py-spy", type=Path, default=None, metavar="FILE",
                         help="record the hub with py-spy (.svg flamegraph, .json speedscope, .txt raw)")  # fmt: skip
     parser.add_argument("--py-spy-gil", action="store_true", help="with --py-spy: only samples holding the GIL")
-    args = parser.parse_args(argv)
-    for name in ("messages", "concurrency", "batch_size", "batch_concurrency", "receivers", "delivery_concurrency"):
+    return parser
+
+
+def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
+    """Refuse option values that make no sense; ``--worker-process`` becomes ``--workers 1``."""
+    for name in ("messages", "concurrency", "batch_size", "batch_concurrency", "receivers", "delivery_concurrency",
+                 "serve"):  # fmt: skip
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.rate <= 0:
         parser.error("--rate must be greater than 0")
+    if args.workers < 0:
+        parser.error("--workers must be 0 or more")
+    if args.worker_process:
+        args.workers = max(args.workers, 1)
+    if args.serve > 1 and args.store != "postgresql":
+        parser.error("--serve above 1 needs --store postgresql (SQLite is one process: docs/scaling.md)")
     return args
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line."""
+    parser = build_parser()
+    return check_args(parser, parser.parse_args(argv))
 
 
 def make_sealer(world: HubWorld) -> Any:
@@ -591,6 +647,7 @@ def print_report(args: argparse.Namespace, phases: list[Phase], started: datetim
           f"batch-size={args.batch_size} batch-concurrency={args.batch_concurrency} receivers={args.receivers} "
           f"delivery-concurrency={args.delivery_concurrency} warmup={args.warmup}"
           f"{' intake-only (no delivery)' if args.intake_only else ''}")  # fmt: skip
+    print(f"  store={args.store} serve={args.serve} workers={args.workers}{' sealed' if args.sealed else ''}")
     rows = [(p.mode, name, value, target) for p in phases for name, value, target in p.figures]
     rows += [(p.mode, "cpu (100% = one core)", p.cpu, "") for p in phases if p.cpu]
     rows.sort(key=lambda r: [p.mode for p in phases].index(r[0]))
@@ -609,16 +666,37 @@ def print_report(args: argparse.Namespace, phases: list[Phase], started: datetim
             print(f"  {failure}")
 
 
-async def run_modes(args: argparse.Namespace, world: HubWorld, sink: SinkProcess, pids: dict[str, int]) -> list[Phase]:
+@dataclass
+class Deployment:
+    """What ``run`` started: the world (config, first ``hub serve``), every hub process, the sink, and their pids."""
+
+    args: argparse.Namespace
+    world: HubWorld
+    hubs: list[RunningHub]
+    workers: list[WorkerProcess]
+    sink: SinkProcess
+    directory: Path
+    pids: dict[str, int]
+
+    def generator(self, *, deliveries: bool = True, media_type: str = "application/json") -> LoadGenerator:
+        """A load generator sending to every ``hub serve`` in turn."""
+        return LoadGenerator([h.url for h in self.hubs], self.sink.url, self.world.tokens[SENDER_ID], self.hubs,
+                             deliveries=deliveries, media_type=media_type)  # fmt: skip
+
+
+async def run_modes(deployment: Deployment) -> list[Phase]:
     """Warm up, then run each selected mode and collect its figures."""
-    hub, token = world.hub, world.tokens[SENDER_ID]
+    args, world, pids = deployment.args, deployment.world, deployment.pids
     sealer = make_sealer(world) if args.sealed else None
     factory = MessageFactory(make_councils(args.receivers), sealer)
-    cpu = Cpu({**{name: CpuMeter(pid) for name, pid in pids.items()}, "loadgen": CpuMeter(None)})
+    meters: dict[str, CpuMeter | PostgresMeter] = {name: CpuMeter(pid) for name, pid in pids.items()}
+    meters["loadgen"] = CpuMeter(None)
+    if args.store == "postgresql":
+        meters["postgres"] = PostgresMeter()
+    cpu = Cpu(meters)
     phases: list[Phase] = []
     media_type = "application/jose" if args.sealed else "application/json"
-    async with LoadGenerator(hub.url, sink.url, token, hub, deliveries=not args.intake_only,
-                             media_type=media_type) as gen:  # fmt: skip
+    async with deployment.generator(deliveries=not args.intake_only, media_type=media_type) as gen:
         if args.warmup:
             warm = await gen.run_max(factory.many(args.warmup), min(args.concurrency, 16), args.timeout)
             if warm.failures:
@@ -664,15 +742,22 @@ def _stop_py_spy(spy: subprocess.Popen[bytes]) -> None:
             spy.kill()
 
 
-def run(args: argparse.Namespace, directory: Path) -> list[Phase]:
-    """Start the sink, the hub (and a worker), run the modes, and stop every process, whatever happens."""
+def run(args: argparse.Namespace, directory: Path, runner: Any = None) -> list[Phase]:
+    """Start the sink, the hub(s) (and workers), run the modes, and stop every process, whatever happens.
+
+    ``runner`` is the coroutine function given the ``Deployment`` (``run_modes`` unless another script's).
+    """
+    runner = runner or run_modes
+    if args.store == "postgresql":
+        os.environ["HUB_TEST_STORE"] = "postgresql"  # build_world makes a fresh database, dropped at exit
     sink = SinkProcess(free_port(), directory / "sink.log")
     world: HubWorld | None = None
-    worker: WorkerProcess | None = None
+    workers: list[WorkerProcess] = []
+    more_hubs: list[RunningHub] = []
     spy: subprocess.Popen[bytes] | None = None
     try:
         sink.start()
-        separate = args.intake_only or args.worker_process
+        separate = args.intake_only or args.workers > 0
         world = build_config(
             directory,
             sink.url,
@@ -688,27 +773,46 @@ def run(args: argparse.Namespace, directory: Path) -> list[Phase]:
         startup.add("hub start-up to /readyz 200 (s)", f"{time.monotonic() - started:.2f}", "< 2 s")
         assert hub.process is not None and sink.process is not None
         pids = {"hub": hub.process.pid, "sink": sink.process.pid}
-        if args.worker_process and not args.intake_only:
-            worker = WorkerProcess(directory)
+        for n in range(2, args.serve + 1):
+            more_hubs.append(RunningHub(world.config_dir, extra_args=list(hub.extra_args)).start())
+            assert more_hubs[-1].process is not None
+            pids[f"hub{n}"] = more_hubs[-1].process.pid
+        for n in range(1, 0 if args.intake_only else args.workers + 1):
+            worker = WorkerProcess(directory, n)
+            workers.append(worker)
             worker.start()
             assert worker.process is not None
-            pids["worker"] = worker.process.pid
-        print(f"pids {pids}; hub at {hub.url}, sink at {sink.url}, store {directory / 'hub.db'}", file=sys.stderr)
+            pids["worker" if n == 1 else f"worker{n}"] = worker.process.pid
+        store = load_settings(world.config_dir).store_url
+        print(f"pids {pids}; hubs at {', '.join(h.url for h in [hub, *more_hubs])}, sink at {sink.url}, "
+              f"store {describe_store(store)}", file=sys.stderr)  # fmt: skip
         if args.py_spy is not None:
             spy = start_py_spy(hub.process.pid, args.py_spy.resolve(), args.py_spy_gil)
+        deployment = Deployment(args, world, [hub, *more_hubs], workers, sink, directory, pids)
         try:
             import uvloop
         except ImportError:
-            return [startup, *asyncio.run(run_modes(args, world, sink, pids))]
-        return [startup, *uvloop.run(run_modes(args, world, sink, pids))]
+            return [startup, *asyncio.run(runner(deployment))]
+        return [startup, *uvloop.run(runner(deployment))]
     finally:
         if spy is not None:
             _stop_py_spy(spy)
-        if worker is not None:
+        for worker in workers:
             worker.stop()
+        for extra in more_hubs:
+            extra.stop()
         if world is not None:
             world.stop()
         sink.stop()
+
+
+def describe_store(url: str) -> str:
+    """Where the store is, without user or password."""
+    if url.startswith("postgresql"):
+        from hub.store.url import describe
+
+        return describe(url)
+    return url
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from hub import gc_tuning
 from hub.cli.common import build, config_option, friendly_errors
 
 
@@ -72,6 +73,7 @@ def serve(
         click.echo("hub: warning: serving plain HTTP; use --tls-cert/--tls-key (or a TLS proxy) outside a laptop",
                    err=True)  # fmt: skip
     app = create_app(hub, run_worker=not no_worker, run_listeners=not no_listeners)
+    gc_tuning.settle()  # what start-up built is never walked by the collector again
     try:
         uvicorn.run(
             app,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from hub import gc_tuning
 from hub.cli.common import build, config_option, friendly_errors
 
 
@@ -36,6 +37,7 @@ def worker(config_dir: Path | None, with_listeners: bool) -> None:
             loop.add_signal_handler(sig, stop.set)
         await HubLifecycle(hub, run_worker=True, run_listeners=with_listeners).run_until(stop)
 
+    gc_tuning.settle()  # what start-up built is never walked by the collector again
     try:
         asyncio.run(run())
     finally:

@@ -18,6 +18,7 @@ personal data. A private JWK's ``d`` must match its public members.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -190,8 +191,25 @@ def _public_from_members(jwk: Mapping[str, Any]) -> tuple[str, str, PublicKey]:
 
 
 def load_jwk(source: str | bytes | Mapping[str, Any]) -> Jwk:
-    """Load a public or private JWK (JSON text or a dict) after checking everything listed above."""
-    jwk = parse_json_object(source, "JWK") if isinstance(source, str | bytes) else source
+    """Load a public or private JWK (JSON text or a dict) after checking everything listed above.
+
+    JSON text is loaded once: the same text again gives the same (immutable) ``Jwk`` from a small cache, since
+    checking a private key's ``d`` against its public members costs a scalar multiplication (about 90 us), and
+    the hub loads its own envelope keys from the key ring's text for every envelope it seals or opens.
+    """
+    if isinstance(source, str | bytes):
+        return _load_jwk_text(source)
+    return _load_jwk(source)
+
+
+@functools.lru_cache(maxsize=64)
+def _load_jwk_text(source: str | bytes) -> Jwk:
+    """``load_jwk`` of JSON text, cached by the text (a refusal raises, and is not cached)."""
+    return _load_jwk(parse_json_object(source, "JWK"))
+
+
+def _load_jwk(jwk: Any) -> Jwk:
+    """``load_jwk`` of a parsed JWK."""
     if not isinstance(jwk, Mapping):
         raise EnvelopeError("JWK is not a JSON object")
     if not _JWK_MEMBERS.issuperset(jwk):

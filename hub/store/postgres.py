@@ -330,18 +330,27 @@ class PostgresStore(PathwayOnBackend, Store):
         def job(tx: Tx) -> list[HubEvent]:
             conn = tx.conn
             events: list[HubEvent] = []
+            delivered = [o for o in outcomes if o.state == DeliveryState.DELIVERED]
+            # (delivery id, lease id) -> order key, for each outcome whose update changed its row
+            changed: dict[tuple[str, str], str | None] = {}
+            if delivered:  # one round trip for all of them, not one per delivery
+                columns = ([o.delivery_id for o in delivered], [o.lease_id for o in delivered],
+                           [o.at for o in delivered], [o.receipt for o in delivered])  # fmt: skip
+                for delivery_id, lease_id, key in conn.execute(sql.RECORD_DELIVERED_MANY, columns).fetchall():
+                    changed[(delivery_id, lease_id)] = key
             for o in outcomes:
-                if o.state == DeliveryState.DELIVERED:
-                    changed = conn.execute(sql.RECORD_DELIVERED, (o.at, o.receipt, o.delivery_id, o.lease_id)).rowcount
-                elif o.state == DeliveryState.PENDING:
-                    changed = conn.execute(sql.RECORD_RETRY, (o.due_at, o.error, o.delivery_id, o.lease_id)).rowcount
+                if o.state == DeliveryState.PENDING:
+                    row = conn.execute(sql.RECORD_RETRY, (o.due_at, o.error, o.delivery_id, o.lease_id)).fetchone()
+                elif o.state != DeliveryState.DELIVERED:
+                    row = conn.execute(sql.RECORD_DEAD, (o.error, o.delivery_id, o.lease_id)).fetchone()
                 else:
-                    changed = conn.execute(sql.RECORD_DEAD, (o.error, o.delivery_id, o.lease_id)).rowcount
-                finished = changed and o.state != DeliveryState.PENDING  # the next of its key may go now
-                if finished and conn.execute(sql.WAKE_NEXT, {"at": o.at, "delivery_id": o.delivery_id}).fetchone():
+                    row = (changed[(o.delivery_id, o.lease_id)],) if (o.delivery_id, o.lease_id) in changed else None
+                if row is None:  # the lease was lost to another worker, whose outcome counts
+                    continue
+                ordered_end = o.state != DeliveryState.PENDING and row[0] is not None  # its key's next may go
+                if ordered_end and conn.execute(sql.WAKE_NEXT, {"at": o.at, "delivery_id": o.delivery_id}).fetchone():
                     tx.due()
-                if changed:  # otherwise the lease was lost to another worker, whose outcome counts
-                    events += outcome_events(o)
+                events += outcome_events(o)
             tx.append(events)
             return events
 

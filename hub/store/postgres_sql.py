@@ -155,18 +155,24 @@ CLAIMED_BODIES = (
 DEAD_UNREADABLE = "UPDATE deliveries SET state='dead', due_at=NULL, last_error=%s WHERE id=%s"
 # a lease is only ever lengthened; rows changed are the leases still held
 EXTEND_LEASE = "UPDATE deliveries SET due_at=greatest(due_at, %s) WHERE id=%s AND lease_id=%s AND state='in_flight'"
-# an acknowledgement can overtake the transport's answer: keep its state then
-RECORD_DELIVERED = (
-    "UPDATE deliveries SET state=CASE WHEN state='in_flight' THEN 'delivered' ELSE state END, "
-    "delivered_at=coalesce(delivered_at, %s), due_at=NULL, last_error=NULL, "
-    "receipt=coalesce(%s, receipt) "
-    "WHERE id=%s AND lease_id=%s AND state IN ('in_flight', 'acknowledged', 'rejected')"
+# the delivered outcomes of a group in one statement (one array per column); each row returned is one
+# that changed, with its order key: only an ordered delivery's end can wake a next one (WAKE_NEXT); an
+# acknowledgement can overtake the transport's answer: keep its state then
+RECORD_DELIVERED_MANY = (
+    "UPDATE deliveries d SET state=CASE WHEN d.state='in_flight' THEN 'delivered' ELSE d.state END, "
+    "delivered_at=coalesce(d.delivered_at, u.at), due_at=NULL, last_error=NULL, "
+    "receipt=coalesce(u.receipt, d.receipt) "
+    "FROM unnest(%s::text[], %s::text[], %s::float8[], %s::text[]) AS u(id, lease_id, at, receipt) "
+    "WHERE d.id=u.id AND d.lease_id=u.lease_id AND d.state IN ('in_flight', 'acknowledged', 'rejected') "
+    "RETURNING d.id, d.lease_id, d.order_key"
 )
 RECORD_RETRY = (
-    "UPDATE deliveries SET state='pending', due_at=%s, last_error=%s WHERE id=%s AND lease_id=%s AND state='in_flight'"
+    "UPDATE deliveries SET state='pending', due_at=%s, last_error=%s WHERE id=%s AND lease_id=%s AND state='in_flight' "
+    "RETURNING order_key"
 )
 RECORD_DEAD = (
-    "UPDATE deliveries SET state='dead', due_at=NULL, last_error=%s WHERE id=%s AND lease_id=%s AND state='in_flight'"
+    "UPDATE deliveries SET state='dead', due_at=NULL, last_error=%s WHERE id=%s AND lease_id=%s AND state='in_flight' "
+    "RETURNING order_key"
 )
 ALL_DEAD = "SELECT id, record_id, partner FROM deliveries WHERE state='dead' ORDER BY created_at, id FOR UPDATE"
 DEAD_BY_ID = (

@@ -416,14 +416,15 @@ class SQLiteStore(PathwayOnBackend, Store):
             events: list[HubEvent] = []
             for o in outcomes:
                 if o.state == DeliveryState.DELIVERED:
-                    changed = conn.execute(sql.RECORD_DELIVERED, (o.at, o.receipt, o.delivery_id, o.lease_id)).rowcount
+                    changed = conn.execute(sql.RECORD_DELIVERED, (o.at, o.receipt, o.delivery_id, o.lease_id))
                 elif o.state == DeliveryState.PENDING:
-                    changed = conn.execute(sql.RECORD_RETRY, (o.due_at, o.error, o.delivery_id, o.lease_id)).rowcount
+                    changed = conn.execute(sql.RECORD_RETRY, (o.due_at, o.error, o.delivery_id, o.lease_id))
                 else:
-                    changed = conn.execute(sql.RECORD_DEAD, (o.error, o.delivery_id, o.lease_id)).rowcount
-                if changed and o.state != DeliveryState.PENDING:  # finished: the next of its key may go
-                    conn.execute(sql.WAKE_NEXT, {"at": o.at, "delivery_id": o.delivery_id})
-                if changed:  # otherwise the lease was lost to another worker, whose outcome counts
+                    changed = conn.execute(sql.RECORD_DEAD, (o.error, o.delivery_id, o.lease_id))
+                row = changed.fetchone()  # (order key,) when it changed; None when the lease was lost
+                if row is not None and row[0] is not None and o.state != DeliveryState.PENDING:
+                    conn.execute(sql.WAKE_NEXT, {"at": o.at, "delivery_id": o.delivery_id})  # the next of its key
+                if row is not None:  # otherwise the lease was lost to another worker, whose outcome counts
                     events += outcome_events(o)
             self._append_events(conn, events)
             return events

@@ -99,17 +99,21 @@ DEAD_UNREADABLE = "UPDATE deliveries SET state='dead', due_at=NULL, last_error=?
 # a lease is only ever lengthened; rows changed are the leases still held
 EXTEND_LEASE = "UPDATE deliveries SET due_at=max(due_at, ?) WHERE id=? AND lease_id=? AND state='in_flight'"
 # an acknowledgement can overtake the transport's answer: keep its state then
+# an outcome's update returns the delivery's order key (a row only when it changed): only an ordered
+# delivery's end can wake a next one (WAKE_NEXT), so an unordered one costs one statement, not two
 RECORD_DELIVERED = (
     "UPDATE deliveries SET state=CASE WHEN state='in_flight' THEN 'delivered' ELSE state END, "
     "delivered_at=coalesce(delivered_at, ?), due_at=NULL, last_error=NULL, "
     "receipt=coalesce(?, receipt) "
-    "WHERE id=? AND lease_id=? AND state IN ('in_flight', 'acknowledged', 'rejected')"
+    "WHERE id=? AND lease_id=? AND state IN ('in_flight', 'acknowledged', 'rejected') RETURNING order_key"
 )
 RECORD_RETRY = (
-    "UPDATE deliveries SET state='pending', due_at=?, last_error=? WHERE id=? AND lease_id=? AND state='in_flight'"
+    "UPDATE deliveries SET state='pending', due_at=?, last_error=? WHERE id=? AND lease_id=? AND state='in_flight' "
+    "RETURNING order_key"
 )
 RECORD_DEAD = (
-    "UPDATE deliveries SET state='dead', due_at=NULL, last_error=? WHERE id=? AND lease_id=? AND state='in_flight'"
+    "UPDATE deliveries SET state='dead', due_at=NULL, last_error=? WHERE id=? AND lease_id=? AND state='in_flight' "
+    "RETURNING order_key"
 )
 ALL_DEAD = "SELECT id, record_id, partner FROM deliveries WHERE state='dead'"
 DEAD_BY_ID = "SELECT id, record_id, partner FROM deliveries WHERE state='dead' AND (id=? OR record_id=?)"
