@@ -456,6 +456,8 @@ class DeliveryConformance:
     - ``adapter_name``: the adapter the partners speak (None: the hub's default);
     - ``partner_kind``: their kind (one a loaded plugin registers); ``partner_settings``: other
       ``partners.toml`` keys they need;
+    - ``partner_transport``: the transport the hub pushes to them with (``http`` by default; a plugin's transport
+      that speaks HTTP to the partner's simulator, such as a form POST);
     - ``sender``: the partner that sends (a ``hub.testing.Partner``; the standard first trust by default);
     - ``message(to)``: a canonical message from ``sender`` that the route ``to = "recipient"`` sends to
       partner ``to`` (its ``recipient.org_id`` is ``to``).
@@ -465,6 +467,7 @@ class DeliveryConformance:
     partner_kind: ClassVar[str] = ""
     partner_settings: ClassVar[dict[str, Any]] = {}
     partner_options: ClassVar[dict[str, Any]] = {}
+    partner_transport: ClassVar[str] = "http"
 
     def sender(self) -> Any:
         """The sending partner."""
@@ -489,7 +492,8 @@ class DeliveryConformance:
 
         def partner(pid: str, **kwargs: Any) -> WorldPartner:
             return WorldPartner(pid, self.partner_kind, adapter=self.adapter_name, options=self.partner_options,
-                                settings=self.partner_settings, **kwargs)  # fmt: skip
+                                settings=self.partner_settings, transport=self.partner_transport,
+                                **kwargs)  # fmt: skip
 
         partners = [
             sender,

@@ -52,6 +52,8 @@ class Partner:
     """``"push"`` (a simulator over HTTP), ``"pull"``, or a whole ``receive`` table written as given."""
     path: str = "/inbound"
     """Where on its simulator the hub pushes (``receive="push"`` only)."""
+    transport: str = "http"
+    """The transport the hub pushes to its simulator with (``receive="push"`` only): ``http`` or a plugin's."""
     options: Mapping[str, Any] = field(default_factory=dict)
     """``receive.options`` for the simulated push (a plugin transport's or adapter's settings)."""
     reply: Mapping[str, Any] | None = None
@@ -292,7 +294,7 @@ def _partner_table(
         sim = PartnerSimulator(partner.id, hub_url=hub_url, token=token, responder=partner.responder,
                                on_receive=partner.on_receive)  # fmt: skip
         sims[partner.id] = sim.start()
-        entry["receive"] = {"mode": "push", "transport": "http", "url": f"{sim.url}{partner.path}"}
+        entry["receive"] = {"mode": "push", "transport": partner.transport, "url": f"{sim.url}{partner.path}"}
         if partner.options:
             entry["receive"]["options"] = dict(partner.options)
         if partner.reply is not None:
