@@ -8,6 +8,7 @@ absent the MESH tests are skipped with the reason, or fail when ``HUB_REQUIRE_SE
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -113,3 +114,79 @@ def mesh_sandbox(mesh_sandbox_server: MeshSandbox, monkeypatch: pytest.MonkeyPat
 def wait_until(predicate: Any, timeout: float = 20.0, interval: float = 0.1) -> bool:
     """The kit's ``wait_until`` with MESH's slower defaults (the sandbox is polled, not pushed)."""
     return _wait_until(predicate, timeout, interval)
+
+
+class MeshFront:
+    """A real loopback HTTP server in front of the sandbox: forwards every request, or fails the next send.
+
+    MESH gives a sender no way to make it fail on demand, so the conformance suite's partner answers (a 503,
+    a 400...) are given here, to the next message sent (the ``POST .../outbox`` of its first chunk), with a
+    body shaped like MESH's own errors; ``stop`` makes the endpoint refuse connections, as a MESH that is down.
+    """
+
+    def __init__(self, upstream: str) -> None:
+        import http.client
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import urlsplit
+
+        upstream_url = urlsplit(upstream)
+        self.upstream = (str(upstream_url.hostname), int(upstream_url.port or 80))
+        self._fail: list[int] = []
+        self._lock = threading.Lock()
+        front = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _forward(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with front._lock:
+                    fail = front._fail.pop(0) if front._fail and self.command == "POST" and \
+                        self.path.endswith("/outbox") else None  # fmt: skip
+                if fail is not None:
+                    answer = json.dumps({"errorEvent": "TRANSFER", "errorCode": str(fail),
+                                         "errorDescription": "simulated failure"}).encode()  # fmt: skip
+                    self.send_response(fail)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(answer)))
+                    self.end_headers()
+                    self.wfile.write(answer)
+                    return
+                connection = http.client.HTTPConnection(*front.upstream, timeout=30)
+                try:
+                    headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                    connection.request(self.command, self.path, body=body or None, headers=headers)
+                    response = connection.getresponse()
+                    data = response.read()
+                finally:
+                    connection.close()
+                self.send_response(response.status)
+                for name, value in response.getheaders():
+                    if name.lower() not in ("transfer-encoding", "connection", "content-length", "date", "server"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _forward
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet: the tests read outcomes, not access logs."""
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="mesh-front", daemon=True)
+        self._thread.start()
+        self._stopped = False
+
+    def fail_next_send(self, status: int) -> None:
+        """Answer the next message sent with ``status`` (and pass nothing on to the sandbox)."""
+        with self._lock:
+            self._fail.append(status)
+
+    def stop(self) -> None:
+        """Stop listening (once): connections to ``url`` are refused from now on."""
+        if not self._stopped:
+            self._stopped = True
+            self._server.shutdown()
+            self._server.server_close()

@@ -72,9 +72,19 @@ class MeshConnection:
             timeout_seconds=float(options.get("timeout_seconds", 60.0)),
         )
 
-    def open(self) -> MeshClient:
-        """A new client signed in as this mailbox (the caller closes it)."""
+    def open(self, answered: list[int] | None = None) -> MeshClient:
+        """A new client signed in as this mailbox (the caller closes it).
+
+        With ``answered``, the HTTP status of every answer MESH gives the client is appended to it: mesh_client
+        raises the same ``MeshError`` for a send MESH refuses for good and one it cannot take just now, so the
+        status is what tells them apart.
+        """
         cert = (self.client_cert, self.client_key) if self.client_cert and self.client_key else None
-        return MeshClient(self.url, self.mailbox, self.password, shared_key=self.shared_key, cert=cert,
-                          verify=self.ca_file, max_chunk_size=self.max_chunk_size, timeout=self.timeout_seconds,
-                          max_retries=1, application_name="partner-hub")  # fmt: skip
+        client = MeshClient(self.url, self.mailbox, self.password, shared_key=self.shared_key, cert=cert,
+                            verify=self.ca_file, max_chunk_size=self.max_chunk_size, timeout=self.timeout_seconds,
+                            max_retries=1, application_name="partner-hub")  # fmt: skip
+        if answered is not None:
+            # a requests response hook on the client's session (mesh_client keeps it as ``_session``)
+            client._session.hooks["response"].append(lambda response, *args, **kwargs: answered.append(
+                response.status_code))  # fmt: skip
+        return client

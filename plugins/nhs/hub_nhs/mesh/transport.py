@@ -15,8 +15,10 @@ Contract: ``deliver`` sends one message (chunked above ``max_chunk_bytes``) with
 the workflow ID, ``Mex-LocalID`` = the hub's message id (so the trust can
 de-duplicate a resend) and the rendered content type, and returns ``ok`` with
 the MESH message id as receipt. A refusal by MESH (4xx: unknown mailbox,
-workflow not allowed) is not retryable; a 5xx, a timeout or a refused connection
-is. It handshakes with each mailbox before its first send and then daily.
+workflow not allowed) is not retryable; a 5xx, a 408, 425 or 429, a timeout or a
+refused connection is (whether mesh_client reports it as an HTTP error, a
+``MeshError`` or by giving up its own retry), and ``deliver`` never raises for
+what MESH answers. It handshakes with each mailbox before its first send and then daily.
 ``track`` asks MESH what became of a sent message.
 """
 
@@ -30,6 +32,7 @@ from typing import Any
 
 import requests
 from mesh_client import MeshError
+from urllib3.exceptions import ResponseError
 
 from hub import DeliveryOutcome, Partner, Rendered
 from hub_nhs.mesh.connection import MeshConfigError, MeshConnection
@@ -37,6 +40,12 @@ from hub_nhs.mesh.connection import MeshConfigError, MeshConnection
 log = logging.getLogger("hub_nhs.mesh")
 
 HANDSHAKE_INTERVAL_SECONDS = 24 * 3600
+PASSING_STATUSES = frozenset({408, 425, 429})
+
+
+def passing(status: int) -> bool:
+    """Whether MESH answering ``status`` is a passing failure (retry later) rather than a refusal."""
+    return status >= 500 or status in PASSING_STATUSES
 
 
 class MeshTransport:
@@ -66,16 +75,24 @@ class MeshTransport:
         except MeshConfigError as error:
             return DeliveryOutcome(False, False, str(error), failure="hub")  # the hub's settings, not the partner
         slots = self._slots or asyncio.Semaphore(1)
+        answered: list[int] = []  # the HTTP status of each answer MESH gave this attempt
         async with slots:
             try:
-                mesh_id = await asyncio.to_thread(self._send, connection, recipient, workflow, rendered, message_id)
+                mesh_id = await asyncio.to_thread(self._send, connection, recipient, workflow, rendered, message_id,
+                                                  answered)  # fmt: skip
             except requests.HTTPError as error:
                 status = error.response.status_code if error.response is not None else 0
-                retryable = status >= 500 or status in (408, 425, 429) or status == 0
-                return DeliveryOutcome(False, retryable, f"MESH answered HTTP {status}")
+                return DeliveryOutcome(False, status == 0 or passing(status), f"MESH answered HTTP {status}")
+            except ResponseError as error:  # mesh_client does not retry a first chunk; it gives up on a 425/429/5xx
+                return DeliveryOutcome(False, True, f"MESH could not take the message now ({error})")
             except MeshError as error:
+                if answered and passing(answered[-1]):
+                    return DeliveryOutcome(False, True, f"MESH answered HTTP {answered[-1]}")
                 return DeliveryOutcome(False, False, f"MESH refused the message: {str(error)[:200]}")
             except (requests.RequestException, OSError) as error:
+                if answered and not passing(answered[-1]) and not 200 <= answered[-1] < 300:
+                    # an answer that is not MESH's own (a gateway's page, say), but a refusal all the same
+                    return DeliveryOutcome(False, False, f"MESH answered HTTP {answered[-1]}")
                 return DeliveryOutcome(False, True, f"MESH could not be reached: {type(error).__name__}")
         log.info("delivery %s sent by MESH as %s (workflow %s)", delivery_id, mesh_id, workflow)
         return DeliveryOutcome(True, receipt=mesh_id)
@@ -94,8 +111,8 @@ class MeshTransport:
         return connection, str(recipient).upper(), str(workflow)
 
     def _send(self, connection: MeshConnection, recipient: str, workflow: str, rendered: Rendered,
-              message_id: str) -> str:  # fmt: skip
-        with connection.open() as client:
+              message_id: str, answered: list[int]) -> str:  # fmt: skip
+        with connection.open(answered) as client:
             key = (connection.url, connection.mailbox)
             if time.monotonic() - self._handshakes.get(key, -HANDSHAKE_INTERVAL_SECONDS) >= HANDSHAKE_INTERVAL_SECONDS:
                 client.handshake()
