@@ -64,7 +64,7 @@ install-check:
 # tests/conftest.py); the store contract suite already covers both backends in the first run.
 PG_SUITES := tests/test_reliability.py tests/test_isolation.py tests/test_protection.py tests/test_pathway.py \
              tests/pathway tests/test_key_rotation.py plugins/council/tests plugins/nhs/tests \
-             plugins/hostels/tests/test_directory_api.py
+             plugins/hostels/tests/test_directory_api.py plugins/hostels/tests/test_hostels_conformance.py
 
 test: $(VENV)/.installed-test .mesh-sandbox/bin/uvicorn .airflow/bin/airflow lint install-check
 	$(BIN)/python -m pytest
