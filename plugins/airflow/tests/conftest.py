@@ -18,9 +18,13 @@ from hub_airflow.testing import AirflowStandalone
 
 @pytest.fixture(scope="session")
 def callback_hub(airflow_standalone: AirflowStandalone) -> Iterator[CallbackHub]:
-    """The callback server for the session, expecting the token the session's Airflow hands its task."""
+    """The callback server for the session, expecting the token the session's Airflow hands its task; its URL is
+    the hub URL configured in that Airflow (Variable ``hub_pathway_hub_url``, kept in Airflow's database across
+    restarts): the DAG calls no other."""
     hub = CallbackHub(airflow_standalone.env["HUB_SCHEDULER_TOKEN"])
     hub.start()
+    created = airflow_standalone.api("POST", "/variables", json={"key": "hub_pathway_hub_url", "value": hub.url})
+    assert created.status_code in (200, 201), created.text
     try:
         yield hub
     finally:
