@@ -221,6 +221,6 @@ def test_feed_names_never_keep_credentials() -> None:
 
 def test_an_unusable_directory_url_is_refused_naming_the_setting_not_its_value() -> None:
     """The URL may hold a user and password: the error names where it is set and never echoes it."""
-    with pytest.raises(ValueError, match="plugins.hostels.directory_database") as refused:
+    with pytest.raises(ValueError, match=r"plugins\.hostels\.directory_database") as refused:
         open_directory("mysql://hub:s3cret-pass@db.example/directory")
     assert "s3cret" not in str(refused.value) and "mysql" not in str(refused.value)
