@@ -193,7 +193,7 @@ def test_the_task_never_sends_the_token_to_a_hub_url_other_than_the_configured_o
         assert wait_until(lambda: airflow_standalone.task_tries(run_id_of(unset)) >= 2, FIRE_WAIT, 0.5)
         scheduler.cancel(unset)  # before the hub URL is set again: a retry would then call the hub
     finally:
-        airflow_standalone.api("POST", "/variables", json={"key": "hub_pathway_hub_url", "value": callback_hub.url})
+        airflow_standalone.set_variable("hub_pathway_hub_url", callback_hub.url)
         elsewhere.stop()
     assert elsewhere.calls == []
     assert airflow_standalone.task_tries(run_id_of(diverted)) == 1
