@@ -170,6 +170,7 @@ class Router:
             received_at=now,
             correlation_id=message.get("correlation_id"),
             in_reply_to=message.get("in_reply_to"),
+            answers_record=reply_target.record_id if reply_target is not None else None,
             idempotency_key=idempotency_key,
             fingerprint=self.fingerprinter(message),
             nhs_index=self.indexer(message),
@@ -259,6 +260,9 @@ class Router:
                     received_at=now,
                     correlation_id=outgoing.get("correlation_id"),
                     in_reply_to=outgoing.get("in_reply_to"),
+                    answers_record=inbound.answers_record
+                    if outgoing.get("in_reply_to") == inbound.in_reply_to
+                    else None,
                     parent_id=record_id,
                     nhs_index=self.indexer(outgoing),
                 )

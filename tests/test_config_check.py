@@ -6,11 +6,14 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from hub.cli.checks import CheckContext, Finding, from_error, registered_checks
+from hub import ConfigCheck, ConfigProblem, DestinationResolver, hookimpl
+from hub.cli.checks import Finding, from_error, registered_checks
 from hub.shipped import copy_example_config
 
 ENV = {**os.environ, "HUB_KEY_PASSPHRASE": "a passphrase for the tests"}
@@ -147,18 +150,34 @@ def test_each_file_has_its_own_registered_checker_in_order() -> None:
     assert files[:4] == [("hub.toml", 10), ("partners.toml", 20), ("routes.toml", 30), ("agreements", 40)]
 
 
-def test_a_checker_that_crashes_is_a_finding_and_the_others_still_run(
-    config: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from hub.cli import checks
+class _BuggyDestinations:
+    """A plugin whose destination resolver's option check has a bug (a KeyError, not the ValueError the hub
+    expects), and whose own config check notes that it ran."""
+
+    @hookimpl
+    def hub_register_destinations(self, register: Callable[[DestinationResolver], None]) -> None:
+        def check(options: dict[str, Any], setup: Any) -> None:
+            raise KeyError("oops")
+
+        register(DestinationResolver("buggy", lambda message, options, context: "trust-elft", check=check))
+
+    @hookimpl
+    def hub_register_config_checks(self, register: Callable[[ConfigCheck], None]) -> None:
+        register(ConfigCheck("buggy-ran", lambda context: [ConfigProblem("hub.toml", "plugins.buggy", "checked",
+                                                                         warning=True)]))  # fmt: skip
+
+
+def test_a_checker_that_crashes_is_a_finding_and_the_others_still_run(config: Path) -> None:
+    from hub.cli.checks import run_checks
     from hub.plugins import load_plugins
 
-    def broken(context: CheckContext) -> list[Finding]:
-        raise KeyError("oops")
-
-    monkeypatch.setattr(checks, "_CHECKS", [*checks._CHECKS, checks.RegisteredCheck("extra.toml", 5, broken)])
-    findings = checks.run_checks(config, load_plugins())
-    assert [f.line() for f in findings] == ["extra.toml: the checker failed: KeyError: 'oops'"]
+    with (config / "routes.toml").open("a") as routes:
+        routes.write('\n[[route]]\nname = "buggy"\ntype = "Referral"\nto = { kind = "buggy" }\n')
+    findings = run_checks(config, load_plugins(extra_plugins=[_BuggyDestinations()]))
+    assert [f.line() for f in findings] == [
+        "routes.toml: the checker failed: KeyError: 'oops'",
+        "hub.toml: plugins.buggy: warning: checked",  # the plugins' checks, which run last, still ran
+    ]
 
 
 def test_a_sentence_from_the_loaders_becomes_file_entry_problem_and_suggestion() -> None:

@@ -196,16 +196,32 @@ def test_a_plugins_check_that_raises_is_a_finding_naming_it(config: Path) -> Non
     ]
 
 
-def test_a_warning_alone_does_not_fail_the_check(config: Path, capsys: pytest.CaptureFixture[str],
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
-    from hub.cli import config_check
+WARNING_PLUGIN = """
+from hub import ConfigCheck, ConfigProblem, hookimpl
 
-    plugins = _plugins(_Plugin())
-    monkeypatch.setattr("hub.plugins.load_plugins", lambda **kw: plugins)
-    assert config_check.check_directory(config) == 0
-    captured = capsys.readouterr()
-    assert "hub.toml: plugins.demo: warning: a friendly note" in captured.err
-    assert captured.out.strip().endswith("loaded plugins, 1 warning")
+
+@hookimpl
+def hub_register_config_checks(register):
+    register(ConfigCheck("demo-note", lambda context: [ConfigProblem("hub.toml", "plugins.demo", "a friendly note",
+                                                                     warning=True)]))
+"""
+
+
+def test_a_warning_alone_does_not_fail_the_check(config: Path, tmp_path: Path) -> None:
+    """A plugin installed like any other (a module and its dist-info with a ``hub.adapters`` entry point, on the
+    path of ``hub config check``) whose check gives only a warning: the check passes and prints it."""
+    site = tmp_path / "site"
+    info = site / "hub_demo_note-0.1.dist-info"
+    info.mkdir(parents=True)
+    (site / "hub_demo_note.py").write_text(WARNING_PLUGIN)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: hub-demo-note\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[hub.adapters]\ndemo-note = hub_demo_note\n")
+    path = os.pathsep.join(p for p in (str(site), ENV.get("PYTHONPATH", "")) if p)
+    result = subprocess.run([sys.executable, "-m", "hub", "config", "check", "--config", str(config)],
+                            capture_output=True, text=True, timeout=120, env={**ENV, "PYTHONPATH": path})  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "hub.toml: plugins.demo: warning: a friendly note" in result.stderr
+    assert result.stdout.strip().endswith("loaded plugins, 1 warning"), result.stdout
 
 
 def test_a_config_check_name_is_checked_like_every_registered_name() -> None:

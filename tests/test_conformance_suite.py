@@ -55,6 +55,13 @@ class Lossy(GoodAdapter):
         return [message]
 
 
+class TakesAnything(GoodAdapter):
+    """Parses any bytes into a message and never refuses one: nothing it says could echo a value."""
+
+    def parse(self, body: bytes, *, content_type: str, sender_id: str) -> list[dict[str, Any]]:
+        return [{"payload": {"text": body.decode("utf-8", "replace")}}]
+
+
 def suite(adapter: Any) -> AdapterConformance:
     class Suite(AdapterConformance):
         adapter_name = "good"
@@ -86,6 +93,11 @@ def test_an_adapter_that_crashes_on_garbage_fails() -> None:
 def test_an_adapter_that_echoes_what_it_was_sent_fails() -> None:
     with pytest.raises(AssertionError, match="never values"):
         suite(Echoes()).test_no_submitted_value_is_echoed_in_an_error(Echoes())
+
+
+def test_the_echo_check_fails_when_no_marked_input_is_refused_at_all() -> None:
+    with pytest.raises(AssertionError, match="no marked input was refused"):
+        suite(TakesAnything()).test_no_submitted_value_is_echoed_in_an_error(TakesAnything())
 
 
 def test_an_adapter_that_loses_a_field_fails_the_round_trip() -> None:

@@ -8,7 +8,8 @@ plugins' routes use alike.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
@@ -47,12 +48,22 @@ def authenticate(request: Request) -> Caller:
     if by_cert is not None and by_cert.id != caller.id:
         raise Unauthenticated("The client certificate and the token belong to different partners.")
     state["caller"] = caller
-    if caller.role == "scheduler" and not may_scheduler_call(request.method, request.url.path):
+    if caller.role == "scheduler" and not may_scheduler_call(request.method, route_path(request.scope)):
         raise Forbidden("A scheduler identity may only fire pathway timers (POST /v1/pathway/timers/{id}/fire).")
     return caller
 
 
 FIRE_PATH = re.compile(r"^/v1/pathway/timers/[A-Za-z0-9_.-]{1,207}/fire$")
+
+
+def route_path(scope: Mapping[str, Any]) -> str:
+    """The path the app routes on: ``scope["path"]`` without the ``root_path`` the app is served under (a server's
+    ``--root-path`` or a mount puts it in front of ``scope["path"]``, and so in ``request.url.path``)."""
+    path = str(scope["path"])
+    root = str(scope.get("root_path") or "").rstrip("/")
+    if root and (path == root or path.startswith(root + "/")):
+        return path[len(root) :] or "/"
+    return path
 
 
 def may_scheduler_call(method: str, path: str) -> bool:

@@ -6,7 +6,8 @@ It writes, in ``DIR/NAME`` (``--dir``, default the current folder)::
     README.md             what it is, how to install, test and configure it
     hub_NAME/plugin.py    the hook of that kind, with a working example and the contract in its docstrings
     tests/test_NAME.py    tests with the hub's pytest plugin and conformance suite
-    tests/samples.py      a canonical message for the tests
+    tests/samples.py      a canonical message for the tests, and the tests' own plugin put on their path:
+    tests/example_vocabulary/   its message type and partner kind (a module and its dist-info)
 
 and refuses to write over anything that exists. The kinds and their texts are in ``hub.cli.scaffold_kinds``.
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import click
 
-from hub.cli.scaffold_kinds import KINDS, SAMPLES, Kind
+from hub.cli.scaffold_kinds import KINDS, SAMPLES, VOCABULARY_ENTRY_POINTS, VOCABULARY_METADATA, VOCABULARY_MODULE, Kind
 
 NAME = re.compile(r"^[a-z][a-z0-9-]{1,39}$")
 
@@ -97,6 +98,7 @@ def write_package(name: str, kind: Kind, directory: Path) -> list[Path]:
     values = {"name": name, "package": package, "cls": _class_stem(name), "summary": kind.summary,
               "hook": kind.hook}  # fmt: skip
     values["configure"] = kind.configure.format(**values)
+    vocabulary = root / "tests" / "example_vocabulary"  # the tests' own plugin (see scaffold_kinds.SAMPLES)
     files = {
         root / "pyproject.toml": PYPROJECT.format(**values),
         root / "README.md": README.format(**values),
@@ -104,6 +106,9 @@ def write_package(name: str, kind: Kind, directory: Path) -> list[Path]:
         root / package / "plugin.py": kind.plugin.format(**values),
         root / "tests" / "samples.py": SAMPLES.format(**values),
         root / "tests" / f"test_{package[4:]}.py": kind.tests.format(**values),
+        vocabulary / "hub_example_vocabulary.py": VOCABULARY_MODULE.format(**values),
+        vocabulary / "hub_example_vocabulary-0.1.dist-info" / "METADATA": VOCABULARY_METADATA,
+        vocabulary / "hub_example_vocabulary-0.1.dist-info" / "entry_points.txt": VOCABULARY_ENTRY_POINTS,
     }
     for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)

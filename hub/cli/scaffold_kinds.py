@@ -4,8 +4,10 @@ Each kind is a ``Kind``: the hook it implements, the plugin module's text and th
 (the registered name), ``{package}`` (the Python package) and ``{cls}`` (a class-name stem) filled in by
 ``str.format`` (so literal braces in the templates are doubled). The tests use the hub's pytest plugin
 (``hub_world_factory``, ``partner_simulator``) and its conformance suite (``hub.testing.conformance``), and
-assume the hub's built-in plugins are installed, as in any deployment: they register the ``Referral``
-message type, the ``hostel`` and ``nhs_trust`` partner kinds and the ``ods_code`` the tests use.
+need nothing but the hub itself: what they exchange is registered by a test-only plugin the package's tests carry
+(``VOCABULARY``: the ``ExampleMessage`` type and the ``example`` partner kind, installed on the tests' path as a
+distribution with an entry point, so in-process and ``hub serve`` hubs load it like any plugin), between the
+partners ``example-sender`` and ``example-receiver``.
 """
 
 from __future__ import annotations
@@ -26,43 +28,93 @@ class Kind:
     """The README's "Configure it" section: what an operator writes in the config directory."""
 
 
-SAMPLES = '''"""A canonical Referral for the tests: fictional data, a fresh message id each time."""
+SAMPLES = '''"""A canonical ExampleMessage for the tests (fictional data, a fresh message id each time), and the
+test-only plugin that registers its type and the ``example`` partner kind.
+
+Importing this module puts ``example_vocabulary/`` (a module and its dist-info, with a ``hub.adapters`` entry
+point) on this process's path and on ``PYTHONPATH``, so the hubs the tests start, in process or as ``hub serve``,
+load it like any installed plugin. Nothing of it is installed with the package.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
+VOCABULARY = str(Path(__file__).resolve().parent / "example_vocabulary")
+if VOCABULARY not in sys.path:
+    sys.path.insert(0, VOCABULARY)
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (VOCABULARY, os.environ.get("PYTHONPATH")) if p)
 
-def referral(to: str = "steps-luton", sender: str = "trust-a") -> dict[str, Any]:
-    """A Referral from trust ``sender`` to service ``to`` (both partners of the test world)."""
+SENDER = "example-sender"
+RECEIVER = "example-receiver"
+KIND = "example"
+TYPE = "ExampleMessage"
+
+
+def example_message(to: str = RECEIVER, sender: str = SENDER) -> dict[str, Any]:
+    """An ExampleMessage from ``sender`` to ``to`` (both partners of the test world)."""
     return {{
         "message_id": str(uuid.uuid4()),
-        "type": "Referral",
+        "type": TYPE,
         "schema_version": "1",
         "created_at": "2026-11-24T09:05:00Z",
         "correlation_id": str(uuid.uuid4()),
-        "sender": {{"org_id": sender, "ods_code": "RWK"}},
+        "sender": {{"org_id": sender}},
         "recipient": {{"org_id": to}},
         "consent": {{"referral": True, "share_contact": True, "method": "written",
-                    "recorded_at": "2026-11-23T15:30:00Z", "recorded_by": "Ward Manager"}},
-        "lawful_basis": "UK GDPR Art 6(1)(e) and Art 9(2)(h)",
-        "payload": {{
-            "referral_id": "REF-TEST-000001",
-            "service_id": to,
-            "person": {{"nhs_number": "9434765919", "family_name": "Example", "given_name": "Alex",
-                        "birth_date": "1990-05-17", "no_fixed_abode": True,
-                        "address": {{"lines": ["12 Example Road", "Luton"], "postcode": "LU1 2AA"}}}},
-            "referrer": {{"name": "Jordan Demo", "role": "Care coordinator",
-                          "organisation": "Example NHS Trust", "phone": "01582 700200"}},
-            "reason": "Needs supported accommodation on discharge.",
-            "risk_summary": "Low risk to others.",
-            "support_needs": ["Support to manage a tenancy"],
-            "received_at": "2026-11-24T09:05:00Z",
-            "assessment_due_at": "2026-11-26T09:05:00Z",
-        }},
+                    "recorded_at": "2026-11-23T15:30:00Z", "recorded_by": "Example Recorder"}},
+        "payload": {{"service_id": to, "postcode": "AB1 2CD", "note": "An example note 2026-000123."}},
     }}
 '''
+
+VOCABULARY_MODULE = '''"""A test-only plugin: the ``ExampleMessage`` type and ``example`` partner kind of the tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub import MessageType, PartnerKind, hookimpl
+
+SCHEMA = {{
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://hub.invalid/schemas/canonical/v1/example-message.schema.json",
+    "title": "ExampleMessage",
+    "$ref": "envelope.schema.json",
+    "properties": {{
+        "type": {{"const": "ExampleMessage"}},
+        "payload": {{
+            "type": "object",
+            "properties": {{
+                "service_id": {{"type": "string", "minLength": 1, "maxLength": 64}},
+                "postcode": {{"type": "string", "maxLength": 10}},
+                "note": {{"type": "string", "maxLength": 200}},
+            }},
+            "required": ["service_id"],
+            "additionalProperties": False,
+        }},
+    }},
+    "unevaluatedProperties": False,
+}}
+
+
+@hookimpl
+def hub_register_message_types(register: Any) -> None:
+    """The tests' message type."""
+    register(MessageType("ExampleMessage", SCHEMA, "A message the plugin's tests exchange."))
+
+
+@hookimpl
+def hub_register_partner_kinds(register: Any) -> None:
+    """The tests' partner kind."""
+    register(PartnerKind("example", "A partner of the plugin's tests."))
+'''
+
+VOCABULARY_METADATA = "Metadata-Version: 2.1\nName: hub-example-vocabulary\nVersion: 0.1\n"
+VOCABULARY_ENTRY_POINTS = "[hub.adapters]\nexample-vocabulary = hub_example_vocabulary\n"
 
 ADAPTER = Kind(
     name="adapter",
@@ -127,10 +179,12 @@ def hub_register_adapters(register: Any) -> None:
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from samples import referral
+from samples import KIND, SENDER, example_message
 
+from hub.testing import Partner
 from hub.testing.conformance import AdapterConformance, DeliveryConformance
 from {package}.plugin import MEDIA_TYPE, {cls}Adapter
 from hub import InvalidMessage
@@ -140,23 +194,26 @@ class TestAdapter(AdapterConformance):
     adapter_name = "{name}"
 
     def render_samples(self) -> list[dict[str, Any]]:
-        return [referral()]
+        return [example_message()]
 
     def parse_samples(self) -> list[tuple[bytes, str]]:
-        return [(b'{{"format": "{name}/1", "message": {{"type": "Referral"}}}}', MEDIA_TYPE)]
+        return [(json.dumps({{"format": "{name}/1", "message": example_message()}}).encode(), MEDIA_TYPE)]
 
 
 class TestDelivery(DeliveryConformance):
     adapter_name = "{name}"
-    partner_kind = "hostel"
+    partner_kind = KIND
+
+    def sender(self) -> Any:
+        return Partner(SENDER, KIND)
 
     def message(self, to: str) -> dict[str, Any]:
-        return referral(to)
+        return example_message(to)
 
 
 def test_a_document_of_another_format_is_refused_naming_the_place() -> None:
     try:
-        {cls}Adapter().parse(b'{{"format": "other/2"}}', content_type=MEDIA_TYPE, sender_id="trust-a")
+        {cls}Adapter().parse(b'{{"format": "other/2"}}', content_type=MEDIA_TYPE, sender_id=SENDER)
     except InvalidMessage as exc:
         assert [p.location for p in exc.problems] == ["$.format", "$.message"]
     else:
@@ -167,7 +224,7 @@ def test_a_document_of_another_format_is_refused_naming_the_place() -> None:
 ```toml
 [[partner]]
 id = "my-partner"
-kind = "hostel"
+kind = "my-kind"                          # a partner kind a loaded plugin registers
 adapter = "{name}"
 receive = {{ mode = "push", url = "https://partner.example/inbound" }}
 ```""",
@@ -263,7 +320,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from samples import referral
+from samples import KIND, RECEIVER, SENDER, TYPE, example_message
 
 from hub.testing import HubWorld, Partner, PartnerSimulator, wait_until
 from hub.testing.conformance import TransportConformance
@@ -275,14 +332,13 @@ class TestTransport(TransportConformance):
 
 def test_a_running_hub_delivers_with_it(hub_world_factory: Callable[..., HubWorld],
                                         partner_simulator: Callable[..., PartnerSimulator]) -> None:
-    sim = partner_simulator("steps-luton")
+    sim = partner_simulator(RECEIVER)
     receive: dict[str, Any] = {{"mode": "push", "transport": "{name}", "url": f"{{sim.url}}/inbound"}}
-    world = hub_world_factory([Partner("trust-a", "nhs_trust", {{"ods_code": "RWK"}}),
-                               Partner("steps-luton", "hostel", receive=receive)],
-                              routes=[{{"name": "referral", "type": "Referral", "to": "recipient"}}])
-    message = referral("steps-luton")
-    assert world.send("trust-a", message).status_code == 202
-    assert wait_until(lambda: sim.messages("Referral"), timeout=20)
+    world = hub_world_factory([Partner(SENDER, KIND), Partner(RECEIVER, KIND, receive=receive)],
+                              routes=[{{"name": "example", "type": TYPE, "to": "recipient"}}])
+    message = example_message()
+    assert world.send(SENDER, message).status_code == 202
+    assert wait_until(lambda: sim.messages(TYPE), timeout=20)
     assert sim.received[0].headers["Idempotency-Key"] == message["message_id"]
 ''',
     configure="""A partner reached by it names it in `partners.toml`:
@@ -290,7 +346,7 @@ def test_a_running_hub_delivers_with_it(hub_world_factory: Callable[..., HubWorl
 ```toml
 [[partner]]
 id = "my-partner"
-kind = "hostel"
+kind = "my-kind"                          # a partner kind a loaded plugin registers
 receive = {{ mode = "push", transport = "{name}", url = "https://partner.example/inbound" }}
 ```""",
 )
@@ -299,7 +355,7 @@ TRANSFORM = Kind(
     name="transform",
     hook="hub_register_transforms",
     summary="a transform: derives a new canonical message from an accepted one",
-    plugin='''"""The ``{name}`` transform: a Referral passed on to a second service, named in the route's options.
+    plugin='''"""The ``{name}`` transform: a message passed on to a second service, named in the route's options.
 
 Replace the derivation here with yours. The contract (``hub.Transform``): ``func(message, context)`` returns the
 whole derived message (validated like any inbound one), raises ``Refusal(reason)`` when it must not be made (the
@@ -315,12 +371,12 @@ from typing import Any
 
 from hub import Refusal, Transform, TransformContext, hookimpl
 
-SOURCE_TYPE = "Referral"
-TARGET_TYPE = "Referral"
+SOURCE_TYPE = "ExampleMessage"  # the types your transform reads and writes (registered by a loaded plugin)
+TARGET_TYPE = "ExampleMessage"
 
 
 def derive(message: dict[str, Any], context: TransformContext) -> dict[str, Any]:
-    """The Referral for the service ``context.options["service_id"]``; refused without consent to refer."""
+    """The message for the service ``context.options["service_id"]``; refused without consent to refer."""
     if message.get("consent", {{}}).get("referral") is not True:
         raise Refusal("the person has not consented to a referral, so none is passed on")
     service = context.options.get("service_id")
@@ -339,7 +395,7 @@ def hub_register_transforms(register: Any) -> None:
     """Register the ``{name}`` transform (routes name it with ``transform = "{name}"``)."""
     register(Transform("{name}", SOURCE_TYPE, TARGET_TYPE, derive))
 ''',
-    tests='''"""The ``{name}`` transform: unit tests, and a running hub passing a referral on with it."""
+    tests='''"""The ``{name}`` transform: unit tests, and a running hub passing a message on with it."""
 
 from __future__ import annotations
 
@@ -347,7 +403,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
-from samples import referral
+from samples import KIND, RECEIVER, SENDER, TYPE, example_message
 
 from hub import Refusal, TransformContext
 from hub.testing import HubWorld, Partner, wait_until
@@ -358,35 +414,34 @@ def context(**options: str) -> TransformContext:
     return TransformContext(route="test", now=datetime.now(UTC), new_message_id=lambda: "m-derived", options=options)
 
 
-def test_it_readdresses_the_referral() -> None:
-    derived = derive(referral(), context(service_id="second-service"))
+def test_it_readdresses_the_message() -> None:
+    derived = derive(example_message(), context(service_id="second-service"))
     assert derived["message_id"] == "m-derived"
     assert derived["recipient"] == {{"org_id": "second-service"}}
     assert derived["payload"]["service_id"] == "second-service"
 
 
 def test_no_consent_is_a_refusal() -> None:
-    message = referral()
+    message = example_message()
     message["consent"]["referral"] = False
     with pytest.raises(Refusal, match="consented"):
         derive(message, context(service_id="second-service"))
 
 
-def test_a_running_hub_passes_the_referral_on(hub_world_factory: Callable[..., HubWorld]) -> None:
-    route = {{"name": "pass-on", "type": "Referral", "transform": "{name}",
+def test_a_running_hub_passes_the_message_on(hub_world_factory: Callable[..., HubWorld]) -> None:
+    route = {{"name": "pass-on", "type": TYPE, "transform": "{name}",
               "options": {{"service_id": "second-service"}}, "to": {{"field": "payload.service_id"}}}}
-    world = hub_world_factory([Partner("trust-a", "nhs_trust", {{"ods_code": "RWK"}}),
-                               Partner("steps-luton", "hostel"), Partner("second-service", "hostel")],
+    world = hub_world_factory([Partner(SENDER, KIND), Partner(RECEIVER, KIND), Partner("second-service", KIND)],
                               routes=[route])
-    assert world.send("trust-a", referral("steps-luton")).status_code == 202
-    assert wait_until(lambda: world.sims["second-service"].messages("Referral"), timeout=20)
+    assert world.send(SENDER, example_message(RECEIVER)).status_code == 202
+    assert wait_until(lambda: world.sims["second-service"].messages(TYPE), timeout=20)
 ''',
     configure="""A route names it in `routes.toml`:
 
 ```toml
 [[route]]
 name = "pass-on"
-type = "Referral"
+type = "ExampleMessage"                  # a message type a loaded plugin registers
 transform = "{name}"
 options = {{ service_id = "second-service" }}
 to = {{ field = "payload.service_id" }}
@@ -482,7 +537,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from samples import referral
+from samples import KIND, RECEIVER, SENDER, TYPE, example_message
 
 from hub.testing import HubWorld, Partner, wait_until
 
@@ -490,14 +545,13 @@ from hub.testing import HubWorld, Partner, wait_until
 def test_a_dropped_file_is_taken_in_and_delivered(hub_world_factory: Callable[..., HubWorld], tmp_path: Path) -> None:
     folder = tmp_path / "drop"
     folder.mkdir()
-    settings = {{"listeners": {{"{name}": {{"directory": str(folder), "sender": "trust-a", "interval_seconds": 0.1}}}}}}
-    partners = [Partner("trust-a", "nhs_trust", {{"ods_code": "RWK"}}), Partner("steps-luton", "hostel")]
-    world = hub_world_factory(partners,
-                              routes=[{{"name": "referral", "type": "Referral", "to": "recipient"}}],
+    settings = {{"listeners": {{"{name}": {{"directory": str(folder), "sender": SENDER, "interval_seconds": 0.1}}}}}}
+    partners = [Partner(SENDER, KIND), Partner(RECEIVER, KIND)]
+    world = hub_world_factory(partners, routes=[{{"name": "example", "type": TYPE, "to": "recipient"}}],
                               settings=settings)
-    (folder / "one.json").write_text(json.dumps(referral("steps-luton")))
+    (folder / "one.json").write_text(json.dumps(example_message()))
     (folder / "two.json").write_text("not json")
-    assert wait_until(lambda: world.sims["steps-luton"].messages("Referral"), timeout=20)
+    assert wait_until(lambda: world.sims[RECEIVER].messages(TYPE), timeout=20)
     assert wait_until(lambda: (folder / "refused" / "two.json").exists(), timeout=20)
     assert (folder / "done" / "one.json").exists()
 ''',
@@ -506,7 +560,7 @@ def test_a_dropped_file_is_taken_in_and_delivered(hub_world_factory: Callable[..
 ```toml
 [listeners.{name}]
 directory = "/srv/hub/drop"
-sender = "trust-a"
+sender = "my-partner"                    # the partner the files come from
 ```""",
 )
 
@@ -537,7 +591,7 @@ def _value(message: dict[str, Any], path: str) -> Any:
 def check(options: dict[str, Any], setup: RouteSetup) -> None:
     """``field`` (a dotted path) and ``prefixes`` (postcode start -> partner id, each a partner of this hub)."""
     if not isinstance(options.get("field"), str):
-        raise ValueError("field", "required: the dotted path of the postcode, e.g. payload.person.address.postcode")
+        raise ValueError("field", "required: the dotted path of the postcode, e.g. payload.postcode")
     prefixes = options.get("prefixes")
     if not isinstance(prefixes, dict) or not prefixes:
         raise ValueError("prefixes", "required: a table of postcode starts and partner ids")
@@ -570,45 +624,45 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from samples import referral
+from samples import KIND, RECEIVER, SENDER, TYPE, example_message
 
 from hub import ResolveContext, Unresolved
 from hub.testing import HubWorld, Partner, wait_until
 from {package}.plugin import resolve
 
-OPTIONS = {{"field": "payload.person.address.postcode", "prefixes": {{"LU": "steps-luton", "LU7": "other-hostel"}}}}
+OPTIONS = {{"field": "payload.postcode", "prefixes": {{"AB": RECEIVER, "AB7": "other-receiver"}}}}
 
 
 def test_the_longest_prefix_wins() -> None:
-    message = referral()
-    assert resolve(message, OPTIONS, ResolveContext(partners=None)) == "steps-luton"
-    message["payload"]["person"]["address"]["postcode"] = "LU7 1AA"
-    assert resolve(message, OPTIONS, ResolveContext(partners=None)) == "other-hostel"
+    message = example_message()
+    assert resolve(message, OPTIONS, ResolveContext(partners=None)) == RECEIVER
+    message["payload"]["postcode"] = "AB7 1AA"
+    assert resolve(message, OPTIONS, ResolveContext(partners=None)) == "other-receiver"
 
 
 def test_no_match_is_unresolved_without_the_value() -> None:
-    message = referral()
-    message["payload"]["person"]["address"]["postcode"] = "SW1A 1AA"
+    message = example_message()
+    message["payload"]["postcode"] = "ZZ9 9ZZ"
     with pytest.raises(Unresolved) as raised:
         resolve(message, OPTIONS, ResolveContext(partners=None))
-    assert "SW1A" not in raised.value.reason
+    assert "ZZ9" not in raised.value.reason
 
 
 def test_a_running_hub_routes_by_it(hub_world_factory: Callable[..., HubWorld]) -> None:
-    route = {{"name": "by-postcode", "type": "Referral", "to": {{"kind": "{name}", **OPTIONS}}}}
-    world = hub_world_factory([Partner("trust-a", "nhs_trust", {{"ods_code": "RWK"}}), Partner("steps-luton", "hostel"),
-                               Partner("other-hostel", "hostel")], routes=[route])
-    assert world.send("trust-a", referral("other-hostel")).status_code == 202
-    assert wait_until(lambda: world.sims["steps-luton"].messages("Referral"), timeout=20)
-    assert not world.sims["other-hostel"].messages("Referral")
+    route = {{"name": "by-postcode", "type": TYPE, "to": {{"kind": "{name}", **OPTIONS}}}}
+    world = hub_world_factory([Partner(SENDER, KIND), Partner(RECEIVER, KIND), Partner("other-receiver", KIND)],
+                              routes=[route])
+    assert world.send(SENDER, example_message("other-receiver")).status_code == 202
+    assert wait_until(lambda: world.sims[RECEIVER].messages(TYPE), timeout=20)
+    assert not world.sims["other-receiver"].messages(TYPE)
 ''',
     configure="""A route uses it in `routes.toml`:
 
 ```toml
 [[route]]
 name = "by-postcode"
-type = "Referral"
-to = {{ kind = "{name}", field = "payload.person.address.postcode", prefixes = {{ LU = "steps-luton" }} }}
+type = "ExampleMessage"                  # a message type a loaded plugin registers
+to = {{ kind = "{name}", field = "payload.postcode", prefixes = {{ AB = "my-partner" }} }}
 ```""",
 )
 

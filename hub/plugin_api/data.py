@@ -90,7 +90,8 @@ class HubData(Protocol):
 
         Ordered by partner, sender and message id, then by ``status_at`` (the partner's own time;
         None first), ``received_at`` and reply id: for one message the last is its current status.
-        Counts the same delivered messages as ``reply_times``.
+        Counts the same delivered messages as ``reply_times``. A status counts for the one message the
+        hub resolved it as answering when it was received (message ids are unique per sender only).
         """
         ...
 

@@ -224,7 +224,9 @@ class ReadModel(abc.ABC):
         """Every status reply of ``answer_types`` to a delivered message, oldest status first.
 
         A row per reply that carries a clear business status (``NewMessage.status``, from a type's
-        ``MessageType.status``) and names, by ``in_reply_to``, a message delivered to its sender:
+        ``MessageType.status``) and answers a message delivered to its sender: the very record intake
+        resolved from its ``in_reply_to`` (``NewMessage.answers_record``; a message_id is unique per sender
+        only, so another sender's message with that id is not answered by it):
         (partner, that message's sender, its message_id, its type, delivered at, the reply's message_id,
         the reply's type, status, status at, the reply's received at). Delivered at is as in
         ``reply_times`` (the recorded delivery, else the partner's acknowledgement), and a message that

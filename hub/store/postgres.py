@@ -211,7 +211,7 @@ class PostgresStore(PathwayOnBackend, Store):
                     (
                         m.id, m.message_id, m.sender, m.type, m.correlation_id, m.in_reply_to,
                         m.parent_id, m.idempotency_key, m.fingerprint, m.received_at, stored.codec, stored.data,
-                        stored.kek_id, stored.wrapped_key, m.nhs_index, m.status, m.status_at,
+                        stored.kek_id, stored.wrapped_key, m.nhs_index, m.status, m.status_at, m.answers_record,
                     )
                 )  # fmt: skip
             now = first.received_at

@@ -229,6 +229,24 @@ MIGRATIONS.append(
     )
 )
 
+# 6: the record a reply answers (the SQLite schema's version 9, with the same meaning and backfill).
+MIGRATIONS.append(
+    (
+        6,
+        """
+        ALTER TABLE messages ADD COLUMN IF NOT EXISTS answers_record TEXT;
+        UPDATE messages SET answers_record = (
+            SELECT t.id FROM messages t JOIN deliveries d ON d.record_id = t.id
+            WHERE t.message_id = messages.in_reply_to AND d.partner = messages.sender)
+        WHERE status IS NOT NULL AND in_reply_to IS NOT NULL AND (
+            SELECT count(DISTINCT t.id) FROM messages t JOIN deliveries d ON d.record_id = t.id
+            WHERE t.message_id = messages.in_reply_to AND d.partner = messages.sender) = 1;
+        CREATE INDEX IF NOT EXISTS messages_status_answers ON messages(answers_record, sender)
+            WHERE status IS NOT NULL;
+        """,
+    )
+)
+
 LATEST = max(version for version, _ in MIGRATIONS)
 
 _TRACKING = (

@@ -29,10 +29,11 @@ LOOK_UP_EXISTING = (
 # inserts take one array per column (``unnest``), so a group's rows of a table go in one statement
 INSERT_MESSAGES = (
     "INSERT INTO messages (id, message_id, sender, type, correlation_id, in_reply_to, parent_id, "
-    "idempotency_key, fingerprint, received_at, body_codec, body, kek_id, data_key, nhs_index, status, status_at) "
+    "idempotency_key, fingerprint, received_at, body_codec, body, kek_id, data_key, nhs_index, status, status_at, "
+    "answers_record) "
     "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], "
     "%s::text[], %s::text[], %s::float8[], %s::text[], %s::bytea[], %s::text[], %s::bytea[], %s::text[], "
-    "%s::text[], %s::float8[])"
+    "%s::text[], %s::float8[], %s::text[])"
 )
 INSERT_DELIVERIES = (
     "INSERT INTO deliveries (id, record_id, partner, route, mode, state, attempts, due_at, created_at) "
@@ -275,13 +276,15 @@ REPLY_TIMES = (
     "WHERE coalesce(d.delivered_at, d.acknowledged_at) IS NOT NULL AND m.type<>'Acknowledgement'"
 )
 # a status reply: one carrying a clear business status (messages.status), from the partner the
-# message was delivered to, naming it; delivered at as in REPLY_TIMES, so both count the same messages.
-# The partial index messages_status_replies (sender, in_reply_to) WHERE status IS NOT NULL finds them.
+# message was delivered to, answering that very record (messages.answers_record, resolved at intake: a
+# message_id is unique per sender only, so another sender's message with the same id is not this one);
+# delivered at as in REPLY_TIMES, so both count the same messages. The partial index
+# messages_status_answers (answers_record, sender) WHERE status IS NOT NULL finds them.
 STATUS_REPLIES = (
     "SELECT d.partner, m.sender, m.message_id, m.type, coalesce(d.delivered_at, d.acknowledged_at), "
     "r.message_id, r.type, r.status, r.status_at, r.received_at "
     "FROM deliveries d JOIN messages m ON m.id=d.record_id "
-    "JOIN messages r ON r.sender=d.partner AND r.in_reply_to=m.message_id AND r.status IS NOT NULL "
+    "JOIN messages r ON r.answers_record=m.id AND r.sender=d.partner AND r.status IS NOT NULL "
     "WHERE coalesce(d.delivered_at, d.acknowledged_at) IS NOT NULL AND r.type = ANY(%s::text[]) "
     "ORDER BY d.partner, m.sender, m.message_id, r.status_at NULLS FIRST, r.received_at, r.message_id"
 )

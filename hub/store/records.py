@@ -61,6 +61,7 @@ class NewMessage:
     nhs_index: str | None = None
     status: str | None = None  # a business status code its type declares (MessageType.status); clear metadata
     status_at: float | None = None  # when the sender says that status was reached (epoch seconds)
+    answers_record: str | None = None  # the record id of the message this one answers, resolved at intake
 
 
 @dataclass

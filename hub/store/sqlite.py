@@ -178,7 +178,7 @@ class _AcceptRows:
                 (
                     m.id, m.message_id, m.sender, m.type, m.correlation_id, m.in_reply_to,
                     m.parent_id, m.idempotency_key, m.fingerprint, m.received_at, stored.codec, stored.data,
-                    stored.kek_id, stored.wrapped_key, m.nhs_index, m.status, m.status_at,
+                    stored.kek_id, stored.wrapped_key, m.nhs_index, m.status, m.status_at, m.answers_record,
                 )
             )  # fmt: skip
         now = intake.messages[0].received_at

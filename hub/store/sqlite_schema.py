@@ -239,3 +239,24 @@ MIGRATIONS.append(
         """,
     )
 )
+
+# 9: the record a reply answers (``answers_record``), as intake resolved it from ``in_reply_to``, the replier
+# and the recipient it named: a message_id is unique per sender only, so two senders' messages delivered to one
+# partner can share it, and a reply must count for the one it answers (``ReadModel.status_replies``). Status
+# replies stored before are given it when exactly one message delivered to their sender has that id; the others
+# (ambiguous) keep none and are left out of the statuses rather than counted for both.
+MIGRATIONS.append(
+    (
+        9,
+        """
+        ALTER TABLE messages ADD COLUMN answers_record TEXT;
+        UPDATE messages SET answers_record = (
+            SELECT t.id FROM messages t JOIN deliveries d ON d.record_id = t.id
+            WHERE t.message_id = messages.in_reply_to AND d.partner = messages.sender)
+        WHERE status IS NOT NULL AND in_reply_to IS NOT NULL AND (
+            SELECT count(DISTINCT t.id) FROM messages t JOIN deliveries d ON d.record_id = t.id
+            WHERE t.message_id = messages.in_reply_to AND d.partner = messages.sender) = 1;
+        CREATE INDEX messages_status_answers ON messages(answers_record, sender) WHERE status IS NOT NULL;
+        """,
+    )
+)

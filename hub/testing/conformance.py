@@ -247,7 +247,10 @@ class AdapterConformance:
         assert not crashes, "bad bodies must raise UnparseableInput or InvalidMessage:\n" + "\n".join(crashes)
 
     def test_no_submitted_value_is_echoed_in_an_error(self, adapter: Adapter) -> None:
+        """Marked inputs (the samples with their numbers, or a message's payload strings, replaced by ``MARKER``)
+        are refused without the marker in the error; at least one must be refused, or nothing was checked."""
         echoes = []
+        refused = 0
         if adapter.content_types:
             samples = self.parse_samples()
             for label, body in marked_bodies([b for b, _ in samples]):
@@ -255,6 +258,7 @@ class AdapterConformance:
                 try:
                     self._parse(adapter, body, content_type)
                 except HubError as exc:
+                    refused += 1
                     if MARKER in _error_text(exc):
                         echoes.append(f"{label}: ...{_around_marker(_error_text(exc))}...")
         for message in self.render_samples():
@@ -263,6 +267,7 @@ class AdapterConformance:
                 rendered = adapter.render(marked, partner=conformance_partner(self.adapter_name,
                                                                               **self.partner_options))  # fmt: skip
             except (RenderError, HubError, ValueError) as exc:
+                refused += 1
                 if MARKER in _error_text(exc):
                     echoes.append(f"render of a marked {message.get('type')}: ...{_around_marker(_error_text(exc))}...")
                 continue
@@ -271,10 +276,14 @@ class AdapterConformance:
                 try:
                     self._parse(adapter, rendered.body, media_type)
                 except HubError as exc:
+                    refused += 1
                     if MARKER in _error_text(exc):
                         echoes.append(
                             f"parse of a marked {message.get('type')}: ...{_around_marker(_error_text(exc))}..."
                         )
+        nothing = ("no marked input was refused, so no error was checked: give parse samples with numbers (dates, "
+                   "ids, codes) the adapter checks, or render samples it refuses when marked")  # fmt: skip
+        assert refused, nothing
         assert not echoes, "errors must name places and rules, never values:\n" + "\n".join(echoes)
 
 

@@ -173,23 +173,25 @@ def test_reply_times_answer_with_the_first_reply_of_the_types_asked_for(store) -
     assert store.reply_times(answer_types=()) == [(*row, None)]
 
 
-def status(message_id: str, in_reply_to: str, received: float, code: str | None, at: float | None, *,
+def status(message_id: str, in_reply_to: str, received: float, code: str | None, at: float | None, *, answers: str,
            sender: str = "council-luton", message_type: str = "HousingStatus") -> Intake:  # fmt: skip
-    """A status reply as the router plans it: its code and time kept in clear on the record."""
+    """A status reply as the router plans it: its code and time kept in clear on the record, and the record it
+    answers (``answers``: the record id intake resolved from ``in_reply_to``)."""
     intake = reply(message_id, in_reply_to, received, sender=sender, message_type=message_type)
     intake.messages[0].status, intake.messages[0].status_at = code, at
+    intake.messages[0].answers_record = answers
     return intake
 
 
 def test_status_replies_list_each_status_to_a_delivered_message_by_the_partner_s_own_time(store) -> None:
-    accept(store, plan("m-1"))
+    m1 = accept(store, plan("m-1")).id
     finish(store, DeliveryState.DELIVERED, now=T0 + 10)
     # received out of order: the correction (relief duty) was sent after, but reached the hub first
-    accept(store, status("s-relief", "m-1", T0 + 50, "relief_duty", T0 + 40))
-    accept(store, status("s-received", "m-1", T0 + 60, "received", T0 + 20))
-    accept(store, status("s-prevention", "m-1", T0 + 70, "prevention_duty", T0 + 30))
+    accept(store, status("s-relief", "m-1", T0 + 50, "relief_duty", T0 + 40, answers=m1))
+    accept(store, status("s-received", "m-1", T0 + 60, "received", T0 + 20, answers=m1))
+    accept(store, status("s-prevention", "m-1", T0 + 70, "prevention_duty", T0 + 30, answers=m1))
     accept(store, reply("appointment", "m-1", T0 + 80))  # no status: not listed
-    accept(store, status("s-other-type", "m-1", T0 + 90, "closed", T0 + 90, message_type="Other"))
+    accept(store, status("s-other-type", "m-1", T0 + 90, "closed", T0 + 90, answers=m1, message_type="Other"))
     rows = store.status_replies({"HousingStatus"})
     assert [(r[5], r[7], r[8], r[9]) for r in rows] == [
         ("s-received", "received", T0 + 20, T0 + 60),
@@ -202,13 +204,47 @@ def test_status_replies_list_each_status_to_a_delivered_message_by_the_partner_s
 
 
 def test_status_replies_ties_go_to_the_later_arrival_and_undelivered_or_foreign_messages_are_left_out(store) -> None:
-    accept(store, plan("m-1"))
+    m1 = accept(store, plan("m-1")).id
     finish(store, DeliveryState.DELIVERED, now=T0 + 10)
-    accept(store, status("s-first", "m-1", T0 + 30, "not_eligible", T0 + 20))
-    accept(store, status("s-second", "m-1", T0 + 31, "relief_duty", T0 + 20))  # same time: arrival decides
-    accept(store, status("s-no-time", "m-1", T0 + 32, "received", None))  # no usable time: first
-    accept(store, status("s-stranger", "m-1", T0 + 33, "closed", T0 + 99, sender="council-beds"))  # not delivered to it
-    accept(store, plan("m-2", to=(("council-beds", "pull"),)))  # waiting in an inbox: not delivered
-    accept(store, status("s-waiting", "m-2", T0 + 34, "received", T0 + 34, sender="council-beds"))
+    accept(store, status("s-first", "m-1", T0 + 30, "not_eligible", T0 + 20, answers=m1))
+    accept(store, status("s-second", "m-1", T0 + 31, "relief_duty", T0 + 20, answers=m1))  # same time: arrival decides
+    accept(store, status("s-no-time", "m-1", T0 + 32, "received", None, answers=m1))  # no usable time: first
+    accept(store, status("s-stranger", "m-1", T0 + 33, "closed", T0 + 99, answers=m1,
+                         sender="council-beds"))  # not delivered to it  # fmt: skip
+    m2 = accept(store, plan("m-2", to=(("council-beds", "pull"),))).id  # waiting in an inbox: not delivered
+    accept(store, status("s-waiting", "m-2", T0 + 34, "received", T0 + 34, answers=m2, sender="council-beds"))
     rows = store.status_replies({"HousingStatus"})
     assert [r[5] for r in rows] == ["s-no-time", "s-first", "s-second"]
+
+
+def test_a_status_counts_only_for_the_message_it_answers_when_two_senders_share_a_message_id(store) -> None:
+    """Message ids are unique per sender only: two referrers' requests to one council may share one. A status
+    answers the one record intake resolved, never the other referrer's."""
+    from_a = accept(store, plan("shared-id", sender="trust-a")).id
+    accept(store, plan("shared-id", sender="trust-b"))
+    finish(store, DeliveryState.DELIVERED, now=T0 + 10)
+    accept(store, status("s-for-a", "shared-id", T0 + 30, "relief_duty", T0 + 20, answers=from_a))
+    rows = store.status_replies({"HousingStatus"})
+    assert [(r[1], r[2], r[5], r[7]) for r in rows] == [("trust-a", "shared-id", "s-for-a", "relief_duty")]
+
+
+def test_an_upgrade_gives_older_status_replies_their_record_only_when_it_is_unambiguous(opened) -> None:
+    """Status replies stored before ``answers_record`` existed get it from ``in_reply_to`` when exactly one message
+    delivered to their sender has that id; one that could answer two senders' messages is left out, not doubled."""
+    store = opened.store
+    shared_a = accept(store, plan("shared", sender="trust-a")).id
+    accept(store, plan("shared", sender="trust-b"))
+    solo = accept(store, plan("solo", sender="trust-a")).id
+    finish(store, DeliveryState.DELIVERED, now=T0 + 10)
+    accept(store, status("s-shared", "shared", T0 + 30, "relief_duty", T0 + 20, answers=shared_a))
+    accept(store, status("s-solo", "solo", T0 + 31, "received", T0 + 21, answers=solo))
+    version = 9 if opened.url.startswith("sqlite") else 6  # the migration that added answers_record
+    opened.execute("DROP INDEX messages_status_answers")
+    opened.execute("ALTER TABLE messages DROP COLUMN answers_record")
+    opened.execute(f"DELETE FROM schema_migrations WHERE version={version}")
+    upgraded = opened.reopen()
+    try:
+        rows = upgraded.status_replies({"HousingStatus"})
+        assert [(r[1], r[2], r[5]) for r in rows] == [("trust-a", "solo", "s-solo")]
+    finally:
+        upgraded.close()

@@ -53,6 +53,7 @@ class AirflowBackend:
         assert scheduler_token == self.scheduler_token, "the world must use the backend's scheduler_token"
 
         self.hub_url = hub_url
+        self.airflow.set_variable("hub_pathway_hub_url", hub_url)  # the only URL the DAG sends the token to
         settings = self.airflow.settings(hub_url)
         self._scheduler = open_airflow_scheduler(settings)  # the test's own view of Airflow's queue
         return dict(settings)

@@ -56,7 +56,8 @@ async def close_pathway(correlation_id: str, request: Request, caller: Authentic
     milestones = await asyncio.to_thread(hub.store.milestones, correlation_id=correlation_id)
     if not caller.is_operator:
         if not any(m["partner"] == caller.id for m in milestones):
-            if any(hub.store.may_read(caller.id, m["start_record"]) for m in milestones):
+            starts = [m["start_record"] for m in milestones]
+            if await asyncio.to_thread(lambda: any(hub.store.may_read(caller.id, start) for start in starts)):
                 raise Forbidden("Only a partner responsible for one of its milestones may close a pathway.")
             raise NotFound(f"No pathway {correlation_id} that you may see.")
     elif not milestones:

@@ -192,6 +192,13 @@ class AirflowStandalone:
         headers = {"Authorization": f"Bearer {self.token()}", **kwargs.pop("headers", {})}
         return requests.request(method, f"{self.url}/api/v2{path}", headers=headers, timeout=15, **kwargs)
 
+    def set_variable(self, key: str, value: str) -> None:
+        """Set Airflow Variable ``key`` (created, or replaced when it exists), e.g. ``hub_pathway_hub_url``."""
+        answer = self.api("PATCH", f"/variables/{key}", json={"key": key, "value": value})
+        if answer.status_code == 404:
+            answer = self.api("POST", "/variables", json={"key": key, "value": value})
+        answer.raise_for_status()
+
     def run(self, run_id: str) -> dict[str, Any] | None:
         """The DAG run ``run_id`` of the hub's DAG as Airflow shows it, or None when there is none."""
         answer = self.api("GET", f"/dags/{self.dag_id}/dagRuns/{run_id}")

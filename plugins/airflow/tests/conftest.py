@@ -18,9 +18,12 @@ from hub_airflow.testing import AirflowStandalone
 
 @pytest.fixture(scope="session")
 def callback_hub(airflow_standalone: AirflowStandalone) -> Iterator[CallbackHub]:
-    """The callback server for the session, expecting the token the session's Airflow hands its task."""
+    """The callback server for the session, expecting the token the session's Airflow hands its task; its URL is
+    the hub URL configured in that Airflow (Variable ``hub_pathway_hub_url``, kept in Airflow's database across
+    restarts): the DAG calls no other."""
     hub = CallbackHub(airflow_standalone.env["HUB_SCHEDULER_TOKEN"])
     hub.start()
+    airflow_standalone.set_variable("hub_pathway_hub_url", hub.url)
     try:
         yield hub
     finally:

@@ -177,24 +177,28 @@ def test_the_task_retries_while_the_hub_is_unreachable_and_cancel_stops_a_retryi
 def test_the_task_never_sends_the_token_to_a_hub_url_other_than_the_configured_one(
     scheduler: AirflowScheduler, airflow_standalone: AirflowStandalone, callback_hub: CallbackHub
 ) -> None:
-    """With Variable hub_pathway_hub_url set, a run whose conf names another URL fails without calling it."""
+    """With Variable hub_pathway_hub_url set (by the callback_hub fixture), a run whose conf names another URL fails
+    without calling it; with no hub URL configured, a run calls nothing, whatever its conf names."""
     elsewhere = CallbackHub(token="")
     elsewhere.start()
-    created = airflow_standalone.api("POST", "/variables", json={"key": "hub_pathway_hub_url",
-                                                                 "value": callback_hub.url})  # fmt: skip
-    assert created.status_code in (200, 201), created.text
     try:
         diverted, honest = timer("diverted"), timer("honest")
         scheduler.schedule(diverted, soon(0), {"hub_url": elsewhere.url})
         scheduler.schedule(honest, soon(0), {})
         assert wait_until(lambda: run_state(airflow_standalone, diverted) == "failed", FIRE_WAIT, 0.5)
         assert wait_until(lambda: run_state(airflow_standalone, honest) == "success", FIRE_WAIT, 0.5)
+        assert airflow_standalone.api("DELETE", "/variables/hub_pathway_hub_url").status_code == 204
+        unset = timer("unset")
+        scheduler.schedule(unset, soon(0), {"hub_url": elsewhere.url})
+        assert wait_until(lambda: airflow_standalone.task_tries(run_id_of(unset)) >= 2, FIRE_WAIT, 0.5)
+        scheduler.cancel(unset)  # before the hub URL is set again: a retry would then call the hub
     finally:
-        airflow_standalone.api("DELETE", "/variables/hub_pathway_hub_url")
+        airflow_standalone.set_variable("hub_pathway_hub_url", callback_hub.url)
         elsewhere.stop()
     assert elsewhere.calls == []
     assert airflow_standalone.task_tries(run_id_of(diverted)) == 1
     assert len(callback_hub.calls_for(honest)) == 1
+    assert callback_hub.calls_for(unset) == []
 
 
 def test_a_wrong_password_or_token_is_a_scheduler_unavailable_naming_what_airflow_said(

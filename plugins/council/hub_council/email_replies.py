@@ -34,7 +34,9 @@ import asyncio
 import email
 import email.policy
 import email.utils
+import hashlib
 import logging
+import re
 import ssl
 from email.message import EmailMessage
 from pathlib import Path
@@ -55,6 +57,27 @@ class ReplyRefused(Exception):
     def detail(self) -> str:
         """The reason, as the audit log records it."""
         return str(self)
+
+
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_DOT_ATOM = rf"{_ATEXT}(?:\.{_ATEXT})*"
+MSG_ID = re.compile(rf"<{_DOT_ATOM}@(?:{_DOT_ATOM}|\[[!-Z^-~]*\])>")
+"""RFC 5322 3.6.4 msg-id: ``<id-left@id-right>``, dot-atoms (or a domain literal on the right); no spaces."""
+
+
+def audit_reference(message_id: str) -> str:
+    """What the audit log records of a reply's Message-ID (it comes from whoever sent the mail, unauthenticated).
+
+    The Message-ID itself when it has the RFC 5322 msg-id shape and is at most 200 characters; otherwise
+    ``sha256:`` and the first 32 hex digits of its digest (so free text in it never reaches the log), or ``-``
+    when the header is absent.
+    """
+    text = message_id.strip()
+    if not text:
+        return "-"
+    if len(text) <= 200 and MSG_ID.fullmatch(text):
+        return text
+    return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
 def council_for(address: str, partners: dict[str, Partner]) -> Partner | None:
@@ -140,7 +163,7 @@ class SmtpRepliesListener:
         mail = email.message_from_bytes(raw, policy=email.policy.default)
         address = email.utils.parseaddr(str(mail.get("From", "")))[1]
         partner = council_for(address, self._context.partners.partners)
-        reference = str(mail.get("Message-ID", "")).strip()[:200]
+        reference = audit_reference(str(mail.get("Message-ID", "")))
         return _smtp_answer(await self._take(mail, partner, reference))
 
     async def _take(self, mail: EmailMessage, partner: Partner | None, reference: str) -> str:

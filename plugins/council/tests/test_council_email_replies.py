@@ -68,10 +68,13 @@ def sealed_status(world: HubWorld, in_reply_to: str, status: str, signing_key=No
                                      signing_key=signing_key)  # fmt: skip
 
 
-def reply(port: int, ca: Path, sealed: bytes | None, *, sender: str = COUNCIL_MAIL) -> tuple[int, str]:
+def reply(port: int, ca: Path, sealed: bytes | None, *, sender: str = COUNCIL_MAIL,
+          message_id: str | None = None) -> tuple[int, str]:  # fmt: skip
     """E-mail a reply to the hub's listener over STARTTLS; return the SMTP answer to DATA (code, text)."""
     mail = EmailMessage()
     mail["From"], mail["To"], mail["Subject"] = sender, REPLY_TO, "Re: Secure referral from the partner hub"
+    if message_id is not None:
+        mail["Message-ID"] = message_id
     mail.set_content("Status attached.")
     if sealed is not None:
         mail.add_attachment(sealed, maintype="application", subtype="jose", filename="status.jwe")
@@ -114,3 +117,22 @@ def test_a_forged_signature_a_stranger_or_no_envelope_is_bounced(reply_world, co
     assert code == 550 and "exactly one sealed envelope" in text
     assert world.stored_messages("HousingStatus") == []
     assert world.sims["trust-a"].messages("HousingStatus") == []
+
+
+def test_a_refused_replys_message_id_reaches_the_audit_log_only_as_a_msg_id_or_a_digest(reply_world) -> None:
+    """The Message-ID of a mail is whatever its (unauthenticated) sender wrote: free text is logged as a digest."""
+    import hashlib
+    import json
+
+    world, port, ca = reply_world
+    free_text = "Jane Doe 943 476 5919 lives at 1 High St"
+    code, _ = reply(port, ca, None, sender="someone@elsewhere.example", message_id=free_text)
+    assert code == 550
+    code, _ = reply(port, ca, None, sender="someone@elsewhere.example", message_id="<a1.b2@mail.example>")
+    assert code == 550
+    listed = world.cli("dlq", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert "Jane" not in listed.stdout and "5919" not in listed.stdout
+    references = [r["reference"] for r in json.loads(listed.stdout)["refused_transmissions"]]
+    digest = "sha256:" + hashlib.sha256(free_text.encode()).hexdigest()[:32]
+    assert sorted(references) == sorted([digest, "<a1.b2@mail.example>"])

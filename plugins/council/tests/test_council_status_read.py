@@ -103,3 +103,33 @@ def test_status_stats_from_rows_put_referrals_without_a_status_under_none() -> N
     assert (stats.current["relief_duty"], stats.current["received"], stats.current["none"]) == (1, 1, 1)
     assert (stats.to_status["received"].reached, stats.to_status["received"].median_seconds) == (2, 30.0)
     assert stats.to_status["relief_duty"].max_seconds == 300.0
+
+
+def test_two_referrers_sharing_a_message_id_each_see_only_their_own_referral_s_status(hub_world_factory) -> None:
+    """Message ids are unique per sender only: trust-b's HousingRequest may carry the id of trust-a's. The council's
+    status answers trust-a's (it names trust-a as recipient); trust-b neither sees it nor has it counted."""
+    from hub.testing.messages import housing_request
+    from hub.testing.world import Partner, example_routes
+
+    partners = [Partner("trust-a", "nhs_trust", {"ods_code": "RWK"}),
+                Partner("trust-b", "nhs_trust", {"ods_code": "RAT"}),
+                Partner("council-luton", "council", {"gss_code": "E06000032"})]  # fmt: skip
+    world = hub_world_factory(partners, routes=example_routes())
+    first = housing_request("trust-a")
+    second = housing_request("trust-b") | {"message_id": first["message_id"]}
+    second["sender"]["ods_code"] = "RAT"
+    for who, message in (("trust-a", first), ("trust-b", second)):
+        answer = world.post(who, message)
+        assert answer.status_code == 202, answer.text
+    # both delivered (the simulator counts the second as a repeat: it keys on the Idempotency-Key, the message id)
+    assert world.sims["council-luton"].wait_for(lambda s: len(s.received) == 2)
+    status = json_status("council-luton", "E06000032", first["message_id"], "relief_duty", soon(0))
+    status["recipient"] = {"org_id": "trust-a"}  # two referrers' requests have this id: say whose is answered
+    answer = world.post("council-luton", status)
+    assert answer.status_code == 202, answer.text
+    path = f"/plugins/council/referrals/{first['message_id']}/status"
+    [found] = world.get("trust-a", path).json()["referrals"]
+    assert (found["referrer"], found["current"]["status"]) == ("trust-a", "relief_duty")
+    assert world.get("trust-b", path).status_code == 404
+    [row] = world.get("ops", "/plugins/council/stats").json()
+    assert row["by_current_status"]["relief_duty"] == 1 and row["by_current_status"]["none"] == 1

@@ -217,3 +217,10 @@ def test_feed_names_never_keep_credentials() -> None:
 
     assert feed_name("https://user:secret@dir.example:8443/api/services/?page=2") == "https://dir.example:8443/api"
     assert feed_base("https://dir.example/api/") == "https://dir.example/api"
+
+
+def test_an_unusable_directory_url_is_refused_naming_the_setting_not_its_value() -> None:
+    """The URL may hold a user and password: the error names where it is set and never echoes it."""
+    with pytest.raises(ValueError, match=r"plugins\.hostels\.directory_database") as refused:
+        open_directory("mysql://hub:s3cret-pass@db.example/directory")
+    assert "s3cret" not in str(refused.value) and "mysql" not in str(refused.value)

@@ -9,9 +9,11 @@ Set in Airflow (never in a run's conf):
 
 - the scheduler token: environment variable ``HUB_SCHEDULER_TOKEN`` of the workers, or Airflow Variable
   ``hub_scheduler_token``, or the password of Airflow Connection ``hub_pathway``;
-- the hub's URL (strongly advised): environment variable ``HUB_PATHWAY_HUB_URL``, or Variable
-  ``hub_pathway_hub_url``, or the host of Connection ``hub_pathway``. When it is set, a run whose conf names
-  another URL fails without calling anything, so the token is only ever sent to the hub;
+- the hub's URL (required): environment variable ``HUB_PATHWAY_HUB_URL``, or Variable ``hub_pathway_hub_url``,
+  or the host of Connection ``hub_pathway``; ``https://`` (``http://`` only for a loopback host: 127.0.0.0/8,
+  ::1, localhost). The token is only ever sent there: without it, or with a plain http URL to another host, the
+  task calls nothing and fails (Airflow retries it, so setting it in time lets the timer fire), and a run whose
+  conf names another URL fails at once without calling anything;
 - optionally ``HUB_PATHWAY_CA_FILE`` (a CA bundle for the hub's TLS certificate), and, read when the file is
   parsed, ``HUB_PATHWAY_TASK_RETRIES`` (default 12) and ``HUB_PATHWAY_RETRY_DELAY_SECONDS`` (default 60,
   doubling up to an hour).
@@ -26,6 +28,7 @@ This file imports only the standard library and ``airflow.sdk``: copy it into th
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -69,6 +72,28 @@ def _same_url(a: str, b: str) -> bool:
     return a.rstrip("/").lower() == b.rstrip("/").lower()
 
 
+def _is_loopback(host: str) -> bool:
+    """Whether ``host`` (from a URL) is this machine: localhost, 127.0.0.0/8 or ::1."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _checked_hub_url(hub_url: str) -> str:
+    """``hub_url`` when it is an https URL, or an http URL to a loopback host; else HubNotReached saying why."""
+    parsed = urllib.parse.urlsplit(hub_url)
+    host = (parsed.hostname or "").lower()
+    if not host or parsed.scheme not in ("https", "http"):
+        raise HubNotReached(f"the configured hub URL {hub_url!r} is not an https URL: nothing was sent")
+    if parsed.scheme == "http" and not _is_loopback(host):
+        raise HubNotReached(f"the configured hub URL {hub_url!r} is plain http to a host that is not loopback: "
+                            "use https (nothing was sent)")  # fmt: skip
+    return hub_url
+
+
 def fire_timer(conf: dict[str, Any]) -> str:
     """Call the hub back for the timer in ``conf``; the hub's outcome, or an exception (see the module's docstring)."""
     timer_id = conf.get("timer_id")
@@ -85,12 +110,12 @@ def fire_timer(conf: dict[str, Any]) -> str:
             hub_url = f"{hub_url}:{connection.port}"
     if token is None and connection is not None and connection.password:
         token = connection.password
-    conf_url = conf.get("hub_url")
     if hub_url is None:
-        if not isinstance(conf_url, str) or not conf_url.startswith(("http://", "https://")):
-            raise AirflowFailException(f"conf.hub_url must be an http(s) URL, got {conf_url!r}")
-        hub_url = conf_url
-    elif conf_url is not None and not (isinstance(conf_url, str) and _same_url(conf_url, hub_url)):
+        raise HubNotReached("no hub URL: set HUB_PATHWAY_HUB_URL, Variable hub_pathway_hub_url or the host of "
+                            "Connection hub_pathway (nothing was sent)")  # fmt: skip
+    hub_url = _checked_hub_url(hub_url)
+    conf_url = conf.get("hub_url")
+    if conf_url is not None and not (isinstance(conf_url, str) and _same_url(conf_url, hub_url)):
         raise AirflowFailException(f"conf.hub_url {conf_url!r} is not the hub this Airflow is set up for")
     if token is None:
         raise HubNotReached("no scheduler token: set HUB_SCHEDULER_TOKEN, Variable hub_scheduler_token "

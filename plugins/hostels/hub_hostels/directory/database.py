@@ -339,7 +339,8 @@ def open_directory(url: str) -> DirectoryDatabase:
 
         database = DirectoryDatabase(psycopg.connect(url, autocommit=True, connect_timeout=10), "postgresql")
     else:
-        raise ValueError(f"the directory database must be sqlite:///PATH or postgresql://..., not {url[:20]!r}...")
+        raise ValueError("the directory database (hub.toml: plugins.hostels.directory_database, else the store's "
+                         "url) must be sqlite:///PATH or postgresql://...")  # fmt: skip
     try:
         database.create()
     except BaseException:
