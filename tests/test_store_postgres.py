@@ -202,8 +202,10 @@ def test_a_database_from_before_ordering_is_upgraded_and_its_deliveries_stay_uno
             store.accept_now(plan(f"old-{n}"))
     finally:
         store.close()
-    with psycopg.connect(url, autocommit=True) as conn:  # what version 1 left: no order columns
+    with psycopg.connect(url, autocommit=True) as conn:  # what version 1 left: nothing any later version adds
         conn.execute("ALTER TABLE deliveries DROP COLUMN order_key, DROP COLUMN order_seq")
+        conn.execute("DROP TABLE pathway_timers, pathway_milestones, pathway_closures, pathway_cursor, index_rebuild")
+        conn.execute("ALTER TABLE messages DROP COLUMN status, DROP COLUMN status_at, DROP COLUMN answers_record")
         conn.execute("DELETE FROM schema_migrations WHERE version > 1")
     store = opened(url)
     try:
