@@ -116,7 +116,7 @@ token_sha256 = "{DIGEST}"
         "milestone[2] (ips-employer-contact).remind_before": "(did you mean '7d'?)",
         "milestone[2] (ips-employer-contact).nmae": "(did you mean 'name'?)",
         "close_pathway[2].type": "(did you mean 'DischargeNotice'?)",
-        "pathway.airflw": "(the schedulers are: embedded)",
+        "pathway.airflw": "(did you mean 'airflow'?)",
     }
     for entry, suggestion in suggestions.items():
         line = next(line for line in lines if f": {entry}: " in line)
@@ -249,14 +249,15 @@ on_breach = { notify = "x" }
     result = hub("config", "check", "--config", str(config))
     assert result.returncode == 1
     assert result.stderr.splitlines()[:-1] == [
-        "pathways.toml: colour: unknown setting (known: close_pathway, milestone, timezone)",
+        "pathways.toml: colour: unknown setting (known: bank_holidays, close_pathway, milestone, timezone)",
         "pathways.toml: milestone[0] (follow-up).start: required",
         "pathways.toml: milestone[0] (follow-up).due: required",
         "pathways.toml: milestone[0] (follow-up).responsible: 'delivered_to' needs start.on = 'delivered'",
         "pathways.toml: milestone[0] (follow-up).closed_by: required: at least one { type = ..., when = [...] } "
         "that the responsible partner sends to meet the milestone",
         "pathways.toml: milestone[1] (check-in).start.on: 'sent' is not one of received, delivered",
-        "pathways.toml: milestone[1] (check-in).due.after: must be more than nothing",
+        "pathways.toml: milestone[1] (check-in).due.after: must be more than nothing (only '0wd' with by = "
+        "'end_of_day', the same working day, may be nothing)",
         "pathways.toml: milestone[1] (check-in).due.from: 'event' or a dotted field path such as "
         "'payload.referral_date', got 'not a field'",
         "pathways.toml: milestone[1] (check-in).closed_by[0].extra: unknown setting (known: type, when)",
