@@ -162,3 +162,24 @@ def test_notices_of_fired_timers_are_remembered_and_counts_are_kept_per_partner_
     assert [m["id"] for m in store.milestones(partner="council-luton", due_before=T0 + 100)] == [new.id]
     assert store.milestones(partner="council-luton", due_before=T0 + 99) == []
     assert store.milestones(partner="trust-a") == []
+
+
+def test_a_search_for_a_persons_pathways_looks_under_every_live_index_key_and_is_audited(opened: Opened) -> None:
+    import pytest
+
+    from hub.crypto.blind_index import nhs_index
+    from hub.services.errors import OperationRefused
+    from hub.services.pathway_views import correlations_of_person
+
+    store = opened.store
+    old_key, new_key, number = b"o" * 32, b"n" * 32, "9434765919"
+    for n, (key, correlation) in enumerate(((old_key, "c-old"), (new_key, "c-new"))):  # a rebuild half done
+        record, last = started(store, f"m-{n}", nhs_index=nhs_index(key, number))
+        after = store.pathway_events(100)[0]
+        store.apply_pathway(PathwayChanges(after, last, opened=[milestone(record, correlation=correlation)]), T0, False)
+    assert correlations_of_person(store, [new_key, old_key], number, actor="ops") == ["c-new", "c-old"]
+    assert opened.execute("UPDATE events SET kind = kind WHERE kind = 'searched' AND actor = 'ops'") == 1
+    with pytest.raises(OperationRefused):
+        correlations_of_person(store, [new_key], "1234567890", actor="ops")
+    assert opened.execute("UPDATE events SET kind = kind WHERE kind = 'searched'") == 1
+    assert store.verify_audit().ok
