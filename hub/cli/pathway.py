@@ -119,6 +119,8 @@ def pathway_list(due_within: str | None, breached: bool, partner: str | None, pe
 def pathway_close(correlation_id: str, reason: str, operator: str, config_dir: Path | None) -> None:
     """Close a pathway as a whole, cancelling its pending milestones and timers."""
     hub = build(config_dir)
+    if not hub.store.milestones(correlation_id=correlation_id):
+        raise click.ClickException(f"no pathway {correlation_id}")  # nothing closed in advance
     events = hub.pathway.close_pathway(correlation_id, reason, operator)
     click.echo(f"pathway {correlation_id} closed ({reason}): {max(0, len(events) - 1)} milestones cancelled"
                if events else f"pathway {correlation_id} was already closed")  # fmt: skip
