@@ -58,6 +58,7 @@ def pathway_show(correlation_id: str | None, nhs_number: str | None, as_json: bo
         hub: Any = build(config_dir)
         correlations = views.correlations_of_person(hub.store, search_keys(hub.keys), nhs_number, actor=operator)
     else:
+        assert correlation_id is not None  # one of the two, checked above
         hub = StoreOnly(config_dir)
         correlations = [correlation_id]
     shown = [v for v in (views.pathway_view(hub.store, c) for c in correlations) if v is not None]

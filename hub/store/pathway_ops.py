@@ -128,8 +128,9 @@ def _involved(ex: Execute, partner: str, milestones: list[dict[str, Any]]) -> bo
 
 
 def _close_pathway(ex: Execute, closing: PathwayClosing, external: bool) -> list[HubEvent]:
-    every = [as_milestone(r) for r in ex(f"SELECT {MILESTONE_COLUMNS} FROM pathway_milestones WHERE correlation_id "
-                                         "= ? ORDER BY opened_at, id", (closing.correlation_id,)).fetchall()]  # fmt: skip
+    rows = ex(f"SELECT {MILESTONE_COLUMNS} FROM pathway_milestones WHERE correlation_id = ? ORDER BY opened_at, id",
+              (closing.correlation_id,)).fetchall()  # fmt: skip
+    every = [as_milestone(r) for r in rows]
     if not every:
         return []  # nothing to close: no closure is recorded in advance for a pathway not begun
     if closing.record_id is not None and (closing.actor is None or not _involved(ex, closing.actor, every)):

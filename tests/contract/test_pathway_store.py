@@ -187,7 +187,7 @@ def test_a_search_for_a_persons_pathways_looks_under_every_live_index_key_and_is
 
 def test_a_closing_message_from_a_partner_with_no_part_in_the_pathway_closes_nothing(opened: Opened) -> None:
     store = opened.store
-    record, _ = opened_one(store)  # trust-a sent it to council-luton; council-luton is responsible
+    opened_one(store)  # trust-a sent it to council-luton; council-luton is responsible
     stranger = PathwayClosing("c-1", "death", T0 + 5, "steps-luton", "closing-record")
     store.accept_now(plan("close-1"))
     after, rows = store.pathway_events(100)
