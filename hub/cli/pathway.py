@@ -33,6 +33,9 @@ def _print_milestone(m: dict[str, Any]) -> None:
         if m[key]:
             extra = f" ({m['close_reason']})" if key == "closed_at" and m["close_reason"] else ""
             click.echo(f"  {'':22} {label} {m[key]}{extra}")
+    for timer in m["timers"]:
+        for refused in timer.get("not_sent", []):
+            click.echo(f"  {'':22} {timer['action']} notice not sent to {refused['partner']}: {refused['reason']}")
 
 
 @pathway.command("show")

@@ -57,8 +57,21 @@ def pathway_view(store: Store, correlation_id: str, partner: str | None = None) 
     return {
         "correlation_id": correlation_id,
         "closed": {**closure, "at": iso(closure["at"])} if closure else None,
-        "milestones": [milestone_view(m) for m in milestones],
+        "milestones": [_with_notices_not_sent(store, milestone_view(m), m, partner) for m in milestones],
     }
+
+
+def _with_notices_not_sent(store: Store, view: dict[str, Any], m: dict[str, Any],
+                           partner: str | None) -> dict[str, Any]:  # fmt: skip
+    """``view`` with, for each timer, the partners its notice was not sent to and why (``not_sent``: a partner
+    whose data-sharing agreement does not list ``PathwayNotice``); a partner sees only itself there."""
+    for timer, shown in zip(m.get("timers", []), view["timers"], strict=True):
+        notice = store.message_view(timer["notice_record"]) if timer.get("notice_record") else None
+        events = notice["timeline"] if notice else []
+        shown["not_sent"] = [{"partner": e["partner"], "reason": (e.get("detail") or {}).get("reason")}
+                             for e in events if e["event"] == "refused"
+                             and (partner is None or e["partner"] == partner)]  # fmt: skip
+    return view
 
 
 def correlations_of_person(store: Store, index_keys: Sequence[bytes], nhs_number: str, *, actor: str) -> list[str]:

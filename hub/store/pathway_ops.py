@@ -266,7 +266,10 @@ PENDING_SYNCS = (
 )
 PENDING_TIMERS = "SELECT id, due_at FROM pathway_timers WHERE state = 'pending'"
 TIMER_STATES = "SELECT state FROM pathway_timers WHERE id = ?"
-TIMERS_OF = "SELECT id, action, due_at, state, fired_at, fired_by, sync FROM pathway_timers WHERE milestone_id = ?"
+TIMERS_OF = (
+    "SELECT id, action, due_at, state, fired_at, fired_by, sync, notice_record FROM pathway_timers "
+    "WHERE milestone_id = ?"
+)
 MILESTONE_COUNTS = "SELECT partner, name, state, COUNT(*) FROM pathway_milestones GROUP BY partner, name, state"
 OPEN_FOR = (
     f"SELECT {MILESTONE_COLUMNS} FROM pathway_milestones WHERE partner = ? AND name = ? "

@@ -226,3 +226,18 @@ def test_operators_see_the_pathway_from_the_command_line_and_in_metrics(make_pat
     assert json.loads(soon.stdout) == []  # the only milestone is breached, no longer running
     samples = parse_samples(pw.world.get("ops", "/metrics").text)
     assert sample(samples, "hub_pathway_milestones", partner="trust-a", milestone="follow-up", state="breached") == 1
+
+
+def test_a_notice_is_not_sent_to_a_partner_whose_agreement_leaves_pathway_notices_out(make_pathway_world) -> None:
+    toml = milestone_toml(due_seconds=3).replace('notify = ["responsible"]', 'notify = ["responsible", "steps-luton"]')
+    agreement = {"types": ["Referral"], "fields": {"Referral": ["payload.person.nhs_number"]}}
+    pw = make_pathway_world(toml, {"steps-luton": {"agreement": agreement}})
+    correlation, _ = start_pathway(pw)
+    assert wait_until(lambda: notices(pw, kind="due"), timeout=30 + pw.backend.slack)
+    time.sleep(1)
+    assert notices(pw, "steps-luton") == [], "a notice went to a partner whose agreement leaves it out"
+    timer = next(t for t in pw.milestone(correlation)["timers"] if t["action"] == "due")
+    assert [r["partner"] for r in timer["not_sent"]] == ["steps-luton"]
+    assert "does not cover PathwayNotice" in timer["not_sent"][0]["reason"]
+    shown = pw.world.cli("pathway", "show", correlation)
+    assert "due notice not sent to steps-luton" in shown.stdout, shown.stdout + shown.stderr
