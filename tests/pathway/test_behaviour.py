@@ -241,3 +241,28 @@ def test_a_notice_is_not_sent_to_a_partner_whose_agreement_leaves_pathway_notice
     assert "does not cover PathwayNotice" in timer["not_sent"][0]["reason"]
     shown = pw.world.cli("pathway", "show", correlation)
     assert "due notice not sent to steps-luton" in shown.stdout, shown.stdout + shown.stderr
+
+
+def test_a_closing_message_from_a_partner_with_no_part_in_the_pathway_closes_nothing(make_pathway_world) -> None:
+    closer = '[[close_pathway]]\nreason = "readmission"\ntype = "FollowUp"\nwhen = [{ field = "payload.kind", equals = "12m" }]\n'
+    pw = make_pathway_world(milestone_toml(due_seconds=600) + closer)
+    correlation, _ = start_pathway(pw)
+
+    def readmitted(sender: str) -> dict[str, Any]:
+        follow_up = example("follow-up", sender={"org_id": sender}, correlation_id=correlation,
+                            recipient={"org_id": "steps-luton"})  # fmt: skip
+        follow_up["payload"].update({"kind": "12m", "performed_at": "2026-12-01T10:00:00Z", "outcome": "contacted"})
+        return follow_up
+
+    stranger = pw.world.send("trust-b", readmitted("trust-b"))  # trust-b was sent nothing of this pathway
+    assert stranger.status_code == 202, stranger.text
+    record = stranger.json()["id"]
+    refused = wait_until(lambda: [e for e in pw.world.view(record)["timeline"] if e["event"] == "pathway_close_refused"])
+    assert refused and refused[0]["partner"] == "trust-b"
+    view = pw.pathway(correlation)
+    assert view is not None and view["closed"] is None and view["milestones"][0]["state"] == "open"
+    assert {t["state"] for t in view["milestones"][0]["timers"]} == {"pending"}
+    # the partner responsible for it may close it by message
+    assert pw.world.send("trust-a", readmitted("trust-a")).status_code == 202
+    assert wait_until(lambda: (p := pw.pathway(correlation)) and p["closed"] and p)
+    assert pw.milestone(correlation)["state"] == "cancelled"
