@@ -244,7 +244,8 @@ def test_a_notice_is_not_sent_to_a_partner_whose_agreement_leaves_pathway_notice
 
 
 def test_a_closing_message_from_a_partner_with_no_part_in_the_pathway_closes_nothing(make_pathway_world) -> None:
-    closer = '[[close_pathway]]\nreason = "readmission"\ntype = "FollowUp"\nwhen = [{ field = "payload.kind", equals = "12m" }]\n'
+    closer = '[[close_pathway]]\nreason = "readmission"\ntype = "FollowUp"\n'
+    closer += 'when = [{ field = "payload.kind", equals = "12m" }]\n'
     pw = make_pathway_world(milestone_toml(due_seconds=600) + closer)
     correlation, _ = start_pathway(pw)
 
@@ -257,7 +258,8 @@ def test_a_closing_message_from_a_partner_with_no_part_in_the_pathway_closes_not
     stranger = pw.world.send("trust-b", readmitted("trust-b"))  # trust-b was sent nothing of this pathway
     assert stranger.status_code == 202, stranger.text
     record = stranger.json()["id"]
-    refused = wait_until(lambda: [e for e in pw.world.view(record)["timeline"] if e["event"] == "pathway_close_refused"])
+    timeline = lambda: pw.world.view(record)["timeline"]  # noqa: E731
+    refused = wait_until(lambda: [e for e in timeline() if e["event"] == "pathway_close_refused"])
     assert refused and refused[0]["partner"] == "trust-b"
     view = pw.pathway(correlation)
     assert view is not None and view["closed"] is None and view["milestones"][0]["state"] == "open"
