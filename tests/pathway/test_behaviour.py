@@ -189,6 +189,13 @@ def test_a_pathway_closed_as_a_whole_cancels_what_is_pending(make_pathway_world)
     assert view["closed"]["reason"] == "readmission"
     assert view["milestones"][0]["state"] == "cancelled"
     assert {t["state"] for t in view["milestones"][0]["timers"]} == {"cancelled"}
+    # a correlation id with no milestones is not closed in advance, by an operator either
+    unknown = str(uuid.uuid4())
+    by_hand = pw.world.cli("pathway", "close", unknown, "--reason", "readmission")
+    assert by_hand.returncode != 0 and f"no pathway {unknown}" in by_hand.stderr, by_hand.stdout + by_hand.stderr
+    assert pw.world.as_("ops").post(f"{pw.world.hub.url}/v1/pathways/{unknown}/close", json={"reason": "death"},
+                                    timeout=10).status_code == 404  # fmt: skip
+    assert "closed" not in pw.world.cli("pathway", "show", unknown, "--json").stdout
 
 
 def test_partners_see_only_the_pathways_they_are_involved_in(make_pathway_world) -> None:
