@@ -33,29 +33,35 @@ def _print_milestone(m: dict[str, Any]) -> None:
         if m[key]:
             extra = f" ({m['close_reason']})" if key == "closed_at" and m["close_reason"] else ""
             click.echo(f"  {'':22} {label} {m[key]}{extra}")
+    for timer in m["timers"]:
+        for refused in timer.get("not_sent", []):
+            click.echo(f"  {'':22} {timer['action']} notice not sent to {refused['partner']}: {refused['reason']}")
 
 
 @pathway.command("show")
 @click.argument("correlation_id", required=False)
 @click.option("--nhs-number", default=None, help="The pathways of the person with this NHS number (blind index).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--operator", default=os.environ.get("USER", "operator"), show_default="$USER",
+              help="Who searches, for the audit log (a search by NHS number is audited).")  # fmt: skip
 @config_option
 @friendly_errors
-def pathway_show(correlation_id: str | None, nhs_number: str | None, as_json: bool, config_dir: Path | None) -> None:
+def pathway_show(correlation_id: str | None, nhs_number: str | None, as_json: bool, operator: str,
+                 config_dir: Path | None) -> None:  # fmt: skip
     """Timeline of one pathway's milestones: due, reminded, closed (met or late), breached, cancelled."""
     if (correlation_id is None) == (nhs_number is None):
         raise click.UsageError("give a correlation id or --nhs-number, not both")
     if nhs_number is not None:
-        from hub.crypto.blind_index import nhs_index
+        from hub.crypto.blind_index import search_keys
         from hub.identifiers import nhs_number_problem
 
         why = nhs_number_problem(nhs_number)
         if why:
             raise click.ClickException(f"--nhs-number: {why}")
         hub: Any = build(config_dir)
-        found = hub.store.milestones(nhs_index=nhs_index(hub.keys.index_key(), nhs_number))
-        correlations = sorted({m["correlation_id"] for m in found if m["correlation_id"]})
+        correlations = views.correlations_of_person(hub.store, search_keys(hub.keys), nhs_number, actor=operator)
     else:
+        assert correlation_id is not None  # one of the two, checked above
         hub = StoreOnly(config_dir)
         correlations = [correlation_id]
     shown = [v for v in (views.pathway_view(hub.store, c) for c in correlations) if v is not None]
@@ -117,6 +123,8 @@ def pathway_list(due_within: str | None, breached: bool, partner: str | None, pe
 def pathway_close(correlation_id: str, reason: str, operator: str, config_dir: Path | None) -> None:
     """Close a pathway as a whole, cancelling its pending milestones and timers."""
     hub = build(config_dir)
+    if not hub.store.milestones(correlation_id=correlation_id):
+        raise click.ClickException(f"no pathway {correlation_id}")  # nothing closed in advance
     events = hub.pathway.close_pathway(correlation_id, reason, operator)
     click.echo(f"pathway {correlation_id} closed ({reason}): {max(0, len(events) - 1)} milestones cancelled"
                if events else f"pathway {correlation_id} was already closed")  # fmt: skip

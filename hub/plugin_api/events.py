@@ -35,6 +35,7 @@ EVENT_KINDS = frozenset(
         "milestone_breached",  # its due timer fired with no closing message: a due notice was sent
         "milestone_cancelled",  # its pathway closed as a whole before it was met or breached
         "pathway_closed",  # a pathway closed as a whole (readmission, death, consent withdrawn, by hand)
+        "pathway_close_refused",  # a closing message from a partner with no part in that pathway: nothing closed
         "timer_fire",  # a request to fire a timer that changed nothing (already fired, closed, early, unknown)
         "scheduler_sync",  # an external scheduler was told to schedule or cancel a timer (or could not be)
         "key_rotated",  # an operator added a key (a new primary KEK or index key, a next envelope key)

@@ -259,6 +259,12 @@ class PathwayService:
             if partner is None:  # no longer in partners.toml: the notice is stored, sent to nobody
                 log.warning("pathway: notice of %s: %s is not a partner of this hub", timer_id, partner_id)
                 continue
+            if partner.agreement is not None and not partner.agreement.allows_type(NOTICE_TYPE):
+                why = f"the data-sharing agreement with {partner_id} does not cover {NOTICE_TYPE}"
+                log.warning("pathway: notice of %s not sent: %s", timer_id, why)
+                intake.events.append(HubEvent("refused", record_id, now, partner=partner_id,
+                                              detail={"route": NOTICE_ROUTE, "reason": why}))  # fmt: skip
+                continue
             delivery = str(uuid.uuid4())
             intake.deliveries.append(NewDelivery(delivery, record_id, partner_id, NOTICE_ROUTE, partner.receive.mode))
             intake.events.append(HubEvent("routed", record_id, now, delivery, partner_id, {"route": NOTICE_ROUTE}))

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
+from hub.plugin_api.events import HubEvent
+from hub.services.errors import OperationRefused
 from hub.store.ports import Store
 
 STATES_SHOWN = ("open", "reminded", "met", "late", "breached", "cancelled")
@@ -54,8 +57,41 @@ def pathway_view(store: Store, correlation_id: str, partner: str | None = None) 
     return {
         "correlation_id": correlation_id,
         "closed": {**closure, "at": iso(closure["at"])} if closure else None,
-        "milestones": [milestone_view(m) for m in milestones],
+        "milestones": [_with_notices_not_sent(store, milestone_view(m), m, partner) for m in milestones],
     }
+
+
+def _with_notices_not_sent(store: Store, view: dict[str, Any], m: dict[str, Any],
+                           partner: str | None) -> dict[str, Any]:  # fmt: skip
+    """``view`` with, for each timer, the partners its notice was not sent to and why (``not_sent``: a partner
+    whose data-sharing agreement does not list ``PathwayNotice``); a partner sees only itself there."""
+    for timer, shown in zip(m.get("timers", []), view["timers"], strict=True):
+        notice = store.message_view(timer["notice_record"]) if timer.get("notice_record") else None
+        events = notice["timeline"] if notice else []
+        shown["not_sent"] = [{"partner": e["partner"], "reason": (e.get("detail") or {}).get("reason")}
+                             for e in events if e["event"] == "refused"
+                             and (partner is None or e["partner"] == partner)]  # fmt: skip
+    return view
+
+
+def correlations_of_person(store: Store, index_keys: Sequence[bytes], nhs_number: str, *, actor: str) -> list[str]:
+    """The correlation ids of the pathways of the person with this NHS number, through the keyed blind index.
+
+    ``index_keys``: every live index key (``hub.crypto.blind_index.search_keys``), as ``find_by_nhs_number``
+    looks; the search is audited as ``searched`` (how many found, never the number). Refused
+    (``OperationRefused``, nothing audited) when ``nhs_number`` is not a valid NHS number.
+    """
+    from hub.crypto.blind_index import nhs_index
+    from hub.identifiers import nhs_number_problem
+
+    why = nhs_number_problem(nhs_number)
+    if why:
+        raise OperationRefused(why)
+    found = [m for key in index_keys for m in store.milestones(nhs_index=nhs_index(key, nhs_number))]
+    correlations = sorted({m["correlation_id"] for m in found if m["correlation_id"]})
+    detail = {"by": "nhs_number", "what": "pathways", "found": len(correlations)}
+    store.audit([HubEvent("searched", "", time.time(), detail=detail, actor=actor)])
+    return correlations
 
 
 def due_list(store: Store, *, within_seconds: float | None = None, breached: bool = False,

@@ -95,6 +95,9 @@ SET_MESSAGE = "UPDATE messages SET nhs_index = ? WHERE id = ? AND nhs_index IS N
 CLEAR_MESSAGE = "UPDATE messages SET nhs_index = NULL WHERE id = ?"
 SET_ENTRIES = "UPDATE message_index SET nhs_index = ? WHERE record_id = ?"
 DROP_ENTRIES = "DELETE FROM message_index WHERE record_id = ?"
+# a milestone holds a copy of its start message's value (``pathway_milestones.nhs_index``): it follows the message
+SET_MILESTONES = "UPDATE pathway_milestones SET nhs_index = ? WHERE start_record = ? AND nhs_index IS NOT NULL"
+CLEAR_MILESTONES = "UPDATE pathway_milestones SET nhs_index = NULL WHERE start_record = ?"
 ADVANCE = "UPDATE index_rebuild SET phase = ?, cursor = ?, done = ?, lost = ?, finished_at = ? WHERE new_key_id = ?"
 
 
@@ -215,9 +218,11 @@ def batch_job(
     if updates:
         cursor.executemany(statement(SET_MESSAGE, backend), updates)
         cursor.executemany(statement(SET_ENTRIES, backend), updates)
+        cursor.executemany(statement(SET_MILESTONES, backend), updates)
     if dropped:
         cursor.executemany(statement(CLEAR_MESSAGE, backend), [(record_id,) for record_id in dropped])
         cursor.executemany(statement(DROP_ENTRIES, backend), [(record_id,) for record_id in dropped])
+        cursor.executemany(statement(CLEAR_MILESTONES, backend), [(record_id,) for record_id in dropped])
     after = next_state(state, len(rows), len(updates), len(dropped), last, batch_size, now, settle_seconds)
     conn.execute(statement(ADVANCE, backend), advance_args(after))
     if after.finished:

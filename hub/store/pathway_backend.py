@@ -98,7 +98,13 @@ class PathwayOnBackend(abc.ABC):
         for row in self._pathway_read(statement, args):
             milestone = ops.as_milestone(row)
             milestone["timers"] = [
-                dict(zip(("id", "action", "due_at", "state", "fired_at", "fired_by", "sync"), t, strict=True))
+                dict(
+                    zip(
+                        ("id", "action", "due_at", "state", "fired_at", "fired_by", "sync", "notice_record"),
+                        t,
+                        strict=True,
+                    )
+                )
                 for t in self._pathway_read(ops.TIMERS_OF, (milestone["id"],))
             ]
             out.append(milestone)

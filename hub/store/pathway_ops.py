@@ -57,12 +57,13 @@ def apply_changes(ex: Execute, append: Append, changes: PathwayChanges, now: flo
     if moved.rowcount != 1:
         return None
     events: list[HubEvent] = []
-    for closing in changes.pathways_closed:
-        events += _close_pathway(ex, closing, external)
     for milestone in changes.opened:
         events += _open(ex, milestone, now, external)
     for closing_message in changes.closed:
         events += _close_milestone(ex, closing_message, external)
+    # last: a closing message applies to the milestones it finds, those opened by the same events included
+    for closing in changes.pathways_closed:
+        events += _close_pathway(ex, closing, external)
     append(events)
     return events
 
@@ -91,24 +92,19 @@ def _open(ex: Execute, m: NewMilestone, now: float, external: bool) -> list[HubE
 
 
 def _close_milestone(ex: Execute, closing: MilestoneClosing, external: bool) -> list[HubEvent]:
-    row = ex(f"SELECT {MILESTONE_COLUMNS} FROM pathway_milestones WHERE id = ?", (closing.milestone_id,)).fetchone()
-    if row is None:
-        return []
-    m = as_milestone(row)
-    if m["state"] in ("open", "reminded"):
-        new = "met"
-    elif m["state"] == "breached":
-        new = "late"
-    else:
-        return []
-    changed = ex("UPDATE pathway_milestones SET state = ?, closed_at = ?, closed_by = ? WHERE id = ? AND state = ?",
-                 (new, closing.at, closing.record_id, m["id"], m["state"]))  # fmt: skip
+    # one conditional update on the state as it is now (a timer fired since a read must not make it miss), and
+    # the milestone row is locked before its timers, in the order ``fire`` takes them
+    changed = ex("UPDATE pathway_milestones SET state = CASE WHEN state = 'breached' THEN 'late' ELSE 'met' END, "
+                 "closed_at = ?, closed_by = ? WHERE id = ? AND state IN ('open', 'reminded', 'breached')",
+                 (closing.at, closing.record_id, closing.milestone_id))  # fmt: skip
     if changed.rowcount != 1:
         return []
+    m = as_milestone(ex(f"SELECT {MILESTONE_COLUMNS} FROM pathway_milestones WHERE id = ?",
+                        (closing.milestone_id,)).fetchone())  # fmt: skip
     cancelled = _cancel_timers(ex, m["id"], external)
     detail = {"milestone": m["name"], "milestone_id": m["id"], "closed_by": closing.record_id,
               "due_at": m["due_at"], "cancelled_timers": cancelled}  # fmt: skip
-    return [HubEvent(f"milestone_{new}", m["start_record"], closing.at, None, m["partner"], detail)]
+    return [HubEvent(f"milestone_{m['state']}", m["start_record"], closing.at, None, m["partner"], detail)]
 
 
 def _cancel_timers(ex: Execute, milestone_id: str, external: bool) -> list[str]:
@@ -122,27 +118,46 @@ def _cancel_timers(ex: Execute, milestone_id: str, external: bool) -> list[str]:
     return ids
 
 
+def _involved(ex: Execute, partner: str, milestones: list[dict[str, Any]]) -> bool:
+    """``partner`` is responsible for one of ``milestones`` or may read the message that started one."""
+    if any(m["partner"] == partner for m in milestones):
+        return True
+    return any(ex("SELECT 1 FROM messages m WHERE m.id = ? AND (m.sender = ? OR EXISTS (SELECT 1 FROM deliveries d "
+                  "WHERE d.record_id = m.id AND d.partner = ?))", (m["start_record"], partner, partner)).fetchone()
+               for m in milestones)  # fmt: skip
+
+
 def _close_pathway(ex: Execute, closing: PathwayClosing, external: bool) -> list[HubEvent]:
+    rows = ex(f"SELECT {MILESTONE_COLUMNS} FROM pathway_milestones WHERE correlation_id = ? ORDER BY opened_at, id",
+              (closing.correlation_id,)).fetchall()  # fmt: skip
+    every = [as_milestone(r) for r in rows]
+    if not every:
+        return []  # nothing to close: no closure is recorded in advance for a pathway not begun
+    if closing.record_id is not None and (closing.actor is None or not _involved(ex, closing.actor, every)):
+        # a closing message from a partner with no part in this pathway closes nothing; the refusal is recorded
+        return [HubEvent("pathway_close_refused", closing.record_id, closing.at, None, closing.actor,
+                         {"reason": closing.reason, "why": "the sender has no part in this pathway"},
+                         closing.actor)]  # fmt: skip
     inserted = ex("INSERT INTO pathway_closures (correlation_id, reason, at, actor, record_id) VALUES (?, ?, ?, ?, ?) "
                   "ON CONFLICT (correlation_id) DO NOTHING",
                   (closing.correlation_id, closing.reason, closing.at, closing.actor, closing.record_id))  # fmt: skip
     if inserted.rowcount != 1:
         return []
-    rows = ex(f"SELECT {MILESTONE_COLUMNS} FROM pathway_milestones WHERE correlation_id = ? AND state IN "
-              "('open', 'reminded')", (closing.correlation_id,)).fetchall()  # fmt: skip
     events: list[HubEvent] = []
     anchor = closing.record_id
-    for row in rows:
-        m = as_milestone(row)
-        ex("UPDATE pathway_milestones SET state = 'cancelled', closed_at = ?, close_reason = ? WHERE id = ?",
-           (closing.at, closing.reason, m["id"]))  # fmt: skip
+    for m in every:
+        # only a running one: one met, late or breached keeps its state (a fire may have committed since the read)
+        changed = ex("UPDATE pathway_milestones SET state = 'cancelled', closed_at = ?, close_reason = ? WHERE id = ? "
+                     "AND state IN ('open', 'reminded')", (closing.at, closing.reason, m["id"]))  # fmt: skip
+        if changed.rowcount != 1:
+            continue
         cancelled = _cancel_timers(ex, m["id"], external)
         anchor = anchor or m["start_record"]
         events.append(HubEvent("milestone_cancelled", m["start_record"], closing.at, None, m["partner"],
                                {"milestone": m["name"], "milestone_id": m["id"], "reason": closing.reason,
                                 "cancelled_timers": cancelled}, closing.actor))  # fmt: skip
     events.insert(0, HubEvent("pathway_closed", anchor or f"pathway:{closing.correlation_id}", closing.at,
-                              detail={"reason": closing.reason, "milestones_cancelled": len(rows)},
+                              detail={"reason": closing.reason, "milestones_cancelled": len(events)},
                               actor=closing.actor))  # fmt: skip
     return events
 
@@ -155,7 +170,12 @@ def fire(ex: Execute, append: Append, timer_id: str, now: float, fired_by: str) 
                            actor=fired_by)]  # fmt: skip
         append(events)
         return FireResult("unknown", events=tuple(events))
-    milestone_id, action, due_at, state = row
+    milestone_id = row[0]
+    # the milestone row is locked first, then the timer: the order a closing takes them (no deadlock between the
+    # two on PostgreSQL); once the lock is held the timer and milestone are read again as they now are
+    ex("UPDATE pathway_milestones SET state = state WHERE id = ?", (milestone_id,))
+    milestone_id, action, due_at, state = ex("SELECT milestone_id, action, due_at, state FROM pathway_timers "
+                                             "WHERE id = ?", (timer_id,)).fetchone()  # fmt: skip
     m = as_milestone(ex(f"SELECT {MILESTONE_COLUMNS} FROM pathway_milestones WHERE id = ?",
                         (milestone_id,)).fetchone())  # fmt: skip
     outcome = {"fired": "already_fired", "cancelled": "closed"}.get(state)
@@ -247,7 +267,10 @@ PENDING_SYNCS = (
 )
 PENDING_TIMERS = "SELECT id, due_at FROM pathway_timers WHERE state = 'pending'"
 TIMER_STATES = "SELECT state FROM pathway_timers WHERE id = ?"
-TIMERS_OF = "SELECT id, action, due_at, state, fired_at, fired_by, sync FROM pathway_timers WHERE milestone_id = ?"
+TIMERS_OF = (
+    "SELECT id, action, due_at, state, fired_at, fired_by, sync, notice_record FROM pathway_timers "
+    "WHERE milestone_id = ?"
+)
 MILESTONE_COUNTS = "SELECT partner, name, state, COUNT(*) FROM pathway_milestones GROUP BY partner, name, state"
 OPEN_FOR = (
     f"SELECT {MILESTONE_COLUMNS} FROM pathway_milestones WHERE partner = ? AND name = ? "

@@ -528,6 +528,7 @@ class SQLiteStore(PathwayOnBackend, Store):
                 for (record_id,) in rows:
                     conn.execute(sql.SHRED, (now, record_id))
                     conn.execute(sql.SHRED_INDEX_ENTRIES, (record_id,))
+                    conn.execute(sql.SHRED_MILESTONES, (record_id,))
                     conn.execute(sql.SHRED_UPGRADES, (record_id,))
                 events = [
                     HubEvent("shredded", r[0], now, detail={"type": message_type, "retention_days": days}, actor=actor)

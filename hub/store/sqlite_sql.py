@@ -144,10 +144,12 @@ EXPIRED = (
     "AND d.state IN ('pending','in_flight','available'))"
 )
 SHRED = (
-    "UPDATE messages SET data_key=NULL, kek_id=NULL, body=NULL, nhs_index=NULL, fingerprint=NULL, "
-    "shredded_at=? WHERE id=?"
+    "UPDATE messages SET data_key=NULL, kek_id=NULL, body=NULL, nhs_index=NULL, fingerprint=NULL, status=NULL, "
+    "status_at=NULL, shredded_at=? WHERE id=?"
 )
 SHRED_INDEX_ENTRIES = "DELETE FROM message_index WHERE record_id=?"
+# a milestone keeps a copy of its start message's blind-index value: it goes with the message's
+SHRED_MILESTONES = "UPDATE pathway_milestones SET nhs_index=NULL WHERE start_record=?"
 SHRED_UPGRADES = "DELETE FROM upgrade_pending WHERE record_id=?"
 ANY_UPGRADE = "SELECT 1 FROM upgrade_pending LIMIT 1"
 UPGRADES = (

@@ -122,3 +122,27 @@ def test_ping_answers_while_open_and_raises_once_closed(opened) -> None:
     with pytest.raises(Exception):  # noqa: B017 - each backend raises its own kind
         other.ping()
     assert opened.store.message_view(accepted.id) is not None  # closing finished the commit
+
+
+def test_shredding_also_clears_the_status_and_the_blind_index_value_a_milestone_copied(opened) -> None:
+    import dataclasses
+
+    from hub.store.pathway_records import NewMilestone, PathwayChanges
+
+    store, day = opened.store, 86_400.0
+    intake = plan("m-1", at=T0 - 10 * day, nhs_index="person-1", index_for=("trust-a",))
+    intake.messages[0] = dataclasses.replace(intake.messages[0], status="accepted", status_at=T0 - 10 * day)
+    old = accept(store, intake)
+    deliver_all(store, now=T0 - 9 * day)
+    after, rows = store.pathway_events(100)
+    new = NewMilestone("assessment-1", "assessment", "council-luton", old.id, "c-1", T0 - 10 * day, T0 + day)
+    store.apply_pathway(PathwayChanges(after, int(rows[-1][0]), opened=[new]), T0 - 9 * day, False)
+    assert [m["id"] for m in store.milestones(nhs_index="person-1")] == ["assessment-1"]
+
+    assert store.shred_expired({"HousingRequest": 5}, T0, actor="ops") == 1
+    assert store.milestones(nhs_index="person-1") == []
+    assert store.milestones(correlation_id="c-1")[0]["nhs_index"] is None  # the milestone itself stays
+    # the council's decision about the person goes with the body
+    assert opened.execute("UPDATE messages SET type = type WHERE id = ? AND status IS NULL AND status_at IS NULL",
+                          old.id) == 1  # fmt: skip
+    assert store.verify_audit().ok

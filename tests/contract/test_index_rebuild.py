@@ -143,3 +143,20 @@ def test_a_batch_of_a_rebuild_never_begun_is_refused_and_changes_nothing(store) 
     with pytest.raises(LookupError, match="no rebuild"):
         store.rebuild_index_batch("idx-new", reindex, 10, T0, settle_seconds=0)
     assert sorted(found(store, PEOPLE[0], keys=(OLD_KEY,))) == sorted(ids[PEOPLE[0]])
+
+
+def test_a_rebuild_moves_the_value_a_milestone_copied_from_its_start_message(opened) -> None:
+    from hub.store.pathway_records import NewMilestone, PathwayChanges
+
+    store = opened.store
+    ids = store_people(store)
+    after, rows = store.pathway_events(100)
+    first = ids[PEOPLE[0]][0]
+    new = NewMilestone("assessment-1", "assessment", "council-luton", first, "c-1", T0, T0 + 86_400)
+    store.apply_pathway(PathwayChanges(after, int(rows[-1][0]), opened=[new]), T0, False)
+    assert [m["id"] for m in store.milestones(nhs_index=nhs_index(OLD_KEY, PEOPLE[0]))] == ["assessment-1"]
+    state = store.begin_index_rebuild("idx-old", "idx-new", T0 + 100, "ops")
+    while not state.finished:
+        state, _ = store.rebuild_index_batch("idx-new", reindex, 4, T0 + 200, settle_seconds=0)
+    assert store.milestones(nhs_index=nhs_index(OLD_KEY, PEOPLE[0])) == []
+    assert [m["id"] for m in store.milestones(nhs_index=nhs_index(NEW_KEY, PEOPLE[0]))] == ["assessment-1"]

@@ -165,3 +165,92 @@ def test_notices_of_fired_timers_are_remembered_and_counts_are_kept_per_partner_
     assert [m["id"] for m in store.milestones(partner="council-luton", due_before=T0 + 100)] == [new.id]
     assert store.milestones(partner="council-luton", due_before=T0 + 99) == []
     assert store.milestones(partner="trust-a") == []
+
+
+def test_a_search_for_a_persons_pathways_looks_under_every_live_index_key_and_is_audited(opened: Opened) -> None:
+    import pytest
+
+    from hub.crypto.blind_index import nhs_index
+    from hub.services.errors import OperationRefused
+    from hub.services.pathway_views import correlations_of_person
+
+    store = opened.store
+    old_key, new_key, number = b"o" * 32, b"n" * 32, "9434765919"
+    for n, (key, correlation) in enumerate(((old_key, "c-old"), (new_key, "c-new"))):  # a rebuild half done
+        record, last = started(store, f"m-{n}", nhs_index=nhs_index(key, number))
+        after = store.pathway_events(100)[0]
+        store.apply_pathway(PathwayChanges(after, last, opened=[milestone(record, correlation=correlation)]), T0, False)
+    assert correlations_of_person(store, [new_key, old_key], number, actor="ops") == ["c-new", "c-old"]
+    assert opened.execute("UPDATE events SET kind = kind WHERE kind = 'searched' AND actor = 'ops'") == 1
+    with pytest.raises(OperationRefused):
+        correlations_of_person(store, [new_key], "1234567890", actor="ops")
+    assert opened.execute("UPDATE events SET kind = kind WHERE kind = 'searched'") == 1
+    assert store.verify_audit().ok
+
+
+def test_a_closing_message_from_a_partner_with_no_part_in_the_pathway_closes_nothing(opened: Opened) -> None:
+    store = opened.store
+    opened_one(store)  # trust-a sent it to council-luton; council-luton is responsible
+    stranger = PathwayClosing("c-1", "death", T0 + 5, "steps-luton", "closing-record")
+    store.accept_now(plan("close-1"))
+    after, rows = store.pathway_events(100)
+    events = store.apply_pathway(PathwayChanges(after, int(rows[-1][0]), pathways_closed=[stranger]), T0 + 5, False)
+    assert [e.kind for e in events or []] == ["pathway_close_refused"]
+    assert store.pathway_closure("c-1") is None
+    assert store.milestones()[0]["state"] == "open"
+    # the sender of the start message may close it
+    sender = PathwayClosing("c-1", "readmission", T0 + 6, "trust-a", "closing-record-2")
+    store.accept_now(plan("close-2"))
+    after, rows = store.pathway_events(100)
+    events = store.apply_pathway(PathwayChanges(after, int(rows[-1][0]), pathways_closed=[sender]), T0 + 6, False)
+    assert [e.kind for e in events or []] == ["pathway_closed", "milestone_cancelled"]
+    assert store.verify_audit().ok
+
+
+def test_a_pathway_with_no_milestones_yet_is_not_closed_in_advance(store: Store) -> None:
+    assert store.close_pathway(PathwayClosing("c-1", "readmission", T0, "ops"), False) == []
+    assert store.pathway_closure("c-1") is None
+    opened_one(store)
+    assert store.milestones()[0]["state"] == "open"
+
+
+def test_closing_a_pathway_leaves_a_breached_milestone_breached(store: Store) -> None:
+    _, new = opened_one(store)
+    assert store.fire_timer(f"{new.id}.due", T0 + 100, "embedded").outcome == "fired"
+    events = store.close_pathway(PathwayClosing("c-1", "readmission", T0 + 150, "ops"), False)
+    assert [e.kind for e in events] == ["pathway_closed"]
+    assert store.milestones()[0]["state"] == "breached"
+
+
+def test_a_closing_message_that_waits_for_a_fire_in_flight_still_meets_the_milestone(opened: Opened) -> None:
+    """A closing racing a fire in another process: it waits for the fire's locks, then meets the milestone as it
+    now is (on PostgreSQL a condition on the state read before would match no row: the closing lost)."""
+    from hub.store import pathway_ops as ops
+
+    store = opened.store
+    _, new = opened_one(store)
+    store.accept_now(plan("close-1"))
+    after, rows = store.pathway_events(100)
+    fired, release = threading.Event(), threading.Event()
+
+    def fire_and_hold(ex: Any, append: Any) -> None:
+        ops.fire(ex, append, f"{new.id}.remind", T0 + 60, "embedded")
+        fired.set()
+        release.wait(20)
+
+    holder = threading.Thread(target=lambda: store._pathway_write(fire_and_hold))  # type: ignore[attr-defined]
+    holder.start()
+    assert fired.wait(20)
+    closing = PathwayChanges(after, int(rows[-1][0]), closed=[MilestoneClosing(new.id, "closing-record", T0 + 70)])
+    result: list[Any] = []
+    other = opened.reopen()  # another process: its own connections and writer
+    closer = threading.Thread(target=lambda: result.append(other.apply_pathway(closing, T0 + 70, False)))
+    closer.start()
+    closer.join(1.0)  # the closing has begun and waits for the fire's transaction (it cannot finish before)
+    release.set()
+    holder.join(20)
+    closer.join(20)
+    assert [e.kind for e in result[0] or []] == ["milestone_met"]
+    m = store.milestones()[0]
+    assert m["state"] == "met" and m["reminded_at"] == T0 + 60
+    assert {t["id"]: t["state"] for t in m["timers"]} == {f"{new.id}.due": "cancelled", f"{new.id}.remind": "fired"}

@@ -15,7 +15,7 @@ import pytest
 from pathway.kit import BACKENDS, PathwayWorld, write_pathway_settings
 
 from hub.auth import generate_token, hash_token
-from hub.testing.world import HubWorld, build_world
+from hub.testing.world import HubWorld, build_world, standard_partners
 
 
 @pytest.fixture(params=sorted(BACKENDS))
@@ -32,12 +32,14 @@ def scheduler_backend(request: pytest.FixtureRequest) -> Iterator[Any]:
 
 @pytest.fixture
 def make_pathway_world(tmp_path: Path, scheduler_backend: Any) -> Iterator[Callable[..., PathwayWorld]]:
-    """Build a hub whose ``pathways.toml`` is the given text, on ``scheduler_backend``; stopped after the test."""
+    """Build a hub whose ``pathways.toml`` is the given text, on ``scheduler_backend``, with more ``partners.toml``
+    keys for some partners (``standard_partners``); stopped after the test."""
     built: list[HubWorld] = []
 
-    def make(pathways: str) -> PathwayWorld:
+    def make(pathways: str, partner_settings: dict[str, dict[str, Any]] | None = None) -> PathwayWorld:
         token = getattr(scheduler_backend, "scheduler_token", None) or generate_token()
-        world = build_world(tmp_path / f"config{len(built)}", start=False)
+        world = build_world(tmp_path / f"config{len(built)}", partners=standard_partners(partner_settings),
+                            start=False)  # fmt: skip
         built.append(world)
         hub_settings = scheduler_backend.hub_settings(world.hub.url, token)
         write_pathway_settings(world.config_dir, scheduler_backend.name, hub_settings, hash_token(token),

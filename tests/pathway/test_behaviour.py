@@ -14,6 +14,8 @@ from pathway.kit import PathwayWorld, milestone_toml, wait_until
 from hub.testing.messages import discharge_notice, example
 from hub.testing.metrics_text import parse_samples, sample
 
+LONG = 3600  # seconds: a due time no test reaches, for cases where nothing must fire (no flake on a loaded machine)
+
 
 def start_pathway(pw: PathwayWorld) -> tuple[str, dict[str, Any]]:
     """Send a DischargeNotice from trust-a; return its message id (the pathway's correlation id) and milestone."""
@@ -63,7 +65,8 @@ def test_a_milestone_is_reminded_then_breached_at_its_times_and_not_before(
 
 
 def test_a_closing_message_before_due_meets_the_milestone_and_cancels_its_timers(make_pathway_world) -> None:
-    pw = make_pathway_world(milestone_toml(due_seconds=6, remind_seconds=3))
+    # due long after the test: the closing message cannot come late however loaded the machine
+    pw = make_pathway_world(milestone_toml(due_seconds=LONG, remind_seconds=LONG // 2))
     correlation, milestone = start_pathway(pw)
     follow_up = example("follow-up", sender={"org_id": "trust-a"}, correlation_id=correlation)
     follow_up["payload"].update({"kind": "72h", "performed_at": "2026-12-01T10:00:00Z", "outcome": "contacted"})
@@ -75,17 +78,28 @@ def test_a_closing_message_before_due_meets_the_milestone_and_cancels_its_timers
     assert {t["state"] for t in met["timers"]} == {"cancelled"}
     if pw.backend.external:
         assert wait_until(lambda: not any(t.startswith(milestone["milestone_id"]) for t in pw.backend.queued()))
-    time.sleep(max(0.0, at(milestone["due_at"]) - time.time()) + 1.5)
+    # a cancelled timer's fire (a scheduler that did not hear of the cancel) changes nothing and sends nothing
+    for timer in met["timers"]:
+        assert pw.fire(timer["timer_id"]).json()["outcome"] == "closed"
+    time.sleep(1)
     assert notices(pw) == [], "a cancelled timer sent a notice"
     assert pw.milestone(correlation)["state"] == "met"
 
 
+def two_milestones(quick_seconds: float) -> str:
+    """``milestone_toml``'s follow-up, due long after the test, and ``quick`` due in ``quick_seconds``."""
+    quick = milestone_toml(due_seconds=quick_seconds, name="quick")
+    block = quick[quick.index("[[milestone]]") : quick.index("[[close_pathway]]")]
+    return milestone_toml(due_seconds=LONG) + "\n" + block
+
+
 def test_a_duplicate_early_or_unknown_fire_changes_nothing_and_only_schedulers_may_fire(make_pathway_world) -> None:
-    pw = make_pathway_world(milestone_toml(due_seconds=4))
-    correlation, milestone = start_pathway(pw)
-    due_timer = f"{milestone['milestone_id']}.due"
-    early = pw.fire(due_timer)
-    assert early.status_code == 200 and early.json() == {"timer_id": due_timer, "outcome": "not_yet_due"}
+    pw = make_pathway_world(two_milestones(quick_seconds=4))
+    correlation, _ = start_pathway(pw)
+    by_name = {m["milestone"]: m for m in pw.pathway(correlation)["milestones"]}
+    early_timer, due_timer = (f"{by_name[n]['milestone_id']}.due" for n in ("follow-up", "quick"))
+    early = pw.fire(early_timer)  # due long after the test: early whenever this runs
+    assert early.status_code == 200 and early.json() == {"timer_id": early_timer, "outcome": "not_yet_due"}
     assert pw.fire(f"{uuid.uuid4().hex}.due").json()["outcome"] == "unknown"
     assert pw.fire(due_timer, token=pw.world.tokens["trust-a"]).status_code == 403
     assert pw.fire(due_timer, token=pw.world.tokens["ops"]).status_code == 403
@@ -95,11 +109,16 @@ def test_a_duplicate_early_or_unknown_fire_changes_nothing_and_only_schedulers_m
     other = requests.get(f"{pw.world.hub.url}/v1/pathways/{correlation}",
                          headers={"Authorization": f"Bearer {pw.scheduler_token}"}, timeout=10)  # fmt: skip
     assert other.status_code == 403
-    assert wait_until(lambda: pw.milestone(correlation)["state"] == "breached", timeout=30 + pw.backend.slack)
+
+    def quick() -> dict[str, Any]:
+        return next(m for m in pw.pathway(correlation)["milestones"] if m["milestone"] == "quick")
+
+    assert wait_until(lambda: quick()["state"] == "breached", timeout=30 + pw.backend.slack)
     again = pw.fire(due_timer)
     assert again.json()["outcome"] == "already_fired"
-    assert pw.milestone(correlation)["state"] == "breached" and len(notices(pw, kind="due")) == 1
-    view = pw.world.view(pw.milestone(correlation)["started_by"])
+    assert quick()["state"] == "breached" and len(notices(pw, kind="due")) == 1
+    assert next(m for m in pw.pathway(correlation)["milestones"] if m["milestone"] == "follow-up")["state"] == "open"
+    view = pw.world.view(quick()["started_by"])
     outcomes = [e["detail"].get("outcome") for e in view["timeline"] if e["event"] == "timer_fire"]
     assert "not_yet_due" in outcomes and "already_fired" in outcomes
 
@@ -158,7 +177,7 @@ def test_the_scheduler_down_keeps_milestones_retries_shows_it_and_restarted_fire
 
 
 def test_a_pathway_closed_as_a_whole_cancels_what_is_pending(make_pathway_world) -> None:
-    pw = make_pathway_world(milestone_toml(due_seconds=30))
+    pw = make_pathway_world(milestone_toml(due_seconds=LONG))
     correlation, _ = start_pathway(pw)
     refused = pw.world.as_("council-luton").post(f"{pw.world.hub.url}/v1/pathways/{correlation}/close",
                                                   json={"reason": "readmission"}, timeout=10)  # fmt: skip
@@ -170,10 +189,17 @@ def test_a_pathway_closed_as_a_whole_cancels_what_is_pending(make_pathway_world)
     assert view["closed"]["reason"] == "readmission"
     assert view["milestones"][0]["state"] == "cancelled"
     assert {t["state"] for t in view["milestones"][0]["timers"]} == {"cancelled"}
+    # a correlation id with no milestones is not closed in advance, by an operator either
+    unknown = str(uuid.uuid4())
+    by_hand = pw.world.cli("pathway", "close", unknown, "--reason", "readmission")
+    assert by_hand.returncode != 0 and f"no pathway {unknown}" in by_hand.stderr, by_hand.stdout + by_hand.stderr
+    assert pw.world.as_("ops").post(f"{pw.world.hub.url}/v1/pathways/{unknown}/close", json={"reason": "death"},
+                                    timeout=10).status_code == 404  # fmt: skip
+    assert "closed" not in pw.world.cli("pathway", "show", unknown, "--json").stdout
 
 
 def test_partners_see_only_the_pathways_they_are_involved_in(make_pathway_world) -> None:
-    pw = make_pathway_world(milestone_toml(due_seconds=30))
+    pw = make_pathway_world(milestone_toml(due_seconds=LONG))
     correlation, _ = start_pathway(pw)
     assert pw.pathway(correlation, who="trust-a") is not None
     assert pw.world.get("trust-b", f"/v1/pathways/{correlation}").status_code == 404
@@ -226,3 +252,45 @@ def test_operators_see_the_pathway_from_the_command_line_and_in_metrics(make_pat
     assert json.loads(soon.stdout) == []  # the only milestone is breached, no longer running
     samples = parse_samples(pw.world.get("ops", "/metrics").text)
     assert sample(samples, "hub_pathway_milestones", partner="trust-a", milestone="follow-up", state="breached") == 1
+
+
+def test_a_notice_is_not_sent_to_a_partner_whose_agreement_leaves_pathway_notices_out(make_pathway_world) -> None:
+    toml = milestone_toml(due_seconds=3).replace('notify = ["responsible"]', 'notify = ["responsible", "steps-luton"]')
+    agreement = {"types": ["Referral"], "fields": {"Referral": ["payload.person.nhs_number"]}}
+    pw = make_pathway_world(toml, {"steps-luton": {"agreement": agreement}})
+    correlation, _ = start_pathway(pw)
+    assert wait_until(lambda: notices(pw, kind="due"), timeout=30 + pw.backend.slack)
+    time.sleep(1)
+    assert notices(pw, "steps-luton") == [], "a notice went to a partner whose agreement leaves it out"
+    timer = next(t for t in pw.milestone(correlation)["timers"] if t["action"] == "due")
+    assert [r["partner"] for r in timer["not_sent"]] == ["steps-luton"]
+    assert "does not cover PathwayNotice" in timer["not_sent"][0]["reason"]
+    shown = pw.world.cli("pathway", "show", correlation)
+    assert "due notice not sent to steps-luton" in shown.stdout, shown.stdout + shown.stderr
+
+
+def test_a_closing_message_from_a_partner_with_no_part_in_the_pathway_closes_nothing(make_pathway_world) -> None:
+    closer = '[[close_pathway]]\nreason = "readmission"\ntype = "FollowUp"\n'
+    closer += 'when = [{ field = "payload.kind", equals = "12m" }]\n'
+    pw = make_pathway_world(milestone_toml(due_seconds=LONG) + closer)
+    correlation, _ = start_pathway(pw)
+
+    def readmitted(sender: str) -> dict[str, Any]:
+        follow_up = example("follow-up", sender={"org_id": sender}, correlation_id=correlation,
+                            recipient={"org_id": "steps-luton"})  # fmt: skip
+        follow_up["payload"].update({"kind": "12m", "performed_at": "2026-12-01T10:00:00Z", "outcome": "contacted"})
+        return follow_up
+
+    stranger = pw.world.send("trust-b", readmitted("trust-b"))  # trust-b was sent nothing of this pathway
+    assert stranger.status_code == 202, stranger.text
+    record = stranger.json()["id"]
+    timeline = lambda: pw.world.view(record)["timeline"]  # noqa: E731
+    refused = wait_until(lambda: [e for e in timeline() if e["event"] == "pathway_close_refused"])
+    assert refused and refused[0]["partner"] == "trust-b"
+    view = pw.pathway(correlation)
+    assert view is not None and view["closed"] is None and view["milestones"][0]["state"] == "open"
+    assert {t["state"] for t in view["milestones"][0]["timers"]} == {"pending"}
+    # the partner responsible for it may close it by message
+    assert pw.world.send("trust-a", readmitted("trust-a")).status_code == 202
+    assert wait_until(lambda: (p := pw.pathway(correlation)) and p["closed"] and p)
+    assert pw.milestone(correlation)["state"] == "cancelled"
