@@ -71,6 +71,12 @@ def listening(url: str) -> int:
     return int(row[0]) if row else 0
 
 
+def waiting(url: str) -> int:
+    """How many deliveries at ``url`` are pending (waiting for a worker)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        return scalar(conn, "SELECT count(*) FROM deliveries WHERE state = 'pending'")
+
+
 def session_for(world: HubWorld, who: str) -> requests.Session:
     session = requests.Session()
     session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=16))
@@ -232,7 +238,7 @@ def test_kill_9_of_one_of_three_workers_while_messages_flow_loses_none(tmp_path:
                                            "delivery": {"concurrency": 8, "lease_seconds": 5.0}}  # fmt: skip
     world = build_world(tmp_path / "config", settings=settings, hub_args=["--no-worker"])
     council = world.sims["council-luton"]
-    council.delay = 0.05  # a slow partner: deliveries stay in flight in every worker
+    council.delay = 0.2  # a slow partner: deliveries stay in flight in every worker, and a backlog builds up
     session = session_for(world, "trust-a")
     accepted: dict[str, str] = {}
     failed: list[str] = []
@@ -254,6 +260,9 @@ def test_kill_9_of_one_of_three_workers_while_messages_flow_loses_none(tmp_path:
             assert wait_until(lambda: listening(postgres_url) >= 3, timeout=60), "the workers did not all start"
             futures = [pool.submit(send_one, n) for n in range(MESSAGES)]
             assert wait_until(lambda: len(council.unique_ids()) >= MESSAGES // 4, timeout=120)
+            # kill only while deliveries wait for a worker: every worker then holds all it may (concurrency 8), so
+            # the killed one holds leases (on a starved machine intake can fall behind and leave workers idle)
+            assert wait_until(lambda: waiting(postgres_url) >= 24, timeout=120), "no backlog built up"
             started[0].kill()  # SIGKILL: its leases are left to run out
             started[0].wait(10)
             outstanding = len(accepted) - len(council.unique_ids() & set(accepted))
