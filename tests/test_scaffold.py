@@ -26,7 +26,10 @@ def _venv(tmp: Path) -> Path:
     python = tmp / "venv" / "bin" / "python"
     site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
-    (Path(site) / "hub-environment.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    # site.addsitedir, not a bare path: the hub environment's own .pth files (editable installs' finders) must run
+    # too, or an editable plugin with a pytest11 entry point is listed but cannot be imported
+    hub_site = sysconfig.get_paths()["purelib"]
+    (Path(site) / "hub-environment.pth").write_text(f"import site; site.addsitedir({hub_site!r})\n")
     return python
 
 
