@@ -71,9 +71,9 @@ def test_the_document_declares_what_the_server_does(fuzzed_world) -> None:
                     assert response["content"]["application/problem+json"]["schema"] == {
                         "$ref": "#/components/schemas/Problem"
                     }
-    declared = {path: set(ops["get" if "get" in ops else "post"]["responses"]) for path, ops in paths.items()}
-    assert declared["/v1/messages/{message_id}"] == {"200", "401", "404", "500", "503"}
-    assert {"401", "403", "422"} <= declared["/v1/inbox"]
+    declared = {(method, path): set(op["responses"]) for path, ops in paths.items() for method, op in ops.items()}
+    assert declared["get", "/v1/messages/{message_id}"] == {"200", "401", "404", "500", "503"}
+    assert {"401", "403", "422"} <= declared["get", "/v1/inbox"]
     assert {"202", "400", "401", "403", "409", "413", "415", "422"} <= set(paths["/v1/messages"]["post"]["responses"])
     assert spec["components"]["schemas"]["CanonicalMessage"]["properties"]["type"]["enum"] == sorted(
         load_plugins().message_types

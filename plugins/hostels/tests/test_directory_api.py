@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import requests
 from hostels_feed import Feed, FeedServer, oruk_fixtures, synthetic_service
 
 from hub.testing.world import HubWorld, Partner
@@ -142,3 +143,46 @@ def figures(world: HubWorld, url: str) -> list[dict[str, object]]:
     """The service's capacity figures without their age (which moves on by itself)."""
     capacities = world.as_("hostel-a").get(url, timeout=10).json()["capacities"]
     return [{k: v for k, v in c.items() if k not in ("age_seconds", "freshness")} for c in capacities]
+
+
+def test_each_refusal_is_a_problem_the_openapi_document_declares(world: HubWorld) -> None:
+    """Every error a hostels route answers is in its operation's ``responses``, as a problem document."""
+    paths = world.as_("ops").get(f"{world.url}/openapi.json", timeout=10).json()["paths"]
+    base = f"{world.url}/plugins/hostels"
+    capacity = f"{base}/services/svc-000000/capacity"
+    not_utf8 = b'{"answer": "\xff"}'  # the framework cannot decode it: 400, before any JSON is read
+    cases = [  # (who, method, path template, url, body, expected status); who None: no token
+        (None, "get", "/services", f"{base}/services", None, 401),
+        ("hostel-a", "get", "/services/{service_id}", f"{base}/services/svc-000001", None, 404),
+        ("ops", "put", "/services/{service_id}/capacity", capacity, {"available": 1}, 403),
+        ("hostel-a", "put", "/services/{service_id}/capacity", capacity, [1], 422),
+        ("hostel-a", "put", "/services/{service_id}/capacity", capacity, not_utf8, 400),
+        ("hostel-a", "get", "/queue", f"{base}/queue", None, 403),
+        ("hostel-a", "post", "/queue/{record_id}/allocate", f"{base}/queue/r-1/allocate", {"service_id": "x"}, 403),
+        ("ops", "post", "/queue/{record_id}/allocate", f"{base}/queue/r-1/allocate", {"service_id": "x"}, 422),
+        ("trust-a", "post", "/referrals/{record_id}/match", f"{base}/referrals/r-1/match", None, 404),
+        ("trust-a", "get", "/referrals/{record_id}", f"{base}/referrals/r-1", None, 404),
+        ("hostel-a", "post", "/offers/{offer_id}/answer", f"{base}/offers/o-1/answer", {"answer": "accept"}, 404),
+        ("hostel-a", "post", "/offers/{offer_id}/answer", f"{base}/offers/o-1/answer", {"nonsense": 1}, 422),
+        ("hostel-a", "post", "/offers/{offer_id}/answer", f"{base}/offers/o-1/answer", not_utf8, 400),
+        ("hostel-a", "post", "/offers/{offer_id}/arrived", f"{base}/offers/o-1/arrived", None, 404),
+        ("hostel-a", "post", "/offers/{offer_id}/withdraw", f"{base}/offers/o-1/withdraw", None, 404),
+    ]  # fmt: skip
+    for who, method, template, url, body, expected in cases:
+        session = world.as_(who) if who else requests.Session()
+        if isinstance(body, bytes):
+            answer = session.request(method.upper(), url, data=body, headers={"Content-Type": "application/json"},
+                                     timeout=10)  # fmt: skip
+        else:
+            answer = session.request(method.upper(), url, json=body, timeout=10)
+        where = (who, method, template, body)
+        assert answer.status_code == expected, (where, answer.text)
+        assert answer.headers["content-type"] == "application/problem+json", where
+        assert answer.json()["status"] == expected, where
+        declared = paths[f"/plugins/hostels{template}"][method]["responses"]
+        assert str(expected) in declared, where
+        assert set(declared[str(expected)]["content"]) == {"application/problem+json"}, where
+    for template, operations in paths.items():
+        if template.startswith("/plugins/hostels/"):
+            for method, operation in operations.items():
+                assert {"401", "500", "503"} <= set(operation["responses"]), (method, template)

@@ -30,6 +30,7 @@ from hub_hostels.directory.database import database_url, now, open_directory
 from hub_hostels.directory.links import DirectorySettings, ServiceLink
 from hub_hostels.directory.records import Capacity
 from hub_hostels.directory.view import describe
+from hub_hostels.problem_responses import problems
 
 MAX_UNIT = 200
 
@@ -143,20 +144,26 @@ def build_router() -> APIRouter:
             raise ServiceNotFound("no such service among yours")
         return link
 
-    @router.get("/services", summary="The caller's linked services with capacity and its freshness")
+    @router.get(
+        "/services", summary="The caller's linked services with capacity and its freshness", responses=problems(401)
+    )
     async def list_services(request: Request, caller: Authenticated) -> dict[str, Any]:
         url, links = _context(request)
         visible = _visible(links, caller.id, caller.is_operator)
         services = [await asyncio.to_thread(_show, url, links, link) for link in visible]
         return {"services": services}
 
-    @router.get("/services/{service_id}", summary="One of the caller's linked services")
+    @router.get("/services/{service_id}", summary="One of the caller's linked services", responses=problems(401, 404))
     async def show_service(request: Request, service_id: str, caller: Authenticated) -> dict[str, Any]:
         url, links = _context(request)
         link = own_link(links, service_id, caller.id, caller.is_operator)
         return await asyncio.to_thread(_show, url, links, link)
 
-    @router.put("/services/{service_id}/capacity", summary="Record a service's capacity (HSDS service_capacity)")
+    @router.put(
+        "/services/{service_id}/capacity",
+        summary="Record a service's capacity (HSDS service_capacity)",
+        responses=problems(400, 401, 403, 404, 422),
+    )
     async def put_capacity(
         request: Request, service_id: str, caller: PartnerCaller, body: Annotated[Any, Body()]
     ) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from hub_hostels.offers.book import Offer, open_offers
 from hub_hostels.offers.desk import OfferDesk, OfferRefused, Outcome, UnknownOffer
 from hub_hostels.offers.person import match_request
 from hub_hostels.offers.terms import OfferSettings
+from hub_hostels.problem_responses import problems
 
 log = logging.getLogger("hub.hostels.offers")
 RESEND_AFTER_SECONDS = 5.0
@@ -180,7 +181,11 @@ def _refused(exc: OfferRefused) -> InvalidMessage:
 def build_offer_routes(router: APIRouter) -> None:
     """Add the offer routes to the plugin's router."""
 
-    @router.post("/referrals/{record_id}/match", summary="Match a Referral that names no provider and offer it")
+    @router.post(
+        "/referrals/{record_id}/match",
+        summary="Match a Referral that names no provider and offer it",
+        responses=problems(401, 404, 422),
+    )
     async def match(request: Request, record_id: str, caller: Authenticated) -> dict[str, Any]:
         hub = request.app.state.hub
         referral = await asyncio.to_thread(_referral, hub, record_id)
@@ -198,7 +203,11 @@ def build_offer_routes(router: APIRouter) -> None:
         view: dict[str, Any] = await referral_view(request, record_id, caller)
         return view
 
-    @router.get("/referrals/{record_id}", summary="Where a referral is in the offer chain (its referrer's view)")
+    @router.get(
+        "/referrals/{record_id}",
+        summary="Where a referral is in the offer chain (its referrer's view)",
+        responses=problems(401, 404),
+    )
     async def referral_view(request: Request, record_id: str, caller: Authenticated) -> dict[str, Any]:
         hub = request.app.state.hub
 
@@ -216,7 +225,7 @@ def build_offer_routes(router: APIRouter) -> None:
             "told": [{"step": step, "detail": detail} for step, detail in notices],
         }
 
-    @router.get("/offers", summary="The caller's offers (an operator's: all)")
+    @router.get("/offers", summary="The caller's offers (an operator's: all)", responses=problems(401))
     async def list_offers(request: Request, caller: Authenticated) -> dict[str, Any]:
         def read(desk: OfferDesk) -> list[Offer]:
             with desk.book.transaction() as tx:
@@ -227,7 +236,11 @@ def build_offer_routes(router: APIRouter) -> None:
         offers = await asyncio.to_thread(run_desk, request.app.state.hub, read)
         return {"offers": [_offer_view(o) for o in offers]}
 
-    @router.post("/offers/{offer_id}/answer", summary="Accept, decline (with a reason code) or ask for more")
+    @router.post(
+        "/offers/{offer_id}/answer",
+        summary="Accept, decline (with a reason code) or ask for more",
+        responses=problems(400, 401, 404, 422),
+    )
     async def answer(request: Request, offer_id: str, caller: Authenticated,
                      body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:  # fmt: skip
         unknown = sorted(set(body) - {"answer", "reason_code", "reason"})
@@ -244,17 +257,25 @@ def build_offer_routes(router: APIRouter) -> None:
             await acknowledge(request.app.state.hub, offer_id, caller.id, body)
         return result
 
-    @router.post("/offers/{offer_id}/arrived", summary="The person arrived: the reserved place is taken")
+    @router.post(
+        "/offers/{offer_id}/arrived",
+        summary="The person arrived: the reserved place is taken",
+        responses=problems(401, 404, 422),
+    )
     async def arrived(request: Request, offer_id: str, caller: Authenticated) -> dict[str, Any]:
         return await _act(request, lambda desk: desk.arrived(offer_id, caller.id))
 
-    @router.post("/offers/{offer_id}/withdraw", summary="Withdraw an offer (an operator); its place is released")
+    @router.post(
+        "/offers/{offer_id}/withdraw",
+        summary="Withdraw an offer (an operator); its place is released",
+        responses=problems(401, 404, 422),
+    )
     async def withdraw(request: Request, offer_id: str, caller: Authenticated) -> dict[str, Any]:
         if not caller.is_operator:
             raise NotFound("No such offer.")
         return await _act(request, lambda desk: desk.withdraw(offer_id))
 
-    @router.get("/queue", summary="The navigators' queue")
+    @router.get("/queue", summary="The navigators' queue", responses=problems(401, 403))
     async def queue(request: Request, caller: Authenticated) -> dict[str, Any]:
         hub = request.app.state.hub
         if not _is_navigator(hub, caller):
@@ -262,7 +283,11 @@ def build_offer_routes(router: APIRouter) -> None:
         waiting = await asyncio.to_thread(run_desk, hub, lambda desk: desk.queue())
         return {"queue": [{"referral": r, "referrer": who, "reason": why, "since": at} for r, who, why, at in waiting]}
 
-    @router.post("/queue/{record_id}/allocate", summary="A navigator allocates a referral by hand, with a reason")
+    @router.post(
+        "/queue/{record_id}/allocate",
+        summary="A navigator allocates a referral by hand, with a reason",
+        responses=problems(400, 401, 403, 422),
+    )
     async def allocate(request: Request, record_id: str, caller: Authenticated,
                        body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:  # fmt: skip
         hub = request.app.state.hub
