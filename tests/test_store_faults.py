@@ -74,7 +74,7 @@ def listening(url: str) -> int:
 def waiting(url: str) -> int:
     """How many deliveries at ``url`` are pending (waiting for a worker)."""
     with psycopg.connect(url, autocommit=True) as conn:
-        return scalar(conn, "SELECT count(*) FROM deliveries WHERE state = 'pending'")
+        return int(scalar(conn, "SELECT count(*) FROM deliveries WHERE state = 'pending'"))
 
 
 def session_for(world: HubWorld, who: str) -> requests.Session:
