@@ -146,3 +146,7 @@ def pathway_reconcile(config_dir: Path | None) -> None:
         click.echo(f"  scheduled {timer}")
     for timer in result["cancelled"]:
         click.echo(f"  cancelled {timer}")
+    if result["not_cancelled"]:
+        for timer in result["not_cancelled"]:
+            click.echo(f"  NOT cancelled {timer}: the scheduler refused every attempt", err=True)
+        raise SystemExit("some queued runs could not be cancelled now; run 'hub pathway reconcile' again")

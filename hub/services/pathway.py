@@ -307,21 +307,37 @@ class PathwayService:
         """Repair drift between the external scheduler's queue and the store, both ways.
 
         Pending timers the scheduler does not hold are scheduled again; queued runs whose timer is fired,
-        cancelled or unknown are cancelled. Raises ``SchedulerUnavailable`` when the scheduler cannot be asked.
+        cancelled or unknown are cancelled (known timers through the sync queue, retried with backoff; an unknown id
+        now, a few times: ``not_cancelled`` lists those the scheduler still refused). Raises ``SchedulerUnavailable``
+        when the scheduler cannot be asked for its queue.
         """
         queued = self.scheduler.queued()
         if queued is None:
-            return {"scheduled": [], "cancelled": []}
+            return {"scheduled": [], "cancelled": [], "not_cancelled": []}
         pending = self.store.pending_timers()
         missing = sorted(t for t in pending if t not in queued)
         stray = sorted(t for t in queued if t not in pending)
         self.store.request_sync(missing, "schedule")
         self.store.request_sync([t for t in stray if self.store.timer_state(t) is not None], "cancel")
-        for timer in stray:  # an unknown id has no row to carry its sync: cancel it now
-            if self.store.timer_state(timer) is None:
-                self.scheduler.cancel(timer)
+        failed: list[str] = []
+        for timer in stray:  # an unknown id has no row to carry its sync: cancel it now, a few times if need be
+            if self.store.timer_state(timer) is None and not self._cancel_now(timer):
+                failed.append(timer)
         self.sync()
-        return {"scheduled": missing, "cancelled": stray}
+        return {"scheduled": missing, "cancelled": [t for t in stray if t not in failed], "not_cancelled": failed}
+
+    def _cancel_now(self, timer_id: str, attempts: int = 4) -> bool:
+        """Cancel ``timer_id`` in the scheduler, trying again after 0.5, 1 and 2 s while it is unavailable."""
+        for attempt in range(attempts):
+            try:
+                self.scheduler.cancel(timer_id)
+                return True
+            except SchedulerUnavailable as exc:
+                log.warning("reconcile: could not cancel %s (attempt %d of %d): %s", timer_id, attempt + 1,
+                            attempts, exc.detail)  # fmt: skip
+                if attempt + 1 < attempts:
+                    time.sleep(0.5 * 2**attempt)
+        return False
 
 
 def notice_message(timer_id: str, milestone: dict[str, Any], action: str, hub_id: str, now: float) -> dict[str, Any]:

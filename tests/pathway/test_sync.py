@@ -34,6 +34,7 @@ class RemoteScheduler:
     def __init__(self) -> None:
         self.runs: dict[str, datetime] = {}
         self.down = False
+        self.cancels_refused = 0  # the next this many cancels fail as a scheduler's own error (a 500) would
         self.calls = 0
 
     def _reach(self) -> None:
@@ -48,6 +49,9 @@ class RemoteScheduler:
 
     def cancel(self, timer_id: str) -> None:
         self._reach()
+        if self.cancels_refused:
+            self.cancels_refused -= 1
+            raise SchedulerUnavailable("answered 500: database is locked")
         self.runs.pop(timer_id, None)
 
     def queued(self) -> dict[str, datetime] | None:
@@ -156,9 +160,18 @@ def test_reconcile_schedules_what_the_scheduler_lost_and_cancels_what_the_hub_do
     stray = f"{uuid.uuid4().hex}.due"
     scheduler.runs[stray] = datetime.fromtimestamp(T0).astimezone()
     result = service.reconcile()
-    assert result == {"scheduled": [lost], "cancelled": [stray]}
+    assert result == {"scheduled": [lost], "cancelled": [stray], "not_cancelled": []}
     assert lost in scheduler.runs and stray not in scheduler.runs
-    assert service.reconcile() == {"scheduled": [], "cancelled": []}
+    assert service.reconcile() == {"scheduled": [], "cancelled": [], "not_cancelled": []}
+    # a scheduler that refuses a cancel now and then: tried again at once; one that keeps refusing is reported
+    scheduler.runs[stray] = datetime.fromtimestamp(T0).astimezone()
+    scheduler.cancels_refused = 2
+    assert service.reconcile() == {"scheduled": [], "cancelled": [stray], "not_cancelled": []}
+    scheduler.runs[stray] = datetime.fromtimestamp(T0).astimezone()
+    scheduler.cancels_refused = 100
+    assert service.reconcile() == {"scheduled": [], "cancelled": [], "not_cancelled": [stray]}
+    assert stray in scheduler.runs
+    scheduler.cancels_refused = 0
     scheduler.down = True
     with pytest.raises(SchedulerUnavailable):
         service.reconcile()
