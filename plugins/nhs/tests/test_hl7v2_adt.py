@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 from hl7_support import TEST_NHS_NUMBER, adt_a03, check_adt, hl7_hub_factory, segment
@@ -334,3 +336,16 @@ def test_a_discharge_without_lead_clinician_makes_no_ips_referral_and_says_why()
     )
     with pytest.raises(Refusal, match="care coordinator"):
         ips_referral(message, context)
+
+
+def test_the_same_message_renders_the_same_bytes_each_time_stamped_with_its_creation_time() -> None:
+    """A retry must send what the first attempt sent: MSH-7 and EVN-2 come from created_at, not the clock."""
+    message = {**parse(adt_a03()), "created_at": "2026-11-27T11:30:05+00:00"}
+    first = render(message)
+    time.sleep(1.1)
+    assert render(message) == first
+    parsed = parse_message(first)
+    assert parsed.value("MSH", 7) == "20261127113005+0000"
+    assert parsed.value("EVN", 2) == "20261127113005+0000"
+    in_summer_time = {**message, "created_at": "2026-07-01T09:00:00+01:00"}
+    assert parse_message(render(in_summer_time)).value("MSH", 7) == "20260701080000+0000"

@@ -5,7 +5,8 @@ body, with warnings for what was absent or unrecognised and is recorded as not
 known, or raises ``UnparseableInput``/``InvalidMessage`` with every problem of
 every message (never any other exception); in a body of several messages each
 location starts with ``message N``. ``render`` writes a DischargeNotice as an ADT^A03 with the
-same segments and custom Z-segments ``parse`` reads (a field shortened to its
+same segments and custom Z-segments ``parse`` reads (MSH-7 and EVN-2 are the message's ``created_at``, so
+the same message renders the same bytes each time; a field shortened to its
 HL7 length is named in ``Rendered.notes``, which the hub records as a warning
 on the delivery, and in an ``X-Hub-Note`` header; one that cannot be shortened
 raises ``RenderError``); other types are refused
@@ -27,6 +28,19 @@ from hub_nhs.hl7v2.render import render_discharge
 CONTENT_TYPE = "application/hl7-v2"
 
 
+def _created_at(message: dict[str, Any]) -> datetime:
+    """When the canonical message was created (MSH-7 and EVN-2), so a retry renders the same bytes.
+
+    The hub validated ``created_at`` at intake; a value without an offset is taken as UTC, and one that still
+    cannot be read (a message built in code, not through intake) falls back to the present moment.
+    """
+    try:
+        moment = datetime.fromisoformat(str(message["created_at"]).replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        return datetime.now(UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 class Hl7v2Adapter:
     """Parses HL7 v2 ADT^A03 into DischargeNotice and renders DischargeNotice back."""
 
@@ -46,5 +60,5 @@ class Hl7v2Adapter:
             note = f"HL7 v2 ADT has no form for {message.get('type')}; sent as canonical JSON"
             return Rendered("application/json", orjson.dumps(message), {"X-Hub-Note": note}, (note,))
         body, notes = render_discharge(message, receiving_facility=partner.codes.get("ods_code", partner.id.upper()),
-                                       now=datetime.now(UTC))  # fmt: skip
+                                       now=_created_at(message))  # fmt: skip
         return Rendered(CONTENT_TYPE, body, {"X-Hub-Note": "; ".join(notes)} if notes else {}, tuple(notes))
