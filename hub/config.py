@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hub.alert_settings import AlertSettings, check_alert_partners, parse_alerts
 from hub.partners import Operator, Partner, PartnerDirectory, parse_operator, parse_partner
 from hub.plugin_api.problems import ConfigError
 from hub.routes import Route, parse_route
@@ -103,6 +104,7 @@ class Settings:
     listeners: dict[str, dict[str, Any]] = field(default_factory=dict)
     plugin_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     pathway: PathwaySettings = field(default_factory=PathwaySettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
     @property
     def store_path(self) -> Path | None:
@@ -159,6 +161,7 @@ def load_settings(config_dir: Path, vocabulary: Vocabulary | None = None) -> Set
     file = "hub.toml"
     known_tables = {
         "server", "store", "delivery", "retry", "keys", "retention", "listeners", "plugins", "metrics", "pathway",
+        "alerts",
     }  # fmt: skip
     for key in data:
         if key not in known_tables:
@@ -219,6 +222,7 @@ def load_settings(config_dir: Path, vocabulary: Vocabulary | None = None) -> Set
         listeners=_tables(file, "listeners", data.get("listeners", {})),
         plugin_settings=_tables(file, "plugins", data.get("plugins", {})),
         pathway=_pathway_settings(file, data.get("pathway", {})),
+        alerts=parse_alerts(file, data.get("alerts", {}), config_dir),
     )
     if settings.lease_seconds <= settings.delivery_timeout_seconds + 1:
         raise ConfigError(
@@ -380,6 +384,7 @@ def load_config(config_dir: str | os.PathLike[str] | None = None, vocabulary: Vo
     settings = load_settings(directory, vocabulary)
     partners = load_partners(directory, vocabulary)
     routes = load_routes(directory, partners, vocabulary)
+    check_alert_partners(settings.alerts, set(partners.partners))
     for identity in settings.pathway.identities:
         partners.add_scheduler(identity.name, identity.token_hashes)
     return HubConfig(settings, partners, routes)

@@ -1,9 +1,11 @@
-"""One lifecycle for what runs beside a hub's faces: transports, listeners and the delivery worker.
+"""One lifecycle for what runs beside a hub's faces: transports, listeners, the delivery worker and the alerts.
 
 ``hub serve`` runs it inside the HTTP app's lifespan; ``hub worker`` runs it alone. Start order: the
 transports (each opened on first use), the delivery worker, then the listeners, so that a body a listener
 takes is delivered by a running worker. Stop order is the reverse: listeners first (nothing new comes in),
-then the worker (its in-flight deliveries finish), then the transports it used.
+then the worker (its in-flight deliveries finish), then the transports it used. The alerts' evaluator
+(``hub.services.alerts``, when ``[alerts]`` is configured) runs in every process, ``hub serve --no-worker`` too;
+a lease in the store lets one at a time evaluate and send.
 
 A listener that fails to start stops the start: what was already started is stopped again and the error
 is raised. A listener that fails to stop is logged; the others still stop.
@@ -67,6 +69,7 @@ class HubLifecycle:
         self._stop_worker = asyncio.Event()
         self._worker_task: asyncio.Task[None] | None = None
         self._pathway_task: asyncio.Task[None] | None = None
+        self._alerts_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Start the worker and the enabled listeners; on a failure stop what started, then raise."""
@@ -76,6 +79,8 @@ class HubLifecycle:
             self._worker_task = asyncio.create_task(worker.run(self._stop_worker))
             interval = max(0.05, self.hub.config.settings.poll_interval_seconds)
             self._pathway_task = asyncio.create_task(self.hub.pathway.run(self._stop_worker, interval))
+        if self.hub.alerts.enabled:  # in every process: one at a time evaluates (a lease in the store)
+            self._alerts_task = asyncio.create_task(self.hub.alerts.run(self._stop_worker))
         try:
             await self._start_listeners(tables)
         except BaseException:
@@ -109,6 +114,9 @@ class HubLifecycle:
         if self._pathway_task is not None:
             pathway_task, self._pathway_task = self._pathway_task, None
             await pathway_task
+        if self._alerts_task is not None:
+            alerts_task, self._alerts_task = self._alerts_task, None
+            await alerts_task
         await self.transports.close()
 
     async def run_until(self, stop: asyncio.Event) -> None:

@@ -22,10 +22,12 @@ from hub.crypto.keyring import KeyRingError
 from hub.metrics import Metrics, open_metrics
 from hub.outbound import OutboundTransports
 from hub.pathway.parse import load_pathways
+from hub.plugin_api.events import HubEvent
 from hub.plugin_api.records import MilestoneScheduler
 from hub.plugins import HubPlugins, load_plugins
 from hub.router import Router
 from hub.sealing import EnvelopeGate
+from hub.services.alerts import AlertService
 from hub.services.delivery import DeliveryWorker
 from hub.services.hub_data import HubData
 from hub.services.intake import IntakeService
@@ -51,6 +53,7 @@ class Hub:
     keys: KeyProvider
     gate: EnvelopeGate
     pathway: PathwayService
+    alerts: AlertService
 
     @property
     def data(self) -> HubData:
@@ -128,10 +131,16 @@ def build_hub(
     gate.warn_about_unsealed_partners()
     intake = IntakeService(plugins, validator, router, store, metrics, gate)
     pathways = load_pathways(config.settings.config_dir, config.partners, plugins.vocabulary)
+    alerts = AlertService(store, config.settings.alerts, config.settings.hub_id)
+
+    def pathway_events(events: list[HubEvent]) -> None:  # observers, then the alerts' breach hook
+        intake.emit(events)
+        alerts.on_events(events)
+
     pathway = PathwayService(store, open_scheduler(config, plugins), pathways, config.settings.pathway,
                              config.partners, config.settings.hub_id, plugins.vocabulary.destinations,
-                             notify=intake.emit)  # fmt: skip
-    return Hub(config, plugins, validator, router, store, metrics, intake, keys, gate, pathway)
+                             notify=pathway_events)  # fmt: skip
+    return Hub(config, plugins, validator, router, store, metrics, intake, keys, gate, pathway, alerts)
 
 
 def _fingerprinter(key: bytes) -> Callable[[dict[str, Any]], str]:

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.plugin_api.events import HubEvent
+from hub.store.alert_port import AlertStore
 from hub.store.audit_chain import ChainReport
 from hub.store.index_rebuild import IndexRebuild
 from hub.store.pathway_records import FireResult, PathwayChanges, PathwayClosing
@@ -434,5 +435,5 @@ class PathwayStore(abc.ABC):
         """``(partner, milestone name, state, count)`` for metrics."""
 
 
-class Store(DeliveryQueue, ReadModel, AuditLog, KeyMaintenance, IndexRebuilding, Lifecycle, PathwayStore):
+class Store(DeliveryQueue, ReadModel, AuditLog, KeyMaintenance, IndexRebuilding, Lifecycle, PathwayStore, AlertStore):
     """Durable home of messages, deliveries, idempotency keys and timelines: every port in one backend."""

@@ -36,6 +36,7 @@ from hub.plugin_api.problems import Conflict, Problem, read_each
 from hub.store import index_rebuild as rebuild
 from hub.store import postgres_sql as sql
 from hub.store import views
+from hub.store.alerts_backend import AlertsOnBackend
 from hub.store.audit_chain import ChainReport, verify
 from hub.store.backend_steps import outcome_events, upgrade_steps
 from hub.store.index_rebuild import IndexRebuild
@@ -114,7 +115,7 @@ def _overtaking_warnings(conn: psycopg.Connection[Any], claimed: list[Any], now:
     return events
 
 
-class PostgresStore(PathwayOnBackend, Store):
+class PostgresStore(PathwayOnBackend, AlertsOnBackend, Store):
     """``Store`` on a PostgreSQL database (see the module docstring)."""
 
     def _pathway_write(self, job: Callable[[Any, Any], Any]) -> Any:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from hub.store import alerts_schema
 from hub.store.postgres_connect import connect
 
 #: (version, statements) in order; a version's statements run in one transaction
@@ -246,6 +247,9 @@ MIGRATIONS.append(
         """,
     )
 )
+
+# 7: alerts (hub.store.alerts_schema says what each table holds)
+MIGRATIONS.append((alerts_schema.POSTGRES_VERSION, alerts_schema.POSTGRES))
 
 LATEST = max(version for version, _ in MIGRATIONS)
 

@@ -28,6 +28,7 @@ from hub.plugin_api.problems import Conflict, Problem, read_each
 from hub.store import index_rebuild as rebuild
 from hub.store import sqlite_sql as sql
 from hub.store import views
+from hub.store.alerts_backend import AlertsOnBackend
 from hub.store.audit_chain import ChainReport, chain, verify
 from hub.store.backend_steps import outcome_events, upgrade_steps
 from hub.store.group_commit import GroupCommitter
@@ -215,7 +216,7 @@ class _AcceptJob:
         return self.store._accept_checked(conn, self.intake)
 
 
-class SQLiteStore(PathwayOnBackend, Store):
+class SQLiteStore(PathwayOnBackend, AlertsOnBackend, Store):
     """``Store`` on one SQLite file (see the module docstring)."""
 
     def _pathway_write(self, job: Callable[[Any, Any], Any]) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from hub.store import alerts_schema
+
 MIGRATIONS: list[tuple[int, str]] = [
     (
         1,
@@ -260,3 +262,6 @@ MIGRATIONS.append(
         """,
     )
 )
+
+# 10: alerts (hub.store.alerts_schema says what each table holds)
+MIGRATIONS.append((alerts_schema.SQLITE_VERSION, alerts_schema.SQLITE))
