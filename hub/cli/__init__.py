@@ -62,6 +62,7 @@ def main(ctx: click.Context, verbose: bool) -> None:
 
 def _add_commands() -> None:
     from hub.cli.adapter_new import adapter
+    from hub.cli.alerts import alerts
     from hub.cli.config_check import config
     from hub.cli.db import db
     from hub.cli.demo import demo
@@ -78,7 +79,7 @@ def _add_commands() -> None:
     from hub.envelope.cli import envelope  # the partner-facing envelope commands
 
     for command in (init, serve, worker, demo, send, messages, dlq, replay, plugins, validate, partners, envelope,
-                    keys, audit, retention, db, pathway, config, adapter):  # fmt: skip
+                    keys, audit, retention, db, pathway, config, adapter, alerts):  # fmt: skip
         main.add_command(command)
 
 

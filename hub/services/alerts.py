@@ -301,3 +301,16 @@ class AlertService:
             for task in waits:
                 task.cancel()
             self._wake.clear()
+
+
+def outbox_view(store: Store, limit: int = 1000) -> list[dict[str, Any]]:
+    """The alerts queued, oldest first, one row per alert and channel: what ``hub alerts list --json`` prints.
+
+    Each: ``id`` (the alert's), ``channel``, ``state`` (``pending``, ``sent``, ``failed``: given up), ``attempts``,
+    ``created_at``, ``next_at``, ``sent_at`` (ISO times; None when not yet), ``last_error`` and ``alert`` (the JSON
+    sent).
+    """
+    return [{"id": r.alert_id, "channel": r.channel, "state": r.state, "attempts": r.attempts,
+             "created_at": iso(r.created_at), "next_at": iso(r.next_at),
+             "sent_at": None if r.sent_at is None else iso(r.sent_at), "last_error": r.last_error,
+             "alert": json.loads(r.payload)} for r in store.alert_outbox(limit)]  # fmt: skip
