@@ -109,14 +109,14 @@ def parse_alerts(file: str, value: Any, config_dir: Path = Path()) -> AlertSetti
     """``[alerts]`` checked: raise ``ConfigError`` naming the file and the entry of the first problem (a relative
     ``smtp.ca_file`` is resolved against ``config_dir``)."""
     section = Section(file, "alerts", value)
-    webhooks = tuple(_webhook(file, i, raw) for i, raw in enumerate(section.get("webhooks", list, [])))
+    webhooks = tuple(parse_webhook(file, i, raw) for i, raw in enumerate(section.get("webhooks", list, [])))
     names = [w.name for w in webhooks]
     for index, name in enumerate(names):
         if names.index(name) != index:
             raise ConfigError(f"{file}: alerts.webhooks[{index}].name: {name!r} is used by another webhook")
     raw_smtp = section.get("smtp", dict, None)
-    smtp = _smtp(file, raw_smtp, config_dir) if raw_smtp is not None else None
-    thresholds = tuple(_threshold(file, i, raw) for i, raw in enumerate(section.get("thresholds", list, [])))
+    smtp = parse_smtp(file, raw_smtp, config_dir) if raw_smtp is not None else None
+    thresholds = tuple(parse_threshold(file, i, raw) for i, raw in enumerate(section.get("thresholds", list, [])))
     seen: dict[tuple[str, int, str | None], int] = {}
     for index, rule in enumerate(thresholds):
         key = (rule.measure, rule.above, rule.partner)
@@ -166,7 +166,8 @@ def _env_name(entry: Section, key: str) -> str | None:
     return name
 
 
-def _webhook(file: str, index: int, raw: Any) -> Webhook:
+def parse_webhook(file: str, index: int, raw: Any) -> Webhook:
+    """``[[alerts.webhooks]]`` entry ``index``, checked."""
     entry = Section(file, f"alerts.webhooks[{index}]", raw)
     name = entry.get("name", str, None)
     if name is None or not _NAME.match(name):
@@ -184,7 +185,8 @@ def _webhook(file: str, index: int, raw: Any) -> Webhook:
     return webhook
 
 
-def _smtp(file: str, raw: Any, config_dir: Path) -> Smtp:
+def parse_smtp(file: str, raw: Any, config_dir: Path) -> Smtp:
+    """``[alerts.smtp]``, checked (a relative ``ca_file`` is resolved against ``config_dir``)."""
     entry = Section(file, "alerts.smtp", raw)
     host = entry.get("host", str, None)
     if not host:
@@ -213,7 +215,8 @@ def _smtp(file: str, raw: Any, config_dir: Path) -> Smtp:
     return smtp
 
 
-def _threshold(file: str, index: int, raw: Any) -> Threshold:
+def parse_threshold(file: str, index: int, raw: Any) -> Threshold:
+    """``[[alerts.thresholds]]`` entry ``index``, checked (its partner is checked by ``check_alert_partners``)."""
     entry = Section(file, f"alerts.thresholds[{index}]", raw)
     measure = entry.get("measure", str, None)
     if measure not in MEASURES:
@@ -230,4 +233,4 @@ def _threshold(file: str, index: int, raw: Any) -> Threshold:
 
 
 __all__ = ["EACH_PARTNER", "MEASURES", "AlertSettings", "Smtp", "Threshold", "Webhook", "check_alert_partners",
-           "parse_alerts"]  # fmt: skip
+           "parse_alerts", "parse_smtp", "parse_threshold", "parse_webhook"]  # fmt: skip

@@ -11,8 +11,9 @@ from hub.cli.checks import CheckContext, Finding, config_check, from_error, sugg
 from hub.plugin_api.problems import ConfigError
 
 FILE = "hub.toml"
-TABLES = ("server", "store", "delivery", "retry", "keys", "retention", "listeners", "plugins", "metrics", "pathway")
-OWN_CHECKER = ("pathway",)  # tables whose values another checker lists (hub/cli/checks/pathway.py)
+TABLES = ("server", "store", "delivery", "retry", "keys", "retention", "listeners", "plugins", "metrics", "pathway",
+          "alerts")  # fmt: skip
+OWN_CHECKER = ("pathway", "alerts")  # tables whose values another checker lists (checks/pathway.py, checks/alerts.py)
 
 
 @config_check(FILE, order=10)
