@@ -14,7 +14,7 @@ FILE = "hub.toml"
 LISTS = ("webhooks", "thresholds")
 
 
-@config_check(FILE, order=25)  # after partners.toml (20): thresholds name partners
+@config_check(FILE, order=45)  # after partners.toml (20): thresholds name partners
 def check_alerts(context: CheckContext) -> Iterator[Finding]:
     """Every problem of ``[alerts]``."""
     from hub.alert_settings import EACH_PARTNER, parse_alerts, parse_smtp, parse_threshold, parse_webhook
