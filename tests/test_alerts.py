@@ -251,6 +251,10 @@ def test_an_alert_is_not_sent_again_after_a_restart(
     key = "partner:council-luton"
     assert wait_until(lambda: webhook_alerts(receiver, key) and mailbox.alerts(key), timeout=30)
 
+    status = json.loads(world.cli("alerts", "status", "--json").stdout)
+    firing = next(r for r in status if r["key"] == key)
+    assert (firing["state"], firing["kind"], firing["partner"], firing["last_alerted"]) == (
+        "firing", "partner", "council-luton", "firing")  # fmt: skip
     world.hub.stop()
     failed_before = len(refused)
     world.hub.start()  # the same store: the state, the cursor and the outbox are where they were

@@ -314,3 +314,20 @@ def outbox_view(store: Store, limit: int = 1000) -> list[dict[str, Any]]:
              "created_at": iso(r.created_at), "next_at": iso(r.next_at),
              "sent_at": None if r.sent_at is None else iso(r.sent_at), "last_error": r.last_error,
              "alert": json.loads(r.payload)} for r in store.alert_outbox(limit)]  # fmt: skip
+
+
+def states_view(store: Store) -> list[dict[str, Any]]:
+    """Every alert key's state now, firing first then by key: what ``hub alerts status --json`` prints (and what a
+    dashboard shows as "failing since").
+
+    Each: ``key``, ``kind`` (``partner``, ``queue``, ``milestone``), ``partner``, ``subject`` (the measure or the
+    milestone), ``state`` (``firing`` or ``ok``; a milestone key is ``firing`` while it has breaches not yet alerted,
+    ``value`` of them), ``since``, ``value``, ``last_alerted`` (the state last alerted) and ``last_alerted_at``.
+    """
+    rows = []
+    for s in store.alert_states().values():
+        state = s.state if s.kind != "milestone" else ("firing" if s.value > 0 else "ok")
+        rows.append({"key": s.key, "kind": s.kind, "partner": s.partner, "subject": s.subject, "state": state,
+                     "since": iso(s.since), "value": s.value, "last_alerted": s.sent_state,
+                     "last_alerted_at": None if s.sent_at is None else iso(s.sent_at)})  # fmt: skip
+    return sorted(rows, key=lambda r: (r["state"] != "firing", r["key"]))
