@@ -39,8 +39,9 @@ class Webhook:
     timeout_seconds: float = 10.0
 
     def secret(self) -> bytes | None:
-        """The signing secret from the environment (None when the webhook is not signed)."""
-        return os.environ[self.secret_env].encode() if self.secret_env else None
+        """The signing secret from the environment (None when the webhook is not signed, b"" when the variable has
+        been emptied since the start)."""
+        return os.environ.get(self.secret_env, "").encode() if self.secret_env else None
 
 
 @dataclass(frozen=True)

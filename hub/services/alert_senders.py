@@ -44,6 +44,8 @@ async def send_webhook(webhook: Webhook, alert_id: str, body: bytes) -> None:
     """POST ``body`` to the webhook; raise ``AlertNotSent`` unless it answers 2xx in time."""
     headers = {"Content-Type": "application/json", ALERT_ID_HEADER: alert_id}
     secret = webhook.secret()
+    if secret == b"":
+        raise AlertNotSent(f"webhook {webhook.name}: the variable {webhook.secret_env} holds no signing secret")
     if secret is not None:
         headers[SIGNATURE_HEADER] = signature(secret, body)
     timeout = aiohttp.ClientTimeout(total=webhook.timeout_seconds)

@@ -241,7 +241,10 @@ class AlertService:
                 continue
             try:
                 await self._send(row)
-            except AlertNotSent as exc:
+            except Exception as exc:  # a channel's failure, or a bug: either way an attempt, counted and retried
+                if not isinstance(exc, AlertNotSent):
+                    log.exception("alert %s to %s: the channel failed unexpectedly", row.alert_id, row.channel)
+                    exc = AlertNotSent(f"{row.channel} failed ({type(exc).__name__})")
                 failing.add(row.channel)
                 attempts = row.attempts + 1
                 next_at: float | None = None
