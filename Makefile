@@ -2,6 +2,7 @@
 #   make demo   create .venv, install the hub and its built-in plugins, run the end-to-end demo
 #   make test   create/update .venv with the test extras, run ruff and mypy, the install check and the whole suite
 #               (then the running-hub suites that depend most on the store again, on PostgreSQL)
+#   make faults   the fault matrix at full length, with its figures (docs/reliability-faults.md)
 #   make install-check   build the hub and plugins as wheels, install them (not editable) into a fresh venv in
 #                        a temporary folder, run `hub demo` from outside the checkout (.ci/install-check)
 
@@ -75,7 +76,7 @@ test: $(VENV)/.installed-test .mesh-sandbox/bin/uvicorn .airflow/bin/airflow lin
 # The fault matrix at full length (docs/reliability-faults.md): `make test` runs the same tests shorter (a burst
 # of 500 messages, a partner flapping for 20 s, 1,000 messages through the worker kill).
 FAULT_SUITES := tests/test_fault_matrix.py tests/test_fault_disk_full.py tests/test_fault_slow_clients.py \
-                tests/test_store_faults.py plugins/nhs/tests/test_mllp_slow_clients.py
+                tests/test_store_faults.py tests/pathway/test_clock_steps.py plugins/nhs/tests/test_mllp_slow_clients.py
 FAULTS_FULL := HUB_FAULTS_BURST=2000 HUB_FAULTS_FLAP_SECONDS=60 HUB_FAULTS_MESSAGES=5000
 
 faults: $(VENV)/.installed-test
