@@ -199,3 +199,34 @@ def test_a_full_disk_is_a_503_and_not_ready_loses_nothing_and_passes_by_itself(t
               f"{len(expected)} delivered, {sum(n - 1 for n in times.values())} repeats at the partner")  # fmt: skip
     finally:
         world.stop()
+
+
+def test_below_the_reserve_a_new_message_is_refused_and_an_acknowledgement_is_taken(tmp_path: Path) -> None:
+    """The reserve is for what happens to accepted messages: a partner's acknowledgement of one still goes in."""
+    from contract.stores import delivery_of, plan
+
+    from hub.bodies import CodecRegistry, PlainCodec
+    from hub.plugin_api.problems import StoreUnavailable
+    from hub.store.sqlite import SQLiteStore
+
+    path = tmp_path / "hub.db"
+    roomy = SQLiteStore(path, CodecRegistry(PlainCodec()), reserve_bytes=0)
+    sent = plan("m-1")
+    roomy.accept_now(sent)
+    roomy.close()
+    full = SQLiteStore(path, CodecRegistry(PlainCodec()), reserve_bytes=1 << 62)  # more than any disk has free
+    try:
+        with pytest.raises(StoreUnavailable) as refused:
+            full.accept_now(plan("m-2"))
+        assert refused.value.reason == "the disk holding the store is full"
+        assert refused.value.retry_after_seconds == 30
+        with pytest.raises(StoreUnavailable):
+            full.ping()
+        delivery = sent.deliveries[0].id
+        ack = plan("ack-1", sender="council-luton", message_type="Acknowledgement",
+                   acknowledges=(delivery, "acknowledged", "ack-record"))  # fmt: skip
+        assert full.accept_now(ack).duplicate is False
+        assert delivery_of(full, sent.messages[0].id, "council-luton")["state"] == "acknowledged"
+        assert full.counts()["messages"] == 2
+    finally:
+        full.close()

@@ -5,11 +5,11 @@ A hub whose disk fills must not lose what it accepted, nor answer 500s. Two thin
 - ``DiskSpace`` watches the free space of the file system holding the store (``statvfs``, read at most
   every ``REFRESH_SECONDS``). Below ``reserve_bytes`` (``[store] reserve_mb``) the store refuses new
   messages (``StoreUnavailable``, so 503 with ``Retry-After``) and ``ping`` (``/readyz``) says not ready,
-  while what keeps accepted messages moving (claims, delivery outcomes, lease renewals, the audit log)
-  still writes into the reserve. With free space back above the reserve, intake and readiness return by
-  themselves. A reserve of 0 turns the check off.
-- ``disk_fault(exc)`` turns SQLite's "database or disk is full" and its I/O errors into
-  ``StoreUnavailable`` with ``FULL_REASON``: when the disk fills past the reserve (another program wrote
+  while what keeps accepted messages moving (claims, delivery outcomes, lease renewals, partners'
+  acknowledgements of deliveries, the audit log) still writes into the reserve. With free space back above
+  the reserve, intake and readiness return by themselves. A reserve of 0 turns the check off.
+- ``disk_fault(exc)`` turns SQLite's "database or disk is full" (``FULL_REASON``) and its I/O errors
+  (``WRITE_FAILED_REASON``) into ``StoreUnavailable``: when the disk fills past the reserve (another program wrote
   to it), a write that fails is a 503, and a delivery worker keeps the outcome it could not record and
   records it once the write works again (``hub.services.delivery``).
 """
@@ -25,6 +25,7 @@ from pathlib import Path
 from hub.plugin_api.problems import StoreUnavailable
 
 FULL_REASON = "the disk holding the store is full"
+WRITE_FAILED_REASON = "the disk holding the store cannot be written"
 #: what a 503 for a full disk asks senders to wait before sending again (``Retry-After``)
 RETRY_AFTER_SECONDS = 30
 #: how long one reading of the free space is trusted
@@ -69,7 +70,8 @@ def disk_fault(exc: BaseException) -> BaseException:
     if isinstance(exc, sqlite3.OperationalError):
         code = getattr(exc, "sqlite_errorcode", None)
         if code is not None and code & 0xFF in (_SQLITE_FULL, _SQLITE_IOERR):
-            unavailable = StoreUnavailable(FULL_REASON, RETRY_AFTER_SECONDS)
+            reason = FULL_REASON if code & 0xFF == _SQLITE_FULL else WRITE_FAILED_REASON
+            unavailable = StoreUnavailable(reason, RETRY_AFTER_SECONDS)
             unavailable.__cause__ = exc
             return unavailable
     return exc
