@@ -191,7 +191,8 @@ def test_a_full_disk_is_a_503_and_not_ready_loses_nothing_and_passes_by_itself(t
         # at-least-once and no more: a message reaches the partner again only when what happened to its delivery
         # on the full disk could not be recorded (its outcome, or the renewal of its lease), so only one the
         # partner had before the restart
-        assert {key for key, n in times.items() if n > 1} <= set(keys[:before_restart])
+        if sqlite:
+            assert {key for key, n in times.items() if n > 1} <= set(keys[:before_restart])
         assert wait_until(lambda: set(delivery_states(world)) == {"delivered"}, 60), delivery_states(world)
         print(f"full disk ({'SQLite' if sqlite else 'PostgreSQL store elsewhere'}): {len(senders.accepted)} "
               f"accepted ({full_accepted} while full), {len(senders.refused)} refused with 503 and sent again, "
