@@ -203,7 +203,11 @@ class AllocatedMmapedDict(mmap_dict.MmapedDict):
         if not read_mode:
             with open(filename, "a+b") as file:
                 if os.fstat(file.fileno()).st_size == 0:
-                    os.posix_fallocate(file.fileno(), 0, mmap_dict._INITIAL_MMAP_SIZE)
+                    try:
+                        os.posix_fallocate(file.fileno(), 0, mmap_dict._INITIAL_MMAP_SIZE)
+                    except OSError:  # an empty file would break every scrape (it has no header): none at all
+                        os.unlink(filename)
+                        raise
         super().__init__(filename, read_mode)
 
     def _init_value(self, key: str) -> None:
