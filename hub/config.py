@@ -87,9 +87,11 @@ class Settings:
     port: int = 8080
     max_body_bytes: int = 1_048_576
     max_batch_lines: int = 10_000
+    header_timeout_seconds: float = 10.0
     store_url: str = "sqlite:///var/hub.db"
     store_pool_size: int = 10
     store_pool_timeout_seconds: float = 5.0
+    store_reserve_bytes: int = 64 << 20
     state_dir: Path = Path("var")
     metrics_dir: Path = Path("var/metrics")
     delivery_concurrency: int = 64
@@ -197,6 +199,9 @@ def load_settings(config_dir: Path, vocabulary: Vocabulary | None = None) -> Set
     )
     if not 0 <= policy.jitter <= 1:
         raise ConfigError(f"{retry.where('jitter')}: must be between 0 and 1, got {policy.jitter}")
+    reserve_mb = store.get("reserve_mb", float, 64.0)
+    if reserve_mb < 0:
+        raise ConfigError(f"{store.where('reserve_mb')}: must be 0 (no reserve) or more, got {reserve_mb!r}")
     settings = Settings(
         config_dir=config_dir,
         hub_id=server.get("hub_id", str, "hub"),
@@ -204,9 +209,11 @@ def load_settings(config_dir: Path, vocabulary: Vocabulary | None = None) -> Set
         port=server.get("port", int, 8080),
         max_body_bytes=server.positive("max_body_bytes", int, 1_048_576),
         max_batch_lines=server.positive("max_batch_lines", int, 10_000),
+        header_timeout_seconds=server.positive("header_timeout_seconds", float, 10.0),
         store_url=store_url,
         store_pool_size=store.positive("pool_size", int, 10),
         store_pool_timeout_seconds=store.positive("pool_timeout_seconds", float, 5.0),
+        store_reserve_bytes=int(reserve_mb * (1 << 20)),
         state_dir=state_dir,
         # one directory per hub and machine, where every hub process writes its metrics (hub/metrics/)
         metrics_dir=(config_dir / metrics_dir).resolve() if metrics_dir is not None else state_dir / "metrics",

@@ -117,7 +117,7 @@ def build_hub(
     )
     _check_partner_plugins(config, plugins)
     settings = config.settings
-    options = StoreOptions(settings.store_pool_size, settings.store_pool_timeout_seconds)
+    options = StoreOptions(settings.store_pool_size, settings.store_pool_timeout_seconds, settings.store_reserve_bytes)
     store = open_store(settings.store_url, CodecRegistry(AesGcmCodec(keys)), options=options)
     upgraded = store.complete_upgrades(fingerprint_of, router.index_for)
     if upgraded:

@@ -190,6 +190,11 @@ def restarted_under_load(world: HubWorld, cluster: Any) -> None:
     last = list(accepted.values())[-1]
     assert wait_until(lambda: world.view(last)["status"] == "delivered", timeout=30)
     assert requests.get(f"{world.url}/readyz", timeout=10).status_code == 200
+    keys = [r.headers.get("Idempotency-Key") for r in council.received]
+    delivered = len(set(accepted) & council.unique_ids())
+    print(f"PostgreSQL restarted under load: {len(accepted)} accepted ({len(refused)} of them refused with 503 "
+          f"while it was down and sent again), {delivered} delivered, {len(keys) - len(set(keys))} repeats at "
+          f"the partner, /readyz not ready {len(not_ready)} times during the outage, 0 lost")  # fmt: skip
 
 
 @pytest.fixture

@@ -14,11 +14,11 @@ import ssl
 from collections.abc import MutableMapping
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from hub.api.header_deadline import HeaderDeadlineProtocol
 
 
-class ClientCertHttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, plus the verified client certificate's fingerprint in the scope."""
+class ClientCertHttpProtocol(HeaderDeadlineProtocol):
+    """The hub's httptools protocol (a deadline on headers), plus the verified client certificate's fingerprint."""
 
     _client_cert_sha256: str | None = None
 

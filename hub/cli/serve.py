@@ -59,16 +59,19 @@ def serve(
         raise click.UsageError("--tls-cert and --tls-key go together")
     if client_ca and not tls_cert:
         raise click.UsageError("--client-ca needs --tls-cert and --tls-key")
-    tls: dict[str, Any] = {}
+    from hub.api.header_deadline import HeaderDeadlineProtocol
+
+    protocol: dict[str, Any] = {"http": HeaderDeadlineProtocol.with_timeout(settings.header_timeout_seconds)}
     if tls_cert:
         import ssl
 
         from hub.api.tls import ClientCertHttpProtocol
 
-        tls = {"ssl_certfile": tls_cert, "ssl_keyfile": tls_key, "http": ClientCertHttpProtocol}
+        protocol = {"ssl_certfile": tls_cert, "ssl_keyfile": tls_key,
+               "http": ClientCertHttpProtocol.with_timeout(settings.header_timeout_seconds)}  # fmt: skip
         if client_ca:
-            tls["ssl_ca_certs"] = client_ca
-            tls["ssl_cert_reqs"] = ssl.CERT_REQUIRED if require_client_cert else ssl.CERT_OPTIONAL
+            protocol["ssl_ca_certs"] = client_ca
+            protocol["ssl_cert_reqs"] = ssl.CERT_REQUIRED if require_client_cert else ssl.CERT_OPTIONAL
     else:
         click.echo("hub: warning: serving plain HTTP; use --tls-cert/--tls-key (or a TLS proxy) outside a laptop",
                    err=True)  # fmt: skip
@@ -83,7 +86,7 @@ def serve(
             access_log=False,
             timeout_graceful_shutdown=5,  # a client that never finishes its handshake must not hold up a stop
             loop="uvloop" if _has("uvloop") else "asyncio",
-            **({"http": "httptools" if _has("httptools") else "h11"} | tls),
+            **protocol,
         )
     finally:
         hub.close()

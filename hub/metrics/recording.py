@@ -1,6 +1,12 @@
 """How a hub process records its metrics: prometheus-client's values in files of the hub's metrics directory.
 
 See ``hub.metrics`` for the design: ``open_metrics`` installs the multiprocess value class before any value exists.
+
+The files are memory-mapped. prometheus-client sizes them with ``truncate``, which leaves holes: on a full disk the
+first write into a hole kills the process with SIGBUS. ``open_metrics`` has prometheus-client make its files with
+``AllocatedMmapedDict`` instead, which allocates each file's space before mapping it, so a full disk is an
+``OSError`` at that moment; a value that cannot get its space is then not recorded (the hub logs it once a
+minute at most) and is tried again at its next use.
 """
 
 from __future__ import annotations
@@ -8,10 +14,11 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import values
+from prometheus_client import mmap_dict, values
 from prometheus_client.metrics import Counter, Gauge, Histogram, MetricWrapperBase
 
 from hub.metrics.catalogue import CATALOGUE, LATENCY_BUCKETS
@@ -52,6 +59,7 @@ def open_metrics(directory: Path | str) -> Metrics:
         if _recorder is None or _recorder.directory != path:
             _prepare(path)
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+            values.MmapedDict = AllocatedMmapedDict  # type: ignore[misc]  # files without holes (see the docstring)
             value_class = values.MultiProcessValue(process_identifier=process_id)
             values.ValueClass = value_class
             _recorder = _Recorder(path, value_class)
@@ -127,6 +135,7 @@ class _Recorder:
         self.children: dict[tuple[str, tuple[str, ...]], Any] = {}
         self._lock = threading.Lock()
         self._warned = False
+        self._dropped_logged_at = float("-inf")
 
     def create(self, key: tuple[str, tuple[str, ...]], name: str, labels: dict[str, str]) -> Any:
         """The value of metric ``name`` with ``labels``, created on first use (``key`` caches it)."""
@@ -143,7 +152,15 @@ class _Recorder:
             family = self.families.get(name)
             if family is None:
                 family = self.families[name] = _family(name)
-            child = self.children[key] = family.labels(**labels)
+            try:
+                child = self.children[key] = family.labels(**labels)
+            except OSError as exc:  # no space for its file on a full disk: not recorded now, tried at its next use
+                now = time.monotonic()
+                if now - self._dropped_logged_at >= 60:
+                    self._dropped_logged_at = now
+                    log.warning("metrics: a value of %s could not be recorded (%s); the metrics miss it until "
+                                "there is space in %s", name, exc.strerror or exc, self.directory)  # fmt: skip
+                return _IGNORED
             return child
 
 
@@ -173,3 +190,31 @@ class _Ignored:
 
 
 _IGNORED = _Ignored()
+
+
+class AllocatedMmapedDict(mmap_dict.MmapedDict):
+    """prometheus-client's file of values, with its space allocated before it is mapped (never a file with holes).
+
+    ``posix_fallocate`` raises ``OSError`` (ENOSPC) on a full disk where a write into a hole of a mapped file
+    would raise SIGBUS and kill the process.
+    """
+
+    def __init__(self, filename: str, read_mode: bool = False) -> None:
+        if not read_mode:
+            with open(filename, "a+b") as file:
+                if os.fstat(file.fileno()).st_size == 0:
+                    try:
+                        os.posix_fallocate(file.fileno(), 0, mmap_dict._INITIAL_MMAP_SIZE)
+                    except OSError:  # an empty file would break every scrape (it has no header): none at all
+                        os.unlink(filename)
+                        raise
+        super().__init__(filename, read_mode)
+
+    def _init_value(self, key: str) -> None:
+        needed = self._used + len(key.encode("utf-8")) + 32  # the entry's length, key, padding, value and timestamp
+        capacity = self._capacity
+        while needed > capacity:
+            capacity *= 2
+        if capacity != self._capacity:
+            os.posix_fallocate(self._f.fileno(), 0, capacity)
+        super()._init_value(key)

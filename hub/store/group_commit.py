@@ -52,8 +52,15 @@ _Result = tuple["Future[Any] | asyncio.Future[Any]", "asyncio.AbstractEventLoop 
 class GroupCommitter:
     """Runs write jobs on one connection in grouped, durable transactions."""
 
-    def __init__(self, connect: Callable[[], sqlite3.Connection], max_batch: int = 512) -> None:
+    def __init__(
+        self,
+        connect: Callable[[], sqlite3.Connection],
+        max_batch: int = 512,
+        translate: Callable[[BaseException], BaseException] | None = None,
+    ) -> None:
+        """``translate`` maps a job's or a commit's exception to the one its caller gets (the same by default)."""
         self._connect = connect
+        self._translate = translate or (lambda exc: exc)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._max_batch = max_batch
         self.scratch: dict[str, Any] = {}
@@ -166,7 +173,8 @@ class GroupCommitter:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             results = [(future, loop, None, exc) for _job, future, loop in batch]
-        _settle(results)
+        _settle([(future, loop, value, None if error is None else self._translate(error))
+                 for future, loop, value, error in results])  # fmt: skip
 
     def _run_jobs(self, conn: sqlite3.Connection, batch: list[_Item], *, savepoints: bool) -> list[_Result] | None:
         """Begin a transaction and run every job in it; None (rolled back) when a job fails without savepoints."""

@@ -49,7 +49,7 @@ from hub.store.records import AcceptResult, DeliveryJob, Intake, Outcome, ReplyT
 
 @dataclass(frozen=True)
 class StoreOptions:
-    """How a backend that keeps a pool of connections sizes it (``[store]`` in ``hub.toml``).
+    """How a backend that keeps a pool of connections sizes it, and the disk it keeps free (``[store]``).
 
     ``pool_size``: read connections per process, at most; ``pool_timeout_seconds``: the longest a
     caller waits for one (then ``StoreUnavailable``). A backend without a pool ignores them.
@@ -57,6 +57,9 @@ class StoreOptions:
 
     pool_size: int = 10
     pool_timeout_seconds: float = 5.0
+    reserve_bytes: int = 64 << 20
+    """SQLite: free disk space kept for recording what happens to accepted messages; below it, intake is
+    refused with 503 and the store is not ready (``hub.store.disk_space``). 0 turns the check off."""
 
 
 class DeliveryQueue(abc.ABC):

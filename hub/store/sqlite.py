@@ -31,6 +31,7 @@ from hub.store import views
 from hub.store.alerts_backend import AlertsOnBackend
 from hub.store.audit_chain import ChainReport, chain, verify
 from hub.store.backend_steps import outcome_events, upgrade_steps
+from hub.store.disk_space import DiskSpace, disk_fault
 from hub.store.group_commit import GroupCommitter
 from hub.store.index_rebuild import IndexRebuild
 from hub.store.pathway_backend import PathwayOnBackend
@@ -227,7 +228,7 @@ class SQLiteStore(PathwayOnBackend, AlertsOnBackend, Store):
         """The rows of one pathway read."""
         return [tuple(r) for r in self._reader().execute(statement, tuple(args)).fetchall()]
 
-    def __init__(self, path: Path, codecs: CodecRegistry) -> None:
+    def __init__(self, path: Path, codecs: CodecRegistry, reserve_bytes: int = StoreOptions.reserve_bytes) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if not self.path.exists():  # SQLite gives the -wal and -shm files the database file's mode
@@ -238,7 +239,8 @@ class SQLiteStore(PathwayOnBackend, AlertsOnBackend, Store):
             migrate(setup)
         finally:
             setup.close()
-        self._writer = GroupCommitter(lambda: _connect(self.path))
+        self.space = DiskSpace(self.path.parent, reserve_bytes)
+        self._writer = GroupCommitter(lambda: _connect(self.path), translate=disk_fault)
         self._local = threading.local()
 
     # -- connections -------------------------------------------------------------------------
@@ -273,16 +275,25 @@ class SQLiteStore(PathwayOnBackend, AlertsOnBackend, Store):
         """Nothing: SQLite cannot tell one process of another's commits; workers poll (and intake wakes its own)."""
 
     def ping(self) -> None:
-        """Raise unless the writer thread is alive and the database answers a query."""
+        """Raise unless the writer thread is alive, the database answers a query and the disk has its reserve free.
+
+        A disk below the reserve (``hub.store.disk_space``) is ``StoreUnavailable`` with its reason.
+        """
         if not self._writer.alive:
             raise RuntimeError("the store's writer thread has stopped")
         self._reader().execute("SELECT 1").fetchone()
+        self.space.check()
 
     def _append_events(self, conn: sqlite3.Connection, events: list[HubEvent]) -> None:
         """``_append_events`` in the writer's transaction, keeping the chain's head in its scratch."""
         _append_events(conn, events, self._writer.scratch)
 
     # -- intake ------------------------------------------------------------------------------
+    def _check_space(self, intake: Intake) -> None:
+        """Refuse a new message with the disk below its reserve; an acknowledgement of a delivery goes on."""
+        if intake.acknowledges is None:
+            self.space.check()
+
     def _accept_job(self, intake: Intake) -> _AcceptJob:
         return _AcceptJob(self, intake)
 
@@ -339,11 +350,17 @@ class SQLiteStore(PathwayOnBackend, AlertsOnBackend, Store):
         return results
 
     async def accept(self, intake: Intake) -> AcceptResult:
-        """Commit an intake (grouped with concurrent ones); resolves after the durable commit."""
+        """Commit an intake (grouped with concurrent ones); resolves after the durable commit.
+
+        With the disk below its reserve the intake is refused (``StoreUnavailable``): the space left is for
+        recording what happens to the messages already accepted, a partner's acknowledgement of one included.
+        """
+        self._check_space(intake)
         return await self._writer.submit_async(self._accept_job(intake))
 
     def accept_now(self, intake: Intake) -> AcceptResult:
-        """Commit an intake and wait for it."""
+        """Commit an intake and wait for it (refused like ``accept`` with the disk below its reserve)."""
+        self._check_space(intake)
         return self._writer.run(self._accept_job(intake))
 
     async def accept_all(self, intakes: list[Intake]) -> list[AcceptResult]:
@@ -351,6 +368,8 @@ class SQLiteStore(PathwayOnBackend, AlertsOnBackend, Store):
 
         A conflict names the message of the body it is in (``message N: ...``).
         """
+        for intake in intakes:
+            self._check_space(intake)
         jobs = [self._accept_job(intake) for intake in intakes]
 
         def job(conn: sqlite3.Connection) -> list[AcceptResult]:
@@ -723,5 +742,8 @@ class SQLiteStore(PathwayOnBackend, AlertsOnBackend, Store):
 
 
 def open_sqlite(url: str, codecs: CodecRegistry, options: StoreOptions | None = None) -> SQLiteStore:
-    """The SQLite store a ``sqlite:///`` URL names (made absolute by the configuration); ``options`` are unused."""
-    return SQLiteStore(sqlite_path(url), codecs)
+    """The SQLite store a ``sqlite:///`` URL names (made absolute by the configuration).
+
+    Of ``options`` only ``reserve_bytes`` applies (``hub.store.disk_space``); the pool's are PostgreSQL's.
+    """
+    return SQLiteStore(sqlite_path(url), codecs, (options or StoreOptions()).reserve_bytes)

@@ -160,8 +160,8 @@ class RunningHub:
         """Base URL of the running hub."""
         return f"{'https' if self.tls_ca else 'http'}://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 20.0) -> RunningHub:
-        """Start the process and wait until ``/readyz`` answers 200."""
+    def start(self, timeout: float = 20.0, *, ready: bool = True) -> RunningHub:
+        """Start the process and wait until ``/readyz`` answers 200 (with ``ready=False``: answers at all)."""
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         command = [sys.executable, "-m", "hub", "serve", "--config", str(self.config_dir), "--port", str(self.port),
                    *self.extra_args]  # fmt: skip
@@ -173,10 +173,8 @@ class RunningHub:
                 raise RuntimeError(f"hub exited with {self.process.returncode}:\n{self.log_path.read_text()[-3000:]}")
             try:
                 verify: str | bool = str(self.tls_ca) if self.tls_ca else True
-                if (
-                    requests.get(f"{self.url}/readyz", timeout=1, verify=verify, cert=self.client_cert).status_code
-                    == 200
-                ):
+                status = requests.get(f"{self.url}/readyz", timeout=1, verify=verify, cert=self.client_cert).status_code
+                if status == 200 or not ready:
                     return self
             except requests.RequestException:
                 pass

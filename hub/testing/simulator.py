@@ -170,7 +170,8 @@ class PartnerSimulator:
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> PartnerSimulator:
-        """Start serving in a background thread; returns once the port is bound."""
+        """Start serving in a background thread (again after ``stop``, on the same port); returns once it is bound."""
+        self._ready.clear()
         self._thread = threading.Thread(target=self._serve, name=f"sim-{self.name}", daemon=True)
         self._thread.start()
         if not self._ready.wait(10):

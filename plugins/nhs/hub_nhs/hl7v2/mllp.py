@@ -5,6 +5,9 @@ Options (``[listeners.mllp]`` in hub.toml):
 - ``host`` (default ``127.0.0.1``), ``port`` (default 2575);
 - ``max_frame_bytes`` (default 1 MiB): a longer frame is discarded and answered AR;
 - ``idle_timeout_seconds`` (default 300): a connection silent that long is closed;
+- ``frame_timeout_seconds`` (default 30): a connection that has not completed a frame this long after it
+  sent the frame's first byte (or anything outside a frame) is closed: a sender trickling bytes cannot hold a
+  connection open for ever;
 - ``facility`` (default ``HUB``): MSH-4 of the hub's ACKs;
 - ``sources``: optional table ``ODS = ["10.1.2.0/24", ...]``; when present, only the
   listed sending facilities are accepted, and only from their addresses.
@@ -54,6 +57,7 @@ class MllpListener:
         self._connections: set[asyncio.Task[Any]] = set()
         self.max_frame_bytes = 1 << 20
         self.idle_timeout = 300.0
+        self.frame_timeout = 30.0
         self.facility = "HUB"
         self.sources: dict[str, list[Network]] | None = None
 
@@ -63,6 +67,7 @@ class MllpListener:
         self._context = context
         self.max_frame_bytes = int(options.get("max_frame_bytes", 1 << 20))
         self.idle_timeout = float(options.get("idle_timeout_seconds", 300))
+        self.frame_timeout = float(options.get("frame_timeout_seconds", 30))
         self.facility = str(options.get("facility", "HUB"))
         raw_sources = options.get("sources")
         if raw_sources is not None:
@@ -107,13 +112,25 @@ class MllpListener:
 
     async def _converse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, address: str) -> None:
         decoder = FrameDecoder(self.max_frame_bytes)
+        loop = asyncio.get_running_loop()
+        deadline: float | None = None  # when the bytes received since the last complete frame must form one
         while True:
-            data = await asyncio.wait_for(reader.read(1 << 16), self.idle_timeout)
+            wait = self.idle_timeout if deadline is None else min(self.idle_timeout, deadline - loop.time())
+            try:
+                data = await asyncio.wait_for(reader.read(1 << 16), max(wait, 0.0))
+            except TimeoutError:
+                if deadline is not None and loop.time() >= deadline:
+                    log.info("mllp connection closed: no complete frame within %g s of its first byte",
+                             self.frame_timeout)  # fmt: skip
+                raise
             if not data:
                 if decoder.pending:
                     log.info("mllp peer closed inside a frame; the truncated message was not accepted")
                 return
-            for event in decoder.feed(data):
+            if deadline is None:
+                deadline = loop.time() + self.frame_timeout
+            events = decoder.feed(data)
+            for event in events:
                 if isinstance(event, Frame):
                     answer = await self._answer(event.payload, address)
                 elif isinstance(event, Oversized):
@@ -124,6 +141,8 @@ class MllpListener:
                     continue
                 writer.write(frame(answer))
                 await writer.drain()
+            if any(isinstance(event, Frame | Oversized) for event in events):  # a frame ended: the next has its time
+                deadline = loop.time() + self.frame_timeout if decoder.pending else None
 
     async def _answer(self, payload: bytes, address: str) -> bytes:
         """The ACK for one frame; commits the message first when it is acceptable."""

@@ -1,0 +1,119 @@
+"""The wall clock stepped forward and back by an hour with milestones pending (an NTP correction, a VM resumed).
+
+The pathway reads the time through the clock it is given (``PathwayService(clock=...)``, ``time.time`` in a running
+hub); here that clock is stepped by an hour in either direction over a real store (SQLite and PostgreSQL), with the
+embedded scheduler, while milestones are pending. What must hold:
+
+- stepped forward, exactly the timers whose time the clock passed fire, each once, each with one notice;
+- stepped back, nothing fires again and nothing fires early; a milestone already reminded or breached stays so;
+- stepped forward again over the same hour, nothing fires a second time.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+from contract.stores import BACKENDS, T0, open_test_store
+
+from hub.config import PathwaySettings, load_config
+from hub.defaults.embedded_scheduler import EmbeddedScheduler
+from hub.pathway.parse import parse_pathways
+from hub.plugin_api.events import HubEvent
+from hub.plugins import load_plugins
+from hub.services.pathway import NOTICE_TYPE, PathwayService
+from hub.shipped import example_config
+from hub.store import Intake, NewMessage
+
+PLUGINS = load_plugins()
+PARTNERS = load_config(Path(str(example_config())), PLUGINS.vocabulary).partners
+HOUR = 3600.0
+PATHWAYS = {
+    "milestone": [{
+        "name": "follow-up",
+        "start": {"type": "DischargeNotice", "on": "received"},
+        "due": {"after": "72h"},
+        "remind_before": "24h",
+        "responsible": "sender",
+        "closed_by": [{"type": "FollowUp"}],
+    }]
+}  # fmt: skip
+
+
+class SteppedClock:
+    """A wall clock a test sets and steps."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def pathway(request: pytest.FixtureRequest, tmp_path: Path) -> PathwayService:
+    store = open_test_store(tmp_path, request.param)
+    request.addfinalizer(store.close)
+    pathways = parse_pathways(PATHWAYS, PARTNERS, PLUGINS.vocabulary)
+    return PathwayService(store, EmbeddedScheduler(), pathways, PathwaySettings(), PARTNERS, "hub",
+                          PLUGINS.vocabulary.destinations, clock=SteppedClock(T0))  # fmt: skip
+
+
+def discharge(service: PathwayService, at: float) -> str:
+    """A DischargeNotice from trust-elft received at ``at``; its message id (the milestone's correlation)."""
+    message_id = str(uuid.uuid4())
+    body = {"type": "DischargeNotice", "message_id": message_id, "payload": {}}
+    record = str(uuid.uuid4())
+    service.store.accept_now(Intake([NewMessage(record, message_id, "trust-elft", "DischargeNotice",
+                                                json.dumps(body).encode(), at)],
+                                    events=[HubEvent("received", record, at)]))  # fmt: skip
+    return message_id
+
+
+def at(service: PathwayService, moment: float) -> tuple[int, dict[str, str]]:
+    """Set the clock to ``moment`` and run one round; the notices stored so far, and each timer's state."""
+    clock: SteppedClock = service.clock  # type: ignore[assignment]
+    clock.now = moment
+    service.step()
+    notices = len(service.store.list_messages(limit=1000, message_type=NOTICE_TYPE))
+    timers = {t["id"]: t["state"] for m in service.store.milestones() for t in m["timers"]}
+    return notices, timers
+
+
+def fired(timers: dict[str, str]) -> set[str]:
+    return {timer for timer, state in timers.items() if state == "fired"}
+
+
+def test_the_clock_stepped_forward_and_back_by_an_hour_fires_each_timer_once(pathway: PathwayService) -> None:
+    # three people discharged 20 minutes apart: reminders due at +48 h, +48 h 20 min and +48 h 40 min
+    for offset in (0.0, 20 * 60, 40 * 60):
+        discharge(pathway, T0 + offset)
+    notices, timers = at(pathway, T0 + 48 * HOUR - 30 * 60)
+    assert (notices, fired(timers)) == (0, set()) and len(timers) == 6, timers
+    # forward an hour: the two reminders whose time the clock passed fire, once each, with one notice each
+    notices, timers = at(pathway, T0 + 48 * HOUR + 30 * 60)
+    reminded = fired(timers)
+    assert notices == 2 and len(reminded) == 2 and all(t.endswith(".remind") for t in reminded), timers
+    # back an hour: nothing fires again, nothing fires early, the reminded stay reminded
+    notices, timers = at(pathway, T0 + 47 * HOUR + 30 * 60)
+    assert (notices, fired(timers)) == (2, reminded)
+    states = {m["id"]: m["state"] for m in pathway.store.milestones()}
+    assert sorted(states.values()) == ["open", "reminded", "reminded"], states
+    # forward over the same hour again: still once each; then on to the third reminder's time
+    notices, timers = at(pathway, T0 + 48 * HOUR + 30 * 60)
+    assert (notices, fired(timers)) == (2, reminded)
+    notices, timers = at(pathway, T0 + 48 * HOUR + 45 * 60)
+    assert notices == 3 and len(fired(timers)) == 3
+    # the due timers, over a step back and forward across their time
+    notices, timers = at(pathway, T0 + 72 * HOUR + 10 * 60)
+    assert notices == 4 and len(fired(timers)) == 4
+    notices, timers = at(pathway, T0 + 71 * HOUR + 10 * 60)
+    assert (notices, len(fired(timers))) == (4, 4)
+    assert sorted(m["state"] for m in pathway.store.milestones()) == ["breached", "reminded", "reminded"]
+    notices, timers = at(pathway, T0 + 73 * HOUR)
+    assert notices == 6 and len(fired(timers)) == 6
+    assert {m["state"] for m in pathway.store.milestones()} == {"breached"}
+    notices, timers = at(pathway, T0 + 72 * HOUR)  # back again after everything fired: nothing more
+    assert (notices, len(fired(timers))) == (6, 6)
