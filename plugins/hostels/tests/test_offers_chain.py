@@ -28,26 +28,76 @@ def feed() -> Iterator[FeedServer]:
     server.close()
 
 
-def make_world(factory: Callable[..., HubWorld], feed: FeedServer, window: float) -> HubWorld:
+PATHWAYS = """[[milestone]]
+name = "offer-window"
+start = { type = "Referral", on = "delivered" }
+when = [{ field = "payload.offer_id", exists = true }]
+due = { after = "WINDOW", from = "event" }
+responsible = "delivered_to"
+closed_by = [{ type = "Acknowledgement", when = [{ field = "payload.status", in = ["accepted", "rejected"] }] }]
+on_breach = { notify = [] }
+
+[[milestone]]
+name = "assessment-after-acceptance"
+start = { type = "Acknowledgement", on = "received" }
+when = [{ field = "payload.reason_code", equals = "offer_accepted" }]
+due = { after = "ASSESS", from = "event" }
+remind_before = "REMIND"
+responsible = "sender"
+closed_by = [{ type = "Acknowledgement", when = [{ field = "payload.reason_code", equals = "assessed" }] }]
+on_breach = { notify = ["responsible"] }
+"""
+
+
+def make_world(factory: Callable[..., HubWorld], feed: FeedServer, window: str, *, assess: str = "1h",
+               remind: str = "30min", decliner: Partner | None = None) -> HubWorld:  # fmt: skip
+    """Three hostels on the three services, a referrer, a self-referral taker and a navigator; ``window`` is the
+    offer window's milestone offset (the hub's pathway keeps it), ``assess`` the assessment's."""
     routes = example_routes()
     for route in routes:
         if route["name"] == "referral":
             route["to"] = {"kind": "referral-taker", "takers": ["dropin"]}
+    decliner = decliner or Partner("hostel-no", "hostel")
     partners = [Partner("cc-team", "referrer"), Partner("dropin", "charity"), Partner("nav", "navigator")]
-    partners += [Partner(p, "hostel") for p in ("hostel-full", "hostel-no", "hostel-yes")]
+    partners += [Partner("hostel-full", "hostel"), decliner, Partner("hostel-yes", "hostel")]
     links = [{"id": sid, "partner": p, "unit": "bed", "needs": ["mental_health"]}
-             for sid, p in ((FULL, "hostel-full"), (DECLINER, "hostel-no"), (TAKER, "hostel-yes"))]  # fmt: skip
-    settings = {"plugins": {"hostels": {"service": links, "offers": {"window_seconds": window}}}}
-    world = factory(partners, routes=routes, settings=settings)
+             for sid, p in ((FULL, "hostel-full"), (DECLINER, decliner.id), (TAKER, "hostel-yes"))]  # fmt: skip
+    settings = {"plugins": {"hostels": {"service": links}}}
+    world = factory(partners, routes=routes, settings=settings, start=False)
+    pathways = PATHWAYS.replace("WINDOW", window).replace("ASSESS", assess).replace("REMIND", remind)
+    (world.config_dir / "pathways.toml").write_text(pathways)
+    world.start()
     imported = world.cli("directory", "import", feed.url)
     assert imported.returncode == 0, imported.stderr
     # capacity from the providers; the most recent figure is offered first: the decliner, then the taker
-    for who, sid, places in (("hostel-full", FULL, 0), ("hostel-yes", TAKER, 1), ("hostel-no", DECLINER, 3)):
+    for who, sid, places in (("hostel-full", FULL, 0), ("hostel-yes", TAKER, 1), (decliner.id, DECLINER, 3)):
         put = world.as_(who).put(f"{world.url}/plugins/hostels/services/{sid}/capacity", json={"available": places},
                                  timeout=10)  # fmt: skip
         assert put.status_code == 200, put.text
         time.sleep(0.05)
     return world
+
+
+def wait_until(check: Callable[[], Any], timeout: float = 30.0) -> Any:
+    """``check()`` once it is truthy (polled), else the last value after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    value = check()
+    while not value and time.monotonic() < deadline:
+        time.sleep(0.1)
+        value = check()
+    return value
+
+
+SENT: dict[str, str] = {}
+"""The message id of each Referral a test posted, by its record id."""
+
+
+def steps(world: HubWorld, record: str, who: str = "cc-team") -> list[tuple[str, str | None]]:
+    """The steps the referrer received as ReferralUpdates about ``record``, in the order they arrived (the hub
+    sends one correlation's messages to one partner in order), with a decline's reason or why it waits."""
+    found = [m["payload"] for m in world.sims[who].messages("ReferralUpdate")
+             if m["payload"]["referral_message_id"] == SENT[record]]  # fmt: skip
+    return [(p["step"], p.get("reason_code") or p.get("waiting_because")) for p in found]
 
 
 def unmatched_referral(world: HubWorld, sender: str = "cc-team", source: str = "professional") -> str:
@@ -59,6 +109,7 @@ def unmatched_referral(world: HubWorld, sender: str = "cc-team", source: str = "
     message["payload"]["support_needs"] = ["mental health"]
     answer = world.send(sender, message)
     assert answer.status_code == 202, answer.text
+    SENT[str(answer.json()["id"])] = message["message_id"]
     return str(answer.json()["id"])
 
 
@@ -77,23 +128,25 @@ def told(world: HubWorld, record: str, who: str = "cc-team") -> list[tuple[str, 
     return [(step["step"], step["detail"]) for step in view["told"]]
 
 
-def test_full_declining_accepting_chain_with_reservation_navigator_and_isolation(
+def test_full_declining_accepting_chain_with_reservation_navigator_isolation_and_assessment(
     hub_world_factory: Callable[..., HubWorld], feed: FeedServer
 ) -> None:
-    world = make_world(hub_world_factory, feed, window=60)
-    record = unmatched_referral(world)
-    matched = call(world, "cc-team", "POST", f"/referrals/{record}/match")
-    assert matched.status_code == 200, matched.text
-    assert matched.json()["told"] == [{"step": "offered", "detail": None}]
-    assert call(world, "hostel-no", "POST", f"/referrals/{record}/match").status_code == 404  # not its referral
+    world = make_world(hub_world_factory, feed, window="1h", assess="6s", remind="3s")
+    record = unmatched_referral(world)  # matched on intake: nobody calls /match
 
     # the decliner receives the Referral by its own transport, naming it; nobody else receives anything yet
-    assert world.sims["hostel-no"].wait_for(lambda s: s.messages("Referral"))
+    assert world.sims["hostel-no"].wait_for(lambda s: s.messages("Referral"), timeout=30)
     first = world.sims["hostel-no"].messages("Referral")[0]
     assert first["payload"]["service_id"] == "hostel-no" and first["sender"]["org_id"] == "cc-team"
     assert world.sims["hostel-yes"].messages() == [] and world.sims["hostel-full"].messages() == []
     (offer,) = offers_of(world, "hostel-no")
     assert offer["message_id"] == first["message_id"]
+    # its window is the pathway's milestone, due an hour after the delivery
+    assert wait_until(lambda: offers_of(world, "hostel-no")[0]["expires_at"]), offers_of(world, "hostel-no")
+    assert 3000 < offers_of(world, "hostel-no")[0]["expires_at"] - offer["offered_at"] < 3700
+    matched = call(world, "cc-team", "POST", f"/referrals/{record}/match")  # a second time changes nothing
+    assert matched.status_code == 200 and matched.json()["told"] == [{"step": "offered", "detail": None}]
+    assert call(world, "hostel-no", "POST", f"/referrals/{record}/match").status_code == 404  # not its referral
     assert offers_of(world, "hostel-yes") == []  # isolation: a provider sees only its own offers
     stolen = call(world, "hostel-yes", "POST", f"/offers/{offer['offer_id']}/answer", {"answer": "accept"})
     unknown = call(world, "hostel-yes", "POST", "/offers/no-such-offer/answer", {"answer": "accept"})
@@ -113,8 +166,12 @@ def test_full_declining_accepting_chain_with_reservation_navigator_and_isolation
     assert call(world, "hostel-yes", "POST", f"/offers/{taken['offer_id']}/answer",
                 {"answer": "accept"}).status_code == 200  # fmt: skip
     assert told(world, record) == [("offered", None), ("declined", "risk"), ("offered", None), ("accepted", None)]
-    # the referrer receives each decision as the provider's Acknowledgement, a decline with its reason code only
+    # the referrer receives each step as a ReferralUpdate in its own format and transport, naming no service
     referrer = world.sims["cc-team"]
+    assert wait_until(lambda: len(steps(world, record)) == 4), steps(world, record)
+    assert steps(world, record) == told(world, record)
+    assert not any(p in json.dumps(referrer.messages("ReferralUpdate")) for p in ("hostel-", "svc-"))
+    # and each decision as the provider's Acknowledgement, a decline with its reason code only
     assert referrer.wait_for(lambda s: len(s.messages("Acknowledgement")) == 2)
     acks = {a["sender"]["org_id"]: a for a in referrer.messages("Acknowledgement")}
     assert (
@@ -123,14 +180,27 @@ def test_full_declining_accepting_chain_with_reservation_navigator_and_isolation
     assert acks["hostel-yes"]["payload"]["reason_code"] == "offer_accepted"  # starts assessment-after-acceptance
     assert acks["hostel-yes"]["in_reply_to"] == second["message_id"]
     assert world.sims["hostel-full"].messages() == []  # the full hostel is never offered
+    # the decliner was told nothing of the taker, nor the taker of the decliner, beyond its own offer
+    assert [m["type"] for m in world.sims["hostel-no"].messages()] == ["Referral"]
+
+    # the acceptance opened the 48-hour assessment (here 6 s), which the taker's assessment meets
+    correlation = first["correlation_id"]
+    assessed = example("acknowledgement", sender={"org_id": "hostel-yes"}, in_reply_to=second["message_id"],
+                       correlation_id=correlation,
+                       payload={"level": "business", "status": "accepted", "reason_code": "assessed",
+                                "at": "2026-12-03T10:00:00Z"})  # fmt: skip
+    assert world.send("hostel-yes", assessed).status_code == 202
+    met = wait_until(lambda: milestone_of(world, correlation, "assessment-after-acceptance", "met"))
+    assert met and met["partner"] == "hostel-yes", pathway(world, correlation)
 
     # its one place is reserved: a second person, declined by the other, waits for a navigator
     again = unmatched_referral(world)
-    call(world, "cc-team", "POST", f"/referrals/{again}/match")
+    assert wait_until(lambda: [o for o in offers_of(world, "hostel-no") if o["referral"] == again])
     (offer2,) = [o for o in offers_of(world, "hostel-no") if o["referral"] == again]
     call(world, "hostel-no", "POST", f"/offers/{offer2['offer_id']}/answer",
          {"answer": "decline", "reason_code": "no_capacity"})  # fmt: skip
     assert told(world, again)[-1] == ("waiting_for_navigator", "all_declined")
+    assert wait_until(lambda: steps(world, again)[-1:] == [("waiting_for_navigator", "all_declined")])
     assert call(world, "cc-team", "GET", "/queue").status_code == 403
     queue = call(world, "nav", "GET", "/queue").json()["queue"]
     assert [q["referral"] for q in queue] == [again] and queue[0]["reason"] == "all_declined"
@@ -138,37 +208,66 @@ def test_full_declining_accepting_chain_with_reservation_navigator_and_isolation
     # the first person arrives: the reservation becomes a place taken (the figure goes to 0)
     assert call(world, "hostel-yes", "POST", f"/offers/{taken['offer_id']}/arrived").status_code == 200
     assert told(world, record)[-1] == ("placed", None)
+    assert wait_until(lambda: steps(world, record)[-1:] == [("placed", None)]), steps(world, record)
     shown = call(world, "hostel-yes", "GET", f"/services/{TAKER}").json()
     assert shown["capacities"][0]["available"] == 0
 
-    # a navigator allocates the second by hand with a reason; the provider receives it
+    # a navigator allocates the second by hand with a reason; the provider receives it and accepts
     refused = call(world, "nav", "POST", f"/queue/{again}/allocate", {"service_id": TAKER, "reason": ""})
     assert refused.status_code == 422
     allocated = call(world, "nav", "POST", f"/queue/{again}/allocate",
                      {"service_id": TAKER, "reason": "a room frees on Monday, agreed by phone"})  # fmt: skip
     assert allocated.status_code == 200, allocated.text
     assert world.sims["hostel-yes"].wait_for(lambda s: len(s.messages("Referral")) == 2)
+    third = world.sims["hostel-yes"].messages("Referral")[1]
+    (offer3,) = [o for o in offers_of(world, "hostel-yes") if o["referral"] == again]
+    assert call(world, "hostel-yes", "POST", f"/offers/{offer3['offer_id']}/answer",
+                {"answer": "accept"}).status_code == 200  # fmt: skip
+    # no assessment comes: the provider is reminded, then the milestone is breached and it gets the due notice
+    correlation3 = third["correlation_id"]
+    breached = wait_until(lambda: milestone_of(world, correlation3, "assessment-after-acceptance", "breached"))
+    assert breached, pathway(world, correlation3)
+    notices = lambda: [m["payload"]["notice"] for m in world.sims["hostel-yes"].messages("PathwayNotice")]  # noqa: E731
+    assert wait_until(lambda: notices() == ["reminder", "due"]), notices()
+    assert world.sims["hostel-no"].messages("PathwayNotice") == []  # nothing of another provider's milestone
 
 
-def test_no_answer_in_the_window_moves_the_offer_on_and_a_self_referral_waits_for_a_navigator(
+def pathway(world: HubWorld, correlation: str) -> dict[str, Any]:
+    answer = world.get("ops", f"/v1/pathways/{correlation}")
+    return dict(answer.json()) if answer.status_code == 200 else {}
+
+
+def milestone_of(world: HubWorld, correlation: str, name: str, state: str) -> dict[str, Any] | None:
+    found = [m for m in pathway(world, correlation).get("milestones", []) if m["milestone"] == name]
+    return next((m for m in found if m["state"] == state), None)
+
+
+def test_no_answer_in_the_window_moves_the_offer_on_across_a_restart_and_a_self_referral_waits(
     hub_world_factory: Callable[..., HubWorld], feed: FeedServer
 ) -> None:
-    world = make_world(hub_world_factory, feed, window=1)
+    world = make_world(hub_world_factory, feed, window="3s")
     record = unmatched_referral(world)
-    assert call(world, "cc-team", "POST", f"/referrals/{record}/match").status_code == 200
-    assert world.sims["hostel-no"].wait_for(lambda s: s.messages("Referral"))
-    # nobody answers: after the window the sweep moves it on, then to the navigators' queue
-    assert world.sims["hostel-yes"].wait_for(lambda s: s.messages("Referral"), timeout=15)
-    deadline = time.monotonic() + 15
-    while told(world, record)[-1][0] != "waiting_for_navigator":
-        assert time.monotonic() < deadline, told(world, record)
-        time.sleep(0.2)
+    assert world.sims["hostel-no"].wait_for(lambda s: s.messages("Referral"), timeout=30)
+    first = world.sims["hostel-no"].messages("Referral")[0]
+    # the hub stops while the offer is open: the window is the pathway's timer in the store, not a clock of
+    # the process, so the hub started again lapses it and offers the next service
+    world.hub.stop()
+    world.hub.start()
+    assert world.sims["hostel-yes"].wait_for(lambda s: s.messages("Referral"), timeout=30)
+    window = milestone_of(world, first["correlation_id"], "offer-window", "breached")
+    assert window and window["partner"] == "hostel-no", pathway(world, first["correlation_id"])
+    assert [t["state"] for t in window["timers"]] == ["fired"]
+    # nobody answers the second either: it lapses too, and the referral waits for a navigator
+    assert wait_until(lambda: told(world, record)[-1][0] == "waiting_for_navigator"), told(world, record)
     assert [step for step, _ in told(world, record)] == ["offered", "expired", "offered", "expired",
                                                          "waiting_for_navigator"]  # fmt: skip
+    assert wait_until(lambda: len(steps(world, record)) == 5) and steps(world, record) == told(world, record)
     assert len(world.sims["hostel-no"].messages("Referral")) == 1  # each offered once, each window fired once
+    late = call(world, "hostel-no", "POST", f"/offers/{first['payload']['offer_id']}/answer", {"answer": "accept"})
+    assert late.status_code == 422 and "already expired" in late.text  # a lapsed offer cannot be taken
 
     own = unmatched_referral(world, sender="dropin", source="self")
-    assert call(world, "dropin", "POST", f"/referrals/{own}/match").json()["state"] == "waiting_for_navigator"
+    assert wait_until(lambda: steps(world, own, "dropin")) == [("waiting_for_navigator", "self_referral")]
     assert told(world, own, "dropin") == [("waiting_for_navigator", "self_referral")]
 
     # a navigator at the command line: the queue, then an allocation the running hub sends
