@@ -2,130 +2,40 @@
 time-out path, the navigators' queue, a place reserved and taken, and isolation between providers.
 
 A real ``hub serve`` with push hostels (partner simulators on loopback), a real feed imported by the CLI, and
-capacity recorded by the providers through the API; offer windows of one second.
+capacity recorded by the providers through the API; the offer window and the assessment are pathway milestones
+of a few seconds (``offers_world``).
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
-from hostels_feed import Feed, FeedServer, synthetic_service
+from hostels_feed import FeedServer
+from offers_world import (
+    TAKER,
+    call,
+    make_world,
+    milestone_of,
+    offers_of,
+    pathway,
+    steps,
+    three_service_feed,
+    told,
+    unmatched_referral,
+    wait_until,
+)
 
 from hub.testing.messages import example
-from hub.testing.world import HubWorld, Partner, example_routes
-
-FULL, DECLINER, TAKER = "svc-000000", "svc-000001", "svc-000002"
+from hub.testing.world import HubWorld
 
 
 @pytest.fixture
 def feed() -> Iterator[FeedServer]:
-    server = FeedServer(Feed(count=3, make=lambda i: synthetic_service(i)))
+    server = three_service_feed()
     yield server
     server.close()
-
-
-PATHWAYS = """[[milestone]]
-name = "offer-window"
-start = { type = "Referral", on = "delivered" }
-when = [{ field = "payload.offer_id", exists = true }]
-due = { after = "WINDOW", from = "event" }
-responsible = "delivered_to"
-closed_by = [{ type = "Acknowledgement", when = [{ field = "payload.status", in = ["accepted", "rejected"] }] }]
-on_breach = { notify = [] }
-
-[[milestone]]
-name = "assessment-after-acceptance"
-start = { type = "Acknowledgement", on = "received" }
-when = [{ field = "payload.reason_code", equals = "offer_accepted" }]
-due = { after = "ASSESS", from = "event" }
-remind_before = "REMIND"
-responsible = "sender"
-closed_by = [{ type = "Acknowledgement", when = [{ field = "payload.reason_code", equals = "assessed" }] }]
-on_breach = { notify = ["responsible"] }
-"""
-
-
-def make_world(factory: Callable[..., HubWorld], feed: FeedServer, window: str, *, assess: str = "1h",
-               remind: str = "30min", decliner: Partner | None = None) -> HubWorld:  # fmt: skip
-    """Three hostels on the three services, a referrer, a self-referral taker and a navigator; ``window`` is the
-    offer window's milestone offset (the hub's pathway keeps it), ``assess`` the assessment's."""
-    routes = example_routes()
-    for route in routes:
-        if route["name"] == "referral":
-            route["to"] = {"kind": "referral-taker", "takers": ["dropin"]}
-    decliner = decliner or Partner("hostel-no", "hostel")
-    partners = [Partner("cc-team", "referrer"), Partner("dropin", "charity"), Partner("nav", "navigator")]
-    partners += [Partner("hostel-full", "hostel"), decliner, Partner("hostel-yes", "hostel")]
-    links = [{"id": sid, "partner": p, "unit": "bed", "needs": ["mental_health"]}
-             for sid, p in ((FULL, "hostel-full"), (DECLINER, decliner.id), (TAKER, "hostel-yes"))]  # fmt: skip
-    settings = {"plugins": {"hostels": {"service": links}}}
-    world = factory(partners, routes=routes, settings=settings, start=False)
-    pathways = PATHWAYS.replace("WINDOW", window).replace("ASSESS", assess).replace("REMIND", remind)
-    (world.config_dir / "pathways.toml").write_text(pathways)
-    world.start()
-    imported = world.cli("directory", "import", feed.url)
-    assert imported.returncode == 0, imported.stderr
-    # capacity from the providers; the most recent figure is offered first: the decliner, then the taker
-    for who, sid, places in (("hostel-full", FULL, 0), ("hostel-yes", TAKER, 1), (decliner.id, DECLINER, 3)):
-        put = world.as_(who).put(f"{world.url}/plugins/hostels/services/{sid}/capacity", json={"available": places},
-                                 timeout=10)  # fmt: skip
-        assert put.status_code == 200, put.text
-        time.sleep(0.05)
-    return world
-
-
-def wait_until(check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    """``check()`` once it is truthy (polled), else the last value after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    value = check()
-    while not value and time.monotonic() < deadline:
-        time.sleep(0.1)
-        value = check()
-    return value
-
-
-SENT: dict[str, str] = {}
-"""The message id of each Referral a test posted, by its record id."""
-
-
-def steps(world: HubWorld, record: str, who: str = "cc-team") -> list[tuple[str, str | None]]:
-    """The steps the referrer received as ReferralUpdates about ``record``, in the order they arrived (the hub
-    sends one correlation's messages to one partner in order), with a decline's reason or why it waits."""
-    found = [m["payload"] for m in world.sims[who].messages("ReferralUpdate")
-             if m["payload"]["referral_message_id"] == SENT[record]]  # fmt: skip
-    return [(p["step"], p.get("reason_code") or p.get("waiting_because")) for p in found]
-
-
-def unmatched_referral(world: HubWorld, sender: str = "cc-team", source: str = "professional") -> str:
-    """Post a Referral that names no provider; return its record id."""
-    message = example("referral", sender={"org_id": sender})
-    message.pop("recipient", None)
-    del message["payload"]["service_id"]
-    message["payload"]["source"] = source
-    message["payload"]["support_needs"] = ["mental health"]
-    answer = world.send(sender, message)
-    assert answer.status_code == 202, answer.text
-    SENT[str(answer.json()["id"])] = message["message_id"]
-    return str(answer.json()["id"])
-
-
-def call(world: HubWorld, who: str, method: str, path: str, body: Any = None) -> Any:
-    return world.as_(who).request(method, f"{world.url}/plugins/hostels{path}", json=body, timeout=15)
-
-
-def offers_of(world: HubWorld, who: str) -> list[dict[str, Any]]:
-    answer = call(world, who, "GET", "/offers")
-    assert answer.status_code == 200, answer.text
-    return list(answer.json()["offers"])
-
-
-def told(world: HubWorld, record: str, who: str = "cc-team") -> list[tuple[str, str | None]]:
-    view = call(world, who, "GET", f"/referrals/{record}").json()
-    return [(step["step"], step["detail"]) for step in view["told"]]
 
 
 def test_full_declining_accepting_chain_with_reservation_navigator_isolation_and_assessment(
@@ -230,16 +140,6 @@ def test_full_declining_accepting_chain_with_reservation_navigator_isolation_and
     notices = lambda: [m["payload"]["notice"] for m in world.sims["hostel-yes"].messages("PathwayNotice")]  # noqa: E731
     assert wait_until(lambda: notices() == ["reminder", "due"]), notices()
     assert world.sims["hostel-no"].messages("PathwayNotice") == []  # nothing of another provider's milestone
-
-
-def pathway(world: HubWorld, correlation: str) -> dict[str, Any]:
-    answer = world.get("ops", f"/v1/pathways/{correlation}")
-    return dict(answer.json()) if answer.status_code == 200 else {}
-
-
-def milestone_of(world: HubWorld, correlation: str, name: str, state: str) -> dict[str, Any] | None:
-    found = [m for m in pathway(world, correlation).get("milestones", []) if m["milestone"] == name]
-    return next((m for m in found if m["state"] == state), None)
 
 
 def test_no_answer_in_the_window_moves_the_offer_on_across_a_restart_and_a_self_referral_waits(
