@@ -105,7 +105,8 @@ def _offer_problems(context: ConfigCheckContext, linked: bool) -> Iterator[Confi
         declared = tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return  # the hub's own check reports a pathways.toml it cannot read
-    milestones = declared.get("milestone") if isinstance(declared.get("milestone"), list) else []
+    found = declared.get("milestone")
+    milestones: list[Any] = found if isinstance(found, list) else []
     names = [m.get("name") for m in milestones if isinstance(m, dict)]
     if offers.window_milestone not in names:
         yield ConfigProblem(
