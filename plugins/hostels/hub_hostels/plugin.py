@@ -129,3 +129,12 @@ def hub_register_config_checks(register: Callable[[Any], None]) -> None:
     from hub_hostels.config_checks import directory_check
 
     register(directory_check())
+
+
+@hookimpl
+def hub_register_demo_scenes(register: Callable[[Any], None]) -> None:
+    """Register ``hostels-allocation``: ``hub demo`` shows an allocation chain (one full, one declining, one
+    accepting hostel)."""
+    from hub_hostels.demo_scene import demo_scene
+
+    register(demo_scene())
