@@ -47,7 +47,8 @@ on_breach = { notify = ["responsible"] }
 
 
 def make_world(factory: Callable[..., HubWorld], feed: FeedServer, window: str, *, assess: str = "1h",
-               remind: str = "30min", decliner: Partner | None = None) -> HubWorld:  # fmt: skip
+               remind: str = "30min", decliner: Partner | None = None,
+               before_start: Callable[[HubWorld], None] | None = None) -> HubWorld:  # fmt: skip
     """Three hostels on the three services, a referrer, a self-referral taker and a navigator; ``window`` is the
     offer window's milestone offset (the hub's pathway keeps it), ``assess`` the assessment's."""
     routes = example_routes()
@@ -63,6 +64,8 @@ def make_world(factory: Callable[..., HubWorld], feed: FeedServer, window: str, 
     world = factory(partners, routes=routes, settings=settings, start=False)
     pathways = PATHWAYS.replace("WINDOW", window).replace("ASSESS", assess).replace("REMIND", remind)
     (world.config_dir / "pathways.toml").write_text(pathways)
+    if before_start is not None:
+        before_start(world)
     world.start()
     imported = world.cli("directory", "import", feed.url)
     assert imported.returncode == 0, imported.stderr
