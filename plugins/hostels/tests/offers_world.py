@@ -100,14 +100,18 @@ def steps(world: HubWorld, record: str, who: str = "cc-team") -> list[tuple[str,
     return [(p["step"], p.get("reason_code") or p.get("waiting_because")) for p in found]
 
 
-def unmatched_referral(world: HubWorld, sender: str = "cc-team", source: str = "professional") -> str:
-    """Post a Referral that names no provider; return its record id."""
+def unmatched_referral(world: HubWorld, sender: str = "cc-team", source: str = "professional",
+                       via: str | None = None) -> str:  # fmt: skip
+    """Post a Referral that names no provider (to the hub at ``via``, else the world's); return its record id."""
     message = example("referral", sender={"org_id": sender})
     message.pop("recipient", None)
     del message["payload"]["service_id"]
     message["payload"]["source"] = source
     message["payload"]["support_needs"] = ["mental health"]
-    answer = world.send(sender, message)
+    if via is None:
+        answer = world.send(sender, message)
+    else:
+        answer = world.as_(sender).post(f"{via}/v1/messages", json=message, timeout=15)
     assert answer.status_code == 202, answer.text
     SENT[str(answer.json()["id"])] = message["message_id"]
     return str(answer.json()["id"])

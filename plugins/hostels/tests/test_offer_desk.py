@@ -202,3 +202,21 @@ def test_an_offer_never_sent_is_found_again_until_marked_sent(book: OfferBook) -
         assert {o.id for o in tx.unsent(clock.now + 1)} == {o.id for o in made}
         tx.mark_sent(made[0].id, clock.now, "record-1")
         assert [o.id for o in tx.unsent(clock.now + 1)] == [made[1].id]
+
+
+def test_a_book_made_before_the_window_milestone_gains_its_columns(book: OfferBook) -> None:
+    """An offer book of an earlier version (no ``message_record``, no ``sent_at`` of notices) is upgraded on
+    opening, keeping its rows."""
+    clock = Clock()
+    desk = make_desk(book, clock, {"a": 1})
+    made = desk.refer("rec-1", "ward").offered[0]
+    with book.transaction() as tx:
+        tx._run("ALTER TABLE hostels_offers_offer DROP COLUMN message_record")
+        tx._run("ALTER TABLE hostels_offers_notice DROP COLUMN sent_at")
+    book.create()  # what opening the book does
+    book.create()  # twice: nothing more to add
+    with book.transaction() as tx:
+        assert [o.id for o in tx.open_offers()] == [made.id]
+        tx.mark_sent(made.id, clock.now, "record-1")
+        assert [o.message_record for o in tx.sent_open_offers()] == ["record-1"]
+        assert [n[3] for n in tx.unsent_notices()] == ["offered"]

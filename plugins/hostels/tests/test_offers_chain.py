@@ -185,3 +185,26 @@ def test_no_answer_in_the_window_moves_the_offer_on_across_a_restart_and_a_self_
     assert world.sims["hostel-yes"].wait_for(lambda s: len(s.messages("Referral")) == before + 1, timeout=20)
     shown = json.loads(world.cli("offers", "show", own).stdout)
     assert shown["allocations"][0]["navigator"] == "nav" and shown["offers"][0]["partner"] == "hostel-yes"
+
+
+def test_two_hub_processes_run_one_chain_each_step_once(
+    hub_world_factory: Callable[..., HubWorld], feed: FeedServer
+) -> None:
+    from hub.testing.running_hub import RunningHub
+
+    world = make_world(hub_world_factory, feed, window="3s")
+    second = RunningHub(world.config_dir).start()  # another `hub serve` on the same configuration and store
+    try:
+        records = [unmatched_referral(world, via=second.url if n % 2 else None) for n in range(4)]  # either takes in
+        waiting = [("waiting_for_navigator", "all_declined")]
+        for record in records:  # nobody answers: each window lapses once, whichever process sees it first
+            assert wait_until(lambda: all(told(world, r)[-1:] == waiting for r in records), timeout=60)
+            assert [s for s, _ in told(world, record)] == ["offered", "expired", "offered", "expired",
+                                                           "waiting_for_navigator"]  # fmt: skip
+            assert wait_until(lambda: all(len(steps(world, r)) == 5 for r in records))
+            assert steps(world, record) == told(world, record)
+        for hostel in ("hostel-no", "hostel-yes"):  # each offered each referral once
+            offers = world.sims[hostel].messages("Referral")
+            assert len(offers) == len({m["payload"]["offer_id"] for m in offers}) == len(records), hostel
+    finally:
+        second.stop()

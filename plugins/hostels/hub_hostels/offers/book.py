@@ -135,10 +135,17 @@ class Tx:
         return list(self._cursor.fetchall()) if self._cursor.description else []
 
     def add_column(self, table: str, column: str, kind: str) -> None:
-        """Add ``column`` to ``table`` unless it is there (a book made by an earlier version of the plugin)."""
+        """Add ``column`` to ``table`` unless it is there (a book made by an earlier version of the plugin).
+
+        Looked up first: an ``ALTER TABLE`` takes the table's strongest lock even when it changes nothing, which
+        would make every opening of the book wait for (and deadlock with) the other processes' transactions.
+        """
         if self._dialect == "postgresql":
-            self._run(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}")
-        elif column not in {str(row[1]) for row in self._run(f"PRAGMA table_info({table})")}:
+            found = self._run("SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+                              "AND table_name = ? AND column_name = ?", (table, column))  # fmt: skip
+        else:
+            found = [row for row in self._run(f"PRAGMA table_info({table})") if str(row[1]) == column]
+        if not found:
             self._run(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     # -- referrals ----------------------------------------------------------------------------------
@@ -280,7 +287,14 @@ class OfferBook(DirectoryDatabase):
     """The directory's database with the offer tables too (see the module's docstring)."""
 
     def create(self) -> None:
-        """Create the directory's tables and the offer tables if missing."""
+        """Create the directory's tables and the offer tables if missing.
+
+        On PostgreSQL the catalog is read first and nothing is run when everything is there: even a ``CREATE
+        INDEX IF NOT EXISTS`` locks its table, and every opening of the book would then contend with (and could
+        deadlock against) other processes' offer transactions.
+        """
+        if self._dialect == "postgresql" and self._complete():
+            return
         super().create()
         with self.transaction() as tx:
             if self._dialect == "postgresql":
@@ -290,6 +304,17 @@ class OfferBook(DirectoryDatabase):
                     tx._run(statement)
                 else:
                     tx.add_column(*statement)
+
+    def _complete(self) -> bool:
+        """True when every table, index and column of the book is in the PostgreSQL catalog."""
+        names = [f"{PREFIX}{n}" for n in ("referral", "offer", "allocation", "notice", "referral_state",
+                                           "offer_record", "offer_service", "notice_record")]  # fmt: skip
+        columns = [(table, column) for table, column, _kind in (s for s in SCHEMA if not isinstance(s, str))]
+        with self.transaction() as tx:
+            if any(tx._run("SELECT to_regclass(?) IS NULL", (name,))[0][0] for name in names):
+                return False
+            return all(tx._run("SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+                               "AND table_name = ? AND column_name = ?", pair) for pair in columns)  # fmt: skip
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
