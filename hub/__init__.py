@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 from hub.canonical import derive_message
 from hub.identifiers import housing_authority_problem, nhs_number_problem, normalise_nhs_number
 from hub.plugin_api.config_checks import ConfigCheck, ConfigCheckContext, ConfigProblem, did_you_mean
-from hub.plugin_api.data import CommandContext, HubData, ReplyTime, StatusReply
+from hub.plugin_api.data import CommandContext, HubData, MilestoneState, ReplyTime, StatusReply
+from hub.plugin_api.demo import DemoPartner, DemoScene, DemoStage
 from hub.plugin_api.events import HubEvent
 from hub.plugin_api.hookspecs import hookimpl
 from hub.plugin_api.partner import Agreement, Partner, PartnerReply, Receive, ReplyReading
@@ -109,6 +110,9 @@ __all__ = [
     "ConfigProblem",
     "Conflict",
     "DeliveryOutcome",
+    "DemoPartner",
+    "DemoScene",
+    "DemoStage",
     "DestinationResolver",
     "GaugeSpec",
     "HubData",
@@ -121,6 +125,7 @@ __all__ = [
     "ListenerContext",
     "MessageType",
     "MilestoneScheduler",
+    "MilestoneState",
     "NotFound",
     "OperatorCaller",
     "Parsed",

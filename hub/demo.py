@@ -26,11 +26,12 @@ import click
 import requests
 
 from hub.config import load_config
+from hub.demo_scenes import Stage, play_scenes, scene_partners, scene_settings
 from hub.partners import PartnerDirectory
 from hub.shipped import copy_example_config
 from hub.store.url import describe
 from hub.testing.simulator import PartnerSimulator, Received
-from hub.testing.world import Partner, build_world, example_routes
+from hub.testing.world import Partner, build_world, example_routes, merge_settings
 
 DEMO_PASSPHRASE_ENV = "HUB_DEMO_KEY_PASSPHRASE"
 DEMO_TIME_SCALE = 36000.0
@@ -174,6 +175,7 @@ def run_demo(timeout: float = 25.0, keep: Path | None = None) -> int:
     import uvicorn
 
     from hub.api import create_app
+    from hub.plugins import load_plugins
     from hub.runtime import build_hub
 
     started = time.monotonic()
@@ -185,6 +187,8 @@ def run_demo(timeout: float = 25.0, keep: Path | None = None) -> int:
     partners = config.partners
     ids = {role: _pick(partners, kind) for role, kind in ROLES.items()}
     show = _Show()
+    plugins = load_plugins()
+    scenes = list(plugins.demo_scenes.values())
 
     def on_receive(role: str) -> Any:
         def note(item: Received) -> None:
@@ -231,17 +235,19 @@ def run_demo(timeout: float = 25.0, keep: Path | None = None) -> int:
                 responder=responders[role], on_receive=on_receive(role))
         for role, kind in ROLES.items()
     ]  # fmt: skip
+    demo_partners += scene_partners(scenes, show)
     world = build_world(workdir, demo_partners, routes=example_routes(example), fast=False, start=False,
                         operators=("demo-operator",), passphrase_env=DEMO_PASSPHRASE_ENV,
-                        settings={"retry": {"initial_seconds": 0.2, "max_delay_seconds": 2.0},
-                                  "pathway": {"time_scale": DEMO_TIME_SCALE}})  # fmt: skip
+                        settings=merge_settings({"retry": {"initial_seconds": 0.2, "max_delay_seconds": 2.0},
+                                                 "pathway": {"time_scale": DEMO_TIME_SCALE}},
+                                                scene_settings(scenes)))  # fmt: skip
     copy_example_config(world.config_dir, ("pathways.toml",))  # the seeds' milestones
     sims = {role: world.sims[ids[role]] for role in ROLES}
     tokens = {role: world.tokens[ids[role]] for role in ROLES}
     operator_token = world.tokens["demo-operator"]
     config = load_config(world.config_dir)
     settings = config.settings
-    hub = build_hub(config)
+    hub = build_hub(config, plugins=plugins)
     server = uvicorn.Server(uvicorn.Config(create_app(hub), host="127.0.0.1", port=world.port, log_level="warning",
                                            access_log=False))  # fmt: skip
     thread = threading.Thread(target=server.run, name="hub-server", daemon=True)
@@ -275,6 +281,10 @@ def run_demo(timeout: float = 25.0, keep: Path | None = None) -> int:
         if pathway is not None:
             _print_pathway(pathway)
         done = done and pathway is not None
+        if done and scenes:
+            stage = Stage(hub_url, world.config_dir, settings, operator_token, time.monotonic() + timeout,
+                          dict(world.tokens), show)  # fmt: skip
+            done = play_scenes(scenes, stage)
         if done:
             click.echo(f"\nDone in {time.monotonic() - started:.1f}s: every message delivered and acknowledged.")
             status = 0

@@ -31,6 +31,7 @@ import pluggy
 
 from hub.plugin_api import hookspecs
 from hub.plugin_api.config_checks import ConfigCheck
+from hub.plugin_api.demo import DemoScene
 from hub.plugin_api.problems import PluginError
 from hub.plugin_api.records import (
     Adapter,
@@ -89,6 +90,7 @@ class HubPlugins:
     vocabulary: Vocabulary = field(default_factory=Vocabulary)
     schedulers: dict[str, SchedulerSpec] = field(default_factory=dict)
     config_checks: dict[str, ConfigCheck] = field(default_factory=dict)
+    demo_scenes: dict[str, DemoScene] = field(default_factory=dict)
 
     @property
     def message_types(self) -> dict[str, MessageType]:
@@ -254,9 +256,10 @@ def load_plugins(
     routes = registry.collect("routes", "hub_register_routes", RouteSpec)
     schedulers = registry.collect("scheduler", "hub_register_schedulers", SchedulerSpec)
     config_checks = registry.collect("config check", "hub_register_config_checks", ConfigCheck)
+    demo_scenes = registry.collect("demo scene", "hub_register_demo_scenes", DemoScene)
     return HubPlugins(
         manager, infos, adapters, transports, transforms, schemas, key_providers, listeners, commands, gauges,
-        routes, vocabulary, schedulers, config_checks,
+        routes, vocabulary, schedulers, config_checks, demo_scenes,
     )  # fmt: skip
 
 

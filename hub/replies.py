@@ -115,7 +115,8 @@ class ReplyMapping:
 
     ``reference``, ``decision``, ``reason`` and ``reason_code`` are JSON
     Pointers; ``accepted`` and ``rejected`` list the decision values that mean
-    each (strings compare without regard to case or surrounding spaces).
+    each, ``received`` those that mean the partner took the item and has not decided (it asks for more, or
+    decides later): strings compare without regard to case or surrounding spaces.
     """
 
     reference: JsonPointer | None = None
@@ -124,6 +125,7 @@ class ReplyMapping:
     rejected: tuple[Scalar, ...] = ()
     reason: JsonPointer | None = None
     reason_code: JsonPointer | None = None
+    received: tuple[Scalar, ...] = ()
 
     @classmethod
     def from_section(cls, section: Section) -> ReplyMapping:
@@ -136,20 +138,20 @@ class ReplyMapping:
             except ValueError as exc:
                 raise ConfigError(f"{section.where(key)}: {exc}") from None
         values: dict[str, tuple[Scalar, ...]] = {}
-        for key in ("accepted", "rejected"):
+        for key in ("accepted", "rejected", "received"):
             raw = section.get(key, list, [])
             for item in raw:
                 if not isinstance(item, str | int | bool):
                     raise ConfigError(f"{section.where(key)}: each value must be a string, number or boolean")
             values[key] = tuple(raw)
         section.finish()
-        if pointers["decision"] is not None and not (values["accepted"] or values["rejected"]):
+        if pointers["decision"] is not None and not (values["accepted"] or values["rejected"] or values["received"]):
             raise ConfigError(
                 f"{section.where('accepted')}: required with decision: the values that mean accepted "
                 "(and 'rejected' for those that mean rejected)"
             )
         if pointers["decision"] is None:
-            for key in ("accepted", "rejected", "reason", "reason_code"):
+            for key in ("accepted", "rejected", "received", "reason", "reason_code"):
                 if values.get(key) or pointers.get(key) is not None:
                     raise ConfigError(f"{section.where(key)}: needs 'decision', the pointer to the decision")
             if pointers["reference"] is None:
@@ -157,12 +159,14 @@ class ReplyMapping:
                     f"{section.where('reference')}: required: say where the reply holds the partner's reference "
                     "('reference') or its decision ('decision', 'accepted', 'rejected')"
                 )
-        both = [r for r in values["rejected"] if any(_same(r, a) for a in values["accepted"])]
-        if both:
-            raise ConfigError(f"{section.where('rejected')}: {both[0]!r} is also listed in accepted (case is ignored)")
+        for key, earlier in (("rejected", ("accepted",)), ("received", ("accepted", "rejected"))):
+            for other in earlier:
+                both = [r for r in values[key] if any(_same(r, a) for a in values[other])]
+                if both:
+                    raise ConfigError(f"{section.where(key)}: {both[0]!r} is also listed in {other} (case is ignored)")
         return cls(
             pointers["reference"], pointers["decision"], values["accepted"], values["rejected"],
-            pointers["reason"], pointers["reason_code"],
+            pointers["reason"], pointers["reason_code"], values["received"],
         )  # fmt: skip
 
     def read(self, body: bytes) -> ReplyReading:
@@ -198,9 +202,11 @@ class ReplyMapping:
             status = "accepted"
         elif any(_same(value, wanted) for wanted in self.rejected):
             status = "rejected"
+        elif any(_same(value, wanted) for wanted in self.received):
+            status = "received"
         else:
-            warnings.append(f"the decision at {self.decision.text} is none of the configured accepted or "
-                            "rejected values; no acknowledgement recorded")  # fmt: skip
+            warnings.append(f"the decision at {self.decision.text} is none of the configured accepted, "
+                            "rejected or received values; no acknowledgement recorded")  # fmt: skip
             return None
         reason = reason_code = None
         if self.reason is not None:

@@ -211,6 +211,8 @@ def test_an_unusable_answer_leaves_the_delivery_delivered_with_a_warning_and_nev
         ({"accepted": ["ok"], "reference": "/r"}, "partner[0].receive.reply.accepted: needs 'decision'"),
         ({}, "partner[0].receive.reply.reference: required"),
         ({"decision": "/d", "accepted": ["OK"], "rejected": ["ok"]}, "reply.rejected: 'ok' is also listed"),
+        ({"decision": "/d", "rejected": ["no"], "received": [" NO "]}, "reply.received: ' NO ' is also listed"),
+        ({"received": ["more"], "reference": "/r"}, "partner[0].receive.reply.received: needs 'decision'"),
         ({"decision": "/d", "accepted": [{"a": 1}]}, "reply.accepted: each value must be a string"),
         ({"reference": "/r", "colour": "/c"}, "partner[0].receive.reply.colour: unknown setting"),
     ],
@@ -298,3 +300,20 @@ def test_a_reason_with_characters_no_message_may_hold_keeps_the_decision() -> No
     assert reading.reply is not None and reading.reply.status == "rejected"
     assert reading.reply.reason is not None and not _NOT_TEXT.search(reading.reply.reason)
     assert reading.warnings == []
+
+
+def test_a_received_value_is_a_decision_not_yet_made() -> None:
+    """``received`` values give an Acknowledgement with status received (taken, asks for more or decides later)."""
+    from hub.plugin_api.partner import Partner
+    from hub.replies import JsonPointer, ReplyMapping, acknowledgement_for
+
+    mapping = ReplyMapping(decision=JsonPointer.parse("/decision"), accepted=("accepted",),
+                           received=("more_information",))  # fmt: skip
+    reading = mapping.read(b'{"decision": " More_Information "}')
+    assert reading.reply is not None and reading.reply.status == "received" and reading.warnings == []
+    partner = Partner("steps-luton", "STEPS Luton", "hostel")
+    delivered = {"message_id": "m-1", "sender": {"org_id": "trust-a"}, "correlation_id": "c-1"}
+    ack = acknowledgement_for(delivered, partner, reading.reply)
+    assert ack["payload"]["status"] == "received" and ack["in_reply_to"] == "m-1"
+    unknown = mapping.read(b'{"decision": "maybe"}')
+    assert unknown.reply is None and "accepted, rejected or received" in unknown.warnings[0]

@@ -74,6 +74,26 @@ class StatusReply:
         return None if self.status_at is None else max(0.0, self.status_at - self.delivered_at)
 
 
+@dataclass(frozen=True)
+class MilestoneState:
+    """Where one care-pathway milestone stands (``HubData.milestone``; times are epoch seconds).
+
+    ``state`` is ``open``, ``reminded``, ``met``, ``late``, ``breached`` or ``cancelled`` (docs/pathway.md);
+    ``closed_by`` is the record id of the message that met it (None until one did). A milestone is breached
+    only when its ``due`` timer fired, by whichever scheduler keeps the pathway's time, once.
+    """
+
+    id: str
+    name: str
+    partner: str
+    start_record: str
+    state: str
+    due_at: float
+    breached_at: float | None
+    closed_at: float | None
+    closed_by: str | None
+
+
 class HubData(Protocol):
     """The read-only view of the hub's data that plugins receive."""
 
@@ -92,6 +112,16 @@ class HubData(Protocol):
         None first), ``received_at`` and reply id: for one message the last is its current status.
         Counts the same delivered messages as ``reply_times``. A status counts for the one message the
         hub resolved it as answering when it was received (message ids are unique per sender only).
+        """
+        ...
+
+    def milestone(self, name: str, start_record: str, partner: str) -> MilestoneState | None:
+        """The milestone ``name`` that the stored message ``start_record`` started for ``partner``, or None.
+
+        None until the pathway has opened it (for a milestone started on delivery: after the delivery, in the
+        pathway's next round), and when ``pathways.toml`` declares no such milestone. A plugin that acts on a
+        milestone's time (a breach) reads it here rather than keeping a clock of its own: the time then
+        survives restarts and is the same for every process and scheduler.
         """
         ...
 

@@ -19,7 +19,8 @@ Lifecycle, in the order things happen::
                 hub_register_key_providers, hub_register_listeners,
                 hub_register_gauges, hub_register_routes,
                 hub_register_commands, hub_register_schedulers,
-                hub_register_config_checks                       (once each)
+                hub_register_config_checks,
+                hub_register_demo_scenes                         (once each)
     config    : the configuration read; each ConfigCheck run by hub config check
                 and at hub serve start
     intake    : adapter.parse -> hub_validate_message -> router (config routes
@@ -38,6 +39,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from hub.plugin_api.config_checks import ConfigCheck
+    from hub.plugin_api.demo import DemoScene
     from hub.plugin_api.events import HubEvent
     from hub.plugin_api.problems import Problem
     from hub.plugin_api.records import (
@@ -251,6 +253,17 @@ def hub_register_config_checks(register: Callable[[ConfigCheck], None]) -> None:
     nothing. ``hub config check`` lists them with the hub's own (exit 1 on any that is not a ``warning``);
     ``hub serve`` refuses to start on one. A check that raises is reported as a problem of its own. Names are
     unique across plugins.
+    """
+
+
+@hookspec
+def hub_register_demo_scenes(register: Callable[[DemoScene], None]) -> None:
+    """Register scenes of ``hub demo`` (once at start-up; every implementation runs).
+
+    ``DemoScene(name, title, partners, play, settings)`` (``hub.plugin_api.demo``): the partners it needs (each
+    a partner simulator on loopback answering with ``DemoPartner.respond``), the ``hub.toml`` tables it needs,
+    and ``play(stage)``, run once the demo's hub is up and the hub's own story is told; it prints through
+    ``stage.show`` and returns whether everything happened in time. Names are unique across plugins.
     """
 
 

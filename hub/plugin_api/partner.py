@@ -11,14 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-REPLY_STATUSES = ("accepted", "rejected")
+REPLY_STATUSES = ("accepted", "rejected", "received")
 
 
 @dataclass(frozen=True)
 class PartnerReply:
     """A partner's business decision, given in its answer to a delivery instead of a later call-back.
 
-    ``status`` is ``accepted`` or ``rejected``. ``reference`` is the partner's own
+    ``status`` is ``accepted``, ``rejected`` or ``received`` (taken, not yet decided: the partner asks for
+    more, or decides later). ``reference`` is the partner's own
     reference for the item (at most 128 characters), ``reason`` a human-readable
     reason (no personal data; at most 1000 characters are kept) and
     ``reason_code`` a machine-readable one (at most 64). The hub records it as an

@@ -253,8 +253,8 @@ class DeliveryWorker:
             try:
                 reply = PartnerReply(**reply)
             except (TypeError, ValueError):
-                return ["the transport's reply is not a PartnerReply (status accepted or rejected, reference, reason, "
-                        "reason_code); no acknowledgement recorded"]  # fmt: skip
+                return ["the transport's reply is not a PartnerReply (status accepted, rejected or received, "
+                        "reference, reason, reason_code); no acknowledgement recorded"]  # fmt: skip
         if not isinstance(reply, PartnerReply):
             return ["the transport's reply is not a PartnerReply; no acknowledgement recorded"]
         try:

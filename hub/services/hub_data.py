@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from hub.plugin_api.data import ReplyTime, StatusReply
+from hub.pathway.spec import milestone_id
+from hub.plugin_api.data import MilestoneState, ReplyTime, StatusReply
 from hub.services.partner_stats import reply_times
 from hub.store.ports import Store
 
@@ -29,3 +30,13 @@ class HubData:
     def status_replies(self, answer_types: Collection[str]) -> list[StatusReply]:
         """Every status reply of ``answer_types`` to a delivered message (``StatusReply``), oldest status first."""
         return [StatusReply(*row) for row in self._store.status_replies(answer_types)]
+
+    def milestone(self, name: str, start_record: str, partner: str) -> MilestoneState | None:
+        """The milestone ``name`` started by ``start_record`` for ``partner`` (``MilestoneState``), or None."""
+        found = self._store.milestones(milestone_id=milestone_id(name, start_record, partner))
+        if not found:
+            return None
+        m = found[0]
+        return MilestoneState(str(m["id"]), str(m["name"]), str(m["partner"]), str(m["start_record"]),
+                              str(m["state"]), float(m["due_at"]), m["breached_at"], m["closed_at"],
+                              m["closed_by"])  # fmt: skip

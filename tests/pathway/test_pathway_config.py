@@ -45,7 +45,7 @@ def test_the_example_pathways_hold_the_seeds_milestones(partners) -> None:
     names = [m.name for m in pathways.milestones]
     assert names == ["assessment", "follow-up-72h", "ips-employer-contact", "check-in-3m", "check-in-6m",
                      "check-in-12m", "dtr-first-contact", "dtr-first-contact-urgent",
-                     "assessment-after-acceptance"]  # fmt: skip
+                     "assessment-after-acceptance", "offer-window"]  # fmt: skip
     assert str(pathways.by_name("check-in-6m").due_after) == "6mo"  # type: ignore[union-attr]
     assert str(pathways.zone) == "Europe/London"
     assert {c.reason for c in pathways.closers} == {"death", "consent-withdrawn"}

@@ -4,7 +4,9 @@
 links (the keys ``ServiceLink.from_table`` refuses, each bad need, gender and area rather than the first, ages
 inverted, links to partners that are unknown, of a kind that does not take referrals or whose agreement leaves
 Referral out, services linked twice), of ``[listeners.directory-refresh]``, and warns of linked services the
-imported directory does not hold or has withdrawn (read only: a check creates no file and no table).
+imported directory does not hold or has withdrawn (read only: a check creates no file and no table). It also
+checks ``[plugins.hostels.offers]`` and, when services are linked, that ``pathways.toml`` declares the offer
+window's milestone (a warning otherwise: offers would never lapse).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import copy
 import re
 import sqlite3
+import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,7 @@ from hub_hostels.directory.database import PREFIX, database_url
 from hub_hostels.directory.links import _KEYS, GENDERS, NEEDS, LinkError, ServiceLink, postcode_district
 from hub_hostels.directory.refresh import NAME as REFRESH
 from hub_hostels.directory.refresh import _options
+from hub_hostels.offers.terms import OfferSettings, OfferSettingsError
 
 FILE = "hub.toml"
 WHERE = "plugins.hostels"
@@ -58,6 +62,7 @@ def check_directory_config(context: ConfigCheckContext) -> Iterator[ConfigProble
         if link is not None:
             links.append((index, link))
     yield from _refresh_problems(context)
+    yield from _offer_problems(context, bool(raw_links))
     if links and context.settings is not None:
         yield from _directory_warnings(context.settings, links)
 
@@ -82,6 +87,34 @@ def _table_problems(table: Mapping[str, Any]) -> Iterator[ConfigProblem]:
         except ValueError:
             yield ConfigProblem(FILE, f"{WHERE}.directory_database", "must be a URL, sqlite:///PATH or postgresql://...",
                                 "e.g. 'sqlite:///var/directory.db' or 'postgresql://hub@db/hub'")  # fmt: skip
+
+
+def _offer_problems(context: ConfigCheckContext, linked: bool) -> Iterator[ConfigProblem]:
+    """``[plugins.hostels.offers]`` as ``OfferSettings`` reads it; the window's milestone in ``pathways.toml``."""
+    try:
+        offers = OfferSettings.from_settings(_Settings(context.plugin_table("hostels")))
+    except OfferSettingsError as exc:
+        match = _ENTRY.match(str(exc))
+        entry, problem = (match["entry"], match["problem"]) if match else (f"{WHERE}.offers", str(exc))
+        yield ConfigProblem(FILE, entry, problem)
+        return
+    if not linked:
+        return
+    path = Path(context.config_dir) / "pathways.toml"
+    try:
+        declared = tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return  # the hub's own check reports a pathways.toml it cannot read
+    found = declared.get("milestone")
+    milestones: list[Any] = found if isinstance(found, list) else []
+    names = [m.get("name") for m in milestones if isinstance(m, dict)]
+    if offers.window_milestone not in names:
+        yield ConfigProblem(
+            "pathways.toml", f"milestone ({offers.window_milestone})",
+            f"no milestone {offers.window_milestone!r}: offers made to linked services never lapse "
+            "(the offer window is that milestone, started when an offered Referral is delivered)",
+            "add the offer-window milestone of the example pathways.toml (docs/partners/hostels.md)", warning=True,
+        )  # fmt: skip
 
 
 class _Settings:

@@ -1,9 +1,12 @@
 """Entry point of the hostels plugin (group ``hub.adapters``, name ``hostels``).
 
-Registers the ``Referral`` message type and its consent rules, the ``hostel``, ``charity`` and ``referrer``
-partner kinds, the ``support-referral`` transform, the ``referral-taker`` destination, the ``referral-form``
-adapter and ``form-post`` transport, the ``hub directory`` commands, the capacity API under
-``/plugins/hostels``, the ``directory-refresh`` listener and the ``hostels-directory`` config check.
+Registers the ``Referral`` and ``ReferralUpdate`` message types and the Referral's consent rules, the
+``hostel``, ``charity``, ``referrer`` and ``navigator`` partner kinds, the ``support-referral`` transform, the
+``referral-taker`` destination, the ``referral-form`` adapter and ``form-post`` transport, the ``hub directory``
+and ``hub offers`` commands, the capacity API and the offer chain under ``/plugins/hostels`` (with the chain's
+background rounds), the ``directory-refresh`` listener and the ``hostels-directory`` config check. It observes
+stored Referrals and Acknowledgements for the offer chain (``hub_message_event``) and routes each
+``ReferralUpdate`` the hub writes to the referrer it names (``hub_route``).
 """
 
 from __future__ import annotations
@@ -11,15 +14,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from hub import DestinationResolver, MessageType, PartnerKind, Problem, Transform, hookimpl
+from hub import DestinationResolver, HubEvent, MessageType, PartnerKind, Problem, Transform, hookimpl
 from hub_hostels.referrals import check_taker, describe_taker, referral_problems, resolve_taker
 from hub_hostels.support_referral import support_referral
 
 
 @hookimpl
 def hub_register_message_types(register: Callable[[MessageType], None]) -> None:
-    """Register ``Referral`` (to a support provider such as a hostel)."""
+    """Register ``Referral`` (to a support provider such as a hostel) and ``ReferralUpdate`` (to its referrer)."""
     register(MessageType.from_package("Referral", "hub_hostels", "schemas/referral.schema.json"))
+    register(MessageType.from_package("ReferralUpdate", "hub_hostels", "schemas/referral-update.schema.json"))
 
 
 @hookimpl
@@ -52,7 +56,8 @@ def hub_register_routes(register: Callable[[Any], None]) -> None:
     """Serve the providers' capacity API and the offer chain under ``/plugins/hostels``, with the offer-window sweep."""
     from hub import RouteSpec
     from hub_hostels.directory.capacity_api import build_router
-    from hub_hostels.offers.api import build_offer_routes, sweep
+    from hub_hostels.offers.api import build_offer_routes
+    from hub_hostels.offers.chain import sweep
 
     router = build_router()
     build_offer_routes(router)
@@ -85,8 +90,31 @@ def hub_register_transports(register: Callable[[Any], None]) -> None:
 
 @hookimpl
 def hub_validate_message(message: dict[str, Any], sender_id: str, schema_valid: bool) -> list[Problem]:
-    """The consent rules of every Referral (``hub_hostels.referrals``)."""
+    """The consent rules of every Referral (``hub_hostels.referrals``); only the hub writes a ReferralUpdate."""
+    from hub_hostels.offers.chain import from_hub
+
+    if message.get("type") == "ReferralUpdate" and not from_hub(sender_id):
+        return [Problem("$.type", "ReferralUpdate is written by the hub itself, never sent by a partner")]
     return referral_problems(message)
+
+
+@hookimpl
+def hub_route(message: dict[str, Any], sender_id: str) -> list[str] | None:
+    """A ``ReferralUpdate`` the hub writes goes to the referrer it names (``recipient.org_id``)."""
+    from hub_hostels.offers.chain import from_hub
+
+    recipient = message.get("recipient")
+    if message.get("type") == "ReferralUpdate" and from_hub(sender_id) and isinstance(recipient, dict):
+        return [str(recipient.get("org_id"))]
+    return None
+
+
+@hookimpl
+def hub_message_event(event: HubEvent) -> None:
+    """Queue each stored Referral and Acknowledgement for the offer chain's next round."""
+    from hub_hostels.offers.chain import observe
+
+    observe(event)
 
 
 @hookimpl
@@ -101,3 +129,12 @@ def hub_register_config_checks(register: Callable[[Any], None]) -> None:
     from hub_hostels.config_checks import directory_check
 
     register(directory_check())
+
+
+@hookimpl
+def hub_register_demo_scenes(register: Callable[[Any], None]) -> None:
+    """Register ``hostels-allocation``: ``hub demo`` shows an allocation chain (one full, one declining, one
+    accepting hostel)."""
+    from hub_hostels.demo_scene import demo_scene
+
+    register(demo_scene())

@@ -186,3 +186,18 @@ def test_hub_serve_refuses_to_start_on_a_bad_link(tmp_path: Path) -> None:
             "(did you mean 'steps-luton'?)") in lines  # fmt: skip
     assert lines[-1] == ("hub: 2 problems in the plugins' configuration (above; 'hub config check' lists every "
                          "problem); nothing was started")  # fmt: skip
+
+
+def test_offer_settings_and_the_offer_window_milestone_are_checked(config: Path) -> None:
+    link = '\n[[plugins.hostels.service]]\nid = "svc-000001"\npartner = "steps-luton"\n'
+    append(config / "hub.toml", f"\n[plugins.hostels.offers]\nat_once = 0\n{link}")
+    result = hub("config", "check", "--config", str(config))
+    assert result.returncode == 1
+    assert "hub.toml: plugins.hostels.offers.at_once: must be a number above 0" in result.stderr, result.stderr
+    # a window milestone that pathways.toml does not declare: offers would never lapse (a warning)
+    text = (config / "hub.toml").read_text().replace("at_once = 0", 'window_milestone = "offer-windw"')
+    (config / "hub.toml").write_text(text)
+    result = hub("config", "check", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert ("pathways.toml: milestone (offer-windw): warning: no milestone 'offer-windw': offers made to linked "
+            "services never lapse") in result.stderr, result.stderr  # fmt: skip

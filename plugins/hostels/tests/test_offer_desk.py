@@ -62,7 +62,7 @@ def make_desk(book: OfferBook, clock: Clock, places: dict[str, int], settings: O
     book.upsert("feed", [_service(s) for s in places], "run-1", clock.now)
     for service_id, available in places.items():
         book.set_capacity(service_id, Capacity("bed", float(available), None, None, None), "feed", clock.now - 10)
-    return OfferDesk(book, settings or OfferSettings(window_seconds=2), lambda: candidates(book, directory),
+    return OfferDesk(book, settings or OfferSettings(), lambda: candidates(book, directory),
                      lambda _record: PERSON, clock, unit_of=lambda _s: "bed")  # fmt: skip
 
 
@@ -93,28 +93,28 @@ def test_full_then_declining_then_accepting_and_the_referrer_told_each_step(book
     assert book.capacities("taker")[0].capacity.available == 0  # the reservation became a place taken
 
 
-def test_no_answer_in_the_window_moves_on_once(book: OfferBook) -> None:
+def test_a_lapsed_window_moves_on_once(book: OfferBook) -> None:
     clock = Clock()
     desk = make_desk(book, clock, {"a": 2, "b": 1})
     first = desk.refer("rec-1", "ward")
-    clock.now += 5
-    assert desk.expire_due().offered == []  # never sent: its window has not begun
     with book.transaction() as tx:
-        tx.mark_sent(first.offered[0].id, clock.now, 2)
-    assert desk.expire_due().offered == []  # not yet: the window is 2 s from sending
-    clock.now += 2.5
-    moved = desk.expire_due()
+        tx.mark_sent(first.offered[0].id, clock.now, "record-of-offer-1")
+        assert [(o.id, o.message_record) for o in tx.sent_open_offers()] == [(first.offered[0].id,
+                                                                              "record-of-offer-1")]  # fmt: skip
+    moved = desk.expire(first.offered[0].id)  # its window milestone was breached
     assert [o.partner for o in moved.offered] == ["b"] and moved.withdrawn[0].id == first.offered[0].id
     assert desk.expire(first.offered[0].id).offered == []  # firing again changes nothing
     with pytest.raises(OfferRefused, match="already expired"):
         desk.answer(first.offered[0].id, "a", "accept")
-    with book.transaction() as tx:
-        tx.mark_sent(moved.offered[0].id, clock.now, 2)
-    clock.now += 2.5
-    desk.expire_due()
+    desk.expire(moved.offered[0].id)
     assert desk.queue()[0][2] == "all_declined"
     assert [step for step, _ in desk.notices("rec-1")] == ["offered", "expired", "offered", "expired",
                                                             "waiting_for_navigator"]  # fmt: skip
+    with book.transaction() as tx:  # every step waits to be sent to the referrer, once
+        unsent = tx.unsent_notices()
+        assert [n[3] for n in unsent] == ["offered", "expired", "offered", "expired", "waiting_for_navigator"]
+        tx.mark_notice_sent(unsent[0][0], clock.now)
+        assert len(tx.unsent_notices()) == 4
 
 
 def test_navigator_queue_and_allocation_by_hand(book: OfferBook) -> None:
@@ -142,7 +142,7 @@ def test_navigator_queue_and_allocation_by_hand(book: OfferBook) -> None:
 
 def test_accept_withdraws_the_other_offers_and_withdrawal_releases_the_place(book: OfferBook) -> None:
     clock = Clock()
-    desk = make_desk(book, clock, {"a": 1, "b": 1, "c": 1}, OfferSettings(at_once=2, window_seconds=60))
+    desk = make_desk(book, clock, {"a": 1, "b": 1, "c": 1}, OfferSettings(at_once=2))
     first = desk.refer("rec-1", "ward")
     assert sorted(o.partner for o in first.offered) == ["a", "b"]
     accepted = desk.answer(first.offered[0].id, first.offered[0].partner, "accept")
@@ -156,7 +156,7 @@ def test_accept_withdraws_the_other_offers_and_withdrawal_releases_the_place(boo
 
 def test_caps_on_open_offers(book: OfferBook) -> None:
     clock = Clock()
-    settings = OfferSettings(at_once=5, window_seconds=60, max_open_per_referral=2, max_open_per_service=1)
+    settings = OfferSettings(at_once=5, max_open_per_referral=2, max_open_per_service=1)
     desk = make_desk(book, clock, {"a": 9, "b": 9, "c": 9}, settings)
     assert len(desk.refer("rec-1", "ward").offered) == 2  # the per-referral cap clips at_once
     second = desk.refer("rec-2", "ward")  # a and b each hold their one open offer: only c is offered
@@ -186,19 +186,37 @@ def test_offer_settings_are_checked_naming_the_key() -> None:
         def __init__(self, offers: object) -> None:
             self.plugin_settings = {"hostels": {"offers": offers}}
 
-    assert OfferSettings.from_settings(S({"at_once": 2, "window_seconds": 1.5})) == OfferSettings(2, 1.5, 6, 20)
+    assert OfferSettings.from_settings(S({"at_once": 2, "window_milestone": "w"})) == OfferSettings(2, "w", 6, 20)
     for table, key in [({"at_onc": 1}, "at_onc"), ({"at_once": 0}, "at_once"), ({"max_open_per_service": 2.5},
-                       "max_open_per_service"), ({"window_seconds": True}, "window_seconds")]:  # fmt: skip
+                       "max_open_per_service"), ({"window_milestone": 3}, "window_milestone")]:  # fmt: skip
         with pytest.raises(OfferSettingsError, match=f"plugins.hostels.offers.{key}"):
             OfferSettings.from_settings(S(table))
 
 
 def test_an_offer_never_sent_is_found_again_until_marked_sent(book: OfferBook) -> None:
     clock = Clock()
-    desk = make_desk(book, clock, {"a": 1, "b": 1}, OfferSettings(at_once=2, window_seconds=60))
+    desk = make_desk(book, clock, {"a": 1, "b": 1}, OfferSettings(at_once=2))
     made = desk.refer("rec-1", "ward").offered
     with book.transaction() as tx:
         assert tx.unsent(clock.now) == []  # only offers older than the given time
         assert {o.id for o in tx.unsent(clock.now + 1)} == {o.id for o in made}
-        tx.mark_sent(made[0].id, clock.now, 60)
+        tx.mark_sent(made[0].id, clock.now, "record-1")
         assert [o.id for o in tx.unsent(clock.now + 1)] == [made[1].id]
+
+
+def test_a_book_made_before_the_window_milestone_gains_its_columns(book: OfferBook) -> None:
+    """An offer book of an earlier version (no ``message_record``, no ``sent_at`` of notices) is upgraded on
+    opening, keeping its rows."""
+    clock = Clock()
+    desk = make_desk(book, clock, {"a": 1})
+    made = desk.refer("rec-1", "ward").offered[0]
+    with book.transaction() as tx:
+        tx._run("ALTER TABLE hostels_offers_offer DROP COLUMN message_record")
+        tx._run("ALTER TABLE hostels_offers_notice DROP COLUMN sent_at")
+    book.create()  # what opening the book does
+    book.create()  # twice: nothing more to add
+    with book.transaction() as tx:
+        assert [o.id for o in tx.open_offers()] == [made.id]
+        tx.mark_sent(made.id, clock.now, "record-1")
+        assert [o.message_record for o in tx.sent_open_offers()] == ["record-1"]
+        assert [n[3] for n in tx.unsent_notices()] == ["offered"]

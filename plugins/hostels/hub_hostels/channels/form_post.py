@@ -50,6 +50,7 @@ def form_fields(message: dict[str, Any]) -> list[tuple[str, str]]:
     fields = [
         ("referral_id", payload.get("referral_id")),
         ("service_id", payload.get("service_id")),
+        ("offer_id", payload.get("offer_id")),
         ("first_name", person.get("given_name")),
         ("surname", person.get("family_name")),
         ("date_of_birth", person.get("birth_date")),

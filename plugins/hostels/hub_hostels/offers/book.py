@@ -23,7 +23,7 @@ from typing import Any
 from hub_hostels.directory.database import DirectoryDatabase
 
 PREFIX = "hostels_offers_"
-SCHEMA = [
+SCHEMA: list[str | tuple[str, str, str]] = [
     f"""CREATE TABLE IF NOT EXISTS {PREFIX}referral (
         record_id    TEXT PRIMARY KEY,
         referrer     TEXT NOT NULL,
@@ -46,6 +46,9 @@ SCHEMA = [
         reserved    INTEGER NOT NULL DEFAULT 0,
         sent_at     DOUBLE PRECISION
     )""",
+    # the record id, in the hub's store, of the Referral sent to the provider: the offer window is the pathway
+    # milestone that this message's delivery starts
+    (f"{PREFIX}offer", "message_record", "TEXT"),
     f"CREATE INDEX IF NOT EXISTS {PREFIX}offer_record ON {PREFIX}offer (record_id)",
     f"CREATE INDEX IF NOT EXISTS {PREFIX}offer_service ON {PREFIX}offer (service_id, state)",
     f"""CREATE TABLE IF NOT EXISTS {PREFIX}allocation (
@@ -64,6 +67,8 @@ SCHEMA = [
         detail    TEXT,
         at        DOUBLE PRECISION NOT NULL
     )""",
+    # when the notice was committed as a ReferralUpdate message for the referrer (NULL: not yet)
+    (f"{PREFIX}notice", "sent_at", "DOUBLE PRECISION"),
     f"CREATE INDEX IF NOT EXISTS {PREFIX}notice_record ON {PREFIX}notice (record_id)",
 ]
 OPEN_STATES = ("open", "info_requested")
@@ -80,9 +85,10 @@ class Offer:
     state: str  # open, info_requested, accepted, declined, expired, withdrawn, arrived
     reason_code: str | None
     offered_at: float
-    expires_at: float
+    expires_at: float | None
     answered_at: float | None
     reserved: bool
+    message_record: str | None = None
 
     @property
     def open(self) -> bool:
@@ -102,14 +108,19 @@ class ReferralState:
     updated_at: float
 
 
-_OFFER = "id, record_id, service_id, partner, state, reason_code, offered_at, expires_at, answered_at, reserved"
+_OFFER = (
+    "id, record_id, service_id, partner, state, reason_code, offered_at, expires_at, answered_at, reserved, "
+    "message_record"
+)
+_INSERTED = "id, record_id, service_id, partner, state, reason_code, offered_at, expires_at, answered_at, reserved"
 _REFERRAL = "record_id, referrer, state, queue_reason, created_at, updated_at"
 
 
 def _offer(row: Sequence[Any]) -> Offer:
     return Offer(str(row[0]), str(row[1]), str(row[2]), str(row[3]), str(row[4]),
-                 None if row[5] is None else str(row[5]), float(row[6]), float(row[7]),
-                 None if row[8] is None else float(row[8]), bool(row[9]))  # fmt: skip
+                 None if row[5] is None else str(row[5]), float(row[6]), None if row[7] is None else float(row[7]),
+                 None if row[8] is None else float(row[8]), bool(row[9]),
+                 None if row[10] is None else str(row[10]))  # fmt: skip
 
 
 class Tx:
@@ -122,6 +133,20 @@ class Tx:
     def _run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         self._cursor.execute(sql.replace("?", "%s") if self._dialect == "postgresql" else sql, tuple(params))
         return list(self._cursor.fetchall()) if self._cursor.description else []
+
+    def add_column(self, table: str, column: str, kind: str) -> None:
+        """Add ``column`` to ``table`` unless it is there (a book made by an earlier version of the plugin).
+
+        Looked up first: an ``ALTER TABLE`` takes the table's strongest lock even when it changes nothing, which
+        would make every opening of the book wait for (and deadlock with) the other processes' transactions.
+        """
+        if self._dialect == "postgresql":
+            found = self._run("SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+                              "AND table_name = ? AND column_name = ?", (table, column))  # fmt: skip
+        else:
+            found = [row for row in self._run(f"PRAGMA table_info({table})") if str(row[1]) == column]
+        if not found:
+            self._run(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     # -- referrals ----------------------------------------------------------------------------------
     def referral(self, record_id: str, *, lock: bool = False) -> ReferralState | None:
@@ -163,9 +188,10 @@ class Tx:
 
     def add_offer(self, offer: Offer) -> None:
         """Record a new offer."""
-        self._run(f"INSERT INTO {PREFIX}offer ({_OFFER}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        self._run(f"INSERT INTO {PREFIX}offer ({_INSERTED}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                   (offer.id, offer.record_id, offer.service_id, offer.partner, offer.state, offer.reason_code,
-                   offer.offered_at, offer.expires_at, offer.answered_at, int(offer.reserved)))  # fmt: skip
+                   offer.offered_at, 0.0 if offer.expires_at is None else offer.expires_at, offer.answered_at,
+                   int(offer.reserved)))  # fmt: skip
 
     def set_offer(self, offer_id: str, state: str, reason_code: str | None, now: float, reserved: bool) -> None:
         """Record what became of an offer."""
@@ -183,19 +209,25 @@ class Tx:
         rows = self._run(f"SELECT service_id, COUNT(*) FROM {PREFIX}offer WHERE reserved = 1 GROUP BY service_id")
         return {str(service): int(count) for service, count in rows}
 
-    def open_offers(self, *, expiring_by: float | None = None) -> list[Offer]:
-        """Open offers, soonest to expire first (with ``expiring_by``: those sent whose window ends by then)."""
-        sql = f"SELECT {_OFFER} FROM {PREFIX}offer WHERE state IN ('open', 'info_requested')"
-        params: tuple[Any, ...] = ()
-        if expiring_by is not None:
-            sql += " AND sent_at IS NOT NULL AND expires_at <= ?"
-            params = (expiring_by,)
-        return [_offer(row) for row in self._run(sql + " ORDER BY expires_at, id", params)]
+    def open_offers(self) -> list[Offer]:
+        """Open offers, oldest first."""
+        sql = f"SELECT {_OFFER} FROM {PREFIX}offer WHERE state IN ('open', 'info_requested') ORDER BY offered_at, id"
+        return [_offer(row) for row in self._run(sql)]
 
-    def mark_sent(self, offer_id: str, now: float, window_seconds: float) -> None:
-        """The offer's Referral was committed for its provider: its window runs from now."""
-        self._run(f"UPDATE {PREFIX}offer SET sent_at = ?, expires_at = ? WHERE id = ? AND sent_at IS NULL",
-                  (now, now + window_seconds, offer_id))  # fmt: skip
+    def sent_open_offers(self) -> list[Offer]:
+        """Open offers whose Referral was committed for its provider (those with an offer window), oldest first."""
+        sql = (f"SELECT {_OFFER} FROM {PREFIX}offer WHERE state IN ('open', 'info_requested') "
+               "AND message_record IS NOT NULL ORDER BY offered_at, id")  # fmt: skip
+        return [_offer(row) for row in self._run(sql)]
+
+    def mark_sent(self, offer_id: str, now: float, message_record: str) -> None:
+        """The offer's Referral was committed for its provider as record ``message_record`` of the hub's store."""
+        self._run(f"UPDATE {PREFIX}offer SET sent_at = ?, message_record = ? WHERE id = ? AND sent_at IS NULL",
+                  (now, message_record, offer_id))  # fmt: skip
+
+    def set_window(self, offer_id: str, due_at: float) -> None:
+        """Record when the offer's window ends (the due time of its pathway milestone), for the views."""
+        self._run(f"UPDATE {PREFIX}offer SET expires_at = ? WHERE id = ?", (due_at, offer_id))
 
     def unsent(self, offered_before: float) -> list[Offer]:
         """Open offers made before ``offered_before`` whose Referral was never committed (a process stopped)."""
@@ -234,6 +266,16 @@ class Tx:
                   "VALUES (?, ?, ?, ?, ?, ?, ?)",
                   (notice_id, record_id, int(rows[0][0]) + 1, referrer, step, detail, now))  # fmt: skip
 
+    def unsent_notices(self, limit: int = 100) -> list[tuple[str, str, str, str, str | None, float]]:
+        """Notices not yet sent to their referrer, oldest first: (id, record id, referrer, step, detail, at)."""
+        rows = self._run(f"SELECT id, record_id, referrer, step, detail, at FROM {PREFIX}notice "
+                         "WHERE sent_at IS NULL ORDER BY at, record_id, seq LIMIT ?", (limit,))  # fmt: skip
+        return [(str(i), str(r), str(w), str(s), None if d is None else str(d), float(a)) for i, r, w, s, d, a in rows]
+
+    def mark_notice_sent(self, notice_id: str, now: float) -> None:
+        """The notice was committed as a message for its referrer."""
+        self._run(f"UPDATE {PREFIX}notice SET sent_at = ? WHERE id = ?", (now, notice_id))
+
     def notices(self, record_id: str) -> list[tuple[str, str | None]]:
         """What the referrer was told of one referral, in order: (step, detail)."""
         rows = self._run(f"SELECT step, detail FROM {PREFIX}notice WHERE record_id = ? ORDER BY seq",
@@ -245,13 +287,34 @@ class OfferBook(DirectoryDatabase):
     """The directory's database with the offer tables too (see the module's docstring)."""
 
     def create(self) -> None:
-        """Create the directory's tables and the offer tables if missing."""
+        """Create the directory's tables and the offer tables if missing.
+
+        On PostgreSQL the catalog is read first and nothing is run when everything is there: even a ``CREATE
+        INDEX IF NOT EXISTS`` locks its table, and every opening of the book would then contend with (and could
+        deadlock against) other processes' offer transactions.
+        """
+        if self._dialect == "postgresql" and self._complete():
+            return
         super().create()
         with self.transaction() as tx:
             if self._dialect == "postgresql":
                 tx._run("SELECT pg_advisory_xact_lock(hashtext('hostels_offers_schema'))")
             for statement in SCHEMA:
-                tx._run(statement)
+                if isinstance(statement, str):
+                    tx._run(statement)
+                else:
+                    tx.add_column(*statement)
+
+    def _complete(self) -> bool:
+        """True when every table, index and column of the book is in the PostgreSQL catalog."""
+        names = [f"{PREFIX}{n}" for n in ("referral", "offer", "allocation", "notice", "referral_state",
+                                           "offer_record", "offer_service", "notice_record")]  # fmt: skip
+        columns = [(table, column) for table, column, _kind in (s for s in SCHEMA if not isinstance(s, str))]
+        with self.transaction() as tx:
+            if any(tx._run("SELECT to_regclass(?) IS NULL", (name,))[0][0] for name in names):
+                return False
+            return all(tx._run("SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+                               "AND table_name = ? AND column_name = ?", pair) for pair in columns)  # fmt: skip
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:

@@ -12,8 +12,9 @@ The chain (docs/partners/hostels.md):
   not yet offered it, skipping a service that already holds ``max_open_per_service`` open offers and never
   holding more than ``max_open_per_referral`` open at once.
 - ``answer``: the provider's ``accept`` reserves a place (until ``arrived`` or ``withdraw``) and withdraws the
-  referral's other open offers; ``decline`` (with a reason code) or ``expire`` (the window ended with no answer)
-  moves the chain to the next service; ``info`` asks the referrer for more and leaves the offer open.
+  referral's other open offers; ``decline`` (with a reason code) or ``expire`` (the window's milestone was
+  breached: no answer) moves the chain to the next service; ``info`` asks the referrer for more and leaves
+  the offer open.
 - When no offer is open and none can be made, the referral waits for a navigator (``no_match`` when it was never
   offered, ``all_declined`` otherwise); ``allocate`` records a navigator's choice with a reason and offers it to
   that service (outside the caps: a navigator decides).
@@ -53,6 +54,7 @@ class Notice:
     referrer: str
     step: str
     detail: str | None = None
+    id: str = ""
 
 
 @dataclass
@@ -141,10 +143,11 @@ class OfferDesk:
         return outcome
 
     def expire(self, offer_id: str) -> Outcome:
-        """The offer's window ended: if it is still open, it lapses and the chain moves on (once).
+        """The offer's window ended (its milestone was breached): if still open, it lapses and the chain moves on.
 
-        The window runs from when the offer was made, and again from when its Referral was sent
-        (``Tx.mark_sent``); ``expire_due`` passes over an offer not yet sent.
+        Once: the change is conditional on the offer being open, read again under the referral's lock, so a
+        second call (another process, a repeated sweep) changes nothing. The time is the pathway's to keep,
+        not the desk's: the caller calls this when the window's timer has fired.
         """
         pool = list(self.candidates())  # read before the transaction: the directory shares its connection
         outcome = Outcome()
@@ -155,7 +158,7 @@ class OfferDesk:
                 return outcome
             referral = tx.referral(offer.record_id, lock=True)
             offer = tx.offer(offer_id)  # read again under the lock
-            if referral is None or offer is None or not offer.open or offer.expires_at > now:
+            if referral is None or offer is None or not offer.open:
                 return outcome
             tx.set_offer(offer.id, "expired", None, now, False)
             outcome.withdrawn.append(replace(offer, state="expired"))
@@ -163,18 +166,6 @@ class OfferDesk:
             if referral.state == "offering":
                 self._advance(tx, outcome, referral.record_id, referral.referrer, now, pool)
         return outcome
-
-    def expire_due(self) -> Outcome:
-        """Expire every open offer whose window has ended (what a timer firing calls)."""
-        total = Outcome()
-        with self.book.transaction() as tx:
-            due = [o.id for o in tx.open_offers(expiring_by=self.clock())]
-        for offer_id in due:
-            one = self.expire(offer_id)
-            total.offered += one.offered
-            total.withdrawn += one.withdrawn
-            total.notices += one.notices
-        return total
 
     def arrived(self, offer_id: str, partner: str) -> Outcome:
         """The person arrived at the service that accepted: the reservation becomes a place taken."""
@@ -275,7 +266,7 @@ class OfferDesk:
 
     def _offer(self, tx: Tx, outcome: Outcome, record_id: str, candidate: Candidate, now: float) -> None:
         offer = Offer(str(uuid.uuid4()), record_id, candidate.service_id, candidate.partner, "open", None, now,
-                      now + self.settings.window_seconds, None, False)  # fmt: skip
+                      None, None, False)  # fmt: skip
         tx.add_offer(offer)
         outcome.offered.append(offer)
         referral = tx.referral(record_id)
@@ -289,5 +280,6 @@ class OfferDesk:
 
     @staticmethod
     def _notice(tx: Tx, record_id: str, referrer: str, step: str, detail: str | None, now: float) -> Notice:
-        tx.add_notice(str(uuid.uuid4()), record_id, referrer, step, detail, now)
-        return Notice(record_id, referrer, step, detail)
+        notice_id = str(uuid.uuid4())
+        tx.add_notice(notice_id, record_id, referrer, step, detail, now)
+        return Notice(record_id, referrer, step, detail, notice_id)

@@ -3,6 +3,9 @@
 A provider answers an offer with one of ``ANSWERS``: ``accept``, ``decline`` (with one of ``REASON_CODES``;
 ``other`` needs a free text, which the hub keeps only in the provider's encrypted answer, never here) or
 ``info`` (it asks the referrer for more information: the offer stays open until its window ends).
+
+Over the hub's messages the same answers are a business ``Acknowledgement`` in reply to the offered Referral
+(``answer_of_acknowledgement``).
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ QUEUE_REASONS = {
     "complex": "the referrer flagged it complex",
     "self_referral": "a self-referral: a navigator triages it first",
 }
-_KEYS = {"at_once", "window_seconds", "max_open_per_referral", "max_open_per_service"}
+_KEYS = {"at_once", "window_milestone", "max_open_per_referral", "max_open_per_service"}
+DEFAULT_WINDOW = "offer-window"
 
 
 class OfferSettingsError(ValueError):
@@ -37,7 +41,11 @@ class OfferSettingsError(ValueError):
 
 @dataclass(frozen=True)
 class OfferSettings:
-    """How many services are offered a referral at once, how long each has to answer, and the caps.
+    """How many services are offered a referral at once, the milestone that is the offer window, and the caps.
+
+    ``window_milestone`` (default ``offer-window``) names the milestone of ``pathways.toml`` that a Referral
+    offered to a provider starts when it is delivered (docs/partners/hostels.md): the hub's pathway keeps its
+    time (durable timers, the embedded or an external scheduler), and its breach lapses the offer.
 
     ``max_open_per_referral`` (default 6) bounds the offers of one referral open together (``at_once`` is
     clipped to it); ``max_open_per_service`` (default 20) bounds the offers one service holds open: a service
@@ -45,7 +53,7 @@ class OfferSettings:
     """
 
     at_once: int = 1
-    window_seconds: float = 24 * 3600.0
+    window_milestone: str = DEFAULT_WINDOW
     max_open_per_referral: int = 6
     max_open_per_service: int = 20
 
@@ -64,9 +72,32 @@ class OfferSettings:
             if key not in table:
                 continue
             value = table[key]
+            if key == "window_milestone":
+                if not isinstance(value, str) or not value:
+                    raise OfferSettingsError(f"{where}.{key}: must be the name of a milestone of pathways.toml")
+                values[key] = value
+                continue
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise OfferSettingsError(f"{where}.{key}: must be a number above 0")
-            if key != "window_seconds" and value != int(value):
+            if value != int(value):
                 raise OfferSettingsError(f"{where}.{key}: must be a whole number")
-            values[key] = float(value) if key == "window_seconds" else int(value)
+            values[key] = int(value)
         return cls(**values)
+
+
+def answer_of_acknowledgement(payload: dict[str, Any]) -> tuple[str, str | None] | None:
+    """The offer answer an Acknowledgement's payload gives, or None (not an answer).
+
+    ``accepted`` is accept; ``rejected`` is decline with its ``reason_code`` (one that is not in
+    ``REASON_CODES`` counts as ``other``); ``received`` asks for more information. Whether it came from the
+    provider's own API call, a message it posted, or its synchronous answer to the offer (``receive.reply``).
+    """
+    status = payload.get("status")
+    if status == "accepted":
+        return "accept", None
+    if status == "rejected":
+        code = payload.get("reason_code")
+        return "decline", code if code in REASON_CODES else "other"
+    if status == "received" and payload.get("level") == "business":
+        return "info", None
+    return None
