@@ -247,6 +247,9 @@ MIGRATIONS.append(
     )
 )
 
+# 7: who runs the blind index's rebuild (the SQLite schema's version 10, with the same meaning).
+MIGRATIONS.append((7, "ALTER TABLE index_rebuild ADD COLUMN IF NOT EXISTS runner TEXT;"))
+
 LATEST = max(version for version, _ in MIGRATIONS)
 
 _TRACKING = (

@@ -260,3 +260,7 @@ MIGRATIONS.append(
         """,
     )
 )
+
+# 10: who runs the blind index's rebuild (``index_rebuild.runner``, hub.store.index_rebuild): the process that
+# last took the rebuild's lock; NULL until one has. Running hubs finish a rebuild some process began running.
+MIGRATIONS.append((10, "ALTER TABLE index_rebuild ADD COLUMN runner TEXT;"))
