@@ -59,12 +59,13 @@ from hub.crypto.keyring_base import (
     scrypt_cost,
 )
 from hub.crypto.keyring_envelope import EnvelopeKeys
+from hub.crypto.keyring_passphrase import PassphraseChange
 
 __all__ = ["KEYRING_FILE", "LOCK_FILE", "SCRYPT_N", "SCRYPT_N_FLOOR", "TEST_COST_ENV", "FileKeyRing", "KeyInfo",
            "KeyRingError", "open_file_key_ring", "passphrase_from_env", "scrypt_cost"]  # fmt: skip
 
 
-class FileKeyRing(EnvelopeKeys):
+class FileKeyRing(EnvelopeKeys, PassphraseChange):
     """The key ring file, opened with a passphrase. Keys live in memory only while the hub runs."""
 
     # -- creating and opening ----------------------------------------------------------------
@@ -236,6 +237,7 @@ class FileKeyRing(EnvelopeKeys):
         entry["status"] = "retired"
         entry["retired_at"] = _now()
         entry.pop("material", None)
+        entry.pop("previous_material", None)
         self._keys.pop(key_id, None)
         self._save()
 

@@ -116,9 +116,11 @@ class RingBase:
         self._keys: dict[str, bytes] = {}
         self._mtime = 0.0
         self._checked = 0.0
-        self._derived: tuple[tuple[str, int, int, int], bytes] | None = None
+        self._derived: dict[tuple[str, int, int, int], bytes] = {}
         self._lock = threading.RLock()
         self.upgraded = False
+        self.on_previous_passphrase = False
+        """True when this process's passphrase is the one a passphrase change replaces (``keyring_passphrase``)."""
 
     def load(self, *, upgrade: bool = False) -> None:
         """(Re)read the file and decrypt every live key; a ring below the cost floor is refused unless ``upgrade``."""
@@ -142,16 +144,16 @@ class RingBase:
                 f"this hub requires; run 'hub keys rewrap' once to re-encrypt the ring at N={new_n} "
                 "(the keys in it stay the same)"
             )
-        wrapping = self._wrapping_key(doc["kdf"])
-        keys: dict[str, bytes] = {}
-        for entry in doc["keys"]:
-            if entry["status"] == "retired":
-                continue
-            blob = _unb64(entry["material"])
+        try:
+            keys, previous = self._decrypt_all(doc, "kdf", "material"), False
+        except InvalidTag:  # during a passphrase change, the passphrase it replaces still opens the ring
+            if not isinstance(doc.get("previous_kdf"), dict):
+                raise KeyRingError(f"{self.path}: wrong passphrase (or the file was altered)") from None
             try:
-                keys[entry["id"]] = AESGCM(wrapping).decrypt(blob[:12], blob[12:], entry["id"].encode())
+                keys, previous = self._decrypt_all(doc, "previous_kdf", "previous_material"), True
             except InvalidTag:
                 raise KeyRingError(f"{self.path}: wrong passphrase (or the file was altered)") from None
+            below_floor = False  # re-encrypting is for a process holding the new passphrase
         for entry in doc["keys"]:  # rings made before envelope key rotation did not record the kid
             if entry["purpose"] in ("sig", "enc") and not entry.get("kid") and entry["id"] in keys:
                 from hub.envelope import load_jwk
@@ -160,11 +162,31 @@ class RingBase:
         with self._lock:  # readers in other threads see the old ring or the new, never half of each
             self._doc, self._keys = doc, keys
             self._mtime = stat.st_mtime
+            self.on_previous_passphrase = previous
         if below_floor:
             self._reseal()
 
+    def _decrypt_all(self, doc: dict[str, Any], kdf_field: str, material_field: str) -> dict[str, bytes]:
+        """Every live key of ``doc``, opened with this passphrase under ``doc[kdf_field]``; ``InvalidTag`` if not."""
+        wrapping = self._wrapping_key(doc[kdf_field])
+        keys: dict[str, bytes] = {}
+        for entry in doc["keys"]:
+            if entry["status"] != "retired":
+                blob = _unb64(entry[material_field])
+                keys[entry["id"]] = AESGCM(wrapping).decrypt(blob[:12], blob[12:], entry["id"].encode())
+        return keys
+
+    def _no_passphrase_change(self, what: str) -> None:
+        """Refuse ``what`` (which seals key material) while the ring's passphrase is being changed."""
+        if "previous_kdf" in self._doc:
+            raise KeyRingError(
+                f"the key ring's passphrase is being changed: {what} waits until 'hub keys passphrase --finish' "
+                "(every hub process must run with the new passphrase first)"
+            )
+
     def _reseal(self) -> None:
         """Re-encrypt every live key under a fresh salt at the current scrypt cost, and save."""
+        self._no_passphrase_change("re-encrypting the ring at the current scrypt cost")
         self._doc["kdf"] = _new_kdf()
         wrapping = self._wrapping_key()
         for entry in self._doc["keys"]:
@@ -179,10 +201,11 @@ class RingBase:
         """The key derived from the passphrase, derived once per set of scrypt parameters (it is slow on purpose)."""
         kdf = kdf if kdf is not None else self._doc["kdf"]
         params = (kdf["salt"], kdf["n"], kdf["r"], kdf["p"])
-        if self._derived is None or self._derived[0] != params:
-            scrypt = Scrypt(salt=_unb64(kdf["salt"]), length=32, n=kdf["n"], r=kdf["r"], p=kdf["p"])
-            self._derived = (params, scrypt.derive(self._passphrase))
-        return self._derived[1]
+        if params not in self._derived:
+            if len(self._derived) > 1:  # two at most: the ring's, and the one a passphrase change replaces
+                self._derived.pop(next(iter(self._derived)))
+            self._derived[params] = derive(self._passphrase, kdf)
+        return self._derived[params]
 
     def refresh_if_changed(self, min_interval: float = 1.0) -> bool:
         """Re-read the file if another process (``hub keys rotate``) changed it; at most once per interval."""
@@ -199,6 +222,7 @@ class RingBase:
         return changed
 
     def _add_key(self, purpose: str, status: str, material: bytes | None = None) -> str:
+        self._no_passphrase_change(f"adding a {purpose} key")
         prefix = {"kek": "kek", "index": "idx", "fingerprint": "fpr", "sig": "sig", "enc": "enc"}[purpose]
         key_id = f"{prefix}-{datetime.now(UTC):%Y%m%d}-{secrets.token_hex(4)}"
         material = material if material is not None else secrets.token_bytes(32)
@@ -244,6 +268,11 @@ class RingBase:
                     e.get("published_at"), e.get("activated_at"))
             for e in self._doc["keys"]
         ]  # fmt: skip
+
+
+def derive(passphrase: bytes, kdf: dict[str, Any]) -> bytes:
+    """The 32-byte key scrypt derives from ``passphrase`` with the parameters ``kdf`` (slow on purpose)."""
+    return Scrypt(salt=_unb64(kdf["salt"]), length=32, n=kdf["n"], r=kdf["r"], p=kdf["p"]).derive(passphrase)
 
 
 def _new_kdf() -> dict[str, Any]:
