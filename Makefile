@@ -63,11 +63,11 @@ install-check:
 
 # The running-hub suites that depend most on the store run a second time on PostgreSQL (HUB_TEST_STORE, see
 # tests/conftest.py); the store contract suite already covers both backends in the first run (the index rebuild's
-# included). tests/test_key_rotation.py is out of this run for now: its blind-index walk lost one search result in
-# two whole PostgreSQL runs while it passes on its own there (a race under investigation, see the session note).
+# included).
 PG_SUITES := tests/test_reliability.py tests/test_fault_matrix.py tests/test_fault_disk_full.py tests/test_isolation.py tests/test_protection.py tests/test_pathway.py \
              tests/pathway plugins/council/tests plugins/nhs/tests \
-             plugins/hostels/tests/test_directory_api.py plugins/hostels/tests/test_hostels_conformance.py
+             plugins/hostels/tests/test_directory_api.py plugins/hostels/tests/test_hostels_conformance.py \
+             tests/test_key_rotation.py tests/test_index_rebuild_resume.py
 
 test: $(VENV)/.installed-test .mesh-sandbox/bin/uvicorn .airflow/bin/airflow lint install-check
 	$(BIN)/python -m pytest

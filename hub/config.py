@@ -102,6 +102,8 @@ class Settings:
     key_provider: str = "file"
     keys_dir: Path = Path("var/keys")
     passphrase_env: str = "HUB_KEY_PASSPHRASE"
+    index_settle_seconds: float = 10.0
+    """How long after an index key's rotation a rebuild the hubs resume waits before its last pass."""
     retention_days: dict[str, float] = field(default_factory=dict)
     listeners: dict[str, dict[str, Any]] = field(default_factory=dict)
     plugin_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -225,6 +227,7 @@ def load_settings(config_dir: Path, vocabulary: Vocabulary | None = None) -> Set
         key_provider=keys.get("provider", str, "file"),
         keys_dir=keys_dir,
         passphrase_env=keys.get("passphrase_env", str, "HUB_KEY_PASSPHRASE"),
+        index_settle_seconds=keys.positive("index_settle_seconds", float, 10.0),
         retention_days=retention_days,
         listeners=_tables(file, "listeners", data.get("listeners", {})),
         plugin_settings=_tables(file, "plugins", data.get("plugins", {})),

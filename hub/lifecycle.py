@@ -1,5 +1,8 @@
 """One lifecycle for what runs beside a hub's faces: transports, listeners, the delivery worker and the alerts.
 
+With the delivery worker run the pathway's ticks and the look-out for a blind-index rebuild left unfinished
+(``hub.services.index_rebuild_tender``).
+
 ``hub serve`` runs it inside the HTTP app's lifespan; ``hub worker`` runs it alone. Start order: the
 transports (each opened on first use), the delivery worker, then the listeners, so that a body a listener
 takes is delivered by a running worker. Stop order is the reverse: listeners first (nothing new comes in),
@@ -23,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from hub.outbound import OutboundTransports
 from hub.plugin_api.problems import ConfigError
 from hub.plugin_api.records import Listener, ListenerContext
+from hub.services.index_rebuild_tender import tend_index_rebuild
 
 if TYPE_CHECKING:
     from hub.runtime import Hub
@@ -69,6 +73,7 @@ class HubLifecycle:
         self._stop_worker = asyncio.Event()
         self._worker_task: asyncio.Task[None] | None = None
         self._pathway_task: asyncio.Task[None] | None = None
+        self._rebuild_task: asyncio.Task[None] | None = None
         self._alerts_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -79,6 +84,9 @@ class HubLifecycle:
             self._worker_task = asyncio.create_task(worker.run(self._stop_worker))
             interval = max(0.05, self.hub.config.settings.poll_interval_seconds)
             self._pathway_task = asyncio.create_task(self.hub.pathway.run(self._stop_worker, interval))
+            settle = self.hub.config.settings.index_settle_seconds
+            tending = tend_index_rebuild(self.hub.store, self.hub.keys, self._stop_worker, settle_seconds=settle)
+            self._rebuild_task = asyncio.create_task(tending)
         if self.hub.alerts.enabled:  # in every process: one at a time evaluates (a lease in the store)
             self._alerts_task = asyncio.create_task(self.hub.alerts.run(self._stop_worker))
         try:
@@ -114,6 +122,9 @@ class HubLifecycle:
         if self._pathway_task is not None:
             pathway_task, self._pathway_task = self._pathway_task, None
             await pathway_task
+        if self._rebuild_task is not None:
+            rebuild_task, self._rebuild_task = self._rebuild_task, None
+            await rebuild_task
         if self._alerts_task is not None:
             alerts_task, self._alerts_task = self._alerts_task, None
             await alerts_task

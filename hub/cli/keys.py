@@ -1,4 +1,4 @@
-"""``hub keys init|list|export|rotate|rewrap|retire|add|activate|rotate-index|rebuild-index``: the key ring.
+"""``hub keys init|list|export|rotate|rewrap|retire|add|activate|rotate-index|rebuild-index|passphrase``: the key ring.
 
 Every rotation is put on the audit chain under ``--operator`` (``$USER`` by default).
 """
@@ -71,6 +71,43 @@ def keys_list(config_dir: Path | None) -> None:
                    f"  {wraps}{kid}")  # fmt: skip
     if rebuild is not None:
         click.echo(f"blind index rebuild: {rebuild.progress()}")
+    begun = ring.passphrase_change_begun()
+    if begun is not None:
+        given = " (this command was given the old one)" if ring.on_previous_passphrase else ""
+        click.echo(f"passphrase change begun {begun}: both passphrases open the ring until "
+                   f"'hub keys passphrase --finish'{given}")  # fmt: skip
+
+
+@keys.command("passphrase")
+@click.option(
+    "--new-env",
+    metavar="VAR",
+    default=None,
+    help="Begin: the environment variable holding the new passphrase (never give it on the command line).",
+)
+@click.option("--finish", is_flag=True, help="Finish, run with the new passphrase: the old one opens nothing any more.")
+@operator_option
+@config_option
+@friendly_errors
+def keys_passphrase(new_env: str | None, finish: bool, operator: str, config_dir: Path | None) -> None:
+    """Change the passphrase of the key ring without stopping the hub, in two steps.
+
+    With --new-env VAR (and the current passphrase in the usual variable): the ring opens with either
+    passphrase; restart every hub process with the new one, one at a time. Then --finish (with the new
+    passphrase in the usual variable). No key can be added in between.
+    """
+    if bool(new_env) == finish:
+        raise click.UsageError("give either --new-env VAR (to begin) or --finish")
+    settings, ring = _key_ring(config_dir)
+    with opened_store(settings) as store:
+        if new_env:
+            service.begin_passphrase_change(ring, store, new_env, operator)
+            click.echo(f"The key ring opens with the passphrase in {new_env} and with the current one. Restart every "
+                       f"hub process with the new passphrase in {settings.passphrase_env}, then run "
+                       "'hub keys passphrase --finish' with it")  # fmt: skip
+        else:
+            begun = service.finish_passphrase_change(ring, store, operator)
+            click.echo(f"Passphrase change (begun {begun}) finished: only the new passphrase opens the key ring")
 
 
 @keys.command("export")

@@ -41,119 +41,34 @@ of two from 2^10 to 2^17); never set it in production.
 
 from __future__ import annotations
 
-import base64
-import fcntl
-import functools
-import json
 import os
-import secrets
-import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, TypeVar, cast
+from typing import Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+from hub.crypto.keyring_base import (
+    KEYRING_FILE,
+    LOCK_FILE,
+    SCRYPT_N,
+    SCRYPT_N_FLOOR,
+    TEST_COST_ENV,
+    KeyInfo,
+    KeyRingError,
+    _changes_ring,
+    _new_kdf,
+    _now,
+    scrypt_cost,
+)
+from hub.crypto.keyring_envelope import EnvelopeKeys
+from hub.crypto.keyring_passphrase import PassphraseChange
 
-KEYRING_FILE = "keyring.json"
-SCRYPT_N = 2**17
-SCRYPT_N_FLOOR = 2**17
-TEST_COST_ENV = "HUB_TEST_SCRYPT_N"
-
-
-class KeyRingError(Exception):
-    """A key problem a person must act on (wrong passphrase, missing ring, retired key)."""
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.b64decode(text.encode("ascii"))
+__all__ = ["KEYRING_FILE", "LOCK_FILE", "SCRYPT_N", "SCRYPT_N_FLOOR", "TEST_COST_ENV", "FileKeyRing", "KeyInfo",
+           "KeyRingError", "open_file_key_ring", "passphrase_from_env", "scrypt_cost"]  # fmt: skip
 
 
-def scrypt_cost() -> tuple[int, int]:
-    """The scrypt N for new rings and the lowest N a ring may have: ``(SCRYPT_N, SCRYPT_N_FLOOR)``.
-
-    ``HUB_TEST_SCRYPT_N`` (tests only) replaces both with its value, so that
-    test rings are cheap and the floor is still enforced against them.
-    """
-    value = os.environ.get(TEST_COST_ENV)
-    if not value:
-        return SCRYPT_N, SCRYPT_N_FLOOR
-    n = int(value) if value.isdigit() else 0
-    if not 2**10 <= n <= SCRYPT_N or n & (n - 1):
-        raise KeyRingError(f"{TEST_COST_ENV} must be a power of two from 1024 to {SCRYPT_N} (it is for tests only)")
-    return n, n
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-@dataclass(frozen=True)
-class KeyInfo:
-    """What ``hub keys list`` shows of one key: never its material."""
-
-    id: str
-    purpose: str
-    status: str
-    created_at: str
-    retired_at: str | None = None
-    kid: str | None = None
-    """An envelope key's RFC 7638 thumbprint (public); None for symmetric keys."""
-    published_at: str | None = None
-    """When an envelope key was first written by ``hub keys export``."""
-    activated_at: str | None = None
-
-
-LOCK_FILE = "keyring.lock"
-
-_Method = TypeVar("_Method", bound=Callable[..., Any])
-
-
-def _changes_ring(method: _Method) -> _Method:
-    """Run a method that changes the ring on the ring as it is on disk now, one process at a time.
-
-    Takes an exclusive lock (``keyring.lock`` beside the ring) and re-reads the file first, so that
-    a command that has held the ring open for a long time (a rebuild of the blind index) never
-    writes back a stale copy over another command's change.
-    """
-
-    @functools.wraps(method)
-    def locked(self: FileKeyRing, *args: Any, **kwargs: Any) -> Any:
-        fd = os.open(self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            self.load()
-            return method(self, *args, **kwargs)
-        finally:
-            os.close(fd)  # releases the lock
-
-    return cast(_Method, locked)
-
-
-class FileKeyRing:
+class FileKeyRing(EnvelopeKeys, PassphraseChange):
     """The key ring file, opened with a passphrase. Keys live in memory only while the hub runs."""
 
-    def __init__(self, directory: Path, passphrase: str) -> None:
-        self.directory = Path(directory)
-        self.path = self.directory / KEYRING_FILE
-        self._passphrase = passphrase.encode("utf-8")
-        self._doc: dict[str, Any] = {}
-        self._keys: dict[str, bytes] = {}
-        self._mtime = 0.0
-        self._checked = 0.0
-        self._derived: tuple[tuple[str, int, int, int], bytes] | None = None
-        self._lock = threading.RLock()
-        self.upgraded = False
-
-    # -- creating and loading ----------------------------------------------------------------
+    # -- creating and opening ----------------------------------------------------------------
     @classmethod
     def create(cls, directory: Path, passphrase: str) -> FileKeyRing:
         """Make a new ring with one primary KEK, an index key and a fingerprint key; refuse to overwrite a ring."""
@@ -177,16 +92,6 @@ class FileKeyRing:
         ring._save()
         return ring
 
-    def _add_envelope_keys(self) -> None:
-        from hub.envelope import dump_jwk, generate_key
-
-        envelope_keys: tuple[tuple[Literal["sig", "enc"], str], ...] = (("sig", "EdDSA"), ("enc", "X25519"))
-        for purpose, alg in envelope_keys:
-            if not any(e["purpose"] == purpose for e in self._doc["keys"]):
-                jwk = generate_key(purpose, alg)
-                key_id = self._add_key(purpose, "active", dump_jwk(jwk, private=True).encode())
-                self._entry(key_id)["kid"] = jwk.kid
-
     @classmethod
     def open(cls, directory: Path, passphrase: str, *, upgrade: bool = False) -> FileKeyRing:
         """Open an existing ring; raise ``KeyRingError`` if it is missing, the passphrase is wrong or its cost is low.
@@ -197,110 +102,6 @@ class FileKeyRing:
         ring = cls(directory, passphrase)
         ring.load(upgrade=upgrade)
         return ring
-
-    def load(self, *, upgrade: bool = False) -> None:
-        """(Re)read the file and decrypt every live key; a ring below the cost floor is refused unless ``upgrade``."""
-        try:
-            stat = self.path.stat()
-            doc = json.loads(self.path.read_text())
-        except FileNotFoundError:
-            raise KeyRingError(f"{self.path}: no key ring (run 'hub keys init')") from None
-        except json.JSONDecodeError as exc:
-            raise KeyRingError(f"{self.path}: not a key ring file ({exc.msg})") from None
-        if stat.st_mode & 0o077:
-            raise KeyRingError(f"{self.path}: readable by others (mode {stat.st_mode & 0o777:o}); chmod 600 it")
-        new_n, floor = scrypt_cost()
-        kdf = doc.get("kdf") if isinstance(doc, dict) else None
-        if not isinstance(kdf, dict) or kdf.get("name") != "scrypt" or not isinstance(kdf.get("n"), int):
-            raise KeyRingError(f"{self.path}: not a key ring file (no scrypt parameters)")
-        below_floor = kdf["n"] < floor
-        if below_floor and not upgrade:
-            raise KeyRingError(
-                f"{self.path}: the ring's passphrase key is derived with scrypt N={kdf['n']}, below the N={floor} "
-                f"this hub requires; run 'hub keys rewrap' once to re-encrypt the ring at N={new_n} "
-                "(the keys in it stay the same)"
-            )
-        wrapping = self._wrapping_key(doc["kdf"])
-        keys: dict[str, bytes] = {}
-        for entry in doc["keys"]:
-            if entry["status"] == "retired":
-                continue
-            blob = _unb64(entry["material"])
-            try:
-                keys[entry["id"]] = AESGCM(wrapping).decrypt(blob[:12], blob[12:], entry["id"].encode())
-            except InvalidTag:
-                raise KeyRingError(f"{self.path}: wrong passphrase (or the file was altered)") from None
-        for entry in doc["keys"]:  # rings made before envelope key rotation did not record the kid
-            if entry["purpose"] in ("sig", "enc") and not entry.get("kid") and entry["id"] in keys:
-                from hub.envelope import load_jwk
-
-                entry["kid"] = load_jwk(keys[entry["id"]]).kid
-        with self._lock:  # readers in other threads see the old ring or the new, never half of each
-            self._doc, self._keys = doc, keys
-            self._mtime = stat.st_mtime
-        if below_floor:
-            self._reseal()
-
-    def _reseal(self) -> None:
-        """Re-encrypt every live key under a fresh salt at the current scrypt cost, and save."""
-        self._doc["kdf"] = _new_kdf()
-        wrapping = self._wrapping_key()
-        for entry in self._doc["keys"]:
-            if entry["status"] != "retired":
-                nonce = secrets.token_bytes(12)
-                sealed = AESGCM(wrapping).encrypt(nonce, self._keys[entry["id"]], entry["id"].encode())
-                entry["material"] = _b64(nonce + sealed)
-        self._save()
-        self.upgraded = True
-
-    def _wrapping_key(self, kdf: dict[str, Any] | None = None) -> bytes:
-        """The key derived from the passphrase, derived once per set of scrypt parameters (it is slow on purpose)."""
-        kdf = kdf if kdf is not None else self._doc["kdf"]
-        params = (kdf["salt"], kdf["n"], kdf["r"], kdf["p"])
-        if self._derived is None or self._derived[0] != params:
-            scrypt = Scrypt(salt=_unb64(kdf["salt"]), length=32, n=kdf["n"], r=kdf["r"], p=kdf["p"])
-            self._derived = (params, scrypt.derive(self._passphrase))
-        return self._derived[1]
-
-    def refresh_if_changed(self, min_interval: float = 1.0) -> bool:
-        """Re-read the file if another process (``hub keys rotate``) changed it; at most once per interval."""
-        now = time.monotonic()
-        if now - self._checked < min_interval:
-            return False
-        self._checked = now
-        try:
-            changed = self.path.stat().st_mtime != self._mtime
-        except FileNotFoundError:
-            return False
-        if changed:
-            self.load()
-        return changed
-
-    def _add_key(self, purpose: str, status: str, material: bytes | None = None) -> str:
-        prefix = {"kek": "kek", "index": "idx", "fingerprint": "fpr", "sig": "sig", "enc": "enc"}[purpose]
-        key_id = f"{prefix}-{datetime.now(UTC):%Y%m%d}-{secrets.token_hex(4)}"
-        material = material if material is not None else secrets.token_bytes(32)
-        nonce = secrets.token_bytes(12)
-        sealed = nonce + AESGCM(self._wrapping_key()).encrypt(nonce, material, key_id.encode())
-        self._doc["keys"].append(
-            {"id": key_id, "purpose": purpose, "status": status, "created_at": _now(), "material": _b64(sealed)}
-        )
-        self._keys[key_id] = material
-        return key_id
-
-    def _save(self) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(self._doc, fh, indent=2)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
-        self._mtime = self.path.stat().st_mtime
-
-    def kdf_cost(self) -> int:
-        """The scrypt N the ring's passphrase key is derived with."""
-        return int(self._doc["kdf"]["n"])
 
     # -- what the hub uses -------------------------------------------------------------------
     def primary_kek_id(self) -> str:
@@ -324,19 +125,6 @@ class FileKeyRing:
         if entry is not None and entry["status"] == "retired":
             raise KeyRingError(f"key {key_id} was retired on {entry.get('retired_at')}; what it wrapped is unreadable")
         raise KeyRingError(f"key {key_id} is not in the key ring")
-
-    def _entry(self, key_id: str) -> dict[str, Any]:
-        entry: dict[str, Any] | None = next((e for e in self._doc["keys"] if e["id"] == key_id), None)
-        if entry is None:
-            raise KeyRingError(f"no key {key_id} in the ring ('hub keys list' shows them)")
-        return entry
-
-    def _live(self, purpose: str, *statuses: str) -> list[dict[str, Any]]:
-        """Entries of ``purpose`` not retired (in ``statuses``, in that order, when given)."""
-        entries = [e for e in self._doc["keys"] if e["purpose"] == purpose and e["status"] != "retired"]
-        if statuses:
-            entries = [e for status in statuses for e in entries if e["status"] == status]
-        return entries
 
     def _index_entries(self) -> list[dict[str, Any]]:
         """Live index keys, the one that indexes new messages first (``primary``, or the lone ``active`` one)."""
@@ -383,72 +171,6 @@ class FileKeyRing:
                 return self._keys[entry["id"]]
         return None
 
-    def envelope_signing_key(self) -> Any:
-        """The hub's private JWK that signs what it seals for partners (the ``active`` sig key).
-
-        An activation by another process (``hub keys activate``) is seen within a second.
-        """
-        from hub.envelope import load_jwk
-
-        self.refresh_if_changed()
-        with self._lock:
-            entries = self._live("sig", "active")
-            if not entries:
-                raise KeyRingError(f"{self.path}: no envelope signing key (run 'hub keys init' again on a new ring)")
-            material = self._keys[entries[0]["id"]]
-        return load_jwk(material)
-
-    def envelope_decryption_keys(self) -> list[Any]:
-        """The hub's private JWKs that open what partners seal for it: active, next, then previous (the overlap)."""
-        from hub.envelope import load_jwk
-
-        self.refresh_if_changed()
-        with self._lock:
-            materials = [self._keys[e["id"]] for e in self._live("enc", "active", "next", "previous")]
-        keys = [load_jwk(material) for material in materials]
-        if not keys:
-            raise KeyRingError(f"{self.path}: no envelope encryption key")
-        return keys
-
-    def published_envelope_keys(self) -> list[tuple[str, Any]]:
-        """(ring id, public JWK) of what partners must hold: every live signing key (active, next and
-        previous, so that an envelope signed by any of them verifies) and the encryption keys partners
-        may seal to (active, next). A previous encryption key still opens but is no longer offered."""
-        from hub.envelope import load_jwk
-
-        self.refresh_if_changed()
-        with self._lock:
-            entries = self._live("sig", "active", "next", "previous") + self._live("enc", "active", "next")
-            materials = [(str(e["id"]), self._keys[e["id"]]) for e in entries]
-        return [(key_id, load_jwk(material).public()) for key_id, material in materials]
-
-    def retired_envelope_key(self, kid: str) -> str | None:
-        """When the hub's envelope key with this ``kid`` was retired; None if no retired key has it."""
-        for entry in self._doc["keys"]:
-            if entry.get("kid") == kid and entry["status"] == "retired":
-                return str(entry.get("retired_at"))
-        return None
-
-    @_changes_ring
-    def mark_published(self, key_ids: list[str]) -> None:
-        """Record that these envelope keys were exported for partners (the first time only)."""
-        changed = False
-        for key_id in key_ids:
-            entry = self._entry(key_id)
-            if not entry.get("published_at"):
-                entry["published_at"] = _now()
-                changed = True
-        if changed:
-            self._save()
-
-    def infos(self) -> list[KeyInfo]:
-        """Every key's id, purpose, status and dates."""
-        return [
-            KeyInfo(e["id"], e["purpose"], e["status"], e["created_at"], e.get("retired_at"), e.get("kid"),
-                    e.get("published_at"), e.get("activated_at"))
-            for e in self._doc["keys"]
-        ]  # fmt: skip
-
     # -- operator actions --------------------------------------------------------------------
     @_changes_ring
     def rotate(self) -> str:
@@ -459,59 +181,6 @@ class FileKeyRing:
         key_id = self._add_key("kek", "primary")
         self._save()
         return key_id
-
-    @_changes_ring
-    def add_envelope_key(self, purpose: Literal["sig", "enc"], alg: str) -> str:
-        """Add a ``next`` signing or encryption key (``EdDSA``/``ES256``, ``X25519``/``P-256``); return its id.
-
-        Refused while another ``next`` key of that purpose waits to be activated.
-        """
-        from hub.envelope import EnvelopeError, dump_jwk, generate_key
-
-        waiting = self._live(purpose, "next")
-        if waiting:
-            raise KeyRingError(
-                f"{waiting[0]['id']} is already the next {purpose} key; activate or retire it before adding another"
-            )
-        try:
-            jwk = generate_key(purpose, alg)
-        except EnvelopeError:
-            what = (
-                "a signing (sig) key is EdDSA or ES256"
-                if purpose == "sig"
-                else "an encryption (enc) key is X25519 or P-256"
-            )
-            raise KeyRingError(f"{what}, not {alg!r}") from None
-        key_id = self._add_key(purpose, "next", dump_jwk(jwk, private=True).encode())
-        self._entry(key_id)["kid"] = jwk.kid
-        self._save()
-        return key_id
-
-    @_changes_ring
-    def activate(self, key_id: str) -> str | None:
-        """Make a published ``next`` envelope key ``active``; the active one becomes ``previous``. Return its id.
-
-        Refused unless the key was published (``hub keys export``): partners must hold a signing
-        key before the hub signs with it.
-        """
-        entry = self._entry(key_id)
-        if entry["purpose"] not in ("sig", "enc"):
-            raise KeyRingError(f"{key_id} is the {entry['purpose']} key; only envelope keys are activated")
-        if entry["status"] != "next":
-            raise KeyRingError(f"{key_id} is {entry['status']}; only a next key is activated")
-        if not entry.get("published_at"):
-            raise KeyRingError(
-                f"{key_id} was never published: run 'hub keys export' and give partners the key set "
-                "(and wait the overlap they need) before activating it"
-            )
-        replaced = None
-        for other in self._live(entry["purpose"], "active"):
-            other["status"] = "previous"
-            replaced = str(other["id"])
-        entry["status"] = "active"
-        entry["activated_at"] = _now()
-        self._save()
-        return replaced
 
     @_changes_ring
     def rotate_index(self) -> tuple[str, str]:
@@ -568,12 +237,9 @@ class FileKeyRing:
         entry["status"] = "retired"
         entry["retired_at"] = _now()
         entry.pop("material", None)
+        entry.pop("previous_material", None)
         self._keys.pop(key_id, None)
         self._save()
-
-
-def _new_kdf() -> dict[str, Any]:
-    return {"name": "scrypt", "salt": _b64(secrets.token_bytes(16)), "n": scrypt_cost()[0], "r": 8, "p": 1}
 
 
 def passphrase_from_env(variable: str) -> str:

@@ -19,6 +19,8 @@ the old key. Progress is ``IndexRebuild.progress()`` (``hub keys list`` shows it
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections.abc import Callable
 from typing import Literal
@@ -95,6 +97,11 @@ def rotate_index_key(store: Store, ring: FileKeyRing, actor: str = "operator") -
     return store.begin_index_rebuild(old, new, time.time(), actor)
 
 
+def this_process(role: str) -> str:
+    """How a rebuild names the process running it: ``ROLE on HOST (pid N)``."""
+    return f"{role} on {socket.gethostname()} (pid {os.getpid()})"
+
+
 def rebuild_index(
     store: Store,
     ring: FileKeyRing,
@@ -104,6 +111,9 @@ def rebuild_index(
     settle_seconds: float = DEFAULT_SETTLE_SECONDS,
     progress: Callable[[IndexRebuild], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    runner: str | None = None,
+    follow: bool = True,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> IndexRebuild | None:
     """Re-index every stored message under the primary index key, then retire the key it replaced.
 
@@ -111,6 +121,12 @@ def rebuild_index(
     Resumes an unfinished rebuild from its cursor; begins the rebuild when the ring was rotated but
     the store never heard of it (a crash between the two). Returns the finished state, or None when
     the index key never rotated. ``progress`` is called after every batch. Safe beside running hubs.
+
+    One process at a time runs it, holding the store's rebuild lock (``Store.lock_index_rebuild``,
+    recorded as ``runner``, by default this process). While another holds it, ``follow`` waits and
+    reports its progress, taking over if that process dies, until the rebuild is finished and the old
+    key retired; without ``follow`` it returns None at once. ``should_stop`` is asked between batches:
+    when true, the lock is given up and the unfinished state returned (another process may resume it).
     """
     if batch_size < 1:
         raise OperationRefused(f"the batch size must be at least 1, not {batch_size}")
@@ -120,6 +136,28 @@ def rebuild_index(
         state = store.begin_index_rebuild(ids[1], ids[0], time.time(), actor)
     if state is None:
         return None
+    runner = runner or this_process(f"hub keys rebuild-index ({actor})")
+    while (held := store.lock_index_rebuild(state.new_key_id, runner)) is None:
+        if not follow or should_stop():
+            return None
+        state = store.index_rebuild() or state  # another process runs it: follow it
+        if progress is not None:
+            progress(state)
+        if state.finished and state.old_key_id not in ring.index_key_ids():
+            return state
+        sleep(0.5)
+    try:
+        return _run_rebuild(store, ring, store.index_rebuild() or state, actor, batch_size, settle_seconds,
+                            progress, sleep, should_stop)  # fmt: skip
+    finally:
+        held.release()
+
+
+def _run_rebuild(
+    store: Store, ring: FileKeyRing, state: IndexRebuild, actor: str, batch_size: int, settle_seconds: float,
+    progress: Callable[[IndexRebuild], None] | None, sleep: Callable[[float], None], should_stop: Callable[[], bool],
+) -> IndexRebuild:  # fmt: skip
+    """The rebuild's batches and the old key's retirement, by the process holding the rebuild lock."""
     if not state.finished:
         try:
             new_key = ring.key_material(state.new_key_id)
@@ -130,6 +168,8 @@ def rebuild_index(
             return index_of_message(new_key, message)
 
         while not state.finished:
+            if should_stop():
+                return state
             state, seen = store.rebuild_index_batch(state.new_key_id, reindex, batch_size, time.time(),
                                                     settle_seconds)  # fmt: skip
             if progress is not None:
@@ -142,4 +182,16 @@ def rebuild_index(
         except KeyRingError as exc:
             raise _refused(exc) from None
         audit_key_event(store, "key_retired", actor, purpose="index", key=state.old_key_id)
+    return state
+
+
+def index_rebuild_left_behind(store: Store, ring: FileKeyRing) -> IndexRebuild | None:
+    """A rebuild that a process began running and did not finish (or finished without retiring the old key):
+    what running hubs resume. None when there is none, or when no process ever ran it (``hub keys rotate-index
+    --no-rebuild`` leaves it for an operator). Reads only."""
+    state = store.index_rebuild()
+    if state is None or state.runner is None:
+        return None
+    if state.finished and state.old_key_id not in ring.index_key_ids():
+        return None
     return state

@@ -177,3 +177,24 @@ def export_public_keys(ring: FileKeyRing, out: Path, store: Store | None = None,
         audit_key_event(store, "key_published", actor, keys=[key_id for key_id, _ in published],
                         kids=[key.kid for _, key in published])  # fmt: skip
     return sig, enc, jwks
+
+
+def begin_passphrase_change(ring: FileKeyRing, store: Store, new_passphrase_env: str, actor: str = "operator") -> None:
+    """Seal the ring under the passphrase in ``new_passphrase_env`` as well; the current one still opens it
+    (``hub.crypto.keyring_passphrase``). On the audit chain as ``key_rotated`` (purpose ``passphrase``)."""
+    try:
+        ring.begin_passphrase_change(passphrase_from_env(new_passphrase_env))
+    except KeyRingError as exc:
+        raise OperationRefused(str(exc)) from None
+    audit_key_event(store, "key_rotated", actor, purpose="passphrase", step="begun", scrypt_n=ring.kdf_cost())
+
+
+def finish_passphrase_change(ring: FileKeyRing, store: Store, actor: str = "operator") -> str:
+    """End the passphrase change: the old passphrase opens nothing any more. Return when the change began.
+    On the audit chain as ``key_retired`` (purpose ``passphrase``)."""
+    try:
+        begun = ring.finish_passphrase_change()
+    except KeyRingError as exc:
+        raise OperationRefused(str(exc)) from None
+    audit_key_event(store, "key_retired", actor, purpose="passphrase", begun=begun)
+    return begun

@@ -102,10 +102,10 @@ def find_by_nhs_number(
     if why:
         raise OperationRefused(why)
     keys = [index_keys] if isinstance(index_keys, bytes) else list(index_keys)
+    # one lookup under every key (one snapshot): two in turn could both miss a message the rebuild moved between them
     found: dict[str, dict[str, Any]] = {}
-    for key in keys:
-        for row in store.find_by_index(nhs_index(key, nhs_number), partner):
-            found.setdefault(row["id"], row)
+    for row in store.find_by_index([nhs_index(key, nhs_number) for key in keys], partner):
+        found.setdefault(row["id"], row)
     rows = list(found.values())
     if len(keys) > 1:
         rows.sort(key=lambda row: (row["received_at"], row["id"]))

@@ -87,7 +87,7 @@ def correlations_of_person(store: Store, index_keys: Sequence[bytes], nhs_number
     why = nhs_number_problem(nhs_number)
     if why:
         raise OperationRefused(why)
-    found = [m for key in index_keys for m in store.milestones(nhs_index=nhs_index(key, nhs_number))]
+    found = store.milestones(nhs_index=[nhs_index(key, nhs_number) for key in index_keys])  # one snapshot
     correlations = sorted({m["correlation_id"] for m in found if m["correlation_id"]})
     detail = {"by": "nhs_number", "what": "pathways", "found": len(correlations)}
     store.audit([HubEvent("searched", "", time.time(), detail=detail, actor=actor)])

@@ -18,6 +18,10 @@ The rebuild's one row (table ``index_rebuild``, one per rotation) moves through 
              rotation, so that every running process has switched;
 ``finished`` nothing left under the old key: it can be retired.
 
+``runner`` names the process that last took the rebuild's lock to run it (``hub.store.rebuild_lock``):
+NULL while no process has run it (``hub keys rotate-index --no-rebuild`` leaves it for an operator's
+``hub keys rebuild-index``). Once a process has run it, running hubs finish it if that process dies.
+
 ``done`` counts messages re-indexed in the scan (``total`` is how many had a value when the rebuild
 began, so progress is ``done / total``; messages indexed under the new key meanwhile count too);
 ``lost`` counts messages whose body could not be read (its KEK retired): their old value and
@@ -55,6 +59,8 @@ class IndexRebuild:
     lost: int
     finished_at: float | None
     actor: str
+    runner: str | None = None
+    """The process that last took the rebuild's lock to run it; None if none ever did."""
 
     @property
     def finished(self) -> bool:
@@ -68,10 +74,11 @@ class IndexRebuild:
         return (
             f"{self.phase}: {min(self.done, self.total)} of {self.total} messages re-indexed under "
             f"{self.new_key_id} ({self.lost} unreadable); searches look under {self.old_key_id} too"
+            + (f"; last run by {self.runner}" if self.runner else "; waiting for 'hub keys rebuild-index'")
         )
 
 
-COLUMNS = "old_key_id, new_key_id, started_at, phase, cursor, total, done, lost, finished_at, actor"
+COLUMNS = "old_key_id, new_key_id, started_at, phase, cursor, total, done, lost, finished_at, actor, runner"
 
 # written with ? placeholders; ``statement(text, "postgresql")`` gives the %s form
 CURRENT = f"SELECT {COLUMNS} FROM index_rebuild ORDER BY started_at DESC LIMIT 1"
@@ -99,6 +106,7 @@ DROP_ENTRIES = "DELETE FROM message_index WHERE record_id = ?"
 SET_MILESTONES = "UPDATE pathway_milestones SET nhs_index = ? WHERE start_record = ? AND nhs_index IS NOT NULL"
 CLEAR_MILESTONES = "UPDATE pathway_milestones SET nhs_index = NULL WHERE start_record = ?"
 ADVANCE = "UPDATE index_rebuild SET phase = ?, cursor = ?, done = ?, lost = ?, finished_at = ? WHERE new_key_id = ?"
+RUN_BY = "UPDATE index_rebuild SET runner = ? WHERE new_key_id = ?"
 
 
 def statement(text: str, backend: str) -> str:
@@ -108,9 +116,10 @@ def statement(text: str, backend: str) -> str:
 
 def from_row(row: Any) -> IndexRebuild:
     """An ``IndexRebuild`` from a row of ``COLUMNS``."""
-    old, new, started, phase, cursor, total, done, lost, finished, actor = tuple(row)
+    old, new, started, phase, cursor, total, done, lost, finished, actor, runner = tuple(row)
     return IndexRebuild(str(old), str(new), float(started), str(phase), str(cursor), int(total), int(done),
-                        int(lost), None if finished is None else float(finished), str(actor))  # fmt: skip
+                        int(lost), None if finished is None else float(finished), str(actor),
+                        None if runner is None else str(runner))  # fmt: skip
 
 
 RebuildRow = tuple[str, str, str, str, bytes | None, str | None, bytes | None]
@@ -156,7 +165,7 @@ def next_state(
         elif state.phase == "recent":
             phase, finished_at = "finished", now
     return IndexRebuild(state.old_key_id, state.new_key_id, state.started_at, phase, cursor, state.total, done,
-                        lost, finished_at, state.actor)  # fmt: skip
+                        lost, finished_at, state.actor, state.runner)  # fmt: skip
 
 
 def advance_args(state: IndexRebuild) -> tuple[Any, ...]:
@@ -174,6 +183,11 @@ def read_current(conn: Any, backend: str) -> IndexRebuild | None:
     """The latest rebuild, or None."""
     row = conn.execute(statement(CURRENT, backend)).fetchone()
     return from_row(row) if row is not None else None
+
+
+def run_by_job(conn: Any, backend: str, new_key_id: str, runner: str) -> None:
+    """Record ``runner`` as the process running the rebuild to ``new_key_id`` (it holds the lock)."""
+    conn.execute(statement(RUN_BY, backend), (runner, new_key_id))
 
 
 def begin_job(conn: Any, backend: str, old_key_id: str, new_key_id: str, now: float, actor: str,

@@ -88,7 +88,7 @@ class PathwayOnBackend(abc.ABC):
         rows = self._pathway_read(ops.TIMER_STATES, (timer_id,))
         return str(rows[0][0]) if rows else None
 
-    def milestones(self, *, correlation_id: str | None = None, nhs_index: str | None = None,
+    def milestones(self, *, correlation_id: str | None = None, nhs_index: str | Sequence[str] | None = None,
                    partner: str | None = None, due_before: float | None = None,
                    states: Collection[str] | None = None,
                    milestone_id: str | None = None) -> list[dict[str, Any]]:  # fmt: skip

@@ -280,17 +280,21 @@ OPEN_FOR = (
 CLOSURE = "SELECT reason, at, actor FROM pathway_closures WHERE correlation_id = ?"
 
 
-def milestones_query(correlation_id: str | None, nhs_index: str | None, partner: str | None,
+def milestones_query(correlation_id: str | None, nhs_index: str | Sequence[str] | None, partner: str | None,
                      due_before: float | None, states: Sequence[str] | None,
                      milestone_id: str | None = None) -> tuple[str, list[Any]]:  # fmt: skip
     """The statement and arguments listing milestones by these filters (None: any), soonest due first."""
     clauses: list[str] = []
     args: list[Any] = []
-    filters = (("id", milestone_id), ("correlation_id", correlation_id), ("nhs_index", nhs_index), ("partner", partner))
+    filters = (("id", milestone_id), ("correlation_id", correlation_id), ("partner", partner))
     for column, value in filters:
         if value is not None:
             clauses.append(f"{column} = ?")
             args.append(value)
+    if nhs_index is not None:  # several values: one statement, one snapshot (see ``Store.find_by_index``)
+        values = [nhs_index] if isinstance(nhs_index, str) else list(nhs_index)
+        clauses.append(f"nhs_index IN ({', '.join('?' for _ in values)})" if values else "1 = 0")
+        args += values
     if due_before is not None:
         clauses.append("due_at <= ? AND state IN ('open', 'reminded')")
         args.append(due_before)

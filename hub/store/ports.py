@@ -35,7 +35,7 @@ Promises every implementation keeps:
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +44,7 @@ from hub.store.alert_port import AlertStore
 from hub.store.audit_chain import ChainReport
 from hub.store.index_rebuild import IndexRebuild
 from hub.store.pathway_records import FireResult, PathwayChanges, PathwayClosing
+from hub.store.rebuild_lock import RebuildLock
 from hub.store.records import AcceptResult, DeliveryJob, Intake, Outcome, ReplyTarget
 
 
@@ -197,10 +198,14 @@ class ReadModel(abc.ABC):
         """The decoded canonical body of one record; None if unknown; ``BodyUnreadable`` once shredded."""
 
     @abc.abstractmethod
-    def find_by_index(self, nhs_index: str, partner: str | None = None) -> list[dict[str, Any]]:
-        """Messages with this blind-index value: all of them, or those ``partner`` has a search entry for.
+    def find_by_index(self, nhs_index: str | Sequence[str], partner: str | None = None) -> list[dict[str, Any]]:
+        """Messages with this blind-index value (or any of these): all of them, or those ``partner`` has a search
+        entry for, oldest first.
 
-        A partner's search must do the same work whatever other partners' messages hold.
+        Several values are looked up in one statement, so on one snapshot of the store: while the index is
+        rebuilt a message moves from its old-key value to its new-key value in one transaction, and a search
+        under both finds it exactly once at any moment (two lookups one after the other could miss a message
+        moved between them). A partner's search must do the same work whatever other partners' messages hold.
         """
 
     @abc.abstractmethod
@@ -313,6 +318,12 @@ class IndexRebuilding(abc.ABC):
         the rebuild puts that on the audit chain. A finished rebuild changes nothing. ``settle_seconds``: see
         ``hub.store.index_rebuild`` (the ``recent`` phase)."""
 
+    @abc.abstractmethod
+    def lock_index_rebuild(self, new_key_id: str, runner: str) -> RebuildLock | None:
+        """Take, without waiting, the lock that lets one process at a time run the rebuild to ``new_key_id``
+        (``hub.store.rebuild_lock``: freed at once if the holder dies), and record ``runner`` (who holds it)
+        in the rebuild's row; None, changing nothing, while another process holds it."""
+
 
 class Lifecycle(abc.ABC):
     """Opening is ``hub.store.open_store``; the rest of a store's life is here."""
@@ -416,12 +427,13 @@ class PathwayStore(abc.ABC):
         """``pending``, ``fired`` or ``cancelled``; None for an unknown id."""
 
     @abc.abstractmethod
-    def milestones(self, *, correlation_id: str | None = None, nhs_index: str | None = None,
+    def milestones(self, *, correlation_id: str | None = None, nhs_index: str | Sequence[str] | None = None,
                    partner: str | None = None, due_before: float | None = None,
                    states: Collection[str] | None = None,
                    milestone_id: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
         """Milestones matching every filter given (``due_before``: running and due by then), soonest due first,
-        each with its ``timers``."""
+        each with its ``timers``. ``nhs_index``: a blind-index value, or several looked up in one statement
+        (under every live index key at once while the index is rebuilt, as ``find_by_index``)."""
 
     @abc.abstractmethod
     def open_milestones_for(self, partner: str, name: str, correlation_id: str | None,

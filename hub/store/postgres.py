@@ -47,6 +47,7 @@ from hub.store.postgres_notify import DueWatcher
 from hub.store.postgres_pool import PING_WAIT_SECONDS, Pools
 from hub.store.postgres_schema import migrate
 from hub.store.postgres_writer import Keys, PostgresWriter, Tx
+from hub.store.rebuild_lock import RebuildLock, postgres_lock
 from hub.store.records import (
     OVERTAKING_WARNING,
     AcceptResult,
@@ -494,6 +495,17 @@ class PostgresStore(PathwayOnBackend, AlertsOnBackend, Store):
 
         return self._writer.run(job)
 
+    def lock_index_rebuild(self, new_key_id: str, runner: str) -> RebuildLock | None:
+        """Take the rebuild's lock (a session advisory lock) and record ``runner``; None if held."""
+        held = postgres_lock(self.url)
+        if held is not None:
+            try:
+                self._writer.run(lambda tx: rebuild.run_by_job(tx.conn, "postgresql", new_key_id, runner))
+            except BaseException:
+                held.release()
+                raise
+        return held
+
     def complete_upgrades(
         self,
         fingerprint: Callable[[dict[str, Any]], str],
@@ -598,12 +610,14 @@ class PostgresStore(PathwayOnBackend, AlertsOnBackend, Store):
             return None
         return self.codecs.decode(record_id, row[0], row[1], StoredBody(row[2], row[3], row[4], row[5]))
 
-    def find_by_index(self, nhs_index: str, partner: str | None = None) -> list[dict[str, Any]]:
-        """Messages about the person with this blind-index value: every one, or ``partner``'s search entries."""
+    def find_by_index(self, nhs_index: str | Sequence[str], partner: str | None = None) -> list[dict[str, Any]]:
+        """Messages about the person with this blind-index value (or any of these, in one statement): every one,
+        or ``partner``'s search entries."""
+        values = [nhs_index] if isinstance(nhs_index, str) else list(nhs_index)
         if partner is None:
-            rows = self._rows(sql.FIND_ALL, (nhs_index,), mapping=True)
+            rows = self._rows(sql.FIND_ALL, (values,), mapping=True)
         else:
-            rows = self._rows(sql.FIND_FOR_PARTNER, (partner, nhs_index), mapping=True)
+            rows = self._rows(sql.FIND_FOR_PARTNER, (partner, values), mapping=True)
         return [views.found(r) for r in rows]
 
     def counts(self) -> dict[str, int]:

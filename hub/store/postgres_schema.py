@@ -251,6 +251,9 @@ MIGRATIONS.append(
 # 7: alerts (hub.store.alerts_schema says what each table holds)
 MIGRATIONS.append((alerts_schema.POSTGRES_VERSION, alerts_schema.POSTGRES))
 
+# 8: who runs the blind index's rebuild (the SQLite schema's version 11, with the same meaning).
+MIGRATIONS.append((8, "ALTER TABLE index_rebuild ADD COLUMN IF NOT EXISTS runner TEXT;"))
+
 LATEST = max(version for version, _ in MIGRATIONS)
 
 _TRACKING = (

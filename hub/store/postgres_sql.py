@@ -260,9 +260,12 @@ COUNT_MESSAGES = "SELECT count(*) FROM messages"
 # so the work done depends on that partner's entries alone.
 FIND_FOR_PARTNER = (
     "SELECT m.id, m.message_id, m.type, m.sender, m.received_at FROM message_index i "
-    "JOIN messages m ON m.id = i.record_id WHERE i.partner = %s AND i.nhs_index = %s ORDER BY m.received_at"
+    "JOIN messages m ON m.id = i.record_id WHERE i.partner = %s AND i.nhs_index = ANY(%s) ORDER BY m.received_at"
 )
-FIND_ALL = "SELECT id, message_id, type, sender, received_at FROM messages WHERE nhs_index = %s ORDER BY received_at"
+# one statement (one snapshot) over every value searched: see ``Store.find_by_index``
+FIND_ALL = (
+    "SELECT id, message_id, type, sender, received_at FROM messages WHERE nhs_index = ANY(%s) ORDER BY received_at"
+)
 # a reply is a message the partner sent with in_reply_to naming the delivered message; the first
 # that is not an Acknowledgement is its answer (for a council: the first appointment)
 # delivered at: the recorded delivery, else the partner's acknowledgement (a pull partner may acknowledge a

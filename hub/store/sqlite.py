@@ -36,6 +36,7 @@ from hub.store.group_commit import GroupCommitter
 from hub.store.index_rebuild import IndexRebuild
 from hub.store.pathway_backend import PathwayOnBackend
 from hub.store.ports import Store, StoreOptions
+from hub.store.rebuild_lock import RebuildLock, sqlite_lock
 from hub.store.records import (
     OVERTAKING_WARNING,
     AcceptResult,
@@ -52,7 +53,7 @@ BUSY_TIMEOUT_MS = 30_000
 CHAIN_HEAD_KEY = "audit_chain_head"
 CLAIM_WALK_ROWS = 2_000
 """The most due deliveries one claim looks at (see ``_claimable``)."""
-# kept under their old names: tests look at the plan SQLite makes for the partner's search
+# kept under their old names: tests look at the plan SQLite makes for the partner's search ({marks}: a ? per value)
 FIND_FOR_PARTNER_SQL = sql.FIND_FOR_PARTNER
 FIND_ALL_SQL = sql.FIND_ALL
 
@@ -620,6 +621,17 @@ class SQLiteStore(PathwayOnBackend, AlertsOnBackend, Store):
 
         return self._writer.run(job)
 
+    def lock_index_rebuild(self, new_key_id: str, runner: str) -> RebuildLock | None:
+        """Take the rebuild's lock (a ``flock`` beside the database) and record ``runner``; None if held."""
+        held = sqlite_lock(self.path)
+        if held is not None:
+            try:
+                self._writer.run(lambda conn: rebuild.run_by_job(conn, "sqlite", new_key_id, runner))
+            except BaseException:
+                held.release()
+                raise
+        return held
+
     # -- reads -------------------------------------------------------------------------------
     def find_reply_targets(self, in_reply_to: str, replier: str) -> list[ReplyTarget]:
         """Every message with this ``message_id`` delivered (or offered) to ``replier``, newest first.
@@ -699,16 +711,19 @@ class SQLiteStore(PathwayOnBackend, AlertsOnBackend, Store):
             return None
         return self.codecs.decode(record_id, row[0], row[1], StoredBody(row[2], row[3], row[4], row[5]))
 
-    def find_by_index(self, nhs_index: str, partner: str | None = None) -> list[dict[str, Any]]:
-        """Messages about the person with this blind-index value: every one, or ``partner``'s search entries.
+    def find_by_index(self, nhs_index: str | Sequence[str], partner: str | None = None) -> list[dict[str, Any]]:
+        """Messages about the person with this blind-index value (or any of these, in one statement): every one,
+        or ``partner``'s search entries.
 
         A partner has an entry for what it sent and for what it received with the NHS number in
         its (minimised) copy; the lookup touches nothing else (``sqlite_sql.FIND_FOR_PARTNER``).
         """
+        values = (nhs_index,) if isinstance(nhs_index, str) else tuple(nhs_index)
+        marks = ", ".join("?" * len(values))
         if partner is None:
-            rows = self._reader().execute(sql.FIND_ALL, (nhs_index,)).fetchall()
+            rows = self._reader().execute(sql.FIND_ALL.format(marks=marks), values).fetchall()
         else:
-            rows = self._reader().execute(sql.FIND_FOR_PARTNER, (partner, nhs_index)).fetchall()
+            rows = self._reader().execute(sql.FIND_FOR_PARTNER.format(marks=marks), (partner, *values)).fetchall()
         return [views.found(r) for r in rows]
 
     def counts(self) -> dict[str, int]:

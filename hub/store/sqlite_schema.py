@@ -265,3 +265,7 @@ MIGRATIONS.append(
 
 # 10: alerts (hub.store.alerts_schema says what each table holds)
 MIGRATIONS.append((alerts_schema.SQLITE_VERSION, alerts_schema.SQLITE))
+
+# 11: who runs the blind index's rebuild (``index_rebuild.runner``, hub.store.index_rebuild): the process that
+# last took the rebuild's lock; NULL until one has. Running hubs finish a rebuild some process began running.
+MIGRATIONS.append((11, "ALTER TABLE index_rebuild ADD COLUMN runner TEXT;"))

@@ -199,9 +199,13 @@ COUNT_MESSAGES = "SELECT count(*) FROM messages"
 # that partner's entries alone, never on whether someone else's message holds the number.
 FIND_FOR_PARTNER = (
     "SELECT m.id, m.message_id, m.type, m.sender, m.received_at FROM message_index i "
-    "CROSS JOIN messages m ON m.id = i.record_id WHERE i.partner = ? AND i.nhs_index = ? ORDER BY m.received_at"
+    "CROSS JOIN messages m ON m.id = i.record_id WHERE i.partner = ? AND i.nhs_index IN ({marks}) "
+    "ORDER BY m.received_at"
 )
-FIND_ALL = "SELECT id, message_id, type, sender, received_at FROM messages WHERE nhs_index = ? ORDER BY received_at"
+# one statement (one snapshot) over every value searched, {marks} one ? per value: see ``Store.find_by_index``
+FIND_ALL = (
+    "SELECT id, message_id, type, sender, received_at FROM messages WHERE nhs_index IN ({marks}) ORDER BY received_at"
+)
 # a reply is a message the partner sent with in_reply_to naming the delivered message; the first
 # that is not an Acknowledgement is its answer (for a council: the first appointment)
 # delivered at: the recorded delivery, else the partner's acknowledgement (a pull partner may acknowledge a

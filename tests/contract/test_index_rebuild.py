@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import subprocess
+import sys
+import threading
 
 import orjson
 import pytest
-from contract.stores import T0, plan
+from contract.stores import PASSPHRASE, T0, plan
 
 from hub.crypto.blind_index import index_of_message, nhs_index
+from hub.testing.running_hub import wait_until
 
 OLD_KEY, NEW_KEY = secrets.token_bytes(32), secrets.token_bytes(32)
 PEOPLE = ("9434765919", "9434765870", "4010232137")  # valid NHS numbers (Modulus 11), of nobody
@@ -40,8 +44,8 @@ def store_people(store, at: float = T0) -> dict[str, list[str]]:
 
 
 def found(store, number: str, partner: str | None = None, keys=(OLD_KEY, NEW_KEY)) -> list[str]:
-    """What a search under ``keys`` finds (every id, repeats kept, so that a double entry would show)."""
-    return [m["id"] for key in keys for m in store.find_by_index(nhs_index(key, number), partner)]
+    """What one search under ``keys`` finds (every id, repeats kept, so that a double entry would show)."""
+    return [m["id"] for m in store.find_by_index([nhs_index(key, number) for key in keys], partner)]
 
 
 def reindex(message: dict) -> str | None:
@@ -160,3 +164,84 @@ def test_a_rebuild_moves_the_value_a_milestone_copied_from_its_start_message(ope
         state, _ = store.rebuild_index_batch("idx-new", reindex, 4, T0 + 200, settle_seconds=0)
     assert store.milestones(nhs_index=nhs_index(OLD_KEY, PEOPLE[0])) == []
     assert [m["id"] for m in store.milestones(nhs_index=nhs_index(NEW_KEY, PEOPLE[0]))] == ["assessment-1"]
+
+
+def test_a_search_under_both_keys_never_misses_a_message_the_rebuild_moves_while_it_looks(opened) -> None:
+    """One lookup under both values sees one snapshot: a message moved from the old value to the new one in
+    between two separate lookups (new, then old) would be found by neither."""
+    store = opened.store
+    number = PEOPLE[0]
+    ids = [accept(store, plan(f"p-{n}", body=body_about(number), nhs_index=nhs_index(OLD_KEY, number),
+                              at=T0 + n, index_for=("trust-a",))).id for n in range(30)]  # fmt: skip
+    state = store.begin_index_rebuild("idx-old", "idx-new", T0 + 100, "ops")
+    finished = threading.Event()
+
+    def rebuild() -> None:
+        current = state
+        try:
+            while not current.finished:  # one message a transaction: as many moves as can be
+                current, _ = store.rebuild_index_batch("idx-new", reindex, 1, T0 + 200, settle_seconds=0)
+        finally:
+            finished.set()
+
+    rebuilder = threading.Thread(target=rebuild)
+    rebuilder.start()
+    searches = []
+    try:
+        while not finished.is_set():
+            searches.append((sorted(found(store, number)), sorted(found(store, number, "trust-a"))))
+    finally:
+        rebuilder.join()
+    assert store.index_rebuild().finished
+    assert all(both == (sorted(ids), sorted(ids)) for both in searches)
+    assert sorted(found(store, number, keys=(NEW_KEY,))) == sorted(ids)
+
+
+HOLDER = """
+import sys, time
+from hub.bodies import CodecRegistry
+from hub.crypto.at_rest import AesGcmCodec
+from hub.crypto.keyring import FileKeyRing
+from hub.store import open_store
+store = open_store(sys.argv[1], CodecRegistry(AesGcmCodec(FileKeyRing.open(sys.argv[2], sys.argv[3]))))
+held = store.lock_index_rebuild("idx-new", "the child")
+print("held" if held is not None else "refused", flush=True)
+time.sleep(600)
+"""
+
+
+def test_one_process_at_a_time_holds_the_rebuild_and_one_killed_while_holding_it_frees_it_at_once(opened) -> None:
+    store = opened.store
+    store_people(store)
+    store.begin_index_rebuild("idx-old", "idx-new", T0, "ops")
+    assert store.index_rebuild().runner is None  # begun, run by nobody yet
+    child = subprocess.Popen([sys.executable, "-c", HOLDER, opened.url, str(opened.keys.directory), PASSPHRASE],
+                             stdout=subprocess.PIPE, text=True)  # fmt: skip
+    other = opened.reopen()
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "held"
+        assert store.index_rebuild().runner == "the child"
+        assert store.lock_index_rebuild("idx-new", "this process") is None  # held elsewhere: refused,
+        assert store.index_rebuild().runner == "the child"  # and nothing changed
+        child.kill()  # kill -9: the holder closes nothing itself
+        child.wait(10)
+        taken: list = []
+
+        def take() -> bool:
+            taken.append(store.lock_index_rebuild("idx-new", "this process"))
+            return taken[-1] is not None
+
+        assert wait_until(take)  # the server or the kernel frees it as the process goes
+        held = taken[-1]
+        assert store.index_rebuild().runner == "this process"
+        assert other.lock_index_rebuild("idx-new", "another store") is None  # one holder, in one process too
+        held.release()
+        held.release()  # safe to repeat
+        again = other.lock_index_rebuild("idx-new", "another store")
+        assert again is not None and other.index_rebuild().runner == "another store"
+        again.release()
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(10)
+        other.close()
