@@ -72,7 +72,10 @@ def test_the_document_declares_what_the_server_does(fuzzed_world) -> None:
                         "$ref": "#/components/schemas/Problem"
                     }
     declared = {(method, path): set(op["responses"]) for path, ops in paths.items() for method, op in ops.items()}
-    assert declared["get", "/v1/messages/{message_id}"] == {"200", "401", "404", "500", "503"}
+    assert declared["get", "/v1/messages/{message_id}"] == {"200", "401", "403", "404", "500", "503"}
+    for (method, path), statuses in declared.items():  # a scheduler identity's token is refused with 403
+        secured = paths[path][method].get("security") != []
+        assert ("403" in statuses) == secured, (method, path)
     assert {"401", "403", "422"} <= declared["get", "/v1/inbox"]
     assert {"202", "400", "401", "403", "409", "413", "415", "422"} <= set(paths["/v1/messages"]["post"]["responses"])
     assert spec["components"]["schemas"]["CanonicalMessage"]["properties"]["type"]["enum"] == sorted(
