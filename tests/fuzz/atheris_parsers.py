@@ -137,8 +137,8 @@ def main() -> int:
     for target in targets():
         result = subprocess.run([sys.executable, __file__, "--target", target, "--seconds", str(args.seconds),
                                  "--out", str(args.out)], capture_output=True, text=True)  # fmt: skip
-        runs = re.search(r"stat::number_of_executed_units: (\d+)", result.stderr)
-        peak = re.search(r"stat::peak_rss_mb: (\d+)", result.stderr)
+        runs = re.search(r"stat::number_of_executed_units:\s+(\d+)", result.stderr)
+        peak = re.search(r"stat::peak_rss_mb:\s+(\d+)", result.stderr)
         print(f"{target}: {'ok' if result.returncode == 0 else 'FAILED'}, {runs.group(1) if runs else '?'} inputs "
               f"in {args.seconds} s, peak RSS {peak.group(1) if peak else '?'} MB", flush=True)  # fmt: skip
         if result.returncode != 0:
