@@ -55,3 +55,17 @@ def test_missing_advisory_data_is_said_and_fails_unless_allowed(tmp_path: Path) 
     assert strict.returncode == 3 and "FAILED: no advisory data for 1 of 1" in strict.stdout
     lenient = run_gate(tmp_path, skipped, "", "--allow-unaudited")
     assert lenient.returncode == 0 and "WARNING: no advisory data for 1 of 1" in lenient.stdout
+
+
+def test_an_audit_that_cannot_run_is_said_and_fails_unless_allowed(tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "pip-audit").write_text("#!/bin/sh\necho 'cannot reach pypi.org' >&2\nexit 1\n")  # writes no report
+    (broken / "pip-audit").chmod(0o755)
+    strict = subprocess.run([sys.executable, str(AUDIT), "--pip-audit", str(broken / "pip-audit"),
+                             "--python", sys.executable], capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert strict.returncode == 3 and "cannot reach pypi.org" in strict.stderr and "FAILED" in strict.stderr
+    lenient = subprocess.run([sys.executable, str(AUDIT), "--pip-audit", str(broken / "pip-audit"),
+                              "--python", sys.executable, "--allow-unaudited"], capture_output=True, text=True,
+                             timeout=60)  # fmt: skip
+    assert lenient.returncode == 0 and "WARNING: pip-audit gave no report" in lenient.stderr
