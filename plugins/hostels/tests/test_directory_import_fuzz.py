@@ -53,3 +53,13 @@ def test_a_damaged_feed_document_is_imported_or_refused_with_feed_error(
     read(found[-2])
     assert directory.count()[0] == 3  # the seeds import: damage is what the fuzzer adds
     fuzz(read, found, allowed=(FeedError,), examples=100)
+
+
+def test_a_feed_document_nested_too_deep_is_refused_saying_so(directory: DirectoryDatabase, tmp_path: Path) -> None:
+    saved = tmp_path / "deep.json"
+    for depth in (65, 5000):  # past the limit, and past Python's own recursion limit
+        saved.write_bytes(b'[{"id":' * depth + b"1" + b"}]" * depth)
+        with pytest.raises(FeedError, match="nested deeper than 64 arrays and objects"):
+            import_file(directory, saved)
+    saved.write_bytes(json.dumps([synthetic_service(1) | {"extra": [[[[[[{"a": [1]}]]]]]]}]).encode())
+    assert import_file(directory, saved).added == 1
