@@ -96,13 +96,37 @@ def council_for(address: str, partners: dict[str, Partner]) -> Partner | None:
     return None
 
 
+def header_text(mail: EmailMessage, name: str) -> str:
+    """The text of header ``name``, or "" when it is missing or so malformed that Python's e-mail parser fails on
+    it (it raises IndexError on some cut-short headers, such as ``Message-ID: <abc@``)."""
+    try:
+        return str(mail.get(name, ""))
+    except Exception:  # any failure of the header parser: the reply is then read as one without the header
+        return ""
+
+
+def read_reply(raw: bytes) -> tuple[EmailMessage, str, str]:
+    """(the message, its From address, its audit reference) of one reply as received; never raises for what the
+    mail holds."""
+    mail = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(mail, EmailMessage)
+    address = email.utils.parseaddr(header_text(mail, "From"))[1]
+    return mail, address, audit_reference(header_text(mail, "Message-ID"))
+
+
 def sealed_attachment(mail: EmailMessage) -> tuple[bytes, str]:
     """The one sealed envelope attached to ``mail``: (bytes, media type); raise ``ReplyRefused`` otherwise."""
-    found = [part for part in mail.walk() if part.get_content_type() in SEALED]
+    try:
+        found = [part for part in mail.walk() if part.get_content_type() in SEALED]
+    except Exception:  # a MIME header Python's parser fails on (see header_text)
+        raise ReplyRefused("the reply's MIME parts cannot be read") from None
     if len(found) != 1:
         raise ReplyRefused(f"attach exactly one sealed envelope (application/jose) holding the status; "
                            f"this reply has {len(found)}")  # fmt: skip
-    payload = found[0].get_payload(decode=True)
+    try:
+        payload = found[0].get_payload(decode=True)
+    except Exception:  # a transfer encoding Python's parser fails on
+        raise ReplyRefused("the sealed envelope attached cannot be decoded") from None
     if not isinstance(payload, bytes) or not payload.strip():
         raise ReplyRefused("the sealed envelope attached is empty")
     return payload.strip(), found[0].get_content_type()
@@ -160,10 +184,8 @@ class SmtpRepliesListener:
     async def take(self, raw: bytes) -> str:
         """Submit one reply as its council; the SMTP answer (250 after the commit, 550 refused, 451 retry)."""
         assert self._context is not None
-        mail = email.message_from_bytes(raw, policy=email.policy.default)
-        address = email.utils.parseaddr(str(mail.get("From", "")))[1]
+        mail, address, reference = read_reply(raw)
         partner = council_for(address, self._context.partners.partners)
-        reference = audit_reference(str(mail.get("Message-ID", "")))
         return _smtp_answer(await self._take(mail, partner, reference))
 
     async def _take(self, mail: EmailMessage, partner: Partner | None, reference: str) -> str:

@@ -1,0 +1,45 @@
+"""A council's e-mail reply under generated mail: read, or refused with ``ReplyRefused``, never a crash.
+
+The ``smtp-replies`` listener reads each mail it is given (``read_reply``: the From address and the audit
+reference of its Message-ID) and takes its one sealed attachment (``sealed_attachment``) before anything is
+verified. Generated mails (``hub.testing.fuzzing``: a real reply cut, spliced and repeated) must be read, and
+the attachment taken or refused with the listener's own ``ReplyRefused``, within the fuzzing bounds. A mail
+whose header Python's own parser fails on (a cut-short ``Message-ID: <abc@`` made it raise IndexError, which
+left the SMTP answer to the mail server's error path) is read as one without that header.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from hub_council.email_replies import ReplyRefused, read_reply, sealed_attachment
+
+from hub.testing.fuzzing import fuzz
+
+REPLY = (b"From: Luton Housing <housing@luton.example>\r\nTo: replies@hub.example\r\n"
+         b"Message-ID: <abc@luton.example>\r\nSubject: Re: referral\r\nMIME-Version: 1.0\r\n"
+         b"Content-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
+         b"--XX\r\nContent-Type: application/jose\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+         b"ZXlKaGJHY2lPaUpGUTBSSUxVVlRJaXdp\r\n--XX--\r\n")  # fmt: skip
+
+
+def read(raw: bytes) -> None:
+    mail, address, reference = read_reply(raw)
+    assert isinstance(address, str) and reference
+    with contextlib.suppress(ReplyRefused):
+        sealed_attachment(mail)
+
+
+def test_a_reply_is_read_with_its_sender_reference_and_attachment() -> None:
+    mail, address, reference = read_reply(REPLY)
+    assert (address, reference) == ("housing@luton.example", "<abc@luton.example>")
+    assert sealed_attachment(mail) == (b"eyJhbGciOiJFQ0RILUVTIiwi", "application/jose")
+
+
+def test_a_header_pythons_parser_fails_on_is_read_as_absent() -> None:
+    _, address, reference = read_reply(REPLY[: REPLY.index(b"luton.example>\r\nSubject")])
+    assert (address, reference) == ("housing@luton.example", "-")
+
+
+def test_generated_replies_are_read_or_refused_with_reply_refused() -> None:
+    fuzz(read, [REPLY], allowed=(), examples=300)
