@@ -85,7 +85,8 @@ FUZZ_EXAMPLES ?= 300
 FUZZ_PARSER_EXAMPLES ?= 5000
 FUZZ_SEED ?= $(shell date +%s)
 PARSER_FUZZ := tests/fuzz/test_parser_fuzz_core.py plugins/nhs/tests/test_mllp_fuzz.py \
-               plugins/hostels/tests/test_directory_import_fuzz.py plugins/hostels/tests/test_form_reply_fuzz.py
+               plugins/hostels/tests/test_directory_import_fuzz.py plugins/hostels/tests/test_form_reply_fuzz.py \
+               plugins/council/tests/test_email_reply_fuzz.py
 ADAPTER_FUZZ := tests/test_conformance_defaults.py plugins/nhs/tests/test_nhs_conformance.py \
                 plugins/council/tests/test_council_conformance.py examples/charity-crm/tests/test_charity_crm.py
 fuzz: $(VENV)/.installed-test

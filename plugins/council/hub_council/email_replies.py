@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import email
+import email.parser
 import email.policy
 import email.utils
 import hashlib
@@ -46,6 +47,7 @@ from hub import ConfigError, ListenerContext, Partner
 
 log = logging.getLogger("hub_council.email_replies")
 SEALED = ("application/jose", "application/jose+json")
+MAX_PARTS = 32
 
 
 class ReplyRefused(Exception):
@@ -107,8 +109,14 @@ def header_text(mail: EmailMessage, name: str) -> str:
 
 def read_reply(raw: bytes) -> tuple[EmailMessage, str, str]:
     """(the message, its From address, its audit reference) of one reply as received; never raises for what the
-    mail holds."""
-    mail = email.message_from_bytes(raw, policy=email.policy.default)
+    mail holds.
+
+    A mail with more lines starting ``--`` than ``MAX_PARTS`` parts could have (boundaries) is read for its
+    headers only, and ``sealed_attachment`` refuses it: Python's MIME parser takes about a second per 100 KB of
+    nested parts on a small machine, and a reply needs two or three.
+    """
+    headers_only = raw.count(b"\n--") > 2 * MAX_PARTS
+    mail = email.parser.BytesParser(policy=email.policy.default).parsebytes(raw, headersonly=headers_only)
     assert isinstance(mail, EmailMessage)
     address = email.utils.parseaddr(header_text(mail, "From"))[1]
     return mail, address, audit_reference(header_text(mail, "Message-ID"))
@@ -117,7 +125,11 @@ def read_reply(raw: bytes) -> tuple[EmailMessage, str, str]:
 def sealed_attachment(mail: EmailMessage) -> tuple[bytes, str]:
     """The one sealed envelope attached to ``mail``: (bytes, media type); raise ``ReplyRefused`` otherwise."""
     try:
+        if mail.get_content_maintype() == "multipart" and not mail.is_multipart():
+            raise ReplyRefused(f"the reply's MIME parts cannot be read (a reply has at most {MAX_PARTS})")
         found = [part for part in mail.walk() if part.get_content_type() in SEALED]
+    except ReplyRefused:
+        raise
     except Exception:  # a MIME header Python's parser fails on (see header_text)
         raise ReplyRefused("the reply's MIME parts cannot be read") from None
     if len(found) != 1:

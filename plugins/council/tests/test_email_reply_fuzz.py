@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 
+import pytest
 from hub_council.email_replies import ReplyRefused, read_reply, sealed_attachment
 
 from hub.testing.fuzzing import fuzz
@@ -43,3 +44,12 @@ def test_a_header_pythons_parser_fails_on_is_read_as_absent() -> None:
 
 def test_generated_replies_are_read_or_refused_with_reply_refused() -> None:
     fuzz(read, [REPLY], allowed=(), examples=300)
+
+
+def test_a_reply_of_more_parts_than_a_reply_needs_is_refused_from_its_headers() -> None:
+    nested = b"Content-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\n" * 80
+    many = REPLY.replace(b"--XX\r\nContent-Type: text/plain", b"--XX\r\n" + nested + b"Content-Type: text/plain")
+    mail, address, reference = read_reply(many)
+    assert (address, reference) == ("housing@luton.example", "<abc@luton.example>")
+    with pytest.raises(ReplyRefused, match="MIME parts cannot be read \\(a reply has at most 32\\)"):
+        sealed_attachment(mail)
