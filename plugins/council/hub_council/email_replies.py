@@ -48,6 +48,7 @@ from hub import ConfigError, ListenerContext, Partner
 log = logging.getLogger("hub_council.email_replies")
 SEALED = ("application/jose", "application/jose+json")
 MAX_PARTS = 32
+MAX_HEADER_BYTES = 16 * 1024
 
 
 class ReplyRefused(Exception):
@@ -113,9 +114,15 @@ def read_reply(raw: bytes) -> tuple[EmailMessage, str, str]:
 
     A mail with more lines starting ``--`` than ``MAX_PARTS`` parts could have (boundaries) is read for its
     headers only, and ``sealed_attachment`` refuses it: Python's MIME parser takes about a second per 100 KB of
-    nested parts on a small machine, and a reply needs two or three.
+    nested parts on a small machine, and a reply needs two or three. A mail whose headers are over
+    ``MAX_HEADER_BYTES`` is read for its first ``MAX_HEADER_BYTES`` of headers only, and so refused too (a
+    256 KB Content-Type took the parser 68 MB and seconds).
     """
     headers_only = raw.count(b"\n--") > 2 * MAX_PARTS
+    ends = [at for at in (raw.find(b"\n\n"), raw.find(b"\r\n\r\n")) if at >= 0]
+    if (min(ends) if ends else len(raw)) > MAX_HEADER_BYTES:  # the parser's memory grows fast with a header's size
+        raw = raw[: raw.rfind(b"\n", 0, MAX_HEADER_BYTES) + 1] + b"\n"
+        headers_only = True
     mail = email.parser.BytesParser(policy=email.policy.default).parsebytes(raw, headersonly=headers_only)
     assert isinstance(mail, EmailMessage)
     address = email.utils.parseaddr(header_text(mail, "From"))[1]

@@ -53,3 +53,11 @@ def test_a_reply_of_more_parts_than_a_reply_needs_is_refused_from_its_headers() 
     assert (address, reference) == ("housing@luton.example", "<abc@luton.example>")
     with pytest.raises(ReplyRefused, match="MIME parts cannot be read \\(a reply has at most 32\\)"):
         sealed_attachment(mail)
+
+
+def test_a_reply_whose_headers_are_over_16_kib_is_read_from_their_start_and_refused() -> None:
+    huge = REPLY.replace(b"boundary=XX\r\n", b"boundary=XX" + b"; x=multipart/mixed" * 12000 + b"\r\n", 1)
+    mail, address, reference = read_reply(huge)
+    assert (address, reference) == ("housing@luton.example", "<abc@luton.example>")
+    with pytest.raises(ReplyRefused):
+        sealed_attachment(mail)
