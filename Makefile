@@ -5,6 +5,10 @@
 #   make faults   the fault matrix at full length, with its figures (docs/reliability-faults.md)
 #   make install-check   build the hub and plugins as wheels, install them (not editable) into a fresh venv in
 #                        a temporary folder, run `hub demo` from outside the checkout (.ci/install-check)
+#   make fuzz    the API and parser fuzzers of `make test`, run longer with fresh inputs (docs/reliability.md)
+#   make fuzz-atheris   coverage-guided fuzzing of the parsers (atheris), FUZZ_SECONDS per parser
+#   make audit   known vulnerabilities in the hub's environment (pip-audit; .ci/audit, .ci/audit-allow.toml)
+#   make sbom    a CycloneDX SBOM of the hub and its built-in plugins as installed from this checkout
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -14,7 +18,7 @@ PLUGINS := plugins/nhs plugins/council plugins/hostels plugins/airflow
 EXAMPLES := examples/charity-crm
 PIP_FLAGS ?= --disable-pip-version-check --quiet
 
-.PHONY: demo test lint install-check bench install clean faults
+.PHONY: demo test lint install-check bench install clean faults fuzz fuzz-atheris audit sbom
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "the hub needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -69,7 +73,9 @@ PG_SUITES := tests/test_reliability.py tests/test_fault_matrix.py tests/test_fau
              plugins/hostels/tests/test_directory_api.py plugins/hostels/tests/test_hostels_conformance.py \
              tests/test_key_rotation.py tests/test_index_rebuild_resume.py
 
+# The audit in `make test` warns, where `make audit` fails, when the advisories cannot be fetched (.ci/audit).
 test: $(VENV)/.installed-test .mesh-sandbox/bin/uvicorn .airflow/bin/airflow lint install-check
+	$(MAKE) --no-print-directory audit AUDIT_FLAGS=--allow-unaudited
 	$(BIN)/python -m pytest
 	HUB_TEST_STORE=postgresql $(BIN)/python -m pytest $(PG_SUITES)
 
@@ -83,8 +89,55 @@ faults: $(VENV)/.installed-test
 	$(FAULTS_FULL) $(BIN)/python -m pytest -s $(FAULT_SUITES)
 	$(FAULTS_FULL) HUB_TEST_STORE=postgresql $(BIN)/python -m pytest -s tests/test_fault_matrix.py tests/test_fault_disk_full.py
 
+# The fuzzers of `make test` with more inputs, drawn afresh each run (the suite's runs are fixed and short):
+# schemathesis over every operation of the OpenAPI document for each identity (FUZZ_EXAMPLES each), then every
+# parser's hypothesis fuzz test (FUZZ_PARSER_EXAMPLES inputs each). A failure prints the seed and the input.
+FUZZ_EXAMPLES ?= 300
+FUZZ_PARSER_EXAMPLES ?= 5000
+FUZZ_SEED ?= $(shell date +%s)
+PARSER_FUZZ := tests/fuzz/test_parser_fuzz_core.py plugins/nhs/tests/test_mllp_fuzz.py \
+               plugins/hostels/tests/test_directory_import_fuzz.py plugins/hostels/tests/test_form_reply_fuzz.py \
+               plugins/council/tests/test_email_reply_fuzz.py
+ADAPTER_FUZZ := tests/test_conformance_defaults.py plugins/nhs/tests/test_nhs_conformance.py \
+                plugins/council/tests/test_council_conformance.py examples/charity-crm/tests/test_charity_crm.py
+fuzz: $(VENV)/.installed-test
+	HUB_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) HUB_FUZZ_SEED=$(FUZZ_SEED) $(BIN)/python -m pytest -x tests/fuzz/test_api_fuzz.py
+	HUB_FUZZ_PARSER_EXAMPLES=$(FUZZ_PARSER_EXAMPLES) $(BIN)/python -m pytest -x $(PARSER_FUZZ)
+	HUB_FUZZ_PARSER_EXAMPLES=$(FUZZ_PARSER_EXAMPLES) $(BIN)/python -m pytest -x -k fuzzed_bodies $(ADAPTER_FUZZ)
+
+# Coverage-guided fuzzing (atheris, libFuzzer) of each parser for FUZZ_SECONDS, from the valid bodies the adapters
+# render; crashing inputs are written to var/atheris/ (tests/fuzz/atheris_parsers.py).
+FUZZ_SECONDS ?= 120
+$(VENV)/.installed-fuzz: $(VENV)/.installed-test
+	$(BIN)/pip install $(PIP_FLAGS) -e '.[fuzz]'
+	@touch $@
+
+fuzz-atheris: $(VENV)/.installed-fuzz
+	$(BIN)/python tests/fuzz/atheris_parsers.py --all --seconds $(FUZZ_SECONDS) --out var/atheris
+
+# Supply chain: pip-audit and cyclonedx-py in an environment of their own, so the audit and the SBOM see the
+# hub's environment and not the tools'.
+AUDIT_TOOLS := 'pip-audit>=2.10,<3' 'cyclonedx-bom>=7.5,<8'
+.audit/bin/pip-audit:
+	$(PYTHON) -m venv .audit
+	.audit/bin/pip install $(PIP_FLAGS) $(AUDIT_TOOLS)
+
+audit: $(VENV)/.installed-test .audit/bin/pip-audit
+	.audit/bin/python .ci/audit --pip-audit .audit/bin/pip-audit --python $(BIN)/python \
+		--allow .ci/audit-allow.toml $(AUDIT_FLAGS)
+
+# The SBOM describes what an operator installs: the hub and its built-in plugins (not editable) with their
+# runtime dependencies, in a fresh environment under var/ (test tools left out). Written to var/sbom.cdx.json.
+sbom: .audit/bin/pip-audit
+	rm -rf var/sbom-env
+	$(PYTHON) -m venv var/sbom-env
+	var/sbom-env/bin/pip install $(PIP_FLAGS) '.[postgresql]' $(PLUGINS)
+	.audit/bin/cyclonedx-py environment var/sbom-env/bin/python --pyproject pyproject.toml --of JSON \
+		--output-reproducible -o var/sbom.cdx.json
+	@echo "SBOM: var/sbom.cdx.json"
+
 bench: $(VENV)/.installed
 	$(BIN)/python bench/throughput.py
 
 clean:
-	rm -rf $(VENV) .mesh-sandbox .airflow var .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mesh-sandbox .airflow .audit var .pytest_cache .ruff_cache

@@ -19,7 +19,8 @@ from hub.plugin_api.records import Adapter
 STATUS_DESCRIPTIONS = {
     400: "The body cannot be read (see the problem's errors for where)",
     401: "No bearer token (or client certificate), or one the hub does not know",
-    403: "The caller may not do this (an operator on a partner's endpoint, a partner on an operator's)",
+    403: "The caller may not do this (an operator on a partner's endpoint, a partner on an operator's, a scheduler "
+    "identity anywhere but the fire callback)",
     404: "Nothing there that this caller may see",
     409: "The message_id or Idempotency-Key was already used for a different message",
     413: "The body is over the hub's size limit (or a batch has too many lines)",
@@ -264,13 +265,20 @@ def finish(document: dict[str, Any], message_types: Iterable[str]) -> dict[str, 
 
     FastAPI adds a JSON 422 to every operation with a parameter; an operation that can answer 422 declares
     it (as a problem), so those are removed, and with them the schemas only they used.
+
+    Every operation that needs a token declares 403: a scheduler identity's token is a valid one, refused on
+    every operation but the fire callback (``hub.api.security``).
     """
     components = document.setdefault("components", {})
     for operations in document.get("paths", {}).values():
         for operation in operations.values():
-            invalid = operation.get("responses", {}).get("422", {})
+            responses = operation.setdefault("responses", {})
+            invalid = responses.get("422", {})
             if "application/problem+json" not in invalid.get("content", {"application/problem+json": None}):
-                del operation["responses"]["422"]
+                del responses["422"]
+            if operation.get("security") != [] and "403" not in responses:
+                responses["403"] = problems(403)[403]
+                operation["responses"] = dict(sorted(responses.items()))
     for name in ("HTTPValidationError", "ValidationError"):
         components.get("schemas", {}).pop(name, None)
     schemas = {name: dict(schema) for name, schema in SCHEMAS.items()}

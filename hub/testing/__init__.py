@@ -4,7 +4,8 @@
 config directory and starts the hub; ``PartnerSimulator`` is a real HTTP server that stands in for a partner;
 ``RunningHub`` runs ``hub serve`` as a real process. ``hub.testing.pytest_plugin`` offers them as pytest
 fixtures. ``hub.testing.conformance`` is the conformance suite a plugin's adapters and transports run (test
-classes to inherit). Names are imported on first use, so importing this package costs nothing.
+classes to inherit), and ``hub.testing.fuzzing`` fuzzes a parser with hypothesis within bounds of time and memory.
+Names are imported on first use, so importing this package costs nothing.
 """
 
 from __future__ import annotations

@@ -246,6 +246,26 @@ class AdapterConformance:
                     crashes.append(f"{label} as {content_type}: {type(exc).__name__}: {exc}"[:300])
         assert not crashes, "bad bodies must raise UnparseableInput or InvalidMessage:\n" + "\n".join(crashes)
 
+    def test_fuzzed_bodies_get_only_the_hubs_refusals_in_bounded_time_and_memory(self, adapter: Adapter) -> None:
+        """Generated bodies (arbitrary bytes, and the samples damaged by a few edits each) are parsed or refused
+        with a 4xx ``HubError``, each within the bounds of ``hub.testing.fuzzing`` (needs hypothesis)."""
+        if not adapter.content_types:
+            pytest.skip(f"{self.adapter_name} is render-only (no content_types)")
+        pytest.importorskip("hypothesis", reason="the fuzz test needs hypothesis (pip install hypothesis)")
+        from hub.testing.fuzzing import fuzz
+
+        seeds = [body for body, _ in self.parse_samples()]
+        for content_type in adapter.content_types:
+
+            def read(body: bytes, content_type: str = content_type) -> None:
+                try:
+                    self._parse(adapter, body, content_type)
+                except HubError as exc:
+                    assert 400 <= exc.status < 500, f"a {type(exc).__name__} ({exc.status}) for bad input"
+                    raise
+
+            fuzz(read, seeds)
+
     def test_no_submitted_value_is_echoed_in_an_error(self, adapter: Adapter) -> None:
         """Marked inputs (the samples with their numbers, or a message's payload strings, replaced by ``MARKER``)
         are refused without the marker in the error; at least one must be refused, or nothing was checked."""

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import email
+import email.parser
 import email.policy
 import email.utils
 import hashlib
@@ -46,6 +47,8 @@ from hub import ConfigError, ListenerContext, Partner
 
 log = logging.getLogger("hub_council.email_replies")
 SEALED = ("application/jose", "application/jose+json")
+MAX_PARTS = 32
+MAX_HEADER_BYTES = 16 * 1024
 
 
 class ReplyRefused(Exception):
@@ -96,13 +99,53 @@ def council_for(address: str, partners: dict[str, Partner]) -> Partner | None:
     return None
 
 
+def header_text(mail: EmailMessage, name: str) -> str:
+    """The text of header ``name``, or "" when it is missing or so malformed that Python's e-mail parser fails on
+    it (it raises IndexError on some cut-short headers, such as ``Message-ID: <abc@``)."""
+    try:
+        return str(mail.get(name, ""))
+    except Exception:  # any failure of the header parser: the reply is then read as one without the header
+        return ""
+
+
+def read_reply(raw: bytes) -> tuple[EmailMessage, str, str]:
+    """(the message, its From address, its audit reference) of one reply as received; never raises for what the
+    mail holds.
+
+    A mail with more lines starting ``--`` than ``MAX_PARTS`` parts could have (boundaries) is read for its
+    headers only, and ``sealed_attachment`` refuses it: Python's MIME parser takes about a second per 100 KB of
+    nested parts on a small machine, and a reply needs two or three. A mail whose headers are over
+    ``MAX_HEADER_BYTES`` is read for its first ``MAX_HEADER_BYTES`` of headers only, and so refused too (a
+    256 KB Content-Type took the parser 68 MB and seconds).
+    """
+    headers_only = raw.count(b"\n--") > 2 * MAX_PARTS
+    ends = [at for at in (raw.find(b"\n\n"), raw.find(b"\r\n\r\n")) if at >= 0]
+    if (min(ends) if ends else len(raw)) > MAX_HEADER_BYTES:  # the parser's memory grows fast with a header's size
+        raw = raw[: raw.rfind(b"\n", 0, MAX_HEADER_BYTES) + 1] + b"\n"
+        headers_only = True
+    mail = email.parser.BytesParser(policy=email.policy.default).parsebytes(raw, headersonly=headers_only)
+    assert isinstance(mail, EmailMessage)
+    address = email.utils.parseaddr(header_text(mail, "From"))[1]
+    return mail, address, audit_reference(header_text(mail, "Message-ID"))
+
+
 def sealed_attachment(mail: EmailMessage) -> tuple[bytes, str]:
     """The one sealed envelope attached to ``mail``: (bytes, media type); raise ``ReplyRefused`` otherwise."""
-    found = [part for part in mail.walk() if part.get_content_type() in SEALED]
+    try:
+        if mail.get_content_maintype() == "multipart" and not mail.is_multipart():
+            raise ReplyRefused(f"the reply's MIME parts cannot be read (a reply has at most {MAX_PARTS})")
+        found = [part for part in mail.walk() if part.get_content_type() in SEALED]
+    except ReplyRefused:
+        raise
+    except Exception:  # a MIME header Python's parser fails on (see header_text)
+        raise ReplyRefused("the reply's MIME parts cannot be read") from None
     if len(found) != 1:
         raise ReplyRefused(f"attach exactly one sealed envelope (application/jose) holding the status; "
                            f"this reply has {len(found)}")  # fmt: skip
-    payload = found[0].get_payload(decode=True)
+    try:
+        payload = found[0].get_payload(decode=True)
+    except Exception:  # a transfer encoding Python's parser fails on
+        raise ReplyRefused("the sealed envelope attached cannot be decoded") from None
     if not isinstance(payload, bytes) or not payload.strip():
         raise ReplyRefused("the sealed envelope attached is empty")
     return payload.strip(), found[0].get_content_type()
@@ -160,10 +203,8 @@ class SmtpRepliesListener:
     async def take(self, raw: bytes) -> str:
         """Submit one reply as its council; the SMTP answer (250 after the commit, 550 refused, 451 retry)."""
         assert self._context is not None
-        mail = email.message_from_bytes(raw, policy=email.policy.default)
-        address = email.utils.parseaddr(str(mail.get("From", "")))[1]
+        mail, address, reference = read_reply(raw)
         partner = council_for(address, self._context.partners.partners)
-        reference = audit_reference(str(mail.get("Message-ID", "")))
         return _smtp_answer(await self._take(mail, partner, reference))
 
     async def _take(self, mail: EmailMessage, partner: Partner | None, reference: str) -> str:

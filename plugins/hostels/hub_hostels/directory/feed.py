@@ -10,13 +10,14 @@ bounded whatever a feed sends. A page or service that cannot be fetched raises `
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import urllib.parse
 from typing import Any
 
 import requests
+
+from hub_hostels.directory.records import loads_feed_json
 
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 
@@ -87,9 +88,9 @@ class FeedClient:
             if len(body) > MAX_DOCUMENT_BYTES:
                 raise FetchFailed(f"{what}: the answer is over {MAX_DOCUMENT_BYTES} bytes")
             try:
-                return json.loads(body)
-            except (ValueError, UnicodeDecodeError):
-                raise FetchFailed(f"{what}: the answer is not JSON") from None
+                return loads_feed_json(body)
+            except ValueError as exc:
+                raise FetchFailed(f"{what}: the answer is not JSON ({exc})") from None
         raise FetchFailed(f"{last} ({self.retries + 1} tries)")
 
     def page(self, number: int, per_page: int) -> Any:

@@ -11,7 +11,6 @@ service, or a JSON array of services the same way.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +20,7 @@ from typing import Any
 
 from hub_hostels.directory.database import DirectoryDatabase, now
 from hub_hostels.directory.feed import FeedClient, FetchFailed, NotFound, feed_name
-from hub_hostels.directory.records import DirectoryService, FeedError, read_service, service_id
+from hub_hostels.directory.records import DirectoryService, FeedError, loads_feed_json, read_service, service_id
 
 MAX_PAGES = 100_000
 MAX_PROBLEMS = 50  # problems kept in a report; the counts say how many there were
@@ -192,7 +191,7 @@ def import_file(database: DirectoryDatabase, path: Path, *, feed: str | None = N
     apply to services of the same ``feed``, by default ``file:`` and the file's absolute path).
     """
     try:
-        document = json.loads(path.read_bytes())
+        document = loads_feed_json(path.read_bytes())
     except OSError as exc:
         raise FeedError(f"{path}: {exc.strerror or exc}") from None
     except ValueError as exc:

@@ -80,6 +80,27 @@ class DirectoryService:
         return cls(**values, digest=digest)
 
 
+MAX_NESTING = 64
+
+
+def loads_feed_json(data: bytes | str) -> Any:
+    """A feed document read from JSON; ``ValueError`` saying why when it is not JSON or is nested deeper than
+    ``MAX_NESTING`` arrays and objects (Python's reader would fail with a ``RecursionError`` somewhere past a
+    thousand, and the digest and the reading of services walk the document again)."""
+    try:
+        document = json.loads(data)
+    except RecursionError:
+        raise ValueError(f"nested deeper than {MAX_NESTING} arrays and objects") from None
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > MAX_NESTING:
+                raise ValueError(f"nested deeper than {MAX_NESTING} arrays and objects")
+            stack.extend((item, depth + 1) for item in (value.values() if isinstance(value, dict) else value))
+    return document
+
+
 def document_digest(document: Any) -> str:
     """SHA-256 of the document's canonical JSON (sorted keys): equal documents, equal digests."""
     text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
