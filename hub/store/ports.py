@@ -43,6 +43,7 @@ from hub.plugin_api.events import HubEvent
 from hub.store.audit_chain import ChainReport
 from hub.store.index_rebuild import IndexRebuild
 from hub.store.pathway_records import FireResult, PathwayChanges, PathwayClosing
+from hub.store.ports_console import ConsoleReads, UserStore
 from hub.store.records import AcceptResult, DeliveryJob, Intake, Outcome, ReplyTarget
 
 
@@ -434,5 +435,15 @@ class PathwayStore(abc.ABC):
         """``(partner, milestone name, state, count)`` for metrics."""
 
 
-class Store(DeliveryQueue, ReadModel, AuditLog, KeyMaintenance, IndexRebuilding, Lifecycle, PathwayStore):
+class Store(
+    DeliveryQueue,
+    ReadModel,
+    AuditLog,
+    KeyMaintenance,
+    IndexRebuilding,
+    Lifecycle,
+    PathwayStore,
+    UserStore,
+    ConsoleReads,
+):
     """Durable home of messages, deliveries, idempotency keys and timelines: every port in one backend."""
