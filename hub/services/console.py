@@ -36,7 +36,9 @@ class Overview:
     ``rows``: per (partner, type): ``accepted`` and ``delivered`` in the window and per minute;
     ``series``: accepted and delivered per minute, oldest first (``WINDOW_MINUTES`` each);
     ``queues``: per partner, deliveries ``pending``, ``in_flight``, ``available``, ``dead``, and ``failing``
-    (still to do after at least one failed attempt) with ``failing_since`` (the oldest of those, epoch seconds).
+    (still to do after at least one failed attempt) with ``failing_since`` (when the oldest failing or dead delivery
+    of the partner was created, epoch seconds: the failures began no earlier); ``failing``: the partners with
+    deliveries failing or dead.
     """
 
     since: float
@@ -68,10 +70,10 @@ def overview(store: Store, now: float | None = None) -> Overview:
         q = queues.setdefault(partner, {"partner": partner, "pending": 0, "in_flight": 0, "available": 0, "dead": 0,
                                         "failing": 0, "failing_since": None})  # fmt: skip
         q[state] = count
-        if state != "dead" and failing:
+        if state != "dead":
             q["failing"] += failing
-            if oldest is not None and (q["failing_since"] is None or oldest < q["failing_since"]):
-                q["failing_since"] = oldest
+        if oldest is not None and (q["failing_since"] is None or oldest < q["failing_since"]):
+            q["failing_since"] = oldest
     listed = [queues[p] for p in sorted(queues)]
     return Overview(since, rows, series, listed, [q for q in listed if q["failing"] or q["dead"]])
 
