@@ -80,12 +80,10 @@ class Visit:
 
 
 def _key(request: Request) -> bytes:
-    key: bytes | None = getattr(request.app.state, "ui_session_key", None)
-    if key is None:
-        hub: Hub = request.app.state.hub
-        key = sessions.session_key(hub.keys.index_key())
-        request.app.state.ui_session_key = key
-    return key
+    """The session key, derived afresh each time: every process of the hub agrees on it, and a new index key
+    (``hub keys rotate-index``) ends every session."""
+    hub: Hub = request.app.state.hub
+    return sessions.session_key(hub.keys.index_key())
 
 
 async def visit(request: Request) -> Visit:
