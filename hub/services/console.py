@@ -116,3 +116,31 @@ def drop(store: Store, delivery_id: str, reason: str, *, actor: str) -> list[Hub
     if not events:
         raise OperationRefused(f"{delivery_id} is not a dead delivery (replayed or dropped already?)")
     return events
+
+
+def partner_health(store: Store, partner_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """Each partner's health: ``last_success`` (its latest delivery, epoch seconds, or None), the queue counts and
+    ``failing_since`` of ``overview``'s queues, and per message type the ``partner_stats`` row (how many delivered,
+    acknowledged and answered, and the median and longest times to the first acknowledgement and answer).
+
+    Reads every delivered message's reply times (``ReadModel.reply_times``): a cost that grows with the store.
+    """
+    from hub.services.partner_stats import partner_stats, reply_times
+
+    last: dict[str, float] = {}
+    for reply in reply_times(store):
+        last[reply.partner] = max(reply.delivered_at, last.get(reply.partner, reply.delivered_at))
+    stats: dict[str, list[dict[str, Any]]] = {}
+    for row in partner_stats(store):
+        stats.setdefault(row["partner"], []).append(row)
+    queues = {q["partner"]: q for q in overview(store).queues}
+    empty = {"pending": 0, "in_flight": 0, "available": 0, "dead": 0, "failing": 0, "failing_since": None}
+    partners = sorted(set(partner_ids) | set(last) | set(queues))
+    return [{**queues.get(p, empty), "partner": p, "last_success": last.get(p), "types": stats.get(p, [])}
+            for p in partners]  # fmt: skip
+
+
+def audit_entries(store: Store, *, kind: str | None = None, actor: str | None = None, record_id: str | None = None,
+                  before: int | None = None, limit: int = 50) -> list[dict[str, Any]]:  # fmt: skip
+    """The audit log newest first, filtered (``ConsoleReads.audit_events``); ids, codes and names, no personal data."""
+    return store.audit_events(kind=kind, actor=actor, record_id=record_id, before=before, limit=limit)

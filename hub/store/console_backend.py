@@ -7,6 +7,7 @@ understand; the one difference, truncating a number to an integer, is the class 
 from __future__ import annotations
 
 import abc
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -101,6 +102,28 @@ class ConsoleOnBackend(ConsoleReads):
                      "GROUP BY partner, state ORDER BY partner, state")  # fmt: skip
         return [(r[0], r[1], int(r[2]), int(r[3] or 0), None if r[4] is None else float(r[4]))
                 for r in self._pathway_read(statement, STILL_TO_DO)]  # fmt: skip
+
+    def audit_events(self, *, kind: str | None = None, actor: str | None = None, record_id: str | None = None,
+                     before: int | None = None, limit: int = 50) -> list[dict[str, Any]]:  # fmt: skip
+        clauses: list[str] = []
+        args: list[Any] = []
+        for column, value in (("kind", kind), ("actor", actor), ("record_id", record_id)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                args.append(value)
+        if before is not None:
+            clauses.append("seq < ?")
+            args.append(before)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        statement = f"SELECT seq, at, kind, record_id, delivery_id, partner, actor, detail FROM events{where} " \
+                    "ORDER BY seq DESC LIMIT ?"  # fmt: skip
+        keys = ("seq", "at", "kind", "record_id", "delivery_id", "partner", "actor", "detail")
+        out = []
+        for row in self._pathway_read(statement, [*args, limit]):
+            entry = dict(zip(keys, row, strict=True))
+            entry["detail"] = json.loads(entry["detail"]) if entry["detail"] else {}
+            out.append(entry)
+        return out
 
     def drop_dead(self, delivery_id: str, reason: str, now: float, actor: str) -> list[HubEvent]:
         def job(ex: Execute, append: Append) -> list[HubEvent]:

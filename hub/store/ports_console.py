@@ -98,6 +98,13 @@ class ConsoleReads(abc.ABC):
         ``failing`` counts those that have failed at least once; the time is that of the oldest of them."""
 
     @abc.abstractmethod
+    def audit_events(self, *, kind: str | None = None, actor: str | None = None, record_id: str | None = None,
+                     before: int | None = None, limit: int = 50) -> list[dict[str, Any]]:  # fmt: skip
+        """Audit log entries newest first, ``limit`` at most: ``seq``, ``at`` (epoch seconds), ``kind``,
+        ``record_id``, ``delivery_id``, ``partner``, ``actor``, ``detail`` (a dict). Each filter given must hold;
+        ``before`` is a ``seq``: only older entries (keyset paging)."""
+
+    @abc.abstractmethod
     def drop_dead(self, delivery_id: str, reason: str, now: float, actor: str) -> list[HubEvent]:
         """A dead delivery given up for good: ``cancelled``, with a ``dropped`` event (``reason``, a code).
 

@@ -101,3 +101,19 @@ def test_a_dead_delivery_is_dropped_once_with_its_reason_and_cancelled(opened) -
     assert store.dead_letters() == []
     view = store.message_view(accepted.id)
     assert view["deliveries"][0]["state"] == "cancelled" and view["timeline"][-1]["event"] == "dropped"
+
+
+def test_audit_events_are_newest_first_filtered_and_paged_by_sequence(opened) -> None:
+    store = opened.store
+    store.add_user("alice", "operator", "h", T0, "root")
+    store.login_failed("alice", T0 + 1, lambda n: 0.0, {"reason": "wrong"})
+    store.login_succeeded("alice", T0 + 2, {"via": "dashboard"})
+    accepted = accept(store, plan("m-1", at=T0 + 3))
+    every = store.audit_events()
+    assert [e["kind"] for e in every] == ["received", "login", "login_failed", "user_added"]
+    assert every[1]["actor"] == "alice" and every[1]["detail"] == {"via": "dashboard"} and every[1]["at"] == T0 + 2
+    assert [e["kind"] for e in store.audit_events(actor="alice")] == ["login", "login_failed"]
+    assert [e["kind"] for e in store.audit_events(kind="login_failed")] == ["login_failed"]
+    assert [e["record_id"] for e in store.audit_events(record_id=accepted.id)] == [accepted.id]
+    page = store.audit_events(limit=2)
+    assert [e["kind"] for e in store.audit_events(before=page[-1]["seq"], limit=2)] == ["login_failed", "user_added"]

@@ -96,6 +96,44 @@ def test_one_message_as_a_tree_with_its_body_shown_and_the_showing_audited(page,
     assert any(e["event"] == "body_read" and e["detail"].get("via") == "dashboard" for e in timeline)
 
 
+def test_partners_show_last_delivery_failing_since_backlog_and_reply_times(page, dash_world, sent) -> None:
+    page.goto(f"{dash_world.url}/ui/partners")
+    check_accessible(page)
+    shoot(page, "partners")
+    council = page.locator("[data-testid=partners] tr", has_text="council-luton")
+    cells = council.locator("td")
+    assert cells.nth(1).inner_text() != "never"  # it took the first housing requests
+    assert cells.nth(2).locator(".nhsuk-tag").count() == 1  # four dead letters: failing since then
+    assert cells.nth(4).inner_text() == "4"
+    assert "HousingRequest" in cells.nth(5).inner_text()
+    quiet = page.locator("[data-testid=partners] tr", has_text="council-beds").locator("td")
+    assert quiet.nth(1).inner_text() == "never" and quiet.nth(2).inner_text() == "not failing"
+
+
+def test_the_audit_log_is_searchable_and_its_chain_verified_by_keyboard(browser, page, dash_world, sent) -> None:
+    page.goto(f"{dash_world.url}/ui/messages/{sent['requests'][1]}")
+    press(page, "button:has-text('Show the body')")
+    page.wait_for_selector("[data-testid=body]")
+    page.goto(f"{dash_world.url}/ui/audit")
+    check_accessible(page)
+    page.fill("#f-actor", "alice")
+    page.select_option("#f-kind", "body_read")
+    press(page, "button:has-text('Search the log')")
+    page.wait_for_url("**/ui/audit?actor=alice*")
+    rows = page.locator("[data-testid=audit] tbody tr")
+    assert rows.count() >= 1 and page.locator(f"a[href='/ui/messages/{sent['requests'][1]}']").count() == 1
+    assert all("body read" in rows.nth(i).inner_text() for i in range(rows.count()))
+    press(page, "button:has-text('Verify the chain now')")
+    page.wait_for_selector("[data-testid=verified]")
+    assert "The chain holds" in page.inner_text("[data-testid=verified]")
+    shoot(page, "audit")
+    viewer = browser.new_page()
+    login(viewer, dash_world.url, "vera", PASSWORDS["vera"])
+    assert viewer.goto(f"{dash_world.url}/ui/audit").status == 403
+    assert viewer.locator("a[href='/ui/audit']").count() == 0
+    viewer.close()
+
+
 def test_dead_letters_dropped_replayed_one_and_in_bulk_after_a_confirmation(page, dash_world, sent) -> None:
     page.goto(f"{dash_world.url}/ui/dead-letters?partner=council-luton")
     check_accessible(page)
