@@ -27,9 +27,10 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """A headless chromium (the system's), closed after the run."""
+    """A headless chromium (the system's), closed after the module: Playwright's synchronous API runs an event loop
+    while it is open, and the tests that follow (``asyncio.run``) need none running."""
     if not CHROMIUM.is_file():
         _unavailable(f"{CHROMIUM} is missing: 'make test' installs it (apt-get install -y chromium)")
     try:
