@@ -18,13 +18,31 @@ PLUGINS := plugins/nhs plugins/council plugins/hostels plugins/airflow
 EXAMPLES := examples/charity-crm
 PIP_FLAGS ?= --disable-pip-version-check --quiet
 
-.PHONY: demo test lint install-check bench install clean faults fuzz fuzz-atheris audit sbom
+.PHONY: demo test lint install-check bench install clean faults fuzz fuzz-atheris audit sbom ui-assets
+
+# The dashboard's look: the NHS.UK frontend from npm (package.json, package-lock.json), its built CSS, JS and
+# images copied into hub/ui/static/nhsuk so they ship in the wheel (no CDN at run time); axe-core, from the same
+# install, is what the browser tests check accessibility with.
+UI_ASSETS := hub/ui/static/nhsuk/nhsuk-frontend.min.css
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+$(UI_ASSETS): node_modules/.installed .ci/ui-assets
+	$(PYTHON) .ci/ui-assets
+
+ui-assets: $(UI_ASSETS)
+
+# The dashboard's browser tests drive Debian's chromium through Playwright (no browser download); CI runs as root.
+/usr/bin/chromium:
+	apt-get update
+	apt-get install -y chromium
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "the hub needs Python 3.11 or newer; set PYTHON=python3.11")'
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS)) | $(BIN)/python
+$(VENV)/.installed: pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS)) $(UI_ASSETS) | $(BIN)/python
 	$(BIN)/pip install $(PIP_FLAGS) -e . $(addprefix -e ,$(PLUGINS))
 	@touch $@
 
@@ -62,7 +80,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/lint-imports
 
 # Schemas, XSDs, example config and code tables must ship in the distributions, not be found in the checkout.
-install-check:
+install-check: $(UI_ASSETS)
 	PYTHON=$(PYTHON) PIP_FLAGS="$(PIP_FLAGS)" .ci/install-check
 
 # The running-hub suites that depend most on the store run a second time on PostgreSQL (HUB_TEST_STORE, see
@@ -74,7 +92,7 @@ PG_SUITES := tests/test_reliability.py tests/test_fault_matrix.py tests/test_fau
              tests/test_key_rotation.py tests/test_index_rebuild_resume.py
 
 # The audit in `make test` warns, where `make audit` fails, when the advisories cannot be fetched (.ci/audit).
-test: $(VENV)/.installed-test .mesh-sandbox/bin/uvicorn .airflow/bin/airflow lint install-check
+test: $(VENV)/.installed-test .mesh-sandbox/bin/uvicorn .airflow/bin/airflow /usr/bin/chromium lint install-check
 	$(MAKE) --no-print-directory audit AUDIT_FLAGS=--allow-unaudited
 	$(BIN)/python -m pytest
 	HUB_TEST_STORE=postgresql $(BIN)/python -m pytest $(PG_SUITES)
@@ -140,4 +158,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/throughput.py
 
 clean:
-	rm -rf $(VENV) .mesh-sandbox .airflow .audit var .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mesh-sandbox .airflow .audit var .pytest_cache .ruff_cache node_modules hub/ui/static/nhsuk

@@ -1,6 +1,7 @@
-"""The hub's routers never call the (blocking) store on the event loop: a store call in an ``async def`` route is
-handed to a thread (``asyncio.to_thread``, directly or inside a lambda or function it runs) unless it is one of the
-store's ``*_async`` methods. A call made on the loop would stall every other request while the database answers."""
+"""The hub's routers and the dashboard's pages never call the (blocking) store on the event loop: a store call
+in an ``async def`` route is handed to a thread (``asyncio.to_thread``, directly or inside a lambda or function it
+runs) unless it is one of the store's ``*_async`` methods. A call made on the loop would stall every other request
+while the database answers."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import ast
 from pathlib import Path
 
 import hub.api.routers
+import hub.ui
 
 ROUTERS = Path(hub.api.routers.__file__).parent
+DASHBOARD = Path(hub.ui.__file__).parent
 
 
 def blocking_store_calls(source: str) -> list[str]:
@@ -43,6 +46,6 @@ def test_the_check_finds_a_store_call_on_the_loop() -> None:
 
 
 def test_no_router_calls_the_store_on_the_event_loop() -> None:
-    found = {path.name: calls for path in sorted(ROUTERS.glob("*.py"))
+    found = {path.name: calls for path in sorted([*ROUTERS.glob("*.py"), *DASHBOARD.glob("*.py")])
              if (calls := blocking_store_calls(path.read_text()))}  # fmt: skip
     assert found == {}

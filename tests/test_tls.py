@@ -65,6 +65,8 @@ def test_hub_serves_https_and_a_client_certificate_identifies_a_partner(tmp_path
                           cert=(str(pki["stranger"].cert), str(pki["stranger"].key)))  # fmt: skip
         with pytest.raises(requests.exceptions.SSLError):  # and the hub's certificate is checked by clients
             requests.get(f"{hub.url}/healthz", timeout=3)
+        login = requests.get(f"{hub.url}/ui/login", verify=ca, timeout=10)  # the dashboard's cookie is Secure
+        assert login.status_code == 200 and "; Secure" in login.headers["set-cookie"]
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # a client stuck on TLS 1.1 is refused
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)

@@ -27,6 +27,7 @@ from hub.lifecycle import HubLifecycle
 from hub.plugin_api.callers import AUTHENTICATOR, authenticated
 from hub.plugin_api.records import RouteSpec
 from hub.runtime import Hub
+from hub.ui import install as install_dashboard
 
 log = logging.getLogger("hub.api")
 
@@ -74,6 +75,7 @@ def create_app(hub: Hub, *, run_worker: bool = True, run_listeners: bool = True)
         app.include_router(router)
     for routes in hub.plugins.routes.values():
         include_plugin_routes(app, routes)
+    install_dashboard(app)  # the operator dashboard under /ui (docs/dashboard.md)
 
     original_openapi = app.openapi
 

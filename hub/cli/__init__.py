@@ -6,7 +6,7 @@ says what to do.
 
 One module per family of commands (``serve``, ``worker``, ``messages``,
 ``keys``, ``partners``, ``maintenance``, ``plugins``, ``send``, ``init``,
-``demo``, ``db``, ``config``, ``adapter``); each is a thin face over ``hub.services``. ``main`` is the entry
+``demo``, ``db``, ``config``, ``adapter``, ``users``); each is a thin face over ``hub.services``. ``main`` is the entry
 point (``[project.scripts]``); commands that plugins register
 (``hub_register_commands``) are added to it at start-up and, like every
 sub-command, receive a ``CommandContext`` (``hub.cli.context``) as click's
@@ -75,11 +75,12 @@ def _add_commands() -> None:
     from hub.cli.plugins import plugins
     from hub.cli.send import send, validate
     from hub.cli.serve import serve
+    from hub.cli.users import users
     from hub.cli.worker import worker
     from hub.envelope.cli import envelope  # the partner-facing envelope commands
 
     for command in (init, serve, worker, demo, send, messages, dlq, replay, plugins, validate, partners, envelope,
-                    keys, audit, retention, db, pathway, config, adapter, alerts):  # fmt: skip
+                    keys, audit, retention, db, pathway, config, adapter, alerts, users):  # fmt: skip
         main.add_command(command)
 
 

@@ -45,6 +45,7 @@ from hub.store.audit_chain import ChainReport
 from hub.store.index_rebuild import IndexRebuild
 from hub.store.pathway_records import FireResult, PathwayChanges, PathwayClosing
 from hub.store.rebuild_lock import RebuildLock
+from hub.store.ports_console import ConsoleReads, UserStore
 from hub.store.records import AcceptResult, DeliveryJob, Intake, Outcome, ReplyTarget
 
 
@@ -450,5 +451,16 @@ class PathwayStore(abc.ABC):
         """``(partner, milestone name, state, count)`` for metrics."""
 
 
-class Store(DeliveryQueue, ReadModel, AuditLog, KeyMaintenance, IndexRebuilding, Lifecycle, PathwayStore, AlertStore):
+class Store(
+    DeliveryQueue,
+    ReadModel,
+    AuditLog,
+    KeyMaintenance,
+    IndexRebuilding,
+    Lifecycle,
+    PathwayStore,
+    AlertStore,
+    UserStore,
+    ConsoleReads,
+):
     """Durable home of messages, deliveries, idempotency keys and timelines: every port in one backend."""

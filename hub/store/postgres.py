@@ -39,6 +39,7 @@ from hub.store import views
 from hub.store.alerts_backend import AlertsOnBackend
 from hub.store.audit_chain import ChainReport, verify
 from hub.store.backend_steps import outcome_events, upgrade_steps
+from hub.store.console_backend import ConsoleOnBackend
 from hub.store.index_rebuild import IndexRebuild
 from hub.store.pathway_backend import PathwayOnBackend
 from hub.store.ports import Store, StoreOptions
@@ -57,6 +58,7 @@ from hub.store.records import (
     Outcome,
     ReplyTarget,
 )
+from hub.store.users_backend import UsersOnBackend
 
 POSTGRESQL = "postgresql"
 CLAIM_WALK_ROWS = 2_000
@@ -116,8 +118,10 @@ def _overtaking_warnings(conn: psycopg.Connection[Any], claimed: list[Any], now:
     return events
 
 
-class PostgresStore(PathwayOnBackend, AlertsOnBackend, Store):
+class PostgresStore(PathwayOnBackend, AlertsOnBackend, UsersOnBackend, ConsoleOnBackend, Store):
     """``Store`` on a PostgreSQL database (see the module docstring)."""
+
+    _TRUNCATE = "CAST(FLOOR({}) AS INTEGER)"
 
     def _pathway_write(self, job: Callable[[Any, Any], Any]) -> Any:
         """The pathway's write ``job(execute, append)`` in the writer's transaction (``?`` become ``%s``)."""

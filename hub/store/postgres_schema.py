@@ -254,6 +254,27 @@ MIGRATIONS.append((alerts_schema.POSTGRES_VERSION, alerts_schema.POSTGRES))
 # 8: who runs the blind index's rebuild (the SQLite schema's version 11, with the same meaning).
 MIGRATIONS.append((8, "ALTER TABLE index_rebuild ADD COLUMN IF NOT EXISTS runner TEXT;"))
 
+# 9: the dashboard's users and its screens' indexes (the SQLite schema's version 12, with the same meaning).
+MIGRATIONS.append(
+    (
+        9,
+        """
+        CREATE TABLE IF NOT EXISTS users (
+            name           TEXT PRIMARY KEY,
+            role           TEXT NOT NULL,
+            password_hash  TEXT NOT NULL,
+            created_at     DOUBLE PRECISION NOT NULL,
+            disabled_at    DOUBLE PRECISION,
+            failed_logins  INTEGER NOT NULL DEFAULT 0,
+            locked_until   DOUBLE PRECISION,
+            last_login_at  DOUBLE PRECISION
+        );
+        CREATE INDEX IF NOT EXISTS messages_correlation ON messages(correlation_id) WHERE correlation_id IS NOT NULL;
+        CREATE INDEX IF NOT EXISTS deliveries_delivered_at ON deliveries(delivered_at) WHERE delivered_at IS NOT NULL;
+        """,
+    )
+)
+
 LATEST = max(version for version, _ in MIGRATIONS)
 
 _TRACKING = (

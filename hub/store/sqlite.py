@@ -32,6 +32,7 @@ from hub.store.alerts_backend import AlertsOnBackend
 from hub.store.audit_chain import ChainReport, chain, verify
 from hub.store.backend_steps import outcome_events, upgrade_steps
 from hub.store.disk_space import DiskSpace, disk_fault
+from hub.store.console_backend import ConsoleOnBackend
 from hub.store.group_commit import GroupCommitter
 from hub.store.index_rebuild import IndexRebuild
 from hub.store.pathway_backend import PathwayOnBackend
@@ -48,6 +49,7 @@ from hub.store.records import (
 )
 from hub.store.sqlite_schema import MIGRATIONS
 from hub.store.url import sqlite_path
+from hub.store.users_backend import UsersOnBackend
 
 BUSY_TIMEOUT_MS = 30_000
 CHAIN_HEAD_KEY = "audit_chain_head"
@@ -218,7 +220,7 @@ class _AcceptJob:
         return self.store._accept_checked(conn, self.intake)
 
 
-class SQLiteStore(PathwayOnBackend, AlertsOnBackend, Store):
+class SQLiteStore(PathwayOnBackend, AlertsOnBackend, UsersOnBackend, ConsoleOnBackend, Store):
     """``Store`` on one SQLite file (see the module docstring)."""
 
     def _pathway_write(self, job: Callable[[Any, Any], Any]) -> Any:

@@ -269,3 +269,26 @@ MIGRATIONS.append((alerts_schema.SQLITE_VERSION, alerts_schema.SQLITE))
 # 11: who runs the blind index's rebuild (``index_rebuild.runner``, hub.store.index_rebuild): the process that
 # last took the rebuild's lock; NULL until one has. Running hubs finish a rebuild some process began running.
 MIGRATIONS.append((11, "ALTER TABLE index_rebuild ADD COLUMN runner TEXT;"))
+
+# 12: the operator dashboard's users (``hub users``, ``ports_console.UserStore``): an argon2 hash, never a
+# password, and the failed logins in a row with the lock they earned; and indexes for its screens: messages by
+# correlation id (the search), deliveries by the time they were delivered (the overview's last hour).
+MIGRATIONS.append(
+    (
+        12,
+        """
+        CREATE TABLE users (
+            name           TEXT PRIMARY KEY,
+            role           TEXT NOT NULL,
+            password_hash  TEXT NOT NULL,
+            created_at     REAL NOT NULL,
+            disabled_at    REAL,
+            failed_logins  INTEGER NOT NULL DEFAULT 0,
+            locked_until   REAL,
+            last_login_at  REAL
+        );
+        CREATE INDEX messages_correlation ON messages(correlation_id) WHERE correlation_id IS NOT NULL;
+        CREATE INDEX deliveries_delivered_at ON deliveries(delivered_at) WHERE delivered_at IS NOT NULL;
+        """,
+    )
+)

@@ -1,0 +1,119 @@
+"""The promises of ``hub.store.ports_console`` (the dashboard's users and reads), against every backend."""
+
+from __future__ import annotations
+
+import asyncio
+
+from contract.stores import T0, plan
+
+from hub.store import DeliveryState, Outcome
+from hub.store.ports_console import MessageFilter
+
+
+def accept(store, intake):
+    return asyncio.run(store.accept(intake))
+
+
+def finish(store, state: str, now: float = T0, error: str | None = "e") -> None:
+    jobs = asyncio.run(store.claim(100, now, 30.0))
+    asyncio.run(store.record([Outcome(j.delivery_id, j.record_id, j.partner, state, j.attempts, now + 1,
+                                      error=error, lease_id=j.lease_id) for j in jobs]))  # fmt: skip
+
+
+def audited(opened, kind: str, actor: str) -> int:
+    """How many events of ``kind`` by ``actor`` the audit log holds (an update that changes nothing counts them)."""
+    return int(opened.execute("UPDATE events SET kind = kind WHERE kind = ? AND actor = ?", kind, actor))
+
+
+def test_a_user_is_added_once_listed_without_its_hash_and_disabled_with_both_audited(opened) -> None:
+    store = opened.store
+    assert store.add_user("alice", "operator", "$argon2id$hash", T0, "root")
+    assert not store.add_user("alice", "viewer", "$argon2id$other", T0, "root")
+    assert store.user("alice")["password_hash"] == "$argon2id$hash"
+    assert store.user("alice")["role"] == "operator" and store.user("nobody") is None
+    assert [u["name"] for u in store.users()] == ["alice"] and "password_hash" not in store.users()[0]
+    assert store.disable_user("alice", T0 + 1, "root") and not store.disable_user("alice", T0 + 2, "root")
+    assert store.user("alice")["disabled_at"] == T0 + 1
+    assert audited(opened, "user_added", "root") == 1 and audited(opened, "user_disabled", "root") == 1
+    assert store.verify_audit().ok
+
+
+def test_failed_logins_count_up_lock_and_a_success_clears_them(opened) -> None:
+    store = opened.store
+    store.add_user("bob", "viewer", "h", T0, "root")
+    lock = {1: 0.0, 2: 30.0}
+    assert store.login_failed("bob", T0, lambda n: lock[n], {"reason": "wrong"}) == 1
+    assert store.user("bob")["locked_until"] is None
+    assert store.login_failed("bob", T0 + 1, lambda n: lock[n], {"reason": "wrong"}) == 2
+    assert store.user("bob")["locked_until"] == T0 + 31
+    assert store.login_failed("ghost", T0, lambda n: 99.0, {"reason": "unknown"}) == 0
+    store.login_succeeded("bob", T0 + 40, {"via": "dashboard"})
+    row = store.user("bob")
+    assert (row["failed_logins"], row["locked_until"], row["last_login_at"]) == (0, None, T0 + 40)
+    assert audited(opened, "login_failed", "bob") == 2 and audited(opened, "login_failed", "ghost") == 1
+    assert audited(opened, "login", "bob") == 1 and store.verify_audit().ok
+
+
+def test_search_filters_and_pages_by_keyset_newest_first(opened) -> None:
+    store = opened.store
+    ids = [accept(store, plan(f"m-{n}", at=T0 + n, message_type="DischargeNotice" if n % 2 else "HousingRequest",
+                              sender="trust-b" if n == 4 else "trust-a")).id for n in range(6)]  # fmt: skip
+    page = store.search_messages(MessageFilter(), 4)
+    assert [r["id"] for r in page] == ids[::-1][:4]
+    rest = store.search_messages(MessageFilter(), 4, (page[-1]["received"], page[-1]["id"]))
+    assert [r["id"] for r in rest] == [ids[1], ids[0]]
+    assert [r["id"] for r in store.search_messages(MessageFilter(message_type="DischargeNotice"), 9)] == [
+        ids[5], ids[3], ids[1]]  # fmt: skip
+    assert [r["id"] for r in store.search_messages(MessageFilter(partner="trust-b"), 9)] == [ids[4]]
+    window = MessageFilter(received_from=T0 + 2, received_to=T0 + 4)
+    assert [r["id"] for r in store.search_messages(window, 9)] == [ids[3], ids[2]]
+    assert [r["id"] for r in store.search_messages(MessageFilter(record_ids=[ids[0], ids[2]]), 9)] == [ids[2], ids[0]]
+    assert store.search_messages(MessageFilter(record_ids=[]), 9) == []
+    assert store.search_messages(MessageFilter(state="pending"), 9)[0]["status"] == "in_progress"
+    assert store.search_messages(MessageFilter(state="dead"), 9) == []
+
+
+def test_activity_counts_accepted_and_delivered_per_minute_and_queues_show_failing(opened) -> None:
+    store = opened.store
+    accept(store, plan("m-1", at=T0 + 10))
+    accept(store, plan("m-2", at=T0 + 70, to=(("steps-luton", "push"),)))
+    finish(store, DeliveryState.DELIVERED, now=T0 + 125, error=None)
+    rows = sorted(store.activity(T0))
+    assert ("accepted", "trust-a", "HousingRequest", 0, 1) in rows
+    assert ("accepted", "trust-a", "HousingRequest", 1, 1) in rows
+    assert {r for r in rows if r[0] == "delivered"} == {
+        ("delivered", "council-luton", "HousingRequest", 2, 1),
+        ("delivered", "steps-luton", "HousingRequest", 2, 1),
+    }
+    accept(store, plan("m-3", at=T0 + 200))
+    finish(store, DeliveryState.DEAD, now=T0 + 300)
+    assert store.queue_depths() == [("council-luton", "dead", 1, 1, T0 + 200)]
+
+
+def test_a_dead_delivery_is_dropped_once_with_its_reason_and_cancelled(opened) -> None:
+    store = opened.store
+    accepted = accept(store, plan("m-1"))
+    finish(store, DeliveryState.DEAD)
+    dead = store.dead_letters()[0]["delivery_id"]
+    events = store.drop_dead(dead, "duplicate", T0 + 5, "alice")
+    assert [(e.kind, e.detail, e.actor) for e in events] == [("dropped", {"reason": "duplicate"}, "alice")]
+    assert store.drop_dead(dead, "duplicate", T0 + 6, "alice") == []
+    assert store.dead_letters() == []
+    view = store.message_view(accepted.id)
+    assert view["deliveries"][0]["state"] == "cancelled" and view["timeline"][-1]["event"] == "dropped"
+
+
+def test_audit_events_are_newest_first_filtered_and_paged_by_sequence(opened) -> None:
+    store = opened.store
+    store.add_user("alice", "operator", "h", T0, "root")
+    store.login_failed("alice", T0 + 1, lambda n: 0.0, {"reason": "wrong"})
+    store.login_succeeded("alice", T0 + 2, {"via": "dashboard"})
+    accepted = accept(store, plan("m-1", at=T0 + 3))
+    every = store.audit_events()
+    assert [e["kind"] for e in every] == ["received", "login", "login_failed", "user_added"]
+    assert every[1]["actor"] == "alice" and every[1]["detail"] == {"via": "dashboard"} and every[1]["at"] == T0 + 2
+    assert [e["kind"] for e in store.audit_events(actor="alice")] == ["login", "login_failed"]
+    assert [e["kind"] for e in store.audit_events(kind="login_failed")] == ["login_failed"]
+    assert [e["record_id"] for e in store.audit_events(record_id=accepted.id)] == [accepted.id]
+    page = store.audit_events(limit=2)
+    assert [e["kind"] for e in store.audit_events(before=page[-1]["seq"], limit=2)] == ["login_failed", "user_added"]
