@@ -140,7 +140,7 @@ class AlertService:
                 changed[key] = state
         rules: dict[str, Threshold] = {}
         if self.settings.thresholds:
-            depths = self.store.queue_depths(now)
+            depths = self.store.alert_queue_depths(now)
             for rule, partner, value in self._queue_values(depths, states):
                 key = f"queue:{rule.label}:{partner or ALL_PARTNERS}"
                 rules[key] = rule

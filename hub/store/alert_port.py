@@ -39,7 +39,7 @@ class AlertStore(abc.ABC):
         """Every alert key's state."""
 
     @abc.abstractmethod
-    def queue_depths(self, now: float) -> dict[str, dict[str, int]]:
+    def alert_queue_depths(self, now: float) -> dict[str, dict[str, int]]:
         """``{measure: {partner: count}}`` for ``pending`` (waiting to be sent: due or retrying), ``retrying``
         (of those, the ones that failed at least once) and ``dead``; partners with none are left out."""
 

@@ -43,7 +43,7 @@ class AlertsOnBackend(abc.ABC):
     def alert_states(self) -> dict[str, AlertState]:
         return {s.key: s for s in (ops.as_state(r) for r in self._pathway_read(ops.STATES))}
 
-    def queue_depths(self, now: float) -> dict[str, dict[str, int]]:
+    def alert_queue_depths(self, now: float) -> dict[str, dict[str, int]]:
         pending: dict[str, int] = {}
         retrying: dict[str, int] = {}
         for partner, waiting, failed in self._pathway_read(ops.WAITING, (now,)):

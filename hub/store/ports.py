@@ -44,8 +44,8 @@ from hub.store.alert_port import AlertStore
 from hub.store.audit_chain import ChainReport
 from hub.store.index_rebuild import IndexRebuild
 from hub.store.pathway_records import FireResult, PathwayChanges, PathwayClosing
-from hub.store.rebuild_lock import RebuildLock
 from hub.store.ports_console import ConsoleReads, UserStore
+from hub.store.rebuild_lock import RebuildLock
 from hub.store.records import AcceptResult, DeliveryJob, Intake, Outcome, ReplyTarget
 
 

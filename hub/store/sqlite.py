@@ -31,8 +31,8 @@ from hub.store import views
 from hub.store.alerts_backend import AlertsOnBackend
 from hub.store.audit_chain import ChainReport, chain, verify
 from hub.store.backend_steps import outcome_events, upgrade_steps
-from hub.store.disk_space import DiskSpace, disk_fault
 from hub.store.console_backend import ConsoleOnBackend
+from hub.store.disk_space import DiskSpace, disk_fault
 from hub.store.group_commit import GroupCommitter
 from hub.store.index_rebuild import IndexRebuild
 from hub.store.pathway_backend import PathwayOnBackend

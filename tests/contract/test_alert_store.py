@@ -94,5 +94,5 @@ def test_queue_depths_count_waiting_retrying_and_dead_per_partner(store: Store, 
     opened.execute("UPDATE deliveries SET attempts = 2 WHERE partner = 'p2'")
     opened.execute("UPDATE deliveries SET state = 'dead' WHERE partner = 'p1' AND record_id IN "
                    "(SELECT id FROM messages WHERE message_id = 'm-0')")  # fmt: skip
-    depths = store.queue_depths(now + 1)
+    depths = store.alert_queue_depths(now + 1)
     assert depths == {"pending": {"p1": 2, "p2": 3}, "retrying": {"p1": 0, "p2": 3}, "dead": {"p1": 1}}
