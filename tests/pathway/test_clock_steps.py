@@ -11,35 +11,17 @@ embedded scheduler, while milestones are pending. What must hold:
 
 from __future__ import annotations
 
-import json
-import uuid
 from pathlib import Path
 
 import pytest
 from contract.stores import BACKENDS, T0, open_test_store
+from pathway.service_kit import discharge, pathway_service
 
-from hub.config import PathwaySettings, load_config
+from hub.config import PathwaySettings
 from hub.defaults.embedded_scheduler import EmbeddedScheduler
-from hub.pathway.parse import parse_pathways
-from hub.plugin_api.events import HubEvent
-from hub.plugins import load_plugins
 from hub.services.pathway import NOTICE_TYPE, PathwayService
-from hub.shipped import example_config
-from hub.store import Intake, NewMessage
 
-PLUGINS = load_plugins()
-PARTNERS = load_config(Path(str(example_config())), PLUGINS.vocabulary).partners
 HOUR = 3600.0
-PATHWAYS = {
-    "milestone": [{
-        "name": "follow-up",
-        "start": {"type": "DischargeNotice", "on": "received"},
-        "due": {"after": "72h"},
-        "remind_before": "24h",
-        "responsible": "sender",
-        "closed_by": [{"type": "FollowUp"}],
-    }]
-}  # fmt: skip
 
 
 class SteppedClock:
@@ -56,20 +38,7 @@ class SteppedClock:
 def pathway(request: pytest.FixtureRequest, tmp_path: Path) -> PathwayService:
     store = open_test_store(tmp_path, request.param)
     request.addfinalizer(store.close)
-    pathways = parse_pathways(PATHWAYS, PARTNERS, PLUGINS.vocabulary)
-    return PathwayService(store, EmbeddedScheduler(), pathways, PathwaySettings(), PARTNERS, "hub",
-                          PLUGINS.vocabulary.destinations, clock=SteppedClock(T0))  # fmt: skip
-
-
-def discharge(service: PathwayService, at: float) -> str:
-    """A DischargeNotice from trust-elft received at ``at``; its message id (the milestone's correlation)."""
-    message_id = str(uuid.uuid4())
-    body = {"type": "DischargeNotice", "message_id": message_id, "payload": {}}
-    record = str(uuid.uuid4())
-    service.store.accept_now(Intake([NewMessage(record, message_id, "trust-elft", "DischargeNotice",
-                                                json.dumps(body).encode(), at)],
-                                    events=[HubEvent("received", record, at)]))  # fmt: skip
-    return message_id
+    return pathway_service(store, EmbeddedScheduler(), SteppedClock(T0), PathwaySettings())
 
 
 def at(service: PathwayService, moment: float) -> tuple[int, dict[str, str]]:

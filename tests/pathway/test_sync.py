@@ -4,7 +4,6 @@ standing in for a remote service (the Airflow plugin's suite runs the same behav
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
@@ -12,18 +11,11 @@ from pathlib import Path
 
 import pytest
 from contract.stores import T0, open_test_store
+from pathway.service_kit import discharge, pathway_service
 
-from hub.config import PathwaySettings, load_config
-from hub.pathway.parse import parse_pathways
-from hub.plugin_api.events import HubEvent
+from hub.config import PathwaySettings
 from hub.plugin_api.problems import SchedulerUnavailable
-from hub.plugins import load_plugins
 from hub.services.pathway import PathwayService
-from hub.shipped import example_config
-from hub.store import Intake, NewMessage
-
-PLUGINS = load_plugins()
-PARTNERS = load_config(Path(str(example_config())), PLUGINS.vocabulary).partners
 
 
 class RemoteScheduler:
@@ -62,38 +54,14 @@ class RemoteScheduler:
         pass
 
 
-PATHWAYS = {
-    "milestone": [{
-        "name": "follow-up",
-        "start": {"type": "DischargeNotice", "on": "received"},
-        "due": {"after": "72h"},
-        "remind_before": "24h",
-        "responsible": "sender",
-        "closed_by": [{"type": "FollowUp"}],
-    }]
-}  # fmt: skip
-
-
 @pytest.fixture
 def service(tmp_path: Path) -> PathwayService:
     store = open_test_store(tmp_path)
-    pathways = parse_pathways(PATHWAYS, PARTNERS, PLUGINS.vocabulary)
     settings = PathwaySettings("remote", {"remote": {"hub_url": "http://hub.invalid"}}, (), 1.0, 2.0, 30.0)
     clock = [T0]
-    service = PathwayService(store, RemoteScheduler(), pathways, settings, PARTNERS, "hub",
-                             PLUGINS.vocabulary.destinations, clock=lambda: clock[0])  # fmt: skip
+    service = pathway_service(store, RemoteScheduler(), lambda: clock[0], settings)
     service.now = clock  # type: ignore[attr-defined]
     return service
-
-
-def discharge(service: PathwayService, sender: str = "trust-elft") -> str:
-    message_id = str(uuid.uuid4())
-    body = {"type": "DischargeNotice", "message_id": message_id, "payload": {}}
-    record = str(uuid.uuid4())
-    service.store.accept_now(Intake([NewMessage(record, message_id, sender, "DischargeNotice",
-                                                json.dumps(body).encode(), T0)],
-                                    events=[HubEvent("received", record, T0)]))  # fmt: skip
-    return message_id
 
 
 def test_timers_wait_for_an_unavailable_scheduler_with_growing_waits_then_reach_it(service: PathwayService) -> None:
