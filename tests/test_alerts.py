@@ -3,15 +3,11 @@ real HTTP server) and an SMTP server (aiosmtpd, STARTTLS required, its certifica
 
 from __future__ import annotations
 
-import email
-import email.policy
 import hashlib
 import hmac
 import json
-import ssl
-import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +15,10 @@ import pytest
 from pathway.kit import milestone_toml, wait_until, write_pathway_settings
 
 from hub.auth import hash_token
-from hub.testing.certs import TestCA
 from hub.testing.messages import discharge_notice
 from hub.testing.running_hub import free_port
 from hub.testing.simulator import PartnerSimulator, Received
+from hub.testing.smtp_server import SmtpServer, smtp_server
 from hub.testing.world import HubWorld, build_world
 
 SECRET_ENV = "HUB_TEST_ALERT_WEBHOOK_SECRET"
@@ -33,52 +29,33 @@ STEADY_RETRY = {"initial_seconds": 0.2, "multiplier": 1.0, "max_delay_seconds": 
 ALERT_KEYS = {"id", "hub", "alert", "state", "key", "partner", "since", "at", "summary", "detail"}
 
 
-@dataclass
 class Mailbox:
-    """What the test's SMTP server received."""
+    """The test's SMTP server (``hub.testing.smtp_server``), read as alerts."""
 
-    port: int
-    ca_file: Path
-    mails: list[email.message.EmailMessage] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    def __init__(self, server: SmtpServer) -> None:
+        self.server = server
+        self.port = server.port
+        self.ca_file = server.ca_file
+
+    @property
+    def mails(self) -> list[EmailMessage]:
+        """Every mail received, parsed."""
+        return [m.message() for m in self.server.received()]
 
     def alerts(self, key: str) -> list[dict[str, Any]]:
         """The alerts of ``key`` the mails carried (their JSON part), in the order received."""
-        with self.lock:
-            texts = [m.get_content() for m in self.mails]
+        mails = self.server.received()
+        assert all(m.tls for m in mails), "an alert was mailed without STARTTLS"
+        texts = [m.message().get_content() for m in mails]
         found = [json.loads(text[text.index("{") :]) for text in texts]
         return [a for a in found if a["key"] == key]
-
-
-class _Collect:
-    def __init__(self, box: Mailbox) -> None:
-        self.box = box
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        assert session.ssl is not None, "an alert was mailed without STARTTLS"
-        mail = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
-        with self.box.lock:
-            self.box.mails.append(mail)
-        return "250 accepted"
 
 
 @pytest.fixture
 def mailbox(tmp_path: Path) -> Iterator[Mailbox]:
     """A real SMTP server on loopback that requires STARTTLS."""
-    import aiosmtpd.controller
-
-    ca = TestCA(tmp_path / "smtp-ca", "Alerts SMTP Test CA")
-    issued = ca.issue("smtp-server", "127.0.0.1", server=True)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(issued.cert, issued.key)
-    box = Mailbox(free_port(), ca.path)
-    controller = aiosmtpd.controller.Controller(_Collect(box), hostname="127.0.0.1", port=box.port,
-                                                tls_context=context, require_starttls=True)  # fmt: skip
-    controller.start()
-    try:
-        yield box
-    finally:
-        controller.stop()
+    with smtp_server(tmp_path, "Alerts SMTP Test CA") as server:
+        yield Mailbox(server)
 
 
 @pytest.fixture

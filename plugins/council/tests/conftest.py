@@ -16,76 +16,30 @@ from __future__ import annotations
 
 import asyncio
 import os
-import ssl
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hub_council.geo_import import import_onspd
 
-from hub.testing.running_hub import free_port
+from hub.testing.smtp_server import SmtpServer, smtp_server
 from hub.testing.world import HubWorld, Partner, example_routes
 
 TEST_POSTCODES = "pcds,oslaua,country\nOX1 1AA,E10000025,E92000001\nCF10 1AA,W06000015,W92000004\n"
-
-
-@dataclass
-class Mail:
-    """One e-mail the test SMTP server accepted."""
-
-    content: bytes
-    mail_from: str
-    rcpt_tos: list[str]
-    tls: bool
-
-
-@dataclass
-class SmtpServer:
-    """An aiosmtpd server on loopback that requires STARTTLS, with the CA that signed its certificate."""
-
-    port: int
-    ca_file: Path
-    mails: list[Mail] = field(default_factory=list)
-
-
-class _Collect:
-    def __init__(self, server: SmtpServer) -> None:
-        self.server = server
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.server.mails.append(
-            Mail(bytes(envelope.original_content or envelope.content), envelope.mail_from, list(envelope.rcpt_tos),
-                 session.ssl is not None)
-        )  # fmt: skip
-        return "250 Message accepted for delivery"
 
 
 @pytest.fixture
 def council_smtp(tmp_path: Path) -> Iterator[SmtpServer]:
     """A real SMTP server (aiosmtpd) with STARTTLS required, its certificate made by the test's own CA."""
     try:
-        import aiosmtpd.controller as controller_module
+        import aiosmtpd.controller  # noqa: F401  (checked here to say how to install it)
     except ImportError:
         if os.environ.get("HUB_REQUIRE_SERVICES") == "1":
             pytest.fail("aiosmtpd is not installed: pip install -e plugins/council")
         pytest.skip("aiosmtpd is not installed: pip install -e plugins/council")
-    from hub.testing.certs import TestCA
-
-    ca = TestCA(tmp_path / "smtp-ca", "SMTP Test CA")
-    issued = ca.issue("smtp-server", "127.0.0.1", server=True)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(issued.cert, issued.key)
-    server = SmtpServer(free_port(), ca.path)
-    controller = controller_module.Controller(
-        _Collect(server), hostname="127.0.0.1", port=server.port, tls_context=context, require_starttls=True
-    )
-    controller.start()
-    try:
+    with smtp_server(tmp_path) as server:
         yield server
-    finally:
-        controller.stop()
 
 
 COUNCIL_SETTINGS = {"retry": {"max_attempts": 3}, "server": {"max_body_bytes": 1048576}}

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import email
 import json
-import ssl
 import threading
 import time
 import urllib.parse
@@ -25,7 +24,7 @@ from typing import Any
 import pytest
 
 from hub.testing.messages import discharge_notice
-from hub.testing.running_hub import free_port
+from hub.testing.smtp_server import SmtpServer, smtp_server
 from hub.testing.world import HubWorld, Partner, example_routes
 
 
@@ -71,38 +70,11 @@ def crm() -> Iterator[Crm]:
     server.server_close()
 
 
-@dataclass
-class Mailbox:
-    port: int
-    ca_file: Path
-    mails: list[bytes] = field(default_factory=list)
-    tls: list[bool] = field(default_factory=list)
-
-
 @pytest.fixture
-def mailbox(tmp_path: Path) -> Iterator[Mailbox]:
+def mailbox(tmp_path: Path) -> Iterator[SmtpServer]:
     """A real SMTP server (aiosmtpd) requiring STARTTLS, its certificate made by the test's own CA."""
-    import aiosmtpd.controller as controller_module
-
-    from hub.testing.certs import TestCA
-
-    ca = TestCA(tmp_path / "smtp-ca", "SMTP Test CA")
-    issued = ca.issue("smtp-server", "127.0.0.1", server=True)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(issued.cert, issued.key)
-    box = Mailbox(free_port(), ca.path)
-
-    class Collect:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-            box.mails.append(bytes(envelope.original_content or envelope.content))
-            box.tls.append(session.ssl is not None)
-            return "250 Message accepted for delivery"
-
-    controller = controller_module.Controller(Collect(), hostname="127.0.0.1", port=box.port, tls_context=context,
-                                              require_starttls=True)  # fmt: skip
-    controller.start()
-    yield box
-    controller.stop()
+    with smtp_server(tmp_path) as server:
+        yield server
 
 
 REPLY = {"reference": "/reference", "decision": "/status", "accepted": ["accepted"], "rejected": ["declined"],
@@ -110,7 +82,7 @@ REPLY = {"reference": "/reference", "decision": "/status", "accepted": ["accepte
 
 
 @pytest.fixture
-def world(crm: Crm, mailbox: Mailbox, hub_world_factory: Callable[..., HubWorld]) -> HubWorld:
+def world(crm: Crm, mailbox: SmtpServer, hub_world_factory: Callable[..., HubWorld]) -> HubWorld:
     smtp = {"mode": "push", "transport": "smtp", "options": {
         "host": "127.0.0.1", "port": mailbox.port, "from": "hub@trust.example", "to": "referrals@hostel.example",
         "starttls": True, "ca_file": str(mailbox.ca_file)}}  # fmt: skip
@@ -193,16 +165,16 @@ def test_a_form_refused_with_400_is_not_retried(world: HubWorld, crm: Crm) -> No
     assert len(crm.posts) == 1
 
 
-def test_secure_email_to_a_hostel_sealed_to_its_key(world: HubWorld, mailbox: Mailbox) -> None:
+def test_secure_email_to_a_hostel_sealed_to_its_key(world: HubWorld, mailbox: SmtpServer) -> None:
     assert world.send("trust-a", _discharge_to("hostel-mail")).status_code == 202
     deadline = time.monotonic() + 20
     while not mailbox.mails:
         assert time.monotonic() < deadline, "no e-mail reached the hostel"
         time.sleep(0.1)
-    assert mailbox.tls == [True]
-    mail = email.message_from_bytes(mailbox.mails[0])
+    assert [m.tls for m in mailbox.mails] == [True]
+    mail = email.message_from_bytes(mailbox.mails[0].content)
     person = discharge_notice()["payload"]["person"]
-    assert person["family_name"].encode() not in mailbox.mails[0]  # nothing readable outside the envelope
+    assert person["family_name"].encode() not in mailbox.mails[0].content  # nothing readable outside the envelope
     [attachment] = [part for part in mail.walk() if part.get_content_type().startswith("application/jose")]
     sealed = attachment.get_payload(decode=True)
     assert isinstance(sealed, bytes)
