@@ -2,12 +2,13 @@
 #   make demo   create .venv, install the hub and its built-in plugins, run the end-to-end demo
 #   make test   create/update .venv with the test extras, run ruff and mypy, the install check and the whole suite
 #               (then the running-hub suites that depend most on the store again, on PostgreSQL)
-#   make faults   the fault matrix at full length, with its figures (docs/reliability-faults.md)
+#   make faults   the fault matrix at full length, with its figures (docs/reliability.md)
 #   make install-check   build the hub and plugins as wheels, install them (not editable) into a fresh venv in
 #                        a temporary folder, run `hub demo` from outside the checkout (.ci/install-check)
 #   make fuzz    the API and parser fuzzers of `make test`, run longer with fresh inputs (docs/reliability.md)
 #   make fuzz-atheris   coverage-guided fuzzing of the parsers (atheris), FUZZ_SECONDS per parser
-#   make audit   known vulnerabilities in the hub's environment (pip-audit; .ci/audit, .ci/audit-allow.toml)
+#   make audit   known vulnerabilities in the hub's environment (pip-audit; .ci/audit, .ci/audit-allow.toml);
+#                AUDIT_ADVISORIES=FOLDER: a copy of an OSV advisory database, for where pip-audit cannot get advisories
 #   make sbom    a CycloneDX SBOM of the hub and its built-in plugins as installed from this checkout
 
 PYTHON ?= python3
@@ -18,7 +19,7 @@ PLUGINS := plugins/nhs plugins/council plugins/hostels plugins/airflow
 EXAMPLES := examples/charity-crm
 PIP_FLAGS ?= --disable-pip-version-check --quiet
 
-.PHONY: demo test lint install-check bench install clean faults fuzz fuzz-atheris audit sbom ui-assets
+.PHONY: demo test screenshots lint install-check bench install clean faults fuzz fuzz-atheris audit sbom ui-assets
 
 # The dashboard's look: the NHS.UK frontend from npm (package.json, package-lock.json), its built CSS, JS and
 # images copied into hub/ui/static/nhsuk so they ship in the wheel (no CDN at run time); axe-core, from the same
@@ -38,11 +39,21 @@ ui-assets: $(UI_ASSETS)
 	apt-get update
 	apt-get install -y chromium
 
+# The clock-step fault test runs `hub serve` under libfaketime (LD_PRELOAD), whose wall clock it steps by an hour.
+LIBFAKETIME := /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
+$(LIBFAKETIME):
+	apt-get update
+	apt-get install -y libfaketime
+
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "the hub needs Python 3.11 or newer; set PYTHON=python3.11")'
 	$(PYTHON) -m venv $(VENV)
 
+# pip and setuptools come with the venv at Python's bundled versions (pip 23.2.1, setuptools 65.5.0 for 3.11.7), each
+# with known vulnerabilities (docs/reliability.md, Supply chain): they are raised to fixed versions first.
+VENV_TOOLS := 'pip>=26.1.2,<27' 'setuptools>=83,<85'
 $(VENV)/.installed: pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS)) $(UI_ASSETS) | $(BIN)/python
+	$(BIN)/pip install $(PIP_FLAGS) --upgrade $(VENV_TOOLS)
 	$(BIN)/pip install $(PIP_FLAGS) -e . $(addprefix -e ,$(PLUGINS))
 	@touch $@
 
@@ -86,26 +97,35 @@ install-check: $(UI_ASSETS)
 # The running-hub suites that depend most on the store run a second time on PostgreSQL (HUB_TEST_STORE, see
 # tests/conftest.py); the store contract suite already covers both backends in the first run (the index rebuild's
 # included).
-PG_SUITES := tests/test_reliability.py tests/test_fault_matrix.py tests/test_fault_disk_full.py tests/test_isolation.py tests/test_protection.py tests/test_pathway.py \
+PG_SUITES := tests/test_reliability.py tests/test_fault_matrix.py tests/test_fault_disk_full.py tests/test_fault_clock_step.py \
+             tests/test_isolation.py tests/test_protection.py tests/test_pathway.py \
              tests/pathway plugins/council/tests plugins/nhs/tests \
              plugins/hostels/tests/test_directory_api.py plugins/hostels/tests/test_hostels_conformance.py \
-             tests/test_key_rotation.py tests/test_index_rebuild_resume.py
+             plugins/hostels/tests/test_offers_at_once_and_navigator.py plugins/hostels/tests/test_offers_withdrawal_after_crash.py \
+             tests/test_key_rotation.py tests/test_index_rebuild_resume.py tests/test_fingerprint_rotation.py
 
 # The audit in `make test` warns, where `make audit` fails, when the advisories cannot be fetched (.ci/audit).
-test: $(VENV)/.installed-test .mesh-sandbox/bin/uvicorn .airflow/bin/airflow /usr/bin/chromium lint install-check
+test: $(VENV)/.installed-test .mesh-sandbox/bin/uvicorn .airflow/bin/airflow /usr/bin/chromium $(LIBFAKETIME) lint \
+      install-check
 	$(MAKE) --no-print-directory audit AUDIT_FLAGS=--allow-unaudited
 	$(BIN)/python -m pytest
 	HUB_TEST_STORE=postgresql $(BIN)/python -m pytest $(PG_SUITES)
 
-# The fault matrix at full length (docs/reliability-faults.md): `make test` runs the same tests shorter (a burst
-# of 500 messages, a partner flapping for 20 s, 1,000 messages through the worker kill).
-FAULT_SUITES := tests/test_fault_matrix.py tests/test_fault_disk_full.py tests/test_fault_slow_clients.py \
-                tests/test_store_faults.py tests/pathway/test_clock_steps.py plugins/nhs/tests/test_mllp_slow_clients.py
-FAULTS_FULL := HUB_FAULTS_BURST=2000 HUB_FAULTS_FLAP_SECONDS=60 HUB_FAULTS_MESSAGES=5000
+# The dashboard's pictures in docs/dashboard.md, taken by its browser tests (make test takes none).
+screenshots: $(VENV)/.installed-test /usr/bin/chromium
+	HUB_UI_SCREENSHOTS=docs/dashboard $(BIN)/python -m pytest tests/dashboard
 
-faults: $(VENV)/.installed-test
+# The fault matrix at full length (docs/reliability.md): `make test` runs the same tests shorter (a burst of 500
+# messages, a partner flapping for 20 s, 1,000 messages through the worker kill, 3 s watched after each clock step).
+FAULT_SUITES := tests/test_fault_matrix.py tests/test_fault_disk_full.py tests/test_fault_slow_clients.py \
+                tests/test_store_faults.py tests/test_fault_clock_step.py tests/pathway/test_clock_steps.py \
+                plugins/nhs/tests/test_mllp_slow_clients.py
+FAULTS_FULL := HUB_FAULTS_BURST=2000 HUB_FAULTS_FLAP_SECONDS=60 HUB_FAULTS_MESSAGES=5000 HUB_FAULTS_CLOCK_WATCH=15
+
+faults: $(VENV)/.installed-test $(LIBFAKETIME)
 	$(FAULTS_FULL) $(BIN)/python -m pytest -s $(FAULT_SUITES)
-	$(FAULTS_FULL) HUB_TEST_STORE=postgresql $(BIN)/python -m pytest -s tests/test_fault_matrix.py tests/test_fault_disk_full.py
+	$(FAULTS_FULL) HUB_TEST_STORE=postgresql $(BIN)/python -m pytest -s tests/test_fault_matrix.py \
+		tests/test_fault_disk_full.py tests/test_fault_clock_step.py
 
 # The fuzzers of `make test` with more inputs, drawn afresh each run (the suite's runs are fixed and short):
 # schemathesis over every operation of the OpenAPI document for each identity (FUZZ_EXAMPLES each), then every
@@ -134,19 +154,24 @@ fuzz-atheris: $(VENV)/.installed-fuzz
 	$(BIN)/python tests/fuzz/atheris_parsers.py --all --seconds $(FUZZ_SECONDS) --out var/atheris
 
 # Supply chain: pip-audit and cyclonedx-py in an environment of their own, so the audit and the SBOM see the
-# hub's environment and not the tools'.
-AUDIT_TOOLS := 'pip-audit>=2.10,<3' 'cyclonedx-bom>=7.5,<8'
-.audit/bin/pip-audit:
+# hub's environment and not the tools' (PyYAML reads the OSV advisories of AUDIT_ADVISORIES).
+# Live advisories (pip-audit asking PyPI) come first; where it gets none, AUDIT_ADVISORIES names a folder holding a
+# copy of an OSV advisory database (the Python Packaging Advisory Database's vulns/ folder), kept outside this
+# repository (docs/reliability.md). Without either, `make audit` fails and `make test` warns.
+AUDIT_TOOLS := 'pip-audit>=2.10,<3' 'cyclonedx-bom>=7.5,<8' 'PyYAML>=6,<7'
+AUDIT_ADVISORIES ?=
+.audit/.installed:
 	$(PYTHON) -m venv .audit
 	.audit/bin/pip install $(PIP_FLAGS) $(AUDIT_TOOLS)
+	@touch $@
 
-audit: $(VENV)/.installed-test .audit/bin/pip-audit
+audit: $(VENV)/.installed-test .audit/.installed
 	.audit/bin/python .ci/audit --pip-audit .audit/bin/pip-audit --python $(BIN)/python \
-		--allow .ci/audit-allow.toml $(AUDIT_FLAGS)
+		--allow .ci/audit-allow.toml $(if $(AUDIT_ADVISORIES),--advisories $(AUDIT_ADVISORIES)) $(AUDIT_FLAGS)
 
 # The SBOM describes what an operator installs: the hub and its built-in plugins (not editable) with their
 # runtime dependencies, in a fresh environment under var/ (test tools left out). Written to var/sbom.cdx.json.
-sbom: .audit/bin/pip-audit
+sbom: .audit/.installed
 	rm -rf var/sbom-env
 	$(PYTHON) -m venv var/sbom-env
 	var/sbom-env/bin/pip install $(PIP_FLAGS) '.[postgresql]' $(PLUGINS)

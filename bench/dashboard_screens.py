@@ -2,12 +2,19 @@
 
 Fills a fresh store (SQLite in a temporary directory by default, or ``--store postgresql``: a database of its own
 on ``HUB_TEST_POSTGRES_URL``, dropped at the end) with ``--messages`` messages (default 1,000,000) from 4 senders
-to 6 partners, spread over 30 days with ``--last-hour`` of them in the last hour, one delivery each (1% dead, 1%
-pending after a failure, the rest delivered), ``--people`` people in the blind index. Bodies are stored plain
-(nothing here reads them). Then times, ``--rounds`` times each, what each screen asks of the store: the overview,
-the search (first page; by partner and type; 20 pages deep by keyset; by state; by correlation; by NHS number's
-index entry), one message's tree, the dead letters, the partners' health, the audit log (first page; by actor).
-Prints the median and the 95th percentile in milliseconds, and the fill rate. Asserts nothing about speed.
+to 6 partners, spread over 30 days with ``--last-hour`` of them in the last hour, one delivery each, ``--people``
+people. Every message goes through the store's own write path (``Store.accept_all``, batches of 1,000): its body
+(about 600 bytes of JSON) encrypted by the hub's at-rest codec under a fresh key ring, its NHS number's keyed blind
+index value in the index for its sender and its recipient, its ``received`` and ``delivered`` events (and, one
+message in 500, a ``viewed`` by ``alice``) on the hash-chained audit log. Then one statement each settles the
+deliveries as a running hub leaves them: delivered a second after their message, 1% dead, 1% retrying
+(the only shortcut: the delivery worker's per-delivery transactions would take hours and leave the same rows).
+
+Times, ``--rounds`` times each after one warm-up, what each screen asks of the store through the services the
+screens call: the overview, the message search (first page; by partner; by type; by partner and type; one that
+matches nothing; 20 pages deep by keyset; by state; by correlation; by NHS number through the blind index, audited),
+one message's tree, the dead letters, the partners' health, the audit log (first page; by actor; by kind; by
+message). Prints the median and the 95th percentile in milliseconds, and the fill rate. Asserts nothing about speed.
 
     python bench/dashboard_screens.py --messages 100000 --rounds 20
     python bench/dashboard_screens.py --store postgresql --messages 1000000
@@ -17,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import statistics
 import sys
@@ -27,7 +35,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hub.bodies import CodecRegistry, PlainCodec
+import orjson
+
+from hub.bodies import CodecRegistry
+from hub.crypto.at_rest import AesGcmCodec
+from hub.crypto.blind_index import nhs_index, search_keys
+from hub.crypto.keyring import FileKeyRing
 from hub.plugin_api.events import HubEvent
 from hub.services import console
 from hub.store import Intake, NewDelivery, NewMessage, Store, open_store
@@ -37,33 +50,101 @@ SENDERS = ("trust-a", "trust-b", "trust-c", "trust-d")
 PARTNERS = ("council-a", "council-b", "hostel-a", "hostel-b", "ips-a", "charity-a")
 TYPES = ("DischargeNotice", "HousingRequest", "Referral")
 BATCH = 1000
+PASSPHRASE = "a passphrase for the bench"
 
 
-def fill(store: Store, messages: int, last_hour: int, people: int, now: float) -> tuple[str, str]:
-    """Store the messages; return a correlation id and an index value that exist (for the timed searches)."""
+def nhs_numbers(count: int) -> list[str]:
+    """``count`` distinct valid NHS numbers (Modulus 11 check digit), of nobody, in a fixed order."""
+    out: list[str] = []
+    n = 400_000_000
+    while len(out) < count:
+        digits = f"{n:09d}"
+        check = 11 - sum(int(d) * (10 - i) for i, d in enumerate(digits)) % 11
+        if check != 10:
+            out.append(digits + str(0 if check == 11 else check))
+        n += 7
+    return out
+
+
+def fill(store: Store, index_key: bytes, messages: int, last_hour: int, people: list[str],
+         now: float) -> tuple[str, str]:  # fmt: skip
+    """Store the messages; return a correlation id and an NHS number that exist (for the timed searches)."""
     rng = random.Random(7)
+    values = [nhs_index(index_key, number) for number in people]
     old = messages - last_hour
     batch: list[Intake] = []
-    correlation = index = ""
+    correlation = number = ""
     for n in range(messages):
         at = now - 3600 + 3600 * (n - old) / max(1, last_hour) if n >= old else now - 30 * 86400 + n * (
             30 * 86400 - 3600) / max(1, old)  # fmt: skip
         record = str(uuid.uuid4())
-        person = f"idx-{rng.randrange(people)}"
-        correlation = f"c-{n // 3}"
-        index = person
-        partner = PARTNERS[n % len(PARTNERS)]
-        message = NewMessage(record, f"m-{n}", SENDERS[n % len(SENDERS)], TYPES[n % len(TYPES)], b"{}", at,
-                             correlation_id=correlation, nhs_index=person)  # fmt: skip
+        who = rng.randrange(len(people))
+        correlation, number = f"c-{n // 3}", people[who]
+        sender, partner, message_type = SENDERS[n % len(SENDERS)], PARTNERS[n % len(PARTNERS)], TYPES[n % len(TYPES)]
+        body = orjson.dumps({"type": message_type, "message_id": f"m-{n}", "payload": {
+            "person": {"nhs_number": number, "name": "A Person"}, "notes": "x" * 480}})  # fmt: skip
+        message = NewMessage(record, f"m-{n}", sender, message_type, body, at, correlation_id=correlation,
+                             nhs_index=values[who])  # fmt: skip
         delivery = NewDelivery(f"d-{record}", record, partner, "bench", "push")
-        batch.append(Intake([message], [delivery], [HubEvent("received", record, at)],
-                            index_entries=[(message.sender, person, record)]))  # fmt: skip
+        events = [HubEvent("received", record, at), HubEvent("delivered", record, at + 1, delivery.id, partner)]
+        if n % 500 == 0:
+            events.append(HubEvent("viewed", record, at + 2, actor="alice"))
+        batch.append(Intake([message], [delivery], events,
+                            index_entries=[(sender, values[who], record), (partner, values[who], record)]))  # fmt: skip
         if len(batch) == BATCH:
             asyncio.run(store.accept_all(batch))
             batch = []
     if batch:
         asyncio.run(store.accept_all(batch))
-    return correlation, index
+    return correlation, number
+
+
+COPIES = [
+    "INSERT INTO messages (id, message_id, sender, type, correlation_id, in_reply_to, parent_id, idempotency_key, "
+    "fingerprint, received_at, body_codec, body, kek_id, data_key, nhs_index, status, status_at, answers_record) "
+    "SELECT id || '~{k}', message_id || '~{k}', sender, type, correlation_id || '~{k}', in_reply_to, parent_id, "
+    "idempotency_key, fingerprint, received_at - {k} * 0.001, body_codec, body, kek_id, data_key, nhs_index, status, "
+    "status_at, answers_record FROM messages WHERE id NOT LIKE '%~%'",
+    "INSERT INTO deliveries (id, record_id, partner, route, mode, state, attempts, due_at, created_at, type, "
+    "received_at) SELECT id || '~{k}', record_id || '~{k}', partner, route, mode, state, attempts, due_at, "
+    "created_at - {k} * 0.001, type, received_at - {k} * 0.001 FROM deliveries WHERE id NOT LIKE '%~%'",
+    "INSERT INTO message_index (partner, nhs_index, record_id) "
+    "SELECT partner, nhs_index, record_id || '~{k}' FROM message_index WHERE record_id NOT LIKE '%~%'",
+    "INSERT INTO events (record_id, delivery_id, partner, at, kind, detail, actor, prev_hash, hash) "
+    "SELECT record_id || '~{k}', delivery_id || '~{k}', partner, at - {k} * 0.001, kind, detail, actor, prev_hash, "
+    "hash FROM events WHERE record_id NOT LIKE '%~%' ORDER BY seq",
+]
+"""``--copies``: copy ``{k}`` of every message the write path stored, with its deliveries, index entries and events:
+the same rows (ciphertexts, blind index values, events) under ids suffixed ``~k``, a millisecond per copy earlier.
+Their events keep their original's hashes: such a store's audit chain does not verify (no screen checks it)."""
+
+
+COUNT_COPIES = (
+    "INSERT INTO activity_minutes SELECT 'accepted', CAST(received_at / 60 AS INTEGER), sender, type, count(*) "
+    "FROM messages WHERE id LIKE '%~{k}' GROUP BY 2, 3, 4 ON CONFLICT (kind, minute, partner, type) "
+    "DO UPDATE SET count = activity_minutes.count + excluded.count"
+)
+"""SQLite: the copies' per-minute counts (its intake counts what it accepts; PostgreSQL's trigger counts any insert)."""
+
+
+def copy(url: str, copies: int) -> None:
+    """Make ``copies - 1`` copies of what is stored (``COPIES``), in one transaction each."""
+    for k in range(1, copies):
+        statements = [s.format(k=k) for s in COPIES]
+        if url.startswith("sqlite"):
+            import sqlite3
+
+            conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+            for s in [*statements, COUNT_COPIES.format(k=k)]:
+                conn.execute(s)
+            conn.commit()
+            conn.close()
+        else:
+            import psycopg
+
+            with psycopg.connect(url) as pg:
+                for s in statements:
+                    pg.execute(s)
 
 
 def settle(store: Store, url: str) -> None:
@@ -91,7 +172,7 @@ def settle(store: Store, url: str) -> None:
         with psycopg.connect(url, autocommit=True) as conn:
             for s in statements:
                 conn.execute(s)
-            conn.execute("ANALYZE")
+            conn.execute("VACUUM ANALYZE")
 
 
 def timed(rounds: int, call: Callable[[], Any]) -> tuple[float, float]:
@@ -106,6 +187,44 @@ def timed(rounds: int, call: Callable[[], Any]) -> tuple[float, float]:
     return statistics.median(took), took[min(len(took) - 1, int(len(took) * 0.95))]
 
 
+def screens(store: Store, keys: list[bytes], now: float, correlation: str, number: str) -> dict[str, Callable[[], Any]]:
+    """What each screen asks, by name."""
+    first = store.search_messages(MessageFilter(), 50)
+    deep = first[-1]
+    for _ in range(19):
+        deep = store.search_messages(MessageFilter(), 50, (deep["received"], deep["id"]))[-1]
+    record = first[0]["id"]
+    dead = console.dead_deliveries(store, limit=1)[0]["message"]
+
+    def search(where: MessageFilter, before: tuple[float, str] | None = None, nhs: str | None = None) -> Any:
+        return console.search(store, where, nhs_number=nhs, index_keys=keys, actor="alice", limit=51, before=before)
+
+    return {
+        "overview": lambda: console.overview(store, now),
+        "search, first page": lambda: search(MessageFilter()),
+        "search by partner": lambda: search(MessageFilter(partner="council-a")),
+        "search by type": lambda: search(MessageFilter(message_type="Referral")),
+        "search by partner and type": lambda: search(MessageFilter(partner="council-a",
+                                                                   message_type="DischargeNotice")),
+        "search by partner and type: none": lambda: search(MessageFilter(partner="council-a",
+                                                                         message_type="Referral")),
+        "search by sender, last day": lambda: search(MessageFilter(partner="trust-b", received_from=now - 86400)),
+        "search 20 pages deep": lambda: search(MessageFilter(), (deep["received"], deep["id"])),
+        "search by state dead": lambda: search(MessageFilter(state="dead")),
+        "search by correlation": lambda: search(MessageFilter(correlation_id=correlation)),
+        "search by NHS number": lambda: search(MessageFilter(), nhs=number),
+        "one message (tree)": lambda: store.message_view(dead),
+        "newest message (tree)": lambda: store.message_view(record),
+        "dead letters (1,000)": lambda: console.dead_deliveries(store, limit=1000),
+        "partners": lambda: console.partner_health(store, PARTNERS),
+        "audit log, first page": lambda: console.audit_entries(store, limit=51),
+        "audit log by actor": lambda: console.audit_entries(store, actor="alice", limit=51),
+        "audit log by actor: none": lambda: console.audit_entries(store, actor="mallory", limit=51),
+        "audit log by kind": lambda: console.audit_entries(store, kind="viewed", limit=51),
+        "audit log by message": lambda: console.audit_entries(store, record_id=dead, limit=51),
+    }  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=1_000_000)
@@ -113,59 +232,72 @@ def main() -> int:
     parser.add_argument("--people", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--only", help="time only the screens whose names contain this")
+    parser.add_argument(
+        "--copies",
+        type=int,
+        default=1,
+        help="store messages/copies through the write path, then copy them in SQL (COPIES)",
+    )
+    parser.add_argument("--skip", help="time none of the screens whose names contain this")
+    parser.add_argument(
+        "--keep",
+        help="a directory to keep the filled store in (a PostgreSQL one is not dropped), "
+        "or to take it from when a run before kept one there: to time a change on the same store",
+    )
     args = parser.parse_args()
-    now = time.time()
+    os.environ.setdefault("HUB_TEST_SCRYPT_N", "1024")  # the key ring's passphrase KDF: not what is measured
     with tempfile.TemporaryDirectory() as tmp:
-        if args.store == "sqlite":
-            url = f"sqlite:///{Path(tmp) / 'hub.db'}"
-            drop: Callable[[], None] = lambda: None  # noqa: E731
+        directory = Path(args.keep or tmp)
+        saved = directory / "bench.json"
+        if saved.exists():  # a store a run before filled and kept: opening it applies any newer migration
+            kept = orjson.loads(saved.read_bytes())
+            ring = FileKeyRing.open(directory / "keys", PASSPHRASE)
+            url, now, correlation, number = kept["url"], kept["now"], kept["correlation"], kept["number"]
+            store = open_store(url, CodecRegistry(AesGcmCodec(ring)))
+            print(f"{args.store}: the store kept in {directory} ({kept['messages']:,} messages)", flush=True)
         else:
-            from hub.testing.postgres import drop_postgres_database, fresh_postgres_database
+            directory.mkdir(parents=True, exist_ok=True)
+            ring = FileKeyRing.create(directory / "keys", PASSPHRASE)
+            if args.store == "sqlite":
+                url = f"sqlite:///{directory / 'hub.db'}"
+            else:
+                from hub.testing import postgres
 
-            url = fresh_postgres_database()
-            drop = lambda: drop_postgres_database(url)  # noqa: E731
-        try:
-            store = open_store(url, CodecRegistry(PlainCodec()))
+                url = postgres.fresh_postgres_database()
+                if args.keep:  # the test kit drops what it made when this process ends: not this one
+                    postgres._made.remove(url)
+            now = time.time()
+            store = open_store(url, CodecRegistry(AesGcmCodec(ring)))
             started = time.perf_counter()
-            correlation, index = fill(store, args.messages, min(args.last_hour, args.messages), args.people, now)
+            k = args.copies
+            hour, people = min(args.last_hour, args.messages) // k, nhs_numbers(args.people // k)
+            correlation, number = fill(store, ring.index_key(), args.messages // k, hour, people, now)
             filled = time.perf_counter() - started
+            copy(url, k)
             settle(store, url)
-            print(f"{args.store}: {args.messages:,} messages stored in {filled:.0f} s "
-                  f"({args.messages / filled:,.0f}/s)", flush=True)  # fmt: skip
-            first = store.search_messages(MessageFilter(), 50)
-            deep = first[-1]
-            for _ in range(19):
-                deep = store.search_messages(MessageFilter(), 50, (deep["received"], deep["id"]))[-1]
-            record = first[0]["id"]
-            screens: dict[str, Callable[[], Any]] = {
-                "overview": lambda: console.overview(store, now),
-                "search, first page": lambda: store.search_messages(MessageFilter(), 51),
-                "search by partner and type": lambda: store.search_messages(
-                    MessageFilter(partner="council-a", message_type="DischargeNotice"), 51),
-                "search 20 pages deep": lambda: store.search_messages(MessageFilter(), 51,
-                                                                      (deep["received"], deep["id"])),
-                "search by state dead": lambda: store.search_messages(MessageFilter(state="dead"), 51),
-                "search by partner, type: no match": lambda: store.search_messages(
-                    MessageFilter(partner="council-a", message_type="Referral"), 51),
-                "search by correlation": lambda: store.search_messages(MessageFilter(correlation_id=correlation), 51),
-                "search by NHS number (index)": lambda: store.search_messages(MessageFilter(
-                    record_ids=[r["id"] for r in store.find_by_index(index)]), 51),
-                "one message (tree)": lambda: store.message_view(record),
-                "dead letters (1,000)": lambda: console.dead_deliveries(store, limit=1000),
-                "audit log, first page": lambda: store.audit_events(limit=51),
-                "audit log by actor": lambda: store.audit_events(actor="alice", limit=51),
-            }  # fmt: skip
-            if args.messages <= 200_000:  # it reads every delivered message's reply times
-                screens["partners"] = lambda: console.partner_health(store, PARTNERS)
+            print(f"{args.store}: {args.messages // k:,} messages stored in {filled:.0f} s "
+                  f"({args.messages // k / filled:,.0f}/s), copied {k} times and settled in "
+                  f"{time.perf_counter() - started - filled:.0f} s",
+                  flush=True)  # fmt: skip
+            if args.keep:
+                saved.write_bytes(orjson.dumps({"url": url, "now": now, "correlation": correlation, "number": number,
+                                                "messages": args.messages}))  # fmt: skip
+        try:
             print(f"{'screen':34} {'median ms':>10} {'p95 ms':>10} {'rows':>6}")
-            for name, call in screens.items():
+            for name, call in screens(store, search_keys(ring), now, correlation, number).items():
+                if (args.only and args.only not in name) or (args.skip and args.skip in name):
+                    continue
                 median, p95 = timed(args.rounds, call)
                 got = call()
                 rows = len(got) if isinstance(got, list) else len(got.rows) if hasattr(got, "rows") else int(bool(got))
                 print(f"{name:34} {median:10.1f} {p95:10.1f} {rows:6}", flush=True)
-            store.close()
         finally:
-            drop()
+            store.close()
+            if not args.keep and url.startswith("postgresql"):
+                from hub.testing.postgres import drop_postgres_database
+
+                drop_postgres_database(url)
     return 0
 
 

@@ -35,15 +35,13 @@ BENCH = Path(__file__).resolve().parent
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
-from throughput import (  # noqa: E402  (bench/ is not a package)
-    BenchFailure,
+from bench_processes import BenchFailure  # noqa: E402  (bench/ is not a package)
+from load_generator import MessageFactory, Phase, make_councils  # noqa: E402
+from throughput import (  # noqa: E402
     Deployment,
-    MessageFactory,
-    Phase,
     _Interrupted,
     build_parser,
     check_args,
-    make_councils,
     run,
 )
 

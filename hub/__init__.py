@@ -63,6 +63,7 @@ from hub.plugin_api.records import (
     Transport,
     Unresolved,
 )
+from hub.plugin_api.ui_screens import UiScreen
 from hub.strict_json import parse_json_strict
 
 _LAZY = {
@@ -75,6 +76,13 @@ _LAZY = {
     # the hardened XML parser every XML adapter uses: importing it imports lxml
     "declared_dtd_marker": "hub.safe_xml",
     "hardened_parser": "hub.safe_xml",
+    # the dashboard's helpers for plugins' screens (hub_register_ui_screens): importing them imports FastAPI, Jinja2
+    "UiVisit": "hub.ui.plugin_screens",
+    "ui_audit": "hub.ui.plugin_screens",
+    "ui_page": "hub.ui.plugin_screens",
+    "ui_posted": "hub.ui.plugin_screens",
+    "ui_redirect": "hub.ui.plugin_screens",
+    "ui_signed_in": "hub.ui.plugin_screens",
     # what a key provider raises for a key it cannot give (hub_register_key_providers): imports cryptography
     "KeyRingError": "hub.crypto.keyring",
 }
@@ -83,6 +91,7 @@ if TYPE_CHECKING:
     from hub.crypto.keyring import KeyRingError
     from hub.plugin_api.callers import Authenticated, Caller, OperatorCaller, PartnerCaller, SchedulerCaller
     from hub.safe_xml import declared_dtd_marker, hardened_parser
+    from hub.ui.plugin_screens import UiVisit, ui_audit, ui_page, ui_posted, ui_redirect, ui_signed_in
 
 
 def __getattr__(name: str) -> Any:
@@ -152,6 +161,8 @@ __all__ = [
     "Transform",
     "TransformContext",
     "Transport",
+    "UiScreen",
+    "UiVisit",
     "UnparseableInput",
     "Unresolved",
     "declared_dtd_marker",
@@ -164,4 +175,9 @@ __all__ = [
     "normalise_nhs_number",
     "parse_json_strict",
     "read_each",
+    "ui_audit",
+    "ui_page",
+    "ui_posted",
+    "ui_redirect",
+    "ui_signed_in",
 ]

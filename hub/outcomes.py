@@ -75,11 +75,17 @@ def add_outcomes(deliveries: list[dict[str, Any]], timeline: list[dict[str, Any]
         )
 
 
+OPERATORS_ONLY = frozenset({"ui_action"})
+"""Timeline events no partner sees: what a dashboard user did about the message (a navigator's allocation names
+the service chosen, which the referrer is never told)."""
+
+
 def for_partner(view: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a message view without error text: what a sender or recipient may see."""
+    """A copy of a message view without error text or operators' acts: what a sender or recipient may see."""
     out = copy.deepcopy(view)
     for delivery in out.get("deliveries", []):
         delivery.pop("last_error", None)
+    out["timeline"] = [e for e in out.get("timeline", []) if e.get("event") not in OPERATORS_ONLY]
     for event in out.get("timeline", []):
         detail = event.get("detail")
         if isinstance(detail, dict):

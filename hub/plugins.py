@@ -50,6 +50,7 @@ from hub.plugin_api.records import (
     Vocabulary,
     check_name,
 )
+from hub.plugin_api.ui_screens import UiScreen
 from hub.plugin_diagnostics import hookimpl_mistakes, misplaced_entry_points, one_line
 
 log = logging.getLogger("hub.plugins")
@@ -87,6 +88,7 @@ class HubPlugins:
     commands: dict[str, Any]
     gauges: dict[str, GaugeSpec]
     routes: dict[str, RouteSpec] = field(default_factory=dict)
+    ui_screens: dict[str, UiScreen] = field(default_factory=dict)
     vocabulary: Vocabulary = field(default_factory=Vocabulary)
     schedulers: dict[str, SchedulerSpec] = field(default_factory=dict)
     config_checks: dict[str, ConfigCheck] = field(default_factory=dict)
@@ -257,9 +259,10 @@ def load_plugins(
     schedulers = registry.collect("scheduler", "hub_register_schedulers", SchedulerSpec)
     config_checks = registry.collect("config check", "hub_register_config_checks", ConfigCheck)
     demo_scenes = registry.collect("demo scene", "hub_register_demo_scenes", DemoScene)
+    ui_screens = registry.collect("ui screen", "hub_register_ui_screens", UiScreen)
     return HubPlugins(
         manager, infos, adapters, transports, transforms, schemas, key_providers, listeners, commands, gauges,
-        routes, vocabulary, schedulers, config_checks, demo_scenes,
+        routes, ui_screens, vocabulary, schedulers, config_checks, demo_scenes,
     )  # fmt: skip
 
 

@@ -105,9 +105,10 @@ class Router:
         indexer: Callable[[dict[str, Any]], str | None] | None = None,
         state_dir: Path | None = None,
         config_dir: Path | None = None,
-        fingerprinter: Callable[[dict[str, Any]], str | None] | None = None,
+        fingerprinter: Callable[[dict[str, Any]], str | tuple[str, ...] | None] | None = None,
     ) -> None:
-        """``indexer`` gives a message's blind-index value (or None); ``fingerprinter`` its keyed fingerprint."""
+        """``indexer`` gives a message's blind-index value (or None); ``fingerprinter`` its keyed fingerprint
+        (or, while the fingerprint key is rotated, its fingerprints under every live key, the current one first)."""
         self.fingerprinter = fingerprinter or (lambda message: None)
         self.state_dir = state_dir
         self.config_dir = config_dir
@@ -172,9 +173,9 @@ class Router:
             in_reply_to=message.get("in_reply_to"),
             answers_record=reply_target.record_id if reply_target is not None else None,
             idempotency_key=idempotency_key,
-            fingerprint=self.fingerprinter(message),
             nhs_index=self.indexer(message),
         )
+        inbound.fingerprint, inbound.fingerprints_also = _fingerprint_fields(self.fingerprinter(message))
         inbound.status, inbound.status_at = clear_status(message, self._status_fields(message["type"]))
         intake = Intake(messages=[inbound])
         if inbound.nhs_index is not None:
@@ -336,3 +337,10 @@ class Router:
         if self.partners.get(partner_id) is None:
             return None, f"the {destination.kind} destination named no partner of this hub"
         return partner_id, ""
+
+
+def _fingerprint_fields(value: str | tuple[str, ...] | None) -> tuple[str | None, tuple[str, ...]]:
+    """(fingerprint under the current key, those under the other live keys) from a fingerprinter's answer."""
+    if value is None or isinstance(value, str):
+        return value, ()
+    return (value[0] if value else None), tuple(value[1:])

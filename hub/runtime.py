@@ -17,7 +17,7 @@ from hub.canonical import CanonicalValidator
 from hub.config import HubConfig, load_config
 from hub.crypto.at_rest import AesGcmCodec, KeyProvider
 from hub.crypto.blind_index import index_of_message
-from hub.crypto.fingerprint import fingerprint, fingerprint_key
+from hub.crypto.fingerprint import fingerprint, fingerprint_key, fingerprints
 from hub.crypto.keyring import KeyRingError
 from hub.metrics import Metrics, open_metrics
 from hub.outbound import OutboundTransports
@@ -104,7 +104,7 @@ def build_hub(
     validator = CanonicalValidator(plugins)
     metrics = open_metrics(config.settings.metrics_dir)  # before anything can record one
     keys = open_key_provider(config, plugins)
-    fingerprint_of = _fingerprinter(fingerprint_key(keys))
+    fingerprint_of = _fingerprinter(fingerprint_key(keys))  # the store's upgrade: the key in use at start
     router = Router(
         config.routes,
         config.partners,
@@ -113,7 +113,7 @@ def build_hub(
         indexer=lambda message: index_of_message(keys.index_key(), message),  # a rotation is seen within 1 s
         state_dir=config.settings.state_dir,
         config_dir=config.settings.config_dir,
-        fingerprinter=fingerprint_of,
+        fingerprinter=_live_fingerprinter(keys, fingerprint_of),
     )
     _check_partner_plugins(config, plugins)
     settings = config.settings
@@ -145,6 +145,15 @@ def build_hub(
 
 def _fingerprinter(key: bytes) -> Callable[[dict[str, Any]], str]:
     return lambda message: fingerprint(key, message)
+
+
+def _live_fingerprinter(keys: Any, at_start: Callable[[dict[str, Any]], str]) -> Callable[[dict[str, Any]], Any]:
+    """A message's fingerprints under every live key, asked of a provider that rotates them (``fingerprint_keys``,
+    the key ring: a rotation by another process is seen within a second, nothing restarts); else the key read at
+    start (a provider's derived key must not follow its index key)."""
+    if callable(getattr(keys, "fingerprint_keys", None)):
+        return lambda message: fingerprints(keys, message)
+    return at_start
 
 
 def open_key_provider(config: HubConfig, plugins: HubPlugins) -> KeyProvider:

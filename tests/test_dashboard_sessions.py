@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from hub.services.errors import OperationRefused
-from hub.services.users import LOCK_AFTER, LOCK_MAX_SECONDS, LOCK_SECONDS, add_user, lock_for, log_in
+from hub.services.users import LOCK_AFTER, LOCK_MAX_SECONDS, LOCK_SECONDS, add_user, lock_for, log_in, user_from_row
 from hub.store import Store, open_store
 from hub.ui import sessions
 from hub.ui.sessions import ABSOLUTE_SECONDS, IDLE_SECONDS, Session
@@ -38,6 +38,19 @@ def test_a_session_ends_when_idle_too_long_or_too_old_whatever_its_use() -> None
         used = used.touched(T0 + step * IDLE_SECONDS - 1)
     assert used.seen - used.issued > ABSOLUTE_SECONDS and used.expired(used.seen)
     assert Session.new("alice", T0 + 3600).expired(T0)  # issued in the future
+
+
+def test_a_session_s_stamp_matches_its_user_only_while_role_and_password_hash_are_unchanged() -> None:
+    row = {"name": "alice", "role": "operator", "password_hash": "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA"}
+    user = user_from_row(row)
+    session = Session.new("alice", T0, sessions.stamp(user.credential, KEY))
+    assert sessions.stamp_ok(sessions.decode(sessions.encode(session, KEY), KEY) or session, user.credential, KEY)
+    assert session.touched(T0 + 1).stamp == session.stamp
+    assert row["password_hash"] not in sessions.encode(session, KEY) + user.credential + repr(user)
+    for changed in ({"role": "admin"}, {"password_hash": row["password_hash"][:-1] + "B"}):
+        assert not sessions.stamp_ok(session, user_from_row(row | changed).credential, KEY), changed
+    assert not sessions.stamp_ok(session, user.credential, sessions.session_key(b"other" * 8))
+    assert not sessions.stamp_ok(Session.new("alice", T0), user.credential, KEY)  # a cookie from before stamps
 
 
 def test_csrf_tokens_match_only_their_own_session() -> None:

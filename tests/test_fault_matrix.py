@@ -8,7 +8,7 @@
   for ``HUB_FAULTS_FLAP_SECONDS`` (20 in ``make test``, 60 in ``make faults``) while messages keep coming: all are
   delivered, none dead-lettered, with a retry schedule that outlasts one outage.
 
-Each prints its figures (``pytest -s``); ``docs/reliability-faults.md`` keeps them.
+Each prints its figures (``pytest -s``); ``docs/reliability.md`` keeps them.
 """
 
 from __future__ import annotations
@@ -100,8 +100,9 @@ def test_kill_9_three_times_during_a_burst_loses_no_accepted_message(tmp_path: P
             f"{len(set(senders.accepted) - council.unique_ids())} of {BURST} accepted messages never arrived"
         )
         assert any(outstanding), "nothing was outstanding at any kill: the test proves nothing"
-        keys = [r.headers.get("Idempotency-Key") for r in council.received]
-        assert all(key == r.message["message_id"] for key, r in zip(keys, council.received, strict=True))
+        received = list(council.received)  # one snapshot: a late redelivery may still be arriving
+        keys = [r.headers.get("Idempotency-Key") for r in received]
+        assert all(key == r.message["message_id"] for key, r in zip(keys, received, strict=True))
         last = list(senders.accepted.values())[-1]
         assert wait_until(lambda: world.view(last)["status"] == "delivered", timeout=60)
         assert world.db_count("messages") == BURST  # a message sent again after a kill is stored once

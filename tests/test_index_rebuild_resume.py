@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rekeying_kit import hub_without_worker, query, start_worker
 
 from hub.crypto.blind_index import nhs_index
 from hub.crypto.keyring import FileKeyRing
 from hub.testing import stop_process, wait_until
 from hub.testing.messages import housing_request
-from hub.testing.raw_store import raw_store
-from hub.testing.world import HubWorld, build_world
+from hub.testing.world import HubWorld
 
 SETTLE_SECONDS = 45.0
 """``[keys] index_settle_seconds``: a resumed rebuild cannot finish sooner than this after the rotation, which
@@ -37,26 +37,8 @@ NUMBER = housing_request()["payload"]["person"]["nhs_number"]
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[HubWorld]:
     """The standard partners and ``hub serve --no-worker`` (delivery and rebuilds are left to the workers)."""
-    built = build_world(tmp_path / "config", settings={"keys": {"index_settle_seconds": SETTLE_SECONDS}},
-                        hub_args=["--no-worker"])  # fmt: skip
-    try:
+    with hub_without_worker(tmp_path, SETTLE_SECONDS) as built:
         yield built
-    finally:
-        built.stop()
-
-
-def start_worker(world: HubWorld, n: int) -> subprocess.Popen[bytes]:
-    with (world.config_dir / f"worker-{n}.log").open("ab") as log:
-        return subprocess.Popen([sys.executable, "-m", "hub", "worker", "--config", str(world.config_dir)],
-                                stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-
-
-def query(world: HubWorld, statement: str, *args: Any) -> list[tuple[Any, ...]]:
-    conn = raw_store(world)
-    try:
-        return [tuple(row) for row in conn.execute(statement, args).fetchall()]
-    finally:
-        conn.close() if hasattr(conn, "close") else conn.conn.close()
 
 
 def rebuild_row(world: HubWorld) -> tuple[str, str | None, float]:

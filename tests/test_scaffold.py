@@ -1,36 +1,22 @@
 """``hub adapter new``: one package of each kind, installed with pip like a third party's, passes its own tests.
 
-The packages are installed editable into a throwaway virtualenv that reaches the hub's own environment through a
-``.pth`` file (so nothing is downloaded but pip's build backend), and each one's tests run there with pytest,
-starting real hubs on loopback.
+The packages are installed editable into a throwaway virtualenv (``throwaway_venv``), and each one's tests run
+there with pytest, starting real hubs on loopback.
 """
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
-import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from throwaway_venv import hub_venv, pip_install_editable
 
 from hub.cli import main
 from hub.cli.scaffold_kinds import KINDS
-
-
-def _venv(tmp: Path) -> Path:
-    """A virtualenv without pip of its own, which sees the running interpreter's packages (pip, pytest, the hub)."""
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp / "venv")], check=True, timeout=60)
-    python = tmp / "venv" / "bin" / "python"
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
-    # site.addsitedir, not a bare path: the hub environment's own .pth files (editable installs' finders) must run
-    # too, or an editable plugin with a pytest11 entry point is listed but cannot be imported
-    hub_site = sysconfig.get_paths()["purelib"]
-    (Path(site) / "hub-environment.pth").write_text(f"import site; site.addsitedir({hub_site!r})\n")
-    return python
 
 
 def test_each_kind_installs_with_pip_and_passes_its_own_tests(tmp_path: Path) -> None:
@@ -38,12 +24,8 @@ def test_each_kind_installs_with_pip_and_passes_its_own_tests(tmp_path: Path) ->
     for kind in KINDS:
         result = runner.invoke(main, ["adapter", "new", f"try-{kind}", "--kind", kind, "--dir", str(tmp_path)])
         assert result.exit_code == 0, result.output
-    python = _venv(tmp_path)
-    install = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--disable-pip-version-check",
-         *(arg for kind in KINDS for arg in ("-e", str(tmp_path / f"try-{kind}")))],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    python = hub_venv(tmp_path)
+    install = pip_install_editable(python, *(tmp_path / f"try-{kind}" for kind in KINDS))
     assert install.returncode == 0, install.stdout + install.stderr
     listed = subprocess.run([str(python), "-m", "hub", "plugins", "list"], capture_output=True, text=True, timeout=60)
     for kind in KINDS:
@@ -65,6 +47,7 @@ def test_each_kind_installs_with_pip_and_passes_its_own_tests(tmp_path: Path) ->
 def test_what_it_writes_for_an_adapter(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["adapter", "new", "acme-crm", "--dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
+    assert "(9 files): an adapter plugin registered as 'acme-crm'." in result.output
     root = tmp_path / "acme-crm"
     assert sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) == [
         "README.md", "hub_acme_crm/__init__.py", "hub_acme_crm/plugin.py", "pyproject.toml",
@@ -83,6 +66,27 @@ def test_what_it_writes_for_an_adapter(tmp_path: Path) -> None:
     assert "@hookimpl\ndef hub_register_adapters(register: Any) -> None:" in plugin
     assert "class AcmeCrmAdapter:" in plugin and '"""' in plugin
     compile(plugin, "plugin.py", "exec")
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_each_kind_has_its_entry_point_its_hook_with_a_docstring_and_a_readme(tmp_path: Path, kind: str) -> None:
+    result = CliRunner().invoke(main, ["adapter", "new", "acme", "--kind", kind, "--dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    root = tmp_path / "acme"
+    assert '[project.entry-points."hub.adapters"]\nacme = "hub_acme.plugin"' in (root / "pyproject.toml").read_text()
+    plugin = (root / "hub_acme" / "plugin.py").read_text()
+    tree = ast.parse(plugin)
+    assert ast.get_docstring(tree), "the plugin module has no docstring"
+    (hook,) = [node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name.startswith("hub_")]
+    assert hook.name == KINDS[kind].hook and ast.get_docstring(hook), hook.name
+    for node in ast.walk(tree):  # every class and method of the example says its contract
+        if isinstance(node, ast.ClassDef | ast.FunctionDef) and not node.name.startswith("_"):
+            assert ast.get_docstring(node), f"{node.name} has no docstring"
+    readme = (root / "README.md").read_text()
+    for heading in ("## Install", "## Test", "## Configure", "## Write yours"):
+        assert heading in readme, heading
+    assert "pip install -e ./acme" in readme and KINDS[kind].hook in readme
+    assert "built-in plugins to be installed" not in readme  # the tests need none (tests/example_vocabulary)
 
 
 @pytest.mark.parametrize(("name", "why"), [("Acme", "not a plugin name"), ("a", "not a plugin name"),

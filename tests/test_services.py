@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from hub.crypto.at_rest import AesGcmCodec
 from hub.crypto.keyring import FileKeyRing
 from hub.plugin_api.events import HubEvent
 from hub.services import OperationRefused
+from hub.services import key_rotation as rotation
 from hub.services.audit import verify_audit
 from hub.services.dead_letters import dead_letters
 from hub.services.hub_data import HubData
@@ -27,6 +28,7 @@ from hub.services.partner_stats import partner_stats
 from hub.services.replay import replay
 from hub.services.retention import run_retention
 from hub.services.tokens import add_tokens, issue_token
+from hub.store.index_rebuild import IndexRebuild
 from hub.store.records import Intake, NewDelivery, NewMessage, Outcome
 from hub.store.sqlite import SQLiteStore
 
@@ -207,6 +209,21 @@ def test_rotate_then_rewrap_moves_every_data_key_and_frees_the_old_key(place: Pl
         assert still is not None and still["body"]
 
 
+@pytest.mark.parametrize(
+    ("rotate", "purpose", "needed_by"),
+    [(rotation.rotate_index_key, "index", "searches"), (rotation.rotate_fingerprint_key, "fingerprint", "intake's")],
+)
+def test_an_old_index_or_fingerprint_key_is_not_retired_while_its_values_are_re_keyed(
+    place: Place, rotate: Callable[..., IndexRebuild], purpose: str, needed_by: str
+) -> None:
+    store_message(place.store)
+    state = rotate(place.store, place.ring, "ops-1")
+    assert state.old_key_id and not state.finished
+    with pytest.raises(OperationRefused, match=f"still needed by {needed_by}"):
+        retire_key(place.store, place.ring, state.old_key_id)
+    assert {i.id: i.status for i in place.ring.infos()}[state.old_key_id] != "retired"
+
+
 def test_retiring_the_primary_key_is_refused(place: Place) -> None:
     with pytest.raises(OperationRefused, match="primary"):
         retire_key(place.store, place.ring, place.ring.primary_kek_id())
@@ -251,3 +268,15 @@ def test_a_message_view_is_shaped_for_who_asks(place: Place) -> None:
     assert recipient is not None and [d["id"] for d in recipient["deliveries"]] == [delivery]
     assert recipient["derived"] == [] and all(e.get("partner") == "council-luton" for e in recipient["timeline"])
     assert view_for_caller(place.store, record, caller="steps-luton", is_operator=False) is None
+
+
+def test_a_dashboard_users_act_on_a_message_is_shown_to_operators_only(place: Place) -> None:
+    """A navigator's allocation (a plugin screen's ``ui_action``) names the service chosen: never the sender's."""
+    record, _, _ = store_message(place.store, sender="trust-a", to="steps-luton")
+    act = HubEvent("ui_action", record, T0 + 1, detail={"screen": "hostels", "action": "allocate",
+                                                       "service_id": "svc-1"}, actor="navigator-1")  # fmt: skip
+    place.store.record_view([act])
+    operator = view_for_caller(place.store, record, caller="ops", is_operator=True)
+    assert operator is not None and "ui_action" in [e["event"] for e in operator["timeline"]]
+    sender = view_for_caller(place.store, record, caller="trust-a", is_operator=False)
+    assert sender is not None and sender["timeline"] and "svc-1" not in json.dumps(sender)

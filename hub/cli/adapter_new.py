@@ -63,8 +63,10 @@ A plugin for the partner hub: {summary} (hook `{hook}`).
     pytest {name}/tests
 
 The tests use the hub's pytest plugin (fixtures `hub_world_factory`, `partner_simulator`, ...) and its
-conformance suite (`hub.testing.conformance`); they start a real hub and partner simulators on loopback and
-expect the hub's built-in plugins to be installed (they register the message types and partner kinds used).
+conformance suite (`hub.testing.conformance`); they start a real hub and partner simulators on loopback. They
+need no other plugin: what they exchange (the `ExampleMessage` type and the `example` partner kind) comes from a
+test-only plugin in `tests/example_vocabulary/`, which `tests/samples.py` puts on the tests' path and which is not
+part of the package. Swap in your own message types and partners as you make the plugin yours.
 
 ## Configure
 
@@ -134,5 +136,6 @@ def new(name: str, kind: str, directory: Path) -> None:
     """
     written = write_package(name, KINDS[kind], directory)
     root = directory / name
-    click.echo(f"Created {root} ({len(written)} files): a {kind} plugin registered as {name!r}.")
+    article = "an" if kind[0] in "aeiou" else "a"
+    click.echo(f"Created {root} ({len(written)} files): {article} {kind} plugin registered as {name!r}.")
     click.echo(f"Next: pip install -e {root} && pytest {root / 'tests'}")

@@ -1,4 +1,5 @@
-"""``hub keys init|list|export|rotate|rewrap|retire|add|activate|rotate-index|rebuild-index|passphrase``: the key ring.
+"""``hub keys init|list|export|rotate|rewrap|retire|add|activate|rotate-index|rebuild-index|rotate-fingerprint|
+rebuild-fingerprints|passphrase``: the key ring.
 
 Every rotation is put on the audit chain under ``--operator`` (``$USER`` by default).
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -31,7 +33,8 @@ operator_option = click.option("--operator", default=os.environ.get("USER", "ope
 
 @click.group()
 def keys() -> None:
-    """The key ring: key-encryption keys for stored bodies, the blind-index key, the hub's envelope keys."""
+    """The key ring: key-encryption keys for stored bodies, the blind-index and fingerprint keys, the hub's
+    envelope keys."""
 
 
 def _key_ring(config_dir: Path | None, *, upgrade: bool = False) -> tuple[Settings, FileKeyRing]:
@@ -56,11 +59,13 @@ def keys_init(config_dir: Path | None) -> None:
 @config_option
 @friendly_errors
 def keys_list(config_dir: Path | None) -> None:
-    """Each key: id, purpose, status, dates, what it does (a KEK: how many data keys it wraps); index rebuild."""
+    """Each key: id, purpose, status, dates, what it does (a KEK: how many data keys it wraps); the index
+    rebuild's and the fingerprint re-keying's progress."""
     settings, ring = _key_ring(config_dir)
     with opened_store(settings) as store:
         uses = service.list_keys(ring, store)
         rebuild = store.index_rebuild()
+        rekeying = store.index_rebuild("fingerprint")
     for use in uses:
         info = use.info
         wraps = f"wraps {use.data_keys} data keys" if info.purpose == "kek" else _USES.get(info.purpose, info.purpose)
@@ -71,6 +76,8 @@ def keys_list(config_dir: Path | None) -> None:
                    f"  {wraps}{kid}")  # fmt: skip
     if rebuild is not None:
         click.echo(f"blind index rebuild: {rebuild.progress()}")
+    if rekeying is not None:
+        click.echo(f"fingerprint re-keying: {rekeying.progress()}")
     begun = ring.passphrase_change_begun()
     if begun is not None:
         given = " (this command was given the old one)" if ring.on_previous_passphrase else ""
@@ -216,14 +223,37 @@ def keys_activate(key_id: str, min_published_hours: float, operator: str, config
     click.echo(f"{key_id} is active" + (f"; {replaced} is previous" if replaced else ""))
 
 
+INDEX_SETTLE = "Wait at least this long after the rotation before the rebuild's last pass."
+FINGERPRINT_SETTLE = "Wait this long after the rotation before re-keying (every hub holds both keys)."
+
+
+def _rebuild_options(settle_help: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """The options every rotate and rebuild command of a keyed index takes (batch size, settle time, operator,
+    config), and its friendly errors."""
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        for option in (
+            friendly_errors,
+            config_option,
+            operator_option,
+            click.option(
+                "--settle-seconds",
+                type=float,
+                default=rotation.DEFAULT_SETTLE_SECONDS,
+                show_default=True,
+                help=settle_help,
+            ),
+            click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True),
+        ):
+            command = option(command)
+        return command
+
+    return decorate
+
+
 @keys.command("rotate-index")
 @click.option("--no-rebuild", is_flag=True, help="Only rotate; run 'hub keys rebuild-index' later.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True)
-@click.option("--settle-seconds", type=float, default=rotation.DEFAULT_SETTLE_SECONDS, show_default=True,
-              help="Wait at least this long after the rotation before the rebuild's last pass.")  # fmt: skip
-@operator_option
-@config_option
-@friendly_errors
+@_rebuild_options(INDEX_SETTLE)
 def keys_rotate_index(no_rebuild: bool, batch_size: int, settle_seconds: float, operator: str,
                       config_dir: Path | None) -> None:  # fmt: skip
     """Add a new blind-index key (new messages are indexed under it within a second) and rebuild the index
@@ -233,24 +263,46 @@ def keys_rotate_index(no_rebuild: bool, batch_size: int, settle_seconds: float, 
         state = rotation.rotate_index_key(store, ring, operator)
     click.echo(f"New index key {state.new_key_id}; {state.total} messages to re-index")
     if not no_rebuild:
-        _rebuild(settings, ring, operator, batch_size, settle_seconds)
+        _rebuild(settings, ring, operator, batch_size, settle_seconds, "index")
 
 
 @keys.command("rebuild-index")
-@click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True)
-@click.option("--settle-seconds", type=float, default=rotation.DEFAULT_SETTLE_SECONDS, show_default=True,
-              help="Wait at least this long after the rotation before the rebuild's last pass.")  # fmt: skip
-@operator_option
-@config_option
-@friendly_errors
+@_rebuild_options(INDEX_SETTLE)
 def keys_rebuild_index(batch_size: int, settle_seconds: float, operator: str, config_dir: Path | None) -> None:
     """Finish (or resume after a crash) the rebuild of the blind index under the new index key, then retire
     the old key. Safe beside a running hub; 'hub keys list' shows the progress."""
     settings, ring = _key_ring(config_dir)
-    _rebuild(settings, ring, operator, batch_size, settle_seconds)
+    _rebuild(settings, ring, operator, batch_size, settle_seconds, "index")
 
 
-def _rebuild(settings: Settings, ring: FileKeyRing, operator: str, batch_size: int, settle_seconds: float) -> None:
+@keys.command("rotate-fingerprint")
+@click.option("--no-rebuild", is_flag=True, help="Only rotate; run 'hub keys rebuild-fingerprints' later.")
+@_rebuild_options(FINGERPRINT_SETTLE)
+def keys_rotate_fingerprint(no_rebuild: bool, batch_size: int, settle_seconds: float, operator: str,
+                            config_dir: Path | None) -> None:  # fmt: skip
+    """Add a new fingerprint key (new messages are fingerprinted under it within a second) and re-key the stored
+    fingerprints under it beside the running hub; a repeat of a message is recognised under either key until
+    the re-keying retires the old one."""
+    settings, ring = _key_ring(config_dir)
+    with opened_store(settings) as store:
+        state = rotation.rotate_fingerprint_key(store, ring, operator)
+    click.echo(f"New fingerprint key {state.new_key_id}; {state.total} fingerprints to re-key")
+    if not no_rebuild:
+        _rebuild(settings, ring, operator, batch_size, settle_seconds, "fingerprint")
+
+
+@keys.command("rebuild-fingerprints")
+@_rebuild_options(FINGERPRINT_SETTLE)
+def keys_rebuild_fingerprints(batch_size: int, settle_seconds: float, operator: str, config_dir: Path | None) -> None:
+    """Finish (or resume after a crash) the re-keying of the stored fingerprints under the new fingerprint key,
+    then retire the old key. Safe beside a running hub; 'hub keys list' shows the progress."""
+    settings, ring = _key_ring(config_dir)
+    _rebuild(settings, ring, operator, batch_size, settle_seconds, "fingerprint")
+
+
+def _rebuild(
+    settings: Settings, ring: FileKeyRing, operator: str, batch_size: int, settle_seconds: float, purpose: str
+) -> None:
     from hub.bodies import CodecRegistry
     from hub.crypto.at_rest import AesGcmCodec
     from hub.store import open_store
@@ -266,10 +318,11 @@ def _rebuild(settings: Settings, ring: FileKeyRing, operator: str, batch_size: i
     store = open_store(settings.store_url, CodecRegistry(AesGcmCodec(ring)))
     try:
         state = rotation.rebuild_index(store, ring, actor=operator, batch_size=batch_size,
-                                       settle_seconds=settle_seconds, progress=show)  # fmt: skip
+                                       settle_seconds=settle_seconds, progress=show, purpose=purpose)  # fmt: skip
     finally:
         store.close()
+    what = "Blind index" if purpose == "index" else "Fingerprints"
     if state is None:
-        click.echo("The index key has never rotated: nothing to rebuild")
+        click.echo(f"The {purpose} key has never rotated: nothing to rebuild")
     else:
-        click.echo(f"Blind index {state.progress()}; {state.old_key_id} retired")
+        click.echo(f"{what} {state.progress()}; {state.old_key_id} retired")

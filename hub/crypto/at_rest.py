@@ -41,7 +41,8 @@ class KeyProvider(Protocol):
         """The 32-byte key of the blind index."""
         ...
 
-    # optional: ``fingerprint_key() -> bytes | None``, the key of message fingerprints
+    # optional: ``fingerprint_key() -> bytes | None``, the key of message fingerprints, and
+    # ``fingerprint_keys() -> list[bytes]``, every live one, current first (while it is rotated)
     # (without it, one is derived from the index key: see hub.crypto.fingerprint)
     # optional: ``index_keys() -> list[bytes]``, every live index key, the current first (searches look
     # under each while the index is rebuilt; without it, only ``index_key()``)

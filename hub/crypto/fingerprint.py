@@ -12,6 +12,12 @@ holds one (purpose ``fingerprint``); a ring made before it existed, or a key
 provider plugin without ``fingerprint_key()``, gets one derived from the
 blind-index key with HKDF-SHA256 under a label of its own, so neither key's
 values say anything about the other's.
+
+The key rotates (``hub keys rotate-fingerprint``): new messages are fingerprinted
+under the new key at once, the stored fingerprints are re-keyed in the background
+(``hub.store.index_rebuild``, purpose ``fingerprint``), and meanwhile a message is
+fingerprinted under every live key (``fingerprints``) so that a repeat is
+recognised whichever key its first copy's fingerprint is under.
 """
 
 from __future__ import annotations
@@ -37,6 +43,19 @@ def fingerprint_key(keys: Any) -> bytes:
     own = getattr(keys, "fingerprint_key", None)
     key = own() if callable(own) else None
     return key if key is not None else derive_fingerprint_key(keys.index_key())
+
+
+def fingerprint_keys(keys: Any) -> list[bytes]:
+    """Every live fingerprint key of the provider, the current one first (read afresh: a rotation by another
+    process is seen within a second); one key for a provider that has no rotation of its own."""
+    own = getattr(keys, "fingerprint_keys", None)
+    live = own() if callable(own) else []
+    return list(live) if live else [fingerprint_key(keys)]
+
+
+def fingerprints(keys: Any, message: Any) -> tuple[str, ...]:
+    """The message's fingerprint under every live key of ``keys`` (a key provider), the current key's first."""
+    return tuple(fingerprint(key, message) for key in fingerprint_keys(keys))
 
 
 def fingerprint(key: bytes, message: Any) -> str:

@@ -19,6 +19,8 @@ The other keys rotate too (``hub.services.keys`` runs each rotation and puts it 
 - index (blind index): the ``primary`` one indexes new messages; while the index is rebuilt
   under it, the one it replaces stays ``active`` so that searches look under both; the rebuild
   retires it. A ring made before index rotation has one index key, ``active``, used as primary.
+- fingerprint (duplicate detection at intake): the same states as the index key; while the stored
+  fingerprints are re-keyed under the new ``primary`` one, a repeat is recognised under either.
 - sig and enc (the hub's envelope keys, ``kid`` = RFC 7638 thumbprint, recorded in clear in the
   entry): ``next`` (made, published with ``hub keys export``, not yet signing; an ``enc`` key
   already opens), ``active`` (signs; partners seal to it), ``previous`` (replaced: a previous
@@ -161,15 +163,31 @@ class FileKeyRing(EnvelopeKeys, PassphraseChange):
             raise KeyRingError(f"key {key_id} was retired on {entry.get('retired_at')}")
         return self._keys[key_id]
 
+    def _fingerprint_entries(self) -> list[dict[str, Any]]:
+        """Live fingerprint keys, the one that fingerprints new messages first (``primary``, or the lone
+        ``active`` one of a ring never rotated)."""
+        return self._live("fingerprint", "primary", "active")
+
     def fingerprint_key(self) -> bytes | None:
-        """The key of message fingerprints (HMAC-SHA256); None for a ring made before it existed.
+        """The key new messages are fingerprinted under (HMAC-SHA256); None for a ring made before it existed.
 
         ``hub.crypto.fingerprint.fingerprint_key`` then derives one from the index key.
         """
-        for entry in self._doc["keys"]:
-            if entry["purpose"] == "fingerprint" and entry["status"] != "retired":
-                return self._keys[entry["id"]]
-        return None
+        keys = self.fingerprint_keys()
+        return keys[0] if keys else None
+
+    def fingerprint_keys(self) -> list[bytes]:
+        """Every live fingerprint key, the current one first: while stored fingerprints are re-keyed
+        (``hub keys rotate-fingerprint``), a repeat is recognised under either. A rotation by another
+        process is seen within a second. Empty for a ring made before fingerprint keys existed."""
+        self.refresh_if_changed()
+        with self._lock:
+            return [self._keys[e["id"]] for e in self._fingerprint_entries()]
+
+    def fingerprint_key_ids(self) -> list[str]:
+        """The ids of ``fingerprint_keys()``, in the same order."""
+        self.refresh_if_changed(min_interval=0)
+        return [str(e["id"]) for e in self._fingerprint_entries()]
 
     # -- operator actions --------------------------------------------------------------------
     @_changes_ring
@@ -209,12 +227,40 @@ class FileKeyRing(EnvelopeKeys, PassphraseChange):
         return str(old["id"]), new_id
 
     @_changes_ring
+    def rotate_fingerprint(self) -> tuple[str, str]:
+        """Add a new ``primary`` fingerprint key; the one it replaces stays live, so that a repeat of a message
+        stored under it is still recognised, until the stored fingerprints are re-keyed. Return (old, new) ids.
+
+        Refused while a replaced fingerprint key is still live (its rebuild unfinished). A ring without a
+        fingerprint key first gets one holding the key derived from its index key (what it used until now).
+        """
+        entries = self._fingerprint_entries()
+        if len(entries) > 1:
+            raise KeyRingError(
+                f"the fingerprints are still being re-keyed under {entries[0]['id']} ({entries[1]['id']} is not "
+                "retired); run 'hub keys rebuild-fingerprints' to finish it first"
+            )
+        if not entries:
+            from hub.crypto.fingerprint import derive_fingerprint_key
+
+            index = self._index_entries()
+            if not index:
+                raise KeyRingError(f"{self.path}: no index key to derive the fingerprint key in use from")
+            self._add_key("fingerprint", "active", derive_fingerprint_key(self._keys[index[0]["id"]]))
+            entries = self._fingerprint_entries()
+        old = entries[0]
+        old["status"] = "active"
+        new_id = self._add_key("fingerprint", "primary")
+        self._save()
+        return str(old["id"]), new_id
+
+    @_changes_ring
     def retire(self, key_id: str) -> None:
         """Destroy a key's material; what needs it becomes unreadable (a KEK) or unusable (an envelope key).
 
         Allowed for a non-primary KEK, a ``previous`` or never-activated ``next`` envelope key, and an
-        index key that is no longer primary (once the index is rebuilt). Refused for the key in use,
-        a fingerprint key and an unknown id. A retired envelope key keeps its ``kid``.
+        index or fingerprint key that is no longer primary (once the stored values are rebuilt under the
+        new one). Refused for the key in use and an unknown id. A retired envelope key keeps its ``kid``.
         """
         entry = next((e for e in self._doc["keys"] if e["id"] == key_id), None)
         if entry is None:
@@ -228,8 +274,8 @@ class FileKeyRing(EnvelopeKeys, PassphraseChange):
             raise KeyRingError(f"{key_id} is the active {purpose} key; add and activate a new one first")
         if purpose == "index" and self._index_entries()[0]["id"] == key_id:
             raise KeyRingError(f"{key_id} is the index key in use; 'hub keys rotate-index' replaces it")
-        if purpose == "fingerprint":
-            raise KeyRingError(f"{key_id} is the fingerprint key, which is not retired")
+        if purpose == "fingerprint" and self._fingerprint_entries()[0]["id"] == key_id:
+            raise KeyRingError(f"{key_id} is the fingerprint key in use; 'hub keys rotate-fingerprint' replaces it")
         if purpose in ("sig", "enc") and not entry.get("kid"):
             from hub.envelope import load_jwk
 

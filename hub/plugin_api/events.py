@@ -43,13 +43,16 @@ EVENT_KINDS = frozenset(
         "key_activated",  # a published next envelope key became the active one
         "key_retired",  # a key's material was destroyed
         "index_rebuilt",  # the blind index was rebuilt under a new index key (the old one is then retired)
+        "fingerprints_rekeyed",  # stored fingerprints re-keyed under a new fingerprint key (the old one then retired)
         "user_added",  # an administrator added a dashboard user (detail: its name and role)
         "user_disabled",  # an administrator disabled a dashboard user
+        "user_password_reset",  # an administrator gave a dashboard user a new password (its lock is lifted)
         "login",  # a user logged in to the dashboard (actor: the user)
         "login_failed",  # a dashboard login failed: wrong password, unknown, disabled or locked user
         "logout",  # a user logged out of the dashboard
         "viewed",  # a dashboard user viewed a screen that can show personal data (detail: which, never the data)
         "dropped",  # an operator gave a dead delivery up for good, with a reason code (the delivery is cancelled)
+        "ui_action",  # a dashboard user acted on a plugin's screen (detail: the screen, the action, ids and codes)
         "warning",  # what an adapter assumed reading a message, changed rendering it, or could not use in a
         # partner's answer to a delivery; nothing failed
     }

@@ -18,6 +18,7 @@ Lifecycle, in the order things happen::
                 hub_register_transforms, hub_register_schemas,
                 hub_register_key_providers, hub_register_listeners,
                 hub_register_gauges, hub_register_routes,
+                hub_register_ui_screens,
                 hub_register_commands, hub_register_schedulers,
                 hub_register_config_checks,
                 hub_register_demo_scenes                         (once each)
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
         Transform,
         Transport,
     )
+    from hub.plugin_api.ui_screens import UiScreen
 
 hookspec = pluggy.HookspecMarker("hub")
 """Marker for hook specifications (the core's own, below)."""
@@ -212,6 +214,24 @@ def hub_register_routes(register: Callable[[RouteSpec], None]) -> None:
     ``HubError`` are answered and audited like the hub's. A handler reads the hub's data through
     ``request.app.state.hub`` and its services, never by opening the store, and keeps blocking work off the
     event loop (``asyncio.to_thread``).
+    """
+
+
+@hookspec
+def hub_register_ui_screens(register: Callable[[UiScreen], None]) -> None:
+    """Register screens of the operator dashboard for ``hub serve`` (called once at start-up; every implementation
+    runs).
+
+    Call ``register(UiScreen(name, title, router, role=..., templates=...))`` with a ``fastapi.APIRouter``. Its
+    routes are served under ``/ui/plugins/<name>`` (never shadowing the hub's screens or another plugin's), left
+    out of ``/openapi.json``, and the menu of every page gains ``title`` for users whose role is ``role`` or above.
+    A handler starts with ``await hub.ui_signed_in(request, role)`` (a GET) or ``await hub.ui_posted(request,
+    role)`` (a POST: the form read and its CSRF token checked), which send a visitor who is not logged in to the
+    login page and refuse a role below ``role`` (403); it answers with ``hub.ui_page(visit, "NAME/FILE.html",
+    title=..., **context)`` or ``hub.ui_redirect(visit, url)``, and records each action and each view of personal
+    data on the audit chain with ``hub.ui_audit(visit, ...)`` (the user's name as its actor). It reads the hub's
+    data through ``visit.hub`` and its services, never by opening the store, and keeps blocking work off the event
+    loop (``asyncio.to_thread``). Names are unique across plugins.
     """
 
 

@@ -19,6 +19,8 @@ from hub.store.ports import Store
 from hub.store.ports_console import MessageFilter
 
 WINDOW_MINUTES = 60
+RECENT_DELIVERIES = 500
+"""How many of a partner's latest deliveries its response times on the partners screen are taken over."""
 DROP_REASONS = {
     "duplicate": "A duplicate of a message that was delivered",
     "superseded": "Superseded by a later message",
@@ -51,7 +53,7 @@ class Overview:
 def overview(store: Store, now: float | None = None) -> Overview:
     """Rates per partner and type over the last hour, per-minute series, queue depths and failing partners."""
     now = time.time() if now is None else now
-    since = now - WINDOW_MINUTES * 60
+    since = (now // 60 - WINDOW_MINUTES + 1) * 60  # whole minutes, the current one last (the store's counters)
     per: dict[tuple[str, str], dict[str, Any]] = {}
     series = {"accepted": [0] * WINDOW_MINUTES, "delivered": [0] * WINDOW_MINUTES}
     for kind, partner, message_type, minute, count in store.activity(since):
@@ -65,6 +67,13 @@ def overview(store: Store, now: float | None = None) -> Overview:
          "delivered_per_minute": round(r["delivered"] / WINDOW_MINUTES, 2)}
         for _, r in sorted(per.items())
     ]  # fmt: skip
+    queues = _queues(store)
+    listed = [queues[p] for p in sorted(queues)]
+    return Overview(since, rows, series, listed, [q for q in listed if q["failing"] or q["dead"]])
+
+
+def _queues(store: Store) -> dict[str, dict[str, Any]]:
+    """``Overview.queues`` by partner."""
     queues: dict[str, dict[str, Any]] = {}
     for partner, state, count, failing, oldest in store.queue_depths():
         q = queues.setdefault(partner, {"partner": partner, "pending": 0, "in_flight": 0, "available": 0, "dead": 0,
@@ -74,8 +83,7 @@ def overview(store: Store, now: float | None = None) -> Overview:
             q["failing"] += failing
         if oldest is not None and (q["failing_since"] is None or oldest < q["failing_since"]):
             q["failing_since"] = oldest
-    listed = [queues[p] for p in sorted(queues)]
-    return Overview(since, rows, series, listed, [q for q in listed if q["failing"] or q["dead"]])
+    return queues
 
 
 def search(
@@ -119,25 +127,25 @@ def drop(store: Store, delivery_id: str, reason: str, *, actor: str) -> list[Hub
 
 
 def partner_health(store: Store, partner_ids: Sequence[str]) -> list[dict[str, Any]]:
-    """Each partner's health: ``last_success`` (its latest delivery, epoch seconds, or None), the queue counts and
-    ``failing_since`` of ``overview``'s queues, and per message type the ``partner_stats`` row (how many delivered,
-    acknowledged and answered, and the median and longest times to the first acknowledgement and answer).
+    """Each partner's health: ``last_success`` (its latest delivery done, epoch seconds, or None), the queue counts
+    and ``failing_since`` of ``overview``'s queues, and per message type the ``partner_stats`` row over its
+    ``RECENT_DELIVERIES`` latest deliveries (how many delivered, acknowledged and answered, and the median and
+    longest times to the first acknowledgement and answer).
 
-    Reads every delivered message's reply times (``ReadModel.reply_times``): a cost that grows with the store.
+    The partners are ``partner_ids`` and any with deliveries still to do or dead. Reads a bounded number of rows per
+    partner (``ConsoleReads.partner_recent_replies``), so its cost does not grow with the store.
     """
-    from hub.services.partner_stats import partner_stats, reply_times
+    from hub.plugin_api.data import ReplyTime
+    from hub.services.partner_stats import stats_of
 
-    last: dict[str, float] = {}
-    for reply in reply_times(store):
-        last[reply.partner] = max(reply.delivered_at, last.get(reply.partner, reply.delivered_at))
-    stats: dict[str, list[dict[str, Any]]] = {}
-    for row in partner_stats(store):
-        stats.setdefault(row["partner"], []).append(row)
-    queues = {q["partner"]: q for q in overview(store).queues}
+    queues = _queues(store)
     empty = {"pending": 0, "in_flight": 0, "available": 0, "dead": 0, "failing": 0, "failing_since": None}
-    partners = sorted(set(partner_ids) | set(last) | set(queues))
-    return [{**queues.get(p, empty), "partner": p, "last_success": last.get(p), "types": stats.get(p, [])}
-            for p in partners]  # fmt: skip
+    out = []
+    for p in sorted(set(partner_ids) | set(queues)):
+        recent = [ReplyTime(*row) for row in store.partner_recent_replies(p, RECENT_DELIVERIES)]
+        out.append({**queues.get(p, empty), "partner": p, "last_success": recent[0].delivered_at if recent else None,
+                    "types": stats_of(recent)})  # fmt: skip
+    return out
 
 
 def audit_entries(store: Store, *, kind: str | None = None, actor: str | None = None, record_id: str | None = None,

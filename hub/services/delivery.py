@@ -6,7 +6,11 @@ flight at once over pooled connections. A failed attempt is retried with
 exponential backoff, jitter and a cap; after ``retry.max_attempts`` (or a
 failure no retry can fix) the delivery is dead-lettered with its last error.
 A worker that dies mid-flight loses nothing: its leases expire and the
-deliveries become due again. A live worker keeps its leases: every third of
+deliveries become due again. Leases and retry times are read from a ``ForwardClock``
+(hub/services/forward_clock.py), so a wall clock stepped back does not hold them for the size of
+the step; whether another worker's lease has ended is judged by the wall clock all processes
+share, so a worker ahead of it never takes a delivery another is still sending. A live worker
+keeps its leases: every third of
 ``delivery.lease_seconds`` it extends the lease of each delivery it holds
 (sending, or its outcome not yet recorded), so a slow partner never makes a
 delivery look abandoned to the other workers.
@@ -49,6 +53,7 @@ from hub.plugin_api.problems import Conflict, HubError, StoreUnavailable
 from hub.plugin_api.records import DeliveryOutcome, RenderError
 from hub.replies import acknowledgement_for, checked_receipt
 from hub.retry import next_delay, should_dead_letter
+from hub.services.forward_clock import ForwardClock
 from hub.store.records import DeliveryJob, Outcome
 
 if TYPE_CHECKING:
@@ -89,6 +94,7 @@ class DeliveryWorker:
         self.emit = emit
         self._wake = asyncio.Event()
         self._rng = random.Random()
+        self.clock = ForwardClock()  # leases and retry times: a wall clock stepped back does not hold them
         # transports given by the caller (the lifecycle) are closed by it; otherwise by ``run`` when it ends
         self._owns_transports = transports is None
         self.transports = transports or OutboundTransports(
@@ -130,7 +136,8 @@ class DeliveryWorker:
                 if capacity > 0:
                     self._wake.clear()
                     try:
-                        jobs = await self.store.claim(capacity, time.time(), self.settings.lease_seconds)
+                        jobs = await self.store.claim(capacity, self.clock(), self.settings.lease_seconds,
+                                                   expired_by=time.time())  # fmt: skip
                     except StoreUnavailable as exc:
                         if not self._store_down:
                             log.warning("could not claim deliveries: %s; trying again every %g s", exc.reason,
@@ -183,7 +190,7 @@ class DeliveryWorker:
             if not held or stop.is_set():
                 continue
             try:
-                kept = await self.store.extend_leases(held, time.time() + lease)
+                kept = await self.store.extend_leases(held, self.clock() + lease)
             except StoreUnavailable as exc:
                 log.warning("could not extend %d leases (%s); they may run out and be claimed again", len(held),
                             exc.reason)  # fmt: skip
@@ -226,7 +233,7 @@ class DeliveryWorker:
             state, result = "dead", "dead_lettered"
         else:
             state, result = "pending", "retry"
-            due_at = done_at + next_delay(self.settings.retry, job.attempts, self._rng)
+            due_at = self.clock() + next_delay(self.settings.retry, job.attempts, self._rng)
         record = Outcome(
             job.delivery_id, job.record_id, job.partner, state, job.attempts, done_at,
             None if outcome.ok else outcome.error, due_at, lease_id=job.lease_id, receipt=receipt,

@@ -10,6 +10,9 @@ others find it held and look again later. The old index key is retired only once
 A rotation made with ``hub keys rotate-index --no-rebuild`` is not started here: it waits for an
 operator's ``hub keys rebuild-index`` (a quiet hour), after which it is looked after like any other.
 A key provider other than the file key ring has no index rotation, and nothing is done.
+
+The re-keying of the stored fingerprints under a new fingerprint key (``hub keys rotate-fingerprint``) is
+looked after the same way, in the same loop, under a lock of its own.
 """
 
 from __future__ import annotations
@@ -30,27 +33,31 @@ CHECK_SECONDS = 5.0
 """How often a running hub looks for a rebuild left unfinished."""
 
 
+_NAMES = {"index": "blind index rebuild", "fingerprint": "fingerprint re-keying"}
+
+
 def resume_left_behind(store: Store, ring: FileKeyRing, runner: str, stop: asyncio.Event,
-                       settle_seconds: float = DEFAULT_SETTLE_SECONDS) -> bool:  # fmt: skip
-    """Resume a rebuild left unfinished, if there is one and no other process runs it; True if this one ran it
-    (to its end, or until ``stop``). ``settle_seconds``: ``[keys] index_settle_seconds``. Blocking: run it in a
-    thread."""
-    state = index_rebuild_left_behind(store, ring)
+                       settle_seconds: float = DEFAULT_SETTLE_SECONDS, purpose: str = "index") -> bool:  # fmt: skip
+    """Resume a rebuild of ``purpose``'s keys left unfinished, if there is one and no other process runs it; True
+    if this one ran it (to its end, or until ``stop``). ``settle_seconds``: ``[keys] index_settle_seconds``.
+    Blocking: run it in a thread."""
+    state = index_rebuild_left_behind(store, ring, purpose)
     if state is None:
         return False
+    name = _NAMES[purpose]
     try:
         done = rebuild_index(store, ring, actor="hub", runner=runner, follow=False, should_stop=stop.is_set,
-                             settle_seconds=settle_seconds)  # fmt: skip
+                             settle_seconds=settle_seconds, purpose=purpose)  # fmt: skip
     except OperationRefused as exc:  # the new key is gone from the ring (restored from a backup): say so, retry
-        log.error("the blind index rebuild to %s cannot go on: %s", state.new_key_id, exc)
+        log.error("the %s to %s cannot go on: %s", name, state.new_key_id, exc)
         return False
     if done is None:
         return False  # another process holds it
     if done.finished:  # a warning: an operator should know that a rebuild was left behind, and by whom
-        log.warning("blind index rebuild resumed here and %s; %s retired (it was left unfinished by %s)",
-                    done.progress(), done.old_key_id, state.runner)  # fmt: skip
+        log.warning("%s resumed here and %s; %s retired (it was left unfinished by %s)",
+                    name, done.progress(), done.old_key_id, state.runner)  # fmt: skip
     else:
-        log.warning("blind index rebuild left at %s (stopping); another process resumes it", done.progress())
+        log.warning("%s left at %s (stopping); another process resumes it", name, done.progress())
     return True
 
 
@@ -69,7 +76,8 @@ async def tend_index_rebuild(
     runner = this_process(role)
     while not stop.is_set():
         try:
-            await asyncio.to_thread(resume_left_behind, store, keys, runner, stop, settle_seconds)
+            for purpose in _NAMES:
+                await asyncio.to_thread(resume_left_behind, store, keys, runner, stop, settle_seconds, purpose)
         except Exception:  # the store unreachable for a moment: look again later
             log.exception("could not look after the blind index rebuild; trying again in %.0f s", check_seconds)
         with contextlib.suppress(TimeoutError):

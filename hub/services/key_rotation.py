@@ -15,6 +15,11 @@ The blind-index key: ``rotate_index_key`` adds a new primary index key (new mess
 once) and begins the rebuild; ``rebuild_index`` re-indexes the stored messages batch by batch (resumable: it
 continues from its cursor after a crash), while searches look under both keys; when it has finished it retires
 the old key. Progress is ``IndexRebuild.progress()`` (``hub keys list`` shows it).
+
+The fingerprint key (duplicate detection at intake) rotates the same way, through the same runner and lock
+machinery with ``purpose="fingerprint"``: ``rotate_fingerprint_key`` adds a new primary fingerprint key (new
+messages are fingerprinted under it; a repeat is recognised under either key meanwhile), ``rebuild_index(...,
+purpose="fingerprint")`` re-keys the stored fingerprints and then retires the old key.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from hub.crypto.blind_index import index_of_message
+from hub.crypto.fingerprint import fingerprint
 from hub.crypto.keyring import FileKeyRing, KeyRingError
 from hub.services.errors import OperationRefused
 from hub.services.keys import audit_key_event
@@ -97,6 +103,33 @@ def rotate_index_key(store: Store, ring: FileKeyRing, actor: str = "operator") -
     return store.begin_index_rebuild(old, new, time.time(), actor)
 
 
+def rotate_fingerprint_key(store: Store, ring: FileKeyRing, actor: str = "operator") -> IndexRebuild:
+    """Add a new primary fingerprint key and begin re-keying the stored fingerprints under it (on the audit
+    chain); return its state. Refused while an earlier one is unfinished. Run ``rebuild_index(...,
+    purpose="fingerprint")`` next (``hub keys rotate-fingerprint`` does, unless told not to)."""
+    state = store.index_rebuild("fingerprint")
+    if state is not None and not state.finished:
+        raise OperationRefused(f"the fingerprints are still being re-keyed ({state.progress()}); "
+                               "run 'hub keys rebuild-fingerprints' to finish it first")  # fmt: skip
+    try:
+        old, new = ring.rotate_fingerprint()
+    except KeyRingError as exc:
+        raise _refused(exc) from None
+    return store.begin_index_rebuild(old, new, time.time(), actor, "fingerprint")
+
+
+def live_key_ids(ring: FileKeyRing, purpose: str) -> list[str]:
+    """The ring's live keys of ``purpose`` (``index`` or ``fingerprint``), the one in use first."""
+    return ring.fingerprint_key_ids() if purpose == "fingerprint" else ring.index_key_ids()
+
+
+def _value_under(purpose: str, key: bytes) -> Callable[[dict[str, object]], str | None]:
+    """What a rebuild of ``purpose`` writes for a message under ``key``."""
+    if purpose == "fingerprint":
+        return lambda message: fingerprint(key, message)
+    return lambda message: index_of_message(key, message)
+
+
 def this_process(role: str) -> str:
     """How a rebuild names the process running it: ``ROLE on HOST (pid N)``."""
     return f"{role} on {socket.gethostname()} (pid {os.getpid()})"
@@ -114,8 +147,10 @@ def rebuild_index(
     runner: str | None = None,
     follow: bool = True,
     should_stop: Callable[[], bool] = lambda: False,
+    purpose: str = "index",
 ) -> IndexRebuild | None:
-    """Re-index every stored message under the primary index key, then retire the key it replaced.
+    """Re-index every stored message under the primary index key, then retire the key it replaced; with
+    ``purpose="fingerprint"``, re-key the stored fingerprints under the primary fingerprint key instead.
 
     ``store`` must be opened with the ring's codecs (bodies are decrypted to read the NHS number).
     Resumes an unfinished rebuild from its cursor; begins the rebuild when the ring was rotated but
@@ -130,24 +165,25 @@ def rebuild_index(
     """
     if batch_size < 1:
         raise OperationRefused(f"the batch size must be at least 1, not {batch_size}")
-    ids = ring.index_key_ids()
-    state = store.index_rebuild()
+    ids = live_key_ids(ring, purpose)
+    state = store.index_rebuild(purpose)
     if len(ids) > 1 and (state is None or state.new_key_id != ids[0]):
-        state = store.begin_index_rebuild(ids[1], ids[0], time.time(), actor)
+        state = store.begin_index_rebuild(ids[1], ids[0], time.time(), actor, purpose)
     if state is None:
         return None
-    runner = runner or this_process(f"hub keys rebuild-index ({actor})")
-    while (held := store.lock_index_rebuild(state.new_key_id, runner)) is None:
+    command = "rebuild-index" if purpose == "index" else "rebuild-fingerprints"
+    runner = runner or this_process(f"hub keys {command} ({actor})")
+    while (held := store.lock_index_rebuild(state.new_key_id, runner, purpose)) is None:
         if not follow or should_stop():
             return None
-        state = store.index_rebuild() or state  # another process runs it: follow it
+        state = store.index_rebuild(purpose) or state  # another process runs it: follow it
         if progress is not None:
             progress(state)
-        if state.finished and state.old_key_id not in ring.index_key_ids():
+        if state.finished and state.old_key_id not in live_key_ids(ring, purpose):
             return state
         sleep(0.5)
     try:
-        return _run_rebuild(store, ring, store.index_rebuild() or state, actor, batch_size, settle_seconds,
+        return _run_rebuild(store, ring, store.index_rebuild(purpose) or state, actor, batch_size, settle_seconds,
                             progress, sleep, should_stop)  # fmt: skip
     finally:
         held.release()
@@ -164,9 +200,7 @@ def _run_rebuild(
         except KeyRingError as exc:
             raise _refused(exc) from None
 
-        def reindex(message: dict[str, object]) -> str | None:
-            return index_of_message(new_key, message)
-
+        reindex = _value_under(state.purpose, new_key)
         while not state.finished:
             if should_stop():
                 return state
@@ -176,22 +210,22 @@ def _run_rebuild(
                 progress(state)
             if not state.finished and seen < batch_size:
                 sleep(min(0.5, max(0.05, settle_seconds / 10)))  # waiting for running hubs to switch keys
-    if state.old_key_id in ring.index_key_ids():  # finished: the old key is no longer needed by anything
+    if state.old_key_id in live_key_ids(ring, state.purpose):  # finished: nothing needs the old key any more
         try:
             ring.retire(state.old_key_id)
         except KeyRingError as exc:
             raise _refused(exc) from None
-        audit_key_event(store, "key_retired", actor, purpose="index", key=state.old_key_id)
+        audit_key_event(store, "key_retired", actor, purpose=state.purpose, key=state.old_key_id)
     return state
 
 
-def index_rebuild_left_behind(store: Store, ring: FileKeyRing) -> IndexRebuild | None:
+def index_rebuild_left_behind(store: Store, ring: FileKeyRing, purpose: str = "index") -> IndexRebuild | None:
     """A rebuild that a process began running and did not finish (or finished without retiring the old key):
     what running hubs resume. None when there is none, or when no process ever ran it (``hub keys rotate-index
-    --no-rebuild`` leaves it for an operator). Reads only."""
-    state = store.index_rebuild()
+    --no-rebuild`` leaves it for an operator). Reads only. ``purpose``: ``index`` or ``fingerprint``."""
+    state = store.index_rebuild(purpose)
     if state is None or state.runner is None:
         return None
-    if state.finished and state.old_key_id not in ring.index_key_ids():
+    if state.finished and state.old_key_id not in live_key_ids(ring, purpose):
         return None
     return state

@@ -112,14 +112,22 @@ def rewrap(
             progress(done)
 
 
+REKEYED = {
+    "index": ("searches: the index is being rebuilt", "rebuild-index"),
+    "fingerprint": ("intake's repeat checks: the fingerprints are being re-keyed", "rebuild-fingerprints"),
+}
+"""Keys whose stored values are re-keyed in the background: what still needs the old key meanwhile, and the
+command that finishes the work (and retires the key itself)."""
+
+
 def retire_key(store: Store, ring: FileKeyRing, key_id: str, *, force: bool = False, actor: str = "operator") -> None:
     """Destroy an old key's material, on the audit chain.
 
     A KEK: refused while stored data keys still need it (unless ``force``: they become
     unreadable). An envelope key: only a ``previous`` one (after the overlap partners need)
-    or a ``next`` one never activated. An index key: only once the rebuild under its
-    successor has finished (``hub keys rebuild-index`` retires it itself). Refused for the
-    key in use and an unknown id.
+    or a ``next`` one never activated. An index or fingerprint key: only once the rebuild
+    (re-keying) under its successor has finished (``hub keys rebuild-index`` and ``hub keys
+    rebuild-fingerprints`` retire it themselves). Refused for the key in use and an unknown id.
     """
     info = next((i for i in ring.infos() if i.id == key_id), None)
     if info is not None and info.purpose == "kek":
@@ -129,12 +137,13 @@ def retire_key(store: Store, ring: FileKeyRing, key_id: str, *, force: bool = Fa
                 f"{key_id} still wraps {in_use} data keys; run 'hub keys rewrap' first "
                 "(or --force to make them unreadable)"
             )
-    if info is not None and info.purpose == "index" and info.status != "retired":
-        state = store.index_rebuild()
+    if info is not None and info.purpose in REKEYED and info.status != "retired":
+        state = store.index_rebuild(info.purpose)
         if state is not None and state.old_key_id == key_id and not state.finished and not force:
+            needed_by, command = REKEYED[info.purpose]
             raise OperationRefused(
-                f"{key_id} is still needed by searches: the index is being rebuilt ({state.progress()}); "
-                "'hub keys rebuild-index' finishes it and retires the key"
+                f"{key_id} is still needed by {needed_by} ({state.progress()}); "
+                f"'hub keys {command}' finishes it and retires the key"
             )
     try:
         ring.retire(key_id)

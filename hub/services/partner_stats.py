@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from hub.plugin_api.data import ReplyTime
@@ -33,8 +33,13 @@ def partner_stats(store: Store) -> list[dict[str, Any]]:
     and ``to_acknowledgement`` / ``to_answer``, each ``{"median_seconds", "max_seconds"}``
     (rounded to milliseconds; None when nothing came yet). The JSON of ``hub partners stats --json``.
     """
+    return stats_of(reply_times(store))
+
+
+def stats_of(replies: Iterable[ReplyTime]) -> list[dict[str, Any]]:
+    """``partner_stats``' rows over these reply times only (the dashboard's: each partner's latest deliveries)."""
     groups: dict[tuple[str, str], list[ReplyTime]] = {}
-    for row in reply_times(store):
+    for row in replies:
         groups.setdefault((row.partner, row.type), []).append(row)
     rows = []
     for (partner, message_type), items in sorted(groups.items()):

@@ -15,18 +15,20 @@ failed or not, is on the audit chain with the name tried as its actor (``hub.sto
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from hub.plugin_api.ui_screens import UI_ROLES
 from hub.services.errors import OperationRefused
 from hub.store.ports import Store
 
-ROLES = ("viewer", "navigator", "operator", "admin")
+ROLES = UI_ROLES
 PERSONAL_DATA_ROLES = frozenset({"navigator", "operator", "admin"})
 CHANGE_ROLES = frozenset({"operator", "admin"})
 ADMIN_ROLES = frozenset({"admin"})
@@ -48,11 +50,19 @@ class User:
 
     name: str
     role: str
+    credential: str = field(default="", repr=False, compare=False)
+    """A digest of the role and the password hash (never the hash): it changes when either does, so a session
+    stamped with it ends then (``hub.ui.sessions.stamp_ok``)."""
 
     @property
     def sees_personal_data(self) -> bool:
         """May see bodies and search by NHS number (each read audited)."""
         return self.role in PERSONAL_DATA_ROLES
+
+    @property
+    def may_manage_users(self) -> bool:
+        """May add, disable and reset the password of users in the dashboard."""
+        return self.role in ADMIN_ROLES
 
     @property
     def may_change(self) -> bool:
@@ -103,8 +113,21 @@ def list_users(store: Store) -> list[dict[str, Any]]:
 
 
 def disable_user(store: Store, name: str, *, actor: str) -> None:
-    """Disable ``name``: its sessions end at their next request and it cannot log in again."""
-    if not store.disable_user(name, time.time(), actor):
+    """Disable ``name``: its sessions end at their next request and it cannot log in again. Refused when there is
+    no such enabled user, or it is the last enabled admin (someone must be left to manage users)."""
+    done = store.disable_user_keeping_an_admin(name, time.time(), actor)
+    if done == "missing":
+        raise OperationRefused(f"there is no enabled user named {name!r}")
+    if done == "last_admin":
+        raise OperationRefused(f"{name!r} is the last enabled admin: add another admin before disabling it")
+
+
+def reset_password(store: Store, name: str, password: str, *, actor: str) -> None:
+    """Give ``name`` a new password (argon2-hashed) and lift its lock; refused when the password is too short or
+    there is no such enabled user. Its dashboard sessions end at their next request (their stamp no longer matches)."""
+    if len(password) < MIN_PASSWORD:
+        raise OperationRefused(f"the password must be at least {MIN_PASSWORD} characters long")
+    if not store.reset_user_password(name, _hasher.hash(password), time.time(), actor):
         raise OperationRefused(f"there is no enabled user named {name!r}")
 
 
@@ -113,7 +136,13 @@ def active_user(store: Store, name: str) -> User | None:
     row = store.user(name)
     if row is None or row["disabled_at"] is not None:
         return None
-    return User(row["name"], row["role"])
+    return user_from_row(row)
+
+
+def user_from_row(row: dict[str, Any]) -> User:
+    """The ``User`` a row of the users table (``Store.user``) stands for, its ``credential`` digest included."""
+    digest = hashlib.sha256(f"{row['role']}\x00{row['password_hash']}".encode()).hexdigest()
+    return User(row["name"], row["role"], digest)
 
 
 def log_in(store: Store, name: str, password: str, *, via: str, now: float | None = None) -> LoginResult:
@@ -133,7 +162,7 @@ def log_in(store: Store, name: str, password: str, *, via: str, now: float | Non
         reason = "wrong"
     if reason is None and row is not None:
         store.login_succeeded(name, now, {"via": via})
-        return LoginResult(User(row["name"], row["role"]))
+        return LoginResult(user_from_row(row))
     store.login_failed(shown, now, lock_for, {"via": via, "reason": reason})
     return LoginResult(None, reason)
 

@@ -1,7 +1,7 @@
 """The dashboard's reads and its dead-letter drop (``ports_console.ConsoleReads``) on either backend, written once.
 
 Statements use ``?`` placeholders (the PostgreSQL backend turns them into ``%s``) and only what both backends
-understand; the one difference, truncating a number to an integer, is the class attribute ``_TRUNCATE``.
+understand; the one difference, how to keep the planner off an index when grouping, is ``_NOT_FOR_ORDER``.
 """
 
 from __future__ import annotations
@@ -13,57 +13,19 @@ from typing import Any
 
 from hub.plugin_api.events import HubEvent
 from hub.store import views
+from hub.store.console_queries import FAMILY_STATES, PARTNER_RECENT_REPLIES, search_statement
 from hub.store.pathway_backend import Append, Execute
-from hub.store.ports_console import ConsoleReads, MessageFilter
+from hub.store.ports_console import ConsoleReads, MessageFilter, ReplyRow
 
 STILL_TO_DO = ("pending", "in_flight", "available", "dead")
-FAMILY_STATES = (
-    "SELECT state FROM deliveries WHERE record_id = ? OR record_id IN (SELECT id FROM messages WHERE parent_id = ?)"
-)
-
-
-def search_statement(where: MessageFilter, limit: int, before: tuple[float, str] | None) -> tuple[str, list[Any]]:
-    """The search's statement and arguments: newest first, ordered by (received_at, id), after ``before``."""
-    clauses: list[str] = []
-    args: list[Any] = []
-    if where.record_ids is not None:
-        ids = sorted(where.record_ids)
-        clauses.append(f"id IN ({', '.join('?' * len(ids))})" if ids else "1 = 0")
-        args += ids
-    if where.correlation_id is not None:
-        clauses.append("correlation_id = ?")
-        args.append(where.correlation_id)
-    if where.partner is not None:
-        clauses.append("(sender = ? OR id IN (SELECT record_id FROM deliveries WHERE partner = ?))")
-        args += [where.partner, where.partner]
-    if where.message_type is not None:
-        clauses.append("type = ?")
-        args.append(where.message_type)
-    if where.state is not None:
-        clauses.append("id IN (SELECT record_id FROM deliveries WHERE state = ?)")
-        args.append(where.state)
-    if where.received_from is not None:
-        clauses.append("received_at >= ?")
-        args.append(where.received_from)
-    if where.received_to is not None:
-        clauses.append("received_at < ?")
-        args.append(where.received_to)
-    if before is not None:
-        clauses.append("(received_at < ? OR (received_at = ? AND id < ?))")
-        args += [before[0], before[0], before[1]]
-    statement = (
-        "SELECT id, message_id, type, sender, received_at, correlation_id FROM messages"
-        + (f" WHERE {' AND '.join(clauses)}" if clauses else "")
-        + " ORDER BY received_at DESC, id DESC LIMIT ?"
-    )
-    return statement, [*args, limit]
 
 
 class ConsoleOnBackend(ConsoleReads):
     """Implements ``ConsoleReads`` with a backend's ``_pathway_write`` and ``_pathway_read``."""
 
-    _TRUNCATE = "CAST({} AS INTEGER)"
-    """SQL that truncates a non-negative number to an integer (SQLite's CAST does; PostgreSQL's rounds)."""
+    _NOT_FOR_ORDER = "+{}"
+    """A column the planner must not walk an index of to group by it: SQLite's unary ``+`` (else, on a big store,
+    it walks a partner's or sender's index whole rather than the time range's); PostgreSQL has no such habit."""
 
     @abc.abstractmethod
     def _pathway_write(self, job: Callable[[Execute, Append], Any]) -> Any:
@@ -84,22 +46,22 @@ class ConsoleOnBackend(ConsoleReads):
                         "received": float(m["received_at"])})  # fmt: skip
         return out
 
+    def partner_recent_replies(self, partner: str, limit: int) -> list[ReplyRow]:
+        return [(r[0], r[1], float(r[2]), None if r[3] is None else float(r[3]), None if r[4] is None else float(r[4]))
+                for r in self._pathway_read(PARTNER_RECENT_REPLIES, (partner, limit))]  # fmt: skip
+
     def activity(self, since: float) -> list[tuple[str, str, str, int, int]]:
-        minute = self._TRUNCATE.format("({} - ?) / 60")
-        accepted = (f"SELECT sender, type, {minute.format('received_at')}, count(*) FROM messages "
-                    "WHERE received_at >= ? GROUP BY 1, 2, 3")  # fmt: skip
-        delivered = (f"SELECT d.partner, m.type, {minute.format('d.delivered_at')}, count(*) FROM deliveries d "
-                     "JOIN messages m ON m.id = d.record_id WHERE d.delivered_at >= ? GROUP BY 1, 2, 3")  # fmt: skip
-        rows: list[tuple[str, str, str, int, int]] = []
-        for kind, statement in (("accepted", accepted), ("delivered", delivered)):
-            rows += [(kind, r[0], r[1], int(r[2]), int(r[3])) for r in self._pathway_read(statement, (since, since))]
-        return rows
+        first = int(since // 60)  # the counters' minutes are whole minutes of the epoch (activity_schema)
+        statement = ("SELECT kind, partner, type, minute, count FROM activity_minutes "
+                     "WHERE kind IN ('accepted', 'delivered') AND minute >= ?")  # fmt: skip
+        return [(r[0], r[1], r[2], int(r[3]) - first, int(r[4])) for r in self._pathway_read(statement, (first,))]
 
     def queue_depths(self) -> list[tuple[str, str, int, int, float | None]]:
         marks = ", ".join("?" * len(STILL_TO_DO))
-        statement = ("SELECT partner, state, count(*), sum(CASE WHEN attempts > 0 THEN 1 ELSE 0 END), "
+        statement = (f"SELECT {self._NOT_FOR_ORDER.format('partner')} AS partner, state, count(*), "
+                     "sum(CASE WHEN attempts > 0 THEN 1 ELSE 0 END), "
                      f"min(CASE WHEN attempts > 0 THEN created_at END) FROM deliveries WHERE state IN ({marks}) "
-                     "GROUP BY partner, state ORDER BY partner, state")  # fmt: skip
+                     "GROUP BY 1, state ORDER BY 1, state")  # fmt: skip
         return [(r[0], r[1], int(r[2]), int(r[3] or 0), None if r[4] is None else float(r[4]))
                 for r in self._pathway_read(statement, STILL_TO_DO)]  # fmt: skip
 

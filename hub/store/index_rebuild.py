@@ -22,6 +22,12 @@ The rebuild's one row (table ``index_rebuild``, one per rotation) moves through 
 NULL while no process has run it (``hub keys rotate-index --no-rebuild`` leaves it for an operator's
 ``hub keys rebuild-index``). Once a process has run it, running hubs finish it if that process dies.
 
+The stored keyed fingerprints (``messages.fingerprint``, duplicate detection at intake) are re-keyed
+under a new fingerprint key the same way, by the same statements and runner (``Rekeying``: ``INDEX``
+and ``FINGERPRINT``; the row's ``purpose`` says which). A repeat of a message is recognised during it
+because intake fingerprints every message under each live key (``hub.store.records``); its scan waits
+``settle_seconds`` after the rotation so that every process holds both keys first.
+
 ``done`` counts messages re-indexed in the scan (``total`` is how many had a value when the rebuild
 began, so progress is ``done / total``; messages indexed under the new key meanwhile count too);
 ``lost`` counts messages whose body could not be read (its KEK retired): their old value and
@@ -61,6 +67,8 @@ class IndexRebuild:
     actor: str
     runner: str | None = None
     """The process that last took the rebuild's lock to run it; None if none ever did."""
+    purpose: str = "index"
+    """Which keys it moves to the new one: ``index`` (the blind index) or ``fingerprint``."""
 
     @property
     def finished(self) -> bool:
@@ -69,42 +77,92 @@ class IndexRebuild:
 
     def progress(self) -> str:
         """One line for an operator: phase, done of total, lost."""
+        spec = rekeying(self.purpose)
         if self.finished:
-            return f"finished: {self.done} messages re-indexed under {self.new_key_id}, {self.lost} unreadable"
+            return f"finished: {self.done} {spec.noun} under {self.new_key_id}, {self.lost} unreadable"
+        command = "rebuild-index" if self.purpose == "index" else "rebuild-fingerprints"
         return (
-            f"{self.phase}: {min(self.done, self.total)} of {self.total} messages re-indexed under "
-            f"{self.new_key_id} ({self.lost} unreadable); searches look under {self.old_key_id} too"
-            + (f"; last run by {self.runner}" if self.runner else "; waiting for 'hub keys rebuild-index'")
+            f"{self.phase}: {min(self.done, self.total)} of {self.total} {spec.noun} under "
+            f"{self.new_key_id} ({self.lost} unreadable); {spec.meanwhile.format(old=self.old_key_id)}"
+            + (f"; last run by {self.runner}" if self.runner else f"; waiting for 'hub keys {command}'")
         )
 
 
-COLUMNS = "old_key_id, new_key_id, started_at, phase, cursor, total, done, lost, finished_at, actor, runner"
+@dataclass(frozen=True)
+class Rekeying:
+    """What one kind of rebuild moves to a new key: a column of ``messages`` (and the copies that follow it).
+
+    ``waits_before_scan``: the scan starts only once ``settle_seconds`` have passed since the rotation.
+    A fingerprint is compared, not searched: a process that had not seen the rotation yet would fingerprint
+    a repeat under the old key only, and take a first copy already re-keyed for other content (409). Once
+    every process holds both keys, a repeat matches whichever key its first copy is under.
+    """
+
+    purpose: str
+    column: str
+    noun: str
+    """What is moved, for the progress line."""
+    meanwhile: str
+    """How the old key is still used meanwhile, for the progress line (``{old}`` is its id)."""
+    finished_kind: str
+    """The audit event of the batch that finishes it."""
+    copies: tuple[tuple[str, str], ...] = ()
+    """``(set, clear)`` statements of the copies of the value kept elsewhere, keyed by the message's record id."""
+    waits_before_scan: bool = False
+
+    def count(self) -> str:
+        return f"SELECT count(*) FROM messages WHERE {self.column} IS NOT NULL"
+
+    def scan(self) -> str:
+        return (f"SELECT id, type, sender, body_codec, body, kek_id, data_key FROM messages "
+                f"WHERE id > ? AND {self.column} IS NOT NULL ORDER BY id LIMIT ?")  # fmt: skip
+
+    def recent(self) -> str:
+        return (f"SELECT id, type, sender, body_codec, body, kek_id, data_key FROM messages "
+                f"WHERE id > ? AND {self.column} IS NOT NULL AND received_at >= ? ORDER BY id LIMIT ?")  # fmt: skip
+
+    def set_message(self) -> str:
+        # only while it still has a value: retention may have shredded it since the batch read it (PostgreSQL
+        # re-checks the condition on the row as it is once its lock is free), and a shredded message must not
+        # get one back
+        return f"UPDATE messages SET {self.column} = ? WHERE id = ? AND {self.column} IS NOT NULL"
+
+    def clear_message(self) -> str:
+        return f"UPDATE messages SET {self.column} = NULL WHERE id = ?"
+
+
+# the search entries (``message_index``) and a milestone's copy of its start message's value
+# (``pathway_milestones.nhs_index``) follow the message's blind-index value
+INDEX = Rekeying(
+    "index", "nhs_index", "messages re-indexed", "searches look under {old} too", "index_rebuilt",
+    (("UPDATE message_index SET nhs_index = ? WHERE record_id = ?", "DELETE FROM message_index WHERE record_id = ?"),
+     ("UPDATE pathway_milestones SET nhs_index = ? WHERE start_record = ? AND nhs_index IS NOT NULL",
+      "UPDATE pathway_milestones SET nhs_index = NULL WHERE start_record = ?")),
+)  # fmt: skip
+FINGERPRINT = Rekeying(
+    "fingerprint", "fingerprint", "fingerprints re-keyed", "repeats are recognised under {old} too",
+    "fingerprints_rekeyed", waits_before_scan=True,
+)  # fmt: skip
+REKEYINGS = {spec.purpose: spec for spec in (INDEX, FINGERPRINT)}
+
+
+def rekeying(purpose: str) -> Rekeying:
+    """The rebuild of ``purpose`` (``index`` or ``fingerprint``); ``ValueError`` naming them for another."""
+    try:
+        return REKEYINGS[purpose]
+    except KeyError:
+        raise ValueError(f"no rebuild for keys of purpose {purpose!r} (there are: {', '.join(REKEYINGS)})") from None
+
+
+COLUMNS = "old_key_id, new_key_id, started_at, phase, cursor, total, done, lost, finished_at, actor, runner, purpose"
 
 # written with ? placeholders; ``statement(text, "postgresql")`` gives the %s form
-CURRENT = f"SELECT {COLUMNS} FROM index_rebuild ORDER BY started_at DESC LIMIT 1"
+CURRENT = f"SELECT {COLUMNS} FROM index_rebuild WHERE purpose = ? ORDER BY started_at DESC LIMIT 1"
 BY_KEY = f"SELECT {COLUMNS} FROM index_rebuild WHERE new_key_id = ?"
-COUNT_INDEXED = "SELECT count(*) FROM messages WHERE nhs_index IS NOT NULL"
 BEGIN = (
-    "INSERT INTO index_rebuild (old_key_id, new_key_id, started_at, phase, cursor, total, done, lost, actor) "
-    "VALUES (?, ?, ?, 'scan', '', ?, 0, 0, ?)"
+    "INSERT INTO index_rebuild (old_key_id, new_key_id, started_at, phase, cursor, total, done, lost, actor, "
+    "purpose) VALUES (?, ?, ?, 'scan', '', ?, 0, 0, ?, ?)"
 )
-SCAN = (
-    "SELECT id, type, sender, body_codec, body, kek_id, data_key FROM messages "
-    "WHERE id > ? AND nhs_index IS NOT NULL ORDER BY id LIMIT ?"
-)
-RECENT = (
-    "SELECT id, type, sender, body_codec, body, kek_id, data_key FROM messages "
-    "WHERE id > ? AND nhs_index IS NOT NULL AND received_at >= ? ORDER BY id LIMIT ?"
-)
-# only while it still has a value: retention may have shredded it since the batch read it (PostgreSQL re-checks
-# the condition on the row as it is once its lock is free), and a shredded message must not get one back
-SET_MESSAGE = "UPDATE messages SET nhs_index = ? WHERE id = ? AND nhs_index IS NOT NULL"
-CLEAR_MESSAGE = "UPDATE messages SET nhs_index = NULL WHERE id = ?"
-SET_ENTRIES = "UPDATE message_index SET nhs_index = ? WHERE record_id = ?"
-DROP_ENTRIES = "DELETE FROM message_index WHERE record_id = ?"
-# a milestone holds a copy of its start message's value (``pathway_milestones.nhs_index``): it follows the message
-SET_MILESTONES = "UPDATE pathway_milestones SET nhs_index = ? WHERE start_record = ? AND nhs_index IS NOT NULL"
-CLEAR_MILESTONES = "UPDATE pathway_milestones SET nhs_index = NULL WHERE start_record = ?"
 ADVANCE = "UPDATE index_rebuild SET phase = ?, cursor = ?, done = ?, lost = ?, finished_at = ? WHERE new_key_id = ?"
 RUN_BY = "UPDATE index_rebuild SET runner = ? WHERE new_key_id = ?"
 
@@ -116,10 +174,10 @@ def statement(text: str, backend: str) -> str:
 
 def from_row(row: Any) -> IndexRebuild:
     """An ``IndexRebuild`` from a row of ``COLUMNS``."""
-    old, new, started, phase, cursor, total, done, lost, finished, actor, runner = tuple(row)
+    old, new, started, phase, cursor, total, done, lost, finished, actor, runner, purpose = tuple(row)
     return IndexRebuild(str(old), str(new), float(started), str(phase), str(cursor), int(total), int(done),
                         int(lost), None if finished is None else float(finished), str(actor),
-                        None if runner is None else str(runner))  # fmt: skip
+                        None if runner is None else str(runner), str(purpose))  # fmt: skip
 
 
 RebuildRow = tuple[str, str, str, str, bytes | None, str | None, bytes | None]
@@ -165,7 +223,7 @@ def next_state(
         elif state.phase == "recent":
             phase, finished_at = "finished", now
     return IndexRebuild(state.old_key_id, state.new_key_id, state.started_at, phase, cursor, state.total, done,
-                        lost, finished_at, state.actor, state.runner)  # fmt: skip
+                        lost, finished_at, state.actor, state.runner, state.purpose)  # fmt: skip
 
 
 def advance_args(state: IndexRebuild) -> tuple[Any, ...]:
@@ -179,9 +237,9 @@ def advance_args(state: IndexRebuild) -> tuple[Any, ...]:
 Append = Callable[[list[HubEvent]], None]
 
 
-def read_current(conn: Any, backend: str) -> IndexRebuild | None:
-    """The latest rebuild, or None."""
-    row = conn.execute(statement(CURRENT, backend)).fetchone()
+def read_current(conn: Any, backend: str, purpose: str = "index") -> IndexRebuild | None:
+    """The latest rebuild of ``purpose``'s keys, or None."""
+    row = conn.execute(statement(CURRENT, backend), (rekeying(purpose).purpose,)).fetchone()
     return from_row(row) if row is not None else None
 
 
@@ -191,14 +249,15 @@ def run_by_job(conn: Any, backend: str, new_key_id: str, runner: str) -> None:
 
 
 def begin_job(conn: Any, backend: str, old_key_id: str, new_key_id: str, now: float, actor: str,
-              append: Append) -> IndexRebuild:  # fmt: skip
+              append: Append, purpose: str = "index") -> IndexRebuild:  # fmt: skip
     """Insert the rebuild's row (unless it exists) and put the rotation on the audit chain."""
+    spec = rekeying(purpose)
     row = conn.execute(statement(BY_KEY, backend), (new_key_id,)).fetchone()
     if row is not None:
         return from_row(row)
-    total = int(conn.execute(COUNT_INDEXED).fetchone()[0])
-    conn.execute(statement(BEGIN, backend), (old_key_id, new_key_id, now, total, actor))
-    detail = {"purpose": "index", "from": old_key_id, "to": new_key_id, "messages": total}
+    total = int(conn.execute(spec.count()).fetchone()[0])
+    conn.execute(statement(BEGIN, backend), (old_key_id, new_key_id, now, total, actor, spec.purpose))
+    detail = {"purpose": spec.purpose, "from": old_key_id, "to": new_key_id, "messages": total}
     append([HubEvent("key_rotated", "", now, actor=actor, detail=detail)])
     return from_row(conn.execute(statement(BY_KEY, backend), (new_key_id,)).fetchone())
 
@@ -220,27 +279,26 @@ def batch_job(
     if row is None:
         raise LookupError(f"no rebuild of the blind index to {new_key_id} was begun")
     state = from_row(row)
-    if state.finished:
-        return state, 0
+    spec = rekeying(state.purpose)
+    if state.finished or (spec.waits_before_scan and now < state.started_at + settle_seconds):
+        return state, 0  # finished; or every running process may not hold the new key yet
     if state.phase == "scan":
-        rows = conn.execute(statement(SCAN, backend), (state.cursor, batch_size)).fetchall()
+        rows = conn.execute(statement(spec.scan(), backend), (state.cursor, batch_size)).fetchall()
     else:
         since = state.started_at - RECENT_MARGIN_SECONDS
-        rows = conn.execute(statement(RECENT, backend), (state.cursor, since, batch_size)).fetchall()
+        rows = conn.execute(statement(spec.recent(), backend), (state.cursor, since, batch_size)).fetchall()
     updates, dropped, last = reindex_steps(rows, codecs, reindex)
     cursor = conn.cursor()  # executemany: one round trip per statement and batch on PostgreSQL (pipelined)
-    if updates:
-        cursor.executemany(statement(SET_MESSAGE, backend), updates)
-        cursor.executemany(statement(SET_ENTRIES, backend), updates)
-        cursor.executemany(statement(SET_MILESTONES, backend), updates)
-    if dropped:
-        cursor.executemany(statement(CLEAR_MESSAGE, backend), [(record_id,) for record_id in dropped])
-        cursor.executemany(statement(DROP_ENTRIES, backend), [(record_id,) for record_id in dropped])
-        cursor.executemany(statement(CLEAR_MILESTONES, backend), [(record_id,) for record_id in dropped])
+    cleared = [(record_id,) for record_id in dropped]
+    for set_value, clear_value in ((spec.set_message(), spec.clear_message()), *spec.copies):
+        if updates:
+            cursor.executemany(statement(set_value, backend), updates)
+        if dropped:
+            cursor.executemany(statement(clear_value, backend), cleared)
     after = next_state(state, len(rows), len(updates), len(dropped), last, batch_size, now, settle_seconds)
     conn.execute(statement(ADVANCE, backend), advance_args(after))
     if after.finished:
-        append([HubEvent("index_rebuilt", "", now, actor=after.actor,
+        append([HubEvent(spec.finished_kind, "", now, actor=after.actor,
                          detail={"key": after.new_key_id, "replaced": after.old_key_id, "messages": after.done,
                                  "unreadable": after.lost})])  # fmt: skip
     return after, len(rows)

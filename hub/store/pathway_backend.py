@@ -90,10 +90,11 @@ class PathwayOnBackend(abc.ABC):
 
     def milestones(self, *, correlation_id: str | None = None, nhs_index: str | Sequence[str] | None = None,
                    partner: str | None = None, due_before: float | None = None,
-                   states: Collection[str] | None = None,
-                   milestone_id: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
+                   states: Collection[str] | None = None, milestone_id: str | None = None,
+                   names: Collection[str] | None = None, limit: int = 1000) -> list[dict[str, Any]]:  # fmt: skip
         statement, args = ops.milestones_query(correlation_id, nhs_index, partner, due_before,
-                                               sorted(states) if states else None, milestone_id)  # fmt: skip
+                                               sorted(states) if states else None, milestone_id,
+                                               None if names is None else sorted(names), limit)  # fmt: skip
         out = []
         for row in self._pathway_read(statement, args):
             milestone = ops.as_milestone(row)

@@ -281,9 +281,10 @@ CLOSURE = "SELECT reason, at, actor FROM pathway_closures WHERE correlation_id =
 
 
 def milestones_query(correlation_id: str | None, nhs_index: str | Sequence[str] | None, partner: str | None,
-                     due_before: float | None, states: Sequence[str] | None,
-                     milestone_id: str | None = None) -> tuple[str, list[Any]]:  # fmt: skip
-    """The statement and arguments listing milestones by these filters (None: any), soonest due first."""
+                     due_before: float | None, states: Sequence[str] | None, milestone_id: str | None = None,
+                     names: Sequence[str] | None = None, limit: int = 1000) -> tuple[str, list[Any]]:  # fmt: skip
+    """The statement and arguments listing milestones by these filters (None: any), soonest due first, ``limit``
+    at most."""
     clauses: list[str] = []
     args: list[Any] = []
     filters = (("id", milestone_id), ("correlation_id", correlation_id), ("partner", partner))
@@ -301,5 +302,8 @@ def milestones_query(correlation_id: str | None, nhs_index: str | Sequence[str] 
     if states:
         clauses.append(f"state IN ({', '.join('?' for _ in states)})")
         args += list(states)
+    if names is not None:
+        clauses.append(f"name IN ({', '.join('?' for _ in names)})" if names else "1 = 0")
+        args += list(names)
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    return f"SELECT {MILESTONE_COLUMNS} FROM pathway_milestones{where} ORDER BY due_at, id LIMIT 1000", args
+    return f"SELECT {MILESTONE_COLUMNS} FROM pathway_milestones{where} ORDER BY due_at, id LIMIT {int(limit)}", args

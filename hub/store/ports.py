@@ -91,10 +91,15 @@ class DeliveryQueue(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def claim(self, limit: int, now: float, lease_seconds: float) -> list[DeliveryJob]:
+    async def claim(
+        self, limit: int, now: float, lease_seconds: float, *, expired_by: float | None = None
+    ) -> list[DeliveryJob]:
         """Lease up to ``limit`` due push deliveries, oldest due first; each counts as an attempt.
 
-        Due means ``pending`` with ``due_at <= now``, or ``in_flight`` whose lease ran out. Every
+        Due means ``pending`` with ``due_at <= now``, or ``in_flight`` whose lease ended by ``expired_by``
+        (``now`` when not given: a worker whose own clock may run ahead of the wall clock passes the wall
+        clock here, so that it never takes a lease another process still holds). New leases end at
+        ``now + lease_seconds``. Every
         job carries the new lease id and the decoded body; a delivery whose body cannot be read
         is made ``dead`` with the reason instead of being handed out.
 
@@ -168,6 +173,11 @@ class ReadModel(abc.ABC):
     @abc.abstractmethod
     def find_reply_targets(self, in_reply_to: str, replier: str) -> list[ReplyTarget]:
         """Every message with ``message_id == in_reply_to`` delivered to ``replier`` (ids are unique per sender)."""
+
+    @abc.abstractmethod
+    def record_of(self, sender: str, message_id: str) -> str | None:
+        """The record id of the message ``sender`` sent with ``message_id`` (unique per sender), or None when the
+        store holds none: committed messages only, shredded ones included (their row stays)."""
 
     @abc.abstractmethod
     def message_view(self, record_id: str) -> dict[str, Any] | None:
@@ -294,16 +304,23 @@ class KeyMaintenance(abc.ABC):
 
 
 class IndexRebuilding(abc.ABC):
-    """Re-indexing stored messages under a new blind-index key (``hub.store.index_rebuild``)."""
+    """Moving stored values to a new key, batch by batch (``hub.store.index_rebuild``): the blind index under a new
+    index key, the keyed fingerprints under a new fingerprint key. Each rebuild is known by its new key's id;
+    the rebuild of one purpose has a lock of its own. Written once for both backends in
+    ``hub.store.rebuild_backend``."""
 
     @abc.abstractmethod
-    def begin_index_rebuild(self, old_key_id: str, new_key_id: str, now: float, actor: str) -> IndexRebuild:
+    def begin_index_rebuild(
+        self, old_key_id: str, new_key_id: str, now: float, actor: str, purpose: str = "index"
+    ) -> IndexRebuild:
         """Start the rebuild from ``old_key_id`` to ``new_key_id`` (key ring ids), on the audit chain in the
-        same transaction; return its state. Beginning one already begun returns it unchanged."""
+        same transaction; return its state. Beginning one already begun returns it unchanged. ``purpose``:
+        which keys (``hub.store.index_rebuild.Rekeying``): ``index`` or ``fingerprint``; another is refused
+        with ``ValueError``."""
 
     @abc.abstractmethod
-    def index_rebuild(self) -> IndexRebuild | None:
-        """The latest rebuild (finished or not), or None if the index key never rotated. Reads only."""
+    def index_rebuild(self, purpose: str = "index") -> IndexRebuild | None:
+        """The latest rebuild of ``purpose``'s keys (finished or not), or None if they never rotated. Reads only."""
 
     @abc.abstractmethod
     def rebuild_index_batch(
@@ -320,7 +337,7 @@ class IndexRebuilding(abc.ABC):
         ``hub.store.index_rebuild`` (the ``recent`` phase)."""
 
     @abc.abstractmethod
-    def lock_index_rebuild(self, new_key_id: str, runner: str) -> RebuildLock | None:
+    def lock_index_rebuild(self, new_key_id: str, runner: str, purpose: str = "index") -> RebuildLock | None:
         """Take, without waiting, the lock that lets one process at a time run the rebuild to ``new_key_id``
         (``hub.store.rebuild_lock``: freed at once if the holder dies), and record ``runner`` (who holds it)
         in the rebuild's row; None, changing nothing, while another process holds it."""
@@ -430,11 +447,12 @@ class PathwayStore(abc.ABC):
     @abc.abstractmethod
     def milestones(self, *, correlation_id: str | None = None, nhs_index: str | Sequence[str] | None = None,
                    partner: str | None = None, due_before: float | None = None,
-                   states: Collection[str] | None = None,
-                   milestone_id: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
-        """Milestones matching every filter given (``due_before``: running and due by then), soonest due first,
-        each with its ``timers``. ``nhs_index``: a blind-index value, or several looked up in one statement
-        (under every live index key at once while the index is rebuilt, as ``find_by_index``)."""
+                   states: Collection[str] | None = None, milestone_id: str | None = None,
+                   names: Collection[str] | None = None, limit: int = 1000) -> list[dict[str, Any]]:  # fmt: skip
+        """Milestones matching every filter given (``due_before``: running and due by then; ``names``: of these
+        milestones), soonest due first, ``limit`` at most, each with its ``timers``. ``nhs_index``: a blind-index
+        value, or several looked up in one statement (under every live index key at once while the index is rebuilt,
+        as ``find_by_index``)."""
 
     @abc.abstractmethod
     def open_milestones_for(self, partner: str, name: str, correlation_id: str | None,

@@ -14,6 +14,9 @@ from typing import Any
 
 from hub.plugin_api.events import HubEvent
 
+ReplyRow = tuple[str, str, float, float | None, float | None]
+"""(partner, type, delivered at, first acknowledgement at, first answer at): a row of ``ReadModel.reply_times``."""
+
 
 @dataclass(frozen=True)
 class MessageFilter:
@@ -57,6 +60,16 @@ class UserStore(abc.ABC):
         """Disable a user (audited ``user_disabled``); False when there is no such user or it is disabled already."""
 
     @abc.abstractmethod
+    def disable_user_keeping_an_admin(self, name: str, now: float, actor: str) -> str:
+        """Disable a user (audited ``user_disabled``) unless it is the last enabled admin, in one transaction:
+        ``"disabled"``, ``"missing"`` (no such enabled user) or ``"last_admin"`` (nothing changed)."""
+
+    @abc.abstractmethod
+    def reset_user_password(self, name: str, password_hash: str, now: float, actor: str) -> bool:
+        """Give an enabled user a new password hash and lift its lock (audited ``user_password_reset``); False
+        when there is no such enabled user."""
+
+    @abc.abstractmethod
     def login_succeeded(self, name: str, now: float, detail: dict[str, Any]) -> None:
         """Clear the user's failed logins and lock, set ``last_login_at``; audit ``login`` by ``name``."""
 
@@ -88,9 +101,17 @@ class ConsoleReads(abc.ABC):
         """
 
     @abc.abstractmethod
+    def partner_recent_replies(self, partner: str, limit: int) -> list[ReplyRow]:
+        """The ``limit`` latest deliveries done to ``partner`` (delivered, or acknowledged by a pull partner), newest
+        first, Acknowledgements left out: ``(partner, type, done at, first acknowledgement at, first answer at)`` as
+        ``ReadModel.reply_times`` gives them. One index walk: its cost does not grow with the store."""
+
+    @abc.abstractmethod
     def activity(self, since: float) -> list[tuple[str, str, str, int, int]]:
         """``(kind, partner, type, minute, count)`` since ``since``: ``kind`` is ``accepted`` (messages received,
-        ``partner`` the sender) or ``delivered`` (``partner`` the recipient); ``minute`` counts from ``since``."""
+        ``partner`` the sender) or ``delivered`` (``partner`` the recipient); ``minute`` counts whole minutes of the
+        epoch from the one holding ``since`` (0 for that one). Read from per-minute counters the store keeps as it
+        writes (``activity_minutes``), so its cost does not grow with the traffic."""
 
     @abc.abstractmethod
     def queue_depths(self) -> list[tuple[str, str, int, int, float | None]]:

@@ -33,14 +33,12 @@ from psycopg.rows import dict_row
 from hub.bodies import BodyUnreadable, CodecRegistry, StoredBody
 from hub.plugin_api.events import HubEvent
 from hub.plugin_api.problems import Conflict, Problem, read_each
-from hub.store import index_rebuild as rebuild
 from hub.store import postgres_sql as sql
 from hub.store import views
 from hub.store.alerts_backend import AlertsOnBackend
 from hub.store.audit_chain import ChainReport, verify
 from hub.store.backend_steps import outcome_events, upgrade_steps
 from hub.store.console_backend import ConsoleOnBackend
-from hub.store.index_rebuild import IndexRebuild
 from hub.store.pathway_backend import PathwayOnBackend
 from hub.store.ports import Store, StoreOptions
 from hub.store.postgres_connect import connect, unreachable
@@ -48,6 +46,7 @@ from hub.store.postgres_notify import DueWatcher
 from hub.store.postgres_pool import PING_WAIT_SECONDS, Pools
 from hub.store.postgres_schema import migrate
 from hub.store.postgres_writer import Keys, PostgresWriter, Tx
+from hub.store.rebuild_backend import RebuildsOnBackend, WriteJob
 from hub.store.rebuild_lock import RebuildLock, postgres_lock
 from hub.store.records import (
     OVERTAKING_WARNING,
@@ -57,6 +56,7 @@ from hub.store.records import (
     Intake,
     Outcome,
     ReplyTarget,
+    reuses_id_for_other_content,
 )
 from hub.store.users_backend import UsersOnBackend
 
@@ -65,7 +65,7 @@ CLAIM_WALK_ROWS = 2_000
 """The most due deliveries one claim looks at (see ``_claimable``)."""
 
 
-def _claimable(conn: psycopg.Connection[Any], limit: int, now: float) -> dict[str, float]:
+def _claimable(conn: psycopg.Connection[Any], limit: int, now: float, expired_by: float) -> dict[str, float]:
     """Up to ``limit`` due deliveries that nothing holds back, locked, oldest due first: id -> due time.
 
     As the SQLite store's ``_claimable``: walks the due pending deliveries (``postgres_sql.PENDING_DUE``,
@@ -98,7 +98,7 @@ def _claimable(conn: psycopg.Connection[Any], limit: int, now: float) -> dict[st
             chunk = max(chunk * 4, 256)  # held-back rows in the way: read on in bigger chunks
     if held:
         conn.execute(sql.PARK, (now, held))
-    taken += [(due_at, delivery_id) for delivery_id, due_at in conn.execute(sql.EXPIRED_DUE, (now, limit))]
+    taken += [(due_at, delivery_id) for delivery_id, due_at in conn.execute(sql.EXPIRED_DUE, (expired_by, limit))]
     return {delivery_id: due_at for due_at, delivery_id in sorted(taken)[:limit]}
 
 
@@ -118,10 +118,10 @@ def _overtaking_warnings(conn: psycopg.Connection[Any], claimed: list[Any], now:
     return events
 
 
-class PostgresStore(PathwayOnBackend, AlertsOnBackend, UsersOnBackend, ConsoleOnBackend, Store):
+class PostgresStore(PathwayOnBackend, AlertsOnBackend, UsersOnBackend, ConsoleOnBackend, RebuildsOnBackend, Store):
     """``Store`` on a PostgreSQL database (see the module docstring)."""
 
-    _TRUNCATE = "CAST(FLOOR({}) AS INTEGER)"
+    _NOT_FOR_ORDER = "{}"
 
     def _pathway_write(self, job: Callable[[Any, Any], Any]) -> Any:
         """The pathway's write ``job(execute, append)`` in the writer's transaction (``?`` become ``%s``)."""
@@ -198,8 +198,7 @@ class PostgresStore(PathwayOnBackend, AlertsOnBackend, UsersOnBackend, ConsoleOn
         def job(tx: Tx) -> AcceptResult:
             conn = tx.conn
             existing = tx.find_existing(first.sender, first.message_id, first.idempotency_key)
-            reused = existing is not None and existing.fingerprint and first.fingerprint
-            if existing is not None and reused and existing.fingerprint != first.fingerprint:
+            if existing is not None and reuses_id_for_other_content(existing.fingerprint, first):
                 raise Conflict(
                     f"This {existing.reused} was already used for a different message ({existing.id}); "
                     "give each new message its own id and key.",
@@ -280,11 +279,13 @@ class PostgresStore(PathwayOnBackend, AlertsOnBackend, UsersOnBackend, ConsoleOn
         return await asyncio.wrap_future(self._writer.submit(job, self._keys(intakes)))
 
     # -- delivery ----------------------------------------------------------------------------
-    def _claim_job(self, limit: int, now: float, lease_seconds: float) -> Callable[[Tx], list[DeliveryJob]]:
+    def _claim_job(
+        self, limit: int, now: float, lease_seconds: float, expired_by: float
+    ) -> Callable[[Tx], list[DeliveryJob]]:
         def job(tx: Tx) -> list[DeliveryJob]:
             conn = tx.conn
             lease_id = secrets.token_hex(8)
-            due = _claimable(conn, limit, now)
+            due = _claimable(conn, limit, now, expired_by)
             if not due:
                 return []
             rows = conn.execute(sql.LEASE, (now + lease_seconds, lease_id, list(due))).fetchall()
@@ -314,9 +315,12 @@ class PostgresStore(PathwayOnBackend, AlertsOnBackend, UsersOnBackend, ConsoleOn
 
         return job
 
-    async def claim(self, limit: int, now: float, lease_seconds: float) -> list[DeliveryJob]:
+    async def claim(
+        self, limit: int, now: float, lease_seconds: float, *, expired_by: float | None = None
+    ) -> list[DeliveryJob]:
         """Lease due push deliveries, skipping those another process is claiming."""
-        return await asyncio.wrap_future(self._writer.submit(self._claim_job(limit, now, lease_seconds)))
+        job = self._claim_job(limit, now, lease_seconds, now if expired_by is None else expired_by)
+        return await asyncio.wrap_future(self._writer.submit(job))
 
     async def extend_leases(self, leases: list[tuple[str, str]], until: float) -> int:
         """Lengthen the leases ``(delivery id, lease id)`` still held to at least ``until``; return how many."""
@@ -471,44 +475,16 @@ class PostgresStore(PathwayOnBackend, AlertsOnBackend, UsersOnBackend, ConsoleOn
 
         return self._writer.run(job)
 
-    # -- the blind index's rebuild (hub.store.index_rebuild runs the statements) ------------------
-    def begin_index_rebuild(self, old_key_id: str, new_key_id: str, now: float, actor: str) -> IndexRebuild:
-        """Start the rebuild to ``new_key_id`` (or return the one begun), on the audit chain."""
-        return self._writer.run(
-            lambda tx: rebuild.begin_job(tx.conn, "postgresql", old_key_id, new_key_id, now, actor, tx.append)
-        )
+    # -- the rebuilds of the blind index and the fingerprints (hub.store.rebuild_backend) -------
+    def _rebuild_write(self, job: WriteJob) -> Any:
+        return self._writer.run(lambda tx: job(tx.conn, POSTGRESQL, tx.append))
 
-    def index_rebuild(self) -> IndexRebuild | None:
-        """The latest rebuild of the blind index, or None."""
+    def _rebuild_read(self, job: Callable[[Any, str], Any]) -> Any:
         with self._connection() as conn:
-            return rebuild.read_current(conn, "postgresql")
+            return job(conn, POSTGRESQL)
 
-    def rebuild_index_batch(
-        self,
-        new_key_id: str,
-        reindex: Callable[[dict[str, Any]], str | None],
-        batch_size: int,
-        now: float,
-        settle_seconds: float,
-    ) -> tuple[IndexRebuild, int]:
-        """One batch of the rebuild, values, entries and cursor in one transaction (its row locked)."""
-
-        def job(tx: Tx) -> tuple[IndexRebuild, int]:
-            return rebuild.batch_job(tx.conn, "postgresql", self.codecs, new_key_id, reindex, batch_size, now,
-                                     settle_seconds, tx.append)  # fmt: skip
-
-        return self._writer.run(job)
-
-    def lock_index_rebuild(self, new_key_id: str, runner: str) -> RebuildLock | None:
-        """Take the rebuild's lock (a session advisory lock) and record ``runner``; None if held."""
-        held = postgres_lock(self.url)
-        if held is not None:
-            try:
-                self._writer.run(lambda tx: rebuild.run_by_job(tx.conn, "postgresql", new_key_id, runner))
-            except BaseException:
-                held.release()
-                raise
-        return held
+    def _rebuild_lock(self, purpose: str) -> RebuildLock | None:
+        return postgres_lock(self.url, purpose)
 
     def complete_upgrades(
         self,
@@ -548,6 +524,11 @@ class PostgresStore(PathwayOnBackend, AlertsOnBackend, UsersOnBackend, ConsoleOn
     def find_reply_targets(self, in_reply_to: str, replier: str) -> list[ReplyTarget]:
         """Every message with this ``message_id`` delivered (or offered) to ``replier``, newest first."""
         return [ReplyTarget(r[0], r[1], r[2], r[3]) for r in self._rows(sql.REPLY_TARGETS, (in_reply_to, replier))]
+
+    def record_of(self, sender: str, message_id: str) -> str | None:
+        """The record of ``sender``'s message ``message_id`` (the unique index on both), or None."""
+        row = self._one(sql.RECORD_OF, (sender, message_id))
+        return None if row is None else str(row[0])
 
     def may_read(self, partner_id: str, record_id: str) -> bool:
         """Sender, or a recipient of this message."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from hub.store import alerts_schema
+from hub.store import activity_schema, alerts_schema, console_schema
 from hub.store.postgres_connect import connect
 
 #: (version, statements) in order; a version's statements run in one transaction
@@ -274,6 +274,15 @@ MIGRATIONS.append(
         """,
     )
 )
+
+# 10: indexes for the dashboard's screens on a big store (hub.store.console_schema says which serves what)
+MIGRATIONS.append((console_schema.POSTGRES_VERSION, console_schema.POSTGRES))
+
+# 11: which keys a rebuild moves (the SQLite schema's version 14, with the same meaning).
+MIGRATIONS.append((11, "ALTER TABLE index_rebuild ADD COLUMN IF NOT EXISTS purpose TEXT NOT NULL DEFAULT 'index';"))
+
+# 12: the SQLite schema's version 15 (hub.store.activity_schema), with the same meaning.
+MIGRATIONS.append((activity_schema.POSTGRES_VERSION, activity_schema.POSTGRES))
 
 LATEST = max(version for version, _ in MIGRATIONS)
 

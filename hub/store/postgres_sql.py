@@ -7,6 +7,8 @@ out as their stored values (``hub.store.records.DeliveryState``).
 
 from __future__ import annotations
 
+from hub.store import console_queries
+
 #: the channel a transaction that makes deliveries due notifies (``PostgresStore.watch`` listens)
 DUE_CHANNEL = "hub_deliveries_due"
 NOTIFY_DUE = f"SELECT pg_notify('{DUE_CHANNEL}', '')"
@@ -36,10 +38,11 @@ INSERT_MESSAGES = (
     "%s::text[], %s::float8[], %s::text[])"
 )
 INSERT_DELIVERIES = (
-    "INSERT INTO deliveries (id, record_id, partner, route, mode, state, attempts, due_at, created_at) "
-    "SELECT d.id, d.record_id, d.partner, d.route, d.mode, d.state, 0, d.due_at, d.created_at FROM "
+    "INSERT INTO deliveries (id, record_id, partner, route, mode, state, attempts, due_at, created_at, type, "
+    "received_at) SELECT d.id, d.record_id, d.partner, d.route, d.mode, d.state, 0, d.due_at, d.created_at, m.type, "
+    "m.received_at FROM "
     "unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::float8[], %s::float8[]) "
-    "AS d(id, record_id, partner, route, mode, state, due_at, created_at)"
+    "AS d(id, record_id, partner, route, mode, state, due_at, created_at) LEFT JOIN messages m ON m.id = d.record_id"
 )
 # An ordered delivery (an order_key) comes after every delivery of its key committed before it: its
 # order_seq is one more than the key's last. Not a sequence's nextval, which can commit in another
@@ -54,10 +57,12 @@ LOCK_ORDER_KEYS = (
 )
 INSERT_ORDERED_DELIVERIES = (
     "INSERT INTO deliveries (id, record_id, partner, route, mode, state, attempts, due_at, created_at, "
-    "order_key, order_seq) "
+    "order_key, order_seq, type, received_at) "
     "SELECT d.id, d.record_id, d.partner, d.route, d.mode, d.state, 0, d.due_at, d.created_at, d.order_key, "
     "coalesce((SELECT max(o.order_seq) FROM deliveries o WHERE o.order_key=d.order_key), 0) "
-    "+ row_number() OVER (PARTITION BY d.order_key ORDER BY d.n) FROM "
+    "+ row_number() OVER (PARTITION BY d.order_key ORDER BY d.n), "
+    "(SELECT m.type FROM messages m WHERE m.id = d.record_id), "
+    "(SELECT m.received_at FROM messages m WHERE m.id = d.record_id) FROM "
     "unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::float8[], %s::float8[], "
     "%s::text[]) WITH ORDINALITY AS d(id, record_id, partner, route, mode, state, due_at, created_at, order_key, n)"
 )
@@ -228,6 +233,7 @@ REPLY_TARGETS = (
     "SELECT m.id, m.sender, d.id, m.type FROM messages m JOIN deliveries d ON d.record_id = m.id "
     "WHERE m.message_id=%s AND d.partner=%s ORDER BY m.received_at DESC"
 )
+RECORD_OF = "SELECT id FROM messages WHERE sender=%s AND message_id=%s"
 MAY_READ = (
     "SELECT 1 FROM messages m WHERE m.id=%s AND (m.sender=%s OR EXISTS "
     "(SELECT 1 FROM deliveries d WHERE d.record_id=m.id AND d.partner=%s))"
@@ -242,13 +248,11 @@ LIST_MESSAGES = "SELECT id, message_id, type, sender, received_at FROM messages 
 LIST_BY_TYPE = " AND type=%s"
 LIST_BY_PARTNER = " AND (sender=%s OR id IN (SELECT record_id FROM deliveries WHERE partner=%s))"
 LIST_ORDER = " ORDER BY received_at DESC LIMIT %s"
-FAMILY_STATES = (
-    "SELECT state FROM deliveries WHERE record_id=%s OR record_id IN (SELECT id FROM messages WHERE parent_id=%s)"
-)
+FAMILY_STATES = console_queries.FAMILY_STATES.replace("?", "%s")  # two seeks (the OR of them scanned every delivery)
+# the delivery carries its message's type (activity_schema); deliveries_dead walks the dead ones, oldest first
 DEAD_LETTERS = (
-    "SELECT d.id, d.record_id, m.type, d.partner, d.attempts, d.last_error, d.created_at "
-    "FROM deliveries d JOIN messages m ON m.id=d.record_id WHERE d.state='dead' "
-    "ORDER BY d.created_at LIMIT %s"
+    "SELECT d.id, d.record_id, d.type, d.partner, d.attempts, d.last_error, d.created_at "
+    "FROM deliveries d WHERE d.state='dead' ORDER BY d.created_at LIMIT %s"
 )
 REFUSED_TRANSMISSIONS = (
     "SELECT at, detail FROM events WHERE record_id='' AND kind='transmission_refused' ORDER BY seq DESC LIMIT %s"

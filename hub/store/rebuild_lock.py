@@ -11,6 +11,9 @@ killed (``kill -9``, a crash, a host that goes away) gives it up at once, with n
 - SQLite: an exclusive ``flock`` on ``<database>.rebuild.lock`` beside the database file (the kernel
   frees it when the process's descriptors close).
 
+The rebuild of the stored fingerprints under a new fingerprint key has a lock of its own (named after its
+purpose; ``<database>.fingerprint-rebuild.lock`` on SQLite), so the two rebuilds may run side by side.
+
 Holding the lock is about doing the work once, not about correctness: each batch locks the rebuild's
 row (``hub.store.index_rebuild.batch_job``), so two processes that both ran batches would still move
 every message once.
@@ -23,7 +26,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-_PG_TRY = "SELECT pg_try_advisory_lock(hashtext('hub.store.index_rebuild:' || current_schema()))"
+_PG_TRY = "SELECT pg_try_advisory_lock(hashtext(%s || current_schema()))"
+
+
+def _lock_name(purpose: str) -> str:
+    """The blind index's lock keeps the name it had before fingerprints were rebuilt too."""
+    return "hub.store.index_rebuild:" if purpose == "index" else f"hub.store.{purpose}_rebuild:"
 
 
 class RebuildLock:
@@ -39,13 +47,14 @@ class RebuildLock:
             release()
 
 
-def postgres_lock(url: str) -> RebuildLock | None:
-    """Take the PostgreSQL rebuild lock of ``url``'s schema without waiting; None while another process holds it."""
+def postgres_lock(url: str, purpose: str = "index") -> RebuildLock | None:
+    """Take the PostgreSQL lock of the rebuild of ``purpose``'s keys in ``url``'s schema without waiting; None
+    while another process holds it."""
     from hub.store.postgres_connect import connect
 
     conn = connect(url)
     try:
-        row = conn.execute(_PG_TRY).fetchone()
+        row = conn.execute(_PG_TRY, (_lock_name(purpose),)).fetchone()
         held = bool(row and row[0])
     except BaseException:
         conn.close()
@@ -56,9 +65,11 @@ def postgres_lock(url: str) -> RebuildLock | None:
     return RebuildLock(conn.close)  # closing the session frees its advisory locks
 
 
-def sqlite_lock(database: Path) -> RebuildLock | None:
-    """Take the SQLite rebuild lock of ``database`` without waiting; None while another process holds it."""
-    path = Path(database).with_name(Path(database).name + ".rebuild.lock")
+def sqlite_lock(database: Path, purpose: str = "index") -> RebuildLock | None:
+    """Take the SQLite lock of the rebuild of ``purpose``'s keys in ``database`` without waiting; None while
+    another process holds it."""
+    suffix = ".rebuild.lock" if purpose == "index" else f".{purpose}-rebuild.lock"
+    path = Path(database).with_name(Path(database).name + suffix)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -58,10 +58,21 @@ class NewMessage:
     parent_id: str | None = None
     idempotency_key: str | None = None
     fingerprint: str | None = None
+    fingerprints_also: tuple[str, ...] = ()  # under the other live fingerprint keys, while they are rotated
     nhs_index: str | None = None
     status: str | None = None  # a business status code its type declares (MessageType.status); clear metadata
     status_at: float | None = None  # when the sender says that status was reached (epoch seconds)
     answers_record: str | None = None  # the record id of the message this one answers, resolved at intake
+
+
+def reuses_id_for_other_content(stored_fingerprint: str | None, message: NewMessage) -> bool:
+    """True when ``message`` repeats the id (or Idempotency-Key) of a stored message whose fingerprint says it
+    had other content: it matches neither the message's fingerprint under the current key nor under any other
+    live one (during a rotation the stored value is under the old key or the new). Without a fingerprint on
+    either side (shredded, or none computed) a repeat is taken as the same message."""
+    if not stored_fingerprint or not message.fingerprint:
+        return False
+    return stored_fingerprint != message.fingerprint and stored_fingerprint not in message.fingerprints_also
 
 
 @dataclass

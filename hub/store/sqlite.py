@@ -18,6 +18,7 @@ import secrets
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,6 @@ from typing import Any
 from hub.bodies import BodyUnreadable, CodecRegistry, StoredBody
 from hub.plugin_api.events import HubEvent
 from hub.plugin_api.problems import Conflict, Problem, read_each
-from hub.store import index_rebuild as rebuild
 from hub.store import sqlite_sql as sql
 from hub.store import views
 from hub.store.alerts_backend import AlertsOnBackend
@@ -34,9 +34,9 @@ from hub.store.backend_steps import outcome_events, upgrade_steps
 from hub.store.console_backend import ConsoleOnBackend
 from hub.store.disk_space import DiskSpace, disk_fault
 from hub.store.group_commit import GroupCommitter
-from hub.store.index_rebuild import IndexRebuild
 from hub.store.pathway_backend import PathwayOnBackend
 from hub.store.ports import Store, StoreOptions
+from hub.store.rebuild_backend import RebuildsOnBackend, WriteJob
 from hub.store.rebuild_lock import RebuildLock, sqlite_lock
 from hub.store.records import (
     OVERTAKING_WARNING,
@@ -46,6 +46,7 @@ from hub.store.records import (
     Intake,
     Outcome,
     ReplyTarget,
+    reuses_id_for_other_content,
 )
 from hub.store.sqlite_schema import MIGRATIONS
 from hub.store.url import sqlite_path
@@ -83,9 +84,8 @@ def migrate(conn: sqlite3.Connection) -> int:
             if conn.execute("SELECT 1 FROM schema_migrations WHERE version=?", (version,)).fetchone():
                 conn.execute("COMMIT")
                 continue
-            for statement in ddl.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            for statement in _statements(ddl):
+                conn.execute(statement)
             conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, time.time()))
             conn.execute("COMMIT")
         except BaseException:
@@ -118,7 +118,7 @@ def _insert_index_entries(conn: sqlite3.Connection, entries: list[tuple[str, str
         conn.executemany(sql.INSERT_INDEX_ENTRY, entries)
 
 
-def _claimable(conn: sqlite3.Connection, limit: int, now: float) -> list[str]:
+def _claimable(conn: sqlite3.Connection, limit: int, now: float, expired_by: float) -> list[str]:
     """The ids of up to ``limit`` due deliveries that nothing holds back, oldest due first.
 
     Walks the due pending deliveries until it has ``limit`` (``sqlite_sql.PENDING_DUE``); each
@@ -145,7 +145,7 @@ def _claimable(conn: sqlite3.Connection, limit: int, now: float) -> list[str]:
         walk.close()
     if parked:
         conn.executemany(sql.PARK, parked)
-    taken += [(due_at, delivery_id) for delivery_id, due_at in conn.execute(sql.EXPIRED_DUE, (now, limit))]
+    taken += [(due_at, delivery_id) for delivery_id, due_at in conn.execute(sql.EXPIRED_DUE, (expired_by, limit))]
     return [delivery_id for _, delivery_id in sorted(taken)[:limit]]
 
 
@@ -164,6 +164,20 @@ def _overtaking_warnings(conn: sqlite3.Connection, claimed: list[Any], now: floa
             detail = {"warning": OVERTAKING_WARNING, "overtook": dead}
             events.append(HubEvent("warning", record_id, now, delivery_id, partner, detail))
     return events
+
+
+def _statements(ddl: str) -> list[str]:
+    """``ddl``'s statements one by one: split at each ``;`` that ends a whole statement (a trigger's body holds
+    several)."""
+    out: list[str] = []
+    pending = ""
+    for piece in ddl.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                out.append(pending)
+            pending = ""
+    return out
 
 
 class _AcceptRows:
@@ -200,6 +214,8 @@ class _AcceptRows:
     def insert(self, conn: sqlite3.Connection) -> None:
         """Insert every row gathered, in the caller's transaction (no statement for an empty table)."""
         conn.executemany(sql.INSERT_MESSAGE, self.messages)
+        counted = Counter((int(m[9] // 60), m[2], m[3]) for m in self.messages)  # minute, sender, type
+        conn.executemany(sql.COUNT_ACCEPTED, [(*key, n) for key, n in counted.items()])
         if self.unordered:
             conn.executemany(sql.INSERT_DELIVERY, self.unordered)
         if self.ordered:
@@ -220,7 +236,7 @@ class _AcceptJob:
         return self.store._accept_checked(conn, self.intake)
 
 
-class SQLiteStore(PathwayOnBackend, AlertsOnBackend, UsersOnBackend, ConsoleOnBackend, Store):
+class SQLiteStore(PathwayOnBackend, AlertsOnBackend, UsersOnBackend, ConsoleOnBackend, RebuildsOnBackend, Store):
     """``Store`` on one SQLite file (see the module docstring)."""
 
     def _pathway_write(self, job: Callable[[Any, Any], Any]) -> Any:
@@ -308,7 +324,7 @@ class SQLiteStore(PathwayOnBackend, AlertsOnBackend, UsersOnBackend, ConsoleOnBa
         if existing is None and first.idempotency_key:
             reused = "Idempotency-Key"
             existing = conn.execute(sql.FIND_BY_IDEMPOTENCY_KEY, (first.sender, first.idempotency_key)).fetchone()
-        if existing is not None and existing[1] and first.fingerprint and existing[1] != first.fingerprint:
+        if existing is not None and reuses_id_for_other_content(existing[1], first):
             raise Conflict(
                 f"This {reused} was already used for a different message ({existing[0]}); "
                 "give each new message its own id and key.",
@@ -382,11 +398,11 @@ class SQLiteStore(PathwayOnBackend, AlertsOnBackend, UsersOnBackend, ConsoleOnBa
 
     # -- delivery ----------------------------------------------------------------------------
     def _claim_job(
-        self, limit: int, now: float, lease_seconds: float
+        self, limit: int, now: float, lease_seconds: float, expired_by: float
     ) -> Callable[[sqlite3.Connection], list[DeliveryJob]]:
         def job(conn: sqlite3.Connection) -> list[DeliveryJob]:
             lease_id = secrets.token_hex(8)
-            ids = _claimable(conn, limit, now)
+            ids = _claimable(conn, limit, now, expired_by)
             if not ids:
                 return []
             lease = sql.LEASE.format(marks=sql.marks(len(ids)))
@@ -420,9 +436,13 @@ class SQLiteStore(PathwayOnBackend, AlertsOnBackend, UsersOnBackend, ConsoleOnBa
 
         return job
 
-    async def claim(self, limit: int, now: float, lease_seconds: float) -> list[DeliveryJob]:
-        """Lease due push deliveries (pending, or in flight with an expired lease)."""
-        return await self._writer.submit_async(self._claim_job(limit, now, lease_seconds))
+    async def claim(
+        self, limit: int, now: float, lease_seconds: float, *, expired_by: float | None = None
+    ) -> list[DeliveryJob]:
+        """Lease due push deliveries (pending, or in flight with a lease that ended by ``expired_by``)."""
+        return await self._writer.submit_async(
+            self._claim_job(limit, now, lease_seconds, now if expired_by is None else expired_by)
+        )
 
     async def extend_leases(self, leases: list[tuple[str, str]], until: float) -> int:
         """Lengthen the leases ``(delivery id, lease id)`` still held to at least ``until``; return how many."""
@@ -593,46 +613,15 @@ class SQLiteStore(PathwayOnBackend, AlertsOnBackend, UsersOnBackend, ConsoleOnBa
             if done < batch_size:
                 return total
 
-    # -- the blind index's rebuild (hub.store.index_rebuild runs the statements) ------------------
-    def begin_index_rebuild(self, old_key_id: str, new_key_id: str, now: float, actor: str) -> IndexRebuild:
-        """Start the rebuild to ``new_key_id`` (or return the one begun), on the audit chain."""
+    # -- the rebuilds of the blind index and the fingerprints (hub.store.rebuild_backend) -------
+    def _rebuild_write(self, job: WriteJob) -> Any:
+        return self._writer.run(lambda conn: job(conn, "sqlite", lambda events: self._append_events(conn, events)))
 
-        def job(conn: sqlite3.Connection) -> IndexRebuild:
-            return rebuild.begin_job(conn, "sqlite", old_key_id, new_key_id, now, actor,
-                                     lambda events: self._append_events(conn, events))  # fmt: skip
+    def _rebuild_read(self, job: Callable[[Any, str], Any]) -> Any:
+        return job(self._reader(), "sqlite")
 
-        return self._writer.run(job)
-
-    def index_rebuild(self) -> IndexRebuild | None:
-        """The latest rebuild of the blind index, or None."""
-        return rebuild.read_current(self._reader(), "sqlite")
-
-    def rebuild_index_batch(
-        self,
-        new_key_id: str,
-        reindex: Callable[[dict[str, Any]], str | None],
-        batch_size: int,
-        now: float,
-        settle_seconds: float,
-    ) -> tuple[IndexRebuild, int]:
-        """One batch of the rebuild, values, entries and cursor in one transaction."""
-
-        def job(conn: sqlite3.Connection) -> tuple[IndexRebuild, int]:
-            return rebuild.batch_job(conn, "sqlite", self.codecs, new_key_id, reindex, batch_size, now,
-                                     settle_seconds, lambda events: self._append_events(conn, events))  # fmt: skip
-
-        return self._writer.run(job)
-
-    def lock_index_rebuild(self, new_key_id: str, runner: str) -> RebuildLock | None:
-        """Take the rebuild's lock (a ``flock`` beside the database) and record ``runner``; None if held."""
-        held = sqlite_lock(self.path)
-        if held is not None:
-            try:
-                self._writer.run(lambda conn: rebuild.run_by_job(conn, "sqlite", new_key_id, runner))
-            except BaseException:
-                held.release()
-                raise
-        return held
+    def _rebuild_lock(self, purpose: str) -> RebuildLock | None:
+        return sqlite_lock(self.path, purpose)
 
     # -- reads -------------------------------------------------------------------------------
     def find_reply_targets(self, in_reply_to: str, replier: str) -> list[ReplyTarget]:
@@ -642,6 +631,11 @@ class SQLiteStore(PathwayOnBackend, AlertsOnBackend, UsersOnBackend, ConsoleOnBa
         """
         rows = self._reader().execute(sql.REPLY_TARGETS, (in_reply_to, replier)).fetchall()
         return [ReplyTarget(r[0], r[1], r[2], r[3]) for r in rows]
+
+    def record_of(self, sender: str, message_id: str) -> str | None:
+        """The record of ``sender``'s message ``message_id`` (the unique index on both), or None."""
+        row = self._reader().execute(sql.RECORD_OF, (sender, message_id)).fetchone()
+        return None if row is None else str(row[0])
 
     def may_read(self, partner_id: str, record_id: str) -> bool:
         """Sender, or a recipient of this message or of one derived from it."""

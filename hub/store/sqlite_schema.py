@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub.store import alerts_schema
+from hub.store import activity_schema, alerts_schema, console_schema
 
 MIGRATIONS: list[tuple[int, str]] = [
     (
@@ -292,3 +292,14 @@ MIGRATIONS.append(
         """,
     )
 )
+
+# 13: indexes for the dashboard's screens on a big store (hub.store.console_schema says which serves what)
+MIGRATIONS.append((console_schema.SQLITE_VERSION, console_schema.SQLITE))
+
+# 14: the rebuild's row says which keys it moves (``hub.store.index_rebuild.Rekeying``): the blind index's, or the
+# keyed fingerprints' (``hub keys rotate-fingerprint``). Rows written before it are the blind index's.
+MIGRATIONS.append((14, "ALTER TABLE index_rebuild ADD COLUMN purpose TEXT NOT NULL DEFAULT 'index';"))
+
+# 15: per-minute counters for the overview, the message's type and time on its deliveries, the dead deliveries'
+# indexes (hub.store.activity_schema says which serves what)
+MIGRATIONS.append((activity_schema.SQLITE_VERSION, activity_schema.SQLITE))

@@ -6,6 +6,8 @@ Delivery states are written out as their stored values (``hub.store.records.Deli
 
 from __future__ import annotations
 
+from hub.store import console_queries
+
 
 def marks(n: int) -> str:
     """``n`` comma-separated placeholders."""
@@ -21,9 +23,11 @@ INSERT_MESSAGE = (
     "answers_record) "
     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
+# a delivery carries its message's type and time of receipt (hub.store.activity_schema), read from the message
 INSERT_DELIVERY = (
-    "INSERT INTO deliveries (id, record_id, partner, route, mode, state, attempts, due_at, created_at)"
-    " VALUES (?,?,?,?,?,?,0,?,?)"
+    "INSERT INTO deliveries (id, record_id, partner, route, mode, state, attempts, due_at, created_at, type, "
+    "received_at) SELECT d.*, m.type, m.received_at FROM (SELECT ? AS id, ? AS record_id, ?, ?, ?, ?, 0, ?, ?) AS d "
+    "LEFT JOIN messages m ON m.id = d.record_id"
 )
 # an ordered delivery (an order_key) comes after every delivery of its key stored before it: its
 # order_seq is one more than the key's last. SQLite serialises write transactions, so this is the
@@ -31,14 +35,20 @@ INSERT_DELIVERY = (
 # in the other order; take max+1 under a transaction lock on the key instead.)
 INSERT_ORDERED_DELIVERY = (
     "INSERT INTO deliveries (id, record_id, partner, route, mode, state, attempts, due_at, created_at, "
-    "order_key, order_seq) VALUES (?,?,?,?,?,?,0,?,?,?, "
-    "(SELECT coalesce(max(order_seq), 0) + 1 FROM deliveries WHERE order_key=?))"
+    "order_key, order_seq, type, received_at) SELECT d.*, m.type, m.received_at FROM (SELECT ? AS id, "
+    "? AS record_id, ?, ?, ?, ?, 0, ?, ?, ?, (SELECT coalesce(max(order_seq), 0) + 1 FROM deliveries "
+    "WHERE order_key=?)) AS d LEFT JOIN messages m ON m.id = d.record_id"
 )
 # an acknowledgement moves any delivery but a dead one
 ACKNOWLEDGE_DELIVERY = (
     "UPDATE deliveries SET state=?, acknowledged_at=? WHERE id=? "
     "AND state IN ('pending','in_flight','available','delivered','acknowledged','rejected') "
     "RETURNING record_id, partner"
+)
+# the overview's per-minute counters (activity_schema): (minute, sender, type, how many) per key of a group of intakes
+COUNT_ACCEPTED = (
+    "INSERT INTO activity_minutes VALUES ('accepted', ?, ?, ?, ?) ON CONFLICT (kind, minute, partner, type) "
+    "DO UPDATE SET count = activity_minutes.count + excluded.count"
 )
 INSERT_INDEX_ENTRY = "INSERT OR IGNORE INTO message_index (partner, nhs_index, record_id) VALUES (?,?,?)"
 
@@ -165,6 +175,7 @@ REPLY_TARGETS = (
     "SELECT m.id, m.sender, d.id, m.type FROM messages m JOIN deliveries d ON d.record_id = m.id "
     "WHERE m.message_id=? AND d.partner=? ORDER BY m.received_at DESC"
 )
+RECORD_OF = "SELECT id FROM messages WHERE sender=? AND message_id=?"
 MAY_READ = (
     "SELECT 1 FROM messages m WHERE m.id=? AND (m.sender=? OR EXISTS "
     "(SELECT 1 FROM deliveries d WHERE d.record_id=m.id AND d.partner=?))"
@@ -179,13 +190,11 @@ LIST_MESSAGES = "SELECT id, message_id, type, sender, received_at FROM messages 
 LIST_BY_TYPE = " AND type=?"
 LIST_BY_PARTNER = " AND (sender=? OR id IN (SELECT record_id FROM deliveries WHERE partner=?))"
 LIST_ORDER = " ORDER BY received_at DESC LIMIT ?"
-FAMILY_STATES = (
-    "SELECT state FROM deliveries WHERE record_id=? OR record_id IN (SELECT id FROM messages WHERE parent_id=?)"
-)
+FAMILY_STATES = console_queries.FAMILY_STATES  # a message's and its derived messages' delivery states: two seeks
+# the delivery carries its message's type (activity_schema); deliveries_dead walks the dead ones, oldest first
 DEAD_LETTERS = (
-    "SELECT d.id, d.record_id, m.type, d.partner, d.attempts, d.last_error, d.created_at "
-    "FROM deliveries d JOIN messages m ON m.id=d.record_id WHERE d.state='dead' "
-    "ORDER BY d.created_at LIMIT ?"
+    "SELECT d.id, d.record_id, d.type, d.partner, d.attempts, d.last_error, d.created_at "
+    "FROM deliveries d WHERE d.state='dead' ORDER BY d.created_at LIMIT ?"
 )
 # such events have no record id, so the events_record index finds them among the few like them
 REFUSED_TRANSMISSIONS = (

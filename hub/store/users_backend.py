@@ -60,6 +60,34 @@ class UsersOnBackend(UserStore):
 
         return bool(self._pathway_write(job))
 
+    def disable_user_keeping_an_admin(self, name: str, now: float, actor: str) -> str:
+        def job(ex: Execute, append: Append) -> str:
+            row = ex("SELECT role FROM users WHERE name = ? AND disabled_at IS NULL", (name,)).fetchone()
+            if row is None:
+                return "missing"
+            if row[0] == "admin":  # lock every enabled admin's row first (PostgreSQL): two admins disabled at once
+                # by two processes would otherwise each see the other still enabled
+                ex("UPDATE users SET role = role WHERE role = 'admin' AND disabled_at IS NULL", ())
+                admins = ex("SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL", ()).fetchone()
+                if int(admins[0]) <= 1:
+                    return "last_admin"
+            ex("UPDATE users SET disabled_at = ? WHERE name = ? AND disabled_at IS NULL", (now, name))
+            append([HubEvent("user_disabled", "", now, detail={"user": name}, actor=actor)])
+            return "disabled"
+
+        return str(self._pathway_write(job))
+
+    def reset_user_password(self, name: str, password_hash: str, now: float, actor: str) -> bool:
+        def job(ex: Execute, append: Append) -> bool:
+            changed = ex("UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = NULL "
+                         "WHERE name = ? AND disabled_at IS NULL", (password_hash, name))  # fmt: skip
+            if changed.rowcount != 1:
+                return False
+            append([HubEvent("user_password_reset", "", now, detail={"user": name}, actor=actor)])
+            return True
+
+        return bool(self._pathway_write(job))
+
     def login_succeeded(self, name: str, now: float, detail: dict[str, Any]) -> None:
         def job(ex: Execute, append: Append) -> None:
             ex("UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = ? WHERE name = ?", (now, name))

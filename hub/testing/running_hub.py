@@ -38,6 +38,9 @@ def stop_process(process: subprocess.Popen[Any] | None, grace: float = 15.0) -> 
         process.wait(10)
 
 
+START_TIMEOUT = 60.0  # seconds a test hub may take to answer /readyz before the test fails
+
+
 def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> bool:
     """Poll ``predicate()`` until it is true (return True) or ``timeout`` seconds pass (return False)."""
     deadline = time.monotonic() + timeout
@@ -160,8 +163,12 @@ class RunningHub:
         """Base URL of the running hub."""
         return f"{'https' if self.tls_ca else 'http'}://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 20.0, *, ready: bool = True) -> RunningHub:
-        """Start the process and wait until ``/readyz`` answers 200 (with ``ready=False``: answers at all)."""
+    def start(self, timeout: float = START_TIMEOUT, *, ready: bool = True) -> RunningHub:
+        """Start the process and wait until ``/readyz`` answers 200 (with ``ready=False``: answers at all).
+
+        Returns as soon as it does; ``timeout`` only bounds a hub that never gets there (a loaded machine can take
+        20 s to import and open the store, so the default is generous).
+        """
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         command = [sys.executable, "-m", "hub", "serve", "--config", str(self.config_dir), "--port", str(self.port),
                    *self.extra_args]  # fmt: skip

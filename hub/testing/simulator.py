@@ -12,6 +12,7 @@ a real partner system would (acknowledgements, appointments).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 import threading
 import time
@@ -119,6 +120,7 @@ class PartnerSimulator:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
+        self._failed: Exception | None = None
 
     # -- control ---------------------------------------------------------------------------
     @property
@@ -172,18 +174,28 @@ class PartnerSimulator:
     def start(self) -> PartnerSimulator:
         """Start serving in a background thread (again after ``stop``, on the same port); returns once it is bound."""
         self._ready.clear()
-        self._thread = threading.Thread(target=self._serve, name=f"sim-{self.name}", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError(f"simulator {self.name} did not start")
+        self._failed = None
+        self._thread = thread = threading.Thread(target=self._serve, name=f"sim-{self.name}", daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not self._ready.wait(0.05):
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"simulator {self.name} did not start") from self._failed
         return self
 
     def stop(self) -> None:
-        """Stop the server and its thread."""
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        """Stop the server and its thread; idempotent.
+
+        A second ``stop``, a ``stop`` before any ``start`` or after a ``start`` that failed (the port was taken)
+        does nothing and raises nothing. ``start`` may be called again afterwards.
+        """
+        loop, stop, thread = self._loop, self._stop, self._thread
+        self._loop = self._stop = self._thread = None
+        if loop is not None and stop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop already ended (its thread failed or has stopped)
+                loop.call_soon_threadsafe(stop.set)
+        if thread is not None:
+            thread.join(timeout=10)
 
     def __enter__(self) -> PartnerSimulator:
         return self.start()
@@ -192,7 +204,10 @@ class PartnerSimulator:
         self.stop()
 
     def _serve(self) -> None:
-        asyncio.run(self._main())
+        try:
+            asyncio.run(self._main())
+        except Exception as exc:  # e.g. the port is taken: ``start`` raises it, as its cause
+            self._failed = exc
 
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()

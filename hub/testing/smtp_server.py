@@ -4,7 +4,7 @@ Contract: ``with smtp_server(folder) as server:`` starts it on a free port of 12
 ``server.port`` and ``server.ca_file`` (the CA that signed its certificate, for the hub's ``ca_file`` option) are
 what a partner's ``smtp`` transport needs. Each mail it accepts is appended to ``server.mails`` (a ``Mail`` with the
 raw bytes as received, the envelope sender and recipients, and whether the session was under TLS), under
-``server.lock``. aiosmtpd must be installed (it comes with the hub's test extras).
+``server.lock``. ``server.stop()`` is idempotent. aiosmtpd must be installed (it comes with the hub's test extras).
 """
 
 from __future__ import annotations
@@ -47,6 +47,15 @@ class SmtpServer:
     mails: list[Mail] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    controller: Any = field(default=None, repr=False)
+    """The aiosmtpd controller serving, None once stopped."""
+
+    def stop(self) -> None:
+        """Stop serving; idempotent (a second stop, or one after a failed start, does nothing and raises nothing)."""
+        controller, self.controller = self.controller, None
+        if controller is not None:
+            controller.stop(no_assert=True)
+
     def received(self) -> list[Mail]:
         """A copy of the mails accepted so far, in order."""
         with self.lock:
@@ -66,19 +75,20 @@ class _Collect:
 
 
 @contextmanager
-def smtp_server(folder: Path, ca_name: str = "SMTP Test CA") -> Iterator[SmtpServer]:
-    """Start the server, its CA and certificate written under ``folder``; stop it on leaving the block."""
+def smtp_server(folder: Path, ca_name: str = "SMTP Test CA", port: int | None = None) -> Iterator[SmtpServer]:
+    """Start the server (on ``port``, else a free one), its CA and certificate written under ``folder``; stop it on
+    leaving the block (``server.stop()`` inside the block stops it earlier: a mail server that went down)."""
     import aiosmtpd.controller as controller_module
 
     ca = TestCA(folder / "smtp-ca", ca_name)
     issued = ca.issue("smtp-server", "127.0.0.1", server=True)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(issued.cert, issued.key)
-    server = SmtpServer(free_port(), ca.path)
-    controller = controller_module.Controller(_Collect(server), hostname="127.0.0.1", port=server.port,
-                                              tls_context=context, require_starttls=True)  # fmt: skip
-    controller.start()
+    server = SmtpServer(free_port() if port is None else port, ca.path)
+    server.controller = controller_module.Controller(_Collect(server), hostname="127.0.0.1", port=server.port,
+                                                     tls_context=context, require_starttls=True)  # fmt: skip
     try:
+        server.controller.start()
         yield server
     finally:
-        controller.stop()
+        server.stop()

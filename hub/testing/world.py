@@ -34,7 +34,7 @@ import requests
 from hub.auth import generate_token, hash_token
 from hub.crypto.keyring import FileKeyRing
 from hub.envelope import dump_jwk, generate_key
-from hub.testing.running_hub import EXAMPLE_CONFIG, RunningHub, free_port, run_hub_cli, write_config
+from hub.testing.running_hub import EXAMPLE_CONFIG, START_TIMEOUT, RunningHub, free_port, run_hub_cli, write_config
 from hub.testing.simulator import PartnerSimulator, Received, Responder, SimulatorKeys
 
 PASSPHRASE_ENV = "HUB_KEY_PASSPHRASE"
@@ -212,6 +212,13 @@ class HubWorld:
                                recipient_keys=[self.hub_encryption_key()])  # fmt: skip
         return sealed.encode("ascii")
 
+    def settings(self) -> Any:
+        """The hub's settings as it reads them from this world's ``hub.toml``: the same object listeners, gauges and
+        commands receive (``CommandContext.settings``), for a plugin's test to find what its plugin keeps there."""
+        from hub.config import load_settings
+
+        return load_settings(self.config_dir)
+
     def stored_messages(self, message_type: str | None = None) -> list[dict[str, Any]]:
         """Every stored message (of one type), newest first, as the store's read model lists them.
 
@@ -243,7 +250,7 @@ class HubWorld:
         return sum(n for name, n in counts.items() if name.startswith(f"{table}_"))
 
     # -- lifecycle -------------------------------------------------------------------------------------
-    def start(self, timeout: float = 20.0) -> HubWorld:
+    def start(self, timeout: float = START_TIMEOUT) -> HubWorld:
         """Start ``hub serve`` and wait until it is ready; stop the simulators if it does not start."""
         try:
             self.hub.start(timeout)

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from hub.plugin_api.events import HubEvent
 from hub.services.users import log_in
 from hub.ui.sessions import Session
-from hub.ui.web import one, page, posted, redirect, visit
+from hub.ui.web import one, page, posted, redirect, sign_in, visit
 
 
 def router() -> APIRouter:
@@ -37,8 +37,7 @@ def router() -> APIRouter:
             return page(v, "login.html", status=401, title="Log in", name=name,
                         error="The user name or password is wrong, or the account is locked for a while after "
                               "failed attempts. Try again later, or ask an administrator.")  # fmt: skip
-        v.session = Session.new(result.user.name, time.time())  # a new session and CSRF token: no fixation
-        v.user = result.user
+        sign_in(v, result.user)  # a new session and CSRF token: no fixation
         return redirect(v, "/ui/")
 
     @r.post("/logout")

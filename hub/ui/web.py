@@ -8,6 +8,7 @@ answer made with ``page`` or ``redirect`` sets the session cookie again, so its 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ import jinja2
 from fastapi import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from hub.plugin_api.ui_screens import UI_ROLES
 from hub.runtime import Hub
 from hub.services.users import User, active_user
 from hub.ui import sessions
@@ -26,11 +28,33 @@ from hub.ui.sessions import Session
 
 MAX_FORM_BYTES = 64 * 1024
 
+_plugin_templates: dict[str, jinja2.BaseLoader] = {}
+_own_templates = jinja2.FileSystemLoader(str(resources.files("hub.ui") / "templates"))
 _env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(str(resources.files("hub.ui") / "templates")),
+    loader=jinja2.ChoiceLoader([_own_templates, jinja2.PrefixLoader(_plugin_templates)]),
     autoescape=True,
     undefined=jinja2.StrictUndefined,
 )
+MENU = (("/ui/", "Overview", "viewer"), ("/ui/messages", "Messages", "viewer"),
+        ("/ui/dead-letters", "Dead letters", "viewer"), ("/ui/partners", "Partners", "viewer"),
+        ("/ui/pathway", "Pathway", "viewer"), ("/ui/assessments", "48 hours", "viewer"),
+        ("/ui/alerts", "Alerts", "viewer"), ("/ui/audit", "Audit log", "operator"),
+        ("/ui/users", "Users", "admin"))  # fmt: skip
+"""The hub's screens in the menu: (path, label, the lowest role that sees it); plugins' screens follow."""
+
+
+def add_templates(name: str, folder: Any) -> None:
+    """Make the templates in ``folder`` reachable as ``NAME/FILE.html`` (a plugin's screen)."""
+    _plugin_templates[name] = jinja2.FileSystemLoader(str(folder))
+
+
+def menu(request: Request, user: User | None) -> list[tuple[str, str]]:
+    """The menu's (path, label) for ``user``: the hub's screens, then the plugins' its role allows."""
+    if user is None:
+        return []
+    ranks = {role: i for i, role in enumerate(UI_ROLES)}
+    entries = [*MENU, *getattr(request.app.state, "ui_plugin_menu", [])]
+    return [(path, label) for path, label, role in entries if ranks.get(user.role, -1) >= ranks[role]]
 
 
 def when(value: float | str | None) -> str:
@@ -42,7 +66,18 @@ def when(value: float | str | None) -> str:
     return at.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def time_left(seconds: float | None) -> str:
+    """Time to a deadline for people: ``1 h 05 min left`` or ``overdue by 2 h 10 min`` (days beyond 48 hours)."""
+    if seconds is None:
+        return ""
+    span = int(abs(seconds)) // 60
+    days, hours, minutes = span // 1440, span // 60 % 24, span % 60
+    text = f"{days} d {hours} h" if span >= 48 * 60 else f"{span // 60} h {minutes:02d} min"
+    return f"{text} left" if seconds >= 0 else f"overdue by {text}"
+
+
 _env.filters["when"] = when
+_env.filters["time_left"] = time_left
 
 
 class LoginNeeded(Exception):
@@ -87,18 +122,40 @@ def _key(request: Request) -> bytes:
 
 
 async def visit(request: Request) -> Visit:
-    """The visitor's session (a new anonymous one when there is none or it expired) and signed-in user."""
+    """The visitor's session (a new anonymous one when there is none or it expired) and signed-in user.
+
+    The user's row is read every time: a session whose user was disabled, or whose credential stamp no longer
+    matches the row (a new password or another role since it logged in), becomes anonymous here."""
     now = time.time()
-    session = sessions.decode(request.cookies.get(sessions.COOKIE), _key(request))
+    key = _key(request)
+    session = sessions.decode(request.cookies.get(sessions.COOKIE), key)
     if session is None or session.expired(now):
         session = Session.new("", now)
     user = None
     if session.user:
         hub: Hub = request.app.state.hub
         user = await asyncio.to_thread(active_user, hub.store, session.user)
-        if user is None:  # disabled (or removed) since it logged in
-            session = Session.new("", now)
+        if user is None or not sessions.stamp_ok(session, user.credential, key):  # disabled, or changed
+            session, user = Session.new("", now), None
     return Visit(request, session.touched(now), user)
+
+
+def sign_in(v: Visit, user: User) -> None:
+    """Make ``v`` a fresh session of ``user`` (a new CSRF token: no fixation), stamped with its credential."""
+    v.session = Session.new(user.name, time.time(), sessions.stamp(user.credential, _key(v.request)))
+    v.user = user
+
+
+async def restamp(v: Visit) -> None:
+    """Keep ``v``'s session (same CSRF token and login time) valid after its own user's credential changed (an
+    admin who gave themselves a new password): stamped anew from the user's row; anonymous if it is gone."""
+    assert v.user is not None
+    user = await asyncio.to_thread(active_user, v.hub.store, v.user.name)
+    if user is None:
+        v.session, v.user = Session.new("", time.time()), None
+        return
+    v.session = dataclasses.replace(v.session, stamp=sessions.stamp(user.credential, _key(v.request)))
+    v.user = user
 
 
 async def signed_in(request: Request) -> Visit:
@@ -160,7 +217,7 @@ def _with_cookie(response: Response, v: Visit) -> Response:
 def page(v: Visit, template: str, status: int = 200, **context: Any) -> Response:
     """``template`` rendered for the visit (its user, CSRF token and current path are in the context)."""
     html = _env.get_template(template).render(
-        user=v.user, csrf_token=v.session.csrf, path=v.request.url.path, **context
+        user=v.user, csrf_token=v.session.csrf, path=v.request.url.path, menu=menu(v.request, v.user), **context
     )
     return _with_cookie(HTMLResponse(html, status_code=status), v)
 

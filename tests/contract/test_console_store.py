@@ -38,6 +38,33 @@ def test_a_user_is_added_once_listed_without_its_hash_and_disabled_with_both_aud
     assert store.verify_audit().ok
 
 
+def test_the_last_enabled_admin_is_never_disabled(opened) -> None:
+    store = opened.store
+    store.add_user("root", "admin", "h", T0, "setup")
+    store.add_user("ann", "admin", "h", T0, "setup")
+    store.add_user("vic", "viewer", "h", T0, "setup")
+    assert store.disable_user_keeping_an_admin("ann", T0 + 1, "root") == "disabled"
+    assert store.disable_user_keeping_an_admin("root", T0 + 2, "root") == "last_admin"
+    assert store.user("root")["disabled_at"] is None
+    assert store.disable_user_keeping_an_admin("ann", T0 + 3, "root") == "missing"
+    assert store.disable_user_keeping_an_admin("vic", T0 + 4, "root") == "disabled"
+    assert audited(opened, "user_disabled", "root") == 2 and store.verify_audit().ok
+
+
+def test_a_password_reset_replaces_the_hash_lifts_the_lock_and_is_audited(opened) -> None:
+    store = opened.store
+    store.add_user("bob", "viewer", "old", T0, "root")
+    store.login_failed("bob", T0, lambda n: 30.0, {"reason": "wrong"})
+    assert store.user("bob")["locked_until"] == T0 + 30
+    assert store.reset_user_password("bob", "new", T0 + 1, "root")
+    row = store.user("bob")
+    assert (row["password_hash"], row["failed_logins"], row["locked_until"]) == ("new", 0, None)
+    assert not store.reset_user_password("ghost", "new", T0 + 2, "root")
+    store.disable_user("bob", T0 + 3, "root")
+    assert not store.reset_user_password("bob", "newer", T0 + 4, "root") and store.user("bob")["password_hash"] == "new"
+    assert audited(opened, "user_password_reset", "root") == 1 and store.verify_audit().ok
+
+
 def test_failed_logins_count_up_lock_and_a_success_clears_them(opened) -> None:
     store = opened.store
     store.add_user("bob", "viewer", "h", T0, "root")
@@ -117,3 +144,38 @@ def test_audit_events_are_newest_first_filtered_and_paged_by_sequence(opened) ->
     assert [e["record_id"] for e in store.audit_events(record_id=accepted.id)] == [accepted.id]
     page = store.audit_events(limit=2)
     assert [e["kind"] for e in store.audit_events(before=page[-1]["seq"], limit=2)] == ["login_failed", "user_added"]
+
+
+def test_a_partner_search_finds_what_it_sent_and_what_it_was_sent_newest_first_across_pages(opened) -> None:
+    store = opened.store
+    ids = [accept(store, plan(f"m-{n}", at=T0 + n, sender="council-luton" if n % 3 == 0 else "trust-a",
+                              to=(("steps-luton", "push"),) if n % 3 == 1 else (("council-luton", "push"),),
+                              message_type="Referral" if n % 2 else "HousingRequest")).id
+           for n in range(9)]  # fmt: skip
+    expected = [ids[n] for n in range(8, -1, -1) if n % 3 != 1]
+    where = MessageFilter(partner="council-luton")
+    first = store.search_messages(where, 4)
+    rest = store.search_messages(where, 4, (first[-1]["received"], first[-1]["id"]))
+    assert [r["id"] for r in first + rest] == expected
+    typed = store.search_messages(MessageFilter(partner="council-luton", message_type="Referral"), 9)
+    assert [r["id"] for r in typed] == [ids[n] for n in (5, 3)]
+    assert store.search_messages(MessageFilter(partner="steps-luton", message_type="Referral"), 9)[0]["id"] == ids[7]
+    assert store.search_messages(MessageFilter(partner="nobody"), 9) == []
+
+
+def test_a_partners_recent_replies_are_its_latest_deliveries_done_with_their_first_replies(opened) -> None:
+    store = opened.store
+    for n in range(3):
+        accept(store, plan(f"m-{n}", at=T0 + 10 * n))
+        finish(store, DeliveryState.DELIVERED, now=T0 + 10 * n, error=None)
+    accept(store, plan("ack-1", at=T0 + 40, sender="council-luton", message_type="Acknowledgement",
+                       in_reply_to="m-2", to=()))  # fmt: skip
+    accept(store, plan("ans-1", at=T0 + 50, sender="council-luton", message_type="HousingOffer", in_reply_to="m-2",
+                       to=()))  # fmt: skip
+    assert store.partner_recent_replies("council-luton", 2) == [
+        ("council-luton", "HousingRequest", T0 + 21, T0 + 40, T0 + 50),
+        ("council-luton", "HousingRequest", T0 + 11, None, None),
+    ]
+    assert sorted(store.partner_recent_replies("council-luton", 9)) == sorted(
+        (p, t, d, a, r) for p, t, d, a, r in store.reply_times() if p == "council-luton")  # fmt: skip
+    assert store.partner_recent_replies("nobody", 9) == []

@@ -185,6 +185,18 @@ def test_an_expired_lease_makes_the_delivery_due_again_under_a_new_lease(store) 
     assert second.lease_id != first.lease_id and second.attempts == 2
 
 
+def test_a_claim_judges_other_leases_by_expired_by_and_due_retries_by_now(store) -> None:
+    """A worker whose own clock runs ahead (after a step back of the wall clock) claims with its time as ``now``
+    and the wall clock as ``expired_by``: it never takes a lease another worker still holds."""
+    accept(store, plan("m-1"))
+    [first] = claim(store, now=T0)
+    ahead = T0 + 3600  # an hour ahead of the wall clock
+    assert asyncio.run(store.claim(10, ahead, LEASE, expired_by=T0 + LEASE - 1)) == []  # still held by the wall
+    record(store, outcome(first, DeliveryState.PENDING, at=T0 + 1, due_at=ahead - 10, error="HTTP 503"))
+    [retry] = asyncio.run(store.claim(10, ahead, LEASE, expired_by=T0 + 2))  # due by the worker's own time
+    assert retry.delivery_id == first.delivery_id and retry.attempts == 2
+
+
 def test_an_outcome_counts_only_under_the_current_lease(store) -> None:
     accepted = accept(store, plan("m-1"))
     [slow] = claim(store, now=T0)

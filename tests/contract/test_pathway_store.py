@@ -254,3 +254,23 @@ def test_a_closing_message_that_waits_for_a_fire_in_flight_still_meets_the_miles
     m = store.milestones()[0]
     assert m["state"] == "met" and m["reminded_at"] == T0 + 60
     assert {t["id"]: t["state"] for t in m["timers"]} == {f"{new.id}.due": "cancelled", f"{new.id}.remind": "fired"}
+
+
+def test_a_board_lists_the_soonest_due_of_each_list_and_says_how_many_there_are(store: Store) -> None:
+    from hub.services.pathway_boards import BOARD_ROWS, milestone_board
+
+    record, last = started(store)
+    many = [NewMilestone(f"a-{i:04d}", "assessment", "council-luton", record, "c-1", T0, T0 + 100 + i, None)
+            for i in range(BOARD_ROWS + 5)]  # fmt: skip
+    other = NewMilestone("b-0", "follow_up", "council-luton", record, "c-1", T0, T0 + 50, None)
+    assert store.apply_pathway(PathwayChanges(0, last, opened=[*many, other]), T0, False) is not None
+    board = milestone_board(store, now=T0)
+    assert [m["milestone_id"] for m in board.running] == ["b-0"] + [f"a-{i:04d}" for i in range(BOARD_ROWS - 1)]
+    assert (board.running_total, board.breached, board.breached_total) == (BOARD_ROWS + 6, [], 0)
+    assert board.counts == [
+        {"partner": "council-luton", "milestone": "assessment", "open": BOARD_ROWS + 5, "reminded": 0, "breached": 0},
+        {"partner": "council-luton", "milestone": "follow_up", "open": 1, "reminded": 0, "breached": 0},
+    ]
+    one = milestone_board(store, milestone="follow_up", now=T0)
+    assert [m["milestone_id"] for m in one.running] == ["b-0"] and one.running_total == 1
+    assert one.milestones == ["assessment", "follow_up"] and one.running[0]["seconds_left"] == 50

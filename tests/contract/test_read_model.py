@@ -86,6 +86,16 @@ def test_reply_targets_are_the_messages_with_that_id_delivered_to_the_replier(st
     assert store.find_reply_targets("other-id", "council-luton") == []
 
 
+def test_record_of_finds_a_committed_message_by_its_sender_and_message_id_only(store) -> None:
+    one = accept(store, plan("shared-id", sender="trust-a"))
+    two = accept(store, plan("shared-id", sender="trust-b", at=T0 + 1, to=()))  # delivered to no one: still there
+    assert store.record_of("trust-a", "shared-id") == one.id
+    assert store.record_of("trust-b", "shared-id") == two.id
+    assert store.record_of("trust-c", "shared-id") is None  # a message id is unique per sender only
+    assert store.record_of("trust-a", "other-id") is None
+    assert store.record_of("council-luton", "shared-id") is None  # a recipient is not its sender
+
+
 def test_a_search_finds_only_the_messages_a_partner_has_an_entry_for(store) -> None:
     both = accept(store, plan("m-1", nhs_index="person-1", index_for=("trust-a", "council-luton")))
     sender_only = accept(store, plan("m-2", nhs_index="person-1", index_for=("trust-a",), at=T0 + 1))

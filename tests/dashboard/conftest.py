@@ -43,11 +43,12 @@ def browser() -> Iterator[Any]:
         launched.close()
 
 
-def add_users(world: HubWorld) -> None:
-    """Add the test users with ``hub users add`` (the password on stdin)."""
-    for name, password in PASSWORDS.items():
+def add_users(world: HubWorld, more: dict[str, tuple[str, str]] | None = None) -> None:
+    """Add the test users with ``hub users add`` (the password on stdin), and ``more`` ({name: (role, password)})."""
+    users = {name: (ROLES[name], password) for name, password in PASSWORDS.items()} | (more or {})
+    for name, (role, password) in users.items():
         done = subprocess.run(
-            [sys.executable, "-m", "hub", "users", "add", name, "--role", ROLES[name], "--password-stdin",
+            [sys.executable, "-m", "hub", "users", "add", name, "--role", role, "--password-stdin",
              "--operator", "test-admin", "--config", str(world.config_dir)],
             input=f"{password}\n", capture_output=True, text=True, timeout=60,
         )  # fmt: skip

@@ -12,7 +12,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-SHOTS = ROOT / "docs" / "dashboard"
+SHOTS_ENV = "HUB_UI_SCREENSHOTS"
+"""Set to a folder (``make screenshots`` sets ``docs/dashboard``) to have the tests photograph each screen there;
+unset, no screenshot is taken, so ``make test`` leaves the docs' pictures as they are."""
 PASSWORDS = {"alice": "alice operates the hub", "vera": "vera only views things", "nora": "nora navigates people",
              "lock": "lock gets locked out"}  # fmt: skip
 ROLES = {"alice": "operator", "vera": "viewer", "nora": "navigator", "lock": "viewer"}
@@ -47,6 +49,14 @@ def press(page: Any, selector: str, key: str = "Enter") -> None:
     page.keyboard.press(key)
 
 
+def submit(page: Any, selector: str, url: str) -> None:
+    """Press the button ``selector`` (by keyboard) and wait until the page it leads to, at ``url`` (a glob), has
+    loaded. Waiting for the URL alone is not enough when the page is already at one that matches (a second
+    ``?done=`` after a first): the check would pass before the form was even sent."""
+    with page.expect_navigation(url=url):
+        press(page, selector)
+
+
 def axe_violations(page: Any) -> list[dict[str, Any]]:
     """axe-core's serious and critical violations of the page (WCAG 2.2 AA rules and best practices)."""
     if not AXE.is_file():
@@ -66,10 +76,23 @@ def check_accessible(page: Any) -> None:
     assert not bad, json.dumps(bad, indent=2)
 
 
+def shots_folder() -> Path | None:
+    """Where screenshots go (``$HUB_UI_SCREENSHOTS``, relative to the checkout), or None: none are taken."""
+    folder = os.environ.get(SHOTS_ENV, "").strip()
+    if not folder:
+        return None
+    path = Path(folder)
+    return path if path.is_absolute() else ROOT / path
+
+
 def shoot(page: Any, name: str) -> None:
-    """A screenshot of the whole page for docs/dashboard.md (docs/dashboard/NAME.png)."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    """A screenshot of the whole page as NAME.png in ``$HUB_UI_SCREENSHOTS`` (``make screenshots``: docs/dashboard,
+    for docs/dashboard.md); nothing when the variable is unset."""
+    folder = shots_folder()
+    if folder is None:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
 
 
 def holds_nhs_number(text: str) -> bool:

@@ -10,7 +10,7 @@ import sys
 from typing import Any
 
 import requests
-from dashboard.dash_support import PASSWORDS, check_accessible, holds_nhs_number, login, shoot
+from dashboard.dash_support import PASSWORDS, check_accessible, holds_nhs_number, login, shoot, submit
 
 from hub.testing.messages import discharge_notice, housing_request
 from hub.testing.running_hub import wait_until
@@ -144,3 +144,51 @@ def test_a_disabled_user_s_session_ends_and_it_cannot_log_in_again(dash_world) -
     again = s.post(f"{base}/ui/login", data={"csrf_token": token, "name": "nora", "password": PASSWORDS["nora"]},
                    allow_redirects=False, timeout=30)  # fmt: skip
     assert again.status_code == 401
+
+
+def _add_user(world: Any, name: str, role: str, password: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "hub", "users", "add", name, "--role", role, "--password-stdin",
+                           "--operator", "test-admin", "--config", str(world.config_dir)],
+                          input=f"{password}\n", capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
+def _set_password(page: Any, base: str, name: str, password: str) -> None:
+    """In an admin's page: give ``name`` a new password with the users page's form."""
+    page.goto(f"{base}/ui/users")
+    page.locator(f"tr[data-user={name}] input[name=password]").fill(password)
+    submit(page, f"tr[data-user={name}] button:has-text('Set')", "**/ui/users?done=*")
+    assert f"{name} has a new password" in page.inner_text("[data-testid=done]")
+
+
+def test_a_new_password_ends_the_user_s_other_sessions_but_an_admin_s_own_reset_keeps_its_session(
+    browser, dash_world
+) -> None:
+    """A stolen or forgotten session cookie stops working once an admin gives its user a new password; the admin
+    who gives themselves one stays signed in where they did it, and only there."""
+    base = dash_world.url
+    _add_user(dash_world, "rita", "navigator", "rita's first password")
+    _add_user(dash_world, "adam", "admin", "adam's first password")
+    contexts = [browser.new_context() for _ in range(3)]
+    rita, adam, adam_elsewhere = (context.new_page() for context in contexts)
+    try:
+        login(rita, base, "rita", "rita's first password")
+        login(adam, base, "adam", "adam's first password")
+        login(adam_elsewhere, base, "adam", "adam's first password")
+        rita.goto(f"{base}/ui/messages")
+        assert rita.url == f"{base}/ui/messages"
+        _set_password(adam, base, "rita", "rita's second password")
+        rita.goto(f"{base}/ui/messages")
+        assert rita.url == f"{base}/ui/login", "rita's old session outlived her new password"
+        login(rita, base, "rita", "rita's second password")  # the new password works
+        _set_password(adam, base, "adam", "adam's second password")
+        adam.goto(f"{base}/ui/users")
+        assert adam.url == f"{base}/ui/users", "the admin who set their own password lost the session doing it"
+        _set_password(adam, base, "adam", "adam's third password")  # its form (CSRF token) still works
+        adam_elsewhere.goto(f"{base}/ui/users")
+        assert adam_elsewhere.url == f"{base}/ui/login", "the admin's other session outlived the new password"
+        rita.goto(f"{base}/ui/messages")
+        assert rita.url == f"{base}/ui/messages"  # another user's new password ends no one else's session
+    finally:
+        for context in contexts:
+            context.close()

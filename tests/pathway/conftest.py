@@ -45,7 +45,7 @@ def make_pathway_world(tmp_path: Path, scheduler_backend: Any) -> Iterator[Calla
         write_pathway_settings(world.config_dir, scheduler_backend.name, hub_settings, hash_token(token),
                                getattr(scheduler_backend, "pathway_settings", None))  # fmt: skip
         (world.config_dir / "pathways.toml").write_text(pathways)
-        world.start()
+        world.start(timeout=90)  # a loaded machine (and Airflow starting beside it) can take that long
         return PathwayWorld(world, scheduler_backend, token)
 
     yield make

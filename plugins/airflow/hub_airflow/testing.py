@@ -280,4 +280,4 @@ def standalone_env(
 ) -> dict[str, str]:
     """The environment the DAG's task needs in tests: the scheduler token and quick retries."""
     return {"HUB_SCHEDULER_TOKEN": token, "HUB_PATHWAY_RETRY_DELAY_SECONDS": str(retry_delay_seconds),
-            "HUB_PATHWAY_TASK_RETRIES": "5", **(extra or {})}  # fmt: skip
+            "HUB_PATHWAY_TASK_RETRIES": "8", **(extra or {})}  # fmt: skip

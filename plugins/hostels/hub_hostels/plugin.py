@@ -65,6 +65,14 @@ def hub_register_routes(register: Callable[[Any], None]) -> None:
 
 
 @hookimpl
+def hub_register_ui_screens(register: Callable[[Any], None]) -> None:
+    """Register the navigators' queue on the dashboard (``/ui/plugins/hostels``): allocate or close by hand."""
+    from hub_hostels.offers.screen import build_screen
+
+    register(build_screen())
+
+
+@hookimpl
 def hub_register_listeners(register: Callable[[Any], None]) -> None:
     """Register ``directory-refresh``: feeds imported on a schedule (``[listeners.directory-refresh]``)."""
     from hub_hostels.directory.refresh import DirectoryRefresh

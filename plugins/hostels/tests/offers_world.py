@@ -48,20 +48,24 @@ on_breach = { notify = ["responsible"] }
 
 def make_world(factory: Callable[..., HubWorld], feed: FeedServer, window: str, *, assess: str = "1h",
                remind: str = "30min", decliner: Partner | None = None,
-               before_start: Callable[[HubWorld], None] | None = None) -> HubWorld:  # fmt: skip
+               before_start: Callable[[HubWorld], None] | None = None,
+               hub_args: tuple[str, ...] = (), referrers: tuple[Partner, ...] = (),
+               offers: dict[str, Any] | None = None) -> HubWorld:  # fmt: skip
     """Three hostels on the three services, a referrer, a self-referral taker and a navigator; ``window`` is the
-    offer window's milestone offset (the hub's pathway keeps it), ``assess`` the assessment's."""
+    offer window's milestone offset (the hub's pathway keeps it), ``assess`` the assessment's; ``hub_args`` are
+    added to ``hub serve`` (``--no-worker``: deliveries left to a ``hub worker`` the test starts); ``referrers``
+    are more partners (a trust that refers, in its own format); ``offers`` is ``[plugins.hostels.offers]``."""
     routes = example_routes()
     for route in routes:
         if route["name"] == "referral":
             route["to"] = {"kind": "referral-taker", "takers": ["dropin"]}
     decliner = decliner or Partner("hostel-no", "hostel")
     partners = [Partner("cc-team", "referrer"), Partner("dropin", "charity"), Partner("nav", "navigator")]
-    partners += [Partner("hostel-full", "hostel"), decliner, Partner("hostel-yes", "hostel")]
+    partners += [Partner("hostel-full", "hostel"), decliner, Partner("hostel-yes", "hostel"), *referrers]
     links = [{"id": sid, "partner": p, "unit": "bed", "needs": ["mental_health"]}
              for sid, p in ((FULL, "hostel-full"), (DECLINER, decliner.id), (TAKER, "hostel-yes"))]  # fmt: skip
-    settings = {"plugins": {"hostels": {"service": links}}}
-    world = factory(partners, routes=routes, settings=settings, start=False)
+    settings = {"plugins": {"hostels": {"service": links, **({"offers": offers} if offers else {})}}}
+    world = factory(partners, routes=routes, settings=settings, start=False, hub_args=hub_args)
     pathways = PATHWAYS.replace("WINDOW", window).replace("ASSESS", assess).replace("REMIND", remind)
     (world.config_dir / "pathways.toml").write_text(pathways)
     if before_start is not None:

@@ -140,6 +140,25 @@ def test_navigator_queue_and_allocation_by_hand(book: OfferBook) -> None:
         desk.allocate("self", "a", "navigator-1", "again")
 
 
+def test_a_navigator_closes_a_queued_referral_with_a_reason_code_once(book: OfferBook) -> None:
+    clock = Clock()
+    desk = make_desk(book, clock, {"a": 0})
+    desk.refer("self", "dropin", self_referral=True)
+    with pytest.raises(OfferRefused, match="reason_code: 'because'"):
+        desk.close("self", "navigator-1", "because")
+    closed = desk.close("self", "navigator-1", "duplicate")
+    assert [(n.step, n.detail, n.referrer) for n in closed.notices] == [("closed", "duplicate", "dropin")]
+    assert desk.queue() == [] and closed.offered == []
+    with book.transaction() as tx:
+        state = tx.referral("self")
+        assert state is not None and state.state == "closed"
+        assert tx.allocations("self")[0][:3] == ("", "navigator-1", "closed: duplicate")
+    with pytest.raises(OfferRefused, match="closed, not waiting"):
+        desk.close("self", "navigator-1", "duplicate")
+    with pytest.raises(OfferRefused, match="not in the chain"):
+        desk.close("ghost", "navigator-1", "duplicate")
+
+
 def test_accept_withdraws_the_other_offers_and_withdrawal_releases_the_place(book: OfferBook) -> None:
     clock = Clock()
     desk = make_desk(book, clock, {"a": 1, "b": 1, "c": 1}, OfferSettings(at_once=2))
@@ -213,6 +232,7 @@ def test_a_book_made_before_the_window_milestone_gains_its_columns(book: OfferBo
     with book.transaction() as tx:
         tx._run("ALTER TABLE hostels_offers_offer DROP COLUMN message_record")
         tx._run("ALTER TABLE hostels_offers_notice DROP COLUMN sent_at")
+        tx._run("DROP TABLE hostels_schema")  # made before the schema was versioned
     book.create()  # what opening the book does
     book.create()  # twice: nothing more to add
     with book.transaction() as tx:
@@ -220,3 +240,45 @@ def test_a_book_made_before_the_window_milestone_gains_its_columns(book: OfferBo
         tx.mark_sent(made.id, clock.now, "record-1")
         assert [o.message_record for o in tx.sent_open_offers()] == ["record-1"]
         assert [n[3] for n in tx.unsent_notices()] == ["offered"]
+    assert (book.schema_version("directory"), book.schema_version("offers")) == (1, 3)
+
+
+def test_a_withdrawal_owes_its_provider_a_notice_until_told_once_sent(book: OfferBook) -> None:
+    """An accept and an operator's withdrawal record the notice owed with the change; only offers whose Referral
+    was committed for the provider are listed; told, an offer is owed nothing more."""
+    clock = Clock()
+    desk = make_desk(book, clock, {"a": 1, "b": 1, "c": 1}, OfferSettings(at_once=3))
+    a, b, c = desk.refer("rec-1", "ward").offered
+    with book.transaction() as tx:
+        tx.mark_sent(b.id, clock.now, "record-b")
+        tx.mark_sent(c.id, clock.now, "record-c")
+    desk.answer(a.id, a.partner, "accept")
+    with book.transaction() as tx:
+        assert [o.id for o in tx.withdrawal_notices_owed()] == sorted([b.id, c.id])
+        tx.mark_withdrawal_told(b.id, clock.now)
+        tx.mark_withdrawal_told(b.id, clock.now + 1)  # a repeat changes nothing
+        assert [o.id for o in tx.withdrawal_notices_owed()] == [c.id]
+    desk.withdraw(a.id)  # the accepted offer, never sent: owed, but not listed until its Referral is committed
+    with book.transaction() as tx:
+        assert [o.id for o in tx.withdrawal_notices_owed()] == [c.id]
+        tx.mark_sent(a.id, clock.now, "record-a")
+        assert sorted(o.id for o in tx.withdrawal_notices_owed()) == sorted([a.id, c.id])
+
+
+def test_a_book_of_version_2_gains_the_withdrawal_columns_and_owes_nothing_for_earlier_withdrawals(
+    book: OfferBook,
+) -> None:
+    clock = Clock()
+    desk = make_desk(book, clock, {"a": 1, "b": 1}, OfferSettings(at_once=2))
+    a, b = desk.refer("rec-1", "ward").offered
+    with book.transaction() as tx:
+        tx.mark_sent(b.id, clock.now, "record-b")
+        tx._run("ALTER TABLE hostels_offers_offer DROP COLUMN withdrawal_owed")
+        tx._run("ALTER TABLE hostels_offers_offer DROP COLUMN withdrawal_told_at")
+        tx._run("UPDATE hostels_offers_offer SET state = 'withdrawn' WHERE id = ?", (b.id,))  # told by version 2
+        tx._run("UPDATE hostels_schema SET version = 2 WHERE part = 'offers'")
+    book.create()  # what opening the book does
+    assert book.schema_version("offers") == 3
+    with book.transaction() as tx:
+        assert {o.id: o.state for o in tx.offers("rec-1")} == {a.id: "open", b.id: "withdrawn"}  # rows kept
+        assert tx.withdrawal_notices_owed() == []

@@ -8,8 +8,9 @@ people), kept beside it. ``database_url(settings)`` says where:
   so every hub process, on any machine, sees one directory);
 - otherwise a SQLite file ``directory.db`` in the hub's state directory (``[store] state_dir``).
 
-``open_directory(url)`` opens it and creates the tables when missing (under an advisory lock on
-PostgreSQL, so processes starting together create them once). Each ``DirectoryDatabase`` method is one
+``open_directory(url)`` opens it and creates the tables once (``DirectoryDatabase.ensure_schema``: a schema
+version in ``hostels_schema``; an opening that finds it current runs no DDL, and processes starting together
+create the tables once, under an advisory lock on PostgreSQL). Each ``DirectoryDatabase`` method is one
 transaction. Writers never hold a transaction open across network calls: an import writes each page's
 services in one short transaction after fetching them.
 """
@@ -20,7 +21,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,9 @@ SCHEMA = [
         report      TEXT NOT NULL
     )""",
 ]
+SCHEMA_VERSION = 1
+VERSIONS = "hostels_schema"
+"""The table of the plugin's schema versions: one row per part (``directory``, ``offers``)."""
 DEFAULT_FILE = "directory.db"
 
 
@@ -151,12 +155,49 @@ class DirectoryDatabase:
             return list(cursor.fetchall())
 
     def create(self) -> None:
-        """Create the tables if missing (on PostgreSQL under an advisory lock)."""
+        """Create the directory's tables once (``ensure_schema``, part ``directory``)."""
+        self.ensure_schema("directory", SCHEMA_VERSION, lambda cursor: [cursor.execute(s) for s in SCHEMA])
+
+    def schema_version(self, part: str) -> int | None:
+        """The schema version of ``part`` recorded in ``hostels_schema``, or None (no table, or no row)."""
+        with self._transaction() as cursor:
+            return self._recorded_version(cursor, part)
+
+    def _recorded_version(self, cursor: Any, part: str) -> int | None:
+        if self._dialect == "postgresql":
+            cursor.execute(f"SELECT to_regclass('{VERSIONS}') IS NOT NULL")
+        else:
+            cursor.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?", (VERSIONS,))
+        if not cursor.fetchone()[0]:
+            return None
+        cursor.execute(self._sql(f"SELECT version FROM {VERSIONS} WHERE part = ?"), (part,))
+        row = cursor.fetchone()
+        return None if row is None else int(row[0])
+
+    def ensure_schema(self, part: str, version: int, apply: Callable[[Any], Any]) -> None:
+        """Run ``apply(cursor)`` (the DDL of ``part``'s tables) once per database and schema version.
+
+        The version recorded in ``hostels_schema`` is read first with plain reads: when it is ``version`` or newer
+        (a process of older code beside newer), no DDL
+        runs at all. A ``CREATE ... IF NOT EXISTS`` or ``ALTER TABLE`` on PostgreSQL locks its table even when
+        it changes nothing, so running them at every opening made processes wait for (and deadlock with) each
+        other's transactions. Otherwise, under an advisory lock on PostgreSQL (``BEGIN IMMEDIATE`` on SQLite),
+        the version is read again, and only when still older ``apply`` runs and the version is recorded, in one
+        transaction: processes starting together create the tables once. ``apply`` must take a database made
+        by any earlier version (``IF NOT EXISTS``, columns looked up before they are added).
+        """
+        with self._transaction() as cursor:
+            if (self._recorded_version(cursor, part) or 0) >= version:  # a newer version is never taken back
+                return
         with self._transaction() as cursor:
             if self._dialect == "postgresql":
-                cursor.execute("SELECT pg_advisory_xact_lock(hashtext('hostels_directory_schema'))")
-            for statement in SCHEMA:
-                cursor.execute(statement)
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext('hostels_schema'))")
+            cursor.execute(f"CREATE TABLE IF NOT EXISTS {VERSIONS} (part TEXT PRIMARY KEY, version INTEGER NOT NULL)")
+            if (self._recorded_version(cursor, part) or 0) >= version:  # a newer version is never taken back
+                return
+            apply(cursor)
+            cursor.execute(self._sql(f"DELETE FROM {VERSIONS} WHERE part = ?"), (part,))
+            cursor.execute(self._sql(f"INSERT INTO {VERSIONS} (part, version) VALUES (?, ?)"), (part, version))
 
     def close(self) -> None:
         """Close the connection."""

@@ -69,8 +69,14 @@ SCHEMA: list[str | tuple[str, str, str]] = [
     )""",
     # when the notice was committed as a ReferralUpdate message for the referrer (NULL: not yet)
     (f"{PREFIX}notice", "sent_at", "DOUBLE PRECISION"),
+    # a withdrawn offer's provider is owed a notice (1) until it is handed to the hub (withdrawal_told_at)
+    (f"{PREFIX}offer", "withdrawal_owed", "INTEGER NOT NULL DEFAULT 0"),
+    (f"{PREFIX}offer", "withdrawal_told_at", "DOUBLE PRECISION"),
     f"CREATE INDEX IF NOT EXISTS {PREFIX}notice_record ON {PREFIX}notice (record_id)",
 ]
+SCHEMA_VERSION = 3
+"""2: ``offer.message_record`` and ``notice.sent_at``; 3: ``offer.withdrawal_owed`` and
+``offer.withdrawal_told_at`` (offers withdrawn before 3 owe nothing: their providers were told at the time)."""
 OPEN_STATES = ("open", "info_requested")
 
 
@@ -102,7 +108,7 @@ class ReferralState:
 
     record_id: str
     referrer: str
-    state: str  # offering, accepted, waiting_for_navigator, placed, withdrawn
+    state: str  # offering, accepted, waiting_for_navigator, placed, withdrawn, closed
     queue_reason: str | None
     created_at: float
     updated_at: float
@@ -236,6 +242,33 @@ class Tx:
         rows = self._run(sql, (offered_before,))
         return [_offer(row) for row in rows]
 
+    def owe_withdrawal_notice(self, offer_id: str) -> None:
+        """The offer's provider is owed the notice that it was withdrawn (``withdrawal_notices_owed``)."""
+        self._run(f"UPDATE {PREFIX}offer SET withdrawal_owed = 1 WHERE id = ? AND withdrawal_told_at IS NULL",
+                  (offer_id,))  # fmt: skip
+
+    def withdrawn_unnoted(self, offered_before: float, limit: int = 100) -> list[Offer]:
+        """Withdrawn offers owed a notice, made before ``offered_before``, whose Referral was never noted as sent:
+        a process may have committed it and stopped before ``mark_sent`` (the chain looks in the hub's store)."""
+        sql = (f"SELECT {_OFFER} FROM {PREFIX}offer WHERE state = 'withdrawn' AND withdrawal_owed = 1 "
+               "AND withdrawal_told_at IS NULL AND message_record IS NULL AND offered_at < ? "
+               "ORDER BY offered_at, id LIMIT ?")  # fmt: skip
+        return [_offer(row) for row in self._run(sql, (offered_before, limit))]
+
+    def withdrawal_notices_owed(self, limit: int = 100) -> list[Offer]:
+        """Withdrawn offers whose provider is owed its notice, oldest first: only offers whose Referral was
+        committed for the provider (one withdrawn while its sending was under way waits for ``mark_sent``, or
+        for the chain to find its record in the hub's store: ``withdrawn_unnoted``)."""
+        sql = (f"SELECT {_OFFER} FROM {PREFIX}offer WHERE state = 'withdrawn' AND withdrawal_owed = 1 "
+               "AND withdrawal_told_at IS NULL AND message_record IS NOT NULL "
+               "ORDER BY answered_at, id LIMIT ?")  # fmt: skip
+        return [_offer(row) for row in self._run(sql, (limit,))]
+
+    def mark_withdrawal_told(self, offer_id: str, now: float) -> None:
+        """The offer's withdrawal notice was handed to the hub (or needs none: a web-form provider)."""
+        self._run(f"UPDATE {PREFIX}offer SET withdrawal_told_at = ? WHERE id = ? AND withdrawal_told_at IS NULL",
+                  (now, offer_id))  # fmt: skip
+
     def take_place(self, service_id: str, unit: str | None, now: float) -> None:
         """One place of ``service_id`` taken (the person arrived): its capacity figure goes down by one."""
         sql = ("UPDATE hostels_directory_capacity SET available = available - 1, recorded_at = ? "
@@ -287,34 +320,21 @@ class OfferBook(DirectoryDatabase):
     """The directory's database with the offer tables too (see the module's docstring)."""
 
     def create(self) -> None:
-        """Create the directory's tables and the offer tables if missing.
+        """Create the directory's tables and the offer tables once (``ensure_schema``, part ``offers``).
 
-        On PostgreSQL the catalog is read first and nothing is run when everything is there: even a ``CREATE
-        INDEX IF NOT EXISTS`` locks its table, and every opening of the book would then contend with (and could
-        deadlock against) other processes' offer transactions.
+        A book made before the schema was versioned gains its missing columns (looked up before they are added).
         """
-        if self._dialect == "postgresql" and self._complete():
-            return
         super().create()
-        with self.transaction() as tx:
-            if self._dialect == "postgresql":
-                tx._run("SELECT pg_advisory_xact_lock(hashtext('hostels_offers_schema'))")
+
+        def apply(cursor: Any) -> None:
+            tx = Tx(cursor, self._dialect)
             for statement in SCHEMA:
                 if isinstance(statement, str):
                     tx._run(statement)
                 else:
                     tx.add_column(*statement)
 
-    def _complete(self) -> bool:
-        """True when every table, index and column of the book is in the PostgreSQL catalog."""
-        names = [f"{PREFIX}{n}" for n in ("referral", "offer", "allocation", "notice", "referral_state",
-                                           "offer_record", "offer_service", "notice_record")]  # fmt: skip
-        columns = [(table, column) for table, column, _kind in (s for s in SCHEMA if not isinstance(s, str))]
-        with self.transaction() as tx:
-            if any(tx._run("SELECT to_regclass(?) IS NULL", (name,))[0][0] for name in names):
-                return False
-            return all(tx._run("SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
-                               "AND table_name = ? AND column_name = ?", pair) for pair in columns)  # fmt: skip
+        self.ensure_schema("offers", SCHEMA_VERSION, apply)
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:

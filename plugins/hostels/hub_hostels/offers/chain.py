@@ -14,7 +14,9 @@ restart never offer, lapse or tell anything twice.
   the provider's transport like any message. The record id it was stored under is kept with the offer.
 - **Answers.** A provider answers with a business Acknowledgement in reply to the offered Referral, however it
   comes: through ``POST /plugins/hostels/offers/{id}/answer`` (the hub writes it), posted to ``/v1/messages``,
-  or read from its synchronous answer to the delivery (``receive.reply``: the web-form channel). ``accepted`` is
+  or read from its synchronous answer to the delivery (``receive.reply``: the web-form channel), also by a
+  ``hub worker`` process that runs no rounds: a round reads each open offer's delivery in the store for the
+  acknowledgement recorded on it (``delivery_acknowledgement``). ``accepted`` is
   accept, ``rejected`` decline with its reason code, ``received`` a request for more information.
 - **The window** is the pathway milestone ``[plugins.hostels.offers] window_milestone`` (``offer-window``) that
   the offered Referral's delivery starts (``pathways.toml``): its timers are the hub's (the embedded scheduler
@@ -24,6 +26,12 @@ restart never offer, lapse or tell anything twice.
 - **The referrer** is told every step as a ``ReferralUpdate`` from the hub (``[server] hub_id``) addressed to
   it, in its format and by its transport: the step, a decline's reason code only, why it waits; never a service
   or a provider. The steps are recorded with the offer book's changes and sent by the next round, once.
+- **A provider whose sent offer is withdrawn** (another service accepted first, or an operator withdrew it) is
+  told by a ``ReferralUpdate`` addressed to it, step ``withdrawn``, about the Referral offered to it. The notice
+  is recorded as owed on the offer with the withdrawal and sent by the next round of any process, once
+  (``tell_withdrawn``): a process stopped right after the change loses nothing. Nor does one stopped after
+  its intake committed the offered Referral but before the book noted it sent: the round finds that Referral in
+  the hub's store by its sender and message id and notes it sent (``note_committed``).
 """
 
 from __future__ import annotations
@@ -53,11 +61,17 @@ RESEND_AFTER_SECONDS = 5.0
 """An open offer whose Referral was not committed this long after it was made is sent by a round: one a
 process stopped before sending, or one ``hub offers allocate`` recorded. The offer's id is the idempotency key,
 so a repeat is one message."""
+NEVER_SENT_AFTER_SECONDS = 600.0
+"""A withdrawn offer whose Referral was never noted as sent and is not in the hub's store this long after the
+offer was made was never committed (its process stopped before sending): its provider received nothing and is
+owed no withdrawal notice. Before that, each round looks for the record again (``note_committed``)."""
 CATCH_UP_SECONDS = 30.0
 CATCH_UP_LIMIT = 200
 ROUND_SECONDS = 0.5
 OFFER_NAMESPACE = uuid.UUID("5d0e8a52-3c1f-4f0e-9a51-0c6f7b2f3e11")
 UPDATE_NAMESPACE = uuid.UUID("0f4b7c1e-8d2a-4e6b-b3c9-5a1d7e2f9c40")
+FORM_ADAPTER = "referral-form"
+"""The web form's adapter (``hub_hostels.channels.form_post``): it renders Referrals only."""
 ACCEPTED_CODE = "offer_accepted"
 """The ``reason_code`` of the Acknowledgement the hub writes for an acceptance given through the API (it starts
 the ``assessment-after-acceptance`` milestone of the example ``pathways.toml``)."""
@@ -82,7 +96,8 @@ def observe(event: HubEvent) -> None:
         PENDING.append(event.record_id)
 
 
-def _settings(hub: Any) -> tuple[str, DirectorySettings, OfferSettings]:
+def offer_settings_of(hub: Any) -> tuple[str, DirectorySettings, OfferSettings]:
+    """The offer book's URL, the service links and the offer settings of a running hub's configuration."""
     settings = hub.config.settings
     return database_url(settings), DirectorySettings.from_settings(settings, hub.config.partners), \
         OfferSettings.from_settings(settings)  # fmt: skip
@@ -100,7 +115,7 @@ def read_message(hub: Any, record_id: str, message_type: str = "Referral") -> di
 
 def run_desk(hub: Any, act: Any) -> Any:
     """Open the offer book, run ``act(desk)`` and close it (blocking: call it in a thread)."""
-    url, links, offer_settings = _settings(hub)
+    url, links, offer_settings = offer_settings_of(hub)
     book = open_offers(url)
     try:
         units = {link.service_id: link.unit for link in links.links}
@@ -147,7 +162,10 @@ def refer_message(desk: OfferDesk, record_id: str, message: dict[str, Any]) -> O
 
 
 async def deliver(hub: Any, outcome: Outcome) -> None:
-    """Send each new offer to its provider as the Referral naming it (idempotent on the offer's id)."""
+    """Send each new offer to its provider as the Referral naming it (idempotent on the offer's id).
+
+    Withdrawn offers are not told here: the desk recorded each notice owed with the change, and the round sends
+    it (``tell_withdrawn``), so a process that stops after the change loses none."""
     for offer in outcome.offered:
         referral = await asyncio.to_thread(read_message, hub, offer.record_id)
         if referral is None:
@@ -157,6 +175,93 @@ async def deliver(hub: Any, outcome: Outcome) -> None:
         accepted = await hub.intake.submit(message, sender_id=referral["sender"]["org_id"], idempotency_key=offer.id)
         await asyncio.to_thread(run_desk, hub, lambda desk, one=offer, rid=accepted.id: _mark_sent(desk, one.id, rid))
         log.info("offer %s sent as record %s", offer.id, accepted.id)
+
+
+async def hand_over(hub: Any, message: dict[str, Any] | None, key: str, what: str, mark: Any) -> None:
+    """Commit ``message`` from the hub under idempotency ``key`` (None: nothing to send), then record it handed
+    over with ``mark(desk)``.
+
+    What is owed stays owed until ``mark`` commits: a round after a crash between the two makes the same message
+    (its id derived from the same notice) under the same key, which the hub's intake takes as a repeat of the
+    first, so its addressee receives it once. A message the intake refuses is logged and not tried again; one it
+    could not take now (a 5xx: the store unreachable or out of room) stays owed for the next round.
+    """
+    if message is not None:
+        try:
+            await hub.intake.submit(message, sender_id=str(hub.config.settings.hub_id), idempotency_key=key)
+        except HubError as exc:
+            if exc.status >= 500:
+                log.warning("%s not sent yet (%s): the next round tries again", what, exc.title)
+                return
+            log.warning("%s not sent: %s", what, exc)
+    await asyncio.to_thread(run_desk, hub, mark)
+
+
+def withdrawal_message(hub: Any, offer: Offer) -> dict[str, Any] | None:
+    """The ``ReferralUpdate`` telling an offer's provider that it was withdrawn, or None when none is sent.
+
+    From the hub, addressed to the provider, about the offered Referral it received (``referral_message_id`` is
+    that message's id), step ``withdrawn`` and nothing else: never who accepted, nor any other provider's
+    decision. None for a provider on the web form (``referral-form`` renders Referrals only: its withdrawn offer
+    is seen in ``GET /offers`` and an answer to it is refused), one no longer configured, or a Referral that
+    cannot be read (shredded).
+    """
+    partner = hub.config.partners.get(offer.partner)
+    if partner is None or partner.adapter == FORM_ADAPTER:  # the web form carries Referrals only
+        return None
+    referral = read_message(hub, offer.record_id)
+    if referral is None:
+        return None
+    correlation = referral.get("correlation_id") or referral["message_id"]
+    return step_message(str(hub.config.settings.hub_id), f"{offer.id}.withdrawn", offer_message_id(offer.id),
+                        offer.partner, correlation, "withdrawn", None, offer.answered_at or now())  # fmt: skip
+
+
+def note_committed(hub: Any, desk: OfferDesk) -> None:
+    """Note as sent each withdrawn offer whose Referral the hub's store holds though the book never noted it
+    (blocking).
+
+    The window: a process committed the offer's Referral through intake, so its provider receives it, and
+    stopped before ``mark_sent``; the offer was withdrawn after (``_unsent`` re-sends open offers only). The
+    Referral is found by its sender (the referrer) and its message id (derived from the offer's:
+    ``ReadModel.record_of``), and noted as sent, so the provider is owed its withdrawal notice like any other.
+    One not in the store ``NEVER_SENT_AFTER_SECONDS`` after the offer was made was never sent: nothing is owed.
+    """
+    with desk.book.transaction() as tx:
+        unnoted = tx.withdrawn_unnoted(now() - RESEND_AFTER_SECONDS)
+        referrers = {o.record_id: referral.referrer for o in unnoted if (referral := tx.referral(o.record_id))}
+    for offer in unnoted:
+        referrer = referrers.get(offer.record_id)
+        record = hub.store.record_of(referrer, offer_message_id(offer.id)) if referrer else None
+        with desk.book.transaction() as tx:
+            if record is not None:
+                tx.mark_sent(offer.id, now(), record)
+                log.info("offer %s: its Referral was committed as record %s before a stop; noted as sent",
+                         offer.id, record)  # fmt: skip
+            elif offer.offered_at < now() - NEVER_SENT_AFTER_SECONDS:
+                tx.mark_withdrawal_told(offer.id, now())  # never sent: nothing to tell
+
+
+async def tell_withdrawn(hub: Any) -> None:
+    """Tell each provider owed it that its sent offer was withdrawn (another service accepted, or an operator
+    withdrew it): every round, once per offer, idempotent on the offer's id (``hand_over``); first note as sent
+    the withdrawn offers whose Referral was committed by a process that stopped before noting it
+    (``note_committed``)."""
+    await asyncio.to_thread(run_desk, hub, lambda desk: note_committed(hub, desk))
+    for offer in await asyncio.to_thread(run_desk, hub, _withdrawals_owed):
+        message = await asyncio.to_thread(withdrawal_message, hub, offer)
+        await hand_over(hub, message, f"withdrawn:{offer.id}", f"offer {offer.id}: the withdrawal notice",
+                        lambda desk, one=offer.id: _withdrawal_told(desk, one))  # fmt: skip
+
+
+def _withdrawals_owed(desk: OfferDesk) -> list[Offer]:
+    with desk.book.transaction() as tx:
+        return tx.withdrawal_notices_owed()
+
+
+def _withdrawal_told(desk: OfferDesk, offer_id: str) -> None:
+    with desk.book.transaction() as tx:
+        tx.mark_withdrawal_told(offer_id, now())
 
 
 def _mark_sent(desk: OfferDesk, offer_id: str, record_id: str) -> None:
@@ -274,10 +379,33 @@ def windows(hub: Any, desk: OfferDesk) -> Outcome:
             ack = read_message(hub, state.closed_by, "Acknowledgement")
             if ack is not None:
                 _add(total, take_answer(desk, ack))
-        elif offer.expires_at != state.due_at:
-            with desk.book.transaction() as tx:
-                tx.set_window(offer.id, state.due_at)
+        else:
+            if offer.expires_at != state.due_at:
+                with desk.book.transaction() as tx:
+                    tx.set_window(offer.id, state.due_at)
+            ack = delivery_acknowledgement(hub, offer) if offer.state == "open" else None
+            if ack is not None:
+                _add(total, take_answer(desk, ack))
     return total
+
+
+def delivery_acknowledgement(hub: Any, offer: Offer) -> dict[str, Any] | None:
+    """The provider's first Acknowledgement of the offer's delivery, as the hub's store recorded it, or None.
+
+    Whichever hub process stored it: a ``hub worker`` that read the provider's synchronous answer to the delivery
+    (``receive.reply``) records it on the offered Referral's timeline (event ``acknowledged`` or ``rejected``
+    naming the acknowledgement), but its ``hub_message_event`` is called in the worker, which runs no rounds.
+    An answer that does not close the window (``received``: more information) is found only this way.
+    """
+    assert offer.message_record is not None
+    view = hub.store.message_view(offer.message_record)
+    for entry in view.get("timeline", []) if view is not None else []:
+        detail = entry.get("detail") or {}
+        if entry.get("partner") == offer.partner and isinstance(detail.get("acknowledgement"), str):
+            ack = read_message(hub, detail["acknowledgement"], "Acknowledgement")
+            if ack is not None:
+                return ack
+    return None
 
 
 def _add(total: Outcome, one: Outcome) -> None:
@@ -294,36 +422,44 @@ def _unsent_notices(desk: OfferDesk) -> list[tuple[str, str, str, str, str | Non
 def update_message(hub_id: str, referral: dict[str, Any], notice_id: str, step: str, detail: str | None,
                    at: float) -> dict[str, Any]:  # fmt: skip
     """The ``ReferralUpdate`` telling the referrer of one step (its id derived from the notice's)."""
-    payload: dict[str, Any] = {"referral_message_id": referral["message_id"], "step": step, "at": iso(at)}
+    correlation = referral.get("correlation_id") or referral["message_id"]
+    return step_message(hub_id, notice_id, referral["message_id"], referral["sender"]["org_id"], correlation, step,
+                        detail, at)  # fmt: skip
+
+
+def step_message(hub_id: str, key: str, about: str, to: str, correlation: str, step: str, detail: str | None,
+                 at: float) -> dict[str, Any]:  # fmt: skip
+    """A ``ReferralUpdate`` from the hub to ``to`` of one ``step`` of the Referral whose message id is ``about``
+    (its id derived from ``key``)."""
+    payload: dict[str, Any] = {"referral_message_id": about, "step": step, "at": iso(at)}
     if step == "declined" and detail:
         payload["reason_code"] = detail
     if step == "waiting_for_navigator" and detail:
         payload["waiting_because"] = detail
+    if step == "closed" and detail:
+        payload["closed_because"] = detail
     message: dict[str, Any] = {
-        "message_id": str(uuid.uuid5(UPDATE_NAMESPACE, notice_id)),
+        "message_id": str(uuid.uuid5(UPDATE_NAMESPACE, key)),
         "type": "ReferralUpdate",
         "schema_version": "1",
         "created_at": iso(at),
         "sender": {"org_id": hub_id},
-        "recipient": {"org_id": referral["sender"]["org_id"]},
-        "correlation_id": referral.get("correlation_id") or referral["message_id"],
+        "recipient": {"org_id": to},
+        "correlation_id": correlation,
         "payload": payload,
     }
     return message
 
 
 async def tell_referrers(hub: Any) -> None:
-    """Send every step not yet sent to its referrer as a ``ReferralUpdate`` (once: idempotent on the notice)."""
+    """Send every step not yet sent to its referrer as a ``ReferralUpdate`` (once: idempotent on the notice,
+    ``hand_over``)."""
     hub_id = str(hub.config.settings.hub_id)
     for notice_id, record_id, _referrer, step, detail, at in await asyncio.to_thread(run_desk, hub, _unsent_notices):
         referral = await asyncio.to_thread(read_message, hub, record_id)
-        if referral is not None:
-            message = update_message(hub_id, referral, notice_id, step, detail, at)
-            try:
-                await hub.intake.submit(message, sender_id=hub_id, idempotency_key=f"update:{notice_id}")
-            except HubError as exc:
-                log.warning("referral %s: step %s not sent to its referrer: %s", record_id, step, exc)
-        await asyncio.to_thread(run_desk, hub, lambda desk, n=notice_id: _notice_sent(desk, n))
+        message = update_message(hub_id, referral, notice_id, step, detail, at) if referral is not None else None
+        await hand_over(hub, message, f"update:{notice_id}", f"referral {record_id}: step {step} to its referrer",
+                        lambda desk, n=notice_id: _notice_sent(desk, n))  # fmt: skip
 
 
 def _notice_sent(desk: OfferDesk, notice_id: str) -> None:
@@ -344,6 +480,7 @@ async def sweep(hub: Any, stop: asyncio.Event) -> None:
                 last_catch_up = time.monotonic()
             await deliver(hub, outcome)
             await tell_referrers(hub)
+            await tell_withdrawn(hub)
         except Exception:
             log.exception("offer chain round failed; trying again")
         with contextlib.suppress(TimeoutError):

@@ -1,8 +1,10 @@
 """The offer chain: a referral offered to matched services in turn, answered, timed out, or queued for a navigator.
 
 ``OfferDesk`` changes the offer book; each method is one transaction and returns an ``Outcome``: the offers to
-send (each to its own provider, in its format and transport), the offers withdrawn (each provider is told only
-that its own offer is withdrawn) and what the referrer is told. The caller delivers these; the desk never sends.
+send (each to its own provider, in its format and transport), the offers withdrawn and what the referrer is told.
+The caller delivers these; the desk never sends. What is owed to someone is recorded in the same transaction as
+the change (the referrer's notices; a withdrawn offer's ``withdrawal_owed``: its provider is told only that its
+own offer is withdrawn), so a round sends it even when the process that made the change stopped before sending.
 
 The chain (docs/partners/hostels.md):
 
@@ -17,9 +19,11 @@ The chain (docs/partners/hostels.md):
   the offer open.
 - When no offer is open and none can be made, the referral waits for a navigator (``no_match`` when it was never
   offered, ``all_declined`` otherwise); ``allocate`` records a navigator's choice with a reason and offers it to
-  that service (outside the caps: a navigator decides).
+  that service (outside the caps: a navigator decides); ``close`` ends it without a place, with a reason
+  code.
 - The referrer is told each step: offered, info_requested, accepted, declined (reason code only), expired,
-  waiting_for_navigator, placed, withdrawn. The service names are not part of a decline's notice.
+  waiting_for_navigator, placed, withdrawn, closed (its reason code). The service names are not part of a
+  decline's notice.
 
 A provider only ever reaches its own offers: ``answer`` for another provider's offer is ``UnknownOffer``, the
 same as for an id that does not exist.
@@ -32,8 +36,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from hub_hostels.directory.matching import Candidate, MatchRequest, Policy, rank
-from hub_hostels.offers.book import Offer, OfferBook, Tx
-from hub_hostels.offers.terms import ANSWERS, QUEUE_REASONS, REASON_CODES, OfferSettings
+from hub_hostels.offers.book import Offer, OfferBook, ReferralState, Tx
+from hub_hostels.offers.terms import ANSWERS, CLOSE_REASONS, QUEUE_REASONS, REASON_CODES, OfferSettings
 
 REASON_LIMIT = 200
 
@@ -133,6 +137,7 @@ class OfferDesk:
                 for other in tx.offers(referral.record_id):
                     if other.open and other.id != offer.id:
                         tx.set_offer(other.id, "withdrawn", None, now, False)
+                        tx.owe_withdrawal_notice(other.id)
                         outcome.withdrawn.append(replace(other, state="withdrawn"))
             else:
                 tx.set_offer(offer.id, "declined", reason_code, now, False)
@@ -199,6 +204,7 @@ class OfferDesk:
             if not (offer.open or offer.state == "accepted"):
                 raise OfferRefused(f"offer {offer_id}: already {offer.state}; nothing changed")
             tx.set_offer(offer.id, "withdrawn", None, now, False)
+            tx.owe_withdrawal_notice(offer.id)
             outcome.withdrawn.append(replace(offer, state="withdrawn"))
             outcome.notices.append(self._notice(tx, referral.record_id, referral.referrer, "withdrawn", None, now))
             if referral.state in ("offering", "accepted"):
@@ -224,14 +230,36 @@ class OfferDesk:
         outcome = Outcome()
         now = self.clock()
         with self.book.transaction() as tx:
-            referral = tx.referral(record_id, lock=True)
-            if referral is None or referral.state != "waiting_for_navigator":
-                state = "not in the chain" if referral is None else referral.state
-                raise OfferRefused(f"referral {record_id}: {state}, not waiting for a navigator; nothing changed")
+            self._waiting_for_navigator(tx, record_id)
             tx.add_allocation(record_id, service_id, navigator, reason, now)
             tx.set_referral(record_id, "offering", None, now)
             self._offer(tx, outcome, record_id, pool[service_id], now)
         return outcome
+
+    def close(self, record_id: str, navigator: str, reason_code: str) -> Outcome:
+        """A navigator closes a queued referral without a place, with one of ``CLOSE_REASONS`` (the referrer is
+        told ``closed`` and the code; the close is kept with the allocations, service ``""``); refused, changing
+        nothing, unless it is waiting for a navigator."""
+        if reason_code not in CLOSE_REASONS:
+            raise OfferRefused(f"reason_code: {reason_code!r} is not one of {', '.join(CLOSE_REASONS)}")
+        outcome = Outcome()
+        now = self.clock()
+        with self.book.transaction() as tx:
+            referral = self._waiting_for_navigator(tx, record_id)
+            tx.add_allocation(record_id, "", navigator, f"closed: {reason_code}", now)
+            tx.set_referral(record_id, "closed", None, now)
+            outcome.notices.append(self._notice(tx, record_id, referral.referrer, "closed", reason_code, now))
+        return outcome
+
+    @staticmethod
+    def _waiting_for_navigator(tx: Tx, record_id: str) -> ReferralState:
+        """The referral, locked, if it waits for a navigator; refused (the caller's transaction changes nothing)
+        otherwise."""
+        referral = tx.referral(record_id, lock=True)
+        if referral is None or referral.state != "waiting_for_navigator":
+            state = "not in the chain" if referral is None else referral.state
+            raise OfferRefused(f"referral {record_id}: {state}, not waiting for a navigator; nothing changed")
+        return referral
 
     def notices(self, record_id: str) -> list[tuple[str, str | None]]:
         """What the referrer was told of ``record_id``, in order."""

@@ -23,13 +23,20 @@ REASON_CODES = {
 }
 #: what the referrer is told, in order of a referral's life (a decline names its reason code only)
 STEPS = ("offered", "info_requested", "accepted", "declined", "expired", "waiting_for_navigator", "placed",
-         "withdrawn")  # fmt: skip
+         "withdrawn", "closed")  # fmt: skip
 #: why a referral waits in the navigators' queue
 QUEUE_REASONS = {
     "no_match": "no linked service fits the person or has room",
     "all_declined": "every service offered declined or did not answer in time",
     "complex": "the referrer flagged it complex",
     "self_referral": "a self-referral: a navigator triages it first",
+}
+#: why a navigator closes a waiting referral without a place (the referrer is told the code)
+CLOSE_REASONS = {
+    "no_suitable_service": "no linked service suits the person",
+    "referred_elsewhere": "the person was referred somewhere the hub does not reach",
+    "no_longer_needed": "the person no longer needs a place",
+    "duplicate": "a duplicate of another referral",
 }
 _KEYS = {"at_once", "window_milestone", "max_open_per_referral", "max_open_per_service"}
 DEFAULT_WINDOW = "offer-window"

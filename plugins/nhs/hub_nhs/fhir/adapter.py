@@ -2,8 +2,8 @@
 
 Parses ``application/fhir+json`` and ``application/fhir+xml`` (both become the
 same FHIR JSON first, so every problem carries the same FHIR path). Renders
-Acknowledgements, HousingAppointments, HousingStatuses (a Task) and PathwayNotices (a
-Communication) as FHIR message Bundles, in JSON
+Acknowledgements, HousingAppointments, HousingStatuses (a Task), PathwayNotices (a
+Communication) and ReferralUpdates (a Task) as FHIR message Bundles, in JSON
 unless the partner's ``receive.options.fhir_format`` is ``"xml"``; other
 message types go out as canonical JSON with an ``X-Hub-Note`` header saying so.
 """
@@ -20,6 +20,7 @@ from hub_nhs.fhir.bundle import MessageBundle
 from hub_nhs.fhir.discharge import discharge_notice
 from hub_nhs.fhir.housing_status import status_bundle
 from hub_nhs.fhir.pathway_notice import notice_bundle
+from hub_nhs.fhir.referral_update import referral_update_bundle
 from hub_nhs.fhir.render import acknowledgement_bundle, appointment_bundle
 from hub_nhs.fhir.xml_codec import read_xml, write_xml
 
@@ -34,7 +35,8 @@ def read_json(body: bytes) -> Any:
 
 
 class FhirR4Adapter:
-    """Reads FHIR R4 UK Core discharge messages; writes FHIR acknowledgements, appointments, statuses, notices."""
+    """Reads FHIR R4 UK Core discharge messages; writes FHIR acknowledgements, appointments, statuses, notices and
+    referral steps."""
 
     name = "fhir-r4"
     content_types = (JSON_TYPE, XML_TYPE)
@@ -57,6 +59,8 @@ class FhirR4Adapter:
             resource = status_bundle(message, partner=partner)
         elif kind == "PathwayNotice":
             resource = notice_bundle(message, partner=partner)
+        elif kind == "ReferralUpdate":
+            resource = referral_update_bundle(message, partner=partner)
         else:
             note = f"fhir-r4 has no FHIR form for {kind}; this is the hub's canonical JSON"
             return Rendered("application/json", orjson.dumps(message), {"X-Hub-Note": note}, (note,))
