@@ -62,6 +62,10 @@ class SteppedHub:
             env.setenv("FAKETIME_NO_CACHE", "1")
             env.setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1")
             self.world.start()
+        # libfaketime interposes on every clock read and wait of the hub's process: a PostgreSQL round trip there
+        # costs ten times as much (POST /v1/messages: median 0.15-0.2 s, up to 5 s on a busy machine, against
+        # 0.012 s without it), so the hub is given longer to answer than the test kit's usual 10 s
+        self.world.request_timeout = 60.0
         self.pathways = PathwayWorld(self.world, None, self.token)
 
     def step_to(self, offset: int) -> None:

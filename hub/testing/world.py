@@ -126,6 +126,9 @@ class HubWorld:
     sessions: dict[str, requests.Session] = field(default_factory=dict)
     passphrase_env: str = PASSPHRASE_ENV
     """The environment variable holding the key ring's passphrase."""
+    request_timeout: float = 10.0
+    """Seconds ``send``, ``post`` and ``get`` wait for the hub's answer (a test that slows the hub on purpose, for
+    example under libfaketime, raises it)."""
 
     @property
     def url(self) -> str:
@@ -148,18 +151,19 @@ class HubWorld:
 
     def send(self, who: str, message: dict[str, Any], **headers: str) -> requests.Response:
         """POST a canonical message as ``who``."""
-        return self.as_(who).post(f"{self.url}/v1/messages", json=message, headers=headers, timeout=10)
+        return self.as_(who).post(f"{self.url}/v1/messages", json=message, headers=headers,
+                                  timeout=self.request_timeout)  # fmt: skip
 
     def post(self, who: str, body: bytes | dict[str, Any], content_type: str = "application/json") -> requests.Response:
         """POST one body (bytes as they are, a dict as JSON) to ``/v1/messages`` as ``who``."""
         if isinstance(body, bytes):
             return self.as_(who).post(f"{self.url}/v1/messages", data=body, headers={"Content-Type": content_type},
-                                      timeout=10)  # fmt: skip
-        return self.as_(who).post(f"{self.url}/v1/messages", json=body, timeout=10)
+                                      timeout=self.request_timeout)  # fmt: skip
+        return self.as_(who).post(f"{self.url}/v1/messages", json=body, timeout=self.request_timeout)
 
     def get(self, who: str, path: str) -> requests.Response:
         """GET a hub path as ``who``."""
-        return self.as_(who).get(f"{self.url}{path}", timeout=10)
+        return self.as_(who).get(f"{self.url}{path}", timeout=self.request_timeout)
 
     def view(self, record_id: str, who: str = "ops") -> dict[str, Any]:
         """GET /v1/messages/{id} (as the operator by default)."""
