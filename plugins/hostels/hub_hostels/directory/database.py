@@ -200,8 +200,14 @@ class DirectoryDatabase:
             cursor.execute(self._sql(f"INSERT INTO {VERSIONS} (part, version) VALUES (?, ?)"), (part, version))
 
     def close(self) -> None:
-        """Close the connection."""
-        self._conn.close()
+        """Close the connection (after the transaction another thread may be in)."""
+        with self._lock:
+            self._conn.close()
+
+    @property
+    def broken(self) -> bool:
+        """True when the connection can no longer be used (PostgreSQL: closed, or lost with the server)."""
+        return self._dialect == "postgresql" and bool(self._conn.closed or self._conn.broken)
 
     # -- services -----------------------------------------------------------------------------------
     def upsert(self, feed: str, services: Sequence[DirectoryService], run_id: str, now: float) -> UpsertCounts:

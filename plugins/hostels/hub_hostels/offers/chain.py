@@ -53,6 +53,7 @@ from hub_hostels.directory.links import DirectorySettings
 from hub_hostels.directory.match_directory import candidates
 from hub_hostels.offers.book import Offer, open_offers
 from hub_hostels.offers.desk import OfferDesk, OfferRefused, Outcome, UnknownOffer
+from hub_hostels.offers.kept_book import borrow, forget_if_broken, kept_open
 from hub_hostels.offers.person import match_request
 from hub_hostels.offers.terms import OfferSettings, answer_of_acknowledgement
 
@@ -114,9 +115,11 @@ def read_message(hub: Any, record_id: str, message_type: str = "Referral") -> di
 
 
 def run_desk(hub: Any, act: Any) -> Any:
-    """Open the offer book, run ``act(desk)`` and close it (blocking: call it in a thread)."""
+    """Run ``act(desk)`` on the offer book the hub's sweep keeps open, or on one opened and closed for it
+    (``kept_book``); blocking: call it in a thread."""
     url, links, offer_settings = offer_settings_of(hub)
-    book = open_offers(url)
+    kept = borrow(hub, url)
+    book = kept or open_offers(url)
     try:
         units = {link.service_id: link.unit for link in links.links}
 
@@ -127,8 +130,13 @@ def run_desk(hub: Any, act: Any) -> Any:
         desk = OfferDesk(book, offer_settings, lambda: candidates(book, links), request_of, now,
                          unit_of=units.get)  # fmt: skip
         return act(desk)
+    except BaseException:
+        if kept is not None:
+            forget_if_broken(hub, kept)
+        raise
     finally:
-        book.close()
+        if kept is None:
+            book.close()
 
 
 def offer_message_id(offer_id: str) -> str:
@@ -470,6 +478,11 @@ def _notice_sent(desk: OfferDesk, notice_id: str) -> None:
 async def sweep(hub: Any, stop: asyncio.Event) -> None:
     """The background task of ``hub serve`` (``RouteSpec.background``): a round every half second."""
     HUB_IDS.add(str(hub.config.settings.hub_id))
+    with kept_open(hub, offer_settings_of(hub)[0]):
+        await _rounds(hub, stop)
+
+
+async def _rounds(hub: Any, stop: asyncio.Event) -> None:
     seen: set[str] = set()
     last_catch_up = 0.0
     while not stop.is_set():
