@@ -63,6 +63,8 @@ class PathwaySettings:
     the ``[pathway.NAME]`` tables, handed to that scheduler's ``open``. ``time_scale`` compresses the pathway's
     clock for demonstrations and tests (3600: an hour of the pathway passes in a second); it is 1 in a real
     deployment. ``sync_*`` is the backoff of schedule / cancel calls to an external scheduler that is down.
+    ``cancel_confirm_seconds``: a timer closed after its schedule call failed (it may have reached the scheduler
+    all the same, and make its run late) is cancelled, then cancelled again this long after (0: once only).
     """
 
     scheduler: str = "embedded"
@@ -71,6 +73,7 @@ class PathwaySettings:
     time_scale: float = 1.0
     sync_initial_seconds: float = 2.0
     sync_max_delay_seconds: float = 300.0
+    cancel_confirm_seconds: float = 60.0
 
     def settings_of(self, scheduler: str) -> dict[str, Any]:
         """The ``[pathway.NAME]`` table of ``scheduler`` (empty when absent)."""
@@ -293,6 +296,9 @@ def _pathway_settings(file: str, value: Any) -> PathwaySettings:
     time_scale = section.positive("time_scale", float, 1.0)
     initial = section.positive("sync_initial_seconds", float, 2.0)
     cap = section.positive("sync_max_delay_seconds", float, 300.0)
+    confirm = section.get("cancel_confirm_seconds", float, 60.0)
+    if confirm < 0:
+        raise ConfigError(f"{section.where('cancel_confirm_seconds')}: give 0 or more seconds, got {confirm}")
     raw_identities = section.get("scheduler_identities", list, [])
     identities: list[SchedulerIdentity] = []
     for index, raw in enumerate(raw_identities):
@@ -321,12 +327,12 @@ def _pathway_settings(file: str, value: Any) -> PathwaySettings:
             continue
         if not isinstance(table, dict):
             raise ConfigError(f"{section.where(key)}: unknown setting (known: scheduler, time_scale, "
-                              "sync_initial_seconds, sync_max_delay_seconds, scheduler_identities, and one "
-                              "[pathway.NAME] table per scheduler)")  # fmt: skip
+                              "sync_initial_seconds, sync_max_delay_seconds, cancel_confirm_seconds, "
+                              "scheduler_identities, and one [pathway.NAME] table per scheduler)")  # fmt: skip
         section.seen.add(key)
         tables[key] = dict(table)
     section.finish()
-    return PathwaySettings(scheduler, tables, tuple(identities), time_scale, initial, cap)
+    return PathwaySettings(scheduler, tables, tuple(identities), time_scale, initial, cap, confirm)
 
 
 _IDENTITY = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")

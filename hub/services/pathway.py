@@ -37,7 +37,7 @@ from hub.plugin_api.events import HubEvent
 from hub.plugin_api.problems import SchedulerUnavailable, StoreUnavailable
 from hub.plugin_api.records import MilestoneScheduler, ResolveContext, Unresolved
 from hub.routes import Destination
-from hub.store.pathway_records import MilestoneClosing, NewMilestone, PathwayChanges, PathwayClosing
+from hub.store.pathway_records import CANCEL_UNCERTAIN, MilestoneClosing, NewMilestone, PathwayChanges, PathwayClosing
 from hub.store.ports import Store
 from hub.store.records import Intake, NewDelivery, NewMessage
 
@@ -299,8 +299,16 @@ class PathwayService:
                 wait = min(self.settings.sync_max_delay_seconds, self.settings.sync_initial_seconds * 2**attempts)
                 self.notify(self.store.sync_result(timer_id, action, now, now + wait, exc.detail))
                 continue
-            self.notify(self.store.sync_result(timer_id, action, now, None, None))
             done += 1
+            if action == CANCEL_UNCERTAIN and self.settings.cancel_confirm_seconds > 0:
+                # the failed schedule call may yet make its run after this cancel: cancel once more later
+                self.notify(self.store.confirm_cancel_later(timer_id, now, now + self.settings.cancel_confirm_seconds))
+                continue
+            events = self.store.sync_result(timer_id, action, now, None, None)
+            self.notify(events)
+            if action == "schedule" and not events and self.store.cancel_if_settled(timer_id):
+                log.info("timer %s was closed while the scheduler took its schedule call: its run is cancelled",
+                         timer_id)  # fmt: skip
         return done
 
     def reconcile(self) -> dict[str, list[str]]:

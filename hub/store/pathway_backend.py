@@ -74,6 +74,17 @@ class PathwayOnBackend(abc.ABC):
             )
         return result
 
+    def confirm_cancel_later(self, timer_id: str, now: float, at: float) -> list[HubEvent]:
+        """The scheduler took the first cancel of a ``CANCEL_UNCERTAIN`` timer: cancel it once more at ``at``."""
+        result: list[HubEvent] = self._pathway_write(
+            lambda ex, append: ops.confirm_cancel_later(ex, append, timer_id, now, at)
+        )
+        return result
+
+    def cancel_if_settled(self, timer_id: str) -> bool:
+        """Ask for a cancel of a cancelled timer the scheduler was told nothing about (``ops.cancel_if_settled``)."""
+        return bool(self._pathway_write(lambda ex, append: ops.cancel_if_settled(ex, timer_id)))
+
     def request_sync(self, timer_ids: list[str], sync: str) -> None:
         def job(ex: Execute, append: Append) -> None:
             for timer in timer_ids:

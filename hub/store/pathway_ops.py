@@ -14,6 +14,8 @@ from typing import Any
 
 from hub.plugin_api.events import HubEvent
 from hub.store.pathway_records import (
+    CANCEL_UNCERTAIN,
+    CONFIRM_CANCEL,
     FireResult,
     MilestoneClosing,
     NewMilestone,
@@ -111,9 +113,12 @@ def _cancel_timers(ex: Execute, milestone_id: str, external: bool) -> list[str]:
     rows = ex("SELECT id FROM pathway_timers WHERE milestone_id = ? AND state = 'pending'", (milestone_id,)).fetchall()
     ids = [r[0] for r in rows]
     for timer in ids:
-        # a timer an external scheduler was never told of needs no cancel; one it was told of does
-        ex("UPDATE pathway_timers SET state = 'cancelled', sync = CASE WHEN sync = 'schedule' THEN NULL "
-           "ELSE ? END, sync_attempts = 0, sync_next_at = NULL WHERE id = ? AND state = 'pending'",
+        # a timer the external scheduler was never asked to schedule needs no cancel; one it took does; one whose
+        # schedule call failed may still have reached it (a timeout, a lost answer): cancelled, then confirmed
+        # (CANCEL_UNCERTAIN). A first schedule call on its way as this commits is the sync loop's to find.
+        ex("UPDATE pathway_timers SET state = 'cancelled', sync = CASE WHEN sync = 'schedule' AND sync_attempts = 0 "
+           f"THEN NULL WHEN sync = 'schedule' THEN '{CANCEL_UNCERTAIN}' ELSE ? END, sync_attempts = 0, "
+           "sync_next_at = NULL WHERE id = ? AND state = 'pending'",
            ("cancel" if external else None, timer))  # fmt: skip
     return ids
 
@@ -237,6 +242,32 @@ def sync_failed(ex: Execute, append: Append, timer_id: str, sync: str, now: floa
                        detail={"timer_id": timer_id, "sync": sync, "result": "retry", "next_at": next_at})]  # fmt: skip
     append(events)
     return events
+
+
+def confirm_cancel_later(ex: Execute, append: Append, timer_id: str, now: float, at: float) -> list[HubEvent]:
+    """A ``CANCEL_UNCERTAIN`` cancel was taken: cancel once more at ``at`` (``CONFIRM_CANCEL``); the event written."""
+    changed = ex(f"UPDATE pathway_timers SET sync = '{CONFIRM_CANCEL}', sync_attempts = 0, sync_next_at = ?, "
+                 f"sync_error = NULL WHERE id = ? AND sync = '{CANCEL_UNCERTAIN}'", (at, timer_id))  # fmt: skip
+    if changed.rowcount != 1:
+        return []
+    events = [
+        HubEvent(
+            "scheduler_sync",
+            f"timer:{timer_id}",
+            now,
+            detail={"timer_id": timer_id, "sync": CANCEL_UNCERTAIN, "result": "confirm", "next_at": at},
+        )
+    ]
+    append(events)
+    return events
+
+
+def cancel_if_settled(ex: Execute, timer_id: str) -> bool:
+    """Ask for a cancel of ``timer_id`` if it was cancelled with nothing left to tell the scheduler: its schedule
+    call was on its way when the close committed, and the scheduler took it. True when asked."""
+    changed = ex("UPDATE pathway_timers SET sync = 'cancel', sync_attempts = 0, sync_next_at = NULL "
+                 "WHERE id = ? AND state = 'cancelled' AND sync IS NULL", (timer_id,))  # fmt: skip
+    return bool(changed.rowcount == 1)
 
 
 def request_sync(ex: Execute, timer_id: str, sync: str) -> None:

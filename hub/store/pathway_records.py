@@ -12,6 +12,12 @@ MILESTONE_STATES = ("open", "reminded", "met", "late", "breached", "cancelled")
 OPEN_STATES = ("open", "reminded")
 TIMER_STATES = ("pending", "fired", "cancelled")
 FIRE_OUTCOMES = ("fired", "already_fired", "closed", "not_yet_due", "unknown")
+CANCEL_UNCERTAIN = "cancel_uncertain"
+"""The ``sync`` of a timer closed after a schedule call that failed: the call may have reached the scheduler and
+made the run after all, even after the hub's cancel. Once cancelled, it is cancelled again later (``CONFIRM_CANCEL``,
+``[pathway] cancel_confirm_seconds`` after)."""
+CONFIRM_CANCEL = "confirm_cancel"
+"""The ``sync`` of the second, confirming cancel of a ``CANCEL_UNCERTAIN`` timer."""
 
 
 @dataclass(frozen=True)

@@ -433,6 +433,16 @@ class PathwayStore(abc.ABC):
         return the ``scheduler_sync`` event written (none when the sync was no longer asked for)."""
 
     @abc.abstractmethod
+    def confirm_cancel_later(self, timer_id: str, now: float, at: float) -> list[HubEvent]:
+        """The scheduler took the first cancel of a timer whose schedule call failed (sync ``cancel_uncertain``):
+        ask for a second cancel at ``at`` (sync ``confirm_cancel``); the ``scheduler_sync`` event written."""
+
+    @abc.abstractmethod
+    def cancel_if_settled(self, timer_id: str) -> bool:
+        """Ask for a ``cancel`` of a cancelled timer that has no sync left: its schedule call was on its way when
+        the close committed and the scheduler took it. True when asked."""
+
+    @abc.abstractmethod
     def request_sync(self, timer_ids: list[str], sync: str) -> None:
         """Ask for ``sync`` (``schedule`` / ``cancel``) of these timers again (``hub pathway reconcile``)."""
 

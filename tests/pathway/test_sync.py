@@ -5,7 +5,7 @@ standing in for a remote service (the Airflow plugin's suite runs the same behav
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 
@@ -28,6 +28,7 @@ class RemoteScheduler:
         self.down = False
         self.cancels_refused = 0  # the next this many cancels fail as a scheduler's own error (a 500) would
         self.calls = 0
+        self.during_schedule: Callable[[], object] | None = None  # what happens while the next call is on its way
 
     def _reach(self) -> None:
         self.calls += 1
@@ -36,6 +37,9 @@ class RemoteScheduler:
 
     def schedule(self, timer_id: str, due_at: datetime, conf: Mapping[str, str]) -> None:
         self._reach()
+        if self.during_schedule is not None:
+            during, self.during_schedule = self.during_schedule, None
+            during()
         assert conf["timer_id"] == timer_id and set(conf) == {"timer_id", "hub_url"}
         self.runs.setdefault(timer_id, due_at)
 
@@ -115,6 +119,47 @@ def test_a_pathway_closed_early_cancels_the_queued_runs(service: PathwayService)
     service.now[0] += 10  # type: ignore[attr-defined]
     service.step()
     assert scheduler.runs == {} and service.store.pending_syncs() == []
+
+
+def test_a_pathway_closed_while_the_scheduler_takes_its_schedule_calls_has_those_runs_cancelled(
+    service: PathwayService,
+) -> None:
+    scheduler: RemoteScheduler = service.scheduler  # type: ignore[assignment]
+    correlation = discharge(service)
+    # the close commits while the first schedule call is on its way: the hub had told the scheduler nothing yet
+    scheduler.during_schedule = lambda: service.close_pathway(correlation, "readmission", "ops")
+    service.step()
+    assert len(scheduler.runs) == 2, "the scheduler took both calls"
+    assert sorted(p[1] for p in service.store.pending_syncs()) == ["cancel", "cancel"]
+    service.step()
+    assert scheduler.runs == {} and service.store.pending_syncs() == [], "a closed milestone's run stayed queued"
+
+
+def test_a_pathway_closed_after_failed_schedule_calls_is_cancelled_and_cancelled_again_after_a_while(
+    service: PathwayService,
+) -> None:
+    scheduler: RemoteScheduler = service.scheduler  # type: ignore[assignment]
+    scheduler.down = True
+    correlation = discharge(service)
+    service.step()  # both calls fail, as a timeout would: the scheduler may have taken them all the same
+    timers = sorted(service.store.pending_timers())
+    service.close_pathway(correlation, "readmission", "ops")
+    assert sorted(p[1] for p in service.store.pending_syncs()) == ["cancel_uncertain"] * 2
+    scheduler.down = False
+    service.now[0] = T0 + 5  # type: ignore[attr-defined]
+    service.step()  # cancelled (nothing is queued yet), and to be cancelled again in cancel_confirm_seconds
+    assert [(p[1], p[4]) for p in service.store.pending_syncs()] == [("confirm_cancel", T0 + 5 + 60.0)] * 2
+    for timer in timers:  # the failed calls' runs appear after the first cancel
+        scheduler.runs[timer] = datetime.fromtimestamp(T0 + 3600).astimezone()
+    service.now[0] = T0 + 64  # type: ignore[attr-defined]
+    service.step()
+    assert len(scheduler.runs) == 2, "confirmed before its time"
+    service.now[0] = T0 + 65  # type: ignore[attr-defined]
+    service.step()
+    assert scheduler.runs == {} and service.store.pending_syncs() == []
+    synced = [e["detail"] for e in service.store.audit_events(kind="scheduler_sync", limit=100)]
+    assert [d["result"] for d in synced if d["sync"] == "cancel_uncertain"] == ["confirm"] * 2
+    assert [d["result"] for d in synced if d["sync"] == "confirm_cancel"] == ["done"] * 2
 
 
 def test_reconcile_schedules_what_the_scheduler_lost_and_cancels_what_the_hub_does_not_wait_for(
