@@ -2,13 +2,16 @@
 once for both backends, and the migration that keeps them fast whatever the store holds (SQLite version 17,
 PostgreSQL version 14; ``bench/pathway_boards.py``, docs/performance.md).
 
-Two partial indexes hold only the milestones a board shows (running: ``open`` or ``reminded``; ``breached``), so
+Three partial indexes hold only the milestones a board shows (running: ``open`` or ``reminded``; ``breached``), so
 they grow with what is running, not with the milestones closed over the years:
 
 - ``pathway_milestones_board_name`` (state, name, due_at, id): one milestone's running or breached ones, soonest
   due first; a board of all partners reads one walk of it per state and milestone name, each stopping at a page;
-- ``pathway_milestones_board_partner`` (state, partner, name, due_at, id): the same of one partner; and the
-  board's counts per partner, milestone and state, read from it alone (a covering range, grouped in its order).
+- ``pathway_milestones_board_partner`` (state, partner, name, due_at, id): the same of one partner;
+- ``pathway_milestones_board_counts`` (state, partner, name): the board's counts per partner, milestone and state,
+  read from it alone (a covering range, grouped in its order). The one above would serve, but PostgreSQL costs
+  its wider entries above the full ``pathway_milestones_partner`` index and reads that (three times the entries:
+  80 ms against 30 ms at 100,000 running and 200,000 closed milestones).
 
 Each statement repeats the indexes' condition (``SHOWN``) word for word: SQLite uses a partial index only for a
 statement whose condition contains the index's own, and PostgreSQL proves it so with parameters bound too.
@@ -32,6 +35,8 @@ SCHEMA = f"""
 CREATE INDEX IF NOT EXISTS pathway_milestones_board_name ON pathway_milestones(state, name, due_at, id)
     WHERE {SHOWN};
 CREATE INDEX IF NOT EXISTS pathway_milestones_board_partner ON pathway_milestones(state, partner, name, due_at, id)
+    WHERE {SHOWN};
+CREATE INDEX IF NOT EXISTS pathway_milestones_board_counts ON pathway_milestones(state, partner, name)
     WHERE {SHOWN};
 """
 """The migration, the same on both backends."""
