@@ -55,11 +55,13 @@ def milestone_board(store: Store, *, partner: str | None = None, milestone: str 
                     now: float | None = None, names: Sequence[str] | None = None) -> MilestoneBoard:  # fmt: skip
     """The running and breached milestones (of ``partner``, of the milestone ``milestone`` or of ``names``), each
     with ``seconds_left`` (negative: overdue) from ``now``: ``BOARD_ROWS`` of each at most, soonest due first, and
-    how many there are (``Store.milestone_counts``), so its cost does not grow with the milestones held."""
+    how many there are (``Store.milestone_board_counts``). Each list is read by milestone name, of the names
+    counted (``Store.milestone_board_rows``), so its cost grows with the rows shown, not with the milestones held:
+    a milestone of a name first opened between the two reads is left for the next read of the board."""
     now = time.time() if now is None else now
     wanted = list(names) if names is not None else None if milestone is None else [milestone]
     per: dict[tuple[str, str], dict[str, Any]] = {}
-    for p, name, state, count in store.milestone_counts():
+    for p, name, state, count in store.milestone_board_counts():
         if state in RUNNING or state == "breached":
             row = per.setdefault((p, name), {"partner": p, "milestone": name, "open": 0, "reminded": 0,
                                              "breached": 0})  # fmt: skip
@@ -70,7 +72,8 @@ def milestone_board(store: Store, *, partner: str | None = None, milestone: str 
               if (partner is None or p == partner) and (wanted is None or n in wanted)]  # fmt: skip
 
     def listed(states: list[str]) -> list[dict[str, Any]]:
-        rows = store.milestones(partner=partner, states=states, names=wanted, limit=BOARD_ROWS)
+        held = sorted({r["milestone"] for r in counts if any(r[s] for s in states)})
+        rows = store.milestone_board_rows(states, held, partner, BOARD_ROWS) if held else []
         out = []
         for m in rows:
             view = milestone_view(m)

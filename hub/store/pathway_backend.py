@@ -9,14 +9,16 @@ from typing import Any
 
 from hub.plugin_api.events import HubEvent
 from hub.store import pathway_ops as ops
+from hub.store.pathway_board import PathwayBoardReads
 from hub.store.pathway_records import FireResult, PathwayChanges, PathwayClosing
 
 Execute = Callable[[str, Sequence[Any]], Any]
 Append = Callable[[list[HubEvent]], None]
 
 
-class PathwayOnBackend(abc.ABC):
-    """Implements ``PathwayStore`` with a backend's ``_pathway_write`` and ``_pathway_read``."""
+class PathwayOnBackend(PathwayBoardReads, abc.ABC):
+    """Implements ``PathwayStore`` with a backend's ``_pathway_write`` and ``_pathway_read`` (the boards' reads:
+    ``PathwayBoardReads``)."""
 
     @abc.abstractmethod
     def _pathway_write(self, job: Callable[[Execute, Append], Any]) -> Any:

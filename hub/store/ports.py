@@ -478,6 +478,18 @@ class PathwayStore(abc.ABC):
     def milestone_counts(self) -> list[tuple[str, str, str, int]]:
         """``(partner, milestone name, state, count)`` for metrics."""
 
+    @abc.abstractmethod
+    def milestone_board_counts(self) -> list[tuple[str, str, str, int]]:
+        """``(partner, milestone name, state, count)`` of the milestones the boards show (``open``, ``reminded``,
+        ``breached``), by partner, name and state: read from an index of those alone (``hub.store.pathway_board``)."""
+
+    @abc.abstractmethod
+    def milestone_board_rows(self, states: Sequence[str], names: Sequence[str], partner: str | None = None,
+                             limit: int = 200) -> list[dict[str, Any]]:  # fmt: skip
+        """The milestones in ``states`` (of those the boards show) named one of ``names`` (and of ``partner``),
+        soonest due first, ``limit`` at most, without their timers: one index walk per state and name, so the cost
+        grows with ``limit`` and the names asked for, not with the milestones held."""
+
 
 class Store(
     DeliveryQueue,

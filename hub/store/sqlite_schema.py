@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub.store import activity_schema, alerts_schema, console_schema
+from hub.store import activity_schema, alerts_schema, console_schema, pathway_board
 
 MIGRATIONS: list[tuple[int, str]] = [
     (
@@ -303,3 +303,6 @@ MIGRATIONS.append((14, "ALTER TABLE index_rebuild ADD COLUMN purpose TEXT NOT NU
 # 15: per-minute counters for the overview, the message's type and time on its deliveries, the dead deliveries'
 # indexes (hub.store.activity_schema says which serves what)
 MIGRATIONS.append((activity_schema.SQLITE_VERSION, activity_schema.SQLITE))
+
+# 17: the pathway boards' indexes (hub.store.pathway_board; 16 is the pathway's own, on another branch)
+MIGRATIONS.append((pathway_board.SQLITE_VERSION, pathway_board.SCHEMA))
