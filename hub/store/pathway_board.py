@@ -1,6 +1,6 @@
 """The pathway boards' reads (``ports.PathwayStore.milestone_board_counts`` and ``milestone_board_rows``), written
-once for both backends, and the migration that keeps them fast whatever the store holds (SQLite version 17,
-PostgreSQL version 14; ``bench/pathway_boards.py``, docs/performance.md).
+once for both backends, and the migration that keeps them fast whatever the store holds (SQLite version 16,
+PostgreSQL version 13; ``bench/pathway_boards.py``, docs/performance.md).
 
 Three partial indexes hold only the milestones a board shows (running: ``open`` or ``reminded``; ``breached``), so
 they grow with what is running, not with the milestones closed over the years:
@@ -26,8 +26,8 @@ from typing import Any
 
 from hub.store.pathway_ops import MILESTONE_COLUMNS, as_milestone
 
-SQLITE_VERSION = 17
-POSTGRES_VERSION = 14
+SQLITE_VERSION = 16
+POSTGRES_VERSION = 13
 BOARD_STATES = ("open", "reminded", "breached")
 SHOWN = "state IN ('open', 'reminded', 'breached')"
 

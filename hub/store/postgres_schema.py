@@ -284,8 +284,7 @@ MIGRATIONS.append((11, "ALTER TABLE index_rebuild ADD COLUMN IF NOT EXISTS purpo
 # 12: the SQLite schema's version 15 (hub.store.activity_schema), with the same meaning.
 MIGRATIONS.append((activity_schema.POSTGRES_VERSION, activity_schema.POSTGRES))
 
-# 14: the SQLite schema's version 17 (hub.store.pathway_board), with the same meaning (13 is the pathway's own,
-# on another branch).
+# 13: the SQLite schema's version 16 (hub.store.pathway_board), with the same meaning.
 MIGRATIONS.append((pathway_board.POSTGRES_VERSION, pathway_board.SCHEMA))
 
 LATEST = max(version for version, _ in MIGRATIONS)

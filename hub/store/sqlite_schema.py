@@ -304,5 +304,5 @@ MIGRATIONS.append((14, "ALTER TABLE index_rebuild ADD COLUMN purpose TEXT NOT NU
 # indexes (hub.store.activity_schema says which serves what)
 MIGRATIONS.append((activity_schema.SQLITE_VERSION, activity_schema.SQLITE))
 
-# 17: the pathway boards' indexes (hub.store.pathway_board; 16 is the pathway's own, on another branch)
+# 16: the pathway boards' indexes (hub.store.pathway_board)
 MIGRATIONS.append((pathway_board.SQLITE_VERSION, pathway_board.SCHEMA))
