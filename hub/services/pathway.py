@@ -297,7 +297,11 @@ class PathwayService:
                     self.scheduler.cancel(timer_id)
             except SchedulerUnavailable as exc:
                 wait = min(self.settings.sync_max_delay_seconds, self.settings.sync_initial_seconds * 2**attempts)
-                self.notify(self.store.sync_result(timer_id, action, now, now + wait, exc.detail))
+                failed = self.store.sync_result(timer_id, action, now, now + wait, exc.detail)
+                self.notify(failed)
+                if action == "schedule" and not failed and self.store.cancel_if_settled(timer_id, CANCEL_UNCERTAIN):
+                    log.info("timer %s was closed while its schedule call failed: its run, if made, is cancelled",
+                             timer_id)  # fmt: skip
                 continue
             done += 1
             if action == CANCEL_UNCERTAIN and self.settings.cancel_confirm_seconds > 0:
@@ -306,7 +310,7 @@ class PathwayService:
                 continue
             events = self.store.sync_result(timer_id, action, now, None, None)
             self.notify(events)
-            if action == "schedule" and not events and self.store.cancel_if_settled(timer_id):
+            if action == "schedule" and not events and self.store.cancel_if_settled(timer_id, "cancel"):
                 log.info("timer %s was closed while the scheduler took its schedule call: its run is cancelled",
                          timer_id)  # fmt: skip
         return done

@@ -262,11 +262,12 @@ def confirm_cancel_later(ex: Execute, append: Append, timer_id: str, now: float,
     return events
 
 
-def cancel_if_settled(ex: Execute, timer_id: str) -> bool:
-    """Ask for a cancel of ``timer_id`` if it was cancelled with nothing left to tell the scheduler: its schedule
-    call was on its way when the close committed, and the scheduler took it. True when asked."""
-    changed = ex("UPDATE pathway_timers SET sync = 'cancel', sync_attempts = 0, sync_next_at = NULL "
-                 "WHERE id = ? AND state = 'cancelled' AND sync IS NULL", (timer_id,))  # fmt: skip
+def cancel_if_settled(ex: Execute, timer_id: str, sync: str) -> bool:
+    """Ask for ``sync`` (``cancel``, or ``CANCEL_UNCERTAIN``) of ``timer_id`` if it was cancelled with nothing left
+    to tell the scheduler: its schedule call was on its way when the close committed, and the scheduler took it
+    (or the call failed, which leaves it uncertain). True when asked."""
+    changed = ex("UPDATE pathway_timers SET sync = ?, sync_attempts = 0, sync_next_at = NULL "
+                 "WHERE id = ? AND state = 'cancelled' AND sync IS NULL", (sync, timer_id))  # fmt: skip
     return bool(changed.rowcount == 1)
 
 

@@ -29,6 +29,7 @@ class RemoteScheduler:
         self.cancels_refused = 0  # the next this many cancels fail as a scheduler's own error (a 500) would
         self.calls = 0
         self.during_schedule: Callable[[], object] | None = None  # what happens while the next call is on its way
+        self.lose_answers = False  # calls are taken, but fail as a timeout would
 
     def _reach(self) -> None:
         self.calls += 1
@@ -42,6 +43,8 @@ class RemoteScheduler:
             during()
         assert conf["timer_id"] == timer_id and set(conf) == {"timer_id", "hub_url"}
         self.runs.setdefault(timer_id, due_at)
+        if self.lose_answers:
+            raise SchedulerUnavailable("read timed out")
 
     def cancel(self, timer_id: str) -> None:
         self._reach()
@@ -133,6 +136,22 @@ def test_a_pathway_closed_while_the_scheduler_takes_its_schedule_calls_has_those
     assert sorted(p[1] for p in service.store.pending_syncs()) == ["cancel", "cancel"]
     service.step()
     assert scheduler.runs == {} and service.store.pending_syncs() == [], "a closed milestone's run stayed queued"
+
+
+def test_a_pathway_closed_while_its_schedule_calls_fail_has_the_runs_they_made_cancelled_then_confirmed(
+    service: PathwayService,
+) -> None:
+    scheduler: RemoteScheduler = service.scheduler  # type: ignore[assignment]
+    correlation = discharge(service)
+    scheduler.lose_answers = True  # the scheduler takes each call; the hub hears a timeout
+    scheduler.during_schedule = lambda: service.close_pathway(correlation, "readmission", "ops")
+    service.step()
+    assert len(scheduler.runs) == 2
+    assert sorted(p[1] for p in service.store.pending_syncs()) == ["cancel_uncertain"] * 2
+    scheduler.lose_answers = False
+    service.step()
+    assert scheduler.runs == {}, "a run a failed call made after the close stayed queued"
+    assert sorted(p[1] for p in service.store.pending_syncs()) == ["confirm_cancel"] * 2
 
 
 def test_a_pathway_closed_after_failed_schedule_calls_is_cancelled_and_cancelled_again_after_a_while(
