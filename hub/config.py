@@ -297,8 +297,9 @@ def _pathway_settings(file: str, value: Any) -> PathwaySettings:
     initial = section.positive("sync_initial_seconds", float, 2.0)
     cap = section.positive("sync_max_delay_seconds", float, 300.0)
     confirm = section.get("cancel_confirm_seconds", float, 60.0)
-    if confirm < 0:
-        raise ConfigError(f"{section.where('cancel_confirm_seconds')}: give 0 or more seconds, got {confirm}")
+    if not 0 <= confirm < 86400:  # NaN too
+        raise ConfigError(f"{section.where('cancel_confirm_seconds')}: give 0 or more seconds, less than a day, "
+                          f"got {confirm}")  # fmt: skip
     raw_identities = section.get("scheduler_identities", list, [])
     identities: list[SchedulerIdentity] = []
     for index, raw in enumerate(raw_identities):

@@ -35,6 +35,8 @@ def test_the_example_deployment_loads() -> None:
         ([TRUST], {"retry": {"jitter": 2.0}}, "hub.toml: retry.jitter: must be between 0 and 1"),
         ([TRUST], {"delivery": {"concurrency": "many"}}, "hub.toml: delivery.concurrency: expected int"),
         ([TRUST], {"server": {"prot": 1}}, "hub.toml: server.prot: unknown setting"),
+        ([TRUST], {"pathway": {"cancel_confirm_seconds": -1}}, "hub.toml: pathway.cancel_confirm_seconds: give 0 or"),
+        ([TRUST], {"pathway": {"cancel_confirm_seconds": float("nan")}}, "pathway.cancel_confirm_seconds: give 0 or"),
         ([dict(TRUST, referral_contact={"phone": "01582 700200", "email": "team@example.org"})], None,
          "partners.toml: partner[0].referral_contact.name: required"),
         ([dict(TRUST, referral_contact={"name": "Liaison", "email": "team@example.org"})], None,

@@ -299,9 +299,8 @@ class PathwayService:
                 wait = min(self.settings.sync_max_delay_seconds, self.settings.sync_initial_seconds * 2**attempts)
                 failed = self.store.sync_result(timer_id, action, now, now + wait, exc.detail)
                 self.notify(failed)
-                if action == "schedule" and not failed and self.store.cancel_if_settled(timer_id, CANCEL_UNCERTAIN):
-                    log.info("timer %s was closed while its schedule call failed: its run, if made, is cancelled",
-                             timer_id)  # fmt: skip
+                if action == "schedule" and not failed:  # closed meanwhile: the run, if the call made one, must go
+                    self.notify(self.store.cancel_if_settled(timer_id, CANCEL_UNCERTAIN, now))
                 continue
             done += 1
             if action == CANCEL_UNCERTAIN and self.settings.cancel_confirm_seconds > 0:
@@ -310,9 +309,8 @@ class PathwayService:
                 continue
             events = self.store.sync_result(timer_id, action, now, None, None)
             self.notify(events)
-            if action == "schedule" and not events and self.store.cancel_if_settled(timer_id, "cancel"):
-                log.info("timer %s was closed while the scheduler took its schedule call: its run is cancelled",
-                         timer_id)  # fmt: skip
+            if action == "schedule" and not events:  # closed while the scheduler took the call: cancel its run
+                self.notify(self.store.cancel_if_settled(timer_id, "cancel", now))
         return done
 
     def reconcile(self) -> dict[str, list[str]]:

@@ -83,9 +83,12 @@ class PathwayOnBackend(PathwayBoardReads, abc.ABC):
         )
         return result
 
-    def cancel_if_settled(self, timer_id: str, sync: str) -> bool:
+    def cancel_if_settled(self, timer_id: str, sync: str, now: float) -> list[HubEvent]:
         """Ask for ``sync`` of a cancelled timer the scheduler was told nothing about (``ops.cancel_if_settled``)."""
-        return bool(self._pathway_write(lambda ex, append: ops.cancel_if_settled(ex, timer_id, sync)))
+        result: list[HubEvent] = self._pathway_write(
+            lambda ex, append: ops.cancel_if_settled(ex, append, timer_id, sync, now)
+        )
+        return result
 
     def request_sync(self, timer_ids: list[str], sync: str) -> None:
         def job(ex: Execute, append: Append) -> None:

@@ -262,13 +262,24 @@ def confirm_cancel_later(ex: Execute, append: Append, timer_id: str, now: float,
     return events
 
 
-def cancel_if_settled(ex: Execute, timer_id: str, sync: str) -> bool:
+def cancel_if_settled(ex: Execute, append: Append, timer_id: str, sync: str, now: float) -> list[HubEvent]:
     """Ask for ``sync`` (``cancel``, or ``CANCEL_UNCERTAIN``) of ``timer_id`` if it was cancelled with nothing left
     to tell the scheduler: its schedule call was on its way when the close committed, and the scheduler took it
-    (or the call failed, which leaves it uncertain). True when asked."""
+    (or the call failed, which leaves it uncertain). The event written (none when nothing was asked)."""
     changed = ex("UPDATE pathway_timers SET sync = ?, sync_attempts = 0, sync_next_at = NULL "
                  "WHERE id = ? AND state = 'cancelled' AND sync IS NULL", (sync, timer_id))  # fmt: skip
-    return bool(changed.rowcount == 1)
+    if changed.rowcount != 1:
+        return []
+    events = [
+        HubEvent(
+            "scheduler_sync",
+            f"timer:{timer_id}",
+            now,
+            detail={"timer_id": timer_id, "sync": "schedule", "result": "after_close", "next": sync},
+        )
+    ]
+    append(events)
+    return events
 
 
 def request_sync(ex: Execute, timer_id: str, sync: str) -> None:

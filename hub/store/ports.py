@@ -438,9 +438,10 @@ class PathwayStore(abc.ABC):
         ask for a second cancel at ``at`` (sync ``confirm_cancel``); the ``scheduler_sync`` event written."""
 
     @abc.abstractmethod
-    def cancel_if_settled(self, timer_id: str, sync: str) -> bool:
+    def cancel_if_settled(self, timer_id: str, sync: str, now: float) -> list[HubEvent]:
         """Ask for ``sync`` (``cancel``, or ``cancel_uncertain`` when the call failed) of a cancelled timer that has
-        no sync left: its schedule call was on its way when the close committed. True when asked."""
+        no sync left: its schedule call was on its way when the close committed. The ``scheduler_sync`` event
+        written (``result`` ``after_close``), none when nothing was asked."""
 
     @abc.abstractmethod
     def request_sync(self, timer_ids: list[str], sync: str) -> None:

@@ -144,10 +144,11 @@ class DirectoryDatabase:
                 self._conn.execute("BEGIN IMMEDIATE")
                 try:
                     yield self._conn.cursor()
+                    self._conn.execute("COMMIT")
                 except BaseException:
-                    self._conn.execute("ROLLBACK")
+                    if self._conn.in_transaction:  # a failed COMMIT (disk full, I/O) leaves it open: end it
+                        self._conn.execute("ROLLBACK")
                     raise
-                self._conn.execute("COMMIT")
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._transaction() as cursor:
