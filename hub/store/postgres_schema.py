@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from hub.store import activity_schema, alerts_schema, console_schema
+from hub.store import activity_schema, alerts_schema, console_schema, notice_schema
 from hub.store.postgres_connect import connect
 
 #: (version, statements) in order; a version's statements run in one transaction
@@ -283,6 +283,9 @@ MIGRATIONS.append((11, "ALTER TABLE index_rebuild ADD COLUMN IF NOT EXISTS purpo
 
 # 12: the SQLite schema's version 15 (hub.store.activity_schema), with the same meaning.
 MIGRATIONS.append((activity_schema.POSTGRES_VERSION, activity_schema.POSTGRES))
+
+# 13: the SQLite schema's version 16 (hub.store.notice_schema), with the same meaning.
+MIGRATIONS.append((notice_schema.POSTGRES_VERSION, notice_schema.POSTGRES))
 
 LATEST = max(version for version, _ in MIGRATIONS)
 

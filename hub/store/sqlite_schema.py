@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub.store import activity_schema, alerts_schema, console_schema
+from hub.store import activity_schema, alerts_schema, console_schema, notice_schema
 
 MIGRATIONS: list[tuple[int, str]] = [
     (
@@ -303,3 +303,6 @@ MIGRATIONS.append((14, "ALTER TABLE index_rebuild ADD COLUMN purpose TEXT NOT NU
 # 15: per-minute counters for the overview, the message's type and time on its deliveries, the dead deliveries'
 # indexes (hub.store.activity_schema says which serves what)
 MIGRATIONS.append((activity_schema.SQLITE_VERSION, activity_schema.SQLITE))
+
+# 16: a delivery carrying a pathway notice names its timer (hub.store.notice_schema)
+MIGRATIONS.append((notice_schema.SQLITE_VERSION, notice_schema.SQLITE))
