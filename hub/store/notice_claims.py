@@ -10,7 +10,7 @@ due; before it is leased, ``claimed`` decides, for each such delivery among thos
   skipped when another transaction holds it (a close, a fire): the delivery is left for the next claim, so a
   claim never waits for a close that waits for the delivery the claim holds;
 - its timer fired and this delivery's message is the timer's notice (a sibling delivery's claim fired it, or
-  ``hub pathway fire``): it goes;
+  ``POST /v1/pathway/timers/{timer_id}/fire``): it goes;
 - otherwise (the timer cancelled, fired with another notice, or unknown): the delivery is cancelled, with a
   ``cancelled`` event on the audit chain, and never sent. Each milestone sends each notice once.
 """

@@ -9,7 +9,7 @@ timer's time (``deliveries.due_at``) and linked to the timer (``deliveries.timer
   own transaction (``cancel_notices``): a closed milestone never sends its notice;
 - a claim of such a delivery fires its timer in the claim's transaction (``hub.store.notice_claims``);
 - a pull partner sees one in its inbox only once its timer fired (``INBOX_VISIBLE``);
-- firing the timer otherwise (``hub pathway fire``, a callback) releases its deliveries: due at once
+- firing the timer otherwise (the fire endpoint's callback) releases its deliveries: due at once
   (``release_notices``).
 """
 
