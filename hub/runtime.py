@@ -76,6 +76,7 @@ class Hub:
             intake=self.intake,
             transports=transports,
         )
+        worker.emit_fired = self.pathway.notify  # observers and the alerts' breach hook
         self.intake.on_commit.append(worker.wake)
         self.pathway.on_notice.append(worker.wake)
         self.store.watch(worker.wake)  # commits of other processes (PostgreSQL's NOTIFY); polling otherwise

@@ -92,6 +92,9 @@ class DeliveryWorker:
         self.store = store
         self.metrics = metrics
         self.emit = emit
+        self.emit_fired: Callable[[list[HubEvent]], None] | None = None
+        """Tells of the pathway events a claim committed (timers fired by their notices' claims,
+        ``DeliveryJob.events``): the pathway's ``notify`` in a hub; None: ``emit``."""
         self._wake = asyncio.Event()
         self._rng = random.Random()
         self.clock = ForwardClock()  # leases and retry times: a wall clock stepped back does not hold them
@@ -149,6 +152,10 @@ class DeliveryWorker:
                         if self._store_down:
                             log.warning("the store answers again: claiming deliveries")
                         self._store_down = False
+                    fired = [event for job in jobs for event in job.events]  # timers the claim fired (notices)
+                    tell = self.emit_fired or self.emit
+                    if fired and tell is not None:
+                        tell(fired)
                     for job in jobs:
                         self._leased[job.delivery_id] = job
                         task = asyncio.create_task(self._deliver(job))

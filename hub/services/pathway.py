@@ -12,21 +12,24 @@ Every event the pathway commits (milestones opened, reminded, met, late, breache
 fire requests, syncs with an external scheduler, and the notices' ``received`` and ``routed``) goes to
 ``notify``, which tells the observer plugins (``hub_message_event``) as intake and delivery do.
 
-A fired ``remind`` timer sends a reminder, a fired ``due`` timer a due notice (the milestone is breached): each
-a ``PathwayNotice`` message stored like any other, from the hub to the partners concerned, so the worker
-minimises, renders, seals and delivers it like every message (its id is derived from the timer's: stored once).
+A ``remind`` timer sends a reminder, a ``due`` timer a due notice (the milestone is breached): each a
+``PathwayNotice`` message stored like any other, from the hub to the partners concerned, so the worker
+minimises, renders, seals and delivers it like every message (its id is derived from the timer's: stored once;
+``hub.services.pathway_notices``). With the embedded scheduler both are stored when the milestone opens, in its
+transaction, their deliveries scheduled until the timer's time (shown scheduled, cancellable, cancelled by a
+close): the worker's claim of one fires its timer (``hub.store.notice_claims``), and ``fire_due`` fires only the
+timers no push delivery waits on. With an external scheduler a notice is made when the scheduler fires its timer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import time
-import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from hub.bodies import BodyUnreadable
@@ -37,15 +40,22 @@ from hub.plugin_api.events import HubEvent
 from hub.plugin_api.problems import SchedulerUnavailable, StoreUnavailable
 from hub.plugin_api.records import MilestoneScheduler, ResolveContext, Unresolved
 from hub.routes import Destination
-from hub.store.pathway_records import CANCEL_UNCERTAIN, MilestoneClosing, NewMilestone, PathwayChanges, PathwayClosing
+from hub.services.pathway_notices import NOTICE_TYPE as NOTICE_TYPE
+from hub.services.pathway_notices import iso as iso
+from hub.services.pathway_notices import notice_intake, recipients
+from hub.services.pathway_notices import notice_message as notice_message
+from hub.store.pathway_records import (
+    CANCEL_UNCERTAIN,
+    MilestoneClosing,
+    NewMilestone,
+    PathwayChanges,
+    PathwayClosing,
+    ScheduledNotice,
+)
 from hub.store.ports import Store
-from hub.store.records import Intake, NewDelivery, NewMessage
 
 log = logging.getLogger("hub.pathway")
 
-NOTICE_TYPE = "PathwayNotice"
-NOTICE_ROUTE = "pathway"
-NOTICE_NAMESPACE = uuid.UUID("6f1d8a52-5c1e-4b8e-9d3f-2a7c0b9e4d11")
 EVENTS_PER_STEP = 500
 RUNNING = ("open", "reminded")
 
@@ -176,8 +186,24 @@ class PathwayService:
             new = NewMilestone(milestone_id(spec.name, record_id, partner), spec.name, partner, record_id,
                                correlation, opened.timestamp(), due.timestamp(),
                                remind.timestamp() if remind else None, {"responsible": partner})  # fmt: skip
+            if not self.external:  # stored with the milestone, scheduled until their timers' time
+                new = dataclasses.replace(new, notices=self._scheduled_notices(spec, new, sender))
             changes.opened.append(new)
             fresh.append((new, message_id))
+
+    def _scheduled_notices(self, spec: MilestoneSpec, new: NewMilestone,
+                           starter: str) -> tuple[ScheduledNotice, ...]:  # fmt: skip
+        """The reminder and due notice of a milestone about to open, each due at its timer's time."""
+        milestone = {"id": new.id, "name": new.name, "partner": new.partner, "due_at": new.due_at,
+                     "correlation_id": new.correlation_id}  # fmt: skip
+        timers = [("due", new.due_at)] + ([("remind", new.remind_at)] if new.remind_at is not None else [])
+        notices = []
+        for action, at in timers:
+            to = recipients(spec, action, new.partner, starter, self.partners)
+            intake = notice_intake(f"{new.id}.{action}", milestone, action, self.hub_id, to, self.partners,
+                                   self.clock(), not_before=at)  # fmt: skip
+            notices.append(ScheduledNotice(action, intake))
+        return tuple(notices)
 
     def _responsible(self, spec: MilestoneSpec, message: dict[str, Any], sender: str,
                      delivered_to: str | None) -> str | None:  # fmt: skip
@@ -223,7 +249,12 @@ class PathwayService:
         """Fire ``timer_id`` at most once and send its notice; return the outcome (recorded on the audit chain)."""
         result = self.store.fire_timer(timer_id, self.clock(), fired_by)
         self.notify(list(result.events))
-        if result.outcome == "fired" and result.milestone is not None and result.action is not None:
+        if result.outcome != "fired" or result.milestone is None or result.action is None:
+            return result.outcome
+        if result.notice_stored:  # stored when the milestone opened: the fire made its deliveries due
+            for wake in self.on_notice:
+                wake()
+        else:
             self._send_notice(timer_id, result.milestone, result.action)
         return result.outcome
 
@@ -236,38 +267,14 @@ class PathwayService:
                 self._send_notice(timer_id, found[0], action)
 
     def _send_notice(self, timer_id: str, milestone: dict[str, Any], action: str) -> None:
+        """Store the notice of a timer fired now (an external scheduler's, or one opened with none stored)."""
         spec = self.pathways.by_name(milestone["name"])
-        recipients = [milestone["partner"]]
         starter = None
         if action == "due" and spec is not None:
             view = self.store.message_view(milestone["start_record"])
             starter = view.get("sender") if view else None
-            recipients = []
-            for who in spec.notify_on_breach:
-                partner = {"responsible": milestone["partner"], "starter": starter}.get(who, who)
-                if partner and self.partners.get(partner) is not None and partner not in recipients:
-                    recipients.append(partner)
-        now = self.clock()
-        message = notice_message(timer_id, milestone, action, self.hub_id, now)
-        body = json.dumps(message, sort_keys=True).encode()
-        record_id = str(uuid.uuid4())
-        intake = Intake([NewMessage(record_id, message["message_id"], self.hub_id, NOTICE_TYPE, body, now,
-                                    milestone.get("correlation_id"))])  # fmt: skip
-        intake.events.append(HubEvent("received", record_id, now, detail={"type": NOTICE_TYPE, "sender": self.hub_id}))
-        for partner_id in recipients:
-            partner = self.partners.get(partner_id)
-            if partner is None:  # no longer in partners.toml: the notice is stored, sent to nobody
-                log.warning("pathway: notice of %s: %s is not a partner of this hub", timer_id, partner_id)
-                continue
-            if partner.agreement is not None and not partner.agreement.allows_type(NOTICE_TYPE):
-                why = f"the data-sharing agreement with {partner_id} does not cover {NOTICE_TYPE}"
-                log.warning("pathway: notice of %s not sent: %s", timer_id, why)
-                intake.events.append(HubEvent("refused", record_id, now, partner=partner_id,
-                                              detail={"route": NOTICE_ROUTE, "reason": why}))  # fmt: skip
-                continue
-            delivery = str(uuid.uuid4())
-            intake.deliveries.append(NewDelivery(delivery, record_id, partner_id, NOTICE_ROUTE, partner.receive.mode))
-            intake.events.append(HubEvent("routed", record_id, now, delivery, partner_id, {"route": NOTICE_ROUTE}))
+        to = recipients(spec, action, milestone["partner"], starter, self.partners)
+        intake = notice_intake(timer_id, milestone, action, self.hub_id, to, self.partners, self.clock())
         result = self.store.accept_now(intake)
         self.store.record_notice(timer_id, result.id)
         self.notify(result.events)
@@ -348,30 +355,3 @@ class PathwayService:
                 if attempt + 1 < attempts:
                     time.sleep(0.5 * 2**attempt)
         return False
-
-
-def notice_message(timer_id: str, milestone: dict[str, Any], action: str, hub_id: str, now: float) -> dict[str, Any]:
-    """The canonical ``PathwayNotice`` a fired timer sends: ids, names and times only, no personal data."""
-    message: dict[str, Any] = {
-        "message_id": str(uuid.uuid5(NOTICE_NAMESPACE, timer_id)),
-        "type": NOTICE_TYPE,
-        "schema_version": "1",
-        "created_at": iso(now),
-        "sender": {"org_id": hub_id},
-        "payload": {
-            "notice": "reminder" if action == "remind" else "due",
-            "milestone": milestone["name"],
-            "milestone_id": milestone["id"],
-            "timer_id": timer_id,
-            "due_at": iso(milestone["due_at"]),
-            "responsible": milestone["partner"],
-        },
-    }
-    if milestone.get("correlation_id"):
-        message["correlation_id"] = milestone["correlation_id"]
-    return message
-
-
-def iso(seconds: float) -> str:
-    """POSIX seconds as an ISO date-time in UTC (``Z``)."""
-    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

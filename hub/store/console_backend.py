@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 import json
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -58,12 +59,14 @@ class ConsoleOnBackend(ConsoleReads):
 
     def queue_depths(self) -> list[tuple[str, str, int, int, float | None]]:
         marks = ", ".join("?" * len(STILL_TO_DO))
+        # a scheduled delivery (due later, never tried: a pathway notice before its time) is no backlog
         statement = (f"SELECT {self._NOT_FOR_ORDER.format('partner')} AS partner, state, count(*), "
                      "sum(CASE WHEN attempts > 0 THEN 1 ELSE 0 END), "
                      f"min(CASE WHEN attempts > 0 THEN created_at END) FROM deliveries WHERE state IN ({marks}) "
+                     "AND NOT (state IN ('pending', 'available') AND attempts = 0 AND coalesce(due_at, 0) > ?) "
                      "GROUP BY 1, state ORDER BY 1, state")  # fmt: skip
         return [(r[0], r[1], int(r[2]), int(r[3] or 0), None if r[4] is None else float(r[4]))
-                for r in self._pathway_read(statement, STILL_TO_DO)]  # fmt: skip
+                for r in self._pathway_read(statement, (*STILL_TO_DO, time.time()))]  # fmt: skip
 
     def audit_events(self, *, kind: str | None = None, actor: str | None = None, record_id: str | None = None,
                      before: int | None = None, limit: int = 50) -> list[dict[str, Any]]:  # fmt: skip

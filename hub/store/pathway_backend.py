@@ -9,6 +9,7 @@ from typing import Any
 
 from hub.plugin_api.events import HubEvent
 from hub.store import pathway_ops as ops
+from hub.store.notice_ops import Accept
 from hub.store.pathway_board import PathwayBoardReads
 from hub.store.pathway_records import FireResult, PathwayChanges, PathwayClosing
 
@@ -25,6 +26,11 @@ class PathwayOnBackend(PathwayBoardReads, abc.ABC):
         """Run ``job(execute, append)`` in one write transaction and return what it returns."""
 
     @abc.abstractmethod
+    def _pathway_write_storing(self, job: Callable[[Execute, Append, Accept], Any]) -> Any:
+        """As ``_pathway_write``, the job also given ``accept(intake)``, which stores an intake (a message, its
+        deliveries and events, like ``accept_now``) in the same transaction."""
+
+    @abc.abstractmethod
     def _pathway_read(self, statement: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """The rows of one read (``?`` placeholders)."""
 
@@ -34,8 +40,8 @@ class PathwayOnBackend(PathwayBoardReads, abc.ABC):
         return after, [tuple(r) for r in self._pathway_read(ops.EVENTS_AFTER, (after, limit))]
 
     def apply_pathway(self, changes: PathwayChanges, now: float, external: bool) -> list[HubEvent] | None:
-        result: list[HubEvent] | None = self._pathway_write(
-            lambda ex, append: ops.apply_changes(ex, append, changes, now, external)
+        result: list[HubEvent] | None = self._pathway_write_storing(
+            lambda ex, append, accept: ops.apply_changes(ex, append, changes, now, external, accept)
         )
         return result
 
@@ -140,11 +146,13 @@ class PathwayOnBackend(PathwayBoardReads, abc.ABC):
         """A scheduled delivery cancelled (``ports.DeliveryQueue.cancel_scheduled``), written once for both backends."""
 
         def job(ex: Execute, append: Append) -> list[HubEvent] | None:
-            row = ex("SELECT record_id, partner FROM deliveries WHERE id = ? AND state = 'pending' AND attempts = 0 "
-                     "AND due_at > ?", (delivery_id, now)).fetchone()  # fmt: skip
+            row = ex("SELECT record_id, partner FROM deliveries WHERE id = ? AND state IN ('pending', 'available') "
+                     "AND attempts = 0 AND due_at > ? AND due_at > created_at",
+                     (delivery_id, now)).fetchone()  # fmt: skip
             if row is None:
                 return None
-            ex("UPDATE deliveries SET state = 'cancelled' WHERE id = ? AND state = 'pending'", (delivery_id,))
+            ex("UPDATE deliveries SET state = 'cancelled' WHERE id = ? AND state IN ('pending', 'available')",
+               (delivery_id,))  # fmt: skip
             events = [HubEvent("cancelled", row[0], now, delivery_id, row[1], actor=actor)]
             append(events)
             return events

@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from hub.plugin_api.events import HubEvent
+from hub.store import notice_ops
+from hub.store.notice_ops import Accept
 from hub.store.pathway_records import (
     CANCEL_UNCERTAIN,
     CONFIRM_CANCEL,
@@ -47,11 +49,13 @@ def cursor(ex: Execute) -> int:
     return int(row[0]) if row else 0
 
 
-def apply_changes(ex: Execute, append: Append, changes: PathwayChanges, now: float,
-                  external: bool) -> list[HubEvent] | None:  # fmt: skip
+def apply_changes(ex: Execute, append: Append, changes: PathwayChanges, now: float, external: bool,
+                  accept: Accept | None = None) -> list[HubEvent] | None:  # fmt: skip
     """Apply ``changes`` if the cursor is still at ``after_seq`` (else None: another process read those events).
 
-    ``external``: an external scheduler must be told of each timer opened or cancelled (``sync``).
+    ``external``: an external scheduler must be told of each timer opened or cancelled (``sync``). ``accept``
+    stores an intake in this transaction: the notices of the milestones opened (``NewMilestone.notices``), after
+    the pathway's events; a milestone closed by the same events cancels them at once (``notice_ops``).
     """
     ex("INSERT INTO pathway_cursor (name, seq) VALUES (?, 0) ON CONFLICT (name) DO NOTHING", (CURSOR,))
     moved = ex("UPDATE pathway_cursor SET seq = ? WHERE name = ? AND seq = ?",
@@ -59,15 +63,22 @@ def apply_changes(ex: Execute, append: Append, changes: PathwayChanges, now: flo
     if moved.rowcount != 1:
         return None
     events: list[HubEvent] = []
+    with_notices: list[NewMilestone] = []
     for milestone in changes.opened:
-        events += _open(ex, milestone, now, external)
+        opened = _open(ex, milestone, now, external)
+        events += opened
+        if opened and milestone.notices and accept is not None:
+            with_notices.append(milestone)
+    notices: list[HubEvent] = []
+    for milestone in with_notices:  # stored before the closings below, so that they cancel them
+        notices += notice_ops.store_notices(ex, accept, milestone)  # type: ignore[arg-type]
     for closing_message in changes.closed:
         events += _close_milestone(ex, closing_message, external)
     # last: a closing message applies to the milestones it finds, those opened by the same events included
     for closing in changes.pathways_closed:
         events += _close_pathway(ex, closing, external)
     append(events)
-    return events
+    return notices + events
 
 
 def _open(ex: Execute, m: NewMilestone, now: float, external: bool) -> list[HubEvent]:
@@ -106,7 +117,8 @@ def _close_milestone(ex: Execute, closing: MilestoneClosing, external: bool) -> 
     cancelled = _cancel_timers(ex, m["id"], external)
     detail = {"milestone": m["name"], "milestone_id": m["id"], "closed_by": closing.record_id,
               "due_at": m["due_at"], "cancelled_timers": cancelled}  # fmt: skip
-    return [HubEvent(f"milestone_{m['state']}", m["start_record"], closing.at, None, m["partner"], detail)]
+    return [HubEvent(f"milestone_{m['state']}", m["start_record"], closing.at, None, m["partner"], detail),
+            *notice_ops.cancel_notices(ex, cancelled, closing.at, None)]  # fmt: skip
 
 
 def _cancel_timers(ex: Execute, milestone_id: str, external: bool) -> list[str]:
@@ -161,8 +173,10 @@ def _close_pathway(ex: Execute, closing: PathwayClosing, external: bool) -> list
         events.append(HubEvent("milestone_cancelled", m["start_record"], closing.at, None, m["partner"],
                                {"milestone": m["name"], "milestone_id": m["id"], "reason": closing.reason,
                                 "cancelled_timers": cancelled}, closing.actor))  # fmt: skip
+        events += notice_ops.cancel_notices(ex, cancelled, closing.at, closing.actor)
+    cancelled_milestones = sum(e.kind == "milestone_cancelled" for e in events)
     events.insert(0, HubEvent("pathway_closed", anchor or f"pathway:{closing.correlation_id}", closing.at,
-                              detail={"reason": closing.reason, "milestones_cancelled": len(events)},
+                              detail={"reason": closing.reason, "milestones_cancelled": cancelled_milestones},
                               actor=closing.actor))  # fmt: skip
     return events
 
@@ -179,8 +193,9 @@ def fire(ex: Execute, append: Append, timer_id: str, now: float, fired_by: str) 
     # the milestone row is locked first, then the timer: the order a closing takes them (no deadlock between the
     # two on PostgreSQL); once the lock is held the timer and milestone are read again as they now are
     ex("UPDATE pathway_milestones SET state = state WHERE id = ?", (milestone_id,))
-    milestone_id, action, due_at, state = ex("SELECT milestone_id, action, due_at, state FROM pathway_timers "
-                                             "WHERE id = ?", (timer_id,)).fetchone()  # fmt: skip
+    milestone_id, action, due_at, state, notice = ex(
+        "SELECT milestone_id, action, due_at, state, notice_record FROM pathway_timers WHERE id = ?", (timer_id,)
+    ).fetchone()
     m = as_milestone(ex(f"SELECT {MILESTONE_COLUMNS} FROM pathway_milestones WHERE id = ?",
                         (milestone_id,)).fetchone())  # fmt: skip
     outcome = {"fired": "already_fired", "cancelled": "closed"}.get(state)
@@ -196,6 +211,8 @@ def fire(ex: Execute, append: Append, timer_id: str, now: float, fired_by: str) 
                            {"timer_id": timer_id, "outcome": outcome}, fired_by)]  # fmt: skip
         append(events)
         return FireResult(outcome, m, action, tuple(events))
+    if notice is not None:  # stored when the milestone opened: its deliveries go now
+        notice_ops.release_notices(ex, timer_id, now)
     new = "reminded" if action == "remind" else "breached"
     ex(f"UPDATE pathway_milestones SET state = ?, {new}_at = ? WHERE id = ? AND state IN ('open', 'reminded')",
        (new, now, milestone_id))  # fmt: skip
@@ -204,7 +221,7 @@ def fire(ex: Execute, append: Append, timer_id: str, now: float, fired_by: str) 
                        {"milestone": m["name"], "milestone_id": milestone_id, "timer_id": timer_id,
                         "due_at": m["due_at"], "late_by_seconds": round(now - due_at, 3)}, fired_by)]  # fmt: skip
     append(events)
-    return FireResult("fired", m, action, tuple(events))
+    return FireResult("fired", m, action, tuple(events), notice_stored=notice is not None)
 
 
 def close_pathway(ex: Execute, append: Append, closing: PathwayClosing, external: bool) -> list[HubEvent]:
@@ -299,7 +316,11 @@ EVENTS_AFTER = (
     "AND e.kind IN ('received', 'delivered') ORDER BY e.seq LIMIT ?"
 )
 LAST_SEQ = "SELECT COALESCE(MAX(seq), 0) FROM events"
-DUE_TIMERS = "SELECT id FROM pathway_timers WHERE state = 'pending' AND due_at <= ? ORDER BY due_at LIMIT ?"
+# a timer whose notice waits for a push partner is fired by the claim of that delivery (``notice_claims``)
+DUE_TIMERS = (
+    "SELECT t.id FROM pathway_timers t WHERE t.state = 'pending' AND t.due_at <= ? AND NOT EXISTS (SELECT 1 FROM "
+    "deliveries d WHERE d.timer_id = t.id AND d.state = 'pending') ORDER BY t.due_at LIMIT ?"
+)
 NEXT_DUE = "SELECT MIN(due_at) FROM pathway_timers WHERE state = 'pending'"
 UNSENT_NOTICES = (
     "SELECT t.id FROM pathway_timers t WHERE t.state = 'fired' AND t.notice_record IS NULL ORDER BY t.fired_at LIMIT ?"

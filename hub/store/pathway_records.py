@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.plugin_api.events import HubEvent
+from hub.store.records import Intake
 
 MILESTONE_STATES = ("open", "reminded", "met", "late", "breached", "cancelled")
 #: still running: a closing message meets it (or, after its breach, makes it late)
@@ -21,8 +22,23 @@ CONFIRM_CANCEL = "confirm_cancel"
 
 
 @dataclass(frozen=True)
+class ScheduledNotice:
+    """A timer's notice stored when its milestone opens (the embedded scheduler): ``intake`` stores the
+    ``PathwayNotice`` and its deliveries, each scheduled until the timer's time (``NewDelivery.not_before``);
+    the store links them to the timer ``f"{milestone id}.{action}"`` (``hub.store.notice_ops``)."""
+
+    action: str  # remind or due
+    intake: Intake
+
+
+@dataclass(frozen=True)
 class NewMilestone:
-    """A milestone to open, with its timers (``remind_at`` None: none), all times POSIX seconds."""
+    """A milestone to open, with its timers (``remind_at`` None: none), all times POSIX seconds.
+
+    ``notices`` (the embedded scheduler): the timers' notices, stored with the milestone in its transaction and
+    sent when a worker claims them at their time, which fires the timer (``hub.store.notice_claims``). None
+    (an external scheduler): a timer's notice is made when the scheduler fires it.
+    """
 
     id: str
     name: str
@@ -33,6 +49,7 @@ class NewMilestone:
     due_at: float
     remind_at: float | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    notices: tuple[ScheduledNotice, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -75,3 +92,6 @@ class FireResult:
     action: str | None = None
     events: tuple[HubEvent, ...] = ()
     """The events the firing committed (what observer plugins are told)."""
+    notice_stored: bool = False
+    """The timer's notice was stored when its milestone opened (``NewMilestone.notices``): firing released its
+    deliveries (due now); no other notice is to be made."""

@@ -116,7 +116,8 @@ class ConsoleReads(abc.ABC):
     @abc.abstractmethod
     def queue_depths(self) -> list[tuple[str, str, int, int, float | None]]:
         """``(partner, state, count, failing, oldest_failing_created)`` for deliveries still to do or dead:
-        ``failing`` counts those that have failed at least once; the time is that of the oldest of them."""
+        ``failing`` counts those that have failed at least once; the time is that of the oldest of them. A
+        scheduled delivery (due later and never tried: ``NewDelivery.not_before``) is not counted: no backlog."""
 
     @abc.abstractmethod
     def audit_events(self, *, kind: str | None = None, actor: str | None = None, record_id: str | None = None,

@@ -33,8 +33,8 @@ from psycopg.rows import dict_row
 from hub.bodies import BodyUnreadable, CodecRegistry, StoredBody
 from hub.plugin_api.events import HubEvent
 from hub.plugin_api.problems import Conflict, Problem, read_each
+from hub.store import notice_claims, views
 from hub.store import postgres_sql as sql
-from hub.store import views
 from hub.store.alerts_backend import AlertsOnBackend
 from hub.store.audit_chain import ChainReport, verify
 from hub.store.backend_steps import outcome_events, upgrade_steps
@@ -127,6 +127,17 @@ class PostgresStore(PathwayOnBackend, AlertsOnBackend, UsersOnBackend, ConsoleOn
         """The pathway's write ``job(execute, append)`` in the writer's transaction (``?`` become ``%s``)."""
         return self._writer.run(lambda tx: job(lambda st, a: tx.conn.execute(st.replace("?", "%s"), tuple(a)),
                                                tx.append))  # fmt: skip
+
+    def _pathway_write_storing(self, job: Callable[[Any, Any, Any], Any]) -> Any:
+        """``_pathway_write`` with ``accept(intake)`` in the same transaction."""
+
+        def accept(tx: Tx, intake: Intake) -> AcceptResult:  # its rows in at once: the job goes on to read them
+            result = self._accept_job(intake)(tx)
+            tx.flush()
+            return result
+
+        return self._writer.run(lambda tx: job(lambda st, a: tx.conn.execute(st.replace("?", "%s"), tuple(a)),
+                                               tx.append, lambda intake: accept(tx, intake)))  # fmt: skip
 
     def _pathway_read(self, statement: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """The rows of one pathway read."""
@@ -286,6 +297,9 @@ class PostgresStore(PathwayOnBackend, AlertsOnBackend, UsersOnBackend, ConsoleOn
             conn = tx.conn
             lease_id = secrets.token_hex(8)
             due = _claimable(conn, limit, now, expired_by)
+            ex = lambda st, a: conn.execute(st.replace("?", "%s"), tuple(a))  # noqa: E731
+            kept, fired = notice_claims.claimed(ex, tx.append, list(due), expired_by, notice_claims.SKIP_LOCKED)
+            due = {i: due[i] for i in kept}
             if not due:
                 return []
             rows = conn.execute(sql.LEASE, (now + lease_seconds, lease_id, list(due))).fetchall()
@@ -311,7 +325,7 @@ class PostgresStore(PathwayOnBackend, AlertsOnBackend, UsersOnBackend, ConsoleOn
                     )
                 )
             tx.append(overtaking + unreadable)
-            return jobs
+            return notice_claims.carry(jobs, fired)
 
         return job
 

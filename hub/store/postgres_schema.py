@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from hub.store import activity_schema, alerts_schema, console_schema, pathway_board
+from hub.store import activity_schema, alerts_schema, console_schema, notice_schema, pathway_board
 from hub.store.postgres_connect import connect
 
 #: (version, statements) in order; a version's statements run in one transaction
@@ -286,6 +286,9 @@ MIGRATIONS.append((activity_schema.POSTGRES_VERSION, activity_schema.POSTGRES))
 
 # 13: the SQLite schema's version 16 (hub.store.pathway_board), with the same meaning.
 MIGRATIONS.append((pathway_board.POSTGRES_VERSION, pathway_board.SCHEMA))
+
+# 14: the SQLite schema's version 17 (hub.store.notice_schema), with the same meaning.
+MIGRATIONS.append((notice_schema.POSTGRES_VERSION, notice_schema.POSTGRES))
 
 LATEST = max(version for version, _ in MIGRATIONS)
 

@@ -8,6 +8,7 @@ out as their stored values (``hub.store.records.DeliveryState``).
 from __future__ import annotations
 
 from hub.store import console_queries
+from hub.store.notice_ops import INBOX_VISIBLE
 
 #: the channel a transaction that makes deliveries due notifies (``PostgresStore.watch`` listens)
 DUE_CHANNEL = "hub_deliveries_due"
@@ -190,11 +191,12 @@ INBOX = (
     "SELECT d.id, d.record_id, m.message_id, d.partner, d.attempts, m.type, m.sender, "
     "m.body_codec, m.body, m.kek_id, m.data_key, "
     "m.received_at FROM deliveries d JOIN messages m ON m.id=d.record_id "
-    "WHERE d.partner=%s AND d.state='available' ORDER BY d.created_at LIMIT %s"
+    f"WHERE d.partner=%s AND d.state='available' AND {INBOX_VISIBLE} ORDER BY d.created_at LIMIT %s"
 )
 ACK_INBOX = (
     "UPDATE deliveries SET state='delivered', delivered_at=%s, attempts=attempts+1 "
-    "WHERE id=%s AND partner=%s AND state='available' RETURNING record_id"
+    f"WHERE id=%s AND partner=%s AND state='available' AND {INBOX_VISIBLE.replace('d.', 'deliveries.')} "
+    "RETURNING record_id"
 )
 
 # -- keys and retention ----------------------------------------------------------------------

@@ -145,6 +145,9 @@ class DeliveryJob:
     body: bytes
     received_at: float
     lease_id: str = ""
+    events: tuple[HubEvent, ...] = ()
+    """What the claim that leased it committed besides (a pathway timer it fired: ``hub.store.notice_claims``),
+    for the worker to tell observer plugins."""
 
 
 @dataclass

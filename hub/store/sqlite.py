@@ -26,8 +26,8 @@ from typing import Any
 from hub.bodies import BodyUnreadable, CodecRegistry, StoredBody
 from hub.plugin_api.events import HubEvent
 from hub.plugin_api.problems import Conflict, Problem, read_each
+from hub.store import notice_claims, views
 from hub.store import sqlite_sql as sql
-from hub.store import views
 from hub.store.alerts_backend import AlertsOnBackend
 from hub.store.audit_chain import ChainReport, chain, verify
 from hub.store.backend_steps import outcome_events, upgrade_steps
@@ -243,6 +243,11 @@ class SQLiteStore(PathwayOnBackend, AlertsOnBackend, UsersOnBackend, ConsoleOnBa
         """The pathway's write ``job(execute, append)`` in the writer's transaction."""
         return self._writer.run(lambda conn: job(conn.execute, lambda events: self._append_events(conn, events)))
 
+    def _pathway_write_storing(self, job: Callable[[Any, Any, Any], Any]) -> Any:
+        """``_pathway_write`` with ``accept(intake)`` in the same transaction."""
+        return self._writer.run(lambda conn: job(conn.execute, lambda events: self._append_events(conn, events),
+                                                 lambda intake: self._accept_checked(conn, intake)))  # fmt: skip
+
     def _pathway_read(self, statement: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """The rows of one pathway read."""
         return [tuple(r) for r in self._reader().execute(statement, tuple(args)).fetchall()]
@@ -402,7 +407,8 @@ class SQLiteStore(PathwayOnBackend, AlertsOnBackend, UsersOnBackend, ConsoleOnBa
     ) -> Callable[[sqlite3.Connection], list[DeliveryJob]]:
         def job(conn: sqlite3.Connection) -> list[DeliveryJob]:
             lease_id = secrets.token_hex(8)
-            ids = _claimable(conn, limit, now, expired_by)
+            ids, fired = notice_claims.claimed(conn.execute, lambda e: self._append_events(conn, e),
+                                               _claimable(conn, limit, now, expired_by), expired_by)  # fmt: skip
             if not ids:
                 return []
             lease = sql.LEASE.format(marks=sql.marks(len(ids)))
@@ -432,7 +438,7 @@ class SQLiteStore(PathwayOnBackend, AlertsOnBackend, UsersOnBackend, ConsoleOnBa
                     )
                 )
             self._append_events(conn, overtaking + unreadable)
-            return jobs
+            return notice_claims.carry(jobs, fired)
 
         return job
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub.store import activity_schema, alerts_schema, console_schema, pathway_board
+from hub.store import activity_schema, alerts_schema, console_schema, notice_schema, pathway_board
 
 MIGRATIONS: list[tuple[int, str]] = [
     (
@@ -306,3 +306,6 @@ MIGRATIONS.append((activity_schema.SQLITE_VERSION, activity_schema.SQLITE))
 
 # 16: the pathway boards' indexes (hub.store.pathway_board)
 MIGRATIONS.append((pathway_board.SQLITE_VERSION, pathway_board.SCHEMA))
+
+# 17: a delivery carrying a pathway notice names its timer (hub.store.notice_schema)
+MIGRATIONS.append((notice_schema.SQLITE_VERSION, notice_schema.SQLITE))

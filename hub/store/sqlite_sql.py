@@ -7,6 +7,7 @@ Delivery states are written out as their stored values (``hub.store.records.Deli
 from __future__ import annotations
 
 from hub.store import console_queries
+from hub.store.notice_ops import INBOX_VISIBLE
 
 
 def marks(n: int) -> str:
@@ -133,11 +134,12 @@ INBOX = (
     "SELECT d.id, d.record_id, m.message_id, d.partner, d.attempts, m.type, m.sender, "
     "m.body_codec, m.body, m.kek_id, m.data_key, "
     "m.received_at FROM deliveries d JOIN messages m ON m.id=d.record_id "
-    "WHERE d.partner=? AND d.state='available' ORDER BY d.created_at LIMIT ?"
+    f"WHERE d.partner=? AND d.state='available' AND {INBOX_VISIBLE} ORDER BY d.created_at LIMIT ?"
 )
 ACK_INBOX = (
     "UPDATE deliveries SET state='delivered', delivered_at=?, attempts=attempts+1 "
-    "WHERE id=? AND partner=? AND state='available' RETURNING record_id"
+    f"WHERE id=? AND partner=? AND state='available' AND {INBOX_VISIBLE.replace('d.', 'deliveries.')} "
+    "RETURNING record_id"
 )
 
 # -- keys and retention ----------------------------------------------------------------------

@@ -62,9 +62,10 @@ def delivery(d: Row) -> dict[str, Any]:
 
 
 def _scheduled(d: Row) -> bool:
-    """A delivery due later that was never attempted (stored with ``not_before``)."""
-    return bool(d["state"] == DeliveryState.PENDING and d["attempts"] == 0 and d["due_at"] is not None
-                and d["due_at"] > time.time() and d["due_at"] > d["created_at"])  # fmt: skip
+    """A delivery due later that was never attempted (stored with ``not_before``: a pathway notice before its
+    time, for a push partner or a pull one)."""
+    waiting = d["state"] in (DeliveryState.PENDING, DeliveryState.AVAILABLE) and d["attempts"] == 0
+    return bool(waiting and d["due_at"] is not None and d["due_at"] > time.time() and d["due_at"] > d["created_at"])
 
 
 def event(e: Row) -> dict[str, Any]:

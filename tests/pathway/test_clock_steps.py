@@ -4,13 +4,15 @@ The pathway reads the time through the clock it is given (``PathwayService(clock
 hub); here that clock is stepped by an hour in either direction over a real store (SQLite and PostgreSQL), with the
 embedded scheduler, while milestones are pending. What must hold:
 
-- stepped forward, exactly the timers whose time the clock passed fire, each once, each with one notice;
+- stepped forward, exactly the timers whose time the clock passed fire, each once, each with one notice sent (the
+  notices are stored when the milestones open, scheduled; a worker's claim of one fires its timer);
 - stepped back, nothing fires again and nothing fires early; a milestone already reminded or breached stays so;
 - stepped forward again over the same hour, nothing fires a second time.
 """
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -42,11 +44,19 @@ def pathway(request: pytest.FixtureRequest, tmp_path: Path) -> PathwayService:
 
 
 def at(service: PathwayService, moment: float) -> tuple[int, dict[str, str]]:
-    """Set the clock to ``moment`` and run one round; the notices stored so far, and each timer's state."""
+    """Set the clock to ``moment``, run one round and one worker's claim at that time; the notices sent so far
+    (their deliveries claimed), and each timer's state.
+
+    The notices are stored, scheduled, when their milestones open; a claim of one at its time fires its timer
+    (``hub.store.notice_claims``): sent is what the clock passed, each once."""
     clock: SteppedClock = service.clock  # type: ignore[assignment]
     clock.now = moment
     service.step()
-    notices = len(service.store.list_messages(limit=1000, message_type=NOTICE_TYPE))
+    asyncio.run(service.store.claim(100, moment, 30))
+    notices = 0
+    for stored in service.store.list_messages(limit=1000, message_type=NOTICE_TYPE):
+        view = service.store.message_view(stored["id"]) or {}
+        notices += sum(d["attempts"] > 0 for d in view["deliveries"])
     timers = {t["id"]: t["state"] for m in service.store.milestones() for t in m["timers"]}
     return notices, timers
 
