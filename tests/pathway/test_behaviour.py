@@ -163,14 +163,15 @@ def test_the_scheduler_down_keeps_milestones_retries_shows_it_and_restarted_fire
         opened_while_down, second = start_pathway(pw)
         second_timer = f"{second['milestone_id']}.due"
         shown = wait_until(lambda: [r for r in pending_syncs(pw) if r["timer_id"] == second_timer
-                                    and r["attempts"] >= 2 and r["last_error"]], timeout=30)  # fmt: skip
+                                    and r["attempts"] >= 2 and r["last_error"]], timeout=60)  # fmt: skip
         assert shown, pending_syncs(pw)
         assert shown[0]["sync"] == "schedule" and "could not be reached" in shown[0]["last_error"]
         assert pw.milestone(opened_while_down)["state"] == "open"
     finally:
         pw.backend.start()
-    assert wait_until(lambda: len(notices(pw, kind="due")) == 2, timeout=60 + pw.backend.slack)
-    assert wait_until(lambda: not [r for r in pending_syncs(pw) if r["timer_id"] == second_timer], timeout=30)
+    # generous: Airflow starting again and its task starting take minutes on a loaded 2-core machine
+    assert wait_until(lambda: len(notices(pw, kind="due")) == 2, timeout=120 + pw.backend.slack), notices(pw)
+    assert wait_until(lambda: not [r for r in pending_syncs(pw) if r["timer_id"] == second_timer], timeout=60)
     for correlation, milestone in ((queued_first, first), (opened_while_down, second)):
         breached = pw.milestone(correlation)
         assert breached["state"] == "breached"
