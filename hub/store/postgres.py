@@ -16,7 +16,9 @@ migrations under an advisory lock (``postgres_schema``), then:
 - the audit chain's head is one locked row, so the events of every process form one chain;
 - ``watch`` hears the ``NOTIFY`` of other processes' commits that made deliveries due.
 
-Rows are shaped by ``hub.store.views`` exactly as the SQLite store's, so both show the same.
+Rows are shaped by ``hub.store.views`` exactly as the SQLite store's, so both show the same. What both stores do
+alike is written once: the message reads (``hub.store.message_reads``), the upkeep writes
+(``hub.store.upkeep_backend``), the pathway, console, users, alerts and rebuilds (``*_backend.py``).
 """
 
 from __future__ import annotations

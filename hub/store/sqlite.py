@@ -6,10 +6,13 @@ serve`` and ``hub worker``, or the CLI beside a running server) may share the
 file: SQLite serialises their write transactions and ``busy_timeout`` makes a
 writer wait its turn instead of failing.
 
-This module holds only what is SQLite's: connections, transactions and which
-statement to run (the statements are in ``sqlite_sql.py``, the schema in
-``sqlite_schema.py``). How rows are shown is ``hub.store.views``; the audit
-chain's hashing is ``hub.store.audit_chain``.
+This module holds only what is SQLite's: transactions and which statement to run
+(the statements are in ``sqlite_sql.py``, the schema in ``sqlite_schema.py``;
+connections, migrations and the audit chain's appends in ``sqlite_connect.py``).
+What both stores do alike is written once: the message reads
+(``hub.store.message_reads``), the upkeep writes (``hub.store.upkeep_backend``),
+the pathway, console, users, alerts and rebuilds (``*_backend.py``). How rows are
+shown is ``hub.store.views``; the audit chain's hashing is ``hub.store.audit_chain``.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from hub.plugin_api.problems import Conflict, Problem, read_each
 from hub.store import message_queries
 from hub.store import sqlite_sql as sql
 from hub.store.alerts_backend import AlertsOnBackend
-from hub.store.audit_chain import ChainReport, chain, verify
+from hub.store.audit_chain import ChainReport, verify
 from hub.store.backend_steps import outcome_events
 from hub.store.console_backend import ConsoleOnBackend
 from hub.store.disk_space import DiskSpace, disk_fault
@@ -48,69 +51,18 @@ from hub.store.records import (
     Outcome,
     reuses_id_for_other_content,
 )
-from hub.store.sqlite_schema import MIGRATIONS
+from hub.store.sqlite_connect import append_events as _append_events
+from hub.store.sqlite_connect import connect as _connect
+from hub.store.sqlite_connect import migrate
 from hub.store.upkeep_backend import UpkeepOnBackend
 from hub.store.url import sqlite_path
 from hub.store.users_backend import UsersOnBackend
 
-BUSY_TIMEOUT_MS = 30_000
-CHAIN_HEAD_KEY = "audit_chain_head"
 CLAIM_WALK_ROWS = 2_000
 """The most due deliveries one claim looks at (see ``_claimable``)."""
 # kept under their old names: tests look at the plan SQLite makes for the partner's search ({marks}: a ? per value)
 FIND_FOR_PARTNER_SQL = message_queries.FIND_FOR_PARTNER.format(join="CROSS JOIN", values="i.nhs_index IN ({marks})")
 FIND_ALL_SQL = message_queries.FIND_ALL.format(values="nhs_index IN ({marks})")
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
-    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute("PRAGMA secure_delete=ON")  # shredded keys and bodies are overwritten, not left in free pages
-    return conn
-
-
-def migrate(conn: sqlite3.Connection) -> int:
-    """Apply pending migrations; return the schema version now in force."""
-    conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at REAL)")
-    done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
-    for version, ddl in MIGRATIONS:
-        if version in done:
-            continue
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            # re-check under the write lock: another process may have migrated meanwhile
-            if conn.execute("SELECT 1 FROM schema_migrations WHERE version=?", (version,)).fetchone():
-                conn.execute("COMMIT")
-                continue
-            for statement in _statements(ddl):
-                conn.execute(statement)
-            conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, time.time()))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-    return max(v for v, _ in MIGRATIONS)
-
-
-def _append_events(conn: sqlite3.Connection, events: list[HubEvent], scratch: dict[str, Any] | None = None) -> None:
-    """Append events to the hash-chained audit log, inside the caller's write transaction.
-
-    ``scratch`` (the writer's, emptied when a transaction begins or a job is rolled back) keeps the chain's
-    head for the rest of the transaction, so that only its first append reads the head from the table.
-    """
-    if not events:
-        return
-    head = scratch.get(CHAIN_HEAD_KEY) if scratch is not None else None
-    if head is None:
-        row = conn.execute(sql.CHAIN_HEAD).fetchone()
-        head = row[0] if row else None
-    rows = chain(head, events)
-    conn.executemany(sql.INSERT_EVENT, rows)
-    if scratch is not None:
-        scratch[CHAIN_HEAD_KEY] = rows[-1][-1]
 
 
 def _insert_index_entries(conn: sqlite3.Connection, entries: list[tuple[str, str, str]]) -> None:
@@ -165,20 +117,6 @@ def _overtaking_warnings(conn: sqlite3.Connection, claimed: list[Any], now: floa
             detail = {"warning": OVERTAKING_WARNING, "overtook": dead}
             events.append(HubEvent("warning", record_id, now, delivery_id, partner, detail))
     return events
-
-
-def _statements(ddl: str) -> list[str]:
-    """``ddl``'s statements one by one: split at each ``;`` that ends a whole statement (a trigger's body holds
-    several)."""
-    out: list[str] = []
-    pending = ""
-    for piece in ddl.split(";"):
-        pending += piece + ";"
-        if sqlite3.complete_statement(pending):
-            if pending.strip(" \n;"):
-                out.append(pending)
-            pending = ""
-    return out
 
 
 class _AcceptRows:
