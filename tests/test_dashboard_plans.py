@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from hub.bodies import CodecRegistry, NoKeysCodec
-from hub.store import open_store, postgres_sql, sqlite_sql
+from hub.store import message_queries, open_store
 from hub.store.console_queries import search_statement
 from hub.store.ports_console import MessageFilter
 
@@ -128,7 +128,7 @@ def test_a_search_by_state_dead_walks_the_dead_deliveries(filled: tuple[str, Any
 
 
 def test_the_dead_letters_are_listed_from_their_own_index(filled: tuple[str, Any]) -> None:
-    statement = sqlite_sql.DEAD_LETTERS if filled[0] == "sqlite" else postgres_sql.DEAD_LETTERS.replace("%s", "?")
+    statement = message_queries.DEAD_LETTERS
     text = plan(filled, statement, (1000,))
     # PostgreSQL may read them by its older deliveries_state index and sort them: the dead ones only, either way
     assert ("deliveries_dead" in text or "Index Cond: (state = 'dead'::text)" in text) and not scans(text), text

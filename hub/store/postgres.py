@@ -16,7 +16,9 @@ migrations under an advisory lock (``postgres_schema``), then:
 - the audit chain's head is one locked row, so the events of every process form one chain;
 - ``watch`` hears the ``NOTIFY`` of other processes' commits that made deliveries due.
 
-Rows are shaped by ``hub.store.views`` exactly as the SQLite store's, so both show the same.
+Rows are shaped by ``hub.store.views`` exactly as the SQLite store's, so both show the same. What both stores do
+alike is written once: the message reads (``hub.store.message_reads``), the upkeep writes
+(``hub.store.upkeep_backend``), the pathway, console, users, alerts and rebuilds (``*_backend.py``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
@@ -33,12 +35,13 @@ from psycopg.rows import dict_row
 from hub.bodies import BodyUnreadable, CodecRegistry, StoredBody
 from hub.plugin_api.events import HubEvent
 from hub.plugin_api.problems import Conflict, Problem, read_each
-from hub.store import notice_claims, views
+from hub.store import notice_claims
 from hub.store import postgres_sql as sql
 from hub.store.alerts_backend import AlertsOnBackend
 from hub.store.audit_chain import ChainReport, verify
-from hub.store.backend_steps import outcome_events, upgrade_steps
+from hub.store.backend_steps import outcome_events
 from hub.store.console_backend import ConsoleOnBackend
+from hub.store.message_reads import MessageReadsOnBackend
 from hub.store.pathway_backend import PathwayOnBackend
 from hub.store.ports import Store, StoreOptions
 from hub.store.postgres_connect import connect, unreachable
@@ -55,9 +58,9 @@ from hub.store.records import (
     DeliveryState,
     Intake,
     Outcome,
-    ReplyTarget,
     reuses_id_for_other_content,
 )
+from hub.store.upkeep_backend import UpkeepOnBackend
 from hub.store.users_backend import UsersOnBackend
 
 POSTGRESQL = "postgresql"
@@ -118,7 +121,16 @@ def _overtaking_warnings(conn: psycopg.Connection[Any], claimed: list[Any], now:
     return events
 
 
-class PostgresStore(PathwayOnBackend, AlertsOnBackend, UsersOnBackend, ConsoleOnBackend, RebuildsOnBackend, Store):
+class PostgresStore(
+    PathwayOnBackend,
+    AlertsOnBackend,
+    UsersOnBackend,
+    ConsoleOnBackend,
+    RebuildsOnBackend,
+    MessageReadsOnBackend,
+    UpkeepOnBackend,
+    Store,
+):
     """``Store`` on a PostgreSQL database (see the module docstring)."""
 
     _NOT_FOR_ORDER = "{}"
@@ -419,75 +431,19 @@ class PostgresStore(PathwayOnBackend, AlertsOnBackend, UsersOnBackend, ConsoleOn
 
         return self._writer.run(job)
 
-    # -- audit, keys and retention ---------------------------------------------------------------
-    def audit(self, events: list[HubEvent]) -> None:
-        """Append events that change no state (reads, searches, refused requests) to the audit log."""
-        self._writer.run(lambda tx: tx.append(events))
+    # -- the audit log (the upkeep writes are hub.store.upkeep_backend's) ----------------------------
+    _TAKE = "FOR UPDATE OF {} SKIP LOCKED"  # an upkeep batch: processes at work at once never take one row twice
 
     async def audit_async(self, events: list[HubEvent]) -> None:
         """``audit`` without blocking the event loop (grouped with other commits)."""
         await asyncio.wrap_future(self._writer.submit(lambda tx: tx.append(events)))
 
     def verify_audit(self) -> ChainReport:
-        """Walk the audit chain in ``seq`` order and report the first broken link."""
+        """Walk the audit chain in ``seq`` order and report the first broken link (a server-side cursor)."""
         with self._connection() as conn, conn.transaction(), conn.cursor(name="hub-audit-verify") as cursor:
             cursor.itersize = 5000
             cursor.execute(sql.CHAIN_ROWS)
             return verify((r[0], r[1], r[2], tuple(r[3:])) for r in cursor)
-
-    def key_usage(self) -> dict[str, int]:
-        """How many stored data keys each KEK wraps."""
-        return {r[0]: r[1] for r in self._rows(sql.KEY_USAGE)}
-
-    def rewrap(self, keys: Any, batch_size: int = 500) -> int:
-        """Re-wrap one batch of data keys not under the primary KEK; return how many (0 when done).
-
-        Bodies are never touched: only the wrapped keys change.
-        """
-        from hub.crypto.at_rest import unwrap_data_key, wrap_data_key
-
-        primary = keys.primary_kek_id()
-        infos = getattr(keys, "infos", None)
-        retired = [i.id for i in infos() if i.status == "retired"] if infos else []
-
-        def job(tx: Tx) -> int:
-            rows = tx.conn.execute(sql.TO_REWRAP, (primary, retired, batch_size)).fetchall()
-            for record_id, kek_id, wrapped in rows:
-                data_key = unwrap_data_key(keys, record_id, kek_id, bytes(wrapped))
-                new_kek, new_wrapped = wrap_data_key(keys, record_id, data_key, primary)
-                tx.conn.execute(sql.SET_DATA_KEY, (new_kek, new_wrapped, record_id))
-            if rows:
-                tx.append([HubEvent("rewrapped", "", time.time(), detail={"count": len(rows), "to": primary},
-                                    actor="keys")])  # fmt: skip
-            return len(rows)
-
-        return self._writer.run(job)
-
-    def shred_expired(self, retention_days: dict[str, float], now: float, actor: str = "retention") -> int:
-        """Destroy the data keys (and ciphertexts) of messages past their type's retention; return the count.
-
-        Only messages whose deliveries are all finished; their keyed fingerprint, blind-index
-        value and search entries go with the body; routing metadata and the audit trail stay.
-        """
-
-        def job(tx: Tx) -> int:
-            conn = tx.conn
-            total = 0
-            for message_type, days in retention_days.items():
-                rows = conn.execute(sql.EXPIRED, (message_type, now - days * 86400)).fetchall()
-                for (record_id,) in rows:
-                    conn.execute(sql.SHRED, (now, record_id))
-                    conn.execute(sql.SHRED_INDEX_ENTRIES, (record_id,))
-                    conn.execute(sql.SHRED_MILESTONES, (record_id,))
-                    conn.execute(sql.SHRED_UPGRADES, (record_id,))
-                tx.append([
-                    HubEvent("shredded", r[0], now, detail={"type": message_type, "retention_days": days}, actor=actor)
-                    for r in rows
-                ])  # fmt: skip
-                total += len(rows)
-            return total
-
-        return self._writer.run(job)
 
     # -- the rebuilds of the blind index and the fingerprints (hub.store.rebuild_backend) -------
     def _rebuild_write(self, job: WriteJob) -> Any:
@@ -500,149 +456,16 @@ class PostgresStore(PathwayOnBackend, AlertsOnBackend, UsersOnBackend, ConsoleOn
     def _rebuild_lock(self, purpose: str) -> RebuildLock | None:
         return postgres_lock(self.url, purpose)
 
-    def complete_upgrades(
-        self,
-        fingerprint: Callable[[dict[str, Any]], str],
-        index_for: Callable[[str, dict[str, Any]], str | None],
-        batch_size: int = 200,
-    ) -> int:
-        """Do what a migration left in ``upgrade_pending``, in batches; return how many items were done.
+    # -- reads (the message reads are hub.store.message_reads') ---------------------------------
+    _PARTNER_FIRST = "JOIN"  # PostgreSQL has no CROSS JOIN ... ON, and starts from the partner's entries anyway
 
-        A schema created by this backend starts with nothing pending (its messages are keyed and
-        indexed as they come in); the table is kept so a data migration from another store can
-        leave work here. Nothing to do costs one query.
-        """
-        if self._one(sql.ANY_UPGRADE) is None:
-            return 0
+    def _mapped_read(self, statement: str, args: Sequence[Any] = ()) -> list[Any]:
+        """The rows of one read (``?`` become ``%s``), each a mapping keyed by column name."""
+        return self._rows(statement.replace("?", "%s"), tuple(args), mapping=True)
 
-        def job(tx: Tx) -> int:
-            conn = tx.conn
-            rows = conn.execute(sql.UPGRADES, (batch_size,)).fetchall()
-            fingerprints, entries, done = upgrade_steps(rows, self.codecs, fingerprint, index_for)
-            for value, record_id in fingerprints:
-                conn.execute(sql.SET_FINGERPRINT, (value, record_id))
-            if entries:
-                tx.insert(sql.INSERT_INDEX_ENTRIES, entries)
-            for step in done:
-                conn.execute(sql.UPGRADE_DONE, step)
-            return len(rows)
-
-        total = 0
-        while True:
-            done: int = self._writer.run(job)
-            total += done
-            if done < batch_size:
-                return total
-
-    # -- reads -------------------------------------------------------------------------------
-    def find_reply_targets(self, in_reply_to: str, replier: str) -> list[ReplyTarget]:
-        """Every message with this ``message_id`` delivered (or offered) to ``replier``, newest first."""
-        return [ReplyTarget(r[0], r[1], r[2], r[3]) for r in self._rows(sql.REPLY_TARGETS, (in_reply_to, replier))]
-
-    def record_of(self, sender: str, message_id: str) -> str | None:
-        """The record of ``sender``'s message ``message_id`` (the unique index on both), or None."""
-        row = self._one(sql.RECORD_OF, (sender, message_id))
-        return None if row is None else str(row[0])
-
-    def may_read(self, partner_id: str, record_id: str) -> bool:
-        """Sender, or a recipient of this message."""
-        return self._one(sql.MAY_READ, (record_id, partner_id, partner_id)) is not None
-
-    def message_view(self, record_id: str) -> dict[str, Any] | None:
-        """State, deliveries, derived messages and timeline of one message (``views.message_view``)."""
-        with self._connection() as conn:
-            cursor = conn.cursor(row_factory=dict_row)
-            m = cursor.execute(sql.MESSAGE, (record_id,)).fetchone()
-            if m is None:
-                return None
-            derived = cursor.execute(sql.DERIVED, (record_id,)).fetchall()
-            family = [record_id] + [d["id"] for d in derived]
-            deliveries = cursor.execute(sql.FAMILY_DELIVERIES, (family,)).fetchall()
-            events = cursor.execute(sql.FAMILY_EVENTS, (family,)).fetchall()
-        return views.message_view(m, derived, deliveries, events)
-
-    def list_messages(
-        self, *, limit: int = 50, message_type: str | None = None, partner: str | None = None
-    ) -> list[dict[str, Any]]:
-        """Newest first, with a status computed from their deliveries."""
-        statement = sql.LIST_MESSAGES
-        args: list[Any] = []
-        if message_type:
-            statement += sql.LIST_BY_TYPE
-            args.append(message_type)
-        if partner:
-            statement += sql.LIST_BY_PARTNER
-            args += [partner, partner]
-        statement += sql.LIST_ORDER
-        args.append(limit)
-        with self._connection() as conn:
-            cursor = conn.cursor(row_factory=dict_row)
-            out = []
-            for r in cursor.execute(statement, args).fetchall():
-                states = [s[0] for s in conn.execute(sql.FAMILY_STATES, (r["id"], r["id"]))]
-                out.append(views.listed(r, states))
-        return out
-
-    def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
-        """Dead deliveries, oldest first, with their last error."""
-        return [views.dead_letter(r) for r in self._rows(sql.DEAD_LETTERS, (limit,), mapping=True)]
-
-    def refused_transmissions(self, limit: int = 100) -> list[dict[str, Any]]:
-        """Newest first, from the audit log: when, and the event's detail."""
-        return [views.refused(r) for r in self._rows(sql.REFUSED_TRANSMISSIONS, (limit,), mapping=True)]
-
-    def inbox(self, partner: str, limit: int) -> list[DeliveryJob]:
-        """Deliveries waiting for a pull partner, oldest first, with decoded bodies."""
-        jobs = []
-        for r in self._rows(sql.INBOX, (partner, limit)):
-            try:
-                body = self.codecs.decode(r[1], r[5], r[6], StoredBody(r[7], r[8], r[9], r[10]))
-            except BodyUnreadable:
-                body = b""  # shown to the partner as an item the hub cannot render
-            jobs.append(DeliveryJob(r[0], r[1], r[2], r[3], r[4], r[5], body, r[11]))
-        return jobs
-
-    def read_body(self, record_id: str) -> bytes | None:
-        """Decoded canonical body of one record; None if unknown; ``BodyUnreadable`` once shredded."""
-        row = self._one(sql.BODY, (record_id,))
-        if row is None:
-            return None
-        return self.codecs.decode(record_id, row[0], row[1], StoredBody(row[2], row[3], row[4], row[5]))
-
-    def find_by_index(self, nhs_index: str | Sequence[str], partner: str | None = None) -> list[dict[str, Any]]:
-        """Messages about the person with this blind-index value (or any of these, in one statement): every one,
-        or ``partner``'s search entries."""
-        values = [nhs_index] if isinstance(nhs_index, str) else list(nhs_index)
-        if partner is None:
-            rows = self._rows(sql.FIND_ALL, (values,), mapping=True)
-        else:
-            rows = self._rows(sql.FIND_FOR_PARTNER, (partner, values), mapping=True)
-        return [views.found(r) for r in rows]
-
-    def counts(self) -> dict[str, int]:
-        """Deliveries by state, and the number of messages."""
-        with self._connection() as conn:
-            out = {f"deliveries_{state}": n for state, n in conn.execute(sql.COUNT_DELIVERIES)}
-            row = conn.execute(sql.COUNT_MESSAGES).fetchone()
-            out["messages"] = row[0] if row else 0
-        return out
-
-    def reply_times(
-        self, answer_types: Collection[str] | None = None
-    ) -> list[tuple[str, str, float, float | None, float | None]]:
-        """For each delivered message: (partner, type, delivered at, first acknowledgement, first answer)."""
-        if answer_types is None:
-            return [tuple(r) for r in self._rows(sql.REPLY_TIMES.format(answer=sql.REPLY_ANY_ANSWER))]
-        statement = sql.REPLY_TIMES.format(answer=sql.REPLY_ANSWER_OF_TYPES)
-        return [tuple(r) for r in self._rows(statement, (sorted(answer_types),))]
-
-    def status_replies(
-        self, answer_types: Collection[str]
-    ) -> list[tuple[str, str, str, str, float, str, str, str, float | None, float]]:
-        """Every status reply of ``answer_types`` to a delivered message (see ``ReadModel.status_replies``)."""
-        if not answer_types:
-            return []
-        return [tuple(r) for r in self._rows(sql.STATUS_REPLIES, (sorted(answer_types),))]
+    def _in(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        """``column`` is one of ``values``, passed as one array: one statement, whatever the number of values."""
+        return f"{column} = ANY(?::text[])", [list(values)]
 
 
 def open_postgres(url: str, codecs: CodecRegistry, options: StoreOptions | None = None) -> PostgresStore:

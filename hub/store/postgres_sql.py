@@ -1,4 +1,5 @@
-"""Every SQL statement the PostgreSQL store runs, by name (the schema is in ``postgres_schema.py``).
+"""Every SQL statement the PostgreSQL store runs, by name (the schema is in ``postgres_schema.py``; the message
+reads' statements, written once for both stores, are in ``message_queries.py``).
 
 The statements mirror ``sqlite_sql.py`` one for one where they can; lists are passed as one
 array parameter (``= ANY(%s)``) instead of a run of placeholders. Delivery states are written
@@ -7,7 +8,6 @@ out as their stored values (``hub.store.records.DeliveryState``).
 
 from __future__ import annotations
 
-from hub.store import console_queries
 from hub.store.notice_ops import INBOX_VISIBLE
 
 #: the channel a transaction that makes deliveries due notifies (``PostgresStore.watch`` listens)
@@ -187,117 +187,12 @@ DEAD_BY_ID = (
     "ORDER BY created_at, id FOR UPDATE"
 )
 REPLAY = "UPDATE deliveries SET state='pending', attempts=0, due_at=%s WHERE id=%s"
-INBOX = (
-    "SELECT d.id, d.record_id, m.message_id, d.partner, d.attempts, m.type, m.sender, "
-    "m.body_codec, m.body, m.kek_id, m.data_key, "
-    "m.received_at FROM deliveries d JOIN messages m ON m.id=d.record_id "
-    f"WHERE d.partner=%s AND d.state='available' AND {INBOX_VISIBLE} ORDER BY d.created_at LIMIT %s"
-)
 ACK_INBOX = (
     "UPDATE deliveries SET state='delivered', delivered_at=%s, attempts=attempts+1 "
     f"WHERE id=%s AND partner=%s AND state='available' AND {INBOX_VISIBLE.replace('d.', 'deliveries.')} "
     "RETURNING record_id"
 )
 
-# -- keys and retention ----------------------------------------------------------------------
-KEY_USAGE = "SELECT kek_id, count(*) FROM messages WHERE kek_id IS NOT NULL GROUP BY kek_id"
-TO_REWRAP = (
-    "SELECT id, kek_id, data_key FROM messages WHERE kek_id IS NOT NULL AND kek_id <> %s "
-    "AND kek_id <> ALL(%s) LIMIT %s FOR UPDATE SKIP LOCKED"
-)
-SET_DATA_KEY = "UPDATE messages SET kek_id=%s, data_key=%s WHERE id=%s"
-# finished: no delivery still waiting
-EXPIRED = (
-    "SELECT id FROM messages m WHERE type=%s AND received_at < %s AND shredded_at IS NULL "
-    "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.record_id=m.id "
-    "AND d.state IN ('pending','in_flight','available')) ORDER BY received_at, id FOR UPDATE SKIP LOCKED"
-)
-SHRED = (
-    "UPDATE messages SET data_key=NULL, kek_id=NULL, body=NULL, nhs_index=NULL, fingerprint=NULL, status=NULL, "
-    "status_at=NULL, shredded_at=%s WHERE id=%s"
-)
-SHRED_INDEX_ENTRIES = "DELETE FROM message_index WHERE record_id=%s"
-# a milestone keeps a copy of its start message's blind-index value: it goes with the message's
-SHRED_MILESTONES = "UPDATE pathway_milestones SET nhs_index=NULL WHERE start_record=%s"
-SHRED_UPGRADES = "DELETE FROM upgrade_pending WHERE record_id=%s"
-ANY_UPGRADE = "SELECT 1 FROM upgrade_pending LIMIT 1"
-UPGRADES = (
-    "SELECT u.task, u.record_id, u.partner, m.type, m.sender, m.body_codec, m.body, m.kek_id, m.data_key "
-    "FROM upgrade_pending u LEFT JOIN messages m ON m.id = u.record_id LIMIT %s FOR UPDATE OF u SKIP LOCKED"
-)
-SET_FINGERPRINT = "UPDATE messages SET fingerprint=%s WHERE id=%s"
-UPGRADE_DONE = "DELETE FROM upgrade_pending WHERE task=%s AND record_id=%s AND partner=%s"
+# -- upkeep (its statements, written once for both stores, are in ``upkeep_backend.py``) ---------------
 # what shredding and delivery leave behind: dead row versions (run outside a transaction)
 VACUUM = "VACUUM (ANALYZE) messages, message_index, deliveries, upgrade_pending"
-
-# -- reads -----------------------------------------------------------------------------------
-REPLY_TARGETS = (
-    "SELECT m.id, m.sender, d.id, m.type FROM messages m JOIN deliveries d ON d.record_id = m.id "
-    "WHERE m.message_id=%s AND d.partner=%s ORDER BY m.received_at DESC"
-)
-RECORD_OF = "SELECT id FROM messages WHERE sender=%s AND message_id=%s"
-MAY_READ = (
-    "SELECT 1 FROM messages m WHERE m.id=%s AND (m.sender=%s OR EXISTS "
-    "(SELECT 1 FROM deliveries d WHERE d.record_id=m.id AND d.partner=%s))"
-)
-MESSAGE = (
-    "SELECT id, message_id, sender, type, correlation_id, in_reply_to, parent_id, received_at FROM messages WHERE id=%s"
-)
-DERIVED = "SELECT id, type FROM messages WHERE parent_id=%s ORDER BY received_at"
-FAMILY_DELIVERIES = "SELECT * FROM deliveries WHERE record_id = ANY(%s) ORDER BY created_at, partner"
-FAMILY_EVENTS = "SELECT * FROM events WHERE record_id = ANY(%s) ORDER BY at, seq"
-LIST_MESSAGES = "SELECT id, message_id, type, sender, received_at FROM messages WHERE true"
-LIST_BY_TYPE = " AND type=%s"
-LIST_BY_PARTNER = " AND (sender=%s OR id IN (SELECT record_id FROM deliveries WHERE partner=%s))"
-LIST_ORDER = " ORDER BY received_at DESC LIMIT %s"
-FAMILY_STATES = console_queries.FAMILY_STATES.replace("?", "%s")  # two seeks (the OR of them scanned every delivery)
-# the delivery carries its message's type (activity_schema); deliveries_dead walks the dead ones, oldest first
-DEAD_LETTERS = (
-    "SELECT d.id, d.record_id, d.type, d.partner, d.attempts, d.last_error, d.created_at "
-    "FROM deliveries d WHERE d.state='dead' ORDER BY d.created_at LIMIT %s"
-)
-REFUSED_TRANSMISSIONS = (
-    "SELECT at, detail FROM events WHERE record_id='' AND kind='transmission_refused' ORDER BY seq DESC LIMIT %s"
-)
-BODY = "SELECT type, sender, body_codec, body, kek_id, data_key FROM messages WHERE id=%s"
-COUNT_DELIVERIES = "SELECT state, count(*) FROM deliveries GROUP BY state"
-COUNT_MESSAGES = "SELECT count(*) FROM messages"
-# A partner's search starts from its own (partner, nhs_index) entries in message_index's primary key,
-# so the work done depends on that partner's entries alone.
-FIND_FOR_PARTNER = (
-    "SELECT m.id, m.message_id, m.type, m.sender, m.received_at FROM message_index i "
-    "JOIN messages m ON m.id = i.record_id WHERE i.partner = %s AND i.nhs_index = ANY(%s) ORDER BY m.received_at"
-)
-# one statement (one snapshot) over every value searched: see ``Store.find_by_index``
-FIND_ALL = (
-    "SELECT id, message_id, type, sender, received_at FROM messages WHERE nhs_index = ANY(%s) ORDER BY received_at"
-)
-# a reply is a message the partner sent with in_reply_to naming the delivered message; the first
-# that is not an Acknowledgement is its answer (for a council: the first appointment)
-# delivered at: the recorded delivery, else the partner's acknowledgement (a pull partner may acknowledge a
-# message by an Acknowledgement before, or instead of, taking it from its inbox). {answer} is REPLY_ANY_ANSWER
-# or REPLY_ANSWER_OF_TYPES (its one parameter: the types, as an array).
-REPLY_TIMES = (
-    "SELECT d.partner, m.type, coalesce(d.delivered_at, d.acknowledged_at), "
-    "(SELECT min(r.received_at) FROM messages r WHERE r.sender=d.partner AND r.in_reply_to=m.message_id "
-    " AND r.type='Acknowledgement'), "
-    "(SELECT min(r.received_at) FROM messages r WHERE r.sender=d.partner AND r.in_reply_to=m.message_id "
-    " AND {answer}) "
-    "FROM deliveries d JOIN messages m ON m.id=d.record_id "
-    "WHERE coalesce(d.delivered_at, d.acknowledged_at) IS NOT NULL AND m.type<>'Acknowledgement'"
-)
-# a status reply: one carrying a clear business status (messages.status), from the partner the
-# message was delivered to, answering that very record (messages.answers_record, resolved at intake: a
-# message_id is unique per sender only, so another sender's message with the same id is not this one);
-# delivered at as in REPLY_TIMES, so both count the same messages. The partial index
-# messages_status_answers (answers_record, sender) WHERE status IS NOT NULL finds them.
-STATUS_REPLIES = (
-    "SELECT d.partner, m.sender, m.message_id, m.type, coalesce(d.delivered_at, d.acknowledged_at), "
-    "r.message_id, r.type, r.status, r.status_at, r.received_at "
-    "FROM deliveries d JOIN messages m ON m.id=d.record_id "
-    "JOIN messages r ON r.answers_record=m.id AND r.sender=d.partner AND r.status IS NOT NULL "
-    "WHERE coalesce(d.delivered_at, d.acknowledged_at) IS NOT NULL AND r.type = ANY(%s::text[]) "
-    "ORDER BY d.partner, m.sender, m.message_id, r.status_at NULLS FIRST, r.received_at, r.message_id"
-)
-REPLY_ANY_ANSWER = "r.type<>'Acknowledgement'"
-REPLY_ANSWER_OF_TYPES = "r.type = ANY(%s::text[])"

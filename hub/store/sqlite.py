@@ -6,10 +6,13 @@ serve`` and ``hub worker``, or the CLI beside a running server) may share the
 file: SQLite serialises their write transactions and ``busy_timeout`` makes a
 writer wait its turn instead of failing.
 
-This module holds only what is SQLite's: connections, transactions and which
-statement to run (the statements are in ``sqlite_sql.py``, the schema in
-``sqlite_schema.py``). How rows are shown is ``hub.store.views``; the audit
-chain's hashing is ``hub.store.audit_chain``.
+This module holds only what is SQLite's: transactions and which statement to run
+(the statements are in ``sqlite_sql.py``, the schema in ``sqlite_schema.py``;
+connections, migrations and the audit chain's appends in ``sqlite_connect.py``).
+What both stores do alike is written once: the message reads
+(``hub.store.message_reads``), the upkeep writes (``hub.store.upkeep_backend``),
+the pathway, console, users, alerts and rebuilds (``*_backend.py``). How rows are
+shown is ``hub.store.views``; the audit chain's hashing is ``hub.store.audit_chain``.
 """
 
 from __future__ import annotations
@@ -19,21 +22,22 @@ import sqlite3
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from hub.bodies import BodyUnreadable, CodecRegistry, StoredBody
 from hub.plugin_api.events import HubEvent
 from hub.plugin_api.problems import Conflict, Problem, read_each
-from hub.store import notice_claims, views
+from hub.store import message_queries, notice_claims
 from hub.store import sqlite_sql as sql
 from hub.store.alerts_backend import AlertsOnBackend
-from hub.store.audit_chain import ChainReport, chain, verify
-from hub.store.backend_steps import outcome_events, upgrade_steps
+from hub.store.audit_chain import ChainReport, verify
+from hub.store.backend_steps import outcome_events
 from hub.store.console_backend import ConsoleOnBackend
 from hub.store.disk_space import DiskSpace, disk_fault
 from hub.store.group_commit import GroupCommitter
+from hub.store.message_reads import MessageReadsOnBackend
 from hub.store.pathway_backend import PathwayOnBackend
 from hub.store.ports import Store, StoreOptions
 from hub.store.rebuild_backend import RebuildsOnBackend, WriteJob
@@ -45,71 +49,20 @@ from hub.store.records import (
     DeliveryState,
     Intake,
     Outcome,
-    ReplyTarget,
     reuses_id_for_other_content,
 )
-from hub.store.sqlite_schema import MIGRATIONS
+from hub.store.sqlite_connect import append_events as _append_events
+from hub.store.sqlite_connect import connect as _connect
+from hub.store.sqlite_connect import migrate
+from hub.store.upkeep_backend import UpkeepOnBackend
 from hub.store.url import sqlite_path
 from hub.store.users_backend import UsersOnBackend
 
-BUSY_TIMEOUT_MS = 30_000
-CHAIN_HEAD_KEY = "audit_chain_head"
 CLAIM_WALK_ROWS = 2_000
 """The most due deliveries one claim looks at (see ``_claimable``)."""
 # kept under their old names: tests look at the plan SQLite makes for the partner's search ({marks}: a ? per value)
-FIND_FOR_PARTNER_SQL = sql.FIND_FOR_PARTNER
-FIND_ALL_SQL = sql.FIND_ALL
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
-    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute("PRAGMA secure_delete=ON")  # shredded keys and bodies are overwritten, not left in free pages
-    return conn
-
-
-def migrate(conn: sqlite3.Connection) -> int:
-    """Apply pending migrations; return the schema version now in force."""
-    conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at REAL)")
-    done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
-    for version, ddl in MIGRATIONS:
-        if version in done:
-            continue
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            # re-check under the write lock: another process may have migrated meanwhile
-            if conn.execute("SELECT 1 FROM schema_migrations WHERE version=?", (version,)).fetchone():
-                conn.execute("COMMIT")
-                continue
-            for statement in _statements(ddl):
-                conn.execute(statement)
-            conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, time.time()))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-    return max(v for v, _ in MIGRATIONS)
-
-
-def _append_events(conn: sqlite3.Connection, events: list[HubEvent], scratch: dict[str, Any] | None = None) -> None:
-    """Append events to the hash-chained audit log, inside the caller's write transaction.
-
-    ``scratch`` (the writer's, emptied when a transaction begins or a job is rolled back) keeps the chain's
-    head for the rest of the transaction, so that only its first append reads the head from the table.
-    """
-    if not events:
-        return
-    head = scratch.get(CHAIN_HEAD_KEY) if scratch is not None else None
-    if head is None:
-        row = conn.execute(sql.CHAIN_HEAD).fetchone()
-        head = row[0] if row else None
-    rows = chain(head, events)
-    conn.executemany(sql.INSERT_EVENT, rows)
-    if scratch is not None:
-        scratch[CHAIN_HEAD_KEY] = rows[-1][-1]
+FIND_FOR_PARTNER_SQL = message_queries.FIND_FOR_PARTNER.format(join="CROSS JOIN", values="i.nhs_index IN ({marks})")
+FIND_ALL_SQL = message_queries.FIND_ALL.format(values="nhs_index IN ({marks})")
 
 
 def _insert_index_entries(conn: sqlite3.Connection, entries: list[tuple[str, str, str]]) -> None:
@@ -164,20 +117,6 @@ def _overtaking_warnings(conn: sqlite3.Connection, claimed: list[Any], now: floa
             detail = {"warning": OVERTAKING_WARNING, "overtook": dead}
             events.append(HubEvent("warning", record_id, now, delivery_id, partner, detail))
     return events
-
-
-def _statements(ddl: str) -> list[str]:
-    """``ddl``'s statements one by one: split at each ``;`` that ends a whole statement (a trigger's body holds
-    several)."""
-    out: list[str] = []
-    pending = ""
-    for piece in ddl.split(";"):
-        pending += piece + ";"
-        if sqlite3.complete_statement(pending):
-            if pending.strip(" \n;"):
-                out.append(pending)
-            pending = ""
-    return out
 
 
 class _AcceptRows:
@@ -236,7 +175,16 @@ class _AcceptJob:
         return self.store._accept_checked(conn, self.intake)
 
 
-class SQLiteStore(PathwayOnBackend, AlertsOnBackend, UsersOnBackend, ConsoleOnBackend, RebuildsOnBackend, Store):
+class SQLiteStore(
+    PathwayOnBackend,
+    AlertsOnBackend,
+    UsersOnBackend,
+    ConsoleOnBackend,
+    RebuildsOnBackend,
+    MessageReadsOnBackend,
+    UpkeepOnBackend,
+    Store,
+):
     """``Store`` on one SQLite file (see the module docstring)."""
 
     def _pathway_write(self, job: Callable[[Any, Any], Any]) -> Any:
@@ -516,108 +464,18 @@ class SQLiteStore(PathwayOnBackend, AlertsOnBackend, UsersOnBackend, ConsoleOnBa
 
         return self._writer.run(job)
 
-    # -- audit, keys and retention ---------------------------------------------------------------
-    def audit(self, events: list[HubEvent]) -> None:
-        """Append events that change no state (reads, searches, refused requests) to the audit log."""
-        self._writer.run(lambda conn: self._append_events(conn, events))
-
+    # -- the audit log (the upkeep writes are hub.store.upkeep_backend's) ----------------------------
     async def audit_async(self, events: list[HubEvent]) -> None:
         """``audit`` without blocking the event loop (grouped with other commits)."""
         await self._writer.submit_async(lambda conn: self._append_events(conn, events))
 
     def verify_audit(self) -> ChainReport:
-        """Walk the audit chain and report the first broken link."""
+        """Walk the audit chain and report the first broken link (on a connection of its own)."""
         conn = _connect(self.path)
         try:
             return verify((r[0], r[1], r[2], tuple(r[3:])) for r in conn.execute(sql.CHAIN_ROWS))
         finally:
             conn.close()
-
-    def key_usage(self) -> dict[str, int]:
-        """How many stored data keys each KEK wraps."""
-        return {r[0]: r[1] for r in self._reader().execute(sql.KEY_USAGE)}
-
-    def rewrap(self, keys: Any, batch_size: int = 500) -> int:
-        """Re-wrap one batch of data keys not under the primary KEK; return how many (0 when done).
-
-        Bodies are never touched: only the 60-byte wrapped keys change.
-        """
-        from hub.crypto.at_rest import unwrap_data_key, wrap_data_key
-
-        primary = keys.primary_kek_id()
-        infos = getattr(keys, "infos", None)
-        retired = [i.id for i in infos() if i.status == "retired"] if infos else []
-        statement = sql.TO_REWRAP.format(skip=sql.marks(len(retired)) or "''")
-
-        def job(conn: sqlite3.Connection) -> int:
-            rows = conn.execute(statement, (primary, *retired, batch_size)).fetchall()
-            for record_id, kek_id, wrapped in rows:
-                data_key = unwrap_data_key(keys, record_id, kek_id, wrapped)
-                new_kek, new_wrapped = wrap_data_key(keys, record_id, data_key, primary)
-                conn.execute(sql.SET_DATA_KEY, (new_kek, new_wrapped, record_id))
-            if rows:
-                event = HubEvent("rewrapped", "", time.time(), detail={"count": len(rows), "to": primary}, actor="keys")
-                self._append_events(conn, [event])
-            return len(rows)
-
-        return self._writer.run(job)
-
-    def shred_expired(self, retention_days: dict[str, float], now: float, actor: str = "retention") -> int:
-        """Destroy the data keys (and ciphertexts) of messages past their type's retention; return the count.
-
-        A message is shredded only once all its deliveries are finished (delivered,
-        acknowledged, rejected or dead). Its keyed fingerprint, blind-index value and search
-        entries go with the body; routing metadata and the audit trail stay.
-        """
-
-        def job(conn: sqlite3.Connection) -> int:
-            total = 0
-            for message_type, days in retention_days.items():
-                rows = conn.execute(sql.EXPIRED, (message_type, now - days * 86400)).fetchall()
-                for (record_id,) in rows:
-                    conn.execute(sql.SHRED, (now, record_id))
-                    conn.execute(sql.SHRED_INDEX_ENTRIES, (record_id,))
-                    conn.execute(sql.SHRED_MILESTONES, (record_id,))
-                    conn.execute(sql.SHRED_UPGRADES, (record_id,))
-                events = [
-                    HubEvent("shredded", r[0], now, detail={"type": message_type, "retention_days": days}, actor=actor)
-                    for r in rows
-                ]
-                self._append_events(conn, events)
-                total += len(rows)
-            return total
-
-        return self._writer.run(job)
-
-    def complete_upgrades(
-        self,
-        fingerprint: Callable[[dict[str, Any]], str],
-        index_for: Callable[[str, dict[str, Any]], str | None],
-        batch_size: int = 200,
-    ) -> int:
-        """Do what migration 3 left in ``upgrade_pending``, in batches; return how many items were done.
-
-        ``fingerprint``: re-key an unkeyed fingerprint (a body that cannot be read loses it).
-        ``recipient_index``: write a recipient's search entry when ``index_for`` says its copy
-        carried the NHS number. Nothing to do costs one query.
-        """
-        if self._reader().execute(sql.ANY_UPGRADE).fetchone() is None:
-            return 0
-
-        def job(conn: sqlite3.Connection) -> int:
-            rows = conn.execute(sql.UPGRADES, (batch_size,)).fetchall()
-            fingerprints, entries, done = upgrade_steps(rows, self.codecs, fingerprint, index_for)
-            conn.executemany(sql.SET_FINGERPRINT, fingerprints)
-            _insert_index_entries(conn, entries)
-            conn.executemany(sql.UPGRADE_DONE, done)
-            return len(rows)
-
-        total = 0
-        while True:
-            done: int = self._writer.run(job)
-            total += done
-            if done < batch_size:
-                return total
 
     # -- the rebuilds of the blind index and the fingerprints (hub.store.rebuild_backend) -------
     def _rebuild_write(self, job: WriteJob) -> Any:
@@ -629,133 +487,10 @@ class SQLiteStore(PathwayOnBackend, AlertsOnBackend, UsersOnBackend, ConsoleOnBa
     def _rebuild_lock(self, purpose: str) -> RebuildLock | None:
         return sqlite_lock(self.path, purpose)
 
-    # -- reads -------------------------------------------------------------------------------
-    def find_reply_targets(self, in_reply_to: str, replier: str) -> list[ReplyTarget]:
-        """Every message with this ``message_id`` delivered (or offered) to ``replier``, newest first.
-
-        Message ids are unique per sender only, so two senders' messages can match; the caller decides.
-        """
-        rows = self._reader().execute(sql.REPLY_TARGETS, (in_reply_to, replier)).fetchall()
-        return [ReplyTarget(r[0], r[1], r[2], r[3]) for r in rows]
-
-    def record_of(self, sender: str, message_id: str) -> str | None:
-        """The record of ``sender``'s message ``message_id`` (the unique index on both), or None."""
-        row = self._reader().execute(sql.RECORD_OF, (sender, message_id)).fetchone()
-        return None if row is None else str(row[0])
-
-    def may_read(self, partner_id: str, record_id: str) -> bool:
-        """Sender, or a recipient of this message or of one derived from it."""
-        return self._reader().execute(sql.MAY_READ, (record_id, partner_id, partner_id)).fetchone() is not None
-
-    def message_view(self, record_id: str) -> dict[str, Any] | None:
-        """State, deliveries (each with its ``outcome`` category), derived messages and timeline of one message.
-
-        The whole view, error texts included, is for operators; ``hub.outcomes.for_partner`` makes a partner's.
-        """
-        conn = self._reader()
-        m = conn.execute(sql.MESSAGE, (record_id,)).fetchone()
-        if m is None:
-            return None
-        derived = conn.execute(sql.DERIVED, (record_id,)).fetchall()
-        family = [record_id] + [d["id"] for d in derived]
-        marks = sql.marks(len(family))
-        deliveries = conn.execute(sql.FAMILY_DELIVERIES.format(marks=marks), family).fetchall()
-        events = conn.execute(sql.FAMILY_EVENTS.format(marks=marks), family).fetchall()
-        return views.message_view(m, derived, deliveries, events)
-
-    def list_messages(
-        self, *, limit: int = 50, message_type: str | None = None, partner: str | None = None
-    ) -> list[dict[str, Any]]:
-        """Newest first, with a status computed from their deliveries."""
-        statement = sql.LIST_MESSAGES
-        args: list[Any] = []
-        if message_type:
-            statement += sql.LIST_BY_TYPE
-            args.append(message_type)
-        if partner:
-            statement += sql.LIST_BY_PARTNER
-            args += [partner, partner]
-        statement += sql.LIST_ORDER
-        args.append(limit)
-        conn = self._reader()
-        out = []
-        for r in conn.execute(statement, args).fetchall():
-            states = [s[0] for s in conn.execute(sql.FAMILY_STATES, (r["id"], r["id"]))]
-            out.append(views.listed(r, states))
-        return out
-
-    def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
-        """Dead deliveries, oldest first, with their last error."""
-        return [views.dead_letter(r) for r in self._reader().execute(sql.DEAD_LETTERS, (limit,))]
-
-    def refused_transmissions(self, limit: int = 100) -> list[dict[str, Any]]:
-        """Newest first, from the audit log: when, and the event's detail (ids, reason, problem locations)."""
-        return [views.refused(r) for r in self._reader().execute(sql.REFUSED_TRANSMISSIONS, (limit,))]
-
-    def inbox(self, partner: str, limit: int) -> list[DeliveryJob]:
-        """Deliveries waiting for a pull partner, oldest first, with decoded bodies."""
-        jobs = []
-        for r in self._reader().execute(sql.INBOX, (partner, limit)).fetchall():
-            try:
-                body = self.codecs.decode(r[1], r[5], r[6], StoredBody(r[7], r[8], r[9], r[10]))
-            except BodyUnreadable:
-                body = b""  # shown to the partner as an item the hub cannot render
-            jobs.append(DeliveryJob(r[0], r[1], r[2], r[3], r[4], r[5], body, r[11]))
-        return jobs
-
-    def read_body(self, record_id: str) -> bytes | None:
-        """Decoded canonical body of one record; None if there is no such record.
-
-        Raises ``BodyUnreadable`` when the body was shredded or its key retired.
-        """
-        row = self._reader().execute(sql.BODY, (record_id,)).fetchone()
-        if row is None:
-            return None
-        return self.codecs.decode(record_id, row[0], row[1], StoredBody(row[2], row[3], row[4], row[5]))
-
-    def find_by_index(self, nhs_index: str | Sequence[str], partner: str | None = None) -> list[dict[str, Any]]:
-        """Messages about the person with this blind-index value (or any of these, in one statement): every one,
-        or ``partner``'s search entries.
-
-        A partner has an entry for what it sent and for what it received with the NHS number in
-        its (minimised) copy; the lookup touches nothing else (``sqlite_sql.FIND_FOR_PARTNER``).
-        """
-        values = (nhs_index,) if isinstance(nhs_index, str) else tuple(nhs_index)
-        marks = ", ".join("?" * len(values))
-        if partner is None:
-            rows = self._reader().execute(sql.FIND_ALL.format(marks=marks), values).fetchall()
-        else:
-            rows = self._reader().execute(sql.FIND_FOR_PARTNER.format(marks=marks), (partner, *values)).fetchall()
-        return [views.found(r) for r in rows]
-
-    def counts(self) -> dict[str, int]:
-        """Deliveries by state, and the number of messages."""
-        conn = self._reader()
-        out = {f"deliveries_{state}": n for state, n in conn.execute(sql.COUNT_DELIVERIES)}
-        out["messages"] = conn.execute(sql.COUNT_MESSAGES).fetchone()[0]
-        return out
-
-    def reply_times(
-        self, answer_types: Collection[str] | None = None
-    ) -> list[tuple[str, str, float, float | None, float | None]]:
-        """For each delivered message: (partner, type, delivered at, first acknowledgement, first answer)."""
-        types: tuple[str, ...] = ()
-        if answer_types is None:
-            answer = sql.REPLY_ANY_ANSWER
-        else:
-            types = tuple(sorted(answer_types))
-            answer = sql.REPLY_ANSWER_OF_TYPES.format(marks=",".join("?" * len(types))) if types else "0"
-        return [tuple(r) for r in self._reader().execute(sql.REPLY_TIMES.format(answer=answer), types)]
-
-    def status_replies(
-        self, answer_types: Collection[str]
-    ) -> list[tuple[str, str, str, str, float, str, str, str, float | None, float]]:
-        """Every status reply of ``answer_types`` to a delivered message (see ``ReadModel.status_replies``)."""
-        types = tuple(sorted(answer_types))
-        if not types:
-            return []
-        statement = sql.STATUS_REPLIES.format(marks=",".join("?" * len(types)))
-        return [tuple(r) for r in self._reader().execute(statement, types)]
+    # -- reads (the message reads are hub.store.message_reads') ---------------------------------
+    def _mapped_read(self, statement: str, args: Sequence[Any] = ()) -> list[Any]:
+        """The rows of one read, each a mapping keyed by column name (``sqlite3.Row``)."""
+        return self._reader().execute(statement, tuple(args)).fetchall()
 
 
 def open_sqlite(url: str, codecs: CodecRegistry, options: StoreOptions | None = None) -> SQLiteStore:
