@@ -236,16 +236,21 @@ def record_notice(ex: Execute, timer_id: str, record_id: str) -> None:
     ex("UPDATE pathway_timers SET notice_record = ? WHERE id = ?", (record_id, timer_id))
 
 
+def _synced(changed: Any, append: Append, timer_id: str, now: float, **detail: Any) -> list[HubEvent]:
+    """The ``scheduler_sync`` event of a sync step whose conditional ``UPDATE`` changed the timer, written; none
+    when it changed nothing (the step was no longer asked for)."""
+    if changed.rowcount != 1:
+        return []
+    events = [HubEvent("scheduler_sync", f"timer:{timer_id}", now, detail={"timer_id": timer_id, **detail})]
+    append(events)
+    return events
+
+
 def sync_done(ex: Execute, append: Append, timer_id: str, sync: str, now: float) -> list[HubEvent]:
     """The external scheduler took ``sync`` (``schedule`` / ``cancel``) for ``timer_id``; the event written."""
     changed = ex("UPDATE pathway_timers SET sync = NULL, sync_attempts = 0, sync_next_at = NULL, sync_error = NULL "
                  "WHERE id = ? AND sync = ?", (timer_id, sync))  # fmt: skip
-    if changed.rowcount != 1:
-        return []
-    events = [HubEvent("scheduler_sync", f"timer:{timer_id}", now,
-                       detail={"timer_id": timer_id, "sync": sync, "result": "done"})]  # fmt: skip
-    append(events)
-    return events
+    return _synced(changed, append, timer_id, now, sync=sync, result="done")
 
 
 def sync_failed(ex: Execute, append: Append, timer_id: str, sync: str, now: float, next_at: float,
@@ -253,30 +258,14 @@ def sync_failed(ex: Execute, append: Append, timer_id: str, sync: str, now: floa
     """The external scheduler could not take ``sync``: try again at ``next_at``; the event written."""
     changed = ex("UPDATE pathway_timers SET sync_attempts = sync_attempts + 1, sync_next_at = ?, sync_error = ? "
                  "WHERE id = ? AND sync = ?", (next_at, error[:500], timer_id, sync))  # fmt: skip
-    if changed.rowcount != 1:
-        return []
-    events = [HubEvent("scheduler_sync", f"timer:{timer_id}", now,
-                       detail={"timer_id": timer_id, "sync": sync, "result": "retry", "next_at": next_at})]  # fmt: skip
-    append(events)
-    return events
+    return _synced(changed, append, timer_id, now, sync=sync, result="retry", next_at=next_at)
 
 
 def confirm_cancel_later(ex: Execute, append: Append, timer_id: str, now: float, at: float) -> list[HubEvent]:
     """A ``CANCEL_UNCERTAIN`` cancel was taken: cancel once more at ``at`` (``CONFIRM_CANCEL``); the event written."""
     changed = ex(f"UPDATE pathway_timers SET sync = '{CONFIRM_CANCEL}', sync_attempts = 0, sync_next_at = ?, "
                  f"sync_error = NULL WHERE id = ? AND sync = '{CANCEL_UNCERTAIN}'", (at, timer_id))  # fmt: skip
-    if changed.rowcount != 1:
-        return []
-    events = [
-        HubEvent(
-            "scheduler_sync",
-            f"timer:{timer_id}",
-            now,
-            detail={"timer_id": timer_id, "sync": CANCEL_UNCERTAIN, "result": "confirm", "next_at": at},
-        )
-    ]
-    append(events)
-    return events
+    return _synced(changed, append, timer_id, now, sync=CANCEL_UNCERTAIN, result="confirm", next_at=at)
 
 
 def cancel_if_settled(ex: Execute, append: Append, timer_id: str, sync: str, now: float) -> list[HubEvent]:
@@ -285,18 +274,7 @@ def cancel_if_settled(ex: Execute, append: Append, timer_id: str, sync: str, now
     (or the call failed, which leaves it uncertain). The event written (none when nothing was asked)."""
     changed = ex("UPDATE pathway_timers SET sync = ?, sync_attempts = 0, sync_next_at = NULL "
                  "WHERE id = ? AND state = 'cancelled' AND sync IS NULL", (sync, timer_id))  # fmt: skip
-    if changed.rowcount != 1:
-        return []
-    events = [
-        HubEvent(
-            "scheduler_sync",
-            f"timer:{timer_id}",
-            now,
-            detail={"timer_id": timer_id, "sync": "schedule", "result": "after_close", "next": sync},
-        )
-    ]
-    append(events)
-    return events
+    return _synced(changed, append, timer_id, now, sync="schedule", result="after_close", next=sync)
 
 
 def request_sync(ex: Execute, timer_id: str, sync: str) -> None:
