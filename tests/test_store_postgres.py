@@ -205,7 +205,8 @@ def test_a_database_from_before_ordering_is_upgraded_and_its_deliveries_stay_uno
     with psycopg.connect(url, autocommit=True) as conn:  # what version 1 left: nothing any later version adds
         conn.execute("ALTER TABLE deliveries DROP COLUMN order_key, DROP COLUMN order_seq")
         conn.execute("DROP TABLE pathway_timers, pathway_milestones, pathway_closures, pathway_cursor, index_rebuild")
-        conn.execute("DROP TABLE alert_states, alert_outbox, alert_leases, alert_cursor")
+        conn.execute("DROP TABLE alert_states, alert_outbox, alert_leases, alert_cursor, activity_minutes")
+        conn.execute("DROP TRIGGER activity_accepted ON messages; DROP TRIGGER activity_delivered ON deliveries")
         conn.execute("ALTER TABLE messages DROP COLUMN status, DROP COLUMN status_at, DROP COLUMN answers_record")
         conn.execute("DELETE FROM schema_migrations WHERE version > 1")
     store = opened(url)

@@ -20,14 +20,26 @@ per-partner, per-type screens fast whatever the store holds (``bench/dashboard_s
   listing) and newest received first (the search by state ``dead``); partial, so only dead rows are in them.
 
 Nothing here holds personal data: counts, codes, partner names, ids and times.
+
+PostgreSQL's version 15 (``POSTGRES_WRITERS``) keeps the counters per database session: ``writer`` is the
+backend's process id (``pg_backend_pid()``), part of the key. With one row per minute, partner and type for
+everyone, two processes' transactions that counted an accepted message and a delivery in opposite orders locked
+the two rows in opposite orders and deadlocked (``bench/throughput.py --store postgresql --serve 2``: every
+request of the warm-up refused with 503 within a second; ``tests/test_postgres_contention.py``). A session runs
+one transaction at a time, so no two transactions ever wait for one counter row. Readers add the writers' rows
+up; the rows of one minute are as many as the sessions that wrote in it.
 """
 
 from __future__ import annotations
 
 SQLITE_VERSION = 15
 POSTGRES_VERSION = 12
+POSTGRES_WRITERS_VERSION = 15
 
 _UPSERT = "ON CONFLICT (kind, minute, partner, type) DO UPDATE SET count = activity_minutes.count + {added}"
+_WRITERS_UPSERT = (
+    "ON CONFLICT (kind, minute, partner, type, writer) DO UPDATE SET count = activity_minutes.count + EXCLUDED.count"
+)
 
 SQLITE = f"""
 ALTER TABLE deliveries ADD COLUMN type TEXT;
@@ -101,4 +113,27 @@ CREATE INDEX IF NOT EXISTS deliveries_partner_received ON deliveries(partner, re
 CREATE INDEX IF NOT EXISTS deliveries_dead ON deliveries(created_at) WHERE state = 'dead';
 CREATE INDEX IF NOT EXISTS deliveries_dead_received ON deliveries(received_at, record_id) WHERE state = 'dead';
 ANALYZE messages, deliveries, activity_minutes;
+"""
+
+POSTGRES_WRITERS = f"""
+ALTER TABLE activity_minutes ADD COLUMN IF NOT EXISTS writer INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE activity_minutes DROP CONSTRAINT IF EXISTS activity_minutes_pkey;
+ALTER TABLE activity_minutes ADD CONSTRAINT activity_minutes_pkey PRIMARY KEY (kind, minute, partner, type, writer);
+CREATE OR REPLACE FUNCTION activity_accepted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO activity_minutes (kind, minute, partner, type, writer, count)
+    SELECT 'accepted', floor(received_at / 60)::bigint AS minute, sender, type, pg_backend_pid(), count(*)
+    FROM added GROUP BY 2, 3, 4 {_WRITERS_UPSERT};
+    RETURN NULL;
+END $$;
+CREATE OR REPLACE FUNCTION activity_delivered() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO activity_minutes (kind, minute, partner, type, writer, count)
+    SELECT 'delivered', floor(n.delivered_at / 60)::bigint, n.partner, coalesce(n.type, ''), pg_backend_pid(),
+        count(*)
+    FROM new_rows n JOIN old_rows o ON o.id = n.id
+    WHERE n.delivered_at IS NOT NULL AND n.delivered_at IS DISTINCT FROM o.delivered_at
+    GROUP BY 2, 3, 4 {_WRITERS_UPSERT};
+    RETURN NULL;
+END $$;
 """

@@ -53,8 +53,10 @@ class ConsoleOnBackend(ConsoleReads):
 
     def activity(self, since: float) -> list[tuple[str, str, str, int, int]]:
         first = int(since // 60)  # the counters' minutes are whole minutes of the epoch (activity_schema)
-        statement = ("SELECT kind, partner, type, minute, count FROM activity_minutes "
-                     "WHERE kind IN ('accepted', 'delivered') AND minute >= ?")  # fmt: skip
+        # PostgreSQL keeps a row per database session that counted (activity_schema.POSTGRES_WRITERS): add them up
+        statement = ("SELECT kind, partner, type, minute, sum(count) FROM activity_minutes "
+                     "WHERE kind IN ('accepted', 'delivered') AND minute >= ? "
+                     "GROUP BY kind, partner, type, minute")  # fmt: skip
         return [(r[0], r[1], r[2], int(r[3]) - first, int(r[4])) for r in self._pathway_read(statement, (first,))]
 
     def queue_depths(self) -> list[tuple[str, str, int, int, float | None]]:

@@ -290,6 +290,10 @@ MIGRATIONS.append((pathway_board.POSTGRES_VERSION, pathway_board.SCHEMA))
 # 14: the SQLite schema's version 17 (hub.store.notice_schema), with the same meaning.
 MIGRATIONS.append((notice_schema.POSTGRES_VERSION, notice_schema.POSTGRES))
 
+# 15: the overview's counters per database session, so that two writers never wait for one counter row
+# (hub.store.activity_schema.POSTGRES_WRITERS); PostgreSQL's alone (SQLite has one writer).
+MIGRATIONS.append((activity_schema.POSTGRES_WRITERS_VERSION, activity_schema.POSTGRES_WRITERS))
+
 LATEST = max(version for version, _ in MIGRATIONS)
 
 _TRACKING = (
