@@ -374,6 +374,7 @@ class PostgresStore(
                            [o.at for o in delivered], [o.receipt for o in delivered])  # fmt: skip
                 for delivery_id, lease_id, key in conn.execute(sql.RECORD_DELIVERED_MANY, columns).fetchall():
                     changed[(delivery_id, lease_id)] = key
+            ended: list[Outcome] = []  # ordered deliveries that ended: their key's next may go
             for o in outcomes:
                 if o.state == DeliveryState.PENDING:
                     row = conn.execute(sql.RECORD_RETRY, (o.due_at, o.error, o.delivery_id, o.lease_id)).fetchone()
@@ -383,10 +384,12 @@ class PostgresStore(
                     row = (changed[(o.delivery_id, o.lease_id)],) if (o.delivery_id, o.lease_id) in changed else None
                 if row is None:  # the lease was lost to another worker, whose outcome counts
                     continue
-                ordered_end = o.state != DeliveryState.PENDING and row[0] is not None  # its key's next may go
-                if ordered_end and conn.execute(sql.WAKE_NEXT, {"at": o.at, "delivery_id": o.delivery_id}).fetchone():
-                    tx.due()
+                if o.state != DeliveryState.PENDING and row[0] is not None:
+                    ended.append(o)
                 events += outcome_events(o)
+            if ended and conn.execute(sql.WAKE_NEXT_MANY, ([o.delivery_id for o in ended],
+                                                          [o.at for o in ended])).fetchall():  # fmt: skip
+                tx.due()
             tx.append(events)
             return events
 

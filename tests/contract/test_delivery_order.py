@@ -68,6 +68,21 @@ def test_the_next_delivery_of_a_key_is_due_as_soon_as_the_earlier_one_ends(store
     assert [j.message_id for j in claim(store, now=T0 + 3)] == ["anne-2"]  # ...and it goes at once, not later
 
 
+def test_the_outcomes_of_several_keys_recorded_together_each_free_their_keys_next(store) -> None:
+    """One record of many outcomes (a worker's group): each ended key's next is due at once; a retried one waits."""
+    carol = "key-carol"
+    for key in (ANNE, BOB, carol):
+        for n in (1, 2):
+            accept(store, plan(f"{key}-{n}", order_key=key))
+    first = {j.message_id: j for j in claim(store, now=T0)}
+    assert sorted(first) == ["key-anne-1", "key-bob-1", "key-carol-1"]
+    assert claim(store, now=T0 + 1) == []  # each key's second waits (and is parked) while its first is out
+    retried = outcome(first["key-carol-1"], DeliveryState.PENDING, at=T0 + 3, error="HTTP 503", due_at=T0 + 60)
+    record(store, outcome(first["key-anne-1"], DeliveryState.DELIVERED, at=T0 + 3),
+           outcome(first["key-bob-1"], DeliveryState.DEAD, at=T0 + 3, error="HTTP 400"), retried)  # fmt: skip
+    assert message_ids(claim(store, now=T0 + 3)) == ["key-anne-2", "key-bob-2"]  # carol's first is still to go
+
+
 def test_unordered_deliveries_of_one_partner_go_together(store) -> None:
     for n in range(3):
         accept(store, plan(f"plain-{n}"))
