@@ -19,15 +19,11 @@ import pytest
 
 from hub.bodies import CodecRegistry, NoKeysCodec
 from hub.store import message_queries, open_store
-from hub.store.console_queries import search_statement
+from hub.store.console_queries import ACTIVITY, search_statement
 from hub.store.ports_console import MessageFilter
 
 N = 30_000
 T0 = 1_700_000_000.0
-ACTIVITY = (
-    "SELECT kind, partner, type, minute, count FROM activity_minutes WHERE kind IN ('accepted', 'delivered') "
-    "AND minute >= ?"
-)
 FILL = [
     "INSERT INTO messages (id, message_id, sender, type, received_at, body_codec, body) "
     "SELECT 'r-' || n, 'm-' || n, 'trust-' || (n % 4), 'Type' || (n % 3), {t0} + n, 'identity', {empty} "

@@ -216,6 +216,9 @@ def test_a_database_from_before_ordering_is_upgraded_and_its_deliveries_stay_uno
         store.accept_now(plan("new-2", order_key="anne"))
         claimed = [j.message_id for j in asyncio.run(store.claim(10, T0 + 1, 30.0))]
         assert sorted(claimed) == ["new-1", "old-0", "old-1"]  # the old ones were never ordered; new-2 waits
+        # the counters filled from the old rows (writer 0) and those of the new ones (this session's) add up
+        accepted = sum(count for kind, *_, count in store.activity(T0 - 60) if kind == "accepted")
+        assert accepted == 4
     finally:
         store.close()
 

@@ -5,9 +5,9 @@ per-partner, per-type screens fast whatever the store holds (``bench/dashboard_s
   the sender; ``delivered``: the recipient) and message type, how many. Kept in the same transaction as the write
   that counts: a message inserted (``accepted``); a delivery's ``delivered_at`` set or changed (``delivered``: each
   time a delivery is made, a delivery made again after a replay counts again). Filled from the store's rows when
-  the migration runs. The overview reads an hour of it (at most 60 rows per partner and type) instead of counting
-  the hour's messages and deliveries. On PostgreSQL, triggers upsert both once per statement, grouped and in key
-  order (transition tables), so two writers lock the rows they share in one order. On SQLite a trigger counts
+  the migration runs. The overview reads an hour of it (on SQLite at most 60 rows per partner and type; on
+  PostgreSQL that many per writing session, see below) instead of counting the hour's messages and deliveries.
+  On PostgreSQL, triggers upsert both once per statement, grouped (transition tables). On SQLite a trigger counts
   ``delivered``; ``accepted`` is upserted by the store's intake once per group of intakes and key
   (``sqlite_sql.COUNT_ACCEPTED``): a per-row trigger there cost about 50 us of CPU per intake.
 - ``deliveries.type`` and ``deliveries.received_at``: the message's type and time of receipt, copied on the
@@ -27,7 +27,8 @@ everyone, two processes' transactions that counted an accepted message and a del
 the two rows in opposite orders and deadlocked (``bench/throughput.py --store postgresql --serve 2``: every
 request of the warm-up refused with 503 within a second; ``tests/test_postgres_contention.py``). A session runs
 one transaction at a time, so no two transactions ever wait for one counter row. Readers add the writers' rows
-up; the rows of one minute are as many as the sessions that wrote in it.
+up (``console_queries.ACTIVITY``); the rows of one minute are as many as the sessions that wrote in it. The rows
+counted before the migration keep ``writer`` 0; a row inserted without one gets the inserting session's.
 """
 
 from __future__ import annotations
@@ -117,6 +118,7 @@ ANALYZE messages, deliveries, activity_minutes;
 
 POSTGRES_WRITERS = f"""
 ALTER TABLE activity_minutes ADD COLUMN IF NOT EXISTS writer INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE activity_minutes ALTER COLUMN writer SET DEFAULT pg_backend_pid();
 ALTER TABLE activity_minutes DROP CONSTRAINT IF EXISTS activity_minutes_pkey;
 ALTER TABLE activity_minutes ADD CONSTRAINT activity_minutes_pkey PRIMARY KEY (kind, minute, partner, type, writer);
 CREATE OR REPLACE FUNCTION activity_accepted() RETURNS trigger LANGUAGE plpgsql AS $$

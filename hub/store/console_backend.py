@@ -14,7 +14,7 @@ from typing import Any
 
 from hub.plugin_api.events import HubEvent
 from hub.store import views
-from hub.store.console_queries import FAMILY_STATES, PARTNER_RECENT_REPLIES, search_statement
+from hub.store.console_queries import ACTIVITY, FAMILY_STATES, PARTNER_RECENT_REPLIES, search_statement
 from hub.store.pathway_backend import Append, Execute
 from hub.store.ports_console import ConsoleReads, MessageFilter, ReplyRow
 
@@ -53,11 +53,7 @@ class ConsoleOnBackend(ConsoleReads):
 
     def activity(self, since: float) -> list[tuple[str, str, str, int, int]]:
         first = int(since // 60)  # the counters' minutes are whole minutes of the epoch (activity_schema)
-        # PostgreSQL keeps a row per database session that counted (activity_schema.POSTGRES_WRITERS): add them up
-        statement = ("SELECT kind, partner, type, minute, sum(count) FROM activity_minutes "
-                     "WHERE kind IN ('accepted', 'delivered') AND minute >= ? "
-                     "GROUP BY kind, partner, type, minute")  # fmt: skip
-        return [(r[0], r[1], r[2], int(r[3]) - first, int(r[4])) for r in self._pathway_read(statement, (first,))]
+        return [(r[0], r[1], r[2], int(r[3]) - first, int(r[4])) for r in self._pathway_read(ACTIVITY, (first,))]
 
     def queue_depths(self) -> list[tuple[str, str, int, int, float | None]]:
         marks = ", ".join("?" * len(STILL_TO_DO))

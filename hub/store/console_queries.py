@@ -21,6 +21,13 @@ FAMILY_STATES = (
 """The states of a message's deliveries and of those of what it derived: two seeks (an OR of the two is a scan of
 every delivery on PostgreSQL)."""
 
+ACTIVITY = (
+    "SELECT kind, partner, type, minute, sum(count) FROM activity_minutes "
+    "WHERE kind IN ('accepted', 'delivered') AND minute >= ? GROUP BY kind, partner, type, minute"
+)
+"""The overview's counters from a minute on (``?``: the first minute): per kind, partner, type and minute, the rows
+of every session that counted added up (PostgreSQL keeps one per writing session, ``activity_schema``)."""
+
 PARTNER_RECENT_REPLIES = (
     "SELECT d.partner, m.type, coalesce(d.delivered_at, d.acknowledged_at), "
     "(SELECT min(r.received_at) FROM messages r WHERE r.in_reply_to=m.message_id AND r.sender=d.partner "

@@ -152,12 +152,13 @@ WAKE_NEXT = (
 )
 # WAKE_NEXT for the ordered deliveries a group of outcomes ended (ids, and the time of each end), in one statement:
 # one round trip per group instead of one per delivery; an id comes back for each key with one still pending
+# (two ends of one key in a group wake its next at the earlier of their times, as two WAKE_NEXT would)
 WAKE_NEXT_MANY = (
     "WITH done AS (SELECT d.order_key, d.order_seq, u.at FROM unnest(%s::text[], %s::float8[]) AS u(id, at) "
     "JOIN deliveries d ON d.id=u.id WHERE d.order_key IS NOT NULL), "
-    "later AS (SELECT nxt.id, done.at FROM done CROSS JOIN LATERAL (SELECT l.id FROM deliveries l "
+    "later AS (SELECT nxt.id, min(done.at) AS at FROM done CROSS JOIN LATERAL (SELECT l.id FROM deliveries l "
     "WHERE l.order_key=done.order_key AND l.order_seq>done.order_seq AND l.state='pending' "
-    "ORDER BY l.order_seq LIMIT 1) AS nxt), "
+    "ORDER BY l.order_seq LIMIT 1) AS nxt GROUP BY nxt.id), "
     "woken AS (UPDATE deliveries w SET due_at=least(w.due_at, later.at) FROM later "
     "WHERE w.id=later.id AND w.state='pending') "
     "SELECT id FROM later"
