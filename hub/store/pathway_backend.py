@@ -1,4 +1,4 @@
-"""The pathway port (``ports.PathwayStore``) on either backend: each backend says how to run a write job and a
+"""The pathway port (``ports_pathway.PathwayStore``) on either backend: each backend says how to run a write job and a
 read; the statements and transactions are ``pathway_ops``'s, written once."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""The pathway boards' reads (``ports.PathwayStore.milestone_board_counts`` and ``milestone_board_rows``), written
-once for both backends, and the migration that keeps them fast whatever the store holds (SQLite version 16,
+"""The pathway boards' reads (``ports_pathway.PathwayStore.milestone_board_counts`` and ``milestone_board_rows``),
+written once for both backends, and the migration that keeps them fast whatever the store holds (SQLite version 16,
 PostgreSQL version 13; ``bench/pathway_boards.py``, docs/performance.md).
 
 Three partial indexes hold only the milestones a board shows (running: ``open`` or ``reminded``; ``breached``), so
@@ -65,7 +65,7 @@ def rows_statement(states: Sequence[str], names: Sequence[str], partner: str | N
 
 
 class PathwayBoardReads(abc.ABC):
-    """Implements the boards' reads of ``ports.PathwayStore`` with a backend's ``_pathway_read``."""
+    """Implements the boards' reads of ``ports_pathway.PathwayStore`` with a backend's ``_pathway_read``."""
 
     @abc.abstractmethod
     def _pathway_read(self, statement: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:

@@ -1,4 +1,4 @@
-"""What the care pathway's store port (``hub.store.ports.PathwayStore``) takes and gives back."""
+"""What the care pathway's store port (``hub.store.ports_pathway.PathwayStore``) takes and gives back."""
 
 from __future__ import annotations
 
