@@ -71,7 +71,7 @@ CLAIM_WALK_ROWS = 2_000
 def _claimable(conn: psycopg.Connection[Any], limit: int, now: float, expired_by: float) -> dict[str, float]:
     """Up to ``limit`` due deliveries that nothing holds back, locked, oldest due first: id -> due time.
 
-    As the SQLite store's ``_claimable``: walks the due pending deliveries (``postgres_sql.PENDING_DUE``,
+    As the SQLite store's ``sqlite_claims.claimable``: walks the due pending deliveries (``postgres_sql.PENDING_DUE``,
     a server-side cursor that locks the rows it yields and skips those other claims hold) until it has
     ``limit``, or has walked ``CLAIM_WALK_ROWS``; parks the held-back ones it walked past
     (``postgres_sql.PARK``, which looks again at their elders, now); then takes expired leases nothing

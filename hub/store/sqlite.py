@@ -29,7 +29,7 @@ from typing import Any
 from hub.bodies import BodyUnreadable, CodecRegistry, StoredBody
 from hub.plugin_api.events import HubEvent
 from hub.plugin_api.problems import Conflict, Problem, read_each
-from hub.store import message_queries, notice_claims
+from hub.store import message_queries, notice_claims, sqlite_claims
 from hub.store import sqlite_sql as sql
 from hub.store.alerts_backend import AlertsOnBackend
 from hub.store.audit_chain import ChainReport, verify
@@ -43,7 +43,6 @@ from hub.store.ports import Store, StoreOptions
 from hub.store.rebuild_backend import RebuildsOnBackend, WriteJob
 from hub.store.rebuild_lock import RebuildLock, sqlite_lock
 from hub.store.records import (
-    OVERTAKING_WARNING,
     AcceptResult,
     DeliveryJob,
     DeliveryState,
@@ -58,8 +57,6 @@ from hub.store.upkeep_backend import UpkeepOnBackend
 from hub.store.url import sqlite_path
 from hub.store.users_backend import UsersOnBackend
 
-CLAIM_WALK_ROWS = 2_000
-"""The most due deliveries one claim looks at (see ``_claimable``)."""
 # kept under their old names: tests look at the plan SQLite makes for the partner's search ({marks}: a ? per value)
 FIND_FOR_PARTNER_SQL = message_queries.FIND_FOR_PARTNER.format(join="CROSS JOIN", values="i.nhs_index IN ({marks})")
 FIND_ALL_SQL = message_queries.FIND_ALL.format(values="nhs_index IN ({marks})")
@@ -69,54 +66,6 @@ def _insert_index_entries(conn: sqlite3.Connection, entries: list[tuple[str, str
     """Write NHS-number search entries ``(partner, blind index, record id)`` inside the caller's transaction."""
     if entries:
         conn.executemany(sql.INSERT_INDEX_ENTRY, entries)
-
-
-def _claimable(conn: sqlite3.Connection, limit: int, now: float, expired_by: float) -> list[str]:
-    """The ids of up to ``limit`` due deliveries that nothing holds back, oldest due first.
-
-    Walks the due pending deliveries until it has ``limit`` (``sqlite_sql.PENDING_DUE``); each
-    held-back one it walks past is parked until its waiting elders' latest due time (or now, when
-    an elder is due itself), so later claims do not walk it again before anything could have
-    changed for it, and reach its elders first (see ``sqlite_sql``).
-    One claim walks at most ``CLAIM_WALK_ROWS`` rows: a claim holds the write lock, and intake
-    must not wait while a big held-back backlog is parked; the next claims go on from there.
-    """
-    taken: list[tuple[float, str]] = []
-    parked: list[tuple[float, str]] = []
-    walk = conn.execute(sql.PENDING_DUE, (now,))
-    try:
-        for walked, (delivery_id, due_at, held_until) in enumerate(walk, 1):
-            if held_until is None:
-                taken.append((due_at, delivery_id))
-                if len(taken) == limit:
-                    break
-            else:  # parked no earlier than now: behind everything due, so the next walks start past it
-                parked.append((max(held_until, now), delivery_id))
-            if walked == CLAIM_WALK_ROWS:
-                break
-    finally:
-        walk.close()
-    if parked:
-        conn.executemany(sql.PARK, parked)
-    taken += [(due_at, delivery_id) for delivery_id, due_at in conn.execute(sql.EXPIRED_DUE, (expired_by, limit))]
-    return [delivery_id for _, delivery_id in sorted(taken)[:limit]]
-
-
-def _overtaking_warnings(conn: sqlite3.Connection, claimed: list[Any], now: float) -> list[HubEvent]:
-    """A ``warning`` event for each ordered delivery claimed for the first time before a dead-lettered elder.
-
-    A dead delivery holds nothing back (a poison message must not stop a person's pathway), but
-    a later message overtaking it is not silent: its timeline says which delivery it overtook.
-    """
-    events = []
-    for delivery_id, record_id, partner, attempts, order_key, order_seq in claimed:
-        if order_key is None or attempts != 1:
-            continue
-        dead = [r[0] for r in conn.execute(sql.DEAD_ELDERS, (order_key, order_seq))]
-        if dead:
-            detail = {"warning": OVERTAKING_WARNING, "overtook": dead}
-            events.append(HubEvent("warning", record_id, now, delivery_id, partner, detail))
-    return events
 
 
 class _AcceptRows:
@@ -355,8 +304,8 @@ class SQLiteStore(
     ) -> Callable[[sqlite3.Connection], list[DeliveryJob]]:
         def job(conn: sqlite3.Connection) -> list[DeliveryJob]:
             lease_id = secrets.token_hex(8)
-            ids, fired = notice_claims.claimed(conn.execute, lambda e: self._append_events(conn, e),
-                                               _claimable(conn, limit, now, expired_by), expired_by)  # fmt: skip
+            due = sqlite_claims.claimable(conn, limit, now, expired_by)
+            ids, fired = notice_claims.claimed(conn.execute, lambda e: self._append_events(conn, e), due, expired_by)
             if not ids:
                 return []
             lease = sql.LEASE.format(marks=sql.marks(len(ids)))
@@ -369,7 +318,7 @@ class SQLiteStore(
                     bodies[r[0]] = r
             jobs = []
             unreadable: list[HubEvent] = []
-            overtaking = _overtaking_warnings(conn, rows, now)
+            overtaking = sqlite_claims.overtaking_warnings(conn, rows, now)
             for delivery_id, record_id, partner, attempts, _key, _seq in rows:
                 _, message_id, sender, mtype, codec, data, kek_id, wrapped, received_at = bodies[record_id]
                 try:
