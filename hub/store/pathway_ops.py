@@ -278,8 +278,12 @@ def cancel_if_settled(ex: Execute, append: Append, timer_id: str, sync: str, now
 
 
 def request_sync(ex: Execute, timer_id: str, sync: str) -> None:
-    """Ask for ``sync`` of one timer again (``hub pathway reconcile``)."""
-    ex("UPDATE pathway_timers SET sync = ?, sync_attempts = 0, sync_next_at = NULL WHERE id = ?", (sync, timer_id))
+    """Ask for ``sync`` of one timer again, at once (``hub pathway reconcile``).
+
+    A timer already waiting for that same sync keeps its count of failed calls: a ``schedule`` call that failed
+    may have reached the scheduler all the same, and a close must still cancel its run (``_cancel_timers``)."""
+    ex("UPDATE pathway_timers SET sync = ?, sync_attempts = CASE WHEN sync = ? THEN sync_attempts ELSE 0 END, "
+       "sync_next_at = NULL WHERE id = ?", (sync, sync, timer_id))  # fmt: skip
 
 
 def encode(detail: dict[str, Any]) -> str:

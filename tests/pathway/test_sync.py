@@ -181,6 +181,22 @@ def test_a_pathway_closed_after_failed_schedule_calls_is_cancelled_and_cancelled
     assert [d["result"] for d in synced if d["sync"] == "confirm_cancel"] == ["done"] * 2
 
 
+def test_a_schedule_asked_again_by_reconcile_still_remembers_its_failed_calls_when_the_pathway_closes(
+    service: PathwayService,
+) -> None:
+    """Reconcile asks again for the schedule of timers the scheduler does not list; a close that comes before that
+    call must still cancel whatever the earlier, failed calls may have queued."""
+    scheduler: RemoteScheduler = service.scheduler  # type: ignore[assignment]
+    scheduler.down = True
+    correlation = discharge(service)
+    service.step()  # both schedule calls fail, as a timeout would: they may have reached the scheduler
+    timers = sorted(service.store.pending_timers())
+    service.store.request_sync(timers, "schedule")  # what reconcile asks before its own sync calls
+    assert [p[3] for p in service.store.pending_syncs()] == [1, 1]  # the failed calls are not forgotten
+    service.close_pathway(correlation, "readmission", "ops")
+    assert sorted(p[1] for p in service.store.pending_syncs()) == ["cancel_uncertain"] * 2
+
+
 def test_reconcile_schedules_what_the_scheduler_lost_and_cancels_what_the_hub_does_not_wait_for(
     service: PathwayService,
 ) -> None:
