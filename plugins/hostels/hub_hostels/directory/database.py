@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from hub_hostels.directory.records import Capacity, DirectoryService
+from hub_hostels.sqlite_wal import use_wal
 
 PREFIX = "hostels_directory_"
 SCHEMA = [
@@ -379,7 +380,7 @@ def open_directory(url: str) -> DirectoryDatabase:
         path = Path(url[len("sqlite:///") :])
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-        conn.execute("PRAGMA journal_mode=WAL")
+        use_wal(conn)
         conn.execute("PRAGMA synchronous=NORMAL")
         database = DirectoryDatabase(conn, "sqlite")
     elif url.startswith(("postgresql://", "postgres://")):

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from hub_hostels.directory.database import DirectoryDatabase
+from hub_hostels.sqlite_wal import use_wal
 
 PREFIX = "hostels_offers_"
 SCHEMA: list[str | tuple[str, str, str]] = [
@@ -349,7 +350,7 @@ def open_offers(url: str) -> OfferBook:
         path = Path(url[len("sqlite:///") :])
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-        conn.execute("PRAGMA journal_mode=WAL")
+        use_wal(conn)
         book = OfferBook(conn, "sqlite")
     elif url.startswith(("postgresql://", "postgres://")):
         import psycopg

@@ -1,0 +1,26 @@
+"""Turn a SQLite file the directory and the offer book share into write-ahead-log mode, however many open it at once.
+
+Changing a new file's journal mode needs its exclusive lock, and SQLite may answer ``database is locked`` at once,
+without waiting through the busy timeout, when another connection is changing it at the same moment (two
+processes starting together on a new file). ``use_wal`` tries again until ``timeout`` seconds have passed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+RETRY_SECONDS = 0.05
+
+
+def use_wal(conn: sqlite3.Connection, timeout: float = 30.0) -> None:
+    """Set ``journal_mode=WAL`` on ``conn``; raise the last ``sqlite3.OperationalError`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(RETRY_SECONDS)
