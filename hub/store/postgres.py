@@ -269,7 +269,7 @@ class PostgresStore(
                 tx.flush()  # the acknowledged delivery may be among the group's rows not yet inserted
                 row = conn.execute(sql.ACKNOWLEDGE_DELIVERY, (state, now, delivery_id)).fetchone()
                 if row is not None:
-                    if conn.execute(sql.WAKE_NEXT, {"at": now, "delivery_id": delivery_id}).fetchone():
+                    if conn.execute(sql.WAKE_NEXT, ([delivery_id], [now])).fetchall():
                         tx.due()  # the partner has it: the next of its key may go
                     events.append(HubEvent(state, row[0], now, delivery_id, row[1], detail={"acknowledgement": ack_id}))
             tx.append(events)
@@ -326,7 +326,7 @@ class PostgresStore(
                     body = self.codecs.decode(record_id, mtype, sender, StoredBody(codec, data, kek_id, wrapped))
                 except BodyUnreadable as exc:  # no retry can help: dead-letter it with the reason
                     conn.execute(sql.DEAD_UNREADABLE, (f"body unreadable: {exc}", delivery_id))
-                    if conn.execute(sql.WAKE_NEXT, {"at": now, "delivery_id": delivery_id}).fetchone():
+                    if conn.execute(sql.WAKE_NEXT, ([delivery_id], [now])).fetchall():
                         tx.due()
                     unreadable.append(HubEvent("dead_lettered", record_id, now, delivery_id, partner,
                                                {"attempts": attempts, "error": f"body unreadable: {exc}"}))  # fmt: skip
@@ -387,8 +387,8 @@ class PostgresStore(
                 if o.state != DeliveryState.PENDING and row[0] is not None:
                     ended.append(o)
                 events += outcome_events(o)
-            if ended and conn.execute(sql.WAKE_NEXT_MANY, ([o.delivery_id for o in ended],
-                                                          [o.at for o in ended])).fetchall():  # fmt: skip
+            if ended and conn.execute(sql.WAKE_NEXT, ([o.delivery_id for o in ended],
+                                                     [o.at for o in ended])).fetchall():  # fmt: skip
                 tx.due()
             tx.append(events)
             return events

@@ -139,21 +139,11 @@ PARK = (
     f"UPDATE deliveries d SET due_at=greatest(%s, (SELECT max(elder.due_at) {_WAITING_ELDERS})) "
     f"WHERE d.id = ANY(%s) AND d.state='pending' AND EXISTS (SELECT 1 {_WAITING_ELDERS})"
 )
-# the next delivery of a finished (delivered, dead or acknowledged) delivery's key, if parked, is due at once;
-# its id comes back whenever there is one still pending (parked or not: it may go now), so that the
-# transaction wakes the other processes' idle workers (NOTIFY)
+# the next delivery of each finished (delivered, dead or acknowledged) delivery's key (ids, and the time each
+# ended), if parked, is due at once, all in one statement (one round trip for a group of outcomes); an id comes
+# back for each key with one still pending (parked or not: it may go now), so that the transaction wakes the other
+# processes' idle workers (NOTIFY); two ends of one key wake its next at the earlier of their times
 WAKE_NEXT = (
-    "WITH later AS (SELECT later.id FROM deliveries done JOIN deliveries later "
-    "ON later.order_key=done.order_key AND later.order_seq>done.order_seq "
-    "WHERE done.id=%(delivery_id)s AND later.state='pending' ORDER BY later.order_seq LIMIT 1), "
-    "woken AS (UPDATE deliveries SET due_at=least(due_at, %(at)s) WHERE id=(SELECT id FROM later) "
-    "AND state='pending') "
-    "SELECT id FROM later"
-)
-# WAKE_NEXT for the ordered deliveries a group of outcomes ended (ids, and the time of each end), in one statement:
-# one round trip per group instead of one per delivery; an id comes back for each key with one still pending
-# (two ends of one key in a group wake its next at the earlier of their times, as two WAKE_NEXT would)
-WAKE_NEXT_MANY = (
     "WITH done AS (SELECT d.order_key, d.order_seq, u.at FROM unnest(%s::text[], %s::float8[]) AS u(id, at) "
     "JOIN deliveries d ON d.id=u.id WHERE d.order_key IS NOT NULL), "
     "later AS (SELECT nxt.id, min(done.at) AS at FROM done CROSS JOIN LATERAL (SELECT l.id FROM deliveries l "
