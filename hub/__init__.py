@@ -63,6 +63,7 @@ from hub.plugin_api.records import (
     Transport,
     Unresolved,
 )
+from hub.plugin_api.sqlite_wal import use_wal
 from hub.plugin_api.ui_screens import UiScreen
 from hub.strict_json import parse_json_strict
 
@@ -180,4 +181,5 @@ __all__ = [
     "ui_posted",
     "ui_redirect",
     "ui_signed_in",
+    "use_wal",
 ]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.plugin_api.events import HubEvent
+from hub.plugin_api.sqlite_wal import use_wal
 from hub.store import sqlite_sql as sql
 from hub.store.audit_chain import chain
 from hub.store.sqlite_schema import MIGRATIONS
@@ -25,7 +26,7 @@ def connect(path: Path) -> sqlite3.Connection:
     """A connection to the file at ``path``, set up as every connection of the store is (the module docstring)."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA journal_mode=WAL")
+    use_wal(conn, BUSY_TIMEOUT_MS / 1000)  # two processes opening a new file at once both get WAL mode
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA secure_delete=ON")  # shredded keys and bodies are overwritten, not left in free pages

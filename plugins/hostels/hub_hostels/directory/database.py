@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hub import use_wal
 from hub_hostels.directory.records import Capacity, DirectoryService
-from hub_hostels.sqlite_wal import use_wal
 
 PREFIX = "hostels_directory_"
 SCHEMA = [

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hub import use_wal
 from hub_hostels.directory.database import DirectoryDatabase
-from hub_hostels.sqlite_wal import use_wal
 
 PREFIX = "hostels_offers_"
 SCHEMA: list[str | tuple[str, str, str]] = [

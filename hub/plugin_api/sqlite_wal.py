@@ -1,5 +1,6 @@
-"""Turn a SQLite file the directory and the offer book share into write-ahead-log mode, however many open it at once.
+"""Turn a SQLite file into write-ahead-log mode, however many processes open it at once.
 
+For the hub's own store and for a plugin keeping a SQLite file of its own (the hostels' directory and offer book).
 Changing a new file's journal mode needs its exclusive lock, and SQLite may answer ``database is locked`` at once,
 without waiting through the busy timeout, when another connection is changing it at the same moment (two
 processes starting together on a new file). ``use_wal`` tries again until ``timeout`` seconds have passed.
