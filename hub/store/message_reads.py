@@ -2,14 +2,17 @@
 written once.
 
 A backend provides its reads: ``_pathway_read`` (rows as tuples) and ``_mapped_read`` (rows as mappings keyed by
-column name, for ``hub.store.views``), both with ``?`` placeholders, and how it passes a list of values
-(``_in``). The statements are ``message_queries``'s; how rows are shown is ``views``'.
+column name, for ``hub.store.views``), both with ``?`` placeholders, how it passes a list of values
+(``_in``), and ``_snapshot``: the reads made inside it see one committed state, so that a view read in several
+statements never shows a commit made between them in some parts and not in others (a timeline ahead of its
+deliveries' states, say). The statements are ``message_queries``'s; how rows are shown is ``views``'.
 """
 
 from __future__ import annotations
 
 import abc
 from collections.abc import Collection, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from hub.bodies import BodyUnreadable, CodecRegistry, StoredBody
@@ -34,6 +37,10 @@ class MessageReadsOnBackend(abc.ABC):
     @abc.abstractmethod
     def _mapped_read(self, statement: str, args: Sequence[Any] = ()) -> list[Any]:
         """The rows of one read (``?`` placeholders), each a mapping keyed by column name."""
+
+    @abc.abstractmethod
+    def _snapshot(self) -> AbstractContextManager[None]:
+        """A context in which this thread's reads all see one committed state (within one already: the same)."""
 
     def _in(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
         """``column`` is one of ``values`` (text), and the arguments that says it with: one ``?`` per value.
@@ -64,13 +71,14 @@ class MessageReadsOnBackend(abc.ABC):
 
         The whole view, error texts included, is for operators; ``hub.outcomes.for_partner`` makes a partner's.
         """
-        found = self._mapped_read(q.MESSAGE, (record_id,))
-        if not found:
-            return None
-        derived = self._mapped_read(q.DERIVED, (record_id,))
-        values, args = self._in("record_id", [record_id] + [d["id"] for d in derived])
-        deliveries = self._mapped_read(q.FAMILY_DELIVERIES.format(values=values), args)
-        events = self._mapped_read(q.FAMILY_EVENTS.format(values=values), args)
+        with self._snapshot():
+            found = self._mapped_read(q.MESSAGE, (record_id,))
+            if not found:
+                return None
+            derived = self._mapped_read(q.DERIVED, (record_id,))
+            values, args = self._in("record_id", [record_id] + [d["id"] for d in derived])
+            deliveries = self._mapped_read(q.FAMILY_DELIVERIES.format(values=values), args)
+            events = self._mapped_read(q.FAMILY_EVENTS.format(values=values), args)
         return views.message_view(found[0], derived, deliveries, events)
 
     def list_messages(
@@ -88,9 +96,10 @@ class MessageReadsOnBackend(abc.ABC):
         statement += q.LIST_ORDER
         args.append(limit)
         out = []
-        for r in self._mapped_read(statement, args):
-            states = [s[0] for s in self._pathway_read(q.FAMILY_STATES, (r["id"], r["id"]))]
-            out.append(views.listed(r, states))
+        with self._snapshot():
+            for r in self._mapped_read(statement, args):
+                states = [s[0] for s in self._pathway_read(q.FAMILY_STATES, (r["id"], r["id"]))]
+                out.append(views.listed(r, states))
         return out
 
     def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
@@ -142,8 +151,9 @@ class MessageReadsOnBackend(abc.ABC):
 
     def counts(self) -> dict[str, int]:
         """Deliveries by state, and the number of messages."""
-        out = {f"deliveries_{state}": n for state, n in self._pathway_read(q.COUNT_DELIVERIES)}
-        rows = self._pathway_read(q.COUNT_MESSAGES)
+        with self._snapshot():
+            out = {f"deliveries_{state}": n for state, n in self._pathway_read(q.COUNT_DELIVERIES)}
+            rows = self._pathway_read(q.COUNT_MESSAGES)
         out["messages"] = rows[0][0] if rows else 0
         return out
 

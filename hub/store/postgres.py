@@ -26,11 +26,12 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
 
 from hub.bodies import BodyUnreadable, CodecRegistry, StoredBody
 from hub.plugin_api.events import HubEvent
@@ -46,7 +47,7 @@ from hub.store.pathway_backend import PathwayOnBackend
 from hub.store.ports import Store, StoreOptions
 from hub.store.postgres_connect import connect, unreachable
 from hub.store.postgres_notify import DueWatcher
-from hub.store.postgres_pool import PING_WAIT_SECONDS, Pools
+from hub.store.postgres_pool import PING_WAIT_SECONDS, Pools, fetch
 from hub.store.postgres_schema import migrate
 from hub.store.postgres_writer import Keys, PostgresWriter, Tx
 from hub.store.rebuild_backend import RebuildsOnBackend, WriteJob
@@ -168,13 +169,30 @@ class PostgresStore(
         self._writer = PostgresWriter(self._pools.write, self._pools.unavailable)
         self._watcher = DueWatcher(url)
         self._closed = False
+        # the connection of the snapshot this context reads in (``_snapshot``), if any
+        self._pinned: ContextVar[psycopg.Connection[Any] | None] = ContextVar(f"hub-store-{id(self)}", default=None)
 
     # -- connections -------------------------------------------------------------------------
     def _rows(self, statement: str, args: Any = (), mapping: bool = False) -> list[Any]:
+        pinned = self._pinned.get()
+        if pinned is not None:
+            return fetch(pinned, statement, args, mapping)
         with self._connection() as conn:
-            cursor = conn.cursor(row_factory=dict_row) if mapping else conn.cursor()
-            rows: list[Any] = cursor.execute(statement, args).fetchall()
-            return rows
+            return fetch(conn, statement, args, mapping)
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        """This context's reads on one connection, in one repeatable-read transaction (``message_reads``)."""
+        if self._pinned.get() is not None:
+            yield
+            return
+        with self._connection() as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            token = self._pinned.set(conn)
+            try:
+                yield
+            finally:
+                self._pinned.reset(token)
 
     def _one(self, statement: str, args: Any = ()) -> Any:
         rows = self._rows(statement, args)

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from hub.plugin_api.problems import StoreUnavailable
@@ -139,3 +140,10 @@ class Pools:
         """Close both pools."""
         self.write.close()
         self.read.close()
+
+
+def fetch(conn: psycopg.Connection[Any], statement: str, args: Any = (), mapping: bool = False) -> list[Any]:
+    """The rows of one statement on ``conn``: tuples, or with ``mapping`` dicts keyed by column name."""
+    cursor = conn.cursor(row_factory=dict_row) if mapping else conn.cursor()
+    rows: list[Any] = cursor.execute(statement, args).fetchall()
+    return rows

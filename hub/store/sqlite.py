@@ -22,7 +22,8 @@ import sqlite3
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -174,6 +175,19 @@ class SQLiteStore(
             conn.row_factory = sqlite3.Row
             self._local.conn = conn
         return conn
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        """This thread's reads in one read transaction (``message_reads``): they all see the state of its first."""
+        conn = self._reader()
+        if conn.in_transaction:
+            yield
+            return
+        conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            conn.execute("COMMIT")  # a read transaction: nothing to keep or undo
 
     def close(self) -> None:
         """Finish queued commits, close the writer and stop the checkpoints."""

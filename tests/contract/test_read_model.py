@@ -22,6 +22,24 @@ def finish(store, state: str, error: str | None = None, now: float = T0) -> None
                                       error=error, lease_id=j.lease_id) for j in jobs]))  # fmt: skip
 
 
+def test_the_reads_of_one_view_see_one_committed_state_whatever_commits_meanwhile(store) -> None:
+    # a view is read in several statements (message, deliveries, timeline); in the backend's snapshot a commit
+    # between them shows in none of them, so a view never has a timeline ahead of its deliveries' states
+    first = accept(store, plan("m-1"))
+    with store._snapshot():
+        counted = store.counts()
+        view = store.message_view(first.id)
+        finish(store, DeliveryState.DELIVERED)  # committed by the writer while the snapshot is open
+        later = accept(store, plan("m-2"))
+        assert store.counts() == counted and counted["messages"] == 1
+        assert store.message_view(first.id) == view and store.message_view(later.id) is None
+        assert [d["state"] for d in view["deliveries"]] == [DeliveryState.PENDING]
+    after = store.message_view(first.id)
+    assert [d["state"] for d in after["deliveries"]] == [DeliveryState.DELIVERED]
+    assert [e["event"] for e in after["timeline"]][-1] == "delivered"
+    assert store.counts()["messages"] == 2
+
+
 def test_a_view_shows_state_deliveries_derived_messages_and_timeline_without_the_body(store) -> None:
     parent = plan("m-1", body=b'{"secret": "x"}')
     derived = plan("m-1/derived", message_type="HousingReferral", to=(("steps-luton", "push"),))
