@@ -1,7 +1,8 @@
 """One lifecycle for what runs beside a hub's faces: transports, listeners, the delivery worker and the alerts.
 
-With the delivery worker run the pathway's ticks and the look-out for a blind-index rebuild left unfinished
-(``hub.services.index_rebuild_tender``).
+With the delivery worker run the pathway's ticks, the look-out for a blind-index rebuild left unfinished
+(``hub.services.index_rebuild_tender``) and the pruning of the overview's old counters
+(``hub.services.counter_upkeep``).
 
 ``hub serve`` runs it inside the HTTP app's lifespan; ``hub worker`` runs it alone. Start order: the
 transports (each opened on first use), the delivery worker, then the listeners, so that a body a listener
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from hub.outbound import OutboundTransports
 from hub.plugin_api.problems import ConfigError
 from hub.plugin_api.records import Listener, ListenerContext
+from hub.services.counter_upkeep import prune_counters
 from hub.services.index_rebuild_tender import tend_index_rebuild
 
 if TYPE_CHECKING:
@@ -75,6 +77,7 @@ class HubLifecycle:
         self._pathway_task: asyncio.Task[None] | None = None
         self._rebuild_task: asyncio.Task[None] | None = None
         self._alerts_task: asyncio.Task[None] | None = None
+        self._upkeep_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Start the worker and the enabled listeners; on a failure stop what started, then raise."""
@@ -87,6 +90,7 @@ class HubLifecycle:
             settle = self.hub.config.settings.index_settle_seconds
             tending = tend_index_rebuild(self.hub.store, self.hub.keys, self._stop_worker, settle_seconds=settle)
             self._rebuild_task = asyncio.create_task(tending)
+            self._upkeep_task = asyncio.create_task(prune_counters(self.hub.store, self._stop_worker))
         if self.hub.alerts.enabled:  # in every process: one at a time evaluates (a lease in the store)
             self._alerts_task = asyncio.create_task(self.hub.alerts.run(self._stop_worker))
         try:
@@ -128,6 +132,9 @@ class HubLifecycle:
         if self._alerts_task is not None:
             alerts_task, self._alerts_task = self._alerts_task, None
             await alerts_task
+        if self._upkeep_task is not None:
+            upkeep_task, self._upkeep_task = self._upkeep_task, None
+            await upkeep_task
         await self.transports.close()
 
     async def run_until(self, stop: asyncio.Event) -> None:

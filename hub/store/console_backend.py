@@ -14,7 +14,13 @@ from typing import Any
 
 from hub.plugin_api.events import HubEvent
 from hub.store import views
-from hub.store.console_queries import ACTIVITY, FAMILY_STATES, PARTNER_RECENT_REPLIES, search_statement
+from hub.store.console_queries import (
+    ACTIVITY,
+    FAMILY_STATES,
+    PARTNER_RECENT_REPLIES,
+    PRUNE_ACTIVITY,
+    search_statement,
+)
 from hub.store.pathway_backend import Append, Execute
 from hub.store.ports_console import ConsoleReads, MessageFilter, ReplyRow
 
@@ -54,6 +60,10 @@ class ConsoleOnBackend(ConsoleReads):
     def activity(self, since: float) -> list[tuple[str, str, str, int, int]]:
         first = int(since // 60)  # the counters' minutes are whole minutes of the epoch (activity_schema)
         return [(r[0], r[1], r[2], int(r[3]) - first, int(r[4])) for r in self._pathway_read(ACTIVITY, (first,))]
+
+    def prune_activity(self, before: float) -> int:
+        first_kept = int(before // 60)
+        return int(self._pathway_write(lambda ex, _append: ex(PRUNE_ACTIVITY, (first_kept,)).rowcount))
 
     def queue_depths(self) -> list[tuple[str, str, int, int, float | None]]:
         marks = ", ".join("?" * len(STILL_TO_DO))

@@ -28,6 +28,9 @@ ACTIVITY = (
 """The overview's counters from a minute on (``?``: the first minute): per kind, partner, type and minute, the rows
 of every session that counted added up (PostgreSQL keeps one per writing session, ``activity_schema``)."""
 
+PRUNE_ACTIVITY = "DELETE FROM activity_minutes WHERE minute < ?"
+"""The counters of the minutes before one (``?``), which no screen shows any more."""
+
 PARTNER_RECENT_REPLIES = (
     "SELECT d.partner, m.type, coalesce(d.delivered_at, d.acknowledged_at), "
     "(SELECT min(r.received_at) FROM messages r WHERE r.in_reply_to=m.message_id AND r.sender=d.partner "

@@ -114,6 +114,12 @@ class ConsoleReads(abc.ABC):
         writes (``activity_minutes``), so its cost does not grow with the traffic."""
 
     @abc.abstractmethod
+    def prune_activity(self, before: float) -> int:
+        """Drop the ``activity`` counters of the minutes wholly before ``before``; return how many rows went. The
+        counters gain rows every minute something is accepted or delivered (on PostgreSQL per writing session too),
+        and only the last hour is shown."""
+
+    @abc.abstractmethod
     def queue_depths(self) -> list[tuple[str, str, int, int, float | None]]:
         """``(partner, state, count, failing, oldest_failing_created)`` for deliveries still to do or dead:
         ``failing`` counts those that have failed at least once; the time is that of the oldest of them. A

@@ -117,6 +117,25 @@ def test_activity_counts_accepted_and_delivered_per_minute_and_queues_show_faili
     assert store.queue_depths() == [("council-luton", "dead", 1, 1, T0 + 200)]
 
 
+def test_the_counters_of_minutes_wholly_before_a_time_are_pruned_and_the_rest_kept(opened) -> None:
+    store = opened.store
+    accept(store, plan("m-1", at=T0 + 10))
+    accept(store, plan("m-2", at=T0 + 70))
+    accept(store, plan("m-3", at=T0 + 130))
+    finish(store, DeliveryState.DELIVERED, now=T0 + 125, error=None)
+    assert store.prune_activity(T0 + 90) == 1  # minute 0 only: minute 1 holds T0 + 90
+    assert sorted(store.activity(T0)) == [
+        ("accepted", "trust-a", "HousingRequest", 1, 1),
+        ("accepted", "trust-a", "HousingRequest", 2, 1),
+        ("delivered", "council-luton", "HousingRequest", 2, 2),  # m-3 was not due at T0 + 125
+    ]
+    assert store.prune_activity(T0 + 90) == 0
+    assert store.prune_activity(T0 + 180) == 3
+    assert store.activity(T0) == []
+    accept(store, plan("m-4", at=T0 + 190))  # counting goes on after a prune
+    assert store.activity(T0) == [("accepted", "trust-a", "HousingRequest", 3, 1)]
+
+
 def test_a_dead_delivery_is_dropped_once_with_its_reason_and_cancelled(opened) -> None:
     store = opened.store
     accepted = accept(store, plan("m-1"))
