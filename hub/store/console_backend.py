@@ -17,6 +17,7 @@ from hub.store import views
 from hub.store.console_queries import (
     ACTIVITY,
     FAMILY_STATES,
+    OLDEST_ACTIVITY,
     PARTNER_RECENT_REPLIES,
     PRUNE_ACTIVITY,
     search_statement,
@@ -61,9 +62,16 @@ class ConsoleOnBackend(ConsoleReads):
         first = int(since // 60)  # the counters' minutes are whole minutes of the epoch (activity_schema)
         return [(r[0], r[1], r[2], int(r[3]) - first, int(r[4])) for r in self._pathway_read(ACTIVITY, (first,))]
 
-    def prune_activity(self, before: float) -> int:
-        first_kept = int(before // 60)
-        return int(self._pathway_write(lambda ex, _append: ex(PRUNE_ACTIVITY, (first_kept,)).rowcount))
+    def prune_activity(self, before: float, minutes: int = 60) -> int:
+        cut = int(before // 60)
+
+        def job(ex: Execute, _append: Append) -> int:
+            oldest = ex(OLDEST_ACTIVITY, ()).fetchone()[0]
+            if oldest is None or int(oldest) >= cut:
+                return 0
+            return int(ex(PRUNE_ACTIVITY, (min(int(oldest) + minutes, cut),)).rowcount)
+
+        return int(self._pathway_write(job))
 
     def queue_depths(self) -> list[tuple[str, str, int, int, float | None]]:
         marks = ", ".join("?" * len(STILL_TO_DO))

@@ -28,8 +28,10 @@ ACTIVITY = (
 """The overview's counters from a minute on (``?``: the first minute): per kind, partner, type and minute, the rows
 of every session that counted added up (PostgreSQL keeps one per writing session, ``activity_schema``)."""
 
-PRUNE_ACTIVITY = "DELETE FROM activity_minutes WHERE minute < ?"
-"""The counters of the minutes before one (``?``), which no screen shows any more."""
+OLDEST_ACTIVITY = "SELECT min(minute) FROM activity_minutes WHERE kind IN ('accepted', 'delivered')"
+PRUNE_ACTIVITY = "DELETE FROM activity_minutes WHERE kind IN ('accepted', 'delivered') AND minute < ?"
+"""The counters of the minutes before one (``?``): a walk of the primary key (``kind, minute, ...``), not of the
+table."""
 
 PARTNER_RECENT_REPLIES = (
     "SELECT d.partner, m.type, coalesce(d.delivered_at, d.acknowledged_at), "

@@ -114,10 +114,12 @@ class ConsoleReads(abc.ABC):
         writes (``activity_minutes``), so its cost does not grow with the traffic."""
 
     @abc.abstractmethod
-    def prune_activity(self, before: float) -> int:
-        """Drop the ``activity`` counters of the minutes wholly before ``before``; return how many rows went. The
-        counters gain rows every minute something is accepted or delivered (on PostgreSQL per writing session too),
-        and only the last hour is shown."""
+    def prune_activity(self, before: float, minutes: int = 60) -> int:
+        """Drop the ``activity`` counters of the oldest ``minutes`` minutes that are wholly before ``before``, in one
+        short transaction; return how many rows went (0: none is left before ``before``). Call it again until it
+        returns 0: each call is bounded, so a store holding years of counters never holds its writer for long.
+        The counters gain rows every minute something is accepted or delivered (on PostgreSQL per writing session
+        too), and only the last hour is shown."""
 
     @abc.abstractmethod
     def queue_depths(self) -> list[tuple[str, str, int, int, float | None]]:

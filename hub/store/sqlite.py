@@ -180,14 +180,21 @@ class SQLiteStore(
     def _snapshot(self) -> Iterator[None]:
         """This thread's reads in one read transaction (``message_reads``): they all see the state of its first."""
         conn = self._reader()
-        if conn.in_transaction:
+        if getattr(self._local, "snapshot", False):  # within this thread's snapshot already
             yield
             return
         conn.execute("BEGIN")
+        self._local.snapshot = True
         try:
             yield
         finally:
-            conn.execute("COMMIT")  # a read transaction: nothing to keep or undo
+            self._local.snapshot = False
+            try:
+                if conn.in_transaction:  # SQLite may have ended it itself after an error
+                    conn.execute("COMMIT")  # a read transaction: nothing to keep or undo
+            except sqlite3.Error:  # never leave the thread's reader in a transaction: a new one next time
+                conn.close()
+                self._local.conn = None
 
     def close(self) -> None:
         """Finish queued commits, close the writer and stop the checkpoints."""

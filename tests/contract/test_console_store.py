@@ -130,7 +130,9 @@ def test_the_counters_of_minutes_wholly_before_a_time_are_pruned_and_the_rest_ke
         ("delivered", "council-luton", "HousingRequest", 2, 2),  # m-3 was not due at T0 + 125
     ]
     assert store.prune_activity(T0 + 90) == 0
-    assert store.prune_activity(T0 + 180) == 3
+    assert store.prune_activity(T0 + 180, minutes=1) == 1  # the oldest minute left (1), not the next
+    assert store.prune_activity(T0 + 180) == 2
+    assert store.prune_activity(T0 + 180) == 0
     assert store.activity(T0) == []
     accept(store, plan("m-4", at=T0 + 190))  # counting goes on after a prune
     assert store.activity(T0) == [("accepted", "trust-a", "HousingRequest", 3, 1)]

@@ -22,6 +22,28 @@ def finish(store, state: str, error: str | None = None, now: float = T0) -> None
                                       error=error, lease_id=j.lease_id) for j in jobs]))  # fmt: skip
 
 
+def test_a_view_never_shows_a_commit_made_between_its_reads(store, monkeypatch) -> None:
+    # message_view reads in several statements: a delivery recorded after its first shows in none of them
+    accepted = accept(store, plan("m-1"))
+    read = store._mapped_read
+    committed: list[bool] = []
+
+    def read_then_commit(statement, args=()):
+        rows = read(statement, args)
+        if not committed:
+            committed.append(True)
+            finish(store, DeliveryState.DELIVERED)  # the writer commits between the view's first and next reads
+        return rows
+
+    monkeypatch.setattr(store, "_mapped_read", read_then_commit)
+    view = store.message_view(accepted.id)
+    monkeypatch.undo()
+    assert committed
+    assert [d["state"] for d in view["deliveries"]] == [DeliveryState.PENDING]
+    assert [e["event"] for e in view["timeline"]] == ["received"]
+    assert [d["state"] for d in store.message_view(accepted.id)["deliveries"]] == [DeliveryState.DELIVERED]
+
+
 def test_the_reads_of_one_view_see_one_committed_state_whatever_commits_meanwhile(store) -> None:
     # a view is read in several statements (message, deliveries, timeline); in the backend's snapshot a commit
     # between them shows in none of them, so a view never has a timeline ahead of its deliveries' states
