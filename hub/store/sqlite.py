@@ -51,10 +51,9 @@ from hub.store.records import (
     Outcome,
     reuses_id_for_other_content,
 )
-from hub.store.sqlite_checkpoints import Checkpointer
 from hub.store.sqlite_connect import append_events as _append_events
 from hub.store.sqlite_connect import connect as _connect
-from hub.store.sqlite_connect import connect_writer, migrate
+from hub.store.sqlite_connect import migrate
 from hub.store.upkeep_backend import UpkeepOnBackend
 from hub.store.url import sqlite_path
 from hub.store.users_backend import UsersOnBackend
@@ -163,8 +162,7 @@ class SQLiteStore(
         finally:
             setup.close()
         self.space = DiskSpace(self.path.parent, reserve_bytes)
-        self._writer = GroupCommitter(lambda: connect_writer(self.path), translate=disk_fault)
-        self._checkpoints = Checkpointer(lambda: _connect(self.path))
+        self._writer = GroupCommitter(lambda: _connect(self.path), translate=disk_fault)
         self._local = threading.local()
 
     # -- connections -------------------------------------------------------------------------
@@ -197,9 +195,8 @@ class SQLiteStore(
                 self._local.conn = None
 
     def close(self) -> None:
-        """Finish queued commits, close the writer and stop the checkpoints."""
+        """Finish queued commits and close the writer."""
         self._writer.close()
-        self._checkpoints.close()
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()

@@ -33,14 +33,6 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def connect_writer(path: Path) -> sqlite3.Connection:
-    """``connect``, for the store's writer: its commits never checkpoint the log (the store's ``Checkpointer``
-    does, on a thread of its own: ``hub.store.sqlite_checkpoints``)."""
-    conn = connect(path)
-    conn.execute("PRAGMA wal_autocheckpoint=0")
-    return conn
-
-
 def migrate(conn: sqlite3.Connection) -> int:
     """Apply pending migrations; return the schema version now in force."""
     conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at REAL)")
