@@ -16,24 +16,27 @@ from pathlib import Path
 from hub.bodies import CodecRegistry, PlainCodec
 from hub.store.sqlite import SQLiteStore
 start = float(sys.argv[2])
-while time.time() < start:
+late = time.time() > start  # imports took longer than the lead: said, so the test can tell
+time.sleep(max(0.0, start - time.time() - 0.02))
+while time.time() < start:  # the last moment spun, so that all begin within a scheduler tick
     pass
 SQLiteStore(Path(sys.argv[1]), CodecRegistry(PlainCodec())).close()
-print("opened")
+print("late" if late else "opened")
 """
 
 
 def test_processes_opening_a_new_store_file_at_once_all_open_it_and_migrate_it_once(tmp_path: Path) -> None:
-    # the race is narrow (a new file's first change to WAL mode): several rounds of four processes each
-    for round_ in range(6):
+    # the race is narrow (a new file's first change to WAL mode): rounds of four processes that begin at one moment;
+    # a round in which one was late (its imports outlasted the lead, on a loaded machine) opens too but proves less
+    together = 0
+    for round_ in range(12):
         path = tmp_path / f"hub-{round_}.db"
-        start = time.time() + 1.5  # the processes wait for one moment, having imported everything
+        start = time.time() + 3.0  # the processes wait for one moment, having imported everything
         command = [sys.executable, "-c", OPEN, str(path), str(start)]
         procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
         results = [proc.communicate(timeout=120) for proc in procs]
-        assert [(proc.returncode, out.strip()) for proc, (out, _) in zip(procs, results, strict=True)] == [
-            (0, "opened")
-        ] * 4, [err for _, err in results]
+        assert [proc.returncode for proc in procs] == [0] * 4, [err for _, err in results]
+        together += all(out.strip() == "opened" for out, _ in results)
         conn = sqlite3.connect(path)
         try:
             versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
@@ -41,3 +44,6 @@ def test_processes_opening_a_new_store_file_at_once_all_open_it_and_migrate_it_o
             assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         finally:
             conn.close()
+        if together == 6:
+            break
+    assert together >= 3  # else the machine was too slow for the test to show anything
