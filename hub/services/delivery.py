@@ -54,7 +54,7 @@ from hub.plugin_api.records import DeliveryOutcome, RenderError
 from hub.replies import acknowledgement_for, checked_receipt
 from hub.retry import next_delay, should_dead_letter
 from hub.services.forward_clock import ForwardClock
-from hub.store.records import DeliveryJob, Outcome
+from hub.store.records import Claimed, DeliveryJob, Outcome
 
 if TYPE_CHECKING:
     from hub.config import Settings
@@ -93,8 +93,9 @@ class DeliveryWorker:
         self.metrics = metrics
         self.emit = emit
         self.emit_fired: Callable[[list[HubEvent]], None] | None = None
-        """Tells of the pathway events a claim committed (timers fired by their notices' claims,
-        ``DeliveryJob.events``): the pathway's ``notify`` in a hub; None: ``emit``."""
+        """Tells of the events a claim committed: the pathway's (timers fired by their notices' claims,
+        ``DeliveryJob.events``) and the rest (``Claimed.told``: notices cancelled, bodies that cannot be read
+        dead-lettered, overtaking warnings). The pathway's ``notify`` in a hub; None: ``emit``."""
         self._wake = asyncio.Event()
         self._rng = random.Random()
         self.clock = ForwardClock()  # leases and retry times: a wall clock stepped back does not hold them
@@ -135,7 +136,7 @@ class DeliveryWorker:
         try:
             while not stop.is_set():
                 capacity = concurrency - len(self._inflight)
-                jobs: list[DeliveryJob] = []
+                jobs = Claimed()
                 if capacity > 0:
                     self._wake.clear()
                     try:
@@ -152,7 +153,8 @@ class DeliveryWorker:
                         if self._store_down:
                             log.warning("the store answers again: claiming deliveries")
                         self._store_down = False
-                    fired = [event for job in jobs for event in job.events]  # timers the claim fired (notices)
+                    # timers the claim fired (notices), then what it wrote about deliveries it did not hand out
+                    fired = [event for job in jobs for event in job.events] + jobs.told
                     tell = self.emit_fired or self.emit
                     if fired and tell is not None:
                         tell(fired)

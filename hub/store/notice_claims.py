@@ -23,7 +23,7 @@ from typing import Any
 
 from hub.plugin_api.events import HubEvent
 from hub.store import pathway_ops
-from hub.store.records import DeliveryJob
+from hub.store.records import Claimed, DeliveryJob
 
 Execute = Callable[[str, Sequence[Any]], Any]
 Append = Callable[[list[HubEvent]], None]
@@ -34,23 +34,24 @@ FIRED_BY = "notice"
 SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
 
 
-def claimed(ex: Execute, append: Append, ids: Sequence[str], now: float,
-            skip_locked: str = "") -> tuple[list[str], dict[str, tuple[HubEvent, ...]]]:  # fmt: skip
-    """Of ``ids`` (deliveries a claim is about to lease), those to lease, in their order, and the events of the
-    timers fired for them by delivery id (see the module docstring). ``skip_locked``: ``SKIP_LOCKED`` on
+def claimed(ex: Execute, append: Append, ids: Sequence[str], now: float, skip_locked: str = "",
+            ) -> tuple[list[str], dict[str, tuple[HubEvent, ...]], list[HubEvent]]:  # fmt: skip
+    """Of ``ids`` (deliveries a claim is about to lease), those to lease, in their order, the events of the
+    timers fired for them by delivery id, and the ``cancelled`` events of those it cancelled (see the module
+    docstring); all of them written with ``append``. ``skip_locked``: ``SKIP_LOCKED`` on
     PostgreSQL, "" on SQLite (one writer at a time).
 
     ``now`` is the wall clock (the claim's ``expired_by``), the pathway's time: a worker's clock that stayed ahead
     after the wall clock stepped back (``ForwardClock``) does not fire a timer early; its delivery waits, with no
     event written, until the wall clock reaches the timer's time."""
     if not ids:
-        return list(ids), {}
+        return list(ids), {}, []
     marks = ", ".join("?" for _ in ids)
     rows = ex(f"SELECT d.id, d.record_id, d.partner, d.timer_id, t.milestone_id, t.state, t.notice_record, t.due_at "
               f"FROM deliveries d LEFT JOIN pathway_timers t ON t.id = d.timer_id WHERE d.id IN ({marks}) "
               "AND d.timer_id IS NOT NULL ORDER BY d.id", list(ids)).fetchall()  # fmt: skip
     if not rows:
-        return list(ids), {}
+        return list(ids), {}, []
     left: set[str] = set()
     carried: dict[str, tuple[HubEvent, ...]] = {}
     cancelled: list[HubEvent] = []
@@ -82,11 +83,13 @@ def claimed(ex: Execute, append: Append, ids: Sequence[str], now: float,
         cancelled.append(HubEvent("cancelled", record_id, now, delivery_id, partner, why, FIRED_BY))
         left.add(delivery_id)
     append(cancelled)
-    return [i for i in ids if i not in left], carried
+    return [i for i in ids if i not in left], carried, cancelled
 
 
-def carry(jobs: list[DeliveryJob], carried: dict[str, tuple[HubEvent, ...]]) -> list[DeliveryJob]:
-    """``jobs`` with the events ``claimed`` gave for each (``DeliveryJob.events``)."""
-    if not carried:
-        return jobs
-    return [dataclasses.replace(j, events=carried[j.delivery_id]) if j.delivery_id in carried else j for j in jobs]
+def carry(jobs: list[DeliveryJob], carried: dict[str, tuple[HubEvent, ...]], told: list[HubEvent]) -> Claimed:
+    """What the claim returns: ``jobs`` with the events ``claimed`` gave for each (``DeliveryJob.events``), and
+    ``told``, the claim's other events (``Claimed.told``)."""
+    if carried:
+        jobs = [dataclasses.replace(j, events=carried[j.delivery_id]) if j.delivery_id in carried else j
+                for j in jobs]  # fmt: skip
+    return Claimed(jobs, told)

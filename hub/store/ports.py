@@ -46,7 +46,7 @@ from hub.store.index_rebuild import IndexRebuild
 from hub.store.ports_console import ConsoleReads, UserStore
 from hub.store.ports_pathway import PathwayStore
 from hub.store.rebuild_lock import RebuildLock
-from hub.store.records import AcceptResult, DeliveryJob, Intake, Outcome, ReplyTarget
+from hub.store.records import AcceptResult, Claimed, DeliveryJob, Intake, Outcome, ReplyTarget
 
 
 @dataclass(frozen=True)
@@ -91,10 +91,9 @@ class DeliveryQueue(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def claim(
-        self, limit: int, now: float, lease_seconds: float, *, expired_by: float | None = None
-    ) -> list[DeliveryJob]:
-        """Lease up to ``limit`` due push deliveries, oldest due first; each counts as an attempt.
+    async def claim(self, limit: int, now: float, lease_seconds: float, *, expired_by: float | None = None) -> Claimed:
+        """Lease up to ``limit`` due push deliveries, oldest due first; each counts as an attempt. What the claim
+        wrote besides, for observers, is in the result's ``told`` (``records.Claimed``).
 
         Due means ``pending`` with ``due_at <= now``, or ``in_flight`` whose lease ended by ``expired_by``
         (``now`` when not given: a worker whose own clock may run ahead of the wall clock passes the wall

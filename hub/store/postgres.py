@@ -55,6 +55,7 @@ from hub.store.rebuild_lock import RebuildLock, postgres_lock
 from hub.store.records import (
     OVERTAKING_WARNING,
     AcceptResult,
+    Claimed,
     DeliveryJob,
     DeliveryState,
     Intake,
@@ -320,18 +321,17 @@ class PostgresStore(
         return await asyncio.wrap_future(self._writer.submit(job, self._keys(intakes)))
 
     # -- delivery ----------------------------------------------------------------------------
-    def _claim_job(
-        self, limit: int, now: float, lease_seconds: float, expired_by: float
-    ) -> Callable[[Tx], list[DeliveryJob]]:
-        def job(tx: Tx) -> list[DeliveryJob]:
+    def _claim_job(self, limit: int, now: float, lease_seconds: float, expired_by: float) -> Callable[[Tx], Claimed]:
+        def job(tx: Tx) -> Claimed:
             conn = tx.conn
             lease_id = secrets.token_hex(8)
             due = _claimable(conn, limit, now, expired_by)
             ex = lambda st, a: conn.execute(st.replace("?", "%s"), tuple(a))  # noqa: E731
-            kept, fired = notice_claims.claimed(ex, tx.append, list(due), expired_by, notice_claims.SKIP_LOCKED)
+            kept, fired, cancelled = notice_claims.claimed(ex, tx.append, list(due), expired_by,
+                                                           notice_claims.SKIP_LOCKED)  # fmt: skip
             due = {i: due[i] for i in kept}
             if not due:
-                return []
+                return Claimed([], cancelled)
             rows = conn.execute(sql.LEASE, (now + lease_seconds, lease_id, list(due))).fetchall()
             rows.sort(key=lambda r: (due[r[0]], r[0]))  # oldest due first
             bodies = {r[0]: r for r in conn.execute(sql.CLAIMED_BODIES, (list({r[1] for r in rows}),))}
@@ -355,13 +355,11 @@ class PostgresStore(
                     )
                 )
             tx.append(overtaking + unreadable)
-            return notice_claims.carry(jobs, fired)
+            return notice_claims.carry(jobs, fired, cancelled + overtaking + unreadable)
 
         return job
 
-    async def claim(
-        self, limit: int, now: float, lease_seconds: float, *, expired_by: float | None = None
-    ) -> list[DeliveryJob]:
+    async def claim(self, limit: int, now: float, lease_seconds: float, *, expired_by: float | None = None) -> Claimed:
         """Lease due push deliveries, skipping those another process is claiming."""
         job = self._claim_job(limit, now, lease_seconds, now if expired_by is None else expired_by)
         return await asyncio.wrap_future(self._writer.submit(job))

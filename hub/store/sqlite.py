@@ -45,6 +45,7 @@ from hub.store.rebuild_backend import RebuildsOnBackend, WriteJob
 from hub.store.rebuild_lock import RebuildLock, sqlite_lock
 from hub.store.records import (
     AcceptResult,
+    Claimed,
     DeliveryJob,
     DeliveryState,
     Intake,
@@ -322,13 +323,14 @@ class SQLiteStore(
     # -- delivery ----------------------------------------------------------------------------
     def _claim_job(
         self, limit: int, now: float, lease_seconds: float, expired_by: float
-    ) -> Callable[[sqlite3.Connection], list[DeliveryJob]]:
-        def job(conn: sqlite3.Connection) -> list[DeliveryJob]:
+    ) -> Callable[[sqlite3.Connection], Claimed]:
+        def job(conn: sqlite3.Connection) -> Claimed:
             lease_id = secrets.token_hex(8)
             due = sqlite_claims.claimable(conn, limit, now, expired_by)
-            ids, fired = notice_claims.claimed(conn.execute, lambda e: self._append_events(conn, e), due, expired_by)
+            ids, fired, cancelled = notice_claims.claimed(conn.execute, lambda e: self._append_events(conn, e), due,
+                                                          expired_by)  # fmt: skip
             if not ids:
-                return []
+                return Claimed([], cancelled)
             lease = sql.LEASE.format(marks=sql.marks(len(ids)))
             rows = conn.execute(lease, (now + lease_seconds, lease_id, *ids)).fetchall()
             record_ids = list({r[1] for r in rows})
@@ -356,13 +358,11 @@ class SQLiteStore(
                     )
                 )
             self._append_events(conn, overtaking + unreadable)
-            return notice_claims.carry(jobs, fired)
+            return notice_claims.carry(jobs, fired, cancelled + overtaking + unreadable)
 
         return job
 
-    async def claim(
-        self, limit: int, now: float, lease_seconds: float, *, expired_by: float | None = None
-    ) -> list[DeliveryJob]:
+    async def claim(self, limit: int, now: float, lease_seconds: float, *, expired_by: float | None = None) -> Claimed:
         """Lease due push deliveries (pending, or in flight with a lease that ended by ``expired_by``)."""
         return await self._writer.submit_async(
             self._claim_job(limit, now, lease_seconds, now if expired_by is None else expired_by)

@@ -162,16 +162,22 @@ def test_a_dead_earlier_delivery_holds_nothing_back_but_the_overtaking_is_on_the
     second = accept(store, plan("anne-2", order_key=ANNE))
     [first] = claim(store)
     record(store, outcome(first, DeliveryState.DEAD, error="HTTP 400"))
-    [job] = claim(store, now=T0 + 2)
+    claimed = claim(store, now=T0 + 2)
+    [job] = claimed
     assert job.message_id == "anne-2"
+    # observers are told of the warning the claim wrote (Claimed.told)
+    assert [(e.kind, e.delivery_id, e.detail) for e in claimed.told] == [
+        ("warning", job.delivery_id, {"warning": OVERTAKING_WARNING, "overtook": [first.delivery_id]})
+    ]
     later = delivery_of(store, second.id, "council-luton")
     [warning] = [e for e in store.message_view(second.id)["timeline"] if e["event"] == "warning"]
     assert warning["delivery_id"] == later["id"] and warning["partner"] == "council-luton"
     assert warning["detail"] == {"warning": OVERTAKING_WARNING, "overtook": [first.delivery_id]}
     # a retry of the overtaking delivery is not warned of again
     record(store, outcome(job, DeliveryState.PENDING, at=T0 + 3, error="HTTP 503", due_at=T0 + 4))
-    [retried] = claim(store, now=T0 + 4)
-    assert retried.attempts == 2
+    claimed = claim(store, now=T0 + 4)
+    [retried] = claimed
+    assert retried.attempts == 2 and claimed.told == []
     timeline = store.message_view(second.id)["timeline"]
     assert [e["event"] for e in timeline].count("warning") == 1
 

@@ -301,8 +301,16 @@ def test_a_delivery_whose_body_cannot_be_read_is_dead_lettered_not_handed_out(op
     accepted = accept(opened.store, plan("m-1"))
     wrong = opened.reopen(CodecRegistry(PlainCodec()))  # does not know the codec the body was written with
     try:
-        assert claim(wrong) == []
+        claimed = claim(wrong)
+        assert claimed == []
         shown = delivery_of(wrong, accepted.id, "council-luton")
+        # observers are told of the dead-lettering (Claimed.told), as of any other
+        [told] = claimed.told
+        assert (told.kind, told.delivery_id, told.detail["error"]) == (
+            "dead_lettered",
+            shown["id"],
+            shown["last_error"],
+        )
         assert shown["state"] == DeliveryState.DEAD and shown["last_error"].startswith("body unreadable")
     finally:
         wrong.close()

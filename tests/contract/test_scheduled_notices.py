@@ -146,9 +146,13 @@ def test_a_notice_whose_timer_is_no_longer_pending_is_cancelled_by_its_claim(ope
     new = open_with_notices(store)
     # a timer cancelled without its delivery (as a store written before the link would hold it)
     assert opened.execute("UPDATE pathway_timers SET state = 'cancelled' WHERE id = ?", f"{new.id}.remind") == 1
-    assert asyncio.run(store.claim(10, REMIND + 1, 30)) == []
+    claimed = asyncio.run(store.claim(10, REMIND + 1, 30))
+    assert claimed == []
     [reminder] = notice_deliveries(store, new, "remind")
     assert reminder["state"] == "cancelled" and reminder["attempts"] == 0
+    # observers are told (Claimed.told), as of the notices a close cancels
+    [told] = claimed.told
+    assert (told.kind, told.delivery_id, told.detail["reason"]) == ("cancelled", reminder["id"], "timer cancelled")
     assert store.verify_audit().ok
 
 
