@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from hub.store.sqlite_schema import MIGRATIONS
 
 OPEN = """
@@ -27,7 +29,7 @@ print("late" if late else "opened")
 
 def test_processes_opening_a_new_store_file_at_once_all_open_it_and_migrate_it_once(tmp_path: Path) -> None:
     # the race is narrow (a new file's first change to WAL mode): rounds of four processes that begin at one moment;
-    # a round in which one was late (its imports outlasted the lead, on a loaded machine) opens too but proves less
+    # a round in which one was late (its imports outlasted the lead, on a loaded machine) must open too but proves less
     together = 0
     for round_ in range(12):
         path = tmp_path / f"hub-{round_}.db"
@@ -46,4 +48,5 @@ def test_processes_opening_a_new_store_file_at_once_all_open_it_and_migrate_it_o
             conn.close()
         if together == 6:
             break
-    assert together >= 3  # else the machine was too slow for the test to show anything
+    if together < 3:  # every process opened the store; too few began together to show the race as well
+        pytest.skip(f"only {together} of {round_ + 1} rounds began together: the machine is too loaded to race")

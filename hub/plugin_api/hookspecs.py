@@ -323,8 +323,8 @@ def hub_message_event(event: HubEvent) -> None:
     """Observe a lifecycle event after it has been committed to the store.
 
     Called for received, routed, refused, delivered, acknowledged, answered, failed,
-    retry_scheduled, dead_lettered and replayed events, and for the care pathway's
-    (milestone_opened, _reminded, _met, _late, _breached, _cancelled,
+    retry_scheduled, dead_lettered, cancelled, warning and replayed events, and for the
+    care pathway's (milestone_opened, _reminded, _met, _late, _breached, _cancelled,
     pathway_closed, timer_fire, scheduler_sync), each once, in the process whose
     commit made it.
     Observers must be fast

@@ -28,7 +28,12 @@ ACTIVITY = (
 """The overview's counters from a minute on (``?``: the first minute): per kind, partner, type and minute, the rows
 of every session that counted added up (PostgreSQL keeps one per writing session, ``activity_schema``)."""
 
-OLDEST_ACTIVITY = "SELECT min(minute) FROM activity_minutes WHERE kind IN ('accepted', 'delivered')"
+OLDEST_ACTIVITY = (
+    "SELECT min(m) FROM (SELECT min(minute) AS m FROM activity_minutes WHERE kind = 'accepted' "
+    "UNION ALL SELECT min(minute) FROM activity_minutes WHERE kind = 'delivered') AS oldest"
+)
+"""The oldest counter's minute: one seek of the primary key per kind (a ``kind IN`` list makes PostgreSQL read
+every row for the minimum)."""
 PRUNE_ACTIVITY = "DELETE FROM activity_minutes WHERE kind IN ('accepted', 'delivered') AND minute < ?"
 """The counters of the minutes before one (``?``): a walk of the primary key (``kind, minute, ...``), not of the
 table."""

@@ -88,8 +88,11 @@ def claimed(ex: Execute, append: Append, ids: Sequence[str], now: float, skip_lo
 
 def carry(jobs: list[DeliveryJob], carried: dict[str, tuple[HubEvent, ...]], told: list[HubEvent]) -> Claimed:
     """What the claim returns: ``jobs`` with the events ``claimed`` gave for each (``DeliveryJob.events``), and
-    ``told``, the claim's other events (``Claimed.told``)."""
-    if carried:
-        jobs = [dataclasses.replace(j, events=carried[j.delivery_id]) if j.delivery_id in carried else j
-                for j in jobs]  # fmt: skip
-    return Claimed(jobs, told)
+    ``told``, the claim's other events (``Claimed.told``), after those given for a delivery not among ``jobs``."""
+    if not carried:
+        return Claimed(jobs, told)
+    handed = {j.delivery_id for j in jobs}
+    # a timer fired for a delivery the claim then did not hand out (its body cannot be read): told all the same
+    orphans = [event for delivery_id, events in carried.items() if delivery_id not in handed for event in events]
+    jobs = [dataclasses.replace(j, events=carried[j.delivery_id]) if j.delivery_id in carried else j for j in jobs]
+    return Claimed(jobs, orphans + told)

@@ -154,7 +154,7 @@ class Claimed(list[DeliveryJob]):
     """What a claim leased (a list of ``DeliveryJob``) and ``told``: the events it committed about deliveries it did
     not hand out (a notice cancelled because its timer is no longer pending, a body that cannot be read
     dead-lettered) and its warnings (a delivery overtaking a dead one of its key), for the worker to tell observer
-    plugins as it tells each job's ``events``."""
+    plugins as it tells each job's ``events``. It compares, prints and slices as the list of jobs alone."""
 
     def __init__(self, jobs: list[DeliveryJob] | tuple[DeliveryJob, ...] = (), told: list[HubEvent] | None = None):
         super().__init__(jobs)

@@ -19,6 +19,7 @@ import pytest
 from contract.conftest import Opened
 from contract.stores import plan
 
+from hub.bodies import CodecRegistry, PlainCodec
 from hub.plugin_api.events import HubEvent
 from hub.store import Store
 from hub.store.pathway_records import (
@@ -154,6 +155,21 @@ def test_a_notice_whose_timer_is_no_longer_pending_is_cancelled_by_its_claim(ope
     [told] = claimed.told
     assert (told.kind, told.delivery_id, told.detail["reason"]) == ("cancelled", reminder["id"], "timer cancelled")
     assert store.verify_audit().ok
+
+
+def test_a_timer_fired_by_a_notice_whose_body_cannot_be_read_is_told_all_the_same(opened: Opened) -> None:
+    new = open_with_notices(opened.store)
+    wrong = opened.reopen(CodecRegistry(PlainCodec()))  # does not know the codec the notice was written with
+    try:
+        claimed = asyncio.run(wrong.claim(10, REMIND + 1, 30))
+        assert claimed == []  # the notice is dead-lettered, not handed out
+        [reminder] = notice_deliveries(wrong, new, "remind")
+        assert reminder["state"] == "dead"
+        # the timer its claim fired stays fired, and observers hear it with the dead-lettering
+        assert timer_states(wrong, new)["remind"] == ("fired", "notice")
+        assert [e.kind for e in claimed.told] == ["milestone_reminded", "dead_lettered"]
+    finally:
+        wrong.close()
 
 
 def test_two_claimers_racing_fire_the_timer_once_and_send_each_delivery_once(opened: Opened) -> None:
