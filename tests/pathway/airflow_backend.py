@@ -12,6 +12,7 @@ Without hub-plugin-airflow or Airflow's environment the parameter is skipped wit
 from __future__ import annotations
 
 import os
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -24,8 +25,10 @@ class AirflowBackend:
     name = "airflow"
     external = True
     slack = 45.0
-    """Seconds a due run may take to call the hub back on a loaded machine (a task starts in 1-20 s here; once, in
-    the PostgreSQL pass of a full CI run, a 3 s timer was not called back within 30 + 25 s)."""
+    """Seconds a due run may take to call the hub back on a loaded machine (a task starts in 1-20 s here). Twice, in
+    the PostgreSQL pass of a full CI run, a 3 s timer was not called back within 30 + 25 (then 45) s: Airflow's
+    scheduler had exited (a run deleted while it updated it) and nothing started it again until the next test;
+    the watchdog below now does, within the test (a restart takes about 10-20 s)."""
     pathway_settings = {"sync_initial_seconds": 1.0, "sync_max_delay_seconds": 4.0}
     """Retry schedule / cancel calls quickly, so a test need not wait minutes after Airflow is back."""
 
@@ -40,6 +43,15 @@ class AirflowBackend:
         self._run_id_of = run_id_of
         self.airflow = request.getfixturevalue("airflow_standalone")
         self.airflow.ensure_running()
+        # Airflow's scheduler exits when a run it is updating is deleted (the hub deletes runs it cancels), and
+        # standalone does not start it again: a watchdog restarts Airflow within the test, queued runs kept,
+        # except while the test itself has stopped it (``stop``/``start``/``restart``)
+        self._transition = threading.Lock()
+        self._stopped = False
+        self._done = threading.Event()
+        self._watchdog = threading.Thread(target=self._watch, name="airflow-watchdog", daemon=True)
+        self._watchdog.start()
+        request.addfinalizer(self._stop_watching)
         monkeypatch = request.getfixturevalue("monkeypatch")
         for name, value in self.airflow.credentials_env().items():
             monkeypatch.setenv(name, value)  # the hub process inherits them
@@ -78,15 +90,31 @@ class AirflowBackend:
 
     def restart(self) -> None:
         """Restart Airflow, keeping its database (queued runs) and ports."""
-        self.airflow.restart()
+        with self._transition:
+            self.airflow.restart()
 
     def stop(self) -> None:
         """Stop Airflow (its API and scheduler): the hub cannot reach it until ``start()``."""
-        self.airflow.stop()
+        with self._transition:
+            self._stopped = True
+            self.airflow.stop()
 
     def start(self) -> None:
         """Start Airflow again on the same ports, with what it held."""
-        self.airflow.start()
+        with self._transition:
+            self.airflow.start()
+            self._stopped = False
+
+    def _stop_watching(self) -> None:
+        self._done.set()
+        self._watchdog.join(timeout=60)
+
+    def _watch(self) -> None:
+        """Every 2 s, restart Airflow if its scheduler or DAG processor died (not while the test stopped it)."""
+        while not self._done.wait(2.0):
+            with self._transition:
+                if not self._stopped and not self._done.is_set():
+                    self.airflow.ensure_running()
 
     def close(self) -> None:
         """Delete whatever runs are still held, so none calls a stopped hub back later in the session."""
