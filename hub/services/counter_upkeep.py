@@ -4,9 +4,8 @@ The store counts messages accepted and delivered per minute, partner and type (`
 writes them; the dashboard's overview shows the last hour. ``prune_counters`` runs in each process hosting a
 worker: at start and then every ``every`` seconds it drops the counters older than ``keep`` seconds, an hour of
 them per transaction (the first run on a store that kept years of them takes many short ones, and stops when the
-process does). Several
-processes pruning at once delete the same rows, which is harmless. A failure is logged and tried again at the next
-turn: the counters only hold more rows meanwhile.
+process does). Several processes pruning at once delete the same rows, which is harmless. A failure is logged and
+tried again at the next turn: the counters only hold more rows meanwhile.
 """
 
 from __future__ import annotations
