@@ -154,7 +154,7 @@ class DeliveryWorker:
                             log.warning("the store answers again: claiming deliveries")
                         self._store_down = False
                     # timers the claim fired (notices), then what it wrote about deliveries it did not hand out
-                    fired = [event for job in jobs for event in job.events] + getattr(jobs, "told", [])
+                    fired = [event for job in jobs for event in job.events] + jobs.told
                     tell = self.emit_fired or self.emit
                     if fired and tell is not None:
                         tell(fired)
