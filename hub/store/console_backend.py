@@ -10,6 +10,7 @@ import abc
 import json
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from hub.plugin_api.events import HubEvent
@@ -43,15 +44,21 @@ class ConsoleOnBackend(ConsoleReads):
     def _pathway_read(self, statement: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """The rows of one read (``?`` placeholders)."""
 
+    @abc.abstractmethod
+    def _snapshot(self) -> AbstractContextManager[None]:
+        """A context in which this thread's reads all see one committed state (``message_reads``)."""
+
     def search_messages(self, where: MessageFilter, limit: int,
                         before: tuple[float, str] | None = None) -> list[dict[str, Any]]:  # fmt: skip
         statement, args = search_statement(where, limit, before)
         out = []
-        for row in self._pathway_read(statement, args):
-            m = dict(zip(("id", "message_id", "type", "sender", "received_at", "correlation_id"), row, strict=True))
-            states = [r[0] for r in self._pathway_read(FAMILY_STATES, (m["id"], m["id"]))]
-            out.append({**views.listed(m, states), "correlation_id": m["correlation_id"],
-                        "received": float(m["received_at"])})  # fmt: skip
+        with self._snapshot():  # the rows found and their deliveries' states, as of one commit
+            for row in self._pathway_read(statement, args):
+                m = dict(zip(("id", "message_id", "type", "sender", "received_at", "correlation_id"), row,
+                             strict=True))  # fmt: skip
+                states = [r[0] for r in self._pathway_read(FAMILY_STATES, (m["id"], m["id"]))]
+                out.append({**views.listed(m, states), "correlation_id": m["correlation_id"],
+                            "received": float(m["received_at"])})  # fmt: skip
         return out
 
     def partner_recent_replies(self, partner: str, limit: int) -> list[ReplyRow]:

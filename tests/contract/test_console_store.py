@@ -100,6 +100,30 @@ def test_search_filters_and_pages_by_keyset_newest_first(opened) -> None:
     assert store.search_messages(MessageFilter(state="dead"), 9) == []
 
 
+def test_a_search_never_shows_a_commit_made_between_its_reads(opened, monkeypatch) -> None:
+    # the rows found by a state and each row's deliveries are read in several statements: a delivery recorded
+    # after the first shows in none of them, so a row found as pending is never listed as delivered
+    store = opened.store
+    accept(store, plan("m-1"))
+    read = store._pathway_read
+    committed: list[bool] = []
+
+    def read_then_commit(statement, args=()):
+        rows = read(statement, args)
+        if not committed:
+            committed.append(True)
+            finish(store, DeliveryState.DELIVERED, error=None)  # the writer commits between the search's reads
+        return rows
+
+    monkeypatch.setattr(store, "_pathway_read", read_then_commit)
+    found = store.search_messages(MessageFilter(state="pending"), 9)
+    monkeypatch.undo()
+    assert committed
+    assert [r["status"] for r in found] == ["in_progress"]
+    assert store.search_messages(MessageFilter(state="pending"), 9) == []
+    assert [r["status"] for r in store.search_messages(MessageFilter(), 9)] == ["delivered"]
+
+
 def test_activity_counts_accepted_and_delivered_per_minute_and_queues_show_failing(opened) -> None:
     store = opened.store
     accept(store, plan("m-1", at=T0 + 10))
