@@ -244,12 +244,16 @@ def test_a_closing_message_that_waits_for_a_fire_in_flight_still_meets_the_miles
     closing = PathwayChanges(after, int(rows[-1][0]), closed=[MilestoneClosing(new.id, "closing-record", T0 + 70)])
     result: list[Any] = []
     other = opened.reopen()  # another process: its own connections and writer
-    closer = threading.Thread(target=lambda: result.append(other.apply_pathway(closing, T0 + 70, False)))
-    closer.start()
-    closer.join(1.0)  # the closing has begun and waits for the fire's transaction (it cannot finish before)
-    release.set()
-    holder.join(20)
-    closer.join(20)
+    try:
+        closer = threading.Thread(target=lambda: result.append(other.apply_pathway(closing, T0 + 70, False)))
+        closer.start()
+        closer.join(1.0)  # the closing has begun and waits for the fire's transaction (it cannot finish before)
+        release.set()
+        holder.join(20)
+        closer.join(20)
+    finally:
+        release.set()
+        other.close()
     assert [e.kind for e in result[0] or []] == ["milestone_met"]
     m = store.milestones()[0]
     assert m["state"] == "met" and m["reminded_at"] == T0 + 60
