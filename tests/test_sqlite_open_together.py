@@ -50,3 +50,24 @@ def test_processes_opening_a_new_store_file_at_once_all_open_it_and_migrate_it_o
             break
     if together < 3:  # every process opened the store; too few began together to show the race as well
         pytest.skip(f"only {together} of {round_ + 1} rounds began together: the machine is too loaded to race")
+
+
+def test_a_database_that_cannot_take_write_ahead_logging_is_refused_saying_which_mode_it_kept(tmp_path: Path) -> None:
+    from hub import use_wal
+
+    path = tmp_path / "plain.db"
+    sqlite3.connect(path).execute("CREATE TABLE t (x)").connection.close()  # a rollback-journal file
+    read_only = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):  # SQLite's own refusal
+            use_wal(read_only, timeout=1.0)
+    finally:
+        read_only.close()
+    memory = sqlite3.connect(":memory:")
+    with pytest.raises(sqlite3.NotSupportedError, match="'memory' for an in-memory database"):
+        use_wal(memory, timeout=1.0)
+    memory.close()
+    writable = sqlite3.connect(path)
+    use_wal(writable)  # the same file, writable, changes
+    assert writable.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    writable.close()

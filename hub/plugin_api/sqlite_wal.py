@@ -15,13 +15,24 @@ RETRY_SECONDS = 0.05
 
 
 def use_wal(conn: sqlite3.Connection, timeout: float = 30.0) -> None:
-    """Set ``journal_mode=WAL`` on ``conn``; raise the last ``sqlite3.OperationalError`` after ``timeout`` s."""
+    """Set ``journal_mode=WAL`` on ``conn``; raise the last ``sqlite3.OperationalError`` after ``timeout`` s.
+
+    A file opened read-only raises SQLite's own ``OperationalError``. Where SQLite cannot use WAL it keeps the
+    mode it has and says nothing (an in-memory database; a file system or VFS without the shared memory WAL
+    needs): that is ``sqlite3.NotSupportedError`` naming the file and the mode kept, never a silent rollback
+    journal under which readers and the writer would block each other.
+    """
     deadline = time.monotonic() + timeout
     while True:
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            return
+            mode = str(conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]).lower()
+            break
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) or time.monotonic() >= deadline:
                 raise
             time.sleep(RETRY_SECONDS)
+    if mode != "wal":
+        file = next((row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main"), "")
+        raise sqlite3.NotSupportedError(f"SQLite kept journal mode {mode!r} for {file or 'an in-memory database'} "
+                                        "instead of write-ahead logging (WAL): give it a writable file on a "
+                                        "local disk")  # fmt: skip
