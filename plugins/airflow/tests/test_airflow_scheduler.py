@@ -197,7 +197,10 @@ def test_the_task_never_sends_the_token_to_a_hub_url_other_than_the_configured_o
         unset = timer("unset")
         scheduler.schedule(unset, soon(0), {"hub_url": elsewhere.url})
         assert wait_until(lambda: airflow_standalone.task_tries(run_id_of(unset)) >= 2, FIRE_WAIT, 0.5)
-        scheduler.cancel(unset)  # before the hub URL is set again: a retry would then call the hub
+        # cancelled before the hub URL is set again: a retry would then call the hub. A try already begun when
+        # the run was cancelled reads the URL too: it must still find none, so the URL stays unset a while longer
+        assert wait_until(lambda: cancelled_now(scheduler, unset), 60, 1.0)
+        time.sleep(IN_FLIGHT_TRY_SECONDS)
     finally:
         airflow_standalone.set_variable("hub_pathway_hub_url", callback_hub.url)
         elsewhere.stop()
