@@ -115,3 +115,21 @@ def delivery_of(store: Store, record_id: str, partner: str) -> dict[str, Any]:
     view = store.message_view(record_id)
     assert view is not None
     return next(d for d in view["deliveries"] if d["partner"] == partner)
+
+
+def commit_after_first_read(store: Store, read: str, commit: Callable[[], None], monkeypatch: Any) -> list[bool]:
+    """Make ``commit()`` run once, right after the first call of ``store.<read>`` (a backend's read method) returns:
+    a commit made between a view's first read and the next. The list returned holds True once it has run; undo
+    it with ``monkeypatch.undo()``."""
+    original = getattr(store, read)
+    committed: list[bool] = []
+
+    def read_then_commit(statement: str, args: Any = ()) -> Any:
+        rows = original(statement, args)
+        if not committed:
+            committed.append(True)
+            commit()
+        return rows
+
+    monkeypatch.setattr(store, read, read_then_commit)
+    return committed

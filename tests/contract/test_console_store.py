@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from contract.stores import T0, plan
+from contract.stores import T0, commit_after_first_read, plan
 
 from hub.store import DeliveryState, Outcome
 from hub.store.ports_console import MessageFilter
@@ -105,17 +105,9 @@ def test_a_search_never_shows_a_commit_made_between_its_reads(opened, monkeypatc
     # after the first shows in none of them, so a row found as pending is never listed as delivered
     store = opened.store
     accept(store, plan("m-1"))
-    read = store._pathway_read
-    committed: list[bool] = []
-
-    def read_then_commit(statement, args=()):
-        rows = read(statement, args)
-        if not committed:
-            committed.append(True)
-            finish(store, DeliveryState.DELIVERED, error=None)  # the writer commits between the search's reads
-        return rows
-
-    monkeypatch.setattr(store, "_pathway_read", read_then_commit)
+    committed = commit_after_first_read(
+        store, "_pathway_read", lambda: finish(store, DeliveryState.DELIVERED, error=None), monkeypatch
+    )
     found = store.search_messages(MessageFilter(state="pending"), 9)
     monkeypatch.undo()
     assert committed

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from contract.stores import T0, delivery_of, plan
+from contract.stores import T0, commit_after_first_read, delivery_of, plan
 
 from hub.plugin_api.events import HubEvent
 from hub.store import DeliveryState, Intake, Outcome
@@ -25,17 +25,8 @@ def finish(store, state: str, error: str | None = None, now: float = T0) -> None
 def test_a_view_never_shows_a_commit_made_between_its_reads(store, monkeypatch) -> None:
     # message_view reads in several statements: a delivery recorded after its first shows in none of them
     accepted = accept(store, plan("m-1"))
-    read = store._mapped_read
-    committed: list[bool] = []
-
-    def read_then_commit(statement, args=()):
-        rows = read(statement, args)
-        if not committed:
-            committed.append(True)
-            finish(store, DeliveryState.DELIVERED)  # the writer commits between the view's first and next reads
-        return rows
-
-    monkeypatch.setattr(store, "_mapped_read", read_then_commit)
+    committed = commit_after_first_read(store, "_mapped_read", lambda: finish(store, DeliveryState.DELIVERED),
+                                        monkeypatch)  # fmt: skip
     view = store.message_view(accepted.id)
     monkeypatch.undo()
     assert committed
