@@ -63,6 +63,12 @@ def test_a_database_that_cannot_take_write_ahead_logging_is_refused_saying_which
             use_wal(read_only, timeout=1.0)
     finally:
         read_only.close()
+    no_shared_memory = sqlite3.connect(f"file:{path}?vfs=unix-none", uri=True)
+    try:
+        with pytest.raises(sqlite3.NotSupportedError, match=r"kept journal mode 'delete' for .*plain\.db"):
+            use_wal(no_shared_memory, timeout=1.0)
+    finally:
+        no_shared_memory.close()
     memory = sqlite3.connect(":memory:")
     with pytest.raises(sqlite3.NotSupportedError, match="'memory' for an in-memory database"):
         use_wal(memory, timeout=1.0)

@@ -17,10 +17,11 @@ RETRY_SECONDS = 0.05
 def use_wal(conn: sqlite3.Connection, timeout: float = 30.0) -> None:
     """Set ``journal_mode=WAL`` on ``conn``; raise the last ``sqlite3.OperationalError`` after ``timeout`` s.
 
-    A file opened read-only raises SQLite's own ``OperationalError``. Where SQLite cannot use WAL it keeps the
-    mode it has and says nothing (an in-memory database; a file system or VFS without the shared memory WAL
-    needs): that is ``sqlite3.NotSupportedError`` naming the file and the mode kept, never a silent rollback
-    journal under which readers and the writer would block each other.
+    A read-only file not yet in WAL mode raises SQLite's own ``OperationalError``. Where SQLite cannot use WAL it
+    keeps the mode it has and says nothing (an in-memory or temporary database; a VFS without shared memory, such
+    as ``unix-none``; a file opened ``immutable``): that is ``sqlite3.NotSupportedError`` naming the file and the
+    mode kept, never a silent rollback journal under which readers and the writer would block each other. The
+    caller closes ``conn`` when this raises.
     """
     deadline = time.monotonic() + timeout
     while True:
@@ -35,4 +36,4 @@ def use_wal(conn: sqlite3.Connection, timeout: float = 30.0) -> None:
         file = next((row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main"), "")
         raise sqlite3.NotSupportedError(f"SQLite kept journal mode {mode!r} for {file or 'an in-memory database'} "
                                         "instead of write-ahead logging (WAL): give it a writable file on a "
-                                        "local disk")  # fmt: skip
+                                        "local disk, opened with a VFS that has shared memory")  # fmt: skip

@@ -25,11 +25,15 @@ CHAIN_HEAD_KEY = "audit_chain_head"
 def connect(path: Path) -> sqlite3.Connection:
     """A connection to the file at ``path``, set up as every connection of the store is (the module docstring)."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
-    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    use_wal(conn, BUSY_TIMEOUT_MS / 1000)  # two processes opening a new file at once both get WAL mode
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute("PRAGMA secure_delete=ON")  # shredded keys and bodies are overwritten, not left in free pages
+    try:
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        use_wal(conn, BUSY_TIMEOUT_MS / 1000)  # two processes opening a new file at once both get WAL mode
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA secure_delete=ON")  # shredded keys and bodies are overwritten, not left in free pages
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 

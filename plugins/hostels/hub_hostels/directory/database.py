@@ -380,8 +380,12 @@ def open_directory(url: str) -> DirectoryDatabase:
         path = Path(url[len("sqlite:///") :])
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-        use_wal(conn)
-        conn.execute("PRAGMA synchronous=NORMAL")
+        try:
+            use_wal(conn)
+            conn.execute("PRAGMA synchronous=NORMAL")
+        except BaseException:
+            conn.close()
+            raise
         database = DirectoryDatabase(conn, "sqlite")
     elif url.startswith(("postgresql://", "postgres://")):
         import psycopg

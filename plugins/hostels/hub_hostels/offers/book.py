@@ -350,7 +350,11 @@ def open_offers(url: str) -> OfferBook:
         path = Path(url[len("sqlite:///") :])
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-        use_wal(conn)
+        try:
+            use_wal(conn)
+        except BaseException:
+            conn.close()
+            raise
         book = OfferBook(conn, "sqlite")
     elif url.startswith(("postgresql://", "postgres://")):
         import psycopg
