@@ -30,7 +30,7 @@ STILL_TO_DO = ("pending", "in_flight", "available", "dead")
 
 
 class ConsoleOnBackend(ConsoleReads):
-    """Implements ``ConsoleReads`` with a backend's ``_pathway_write`` and ``_pathway_read``."""
+    """Implements ``ConsoleReads`` with a backend's ``_pathway_write``, ``_pathway_read`` and ``_snapshot``."""
 
     _NOT_FOR_ORDER = "+{}"
     """A column the planner must not walk an index of to group by it: SQLite's unary ``+`` (else, on a big store,

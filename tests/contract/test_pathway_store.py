@@ -254,6 +254,7 @@ def test_a_closing_message_that_waits_for_a_fire_in_flight_still_meets_the_miles
     finally:
         release.set()
         other.close()
+    assert result, "the closing did not finish within 20 s of the fire's commit"
     assert [e.kind for e in result[0] or []] == ["milestone_met"]
     m = store.milestones()[0]
     assert m["state"] == "met" and m["reminded_at"] == T0 + 60
