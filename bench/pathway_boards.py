@@ -12,7 +12,8 @@ rows. No timer is left pending in the past, so the running hub fires none while 
 
 Then signs in as a viewer (the password form, its CSRF token) and times, ``--rounds`` times each after one warm-up,
 the GET of each board page (``PAGES``): the median and the 95th percentile in milliseconds, and the page's size.
-Asserts nothing about speed, only that each page answers 200.
+Asserts nothing about speed, only that each page answers 200. Before the hub starts, times the same way what each
+``hub pathway list`` of ``LISTS`` reads from the store (in this process), with how many milestones it lists.
 
     python bench/pathway_boards.py --open 100000 --rounds 10
     python bench/pathway_boards.py --store postgresql --open 100000 --rounds 10
@@ -188,6 +189,39 @@ def timed(session: requests.Session, url: str, rounds: int) -> tuple[float, floa
     return statistics.median(took), took[min(len(took) - 1, int(len(took) * 0.95))], len(first.content)
 
 
+LISTS = (
+    ("hub pathway list", {}),
+    ("hub pathway list --partner council-luton", {"partner": "council-luton"}),
+    ("hub pathway list --due-within 7d", {"within_seconds": 7 * 86400.0}),
+    ("hub pathway list --breached", {"breached": True}),
+)
+
+
+def time_lists(store_url: str, rounds: int, only: str | None) -> None:
+    """Median and 95th percentile in ms of what each ``hub pathway list`` of ``LISTS`` reads (``due_list`` on the
+    store, in this process; one warm-up first), and how many milestones it lists."""
+    from hub.services.pathway_views import due_list
+    from hub.store import open_store
+
+    store = open_store(store_url)
+    try:
+        print(f"{'list':58} {'median ms':>10} {'p95 ms':>10} {'rows':>6}")
+        for command, options in LISTS:
+            if only and only not in command:
+                continue
+            listed = len(due_list(store, **options))
+            took = []
+            for _ in range(rounds):
+                started = time.perf_counter()
+                due_list(store, **options)
+                took.append((time.perf_counter() - started) * 1000)
+            took.sort()
+            p95 = took[min(len(took) - 1, int(len(took) * 0.95))]
+            print(f"{command:58} {statistics.median(took):10.1f} {p95:10.1f} {listed:6}", flush=True)
+    finally:
+        store.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--open", type=int, default=100_000, help="running milestones (one in ten reminded)")
@@ -195,7 +229,7 @@ def main() -> int:
     parser.add_argument("--closed", type=int, default=200_000, help="met, late and cancelled milestones")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--only", help="time only the pages whose paths contain this")
+    parser.add_argument("--only", help="time only the pages and lists whose paths or commands contain this")
     args = parser.parse_args()
     os.environ.setdefault("HUB_TEST_SCRYPT_N", "1024")  # the key ring's passphrase KDF: not what is measured
     from hub.config import load_settings
@@ -221,6 +255,7 @@ def main() -> int:
             print(f"{args.store}: {total:,} milestones ({args.open:,} running, {args.breached:,} breached, "
                   f"{args.closed:,} closed) and {2 * total:,} timers written in {time.perf_counter() - started:.0f} s",
                   flush=True)  # fmt: skip
+            time_lists(store_url, args.rounds, args.only)
             world.start(timeout=120)
             added = subprocess.run(
                 [sys.executable, "-m", "hub", "users", "add", VIEWER[0], "--role", "viewer", "--password-stdin",
