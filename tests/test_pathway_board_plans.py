@@ -20,7 +20,7 @@ from hub.pathway.clock import Offset
 from hub.pathway.spec import DELIVERED_TO, MilestoneSpec, Pathways
 from hub.services.pathway_boards import BOARD_ROWS, milestone_board, provider_deadline_board
 from hub.store import Store, open_store
-from hub.store.pathway_board import COUNTS, rows_statement
+from hub.store.pathway_board import COUNTS, SHOWN, names_statement, rows_statement
 
 N = 30_000
 T0 = 1_700_000_000.0
@@ -134,8 +134,8 @@ def test_the_boards_show_the_soonest_due_page_and_how_many_there_are(filled: tup
     board = milestone_board(store, now=T0)
     assert len(board.running) == len(board.breached) == BOARD_ROWS
     assert board.running_total == N * 4 // 10 and board.breached_total == N // 10
-    assert [m["milestone_id"] for m in board.running] == [
-        m["id"] for m in store.milestones(states=["open", "reminded"], limit=BOARD_ROWS)
+    assert [m["milestone_id"] for m in board.running] == [  # names given: the general query, not the walks
+        m["id"] for m in store.milestones(states=["open", "reminded"], names=NAMES, limit=BOARD_ROWS)
     ]
     assert board.partners == [f"partner-{n}" for n in range(7)] and board.milestones == list(NAMES)
     one = milestone_board(store, partner="partner-3", milestone="follow-up", now=T0)
@@ -157,3 +157,58 @@ def test_a_board_of_hundreds_of_milestone_names_reads_them_in_parts(filled: tupl
     states = ["open", "reminded", "breached"]
     assert store.milestone_board_rows(states, many, None) == store.milestone_board_rows(states, list(NAMES), None)
     assert len(store.milestone_board_rows(states, many, "partner-3", limit=50)) == 50
+
+
+@pytest.mark.parametrize("partner", [None, "partner-3"])
+@pytest.mark.parametrize("state", ["open", "reminded", "breached"])
+def test_the_names_of_a_state_are_read_by_seeks_in_an_index_not_by_reading_its_milestones(
+    filled: tuple[str, Any, Store], partner: str | None, state: str
+) -> None:
+    text = plan(filled, *names_statement(state, partner))
+    assert not scans(text) and "pathway_milestones_board_" in text, text  # of the partner: its counts' index serves
+    if filled[0] == "sqlite":
+        assert "COVERING INDEX" in text, text
+    backend, conn, _ = filled
+    statement, args = names_statement(state, partner)
+    found = {row[0] for row in conn.execute(statement.replace("?", "%s") if backend == "postgresql" else statement,
+                                            tuple(args))}  # fmt: skip
+    assert found == set(NAMES)
+    assert not {row[0] for row in conn.execute(*_nobody(backend, state))}
+
+
+def _nobody(backend: str, state: str) -> tuple[str, tuple[Any, ...]]:
+    statement, args = names_statement(state, "nobody")
+    return (statement.replace("?", "%s") if backend == "postgresql" else statement), tuple(args)
+
+
+@pytest.mark.parametrize(
+    ("filters", "listed"),
+    [({"states": ["open", "reminded"]}, 1000), ({"states": ["breached"]}, 1000),
+     ({"states": ["open", "breached"], "limit": 7}, 7), ({"partner": "partner-3", "states": ["reminded"]}, 429),
+     ({"due_before": T0 + N / 2}, 1000), ({"due_before": T0 + 40}, 17),
+     ({"partner": "partner-5", "due_before": T0 + N / 3, "limit": 20}, 20),
+     ({"states": ["breached"], "due_before": T0 + N}, 0),  # due by a time: running ones only
+     ({"states": ["met"], "limit": 5}, 5), ({"states": ["open", "met"], "limit": 5}, 5)],
+)  # fmt: skip
+def test_a_list_of_running_or_breached_milestones_is_what_the_general_query_lists(
+    filled: tuple[str, Any, Store], filters: dict[str, Any], listed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # without names, such a list is read by the boards' walks; with every name given, by the general query
+    store = filled[2]
+    read = store._pathway_read  # type: ignore[attr-defined]
+    statements: list[str] = []
+
+    def recorded(statement: str, args: Any = ()) -> Any:
+        statements.append(statement)
+        return read(statement, args)
+
+    monkeypatch.setattr(store, "_pathway_read", recorded)
+    walked = store.milestones(**filters)
+    monkeypatch.undo()
+    assert walked == store.milestones(**filters, names=NAMES)
+    assert len(walked) == listed and all(m["timers"] == [] for m in walked)
+    milestone_reads = [st for st in statements if "FROM pathway_milestones" in st]
+    if "met" in filters.get("states", []):  # closed ones too: the general query
+        assert len(milestone_reads) == 1 and SHOWN not in milestone_reads[0]
+    else:  # only what the boards' indexes hold, by their walks (no state left to list: nothing read)
+        assert bool(milestone_reads) == (listed > 0) and all(SHOWN in st for st in milestone_reads), milestone_reads

@@ -5,21 +5,26 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Collection, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from hub.plugin_api.events import HubEvent
 from hub.store import pathway_ops as ops
 from hub.store.notice_ops import Accept
-from hub.store.pathway_board import PathwayBoardReads
+from hub.store.pathway_board import PathwayBoardReads, board_states
 from hub.store.pathway_records import FireResult, PathwayChanges, PathwayClosing
 
 Execute = Callable[[str, Sequence[Any]], Any]
 Append = Callable[[list[HubEvent]], None]
 
 
+TIMER_READ = 500
+"""Milestones whose timers one statement reads (SQLite's and PostgreSQL's limits on parameters are far above)."""
+
+
 class PathwayOnBackend(PathwayBoardReads, abc.ABC):
-    """Implements ``PathwayStore`` with a backend's ``_pathway_write`` and ``_pathway_read`` (the boards' reads:
-    ``PathwayBoardReads``)."""
+    """Implements ``PathwayStore`` with a backend's ``_pathway_write``, ``_pathway_read`` and ``_snapshot`` (the
+    boards' reads: ``PathwayBoardReads``)."""
 
     @abc.abstractmethod
     def _pathway_write(self, job: Callable[[Execute, Append], Any]) -> Any:
@@ -33,6 +38,10 @@ class PathwayOnBackend(PathwayBoardReads, abc.ABC):
     @abc.abstractmethod
     def _pathway_read(self, statement: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """The rows of one read (``?`` placeholders)."""
+
+    @abc.abstractmethod
+    def _snapshot(self) -> AbstractContextManager[None]:
+        """A context in which this thread's reads all see one committed state (``message_reads``)."""
 
     def pathway_events(self, limit: int) -> tuple[int, list[tuple[Any, ...]]]:
         rows = self._pathway_read("SELECT seq FROM pathway_cursor WHERE name = ?", (ops.CURSOR,))
@@ -114,24 +123,26 @@ class PathwayOnBackend(PathwayBoardReads, abc.ABC):
                    partner: str | None = None, due_before: float | None = None,
                    states: Collection[str] | None = None, milestone_id: str | None = None,
                    names: Collection[str] | None = None, limit: int = 1000) -> list[dict[str, Any]]:  # fmt: skip
-        statement, args = ops.milestones_query(correlation_id, nhs_index, partner, due_before,
-                                               sorted(states) if states else None, milestone_id,
-                                               None if names is None else sorted(names), limit)  # fmt: skip
-        out = []
-        for row in self._pathway_read(statement, args):
-            milestone = ops.as_milestone(row)
-            milestone["timers"] = [
-                dict(
-                    zip(
-                        ("id", "action", "due_at", "state", "fired_at", "fired_by", "sync", "notice_record"),
-                        t,
-                        strict=True,
-                    )
-                )
-                for t in self._pathway_read(ops.TIMERS_OF, (milestone["id"],))
-            ]
-            out.append(milestone)
-        return out
+        shown = None
+        if correlation_id is None and nhs_index is None and milestone_id is None and names is None:
+            shown = board_states(states, due_before)  # a list of running or breached ones: the boards' walks
+        with self._snapshot():  # the milestones and their timers, as of one commit
+            if shown is not None:
+                found = self.board_states_by_due(shown, partner, due_before, limit) if shown else []
+            else:
+                statement, args = ops.milestones_query(correlation_id, nhs_index, partner, due_before,
+                                                       sorted(states) if states else None, milestone_id,
+                                                       None if names is None else sorted(names), limit)  # fmt: skip
+                found = [ops.as_milestone(row) for row in self._pathway_read(statement, args)]
+            timers: dict[str, list[dict[str, Any]]] = {m["id"]: [] for m in found}
+            ids = list(timers)
+            for start in range(0, len(ids), TIMER_READ):
+                chunk = ids[start : start + TIMER_READ]
+                for row in self._pathway_read(ops.TIMERS_OF.format(marks=", ".join("?" * len(chunk))), chunk):
+                    timers[row[0]].append(dict(zip(ops.TIMER_COLUMNS, row[1:], strict=True)))
+        for milestone in found:
+            milestone["timers"] = timers[milestone["id"]]
+        return found
 
     def open_milestones_for(self, partner: str, name: str, correlation_id: str | None,
                             in_reply_to: str | None) -> list[dict[str, Any]]:  # fmt: skip

@@ -21,7 +21,7 @@ Nothing here holds personal data: milestone ids, names, partners and times.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from hub.store.pathway_ops import MILESTONE_COLUMNS, as_milestone
@@ -64,6 +64,33 @@ def rows_statement(states: Sequence[str], names: Sequence[str], partner: str | N
     return f"{' UNION ALL '.join(arms)} ORDER BY due_at, id LIMIT {int(limit)}", args
 
 
+def board_states(states: Collection[str] | None, due_before: float | None) -> set[str] | None:
+    """The states a milestone list filtered by ``states`` (None or empty: any) and ``due_before`` (running and due
+    by then) shows, when they are all ``BOARD_STATES`` (so one index walk per state and name reads the list);
+    None when it may show others (no filter at all: closed milestones too)."""
+    if states:
+        shown = set(states)
+    elif due_before is not None:
+        shown = {"open", "reminded"}
+    else:
+        return None
+    if due_before is not None:
+        shown &= {"open", "reminded"}
+    return shown if shown <= set(BOARD_STATES) else None
+
+
+def names_statement(state: str, partner: str | None) -> tuple[str, list[Any]]:
+    """The statement and arguments listing the names of the milestones in ``state`` (of ``BOARD_STATES``) of
+    ``partner`` (None: all): one index seek per name found and one more (a loose index scan: each name is the
+    least one after the last), however many milestones each name has."""
+    where = f"{SHOWN} AND state = ?" + ("" if partner is None else " AND partner = ?")
+    args = [state] + ([] if partner is None else [partner])
+    statement = (f"WITH RECURSIVE found(name) AS (SELECT min(name) FROM pathway_milestones WHERE {where} "
+                 f"UNION ALL SELECT (SELECT min(name) FROM pathway_milestones WHERE {where} AND name > found.name) "
+                 "FROM found WHERE found.name IS NOT NULL) SELECT name FROM found WHERE name IS NOT NULL")  # fmt: skip
+    return statement, args + args
+
+
 class PathwayBoardReads(abc.ABC):
     """Implements the boards' reads of ``ports_pathway.PathwayStore`` with a backend's ``_pathway_read``."""
 
@@ -82,3 +109,19 @@ class PathwayBoardReads(abc.ABC):
             statement, args = rows_statement(states, every[start : start + NAMES_PER_READ], partner, limit)
             rows += [as_milestone(r) for r in self._pathway_read(statement, args)]
         return sorted(rows, key=lambda m: (m["due_at"], m["id"]))[:limit]
+
+    def board_states_by_due(self, states: Collection[str], partner: str | None, due_before: float | None,
+                            limit: int) -> list[dict[str, Any]]:  # fmt: skip
+        """The milestones in ``states`` (of ``BOARD_STATES``) of ``partner`` (None: all), due by ``due_before``
+        (None: whenever), soonest due first (then by id), ``limit`` at most, without their timers: the names there
+        are (``names_statement``), then one index walk per state and name (``milestone_board_rows``), never a read
+        of them all. Call it inside the backend's snapshot, so that the names and the walks see one commit."""
+        names: set[str] = set()
+        for state in sorted(set(states) & set(BOARD_STATES)):
+            statement, args = names_statement(state, partner)
+            names.update(str(row[0]) for row in self._pathway_read(statement, args))
+        if not names:
+            return []
+        rows = self.milestone_board_rows(sorted(states), sorted(names), partner, limit)
+        # the rows are the soonest due: those due by the time given are a prefix of them, as a filter would give
+        return rows if due_before is None else [m for m in rows if m["due_at"] <= due_before]

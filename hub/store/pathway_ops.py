@@ -313,10 +313,12 @@ PENDING_SYNCS = (
 )
 PENDING_TIMERS = "SELECT id, due_at FROM pathway_timers WHERE state = 'pending'"
 TIMER_STATES = "SELECT state FROM pathway_timers WHERE id = ?"
+TIMER_COLUMNS = ("id", "action", "due_at", "state", "fired_at", "fired_by", "sync", "notice_record")
 TIMERS_OF = (
-    "SELECT id, action, due_at, state, fired_at, fired_by, sync, notice_record FROM pathway_timers "
-    "WHERE milestone_id = ?"
+    f"SELECT milestone_id, {', '.join(TIMER_COLUMNS)} FROM pathway_timers WHERE milestone_id IN ({{marks}}) "
+    "ORDER BY milestone_id, due_at, id"
 )
+"""The timers of several milestones (``marks``: one ``?`` per milestone id), each milestone's soonest due first."""
 MILESTONE_COUNTS = "SELECT partner, name, state, COUNT(*) FROM pathway_milestones GROUP BY partner, name, state"
 OPEN_FOR = (
     f"SELECT {MILESTONE_COLUMNS} FROM pathway_milestones WHERE partner = ? AND name = ? "
