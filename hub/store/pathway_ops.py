@@ -124,14 +124,16 @@ def _close_milestone(ex: Execute, closing: MilestoneClosing, external: bool) -> 
 def _cancel_timers(ex: Execute, milestone_id: str, external: bool) -> list[str]:
     rows = ex("SELECT id FROM pathway_timers WHERE milestone_id = ? AND state = 'pending'", (milestone_id,)).fetchall()
     ids = [r[0] for r in rows]
+    # a timer the external scheduler was never asked to schedule needs no cancel; one it took does; one whose
+    # schedule call failed may still have reached it (a timeout, a lost answer): cancelled, then confirmed
+    # (CANCEL_UNCERTAIN). A first schedule call on its way as this commits is the sync loop's to find. With no
+    # external scheduler (the embedded one) nobody is told anything: a sync left from an external scheduler the hub
+    # used before goes with the timer (a run that scheduler still holds fires into a closed milestone, recorded).
+    sync = (f"CASE WHEN sync = 'schedule' AND sync_attempts = 0 THEN NULL WHEN sync = 'schedule' "
+            f"THEN '{CANCEL_UNCERTAIN}' ELSE 'cancel' END" if external else "NULL")  # fmt: skip
     for timer in ids:
-        # a timer the external scheduler was never asked to schedule needs no cancel; one it took does; one whose
-        # schedule call failed may still have reached it (a timeout, a lost answer): cancelled, then confirmed
-        # (CANCEL_UNCERTAIN). A first schedule call on its way as this commits is the sync loop's to find.
-        ex("UPDATE pathway_timers SET state = 'cancelled', sync = CASE WHEN sync = 'schedule' AND sync_attempts = 0 "
-           f"THEN NULL WHEN sync = 'schedule' THEN '{CANCEL_UNCERTAIN}' ELSE ? END, sync_attempts = 0, "
-           "sync_next_at = NULL WHERE id = ? AND state = 'pending'",
-           ("cancel" if external else None, timer))  # fmt: skip
+        ex(f"UPDATE pathway_timers SET state = 'cancelled', sync = {sync}, sync_attempts = 0, sync_next_at = NULL "
+           "WHERE id = ? AND state = 'pending'", (timer,))  # fmt: skip
     return ids
 
 

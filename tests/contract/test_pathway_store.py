@@ -155,6 +155,16 @@ def test_an_external_scheduler_is_told_of_timers_opened_and_cancelled_until_it_t
     assert store.timer_state("nope.due") is None
 
 
+def test_with_no_external_scheduler_a_close_leaves_nothing_to_tell_one(store: Store) -> None:
+    # timers opened while an external scheduler was configured, one of its schedule calls failed; the hub now runs
+    # the embedded scheduler (external False), which tells no one: the close leaves no sync pending for ever
+    _, new = opened_one(store, external=True)
+    store.sync_result(f"{new.id}.due", "schedule", T0, T0 + 4, "scheduler down")
+    store.close_pathway(PathwayClosing("c-1", "death", T0 + 5), False)
+    assert store.pending_syncs() == []
+    assert store.timer_state(f"{new.id}.due") == store.timer_state(f"{new.id}.remind") == "cancelled"
+
+
 def test_notices_of_fired_timers_are_remembered_and_counts_are_kept_per_partner_and_milestone(store: Store) -> None:
     _, new = opened_one(store)
     store.fire_timer(f"{new.id}.remind", T0 + 60, "embedded")
