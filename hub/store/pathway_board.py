@@ -46,19 +46,22 @@ NAMES_PER_READ = 100
 COUNTS = f"SELECT partner, name, state, COUNT(*) FROM pathway_milestones WHERE {SHOWN} GROUP BY state, partner, name"
 
 
-def rows_statement(states: Sequence[str], names: Sequence[str], partner: str | None,
-                   limit: int) -> tuple[str, list[Any]]:  # fmt: skip
+def rows_statement(states: Sequence[str], names: Sequence[str], partner: str | None, limit: int,
+                   due_before: float | None = None) -> tuple[str, list[Any]]:  # fmt: skip
     """The statement and arguments listing the milestones in ``states`` (of ``BOARD_STATES``) of ``names`` (and of
-    ``partner``), soonest due first (then by id), ``limit`` at most: the union of one index walk per state and
-    name, each stopping at ``limit``. A state outside ``BOARD_STATES``, or no name, lists nothing."""
+    ``partner``; due by ``due_before``), soonest due first (then by id), ``limit`` at most: the union of one index
+    walk per state and name, each stopping at ``limit`` (or at the due time). A state outside ``BOARD_STATES``, or
+    no name, lists nothing."""
     arms: list[str] = []
     args: list[Any] = []
     where = f"{SHOWN} AND state = ? AND name = ?" + ("" if partner is None else " AND partner = ?")
+    where += "" if due_before is None else " AND due_at <= ?"
     for state in sorted(set(states) & set(BOARD_STATES)):
         for name in sorted(set(names)):
             arms.append(f"SELECT * FROM (SELECT {MILESTONE_COLUMNS} FROM pathway_milestones WHERE {where} "
                         f"ORDER BY due_at, id LIMIT {int(limit)}) AS a{len(arms)}")  # fmt: skip
-            args += [state, name] + ([] if partner is None else [partner])
+            args += [state, name, *([] if partner is None else [partner]),
+                     *([] if due_before is None else [due_before])]  # fmt: skip
     if not arms:
         return f"SELECT {MILESTONE_COLUMNS} FROM pathway_milestones WHERE 1 = 0", []
     return f"{' UNION ALL '.join(arms)} ORDER BY due_at, id LIMIT {int(limit)}", args
@@ -103,10 +106,16 @@ class PathwayBoardReads(abc.ABC):
 
     def milestone_board_rows(self, states: Sequence[str], names: Sequence[str], partner: str | None = None,
                              limit: int = 200) -> list[dict[str, Any]]:  # fmt: skip
+        return self._walked(states, names, partner, limit, None)
+
+    def _walked(self, states: Sequence[str], names: Sequence[str], partner: str | None, limit: int,
+                due_before: float | None) -> list[dict[str, Any]]:  # fmt: skip
+        """``rows_statement``'s milestones, read in parts of ``NAMES_PER_READ`` names, soonest due first."""
         rows: list[dict[str, Any]] = []
         every = sorted(set(names))
         for start in range(0, max(len(every), 1), NAMES_PER_READ):  # SQLite takes 500 arms in a compound SELECT
-            statement, args = rows_statement(states, every[start : start + NAMES_PER_READ], partner, limit)
+            statement, args = rows_statement(states, every[start : start + NAMES_PER_READ], partner, limit,
+                                             due_before)  # fmt: skip
             rows += [as_milestone(r) for r in self._pathway_read(statement, args)]
         return sorted(rows, key=lambda m: (m["due_at"], m["id"]))[:limit]
 
@@ -114,14 +123,14 @@ class PathwayBoardReads(abc.ABC):
                             limit: int) -> list[dict[str, Any]]:  # fmt: skip
         """The milestones in ``states`` (of ``BOARD_STATES``) of ``partner`` (None: all), due by ``due_before``
         (None: whenever), soonest due first (then by id), ``limit`` at most, without their timers: the names there
-        are (``names_statement``), then one index walk per state and name (``milestone_board_rows``), never a read
-        of them all. Call it inside the backend's snapshot, so that the names and the walks see one commit."""
+        are (``names_statement``), then one index walk per state and name (``rows_statement``), never a read of
+        them all. Call it inside the backend's snapshot, so that the names and the walks see one commit. Ties on the
+        due time are ordered by id as Python orders strings (code points: SQLite's and PostgreSQL's "C" order; a
+        PostgreSQL database with a linguistic collation orders the general query's ties otherwise)."""
         names: set[str] = set()
         for state in sorted(set(states) & set(BOARD_STATES)):
             statement, args = names_statement(state, partner)
             names.update(str(row[0]) for row in self._pathway_read(statement, args))
         if not names:
             return []
-        rows = self.milestone_board_rows(sorted(states), sorted(names), partner, limit)
-        # the rows are the soonest due: those due by the time given are a prefix of them, as a filter would give
-        return rows if due_before is None else [m for m in rows if m["due_at"] <= due_before]
+        return self._walked(sorted(states), sorted(names), partner, limit, due_before)
