@@ -19,7 +19,7 @@ Append = Callable[[list[HubEvent]], None]
 
 
 TIMER_READ = 500
-"""Milestones whose timers one statement reads (SQLite's and PostgreSQL's limits on parameters are far above)."""
+"""Milestones whose timers one statement reads (SQLite takes one parameter per id; PostgreSQL one array)."""
 
 
 class PathwayOnBackend(PathwayBoardReads, abc.ABC):
@@ -42,6 +42,10 @@ class PathwayOnBackend(PathwayBoardReads, abc.ABC):
     @abc.abstractmethod
     def _snapshot(self) -> AbstractContextManager[None]:
         """A context in which this thread's reads all see one committed state (``message_reads``)."""
+
+    # ``column`` is one of ``values``, and the arguments that say so: ``message_reads.MessageReadsOnBackend._in``
+    # (an annotation, not an abstract method: this class comes first in a store's bases and would hide it)
+    _in: Callable[[str, Sequence[Any]], tuple[str, list[Any]]]
 
     def pathway_events(self, limit: int) -> tuple[int, list[tuple[Any, ...]]]:
         rows = self._pathway_read("SELECT seq FROM pathway_cursor WHERE name = ?", (ops.CURSOR,))
@@ -137,8 +141,8 @@ class PathwayOnBackend(PathwayBoardReads, abc.ABC):
             timers: dict[str, list[dict[str, Any]]] = {m["id"]: [] for m in found}
             ids = list(timers)
             for start in range(0, len(ids), TIMER_READ):
-                chunk = ids[start : start + TIMER_READ]
-                for row in self._pathway_read(ops.TIMERS_OF.format(marks=", ".join("?" * len(chunk))), chunk):
+                values, args = self._in("milestone_id", ids[start : start + TIMER_READ])
+                for row in self._pathway_read(ops.TIMERS_OF.format(values=values), args):
                     timers[row[0]].append(dict(zip(ops.TIMER_COLUMNS, row[1:], strict=True)))
         for milestone in found:
             milestone["timers"] = timers[milestone["id"]]

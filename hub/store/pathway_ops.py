@@ -317,10 +317,11 @@ PENDING_TIMERS = "SELECT id, due_at FROM pathway_timers WHERE state = 'pending'"
 TIMER_STATES = "SELECT state FROM pathway_timers WHERE id = ?"
 TIMER_COLUMNS = ("id", "action", "due_at", "state", "fired_at", "fired_by", "sync", "notice_record")
 TIMERS_OF = (
-    f"SELECT milestone_id, {', '.join(TIMER_COLUMNS)} FROM pathway_timers WHERE milestone_id IN ({{marks}}) "
+    f"SELECT milestone_id, {', '.join(TIMER_COLUMNS)} FROM pathway_timers WHERE {{values}} "
     "ORDER BY milestone_id, due_at, id"
 )
-"""The timers of several milestones (``marks``: one ``?`` per milestone id), each milestone's soonest due first."""
+"""The timers of several milestones (``values``: the backend's ``_in('milestone_id', ids)``), each milestone's
+soonest due first."""
 MILESTONE_COUNTS = "SELECT partner, name, state, COUNT(*) FROM pathway_milestones GROUP BY partner, name, state"
 OPEN_FOR = (
     f"SELECT {MILESTONE_COLUMNS} FROM pathway_milestones WHERE partner = ? AND name = ? "
